@@ -1,0 +1,152 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/airsoc/air/internal/domain"
+)
+
+// RecordAction inserts the action unless a row with its id already exists,
+// and returns the stored row. Activities retry, and a later run of an
+// incident's investigation proposes the same action again under the same
+// id: both must find, not duplicate, what was recorded.
+func (s *Store) RecordAction(ctx context.Context, a *domain.Action) (*domain.Action, error) {
+	var out domain.Action
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		err := tx.GetContext(ctx, &out, tx.Rebind(`SELECT * FROM actions WHERE id = ?`), a.ID)
+		if err == nil {
+			return nil
+		}
+		if !isNoRows(err) {
+			return err
+		}
+		if _, err := sqlx.NamedExecContext(ctx, tx, `INSERT INTO actions (id, incident_id, investigation_id, playbook,
+			playbook_version, step, type, target_key, target_name, params, params_hash, source, requested_by,
+			status, reason, decided_by, decision_comment, created_at, decided_at, started_at, finished_at,
+			result, error, undo_of, idempotency_key)
+			VALUES (:id, :incident_id, :investigation_id, :playbook, :playbook_version, :step, :type, :target_key,
+			:target_name, :params, :params_hash, :source, :requested_by, :status, :reason, :decided_by,
+			:decision_comment, :created_at, :decided_at, :started_at, :finished_at, :result, :error, :undo_of,
+			:idempotency_key)`, normalised(a)); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		out = *a
+		return appendAudit(ctx, tx, AuditEntry{At: a.CreatedAt, Actor: actorOf(a), Verb: "action.created",
+			Object: "action:" + a.ID, IncidentID: &a.IncidentID, After: string(a.Status) + ": " + a.Reason})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record action %s: %w", a.ID, err)
+	}
+	return &out, nil
+}
+
+func actorOf(a *domain.Action) string {
+	if a.Source == domain.SourceManual && a.RequestedBy != "" {
+		return a.RequestedBy
+	}
+	return "system:playbook:" + a.Playbook
+}
+
+func normalised(a *domain.Action) *domain.Action {
+	c := *a
+	c.CreatedAt = utc(c.CreatedAt)
+	for _, t := range []**time.Time{&c.DecidedAt, &c.StartedAt, &c.FinishedAt} {
+		if *t != nil {
+			u := utc(**t)
+			*t = &u
+		}
+	}
+	if c.Params == nil {
+		c.Params = []byte("{}")
+	}
+	return &c
+}
+
+// UpdateAction writes the action's lifecycle fields — status, decision,
+// timings, result — as the workflow reports them, and audits the change of
+// status.
+func (s *Store) UpdateAction(ctx context.Context, a *domain.Action) error {
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var before domain.ActionStatus
+		if err := tx.GetContext(ctx, &before, tx.Rebind(`SELECT status FROM actions WHERE id = ?`), a.ID); err != nil {
+			if isNoRows(err) {
+				return domain.Errorf(domain.KindNotFound, "action %s not found", a.ID)
+			}
+			return err
+		}
+		if _, err := sqlx.NamedExecContext(ctx, tx, `UPDATE actions SET status = :status, reason = :reason,
+			decided_by = :decided_by, decision_comment = :decision_comment, decided_at = :decided_at,
+			started_at = :started_at, finished_at = :finished_at, result = :result, error = :error
+			WHERE id = :id`, normalised(a)); err != nil {
+			return err
+		}
+		if before == a.Status {
+			return nil
+		}
+		actor := "system:investigation"
+		if a.DecidedBy != "" && (a.Status == domain.ActionApproved || a.Status == domain.ActionRejected) {
+			actor = a.DecidedBy
+		}
+		after := string(a.Status)
+		if a.DecisionComment != "" && before == domain.ActionPending {
+			after += ": " + a.DecisionComment
+		}
+		return appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "action.status", Object: "action:" + a.ID,
+			IncidentID: &a.IncidentID, Before: string(before), After: after})
+	})
+	if err != nil {
+		return fmt.Errorf("update action %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// GetAction returns one action, or a not-found error.
+func (s *Store) GetAction(ctx context.Context, id string) (*domain.Action, error) {
+	var a domain.Action
+	err := s.db.GetContext(ctx, &a, s.db.Rebind(`SELECT * FROM actions WHERE id = ?`), id)
+	if isNoRows(err) {
+		return nil, domain.Errorf(domain.KindNotFound, "action %s not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get action %s: %w", id, err)
+	}
+	return &a, nil
+}
+
+// ActionFilter selects actions. The zero value lists every action, newest
+// first.
+type ActionFilter struct {
+	Statuses   []domain.ActionStatus
+	IncidentID int64
+	Limit      int // 0 means 100
+}
+
+// ListActions returns the actions matching the filter, newest first.
+func (s *Store) ListActions(ctx context.Context, f ActionFilter) ([]domain.Action, error) {
+	q := `SELECT * FROM actions WHERE 1 = 1`
+	var args []any
+	if len(f.Statuses) > 0 {
+		q += ` AND status IN (` + placeholders(len(f.Statuses)) + `)`
+		for _, st := range f.Statuses {
+			args = append(args, st)
+		}
+	}
+	if f.IncidentID != 0 {
+		q += ` AND incident_id = ?`
+		args = append(args, f.IncidentID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += fmt.Sprintf(` ORDER BY created_at DESC, id LIMIT %d`, limit)
+	out := []domain.Action{}
+	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("list actions: %w", err)
+	}
+	return out, nil
+}

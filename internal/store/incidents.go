@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/airsoc/air/internal/domain"
+)
+
+// IncidentFilter selects incidents for the queue. The zero value lists every
+// incident, last updated first.
+type IncidentFilter struct {
+	Statuses []domain.IncidentStatus
+	Limit    int // 0 means 100
+}
+
+// ListIncidents returns incidents matching the filter, last updated first.
+func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]domain.Incident, error) {
+	q := `SELECT * FROM incidents`
+	var args []any
+	if len(f.Statuses) > 0 {
+		q += ` WHERE status IN (` + placeholders(len(f.Statuses)) + `)`
+		for _, st := range f.Statuses {
+			args = append(args, st)
+		}
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += fmt.Sprintf(` ORDER BY updated_at DESC, id DESC LIMIT %d`, limit)
+	out := []domain.Incident{}
+	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	return out, nil
+}
+
+// GetIncident returns one incident, or a not-found error.
+func (s *Store) GetIncident(ctx context.Context, id int64) (*domain.Incident, error) {
+	var inc domain.Incident
+	err := s.db.GetContext(ctx, &inc, s.db.Rebind(`SELECT * FROM incidents WHERE id = ?`), id)
+	if isNoRows(err) {
+		return nil, domain.Errorf(domain.KindNotFound, "incident %d not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get incident %d: %w", id, err)
+	}
+	return &inc, nil
+}
+
+// IncidentAlerts returns the incident's alerts as AIR decoded them, oldest
+// activity first.
+func (s *Store) IncidentAlerts(ctx context.Context, id int64) ([]domain.Alert, error) {
+	var docs []string
+	if err := s.db.SelectContext(ctx, &docs, s.db.Rebind(`SELECT doc FROM alerts WHERE incident_id = ?
+		ORDER BY activity_time, id`), id); err != nil {
+		return nil, fmt.Errorf("read alerts of incident %d: %w", id, err)
+	}
+	out := make([]domain.Alert, 0, len(docs))
+	for _, d := range docs {
+		var a domain.Alert
+		if err := json.Unmarshal([]byte(d), &a); err != nil {
+			return nil, fmt.Errorf("decode stored alert: %w", err)
+		}
+		a.IncidentID = id
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// IncidentEntities returns the incident's entities, each with the strongest
+// verdict any of its alerts gave it, sorted by key.
+func (s *Store) IncidentEntities(ctx context.Context, id int64) ([]domain.Entity, error) {
+	var rows []struct {
+		Key     domain.EntityKey  `db:"key"`
+		Kind    domain.EntityKind `db:"kind"`
+		Name    string            `db:"name"`
+		Attrs   string            `db:"attrs"`
+		Verdict domain.Verdict    `db:"verdict"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT e.key, e.kind, e.name, e.attrs, ie.verdict
+		FROM incident_entities ie JOIN entities e ON e.key = ie.entity_key
+		WHERE ie.incident_id = ? ORDER BY e.key`), id); err != nil {
+		return nil, fmt.Errorf("read entities of incident %d: %w", id, err)
+	}
+	out := make([]domain.Entity, 0, len(rows))
+	for _, r := range rows {
+		e := domain.Entity{Key: r.Key, Kind: r.Kind, Name: r.Name, Verdict: r.Verdict}
+		if err := json.Unmarshal([]byte(r.Attrs), &e.Attrs); err != nil {
+			return nil, fmt.Errorf("decode attrs of %s: %w", r.Key, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// SetInvestigationState projects the incident workflow's investigation
+// state into the incident row.
+func (s *Store) SetInvestigationState(ctx context.Context, id int64, state domain.InvestigationState) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var before domain.InvestigationState
+		if err := tx.GetContext(ctx, &before, tx.Rebind(`SELECT investigation_state FROM incidents WHERE id = ?`), id); err != nil {
+			if isNoRows(err) {
+				return domain.Errorf(domain.KindNotFound, "incident %d not found", id)
+			}
+			return err
+		}
+		if before == state {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE incidents SET investigation_state = ?, updated_at = ? WHERE id = ?`),
+			state, utc(time.Now()), id); err != nil {
+			return fmt.Errorf("set investigation state of incident %d: %w", id, err)
+		}
+		return appendAudit(ctx, tx, AuditEntry{Actor: "system:investigation", Verb: "investigation.state",
+			Object: fmt.Sprintf("incident:%d", id), IncidentID: &id, Before: string(before), After: string(state)})
+	})
+}
+
+func placeholders(n int) string {
+	b := make([]byte, 0, 2*n)
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '?')
+	}
+	return string(b)
+}

@@ -1,0 +1,315 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
+
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/store"
+)
+
+// forEachStore runs fn against a fresh SQLite store and, when
+// TEST_DATABASE_URL is set, a fresh PostgreSQL schema.
+func forEachStore(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		fn(t, OpenSQLite(t))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		s := OpenPostgres(t)
+		if s == nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("TEST_DATABASE_URL is not set under CI")
+			}
+			t.Skip("TEST_DATABASE_URL not set: PostgreSQL store tests skipped")
+		}
+		fn(t, s)
+	})
+}
+
+func OpenSQLite(t testing.TB) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "air.db"))
+	if err != nil {
+		t.Fatalf("open sqlite: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// OpenPostgres returns a store in a schema of its own, dropped at the end,
+// or nil when TEST_DATABASE_URL is unset.
+func OpenPostgres(t testing.TB) *store.Store {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		return nil
+	}
+	schema := fmt.Sprintf("t_%d_%d", time.Now().UnixNano(), rand.IntN(1e6))
+	admin, err := sqlx.Open("postgres", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	s, err := store.Open(context.Background(), u.String())
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func device(id string, v domain.Verdict) domain.Evidence {
+	return domain.Evidence{Type: "deviceEvidence", Verdict: v, Entity: &domain.Entity{
+		Key: domain.EntityKey("device:" + id), Kind: domain.KindDevice, Name: id, Verdict: v,
+		Attrs: map[string]string{"deviceGroup": "Workstations"}}}
+}
+
+func alertAt(id string, at time.Time, sev domain.Severity, ev ...domain.Evidence) *domain.Alert {
+	return &domain.Alert{ID: id, Title: "alert " + id, Status: domain.AlertNew, Severity: sev,
+		Category: "Execution", ServiceSource: "microsoftDefenderForEndpoint",
+		CreatedDateTime: at, LastUpdateDateTime: at, Evidence: ev}
+}
+
+func TestIngestCorrelatesByEntityWithinWindow(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		ingest := func(a *domain.Alert) store.IngestResult {
+			t.Helper()
+			r, err := s.IngestAlert(ctx, a, store.CorrelationRules{})
+			if err != nil {
+				t.Fatalf("ingest %s: %v", a.ID, err)
+			}
+			return r
+		}
+		first := ingest(alertAt("a1", t0, domain.SeverityMedium, device("ws1", domain.VerdictSuspicious)))
+		if first.Outcome != store.Created || !first.NewIncident {
+			t.Fatalf("first alert: got %+v, want created in a new incident", first)
+		}
+		same := ingest(alertAt("a2", t0.Add(time.Hour), domain.SeverityHigh, device("ws1", domain.VerdictMalicious), device("ws2", domain.VerdictUnknown)))
+		if same.IncidentID != first.IncidentID || same.NewIncident {
+			t.Errorf("related alert: got incident %d (new=%v), want %d", same.IncidentID, same.NewIncident, first.IncidentID)
+		}
+		late := ingest(alertAt("a3", t0.Add(50*time.Hour), domain.SeverityLow, device("ws1", domain.VerdictUnknown)))
+		if late.IncidentID == first.IncidentID {
+			t.Errorf("alert outside the 24 h window joined incident %d", late.IncidentID)
+		}
+		other := ingest(alertAt("a4", t0, domain.SeverityLow, device("ws9", domain.VerdictUnknown)))
+		if other.IncidentID == first.IncidentID {
+			t.Errorf("unrelated alert joined incident %d", other.IncidentID)
+		}
+
+		inc, err := s.GetIncident(ctx, first.IncidentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inc.Severity != domain.SeverityHigh || inc.AlertCount != 2 {
+			t.Errorf("incident: got severity %s, %d alerts; want high, 2", inc.Severity, inc.AlertCount)
+		}
+		if want := "Execution on 2 endpoints reported by Defender for Endpoint"; inc.DisplayName != want {
+			t.Errorf("display name: got %q, want %q", inc.DisplayName, want)
+		}
+		ents, err := s.IncidentEntities(ctx, first.IncidentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ents) != 2 || ents[0].Key != "device:ws1" || ents[0].Verdict != domain.VerdictMalicious {
+			t.Errorf("entities: got %+v, want ws1 malicious and ws2", ents)
+		}
+		if ents[0].Attrs["deviceGroup"] != "Workstations" {
+			t.Errorf("entity attrs lost: %+v", ents[0].Attrs)
+		}
+		alerts, err := s.IncidentAlerts(ctx, first.IncidentID)
+		if err != nil || len(alerts) != 2 || alerts[1].Evidence[0].Entity.Key != "device:ws1" {
+			t.Errorf("alerts: got %+v, %v", alerts, err)
+		}
+	})
+}
+
+func TestIngestUpsertsByIDAndLastUpdate(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		a := alertAt("x", t0, domain.SeverityLow, device("ws1", domain.VerdictUnknown))
+		r1, err := s.IngestAlert(ctx, a, store.CorrelationRules{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := s.IngestAlert(ctx, a, store.CorrelationRules{})
+		if err != nil || again.Outcome != store.Unchanged || again.IncidentID != r1.IncidentID {
+			t.Fatalf("same alert again: got %+v, %v; want unchanged in incident %d", again, err, r1.IncidentID)
+		}
+		newer := alertAt("x", t0, domain.SeverityHigh, device("ws1", domain.VerdictMalicious))
+		newer.LastUpdateDateTime = t0.Add(time.Minute)
+		up, err := s.IngestAlert(ctx, newer, store.CorrelationRules{})
+		if err != nil || up.Outcome != store.Updated {
+			t.Fatalf("newer version: got %+v, %v; want updated", up, err)
+		}
+		older := alertAt("x", t0, domain.SeverityInformational)
+		older.LastUpdateDateTime = t0.Add(-time.Minute)
+		old, err := s.IngestAlert(ctx, older, store.CorrelationRules{})
+		if err != nil || old.Outcome != store.Unchanged {
+			t.Fatalf("older version: got %+v, %v; want unchanged", old, err)
+		}
+		inc, err := s.GetIncident(ctx, r1.IncidentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inc.AlertCount != 1 || inc.Severity != domain.SeverityHigh {
+			t.Errorf("incident after upserts: %d alerts, severity %s; want 1, high", inc.AlertCount, inc.Severity)
+		}
+		incs, err := s.ListIncidents(ctx, store.IncidentFilter{})
+		if err != nil || len(incs) != 1 {
+			t.Errorf("incidents: got %d (%v), want 1", len(incs), err)
+		}
+	})
+}
+
+func TestConcurrentIngestOpensOneIncident(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		var wg sync.WaitGroup
+		results := make([]store.IngestResult, 8)
+		errs := make([]error, 8)
+		for i := range 8 {
+			wg.Go(func() {
+				a := alertAt(fmt.Sprintf("c%d", i), t0, domain.SeverityMedium, device("shared", domain.VerdictUnknown))
+				results[i], errs[i] = s.IngestAlert(ctx, a, store.CorrelationRules{})
+			})
+		}
+		wg.Wait()
+		for i := range 8 {
+			if errs[i] != nil {
+				t.Fatalf("ingest %d: %v", i, errs[i])
+			}
+			if results[i].IncidentID != results[0].IncidentID {
+				t.Errorf("alert %d in incident %d, alert 0 in %d: related alerts split", i, results[i].IncidentID, results[0].IncidentID)
+			}
+		}
+	})
+}
+
+func TestActionsRecordOnceAndUpdate(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		r, err := s.IngestAlert(ctx, alertAt("a", time.Now(), domain.SeverityHigh, device("ws1", domain.VerdictMalicious)), store.CorrelationRules{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := &domain.Action{ID: "act1", IncidentID: r.IncidentID, Playbook: "p", PlaybookVersion: 1, Step: "isolate",
+			Type: "device.isolate", TargetKey: "device:ws1", TargetName: "ws1", Params: []byte(`{"isolationType":"Full"}`),
+			Source: domain.SourceAutomated, Status: domain.ActionPending, Reason: "semi-all",
+			CreatedAt: time.Now(), IdempotencyKey: "k1"}
+		if _, err := s.RecordAction(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		dup := *a
+		dup.Status = domain.ActionApproved
+		got, err := s.RecordAction(ctx, &dup)
+		if err != nil || got.Status != domain.ActionPending {
+			t.Fatalf("recording twice: got %+v, %v; want the first row (pending)", got, err)
+		}
+		now := time.Now()
+		a.Status, a.DecidedBy, a.DecidedAt, a.DecisionComment = domain.ActionApproved, "ana", &now, "go"
+		if err := s.UpdateAction(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.GetAction(ctx, "act1")
+		if err != nil || got.Status != domain.ActionApproved || got.DecidedBy != "ana" || got.DecidedAt == nil {
+			t.Fatalf("after approve: got %+v, %v", got, err)
+		}
+		pending, err := s.ListActions(ctx, store.ActionFilter{Statuses: []domain.ActionStatus{domain.ActionPending}})
+		if err != nil || len(pending) != 0 {
+			t.Errorf("pending after approve: got %d, %v; want 0", len(pending), err)
+		}
+		if _, err := s.GetAction(ctx, "nope"); domain.KindOf(err) != domain.KindNotFound {
+			t.Errorf("missing action: got %v, want not found", err)
+		}
+		log, err := s.IncidentActivity(ctx, r.IncidentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sawDecision bool
+		for _, e := range log {
+			if e.Verb == "action.status" && e.Actor == "ana" && e.Before == "pending" && e.After == "approved: go" {
+				sawDecision = true
+			}
+		}
+		if !sawDecision {
+			t.Errorf("activity log lacks the approval: %+v", log)
+		}
+	})
+}
+
+func TestLabIsolationIsExactlyOncePerKey(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		op, err := s.LabSetIsolation(ctx, "k1", "dev1", "ws1", true)
+		if err != nil || !op.Changed || op.Result != "isolated" {
+			t.Fatalf("first isolate: got %+v, %v", op, err)
+		}
+		again, err := s.LabSetIsolation(ctx, "k1", "dev1", "ws1", true)
+		if err != nil || !again.Changed || again.Result != "isolated" {
+			t.Fatalf("retried isolate: got %+v, %v; want the recorded first result", again, err)
+		}
+		other, err := s.LabSetIsolation(ctx, "k2", "dev1", "ws1", true)
+		if err != nil || other.Changed || other.Result != "already isolated" {
+			t.Fatalf("second isolate: got %+v, %v; want a no-op", other, err)
+		}
+		ops, err := s.LabOperations(ctx)
+		if err != nil || len(ops) != 2 {
+			t.Fatalf("operations: got %d, %v; want 2", len(ops), err)
+		}
+		devs, err := s.LabDevices(ctx)
+		if err != nil || len(devs) != 1 || !devs[0].Isolated {
+			t.Fatalf("devices: got %+v, %v", devs, err)
+		}
+	})
+}
+
+func TestInvestigationStateProjection(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		r, err := s.IngestAlert(ctx, alertAt("a", time.Now(), domain.SeverityHigh), store.CorrelationRules{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetInvestigationState(ctx, r.IncidentID, domain.InvestigationPendingApproval); err != nil {
+			t.Fatal(err)
+		}
+		inc, err := s.GetIncident(ctx, r.IncidentID)
+		if err != nil || inc.InvestigationState != domain.InvestigationPendingApproval {
+			t.Fatalf("got %+v, %v", inc, err)
+		}
+		if err := s.SetInvestigationState(ctx, 999, domain.InvestigationRunning); domain.KindOf(err) != domain.KindNotFound {
+			t.Errorf("unknown incident: got %v, want not found", err)
+		}
+	})
+}
