@@ -1,6 +1,9 @@
 package domain
 
 import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -17,6 +20,7 @@ type Incident struct {
 	AssignedTo         string             `json:"assignedTo,omitempty" db:"assigned_to"`
 	InvestigationState InvestigationState `json:"investigationState" db:"investigation_state"`
 	RedirectIncidentID *int64             `json:"redirectIncidentId,omitempty" db:"redirect_incident_id"`
+	CustomTags         StringList         `json:"customTags" db:"custom_tags"`
 	AlertCount         int                `json:"alertCount" db:"alert_count"`
 	FirstActivity      time.Time          `json:"firstActivityDateTime" db:"first_activity"`
 	LastActivity       time.Time          `json:"lastActivityDateTime" db:"last_activity"`
@@ -27,4 +31,40 @@ type Incident struct {
 // WorkflowID is the id of the incident's Temporal workflow.
 func WorkflowID(incidentID int64) string {
 	return "incident-" + strconv.FormatInt(incidentID, 10)
+}
+
+// StringList is a list of strings that the store keeps as a JSON array.
+type StringList []string
+
+// Scan reads the JSON array from a text column.
+func (l *StringList) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	case nil:
+		*l = nil
+		return nil
+	default:
+		return fmt.Errorf("scan %T into StringList", src)
+	}
+	return json.Unmarshal(b, (*[]string)(l))
+}
+
+// Value writes the list as a JSON array.
+func (l StringList) Value() (driver.Value, error) {
+	if l == nil {
+		return "[]", nil
+	}
+	b, err := json.Marshal([]string(l))
+	return string(b), err
+}
+
+// Comment is a note on an incident.
+type Comment struct {
+	Comment              string    `json:"comment" db:"comment"`
+	CreatedByDisplayName string    `json:"createdByDisplayName" db:"created_by"`
+	CreatedDateTime      time.Time `json:"createdDateTime" db:"created_at"`
 }

@@ -44,6 +44,10 @@ type IngestResult struct {
 	Outcome     Outcome `json:"outcome"`
 	IncidentID  int64   `json:"incidentId"`
 	NewIncident bool    `json:"newIncident,omitempty"`
+	// Notify says the incident's investigation must hear of this alert: it
+	// is new or changed, or the investigation never started (an earlier
+	// attempt to start it failed), so a re-sent alert retries the start.
+	Notify bool `json:"-"`
 }
 
 // IngestAlert upserts the alert by id and places it in an incident, in one
@@ -71,6 +75,11 @@ func (s *Store) IngestAlert(ctx context.Context, a *domain.Alert, rules Correlat
 			res.IncidentID = prev.IncidentID
 			if !a.LastUpdateDateTime.After(prev.LastUpdate) {
 				res.Outcome = Unchanged
+				var st domain.InvestigationState
+				if err := tx.GetContext(ctx, &st, tx.Rebind(`SELECT investigation_state FROM incidents WHERE id = ?`), prev.IncidentID); err != nil {
+					return fmt.Errorf("read investigation state: %w", err)
+				}
+				res.Notify = st == domain.InvestigationQueued
 				return nil
 			}
 			res.Outcome = Updated
@@ -96,6 +105,7 @@ func (s *Store) IngestAlert(ctx context.Context, a *domain.Alert, rules Correlat
 		default:
 			return fmt.Errorf("read alert %q: %w", a.ID, err)
 		}
+		res.Notify = true
 		if err := linkEntities(ctx, tx, a, res.IncidentID); err != nil {
 			return err
 		}

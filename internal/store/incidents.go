@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -131,4 +132,57 @@ func placeholders(n int) string {
 		b = append(b, '?')
 	}
 	return string(b)
+}
+
+// AddIncidentTags adds tags the incident does not have yet.
+func (s *Store) AddIncidentTags(ctx context.Context, id int64, tags []string, actor string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var cur domain.StringList
+		if err := tx.GetContext(ctx, &cur, tx.Rebind(`SELECT custom_tags FROM incidents WHERE id = ?`), id); err != nil {
+			if isNoRows(err) {
+				return domain.Errorf(domain.KindNotFound, "incident %d not found", id)
+			}
+			return err
+		}
+		next := slices.Clone(cur)
+		for _, t := range tags {
+			if t != "" && !slices.Contains(next, t) {
+				next = append(next, t)
+			}
+		}
+		if len(next) == len(cur) {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE incidents SET custom_tags = ?, updated_at = ? WHERE id = ?`),
+			next, utc(time.Now()), id); err != nil {
+			return fmt.Errorf("tag incident %d: %w", id, err)
+		}
+		before, _ := cur.Value()
+		after, _ := next.Value()
+		return appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "incident.tags", Object: fmt.Sprintf("incident:%d", id),
+			IncidentID: &id, Before: before.(string), After: after.(string)})
+	})
+}
+
+// AddIncidentComment appends a comment to the incident.
+func (s *Store) AddIncidentComment(ctx context.Context, id int64, text, actor string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		now := utc(time.Now())
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO incident_comments (incident_id, comment, created_by, created_at)
+			VALUES (?, ?, ?, ?)`), id, text, actor, now); err != nil {
+			return fmt.Errorf("comment on incident %d: %w", id, err)
+		}
+		return appendAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Verb: "incident.comment",
+			Object: fmt.Sprintf("incident:%d", id), IncidentID: &id, After: text})
+	})
+}
+
+// IncidentComments returns the incident's comments, oldest first.
+func (s *Store) IncidentComments(ctx context.Context, id int64) ([]domain.Comment, error) {
+	out := []domain.Comment{}
+	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(`SELECT comment, created_by, created_at
+		FROM incident_comments WHERE incident_id = ? ORDER BY id`), id); err != nil {
+		return nil, fmt.Errorf("read comments of incident %d: %w", id, err)
+	}
+	return out, nil
 }

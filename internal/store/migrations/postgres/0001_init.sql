@@ -9,6 +9,7 @@ CREATE TABLE incidents (
     assigned_to          TEXT NOT NULL DEFAULT '',
     investigation_state  TEXT NOT NULL DEFAULT 'queued',
     redirect_incident_id BIGINT,
+    custom_tags          TEXT NOT NULL DEFAULT '[]', -- JSON array
     alert_count          INTEGER NOT NULL DEFAULT 0,
     first_activity       TIMESTAMPTZ NOT NULL,
     last_activity        TIMESTAMPTZ NOT NULL,
@@ -16,6 +17,15 @@ CREATE TABLE incidents (
     updated_at           TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX incidents_status_updated ON incidents (status, updated_at DESC);
+
+CREATE TABLE incident_comments (
+    id          BIGSERIAL PRIMARY KEY,
+    incident_id BIGINT NOT NULL REFERENCES incidents (id),
+    comment     TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX incident_comments_incident ON incident_comments (incident_id, id);
 
 CREATE TABLE alerts (
     id               TEXT PRIMARY KEY,

@@ -9,6 +9,7 @@ CREATE TABLE incidents (
     assigned_to          TEXT NOT NULL DEFAULT '',
     investigation_state  TEXT NOT NULL DEFAULT 'queued',
     redirect_incident_id BIGINT,
+    custom_tags          TEXT NOT NULL DEFAULT '[]', -- JSON array
     alert_count          INTEGER NOT NULL DEFAULT 0,
     first_activity       TIMESTAMP NOT NULL,
     last_activity        TIMESTAMP NOT NULL,
@@ -16,6 +17,15 @@ CREATE TABLE incidents (
     updated_at           TIMESTAMP NOT NULL
 );
 CREATE INDEX incidents_status_updated ON incidents (status, updated_at);
+
+CREATE TABLE incident_comments (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id BIGINT NOT NULL REFERENCES incidents (id),
+    comment     TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  TIMESTAMP NOT NULL
+);
+CREATE INDEX incident_comments_incident ON incident_comments (incident_id, id);
 
 CREATE TABLE alerts (
     id               TEXT PRIMARY KEY,

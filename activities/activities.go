@@ -1,0 +1,167 @@
+// Package activities holds the Temporal activities of the incident
+// workflow: every read and write of the store, and every call to a
+// remediation target. Activities are methods on Activities, which holds
+// their dependencies; workflows call them through a nil *Activities.
+//
+// Activities are where the outside world is touched, so each one is
+// idempotent: a retried RecordAction finds the row it wrote, a retried
+// ExecuteAction sends the same idempotency key and gets the first result.
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/store"
+)
+
+// Executor carries out a remediation against a target system (the lab
+// tenant, Defender for Endpoint, Graph…). It must honour the idempotency key:
+// a repeated key must not repeat the effect.
+type Executor interface {
+	Execute(ctx context.Context, req ExecuteRequest) (ExecuteResult, error)
+}
+
+// ExecuteRequest is one remediation to carry out.
+type ExecuteRequest struct {
+	ActionID       string           `json:"actionId"`
+	IncidentID     int64            `json:"incidentId"`
+	Type           string           `json:"type"`
+	Target         domain.EntityKey `json:"target"`
+	TargetName     string           `json:"targetName"`
+	Params         domain.RawJSON   `json:"params"`
+	IdempotencyKey string           `json:"idempotencyKey"`
+}
+
+// ExecuteResult is what the target reported.
+type ExecuteResult struct {
+	Summary string `json:"summary"`
+	// Changed is false when the target already was in the asked state (the
+	// pre-check found the device isolated, say).
+	Changed bool `json:"changed"`
+}
+
+// PlaybookSource is a playbook as the worker loaded it; the workflow pins
+// the sources it is given in its history.
+type PlaybookSource struct {
+	File   string `json:"file"`
+	Source []byte `json:"source"`
+}
+
+// Activities holds the activities' dependencies.
+type Activities struct {
+	Store      *store.Store
+	Executor   Executor
+	Playbooks  []PlaybookSource
+	Automation policy.Settings
+	Log        logrus.FieldLogger
+}
+
+// Snapshot is what the workflow knows of its incident at one moment.
+type Snapshot struct {
+	Incident   domain.Incident `json:"incident"`
+	Alerts     []domain.Alert  `json:"alerts"`
+	Entities   []domain.Entity `json:"entities"`
+	Automation policy.Settings `json:"automation"`
+}
+
+// LoadIncident reads the incident, its alerts and entities, and the
+// automation settings in force.
+func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snapshot, error) {
+	inc, err := a.Store.GetIncident(ctx, incidentID)
+	if err != nil {
+		return nil, classify(err)
+	}
+	alerts, err := a.Store.IncidentAlerts(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range alerts {
+		alerts[i].Raw = nil // history keeps the decoded alert, not the provider's bytes twice
+	}
+	ents, err := a.Store.IncidentEntities(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Incident: *inc, Alerts: alerts, Entities: ents, Automation: a.Automation}, nil
+}
+
+// LoadPlaybooks returns the playbooks the worker loaded at start.
+func (a *Activities) LoadPlaybooks(ctx context.Context) ([]PlaybookSource, error) {
+	return a.Playbooks, nil
+}
+
+// RecordAction writes a proposed action into the action center and returns
+// the stored row, which is the earlier one when the action was recorded
+// before.
+func (a *Activities) RecordAction(ctx context.Context, act *domain.Action) (*domain.Action, error) {
+	got, err := a.Store.RecordAction(ctx, act)
+	return got, classify(err)
+}
+
+// UpdateAction writes an action's new lifecycle state.
+func (a *Activities) UpdateAction(ctx context.Context, act *domain.Action) error {
+	return classify(a.Store.UpdateAction(ctx, act))
+}
+
+// SetInvestigationState projects the investigation state into the store.
+func (a *Activities) SetInvestigationState(ctx context.Context, incidentID int64, state domain.InvestigationState) error {
+	return classify(a.Store.SetInvestigationState(ctx, incidentID, state))
+}
+
+// TagIncident adds tags to the incident (the incident.tag step).
+func (a *Activities) TagIncident(ctx context.Context, incidentID int64, tags []string) error {
+	return classify(a.Store.AddIncidentTags(ctx, incidentID, tags, "system:playbook"))
+}
+
+// CommentIncident adds a comment to the incident (the incident.comment step).
+func (a *Activities) CommentIncident(ctx context.Context, incidentID int64, text string) error {
+	return classify(a.Store.AddIncidentComment(ctx, incidentID, text, "system:playbook"))
+}
+
+// ExecuteAction carries out an approved remediation.
+func (a *Activities) ExecuteAction(ctx context.Context, req ExecuteRequest) (ExecuteResult, error) {
+	log := a.Log.WithFields(logrus.Fields{"action": req.ActionID, "type": req.Type, "target": req.Target,
+		"attempt": activity.GetInfo(ctx).Attempt})
+	res, err := a.Executor.Execute(ctx, req)
+	if err != nil {
+		log.WithError(err).Warn("remediation failed")
+		return ExecuteResult{}, classify(err)
+	}
+	log.WithField("result", res.Summary).Info("remediation done")
+	return res, nil
+}
+
+// classify turns domain errors that retrying cannot fix into non-retryable
+// application errors, keeping the kind as the error type so that callers
+// (the workflow, the API behind an Update) can translate it.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	if errors.As(err, &de) && de.Kind != "" {
+		return temporal.NewNonRetryableApplicationError(err.Error(), string(de.Kind), nil)
+	}
+	return err
+}
+
+// DecodeParams decodes an action's parameters.
+func DecodeParams(raw domain.RawJSON) (map[string]any, error) {
+	m := map[string]any{}
+	if len(raw) == 0 {
+		return m, nil
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("decode params: %w", err)
+	}
+	return m, nil
+}

@@ -1,0 +1,253 @@
+// Package app wires AIR's long-running service: the embedded or remote
+// Temporal server, the store, the worker that runs incident workflows and
+// their activities, and the HTTP API. worker/main.go only parses flags and
+// calls Run; the end-to-end tests call Run too.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	tlog "go.temporal.io/server/common/log"
+
+	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/api"
+	"github.com/airsoc/air/internal/devserver"
+	"github.com/airsoc/air/internal/engine"
+	"github.com/airsoc/air/internal/ingest"
+	"github.com/airsoc/air/internal/labtenant"
+	"github.com/airsoc/air/internal/logging"
+	"github.com/airsoc/air/internal/playbook"
+	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/workflows"
+)
+
+// Config is the service's configuration. The zero value, with Dev set, is
+// the embedded default: everything under ./.air, the API on 127.0.0.1:8080.
+type Config struct {
+	// Dev runs Temporal in-process on a SQLite file under DataDir and, when
+	// DatabaseURL is empty, keeps AIR's store in DataDir too.
+	Dev bool
+	// DataDir holds the dev-mode state; empty means ./.air.
+	DataDir string
+	// HTTPAddr is where the API listens; empty means 127.0.0.1:8080.
+	HTTPAddr string
+	// TemporalAddress is the Temporal frontend (host:port) without Dev.
+	TemporalAddress string
+	// TemporalPort pins the embedded server's frontend port in Dev mode; 0 means 7233.
+	TemporalPort int
+	// Namespace is the Temporal namespace; empty means "default".
+	Namespace string
+	// DatabaseURL is postgres://… or a SQLite path.
+	DatabaseURL string
+	// PlaybookDir holds the playbooks; empty means ./playbooks.
+	PlaybookDir string
+	// Automation is the tenant's automation settings.
+	Automation policy.Settings
+	// ApprovalExpiry is how long pending actions wait; 0 means 7 days.
+	ApprovalExpiry time.Duration
+	// CorrelationWindow is the correlation window; 0 means 24 hours.
+	CorrelationWindow time.Duration
+	// Log is the service's logger.
+	Log *logrus.Logger
+	// Out receives the start-up banner; nil means os.Stdout.
+	Out io.Writer
+	// Listening, when set, receives the API's base URL once it listens.
+	Listening func(url string)
+}
+
+func (c *Config) defaults() error {
+	if c.DataDir == "" {
+		c.DataDir = ".air"
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if c.Namespace == "" {
+		c.Namespace = "default"
+	}
+	if c.PlaybookDir == "" {
+		c.PlaybookDir = "playbooks"
+	}
+	if c.Out == nil {
+		c.Out = os.Stdout
+	}
+	if c.Log == nil {
+		c.Log = logrus.New()
+	}
+	if c.Dev {
+		if c.DatabaseURL == "" {
+			c.DatabaseURL = filepath.Join(c.DataDir, "air.db")
+		}
+		if c.TemporalPort == 0 {
+			c.TemporalPort = 7233
+		}
+		return nil
+	}
+	if c.TemporalAddress == "" {
+		return errors.New("AIR_TEMPORAL_ADDRESS (-temporal) is required without -dev")
+	}
+	if c.DatabaseURL == "" {
+		return errors.New("AIR_DATABASE_URL (-db) is required without -dev")
+	}
+	return nil
+}
+
+// Run starts the service and blocks until ctx ends, then shuts down.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	log := cfg.Log
+
+	books, sources, err := loadPlaybooks(cfg.PlaybookDir)
+	if err != nil {
+		return err
+	}
+
+	if cfg.Dev {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+		srv, err := devserver.Start(ctx, devserver.Config{
+			DatabaseFile: filepath.Join(cfg.DataDir, "temporal.db"),
+			FrontendPort: cfg.TemporalPort,
+			Namespace:    cfg.Namespace,
+			Logger:       tlog.NewNoopLogger(),
+		})
+		if err != nil {
+			return fmt.Errorf("start embedded temporal: %w", err)
+		}
+		defer srv.Stop()
+		cfg.TemporalAddress = srv.HostPort()
+	}
+
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+
+	tc, err := client.DialContext(ctx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.Namespace,
+		Logger:    logging.NewTemporal(log.WithField("component", "temporal")),
+	})
+	if err != nil {
+		return fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	defer tc.Close()
+
+	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
+	Register(w, &activities.Activities{
+		Store:      st,
+		Executor:   &labtenant.Tenant{Store: st},
+		Playbooks:  sources,
+		Automation: cfg.Automation,
+		Log:        log.WithField("component", "activities"),
+	})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	defer w.Stop()
+
+	eng := &engine.Engine{Client: tc, ApprovalExpiry: cfg.ApprovalExpiry}
+	srv := &api.Server{
+		Store: st,
+		Ingest: &ingest.Pipeline{Store: st, Notifier: eng, Log: log.WithField("component", "ingest"),
+			Rules: store.CorrelationRules{Window: cfg.CorrelationWindow}},
+		Engine: eng,
+		Log:    log.WithField("component", "api"),
+		Ready: func(ctx context.Context) error {
+			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		},
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	base := "http://" + ln.Addr().String()
+	banner(cfg, base, books)
+	if cfg.Listening != nil {
+		cfg.Listening(base)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
+}
+
+// Register registers the incident workflow and its activities on a worker.
+func Register(w worker.Registry, a *activities.Activities) {
+	w.RegisterWorkflow(workflows.IncidentWorkflow)
+	w.RegisterActivity(a)
+}
+
+// loadPlaybooks loads and checks every playbook before anything runs: the
+// service refuses to start with an invalid one.
+func loadPlaybooks(dir string) ([]*playbook.Playbook, []activities.PlaybookSource, error) {
+	books, err := playbook.LoadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("playbooks in %s are invalid; fix them or point -playbooks elsewhere:\n%w", dir, err)
+	}
+	if len(books) == 0 {
+		return nil, nil, fmt.Errorf("no playbooks in %s", dir)
+	}
+	sources := make([]activities.PlaybookSource, len(books))
+	for i, b := range books {
+		sources[i] = activities.PlaybookSource{File: b.File, Source: b.Source}
+	}
+	return books, sources, nil
+}
+
+func banner(cfg Config, base string, books []*playbook.Playbook) {
+	names := make([]string, len(books))
+	for i, b := range books {
+		names[i] = fmt.Sprintf("%s v%d", b.Name, b.Version)
+	}
+	mode := "production"
+	if cfg.Dev {
+		mode = "dev (embedded Temporal, state in " + cfg.DataDir + ")"
+	}
+	fmt.Fprintf(cfg.Out, `AIR is running — %s
+  API:        %s/api/v1   (health: %s/healthz)
+  Temporal:   %s  namespace %s  (UI: temporal ui or docker-compose's temporal-ui)
+  Database:   %s
+  Playbooks:  %s
+  Try:        go run ./starter ingest internal/graph/testdata/sample-alert.json
+`, mode, base, base, cfg.TemporalAddress, cfg.Namespace, redact(cfg.DatabaseURL), strings.Join(names, ", "))
+}
+
+// redact hides a password in a database URL.
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if j := strings.Index(dsn[i+3:], "@"); j >= 0 {
+			if k := strings.Index(dsn[i+3:i+3+j], ":"); k >= 0 {
+				return dsn[:i+3+k] + ":***" + dsn[i+3+j:]
+			}
+		}
+	}
+	return dsn
+}

@@ -1,0 +1,246 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/airsoc/air/internal/api"
+	"github.com/airsoc/air/internal/cli"
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/ingest"
+	"github.com/airsoc/air/internal/store"
+)
+
+// TestEndToEnd runs the service as `worker -dev` does — an in-process
+// Temporal server on a SQLite file, the SQLite store, the worker and the
+// HTTP API — and walks the skeleton: ingest → pending action → approve →
+// device isolated in the lab tenant → successfullyRemediated.
+func TestEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	urls := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{
+			Dev: true, DataDir: dir, HTTPAddr: "127.0.0.1:0", TemporalPort: freePort(t),
+			PlaybookDir: "../../playbooks", Log: log, Out: io.Discard,
+			Listening: func(u string) { urls <- u },
+		})
+	}()
+	var base string
+	select {
+	case base = <-urls:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("service did not start within 2 minutes")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+
+	sample, err := os.ReadFile("../graph/testdata/sample-alert.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ing api.IngestResponse
+	if code := do(t, "POST", base+"/api/v1/alerts", sample, &ing); code != http.StatusOK {
+		t.Fatalf("ingest: HTTP %d %+v", code, ing)
+	}
+	if len(ing.Results) != 1 || ing.Results[0].Outcome != store.Created || !ing.Results[0].NewIncident {
+		t.Fatalf("ingest result: %+v", ing)
+	}
+	incident := ing.Results[0].IncidentID
+
+	// The same alert again: one alert, one incident.
+	var again api.IngestResponse
+	do(t, "POST", base+"/api/v1/alerts", sample, &again)
+	if len(again.Results) != 1 || again.Results[0].Outcome != store.Unchanged || again.Results[0].IncidentID != incident {
+		t.Errorf("re-ingest: got %+v, want unchanged in incident %d", again.Results, incident)
+	}
+
+	pending := waitFor(t, "a pending action", func() (*domain.Action, bool) {
+		var page struct{ Value []domain.Action }
+		do(t, "GET", base+"/api/v1/actions?status=pending", nil, &page)
+		if len(page.Value) == 1 {
+			return &page.Value[0], true
+		}
+		return nil, false
+	})
+	if pending.Type != "device.isolate" || pending.IncidentID != incident {
+		t.Fatalf("pending action: %+v", pending)
+	}
+
+	// The command line lists it too.
+	var out bytes.Buffer
+	if code := cli.Run(ctx, cli.Env{BaseURL: base, Stdout: &out, Stderr: &out}, []string{"actions", "list"}); code != 0 || !strings.Contains(out.String(), pending.ID) {
+		t.Errorf("starter actions list: exit %d\n%s", code, out.String())
+	}
+
+	var e struct {
+		Error struct{ Kind, Message string }
+	}
+	if code := do(t, "POST", base+"/api/v1/actions/nope/approve", nil, &e); code != http.StatusNotFound {
+		t.Errorf("approve unknown action: HTTP %d %+v, want 404", code, e)
+	}
+	var approved domain.Action
+	if code := do(t, "POST", base+"/api/v1/actions/"+pending.ID+"/approve", []byte(`{"comment":"contain it"}`), &approved); code != http.StatusOK {
+		t.Fatalf("approve: HTTP %d", code)
+	}
+	if approved.Status != domain.ActionApproved || approved.DecisionComment != "contain it" {
+		t.Errorf("approved action: %+v", approved)
+	}
+	if code := do(t, "POST", base+"/api/v1/actions/"+pending.ID+"/reject", nil, &e); code != http.StatusConflict || !strings.Contains(e.Error.Message, "already") {
+		t.Errorf("reject after approve: HTTP %d %+v, want 409 naming the current status", code, e)
+	}
+
+	waitFor(t, "successfullyRemediated", func() (struct{}, bool) {
+		var d api.IncidentDetail
+		do(t, "GET", base+"/api/v1/incidents/"+itoa(incident), nil, &d)
+		return struct{}{}, d.InvestigationState == domain.InvestigationSuccessfullyRemediated
+	})
+	var d api.IncidentDetail
+	do(t, "GET", base+"/api/v1/incidents/"+itoa(incident), nil, &d)
+	if d.AlertCount != 1 || len(d.Alerts) != 1 || len(d.Actions) != 1 || d.Actions[0].Status != domain.ActionSucceeded {
+		t.Errorf("incident detail: %d alerts, actions %+v", len(d.Alerts), d.Actions)
+	}
+	var incs struct{ Value []domain.Incident }
+	do(t, "GET", base+"/api/v1/incidents", nil, &incs)
+	if len(incs.Value) != 1 {
+		t.Errorf("incidents: got %d, want 1", len(incs.Value))
+	}
+
+	// The lab tenant, read from the same database file, has the device isolated once.
+	st, err := store.Open(context.Background(), filepath.Join(dir, "air.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ops, err := st.LabOperations(context.Background())
+	if err != nil || len(ops) != 1 || !ops[0].Changed || ops[0].Operation != "isolate" {
+		t.Errorf("lab operations: %+v, %v", ops, err)
+	}
+	devs, _ := st.LabDevices(context.Background())
+	if len(devs) != 1 || !devs[0].Isolated {
+		t.Errorf("lab devices: %+v", devs)
+	}
+}
+
+func TestIngestBadInput(t *testing.T) {
+	// Bad input is refused before it reaches Temporal, so the real handler
+	// over a real store with no engine behind it is enough here.
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "air.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	base := serve(t, st)
+	tests := []struct {
+		name      string
+		body      string
+		wantCode  int
+		wantField string
+	}{
+		{"malformed JSON", `{"id": "a1", `, http.StatusBadRequest, ""},
+		{"missing id", `{"title": "x", "severity": "high"}`, http.StatusBadRequest, "id"},
+		{"unknown severity", `{"id": "a1", "severity": "severe"}`, http.StatusBadRequest, "severity"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body struct {
+				Error    struct{ Field, Message string }
+				Problems []struct {
+					Index         int
+					Field, Reason string
+				}
+			}
+			code := do(t, "POST", base+"/api/v1/alerts", []byte(tt.body), &body)
+			if code != tt.wantCode {
+				t.Fatalf("HTTP %d, want %d (%+v)", code, tt.wantCode, body)
+			}
+			field, msg := body.Error.Field, body.Error.Message
+			if len(body.Problems) > 0 {
+				field, msg = body.Problems[0].Field, body.Problems[0].Reason
+			}
+			if field != tt.wantField || msg == "" {
+				t.Errorf("got field %q (%q), want %q with a reason", field, msg, tt.wantField)
+			}
+		})
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func do(t *testing.T, method, url string, body []byte, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: HTTP %d, body not JSON: %s", method, url, resp.StatusCode, data)
+		}
+	}
+	return resp.StatusCode
+}
+
+// waitFor polls cond until it holds or a minute passes.
+func waitFor[T any](t *testing.T, what string, cond func() (T, bool)) T {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if v, ok := cond(); ok {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// serve runs the real API handler over st with no workflow engine behind it.
+func serve(t *testing.T, st *store.Store) string {
+	t.Helper()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	srv := &api.Server{Store: st, Ingest: &ingest.Pipeline{Store: st, Log: log}, Log: log}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return hs.URL
+}

@@ -1,0 +1,532 @@
+package playbook
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/checker/nature"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+	"gopkg.in/yaml.v3"
+
+	"github.com/airsoc/air/internal/domain"
+)
+
+// itemType is what a step's for_each iterates, which decides how `item` is
+// typed in the step's other expressions.
+type itemType int
+
+const (
+	itemNone itemType = iota
+	itemEntity
+	itemAlert
+)
+
+// entityScope is the environment of a step that iterates entities.
+type entityScope struct {
+	*Env
+	Item EntityView `expr:"item"`
+}
+
+// alertScope is the environment of a step that iterates alerts.
+type alertScope struct {
+	*Env
+	Item AlertView `expr:"item"`
+}
+
+// scopeFor returns a value of the environment type expressions of a step
+// iterating it are compiled against. It is a struct, not a pointer: expr
+// compiles field accesses on a struct environment to indexed loads (one
+// string copied) instead of lookups by name that copy whole views.
+// Evaluation passes a pointer to the same type.
+func scopeFor(it itemType) any {
+	switch it {
+	case itemEntity:
+		return entityScope{}
+	case itemAlert:
+		return alertScope{}
+	}
+	return Env{}
+}
+
+var (
+	entityViewType = reflect.TypeOf(EntityView{})
+	alertViewType  = reflect.TypeOf(AlertView{})
+)
+
+// banned are builtins a playbook may not call, with the reason. Expressions
+// run inside workflow code, where the same input must give the same output on
+// every replay.
+var banned = map[string]string{
+	"now":      "it reads the wall clock; time comes from the workflow",
+	"date":     "it depends on the local time zone",
+	"timezone": "it depends on the host's time zone database",
+	"keys":     "map order is random",
+	"values":   "map order is random",
+	"toPairs":  "map order is random",
+	"repeat":   "it allocates without bound",
+	"reduce":   "its accumulator can grow without bound; use sum, count, any or all",
+}
+
+// bannedNames is banned's keys, sorted, for compile options.
+var bannedNames = func() []string {
+	names := make([]string, 0, len(banned))
+	for n := range banned {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}()
+
+// program is one compiled expression.
+type program struct {
+	src    string
+	prog   *vm.Program
+	nature nature.Nature // static type of the result, from the checker
+}
+
+// vms reuses expr virtual machines. A vm.VM is not safe for concurrent use
+// and workflows run in many goroutines, so each evaluation takes its own from
+// the pool; a VM keeps its stacks between runs, which saves allocations.
+var vms = sync.Pool{New: func() any { return new(vm.VM) }}
+
+// run evaluates the program against env, which must be of the type the
+// program was compiled for.
+func (p *program) run(env any) (any, error) {
+	m := vms.Get().(*vm.VM)
+	out, err := m.Run(p.prog, env)
+	vms.Put(m)
+	if err != nil {
+		return nil, exprError(p.src, err)
+	}
+	return out, nil
+}
+
+// runBool evaluates a program type-checked as boolean.
+func (p *program) runBool(env any) (bool, error) {
+	out, err := p.run(env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("%s: want true or false, got %s", p.src, describe(out))
+	}
+	return b, nil
+}
+
+// exprError shortens an expr runtime error to its message and the
+// expression, dropping expr's multi-line snippet.
+func exprError(src string, err error) error {
+	if fe, ok := err.(*file.Error); ok {
+		return fmt.Errorf("%s: %s", src, fe.Message)
+	}
+	return fmt.Errorf("%s: %v", src, err)
+}
+
+// compiled is an expression compiled at load time with what the checks
+// after compilation need.
+type compiled struct {
+	*program
+	tree ast.Node // checked tree, for static analysis
+}
+
+// compileExpr checks and compiles src, the text at rune offset off of the
+// scalar n's value, against env. what names the field in diagnostics. It
+// returns nil after recording diagnostics when the expression is rejected.
+func (l *loader) compileExpr(n *yaml.Node, off int, src, what string, env any) *compiled {
+	if strings.TrimSpace(src) == "" {
+		l.errorf(n, "%s: empty expression", what)
+		return nil
+	}
+	if c := len([]rune(src)); c > MaxExpressionLength {
+		l.errorf(n, "%s: expression is %d characters long, the limit is %d", what, c, MaxExpressionLength)
+		return nil
+	}
+
+	// Shape checks on the bare syntax tree come first, so that a banned
+	// builtin is named as such rather than as an unknown name.
+	tree, err := parser.Parse(src)
+	if err != nil {
+		l.exprErrorf(n, off, what, err)
+		return nil
+	}
+	sc := shapeChecker{l: l, n: n, off: off, what: what}
+	sc.walk(tree.Node, 0)
+	if sc.failed {
+		return nil
+	}
+
+	opts := compileOptions(env)
+	cfg := conf.CreateNew()
+	for _, o := range opts {
+		o(cfg)
+	}
+	for name := range cfg.Disabled {
+		delete(cfg.Builtins, name)
+	}
+	checked, err := checker.ParseCheck(src, cfg)
+	if err != nil {
+		l.exprErrorf(n, off, what, err)
+		return nil
+	}
+	prog, err := expr.Compile(src, opts...)
+	if err != nil {
+		l.exprErrorf(n, off, what, err)
+		return nil
+	}
+	return &compiled{
+		program: &program{src: strings.TrimSpace(src), prog: prog, nature: *checked.Node.Nature()},
+		tree:    checked.Node,
+	}
+}
+
+func compileOptions(env any) []expr.Option {
+	opts := []expr.Option{expr.Env(env), expr.Optimize(true)}
+	for _, name := range bannedNames {
+		opts = append(opts, expr.DisableBuiltin(name))
+	}
+	return opts
+}
+
+// exprErrorf records an expr error at its position inside the expression
+// when it has one, else at the expression's start.
+func (l *loader) exprErrorf(n *yaml.Node, off int, what string, err error) {
+	if fe, ok := err.(*file.Error); ok {
+		l.errorAt(n, off+fe.From, "%s: %s", what, polish(fe.Message))
+		return
+	}
+	l.errorAt(n, off, "%s: %s", what, polish(err.Error()))
+}
+
+// goNames translates the Go names in expr's messages into the names a
+// playbook author sees.
+var goNames = strings.NewReplacer(
+	"type playbook.IncidentView", "incident",
+	"type playbook.EntityView", "an entity",
+	"type playbook.AlertView", "an alert",
+	"playbook.IncidentView", "incident",
+	"playbook.EntityView", "entity",
+	"playbook.AlertView", "alert",
+)
+
+var (
+	noField = regexp.MustCompile(`^(.*) has no field (\w+)$`)
+	noName  = regexp.MustCompile(`^unknown name (\w+)$`)
+)
+
+// polish makes an expr compile message read in playbook terms and suggests
+// the closest name for a misspelt field or variable.
+func polish(msg string) string {
+	msg = goNames.Replace(msg)
+	if m := noField.FindStringSubmatch(msg); m != nil {
+		var fields []string
+		switch m[1] {
+		case "incident":
+			fields = exprNames(reflect.TypeOf(IncidentView{}))
+		case "an entity":
+			fields = exprNames(entityViewType)
+		case "an alert":
+			fields = exprNames(alertViewType)
+		}
+		if s := closest(m[2], fields); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+	}
+	if m := noName.FindStringSubmatch(msg); m != nil {
+		if m[1] == "item" {
+			return msg + " (item exists in steps with for_each)"
+		}
+		names := append(exprNames(reflect.TypeOf(Env{})), "item")
+		if s := closest(m[1], names); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+	}
+	return msg
+}
+
+// exprNames lists the expr names of a struct's fields.
+func exprNames(t reflect.Type) []string {
+	var names []string
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("expr"); name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// closest returns the candidate nearest to s by edit distance, if it is
+// near enough to be a typo.
+func closest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d > 0 && d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// shapeChecker rejects expressions that could run long, grow without bound
+// or behave differently on replay: banned builtins, ranges that are not
+// small literal spans, predicates nested too deep, and long chains of let
+// (each declaration can double a string: `let b = a + a`). expr has no CPU
+// budget, so these are refused at load; its memory budget (1e6 elements per
+// evaluation) bounds what ranges and literals allocate.
+type shapeChecker struct {
+	l      *loader
+	n      *yaml.Node
+	off    int
+	what   string
+	lets   int
+	failed bool
+}
+
+func (c *shapeChecker) errorf(node ast.Node, format string, args ...any) {
+	c.failed = true
+	c.l.errorAt(c.n, c.off+node.Location().From, "%s: %s", c.what, fmt.Sprintf(format, args...))
+}
+
+// walk visits node with depth predicates around it.
+func (c *shapeChecker) walk(node ast.Node, depth int) {
+	switch n := node.(type) {
+	case nil:
+		return
+	case *ast.BuiltinNode:
+		if why, ok := banned[n.Name]; ok {
+			c.errorf(n, "%s() is not allowed in playbooks: %s", n.Name, why)
+		}
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
+			if why, ok := banned[id.Value]; ok {
+				c.errorf(n, "%s() is not allowed in playbooks: %s", id.Value, why)
+			}
+		}
+	case *ast.VariableDeclaratorNode:
+		c.lets++
+		if c.lets == MaxLets+1 {
+			c.errorf(n, "more than %d let declarations", MaxLets)
+		}
+	case *ast.PredicateNode:
+		depth++
+		if depth == MaxPredicateDepth+1 {
+			c.errorf(n, "predicates nest %d deep, the limit is %d", depth, MaxPredicateDepth)
+		}
+	case *ast.BinaryNode:
+		if n.Operator == ".." {
+			lo, lok := intLiteral(n.Left)
+			hi, hok := intLiteral(n.Right)
+			switch {
+			case !lok || !hok:
+				c.errorf(n, "range bounds must be integer literals")
+			case hi-lo+1 > MaxRangeSpan:
+				c.errorf(n, "range %d..%d spans %d integers, the limit is %d", lo, hi, hi-lo+1, MaxRangeSpan)
+			}
+		}
+	}
+	for _, child := range children(node) {
+		c.walk(child, depth)
+	}
+}
+
+// intLiteral returns the value of an integer literal, possibly negated.
+func intLiteral(n ast.Node) (int, bool) {
+	switch n := n.(type) {
+	case *ast.IntegerNode:
+		return n.Value, true
+	case *ast.UnaryNode:
+		v, ok := intLiteral(n.Node)
+		switch {
+		case !ok:
+			return 0, false
+		case n.Operator == "-":
+			return -v, true
+		case n.Operator == "+":
+			return v, true
+		}
+	}
+	return 0, false
+}
+
+// children lists a node's direct children (mirrors ast.Walk).
+func children(node ast.Node) []ast.Node {
+	switch n := node.(type) {
+	case *ast.UnaryNode:
+		return []ast.Node{n.Node}
+	case *ast.BinaryNode:
+		return []ast.Node{n.Left, n.Right}
+	case *ast.ChainNode:
+		return []ast.Node{n.Node}
+	case *ast.MemberNode:
+		return []ast.Node{n.Node, n.Property}
+	case *ast.SliceNode:
+		return []ast.Node{n.Node, n.From, n.To}
+	case *ast.CallNode:
+		return append([]ast.Node{n.Callee}, n.Arguments...)
+	case *ast.BuiltinNode:
+		return n.Arguments
+	case *ast.PredicateNode:
+		return []ast.Node{n.Node}
+	case *ast.VariableDeclaratorNode:
+		return []ast.Node{n.Value, n.Expr}
+	case *ast.SequenceNode:
+		return n.Nodes
+	case *ast.ConditionalNode:
+		return []ast.Node{n.Cond, n.Exp1, n.Exp2}
+	case *ast.ArrayNode:
+		return n.Nodes
+	case *ast.MapNode:
+		return n.Pairs
+	case *ast.PairNode:
+		return []ast.Node{n.Key, n.Value}
+	}
+	return nil
+}
+
+// collectionKind returns the entity kind of the list a for_each expression
+// yields, when the syntax tells: `devices`, `filter(devices, …)`,
+// `sortBy(users, …)`, `devices[0:3]`. "" when it cannot tell.
+func collectionKind(node ast.Node) domain.EntityKind {
+	switch n := node.(type) {
+	case *ast.IdentifierNode:
+		k, _ := kindOfList(n.Value)
+		return k
+	case *ast.BuiltinNode:
+		switch n.Name {
+		case "filter", "sortBy", "sort", "take", "reverse", "uniq":
+			if len(n.Arguments) > 0 {
+				return collectionKind(n.Arguments[0])
+			}
+		case "concat":
+			return sameKind(n.Arguments)
+		}
+	case *ast.SliceNode:
+		return collectionKind(n.Node)
+	case *ast.ConditionalNode:
+		return sameKind([]ast.Node{n.Exp1, n.Exp2})
+	case *ast.ChainNode:
+		return collectionKind(n.Node)
+	}
+	return ""
+}
+
+// entityKind returns the kind of the entity an expression yields when the
+// syntax tells: `item` (of a for_each whose kind is itemKind),
+// `devices[0]`, `first(filter(users, …))`, `find(users, …)`.
+func entityKind(node ast.Node, itemKind domain.EntityKind) domain.EntityKind {
+	switch n := node.(type) {
+	case *ast.IdentifierNode:
+		if n.Value == "item" {
+			return itemKind
+		}
+	case *ast.MemberNode:
+		if _, ok := n.Property.(*ast.IntegerNode); ok {
+			return collectionKind(n.Node)
+		}
+		if _, ok := n.Property.(*ast.UnaryNode); ok {
+			return collectionKind(n.Node)
+		}
+	case *ast.BuiltinNode:
+		switch n.Name {
+		case "first", "last", "find", "findLast":
+			if len(n.Arguments) > 0 {
+				return collectionKind(n.Arguments[0])
+			}
+		}
+	case *ast.ConditionalNode:
+		a, b := entityKind(n.Exp1, itemKind), entityKind(n.Exp2, itemKind)
+		if a == b {
+			return a
+		}
+	case *ast.ChainNode:
+		return entityKind(n.Node, itemKind)
+	}
+	return ""
+}
+
+func sameKind(nodes []ast.Node) domain.EntityKind {
+	var k domain.EntityKind
+	for i, n := range nodes {
+		nk := collectionKind(n)
+		if nk == "" || (i > 0 && nk != k) {
+			return ""
+		}
+		k = nk
+	}
+	return k
+}
+
+// elemType returns the element type of a list nature, nil when unknown.
+func elemType(nt nature.Nature) reflect.Type {
+	if nt.Kind != reflect.Slice && nt.Kind != reflect.Array {
+		return nil
+	}
+	el := nt.Elem(nil)
+	return el.Type
+}
+
+// unknown reports whether the checker could not tell a static type (an
+// interface value): such values are checked when evaluated.
+func unknown(nt nature.Nature) bool {
+	return nt.Type == nil || nt.Kind == reflect.Interface
+}
+
+// typeName names a static type for diagnostics.
+func typeName(nt nature.Nature) string {
+	switch {
+	case unknown(nt):
+		return "an unknown type"
+	case nt.Type == entityViewType:
+		return "an entity"
+	case nt.Type == alertViewType:
+		return "an alert"
+	case nt.Kind == reflect.Slice || nt.Kind == reflect.Array:
+		switch el := elemType(nt); {
+		case el == nil || el.Kind() == reflect.Interface:
+			return "a list"
+		case el == entityViewType:
+			return "a list of entities"
+		case el == alertViewType:
+			return "a list of alerts"
+		default:
+			return "a list of " + el.String()
+		}
+	}
+	return goNames.Replace(nt.Type.String())
+}
+
+// isBool reports whether a compiled expression yields a boolean (or a value
+// whose type only evaluation tells).
+func (c *compiled) isBool() bool {
+	return unknown(c.nature) || c.nature.Kind == reflect.Bool
+}

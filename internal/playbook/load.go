@@ -1,0 +1,103 @@
+package playbook
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// LoadDir loads every playbook in dir: the files ending in .yaml or .yml,
+// except playbook tests (*.test.yaml, *.test.yml). Subdirectories are not
+// read. The playbooks come sorted by (Order, Name). Two playbooks with the
+// same name are an error. Every problem in every file is reported at once in
+// a *LoadError; other errors (an unreadable directory) are returned as is.
+func LoadDir(dir string) ([]*Playbook, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load playbooks: %w", err)
+	}
+	var (
+		pbs   []*Playbook
+		diags []Diagnostic
+	)
+	for _, e := range entries { // os.ReadDir sorts by name
+		name := e.Name()
+		if e.IsDir() || !isPlaybookFile(name) {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			diags = append(diags, Diagnostic{File: path, Line: 1, Column: 1, Message: err.Error()})
+			continue
+		}
+		pb, ds := parse(path, src)
+		diags = append(diags, ds...)
+		if pb != nil {
+			pbs = append(pbs, pb)
+		}
+	}
+
+	byName := map[string]*Playbook{}
+	for _, pb := range pbs {
+		if first := byName[pb.Name]; first != nil {
+			diags = append(diags, Diagnostic{File: pb.File, Line: pb.nameLine, Column: pb.nameCol,
+				Message: fmt.Sprintf("duplicate playbook name %q, also in %s", pb.Name, first.File)})
+			continue
+		}
+		byName[pb.Name] = pb
+	}
+	if len(diags) > 0 {
+		sortDiagnostics(diags)
+		return nil, &LoadError{Diagnostics: diags}
+	}
+	slices.SortStableFunc(pbs, func(a, b *Playbook) int {
+		if c := cmp.Compare(a.Order, b.Order); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	return pbs, nil
+}
+
+func isPlaybookFile(name string) bool {
+	if strings.HasSuffix(name, ".test.yaml") || strings.HasSuffix(name, ".test.yml") {
+		return false
+	}
+	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+}
+
+// cacheKey identifies a compilation: the file name is part of it because it
+// appears in diagnostics and in Playbook.File.
+type cacheKey struct {
+	file string
+	sum  [sha256.Size]byte
+}
+
+type cacheEntry struct {
+	once sync.Once
+	pb   *Playbook
+	err  error
+}
+
+// cache holds every compilation CompileCached did, for the life of the
+// process. Playbook versions are few and small, so it is not evicted.
+var cache sync.Map // cacheKey → *cacheEntry
+
+// CompileCached is Parse with a process-wide cache keyed by the file name and
+// the SHA-256 of src. A workflow recompiles the playbook source it pinned on
+// every replay; with the cache it pays for compilation once per process.
+// Concurrent calls for the same source compile once and share the result
+// (errors included). The returned Playbook is shared: do not modify it.
+func CompileCached(file string, src []byte) (*Playbook, error) {
+	key := cacheKey{file: file, sum: sha256.Sum256(src)}
+	v, _ := cache.LoadOrStore(key, &cacheEntry{})
+	e := v.(*cacheEntry)
+	e.once.Do(func() { e.pb, e.err = Parse(file, src) })
+	return e.pb, e.err
+}

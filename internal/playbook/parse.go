@@ -1,0 +1,575 @@
+package playbook
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/airsoc/air/internal/actions"
+	"github.com/airsoc/air/internal/domain"
+)
+
+// Keys each mapping accepts, in the order error messages list them.
+var (
+	playbookKeys = []string{"name", "version", "order", "description", "match", "stages"}
+	stepKeys     = []string{"id", "action", "when", "for_each", "target", "with", "approval"}
+)
+
+// Parse parses, validates and compiles one playbook file. file names it in
+// diagnostics and becomes Playbook.File. Every problem found is reported at
+// once in a *LoadError.
+func Parse(file string, src []byte) (*Playbook, error) {
+	pb, diags := parse(file, src)
+	if len(diags) > 0 {
+		return nil, &LoadError{Diagnostics: diags}
+	}
+	return pb, nil
+}
+
+// parse returns the playbook, or the diagnostics sorted by position.
+func parse(file string, src []byte) (*Playbook, []Diagnostic) {
+	l := newLoader(file, src)
+	pb := l.playbook(src)
+	if len(l.diags) > 0 {
+		sortDiagnostics(l.diags)
+		return nil, l.diags
+	}
+	return pb, nil
+}
+
+// loader holds the state of loading one file: its text, for mapping
+// positions inside expressions back to the file, and the diagnostics so far.
+type loader struct {
+	file      string
+	text      []rune
+	lineStart []int // rune offset of each line's start
+	diags     []Diagnostic
+}
+
+func newLoader(file string, src []byte) *loader {
+	l := &loader{file: file, text: []rune(string(src)), lineStart: []int{0}}
+	for i, r := range l.text {
+		if r == '\n' {
+			l.lineStart = append(l.lineStart, i+1)
+		}
+	}
+	return l
+}
+
+func (l *loader) add(line, col int, format string, args ...any) {
+	l.diags = append(l.diags, Diagnostic{File: l.file, Line: max(line, 1), Column: max(col, 1),
+		Message: fmt.Sprintf(format, args...)})
+}
+
+// errorf records a problem at the start of node n.
+func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
+	l.add(n.Line, n.Column, format, args...)
+}
+
+// errorAt records a problem at rune offset off of the scalar n's value.
+func (l *loader) errorAt(n *yaml.Node, off int, format string, args ...any) {
+	line, col := l.posIn(n, off)
+	l.add(line, col, format, args...)
+}
+
+// posIn maps rune offset off of scalar n's value to a file position. It walks
+// the source from the node's start, matching the value's characters, with a
+// run of white space in the value matching any run of white space (line
+// breaks and indentation included) in the source, which is what YAML's line
+// folding and block indentation amount to. When the source does not match
+// the value (escape sequences in a double-quoted string) it falls back to
+// the node's start.
+func (l *loader) posIn(n *yaml.Node, off int) (int, int) {
+	if n.Kind != yaml.ScalarNode || n.Line < 1 || n.Line > len(l.lineStart) {
+		return n.Line, n.Column
+	}
+	text := l.text
+	i := l.lineStart[n.Line-1] + n.Column - 1
+	switch {
+	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+		for i < len(text) && text[i] != '\n' { // the header line
+			i++
+		}
+	case n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0:
+		i++
+	}
+	skipSpace := func() {
+		for i < len(text) && isSpace(text[i]) {
+			i++
+		}
+	}
+	val := []rune(n.Value)
+	off = min(off, len(val))
+	if len(val) > 0 && !isSpace(val[0]) {
+		skipSpace()
+	}
+	for k := 0; k < off; {
+		if isSpace(val[k]) {
+			for k < off && isSpace(val[k]) {
+				k++
+			}
+			skipSpace()
+			continue
+		}
+		if i >= len(text) || text[i] != val[k] {
+			return n.Line, n.Column
+		}
+		i++
+		k++
+	}
+	if off < len(val) && !isSpace(val[off]) {
+		skipSpace()
+		if i >= len(text) || text[i] != val[off] {
+			return n.Line, n.Column
+		}
+	}
+	return l.lineCol(i)
+}
+
+func isSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
+
+// lineCol converts a rune offset into a 1-based line and column.
+func (l *loader) lineCol(i int) (int, int) {
+	line := sort.Search(len(l.lineStart), func(j int) bool { return l.lineStart[j] > i }) - 1
+	return line + 1, i - l.lineStart[line] + 1
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError records a YAML syntax error, which yaml.v3 locates by line only.
+func (l *loader) yamlError(err error) {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		l.add(line, 1, "%s", m[2])
+		return
+	}
+	l.add(1, 1, "%s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// playbook parses the whole file.
+func (l *loader) playbook(src []byte) *Playbook {
+	if len(src) > maxFileSize {
+		l.add(1, 1, "file is %d bytes, the limit is %d", len(src), maxFileSize)
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			l.add(1, 1, "empty file, want a playbook with at least name and version")
+		} else {
+			l.yamlError(err)
+		}
+		return nil
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		l.errorf(&extra, "a playbook file holds one YAML document")
+	case !errors.Is(err, io.EOF):
+		l.yamlError(err)
+	}
+	if len(doc.Content) != 1 {
+		l.add(1, 1, "empty file, want a playbook with at least name and version")
+		return nil
+	}
+	root := doc.Content[0]
+
+	pb := &Playbook{File: l.file, Source: bytes.Clone(src)}
+	f, ok := l.fields(root, "a playbook", playbookKeys)
+	if !ok {
+		return nil
+	}
+	if n := f.vals["name"]; n == nil {
+		l.errorf(root, "playbook has no name")
+	} else if s, ok := l.str(n, "name"); ok {
+		if !validID(s) {
+			l.errorf(n, "name %q: use lower-case letters, digits, '-' and '_'", s)
+		}
+		pb.Name, pb.nameLine, pb.nameCol = s, n.Line, n.Column
+	}
+	if n := f.vals["version"]; n == nil {
+		l.errorf(root, "playbook has no version")
+	} else if v, ok := l.integer(n, "version"); ok {
+		if v < 1 {
+			l.errorf(n, "version must be 1 or more, got %d", v)
+		}
+		pb.Version = v
+	}
+	if n := f.vals["order"]; n != nil {
+		pb.Order, _ = l.integer(n, "order")
+	}
+	if n := f.vals["description"]; n != nil && n.ShortTag() != "!!null" {
+		pb.Description, _ = l.str(n, "description")
+	}
+	if n := f.vals["match"]; n != nil && n.ShortTag() != "!!null" && strings.TrimSpace(n.Value) != "" {
+		if src, ok := l.exprSource(n, "match"); ok {
+			if c := l.compileExpr(n, 0, src, "match", scopeFor(itemNone)); c != nil {
+				if !c.isBool() {
+					l.errorAt(n, 0, "match: want true or false, got %s", typeName(c.nature))
+				}
+				pb.match = c.program
+				pb.Match = c.src
+			}
+		}
+	}
+	if n := f.vals["stages"]; n != nil {
+		l.stages(n, pb)
+	}
+	return pb
+}
+
+// fieldSet is a mapping's values and keys by key.
+type fieldSet struct {
+	vals, keys map[string]*yaml.Node
+}
+
+// fields reads a mapping whose keys must be among allowed, reporting unknown
+// and duplicate keys and aliases.
+func (l *loader) fields(n *yaml.Node, what string, allowed []string) (fieldSet, bool) {
+	f := fieldSet{vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
+	if n.Kind != yaml.MappingNode {
+		l.errorf(n, "%s must be a mapping, got %s", what, kindName(n))
+		return f, false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			l.errorf(k, "keys must be plain strings")
+			continue
+		}
+		if !contains(allowed, k.Value) {
+			l.errorf(k, "unknown key %q, want one of %s", k.Value, strings.Join(allowed, ", "))
+			continue
+		}
+		if first := f.keys[k.Value]; first != nil {
+			l.errorf(k, "duplicate key %q, first at line %d", k.Value, first.Line)
+			continue
+		}
+		f.keys[k.Value] = k
+		if l.alias(v) {
+			continue
+		}
+		f.vals[k.Value] = v
+	}
+	return f, true
+}
+
+// alias reports (and records) a YAML alias, which playbooks do not use: they
+// hide what a step does and can blow up in size.
+func (l *loader) alias(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode {
+		l.errorf(n, "YAML aliases are not supported in playbooks")
+		return true
+	}
+	return false
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "nothing"
+		case "!!str":
+			return fmt.Sprintf("%q", n.Value)
+		}
+		return n.Value
+	}
+	return "nothing"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// str reads a string scalar.
+func (l *loader) str(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		l.errorf(n, "%s must be a string, got %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// integer reads an integer scalar.
+func (l *loader) integer(n *yaml.Node, what string) (int, bool) {
+	var v int
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&v) != nil {
+		l.errorf(n, "%s must be an integer, got %s", what, kindName(n))
+		return 0, false
+	}
+	return v, true
+}
+
+// exprSource reads an expression: any scalar, so that `when: true` works.
+func (l *loader) exprSource(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
+		l.errorf(n, "%s must be an expression, got %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// validID reports whether s is a valid playbook name or step id.
+func validID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// stages reads the stages mapping.
+func (l *loader) stages(n *yaml.Node, pb *Playbook) {
+	if n.ShortTag() == "!!null" {
+		return
+	}
+	names := make([]string, len(Stages))
+	for i, s := range Stages {
+		names[i] = string(s)
+	}
+	f, ok := l.fields(n, "stages", names)
+	if !ok {
+		return
+	}
+	seen := map[string]*yaml.Node{}
+	for i, stage := range Stages {
+		sn := f.vals[string(stage)]
+		if sn == nil || sn.ShortTag() == "!!null" {
+			continue
+		}
+		if sn.Kind != yaml.SequenceNode {
+			l.errorf(sn, "stage %s must be a list of steps, got %s", stage, kindName(sn))
+			continue
+		}
+		for _, stn := range sn.Content {
+			if l.alias(stn) {
+				continue
+			}
+			if st := l.step(stn, stage, pb, seen); st != nil {
+				pb.Stages[i] = append(pb.Stages[i], st)
+			}
+		}
+	}
+}
+
+// step reads, checks and compiles one step.
+func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, seen map[string]*yaml.Node) *Step {
+	f, ok := l.fields(n, "a step", stepKeys)
+	if !ok {
+		return nil
+	}
+	st := &Step{Stage: stage, Approval: ApprovalPolicy, Line: n.Line, playbook: pb.Name}
+	errs := len(l.diags)
+
+	if idn := f.vals["id"]; idn == nil {
+		l.errorf(n, "step has no id")
+	} else if id, ok := l.str(idn, "id"); ok {
+		switch first := seen[id]; {
+		case !validID(id):
+			l.errorf(idn, "step id %q: use lower-case letters, digits, '-' and '_'", id)
+		case first != nil:
+			l.errorf(idn, "duplicate step id %q, first at line %d", id, first.Line)
+		default:
+			seen[id] = idn
+		}
+		st.ID = id
+	}
+
+	actn := f.vals["action"]
+	if actn == nil {
+		l.errorf(n, "step has no action")
+	} else if a, ok := l.str(actn, "action"); ok {
+		st.Action = a
+		if spec, ok := actions.Lookup(a); ok {
+			st.Spec = spec
+		} else {
+			l.errorf(actn, "unknown action %q, want one of %s", a, strings.Join(actions.Names(), ", "))
+		}
+	}
+
+	if an := f.vals["approval"]; an != nil {
+		if a, ok := l.str(an, "approval"); ok {
+			switch {
+			case a != ApprovalAuto && a != ApprovalRequired && a != ApprovalPolicy:
+				l.errorf(an, "approval must be auto, required or policy, got %q", a)
+			case st.Spec != nil && !st.Spec.Remediation:
+				l.errorf(an, "approval applies to remediation actions only; %s runs without one", st.Action)
+			}
+			st.Approval = a
+		}
+	}
+
+	// for_each decides how `item` is typed in the other expressions.
+	var feKind domain.EntityKind
+	if fen := f.vals["for_each"]; fen != nil {
+		src, ok := l.exprSource(fen, "for_each")
+		if !ok {
+			return nil
+		}
+		c := l.compileExpr(fen, 0, src, "for_each", scopeFor(itemNone))
+		if c == nil {
+			return nil
+		}
+		switch elemType(c.nature) {
+		case entityViewType:
+			st.items = itemEntity
+			feKind = collectionKind(c.tree)
+		case alertViewType:
+			st.items = itemAlert
+		default:
+			l.errorAt(fen, 0, "for_each: want a list of entities or alerts, got %s", typeName(c.nature))
+			return nil
+		}
+		st.forEach, st.ForEach = c.program, c.src
+	}
+	scope := scopeFor(st.items)
+
+	if wn := f.vals["when"]; wn != nil {
+		if src, ok := l.exprSource(wn, "when"); ok {
+			if c := l.compileExpr(wn, 0, src, "when", scope); c != nil {
+				if !c.isBool() {
+					l.errorAt(wn, 0, "when: want true or false, got %s", typeName(c.nature))
+				}
+				st.when, st.When = c.program, c.src
+			}
+		}
+	}
+
+	var targetKind domain.EntityKind
+	tn := f.vals["target"]
+	if tn != nil {
+		if src, ok := l.exprSource(tn, "target"); ok {
+			if c := l.compileExpr(tn, 0, src, "target", scope); c != nil {
+				if !unknown(c.nature) && c.nature.Type != entityViewType {
+					l.errorAt(tn, 0, "target: want an entity, got %s", typeName(c.nature))
+				}
+				st.target, st.Target = c.program, c.src
+				targetKind = entityKind(c.tree, feKind)
+			}
+		}
+	}
+
+	st.args = l.args(f.vals["with"], f.keys["with"], actn, st.Spec, scope)
+
+	if spec := st.Spec; spec != nil {
+		switch {
+		case spec.Target == "" && tn != nil:
+			l.errorf(tn, "%s acts on the incident and takes no target", spec.Type)
+		case spec.Target == "" || st.target != nil:
+			if targetKind != "" && targetKind != spec.Target {
+				l.errorf(tn, "%s acts on a %s, but the target is a %s", spec.Type, spec.Target, targetKind)
+			}
+		case tn != nil:
+			// The target did not compile; that is reported already.
+		case st.items == itemEntity:
+			if feKind != "" && feKind != spec.Target {
+				l.errorf(actn, "%s acts on %s, but for_each iterates %s", spec.Type, listOf(spec.Target), listOf(feKind))
+			}
+		default:
+			l.errorf(actn, "%s acts on a %s: give it one with for_each over %s or with target",
+				spec.Type, spec.Target, listOf(spec.Target))
+		}
+	}
+
+	if len(l.diags) > errs {
+		return nil
+	}
+	return st
+}
+
+// args reads a step's `with` mapping and checks it against the action spec.
+func (l *loader) args(n, key, actn *yaml.Node, spec *actions.Spec, scope any) []namedArg {
+	var out []namedArg
+	given := map[string]bool{}
+	if n != nil && n.ShortTag() != "!!null" {
+		if n.Kind != yaml.MappingNode {
+			l.errorf(n, "with must be a mapping of argument names to values, got %s", kindName(n))
+			return nil
+		}
+		seen := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
+				l.errorf(k, "argument names must be strings")
+				continue
+			}
+			name := k.Value
+			if first := seen[name]; first != nil {
+				l.errorf(k, "duplicate argument %q, first at line %d", name, first.Line)
+				continue
+			}
+			seen[name] = k
+			given[name] = true
+			what := "with." + name
+			var p actions.Param
+			if spec != nil {
+				var ok bool
+				if p, ok = spec.Param(name); !ok {
+					l.errorf(k, "%s", unknownArg(spec, name))
+					continue
+				}
+			}
+			val, ok := l.argValue(v, what, scope)
+			if !ok {
+				continue
+			}
+			if lit, ok := val.(literal); ok && lit.v == nil {
+				given[name] = false // null: as if absent
+				continue
+			}
+			if spec != nil {
+				l.checkArg(spec, p, val, v, what)
+			}
+			out = append(out, namedArg{name: name, value: val})
+		}
+	}
+	if spec != nil {
+		for _, p := range spec.Params {
+			if p.Required && !given[p.Name] {
+				at := actn
+				if key != nil {
+					at = key
+				}
+				l.errorf(at, "%s needs argument %q", spec.Type, p.Name)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func unknownArg(spec *actions.Spec, name string) string {
+	if len(spec.Params) == 0 {
+		return fmt.Sprintf("%s takes no arguments, got %q", spec.Type, name)
+	}
+	names := make([]string, len(spec.Params))
+	for i, p := range spec.Params {
+		names[i] = p.Name
+	}
+	return fmt.Sprintf("%s takes no argument %q, want one of %s", spec.Type, name, strings.Join(names, ", "))
+}

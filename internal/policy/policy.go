@@ -1,0 +1,136 @@
+// Package policy decides whether a proposed remediation runs on its own or
+// waits for an analyst, and says why. It is pure: the incident workflow calls
+// it in workflow code, so the decision and its reason land in history.
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/airsoc/air/internal/domain"
+)
+
+// Level is an automation level (SPEC §1, Automation levels).
+type Level string
+
+// Automation levels.
+const (
+	Full        Level = "full"
+	SemiAll     Level = "semi-all"
+	SemiCore    Level = "semi-core"
+	SemiNonTemp Level = "semi-nontemp"
+	None        Level = "none"
+)
+
+// Levels lists every automation level.
+var Levels = []Level{Full, SemiAll, SemiCore, SemiNonTemp, None}
+
+// ParseLevel checks an automation level, naming the setting when it is bad.
+func ParseLevel(setting, v string) (Level, error) {
+	return domain.ParseEnum(setting, v, Levels, false)
+}
+
+// Settings are the tenant's automation settings. The zero value is the
+// default: semi-all everywhere, email actions pending.
+type Settings struct {
+	Default Level            `json:"default,omitempty"`
+	Groups  map[string]Level `json:"groups,omitempty"` // device group → level
+	// AutoEmail lets email actions follow the level instead of always waiting.
+	AutoEmail bool `json:"autoEmail,omitempty"`
+}
+
+// LevelFor returns the level that applies to a device group.
+func (s Settings) LevelFor(group string) (Level, string) {
+	if l, ok := s.Groups[group]; ok && group != "" {
+		return l, fmt.Sprintf("device group %q", group)
+	}
+	if s.Default != "" {
+		return s.Default, "tenant default"
+	}
+	return SemiAll, "tenant default"
+}
+
+// Input describes one proposed action.
+type Input struct {
+	ActionType  string
+	Approval    string         // the step's approval: auto, required or policy ("" = policy)
+	Verdict     domain.Verdict // the target entity's verdict
+	DeviceGroup string         // the device group the target belongs to, if any
+	FilePath    string         // for file actions: where the file lives
+}
+
+// Outcome is what happens to a proposed action.
+type Outcome string
+
+// Outcomes.
+const (
+	Run  Outcome = "run"  // runs without a human
+	Wait Outcome = "wait" // pending until an analyst decides
+	Skip Outcome = "skip" // not proposed at all
+)
+
+// Decision is an Outcome and the rule that produced it.
+type Decision struct {
+	Outcome Outcome `json:"outcome"`
+	Reason  string  `json:"reason"`
+}
+
+// Decide applies, in order: the step's own approval setting, the verdict
+// (noThreatsFound never acts), email's opt-in, then the automation level of
+// the target's device group.
+func Decide(s Settings, in Input) Decision {
+	if in.Verdict == domain.VerdictNoThreatsFound {
+		return Decision{Skip, "verdict noThreatsFound never produces an action"}
+	}
+	level, from := s.LevelFor(in.DeviceGroup)
+	if level == None {
+		return Decision{Skip, fmt.Sprintf("automation level none (%s): no investigation actions", from)}
+	}
+	switch in.Approval {
+	case "required":
+		return Decision{Wait, "playbook step requires approval"}
+	case "auto":
+		return Decision{Run, "playbook step approves automatically"}
+	}
+	if strings.HasPrefix(in.ActionType, "email.") && !s.AutoEmail {
+		return Decision{Wait, "email actions wait for approval unless the tenant opts in"}
+	}
+	why := fmt.Sprintf("automation level %s (%s)", level, from)
+	if in.Verdict != domain.VerdictMalicious {
+		if level == Full || level == SemiCore || level == SemiNonTemp {
+			return Decision{Wait, why + ": " + verdictName(in.Verdict) + " evidence waits for approval"}
+		}
+	}
+	switch level {
+	case Full:
+		return Decision{Run, why + ": malicious evidence is remediated automatically"}
+	case SemiCore:
+		if isOSPath(in.FilePath) {
+			return Decision{Wait, why + ": file in an operating-system folder"}
+		}
+		return Decision{Run, why + ": malicious, outside operating-system folders"}
+	case SemiNonTemp:
+		if isTempPath(in.FilePath) {
+			return Decision{Run, why + ": malicious, in a temporary or download folder"}
+		}
+		return Decision{Wait, why + ": outside temporary and download folders"}
+	}
+	return Decision{Wait, why + ": every remediation waits for approval"}
+}
+
+func verdictName(v domain.Verdict) string {
+	if v == "" {
+		return string(domain.VerdictUnknown)
+	}
+	return string(v)
+}
+
+func isOSPath(p string) bool {
+	p = strings.ToLower(strings.ReplaceAll(p, "/", `\`))
+	return strings.Contains(p, `\windows\`) || strings.Contains(p, `\program files`)
+}
+
+func isTempPath(p string) bool {
+	p = strings.ToLower(strings.ReplaceAll(p, "/", `\`))
+	return strings.Contains(p, `\temp\`) || strings.Contains(p, `\tmp\`) || strings.Contains(p, `\downloads\`)
+}

@@ -1,0 +1,41 @@
+package policy
+
+import (
+	"testing"
+
+	"github.com/airsoc/air/internal/domain"
+)
+
+func TestDecide(t *testing.T) {
+	full := Settings{Default: Full}
+	tests := []struct {
+		name string
+		s    Settings
+		in   Input
+		want Outcome
+	}{
+		{"default is semi-all", Settings{}, Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious}, Wait},
+		{"full runs malicious", full, Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious}, Run},
+		{"full waits on suspicious", full, Input{ActionType: "device.isolate", Verdict: domain.VerdictSuspicious}, Wait},
+		{"no threats never acts", full, Input{ActionType: "device.isolate", Verdict: domain.VerdictNoThreatsFound}, Skip},
+		{"none skips", Settings{Default: None}, Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious}, Skip},
+		{"group overrides default", Settings{Default: SemiAll, Groups: map[string]Level{"Labs": Full}},
+			Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious, DeviceGroup: "Labs"}, Run},
+		{"step requires approval", full, Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious, Approval: "required"}, Wait},
+		{"step auto", Settings{}, Input{ActionType: "user.revoke_sessions", Verdict: domain.VerdictSuspicious, Approval: "auto"}, Run},
+		{"email waits without opt-in", full, Input{ActionType: "email.soft_delete", Verdict: domain.VerdictMalicious}, Wait},
+		{"email opt-in", Settings{Default: Full, AutoEmail: true}, Input{ActionType: "email.soft_delete", Verdict: domain.VerdictMalicious}, Run},
+		{"semi-core OS folder", Settings{Default: SemiCore}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Windows\System32\x.dll`}, Wait},
+		{"semi-core elsewhere", Settings{Default: SemiCore}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\a\x.exe`}, Run},
+		{"semi-nontemp temp", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\a\AppData\Local\Temp\x.exe`}, Run},
+		{"semi-nontemp elsewhere", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\a\x.exe`}, Wait},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Decide(tt.s, tt.in)
+			if got.Outcome != tt.want || got.Reason == "" {
+				t.Errorf("Decide() = %+v, want outcome %s with a reason", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,96 @@
+// Command worker is AIR's long-running service: it runs incident workflows
+// and their activities on Temporal and serves the HTTP API.
+//
+//	go run ./worker -dev     # everything embedded, state in ./.air
+//	worker -temporal host:7233 -db postgres://…   # production
+//
+// Every flag has an AIR_* environment variable; the flag wins.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/airsoc/air/internal/app"
+	"github.com/airsoc/air/internal/logging"
+	"github.com/airsoc/air/internal/policy"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: worker [flags]
+
+Runs AIR: the incident workflows, their activities and the HTTP API.
+With -dev everything is embedded (Temporal in-process, SQLite under ./.air).
+
+Flags (each also read from the environment variable shown):
+`)
+		fs.PrintDefaults()
+	}
+	env := func(name, def string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var cfg app.Config
+	var logCfg logging.Config
+	var level, expiry, window string
+	fs.BoolVar(&cfg.Dev, "dev", env("AIR_DEV", "") == "true", "embedded mode: in-process Temporal and SQLite under -data (AIR_DEV=true)")
+	fs.StringVar(&cfg.DataDir, "data", env("AIR_DATA_DIR", ".air"), "directory for dev-mode state (AIR_DATA_DIR)")
+	fs.StringVar(&cfg.HTTPAddr, "http", env("AIR_HTTP_ADDR", "127.0.0.1:8080"), "address the API listens on (AIR_HTTP_ADDR)")
+	fs.StringVar(&cfg.TemporalAddress, "temporal", env("AIR_TEMPORAL_ADDRESS", ""), "Temporal frontend host:port, without -dev (AIR_TEMPORAL_ADDRESS)")
+	fs.StringVar(&cfg.Namespace, "namespace", env("AIR_TEMPORAL_NAMESPACE", "default"), "Temporal namespace (AIR_TEMPORAL_NAMESPACE)")
+	fs.StringVar(&cfg.DatabaseURL, "db", env("AIR_DATABASE_URL", ""), "postgres://… or a SQLite file path; -dev defaults to <data>/air.db (AIR_DATABASE_URL)")
+	fs.StringVar(&cfg.PlaybookDir, "playbooks", env("AIR_PLAYBOOKS", "playbooks"), "directory of playbooks (AIR_PLAYBOOKS)")
+	fs.StringVar(&level, "automation", env("AIR_AUTOMATION_LEVEL", string(policy.SemiAll)), "tenant automation level: full, semi-all, semi-core, semi-nontemp, none (AIR_AUTOMATION_LEVEL)")
+	fs.StringVar(&expiry, "approval-expiry", env("AIR_APPROVAL_EXPIRY", "168h"), "how long a pending action waits before it expires (AIR_APPROVAL_EXPIRY)")
+	fs.StringVar(&window, "correlation-window", env("AIR_CORRELATION_WINDOW", "24h"), "how far apart related alerts may be to share an incident (AIR_CORRELATION_WINDOW)")
+	fs.StringVar(&logCfg.Format, "log-format", env("AIR_LOG_FORMAT", "text"), "log format: text or json (AIR_LOG_FORMAT)")
+	fs.StringVar(&logCfg.Level, "log-level", env("AIR_LOG_LEVEL", "info"), "log level: debug, info, warn, error (AIR_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	log, err := logging.New(os.Stderr, logCfg)
+	if err != nil {
+		return err
+	}
+	cfg.Log = log
+	if cfg.Automation.Default, err = policy.ParseLevel("automation", strings.TrimSpace(level)); err != nil {
+		return err
+	}
+	if cfg.ApprovalExpiry, err = parseDuration("approval-expiry", expiry); err != nil {
+		return err
+	}
+	if cfg.CorrelationWindow, err = parseDuration("correlation-window", window); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return app.Run(ctx, cfg)
+}
+
+func parseDuration(name, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: want a positive duration such as 24h or 30m, got %q", name, v)
+	}
+	return d, nil
+}
