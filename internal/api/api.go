@@ -332,6 +332,11 @@ func (s *Server) decide(d domain.Decision) handlerFunc {
 		if err != nil {
 			return err
 		}
+		// The store trails the workflow only from pending to decided, so a
+		// decided row is final: answer without a trip to the workflow.
+		if a.Status != domain.ActionPending {
+			return domain.Errorf(domain.KindConflict, "action %s is already %s", a.ID, a.Status)
+		}
 		got, err := s.Engine.Decide(r.Context(), a.IncidentID, workflows.DecideRequest{
 			ActionID: a.ID, Decision: d, Comment: body.Comment, By: actor(r), ParamsHash: body.ParamsHash,
 		})

@@ -117,6 +117,9 @@ func TestEndToEnd(t *testing.T) {
 		do(t, "GET", base+"/api/v1/incidents/"+itoa(incident), nil, &d)
 		return struct{}{}, d.InvestigationState == domain.InvestigationSuccessfullyRemediated
 	})
+	if code := do(t, "POST", base+"/api/v1/actions/"+pending.ID+"/approve", nil, &e); code != http.StatusConflict || !strings.Contains(e.Error.Message, "already succeeded") {
+		t.Errorf("approve after it ran: HTTP %d %+v, want 409 naming status succeeded", code, e)
+	}
 	var d api.IncidentDetail
 	do(t, "GET", base+"/api/v1/incidents/"+itoa(incident), nil, &d)
 	if d.AlertCount != 1 || len(d.Alerts) != 1 || len(d.Actions) != 1 || d.Actions[0].Status != domain.ActionSucceeded {
@@ -152,7 +155,7 @@ func TestIngestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	base := serve(t, st)
+	base := serve(t, st, &recorder{})
 	tests := []struct {
 		name      string
 		body      string
@@ -185,6 +188,52 @@ func TestIngestBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestIngestBatchKeepsGoodItems(t *testing.T) {
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "air.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	notified := &recorder{}
+	base := serve(t, st, notified)
+	batch := `[{"id": "good-1", "title": "a", "severity": "low", "createdDateTime": "2026-01-01T00:00:00Z"},
+		{"id": "bad", "severity": "severe"},
+		{"title": "no id"},
+		{"id": "good-2", "title": "b", "severity": "high", "evidence": [{"@odata.type": "#microsoft.graph.security.deviceEvidence", "verdict": "evil"}]}]`
+	var resp api.IngestResponse
+	if code := do(t, "POST", base+"/api/v1/alerts", []byte(batch), &resp); code != http.StatusMultiStatus {
+		t.Fatalf("HTTP %d, want 207: %+v", code, resp)
+	}
+	if resp.Accepted != 1 || len(resp.Results) != 1 || resp.Results[0].ID != "good-1" || resp.Results[0].Index != 0 {
+		t.Errorf("results: %+v, want only good-1 at index 0", resp.Results)
+	}
+	want := map[int]string{1: "severity", 2: "id", 3: "evidence[0].verdict"}
+	if len(resp.Problems) != len(want) {
+		t.Fatalf("problems: %+v, want %d", resp.Problems, len(want))
+	}
+	for _, p := range resp.Problems {
+		if want[p.Index] != p.Field || p.Reason == "" {
+			t.Errorf("problem %+v: want field %q with a reason", p, want[p.Index])
+		}
+	}
+	if len(notified.calls) != 1 || notified.calls[0] != "1:good-1" {
+		t.Errorf("notifications: %v, want one for incident 1 with good-1", notified.calls)
+	}
+	incs, err := st.ListIncidents(context.Background(), store.IncidentFilter{})
+	if err != nil || len(incs) != 1 {
+		t.Errorf("incidents stored: %d, %v; want 1", len(incs), err)
+	}
+}
+
+// recorder stands in for the Temporal side of ingest and remembers what it
+// was told.
+type recorder struct{ calls []string }
+
+func (r *recorder) AlertsJoined(_ context.Context, incidentID int64, alertIDs []string) error {
+	r.calls = append(r.calls, itoa(incidentID)+":"+strings.Join(alertIDs, ","))
+	return nil
 }
 
 func freePort(t *testing.T) int {
@@ -235,11 +284,11 @@ func waitFor[T any](t *testing.T, what string, cond func() (T, bool)) T {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // serve runs the real API handler over st with no workflow engine behind it.
-func serve(t *testing.T, st *store.Store) string {
+func serve(t *testing.T, st *store.Store, n ingest.Notifier) string {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	srv := &api.Server{Store: st, Ingest: &ingest.Pipeline{Store: st, Log: log}, Log: log}
+	srv := &api.Server{Store: st, Ingest: &ingest.Pipeline{Store: st, Notifier: n, Log: log}, Log: log}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return hs.URL
