@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"go.temporal.io/sdk/activity"
@@ -91,7 +92,36 @@ func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snaps
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Incident: *inc, Alerts: alerts, Entities: ents, Automation: a.Automation}, nil
+	keys := make([]domain.EntityKey, len(ents))
+	for i, e := range ents {
+		keys[i] = e.Key
+	}
+	tags, err := a.Store.EntityTags(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ents {
+		ents[i].Tags = tags[ents[i].Key]
+	}
+	settings, err := a.settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Incident: *inc, Alerts: alerts, Entities: ents, Automation: settings}, nil
+}
+
+// SettingsKey is the store key of the tenant's automation settings.
+const SettingsKey = "automation"
+
+// settings returns the stored automation settings, or the worker's
+// configured default when an administrator never set them.
+func (a *Activities) settings(ctx context.Context) (policy.Settings, error) {
+	var s policy.Settings
+	ok, err := a.Store.Setting(ctx, SettingsKey, &s)
+	if err != nil || !ok {
+		return a.Automation, err
+	}
+	return s, nil
 }
 
 // LoadPlaybooks returns the playbooks the worker loaded at start.
@@ -101,9 +131,15 @@ func (a *Activities) LoadPlaybooks(ctx context.Context) ([]PlaybookSource, error
 
 // RecordAction writes a proposed action into the action center and returns
 // the stored row, which is the earlier one when the action was recorded
-// before.
-func (a *Activities) RecordAction(ctx context.Context, act *domain.Action) (*domain.Action, error) {
-	got, err := a.Store.RecordAction(ctx, act)
+// before. An action policy let run on its own is held to the rate
+// guardrail of its type (nil: none), atomically with the insert: past it,
+// the stored row is pending with the guardrail as reason.
+func (a *Activities) RecordAction(ctx context.Context, act *domain.Action, rate *policy.Rate) (*domain.Action, error) {
+	var cap *store.RateCap
+	if rate != nil {
+		cap = &store.RateCap{Max: rate.Max, Per: time.Duration(rate.Per)}
+	}
+	got, err := a.Store.RecordAction(ctx, act, cap)
 	return got, classify(err)
 }
 

@@ -317,7 +317,8 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pb *p
 	}
 	target := entities[inv.Target]
 	d := policy.Decide(snap.Automation, policy.Input{ActionType: step.Action, Approval: step.Approval,
-		Verdict: target.Verdict, DeviceGroup: target.Attrs["deviceGroup"], FilePath: target.Attrs["filePath"]})
+		Verdict: target.Verdict, DeviceGroup: target.Attrs["deviceGroup"], FilePath: target.Attrs["filePath"],
+		EntityTags: target.Tags})
 	if d.Outcome == policy.Skip {
 		rec.Outcome = "skipped: " + d.Reason
 		w.state.Steps = append(w.state.Steps, rec)
@@ -337,11 +338,15 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pb *p
 	}
 	if d.Outcome == policy.Run {
 		a.Status = domain.ActionApproved
-		a.DecidedBy = "system:policy"
+		a.DecidedBy = domain.PolicyActor
 		a.DecidedAt = &a.CreatedAt
 	}
+	var rate *policy.Rate
+	if r, ok := snap.Automation.Guardrails.Rates[a.Type]; ok {
+		rate = &r
+	}
 	var stored domain.Action
-	if err := workflow.ExecuteLocalActivity(localCtx(ctx), acts.RecordAction, a).Get(ctx, &stored); err != nil {
+	if err := workflow.ExecuteLocalActivity(localCtx(ctx), acts.RecordAction, a, rate).Get(ctx, &stored); err != nil {
 		return nil, fmt.Errorf("record action: %w", err)
 	}
 	// An earlier run of this investigation may have recorded and decided it.

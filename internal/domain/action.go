@@ -68,6 +68,9 @@ func canonicalJSON(raw RawJSON) []byte {
 	return b
 }
 
+// PolicyActor is who decided an action that policy let run on its own.
+const PolicyActor = "system:policy"
+
 // Decision is an analyst's verdict on a pending action.
 type Decision string
 

@@ -80,6 +80,8 @@ type Entity struct {
 	// Attrs carries the kind's notable fields: deviceGroup, osPlatform,
 	// hostName, upn, sha256, … Keys are Graph field names.
 	Attrs map[string]string `json:"attrs,omitempty"`
+	// Tags are what an administrator said of the entity ("critical").
+	Tags []string `json:"tags,omitempty"`
 }
 
 // EntityKey is "<kind>:<normalised identifier>".

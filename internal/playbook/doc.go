@@ -47,5 +47,5 @@
 // NewEnv from an activity's snapshot. Compiled programs are shared and
 // evaluation takes a pooled VM, so a Playbook is safe for concurrent use.
 //
-// README.md in this directory is the author's guide.
+// docs/playbooks.md is the author's guide.
 package playbook

@@ -4,8 +4,11 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/airsoc/air/internal/domain"
 )
@@ -31,12 +34,73 @@ func ParseLevel(setting, v string) (Level, error) {
 }
 
 // Settings are the tenant's automation settings. The zero value is the
-// default: semi-all everywhere, email actions pending.
+// default: semi-all everywhere, email actions pending, no guardrails, no
+// four-eyes.
 type Settings struct {
 	Default Level            `json:"default,omitempty"`
 	Groups  map[string]Level `json:"groups,omitempty"` // device group → level
 	// AutoEmail lets email actions follow the level instead of always waiting.
 	AutoEmail bool `json:"autoEmail,omitempty"`
+	// FourEyes forbids whoever requested a manual action to approve it.
+	FourEyes   bool       `json:"fourEyes,omitempty"`
+	Guardrails Guardrails `json:"guardrails"`
+}
+
+// Guardrails cap the blast radius of automation tenant-wide. Past a
+// guardrail an action waits for approval, with the guardrail as reason.
+type Guardrails struct {
+	// Rates caps, per action type, how many may run without a human in a
+	// sliding window, e.g. {"device.isolate": {"max": 10, "per": "1h"}}.
+	Rates map[string]Rate `json:"rates,omitempty"`
+	// ProtectedTags: entities carrying one of these tags are never acted on
+	// without approval, e.g. ["critical"].
+	ProtectedTags []string `json:"protectedTags,omitempty"`
+}
+
+// Rate is at most Max per Per.
+type Rate struct {
+	Max int      `json:"max"`
+	Per Duration `json:"per"`
+}
+
+// Duration is a time.Duration written as "1h30m" in JSON.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "1h30m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration such as \"1h\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return fmt.Errorf("want a positive duration such as \"1h\", got %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Validate checks the settings, naming the setting at fault.
+func (s Settings) Validate() error {
+	if s.Default != "" {
+		if _, err := ParseLevel("default", string(s.Default)); err != nil {
+			return err
+		}
+	}
+	for g, l := range s.Groups {
+		if _, err := ParseLevel("groups."+g, string(l)); err != nil {
+			return err
+		}
+	}
+	for t, r := range s.Guardrails.Rates {
+		if r.Max < 0 || r.Per <= 0 {
+			return domain.Invalid("guardrails.rates."+t, "want max >= 0 and a positive per, got max %d per %s", r.Max, time.Duration(r.Per))
+		}
+	}
+	return nil
 }
 
 // LevelFor returns the level that applies to a device group.
@@ -57,6 +121,7 @@ type Input struct {
 	Verdict     domain.Verdict // the target entity's verdict
 	DeviceGroup string         // the device group the target belongs to, if any
 	FilePath    string         // for file actions: where the file lives
+	EntityTags  []string       // the target's tags
 }
 
 // Outcome is what happens to a proposed action.
@@ -85,6 +150,11 @@ func Decide(s Settings, in Input) Decision {
 	level, from := s.LevelFor(in.DeviceGroup)
 	if level == None {
 		return Decision{Skip, fmt.Sprintf("automation level none (%s): no investigation actions", from)}
+	}
+	for _, t := range in.EntityTags {
+		if slices.Contains(s.Guardrails.ProtectedTags, t) {
+			return Decision{Wait, fmt.Sprintf("guardrail: entities tagged %q are never acted on without approval", t)}
+		}
 	}
 	switch in.Approval {
 	case "required":

@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/airsoc/air/internal/domain"
 )
@@ -28,6 +30,10 @@ func TestDecide(t *testing.T) {
 		{"semi-core OS folder", Settings{Default: SemiCore}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Windows\System32\x.dll`}, Wait},
 		{"semi-core elsewhere", Settings{Default: SemiCore}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\a\x.exe`}, Run},
 		{"semi-nontemp temp", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\a\AppData\Local\Temp\x.exe`}, Run},
+		{"protected tag waits even when full", Settings{Default: Full, Guardrails: Guardrails{ProtectedTags: []string{"critical"}}},
+			Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious, EntityTags: []string{"dc", "critical"}}, Wait},
+		{"protected tag beats step auto", Settings{Guardrails: Guardrails{ProtectedTags: []string{"critical"}}},
+			Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious, Approval: "auto", EntityTags: []string{"critical"}}, Wait},
 		{"semi-nontemp elsewhere", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\a\x.exe`}, Wait},
 	}
 	for _, tt := range tests {
@@ -37,5 +43,36 @@ func TestDecide(t *testing.T) {
 				t.Errorf("Decide() = %+v, want outcome %s with a reason", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestSettingsJSONAndValidate(t *testing.T) {
+	var s Settings
+	if err := json.Unmarshal([]byte(`{"default":"full","guardrails":{"rates":{"device.isolate":{"max":10,"per":"1h"}}}}`), &s); err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Duration(s.Guardrails.Rates["device.isolate"].Per); got != time.Hour {
+		t.Errorf("per: got %s, want 1h", got)
+	}
+	if err := s.Validate(); err != nil {
+		t.Errorf("valid settings refused: %v", err)
+	}
+	bad := []string{
+		`{"default":"sometimes"}`,
+		`{"groups":{"Servers":"max"}}`,
+		`{"guardrails":{"rates":{"device.isolate":{"max":-1,"per":"1h"}}}}`,
+	}
+	for _, b := range bad {
+		var s Settings
+		if err := json.Unmarshal([]byte(b), &s); err != nil {
+			continue // refused while decoding: fine
+		}
+		if err := s.Validate(); err == nil || domain.KindOf(err) != domain.KindInvalid {
+			t.Errorf("%s: got %v, want an invalid error naming the setting", b, err)
+		}
+	}
+	var d Duration
+	if err := json.Unmarshal([]byte(`"soon"`), &d); err == nil {
+		t.Error("duration \"soon\" accepted")
 	}
 }

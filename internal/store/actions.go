@@ -10,11 +10,22 @@ import (
 	"github.com/airsoc/air/internal/domain"
 )
 
+// RateCap is a guardrail: at most Max actions of one type may run without a
+// human within any Per-long window, tenant-wide.
+type RateCap struct {
+	Max int           `json:"max"`
+	Per time.Duration `json:"per"`
+}
+
 // RecordAction inserts the action unless a row with its id already exists,
 // and returns the stored row. Activities retry, and a later run of an
 // incident's investigation proposes the same action again under the same
 // id: both must find, not duplicate, what was recorded.
-func (s *Store) RecordAction(ctx context.Context, a *domain.Action) (*domain.Action, error) {
+//
+// An action approved by policy is checked against cap (nil: no cap) in the
+// same transaction, serialised per action type across workers: past the
+// cap it is recorded pending instead, with the guardrail as its reason.
+func (s *Store) RecordAction(ctx context.Context, a *domain.Action, cap *RateCap) (*domain.Action, error) {
 	var out domain.Action
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		err := tx.GetContext(ctx, &out, tx.Rebind(`SELECT * FROM actions WHERE id = ?`), a.ID)
@@ -24,6 +35,22 @@ func (s *Store) RecordAction(ctx context.Context, a *domain.Action) (*domain.Act
 		if !isNoRows(err) {
 			return err
 		}
+		a = normalised(a)
+		if cap != nil && a.Status == domain.ActionApproved && a.DecidedBy == domain.PolicyActor {
+			if err := s.lockKeys(ctx, tx, []string{"guardrail:" + a.Type}); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM actions
+				WHERE type = ? AND decided_by = ? AND created_at > ?`), a.Type, domain.PolicyActor, utc(a.CreatedAt.Add(-cap.Per))); err != nil {
+				return fmt.Errorf("count recent %s: %w", a.Type, err)
+			}
+			if n >= cap.Max {
+				a.Status, a.DecidedBy, a.DecidedAt = domain.ActionPending, "", nil
+				a.Reason = fmt.Sprintf("guardrail: at most %d %s per %s run without approval, %d already did; was: %s",
+					cap.Max, a.Type, cap.Per, n, a.Reason)
+			}
+		}
 		if _, err := sqlx.NamedExecContext(ctx, tx, `INSERT INTO actions (id, incident_id, investigation_id, playbook,
 			playbook_version, step, type, target_key, target_name, params, params_hash, source, requested_by,
 			status, reason, decided_by, decision_comment, created_at, decided_at, started_at, finished_at,
@@ -31,7 +58,7 @@ func (s *Store) RecordAction(ctx context.Context, a *domain.Action) (*domain.Act
 			VALUES (:id, :incident_id, :investigation_id, :playbook, :playbook_version, :step, :type, :target_key,
 			:target_name, :params, :params_hash, :source, :requested_by, :status, :reason, :decided_by,
 			:decision_comment, :created_at, :decided_at, :started_at, :finished_at, :result, :error, :undo_of,
-			:idempotency_key)`, normalised(a)); err != nil {
+			:idempotency_key)`, a); err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
 		out = *a

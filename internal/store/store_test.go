@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -227,12 +228,12 @@ func TestActionsRecordOnceAndUpdate(t *testing.T) {
 			Type: "device.isolate", TargetKey: "device:ws1", TargetName: "ws1", Params: []byte(`{"isolationType":"Full"}`),
 			Source: domain.SourceAutomated, Status: domain.ActionPending, Reason: "semi-all",
 			CreatedAt: time.Now(), IdempotencyKey: "k1"}
-		if _, err := s.RecordAction(ctx, a); err != nil {
+		if _, err := s.RecordAction(ctx, a, nil); err != nil {
 			t.Fatal(err)
 		}
 		dup := *a
 		dup.Status = domain.ActionApproved
-		got, err := s.RecordAction(ctx, &dup)
+		got, err := s.RecordAction(ctx, &dup, nil)
 		if err != nil || got.Status != domain.ActionPending {
 			t.Fatalf("recording twice: got %+v, %v; want the first row (pending)", got, err)
 		}
@@ -310,6 +311,71 @@ func TestInvestigationStateProjection(t *testing.T) {
 		}
 		if err := s.SetInvestigationState(ctx, 999, domain.InvestigationRunning); domain.KindOf(err) != domain.KindNotFound {
 			t.Errorf("unknown incident: got %v, want not found", err)
+		}
+	})
+}
+
+func TestRateGuardrailHoldsBackAutomation(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		r, err := s.IngestAlert(ctx, alertAt("a", time.Now(), domain.SeverityHigh, device("ws1", domain.VerdictMalicious)), store.CorrelationRules{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		cap := &store.RateCap{Max: 2, Per: time.Hour}
+		record := func(id string, at time.Time) *domain.Action {
+			t.Helper()
+			a := &domain.Action{ID: id, IncidentID: r.IncidentID, Playbook: "p", Step: "s", Type: "device.isolate",
+				TargetKey: domain.EntityKey("device:" + id), Source: domain.SourceAutomated, Status: domain.ActionApproved,
+				DecidedBy: domain.PolicyActor, DecidedAt: &at, Reason: "automation level full", CreatedAt: at, IdempotencyKey: id}
+			got, err := s.RecordAction(ctx, a, cap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		for i, tt := range []struct {
+			at   time.Time
+			want domain.ActionStatus
+		}{
+			{t0, domain.ActionApproved},
+			{t0.Add(time.Minute), domain.ActionApproved},
+			{t0.Add(2 * time.Minute), domain.ActionPending},   // third within the hour
+			{t0.Add(61 * time.Minute), domain.ActionApproved}, // the first left the window
+			{t0.Add(62 * time.Minute), domain.ActionApproved}, // the second left too; held-back ones never count
+			{t0.Add(63 * time.Minute), domain.ActionPending},  // the fourth and fifth are in it
+		} {
+			got := record(fmt.Sprintf("r%d", i), tt.at)
+			if got.Status != tt.want {
+				t.Errorf("action %d at +%s: got %s (%s), want %s", i, tt.at.Sub(t0), got.Status, got.Reason, tt.want)
+			}
+			if tt.want == domain.ActionPending && (got.DecidedBy != "" || !strings.Contains(got.Reason, "guardrail")) {
+				t.Errorf("held-back action %d: decided by %q, reason %q; want undecided with the guardrail as reason", i, got.DecidedBy, got.Reason)
+			}
+		}
+	})
+}
+
+func TestSettingsAndEntityTagsAreAudited(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var got map[string]string
+		if ok, err := s.Setting(ctx, "automation", &got); ok || err != nil {
+			t.Fatalf("unset setting: got %v, %v", ok, err)
+		}
+		if err := s.PutSetting(ctx, "automation", map[string]string{"default": "full"}, "root"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.Setting(ctx, "automation", &got); !ok || err != nil || got["default"] != "full" {
+			t.Fatalf("setting: got %v %v %v", got, ok, err)
+		}
+		if err := s.SetEntityTags(ctx, "device:dc1", []string{"critical", "dc", "critical"}, "root"); err != nil {
+			t.Fatal(err)
+		}
+		tags, err := s.EntityTags(ctx, []domain.EntityKey{"device:dc1", "device:other"})
+		if err != nil || len(tags["device:dc1"]) != 2 || len(tags["device:other"]) != 0 {
+			t.Errorf("tags: got %v, %v", tags, err)
 		}
 	})
 }
