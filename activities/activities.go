@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -71,6 +72,11 @@ type Snapshot struct {
 	Incident   domain.Incident `json:"incident"`
 	Alerts     []domain.Alert  `json:"alerts"`
 	Entities   []domain.Entity `json:"entities"`
+	// Actions are the incident's recorded actions: a new run of the
+	// investigation (after continue-as-new, or when a finished one is
+	// restarted by new alerts or an undo) adopts them instead of proposing
+	// them again.
+	Actions    []domain.Action `json:"actions"`
 	Automation policy.Settings `json:"automation"`
 }
 
@@ -107,8 +113,16 @@ func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snaps
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Incident: *inc, Alerts: alerts, Entities: ents, Automation: settings}, nil
+	recorded, err := a.Store.ListActions(ctx, store.ActionFilter{IncidentID: incidentID, Limit: maxActions})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(recorded, func(x, y domain.Action) int { return x.CreatedAt.Compare(y.CreatedAt) })
+	return &Snapshot{Incident: *inc, Alerts: alerts, Entities: ents, Actions: recorded, Automation: settings}, nil
 }
+
+// maxActions bounds the actions a snapshot carries into workflow history.
+const maxActions = 1000
 
 // SettingsKey is the store key of the tenant's automation settings.
 const SettingsKey = "automation"
@@ -178,7 +192,9 @@ func (a *Activities) ExecuteAction(ctx context.Context, req ExecuteRequest) (Exe
 
 // classify turns domain errors that retrying cannot fix into non-retryable
 // application errors, keeping the kind as the error type so that callers
-// (the workflow, the API behind an Update) can translate it.
+// (the workflow, the API behind an Update) can translate it. It is the one
+// place that decides retryable or not; connectors only say what the vendor
+// answered (internal/connector/rest). Anything else is retried.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -187,8 +203,18 @@ func classify(err error) error {
 	if errors.As(err, &de) && de.Kind != "" {
 		return temporal.NewNonRetryableApplicationError(err.Error(), string(de.Kind), nil)
 	}
+	// A throttled vendor (429 with Retry-After) says when to come back: the
+	// next attempt waits that long instead of the retry policy's backoff.
+	var ra interface{ RetryDelay() time.Duration }
+	if errors.As(err, &ra) && ra.RetryDelay() > 0 {
+		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrThrottled,
+			temporal.ApplicationErrorOptions{NextRetryDelay: ra.RetryDelay()})
+	}
 	return err
 }
+
+// ErrThrottled is the error type of an attempt a vendor throttled.
+const ErrThrottled = "throttled"
 
 // DecodeParams decodes an action's parameters.
 func DecodeParams(raw domain.RawJSON) (map[string]any, error) {

@@ -3,19 +3,25 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/labtenant"
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/playbook"
+	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -27,6 +33,7 @@ type fixture struct {
 	store    *store.Store
 	env      *testsuite.TestWorkflowEnvironment
 	incident int64
+	updates  int // ids of the Updates sent
 }
 
 func newFixture(t *testing.T, verdict domain.Verdict) *fixture {
@@ -91,7 +98,8 @@ func (f *fixture) pendingAction() *domain.Action {
 // the handler's outcome when it arrives (the handler runs activities, so
 // completion comes after the callback that sent it).
 func (f *fixture) decide(req DecideRequest, done func(error)) {
-	f.env.UpdateWorkflow(UpdateDecide, req.ActionID+string(req.Decision)+req.ParamsHash, &testsuite.TestUpdateCallback{
+	f.updates++
+	f.env.UpdateWorkflow(UpdateDecide, fmt.Sprint("decide-", f.updates), &testsuite.TestUpdateCallback{
 		OnAccept:   func() {},
 		OnReject:   done,
 		OnComplete: func(_ any, err error) { done(err) },
@@ -135,7 +143,7 @@ func TestApprovePathIsolatesAndRemediates(t *testing.T) {
 		if a.Type != "device.isolate" || a.TargetKey != "device:dev42" {
 			t.Errorf("pending action: got %s on %s, want device.isolate on device:dev42", a.Type, a.TargetKey)
 		}
-		f.decide(DecideRequest{ActionID: a.ID, Decision: domain.DecisionApprove, By: "ana", Comment: "go"}, func(err error) {
+		f.decide(DecideRequest{ActionID: a.ID, Decision: domain.DecisionApprove, By: "ana", Role: domain.RoleResponder, Comment: "go"}, func(err error) {
 			if err != nil {
 				t.Errorf("approve: %v", err)
 			}
@@ -168,14 +176,14 @@ func TestRejectPathRecordsRejection(t *testing.T) {
 	f := newFixture(t, domain.VerdictSuspicious)
 	f.env.RegisterDelayedCallback(func() {
 		a := f.pendingAction()
-		f.decide(DecideRequest{ActionID: a.ID, Decision: domain.DecisionReject, By: "bo", Comment: "server"}, func(err error) {
+		f.decide(DecideRequest{ActionID: a.ID, Decision: domain.DecisionReject, By: "bo", Role: domain.RoleResponder, Comment: "server"}, func(err error) {
 			if err != nil {
 				t.Errorf("reject: %v", err)
 			}
 		})
 		// A second decision in the same breath: the validator already sees
 		// the action decided, so exactly one decision wins.
-		f.decide(DecideRequest{ActionID: a.ID, Decision: domain.DecisionApprove, By: "cy"}, func(err error) {
+		f.decide(DecideRequest{ActionID: a.ID, Decision: domain.DecisionApprove, By: "cy", Role: domain.RoleAdmin}, func(err error) {
 			if !refusal(err, ErrConflict) {
 				t.Errorf("approving a rejected action: got %v, want a %s refusal", err, ErrConflict)
 			}
@@ -205,9 +213,12 @@ func TestValidatorRefusesUnknownActionAndBadInput(t *testing.T) {
 			req  DecideRequest
 			want string
 		}{
-			{"unknown action", DecideRequest{ActionID: "nope", Decision: domain.DecisionApprove}, ErrNotFound},
-			{"unknown decision", DecideRequest{ActionID: a.ID, Decision: "maybe"}, ErrInvalid},
-			{"stale params hash", DecideRequest{ActionID: a.ID, Decision: domain.DecisionApprove, ParamsHash: "0000"}, ErrConflict},
+			{"unknown action", DecideRequest{ActionID: "nope", Decision: domain.DecisionApprove, Role: domain.RoleResponder}, ErrNotFound},
+			{"unknown decision", DecideRequest{ActionID: a.ID, Decision: "maybe", Role: domain.RoleResponder}, ErrInvalid},
+			{"stale params hash", DecideRequest{ActionID: a.ID, Decision: domain.DecisionApprove, ParamsHash: "0000", Role: domain.RoleAdmin}, ErrConflict},
+			{"viewer", DecideRequest{ActionID: a.ID, Decision: domain.DecisionApprove, Role: domain.RoleViewer}, ErrForbidden},
+			{"analyst", DecideRequest{ActionID: a.ID, Decision: domain.DecisionReject, Role: domain.RoleAnalyst}, ErrForbidden},
+			{"no role", DecideRequest{ActionID: a.ID, Decision: domain.DecisionApprove}, ErrForbidden},
 		}
 		for _, tt := range tests {
 			f.decide(tt.req, func(err error) {
@@ -223,7 +234,7 @@ func TestValidatorRefusesUnknownActionAndBadInput(t *testing.T) {
 		if a := f.pendingAction(); a.Status != domain.ActionPending {
 			t.Errorf("refused updates changed the action: %+v", a)
 		}
-		f.decide(DecideRequest{ActionID: f.pendingAction().ID, Decision: domain.DecisionApprove, ParamsHash: hash, By: "ana"}, func(err error) {
+		f.decide(DecideRequest{ActionID: f.pendingAction().ID, Decision: domain.DecisionApprove, ParamsHash: hash, By: "ana", Role: domain.RoleResponder}, func(err error) {
 			if err != nil {
 				t.Errorf("approve with the right hash: %v", err)
 			}
@@ -232,8 +243,8 @@ func TestValidatorRefusesUnknownActionAndBadInput(t *testing.T) {
 	if st := f.run(); st.Investigation != domain.InvestigationSuccessfullyRemediated {
 		t.Errorf("investigation: got %s", st.Investigation)
 	}
-	if refused != 3 {
-		t.Errorf("%d of 3 bad updates answered", refused)
+	if refused != 6 {
+		t.Errorf("%d of 6 bad updates answered", refused)
 	}
 }
 
@@ -256,5 +267,242 @@ func TestNoThreatsIsBenign(t *testing.T) {
 	f := newFixture(t, domain.VerdictNoThreatsFound)
 	if st := f.run(); st.Investigation != domain.InvestigationBenign || len(st.Actions) != 0 {
 		t.Errorf("got %s with %d actions, want benign with none", st.Investigation, len(st.Actions))
+	}
+}
+
+// rerun starts a fresh test environment on the same store: the next run of
+// the incident's workflow, as after a restart by new alerts or an Update.
+func (f *fixture) rerun() {
+	var suite testsuite.WorkflowTestSuite
+	log := logrus.New()
+	log.SetLevel(logrus.WarnLevel)
+	suite.SetLogger(logging.NewTemporal(log))
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(IncidentWorkflow)
+	books, err := playbook.LoadDir("../playbooks")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var sources []activities.PlaybookSource
+	for _, b := range books {
+		sources = append(sources, activities.PlaybookSource{File: b.File, Source: b.Source})
+	}
+	env.RegisterActivity(&activities.Activities{Store: f.store, Executor: &labtenant.Tenant{Store: f.store},
+		Playbooks: sources, Log: log})
+	f.env = env
+}
+
+func (f *fixture) actions() []domain.Action {
+	f.t.Helper()
+	acts, err := f.store.ListActions(context.Background(), store.ActionFilter{IncidentID: f.incident})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return acts
+}
+
+func (f *fixture) settings(s policy.Settings) {
+	f.t.Helper()
+	if err := f.store.PutSetting(context.Background(), activities.SettingsKey, s, "test"); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func TestUndo(t *testing.T) {
+	f := newFixture(t, domain.VerdictMalicious)
+	// A manual request nobody decides keeps the investigation open while
+	// the isolation runs and is undone.
+	f.env.RegisterDelayedCallback(func() {
+		f.env.UpdateWorkflow(UpdateRequest, "hold", &testsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(err error) { t.Error(err) }, OnComplete: func(any, error) {},
+		}, ManualRequest{Type: "device.run_av_scan", Target: "device:dev42", By: "ana", Role: domain.RoleResponder})
+	}, 30*time.Minute)
+	f.env.RegisterDelayedCallback(func() {
+		for _, a := range f.actions() {
+			if a.Type == "device.isolate" {
+				f.decide(DecideRequest{ActionID: a.ID, Decision: domain.DecisionApprove, By: "ana", Role: domain.RoleResponder}, func(err error) {
+					if err != nil {
+						t.Errorf("approve: %v", err)
+					}
+				})
+			}
+		}
+	}, time.Hour)
+	var orig domain.Action
+	var undo *domain.Action
+	f.env.RegisterDelayedCallback(func() {
+		for _, a := range f.actions() {
+			if a.Type == "device.isolate" {
+				orig = a
+			}
+		}
+		if orig.Status != domain.ActionSucceeded || !f.labIsolated() {
+			t.Fatalf("before undo: %+v, isolated %v", orig, f.labIsolated())
+		}
+		f.env.UpdateWorkflow(UpdateUndo, "undo-viewer", &testsuite.TestUpdateCallback{
+			OnAccept: func() { t.Error("a viewer's undo was accepted") }, OnReject: func(error) {}, OnComplete: func(any, error) {},
+		}, UndoRequest{ActionID: orig.ID, By: "vic", Role: domain.RoleViewer})
+		f.env.UpdateWorkflow(UpdateUndo, "undo-1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { t.Errorf("undo refused: %v", err) },
+			OnComplete: func(v any, err error) {
+				if err != nil {
+					t.Errorf("undo: %v", err)
+					return
+				}
+				undo = v.(*domain.Action)
+			},
+		}, UndoRequest{ActionID: orig.ID, By: "ana", Role: domain.RoleResponder, Comment: "false positive"})
+	}, 2*time.Hour)
+	f.env.RegisterDelayedCallback(func() {
+		f.env.UpdateWorkflow(UpdateUndo, "undo-2", &testsuite.TestUpdateCallback{
+			OnAccept: func() { t.Error("undoing twice was accepted") }, OnReject: func(error) {}, OnComplete: func(any, error) {},
+		}, UndoRequest{ActionID: orig.ID, By: "ana", Role: domain.RoleResponder})
+	}, 3*time.Hour)
+	st := f.run()
+	if undo == nil || undo.Type != "device.release" || undo.UndoOf != orig.ID || undo.Source != domain.SourceManual {
+		t.Fatalf("undo action: %+v", undo)
+	}
+	if f.labIsolated() {
+		t.Error("device still isolated after the undo")
+	}
+	byID := map[string]domain.Action{}
+	for _, a := range f.actions() {
+		byID[a.ID] = a
+	}
+	if byID[orig.ID].Status != domain.ActionUndone || byID[undo.ID].Status != domain.ActionSucceeded {
+		t.Errorf("after undo: original %s, undo %s; want undone, succeeded", byID[orig.ID].Status, byID[undo.ID].Status)
+	}
+	if st.Investigation != domain.InvestigationPartiallyRemediated { // the scan expired
+		t.Errorf("state: %s", st.Investigation)
+	}
+}
+
+func TestLaterRunAdoptsRecordedActions(t *testing.T) {
+	f := newFixture(t, domain.VerdictMalicious)
+	f.settings(policy.Settings{Default: policy.Full})
+	if st := f.run(); st.Investigation != domain.InvestigationSuccessfullyRemediated {
+		t.Fatalf("first run: %s", st.Investigation)
+	}
+	f.rerun() // new alerts restarted the finished investigation
+	st := f.run()
+	if n := len(f.actions()); n != 1 || len(st.Actions) != 1 {
+		t.Errorf("second run: %d recorded, %d in state; want the one action, adopted, not proposed again", n, len(st.Actions))
+	}
+	ops, _ := f.store.LabOperations(context.Background())
+	if len(ops) != 1 {
+		t.Errorf("lab operations: %d, want 1", len(ops))
+	}
+	if st.Investigation != domain.InvestigationSuccessfullyRemediated {
+		t.Errorf("second run: %s", st.Investigation)
+	}
+}
+
+func TestManualActionFourEyes(t *testing.T) {
+	f := newFixture(t, domain.VerdictSuspicious) // the playbook's own isolation waits, and is rejected below
+	f.settings(policy.Settings{FourEyes: true})
+	var manual *domain.Action
+	f.env.RegisterDelayedCallback(func() {
+		f.env.UpdateWorkflow(UpdateRequest, "req-1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { t.Errorf("request refused: %v", err) },
+			OnComplete: func(v any, err error) {
+				if err == nil {
+					manual = v.(*domain.Action)
+				}
+			},
+		}, ManualRequest{Type: "device.isolate", Target: "device:dev42", Params: []byte(`{"isolationType":"Selective"}`),
+			By: "ana", Role: domain.RoleResponder, Comment: "lateral movement"})
+		f.env.UpdateWorkflow(UpdateRequest, "req-bad", &testsuite.TestUpdateCallback{
+			OnAccept:   func() { t.Error("request for a user action on a device accepted") },
+			OnReject:   func(error) {},
+			OnComplete: func(any, error) {},
+		}, ManualRequest{Type: "user.disable", Target: "device:dev42", By: "ana", Role: domain.RoleResponder})
+	}, time.Hour)
+	f.env.RegisterDelayedCallback(func() {
+		if manual == nil {
+			t.Fatal("no manual action")
+		}
+		f.decide(DecideRequest{ActionID: manual.ID, Decision: domain.DecisionApprove, By: "ana", Role: domain.RoleResponder}, func(err error) {
+			if !refusal(err, ErrForbidden) {
+				t.Errorf("self-approval with four-eyes: got %v, want forbidden", err)
+			}
+		})
+	}, 2*time.Hour)
+	f.env.RegisterDelayedCallback(func() {
+		f.decide(DecideRequest{ActionID: manual.ID, Decision: domain.DecisionApprove, By: "bo", Role: domain.RoleResponder}, func(err error) {
+			if err != nil {
+				t.Errorf("second pair of eyes: %v", err)
+			}
+		})
+		for _, a := range f.actions() {
+			if a.Source == domain.SourceAutomated {
+				f.decide(DecideRequest{ActionID: a.ID, Decision: domain.DecisionReject, By: "bo", Role: domain.RoleResponder}, func(err error) {
+					if err != nil {
+						t.Errorf("reject: %v", err)
+					}
+				})
+			}
+		}
+	}, 3*time.Hour)
+	st := f.run()
+	if !f.labIsolated() || st.Investigation != domain.InvestigationPartiallyRemediated {
+		t.Errorf("after approval by another: isolated %v, state %s", f.labIsolated(), st.Investigation)
+	}
+	if manual != nil && (manual.Status != domain.ActionPending || !strings.Contains(manual.Reason, "lateral movement")) {
+		t.Errorf("manual action as requested: %+v", manual)
+	}
+}
+
+func TestGuardrailsHoldBackFullAutomation(t *testing.T) {
+	tests := []struct {
+		name     string
+		settings policy.Settings
+		tag      string
+	}{
+		{"rate cap", policy.Settings{Default: policy.Full, Guardrails: policy.Guardrails{
+			Rates: map[string]policy.Rate{"device.isolate": {Max: 0, Per: policy.Duration(time.Hour)}}}}, ""},
+		{"protected tag", policy.Settings{Default: policy.Full, Guardrails: policy.Guardrails{ProtectedTags: []string{"critical"}}}, "critical"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, domain.VerdictMalicious)
+			f.settings(tt.settings)
+			if tt.tag != "" {
+				if err := f.store.SetEntityTags(context.Background(), "device:dev42", []string{tt.tag}, "admin"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st := f.run() // nobody decides: the held-back action expires
+			acts := f.actions()
+			if len(acts) != 1 || acts[0].Status != domain.ActionExpired || !strings.Contains(acts[0].Reason, "guardrail") {
+				t.Errorf("actions: %+v; want one held back by a guardrail, then expired", acts)
+			}
+			if f.labIsolated() || st.Investigation != domain.InvestigationPartiallyRemediated {
+				t.Errorf("isolated %v, state %s", f.labIsolated(), st.Investigation)
+			}
+		})
+	}
+}
+
+func TestContinuesAsNewWhenHistoryIsLong(t *testing.T) {
+	f := newFixture(t, domain.VerdictSuspicious)
+	f.env.RegisterDelayedCallback(func() {
+		f.env.SignalWorkflow(SignalAlertsAdded, AlertsAdded{AlertIDs: []string{"alert-2"}})
+	}, time.Hour)
+	f.env.RegisterDelayedCallback(func() {
+		f.decide(DecideRequest{ActionID: f.pendingAction().ID, Decision: domain.DecisionReject, By: "bo", Role: domain.RoleResponder}, func(error) {})
+	}, 2*time.Hour)
+	f.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{IncidentID: f.incident, MaxSignals: 1, SeenAlerts: []string{"alert-1"}})
+	var can *workflow.ContinueAsNewError
+	if err := f.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("got %v, want continue-as-new", err)
+	}
+	var next IncidentInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.IncidentID != f.incident || !slices.Equal(next.SeenAlerts, []string{"alert-1", "alert-2"}) {
+		t.Errorf("carried forward: %+v", next)
 	}
 }

@@ -339,6 +339,8 @@ func (s *Server) decide(d domain.Decision) handlerFunc {
 		}
 		got, err := s.Engine.Decide(r.Context(), a.IncidentID, workflows.DecideRequest{
 			ActionID: a.ID, Decision: d, Comment: body.Comment, By: actor(r), ParamsHash: body.ParamsHash,
+			// Until API tokens carry roles, every caller decides as a responder.
+			Role: domain.RoleResponder,
 		})
 		if err != nil {
 			return err

@@ -120,3 +120,31 @@ func (r RawJSON) Value() (driver.Value, error) {
 	}
 	return string(r), nil
 }
+
+// Role is what a person may do (SPEC §5).
+type Role string
+
+// Roles, least to most privileged.
+const (
+	RoleViewer    Role = "viewer"    // read
+	RoleAnalyst   Role = "analyst"   // manage incidents
+	RoleResponder Role = "responder" // approve, reject, undo, manual actions
+	RoleAdmin     Role = "admin"     // automation levels, guardrails, playbooks, tokens
+)
+
+// Roles lists every role, least privileged first.
+var Roles = []Role{RoleViewer, RoleAnalyst, RoleResponder, RoleAdmin}
+
+// AtLeast reports whether r has at least the privileges of min.
+func (r Role) AtLeast(min Role) bool {
+	ri, mi := -1, -1
+	for i, x := range Roles {
+		if x == r {
+			ri = i
+		}
+		if x == min {
+			mi = i
+		}
+	}
+	return ri >= 0 && mi >= 0 && ri >= mi
+}

@@ -56,21 +56,50 @@ func (e *Engine) AlertsJoined(ctx context.Context, incidentID int64, alertIDs []
 
 // Decide delivers a decision through the workflow's decide Update and
 // returns the action as the workflow recorded it. Refusals come back as
-// domain errors: not found, conflict (already decided, changed) or invalid.
+// domain errors: not found, conflict (already decided, changed), forbidden
+// (role, four-eyes) or invalid.
 func (e *Engine) Decide(ctx context.Context, incidentID int64, req workflows.DecideRequest) (*domain.Action, error) {
-	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   domain.WorkflowID(incidentID),
-		UpdateName:   workflows.UpdateDecide,
-		Args:         []any{req},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
+	return e.update(ctx, incidentID, workflows.UpdateDecide, req.ActionID, req)
+}
+
+// Undo asks the workflow to undo a succeeded action; it returns the undo
+// action as recorded (approved, about to run).
+func (e *Engine) Undo(ctx context.Context, incidentID int64, req workflows.UndoRequest) (*domain.Action, error) {
+	return e.update(ctx, incidentID, workflows.UpdateUndo, req.ActionID, req)
+}
+
+// Request asks the workflow for a manual action; it returns the action as
+// recorded, pending approval.
+func (e *Engine) Request(ctx context.Context, incidentID int64, req workflows.ManualRequest) (*domain.Action, error) {
+	return e.update(ctx, incidentID, workflows.UpdateRequest, "", req)
+}
+
+// update sends an Update with start: an investigation that already
+// finished (its incident still open) is started again to take it, and
+// adopts the actions its earlier runs recorded.
+func (e *Engine) update(ctx context.Context, incidentID int64, name, actionID string, arg any) (*domain.Action, error) {
+	start := e.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       domain.WorkflowID(incidentID),
+		TaskQueue:                e.taskQueue(),
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, workflows.IncidentWorkflow, workflows.IncidentInput{IncidentID: incidentID, ApprovalExpiry: e.ApprovalExpiry})
+	h, err := e.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			WorkflowID:   domain.WorkflowID(incidentID),
+			UpdateName:   name,
+			Args:         []any{arg},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
 	})
 	if err != nil {
-		return nil, translate(err, incidentID, req.ActionID)
+		return nil, translate(err, incidentID, actionID)
 	}
-	// A validator's refusal arrives from Get, not from UpdateWorkflow.
+	// A validator's refusal arrives from Get, not from the call above.
 	var a domain.Action
 	if err := h.Get(ctx, &a); err != nil {
-		return nil, translate(err, incidentID, req.ActionID)
+		return nil, translate(err, incidentID, actionID)
 	}
 	return &a, nil
 }
@@ -98,6 +127,8 @@ func translate(err error, incidentID int64, actionID string) error {
 			return domain.Errorf(domain.KindConflict, "%s", app.Message())
 		case workflows.ErrInvalid:
 			return domain.Errorf(domain.KindInvalid, "%s", app.Message())
+		case workflows.ErrForbidden:
+			return domain.Errorf(domain.KindForbidden, "%s", app.Message())
 		}
 	}
 	var nf *serviceerror.NotFound

@@ -1,0 +1,184 @@
+package workflows
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/policy"
+)
+
+// propose records a new action (the store keeps the first version of an id,
+// and may hold it back to pending past a rate guardrail), adds it to the
+// state and hands it to a follower. It returns the action as recorded.
+func (w *incident) propose(ctx workflow.Context, a *domain.Action, rate *policy.Rate) (*domain.Action, error) {
+	var stored domain.Action
+	if err := workflow.ExecuteLocalActivity(localCtx(ctx), acts.RecordAction, a, rate).Get(ctx, &stored); err != nil {
+		return nil, fmt.Errorf("record action: %w", err)
+	}
+	a = &stored
+	w.state.Actions = append(w.state.Actions, a)
+	w.log.Info("action proposed", "action", a.ID, "type", a.Type, "target", a.TargetKey, "status", a.Status, "reason", a.Reason)
+	w.followAsync(ctx, a)
+	c := *a
+	return &c, nil
+}
+
+// adopt takes into the state the actions an earlier run recorded, and
+// follows those not yet final.
+func (w *incident) adopt(ctx workflow.Context, recorded []domain.Action) {
+	for i := range recorded {
+		if w.state.action(recorded[i].ID) != nil {
+			continue
+		}
+		a := recorded[i]
+		w.state.Actions = append(w.state.Actions, &a)
+		if !a.Status.Final() {
+			w.followAsync(ctx, &a)
+		}
+	}
+}
+
+// followAsync runs follow in a coroutine the workflow waits for.
+func (w *incident) followAsync(ctx workflow.Context, a *domain.Action) {
+	w.following++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { w.following-- }()
+		if err := w.follow(ctx, a); err != nil {
+			w.log.Error("follow action", "action", a.ID, "error", err)
+		}
+	})
+}
+
+// done reports whether the action reached a final state, for stage waits.
+func done(a *domain.Action) func() bool {
+	return func() bool { return a.Status.Final() }
+}
+
+// follow takes an action from its recorded status to a final one: wait for
+// a decision (or expiry), then run it.
+func (w *incident) follow(ctx workflow.Context, a *domain.Action) error {
+	if a.Status == domain.ActionPending {
+		w.refreshState(ctx)
+		expiry := w.in.ApprovalExpiry
+		if expiry <= 0 {
+			expiry = DefaultApprovalExpiry
+		}
+		// Expiry counts from when the action was proposed, also for an
+		// action adopted from an earlier run.
+		left := a.CreatedAt.Add(expiry).Sub(workflow.Now(ctx))
+		decided := a.Status != domain.ActionPending
+		if left > 0 {
+			var err error
+			decided, err = workflow.AwaitWithTimeout(ctx, left, func() bool {
+				return a.Status != domain.ActionPending && !w.recording[a.ID]
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if !decided {
+			now := workflow.Now(ctx)
+			a.Status, a.DecidedBy, a.DecidedAt = domain.ActionExpired, "system:expiry", &now
+			a.DecisionComment = fmt.Sprintf("no decision within %s", expiry)
+			w.log.Info("action expired", "action", a.ID)
+			if err := w.save(ctx, a); err != nil {
+				return err
+			}
+		}
+		w.refreshState(ctx)
+	}
+	if a.Status != domain.ActionApproved && a.Status != domain.ActionRunning {
+		return nil
+	}
+	return w.execute(ctx, a)
+}
+
+// execute runs an approved action once. The idempotency key travels with
+// the request, so a retry after a worker crash repeats the request, not the
+// effect; the result is recorded from what the activity returned.
+func (w *incident) execute(ctx workflow.Context, a *domain.Action) error {
+	now := workflow.Now(ctx)
+	a.Status, a.StartedAt = domain.ActionRunning, &now
+	if err := w.save(ctx, a); err != nil {
+		return err
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 10,
+			NonRetryableErrorTypes: []string{ErrNotFound, ErrInvalid, ErrConflict, ErrForbidden},
+		},
+	})
+	var res activities.ExecuteResult
+	err := workflow.ExecuteActivity(actx, acts.ExecuteAction, activities.ExecuteRequest{
+		ActionID: a.ID, IncidentID: a.IncidentID, Type: a.Type, Target: a.TargetKey, TargetName: a.TargetName,
+		Params: a.Params, IdempotencyKey: a.IdempotencyKey,
+	}).Get(ctx, &res)
+	finished := workflow.Now(ctx)
+	a.FinishedAt = &finished
+	if err != nil {
+		a.Status, a.Error = domain.ActionFailed, rootMessage(err)
+	} else {
+		a.Status, a.Result = domain.ActionSucceeded, res.Summary
+	}
+	w.log.Info("action finished", "action", a.ID, "status", a.Status)
+	if err := w.save(ctx, a); err != nil {
+		return err
+	}
+	if a.UndoOf != "" && a.Status == domain.ActionSucceeded {
+		if orig := w.state.action(a.UndoOf); orig != nil {
+			orig.Status = domain.ActionUndone
+			return w.save(ctx, orig)
+		}
+	}
+	return nil
+}
+
+func (w *incident) save(ctx workflow.Context, a *domain.Action) error {
+	if err := workflow.ExecuteLocalActivity(localCtx(ctx), acts.UpdateAction, a).Get(ctx, nil); err != nil {
+		return fmt.Errorf("record action %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+func rootMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	return err.Error()
+}
+
+// actionID derives a short, stable id from the idempotency key, so that
+// every run of an investigation names the same action the same way.
+func actionID(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:])[:12]
+}
+
+func splitKey(k domain.EntityKey) (domain.EntityKind, string, bool) {
+	kind, id, ok := strings.Cut(string(k), ":")
+	return domain.EntityKind(kind), id, ok && id != ""
+}
+
+// localCtx configures local activities: store reads and writes that must be
+// fast (an alert-to-pending-action path without a trip through matching).
+func localCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second,
+			MaximumAttempts: 20, NonRetryableErrorTypes: []string{ErrNotFound, ErrInvalid, ErrConflict, ErrForbidden},
+		},
+	})
+}
