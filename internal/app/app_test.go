@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -35,9 +36,10 @@ func TestEndToEnd(t *testing.T) {
 	log.SetOutput(io.Discard)
 	urls := make(chan string, 1)
 	done := make(chan error, 1)
+	temporalPort := freePort(t)
 	go func() {
 		done <- Run(ctx, Config{
-			Dev: true, DataDir: dir, HTTPAddr: "127.0.0.1:0", TemporalPort: freePort(t),
+			Dev: true, DataDir: dir, HTTPAddr: "127.0.0.1:0", TemporalPort: temporalPort,
 			PlaybookDir: "../../playbooks", Log: log, Out: io.Discard,
 			Listening: func(u string) { urls <- u },
 		})
@@ -120,6 +122,7 @@ func TestEndToEnd(t *testing.T) {
 	if code := do(t, "POST", base+"/api/v1/actions/"+pending.ID+"/approve", nil, &e); code != http.StatusConflict || !strings.Contains(e.Error.Message, "already succeeded") {
 		t.Errorf("approve after it ran: HTTP %d %+v, want 409 naming status succeeded", code, e)
 	}
+	recordHistory(t, fmt.Sprintf("127.0.0.1:%d", temporalPort), incident, "device-compromise-approved")
 	var d api.IncidentDetail
 	do(t, "GET", base+"/api/v1/incidents/"+itoa(incident), nil, &d)
 	if d.AlertCount != 1 || len(d.Alerts) != 1 || len(d.Actions) != 1 || d.Actions[0].Status != domain.ActionSucceeded {
