@@ -177,10 +177,31 @@ func (a *Activities) CommentIncident(ctx context.Context, incidentID int64, text
 	return classify(a.Store.AddIncidentComment(ctx, incidentID, text, "system:playbook"))
 }
 
-// ExecuteAction carries out an approved remediation.
+// HeartbeatEvery is how often ExecuteAction tells Temporal it is alive.
+// The workflow's heartbeat timeout is a few times this, so an execution on a
+// worker that died is retried elsewhere within seconds, not at the
+// start-to-close timeout.
+const HeartbeatEvery = 2 * time.Second
+
+// ExecuteAction carries out an approved remediation. It heartbeats while
+// the target works (a Defender machine action can take minutes).
 func (a *Activities) ExecuteAction(ctx context.Context, req ExecuteRequest) (ExecuteResult, error) {
 	log := a.Log.WithFields(logrus.Fields{"action": req.ActionID, "type": req.Type, "target": req.Target,
 		"attempt": activity.GetInfo(ctx).Attempt})
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // ends when Execute returns
+		t := time.NewTicker(HeartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
 	res, err := a.Executor.Execute(ctx, req)
 	if err != nil {
 		log.WithError(err).Warn("remediation failed")

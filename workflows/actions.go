@@ -113,7 +113,7 @@ func (w *incident) execute(ctx workflow.Context, a *domain.Action) error {
 	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
-		HeartbeatTimeout:    time.Minute,
+		HeartbeatTimeout:    5 * activities.HeartbeatEvery,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 10,
 			NonRetryableErrorTypes: []string{ErrNotFound, ErrInvalid, ErrConflict, ErrForbidden},

@@ -1,0 +1,181 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/airsoc/air/internal/devserver"
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/store"
+)
+
+var crashRuns = flag.Int("crash.runs", 2, "rounds of the worker crash test (docs/durability.md reports 20)")
+
+// TestWorkerCrashes runs the worker as a separate process against a
+// Temporal server in this process, and kills it with SIGKILL at random
+// moments while alerts are ingested and devices isolated under full
+// automation. After a last restart every investigation must finish, every
+// malicious device must be isolated exactly once in the lab tenant, and no
+// action may be lost or doubled.
+func TestWorkerCrashes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	bin := filepath.Join(t.TempDir(), "worker")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/airsoc/air/worker").CombinedOutput(); err != nil {
+		t.Fatalf("build worker: %v\n%s", err, out)
+	}
+	for run := range *crashRuns {
+		t.Run(fmt.Sprint("run-", run), func(t *testing.T) { crashRound(t, bin, rand.New(rand.NewPCG(uint64(run), 42))) })
+	}
+}
+
+func crashRound(t *testing.T, bin string, rng *rand.Rand) {
+	ctx := context.Background()
+	srv, err := devserver.Start(ctx, devserver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "air.db")
+	httpPort := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	var logs bytes.Buffer
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(),
+			"AIR_TEMPORAL_ADDRESS="+srv.HostPort(), "AIR_DATABASE_URL="+dbPath,
+			fmt.Sprintf("AIR_HTTP_ADDR=127.0.0.1:%d", httpPort), "AIR_AUTOMATION_LEVEL=full",
+			"AIR_PLAYBOOKS=../../playbooks", "AIR_LOG_LEVEL=warn")
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+
+	const incidents = 40
+	sent := make([]bool, incidents)
+	send := func() {
+		for i := range incidents {
+			if sent[i] {
+				continue
+			}
+			body := fmt.Sprintf(`{"id":"crash-%d","title":"Malware","severity":"high","category":"Execution",
+				"createdDateTime":"2026-01-01T10:00:00Z","evidence":[{"@odata.type":"#microsoft.graph.security.deviceEvidence",
+				"mdeDeviceId":"dev%d","deviceDnsName":"ws%d.corp.example","verdict":"malicious"}]}`, i, i, i)
+			resp, err := http.Post(base+"/api/v1/alerts", "application/json", bytes.NewBufferString(body))
+			if err != nil {
+				return // the worker is down: send again after the restart
+			}
+			resp.Body.Close()
+			sent[i] = resp.StatusCode == http.StatusOK
+		}
+	}
+
+	kills := 3 + rng.IntN(3)
+	for k := range kills {
+		cmd := start()
+		deadline := time.Now().Add(time.Duration(150+rng.IntN(600)) * time.Millisecond)
+		for time.Now().Before(deadline) {
+			send()
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+		t.Logf("kill %d/%d: %s", k+1, kills, progress(ctx, dbPath))
+	}
+	cmd := start()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+
+	st, err := store.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		send()
+		incs, err := st.ListIncidents(ctx, store.IncidentFilter{Limit: 1000})
+		finished := 0
+		if err == nil {
+			for _, inc := range incs {
+				if inc.InvestigationState == domain.InvestigationSuccessfullyRemediated {
+					finished++
+				}
+			}
+		}
+		if finished == incidents {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the last restart %d of %d investigations finished (%v)\nworker log:\n%s", finished, incidents, err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	acts, err := st.ListActions(ctx, store.ActionFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perDevice := map[domain.EntityKey]int{}
+	for _, a := range acts {
+		if a.Status != domain.ActionSucceeded {
+			t.Errorf("action %s on %s: %s", a.ID, a.TargetKey, a.Status)
+		}
+		perDevice[a.TargetKey]++
+	}
+	ops, err := st.LabOperations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsPerDevice := map[string]int{}
+	for _, op := range ops {
+		opsPerDevice[op.Target]++
+		if !op.Changed {
+			t.Errorf("lab operation %s on %s changed nothing: a second isolation of an isolated device", op.IdempotencyKey, op.Target)
+		}
+	}
+	for i := range incidents {
+		dev := fmt.Sprintf("dev%d", i)
+		if n := perDevice[domain.EntityKey("device:"+dev)]; n != 1 {
+			t.Errorf("%s: %d actions, want 1", dev, n)
+		}
+		if n := opsPerDevice[dev]; n != 1 {
+			t.Errorf("%s: isolated %d times in the lab tenant, want exactly once", dev, n)
+		}
+	}
+	t.Logf("%d kills; %d incidents, %d actions, %d lab operations", kills, incidents, len(acts), len(ops))
+}
+
+// progress says how far the remediation got when the worker was killed.
+func progress(ctx context.Context, dbPath string) string {
+	st, err := store.Open(ctx, dbPath)
+	if err != nil {
+		return err.Error()
+	}
+	defer st.Close()
+	acts, _ := st.ListActions(ctx, store.ActionFilter{Limit: 1000})
+	by := map[domain.ActionStatus]int{}
+	for _, a := range acts {
+		by[a.Status]++
+	}
+	ops, _ := st.LabOperations(ctx)
+	return fmt.Sprintf("%d actions recorded %v, %d lab operations", len(acts), by, len(ops))
+}
