@@ -69,15 +69,17 @@ type Activities struct {
 
 // Snapshot is what the workflow knows of its incident at one moment.
 type Snapshot struct {
-	Incident   domain.Incident `json:"incident"`
-	Alerts     []domain.Alert  `json:"alerts"`
-	Entities   []domain.Entity `json:"entities"`
+	Incident domain.Incident `json:"incident"`
+	Alerts   []domain.Alert  `json:"alerts"`
+	Entities []domain.Entity `json:"entities"`
 	// Actions are the incident's recorded actions: a new run of the
 	// investigation (after continue-as-new, or when a finished one is
 	// restarted by new alerts or an undo) adopts them instead of proposing
 	// them again.
-	Actions    []domain.Action `json:"actions"`
-	Automation policy.Settings `json:"automation"`
+	Actions []domain.Action `json:"actions"`
+	// Scope lists the entities earlier passes and runs investigated.
+	Scope      []domain.EntityKey `json:"scope"`
+	Automation policy.Settings    `json:"automation"`
 }
 
 // LoadIncident reads the incident, its alerts and entities, and the
@@ -118,7 +120,11 @@ func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snaps
 		return nil, err
 	}
 	slices.SortFunc(recorded, func(x, y domain.Action) int { return x.CreatedAt.Compare(y.CreatedAt) })
-	return &Snapshot{Incident: *inc, Alerts: alerts, Entities: ents, Actions: recorded, Automation: settings}, nil
+	scope, err := a.Store.InvestigationScope(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Incident: *inc, Alerts: alerts, Entities: ents, Actions: recorded, Scope: scope, Automation: settings}, nil
 }
 
 // maxActions bounds the actions a snapshot carries into workflow history.
@@ -165,6 +171,11 @@ func (a *Activities) UpdateAction(ctx context.Context, act *domain.Action) error
 // SetInvestigationState projects the investigation state into the store.
 func (a *Activities) SetInvestigationState(ctx context.Context, incidentID int64, state domain.InvestigationState) error {
 	return classify(a.Store.SetInvestigationState(ctx, incidentID, state))
+}
+
+// AddToScope records entities the investigation took into its scope.
+func (a *Activities) AddToScope(ctx context.Context, incidentID int64, keys []domain.EntityKey) error {
+	return classify(a.Store.AddToScope(ctx, incidentID, keys))
 }
 
 // TagIncident adds tags to the incident (the incident.tag step).

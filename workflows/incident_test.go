@@ -506,3 +506,52 @@ func TestContinuesAsNewWhenHistoryIsLong(t *testing.T) {
 		t.Errorf("carried forward: %+v", next)
 	}
 }
+
+func TestLargeScopeExpansionWaitsForApproval(t *testing.T) {
+	for _, decision := range []domain.Decision{domain.DecisionApprove, domain.DecisionReject} {
+		t.Run(string(decision), func(t *testing.T) {
+			f := newFixture(t, domain.VerdictSuspicious)
+			f.env.RegisterDelayedCallback(func() {
+				// An alert joins with the incident's device and ten new ones.
+				ev := []domain.Evidence{{Type: "deviceEvidence", Verdict: domain.VerdictSuspicious, Entity: &domain.Entity{
+					Key: "device:dev42", Kind: domain.KindDevice, Name: "ws-042", Verdict: domain.VerdictSuspicious}}}
+				for i := range ScopeApprovalDevices {
+					id := fmt.Sprintf("new%d", i)
+					ev = append(ev, domain.Evidence{Type: "deviceEvidence", Verdict: domain.VerdictMalicious, Entity: &domain.Entity{
+						Key: domain.EntityKey("device:" + id), Kind: domain.KindDevice, Name: id, Verdict: domain.VerdictMalicious}})
+				}
+				at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+				r, err := f.store.IngestAlert(context.Background(), &domain.Alert{ID: "alert-2", Title: "Worm", Status: domain.AlertNew,
+					Severity: domain.SeverityHigh, Category: "LateralMovement", CreatedDateTime: at, LastUpdateDateTime: at, Evidence: ev},
+					store.CorrelationRules{})
+				if err != nil || r.IncidentID != f.incident {
+					t.Fatalf("second alert: %+v, %v", r, err)
+				}
+				f.env.SignalWorkflow(SignalAlertsAdded, AlertsAdded{AlertIDs: []string{"alert-2"}})
+				f.decide(DecideRequest{ActionID: f.pendingAction().ID, Decision: domain.DecisionReject, By: "bo", Role: domain.RoleResponder}, func(error) {})
+			}, time.Hour)
+			f.env.RegisterDelayedCallback(func() {
+				a := f.pendingAction()
+				if a.Type != ExpandScope || !strings.Contains(a.Reason, "10 new devices") {
+					t.Fatalf("pending after the alert joined: %+v, want the scope expansion", a)
+				}
+				f.decide(DecideRequest{ActionID: a.ID, Decision: decision, By: "bo", Role: domain.RoleResponder}, func(err error) {
+					if err != nil {
+						t.Error(err)
+					}
+				})
+			}, 2*time.Hour)
+			f.run()
+			isolations := 0
+			for _, a := range f.actions() {
+				if a.Type == "device.isolate" && a.TargetKey != "device:dev42" {
+					isolations++
+				}
+			}
+			want := map[domain.Decision]int{domain.DecisionApprove: ScopeApprovalDevices, domain.DecisionReject: 0}[decision]
+			if isolations != want {
+				t.Errorf("isolations proposed for the new devices: %d, want %d", isolations, want)
+			}
+		})
+	}
+}

@@ -24,7 +24,15 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	w.adopt(ctx, snap.Actions)
 	w.loaded = true
 
-	env := playbook.NewEnv(snap.Incident, snap.Alerts, snap.Entities)
+	// Runs recorded before scope tracking existed investigate everything.
+	scoped := snap.Entities
+	if workflow.GetVersion(ctx, "investigation-scope", workflow.DefaultVersion, 1) >= 1 {
+		var err error
+		if scoped, err = w.scope(ctx, snap); err != nil {
+			return err
+		}
+	}
+	env := playbook.NewEnv(snap.Incident, snap.Alerts, scoped)
 	var selected []*playbook.Playbook
 	for _, pb := range books {
 		ok, err := pb.Matches(env)
@@ -76,6 +84,77 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	}
 	w.state.Stage = ""
 	return nil
+}
+
+// ExpandScope is the action that asks to widen an investigation to the
+// entities of alerts that joined it, when they bring ScopeApprovalDevices
+// devices or more.
+const ExpandScope = "investigation.expand_scope"
+
+// ScopeApprovalDevices is how many new devices make a scope expansion wait
+// for an analyst.
+const ScopeApprovalDevices = 10
+
+// scope returns the entities this pass investigates. The first look at an
+// incident takes all of them; later ones add the entities of alerts that
+// joined, unless they bring ScopeApprovalDevices devices or more: then an
+// ExpandScope action waits for approval, and without it the new entities
+// stay out.
+func (w *incident) scope(ctx workflow.Context, snap activities.Snapshot) ([]domain.Entity, error) {
+	in := map[domain.EntityKey]bool{}
+	for _, k := range snap.Scope {
+		in[k] = true
+	}
+	var fresh []domain.EntityKey
+	devices := 0
+	for _, e := range snap.Entities {
+		if !in[e.Key] {
+			fresh = append(fresh, e.Key)
+			if e.Kind == domain.KindDevice {
+				devices++
+			}
+		}
+	}
+	if len(fresh) == 0 {
+		return snap.Entities, nil
+	}
+	if len(snap.Scope) > 0 && devices >= ScopeApprovalDevices {
+		key := fmt.Sprintf("incident-%d/scope/%s", w.in.IncidentID, actionID(fmt.Sprint(fresh)))
+		a := w.state.action(actionID(key))
+		if a == nil {
+			now := workflow.Now(ctx)
+			var err error
+			a, err = w.propose(ctx, &domain.Action{
+				ID: actionID(key), IncidentID: w.in.IncidentID, InvestigationID: workflow.GetInfo(ctx).WorkflowExecution.ID,
+				Playbook: "investigation", Step: "scope", Type: ExpandScope,
+				TargetName: fmt.Sprintf("%d new devices, %d new entities", devices, len(fresh)),
+				Params:     domain.RawJSON("{}"), ParamsHash: domain.HashParams(ExpandScope, "", []byte(fmt.Sprint(fresh))),
+				Source: domain.SourceAutomated, RequestedBy: "system:investigation", Status: domain.ActionPending,
+				Reason:    fmt.Sprintf("alerts that joined bring %d new devices (%d or more need approval to investigate)", devices, ScopeApprovalDevices),
+				CreatedAt: now, IdempotencyKey: key,
+			}, nil)
+			if err != nil {
+				return nil, err
+			}
+			a = w.state.action(a.ID)
+		}
+		if err := workflow.Await(ctx, done(a)); err != nil {
+			return nil, err
+		}
+		if a.Status != domain.ActionSucceeded {
+			kept := make([]domain.Entity, 0, len(snap.Entities)-len(fresh))
+			for _, e := range snap.Entities {
+				if in[e.Key] {
+					kept = append(kept, e)
+				}
+			}
+			return kept, nil
+		}
+	}
+	if err := workflow.ExecuteLocalActivity(localCtx(ctx), acts.AddToScope, w.in.IncidentID, fresh).Get(ctx, nil); err != nil {
+		return nil, fmt.Errorf("record scope: %w", err)
+	}
+	return snap.Entities, nil
 }
 
 // runStep carries out one invocation of a step. Incident bookkeeping runs
