@@ -555,3 +555,15 @@ func TestLargeScopeExpansionWaitsForApproval(t *testing.T) {
 		})
 	}
 }
+
+func TestApprovalRuleRunsAutomatically(t *testing.T) {
+	f := newFixture(t, domain.VerdictSuspicious) // semi-all would make it wait
+	f.settings(policy.Settings{Rules: []policy.Rule{{Name: "contain high-severity workstations",
+		When: `action.type == "device.isolate" and incident.severity == "high" and target.deviceGroup == "Workstations"`, Then: policy.Run}}})
+	if st := f.run(); st.Investigation != domain.InvestigationSuccessfullyRemediated || !f.labIsolated() {
+		t.Errorf("state %s, isolated %v", st.Investigation, f.labIsolated())
+	}
+	if a := f.actions()[0]; !strings.Contains(a.Reason, "contain high-severity workstations") || a.DecidedBy != domain.PolicyActor {
+		t.Errorf("action: reason %q, decided by %q", a.Reason, a.DecidedBy)
+	}
+}

@@ -179,7 +179,12 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pb *p
 	target := entities[inv.Target]
 	d := policy.Decide(snap.Automation, policy.Input{ActionType: step.Action, Approval: step.Approval,
 		Verdict: target.Verdict, DeviceGroup: target.Attrs["deviceGroup"], FilePath: target.Attrs["filePath"],
-		EntityTags: target.Tags})
+		EntityTags: target.Tags, Rule: policy.RuleEnv{
+			Action:   policy.RuleAction{Type: step.Action, Params: inv.Args},
+			Incident: policy.RuleIncident{ID: snap.Incident.ID, Severity: string(snap.Incident.Severity), Tags: snap.Incident.CustomTags},
+			Target: policy.RuleTarget{Key: string(target.Key), Kind: string(target.Kind), Name: target.Name,
+				Verdict: string(target.Verdict), DeviceGroup: target.Attrs["deviceGroup"], Tags: target.Tags},
+		}})
 	if d.Outcome == policy.Skip {
 		rec.Outcome = "skipped: " + d.Reason
 		w.state.Steps = append(w.state.Steps, rec)

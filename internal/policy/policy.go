@@ -44,6 +44,8 @@ type Settings struct {
 	// FourEyes forbids whoever requested a manual action to approve it.
 	FourEyes   bool       `json:"fourEyes,omitempty"`
 	Guardrails Guardrails `json:"guardrails"`
+	// Rules are approval rules in expr, tried in order (see Rule).
+	Rules []Rule `json:"rules,omitempty"`
 }
 
 // Guardrails cap the blast radius of automation tenant-wide. Past a
@@ -95,6 +97,11 @@ func (s Settings) Validate() error {
 			return err
 		}
 	}
+	for i, r := range s.Rules {
+		if err := r.validate(i); err != nil {
+			return err
+		}
+	}
 	for t, r := range s.Guardrails.Rates {
 		if r.Max < 0 || r.Per <= 0 {
 			return domain.Invalid("guardrails.rates."+t, "want max >= 0 and a positive per, got max %d per %s", r.Max, time.Duration(r.Per))
@@ -122,6 +129,9 @@ type Input struct {
 	DeviceGroup string         // the device group the target belongs to, if any
 	FilePath    string         // for file actions: where the file lives
 	EntityTags  []string       // the target's tags
+	// Rule is what approval rules read; its Action.Type is filled from
+	// ActionType when empty.
+	Rule RuleEnv
 }
 
 // Outcome is what happens to a proposed action.
@@ -161,6 +171,15 @@ func Decide(s Settings, in Input) Decision {
 		return Decision{Wait, "playbook step requires approval"}
 	case "auto":
 		return Decision{Run, "playbook step approves automatically"}
+	}
+	if len(s.Rules) > 0 {
+		env := in.Rule
+		if env.Action.Type == "" {
+			env.Action.Type = in.ActionType
+		}
+		if d, ok := applyRules(s.Rules, env); ok {
+			return d
+		}
 	}
 	if strings.HasPrefix(in.ActionType, "email.") && !s.AutoEmail {
 		return Decision{Wait, "email actions wait for approval unless the tenant opts in"}

@@ -34,6 +34,14 @@ func TestDecide(t *testing.T) {
 			Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious, EntityTags: []string{"dc", "critical"}}, Wait},
 		{"protected tag beats step auto", Settings{Guardrails: Guardrails{ProtectedTags: []string{"critical"}}},
 			Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious, Approval: "auto", EntityTags: []string{"critical"}}, Wait},
+		{"rule runs", Settings{Rules: []Rule{{Name: "revoke on high", When: `action.type == "user.revoke_sessions" and incident.severity == "high"`, Then: Run}}},
+			Input{ActionType: "user.revoke_sessions", Verdict: domain.VerdictSuspicious, Rule: RuleEnv{Incident: RuleIncident{Severity: "high"}}}, Run},
+		{"rule does not hold", Settings{Rules: []Rule{{When: `action.type == "user.revoke_sessions" and incident.severity == "high"`, Then: Run}}},
+			Input{ActionType: "user.revoke_sessions", Verdict: domain.VerdictSuspicious, Rule: RuleEnv{Incident: RuleIncident{Severity: "low"}}}, Wait},
+		{"rule waits under full", Settings{Default: Full, Rules: []Rule{{When: `target.deviceGroup == "Servers"`, Then: Wait}}},
+			Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious, Rule: RuleEnv{Target: RuleTarget{DeviceGroup: "Servers"}}}, Wait},
+		{"guardrail beats rule", Settings{Rules: []Rule{{When: `true`, Then: Run}}, Guardrails: Guardrails{ProtectedTags: []string{"critical"}}},
+			Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious, EntityTags: []string{"critical"}}, Wait},
 		{"semi-nontemp elsewhere", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\a\x.exe`}, Wait},
 	}
 	for _, tt := range tests {
@@ -61,6 +69,9 @@ func TestSettingsJSONAndValidate(t *testing.T) {
 		`{"default":"sometimes"}`,
 		`{"groups":{"Servers":"max"}}`,
 		`{"guardrails":{"rates":{"device.isolate":{"max":-1,"per":"1h"}}}}`,
+		`{"rules":[{"when":"action.typo == 1","then":"run"}]}`,
+		`{"rules":[{"when":"now() > 0","then":"run"}]}`,
+		`{"rules":[{"when":"true","then":"maybe"}]}`,
 	}
 	for _, b := range bad {
 		var s Settings
