@@ -1,0 +1,383 @@
+// Package e2ebench measures AIR end to end on one Temporal server: how many
+// incidents per second go from an ingested alert to a finished
+// investigation, how long an alert takes to become a pending action in the
+// action center, and — in the same run, on the same server — the ceiling:
+// a bare workflow doing the same number of no-op activities.
+//
+// It runs everything in-process: the embedded, file-backed Temporal dev
+// server (as `worker -dev` does), a SQLite or PostgreSQL store, the real
+// ingest pipeline, engine, workflow and activities, and the lab tenant.
+package e2ebench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	tlog "go.temporal.io/server/common/log"
+
+	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/devserver"
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/engine"
+	"github.com/airsoc/air/internal/ingest"
+	"github.com/airsoc/air/internal/labtenant"
+	"github.com/airsoc/air/internal/logging"
+	"github.com/airsoc/air/internal/playbook"
+	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/workflows"
+)
+
+// Options configure a run. The zero value measures 200 incidents and 100
+// pending-latency samples at 5 incidents/s on SQLite.
+type Options struct {
+	Incidents   int           // throughput phase size; 0 means 200
+	Rate        float64       // new incidents per second in the latency phase; 0 means 5
+	Samples     int           // latency samples; 0 means 100
+	DatabaseURL string        // postgres://… or empty for a SQLite file in a temporary directory
+	Playbooks   string        // playbook directory; empty means ./playbooks
+	Timeout     time.Duration // per phase; 0 means 5 minutes
+	Progress    io.Writer     // progress lines; nil means none
+}
+
+// Result is what a run measured.
+type Result struct {
+	Store           string  `json:"store"`
+	Incidents       int     `json:"incidents"`
+	IncidentsPerS   float64 `json:"incidents_per_s"`
+	CeilingPerS     float64 `json:"ceiling_per_s"`
+	Ratio           float64 `json:"ratio"`
+	Activities      int     `json:"activities_per_incident"`
+	PendingSamples  int     `json:"pending_samples"`
+	PendingRate     float64 `json:"pending_rate_per_s"`
+	PendingP50Ms    float64 `json:"pending_p50_ms"`
+	PendingP99Ms    float64 `json:"pending_p99_ms"`
+	PendingMaxMs    float64 `json:"pending_max_ms"`
+	TemporalStorage string  `json:"temporal_storage"`
+}
+
+const taskQueue = "air-bench"
+
+// Run performs the three measurements.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Incidents <= 0 {
+		o.Incidents = 200
+	}
+	if o.Rate <= 0 {
+		o.Rate = 5
+	}
+	if o.Samples <= 0 {
+		o.Samples = 100
+	}
+	if o.Playbooks == "" {
+		o.Playbooks = "playbooks"
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Minute
+	}
+	say := func(format string, args ...any) {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, format+"\n", args...)
+		}
+	}
+	dir, err := os.MkdirTemp("", "air-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	say("starting the file-backed Temporal dev server in %s", dir)
+	srv, err := devserver.Start(ctx, devserver.Config{DatabaseFile: filepath.Join(dir, "temporal.db"), Logger: tlog.NewNoopLogger()})
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Stop()
+	dsn := o.DatabaseURL
+	if dsn == "" {
+		dsn = filepath.Join(dir, "air.db")
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	tc, err := client.Dial(client.Options{HostPort: srv.HostPort(), Logger: logging.NewTemporal(log)})
+	if err != nil {
+		return nil, err
+	}
+	defer tc.Close()
+	books, err := playbook.LoadDir(o.Playbooks)
+	if err != nil {
+		return nil, err
+	}
+	var sources []activities.PlaybookSource
+	for _, b := range books {
+		sources = append(sources, activities.PlaybookSource{File: b.File, Source: b.Source})
+	}
+	w := worker.New(tc, taskQueue, WorkerOptions)
+	w.RegisterWorkflow(workflows.IncidentWorkflow)
+	w.RegisterActivity(&activities.Activities{Store: st, Executor: &labtenant.Tenant{Store: st}, Playbooks: sources, Log: log})
+	w.RegisterWorkflow(BareWorkflow)
+	w.RegisterActivity(noop)
+	if err := w.Start(); err != nil {
+		return nil, err
+	}
+	defer w.Stop()
+	eng := &engine.Engine{Client: tc, TaskQueue: taskQueue}
+	pipe := &ingest.Pipeline{Store: st, Notifier: eng, Log: log}
+
+	res := &Result{Store: string(st.Dialect()), Incidents: o.Incidents, TemporalStorage: "sqlite file"}
+
+	// 1. Throughput: every incident auto-remediated (automation full).
+	if err := st.PutSetting(ctx, activities.SettingsKey, policy.Settings{Default: policy.Full}, "bench"); err != nil {
+		return nil, err
+	}
+	say("throughput: %d incidents from alert to finished investigation (automation full)", o.Incidents)
+	t0 := time.Now()
+	if err := ingestAll(ctx, pipe, "tp", o.Incidents); err != nil {
+		return nil, err
+	}
+	acts, err := waitFinished(ctx, st, o.Incidents, o.Timeout, say)
+	if err != nil {
+		return nil, err
+	}
+	res.IncidentsPerS = float64(o.Incidents) / time.Since(t0).Seconds()
+	res.Activities = acts
+
+	// 2. Ceiling: the same number of bare workflows with as many no-op
+	// activities (all but one local), started the same way.
+	say("ceiling: %d bare workflows with %d no-op activities each", o.Incidents, res.Activities)
+	t0 = time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, o.Incidents)
+	for i := range o.Incidents {
+		wg.Go(func() {
+			run, err := tc.SignalWithStartWorkflow(ctx, fmt.Sprintf("bare-%d", i), workflows.SignalAlertsAdded,
+				workflows.AlertsAdded{AlertIDs: []string{"x"}},
+				client.StartWorkflowOptions{TaskQueue: taskQueue}, BareWorkflow, res.Activities)
+			if err == nil {
+				err = run.Get(ctx, nil)
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, fmt.Errorf("bare workflow: %w", err)
+	}
+	res.CeilingPerS = float64(o.Incidents) / time.Since(t0).Seconds()
+	res.Ratio = res.IncidentsPerS / res.CeilingPerS
+
+	// 3. Latency from ingest to a pending action at a steady rate.
+	if err := st.PutSetting(ctx, activities.SettingsKey, policy.Settings{Default: policy.SemiAll}, "bench"); err != nil {
+		return nil, err
+	}
+	say("latency: %d alerts at %.1f new incidents/s until their action is pending (automation semi-all)", o.Samples, o.Rate)
+	lat, err := pendingLatency(ctx, pipe, st, o)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(lat)
+	res.PendingSamples, res.PendingRate = len(lat), o.Rate
+	res.PendingP50Ms = ms(lat[len(lat)/2])
+	res.PendingP99Ms = ms(lat[min(len(lat)-1, len(lat)*99/100)])
+	res.PendingMaxMs = ms(lat[len(lat)-1])
+	return res, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// alert is a high-severity malware alert on a device of its own, so each
+// opens an incident whose investigation proposes one isolation.
+func alert(prefix string, i int) *domain.Alert {
+	now := time.Now().UTC()
+	dev := fmt.Sprintf("%s-dev-%d", prefix, i)
+	return &domain.Alert{ID: fmt.Sprintf("%s-%d", prefix, i), Title: "Malware detected", Status: domain.AlertNew,
+		Severity: domain.SeverityHigh, Category: "Execution", ServiceSource: "microsoftDefenderForEndpoint",
+		CreatedDateTime: now, LastUpdateDateTime: now,
+		Evidence: []domain.Evidence{{Type: "deviceEvidence", Verdict: domain.VerdictMalicious, Entity: &domain.Entity{
+			Key: domain.EntityKey("device:" + dev), Kind: domain.KindDevice, Name: dev + ".bench.example",
+			Verdict: domain.VerdictMalicious, Attrs: map[string]string{"mdeDeviceId": dev}}}}}
+}
+
+func ingestAll(ctx context.Context, pipe *ingest.Pipeline, prefix string, n int) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 16)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, err := pipe.Ingest(ctx, []*domain.Alert{alert(prefix, i)}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// waitFinished waits until n investigations succeeded and returns how many
+// activities one of them ran.
+func waitFinished(ctx context.Context, st *store.Store, n int, timeout time.Duration, say func(string, ...any)) (int, error) {
+	deadline := time.Now().Add(timeout)
+	last := -1
+	for {
+		incs, err := st.ListIncidents(ctx, store.IncidentFilter{Limit: 1000})
+		if err != nil {
+			return 0, err
+		}
+		done := 0
+		for _, inc := range incs {
+			if inc.InvestigationState == domain.InvestigationSuccessfullyRemediated {
+				done++
+			}
+		}
+		if done != last && done%50 == 0 {
+			say("  %d/%d finished", done, n)
+			last = done
+		}
+		if done >= n {
+			return activitiesPerIncident, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("only %d of %d investigations finished within %s", done, n, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// activitiesPerIncident is what one auto-remediated investigation runs:
+// local — state running, load playbooks, load incident, add to scope, tag,
+// record action, action running, action succeeded, state final; and one
+// activity — execute against the lab tenant.
+const activitiesPerIncident = 10
+
+// pendingLatency ingests o.Samples alerts at o.Rate per second and measures,
+// for each, the time until its action is pending in the store.
+func pendingLatency(ctx context.Context, pipe *ingest.Pipeline, st *store.Store, o Options) ([]time.Duration, error) {
+	var mu sync.Mutex
+	samples := map[int64]time.Time{}
+	var lat []time.Duration
+	stop := make(chan struct{})
+	watcherDone := make(chan error, 1)
+	go func() { // polls the action center, as an analyst's page would
+		for {
+			select {
+			case <-stop:
+				watcherDone <- nil
+				return
+			default:
+			}
+			acts, err := st.ListActions(ctx, store.ActionFilter{Statuses: []domain.ActionStatus{domain.ActionPending}, Limit: 1000})
+			if err != nil {
+				watcherDone <- err
+				return
+			}
+			now := time.Now()
+			mu.Lock()
+			for _, a := range acts {
+				if t, ok := samples[a.IncidentID]; ok {
+					lat = append(lat, now.Sub(t))
+					delete(samples, a.IncidentID)
+				}
+			}
+			mu.Unlock()
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	interval := time.Duration(float64(time.Second) / o.Rate)
+	next := time.Now()
+	for i := range o.Samples {
+		time.Sleep(time.Until(next))
+		next = next.Add(interval)
+		start := time.Now()
+		go func() {
+			r, err := pipe.Ingest(ctx, []*domain.Alert{alert("lat", i)})
+			if err != nil || len(r) == 0 {
+				return
+			}
+			mu.Lock()
+			samples[r[0].IncidentID] = start
+			mu.Unlock()
+		}()
+	}
+	deadline := time.Now().Add(o.Timeout)
+	for {
+		mu.Lock()
+		n := len(lat)
+		mu.Unlock()
+		if n >= o.Samples || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	if err := <-watcherDone; err != nil {
+		return nil, err
+	}
+	if len(lat) < o.Samples {
+		return nil, fmt.Errorf("only %d of %d alerts became pending actions within %s", len(lat), o.Samples, o.Timeout)
+	}
+	return lat, nil
+}
+
+// BareWorkflow is the ceiling: it is started like an incident workflow and
+// runs n no-op activities, all local but the last.
+func BareWorkflow(ctx workflow.Context, n int) error {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	for range n - 1 {
+		if err := workflow.ExecuteLocalActivity(lctx, noop).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	return workflow.ExecuteActivity(actx, noop).Get(ctx, nil)
+}
+
+func noop(context.Context) error { return nil }
+
+// JSON renders a result as one JSON object.
+func (r *Result) JSON() string {
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+// String renders a result for people.
+func (r *Result) String() string {
+	return fmt.Sprintf(`store %s, Temporal on a %s
+  incidents/s, alert to finished investigation:  %.1f  (%d incidents, %d activities each)
+  ceiling, bare workflows with as many no-ops:    %.1f
+  ratio:                                          %.0f%%
+  alert to pending action at %.1f incidents/s:    p50 %.1f ms  p99 %.1f ms  max %.1f ms  (%d samples)
+`, r.Store, r.TemporalStorage, r.IncidentsPerS, r.Incidents, r.Activities, r.CeilingPerS, 100*r.Ratio,
+		r.PendingRate, r.PendingP50Ms, r.PendingP99Ms, r.PendingMaxMs, r.PendingSamples)
+}
+
+// WorkerOptions are the worker settings the bench runs with; the service
+// uses the same (see internal/app). More pollers than the SDK's default
+// keep workflow and activity tasks flowing when hundreds of incidents are
+// in flight.
+var WorkerOptions = worker.Options{
+	MaxConcurrentWorkflowTaskPollers: 8,
+	MaxConcurrentActivityTaskPollers: 8,
+}
