@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -9,6 +8,7 @@ import (
 
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
 )
@@ -50,10 +50,7 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	if first {
 		w.log.Info("investigation started", "playbooks", len(selected))
 	}
-	entities := map[domain.EntityKey]domain.Entity{}
-	for _, e := range snap.Entities {
-		entities[e.Key] = e
-	}
+	pc := plan.NewContext(snap.Incident, snap.Entities, snap.Automation)
 	for _, stage := range playbook.Stages {
 		w.state.Stage = stage
 		var proposed []*domain.Action
@@ -64,7 +61,7 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 					return fmt.Errorf("playbook %s step %s: %w", pb.Name, step.ID, err)
 				}
 				for _, inv := range invs {
-					a, err := w.runStep(ctx, snap, pb, stage, step, inv, entities)
+					a, err := w.runStep(ctx, snap, pc, pb, stage, step, inv)
 					if err != nil {
 						return fmt.Errorf("playbook %s step %s: %w", pb.Name, step.ID, err)
 					}
@@ -159,8 +156,8 @@ func (w *incident) scope(ctx workflow.Context, snap activities.Snapshot) ([]doma
 
 // runStep carries out one invocation of a step. Incident bookkeeping runs
 // at once; a remediation becomes an action, returned to wait on.
-func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pb *playbook.Playbook, stage playbook.Stage,
-	step *playbook.Step, inv playbook.Invocation, entities map[domain.EntityKey]domain.Entity) (*domain.Action, error) {
+func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, pb *playbook.Playbook,
+	stage playbook.Stage, step *playbook.Step, inv playbook.Invocation) (*domain.Action, error) {
 	rec := StepRecord{Playbook: pb.Name, Stage: stage, Step: step.ID, Item: inv.ItemKey}
 	if !step.Spec.Remediation {
 		err := w.bookkeeping(ctx, step.Action, inv.Args)
@@ -171,40 +168,21 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pb *p
 		w.state.Steps = append(w.state.Steps, rec)
 		return nil, err
 	}
-	key := fmt.Sprintf("incident-%d/%s/%s/%s", w.in.IncidentID, pb.Name, step.ID, inv.Target)
-	id := actionID(key)
-	if a := w.state.action(id); a != nil {
-		return a, nil // proposed in an earlier pass or run
+	a, d, err := plan.Propose(pc, pb, step, inv)
+	if err != nil {
+		return nil, err
 	}
-	target := entities[inv.Target]
-	d := policy.Decide(snap.Automation, policy.Input{ActionType: step.Action, Approval: step.Approval,
-		Verdict: target.Verdict, DeviceGroup: target.Attrs["deviceGroup"], FilePath: target.Attrs["filePath"],
-		EntityTags: target.Tags, Rule: policy.RuleEnv{
-			Action:   policy.RuleAction{Type: step.Action, Params: inv.Args},
-			Incident: policy.RuleIncident{ID: snap.Incident.ID, Severity: string(snap.Incident.Severity), Tags: snap.Incident.CustomTags},
-			Target: policy.RuleTarget{Key: string(target.Key), Kind: string(target.Kind), Name: target.Name,
-				Verdict: string(target.Verdict), DeviceGroup: target.Attrs["deviceGroup"], Tags: target.Tags},
-		}})
+	id := actionID(a.IdempotencyKey)
+	if known := w.state.action(id); known != nil {
+		return known, nil // proposed in an earlier pass or run
+	}
 	if d.Outcome == policy.Skip {
 		rec.Outcome = "skipped: " + d.Reason
 		w.state.Steps = append(w.state.Steps, rec)
 		return nil, nil
 	}
-	params, err := json.Marshal(inv.Args)
-	if err != nil {
-		return nil, fmt.Errorf("encode params: %w", err)
-	}
-	a := &domain.Action{
-		ID: id, IncidentID: w.in.IncidentID, InvestigationID: workflow.GetInfo(ctx).WorkflowExecution.ID,
-		Playbook: pb.Name, PlaybookVersion: pb.Version, Step: step.ID, Type: step.Action,
-		TargetKey: inv.Target, TargetName: inv.TargetName, Params: params,
-		ParamsHash: domain.HashParams(step.Action, inv.Target, params), Source: domain.SourceAutomated,
-		RequestedBy: "playbook:" + pb.Name, Status: domain.ActionPending, Reason: d.Reason,
-		CreatedAt: workflow.Now(ctx), IdempotencyKey: key,
-	}
-	if d.Outcome == policy.Run {
-		a.Status = domain.ActionApproved
-		a.DecidedBy = domain.PolicyActor
+	a.ID, a.InvestigationID, a.CreatedAt = id, workflow.GetInfo(ctx).WorkflowExecution.ID, workflow.Now(ctx)
+	if a.Status == domain.ActionApproved {
 		a.DecidedAt = &a.CreatedAt
 	}
 	var rate *policy.Rate

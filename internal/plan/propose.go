@@ -1,0 +1,68 @@
+// Package plan says what playbooks would do to an incident, and is the one
+// place where a step invocation becomes a proposed action with its policy
+// decision: the incident workflow calls Propose for real, plan mode calls
+// it for every step without running anything, so the plan an analyst reads
+// is the decision the engine takes.
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/playbook"
+	"github.com/airsoc/air/internal/policy"
+)
+
+// Context is what a proposal is decided against: the incident, its
+// entities by key and the tenant's settings.
+type Context struct {
+	Incident domain.Incident
+	Entities map[domain.EntityKey]domain.Entity
+	Settings policy.Settings
+}
+
+// NewContext indexes the entities.
+func NewContext(inc domain.Incident, entities []domain.Entity, settings policy.Settings) *Context {
+	c := &Context{Incident: inc, Entities: make(map[domain.EntityKey]domain.Entity, len(entities)), Settings: settings}
+	for _, e := range entities {
+		c.Entities[e.Key] = e
+	}
+	return c
+}
+
+// IdempotencyKey names a step invocation's action the same way in every
+// run of an investigation: incident, playbook, step and target.
+func IdempotencyKey(incidentID int64, playbookName, stepID string, target domain.EntityKey) string {
+	return fmt.Sprintf("incident-%d/%s/%s/%s", incidentID, playbookName, stepID, target)
+}
+
+// Propose turns a remediation step's invocation into an action (without id,
+// times or decision fields, which the caller sets) and decides it. A Skip
+// decision means no action.
+func Propose(c *Context, pb *playbook.Playbook, step *playbook.Step, inv playbook.Invocation) (*domain.Action, policy.Decision, error) {
+	target := c.Entities[inv.Target]
+	d := policy.Decide(c.Settings, policy.Input{ActionType: step.Action, Approval: step.Approval,
+		Verdict: target.Verdict, DeviceGroup: target.Attrs["deviceGroup"], FilePath: target.Attrs["filePath"],
+		EntityTags: target.Tags, Rule: policy.RuleEnv{
+			Action:   policy.RuleAction{Type: step.Action, Params: inv.Args},
+			Incident: policy.RuleIncident{ID: c.Incident.ID, Severity: string(c.Incident.Severity), Tags: c.Incident.CustomTags},
+			Target: policy.RuleTarget{Key: string(target.Key), Kind: string(target.Kind), Name: target.Name,
+				Verdict: string(target.Verdict), DeviceGroup: target.Attrs["deviceGroup"], Tags: target.Tags},
+		}})
+	params, err := json.Marshal(inv.Args)
+	if err != nil {
+		return nil, d, fmt.Errorf("encode params: %w", err)
+	}
+	a := &domain.Action{
+		IncidentID: c.Incident.ID, Playbook: pb.Name, PlaybookVersion: pb.Version, Step: step.ID, Type: step.Action,
+		TargetKey: inv.Target, TargetName: inv.TargetName, Params: params,
+		ParamsHash: domain.HashParams(step.Action, inv.Target, params), Source: domain.SourceAutomated,
+		RequestedBy: "playbook:" + pb.Name, Status: domain.ActionPending, Reason: d.Reason,
+		IdempotencyKey: IdempotencyKey(c.Incident.ID, pb.Name, step.ID, inv.Target),
+	}
+	if d.Outcome == policy.Run {
+		a.Status, a.DecidedBy = domain.ActionApproved, domain.PolicyActor
+	}
+	return a, d, nil
+}
