@@ -65,6 +65,10 @@ type Activities struct {
 	Playbooks  []PlaybookSource
 	Automation policy.Settings
 	Log        logrus.FieldLogger
+	// Enrich, when set, adds to a snapshot what alerts do not carry —
+	// directory and tenant facts such as a user's manager or a device's
+	// isolation state. Playbook tests use it to give such facts.
+	Enrich func(ctx context.Context, s *Snapshot) error
 }
 
 // Snapshot is what the workflow knows of its incident at one moment.
@@ -124,7 +128,13 @@ func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snaps
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Incident: *inc, Alerts: alerts, Entities: ents, Actions: recorded, Scope: scope, Automation: settings}, nil
+	snap := &Snapshot{Incident: *inc, Alerts: alerts, Entities: ents, Actions: recorded, Scope: scope, Automation: settings}
+	if a.Enrich != nil {
+		if err := a.Enrich(ctx, snap); err != nil {
+			return nil, fmt.Errorf("enrich incident %d: %w", incidentID, err)
+		}
+	}
+	return snap, nil
 }
 
 // maxActions bounds the actions a snapshot carries into workflow history.

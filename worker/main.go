@@ -13,11 +13,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/airsoc/air/internal/app"
+	"github.com/airsoc/air/internal/connector"
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/policy"
 )
@@ -49,7 +51,7 @@ Flags (each also read from the environment variable shown):
 	}
 	var cfg app.Config
 	var logCfg logging.Config
-	var level, expiry, window string
+	var level, expiry, window, connectors string
 	fs.BoolVar(&cfg.Dev, "dev", env("AIR_DEV", "") == "true", "embedded mode: in-process Temporal and SQLite under -data (AIR_DEV=true)")
 	fs.StringVar(&cfg.DataDir, "data", env("AIR_DATA_DIR", ".air"), "directory for dev-mode state (AIR_DATA_DIR)")
 	fs.StringVar(&cfg.HTTPAddr, "http", env("AIR_HTTP_ADDR", "127.0.0.1:8080"), "address the API listens on (AIR_HTTP_ADDR)")
@@ -60,6 +62,10 @@ Flags (each also read from the environment variable shown):
 	fs.StringVar(&level, "automation", env("AIR_AUTOMATION_LEVEL", string(policy.SemiAll)), "tenant automation level: full, semi-all, semi-core, semi-nontemp, none (AIR_AUTOMATION_LEVEL)")
 	fs.StringVar(&expiry, "approval-expiry", env("AIR_APPROVAL_EXPIRY", "168h"), "how long a pending action waits before it expires (AIR_APPROVAL_EXPIRY)")
 	fs.StringVar(&window, "correlation-window", env("AIR_CORRELATION_WINDOW", "24h"), "how far apart related alerts may be to share an incident (AIR_CORRELATION_WINDOW)")
+	fs.StringVar(&connectors, "connectors", env("AIR_CONNECTORS", ""), "YAML or JSON file routing remediations to Defender for Endpoint, Graph, webhooks or the lab tenant; unset: all to the lab tenant (AIR_CONNECTORS)")
+	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", env("AIR_ADMIN_TOKEN_FILE", ""), "keep a working admin token in this file (mode 0600), made on first start; -dev defaults to <data>/admin-token (AIR_ADMIN_TOKEN_FILE)")
+	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", env("AIR_SECURE_COOKIES", "") == "true", "mark the pages' session cookies Secure, behind a TLS proxy (AIR_SECURE_COOKIES=true)")
+	fs.Float64Var(&cfg.RateLimit.PerSecond, "rate-limit", envFloat("AIR_RATE_LIMIT", 20), "API requests per second per token (bursts of 100); negative turns limiting off (AIR_RATE_LIMIT)")
 	fs.StringVar(&logCfg.Format, "log-format", env("AIR_LOG_FORMAT", "text"), "log format: text or json (AIR_LOG_FORMAT)")
 	fs.StringVar(&logCfg.Level, "log-level", env("AIR_LOG_LEVEL", "info"), "log level: debug, info, warn, error (AIR_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
@@ -82,9 +88,21 @@ Flags (each also read from the environment variable shown):
 	if cfg.CorrelationWindow, err = parseDuration("correlation-window", window); err != nil {
 		return err
 	}
+	if connectors != "" {
+		if cfg.Connectors, err = connector.LoadFile(connectors); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Run(ctx, cfg)
+}
+
+func envFloat(name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return v
+	}
+	return def
 }
 
 func parseDuration(name, v string) (time.Duration, error) {

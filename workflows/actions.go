@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
 )
 
@@ -115,14 +117,7 @@ func (w *incident) execute(ctx workflow.Context, a *domain.Action) error {
 	if err := w.save(ctx, a); err != nil {
 		return err
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Minute,
-		HeartbeatTimeout:    5 * activities.HeartbeatEvery,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 10,
-			NonRetryableErrorTypes: []string{ErrNotFound, ErrInvalid, ErrConflict, ErrForbidden},
-		},
-	})
+	actx := workflow.WithActivityOptions(ctx, executeOptions(w.steps[a.ID]))
 	var res activities.ExecuteResult
 	err := workflow.ExecuteActivity(actx, acts.ExecuteAction, activities.ExecuteRequest{
 		ActionID: a.ID, IncidentID: a.IncidentID, Type: a.Type, Target: a.TargetKey, TargetName: a.TargetName,
@@ -146,6 +141,41 @@ func (w *incident) execute(ctx workflow.Context, a *domain.Action) error {
 		}
 	}
 	return nil
+}
+
+// executeOptions are an execution's timeout and retries: the playbook
+// step's, else the defaults (10 minutes; 10 attempts with backoff from 1 s
+// to 1 min; domain errors never retried).
+func executeOptions(step *playbook.Step) workflow.ActivityOptions {
+	o := workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    5 * activities.HeartbeatEvery,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 10,
+			NonRetryableErrorTypes: []string{ErrNotFound, ErrInvalid, ErrConflict, ErrForbidden},
+		},
+	}
+	if step == nil {
+		return o
+	}
+	if step.Timeout > 0 {
+		o.StartToCloseTimeout = step.Timeout
+	}
+	if r := step.Retry; r.Attempts > 0 {
+		o.RetryPolicy.MaximumAttempts = int32(r.Attempts)
+		if r.Backoff > 0 {
+			o.RetryPolicy.InitialInterval = r.Backoff
+		}
+		if r.MaxBackoff > 0 {
+			o.RetryPolicy.MaximumInterval = r.MaxBackoff
+		}
+		for _, k := range r.NonRetryable {
+			if !slices.Contains(o.RetryPolicy.NonRetryableErrorTypes, k) {
+				o.RetryPolicy.NonRetryableErrorTypes = append(o.RetryPolicy.NonRetryableErrorTypes, k)
+			}
+		}
+	}
+	return o
 }
 
 func (w *incident) save(ctx workflow.Context, a *domain.Action) error {

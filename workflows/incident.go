@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/airsoc/air/activities"
@@ -37,6 +38,19 @@ const (
 	UpdateRequest     = "request"
 	QueryState        = "state"
 )
+
+// WorkerOptions are the settings of workers polling TaskQueue: more task
+// pollers than the SDK's default, which keep workflow and activity tasks
+// flowing when hundreds of incidents are in flight (docs/engine.md), and a
+// deadlock detector at 5 s instead of 1 s: the first task of an
+// investigation compiles its pinned playbooks (milliseconds), which a
+// loaded two-core machine can stretch past a second; expressions are
+// bounded at load, so nothing legitimate runs longer.
+var WorkerOptions = worker.Options{
+	MaxConcurrentWorkflowTaskPollers: 8,
+	MaxConcurrentActivityTaskPollers: 8,
+	DeadlockDetectionTimeout:         5 * time.Second,
+}
 
 // DefaultApprovalExpiry is how long a pending action waits before it expires
 // (and counts as rejected).
@@ -123,6 +137,9 @@ type incident struct {
 	following int
 	// signals counts the alerts-added signals this run received.
 	signals int
+	// steps maps the actions this run proposed to their playbook step, for
+	// the step's timeout and retry policy.
+	steps map[string]*playbook.Step
 }
 
 var acts *activities.Activities // nil: only its method values are used, to name activities
@@ -131,7 +148,7 @@ var acts *activities.Activities // nil: only its method values are used, to name
 // match, runs their stages in order, turns remediation steps into actions
 // that run or wait for a decision, and ends with the investigation state.
 func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
-	w := &incident{in: in, recording: map[string]bool{},
+	w := &incident{in: in, recording: map[string]bool{}, steps: map[string]*playbook.Step{},
 		state: State{IncidentID: in.IncidentID, Investigation: domain.InvestigationQueued, SeenAlerts: in.SeenAlerts}}
 	w.log = log.With(workflow.GetLogger(ctx), "IncidentID", in.IncidentID)
 	if err := w.register(ctx); err != nil {
@@ -145,13 +162,13 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 	if err := workflow.ExecuteLocalActivity(localCtx(ctx), acts.LoadPlaybooks).Get(ctx, &sources); err != nil {
 		return w.fail(ctx, fmt.Errorf("load playbooks: %w", err))
 	}
-	books := make([]*playbook.Playbook, 0, len(sources))
-	for _, src := range sources {
-		pb, err := playbook.CompileCached(src.File, src.Source)
-		if err != nil {
-			return w.fail(ctx, fmt.Errorf("compile pinned playbook %s: %w", src.File, err))
-		}
-		books = append(books, pb)
+	set := make([]playbook.Source, len(sources))
+	for i, src := range sources {
+		set[i] = playbook.Source{File: src.File, Source: src.Source}
+	}
+	books, err := playbook.CompileSet(set)
+	if err != nil {
+		return w.fail(ctx, fmt.Errorf("compile pinned playbooks: %w", err))
 	}
 
 	for pass := 0; ; pass++ {

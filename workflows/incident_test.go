@@ -50,7 +50,7 @@ func newFixture(t *testing.T, verdict domain.Verdict) *fixture {
 		Category: "Execution", CreatedDateTime: now, LastUpdateDateTime: now,
 		Evidence: []domain.Evidence{{Type: "deviceEvidence", Verdict: verdict, Entity: &domain.Entity{
 			Key: "device:dev42", Kind: domain.KindDevice, Name: "ws-042.corp.example", Verdict: verdict,
-			Attrs: map[string]string{"deviceGroup": "Workstations", "mdeDeviceId": "dev42"}}}},
+			Attrs: map[string]string{"deviceGroup": "Workstations", "mdeDeviceId": "dev42", "osPlatform": "Windows11"}}}},
 	}, store.CorrelationRules{})
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +68,7 @@ func newFixture(t *testing.T, verdict domain.Verdict) *fixture {
 	log.SetLevel(logrus.WarnLevel) // the test environment's debug chatter hides failures
 	suite.SetLogger(logging.NewTemporal(log))
 	env := suite.NewTestWorkflowEnvironment()
+	env.SetWorkerOptions(WorkerOptions)
 	env.RegisterWorkflow(IncidentWorkflow)
 	env.RegisterActivity(&activities.Activities{Store: st, Executor: &labtenant.Tenant{Store: st},
 		Playbooks: sources, Log: log})
@@ -278,6 +279,7 @@ func (f *fixture) rerun() {
 	log.SetLevel(logrus.WarnLevel)
 	suite.SetLogger(logging.NewTemporal(log))
 	env := suite.NewTestWorkflowEnvironment()
+	env.SetWorkerOptions(WorkerOptions)
 	env.RegisterWorkflow(IncidentWorkflow)
 	books, err := playbook.LoadDir("../playbooks")
 	if err != nil {
@@ -518,7 +520,8 @@ func TestLargeScopeExpansionWaitsForApproval(t *testing.T) {
 				for i := range ScopeApprovalDevices {
 					id := fmt.Sprintf("new%d", i)
 					ev = append(ev, domain.Evidence{Type: "deviceEvidence", Verdict: domain.VerdictMalicious, Entity: &domain.Entity{
-						Key: domain.EntityKey("device:" + id), Kind: domain.KindDevice, Name: id, Verdict: domain.VerdictMalicious}})
+						Key: domain.EntityKey("device:" + id), Kind: domain.KindDevice, Name: id, Verdict: domain.VerdictMalicious,
+						Attrs: map[string]string{"osPlatform": "Windows11"}}})
 				}
 				at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 				r, err := f.store.IngestAlert(context.Background(), &domain.Alert{ID: "alert-2", Title: "Worm", Status: domain.AlertNew,

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -33,54 +34,262 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 		}
 	}
 	env := playbook.NewEnv(snap.Incident, snap.Alerts, scoped)
-	var selected []*playbook.Playbook
-	for _, pb := range books {
-		ok, err := pb.Matches(env)
-		if err != nil {
-			return fmt.Errorf("playbook %s: match: %w", pb.Name, err)
-		}
-		if ok {
-			selected = append(selected, pb)
-			pin := PinnedPlaybook{Name: pb.Name, Version: pb.Version}
-			if !slices.Contains(w.state.Playbooks, pin) {
-				w.state.Playbooks = append(w.state.Playbooks, pin)
-			}
+	selected, err := playbook.Select(books, env)
+	if err != nil {
+		return err
+	}
+	for _, pb := range selected {
+		pin := PinnedPlaybook{Name: pb.Name, Version: pb.Version}
+		if !slices.Contains(w.state.Playbooks, pin) {
+			w.state.Playbooks = append(w.state.Playbooks, pin)
 		}
 	}
 	if first {
 		w.log.Info("investigation started", "playbooks", len(selected))
 	}
 	pc := plan.NewContext(snap.Incident, snap.Entities, snap.Automation)
+	runs := make([]*pbRun, len(selected))
+	for i, pb := range selected {
+		runs[i] = newRun(pb, env)
+	}
+	// Stage by stage across playbooks: every playbook's containment
+	// finishes before any eradication starts.
 	for _, stage := range playbook.Stages {
 		w.state.Stage = stage
-		var proposed []*domain.Action
-		for _, pb := range selected {
-			for _, step := range pb.Steps(stage) {
-				invs, err := step.Expand(env)
-				if err != nil {
-					return fmt.Errorf("playbook %s step %s: %w", pb.Name, step.ID, err)
-				}
-				for _, inv := range invs {
-					a, err := w.runStep(ctx, snap, pc, pb, stage, step, inv)
-					if err != nil {
-						return fmt.Errorf("playbook %s step %s: %w", pb.Name, step.ID, err)
-					}
-					if a != nil {
-						proposed = append(proposed, a)
-					}
-				}
+		for _, r := range runs {
+			if r.stopped {
+				continue
+			}
+			if err := w.runStage(ctx, snap, pc, r, stage); err != nil {
+				return err
 			}
 		}
-		// A stage ends when each of its actions has been decided and run:
-		// containment finishes before eradication starts.
-		for _, a := range proposed {
-			if err := workflow.Await(ctx, done(a)); err != nil {
+		for _, r := range runs {
+			if err := w.finishStage(ctx, snap, pc, r, stage); err != nil {
 				return err
 			}
 		}
 	}
 	w.state.Stage = ""
 	return nil
+}
+
+// pbRun is one playbook (or sub-playbook invocation) running in a pass:
+// its environment, with the outputs of its steps so far, and the actions
+// each step proposed.
+type pbRun struct {
+	pb      *playbook.Playbook
+	env     *playbook.Env
+	actions map[string][]*domain.Action // step id → actions, in Expand order
+	failed  map[string]string           // step id → error, for steps that failed outright
+	stopped bool                        // on_error: fail stopped the playbook
+}
+
+func newRun(pb *playbook.Playbook, env *playbook.Env) *pbRun {
+	e := *env
+	e.Steps = map[string]playbook.StepOutput{}
+	return &pbRun{pb: pb, env: &e, actions: map[string][]*domain.Action{}, failed: map[string]string{}}
+}
+
+// output summarises a step's actions as later expressions read them.
+func (r *pbRun) output(stepID string) playbook.StepOutput {
+	out := playbook.StepOutput{Results: []playbook.ActionOutput{}}
+	if msg, ok := r.failed[stepID]; ok {
+		out.Status, out.Failed, out.Count, out.Error = playbook.StepFailed, 1, 1, msg
+		return out
+	}
+	for _, a := range r.actions[stepID] {
+		out.Count++
+		out.Results = append(out.Results, playbook.ActionOutput{Target: string(a.TargetKey), TargetName: a.TargetName,
+			Status: string(a.Status), Result: a.Result, Error: a.Error})
+		switch a.Status {
+		case domain.ActionSucceeded, domain.ActionUndone:
+			out.Succeeded++
+		case domain.ActionFailed:
+			out.Failed++
+			if out.Error == "" {
+				out.Error = a.Error
+			}
+		case domain.ActionRejected, domain.ActionExpired:
+			out.Skipped++
+		default:
+			out.Pending++
+		}
+	}
+	switch {
+	case out.Pending > 0:
+		out.Status = playbook.StepPending
+	case out.Count == 0 || out.Skipped == out.Count:
+		out.Status = playbook.StepSkipped
+	case out.Succeeded == out.Count:
+		out.Status = playbook.StepSucceeded
+	case out.Failed == out.Count:
+		out.Status = playbook.StepFailed
+	default:
+		out.Status = playbook.StepPartial
+	}
+	return out
+}
+
+// runStage runs a playbook's steps of one stage in order. A step that reads
+// another's outputs first waits for that step's actions to be final.
+func (w *incident) runStage(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, r *pbRun, stage playbook.Stage) error {
+	for _, step := range r.pb.Steps(stage) {
+		if step.Handler || r.stopped {
+			continue
+		}
+		if err := w.runStep(ctx, snap, pc, r, stage, step, r.env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finishStage waits for the stage's actions and applies on_error to the
+// steps whose actions failed.
+func (w *incident) finishStage(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, r *pbRun, stage playbook.Stage) error {
+	for _, step := range r.pb.Steps(stage) {
+		if err := w.await(ctx, r.actions[step.ID]); err != nil {
+			return err
+		}
+		r.env.Steps[step.ID] = r.output(step.ID)
+	}
+	for _, step := range r.pb.Steps(stage) {
+		// A use step fails only when its sub-playbook does (runStep saw
+		// that); failures the sub-playbook handled itself stay there.
+		if _, handled := r.failed[step.ID]; handled || step.Handler || step.Use != "" || r.stopped {
+			continue
+		}
+		if out := r.output(step.ID); out.Failed > 0 {
+			if err := w.onError(ctx, snap, pc, r, stage, step, out.Error); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *incident) await(ctx workflow.Context, acts []*domain.Action) error {
+	for _, a := range acts {
+		if err := workflow.Await(ctx, done(a)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stepFailure is a playbook step that failed with on_error: fail.
+type stepFailure struct {
+	playbook, step, msg string
+}
+
+func (e *stepFailure) Error() string {
+	return fmt.Sprintf("playbook %s step %s: %s", e.playbook, e.step, e.msg)
+}
+
+// onError applies a failed step's on_error: fail stops the playbook and
+// fails the investigation, continue goes on, a handler id runs that step
+// with error and failed_step set.
+func (w *incident) onError(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, r *pbRun,
+	stage playbook.Stage, step *playbook.Step, msg string) error {
+	w.log.Info("step failed", "playbook", r.pb.Name, "step", step.ID, "error", msg, "onError", step.OnError)
+	switch step.OnError {
+	case playbook.OnErrorContinue:
+		return nil
+	case playbook.OnErrorFail, "":
+		r.stopped = true
+		return &stepFailure{playbook: r.pb.Name, step: step.ID, msg: msg}
+	}
+	h := r.pb.Step(step.OnError)
+	if h == nil {
+		return &stepFailure{playbook: r.pb.Name, step: step.ID, msg: msg + " (and its handler " + step.OnError + " is missing)"}
+	}
+	env := playbook.WithError(r.env, step.ID, msg)
+	if err := w.runStep(ctx, snap, pc, r, stage, h, env); err != nil {
+		return err
+	}
+	if err := w.await(ctx, r.actions[h.ID]); err != nil {
+		return err
+	}
+	r.env.Steps[h.ID] = r.output(h.ID)
+	return nil
+}
+
+// runStep expands one step and carries out its invocations: a use step
+// runs its sub-playbook, bookkeeping runs at once, a remediation becomes
+// actions. A step that fails outright (its expressions, its bookkeeping,
+// its sub-playbook) goes to onError at once.
+func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, r *pbRun,
+	stage playbook.Stage, step *playbook.Step, env *playbook.Env) error {
+	for _, id := range step.Reads {
+		if err := w.await(ctx, r.actions[id]); err != nil {
+			return err
+		}
+		r.env.Steps[id] = r.output(id)
+	}
+	fail := func(err error) error {
+		r.failed[step.ID] = rootMessage(err)
+		w.state.Steps = append(w.state.Steps, StepRecord{Playbook: r.pb.Name, Stage: stage, Step: step.ID, Outcome: "failed: " + rootMessage(err)})
+		return w.onError(ctx, snap, pc, r, stage, step, rootMessage(err))
+	}
+	invs, err := step.Expand(env)
+	if err != nil {
+		return fail(err)
+	}
+	for _, inv := range invs {
+		rec := StepRecord{Playbook: r.pb.Name, Stage: stage, Step: step.ID, Item: inv.ItemKey}
+		switch {
+		case step.Use != "":
+			sub := newRun(step.Callee, playbook.WithInputs(env, inv.Args))
+			sub.env.Steps = map[string]playbook.StepOutput{}
+			for _, st := range playbook.Stages {
+				if err := w.runStage(ctx, snap, pc, sub, st); err != nil {
+					return err
+				}
+				if err := w.finishStage(ctx, snap, pc, sub, st); err != nil {
+					var sf *stepFailure
+					if errors.As(err, &sf) {
+						r.actions[step.ID] = append(r.actions[step.ID], sub.all()...)
+						return fail(err)
+					}
+					return err
+				}
+			}
+			r.actions[step.ID] = append(r.actions[step.ID], sub.all()...)
+			rec.Outcome = "ran " + step.Use
+			w.state.Steps = append(w.state.Steps, rec)
+		case !step.Spec.Remediation:
+			if err := w.bookkeeping(ctx, step.Action, inv.Args); err != nil {
+				return fail(err)
+			}
+			rec.Outcome = "done"
+			w.state.Steps = append(w.state.Steps, rec)
+		default:
+			a, err := w.proposeStep(ctx, snap, pc, r.pb, step, inv)
+			if err != nil {
+				return err
+			}
+			if a == nil {
+				rec.Outcome = "skipped by policy"
+			} else {
+				r.actions[step.ID] = append(r.actions[step.ID], a)
+				rec.Outcome = "action " + a.ID + ": " + string(a.Status)
+			}
+			w.state.Steps = append(w.state.Steps, rec)
+		}
+	}
+	return nil
+}
+
+// all lists every action the run's steps proposed, in step order.
+func (r *pbRun) all() []*domain.Action {
+	var out []*domain.Action
+	for _, stage := range playbook.Stages {
+		for _, step := range r.pb.Steps(stage) {
+			out = append(out, r.actions[step.ID]...)
+		}
+	}
+	return out
 }
 
 // ExpandScope is the action that asks to widen an investigation to the
@@ -154,31 +363,21 @@ func (w *incident) scope(ctx workflow.Context, snap activities.Snapshot) ([]doma
 	return snap.Entities, nil
 }
 
-// runStep carries out one invocation of a step. Incident bookkeeping runs
-// at once; a remediation becomes an action, returned to wait on.
-func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, pb *playbook.Playbook,
-	stage playbook.Stage, step *playbook.Step, inv playbook.Invocation) (*domain.Action, error) {
-	rec := StepRecord{Playbook: pb.Name, Stage: stage, Step: step.ID, Item: inv.ItemKey}
-	if !step.Spec.Remediation {
-		err := w.bookkeeping(ctx, step.Action, inv.Args)
-		rec.Outcome = "done"
-		if err != nil {
-			rec.Outcome = "failed: " + err.Error()
-		}
-		w.state.Steps = append(w.state.Steps, rec)
-		return nil, err
-	}
+// proposeStep turns a remediation step's invocation into an action, or
+// finds the one an earlier pass or run recorded; nil when policy leaves it
+// out.
+func (w *incident) proposeStep(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, pb *playbook.Playbook,
+	step *playbook.Step, inv playbook.Invocation) (*domain.Action, error) {
 	a, d, err := plan.Propose(pc, pb, step, inv)
 	if err != nil {
 		return nil, err
 	}
 	id := actionID(a.IdempotencyKey)
+	w.steps[id] = step
 	if known := w.state.action(id); known != nil {
-		return known, nil // proposed in an earlier pass or run
+		return known, nil
 	}
 	if d.Outcome == policy.Skip {
-		rec.Outcome = "skipped: " + d.Reason
-		w.state.Steps = append(w.state.Steps, rec)
 		return nil, nil
 	}
 	a.ID, a.InvestigationID, a.CreatedAt = id, workflow.GetInfo(ctx).WorkflowExecution.ID, workflow.Now(ctx)
@@ -192,10 +391,7 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 	if _, err := w.propose(ctx, a, rate); err != nil {
 		return nil, err
 	}
-	a = w.state.action(id)
-	rec.Outcome = "action " + a.ID + ": " + string(a.Status)
-	w.state.Steps = append(w.state.Steps, rec)
-	return a, nil
+	return w.state.action(id), nil
 }
 
 // bookkeeping runs a non-remediation step on the incident itself.

@@ -188,7 +188,22 @@ func (w *incident) undo(ctx workflow.Context, req UndoRequest) (*domain.Action, 
 	}
 	orig := w.state.action(req.ActionID)
 	spec, _ := actions.Lookup(orig.Type)
-	params, err := json.Marshal(map[string]any{"comment": fmt.Sprintf("AIR incident %d: undo of action %s", w.in.IncidentID, orig.ID)})
+	// The undo takes the original's parameters that it declares (the file
+	// to release, the registry value to restore), with its own comment.
+	var was map[string]any
+	_ = json.Unmarshal(orig.Params, &was)
+	args := map[string]any{}
+	if undo, ok := actions.Lookup(spec.Undo); ok {
+		for k, v := range was {
+			if _, declared := undo.Param(k); declared {
+				args[k] = v
+			}
+		}
+		if _, ok := undo.Param("comment"); ok {
+			args["comment"] = fmt.Sprintf("AIR incident %d: undo of action %s", w.in.IncidentID, orig.ID)
+		}
+	}
+	params, err := json.Marshal(args)
 	if err != nil {
 		return nil, err
 	}

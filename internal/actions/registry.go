@@ -24,28 +24,62 @@ const (
 
 // Param declares one parameter of an action type.
 type Param struct {
-	Name     string
-	Type     ParamType
-	Required bool
-	Enum     []string // allowed values, when the parameter is an enum
-	Default  any
-	Doc      string
+	Name     string    `json:"name"`
+	Type     ParamType `json:"type"`
+	Required bool      `json:"required,omitempty"`
+	Enum     []string  `json:"enum,omitempty"` // allowed values, when the parameter is an enum
+	Default  any       `json:"default,omitempty"`
+	Doc      string    `json:"doc,omitempty"`
 }
+
+// Connector names: the kinds of remediation target that can carry out an
+// action type. internal/connector routes each action type to a configured
+// connector of one of the kinds its spec lists.
+const (
+	Lab     = "lab"     // the built-in lab tenant
+	MDE     = "mde"     // Microsoft Defender for Endpoint machine actions
+	Graph   = "graph"   // Microsoft Graph (users, identity protection, mail rules)
+	Webhook = "webhook" // a signed webhook to the SOC's own automation
+)
+
+// ConnectorKinds lists every connector kind in a stable order.
+var ConnectorKinds = []string{Lab, MDE, Graph, Webhook}
 
 // Spec declares an action type.
 type Spec struct {
-	Type string
+	Type string `json:"type"`
 	// Target is the kind of entity the action acts on; "" for actions on the
 	// incident itself (tagging, commenting, reporting).
-	Target domain.EntityKind
-	Params []Param
-	Undo   string // the action type that reverses this one, if any
+	Target domain.EntityKind `json:"target,omitempty"`
+	Params []Param           `json:"params"`
+	Undo   string            `json:"undo,omitempty"` // the action type that reverses this one, if any
+	// Reversible says whether the effect can be taken back: an isolation can
+	// (release), a killed process or a revoked session cannot. Policy and the
+	// action center show it as the action's risk.
+	Reversible bool `json:"reversible"`
 	// Remediation actions touch the outside world and go through policy and
 	// the action center; the others (incident bookkeeping, enrichment) run
 	// directly as workflow steps.
-	Remediation bool
-	Doc         string
+	Remediation bool `json:"remediation"`
+	// Connectors are the connector kinds that can carry the action out, in
+	// order of preference; empty for actions that are not remediations.
+	Connectors []string `json:"connectors,omitempty"`
+	Doc        string   `json:"doc"`
 }
+
+// Risk names the action's risk as the action center shows it.
+func (s *Spec) Risk() string {
+	switch {
+	case !s.Remediation:
+		return "none"
+	case s.Reversible:
+		return "reversible"
+	}
+	return "irreversible"
+}
+
+// CarriedBy reports whether a connector of the kind can carry the action out.
+func (s *Spec) CarriedBy(kind string) bool { return slices.Contains(s.Connectors, kind) }
 
 // Param returns the named parameter's declaration.
 func (s *Spec) Param(name string) (Param, bool) {
@@ -56,23 +90,137 @@ func (s *Spec) Param(name string) (Param, bool) {
 	return s.Params[i], true
 }
 
-var comment = Param{Name: "comment", Type: String, Doc: "free text sent with the request"}
+var comment = Param{Name: "comment", Type: String,
+	Doc: "free text sent with the request; connectors prefix it with the incident and action ids"}
+
+// Connector sets shared by several specs.
+var (
+	onDevice   = []string{Lab, MDE, Webhook}
+	onUser     = []string{Lab, Graph, Webhook}
+	everywhere = []string{Lab, Webhook}
+)
+
+func params(p ...Param) []Param { return append(p, comment) }
+
+var (
+	deviceID = Param{Name: "deviceId", Type: String,
+		Doc: "Defender for Endpoint id of the device the file is on (item.mdeDeviceId); the lab and webhooks accept none for tenant-wide"}
+	sha1 = Param{Name: "sha1", Type: String,
+		Doc: "the file's SHA-1 when the target is keyed by SHA-256 (Defender for Endpoint quarantines by SHA-1)"}
+	persistenceKind = Param{Name: "kind", Type: String, Required: true,
+		Enum: []string{"registryKey", "registryValue", "scheduledTask", "service"},
+		Doc:  "what kind of persistence mechanism"}
+	persistenceName = Param{Name: "name", Type: String, Required: true,
+		Doc: "the registry path, task path or service name"}
+	expiresIn = Param{Name: "expiresIn", Type: String,
+		Doc: "how long the block lasts, as a Go duration (720h); empty for no expiry"}
+)
 
 var registry = []Spec{
-	{Type: "device.isolate", Target: domain.KindDevice, Undo: "device.release", Remediation: true,
-		Params: []Param{{Name: "isolationType", Type: String, Enum: []string{"Full", "Selective"}, Default: "Full"}, comment},
-		Doc:    "cut a device off the network except for the security service"},
-	{Type: "device.release", Target: domain.KindDevice, Remediation: true, Params: []Param{comment},
+	// Devices (Defender for Endpoint machine actions).
+	{Type: "device.isolate", Target: domain.KindDevice, Undo: "device.release", Reversible: true, Remediation: true,
+		Connectors: onDevice,
+		Params: params(Param{Name: "isolationType", Type: String, Enum: []string{"Full", "Selective"}, Default: "Full",
+			Doc: "Full cuts everything but the security service; Selective keeps Outlook, Teams and Skype"}),
+		Doc: "cut a device off the network except for the security service"},
+	{Type: "device.release", Target: domain.KindDevice, Undo: "device.isolate", Reversible: true, Remediation: true,
+		Connectors: onDevice, Params: params(),
 		Doc: "release a device from isolation"},
-	{Type: "device.run_av_scan", Target: domain.KindDevice, Remediation: true,
-		Params: []Param{{Name: "scanType", Type: String, Enum: []string{"Quick", "Full"}, Default: "Quick"}, comment},
+	{Type: "device.restrict_app_execution", Target: domain.KindDevice, Undo: "device.unrestrict_app_execution",
+		Reversible: true, Remediation: true, Connectors: onDevice, Params: params(),
+		Doc: "let only Microsoft-signed executables run on a device"},
+	{Type: "device.unrestrict_app_execution", Target: domain.KindDevice, Undo: "device.restrict_app_execution",
+		Reversible: true, Remediation: true, Connectors: onDevice, Params: params(),
+		Doc: "lift an app execution restriction"},
+	{Type: "device.run_av_scan", Target: domain.KindDevice, Remediation: true, Connectors: onDevice,
+		Params: params(Param{Name: "scanType", Type: String, Enum: []string{"Quick", "Full"}, Default: "Quick"}),
 		Doc:    "run an antivirus scan"},
-	{Type: "user.disable", Target: domain.KindUser, Undo: "user.enable", Remediation: true, Params: []Param{comment},
+	{Type: "device.collect_investigation_package", Target: domain.KindDevice, Remediation: true, Connectors: onDevice,
+		Params: params(),
+		Doc:    "collect a forensic investigation package from a device"},
+
+	// Files, processes, persistence.
+	{Type: "file.stop_and_quarantine", Target: domain.KindFile, Undo: "file.release_quarantine", Reversible: true,
+		Remediation: true, Connectors: onDevice, Params: params(deviceID, sha1),
+		Doc: "stop every process running the file and quarantine it"},
+	{Type: "file.release_quarantine", Target: domain.KindFile, Undo: "file.stop_and_quarantine", Reversible: true,
+		Remediation: true, Connectors: everywhere, Params: params(deviceID, sha1),
+		Doc: "restore a quarantined file"},
+	{Type: "process.kill", Target: domain.KindProcess, Remediation: true, Connectors: everywhere, Params: params(),
+		Doc: "terminate a running process"},
+	{Type: "persistence.remove", Target: domain.KindDevice, Undo: "persistence.restore", Reversible: true,
+		Remediation: true, Connectors: everywhere, Params: params(persistenceKind, persistenceName),
+		Doc: "remove a persistence mechanism (registry key or value, scheduled task, service) from a device"},
+	{Type: "persistence.restore", Target: domain.KindDevice, Undo: "persistence.remove", Reversible: true,
+		Remediation: true, Connectors: everywhere, Params: params(persistenceKind, persistenceName),
+		Doc: "restore a removed persistence mechanism"},
+
+	// Email.
+	{Type: "email.soft_delete", Target: domain.KindMessage, Undo: "email.move_to_inbox", Reversible: true,
+		Remediation: true, Connectors: everywhere,
+		Params: params(Param{Name: "mailbox", Type: String,
+			Doc: "the recipient mailbox; empty for every mailbox the message reached"}),
+		Doc: "move a delivered message to Deleted Items"},
+	{Type: "email.move_to_inbox", Target: domain.KindMessage, Undo: "email.soft_delete", Reversible: true,
+		Remediation: true, Connectors: everywhere,
+		Params: params(Param{Name: "mailbox", Type: String, Doc: "the recipient mailbox; empty for every one"}),
+		Doc:    "move a message back to the inbox"},
+	{Type: "email.block_sender", Target: domain.KindMailbox, Undo: "email.unblock_sender", Reversible: true,
+		Remediation: true, Connectors: everywhere, Params: params(expiresIn),
+		Doc: "block mail from a sender address tenant-wide"},
+	{Type: "email.unblock_sender", Target: domain.KindMailbox, Undo: "email.block_sender", Reversible: true,
+		Remediation: true, Connectors: everywhere, Params: params(),
+		Doc: "lift a sender block"},
+	{Type: "url.block", Target: domain.KindURL, Undo: "url.unblock", Reversible: true, Remediation: true,
+		Connectors: everywhere, Params: params(expiresIn),
+		Doc: "block a URL (indicator)"},
+	{Type: "url.unblock", Target: domain.KindURL, Undo: "url.block", Reversible: true, Remediation: true,
+		Connectors: everywhere, Params: params(),
+		Doc: "lift a URL block"},
+	{Type: "ip.block", Target: domain.KindIP, Undo: "ip.unblock", Reversible: true, Remediation: true,
+		Connectors: everywhere, Params: params(expiresIn),
+		Doc: "block an IP address (indicator)"},
+	{Type: "ip.unblock", Target: domain.KindIP, Undo: "ip.block", Reversible: true, Remediation: true,
+		Connectors: everywhere, Params: params(),
+		Doc: "lift an IP block"},
+	{Type: "file.block", Target: domain.KindFile, Undo: "file.unblock", Reversible: true, Remediation: true,
+		Connectors: everywhere, Params: params(expiresIn),
+		Doc: "block a file hash from running anywhere (indicator)"},
+	{Type: "file.unblock", Target: domain.KindFile, Undo: "file.block", Reversible: true, Remediation: true,
+		Connectors: everywhere, Params: params(),
+		Doc: "lift a file block"},
+
+	// Mailboxes.
+	{Type: "mailbox.disable_external_forwarding", Target: domain.KindMailbox, Remediation: true,
+		Connectors: everywhere, Params: params(),
+		Doc: "stop a mailbox forwarding mail outside the organisation"},
+	{Type: "mailbox.remove_inbox_rule", Target: domain.KindMailbox, Remediation: true,
+		Connectors: []string{Lab, Graph, Webhook},
+		Params: params(Param{Name: "ruleId", Type: String, Required: true,
+			Doc: "the inbox rule's id (Graph messageRule id)"}),
+		Doc: "delete an inbox rule (a forwarding or hiding rule an attacker planted)"},
+
+	// Users (Microsoft Graph, Entra ID).
+	{Type: "user.disable", Target: domain.KindUser, Undo: "user.enable", Reversible: true, Remediation: true,
+		Connectors: onUser, Params: params(),
 		Doc: "disable a user account"},
-	{Type: "user.enable", Target: domain.KindUser, Remediation: true, Params: []Param{comment},
+	{Type: "user.enable", Target: domain.KindUser, Undo: "user.disable", Reversible: true, Remediation: true,
+		Connectors: onUser, Params: params(),
 		Doc: "enable a user account"},
-	{Type: "user.revoke_sessions", Target: domain.KindUser, Remediation: true, Params: []Param{comment},
-		Doc: "revoke every sign-in session of a user"},
+	{Type: "user.revoke_sessions", Target: domain.KindUser, Remediation: true, Connectors: onUser, Params: params(),
+		Doc: "revoke every sign-in session and refresh token of a user"},
+	{Type: "user.reset_password", Target: domain.KindUser, Remediation: true, Connectors: onUser,
+		Params: params(Param{Name: "identityProvider", Type: String, Enum: []string{"activeDirectory", "entraID"},
+			Default: "activeDirectory", Doc: "where the account lives (Graph invokeAction identityProvider)"}),
+		Doc: "force the user to change password at next sign-in"},
+	{Type: "user.confirm_compromised", Target: domain.KindUser, Undo: "user.dismiss_risk", Reversible: true,
+		Remediation: true, Connectors: onUser, Params: params(),
+		Doc: "mark the user compromised (Entra ID risk level high), which triggers risk-based policies"},
+	{Type: "user.dismiss_risk", Target: domain.KindUser, Reversible: true, Remediation: true, Connectors: onUser,
+		Params: params(),
+		Doc:    "dismiss the user's risk"},
+
+	// Incident bookkeeping.
 	{Type: "incident.tag", Params: []Param{{Name: "tags", Type: StringList, Required: true}},
 		Doc: "add tags to the incident"},
 	{Type: "incident.comment", Params: []Param{{Name: "text", Type: String, Required: true}},

@@ -1,10 +1,16 @@
 // Package api serves AIR's HTTP JSON API under /api/v1, plus /healthz and
-// /readyz.
+// /readyz, and mounts the pages.
 //
 // Handlers return errors; one function (writeError) turns an error's kind
 // into a status code and a JSON body that names the field and the reason.
 // Decisions on actions never write the store here: they go to the
-// incident's workflow through the Engine, which records them.
+// incident's workflow through the Engine, which records them. The action
+// center's operations (Decide, DecideMany, Undo, Actions) are methods of
+// Server that the pages call too, so that the API, the command line and the
+// pages share one code path, role checks and scoping included.
+//
+// Every endpoint but /healthz and /readyz needs an API token (Authorization:
+// Bearer TOKEN) of the role its route names; see Routes.
 package api
 
 import (
@@ -12,16 +18,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/decode"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/graph"
 	"github.com/airsoc/air/internal/ingest"
+	"github.com/airsoc/air/internal/playbook"
+	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
 )
@@ -30,6 +39,8 @@ import (
 type Engine interface {
 	Decide(ctx context.Context, incidentID int64, req workflows.DecideRequest) (*domain.Action, error)
 	State(ctx context.Context, incidentID int64) (*workflows.State, error)
+	Undo(ctx context.Context, incidentID int64, req workflows.UndoRequest) (*domain.Action, error)
+	Request(ctx context.Context, incidentID int64, req workflows.ManualRequest) (*domain.Action, error)
 }
 
 // Server holds the API's dependencies.
@@ -40,45 +51,93 @@ type Server struct {
 	Log     logrus.FieldLogger
 	MaxBody int64                           // bytes accepted per request; 0 means 16 MiB
 	Ready   func(ctx context.Context) error // extra readiness check (Temporal); nil means none
+
+	// Auth finds the principal behind a token.
+	Auth *auth.Service
+	// Limiter limits requests per token (and per address for callers
+	// without a valid token); nil means the default rate.
+	Limiter *auth.Limiter
+	// Pages, when set, serves everything outside /api/ and the probes.
+	Pages http.Handler
+	// DefaultAutomation is the worker's configured automation, shown until
+	// an administrator stores settings of their own.
+	DefaultAutomation policy.Settings
+	// Playbooks are the worker's loaded playbooks, for plan mode.
+	Playbooks []*playbook.Playbook
 }
 
-// Handler returns the API's HTTP handler.
+// Route is one endpoint and the weakest role that may call it.
+type Route struct {
+	Pattern string    // method and path, as http.ServeMux takes them
+	Role    auth.Role // "" means open: no token needed
+	handler handlerFunc
+}
+
+// Routes lists every endpoint with the role it needs. One line per route;
+// the access test calls each of them with every role.
+func (s *Server) Routes() []Route {
+	return []Route{
+		{"GET /healthz", "", s.healthz},
+		{"GET /readyz", "", s.readyz},
+		{"GET /api/v1/me", auth.Viewer, s.me},
+		{"POST /api/v1/alerts", auth.Analyst, s.postAlerts},
+		{"GET /api/v1/alerts/export", auth.Viewer, s.exportAlerts},
+		{"POST /api/v1/alerts/{id}/move", auth.Analyst, s.moveAlert},
+		{"GET /api/v1/incidents/{id}/correlation", auth.Viewer, s.incidentCorrelation},
+		{"GET /api/v1/incidents", auth.Viewer, s.listIncidents},
+		{"GET /api/v1/incidents/{id}", auth.Viewer, s.getIncident},
+		{"GET /api/v1/actions", auth.Viewer, s.listActions},
+		{"GET /api/v1/actions/{id}", auth.Viewer, s.getAction},
+		{"POST /api/v1/actions/{id}/approve", auth.Responder, s.decide(domain.DecisionApprove)},
+		{"POST /api/v1/actions/{id}/reject", auth.Responder, s.decide(domain.DecisionReject)},
+		{"POST /api/v1/actions/{id}/undo", auth.Responder, s.undo},
+		{"POST /api/v1/actions/decide", auth.Responder, s.decideMany},
+		{"POST /api/v1/incidents/{id}/actions", auth.Responder, s.requestAction},
+		{"GET /api/v1/audit", auth.Admin, s.listAudit},
+		{"GET /api/v1/tokens", auth.Admin, s.listTokens},
+		{"POST /api/v1/tokens", auth.Admin, s.createToken},
+		{"DELETE /api/v1/tokens/{id}", auth.Admin, s.revokeToken},
+		{"GET /api/v1/settings/automation", auth.Viewer, s.getAutomation},
+		{"PUT /api/v1/settings/automation", auth.Admin, s.putAutomation},
+		{"PUT /api/v1/entities/{key}/tags", auth.Admin, s.putEntityTags},
+		{"POST /api/v1/playbooks/plan", auth.Viewer, s.planPlaybooks},
+	}
+}
+
+// Handler returns the service's HTTP handler: the API, and the pages when
+// set.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("ok\n"))
-	})
-	s.handle(mux, "GET /readyz", s.readyz)
-	s.handle(mux, "POST /api/v1/alerts", s.postAlerts)
-	s.handle(mux, "GET /api/v1/incidents", s.listIncidents)
-	s.handle(mux, "GET /api/v1/incidents/{id}", s.getIncident)
-	s.handle(mux, "GET /api/v1/actions", s.listActions)
-	s.handle(mux, "GET /api/v1/actions/{id}", s.getAction)
-	s.handle(mux, "POST /api/v1/actions/{id}/approve", s.decide(domain.DecisionApprove))
-	s.handle(mux, "POST /api/v1/actions/{id}/reject", s.decide(domain.DecisionReject))
+	for _, rt := range s.Routes() {
+		mux.Handle(rt.Pattern, s.guard(rt))
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, domain.Errorf(domain.KindNotFound, "no endpoint %s %s", r.Method, r.URL.Path))
 	})
+	if s.Pages != nil {
+		mux.Handle("/", s.Pages)
+	}
 	return mux
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (s *Server) handle(mux *http.ServeMux, pattern string, h handlerFunc) {
-	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			s.writeError(w, r, err)
-		}
-	})
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	_, err := w.Write([]byte("ok\n"))
+	return err
+}
+
+// ErrorDetail says what went wrong: a kind, the field at fault if any, and
+// the reason.
+type ErrorDetail struct {
+	Kind    string `json:"kind"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
 }
 
 // errorBody is the JSON every error response carries.
 type errorBody struct {
-	Error struct {
-		Kind    string `json:"kind"`
-		Field   string `json:"field,omitempty"`
-		Message string `json:"message"`
-	} `json:"error"`
+	Error ErrorDetail `json:"error"`
 }
 
 var statusOf = map[domain.ErrorKind]int{
@@ -90,24 +149,40 @@ var statusOf = map[domain.ErrorKind]int{
 
 // writeError is the one place errors become responses.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var body errorBody
-	status := http.StatusInternalServerError
+	status, detail := s.describe(r.URL.Path, err)
+	switch status {
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="air"`)
+	case http.StatusTooManyRequests:
+		var rl *RateLimitedError
+		errors.As(err, &rl)
+		w.Header().Set("Retry-After", strconv.Itoa(rl.RetryAfterSeconds()))
+	}
+	writeJSON(w, status, errorBody{Error: detail})
+}
+
+// describe maps an error to its status and detail, logging internal ones.
+// The log names the path only: never a query string or a header, which
+// could carry a secret.
+func (s *Server) describe(path string, err error) (int, ErrorDetail) {
 	var de *domain.Error
 	var tooBig *http.MaxBytesError
+	var rl *RateLimitedError
 	switch {
 	case errors.As(err, &tooBig):
-		status = http.StatusRequestEntityTooLarge
-		body.Error.Kind = "too_large"
-		body.Error.Message = fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)
+		return http.StatusRequestEntityTooLarge, ErrorDetail{Kind: "too_large",
+			Message: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
+	case auth.IsUnauthenticated(err):
+		return http.StatusUnauthorized, ErrorDetail{Kind: "unauthenticated",
+			Message: "send a valid API token as Authorization: Bearer TOKEN (" + err.Error() + ")"}
+	case errors.As(err, &rl):
+		return http.StatusTooManyRequests, ErrorDetail{Kind: "rate_limited",
+			Message: fmt.Sprintf("too many requests; retry after %d s", rl.RetryAfterSeconds())}
 	case errors.As(err, &de):
-		status = statusOf[de.Kind]
-		body.Error.Kind, body.Error.Field, body.Error.Message = string(de.Kind), de.Field, de.Message
-	default:
-		body.Error.Kind = "internal"
-		body.Error.Message = "internal error; see the worker's log"
-		s.Log.WithError(err).WithField("path", r.URL.Path).Error("request failed")
+		return statusOf[de.Kind], ErrorDetail{Kind: string(de.Kind), Field: de.Field, Message: de.Message}
 	}
-	writeJSON(w, status, body)
+	s.Log.WithError(err).WithField("path", path).Error("request failed")
+	return http.StatusInternalServerError, ErrorDetail{Kind: "internal", Message: "internal error; see the worker's log"}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
@@ -157,11 +232,12 @@ type IngestResponse struct {
 	Warning  string          `json:"warning,omitempty"`
 }
 
-// postAlerts ingests one alert, an array, a Graph page or NDJSON. Valid
+// postAlerts ingests one alert, an array, a Graph page or NDJSON, in Graph,
+// OCSF or Sentinel format (internal/decode). Valid
 // alerts are stored even when others are bad: 200 when all were good, 207
 // when some were rejected, 400 when none was usable.
 func (s *Server) postAlerts(w http.ResponseWriter, r *http.Request) error {
-	alerts, problems, err := graph.Decode(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	alerts, problems, err := decode.Decode(http.MaxBytesReader(w, r.Body, s.maxBody()))
 	if err != nil {
 		return err
 	}
@@ -228,6 +304,9 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if incs, err = s.scopeIncidents(r.Context(), auth.FromContext(r.Context()), incs); err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, map[string]any{"value": incs})
 }
 
@@ -248,8 +327,12 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	p := auth.FromContext(ctx)
 	inc, err := s.Store.GetIncident(ctx, id)
 	if err != nil {
+		return err
+	}
+	if err := s.incidentInScope(ctx, p, id); err != nil {
 		return err
 	}
 	d := IncidentDetail{Incident: *inc}
@@ -259,8 +342,14 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
 	if d.Entities, err = s.Store.IncidentEntities(ctx, id); err != nil {
 		return err
 	}
-	if d.Actions, err = s.Store.ListActions(ctx, store.ActionFilter{IncidentID: id, Limit: 1000}); err != nil {
+	page, err := s.Store.QueryActions(ctx, store.ActionQuery{IncidentIDs: []int64{id}, Scope: p.Groups,
+		Desc: true, Limit: 1000})
+	if err != nil {
 		return err
+	}
+	d.Actions = make([]domain.Action, len(page.Value))
+	for i, row := range page.Value {
+		d.Actions[i] = row.Action
 	}
 	if d.Comments, err = s.Store.IncidentComments(ctx, id); err != nil {
 		return err
@@ -269,93 +358,11 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if st, err := s.Engine.State(ctx, id); err == nil {
-		d.Investigation = st
+		d.Investigation = scopeState(st, d.Actions, p)
 	} else if domain.KindOf(err) != domain.KindNotFound {
 		s.Log.WithError(err).WithField("incident", id).Warn("query investigation state")
 	}
 	return writeJSON(w, http.StatusOK, d)
-}
-
-func (s *Server) listActions(w http.ResponseWriter, r *http.Request) error {
-	var f store.ActionFilter
-	for _, v := range splitList(r.URL.Query()["status"]) {
-		st, err := domain.ParseEnum("status", v, domain.ActionStatuses, false)
-		if err != nil {
-			return err
-		}
-		f.Statuses = append(f.Statuses, st)
-	}
-	if v := r.URL.Query().Get("incidentId"); v != "" {
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return domain.Invalid("incidentId", "want an integer, got %q", v)
-		}
-		f.IncidentID = id
-	}
-	limit, err := intParam(r, "limit", 1, 1000)
-	if err != nil {
-		return err
-	}
-	f.Limit = limit
-	acts, err := s.Store.ListActions(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"value": acts})
-}
-
-func (s *Server) getAction(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.Store.GetAction(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, a)
-}
-
-// DecisionBody is the optional body of approve and reject.
-type DecisionBody struct {
-	Comment    string `json:"comment"`
-	ParamsHash string `json:"paramsHash"`
-}
-
-// decide approves or rejects through the incident workflow's decide Update:
-// the workflow validates, applies and records; this handler only asks.
-func (s *Server) decide(d domain.Decision) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		var body DecisionBody
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
-			return jsonError(err)
-		}
-		a, err := s.Store.GetAction(r.Context(), r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		// The store trails the workflow only from pending to decided, so a
-		// decided row is final: answer without a trip to the workflow.
-		if a.Status != domain.ActionPending {
-			return domain.Errorf(domain.KindConflict, "action %s is already %s", a.ID, a.Status)
-		}
-		got, err := s.Engine.Decide(r.Context(), a.IncidentID, workflows.DecideRequest{
-			ActionID: a.ID, Decision: d, Comment: body.Comment, By: actor(r), ParamsHash: body.ParamsHash,
-			// Until API tokens carry roles, every caller decides as a responder.
-			Role: domain.RoleResponder,
-		})
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusOK, got)
-	}
-}
-
-// actor names who is calling. Until tokens exist it is the X-AIR-Actor
-// header, or "api".
-func actor(r *http.Request) string {
-	if a := strings.TrimSpace(r.Header.Get("X-AIR-Actor")); a != "" {
-		return a
-	}
-	return "api"
 }
 
 func jsonError(err error) error {

@@ -23,14 +23,16 @@ import (
 
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/api"
+	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/connector"
 	"github.com/airsoc/air/internal/devserver"
 	"github.com/airsoc/air/internal/engine"
 	"github.com/airsoc/air/internal/ingest"
-	"github.com/airsoc/air/internal/labtenant"
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/web"
 	"github.com/airsoc/air/workflows"
 )
 
@@ -60,12 +62,24 @@ type Config struct {
 	ApprovalExpiry time.Duration
 	// CorrelationWindow is the correlation window; 0 means 24 hours.
 	CorrelationWindow time.Duration
+	// Connectors routes remediations to Defender for Endpoint, Graph,
+	// webhooks or the lab tenant; the zero value sends all to the lab.
+	Connectors connector.Config
 	// Log is the service's logger.
 	Log *logrus.Logger
 	// Out receives the start-up banner; nil means os.Stdout.
 	Out io.Writer
 	// Listening, when set, receives the API's base URL once it listens.
 	Listening func(url string)
+	// AdminTokenFile, when set, keeps a working admin token there (mode
+	// 0600), creating one on first start; Dev sets it to
+	// <DataDir>/admin-token.
+	AdminTokenFile string
+	// RateLimit limits API and page requests per token; the zero value
+	// is 20 a second with bursts of 100.
+	RateLimit auth.Rate
+	// SecureCookies marks the pages' cookies Secure behind a TLS proxy.
+	SecureCookies bool
 }
 
 func (c *Config) defaults() error {
@@ -94,6 +108,9 @@ func (c *Config) defaults() error {
 		if c.TemporalPort == 0 {
 			c.TemporalPort = 7233
 		}
+		if c.AdminTokenFile == "" {
+			c.AdminTokenFile = filepath.Join(c.DataDir, "admin-token")
+		}
 		return nil
 	}
 	if c.TemporalAddress == "" {
@@ -115,6 +132,9 @@ func Run(ctx context.Context, cfg Config) error {
 	books, sources, err := loadPlaybooks(cfg.PlaybookDir)
 	if err != nil {
 		return err
+	}
+	if err := cfg.Connectors.Validate(connector.Env{}); err != nil { // before anything starts
+		return fmt.Errorf("remediation connectors are misconfigured:\n%w", err)
 	}
 
 	if cfg.Dev {
@@ -139,6 +159,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
+	router, err := connector.NewRouter(ctx, cfg.Connectors, connector.Deps{Store: st, Log: log.WithField("component", "connectors")})
+	if err != nil {
+		return fmt.Errorf("remediation connectors are misconfigured:\n%w", err)
+	}
 
 	tc, err := client.DialContext(ctx, client.Options{
 		HostPort:  cfg.TemporalAddress,
@@ -150,10 +174,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer tc.Close()
 
-	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
+	w := worker.New(tc, workflows.TaskQueue, workflows.WorkerOptions)
 	Register(w, &activities.Activities{
 		Store:      st,
-		Executor:   &labtenant.Tenant{Store: st},
+		Executor:   router,
 		Playbooks:  sources,
 		Automation: cfg.Automation,
 		Log:        log.WithField("component", "activities"),
@@ -164,16 +188,36 @@ func Run(ctx context.Context, cfg Config) error {
 	defer w.Stop()
 
 	eng := &engine.Engine{Client: tc, ApprovalExpiry: cfg.ApprovalExpiry}
+	access := &auth.Service{Store: st}
+	adminToken := ""
+	if cfg.AdminTokenFile != "" {
+		secret, created, err := access.BootstrapAdmin(ctx, cfg.AdminTokenFile)
+		if err != nil {
+			return fmt.Errorf("admin token: %w", err)
+		}
+		if created {
+			adminToken = secret
+		}
+	}
+	limiter := &auth.Limiter{Rate: cfg.RateLimit}
 	srv := &api.Server{
 		Store: st,
 		Ingest: &ingest.Pipeline{Store: st, Notifier: eng, Log: log.WithField("component", "ingest"),
 			Rules: store.CorrelationRules{Window: cfg.CorrelationWindow}},
-		Engine: eng,
-		Log:    log.WithField("component", "api"),
+		Engine:            eng,
+		Log:               log.WithField("component", "api"),
+		Auth:              access,
+		Limiter:           limiter,
+		DefaultAutomation: cfg.Automation,
+		Playbooks:         books,
 		Ready: func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		},
+	}
+	if srv.Pages, err = (&web.Server{Center: srv, Auth: access, Limiter: limiter, SecureCookies: cfg.SecureCookies,
+		Log: log.WithField("component", "pages")}).Handler(); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -183,7 +227,7 @@ func Run(ctx context.Context, cfg Config) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	base := "http://" + ln.Addr().String()
-	banner(cfg, base, books)
+	banner(cfg, base, books, adminToken)
 	if cfg.Listening != nil {
 		cfg.Listening(base)
 	}
@@ -222,7 +266,7 @@ func loadPlaybooks(dir string) ([]*playbook.Playbook, []activities.PlaybookSourc
 	return books, sources, nil
 }
 
-func banner(cfg Config, base string, books []*playbook.Playbook) {
+func banner(cfg Config, base string, books []*playbook.Playbook, adminToken string) {
 	names := make([]string, len(books))
 	for i, b := range books {
 		names[i] = fmt.Sprintf("%s v%d", b.Name, b.Version)
@@ -238,6 +282,14 @@ func banner(cfg Config, base string, books []*playbook.Playbook) {
   Playbooks:  %s
   Try:        go run ./starter ingest internal/graph/testdata/sample-alert.json
 `, mode, base, base, cfg.TemporalAddress, cfg.Namespace, redact(cfg.DatabaseURL), strings.Join(names, ", "))
+	fmt.Fprintf(cfg.Out, "  Pages:      %s/actions (sign in with an API token)\n", base)
+	switch {
+	case adminToken != "":
+		// Shown once, on the start that created it; the file keeps it.
+		fmt.Fprintf(cfg.Out, "  Admin token (new, shown once; also in %s):\n    %s\n", cfg.AdminTokenFile, adminToken)
+	case cfg.AdminTokenFile != "":
+		fmt.Fprintf(cfg.Out, "  Admin token: in %s (starter reads it when AIR_TOKEN is unset)\n", cfg.AdminTokenFile)
+	}
 }
 
 // redact hides a password in a database URL.

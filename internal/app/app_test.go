@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/airsoc/air/internal/api"
+	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/cli"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/ingest"
@@ -59,12 +60,13 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	c := apiClient{base: base, token: adminToken(t, dir)}
 	sample, err := os.ReadFile("../graph/testdata/sample-alert.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ing api.IngestResponse
-	if code := do(t, "POST", base+"/api/v1/alerts", sample, &ing); code != http.StatusOK {
+	if code := c.do(t, "POST", "/api/v1/alerts", sample, &ing); code != http.StatusOK {
 		t.Fatalf("ingest: HTTP %d %+v", code, ing)
 	}
 	if len(ing.Results) != 1 || ing.Results[0].Outcome != store.Created || !ing.Results[0].NewIncident {
@@ -74,14 +76,14 @@ func TestEndToEnd(t *testing.T) {
 
 	// The same alert again: one alert, one incident.
 	var again api.IngestResponse
-	do(t, "POST", base+"/api/v1/alerts", sample, &again)
+	c.do(t, "POST", "/api/v1/alerts", sample, &again)
 	if len(again.Results) != 1 || again.Results[0].Outcome != store.Unchanged || again.Results[0].IncidentID != incident {
 		t.Errorf("re-ingest: got %+v, want unchanged in incident %d", again.Results, incident)
 	}
 
 	pending := waitFor(t, "a pending action", func() (*domain.Action, bool) {
 		var page struct{ Value []domain.Action }
-		do(t, "GET", base+"/api/v1/actions?status=pending", nil, &page)
+		c.do(t, "GET", "/api/v1/actions?status=pending", nil, &page)
 		if len(page.Value) == 1 {
 			return &page.Value[0], true
 		}
@@ -93,56 +95,79 @@ func TestEndToEnd(t *testing.T) {
 
 	// The command line lists it too.
 	var out bytes.Buffer
-	if code := cli.Run(ctx, cli.Env{BaseURL: base, Stdout: &out, Stderr: &out}, []string{"actions", "list"}); code != 0 || !strings.Contains(out.String(), pending.ID) {
+	if code := cli.Run(ctx, cli.Env{BaseURL: base, Token: c.token, Stdout: &out, Stderr: &out}, []string{"actions", "list"}); code != 0 || !strings.Contains(out.String(), pending.ID) {
 		t.Errorf("starter actions list: exit %d\n%s", code, out.String())
 	}
 
 	var e struct {
 		Error struct{ Kind, Message string }
 	}
-	if code := do(t, "POST", base+"/api/v1/actions/nope/approve", nil, &e); code != http.StatusNotFound {
+	if code := c.do(t, "POST", "/api/v1/actions/nope/approve", nil, &e); code != http.StatusNotFound {
 		t.Errorf("approve unknown action: HTTP %d %+v, want 404", code, e)
 	}
 	var approved domain.Action
-	if code := do(t, "POST", base+"/api/v1/actions/"+pending.ID+"/approve", []byte(`{"comment":"contain it"}`), &approved); code != http.StatusOK {
+	if code := c.do(t, "POST", "/api/v1/actions/"+pending.ID+"/approve", []byte(`{"comment":"contain it"}`), &approved); code != http.StatusOK {
 		t.Fatalf("approve: HTTP %d", code)
 	}
 	if approved.Status != domain.ActionApproved || approved.DecisionComment != "contain it" {
 		t.Errorf("approved action: %+v", approved)
 	}
-	if code := do(t, "POST", base+"/api/v1/actions/"+pending.ID+"/reject", nil, &e); code != http.StatusConflict || !strings.Contains(e.Error.Message, "already") {
+	if code := c.do(t, "POST", "/api/v1/actions/"+pending.ID+"/reject", nil, &e); code != http.StatusConflict || !strings.Contains(e.Error.Message, "already") {
 		t.Errorf("reject after approve: HTTP %d %+v, want 409 naming the current status", code, e)
 	}
 
+	// Containment done, eradication proposes quarantining the malicious file.
+	quarantine := waitFor(t, "the pending quarantine", func() (*domain.Action, bool) {
+		var page struct{ Value []domain.Action }
+		c.do(t, "GET", "/api/v1/actions?status=pending", nil, &page)
+		if len(page.Value) == 1 && page.Value[0].Type == "file.stop_and_quarantine" {
+			return &page.Value[0], true
+		}
+		return nil, false
+	})
+	if code := c.do(t, "POST", "/api/v1/actions/"+quarantine.ID+"/approve", nil, &approved); code != http.StatusOK {
+		t.Fatalf("approve quarantine: HTTP %d", code)
+	}
 	waitFor(t, "successfullyRemediated", func() (struct{}, bool) {
 		var d api.IncidentDetail
-		do(t, "GET", base+"/api/v1/incidents/"+itoa(incident), nil, &d)
+		c.do(t, "GET", "/api/v1/incidents/"+itoa(incident), nil, &d)
 		return struct{}{}, d.InvestigationState == domain.InvestigationSuccessfullyRemediated
 	})
-	if code := do(t, "POST", base+"/api/v1/actions/"+pending.ID+"/approve", nil, &e); code != http.StatusConflict || !strings.Contains(e.Error.Message, "already succeeded") {
+	if code := c.do(t, "POST", "/api/v1/actions/"+pending.ID+"/approve", nil, &e); code != http.StatusConflict || !strings.Contains(e.Error.Message, "already succeeded") {
 		t.Errorf("approve after it ran: HTTP %d %+v, want 409 naming status succeeded", code, e)
 	}
 	recordHistory(t, fmt.Sprintf("127.0.0.1:%d", temporalPort), incident, "device-compromise-approved")
 	var d api.IncidentDetail
-	do(t, "GET", base+"/api/v1/incidents/"+itoa(incident), nil, &d)
-	if d.AlertCount != 1 || len(d.Alerts) != 1 || len(d.Actions) != 1 || d.Actions[0].Status != domain.ActionSucceeded {
-		t.Errorf("incident detail: %d alerts, actions %+v", len(d.Alerts), d.Actions)
+	c.do(t, "GET", "/api/v1/incidents/"+itoa(incident), nil, &d)
+	if d.AlertCount != 1 || len(d.Alerts) != 1 || len(d.Actions) != 2 {
+		t.Errorf("incident detail: %d alerts, %d actions, want 1 and 2", len(d.Alerts), len(d.Actions))
+	}
+	for _, a := range d.Actions {
+		if a.Status != domain.ActionSucceeded {
+			t.Errorf("action %s %s: %s", a.Type, a.TargetKey, a.Status)
+		}
 	}
 	var incs struct{ Value []domain.Incident }
-	do(t, "GET", base+"/api/v1/incidents", nil, &incs)
+	c.do(t, "GET", "/api/v1/incidents", nil, &incs)
 	if len(incs.Value) != 1 {
 		t.Errorf("incidents: got %d, want 1", len(incs.Value))
 	}
 
-	// The lab tenant, read from the same database file, has the device isolated once.
+	// The lab tenant, read from the same database file, has the device
+	// isolated and the file quarantined, each once.
 	st, err := store.Open(context.Background(), filepath.Join(dir, "air.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	ops, err := st.LabOperations(context.Background())
-	if err != nil || len(ops) != 1 || !ops[0].Changed || ops[0].Operation != "isolate" {
-		t.Errorf("lab operations: %+v, %v", ops, err)
+	if err != nil || len(ops) != 2 {
+		t.Fatalf("lab operations: %+v, %v; want the isolation and the quarantine", ops, err)
+	}
+	for _, op := range ops {
+		if !op.Changed {
+			t.Errorf("lab operation %+v changed nothing", op)
+		}
 	}
 	devs, _ := st.LabDevices(context.Background())
 	if len(devs) != 1 || !devs[0].Isolated {
@@ -158,7 +183,7 @@ func TestIngestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	base := serve(t, st, &recorder{})
+	c := serve(t, st, &recorder{})
 	tests := []struct {
 		name      string
 		body      string
@@ -178,7 +203,7 @@ func TestIngestBadInput(t *testing.T) {
 					Field, Reason string
 				}
 			}
-			code := do(t, "POST", base+"/api/v1/alerts", []byte(tt.body), &body)
+			code := c.do(t, "POST", "/api/v1/alerts", []byte(tt.body), &body)
 			if code != tt.wantCode {
 				t.Fatalf("HTTP %d, want %d (%+v)", code, tt.wantCode, body)
 			}
@@ -200,13 +225,13 @@ func TestIngestBatchKeepsGoodItems(t *testing.T) {
 	}
 	defer st.Close()
 	notified := &recorder{}
-	base := serve(t, st, notified)
+	c := serve(t, st, notified)
 	batch := `[{"id": "good-1", "title": "a", "severity": "low", "createdDateTime": "2026-01-01T00:00:00Z"},
 		{"id": "bad", "severity": "severe"},
 		{"title": "no id"},
 		{"id": "good-2", "title": "b", "severity": "high", "evidence": [{"@odata.type": "#microsoft.graph.security.deviceEvidence", "verdict": "evil"}]}]`
 	var resp api.IngestResponse
-	if code := do(t, "POST", base+"/api/v1/alerts", []byte(batch), &resp); code != http.StatusMultiStatus {
+	if code := c.do(t, "POST", "/api/v1/alerts", []byte(batch), &resp); code != http.StatusMultiStatus {
 		t.Fatalf("HTTP %d, want 207: %+v", code, resp)
 	}
 	if resp.Accepted != 1 || len(resp.Results) != 1 || resp.Results[0].ID != "good-1" || resp.Results[0].Index != 0 {
@@ -249,11 +274,18 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func do(t *testing.T, method, url string, body []byte, out any) int {
+// apiClient calls the API with a bearer token.
+type apiClient struct{ base, token string }
+
+func (c apiClient) do(t *testing.T, method, path string, body []byte, out any) int {
 	t.Helper()
+	url := c.base + path
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -286,13 +318,30 @@ func waitFor[T any](t *testing.T, what string, cond func() (T, bool)) T {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// serve runs the real API handler over st with no workflow engine behind it.
-func serve(t *testing.T, st *store.Store, n ingest.Notifier) string {
+// serve runs the real API handler over st with no workflow engine behind
+// it, and returns a client holding an analyst token.
+func serve(t *testing.T, st *store.Store, n ingest.Notifier) apiClient {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	srv := &api.Server{Store: st, Ingest: &ingest.Pipeline{Store: st, Notifier: n, Log: log}, Log: log}
+	access := &auth.Service{Store: st}
+	tok, err := access.CreateToken(context.Background(), "test", auth.NewToken{Name: "ingester", Role: auth.Analyst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &api.Server{Store: st, Ingest: &ingest.Pipeline{Store: st, Notifier: n, Log: log}, Log: log, Auth: access}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return hs.URL
+	return apiClient{base: hs.URL, token: tok.Secret}
+}
+
+// adminToken reads the admin token the dev service keeps in its data
+// directory.
+func adminToken(t *testing.T, dataDir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
+	if err != nil {
+		t.Fatalf("dev mode keeps an admin token: %v", err)
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/devserver"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/store"
@@ -51,6 +52,16 @@ func crashRound(t *testing.T, bin string, rng *rand.Rand) {
 	dbPath := filepath.Join(dir, "air.db")
 	httpPort := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	// The worker's API needs a token: mint one in its database first.
+	st0, err := store.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := (&auth.Service{Store: st0}).CreateToken(ctx, "test", auth.NewToken{Name: "crash-test", Role: auth.Analyst})
+	st0.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var logs bytes.Buffer
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin)
@@ -72,10 +83,17 @@ func crashRound(t *testing.T, bin string, rng *rand.Rand) {
 			if sent[i] {
 				continue
 			}
+			// Days apart: each alert is an incident of its own.
+			at := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * 72 * time.Hour).Format(time.RFC3339)
 			body := fmt.Sprintf(`{"id":"crash-%d","title":"Malware","severity":"high","category":"Execution",
-				"createdDateTime":"2026-01-01T10:00:00Z","evidence":[{"@odata.type":"#microsoft.graph.security.deviceEvidence",
-				"mdeDeviceId":"dev%d","deviceDnsName":"ws%d.corp.example","verdict":"malicious"}]}`, i, i, i)
-			resp, err := http.Post(base+"/api/v1/alerts", "application/json", bytes.NewBufferString(body))
+				"createdDateTime":%q,"evidence":[{"@odata.type":"#microsoft.graph.security.deviceEvidence",
+				"mdeDeviceId":"dev%d","deviceDnsName":"ws%d.corp.example","osPlatform":"Windows11","verdict":"malicious"}]}`, i, at, i, i)
+			req, err := http.NewRequest(http.MethodPost, base+"/api/v1/alerts", bytes.NewBufferString(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+tok.Secret)
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				return // the worker is down: send again after the restart
 			}

@@ -26,26 +26,47 @@ import (
 // Env is what a command runs with.
 type Env struct {
 	BaseURL string // AIR_URL
-	Stdout  io.Writer
-	Stderr  io.Writer
-	HTTP    *http.Client
+	// Token is the API token sent as a bearer token; empty means AIR_TOKEN,
+	// else the dev worker's admin token in $AIR_DATA_DIR/admin-token
+	// (default .air/admin-token).
+	Token  string
+	Stdout io.Writer
+	Stderr io.Writer
+	HTTP   *http.Client
 }
 
 const usage = `Usage: starter COMMAND [flags]
 
 Commands:
   ingest FILE...                  send alerts (a Graph alert, an array, a page or NDJSON; - for stdin)
+  alerts export [--db DSN]        alert,incident CSV of every alert (the grouping, for scoring)
+  alerts move ID [--to INCIDENT]  move an alert to another incident (no --to: a new one)
+  bench ingest FILE [flags]       measure ingest + correlation (starter bench ingest -h)
+  bench e2e [--json]              measure alert-to-remediation on an embedded Temporal (starter bench e2e -h)
   incidents list [-status S,...]  list incidents
   incidents show ID               show an incident with its alerts, entities and actions
-  actions list [-status S,...]    list actions (default: pending)
+  actions list [filters]          the action center (default: pending); starter actions list -h for filters
   actions show ID                 show one action
-  actions approve ID [-m COMMENT] approve a pending action
-  actions reject ID [-m COMMENT]  reject a pending action
+  actions approve ID... [-m TEXT] approve pending actions (several: of one type, in one bulk decision)
+  actions reject ID... [-m TEXT]  reject pending actions
+  actions undo ID [-m TEXT]       undo a succeeded action (device.isolate → device.release, …)
+  actions types                   the action types: target, parameters, undo, risk, connectors
+  tokens create --role ROLE [--groups G,...] [--name NAME]
+                                  make an API token (admin); its secret is shown once
+  tokens list                     list tokens (admin)
+  tokens revoke ID                revoke a token and end its page sessions (admin)
+  audit [filters]                 the audit log (admin); starter audit -h for filters
+  playbooks validate [DIR]        check the playbooks and playbook tests in DIR (default ./playbooks), no API needed
+  playbooks test [DIR]            run the playbook tests in DIR against the real workflow, no API needed
+  playbooks plan --incident FILE|ID [--against OLD_DIR]
+                                  what the playbooks would do to an incident, changing nothing
 
 Environment:
-  AIR_URL   the AIR API (default http://127.0.0.1:8080)
+  AIR_URL       the AIR API (default http://127.0.0.1:8080)
+  AIR_TOKEN     the API token to send; unset: the dev worker's admin token in
+                $AIR_DATA_DIR/admin-token (default .air/admin-token)
 
-Every list and show command takes -o table|json.
+List and show commands take --output (-o) table|json; actions list and audit also csv.
 `
 
 // Run runs one command and returns the process exit code: 0 done, 1 the
@@ -56,6 +77,9 @@ func Run(ctx context.Context, env Env, args []string) int {
 	}
 	if env.BaseURL == "" {
 		env.BaseURL = "http://127.0.0.1:8080"
+	}
+	if env.Token == "" {
+		env.Token = defaultToken()
 	}
 	err := dispatch(ctx, env, args)
 	var ue usageError
@@ -85,6 +109,19 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 	switch args[0] {
 	case "ingest":
 		return ingest(ctx, env, args[1:])
+	case "tokens":
+		return tokens(ctx, env, args[1:])
+	case "alerts":
+		return alerts(ctx, env, args[1:])
+	case "bench":
+		if len(args) > 1 && args[1] == "e2e" {
+			return benchE2E(ctx, env, args[2:])
+		}
+		return bench(ctx, env, args[1:])
+	case "audit":
+		return audit(ctx, env, args[1:])
+	case "playbooks":
+		return playbooks(ctx, env, args[1:])
 	case "incidents", "actions":
 		if len(args) < 2 {
 			return usageError{args[0] + ": missing subcommand"}
@@ -95,13 +132,17 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 		case "incidents show":
 			return show(ctx, env, "incidents", args[2:])
 		case "actions list":
-			return list(ctx, env, "actions", args[2:], "pending")
+			return actionsList(ctx, env, args[2:])
 		case "actions show":
-			return show(ctx, env, "actions", args[2:])
+			return actionsShow(ctx, env, args[2:])
 		case "actions approve":
 			return decide(ctx, env, "approve", args[2:])
 		case "actions reject":
 			return decide(ctx, env, "reject", args[2:])
+		case "actions undo":
+			return undo(ctx, env, args[2:])
+		case "actions types":
+			return actionTypes(ctx, env, args[2:])
 		}
 		return usageError{fmt.Sprintf("unknown command %q", args[0]+" "+args[1])}
 	}
@@ -263,25 +304,6 @@ func show(ctx context.Context, env Env, what string, args []string) error {
 	return nil
 }
 
-func decide(ctx context.Context, env Env, verb string, args []string) error {
-	fs := newFlags(env, "actions "+verb)
-	comment := fs.String("m", "", "comment recorded with the decision")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"actions " + verb + ": name one action id"}
-	}
-	body, _ := json.Marshal(api.DecisionBody{Comment: *comment})
-	var a domain.Action
-	if _, err := call(ctx, env, http.MethodPost, "/api/v1/actions/"+url.PathEscape(pos[0])+"/"+verb, body, &a); err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "action %s (%s on %s): %s by %s\n", a.ID, a.Type, a.TargetName, a.Status, a.DecidedBy)
-	return nil
-}
-
 // call sends a request and decodes a 2xx answer into out. Other answers
 // become errors carrying the API's message.
 func call(ctx context.Context, env Env, method, path string, body []byte, out any) (int, error) {
@@ -292,8 +314,8 @@ func call(ctx context.Context, env Env, method, path string, body []byte, out an
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if u := os.Getenv("USER"); u != "" {
-		req.Header.Set("X-AIR-Actor", u)
+	if env.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+env.Token)
 	}
 	resp, err := env.HTTP.Do(req)
 	if err != nil {
@@ -312,6 +334,9 @@ func call(ctx context.Context, env Env, method, path string, body []byte, out an
 		} `json:"error"`
 	}
 	if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+		if resp.StatusCode == http.StatusUnauthorized && env.Token == "" {
+			e.Error.Message += "; set AIR_TOKEN (or run worker -dev here, which keeps an admin token in .air/admin-token)"
+		}
 		if e.Error.Field != "" {
 			return resp.StatusCode, fmt.Errorf("%s (%d): %s: %s", e.Error.Kind, resp.StatusCode, e.Error.Field, e.Error.Message)
 		}

@@ -128,7 +128,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for _, b := range books {
 		sources = append(sources, activities.PlaybookSource{File: b.File, Source: b.Source})
 	}
-	w := worker.New(tc, taskQueue, WorkerOptions)
+	w := worker.New(tc, taskQueue, workflows.WorkerOptions)
 	w.RegisterWorkflow(workflows.IncidentWorkflow)
 	w.RegisterActivity(&activities.Activities{Store: st, Executor: &labtenant.Tenant{Store: st}, Playbooks: sources, Log: log})
 	w.RegisterWorkflow(BareWorkflow)
@@ -207,14 +207,15 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // alert is a high-severity malware alert on a device of its own, so each
 // opens an incident whose investigation proposes one isolation.
 func alert(prefix string, i int) *domain.Alert {
-	now := time.Now().UTC()
+	// Days apart, so that correlation keeps each in an incident of its own.
+	now := time.Now().UTC().Add(-time.Duration(i) * 72 * time.Hour)
 	dev := fmt.Sprintf("%s-dev-%d", prefix, i)
 	return &domain.Alert{ID: fmt.Sprintf("%s-%d", prefix, i), Title: "Malware detected", Status: domain.AlertNew,
 		Severity: domain.SeverityHigh, Category: "Execution", ServiceSource: "microsoftDefenderForEndpoint",
 		CreatedDateTime: now, LastUpdateDateTime: now,
 		Evidence: []domain.Evidence{{Type: "deviceEvidence", Verdict: domain.VerdictMalicious, Entity: &domain.Entity{
 			Key: domain.EntityKey("device:" + dev), Kind: domain.KindDevice, Name: dev + ".bench.example",
-			Verdict: domain.VerdictMalicious, Attrs: map[string]string{"mdeDeviceId": dev}}}}}
+			Verdict: domain.VerdictMalicious, Attrs: map[string]string{"mdeDeviceId": dev, "osPlatform": "Windows11"}}}}}
 }
 
 func ingestAll(ctx context.Context, pipe *ingest.Pipeline, prefix string, n int) error {
@@ -371,13 +372,4 @@ func (r *Result) String() string {
   alert to pending action at %.1f incidents/s:    p50 %.1f ms  p99 %.1f ms  max %.1f ms  (%d samples)
 `, r.Store, r.TemporalStorage, r.IncidentsPerS, r.Incidents, r.Activities, r.CeilingPerS, 100*r.Ratio,
 		r.PendingRate, r.PendingP50Ms, r.PendingP99Ms, r.PendingMaxMs, r.PendingSamples)
-}
-
-// WorkerOptions are the worker settings the bench runs with; the service
-// uses the same (see internal/app). More pollers than the SDK's default
-// keep workflow and activity tasks flowing when hundreds of incidents are
-// in flight.
-var WorkerOptions = worker.Options{
-	MaxConcurrentWorkflowTaskPollers: 8,
-	MaxConcurrentActivityTaskPollers: 8,
 }

@@ -1,12 +1,14 @@
 package graph
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/airsoc/air/internal/domain"
 )
@@ -29,7 +31,7 @@ func decodeAlert(raw []byte) (*domain.Alert, string, *domain.Error) {
 	if off := tooDeep(raw, maxDepth); off >= 0 {
 		return nil, idOf(raw), domain.Invalid("", "alert nests deeper than %d levels at %s", maxDepth, where(raw, off))
 	}
-	o, err := newObject(raw, "", nil)
+	o, err := newObject(raw, "", &firstError{valid: json.Valid(raw)})
 	if err != nil {
 		return nil, "", err
 	}
@@ -137,11 +139,26 @@ type object struct {
 	errs *firstError
 }
 
-type firstError struct{ err *domain.Error }
+type firstError struct {
+	err   *domain.Error
+	valid bool // the document passed json.Valid: parts may be cut without re-validation
+}
 
 // newObject parses raw as a JSON object found at path, recording problems in
 // errs (a fresh record when nil).
 func newObject(raw []byte, path string, errs *firstError) (*object, *domain.Error) {
+	if errs != nil && errs.valid {
+		switch jsonKind(raw) {
+		case "null":
+			return nil, domain.Invalid(path, "want an object, got null")
+		case "object":
+			if m, ok := splitObject(raw); ok {
+				return &object{m: m, path: path, errs: errs}, nil
+			}
+		default:
+			return nil, domain.Invalid(path, "want an object, got %s", jsonKind(raw))
+		}
+	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		var te *json.UnmarshalTypeError
@@ -195,12 +212,43 @@ func (o *object) str(name string) string {
 	if v == nil {
 		return ""
 	}
+	if s, ok := plainString(v); ok {
+		return s
+	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
 		o.wrongType(name, "a string", v)
 		return ""
 	}
 	return s
+}
+
+// plainString reads a JSON string that needs no unescaping — no backslash,
+// no control character, valid UTF-8, as nearly every string in an alert —
+// without a second parse of the bytes. Other strings take the slow path.
+func plainString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	body := v[1 : len(v)-1]
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			if c >= 0x80 && utf8.Valid(body) && !bytes.ContainsAny(body, "\\\"") && !hasControl(body) {
+				return string(body), true
+			}
+			return "", false
+		}
+	}
+	return string(body), true
+}
+
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // int reads an integer field (Graph's Int64 is a JSON number); ok is false
@@ -223,13 +271,16 @@ func (o *object) strs(name string) []string {
 	if v == nil {
 		return nil
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(v, &elems); err != nil {
-		o.wrongType(name, "an array of strings", v)
+	elems := o.elements(name, "an array of strings", v)
+	if elems == nil {
 		return nil
 	}
 	var out []string
 	for i, e := range elems {
+		if s, ok := plainString(e); ok {
+			out = append(out, s)
+			continue
+		}
 		var s string
 		if err := json.Unmarshal(e, &s); err != nil {
 			o.fail(domain.Invalid(o.field(name)+"["+strconv.Itoa(i)+"]", "want a string, got %s", jsonKind(e)))
@@ -246,9 +297,23 @@ func (o *object) array(name string) []json.RawMessage {
 	if v == nil {
 		return nil
 	}
+	return o.elements(name, "an array", v)
+}
+
+// elements cuts an array value, recording a problem when it is not one.
+func (o *object) elements(name, want string, v json.RawMessage) []json.RawMessage {
+	if o.errs.valid {
+		if jsonKind(v) != "array" {
+			o.wrongType(name, want, v)
+			return nil
+		}
+		if elems, ok := splitArray(v); ok {
+			return elems
+		}
+	}
 	var elems []json.RawMessage
 	if err := json.Unmarshal(v, &elems); err != nil {
-		o.wrongType(name, "an array", v)
+		o.wrongType(name, want, v)
 		return nil
 	}
 	return elems

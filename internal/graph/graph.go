@@ -170,8 +170,9 @@ func splitObjects(body []byte) ([]item, *domain.Error) {
 // pageOrAlert tells a Graph page ({"value": [...]}) from a single alert;
 // alerts have no "value" property.
 func pageOrAlert(doc json.RawMessage) ([]item, *domain.Error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(doc, &top); err != nil {
+	// doc was read by a json.Decoder, so it is valid JSON: cut it in one pass.
+	top, ok := splitObject(doc)
+	if !ok {
 		// Let the item decoder explain what is wrong with it.
 		return []item{{raw: doc}}, nil
 	}
@@ -359,3 +360,39 @@ func evidenceType(odata string) string {
 	}
 	return t
 }
+
+// Item is one element of a batch body as Split cuts it: its bytes, or, for
+// an NDJSON line that is not JSON, why it could not be read.
+type Item struct {
+	Raw json.RawMessage
+	Err *domain.Error
+}
+
+// Split cuts a body into its items the way Decode does — one object, an
+// array, a page {"value": [...]} or NDJSON — without decoding them, so that
+// a caller can decode each item in a format of its choosing (OCSF, Sentinel).
+// Its error is a *domain.Error of kind invalid saying where the body as a
+// whole is broken.
+func Split(body []byte) ([]Item, error) {
+	items, err := split(body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Item, len(items))
+	for i, it := range items {
+		out[i] = Item{Raw: it.raw, Err: it.err}
+	}
+	return out, nil
+}
+
+// TooDeep returns the offset of the first bracket that opens nesting level
+// limit+1 in b, or -1. It reads only brackets and strings, so it is cheap and
+// safe on any bytes.
+func TooDeep(b []byte, limit int) int { return tooDeep(b, limit) }
+
+// Where describes a byte offset of body for a person: "byte offset 41
+// (line 3, column 7)".
+func Where(body []byte, off int) string { return where(body, off) }
+
+// MaxDepth is how deeply one alert document may nest.
+const MaxDepth = maxDepth

@@ -14,8 +14,9 @@ import (
 
 // namedArg is one compiled `with` argument.
 type namedArg struct {
-	name  string
-	value argValue
+	name      string
+	value     argValue
+	line, col int // of the name, for link diagnostics
 }
 
 // argValue is a compiled `with` value: a literal, a template, or a list or
@@ -33,7 +34,10 @@ func (a literal) eval(any) (any, error) { return deepCopy(a.v), nil }
 
 // whole is a string that is exactly one `{{ expr }}`: the expression's value,
 // typed.
-type whole struct{ p *program }
+type whole struct {
+	p    *program
+	kind domain.EntityKind // of an entity value, when the syntax tells
+}
 
 func (a whole) eval(scope any) (any, error) {
 	v, err := a.p.run(scope)
@@ -138,9 +142,13 @@ func deepCopy(v any) any {
 	return v
 }
 
-// argValue compiles a `with` value.
-func (l *loader) argValue(n *yaml.Node, what string, scope any) (argValue, bool) {
+// argValue compiles a `with` value, found depth lists or mappings deep.
+func (l *loader) argValue(n *yaml.Node, what string, scope any, depth int) (argValue, bool) {
 	if l.alias(n) {
+		return nil, false
+	}
+	if depth > MaxWithDepth {
+		l.errorf(n, "%s: lists and mappings nest more than %d deep", what, MaxWithDepth)
 		return nil, false
 	}
 	switch n.Kind {
@@ -161,7 +169,7 @@ func (l *loader) argValue(n *yaml.Node, what string, scope any) (argValue, bool)
 	case yaml.SequenceNode:
 		out, ok := make(list, 0, len(n.Content)), true
 		for i, e := range n.Content {
-			v, eok := l.argValue(e, fmt.Sprintf("%s[%d]", what, i), scope)
+			v, eok := l.argValue(e, fmt.Sprintf("%s[%d]", what, i), scope, depth+1)
 			out = append(out, v)
 			ok = ok && eok
 		}
@@ -185,7 +193,7 @@ func (l *loader) argValue(n *yaml.Node, what string, scope any) (argValue, bool)
 				continue
 			}
 			seen[k.Value] = true
-			ev, eok := l.argValue(v, what+"."+k.Value, scope)
+			ev, eok := l.argValue(v, what+"."+k.Value, scope, depth+1)
 			out.keys = append(out.keys, k.Value)
 			out.vals = append(out.vals, ev)
 			ok = ok && eok
@@ -239,7 +247,10 @@ func (l *loader) template(n *yaml.Node, what string, scope any) (argValue, bool)
 		l.errorAt(n, errOff, "%s: %s", what, err)
 		return nil, false
 	}
-	var parts []textPart
+	var (
+		parts []textPart
+		kinds []domain.EntityKind // of each expression part that yields an entity
+	)
 	ok := true
 	for _, seg := range segs {
 		if !seg.isExpr {
@@ -258,12 +269,21 @@ func (l *loader) template(n *yaml.Node, what string, scope any) (argValue, bool)
 			continue
 		}
 		parts = append(parts, textPart{p: c.program})
+		var kind domain.EntityKind
+		if c.nature.Type == entityViewType && l.cur != nil {
+			kind = entityKind(c.tree, l.cur.itemKind)
+		}
+		kinds = append(kinds, kind)
 	}
 	if !ok {
 		return nil, false
 	}
 	if len(segs) == 1 && segs[0].isExpr {
-		return whole{parts[0].p}, true
+		w := whole{p: parts[0].p}
+		if kinds[0] != "" {
+			w.kind = kinds[0]
+		}
+		return w, true
 	}
 	return text{parts}, true
 }

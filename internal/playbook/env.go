@@ -3,6 +3,7 @@ package playbook
 import (
 	"cmp"
 	"slices"
+	"strings"
 
 	"github.com/airsoc/air/internal/domain"
 )
@@ -19,8 +20,15 @@ import (
 // expression that nests two predicates does work proportional to the product
 // of two lists' lengths.
 //
+// Steps, Error and FailedStep are the workflow's to fill as steps run: the
+// outputs of the steps run so far (by step id), and inside an error handler
+// the failing step's error and id. Inside a sub-playbook, Steps holds the
+// sub-playbook's own steps (see WithInputs).
+//
 // Env has no methods on purpose: expr exposes methods of the environment as
-// functions.
+// functions, and a sub-playbook's environment embeds *Env in a struct made
+// with reflect.StructOf, which cannot embed a type with methods. Its
+// unexported fields are invisible to expressions.
 type Env struct {
 	Incident  IncidentView `expr:"incident" json:"incident"`
 	Alerts    []AlertView  `expr:"alerts" json:"alerts"`
@@ -32,6 +40,69 @@ type Env struct {
 	IPs       []EntityView `expr:"ips" json:"ips"`
 	URLs      []EntityView `expr:"urls" json:"urls"`
 	Messages  []EntityView `expr:"messages" json:"messages"`
+
+	Steps      map[string]StepOutput `expr:"steps" json:"steps,omitempty"`
+	Error      string                `expr:"error" json:"error,omitempty"`
+	FailedStep string                `expr:"failed_step" json:"failedStep,omitempty"`
+
+	// inputs are a sub-playbook's inputs as a use step's Invocation.Args
+	// gave them; see WithInputs.
+	inputs map[string]any
+}
+
+// Step output statuses (StepOutput.Status).
+const (
+	StepSucceeded = "succeeded" // every invocation succeeded
+	StepFailed    = "failed"    // every invocation failed
+	StepPartial   = "partial"   // some succeeded, some did not
+	StepSkipped   = "skipped"   // nothing ran: when was false, for_each was empty, or the step was not reached
+	StepPending   = "pending"   // an invocation still waits for a decision
+)
+
+// StepOutput is what later steps read of an earlier one as steps.ID.
+type StepOutput struct {
+	Status    string `expr:"status" json:"status"` // StepSucceeded, StepFailed, …
+	Count     int    `expr:"count" json:"count"`   // invocations
+	Succeeded int    `expr:"succeeded" json:"succeeded"`
+	Failed    int    `expr:"failed" json:"failed"`
+	Skipped   int    `expr:"skipped" json:"skipped"` // rejected, expired or left out by policy
+	Pending   int    `expr:"pending" json:"pending"`
+	// Results has one entry per invocation, in Expand order.
+	Results []ActionOutput `expr:"results" json:"results"`
+	Error   string         `expr:"error" json:"error,omitempty"` // the first failure's error
+}
+
+// ActionOutput is the outcome of one invocation of a step.
+type ActionOutput struct {
+	Target     string         `expr:"target" json:"target"` // entity key; "" for incident actions
+	TargetName string         `expr:"targetName" json:"targetName"`
+	Status     string         `expr:"status" json:"status"` // the action's final status (domain.ActionStatus)
+	Result     string         `expr:"result" json:"result"`
+	Error      string         `expr:"error" json:"error"`
+	Output     map[string]any `expr:"output" json:"output,omitempty"` // what the action returned, if anything
+}
+
+// WithInputs returns the environment a sub-playbook's steps run in: env's
+// incident, alerts and entities, the inputs a use step's Invocation.Args
+// gave, and no step outputs or error yet (a sub-playbook's steps read their
+// own steps' outputs: set Steps on the result as they run). env is not
+// changed. It is a function, not a method, because expressions would see
+// a method of Env as a function they may call.
+func WithInputs(e *Env, inputs map[string]any) *Env {
+	c := *e
+	c.inputs = inputs
+	c.Steps = nil
+	c.Error, c.FailedStep = "", ""
+	return &c
+}
+
+// WithError returns a copy of env for running an error handler: error and
+// failed_step are set to the failing step's error and id. env is not
+// changed.
+func WithError(e *Env, failedStep, err string) *Env {
+	c := *e
+	c.FailedStep, c.Error = failedStep, err
+	return &c
 }
 
 // IncidentView is the incident as expressions see it (`incident`).
@@ -58,6 +129,7 @@ type AlertView struct {
 	DetectionSource string   `expr:"detectionSource" json:"detectionSource"`
 	ProductName     string   `expr:"productName" json:"productName"`
 	MitreTechniques []string `expr:"mitreTechniques" json:"mitreTechniques"`
+	Description     string   `expr:"description" json:"description,omitempty"`
 }
 
 // EntityView is an entity as expressions see it (an element of `devices`,
@@ -78,12 +150,32 @@ type EntityView struct {
 	MDEDeviceID  string `expr:"mdeDeviceId" json:"mdeDeviceId,omitempty"`
 	RiskScore    string `expr:"riskScore" json:"riskScore,omitempty"`
 	HealthStatus string `expr:"healthStatus" json:"healthStatus,omitempty"`
+	// DeviceType is "workstation", "server" or "mobile" (or another
+	// lower-case type a deviceType attribute gave); "" when unknown. See
+	// deviceType.
+	DeviceType string `expr:"deviceType" json:"deviceType,omitempty"`
+	// Isolated: the isolationState attribute says the device is isolated.
+	Isolated bool `expr:"isolated" json:"isolated,omitempty"`
+	// Disconnected: healthStatus says the sensor does not report normally
+	// (inactive, impairedCommunication, noSensorData…); false when unknown.
+	Disconnected bool `expr:"disconnected" json:"disconnected,omitempty"`
 	// user, mailbox
 	UPN         string `expr:"upn" json:"upn,omitempty"`
 	AccountName string `expr:"accountName" json:"accountName,omitempty"`
 	DomainName  string `expr:"domainName" json:"domainName,omitempty"`
 	SID         string `expr:"sid" json:"sid,omitempty"`
-	Address     string `expr:"address" json:"address,omitempty"`
+	DisplayName string `expr:"displayName" json:"displayName,omitempty"`
+	// Privileged: an administrator account, by the privileged or adminCount
+	// attribute or a "privileged" tag.
+	Privileged bool `expr:"privileged" json:"privileged,omitempty"`
+	// Manager is the address of the user's manager (the manager attribute).
+	Manager string `expr:"manager" json:"manager,omitempty"`
+	Address string `expr:"address" json:"address,omitempty"`
+	// RuleID and RuleType name a mailbox's suspicious configuration (Graph
+	// mailboxConfigurationEvidence configurationId and configurationType:
+	// userInboxRule, mailForwardingRule, …); "" when there is none.
+	RuleID   string `expr:"ruleId" json:"ruleId,omitempty"`
+	RuleType string `expr:"ruleType" json:"ruleType,omitempty"`
 	// file, process
 	FileName string `expr:"fileName" json:"fileName,omitempty"`
 	FilePath string `expr:"filePath" json:"filePath,omitempty"`
@@ -92,6 +184,7 @@ type EntityView struct {
 	MD5      string `expr:"md5" json:"md5,omitempty"`
 	// ip, url, message
 	IP        string `expr:"ip" json:"ip,omitempty"`
+	Country   string `expr:"country" json:"country,omitempty"` // countryLetterCode of an ip
 	URL       string `expr:"url" json:"url,omitempty"`
 	Subject   string `expr:"subject" json:"subject,omitempty"`
 	Sender    string `expr:"sender" json:"sender,omitempty"`
@@ -135,9 +228,9 @@ func kindOfList(name string) (domain.EntityKind, bool) {
 	return "", false
 }
 
-// list returns the Env slice that holds entities of kind k, or nil for a
+// entityList returns the Env slice that holds entities of kind k, or nil for a
 // kind Env does not expose.
-func (e *Env) list(k domain.EntityKind) *[]EntityView {
+func entityList(e *Env, k domain.EntityKind) *[]EntityView {
 	switch k {
 	case domain.KindDevice:
 		return &e.Devices
@@ -177,6 +270,11 @@ var attrFields = []struct {
 	{[]string{"accountName"}, func(v *EntityView, s string) { v.AccountName = s }},
 	{[]string{"domainName"}, func(v *EntityView, s string) { v.DomainName = s }},
 	{[]string{"sid", "userSid"}, func(v *EntityView, s string) { v.SID = s }},
+	{[]string{"displayName"}, func(v *EntityView, s string) { v.DisplayName = s }},
+	{[]string{"manager", "managerUpn"}, func(v *EntityView, s string) { v.Manager = s }},
+	{[]string{"countryLetterCode"}, func(v *EntityView, s string) { v.Country = s }},
+	{[]string{"configurationId"}, func(v *EntityView, s string) { v.RuleID = s }},
+	{[]string{"configurationType"}, func(v *EntityView, s string) { v.RuleType = s }},
 	{[]string{"primaryAddress"}, func(v *EntityView, s string) { v.Address = s }},
 	{[]string{"fileName"}, func(v *EntityView, s string) { v.FileName = s }},
 	{[]string{"filePath"}, func(v *EntityView, s string) { v.FilePath = s }},
@@ -196,8 +294,9 @@ var attrFields = []struct {
 // first value of each attribute) and sorted by key; alerts are sorted by
 // creation time, then id. Entities of kinds Env has no list for (registry
 // keys, cloud applications, …) are left out. incident.tags are the
-// incident's custom tags; domain.Entity carries no tags yet, so entity tags
-// are empty lists.
+// incident's custom tags; an entity's tags are the union of its sightings'
+// tags, sorted. Derived fields (deviceType, isolated, disconnected,
+// privileged) are computed after merging.
 func NewEnv(inc domain.Incident, alerts []domain.Alert, entities []domain.Entity) *Env {
 	env := &Env{
 		Incident: IncidentView{
@@ -214,7 +313,7 @@ func NewEnv(inc domain.Incident, alerts []domain.Alert, entities []domain.Entity
 		Alerts: make([]AlertView, 0, len(alerts)),
 	}
 	for _, l := range entityLists {
-		*env.list(l.kind) = []EntityView{}
+		*entityList(env, l.kind) = []EntityView{}
 	}
 
 	sorted := slices.Clone(alerts)
@@ -235,6 +334,7 @@ func NewEnv(inc domain.Incident, alerts []domain.Alert, entities []domain.Entity
 			DetectionSource: a.DetectionSource,
 			ProductName:     a.ProductName,
 			MitreTechniques: append([]string{}, a.MitreTechniques...),
+			Description:     a.Description,
 		})
 	}
 
@@ -245,10 +345,16 @@ func NewEnv(inc domain.Incident, alerts []domain.Alert, entities []domain.Entity
 		if !seen {
 			byKey[e.Key] = len(merged)
 			e.Attrs = cloneAttrs(e.Attrs)
+			e.Tags = slices.Clone(e.Tags)
 			merged = append(merged, e)
 			continue
 		}
 		m := &merged[i]
+		for _, t := range e.Tags {
+			if !slices.Contains(m.Tags, t) {
+				m.Tags = append(m.Tags, t)
+			}
+		}
 		m.Verdict = domain.StrongerVerdict(m.Verdict, e.Verdict)
 		if m.Name == "" {
 			m.Name = e.Name
@@ -261,7 +367,7 @@ func NewEnv(inc domain.Incident, alerts []domain.Alert, entities []domain.Entity
 	}
 	slices.SortFunc(merged, func(a, b domain.Entity) int { return cmp.Compare(a.Key, b.Key) })
 	for _, e := range merged {
-		l := env.list(e.Kind)
+		l := entityList(env, e.Kind)
 		if l == nil {
 			continue
 		}
@@ -284,7 +390,10 @@ func entityView(e domain.Entity) EntityView {
 		Kind:    string(e.Kind),
 		Name:    e.Name,
 		Verdict: string(e.Verdict),
-		Tags:    []string{},
+		Tags:    slices.Compact(slices.Sorted(slices.Values(e.Tags))),
+	}
+	if v.Tags == nil {
+		v.Tags = []string{}
 	}
 	if v.Verdict == "" {
 		v.Verdict = string(domain.VerdictUnknown)
@@ -297,5 +406,62 @@ func entityView(e domain.Entity) EntityView {
 			}
 		}
 	}
+	switch e.Kind {
+	case domain.KindDevice:
+		v.DeviceType = deviceType(e.Attrs["deviceType"], v.OSPlatform)
+		v.Isolated = isolated(e.Attrs["isolationState"])
+		v.Disconnected = disconnectedHealth[v.HealthStatus]
+	case domain.KindUser, domain.KindMailbox:
+		v.Privileged = truthy(e.Attrs["privileged"]) || (e.Attrs["adminCount"] != "" && e.Attrs["adminCount"] != "0") ||
+			slices.ContainsFunc(v.Tags, func(t string) bool { return strings.EqualFold(t, "privileged") })
+	}
 	return v
+}
+
+// deviceType returns a device's type: the deviceType attribute lower-cased
+// when there is one (Defender's device inventory says Workstation, Server,
+// Mobile, …), else what the OS platform implies: a Windows client or macOS
+// is a workstation, a Windows Server a server, iOS and Android mobile. Linux
+// runs both desktops and servers, so it says nothing.
+func deviceType(attr, osPlatform string) string {
+	if attr = strings.TrimSpace(attr); attr != "" && !strings.EqualFold(attr, "unknown") {
+		return strings.ToLower(attr)
+	}
+	p := strings.ToLower(strings.ReplaceAll(osPlatform, " ", ""))
+	switch {
+	case p == "":
+		return ""
+	case strings.Contains(p, "server"):
+		return "server"
+	case strings.HasPrefix(p, "windows"), strings.HasPrefix(p, "macos"), strings.HasPrefix(p, "osx"):
+		return "workstation"
+	case strings.HasPrefix(p, "ios"), strings.HasPrefix(p, "ipados"), strings.HasPrefix(p, "android"):
+		return "mobile"
+	}
+	return ""
+}
+
+// isolated reads an isolationState attribute: "isolated" (any case; also
+// XDR's AGENT_ISOLATED) means isolated, anything else does not.
+func isolated(state string) bool {
+	s := strings.ToLower(strings.TrimSpace(state))
+	return s == "isolated" || s == "agent_isolated"
+}
+
+// disconnectedHealth lists the Graph deviceHealthStatus values of a device
+// whose sensor does not report normally, so that an isolation command may
+// never reach it.
+var disconnectedHealth = map[string]bool{
+	"inactive":                          true,
+	"impairedCommunication":             true,
+	"noSensorData":                      true,
+	"noSensorDataImpairedCommunication": true,
+}
+
+func truthy(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "yes", "1":
+		return true
+	}
+	return false
 }

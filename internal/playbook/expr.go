@@ -161,7 +161,7 @@ func (l *loader) compileExpr(n *yaml.Node, off int, src, what string, env any) *
 		return nil
 	}
 	sc := shapeChecker{l: l, n: n, off: off, what: what}
-	sc.walk(tree.Node, 0)
+	sc.walk(tree.Node, 0, 1)
 	if sc.failed {
 		return nil
 	}
@@ -184,6 +184,9 @@ func (l *loader) compileExpr(n *yaml.Node, off int, src, what string, env any) *
 		l.exprErrorf(n, off, what, err)
 		return nil
 	}
+	if !l.checkNames(n, off, what, checked.Node) {
+		return nil
+	}
 	return &compiled{
 		program: &program{src: strings.TrimSpace(src), prog: prog, nature: *checked.Node.Nature()},
 		tree:    checked.Node,
@@ -202,10 +205,10 @@ func compileOptions(env any) []expr.Option {
 // when it has one, else at the expression's start.
 func (l *loader) exprErrorf(n *yaml.Node, off int, what string, err error) {
 	if fe, ok := err.(*file.Error); ok {
-		l.errorAt(n, off+fe.From, "%s: %s", what, polish(fe.Message))
+		l.errorAt(n, off+fe.From, "%s: %s", what, polish(fe.Message, l.inputNames))
 		return
 	}
-	l.errorAt(n, off, "%s: %s", what, polish(err.Error()))
+	l.errorAt(n, off, "%s: %s", what, polish(err.Error(), l.inputNames))
 }
 
 // goNames translates the Go names in expr's messages into the names a
@@ -214,20 +217,27 @@ var goNames = strings.NewReplacer(
 	"type playbook.IncidentView", "incident",
 	"type playbook.EntityView", "an entity",
 	"type playbook.AlertView", "an alert",
+	"type playbook.StepOutput", "a step output",
+	"type playbook.ActionOutput", "an action output",
 	"playbook.IncidentView", "incident",
 	"playbook.EntityView", "entity",
 	"playbook.AlertView", "alert",
 )
 
 var (
-	noField = regexp.MustCompile(`^(.*) has no field (\w+)$`)
-	noName  = regexp.MustCompile(`^unknown name (\w+)$`)
+	noField     = regexp.MustCompile(`^(.*) has no field (\w+)$`)
+	noName      = regexp.MustCompile(`^unknown name (\w+)$`)
+	inputStruct = regexp.MustCompile(`^type struct \{.*\} has no field`)
 )
 
 // polish makes an expr compile message read in playbook terms and suggests
-// the closest name for a misspelt field or variable.
-func polish(msg string) string {
+// the closest name for a misspelt field or variable. inputs are the names
+// of a sub-playbook's inputs, whose struct type expr names by its fields.
+func polish(msg string, inputs []string) string {
 	msg = goNames.Replace(msg)
+	if loc := inputStruct.FindStringIndex(msg); loc != nil {
+		msg = "inputs has no field" + msg[loc[1]:]
+	}
 	if m := noField.FindStringSubmatch(msg); m != nil {
 		var fields []string
 		switch m[1] {
@@ -237,14 +247,23 @@ func polish(msg string) string {
 			fields = exprNames(entityViewType)
 		case "an alert":
 			fields = exprNames(alertViewType)
+		case "inputs":
+			fields = inputs
+		case "a step output":
+			fields = exprNames(reflect.TypeOf(StepOutput{}))
+		case "an action output":
+			fields = exprNames(reflect.TypeOf(ActionOutput{}))
 		}
 		if s := closest(m[2], fields); s != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", s)
 		}
 	}
 	if m := noName.FindStringSubmatch(msg); m != nil {
-		if m[1] == "item" {
+		switch m[1] {
+		case "item":
 			return msg + " (item exists in steps with for_each)"
+		case "inputs":
+			return msg + " (inputs exist in sub-playbooks, kind: sub)"
 		}
 		names := append(exprNames(reflect.TypeOf(Env{})), "item")
 		if s := closest(m[1], names); s != "" {
@@ -277,24 +296,32 @@ func closest(s string, candidates []string) string {
 	return best
 }
 
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and transpositions of neighbours each cost one,
+// so that the usual typos ("tga" for "tag") are one edit away.
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
 	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
 			cost := 1
-			if a[i-1] == b[j-1] {
+			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(ra)][len(rb)]
 }
 
 // shapeChecker rejects expressions that could run long, grow without bound
@@ -317,11 +344,16 @@ func (c *shapeChecker) errorf(node ast.Node, format string, args ...any) {
 	c.l.errorAt(c.n, c.off+node.Location().From, "%s: %s", c.what, fmt.Sprintf(format, args...))
 }
 
-// walk visits node with depth predicates around it.
-func (c *shapeChecker) walk(node ast.Node, depth int) {
-	switch n := node.(type) {
-	case nil:
+// walk visits node with depth predicates around it, at nesting level level.
+func (c *shapeChecker) walk(node ast.Node, depth, level int) {
+	if node == nil {
 		return
+	}
+	if level == MaxNesting+1 {
+		c.errorf(node, "expression nests more than %d deep", MaxNesting)
+		return
+	}
+	switch n := node.(type) {
 	case *ast.BuiltinNode:
 		if why, ok := banned[n.Name]; ok {
 			c.errorf(n, "%s() is not allowed in playbooks: %s", n.Name, why)
@@ -355,7 +387,7 @@ func (c *shapeChecker) walk(node ast.Node, depth int) {
 		}
 	}
 	for _, child := range children(node) {
-		c.walk(child, depth)
+		c.walk(child, depth, level+1)
 	}
 }
 

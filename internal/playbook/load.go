@@ -1,7 +1,6 @@
 package playbook
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -13,17 +12,20 @@ import (
 
 // LoadDir loads every playbook in dir: the files ending in .yaml or .yml,
 // except playbook tests (*.test.yaml, *.test.yml). Subdirectories are not
-// read. The playbooks come sorted by (Order, Name). Two playbooks with the
-// same name are an error. Every problem in every file is reported at once in
-// a *LoadError; other errors (an unreadable directory) are returned as is.
+// read. The playbooks, sub-playbooks included, come sorted by (Order,
+// Name), with every use step linked to its sub-playbook (Step.Callee). Two
+// playbooks with the same name are an error. Every problem in every file is
+// reported at once in a *LoadError; other errors (an unreadable directory)
+// are returned as is.
 func LoadDir(dir string) ([]*Playbook, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load playbooks: %w", err)
 	}
 	var (
-		pbs   []*Playbook
-		diags []Diagnostic
+		pbs    []*Playbook
+		diags  []Diagnostic
+		broken []string // names of playbooks with errors of their own
 	)
 	for _, e := range entries { // os.ReadDir sorts by name
 		name := e.Name()
@@ -36,13 +38,21 @@ func LoadDir(dir string) ([]*Playbook, error) {
 			diags = append(diags, Diagnostic{File: path, Line: 1, Column: 1, Message: err.Error()})
 			continue
 		}
-		pb, ds := parse(path, src)
+		pb, name, ds := parseNamed(path, src)
 		diags = append(diags, ds...)
 		if pb != nil {
 			pbs = append(pbs, pb)
+		} else if name != "" {
+			broken = append(broken, name)
 		}
 	}
+	return finish(pbs, broken, diags)
+}
 
+// finish checks a set of parsed playbooks together (unique names, use
+// steps linked to their sub-playbooks) and sorts them by (Order, Name).
+// broken names playbooks that did not load; using one is not reported again.
+func finish(pbs []*Playbook, broken []string, diags []Diagnostic) ([]*Playbook, error) {
 	byName := map[string]*Playbook{}
 	for _, pb := range pbs {
 		if first := byName[pb.Name]; first != nil {
@@ -52,16 +62,12 @@ func LoadDir(dir string) ([]*Playbook, error) {
 		}
 		byName[pb.Name] = pb
 	}
+	diags = append(diags, link(pbs, broken)...)
 	if len(diags) > 0 {
 		sortDiagnostics(diags)
 		return nil, &LoadError{Diagnostics: diags}
 	}
-	slices.SortStableFunc(pbs, func(a, b *Playbook) int {
-		if c := cmp.Compare(a.Order, b.Order); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Name, b.Name)
-	})
+	slices.SortStableFunc(pbs, byOrder)
 	return pbs, nil
 }
 
@@ -90,7 +96,9 @@ type cacheEntry struct {
 var cache sync.Map // cacheKey → *cacheEntry
 
 // CompileCached is Parse with a process-wide cache keyed by the file name and
-// the SHA-256 of src. A workflow recompiles the playbook source it pinned on
+// the SHA-256 of src. Like Parse it sees one file, so its use steps have no
+// Callee: a workflow whose playbooks use sub-playbooks compiles the pinned
+// set with CompileSet. A workflow recompiles the playbook source it pinned on
 // every replay; with the cache it pays for compilation once per process.
 // Concurrent calls for the same source compile once and share the result
 // (errors included). The returned Playbook is shared: do not modify it.

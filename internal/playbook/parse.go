@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -16,10 +17,13 @@ import (
 	"github.com/airsoc/air/internal/domain"
 )
 
-// Keys each mapping accepts, in the order error messages list them.
+// Keys each mapping accepts, in the order error messages list them; the
+// tables in schema.go hold them with their documentation.
 var (
-	playbookKeys = []string{"name", "version", "order", "description", "match", "stages"}
-	stepKeys     = []string{"id", "action", "when", "for_each", "target", "with", "approval"}
+	playbookKeys = names(playbookFields)
+	stepKeys     = names(stepFields)
+	retryKeys    = names(retryFields)
+	inputKeys    = names(inputFields)
 )
 
 // Parse parses, validates and compiles one playbook file. file names it in
@@ -33,24 +37,52 @@ func Parse(file string, src []byte) (*Playbook, error) {
 	return pb, nil
 }
 
-// parse returns the playbook, or the diagnostics sorted by position.
+// parse returns the playbook, or the diagnostics sorted by position and the
+// name of the playbook when the file got as far as naming one, so that a
+// directory's other files do not report it missing as well.
 func parse(file string, src []byte) (*Playbook, []Diagnostic) {
+	pb, _, diags := parseNamed(file, src)
+	return pb, diags
+}
+
+func parseNamed(file string, src []byte) (*Playbook, string, []Diagnostic) {
 	l := newLoader(file, src)
 	pb := l.playbook(src)
+	name := ""
+	if pb != nil {
+		name = pb.Name
+	}
 	if len(l.diags) > 0 {
 		sortDiagnostics(l.diags)
-		return nil, l.diags
+		return nil, name, l.diags
 	}
-	return pb, nil
+	return pb, name, nil
 }
 
 // loader holds the state of loading one file: its text, for mapping
 // positions inside expressions back to the file, and the diagnostics so far.
 type loader struct {
-	file      string
-	text      []rune
-	lineStart []int // rune offset of each line's start
-	diags     []Diagnostic
+	file       string
+	text       []rune
+	lineStart  []int // rune offset of each line's start
+	diags      []Diagnostic
+	cur        *exprCtx // the step whose expressions are being compiled; nil for match
+	inputNames []string // a sub-playbook's input names, for suggestions
+}
+
+// exprCtx is what compiling a step's expressions needs to know of the step
+// and collects from them.
+type exprCtx struct {
+	handler  bool              // the step is an error handler: error and failed_step are set
+	itemKind domain.EntityKind // the for_each entity kind, when known
+	refs     []stepRef         // steps.ID read by the step
+}
+
+// stepRef is one steps.ID in an expression, where it was found.
+type stepRef struct {
+	id        string
+	line, col int
+	what      string // the field, for diagnostics: when, with.text, …
 }
 
 func newLoader(file string, src []byte) *loader {
@@ -204,15 +236,45 @@ func (l *loader) playbook(src []byte) *Playbook {
 		}
 		pb.Version = v
 	}
+	if n := f.vals["kind"]; n != nil {
+		if k, ok := l.str(n, "kind"); ok {
+			if k != KindSub {
+				l.errorf(n, "kind must be sub (a sub-playbook), got %q; leave kind out for a playbook that matches incidents", k)
+			}
+			pb.Kind = k
+		}
+	}
+	sub := pb.Kind == KindSub
 	if n := f.vals["order"]; n != nil {
 		pb.Order, _ = l.integer(n, "order")
 	}
 	if n := f.vals["description"]; n != nil && n.ShortTag() != "!!null" {
 		pb.Description, _ = l.str(n, "description")
 	}
-	if n := f.vals["match"]; n != nil && n.ShortTag() != "!!null" && strings.TrimSpace(n.Value) != "" {
+	if n := f.vals["fallback"]; n != nil {
+		pb.Fallback, _ = l.boolean(n, "fallback")
+	}
+	if sub {
+		for _, key := range []string{"match", "order", "fallback"} {
+			if k := f.keys[key]; k != nil {
+				l.errorf(k, "a sub-playbook (kind: sub) takes no %s: it runs only where a step says use: %s", key, pb.Name)
+			}
+		}
+	}
+	if k := f.keys["inputs"]; k != nil && !sub {
+		l.errorf(k, "inputs are for sub-playbooks: add kind: sub, or leave inputs out")
+	}
+	if n := f.vals["inputs"]; n != nil && sub {
+		pb.Inputs = l.inputs(n)
+		for _, in := range pb.Inputs {
+			l.inputNames = append(l.inputNames, in.Name)
+		}
+	}
+	pb.scopes = newScopeSet(sub, pb.Inputs)
+
+	if n := f.vals["match"]; n != nil && !sub && n.ShortTag() != "!!null" && strings.TrimSpace(n.Value) != "" {
 		if src, ok := l.exprSource(n, "match"); ok {
-			if c := l.compileExpr(n, 0, src, "match", scopeFor(itemNone)); c != nil {
+			if c := l.compileExpr(n, 0, src, "match", pb.scopes.zero(itemNone)); c != nil {
 				if !c.isBool() {
 					l.errorAt(n, 0, "match: want true or false, got %s", typeName(c.nature))
 				}
@@ -321,6 +383,38 @@ func (l *loader) integer(n *yaml.Node, what string) (int, bool) {
 	return v, true
 }
 
+// boolean reads a true or false scalar.
+func (l *loader) boolean(n *yaml.Node, what string) (bool, bool) {
+	var v bool
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&v) != nil {
+		l.errorf(n, "%s must be true or false, got %s", what, kindName(n))
+		return false, false
+	}
+	return v, true
+}
+
+// duration reads a Go duration such as 30s or 1h30m, positive and at most
+// MaxTimeout.
+func (l *loader) duration(n *yaml.Node, what string) (time.Duration, bool) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		l.errorf(n, "%s must be a duration such as 30s, 5m or 1h, got %s", what, kindName(n))
+		return 0, false
+	}
+	d, err := time.ParseDuration(n.Value)
+	switch {
+	case err != nil:
+		l.errorf(n, "%s must be a duration such as 30s, 5m or 1h, got %q", what, n.Value)
+		return 0, false
+	case d <= 0:
+		l.errorf(n, "%s must be positive, got %s", what, n.Value)
+		return 0, false
+	case d > MaxTimeout:
+		l.errorf(n, "%s is %s, the limit is %s", what, n.Value, MaxTimeout)
+		return 0, false
+	}
+	return d, true
+}
+
 // exprSource reads an expression: any scalar, so that `when: true` works.
 func (l *loader) exprSource(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
@@ -343,7 +437,8 @@ func validID(s string) bool {
 	return true
 }
 
-// stages reads the stages mapping.
+// stages reads the stages mapping, then checks how the steps refer to
+// each other.
 func (l *loader) stages(n *yaml.Node, pb *Playbook) {
 	if n.ShortTag() == "!!null" {
 		return
@@ -356,7 +451,8 @@ func (l *loader) stages(n *yaml.Node, pb *Playbook) {
 	if !ok {
 		return
 	}
-	seen := map[string]*yaml.Node{}
+	fl := &flow{declared: map[string]*yaml.Node{}}
+	count := 0
 	for i, stage := range Stages {
 		sn := f.vals[string(stage)]
 		if sn == nil || sn.ShortTag() == "!!null" {
@@ -366,79 +462,138 @@ func (l *loader) stages(n *yaml.Node, pb *Playbook) {
 			l.errorf(sn, "stage %s must be a list of steps, got %s", stage, kindName(sn))
 			continue
 		}
-		for _, stn := range sn.Content {
+		for j, stn := range sn.Content {
 			if l.alias(stn) {
 				continue
 			}
-			if st := l.step(stn, stage, pb, seen); st != nil {
+			if count++; count == MaxSteps+1 {
+				l.errorf(stn, "more than %d steps in a playbook", MaxSteps)
+			}
+			info := &stepInfo{ord: i*(MaxSteps+1) + j, node: stn}
+			if st := l.step(stn, stage, pb, fl, info); st != nil {
+				info.step = st
 				pb.Stages[i] = append(pb.Stages[i], st)
+				fl.steps = append(fl.steps, info)
 			}
 		}
 	}
+	l.checkFlow(pb, fl)
 }
 
 // step reads, checks and compiles one step.
-func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, seen map[string]*yaml.Node) *Step {
+func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, fl *flow, info *stepInfo) *Step {
 	f, ok := l.fields(n, "a step", stepKeys)
 	if !ok {
 		return nil
 	}
-	st := &Step{Stage: stage, Approval: ApprovalPolicy, Line: n.Line, playbook: pb.Name}
+	st := &Step{Stage: stage, Line: n.Line, playbook: pb.Name, sub: pb.Kind == KindSub, scope: pb.scopes,
+		OnError: OnErrorFail}
 	errs := len(l.diags)
 
 	if idn := f.vals["id"]; idn == nil {
 		l.errorf(n, "step has no id")
 	} else if id, ok := l.str(idn, "id"); ok {
-		switch first := seen[id]; {
+		switch first := fl.declared[id]; {
 		case !validID(id):
 			l.errorf(idn, "step id %q: use lower-case letters, digits, '-' and '_'", id)
 		case first != nil:
 			l.errorf(idn, "duplicate step id %q, first at line %d", id, first.Line)
 		default:
-			seen[id] = idn
+			fl.declared[id] = idn
+			info.id = id
 		}
 		st.ID = id
 	}
 
-	actn := f.vals["action"]
-	if actn == nil {
-		l.errorf(n, "step has no action")
-	} else if a, ok := l.str(actn, "action"); ok {
-		st.Action = a
-		if spec, ok := actions.Lookup(a); ok {
-			st.Spec = spec
-		} else {
-			l.errorf(actn, "unknown action %q, want one of %s", a, strings.Join(actions.Names(), ", "))
+	actn, usen := f.vals["action"], f.vals["use"]
+	switch {
+	case actn != nil && usen != nil:
+		l.errorf(f.keys["use"], "a step has action or use, not both")
+	case actn == nil && usen == nil:
+		l.errorf(n, "step has no action: give it action: TYPE, or use: SUB-PLAYBOOK")
+	case actn != nil:
+		if a, ok := l.str(actn, "action"); ok {
+			st.Action = a
+			if spec, ok := actions.Lookup(a); ok {
+				st.Spec = spec
+				st.Approval = ApprovalPolicy
+			} else {
+				msg := fmt.Sprintf("unknown action %q", a)
+				if s := closest(a, actions.Names()); s != "" {
+					msg += fmt.Sprintf(" (did you mean %s?)", s)
+				}
+				l.errorf(actn, "%s, want one of %s", msg, strings.Join(actions.Names(), ", "))
+			}
+		}
+	default:
+		if u, ok := l.str(usen, "use"); ok {
+			if !validID(u) {
+				l.errorf(usen, "use %q: a sub-playbook name has lower-case letters, digits, '-' and '_'", u)
+			}
+			st.Use, st.useLine, st.useCol = u, usen.Line, usen.Column
+			pb.uses = append(pb.uses, st)
 		}
 	}
+	use := usen != nil && actn == nil
 
+	if hn := f.vals["handler"]; hn != nil {
+		st.Handler, _ = l.boolean(hn, "handler")
+		if st.Handler {
+			info.handlerKey = f.keys["handler"]
+		}
+	}
+	if on := f.vals["on_error"]; on != nil {
+		if v, ok := l.str(on, "on_error"); ok {
+			st.OnError = v
+			info.onError = on
+		}
+	}
 	if an := f.vals["approval"]; an != nil {
 		if a, ok := l.str(an, "approval"); ok {
 			switch {
 			case a != ApprovalAuto && a != ApprovalRequired && a != ApprovalPolicy:
 				l.errorf(an, "approval must be auto, required or policy, got %q", a)
+			case use:
+				l.errorf(f.keys["approval"], "a use step takes no approval: the sub-playbook's steps set their own")
 			case st.Spec != nil && !st.Spec.Remediation:
 				l.errorf(an, "approval applies to remediation actions only; %s runs without one", st.Action)
 			}
 			st.Approval = a
 		}
 	}
+	if tn := f.vals["timeout"]; tn != nil {
+		if use {
+			l.errorf(f.keys["timeout"], "a use step takes no timeout: the sub-playbook's steps set their own")
+		} else {
+			st.Timeout, _ = l.duration(tn, "timeout")
+		}
+	}
+	if rn := f.vals["retry"]; rn != nil {
+		if use {
+			l.errorf(f.keys["retry"], "a use step takes no retry: the sub-playbook's steps set their own")
+		} else {
+			st.Retry = l.retry(rn)
+		}
+	}
+
+	ctx := &exprCtx{handler: st.Handler}
+	l.cur = ctx
+	defer func() { l.cur = nil }()
 
 	// for_each decides how `item` is typed in the other expressions.
-	var feKind domain.EntityKind
 	if fen := f.vals["for_each"]; fen != nil {
 		src, ok := l.exprSource(fen, "for_each")
 		if !ok {
 			return nil
 		}
-		c := l.compileExpr(fen, 0, src, "for_each", scopeFor(itemNone))
+		c := l.compileExpr(fen, 0, src, "for_each", pb.scopes.zero(itemNone))
 		if c == nil {
 			return nil
 		}
 		switch elemType(c.nature) {
 		case entityViewType:
 			st.items = itemEntity
-			feKind = collectionKind(c.tree)
+			ctx.itemKind = collectionKind(c.tree)
 		case alertViewType:
 			st.items = itemAlert
 		default:
@@ -447,7 +602,8 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, seen map[string]*
 		}
 		st.forEach, st.ForEach = c.program, c.src
 	}
-	scope := scopeFor(st.items)
+	feKind := ctx.itemKind
+	scope := pb.scopes.zero(st.items)
 
 	if wn := f.vals["when"]; wn != nil {
 		if src, ok := l.exprSource(wn, "when"); ok {
@@ -462,6 +618,10 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, seen map[string]*
 
 	var targetKind domain.EntityKind
 	tn := f.vals["target"]
+	if tn != nil && use {
+		l.errorf(f.keys["target"], "a use step takes no target: pass entities to the sub-playbook in with")
+		tn = nil
+	}
 	if tn != nil {
 		if src, ok := l.exprSource(tn, "target"); ok {
 			if c := l.compileExpr(tn, 0, src, "target", scope); c != nil {
@@ -474,7 +634,14 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, seen map[string]*
 		}
 	}
 
-	st.args = l.args(f.vals["with"], f.keys["with"], actn, st.Spec, scope)
+	if k := f.keys["with"]; k != nil {
+		st.withLine, st.withCol = k.Line, k.Column
+	}
+	if use {
+		st.args = l.useArgs(f.vals["with"], scope)
+	} else {
+		st.args = l.args(f.vals["with"], f.keys["with"], actn, st.Spec, scope)
+	}
 
 	if spec := st.Spec; spec != nil {
 		switch {
@@ -496,10 +663,60 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, seen map[string]*
 		}
 	}
 
+	info.refs = ctx.refs
 	if len(l.diags) > errs {
 		return nil
 	}
 	return st
+}
+
+// retry reads a retry policy.
+func (l *loader) retry(n *yaml.Node) RetryPolicy {
+	var r RetryPolicy
+	f, ok := l.fields(n, "retry", retryKeys)
+	if !ok {
+		return r
+	}
+	if an := f.vals["attempts"]; an != nil {
+		if v, ok := l.integer(an, "retry.attempts"); ok {
+			if v < 1 || v > MaxAttempts {
+				l.errorf(an, "retry.attempts must be 1 to %d, got %d", MaxAttempts, v)
+			}
+			r.Attempts = v
+		}
+	}
+	if bn := f.vals["backoff"]; bn != nil {
+		r.Backoff, _ = l.duration(bn, "retry.backoff")
+	}
+	if mn := f.vals["max_backoff"]; mn != nil {
+		if d, ok := l.duration(mn, "retry.max_backoff"); ok {
+			if r.Backoff > 0 && d < r.Backoff {
+				l.errorf(mn, "retry.max_backoff %s is shorter than retry.backoff %s", d, r.Backoff)
+			}
+			r.MaxBackoff = d
+		}
+	}
+	if nn := f.vals["non_retryable"]; nn != nil {
+		if nn.Kind != yaml.SequenceNode {
+			l.errorf(nn, "retry.non_retryable must be a list of error kinds (%s), got %s", strings.Join(ErrorKinds, ", "), kindName(nn))
+			return r
+		}
+		for _, kn := range nn.Content {
+			k, ok := l.str(kn, "retry.non_retryable item")
+			if !ok {
+				continue
+			}
+			switch {
+			case !contains(ErrorKinds, k):
+				l.errorf(kn, "retry.non_retryable: unknown error kind %q, want one of %s", k, strings.Join(ErrorKinds, ", "))
+			case contains(r.NonRetryable, k):
+				l.errorf(kn, "retry.non_retryable: %q is listed twice", k)
+			default:
+				r.NonRetryable = append(r.NonRetryable, k)
+			}
+		}
+	}
+	return r
 }
 
 // args reads a step's `with` mapping and checks it against the action spec.
@@ -534,7 +751,7 @@ func (l *loader) args(n, key, actn *yaml.Node, spec *actions.Spec, scope any) []
 					continue
 				}
 			}
-			val, ok := l.argValue(v, what, scope)
+			val, ok := l.argValue(v, what, scope, 0)
 			if !ok {
 				continue
 			}

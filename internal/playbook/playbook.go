@@ -3,6 +3,8 @@ package playbook
 import (
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
@@ -58,51 +60,160 @@ const (
 	MaxLets = 8
 	// MaxForEach is the most items a step's for_each may yield.
 	MaxForEach = 1000
+	// MaxNesting is how deeply an expression's parts may nest (brackets,
+	// calls, operators).
+	MaxNesting = 64
+	// MaxSteps is the most steps a playbook may have.
+	MaxSteps = 200
+	// MaxWithDepth is how deeply lists and mappings in a with may nest.
+	MaxWithDepth = 8
+	// MaxInputs is the most inputs a sub-playbook may declare.
+	MaxInputs = 32
+	// MaxCallDepth is how deeply use steps may nest: a playbook calling a
+	// sub-playbook that calls another is depth 2.
+	MaxCallDepth = 4
+	// MaxAttempts is the most tries a retry policy may ask for.
+	MaxAttempts = 20
+	// MaxTimeout is the longest timeout or backoff a step may declare.
+	MaxTimeout = 24 * time.Hour
 	// maxFileSize bounds a playbook file.
 	maxFileSize = 1 << 20
 )
 
+// Playbook kinds.
+const (
+	// KindPlaybook ("" in Playbook.Kind) is a playbook that applies to the
+	// incidents its match selects.
+	KindPlaybook = ""
+	// KindSub is a sub-playbook: it never matches an incident on its own and
+	// runs only where another playbook's step says `use: NAME`.
+	KindSub = "sub"
+)
+
 // Playbook is a parsed, validated and compiled playbook. It is immutable
-// once built and safe for concurrent use; CompileCached shares one value
-// between workflows.
+// once built and safe for concurrent use; CompileCached and CompileSet share
+// one value between workflows.
 type Playbook struct {
 	Name        string
 	Version     int
-	Order       int // lower runs first when several playbooks match
+	Kind        string // KindPlaybook ("") or KindSub
+	Order       int    // lower runs first when several playbooks match
 	Description string
 	Match       string // source of the match expression; "" matches every incident
-	File        string // as given to Parse
-	Source      []byte // the file's bytes, which a workflow pins and recompiles on replay
+	// Fallback playbooks apply only to incidents no other playbook matched.
+	Fallback bool
+	// Inputs are what a sub-playbook takes from the step that uses it, in
+	// file order; nil for other playbooks.
+	Inputs []Input
+	File   string // as given to Parse
+	Source []byte // the file's bytes, which a workflow pins and recompiles on replay
 	// Stages holds each stage's steps in file order, indexed like the
 	// package-level Stages (Stages[2] are the containment steps). An array,
 	// not a map, so that ranging over it is ordered.
 	Stages [numStages][]*Step
 
 	match    *program
-	nameLine int // position of the name, for duplicate-name diagnostics
+	scopes   *scopeSet // the expression environments of the playbook's steps
+	uses     []*Step   // steps with use, for linking
+	nameLine int       // position of the name, for duplicate-name diagnostics
 	nameCol  int
 }
 
-// Step is one step of a playbook: an action, optionally repeated for each
-// item of a list, under a condition, with templated arguments.
+// Input is a value a sub-playbook takes from its caller's `with`, read in
+// its expressions as inputs.NAME.
+type Input struct {
+	Name string
+	// Type is an entity kind ("device", "user", …; the value is an entity
+	// of the incident) or one of "string", "int", "bool", "strings" (a list
+	// of strings).
+	Type        string
+	Required    bool // false when the input has a default
+	Default     any  // for optional inputs
+	Description string
+}
+
+// Input types other than entity kinds.
+const (
+	InputString  = "string"
+	InputInt     = "int"
+	InputBool    = "bool"
+	InputStrings = "strings"
+)
+
+// On-error modes of a step (Step.OnError); any other value is the id of a
+// handler step.
+const (
+	// OnErrorFail stops the playbook and fails the investigation (the default).
+	OnErrorFail = "fail"
+	// OnErrorContinue records the failure and goes on with the next step.
+	OnErrorContinue = "continue"
+)
+
+// Error kinds a retry policy may name as not worth retrying. They are the
+// kinds connectors classify failures into.
+var ErrorKinds = []string{"invalid", "not_found", "conflict", "forbidden", "throttled", "timeout", "failed"}
+
+// RetryPolicy says how often and how patiently a failed invocation of a step
+// is tried again. Its zero value means the workflow's defaults.
+type RetryPolicy struct {
+	// Attempts is the total number of tries, the first included; 0 is the
+	// default, 1 never retries.
+	Attempts int
+	// Backoff is the wait before the first retry; it doubles after each one,
+	// up to MaxBackoff. 0 is the default.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	// NonRetryable lists error kinds (ErrorKinds) that fail at once.
+	NonRetryable []string
+}
+
+// Step is one step of a playbook: an action (or a sub-playbook), optionally
+// repeated for each item of a list, under a condition, with templated
+// arguments.
 type Step struct {
-	ID       string
-	Stage    Stage
-	Action   string
-	Approval string        // ApprovalAuto, ApprovalRequired or ApprovalPolicy
-	Spec     *actions.Spec // the action's registry entry
+	ID    string
+	Stage Stage
+	// Action is the action type; "" for a step that uses a sub-playbook.
+	Action string
+	// Use names the sub-playbook the step runs; "" for an action step.
+	Use string
+	// Callee is the sub-playbook Use names. LoadDir and CompileSet set it;
+	// it is nil after Parse alone, which sees one file.
+	Callee   *Playbook
+	Approval string        // ApprovalAuto, ApprovalRequired or ApprovalPolicy; "" for a use step
+	Spec     *actions.Spec // the action's registry entry; nil for a use step
 	Line     int           // where the step starts in its file
 	// Expression sources, for plan output; "" when absent.
 	When    string
 	ForEach string
 	Target  string
 
+	// Timeout bounds one invocation's execution; 0 means the default.
+	Timeout time.Duration
+	Retry   RetryPolicy
+	// OnError is OnErrorFail, OnErrorContinue or the id of a handler step of
+	// the same playbook that runs when this step fails.
+	OnError string
+	// Handler steps are skipped in the normal flow; they run only as another
+	// step's on_error, with error and failed_step set.
+	Handler bool
+	// Reads lists the steps whose outputs the step's expressions read
+	// (steps.ID), sorted, without duplicates.
+	Reads []string
+
 	playbook string // name, for runtime errors
+	sub      bool   // the step belongs to a sub-playbook: expressions see inputs
 	items    itemType
+	scope    *scopeSet
 	forEach  *program
 	when     *program
 	target   *program
 	args     []namedArg // sorted by name
+	withLine int        // position of the with key, for link diagnostics
+	withCol  int
+	useLine  int // position of the use value
+	useCol   int
+	refs     []stepRef // steps.ID references, for order checks
 }
 
 // Invocation is one action a step asks for: the action type is the step's,
@@ -112,12 +223,14 @@ type Invocation struct {
 	// "" when the step has no for_each.
 	ItemKey string
 	// Target is the entity the action acts on; "" for actions on the
-	// incident itself.
+	// incident itself and for use steps.
 	Target     domain.EntityKey
 	TargetName string
 	// Args are the action's parameters after actions.Spec.CheckArgs
 	// (defaults filled in): strings, integers, booleans and lists of
-	// strings, all JSON-serialisable. The map is the caller's to keep.
+	// strings, all JSON-serialisable. For a use step they are the
+	// sub-playbook's inputs, an entity input given as its key (a string);
+	// pass them to WithInputs. The map is the caller's to keep.
 	Args map[string]any
 }
 
@@ -132,9 +245,13 @@ func (p *Playbook) Steps(stage Stage) []*Step {
 }
 
 // Matches reports whether the playbook applies to the incident in env. An
-// empty match applies to every incident. It is pure and deterministic: safe
-// inside workflow code.
+// empty match applies to every incident; a sub-playbook applies to none (it
+// runs only through use). It is pure and deterministic: safe inside workflow
+// code. Select applies the fallback rule on top.
 func (p *Playbook) Matches(env *Env) (bool, error) {
+	if p.Kind == KindSub {
+		return false, nil
+	}
 	if p.match == nil {
 		return true, nil
 	}
@@ -148,10 +265,60 @@ func (p *Playbook) Matches(env *Env) (bool, error) {
 	return ok, nil
 }
 
+// Select returns the playbooks that apply to the incident in env, in the
+// order they run: by Order, then Name. Sub-playbooks never apply on their
+// own; fallback playbooks apply only when no other playbook matched. It is
+// pure and deterministic: safe inside workflow code.
+func Select(pbs []*Playbook, env *Env) ([]*Playbook, error) {
+	var matched, fallbacks []*Playbook
+	for _, pb := range pbs {
+		ok, err := pb.Matches(env)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !ok:
+		case pb.Fallback:
+			fallbacks = append(fallbacks, pb)
+		default:
+			matched = append(matched, pb)
+		}
+	}
+	if len(matched) == 0 {
+		matched = fallbacks
+	}
+	slices.SortStableFunc(matched, byOrder)
+	return matched, nil
+}
+
+// byOrder orders playbooks by Order, then Name.
+func byOrder(a, b *Playbook) int {
+	if a.Order != b.Order {
+		return a.Order - b.Order
+	}
+	return strings.Compare(a.Name, b.Name)
+}
+
+// Step returns the step with the given id, or nil.
+func (p *Playbook) Step(id string) *Step {
+	for _, steps := range p.Stages {
+		for _, st := range steps {
+			if st.ID == id {
+				return st
+			}
+		}
+	}
+	return nil
+}
+
 // Expand evaluates the step against env: its for_each (or a single
 // invocation when it has none), then for every item its when, target and
 // arguments. Items whose when is false yield nothing. Invocations come in
 // for_each order, which for entity lists is key order.
+//
+// For a step of a sub-playbook, env must come from WithInputs. For a
+// use step, each invocation's Args are the sub-playbook's inputs. A step
+// output the step reads (steps.ID) that env.Steps lacks reads as skipped.
 //
 // It is pure and deterministic, safe inside workflow code. Errors are
 // domain.KindInvalid: evaluating again gives the same error, so a workflow
@@ -160,15 +327,26 @@ func (s *Step) Expand(env *Env) ([]Invocation, error) {
 	if env == nil {
 		return nil, s.errorf("", "no environment")
 	}
+	env = s.withReads(env)
+	sc, err := s.scope.bind(env, s.items)
+	if err != nil {
+		return nil, s.errorf("", "%v", err)
+	}
 	if s.forEach == nil {
-		inv, ok, err := s.invoke(env, "", nil)
+		inv, ok, err := s.invoke(sc.value, "", nil)
 		if err != nil || !ok {
 			return nil, err
 		}
 		return []Invocation{inv}, nil
 	}
 
-	out, err := s.forEach.run(env)
+	base := sc
+	if s.items != itemNone {
+		if base, err = s.scope.bind(env, itemNone); err != nil {
+			return nil, s.errorf("", "%v", err)
+		}
+	}
+	out, err := s.forEach.run(base.value)
 	if err != nil {
 		return nil, s.errorf("", "for_each: %v", err)
 	}
@@ -183,20 +361,18 @@ func (s *Step) Expand(env *Env) ([]Invocation, error) {
 	var invs []Invocation
 	switch s.items {
 	case itemEntity:
-		sc := &entityScope{Env: env}
 		err = eachItem(out, func(v EntityView) error {
-			sc.Item = v
-			inv, ok, err := s.invoke(sc, v.Key, &sc.Item)
+			sc.setItem(v)
+			inv, ok, err := s.invoke(sc.value, v.Key, &v)
 			if ok {
 				invs = append(invs, inv)
 			}
 			return err
 		})
 	case itemAlert:
-		sc := &alertScope{Env: env}
 		err = eachItem(out, func(v AlertView) error {
-			sc.Item = v
-			inv, ok, err := s.invoke(sc, v.ID, nil)
+			sc.setItem(v)
+			inv, ok, err := s.invoke(sc.value, v.ID, nil)
 			if ok {
 				invs = append(invs, inv)
 			}
@@ -212,6 +388,33 @@ func (s *Step) Expand(env *Env) ([]Invocation, error) {
 	return invs, nil
 }
 
+// withReads returns env, or a copy of it in which every step output the
+// step reads and env.Steps lacks is present with status skipped, so that
+// `steps.x.status == "succeeded"` is false rather than a surprise.
+func (s *Step) withReads(env *Env) *Env {
+	missing := false
+	for _, id := range s.Reads {
+		if _, ok := env.Steps[id]; !ok {
+			missing = true
+			break
+		}
+	}
+	if !missing {
+		return env
+	}
+	c := *env
+	c.Steps = make(map[string]StepOutput, len(env.Steps)+len(s.Reads))
+	for k, v := range env.Steps {
+		c.Steps[k] = v
+	}
+	for _, id := range s.Reads {
+		if _, ok := c.Steps[id]; !ok {
+			c.Steps[id] = StepOutput{Status: StepSkipped, Results: []ActionOutput{}}
+		}
+	}
+	return &c
+}
+
 // invoke evaluates when, target and arguments for one item. scope is the
 // environment the step's expressions were compiled against; item is the
 // for_each entity, the default target.
@@ -225,6 +428,15 @@ func (s *Step) invoke(scope any, itemKey string, item *EntityView) (Invocation, 
 		if !ok {
 			return inv, false, nil
 		}
+	}
+
+	if s.Use != "" {
+		args, err := s.inputArgs(scope)
+		if err != nil {
+			return inv, false, s.errorf(itemKey, "%v", err)
+		}
+		inv.Args = args
+		return inv, true, nil
 	}
 
 	if s.Spec.Target != "" {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
 )
 
@@ -127,12 +128,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown step key",
 			src:  header + "stages:\n  triage:\n    - id: a\n      action: incident.tag\n      whn: true\n      with: {tags: [x]}\n",
-			want: []string{`t.yaml:7:7: unknown key "whn", want one of id, action, when, for_each, target, with, approval`},
+			want: []string{`t.yaml:7:7: unknown key "whn", want one of id, action, use, when, for_each, target, with, approval, timeout, retry, on_error, handler`},
 		},
 		{
 			name: "unknown playbook key",
 			src:  header + "stages: {}\nmatches: true\n",
-			want: []string{`t.yaml:4:1: unknown key "matches", want one of name, version, order, description, match, stages`},
+			want: []string{`t.yaml:4:1: unknown key "matches", want one of name, version, kind, order, description, match, fallback, inputs, stages`},
 		},
 		{
 			name: "unknown stage",
@@ -142,7 +143,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown action",
 			src:  header + "stages:\n  triage:\n    - id: a\n      action: device.isolat\n",
-			want: []string{`t.yaml:6:15: unknown action "device.isolat", want one of device.isolate, device.release, device.run_av_scan, user.disable, user.enable, user.revoke_sessions, incident.tag, incident.comment`},
+			want: []string{`t.yaml:6:15: unknown action "device.isolat" (did you mean device.isolate?), want one of ` + strings.Join(actions.Names(), ", ")},
 		},
 		{
 			name: "bad argument name",
@@ -408,7 +409,7 @@ stages:
 `
 	_, err := Parse("many.yaml", []byte(src))
 	want := `many.yaml:3:26: match: invalid operation: > (mismatched types string and int)
-many.yaml:8:7: unknown key "whn", want one of id, action, when, for_each, target, with, approval
+many.yaml:8:7: unknown key "whn", want one of id, action, use, when, for_each, target, with, approval, timeout, retry, on_error, handler
 many.yaml:11:11: duplicate step id "tag", first at line 6
 many.yaml:13:15: user.disable acts on users, but for_each iterates devices
 many.yaml:14:3: unknown key "cleanup", want one of triage, analysis, containment, eradication, recovery, review`
@@ -456,7 +457,7 @@ func TestNewEnv(t *testing.T) {
 	}
 	wantDevices := []EntityView{
 		{Key: "device:aaa", Kind: "device", Name: "ws-042", Verdict: "malicious", MDEDeviceID: "aaa",
-			DNSName: "ws-042.corp.example", OSPlatform: "Windows11", DeviceGroup: "tier0", Tags: []string{}},
+			DNSName: "ws-042.corp.example", OSPlatform: "Windows11", DeviceType: "workstation", DeviceGroup: "tier0", Tags: []string{}},
 		{Key: "device:bbb", Kind: "device", Name: "ws-007", Verdict: "noThreatsFound", MDEDeviceID: "bbb",
 			DeviceGroup: "workstations", Tags: []string{}},
 	}
@@ -477,13 +478,32 @@ func TestNewEnv(t *testing.T) {
 	}
 }
 
+// isolateSrc is a playbook of the first shipped version of
+// device-compromise: tag, then isolate every malicious or suspicious device.
+// The tests of Expand use it; the shipped playbooks have their own tests.
+const isolateSrc = `name: device-compromise
+version: 1
+order: 10
+match: len(devices) > 0 and any(alerts, {.severity in ["medium", "high"]})
+stages:
+  triage:
+    - id: tag
+      action: incident.tag
+      with:
+        tags: [device-compromise]
+  containment:
+    - id: isolate
+      for_each: filter(devices, {.verdict in ["malicious", "suspicious"]})
+      action: device.isolate
+      approval: policy
+      with:
+        isolationType: Full
+        comment: "AIR incident {{ incident.id }}: isolate {{ item.name }} ({{ item.verdict }})"
+`
+
 func loadShipped(t testing.TB) *Playbook {
 	t.Helper()
-	src, err := os.ReadFile("../../playbooks/device-compromise.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pb, err := Parse("device-compromise.yaml", src)
+	pb, err := Parse("device-compromise.yaml", []byte(isolateSrc))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -882,8 +902,12 @@ func BenchmarkParse(b *testing.B) {
 }
 
 func FuzzParse(f *testing.F) {
-	if src, err := os.ReadFile("../../playbooks/device-compromise.yaml"); err == nil {
-		f.Add(string(src))
+	f.Add(isolateSrc)
+	shipped, _ := filepath.Glob("../../playbooks/*.yaml")
+	for _, p := range shipped {
+		if src, err := os.ReadFile(p); err == nil && !strings.HasSuffix(p, ".test.yaml") {
+			f.Add(string(src))
+		}
 	}
 	f.Add(header + "match: any(alerts, {.severity == \"high\"})\nstages:\n  triage:\n    - id: a\n      action: incident.comment\n      with: {text: \"x {{ incident.id }} y\"}\n")
 	f.Add(header + "stages:\n  containment:\n    - id: a\n      for_each: devices\n      action: device.isolate\n      with:\n        comment: |\n          {{ item.name }}\n")

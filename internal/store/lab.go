@@ -14,6 +14,12 @@ type LabDevice struct {
 	Name      string    `json:"name" db:"name"`
 	Isolated  bool      `json:"isolated" db:"isolated"`
 	UpdatedAt time.Time `json:"updatedAt" db:"updated_at"`
+	// Added by migration 0002 (lab_tenant.go writes them).
+	IsolationType string `json:"isolationType,omitempty" db:"isolation_type"` // Full or Selective while isolated
+	AppRestricted bool   `json:"appRestricted" db:"app_restricted"`
+	LastScan      string `json:"lastScan,omitempty" db:"last_scan"` // Quick or Full, the last scan asked for
+	Scans         int    `json:"scans" db:"scans"`
+	Packages      int    `json:"packages" db:"packages"` // investigation packages collected
 }
 
 // LabOperation is one request the lab tenant carried out.

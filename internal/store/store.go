@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -115,9 +116,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("read migrations: %w", err)
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Name() < files[j].Name() })
-	var current int
-	if err := s.db.GetContext(ctx, &current, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	// Every applied version is remembered, not only the highest: a
+	// migration written on one branch with a lower number than another's
+	// still runs when both land.
+	var applied []int
+	if err := s.db.SelectContext(ctx, &applied, `SELECT version FROM schema_migrations`); err != nil {
+		return fmt.Errorf("read schema versions: %w", err)
 	}
 	for _, f := range files {
 		name := f.Name()
@@ -125,7 +129,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with a version number", name)
 		}
-		if v <= current {
+		if slices.Contains(applied, v) {
 			continue
 		}
 		body, err := migrations.ReadFile(path.Join(dir, name))
@@ -139,10 +143,10 @@ func (s *Store) migrate(ctx context.Context) error {
 					return err
 				}
 				var again int
-				if err := tx.GetContext(ctx, &again, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`); err != nil {
+				if err := tx.GetContext(ctx, &again, tx.Rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v); err != nil {
 					return err
 				}
-				if again >= v {
+				if again > 0 {
 					return nil
 				}
 			}

@@ -1,0 +1,214 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/workflows"
+)
+
+// RateLimitedError says a caller sent too many requests and when to retry.
+type RateLimitedError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return "too many requests; retry after " + e.RetryAfter.String()
+}
+
+// RetryAfterSeconds is the Retry-After header's value: whole seconds,
+// rounded up, at least 1.
+func (e *RateLimitedError) RetryAfterSeconds() int {
+	return max(1, int(math.Ceil(e.RetryAfter.Seconds())))
+}
+
+func (s *Server) limiter() *auth.Limiter {
+	if s.Limiter == nil {
+		s.Limiter = &auth.Limiter{}
+	}
+	return s.Limiter
+}
+
+// guard authenticates, rate-limits and checks the role of a route's caller
+// before its handler runs.
+func (s *Server) guard(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.Role != "" {
+			p, err := s.authenticate(r)
+			if err == nil {
+				err = p.Require(rt.Role)
+			}
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		}
+		if err := rt.handler(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// authenticate finds the principal of the request's bearer token. Failed
+// attempts count against the caller's address, so that guessing tokens
+// runs into 429s; successful calls count against the token.
+func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
+	if s.Auth == nil {
+		return nil, errors.New("api: no authentication service configured")
+	}
+	secret, ok := BearerToken(r)
+	var p *auth.Principal
+	err := auth.ErrUnauthenticated()
+	if ok {
+		p, err = s.Auth.Authenticate(r.Context(), secret)
+	}
+	key := "ip:" + ClientAddr(r)
+	if err == nil {
+		key = "token:" + p.TokenID
+	} else if !auth.IsUnauthenticated(err) {
+		return nil, err
+	}
+	if allowed, wait := s.limiter().Allow(key); !allowed {
+		return nil, &RateLimitedError{RetryAfter: wait}
+	}
+	return p, err
+}
+
+// BearerToken returns the secret of an "Authorization: Bearer" header.
+func BearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, secret, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	secret = strings.TrimSpace(secret)
+	return secret, secret != ""
+}
+
+// ClientAddr is the request's remote address without the port. Forwarding
+// headers are not trusted: they are the caller's to forge.
+func ClientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, auth.FromContext(r.Context()))
+}
+
+// TokenRequest is the body of POST /api/v1/tokens.
+type TokenRequest struct {
+	Name   string   `json:"name"`
+	Role   string   `json:"role"`
+	Groups []string `json:"groups"`
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
+	var body TokenRequest
+	if err := decodeBody(w, r, &body, true); err != nil {
+		return err
+	}
+	if body.Role == "" {
+		return domain.Invalid("role", "required: one of viewer, analyst, responder, admin")
+	}
+	c, err := s.Auth.CreateToken(r.Context(), auth.FromContext(r.Context()).Name,
+		auth.NewToken{Name: body.Name, Role: auth.Role(body.Role), Groups: body.Groups})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusCreated, c)
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
+	toks, err := s.Store.ListTokens(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"value": toks})
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.Store.RevokeToken(r.Context(), r.PathValue("id"), auth.FromContext(r.Context()).Name, time.Now())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, t)
+}
+
+// decodeBody decodes a JSON body, refusing unknown fields; an empty body is
+// an error only when required.
+func decodeBody(w http.ResponseWriter, r *http.Request, out any, required bool) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(out)
+	if errors.Is(err, io.EOF) {
+		if required {
+			return domain.Invalid("", "request body is empty; want a JSON object")
+		}
+		return nil
+	}
+	if err != nil {
+		return jsonError(err)
+	}
+	return nil
+}
+
+// scopeIncidents keeps the incidents a scoped principal may see.
+func (s *Server) scopeIncidents(ctx context.Context, p *auth.Principal, incs []domain.Incident) ([]domain.Incident, error) {
+	if p == nil || !p.Scoped() {
+		return incs, nil
+	}
+	ids := make([]int64, len(incs))
+	for i, inc := range incs {
+		ids[i] = inc.ID
+	}
+	in, err := s.Store.IncidentsInGroups(ctx, ids, p.Groups)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(incs, func(inc domain.Incident) bool { return !in[inc.ID] }), nil
+}
+
+// incidentInScope answers not found for an incident outside a scoped
+// principal's device groups: to them it does not exist.
+func (s *Server) incidentInScope(ctx context.Context, p *auth.Principal, id int64) error {
+	if p == nil || !p.Scoped() {
+		return nil
+	}
+	in, err := s.Store.IncidentsInGroups(ctx, []int64{id}, p.Groups)
+	if err != nil {
+		return err
+	}
+	if !in[id] {
+		return domain.Errorf(domain.KindNotFound, "incident %d not found", id)
+	}
+	return nil
+}
+
+// scopeState hides from a scoped principal the workflow's actions outside
+// their scope (visible holds the actions they may see).
+func scopeState(st *workflows.State, visible []domain.Action, p *auth.Principal) *workflows.State {
+	if p == nil || !p.Scoped() {
+		return st
+	}
+	c := *st
+	c.Actions = slices.DeleteFunc(slices.Clone(st.Actions), func(a *domain.Action) bool {
+		return !slices.ContainsFunc(visible, func(v domain.Action) bool { return v.ID == a.ID })
+	})
+	return &c
+}

@@ -1,0 +1,80 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+
+	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/decode"
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/plan"
+	"github.com/airsoc/air/internal/plan/scratch"
+)
+
+// PlanRequest is the body of POST /api/v1/playbooks/plan: an incident of
+// this AIR, or alerts (in any form ingest accepts) correlated in memory.
+type PlanRequest struct {
+	IncidentID int64           `json:"incidentId,omitempty"`
+	Alerts     json.RawMessage `json:"alerts,omitempty"`
+}
+
+// PlanResponse lists one plan per incident, and the alerts left out.
+type PlanResponse struct {
+	Plans    []*plan.Plan `json:"plans"`
+	Problems any          `json:"problems,omitempty"`
+}
+
+// planPlaybooks says what the worker's playbooks would do, changing
+// nothing: the same selection, expansion and policy as the workflow.
+func (s *Server) planPlaybooks(w http.ResponseWriter, r *http.Request) error {
+	var req PlanRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return jsonError(err)
+	}
+	ctx := r.Context()
+	settings := s.DefaultAutomation
+	if _, err := s.Store.Setting(ctx, activities.SettingsKey, &settings); err != nil {
+		return err
+	}
+	var incs []plan.Incident
+	var resp PlanResponse
+	switch {
+	case req.IncidentID != 0 && len(req.Alerts) > 0:
+		return domain.Invalid("incidentId", "give an incident id or alerts, not both")
+	case req.IncidentID != 0:
+		if err := s.incidentInScope(ctx, auth.FromContext(ctx), req.IncidentID); err != nil {
+			return err
+		}
+		in, err := scratch.Load(ctx, s.Store, req.IncidentID, settings)
+		if err != nil {
+			return err
+		}
+		incs = []plan.Incident{*in}
+	case len(req.Alerts) > 0:
+		alerts, problems, err := decode.Decode(bytes.NewReader(req.Alerts))
+		if err != nil {
+			return err
+		}
+		if len(problems) > 0 {
+			resp.Problems = problems
+		}
+		if incs, err = scratch.Incidents(ctx, alerts, settings); err != nil {
+			return err
+		}
+	default:
+		return domain.Invalid("incidentId", "give an incident id or alerts to plan for")
+	}
+	resp.Plans = []*plan.Plan{}
+	for _, in := range incs {
+		p, err := plan.Make(s.Playbooks, in)
+		if err != nil {
+			return err
+		}
+		resp.Plans = append(resp.Plans, p)
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+
+	"github.com/airsoc/air/internal/api"
+	"github.com/airsoc/air/internal/store"
+)
+
+// alerts runs `starter alerts export|move`.
+func alerts(ctx context.Context, env Env, args []string) error {
+	if len(args) == 0 {
+		return usageError{"alerts: missing subcommand (export, move)"}
+	}
+	switch args[0] {
+	case "export":
+		return alertsExport(ctx, env, args[1:])
+	case "move":
+		return alertsMove(ctx, env, args[1:])
+	}
+	return usageError{fmt.Sprintf("unknown command %q", "alerts "+args[0])}
+}
+
+// alertsExport writes "alert_id,incident_id" CSV lines, header first, from
+// the API (GET /api/v1/alerts/export) or, with --db, straight from a store
+// (for scoring a replay that `starter bench ingest --keep` left behind).
+func alertsExport(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "alerts export")
+	db := fs.String("db", "", "read this store (postgres://… or a SQLite file) instead of calling the API")
+	out := fs.String("o", "-", "write to this file (- for standard output)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	w := env.Stdout
+	if *out != "-" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	if *db == "" {
+		return callRaw(ctx, env, "/api/v1/alerts/export", w)
+	}
+	st, err := store.Open(ctx, *db)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	return st.ExportAssignments(ctx, w)
+}
+
+// alertsMove moves an alert to another incident, or a new one.
+func alertsMove(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "alerts move")
+	to := fs.Int64("to", 0, "the incident to move the alert to (0 or absent: a new incident)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"alerts move: name one alert id"}
+	}
+	body, _ := json.Marshal(api.MoveBody{IncidentID: *to})
+	var res api.MoveResult
+	if _, err := call(ctx, env, http.MethodPost, "/api/v1/alerts/"+url.PathEscape(pos[0])+"/move", body, &res); err != nil {
+		return err
+	}
+	note := ""
+	if res.NewIncident {
+		note = " (new incident)"
+	}
+	fmt.Fprintf(env.Stdout, "alert %s is now in incident %s%s\n", res.AlertID, strconv.FormatInt(res.IncidentID, 10), note)
+	if res.Warning != "" {
+		fmt.Fprintln(env.Stdout, "warning:", res.Warning)
+	}
+	return nil
+}

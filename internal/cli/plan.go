@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/airsoc/air/internal/api"
+	"github.com/airsoc/air/internal/decode"
+	"github.com/airsoc/air/internal/plan"
+	"github.com/airsoc/air/internal/plan/scratch"
+	"github.com/airsoc/air/internal/playbook"
+	"github.com/airsoc/air/internal/policy"
+)
+
+// playbooksPlan runs `starter playbooks plan`: what the playbooks would do
+// to an incident — from a file of alerts, correlated in memory, or an
+// incident of the running AIR — without doing anything; with --against,
+// how that differs from other versions of the playbooks.
+func playbooksPlan(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "playbooks plan")
+	fs.Usage = func() {
+		fmt.Fprint(env.Stderr, "Usage: starter playbooks plan --incident FILE|ID [--against OLD_DIR] [--playbooks DIR] [-o table|json]\n\n"+
+			"Print every action the playbooks would take for the incident, its parameters, and whether it\n"+
+			"would run or wait for approval and why. FILE holds alerts in any form ingest accepts (they are\n"+
+			"correlated in memory); ID is an incident of the AIR at AIR_URL. Nothing is changed anywhere.\n\n")
+		fs.PrintDefaults()
+	}
+	incident := fs.String("incident", "", "alerts file, or incident id")
+	dir := fs.String("playbooks", "playbooks", "playbook directory")
+	against := fs.String("against", "", "older playbook directory to compare with")
+	level := fs.String("automation", "", "automation level for a FILE (default: semi-all); an ID uses the tenant's settings")
+	out := fs.String("o", "table", "output: table or json")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *incident == "" {
+		return usageError{"playbooks plan: --incident FILE|ID is required"}
+	}
+	books, err := playbook.LoadDir(*dir)
+	if err != nil {
+		return err
+	}
+	var old []*playbook.Playbook
+	if *against != "" {
+		if old, err = playbook.LoadDir(*against); err != nil {
+			return fmt.Errorf("--against: %w", err)
+		}
+	}
+	incs, err := planInputs(ctx, env, *incident, *level)
+	if err != nil {
+		return err
+	}
+	type result struct {
+		Plan    *plan.Plan    `json:"plan"`
+		Changes []plan.Change `json:"changes,omitempty"`
+	}
+	var results []result
+	for _, in := range incs {
+		p, err := plan.Make(books, in)
+		if err != nil {
+			return err
+		}
+		r := result{Plan: p}
+		if old != nil {
+			op, err := plan.Make(old, in)
+			if err != nil {
+				return fmt.Errorf("--against: %w", err)
+			}
+			r.Changes = plan.Diff(op, p)
+		}
+		results = append(results, r)
+	}
+	if *out == "json" {
+		printJSON(env.Stdout, results)
+		return nil
+	}
+	for _, r := range results {
+		printPlan(env, r.Plan)
+		if old != nil {
+			printChanges(env, *against, *dir, r.Changes)
+		}
+	}
+	return nil
+}
+
+// planInputs reads the incidents to plan: alerts from a file, correlated in
+// a scratch store, or an incident (and the tenant's settings) from the API.
+func planInputs(ctx context.Context, env Env, incident, level string) ([]plan.Incident, error) {
+	if id, err := strconv.ParseInt(incident, 10, 64); err == nil {
+		if _, statErr := os.Stat(incident); statErr != nil {
+			var d api.IncidentDetail
+			if _, err := call(ctx, env, http.MethodGet, fmt.Sprintf("/api/v1/incidents/%d", id), nil, &d); err != nil {
+				return nil, err
+			}
+			var set policy.Settings
+			if _, err := call(ctx, env, http.MethodGet, "/api/v1/settings/automation", nil, &set); err != nil {
+				return nil, err
+			}
+			return []plan.Incident{{Incident: d.Incident, Alerts: d.Alerts, Entities: d.Entities, Settings: set}}, nil
+		}
+	}
+	f, err := os.Open(incident)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	alerts, problems, err := decode.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", incident, err)
+	}
+	for _, p := range problems {
+		fmt.Fprintf(env.Stderr, "%s: alert #%d left out: %s: %s\n", incident, p.Index, p.Field, p.Reason)
+	}
+	set := policy.Settings{Default: policy.SemiAll}
+	if level != "" {
+		if set.Default, err = policy.ParseLevel("automation", level); err != nil {
+			return nil, err
+		}
+	}
+	return scratch.Incidents(ctx, alerts, set)
+}
+
+func printPlan(env Env, p *plan.Plan) {
+	fmt.Fprintf(env.Stdout, "Incident %d: %s\n  playbooks: %v\n", p.IncidentID, p.Incident, p.Playbooks)
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  STAGE\tPLAYBOOK\tSTEP\tACTION\tTARGET\tOUTCOME\tWHY\tPARAMS")
+	for _, s := range p.Steps {
+		step := s.Step
+		if s.Via != "" {
+			step = s.Via + " > " + s.Step
+		}
+		params, _ := json.Marshal(s.Params)
+		fmt.Fprintf(tw, "  %s\t%s v%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Stage, s.Playbook, s.Version, step, s.Action, s.Target, s.Outcome, s.Reason, params)
+	}
+	tw.Flush()
+}
+
+func printChanges(env Env, oldDir, newDir string, changes []plan.Change) {
+	if len(changes) == 0 {
+		fmt.Fprintf(env.Stdout, "  no difference between %s and %s\n\n", oldDir, newDir)
+		return
+	}
+	fmt.Fprintf(env.Stdout, "  changes from %s to %s:\n", oldDir, newDir)
+	line := func(mark string, s *plan.Step) {
+		params, _ := json.Marshal(s.Params)
+		fmt.Fprintf(env.Stdout, "  %s %s v%d %s: %s %s → %s %s\n", mark, s.Playbook, s.Version, s.Step, s.Action, s.Target, s.Outcome, params)
+	}
+	for _, c := range changes {
+		switch c.Kind {
+		case "added":
+			line("+", c.New)
+		case "removed":
+			line("-", c.Old)
+		default:
+			line("~", c.Old)
+			line(" ", c.New)
+		}
+	}
+	fmt.Fprintln(env.Stdout)
+}

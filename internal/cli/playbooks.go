@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/airsoc/air/internal/playbook"
+)
+
+// playbooks runs `starter playbooks SUBCOMMAND`. They work on files, not
+// on the API: a SOC lead checks playbooks before they ship, and CI does the
+// same without a running AIR.
+func playbooks(ctx context.Context, env Env, args []string) error {
+	if len(args) == 0 {
+		return usageError{"playbooks: missing subcommand (validate, test or plan)"}
+	}
+	switch args[0] {
+	case "validate":
+		return playbooksValidate(env, args[1:])
+	case "test":
+		return playbooksTest(ctx, env, args[1:])
+	case "plan":
+		return playbooksPlan(ctx, env, args[1:])
+	}
+	return usageError{fmt.Sprintf("unknown command %q", "playbooks "+args[0])}
+}
+
+// playbooksValidate loads every playbook and playbook test file of a
+// directory the way the worker does, prints every problem as
+// file:line:column: message, and fails when there is one.
+func playbooksValidate(env Env, args []string) error {
+	fs := newFlags(env, "playbooks validate")
+	fs.Usage = func() {
+		fmt.Fprint(env.Stderr, "Usage: starter playbooks validate [DIR]\n\n"+
+			"Check every playbook (*.yaml) and playbook test (*.test.yaml) in DIR (default ./playbooks):\n"+
+			"keys, actions and their arguments, expressions and their types, step references,\n"+
+			"sub-playbooks. Prints each problem as file:line:column: message; exits 1 if there is one.\n")
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	dir := "playbooks"
+	switch len(pos) {
+	case 0:
+	case 1:
+		dir = pos[0]
+	default:
+		return usageError{"playbooks validate: name at most one directory"}
+	}
+
+	var diags []playbook.Diagnostic
+	pbs, err := playbook.LoadDir(dir)
+	var le *playbook.LoadError
+	switch {
+	case errors.As(err, &le):
+		diags = append(diags, le.Diagnostics...)
+	case err != nil:
+		return err
+	}
+	tests, err := playbook.LoadTests(dir)
+	switch {
+	case errors.As(err, &le):
+		diags = append(diags, le.Diagnostics...)
+	case err != nil:
+		return err
+	}
+	if pbs != nil {
+		names := make([]string, len(pbs))
+		for i, pb := range pbs {
+			names[i] = pb.Name
+		}
+		for _, tf := range tests {
+			if !slices.Contains(names, tf.Playbook) {
+				diags = append(diags, playbook.Diagnostic{File: tf.File, Line: 1, Column: 1,
+					Message: fmt.Sprintf("playbook %q: no playbook of that name in %s", tf.Playbook, dir)})
+			}
+		}
+	}
+
+	for _, d := range diags {
+		fmt.Fprintln(env.Stdout, d.String())
+	}
+	if len(diags) > 0 {
+		files := map[string]bool{}
+		for _, d := range diags {
+			files[d.File] = true
+		}
+		return fmt.Errorf("playbooks in %s: %s in %s", dir, plural(len(diags), "problem"), plural(len(files), "file"))
+	}
+	subs, cases := 0, 0
+	for _, pb := range pbs {
+		if pb.Kind == playbook.KindSub {
+			subs++
+		}
+	}
+	for _, tf := range tests {
+		cases += len(tf.Cases)
+	}
+	fmt.Fprintf(env.Stdout, "playbooks in %s are valid: %s (%s), %s with %s\n", dir,
+		plural(len(pbs), "playbook"), plural(subs, "sub-playbook"), plural(len(tests), "test file"), plural(cases, "case"))
+	return nil
+}
+
+// plural writes a count and a noun, with an s when the count is not one.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

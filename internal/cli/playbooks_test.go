@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPlaybooksValidate(t *testing.T) {
+	t.Parallel()
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), Env{Stdout: &out, Stderr: &errb}, append([]string{"playbooks", "validate"}, args...))
+		return code, out.String(), errb.String()
+	}
+
+	code, out, errs := run("../../playbooks")
+	if code != 0 || !strings.Contains(out, "playbooks in ../../playbooks are valid: ") || !strings.Contains(out, "sub-playbooks") {
+		t.Errorf("shipped playbooks: exit %d\n%s%s", code, out, errs)
+	}
+
+	bad := t.TempDir()
+	files := map[string]string{
+		"bad.yaml":      "name: bad\nversion: 1\nmatch: incident.severty == \"high\"\nstages:\n  triage:\n    - id: a\n      action: incident.tga\n",
+		"use.yaml":      "name: caller\nversion: 1\nstages:\n  triage:\n    - id: a\n      use: nowhere\n",
+		"bad.test.yaml": "playbook: bad\ncases:\n  - name: x\n    alerts: [{id: a1, severity: severe}]\n    expect: {state: done}\n",
+		"x.test.yaml":   "playbook: nope\ncases:\n  - name: y\n    alerts: [{id: a2}]\n    expect: {}\n",
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(bad, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs = run(bad)
+	p := func(f string) string { return filepath.Join(bad, f) }
+	want := []string{
+		p("bad.test.yaml") + `:4:14: alerts[0]: severity: unknown value "severe"`,
+		p("bad.test.yaml") + `:5:21: state: unknown investigation state "done"`,
+		p("bad.yaml") + `:3:17: match: incident has no field severty (did you mean severity?)`,
+		p("bad.yaml") + `:7:15: unknown action "incident.tga" (did you mean incident.tag?)`,
+		p("use.yaml") + `:6:12: use: no sub-playbook "nowhere"`,
+	}
+	if code != 1 {
+		t.Errorf("bad playbooks: exit %d, want 1", code)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if !strings.Contains(errs, "5 problems in 3 files") {
+		t.Errorf("summary: %q, want 5 problems in 3 files", errs)
+	}
+
+	if code, _, errs := run(filepath.Join(bad, "missing")); code != 1 || !strings.Contains(errs, "no such file") {
+		t.Errorf("missing directory: exit %d %s", code, errs)
+	}
+	if code, _, _ := run("a", "b"); code != 2 {
+		t.Errorf("two directories: exit %d, want 2", code)
+	}
+}

@@ -1,0 +1,188 @@
+// Package msgraph carries out user and mailbox remediations with Microsoft
+// Graph v1.0: disable and enable an account (PATCH /users/{id} with
+// accountEnabled), revoke its sign-in sessions, force a password reset and
+// mark it compromised (the security identityAccounts invokeAction), dismiss
+// its risk (identityProtection riskyUsers/dismiss) and delete an inbox rule.
+//
+// Graph has no idempotency key either. Enabling and disabling read the
+// account first, so a retry finds the account in the asked state and says
+// it changed nothing; deleting a rule that is gone is the same no-op. The
+// other calls set a state (sessions revoked, password to change, risk high
+// or dismissed) that a repeat leaves as it is.
+//
+// Tokens come from the Microsoft identity platform's client-credentials
+// grant (rest.ClientCredentials with Scope), cached until shortly before
+// they expire.
+package msgraph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/connector/rest"
+	"github.com/airsoc/air/internal/domain"
+)
+
+// Scope is the OAuth scope of Microsoft Graph.
+const Scope = "https://graph.microsoft.com/.default"
+
+// DefaultBaseURL is Graph's global endpoint.
+const DefaultBaseURL = "https://graph.microsoft.com"
+
+// Client is a Microsoft Graph connector.
+type Client struct {
+	// API calls Graph (BaseURL without the version, token, limiter).
+	API *rest.Client
+}
+
+var _ activities.Executor = (*Client)(nil)
+
+var types = []string{
+	"user.disable", "user.enable", "user.revoke_sessions", "user.reset_password",
+	"user.confirm_compromised", "user.dismiss_risk", "mailbox.remove_inbox_rule",
+}
+
+// Types lists the action types the connector carries out.
+func Types() []string { return slices.Clone(types) }
+
+// User is the part of Graph's user resource AIR reads.
+type User struct {
+	ID                           string `json:"id"`
+	UserPrincipalName            string `json:"userPrincipalName"`
+	AccountEnabled               *bool  `json:"accountEnabled"`
+	OnPremisesSecurityIdentifier string `json:"onPremisesSecurityIdentifier,omitempty"`
+}
+
+const userFields = "id,userPrincipalName,accountEnabled,onPremisesSecurityIdentifier"
+
+// Execute carries out one remediation.
+func (c *Client) Execute(ctx context.Context, req activities.ExecuteRequest) (activities.ExecuteResult, error) {
+	if !slices.Contains(types, req.Type) {
+		return activities.ExecuteResult{}, domain.Errorf(domain.KindInvalid, "microsoft graph cannot carry out %s", req.Type)
+	}
+	params, err := activities.DecodeParams(req.Params)
+	if err != nil {
+		return activities.ExecuteResult{}, domain.Invalid("params", "%v", err)
+	}
+	kind, id, _ := strings.Cut(string(req.Target), ":")
+	if req.Type == "mailbox.remove_inbox_rule" {
+		if domain.EntityKind(kind) != domain.KindMailbox || id == "" {
+			return activities.ExecuteResult{}, domain.Invalid("target", "%s needs a mailbox target, got %q", req.Type, req.Target)
+		}
+		return c.removeRule(ctx, id, params)
+	}
+	if domain.EntityKind(kind) != domain.KindUser || id == "" {
+		return activities.ExecuteResult{}, domain.Invalid("target", "%s needs a user target, got %q", req.Type, req.Target)
+	}
+	u, err := c.user(ctx, id)
+	if err != nil {
+		return activities.ExecuteResult{}, err
+	}
+	path := "/v1.0/users/" + url.PathEscape(u.ID)
+	switch req.Type {
+	case "user.disable", "user.enable":
+		want := req.Type == "user.enable"
+		state := map[bool]string{true: "enabled", false: "disabled"}[want]
+		if u.AccountEnabled != nil && *u.AccountEnabled == want {
+			return activities.ExecuteResult{Summary: "account " + u.UserPrincipalName + " already " + state}, nil
+		}
+		if err := c.API.Do(ctx, http.MethodPatch, path, map[string]any{"accountEnabled": want}, nil); err != nil {
+			return activities.ExecuteResult{}, err
+		}
+		return activities.ExecuteResult{Summary: "account " + u.UserPrincipalName + " " + state, Changed: true}, nil
+	case "user.revoke_sessions":
+		var res struct {
+			Value bool `json:"value"`
+		}
+		if err := c.API.Do(ctx, http.MethodPost, path+"/revokeSignInSessions", nil, &res); err != nil {
+			return activities.ExecuteResult{}, err
+		}
+		return activities.ExecuteResult{Summary: "sign-in sessions of " + u.UserPrincipalName + " revoked", Changed: true}, nil
+	case "user.reset_password":
+		provider, _ := params["identityProvider"].(string)
+		if provider == "" {
+			provider = "activeDirectory"
+		}
+		return c.invoke(ctx, u, "forcePasswordReset", provider, "password reset forced at next sign-in")
+	case "user.confirm_compromised":
+		return c.invoke(ctx, u, "markUserAsCompromised", "entraID", "marked compromised")
+	default: // user.dismiss_risk
+		if err := c.API.Do(ctx, http.MethodPost, "/v1.0/identityProtection/riskyUsers/dismiss",
+			map[string]any{"userIds": []string{u.ID}}, nil); err != nil {
+			return activities.ExecuteResult{}, err
+		}
+		return activities.ExecuteResult{Summary: "risk of " + u.UserPrincipalName + " dismissed", Changed: true}, nil
+	}
+}
+
+// user reads the account by UPN or object id, or by on-premises SID.
+func (c *Client) user(ctx context.Context, id string) (*User, error) {
+	if strings.HasPrefix(strings.ToUpper(id), "S-1-") {
+		q := url.Values{"$filter": {"onPremisesSecurityIdentifier eq '" + strings.ToUpper(id) + "'"}, "$select": {userFields}}
+		var page struct{ Value []User }
+		if err := c.API.Do(ctx, http.MethodGet, "/v1.0/users?"+q.Encode(), nil, &page); err != nil {
+			return nil, err
+		}
+		if len(page.Value) == 0 {
+			return nil, domain.Errorf(domain.KindNotFound, "microsoft graph has no user with on-premises SID %s", id)
+		}
+		return &page.Value[0], nil
+	}
+	var u User
+	if err := c.API.Do(ctx, http.MethodGet, "/v1.0/users/"+url.PathEscape(id)+"?$select="+userFields, nil, &u); err != nil {
+		return nil, err
+	}
+	if u.ID == "" {
+		return nil, fmt.Errorf("graph user %s: answer has no id", id)
+	}
+	if u.UserPrincipalName == "" {
+		u.UserPrincipalName = id
+	}
+	return &u, nil
+}
+
+// invoke calls POST /security/identities/identityAccounts/{id}/invokeAction.
+// AIR addresses the account by its Entra object id, or by its on-premises
+// SID for Active Directory when the account has one.
+func (c *Client) invoke(ctx context.Context, u *User, action, provider, done string) (activities.ExecuteResult, error) {
+	account := u.ID
+	if provider == "activeDirectory" && u.OnPremisesSecurityIdentifier != "" {
+		account = u.OnPremisesSecurityIdentifier
+	}
+	var res struct {
+		CorrelationID string `json:"correlationId"`
+	}
+	body := map[string]any{"accountId": account, "action": action, "identityProvider": provider}
+	if err := c.API.Do(ctx, http.MethodPost, "/v1.0/security/identities/identityAccounts/"+url.PathEscape(account)+"/invokeAction",
+		body, &res); err != nil {
+		return activities.ExecuteResult{}, err
+	}
+	summary := u.UserPrincipalName + ": " + done
+	if res.CorrelationID != "" {
+		summary += " (correlation id " + res.CorrelationID + ")"
+	}
+	return activities.ExecuteResult{Summary: summary, Changed: true}, nil
+}
+
+// removeRule deletes an inbox rule; a rule that is already gone is a no-op.
+func (c *Client) removeRule(ctx context.Context, mailbox string, p map[string]any) (activities.ExecuteResult, error) {
+	rule, _ := p["ruleId"].(string)
+	if rule == "" {
+		return activities.ExecuteResult{}, domain.Invalid("params.ruleId", "mailbox.remove_inbox_rule needs ruleId")
+	}
+	err := c.API.Do(ctx, http.MethodDelete, "/v1.0/users/"+url.PathEscape(mailbox)+"/mailFolders/inbox/messageRules/"+url.PathEscape(rule), nil, nil)
+	var se *rest.StatusError
+	switch {
+	case err == nil:
+		return activities.ExecuteResult{Summary: "inbox rule " + rule + " of " + mailbox + " deleted", Changed: true}, nil
+	case errors.As(err, &se) && se.Status == http.StatusNotFound && se.Code == "ErrorItemNotFound":
+		return activities.ExecuteResult{Summary: "inbox rule " + rule + " of " + mailbox + " already gone"}, nil
+	}
+	return activities.ExecuteResult{}, err
+}

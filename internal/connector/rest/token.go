@@ -1,0 +1,150 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// TokenSource hands out bearer tokens.
+type TokenSource interface {
+	// Token returns a valid token, acquiring one when needed.
+	Token(ctx context.Context) (string, error)
+	// Invalidate drops the cached token (the API answered 401).
+	Invalidate()
+}
+
+// MicrosoftTokenURL is the Microsoft identity platform's v2.0 token
+// endpoint of a tenant.
+func MicrosoftTokenURL(authority, tenantID string) string {
+	if authority == "" {
+		authority = "https://login.microsoftonline.com"
+	}
+	return strings.TrimRight(authority, "/") + "/" + url.PathEscape(tenantID) + "/oauth2/v2.0/token"
+}
+
+// ClientCredentials acquires tokens with the OAuth2 client-credentials
+// grant (RFC 6749 §4.4, as the Microsoft identity platform implements it)
+// and caches each until shortly before it expires. Concurrent callers share
+// one acquisition.
+type ClientCredentials struct {
+	TokenURL string
+	ClientID string
+	Secret   Secret
+	Scope    string // e.g. https://graph.microsoft.com/.default
+	HTTP     *http.Client
+	Log      logrus.FieldLogger
+	Now      func() time.Time
+
+	once   sync.Once
+	sem    chan struct{} // one acquisition at a time; holding it guards the cache
+	token  string
+	expiry time.Time
+}
+
+// Token returns the cached token or acquires a new one.
+func (c *ClientCredentials) Token(ctx context.Context) (string, error) {
+	select {
+	case c.lock() <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-c.sem }()
+	now := c.now()
+	if c.token != "" && now.Before(c.expiry) {
+		return c.token, nil
+	}
+	tok, life, err := c.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	// Renew early: a tenth of the lifetime, at most five minutes, so that a
+	// token never expires in flight.
+	skew := min(life/10, 5*time.Minute)
+	c.token, c.expiry = tok, now.Add(life-skew)
+	c.log().WithField("expiresIn", life.Round(time.Second)).Debug("acquired access token")
+	return tok, nil
+}
+
+// Invalidate drops the cached token.
+func (c *ClientCredentials) Invalidate() {
+	c.lock() <- struct{}{}
+	c.token = ""
+	<-c.sem
+}
+
+func (c *ClientCredentials) lock() chan struct{} {
+	c.once.Do(func() { c.sem = make(chan struct{}, 1) })
+	return c.sem
+}
+
+func (c *ClientCredentials) acquire(ctx context.Context) (string, time.Duration, error) {
+	form := url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {c.ClientID},
+		"client_secret": {c.Secret.Reveal()},
+		"scope":         {c.Scope},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.TokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", 0, fmt.Errorf("token request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := httpClient(c.HTTP).Do(req)
+	if err != nil {
+		return "", 0, fmt.Errorf("token request for client %s: %w", c.ClientID, stripURL(err))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return "", 0, fmt.Errorf("token request for client %s: read answer: %w", c.ClientID, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		se := ErrorFromResponse("oauth", http.MethodPost, "token endpoint (client "+c.ClientID+")", resp, data, c.now())
+		if se.Status == http.StatusBadRequest && (se.Code == "invalid_client" || se.Code == "unauthorized_client") {
+			se.Status = http.StatusUnauthorized // bad credentials: forbidden, not a malformed request
+		}
+		return "", 0, se
+	}
+	var tr struct {
+		AccessToken string          `json:"access_token"`
+		TokenType   string          `json:"token_type"`
+		ExpiresIn   json.RawMessage `json:"expires_in"` // a number, or a string on some endpoints
+	}
+	if err := json.Unmarshal(data, &tr); err != nil || tr.AccessToken == "" {
+		return "", 0, fmt.Errorf("token request for client %s: answer has no access_token", c.ClientID)
+	}
+	if tr.TokenType != "" && !strings.EqualFold(tr.TokenType, "bearer") {
+		return "", 0, fmt.Errorf("token request for client %s: token type %q, want Bearer", c.ClientID, tr.TokenType)
+	}
+	secs := 3600
+	if s := strings.Trim(string(tr.ExpiresIn), `"`); s != "" {
+		if _, err := fmt.Sscan(s, &secs); err != nil || secs <= 0 {
+			secs = 3600
+		}
+	}
+	return tr.AccessToken, time.Duration(secs) * time.Second, nil
+}
+
+func (c *ClientCredentials) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *ClientCredentials) log() logrus.FieldLogger {
+	if c.Log == nil {
+		return discard
+	}
+	return c.Log.WithField("client", c.ClientID)
+}

@@ -1,0 +1,188 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/playbook"
+	"github.com/airsoc/air/internal/policy"
+)
+
+// Incident is what a plan is made for: the incident with its alerts and
+// entities, and the tenant's settings.
+type Incident struct {
+	Incident domain.Incident
+	Alerts   []domain.Alert
+	Entities []domain.Entity
+	Settings policy.Settings
+}
+
+// Step is one thing a playbook would do.
+type Step struct {
+	Playbook string         `json:"playbook"`
+	Version  int            `json:"version"`
+	Stage    playbook.Stage `json:"stage"`
+	Step     string         `json:"step"`
+	Via      string         `json:"via,omitempty"` // the use step that called the sub-playbook
+	Action   string         `json:"action"`
+	Item     string         `json:"item,omitempty"`
+	Target   string         `json:"target,omitempty"`
+	Params   map[string]any `json:"params,omitempty"`
+	// Outcome is "run" (without a human), "wait" (for approval), "skip"
+	// (policy leaves it out) or "do" (incident bookkeeping, always done).
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Plan is what the playbooks would do to one incident.
+type Plan struct {
+	IncidentID int64    `json:"incidentId"`
+	Incident   string   `json:"incident"`
+	Playbooks  []string `json:"playbooks"` // the ones that apply, in order
+	Steps      []Step   `json:"steps"`
+}
+
+// Make plans, without side effects, what the playbooks would do to the
+// incident: the same selection, expansion and policy decisions as the
+// workflow (Propose), assuming every action that would run succeeds and
+// every action that would wait is still pending when later steps look.
+// Error handlers are not planned: nothing fails in a plan.
+func Make(books []*playbook.Playbook, in Incident) (*Plan, error) {
+	env := playbook.NewEnv(in.Incident, in.Alerts, in.Entities)
+	selected, err := playbook.Select(books, env)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{IncidentID: in.Incident.ID, Incident: in.Incident.DisplayName, Playbooks: []string{}, Steps: []Step{}}
+	for _, pb := range selected {
+		p.Playbooks = append(p.Playbooks, fmt.Sprintf("%s v%d", pb.Name, pb.Version))
+	}
+	c := NewContext(in.Incident, in.Entities, in.Settings)
+	runs := make([]*planRun, len(selected))
+	for i, pb := range selected {
+		runs[i] = &planRun{pb: pb, env: withSteps(env)}
+	}
+	for _, stage := range playbook.Stages {
+		for _, r := range runs {
+			if err := p.stage(c, r, stage, ""); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return p, nil
+}
+
+type planRun struct {
+	pb  *playbook.Playbook
+	env *playbook.Env
+}
+
+func withSteps(env *playbook.Env) *playbook.Env {
+	e := *env
+	e.Steps = map[string]playbook.StepOutput{}
+	return &e
+}
+
+func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) error {
+	for _, step := range r.pb.Steps(stage) {
+		if step.Handler {
+			continue
+		}
+		invs, err := step.Expand(r.env)
+		if err != nil {
+			return fmt.Errorf("playbook %s step %s: %w", r.pb.Name, step.ID, err)
+		}
+		out := playbook.StepOutput{Results: []playbook.ActionOutput{}}
+		for _, inv := range invs {
+			ps := Step{Playbook: r.pb.Name, Version: r.pb.Version, Stage: stage, Step: step.ID, Via: via,
+				Action: step.Action, Item: inv.ItemKey, Target: string(inv.Target), Params: inv.Args}
+			switch {
+			case step.Use != "":
+				sub := &planRun{pb: step.Callee, env: withSteps(playbook.WithInputs(r.env, inv.Args))}
+				subVia := r.pb.Name + "/" + step.ID
+				for _, st := range playbook.Stages {
+					if err := p.stage(c, sub, st, subVia); err != nil {
+						return err
+					}
+				}
+				continue
+			case !step.Spec.Remediation:
+				ps.Outcome = "do"
+				out.Succeeded++
+			default:
+				_, d, err := Propose(c, r.pb, step, inv)
+				if err != nil {
+					return err
+				}
+				ps.Outcome, ps.Reason = string(d.Outcome), d.Reason
+				status := domain.ActionSucceeded
+				switch d.Outcome {
+				case policy.Wait:
+					status = domain.ActionPending
+					out.Pending++
+				case policy.Skip:
+					out.Skipped++
+				default:
+					out.Succeeded++
+				}
+				out.Results = append(out.Results, playbook.ActionOutput{Target: string(inv.Target), TargetName: inv.TargetName, Status: string(status)})
+			}
+			out.Count++
+			p.Steps = append(p.Steps, ps)
+		}
+		switch {
+		case out.Pending > 0:
+			out.Status = playbook.StepPending
+		case out.Count == 0 || out.Skipped == out.Count:
+			out.Status = playbook.StepSkipped
+		default:
+			out.Status = playbook.StepSucceeded
+		}
+		r.env.Steps[step.ID] = out
+	}
+	return nil
+}
+
+// Change is one difference between two plans of the same incident.
+type Change struct {
+	Kind string `json:"kind"` // added, removed, changed
+	Old  *Step  `json:"old,omitempty"`
+	New  *Step  `json:"new,omitempty"`
+}
+
+// key identifies a planned step across playbook versions.
+func (s Step) key() string {
+	return s.Playbook + "\x00" + s.Via + "\x00" + s.Step + "\x00" + s.Action + "\x00" + s.Target + "\x00" + s.Item
+}
+
+// Diff lists what the new plan does differently from the old: steps added,
+// removed, or with other parameters or outcome.
+func Diff(old, new *Plan) []Change {
+	var out []Change
+	olds := map[string]Step{}
+	for _, s := range old.Steps {
+		olds[s.key()] = s
+	}
+	seen := map[string]bool{}
+	for _, s := range new.Steps {
+		k := s.key()
+		seen[k] = true
+		o, ok := olds[k]
+		switch {
+		case !ok:
+			out = append(out, Change{Kind: "added", New: &s})
+		case o.Outcome != s.Outcome || fmt.Sprint(o.Params) != fmt.Sprint(s.Params):
+			out = append(out, Change{Kind: "changed", Old: &o, New: &s})
+		}
+	}
+	for _, s := range old.Steps {
+		if !seen[s.key()] {
+			out = append(out, Change{Kind: "removed", Old: &s})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Change) int {
+		return slices.Index([]string{"removed", "changed", "added"}, a.Kind) - slices.Index([]string{"removed", "changed", "added"}, b.Kind)
+	})
+	return out
+}

@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/airsoc/air/internal/domain"
+)
+
+// ActionQuery selects actions for the action center: filters combine with
+// AND, values inside one filter with OR. The zero value lists every action,
+// newest first, 100 at a time.
+type ActionQuery struct {
+	Statuses    []domain.ActionStatus
+	NotStatuses []domain.ActionStatus // e.g. history: everything but pending
+	Types       []string
+	Sources     []domain.ActionSource
+	IncidentIDs []int64
+	// DeviceGroups keeps actions on a device of one of these groups, and
+	// actions on other targets whose incident has such a device.
+	DeviceGroups []string
+	DecidedBy    []string
+	// CreatedAfter and CreatedBefore bound the creation time (exclusive,
+	// inclusive); zero means unbounded. Age filters become these.
+	CreatedAfter, CreatedBefore time.Time
+	// Scope limits the answer to a principal's device groups (same rule as
+	// DeviceGroups); empty means unscoped.
+	Scope []string
+	// Sort is a column name from SortableActionColumns; "" means createdAt.
+	Sort string
+	Desc bool
+	// Limit caps the page (0 means 100); Offset skips rows.
+	Limit, Offset int
+}
+
+// SortableActionColumns maps the action center's sort keys to columns.
+var SortableActionColumns = map[string]string{
+	"createdAt":  "a.created_at",
+	"decidedAt":  "a.decided_at",
+	"finishedAt": "a.finished_at",
+	"type":       "a.type",
+	"status":     "a.status",
+	"source":     "a.source",
+	"incidentId": "a.incident_id",
+	"target":     "a.target_name",
+	"decidedBy":  "a.decided_by",
+}
+
+// ActionRow is an action with what the action center shows beside it.
+type ActionRow struct {
+	domain.Action
+	IncidentName string `json:"incidentName" db:"incident_name"`
+}
+
+// ActionPage is one page of a query's answer and the count of all matches.
+type ActionPage struct {
+	Value  []ActionRow `json:"value"`
+	Total  int         `json:"total"`
+	Limit  int         `json:"limit"`
+	Offset int         `json:"offset"`
+}
+
+// QueryActions returns the page of actions the query selects.
+func (s *Store) QueryActions(ctx context.Context, q ActionQuery) (*ActionPage, error) {
+	where, args := s.actionWhere(q)
+	col := "a.created_at"
+	if q.Sort != "" {
+		c, ok := SortableActionColumns[q.Sort]
+		if !ok {
+			return nil, domain.Invalid("sort", "cannot sort by %q", q.Sort)
+		}
+		col = c
+	}
+	dir := "ASC"
+	if q.Desc {
+		dir = "DESC"
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	if q.Offset < 0 {
+		return nil, domain.Invalid("offset", "want 0 or more, got %d", q.Offset)
+	}
+	page := &ActionPage{Value: []ActionRow{}, Limit: limit, Offset: q.Offset}
+	from := ` FROM actions a JOIN incidents i ON i.id = a.incident_id WHERE ` + where
+	if err := s.db.GetContext(ctx, &page.Total, s.db.Rebind(`SELECT COUNT(*)`+from), args...); err != nil {
+		return nil, fmt.Errorf("count actions: %w", err)
+	}
+	// NULLs (not yet decided or finished) sort last both ways, in both
+	// dialects; the id breaks ties so that pages do not overlap.
+	sql := `SELECT a.*, i.display_name AS incident_name` + from +
+		fmt.Sprintf(` ORDER BY (%s IS NULL), %s %s, a.id %s LIMIT %d OFFSET %d`, col, col, dir, dir, limit, q.Offset)
+	if err := s.db.SelectContext(ctx, &page.Value, s.db.Rebind(sql), args...); err != nil {
+		return nil, fmt.Errorf("query actions: %w", err)
+	}
+	return page, nil
+}
+
+// ActionInScope reports whether the action is in one of the device groups
+// (by the rule of ActionQuery.DeviceGroups).
+func (s *Store) ActionInScope(ctx context.Context, id string, groups []string) (bool, error) {
+	if len(groups) == 0 {
+		return true, nil
+	}
+	where, args := s.actionWhere(ActionQuery{Scope: groups})
+	var n int
+	err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT COUNT(*) FROM actions a WHERE a.id = ? AND `+where),
+		append([]any{id}, args...)...)
+	if err != nil {
+		return false, fmt.Errorf("scope action %s: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+func (s *Store) actionWhere(q ActionQuery) (string, []any) {
+	conds := []string{"1 = 1"}
+	var args []any
+	in := func(col string, vals []any) {
+		if len(vals) > 0 {
+			conds = append(conds, col+` IN (`+placeholders(len(vals))+`)`)
+			args = append(args, vals...)
+		}
+	}
+	in("a.status", anys(q.Statuses))
+	if len(q.NotStatuses) > 0 {
+		conds = append(conds, `a.status NOT IN (`+placeholders(len(q.NotStatuses))+`)`)
+		args = append(args, anys(q.NotStatuses)...)
+	}
+	in("a.type", anys(q.Types))
+	in("a.source", anys(q.Sources))
+	in("a.incident_id", anys(q.IncidentIDs))
+	in("a.decided_by", anys(q.DecidedBy))
+	if !q.CreatedAfter.IsZero() {
+		conds = append(conds, `a.created_at > ?`)
+		args = append(args, utc(q.CreatedAfter))
+	}
+	if !q.CreatedBefore.IsZero() {
+		conds = append(conds, `a.created_at <= ?`)
+		args = append(args, utc(q.CreatedBefore))
+	}
+	for _, groups := range [][]string{q.DeviceGroups, q.Scope} {
+		if len(groups) > 0 {
+			conds = append(conds, s.actionInGroupsSQL(len(groups)))
+			g := lowerAll(groups)
+			args = append(args, g...)
+			args = append(args, g...)
+		}
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func anys[T any](vals []T) []any {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		out[i] = v
+	}
+	return out
+}

@@ -1,0 +1,532 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/store"
+)
+
+func host(name string) domain.Evidence {
+	return domain.Evidence{Type: "deviceEvidence", Verdict: domain.VerdictUnknown, Entity: &domain.Entity{
+		Key: domain.EntityKey("device:" + name), Kind: domain.KindDevice, Name: name}}
+}
+
+func userEv(upn string, v domain.Verdict) domain.Evidence {
+	return domain.Evidence{Type: "userEvidence", Verdict: v, Entity: &domain.Entity{
+		Key: domain.EntityKey("user:" + upn), Kind: domain.KindUser, Name: upn, Verdict: v}}
+}
+
+func det(a *domain.Alert, detector, category string) *domain.Alert {
+	a.DetectorID, a.Category = detector, category
+	return a
+}
+
+func mustIngest(t *testing.T, s *store.Store, rules store.CorrelationRules, alerts ...*domain.Alert) []store.IngestResult {
+	t.Helper()
+	res, err := s.IngestAlerts(context.Background(), alerts, rules)
+	if err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
+	return res
+}
+
+func TestFloodSignalsOnlyMaterialChanges(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		var alerts []*domain.Alert
+		for i := range 3000 {
+			alerts = append(alerts, det(alertAt(fmt.Sprintf("scan-%04d", i), t0.Add(time.Duration(i)*100*time.Millisecond),
+				domain.SeverityLow, host("web1")), "scanner", "Discovery"))
+		}
+		// One alert in the flood brings a higher severity, one a new entity, one a new tactic.
+		alerts[1000].Severity = domain.SeverityHigh
+		alerts[2000].Evidence = append(alerts[2000].Evidence, userEv("eve@corp.example", domain.VerdictSuspicious))
+		alerts[2500].Category = "CredentialAccess"
+		res := mustIngest(t, s, store.CorrelationRules{}, alerts...)
+		var notify []string
+		inc := res[0].IncidentID
+		for _, r := range res {
+			if r.IncidentID != inc {
+				t.Fatalf("alert %s in incident %d, the flood in %d: one scanner is one incident", r.AlertID, r.IncidentID, inc)
+			}
+			if r.Notify {
+				notify = append(notify, r.AlertID)
+			}
+		}
+		if want := []string{"scan-0000", "scan-1000", "scan-2000", "scan-2500"}; !slices.Equal(notify, want) {
+			t.Errorf("notified %v, want only the material changes %v", notify, want)
+		}
+		d, err := s.IncidentDerived(ctx, inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.QuietAlerts != 2996 {
+			t.Errorf("quiet alerts = %d, want 2996", d.QuietAlerts)
+		}
+		log, err := s.IncidentActivity(ctx, inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(log) > 20 {
+			t.Errorf("activity log has %d entries for a 3000-alert flood; want it not to grow per alert", len(log))
+		}
+		// Once the investigation acknowledged, quiet alerts stay quiet.
+		if err := s.MarkNotified(ctx, inc, res[len(res)-1].NotifySeq); err != nil {
+			t.Fatal(err)
+		}
+		more := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("scan-late", t0.Add(5*time.Minute), domain.SeverityLow, host("web1")), "scanner", "Discovery"))
+		if more[0].Notify || more[0].IncidentID != inc {
+			t.Errorf("quiet alert after acknowledgement: %+v, want joined %d without notify", more[0], inc)
+		}
+	})
+}
+
+func TestUnacknowledgedChangeIsRetried(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		first := mustIngest(t, s, store.CorrelationRules{}, alertAt("a1", t0, domain.SeverityLow, host("ws1")))
+		// The signal failed (no MarkNotified): the next quiet alert retries it.
+		again := mustIngest(t, s, store.CorrelationRules{}, alertAt("a2", t0.Add(time.Minute), domain.SeverityLow, host("ws1")))
+		if !again[0].Notify || again[0].IncidentID != first[0].IncidentID {
+			t.Errorf("got %+v, want a retried notification for incident %d", again[0], first[0].IncidentID)
+		}
+	})
+}
+
+func TestUpsertUpdatesStatusSeverityEvidence(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		r := mustIngest(t, s, store.CorrelationRules{}, alertAt("x", t0, domain.SeverityLow, host("ws1")))[0]
+		upd := alertAt("x", t0, domain.SeverityHigh, host("ws1"), userEv("bob@corp.example", domain.VerdictMalicious))
+		upd.Status, upd.LastUpdateDateTime = domain.AlertResolved, t0.Add(time.Hour)
+		got := mustIngest(t, s, store.CorrelationRules{}, upd)[0]
+		if got.Outcome != store.Updated || !got.Notify {
+			t.Fatalf("update: got %+v, want updated and notified (higher severity, new entity)", got)
+		}
+		old := alertAt("x", t0, domain.SeverityInformational)
+		old.LastUpdateDateTime = t0.Add(30 * time.Minute)
+		if o := mustIngest(t, s, store.CorrelationRules{}, old)[0]; o.Outcome != store.Unchanged {
+			t.Errorf("older update: got %s, want unchanged", o.Outcome)
+		}
+		alerts, err := s.IncidentAlerts(ctx, r.IncidentID)
+		if err != nil || len(alerts) != 1 {
+			t.Fatalf("alerts: %v, %v", alerts, err)
+		}
+		if a := alerts[0]; a.Status != domain.AlertResolved || a.Severity != domain.SeverityHigh || len(a.Evidence) != 2 {
+			t.Errorf("stored alert: status %s, severity %s, %d evidence; want resolved, high, 2", a.Status, a.Severity, len(a.Evidence))
+		}
+		d, err := s.IncidentDerived(ctx, r.IncidentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.ActiveAlerts != 0 || d.ImpactedAssets.UserCount != 1 {
+			t.Errorf("derived after update: active %d, users %d; want 0, 1", d.ActiveAlerts, d.ImpactedAssets.UserCount)
+		}
+	})
+}
+
+func TestRoutineNoiseKeptApart(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		var alerts []*domain.Alert
+		// A detector that fires every 40 minutes on mail1 is routine after three buckets.
+		for i := range 12 {
+			alerts = append(alerts, det(alertAt(fmt.Sprintf("av-%02d", i), t0.Add(time.Duration(i)*40*time.Minute),
+				domain.SeverityInformational, host("mail1")), "antivirus-update", ""))
+		}
+		res := mustIngest(t, s, store.CorrelationRules{}, alerts...)
+		routineInc := res[len(res)-1].IncidentID
+		// An attack alert on mail1 hours after the last routine one opens its own incident...
+		attack := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("atk", t0.Add(10*time.Hour), domain.SeverityHigh, host("mail1")), "webshell", "Persistence"))[0]
+		if attack.IncidentID == routineInc {
+			t.Errorf("attack alert joined the routine-noise incident %d", routineInc)
+		}
+		// ...and a routine alert during the attack joins the attack (hot), not the noise.
+		during := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("av-hot", t0.Add(10*time.Hour+2*time.Minute), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
+		if during.IncidentID != attack.IncidentID {
+			t.Errorf("routine alert during the attack went to %d, want the attack's incident %d", during.IncidentID, attack.IncidentID)
+		}
+		later := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("av-later", t0.Add(13*time.Hour), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
+		if later.IncidentID != routineInc {
+			t.Errorf("routine alert after the attack went to %d, want the routine incident %d", later.IncidentID, routineInc)
+		}
+		d, err := s.IncidentDerived(context.Background(), routineInc)
+		if err != nil || d.Routine != "device:mail1|antivirus-update" {
+			t.Errorf("routine incident: %+v, %v", d, err)
+		}
+	})
+}
+
+func TestCorrelationRules(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		rules  store.CorrelationRules
+		alerts []*domain.Alert
+		same   [][2]int // pairs of alert indexes that must share an incident
+		apart  [][2]int // pairs that must not
+	}{
+		{"shared entity within the gap links", store.CorrelationRules{},
+			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1")), alertAt("b", t0.Add(50*time.Minute), domain.SeverityLow, host("ws1"))},
+			[][2]int{{0, 1}}, nil},
+		{"beyond the gap does not", store.CorrelationRules{},
+			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1")), alertAt("b", t0.Add(3*time.Hour), domain.SeverityLow, host("ws1"))},
+			nil, [][2]int{{0, 1}}},
+		{"a later tactic links within the window", store.CorrelationRules{},
+			[]*domain.Alert{det(alertAt("a", t0, domain.SeverityLow, host("ws1")), "d1", "InitialAccess"),
+				det(alertAt("b", t0.Add(5*time.Hour), domain.SeverityLow, host("ws1")), "d2", "LateralMovement")},
+			[][2]int{{0, 1}}, nil},
+		{"link gap set to the window", store.CorrelationRules{LinkGap: 24 * time.Hour},
+			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1")), alertAt("b", t0.Add(20*time.Hour), domain.SeverityLow, host("ws1"))},
+			[][2]int{{0, 1}}, nil},
+		{"window bounds everything", store.CorrelationRules{Window: time.Hour, LinkGap: 24 * time.Hour},
+			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1")), alertAt("b", t0.Add(2*time.Hour), domain.SeverityLow, host("ws1"))},
+			nil, [][2]int{{0, 1}}},
+		{"stop-listed key does not link", store.CorrelationRules{StopList: []string{"device:dc1"}},
+			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("dc1")), alertAt("b", t0.Add(time.Minute), domain.SeverityLow, host("dc1"))},
+			nil, [][2]int{{0, 1}}},
+		{"kinds: only users link", store.CorrelationRules{Kinds: []domain.EntityKind{domain.KindUser}},
+			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1")), alertAt("b", t0.Add(time.Minute), domain.SeverityLow, host("ws1"))},
+			nil, [][2]int{{0, 1}}},
+		{"cap opens a new incident", store.CorrelationRules{MaxAlerts: 2},
+			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1")), alertAt("b", t0, domain.SeverityLow, host("ws1")),
+				alertAt("c", t0, domain.SeverityLow, host("ws1"))},
+			[][2]int{{0, 1}}, [][2]int{{0, 2}}},
+		{"a key in too many incidents stops linking", store.CorrelationRules{CommonAfter: 2, MaxAlerts: 1},
+			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1"), host("gw")), alertAt("b", t0, domain.SeverityLow, host("ws2"), host("gw")),
+				alertAt("c", t0, domain.SeverityLow, host("ws3"), host("gw")), alertAt("d", t0, domain.SeverityLow, host("ws4"), host("gw"))},
+			nil, [][2]int{{0, 3}, {1, 3}, {2, 3}}},
+		{"one detector on two hosts at once is a campaign", store.CorrelationRules{},
+			[]*domain.Alert{det(alertAt("a", t0, domain.SeverityLow, host("ws1")), "nmap", "Discovery"),
+				det(alertAt("b", t0.Add(20*time.Second), domain.SeverityLow, host("ws2")), "nmap", "Discovery")},
+			[][2]int{{0, 1}}, nil},
+		{"an attack under way takes a first-time detection next door", store.CorrelationRules{StormAlerts: 5},
+			append(storm(t0, "web1", 6), det(alertAt("cpu", t0.Add(10*time.Minute), domain.SeverityLow, host("monitor")), "cpu-anomaly", "")),
+			[][2]int{{0, 6}}, nil},
+		{"storms can be turned off", store.CorrelationRules{StormAlerts: 5, StormGap: -1},
+			append(storm(t0, "web1", 6), det(alertAt("cpu", t0.Add(10*time.Minute), domain.SeverityLow, host("monitor")), "cpu-anomaly", "")),
+			nil, [][2]int{{0, 6}}},
+		{"no storm, no time-only link", store.CorrelationRules{StormAlerts: 50},
+			append(storm(t0, "web1", 6), det(alertAt("cpu", t0.Add(10*time.Minute), domain.SeverityLow, host("monitor")), "cpu-anomaly", "")),
+			nil, [][2]int{{0, 6}}},
+		{"campaigns can be turned off", store.CorrelationRules{Burst: -1},
+			[]*domain.Alert{det(alertAt("a", t0, domain.SeverityLow, host("ws1")), "nmap", "Discovery"),
+				det(alertAt("b", t0.Add(20*time.Second), domain.SeverityLow, host("ws2")), "nmap", "Discovery")},
+			nil, [][2]int{{0, 1}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, s *store.Store) {
+				res := mustIngest(t, s, tt.rules, tt.alerts...)
+				for _, p := range tt.same {
+					if res[p[0]].IncidentID != res[p[1]].IncidentID {
+						t.Errorf("alerts %d and %d in incidents %d and %d, want one", p[0], p[1], res[p[0]].IncidentID, res[p[1]].IncidentID)
+					}
+				}
+				for _, p := range tt.apart {
+					if res[p[0]].IncidentID == res[p[1]].IncidentID {
+						t.Errorf("alerts %d and %d both in incident %d, want apart", p[0], p[1], res[p[0]].IncidentID)
+					}
+				}
+			})
+		})
+	}
+}
+
+// storm returns n notable alerts of different detectors on one host, a
+// second apart.
+func storm(t0 time.Time, h string, n int) []*domain.Alert {
+	var out []*domain.Alert
+	for i := range n {
+		out = append(out, det(alertAt(fmt.Sprintf("%s-%d", h, i), t0.Add(time.Duration(i)*time.Second), domain.SeverityMedium, host(h)),
+			fmt.Sprintf("d%d", i), "Execution"))
+	}
+	return out
+}
+
+func TestMergeRedirectsTheSmaller(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		big := mustIngest(t, s, store.CorrelationRules{}, alertAt("a1", t0, domain.SeverityLow, host("ws1")), alertAt("a2", t0, domain.SeverityLow, host("ws1")))
+		small := mustIngest(t, s, store.CorrelationRules{}, alertAt("b1", t0, domain.SeverityLow, userEv("bob@corp.example", domain.VerdictUnknown)))
+		if err := s.AddIncidentTags(ctx, small[0].IncidentID, []string{"vip"}, "ana"); err != nil {
+			t.Fatal(err)
+		}
+		link := mustIngest(t, s, store.CorrelationRules{}, alertAt("c1", t0.Add(time.Minute), domain.SeverityMedium, host("ws1"), userEv("bob@corp.example", domain.VerdictUnknown)))[0]
+		target, source := big[0].IncidentID, small[0].IncidentID
+		if link.IncidentID != target || !slices.Equal(link.Merged, []int64{source}) {
+			t.Fatalf("linking alert: %+v; want incident %d with %d merged into it", link, target, source)
+		}
+		src, err := s.GetIncident(ctx, source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if src.Status != domain.IncidentRedirected || src.RedirectIncidentID == nil || *src.RedirectIncidentID != target {
+			t.Errorf("source: status %s, redirect %v; want redirected to %d", src.Status, src.RedirectIncidentID, target)
+		}
+		d, err := s.IncidentDerived(ctx, source)
+		if err != nil || !slices.Contains(d.SystemTags, "Redirected") {
+			t.Errorf("source system tags: %+v, %v; want Redirected", d, err)
+		}
+		dst, err := s.GetIncident(ctx, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dst.AlertCount != 4 || !slices.Contains(dst.CustomTags, "vip") {
+			t.Errorf("target: %d alerts, tags %v; want 4 alerts and the source's tag", dst.AlertCount, dst.CustomTags)
+		}
+		for _, id := range []int64{source, target} {
+			log, err := s.IncidentActivity(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(log, func(e store.AuditEntry) bool { return strings.HasPrefix(e.Verb, "incident.merged") }) {
+				t.Errorf("incident %d's activity log lacks the merge", id)
+			}
+		}
+		// Later alerts of the source's entities go to the target.
+		late := mustIngest(t, s, store.CorrelationRules{}, alertAt("d1", t0.Add(2*time.Minute), domain.SeverityLow, userEv("bob@corp.example", domain.VerdictUnknown)))[0]
+		if late.IncidentID != target {
+			t.Errorf("alert on the merged entity went to %d, want %d", late.IncidentID, target)
+		}
+	})
+}
+
+func TestMoveAlert(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		r := mustIngest(t, s, store.CorrelationRules{}, alertAt("a1", t0, domain.SeverityHigh, host("ws1")),
+			alertAt("a2", t0, domain.SeverityLow, host("ws1"), userEv("eve@corp.example", domain.VerdictUnknown)))
+		other := mustIngest(t, s, store.CorrelationRules{}, alertAt("z", t0, domain.SeverityLow, host("ws9")))[0]
+		to, created, err := s.MoveAlert(ctx, "a1", 0, "ana")
+		if err != nil || !created || to == r[0].IncidentID {
+			t.Fatalf("move to new: %d, %v, %v", to, created, err)
+		}
+		src, _ := s.GetIncident(ctx, r[0].IncidentID)
+		if src.AlertCount != 1 || src.Severity != domain.SeverityLow {
+			t.Errorf("source after move: %d alerts, %s; want 1, low (derived again)", src.AlertCount, src.Severity)
+		}
+		if _, _, err := s.MoveAlert(ctx, "a2", other.IncidentID, "ana"); err != nil {
+			t.Fatal(err)
+		}
+		emptied, _ := s.GetIncident(ctx, r[0].IncidentID)
+		if emptied.Status != domain.IncidentResolved {
+			t.Errorf("emptied incident is %s, want resolved", emptied.Status)
+		}
+		ents, _ := s.IncidentEntities(ctx, other.IncidentID)
+		if len(ents) != 3 {
+			t.Errorf("destination entities: %+v, want ws9, ws1, eve", ents)
+		}
+		log, _ := s.IncidentActivity(ctx, other.IncidentID)
+		if !slices.ContainsFunc(log, func(e store.AuditEntry) bool { return e.Verb == "alert.moved_in" && e.Actor == "ana" }) {
+			t.Errorf("destination log lacks the move: %+v", log)
+		}
+		if _, _, err := s.MoveAlert(ctx, "nope", 0, "ana"); domain.KindOf(err) != domain.KindNotFound {
+			t.Errorf("unknown alert: %v, want not found", err)
+		}
+		if _, _, err := s.MoveAlert(ctx, "a2", r[0].IncidentID, "ana"); domain.KindOf(err) != domain.KindConflict {
+			t.Errorf("move to a resolved incident: %v, want conflict", err)
+		}
+	})
+}
+
+func TestDerivedFields(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		a := det(alertAt("a", t0, domain.SeverityMedium, host("ws1"), userEv("eve@corp.example", domain.VerdictMalicious)), "d1", "InitialAccess")
+		a.MitreTechniques = []string{"T1566"}
+		b := det(alertAt("b", t0.Add(time.Hour+30*time.Minute), domain.SeverityHigh, host("ws1")), "d2", "LateralMovement")
+		b.ServiceSource, b.MitreTechniques = "microsoftDefenderForIdentity", []string{"T1021"}
+		r := mustIngest(t, s, store.CorrelationRules{}, a, b)
+		if r[0].IncidentID != r[1].IncidentID {
+			t.Fatalf("kill-chain progression split: %d, %d", r[0].IncidentID, r[1].IncidentID)
+		}
+		inc, _ := s.GetIncident(ctx, r[0].IncidentID)
+		if want := "Initial access and lateral movement on one endpoint and one user reported by multiple sources"; inc.DisplayName != want {
+			t.Errorf("name = %q, want %q", inc.DisplayName, want)
+		}
+		if !inc.FirstActivity.Equal(t0) || !inc.LastActivity.Equal(t0.Add(90*time.Minute)) || inc.Severity != domain.SeverityHigh {
+			t.Errorf("span %v–%v, severity %s", inc.FirstActivity, inc.LastActivity, inc.Severity)
+		}
+		d, err := s.IncidentDerived(ctx, inc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(d.Categories, []string{"InitialAccess", "LateralMovement"}) || !slices.Equal(d.MitreTechniques, []string{"T1021", "T1566"}) {
+			t.Errorf("categories %v, techniques %v", d.Categories, d.MitreTechniques)
+		}
+		if len(d.ServiceSources) != 2 || d.ImpactedAssets.DeviceCount != 1 || d.ImpactedAssets.Users[0] != "eve@corp.example" {
+			t.Errorf("sources %v, assets %+v", d.ServiceSources, d.ImpactedAssets)
+		}
+		if d.PriorityScore < 60 || d.PriorityScore > 100 || len(d.PriorityFactors) < 4 || d.PriorityFactors[0].Name != "severity" {
+			t.Errorf("priority %d with %+v; want a high score explained, severity first", d.PriorityScore, d.PriorityFactors)
+		}
+	})
+}
+
+// TestConcurrentIngestersOnPostgres runs two ingesters, each with its own
+// connection pool (as two worker processes would), sending batches of
+// related alerts at the same moment: linked alerts must never land in two
+// incidents, and neither ingester may fail or hang.
+func TestConcurrentIngestersOnPostgres(t *testing.T) {
+	first, second := openPostgresPair(t)
+	if first == nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("TEST_DATABASE_URL is not set under CI")
+		}
+		t.Skip("TEST_DATABASE_URL not set: the concurrency test needs PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	const rounds = 20
+	for round := range rounds {
+		var wg sync.WaitGroup
+		res := make([][]store.IngestResult, 2)
+		errs := make([]error, 2)
+		for w, st := range []*store.Store{first, second} {
+			wg.Go(func() {
+				var batch []*domain.Alert
+				for i := range 50 {
+					// Both ingesters name hosts h<round>-<i%5> and, crosswise, users: every alert of a
+					// round links to the others of its group through one of them.
+					g := i % 5
+					a := alertAt(fmt.Sprintf("r%d-w%d-%d", round, w, i), t0.Add(time.Duration(round)*48*time.Hour), domain.SeverityLow,
+						host(fmt.Sprintf("h%d-%d", round, g)))
+					if i%2 == w {
+						a.Evidence = append(a.Evidence, userEv(fmt.Sprintf("u%d-%d@corp.example", round, g), domain.VerdictUnknown))
+					}
+					batch = append(batch, a)
+				}
+				res[w], errs[w] = st.IngestAlerts(ctx, batch, store.CorrelationRules{})
+			})
+		}
+		wg.Wait()
+		for w := range 2 {
+			if errs[w] != nil {
+				t.Fatalf("round %d ingester %d: %v", round, w, errs[w])
+			}
+		}
+		groups := map[int]map[int64]bool{}
+		for w := range 2 {
+			for i, r := range res[w] {
+				g := i % 5
+				if groups[g] == nil {
+					groups[g] = map[int64]bool{}
+				}
+				groups[g][r.IncidentID] = true
+			}
+		}
+		for g, incs := range groups {
+			// A merge may redirect one incident into another; follow it.
+			final := map[int64]bool{}
+			for id := range incs {
+				inc, err := first.GetIncident(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if inc.RedirectIncidentID != nil {
+					id = *inc.RedirectIncidentID
+				}
+				final[id] = true
+			}
+			if len(final) != 1 {
+				t.Errorf("round %d group %d: linked alerts in incidents %v", round, g, final)
+			}
+		}
+	}
+}
+
+// openPostgresPair opens two stores, each with its own connection pool, on
+// one fresh schema; nil when TEST_DATABASE_URL is unset.
+func openPostgresPair(t *testing.T) (*store.Store, *store.Store) {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		return nil, nil
+	}
+	schema := fmt.Sprintf("t_pair_%d", time.Now().UnixNano())
+	admin, err := sqlx.Open("postgres", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	var out [2]*store.Store
+	for i := range out {
+		st, err := store.Open(context.Background(), u.String())
+		if err != nil {
+			t.Fatalf("open postgres: %v", err)
+		}
+		t.Cleanup(func() { st.Close() })
+		out[i] = st
+	}
+	return out[0], out[1]
+}
+
+func TestShortHostNamesJoinTheirFQDN(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		short := mustIngest(t, s, store.CorrelationRules{}, alertAt("s1", t0, domain.SeverityLow, host("ws-042")))[0]
+		fqdn := mustIngest(t, s, store.CorrelationRules{}, alertAt("f1", t0.Add(time.Minute), domain.SeverityLow, host("ws-042.corp.example")))[0]
+		if fqdn.IncidentID != short.IncidentID {
+			t.Errorf("FQDN alert in incident %d, short-name alert in %d: one device", fqdn.IncidentID, short.IncidentID)
+		}
+		again := mustIngest(t, s, store.CorrelationRules{}, alertAt("s2", t0.Add(2*time.Minute), domain.SeverityLow, host("ws-042")))[0]
+		if again.IncidentID != short.IncidentID {
+			t.Errorf("short-name alert after the FQDN is known went to %d, want %d", again.IncidentID, short.IncidentID)
+		}
+		ents, err := s.IncidentEntities(ctx, short.IncidentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, e := range ents {
+			keys = append(keys, string(e.Key))
+		}
+		if !slices.Contains(keys, "device:ws-042.corp.example") {
+			t.Errorf("entities %v lack the FQDN", keys)
+		}
+		// A second domain makes the short name ambiguous: it links to neither.
+		mustIngest(t, s, store.CorrelationRules{}, alertAt("l1", t0.Add(3*time.Hour), domain.SeverityLow, host("ws-042.lab.example")))
+		amb := mustIngest(t, s, store.CorrelationRules{}, alertAt("s3", t0.Add(3*time.Hour+time.Minute), domain.SeverityLow, host("ws-042")))[0]
+		alerts, err := s.IncidentAlerts(ctx, amb.IncidentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range alerts {
+			if a.ID == "l1" {
+				t.Errorf("ambiguous short name joined ws-042.lab.example's incident")
+			}
+		}
+	})
+}

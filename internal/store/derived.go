@@ -1,0 +1,493 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/airsoc/air/internal/correlate"
+	"github.com/airsoc/air/internal/domain"
+)
+
+// Derived is what AIR derives from an incident's alerts, beside the fields
+// of domain.Incident: impacted assets, sources, tactics and techniques, the
+// priority score with its factors, and the flood counters.
+type Derived struct {
+	IncidentID       int64              `json:"incidentId"`
+	Categories       []string           `json:"categories"`
+	MitreTechniques  []string           `json:"mitreTechniques"`
+	ServiceSources   []string           `json:"serviceSources"`
+	DetectionSources []string           `json:"detectionSources"`
+	ImpactedAssets   ImpactedAssets     `json:"impactedAssets"`
+	ActiveAlerts     int                `json:"activeAlertCount"`
+	PriorityScore    int                `json:"priorityScore"`
+	PriorityFactors  []correlate.Factor `json:"priorityFactors"`
+	SystemTags       []string           `json:"systemTags"`
+	// Routine is set on an incident that gathers one detector's recurring
+	// noise on one entity ("<entity key>|<detector>").
+	Routine string `json:"routine,omitempty"`
+	// QuietAlerts counts alerts that joined without a material change and so
+	// were not signalled to the investigation.
+	QuietAlerts int64 `json:"quietAlerts"`
+}
+
+// ImpactedAssets lists an incident's devices, users, mailboxes and apps by
+// display name (the first 50 of each) with exact counts.
+type ImpactedAssets struct {
+	Devices      []string `json:"devices"`
+	Users        []string `json:"users"`
+	Mailboxes    []string `json:"mailboxes"`
+	Apps         []string `json:"apps"`
+	DeviceCount  int      `json:"deviceCount"`
+	UserCount    int      `json:"userCount"`
+	MailboxCount int      `json:"mailboxCount"`
+	AppCount     int      `json:"appCount"`
+}
+
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// IncidentDerived returns an incident's derived fields, or a not-found error.
+func (s *Store) IncidentDerived(ctx context.Context, id int64) (*Derived, error) {
+	var r incidentRow
+	err := s.db.GetContext(ctx, &r, s.db.Rebind(incidentSelect+` WHERE i.id = ?`), id)
+	if isNoRows(err) {
+		return nil, domain.Errorf(domain.KindNotFound, "incident %d not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read incident %d: %w", id, err)
+	}
+	d := &Derived{IncidentID: id, Categories: orEmpty(r.Categories), MitreTechniques: orEmpty(r.Techniques),
+		ServiceSources: orEmpty(r.ServiceSources), DetectionSources: orEmpty(r.DetectionSources),
+		ImpactedAssets: ImpactedAssets{Devices: orEmpty(r.Devices), Users: orEmpty(r.Users), Mailboxes: orEmpty(r.Mailboxes),
+			Apps: orEmpty(r.Apps), DeviceCount: r.DeviceCount, UserCount: r.UserCount, MailboxCount: r.MailboxCount, AppCount: r.AppCount},
+		ActiveAlerts: r.ActiveAlerts, PriorityScore: r.PriorityScore, SystemTags: orEmpty(r.SystemTags),
+		Routine: r.RoutineKey, QuietAlerts: r.QuietAlerts, PriorityFactors: []correlate.Factor{}}
+	if err := json.Unmarshal([]byte(r.PriorityFactors), &d.PriorityFactors); err != nil {
+		return nil, fmt.Errorf("decode priority factors of incident %d: %w", id, err)
+	}
+	return d, nil
+}
+
+// MarkNotified records that the incident's investigation heard of its
+// material changes up to seq (IngestResult.NotifySeq), so that later quiet
+// alerts do not signal it again.
+func (s *Store) MarkNotified(ctx context.Context, incidentID, seq int64) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE incident_summary SET notified_seq = ?
+		WHERE incident_id = ? AND notified_seq < ?`), seq, incidentID, seq)
+	if err != nil {
+		return fmt.Errorf("mark incident %d notified: %w", incidentID, err)
+	}
+	return nil
+}
+
+// recomputeSummary derives an incident's fields from its stored alerts and
+// entities, for when an alert changed or moved (the batch path updates them
+// incrementally otherwise). It runs a handful of grouped queries, never one
+// row per alert into Go.
+func recomputeSummary(ctx context.Context, tx *sqlx.Tx, st *incState) error {
+	var groups []struct {
+		Severity   domain.Severity    `db:"severity"`
+		Category   string             `db:"category"`
+		Service    string             `db:"service_source"`
+		Detection  string             `db:"detection_source"`
+		Techniques domain.StringList  `db:"techniques"`
+		Status     domain.AlertStatus `db:"status"`
+		N          int                `db:"n"`
+	}
+	if err := tx.SelectContext(ctx, &groups, tx.Rebind(`SELECT severity, category, service_source, detection_source,
+		techniques, status, COUNT(*) AS n FROM alerts WHERE incident_id = ?
+		GROUP BY severity, category, service_source, detection_source, techniques, status`), st.id); err != nil {
+		return fmt.Errorf("summarise alerts of incident %d: %w", st.id, err)
+	}
+	sum := summary{RoutineKey: st.sum.RoutineKey, SystemTags: st.sum.SystemTags, SeverityManual: st.sum.SeverityManual,
+		NameManual: st.sum.NameManual, QuietAlerts: st.sum.QuietAlerts}
+	sev := domain.SeverityUnknown
+	st.alerts = 0
+	for _, g := range groups {
+		st.alerts += g.N
+		if g.Severity.Rank() > sev.Rank() {
+			sev = g.Severity
+		}
+		sum.Categories = addUnique(sum.Categories, g.Category)
+		sum.MaxTactic = max(sum.MaxTactic, correlate.TacticRank(g.Category))
+		sum.ServiceSources = addUnique(sum.ServiceSources, g.Service)
+		sum.DetectionSources = addUnique(sum.DetectionSources, g.Detection)
+		for _, t := range g.Techniques {
+			sum.Techniques = addUnique(sum.Techniques, t)
+		}
+		if g.Status != domain.AlertResolved {
+			sum.ActiveAlerts += g.N
+		}
+	}
+	if !st.sum.SeverityManual {
+		st.severity = sev
+	}
+	var times []time.Time
+	for _, order := range []string{"ASC", "DESC"} {
+		var t time.Time
+		err := tx.GetContext(ctx, &t, tx.Rebind(`SELECT activity_time FROM alerts WHERE incident_id = ?
+			ORDER BY activity_time `+order+` LIMIT 1`), st.id)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("read activity span of incident %d: %w", st.id, err)
+		}
+		times = append(times, t.UTC())
+	}
+	if !times[0].IsZero() {
+		st.first, st.last = times[0], times[1]
+	}
+	var ents []struct {
+		Kind    domain.EntityKind `db:"kind"`
+		Name    string            `db:"name"`
+		Verdict domain.Verdict    `db:"verdict"`
+	}
+	if err := tx.SelectContext(ctx, &ents, tx.Rebind(`SELECT e.kind, e.name, ie.verdict FROM incident_entities ie
+		JOIN entities e ON e.key = ie.entity_key WHERE ie.incident_id = ? ORDER BY e.name`), st.id); err != nil {
+		return fmt.Errorf("read entities of incident %d: %w", st.id, err)
+	}
+	for _, e := range ents {
+		if e.Verdict == domain.VerdictMalicious {
+			sum.MaliciousCount++
+		}
+		var names *domain.StringList
+		var n *int
+		switch e.Kind {
+		case domain.KindDevice:
+			names, n = &sum.Devices, &sum.DeviceCount
+		case domain.KindUser:
+			names, n = &sum.Users, &sum.UserCount
+		case domain.KindMailbox:
+			names, n = &sum.Mailboxes, &sum.MailboxCount
+		case "cloudApp", "oauthApp":
+			names, n = &sum.Apps, &sum.AppCount
+		default:
+			continue
+		}
+		*n++
+		if len(*names) < maxAssetNames {
+			*names = addUnique(*names, e.Name)
+		}
+	}
+	var notable time.Time
+	err := tx.GetContext(ctx, &notable, tx.Rebind(`SELECT last_notable FROM incident_entities
+		WHERE incident_id = ? AND last_notable IS NOT NULL ORDER BY last_notable DESC LIMIT 1`), st.id)
+	if err != nil && !isNoRows(err) {
+		return fmt.Errorf("read last notable activity of incident %d: %w", st.id, err)
+	}
+	if !notable.IsZero() {
+		n := notable.UTC()
+		sum.LastNotable = &n
+	}
+	st.sum = sum
+	st.full = false
+	return nil
+}
+
+// writeIncident stores an incident's derived fields: severity (unless set by
+// hand), alert count, activity span, generated name (unless renamed), and
+// the summary row with the priority score.
+func writeIncident(ctx context.Context, tx *sqlx.Tx, st *incState, now time.Time) error {
+	sum := &st.sum
+	if !sum.NameManual && sum.RoutineKey == "" {
+		st.displayName = domain.IncidentName(sum.Categories, sum.DeviceCount, sum.UserCount, sum.ServiceSources)
+	}
+	score, factors := correlate.Priority(correlate.PriorityInput{Severity: st.severity, Tactics: sum.Categories,
+		MaliciousEntities: sum.MaliciousCount, Devices: sum.DeviceCount, Users: sum.UserCount, Mailboxes: sum.MailboxCount,
+		ServiceSources: len(sum.ServiceSources), Alerts: st.alerts})
+	sum.PriorityScore = score
+	fb, err := json.Marshal(factors)
+	if err != nil {
+		return err
+	}
+	if factors == nil {
+		fb = []byte("[]")
+	}
+	sum.PriorityFactors = string(fb)
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE incidents SET severity = ?, alert_count = ?, first_activity = ?,
+		last_activity = ?, display_name = ?, updated_at = ? WHERE id = ?`),
+		st.severity, st.alerts, utc(st.first), utc(st.last), st.displayName, now, st.id); err != nil {
+		return fmt.Errorf("update incident %d: %w", st.id, err)
+	}
+	var notable any
+	if sum.LastNotable != nil {
+		notable = utc(*sum.LastNotable)
+	}
+	_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO incident_summary (incident_id, routine_key, categories, techniques,
+		service_sources, detection_sources, devices, users, mailboxes, apps, device_count, user_count, mailbox_count,
+		app_count, malicious_count, active_alerts, max_tactic, priority_score, priority_factors, system_tags,
+		last_notable, quiet_alerts, material_seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (incident_id) DO UPDATE SET categories = excluded.categories, techniques = excluded.techniques,
+		service_sources = excluded.service_sources, detection_sources = excluded.detection_sources,
+		devices = excluded.devices, users = excluded.users, mailboxes = excluded.mailboxes, apps = excluded.apps,
+		device_count = excluded.device_count, user_count = excluded.user_count, mailbox_count = excluded.mailbox_count,
+		app_count = excluded.app_count, malicious_count = excluded.malicious_count, active_alerts = excluded.active_alerts,
+		max_tactic = excluded.max_tactic, priority_score = excluded.priority_score,
+		priority_factors = excluded.priority_factors, system_tags = excluded.system_tags,
+		last_notable = excluded.last_notable, quiet_alerts = excluded.quiet_alerts,
+		material_seq = CASE WHEN excluded.material_seq > incident_summary.material_seq THEN excluded.material_seq ELSE incident_summary.material_seq END`),
+		st.id, sum.RoutineKey, sum.Categories, sum.Techniques, sum.ServiceSources, sum.DetectionSources, sum.Devices,
+		sum.Users, sum.Mailboxes, sum.Apps, sum.DeviceCount, sum.UserCount, sum.MailboxCount, sum.AppCount,
+		sum.MaliciousCount, sum.ActiveAlerts, sum.MaxTactic, sum.PriorityScore, sum.PriorityFactors, sum.SystemTags,
+		notable, sum.QuietAlerts, st.materialSeq)
+	if err != nil {
+		return fmt.Errorf("update summary of incident %d: %w", st.id, err)
+	}
+	return nil
+}
+
+// rebuildEntities derives an incident's entity rows from its alerts' links,
+// after alerts left or joined it by hand.
+func rebuildEntities(ctx context.Context, tx *sqlx.Tx, id int64) error {
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM incident_entities WHERE incident_id = ?`), id); err != nil {
+		return fmt.Errorf("clear entities of incident %d: %w", id, err)
+	}
+	rank := verdictRankSQL("ae.verdict")
+	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO incident_entities (incident_id, entity_key, verdict, last_seen, last_notable)
+		SELECT a.incident_id, ae.entity_key,
+			CASE MAX(`+rank+`) WHEN 3 THEN 'malicious' WHEN 2 THEN 'suspicious' WHEN 1 THEN 'noThreatsFound' ELSE 'unknown' END,
+			MAX(a.activity_time), MAX(CASE WHEN a.routine THEN NULL ELSE a.activity_time END)
+		FROM alert_entities ae JOIN alerts a ON a.id = ae.alert_id
+		WHERE a.incident_id = ? GROUP BY a.incident_id, ae.entity_key`), id)
+	if err != nil {
+		return fmt.Errorf("rebuild entities of incident %d: %w", id, err)
+	}
+	return nil
+}
+
+// MoveAlert moves an alert to another open incident, or to a new one when
+// to is 0, as an analyst decides. Both incidents' entities and derived
+// fields follow, both activity logs record it, and an incident left without
+// alerts is resolved. It returns the incident the alert is now in and
+// whether that one is new.
+func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor string) (int64, bool, error) {
+	var dest int64
+	created := false
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.lockNames(ctx, tx, []string{"alert:" + alertID}); err != nil {
+			return err
+		}
+		var cur struct {
+			IncidentID int64  `db:"incident_id"`
+			Doc        string `db:"doc"`
+		}
+		err := tx.GetContext(ctx, &cur, tx.Rebind(`SELECT incident_id, doc FROM alerts WHERE id = ?`), alertID)
+		if isNoRows(err) {
+			return domain.Errorf(domain.KindNotFound, "alert %q not found", alertID)
+		}
+		if err != nil {
+			return fmt.Errorf("read alert %q: %w", alertID, err)
+		}
+		if to == cur.IncidentID {
+			return domain.Errorf(domain.KindConflict, "alert %q is already in incident %d", alertID, to)
+		}
+		var a domain.Alert
+		if err := json.Unmarshal([]byte(cur.Doc), &a); err != nil {
+			return fmt.Errorf("decode stored alert %q: %w", alertID, err)
+		}
+		b := newBatch(ctx, s, tx, CorrelationRules{})
+		if to == 0 {
+			st, err := b.createIncident(&a, "", "")
+			if err != nil {
+				return err
+			}
+			to, created = st.id, true
+		} else {
+			var status domain.IncidentStatus
+			err := tx.GetContext(ctx, &status, tx.Rebind(`SELECT status FROM incidents WHERE id = ?`), to)
+			if isNoRows(err) {
+				return domain.Errorf(domain.KindNotFound, "incident %d not found", to)
+			}
+			if err != nil {
+				return fmt.Errorf("read incident %d: %w", to, err)
+			}
+			if !status.Open() {
+				return domain.Errorf(domain.KindConflict, "incident %d is %s: alerts can only move to an open incident", to, status)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE alerts SET incident_id = ? WHERE id = ?`), to, alertID); err != nil {
+			return fmt.Errorf("move alert %q: %w", alertID, err)
+		}
+		for _, id := range []int64{cur.IncidentID, to} {
+			if err := rebuildEntities(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if err := b.loadIncidents([]int64{cur.IncidentID, to}); err != nil {
+			return err
+		}
+		now := utc(time.Now())
+		for _, id := range []int64{cur.IncidentID, to} {
+			st := b.incs[id]
+			if err := recomputeSummary(ctx, tx, st); err != nil {
+				return err
+			}
+			if id == to {
+				st.materialSeq++
+			}
+			if err := writeIncident(ctx, tx, st, now); err != nil {
+				return err
+			}
+		}
+		from, dst := "incident:"+strconv.FormatInt(cur.IncidentID, 10), "incident:"+strconv.FormatInt(to, 10)
+		if err := appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "alert.moved_out", Object: "alert:" + alertID,
+			IncidentID: &cur.IncidentID, Before: from, After: dst}); err != nil {
+			return err
+		}
+		if err := appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "alert.moved_in", Object: "alert:" + alertID,
+			IncidentID: &to, Before: from, After: dst}); err != nil {
+			return err
+		}
+		if b.incs[cur.IncidentID].alerts == 0 {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE incidents SET status = 'resolved', updated_at = ? WHERE id = ?`),
+				now, cur.IncidentID); err != nil {
+				return fmt.Errorf("resolve emptied incident %d: %w", cur.IncidentID, err)
+			}
+			if err := appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "incident.status", Object: from,
+				IncidentID: &cur.IncidentID, Before: string(b.incs[cur.IncidentID].status), After: "resolved: no alerts left"}); err != nil {
+				return err
+			}
+		}
+		dest = to
+		return nil
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return dest, created, nil
+}
+
+// ExportAssignments writes every alert's incident as CSV lines
+// "alert_id,incident_id", header first, in alert id order — the grouping
+// that correlation produced, for scoring it against ground truth.
+func (s *Store) ExportAssignments(ctx context.Context, w io.Writer) error {
+	rows, err := s.db.QueryxContext(ctx, `SELECT id, incident_id FROM alerts ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("export assignments: %w", err)
+	}
+	defer rows.Close()
+	buf := make([]byte, 0, 64<<10)
+	buf = append(buf, "alert_id,incident_id\n"...)
+	for rows.Next() {
+		var id string
+		var inc int64
+		if err := rows.Scan(&id, &inc); err != nil {
+			return fmt.Errorf("export assignments: %w", err)
+		}
+		buf = appendCSVField(buf, id)
+		buf = append(buf, ',')
+		buf = strconv.AppendInt(buf, inc, 10)
+		buf = append(buf, '\n')
+		if len(buf) > 60<<10 {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("export assignments: %w", err)
+	}
+	_, err = w.Write(buf)
+	return err
+}
+
+// appendCSVField quotes a field when CSV needs it (RFC 4180).
+func appendCSVField(buf []byte, f string) []byte {
+	if !slices.ContainsFunc([]byte(f), func(c byte) bool { return c == ',' || c == '"' || c == '\n' || c == '\r' }) {
+		return append(buf, f...)
+	}
+	buf = append(buf, '"')
+	for i := 0; i < len(f); i++ {
+		if f[i] == '"' {
+			buf = append(buf, '"')
+		}
+		buf = append(buf, f[i])
+	}
+	return append(buf, '"')
+}
+
+// AlertIncident returns the incident an alert is in, or a not-found error.
+func (s *Store) AlertIncident(ctx context.Context, alertID string) (int64, error) {
+	var id int64
+	err := s.db.GetContext(ctx, &id, s.db.Rebind(`SELECT incident_id FROM alerts WHERE id = ?`), alertID)
+	if isNoRows(err) {
+		return 0, domain.Errorf(domain.KindNotFound, "alert %q not found", alertID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read alert %q: %w", alertID, err)
+	}
+	return id, nil
+}
+
+// CeilingInsert measures the raw insert rate of alert rows: the same rows
+// IngestAlerts would write to the alerts table, the same way (COPY on
+// PostgreSQL), in batches of the same size, one transaction each, into a scratch table shaped like alerts (with its
+// indexes), without correlation, entities or incidents. It is the ceiling
+// a benchmark compares ingest against. next yields batches until an empty
+// one; only the time spent inserting counts. The scratch table is dropped.
+func (s *Store) CeilingInsert(ctx context.Context, next func() ([]*domain.Alert, error)) (time.Duration, int, error) {
+	create := `CREATE TABLE ceiling_alerts AS SELECT * FROM alerts WHERE 1 = 0`
+	if s.dialect == Postgres {
+		create = `CREATE TABLE ceiling_alerts (LIKE alerts INCLUDING DEFAULTS INCLUDING INDEXES)`
+	}
+	if _, err := s.db.ExecContext(ctx, `DROP TABLE IF EXISTS ceiling_alerts`); err != nil {
+		return 0, 0, err
+	}
+	if _, err := s.db.ExecContext(ctx, create); err != nil {
+		return 0, 0, fmt.Errorf("create scratch table: %w", err)
+	}
+	defer s.db.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS ceiling_alerts`)
+	var spent time.Duration
+	n := 0
+	for {
+		b, err := next()
+		if err != nil {
+			return 0, 0, err
+		}
+		if len(b) == 0 {
+			return spent, n, nil
+		}
+		start := time.Now()
+		rows := make([][]any, 0, len(b))
+		for _, a := range b {
+			r, err := alertRow(a, 1, false)
+			if err != nil {
+				return 0, 0, err
+			}
+			rows = append(rows, r)
+		}
+		if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			return s.copyRows(ctx, tx, "ceiling_alerts", alertCols, rows)
+		}); err != nil {
+			return 0, 0, err
+		}
+		spent += time.Since(start)
+		n += len(b)
+	}
+}
+
+// IncidentCounts returns how many incidents hold alerts (merged-away and
+// emptied ones do not), and how many of those are open.
+func (s *Store) IncidentCounts(ctx context.Context) (total, open int, err error) {
+	var c struct {
+		Total int `db:"total"`
+		Open  int `db:"open"`
+	}
+	err = s.db.GetContext(ctx, &c, `SELECT COALESCE(SUM(CASE WHEN alert_count > 0 THEN 1 ELSE 0 END), 0) AS total,
+		COALESCE(SUM(CASE WHEN alert_count > 0 AND status IN ('active', 'inProgress') THEN 1 ELSE 0 END), 0) AS open FROM incidents`)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count incidents: %w", err)
+	}
+	return c.Total, c.Open, nil
+}

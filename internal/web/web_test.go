@@ -1,0 +1,250 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/airsoc/air/internal/api"
+	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/web"
+)
+
+const evil = `<script>alert("pwned")</script><img src=x onerror=alert(1)>`
+
+type site struct {
+	url    string
+	client *http.Client
+	tokens map[auth.Role]string
+}
+
+// newSite serves the pages over a real store holding an incident whose
+// alert title, target name and reason carry markup.
+func newSite(t *testing.T) *site {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "air.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now()
+	r, err := st.IngestAlert(ctx, &domain.Alert{ID: "a1", Title: evil, Status: domain.AlertNew, Severity: domain.SeverityHigh,
+		CreatedDateTime: now, LastUpdateDateTime: now, Evidence: []domain.Evidence{{Type: "deviceEvidence",
+			Verdict: domain.VerdictMalicious, Entity: &domain.Entity{Key: "device:ws1", Kind: domain.KindDevice, Name: "ws1",
+				Verdict: domain.VerdictMalicious}}}}, store.CorrelationRules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RecordAction(ctx, &domain.Action{ID: "act1", IncidentID: r.IncidentID, Playbook: "p", PlaybookVersion: 1,
+		Step: "s", Type: "device.isolate", TargetKey: "device:ws1", TargetName: evil, Params: []byte(`{}`),
+		Source: domain.SourceAutomated, RequestedBy: evil, Status: domain.ActionPending, Reason: evil, CreatedAt: now,
+		IdempotencyKey: "k1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	access := &auth.Service{Store: st}
+	center := &api.Server{Store: st, Auth: access, Log: log}
+	h, err := (&web.Server{Center: center, Auth: access, Log: log}).Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	s := &site{url: hs.URL, tokens: map[auth.Role]string{}}
+	for _, role := range []auth.Role{auth.Viewer, auth.Responder} {
+		c, err := access.CreateToken(ctx, "test", auth.NewToken{Name: string(role), Role: role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.tokens[role] = c.Secret
+	}
+	jar, _ := cookiejar.New(nil)
+	s.client = &http.Client{Jar: jar}
+	return s
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+func (s *site) get(t *testing.T, path string) (*http.Response, string) {
+	t.Helper()
+	resp, err := s.client.Get(s.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func (s *site) post(t *testing.T, path string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	resp, err := s.client.PostForm(s.url+path, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func (s *site) signIn(t *testing.T, role auth.Role) string {
+	t.Helper()
+	_, page := s.get(t, "/signin")
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("sign-in page has no anti-forgery field:\n%s", page)
+	}
+	resp, page := s.post(t, "/signin", url.Values{"csrf": {m[1]}, "token": {s.tokens[role]}})
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/actions" {
+		t.Fatalf("sign in: HTTP %d at %s\n%s", resp.StatusCode, resp.Request.URL.Path, page)
+	}
+	return page
+}
+
+func TestPagesEscapeEverything(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	page := s.signIn(t, auth.Responder)
+	if strings.Contains(page, "<script>alert") || strings.Contains(page, "<img src=x") {
+		t.Fatalf("the pending page carries raw markup from an alert:\n%s", page)
+	}
+	if !strings.Contains(page, "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;") {
+		t.Errorf("the escaped title is not shown:\n%s", page)
+	}
+	if !strings.Contains(page, `value="approve:act1"`) {
+		t.Errorf("a responder sees no approve button")
+	}
+	_, hist := s.get(t, "/actions/history?type=device.isolate&deviceGroup="+url.QueryEscape(evil))
+	if strings.Contains(hist, "<script>alert") || strings.Contains(hist, "<img src=x") {
+		t.Errorf("the history page reflects markup from the query:\n%s", hist)
+	}
+}
+
+func TestSessionsCookiesAndForgery(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	resp, _ := s.get(t, "/actions")
+	if resp.Request.URL.Path != "/signin" {
+		t.Errorf("signed out: landed on %s, want /signin", resp.Request.URL.Path)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("Content-Security-Policy: %q", csp)
+	}
+	resp, page := s.post(t, "/signin", url.Values{"token": {s.tokens[auth.Responder]}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in without the form's anti-forgery token: HTTP %d, want 403", resp.StatusCode)
+	}
+	if m := csrfField.FindStringSubmatch(page); m != nil {
+		if resp, _ := s.post(t, "/signin", url.Values{"csrf": {m[1]}, "token": {"air_wrong"}}); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("sign-in with a wrong token: HTTP %d, want 401", resp.StatusCode)
+		}
+	}
+	page = s.signIn(t, auth.Viewer)
+	u, _ := url.Parse(s.url)
+	var session *http.Cookie
+	for _, c := range s.client.Jar.Cookies(u) {
+		if c.Name == "air_session" {
+			session = c
+		}
+	}
+	if session == nil || strings.Contains(session.Value, s.tokens[auth.Viewer]) {
+		t.Fatalf("session cookie: %+v; want one that is not the token", session)
+	}
+	if strings.Contains(page, `value="approve:act1"`) {
+		t.Errorf("a viewer is offered approve buttons")
+	}
+	csrf := csrfField.FindStringSubmatch(page)[1]
+	for _, tt := range []struct {
+		name string
+		form url.Values
+		want int
+	}{
+		{"no anti-forgery token", url.Values{"one": {"approve:act1"}}, http.StatusForbidden},
+		{"wrong anti-forgery token", url.Values{"one": {"approve:act1"}, "csrf": {strings.Repeat("0", 64)}}, http.StatusForbidden},
+	} {
+		if resp, _ := s.post(t, "/actions/decide", tt.form); resp.StatusCode != tt.want {
+			t.Errorf("%s: HTTP %d, want %d", tt.name, resp.StatusCode, tt.want)
+		}
+	}
+	// A viewer with a valid form is refused by the action center itself.
+	resp, page = s.post(t, "/actions/decide", url.Values{"one": {"approve:act1"}, "csrf": {csrf}})
+	if resp.StatusCode != 200 || !strings.Contains(page, "needs the responder role") {
+		t.Errorf("viewer approving: HTTP %d, want the refusal shown\n%s", resp.StatusCode, page)
+	}
+	resp, _ = s.post(t, "/signout", url.Values{"csrf": {csrf}})
+	if resp.Request.URL.Path != "/signin" {
+		t.Errorf("sign out: landed on %s", resp.Request.URL.Path)
+	}
+	if resp, _ := s.get(t, "/actions"); resp.Request.URL.Path != "/signin" {
+		t.Errorf("after sign-out the pages still open")
+	}
+}
+
+func TestSessionCookieAttributes(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(s.url + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var pre *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "air_signin" {
+			pre = c
+		}
+	}
+	m := csrfField.FindStringSubmatch(string(b))
+	if pre == nil || m == nil {
+		t.Fatal("sign-in page sets no anti-forgery cookie or field")
+	}
+	req, _ := http.NewRequest("POST", s.url+"/signin", strings.NewReader(url.Values{"csrf": {m[1]}, "token": {s.tokens[auth.Viewer]}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(pre)
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var sess *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "air_session" {
+			sess = c
+		}
+	}
+	if sess == nil || !sess.HttpOnly || sess.SameSite != http.SameSiteStrictMode || sess.Path != "/" || sess.MaxAge <= 0 {
+		t.Errorf("session cookie %+v: want HttpOnly, SameSite=Strict, Path=/", sess)
+	}
+	if sess != nil && sess.Secure {
+		t.Errorf("session cookie over plain HTTP marked Secure (only with TLS or SecureCookies)")
+	}
+	// A cross-site form post is refused even with a valid token.
+	req, _ = http.NewRequest("POST", s.url+"/signout", strings.NewReader("csrf=x"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	req.AddCookie(sess)
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site post: HTTP %d, want 403", resp.StatusCode)
+	}
+}
