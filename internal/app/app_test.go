@@ -136,7 +136,7 @@ func TestEndToEnd(t *testing.T) {
 	if code := c.do(t, "POST", "/api/v1/actions/"+pending.ID+"/approve", nil, &e); code != http.StatusConflict || !strings.Contains(e.Error.Message, "already succeeded") {
 		t.Errorf("approve after it ran: HTTP %d %+v, want 409 naming status succeeded", code, e)
 	}
-	recordHistory(t, fmt.Sprintf("127.0.0.1:%d", temporalPort), incident, "device-compromise-approved")
+	recordHistory(t, fmt.Sprintf("127.0.0.1:%d", temporalPort), incident, "sample-alert-isolate-then-quarantine")
 	var d api.IncidentDetail
 	c.do(t, "GET", "/api/v1/incidents/"+itoa(incident), nil, &d)
 	if d.AlertCount != 1 || len(d.Alerts) != 1 || len(d.Actions) != 2 {
