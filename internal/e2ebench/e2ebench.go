@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -151,12 +152,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := ingestAll(ctx, pipe, "tp", o.Incidents); err != nil {
 		return nil, err
 	}
-	acts, err := waitFinished(ctx, st, o.Incidents, o.Timeout, say)
-	if err != nil {
+	if err := waitFinished(ctx, st, o.Incidents, o.Timeout, say); err != nil {
 		return nil, err
 	}
 	res.IncidentsPerS = float64(o.Incidents) / time.Since(t0).Seconds()
-	res.Activities = acts
+	if res.Activities, err = countActivities(ctx, tc, st); err != nil {
+		return nil, err
+	}
 
 	// 2. Ceiling: the same number of bare workflows with as many no-op
 	// activities (all but one local), started the same way.
@@ -164,8 +166,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	t0 = time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, o.Incidents)
+	sem := make(chan struct{}, ingesters) // started as incidents are: as many at a time
 	for i := range o.Incidents {
+		sem <- struct{}{}
 		wg.Go(func() {
+			defer func() { <-sem }()
 			run, err := tc.SignalWithStartWorkflow(ctx, fmt.Sprintf("bare-%d", i), workflows.SignalAlertsAdded,
 				workflows.AlertsAdded{AlertIDs: []string{"x"}},
 				client.StartWorkflowOptions{TaskQueue: taskQueue}, BareWorkflow, res.Activities)
@@ -221,7 +226,7 @@ func alert(prefix string, i int) *domain.Alert {
 func ingestAll(ctx context.Context, pipe *ingest.Pipeline, prefix string, n int) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
-	sem := make(chan struct{}, 16)
+	sem := make(chan struct{}, ingesters)
 	for i := range n {
 		sem <- struct{}{}
 		wg.Go(func() {
@@ -236,15 +241,42 @@ func ingestAll(ctx context.Context, pipe *ingest.Pipeline, prefix string, n int)
 	return <-errs
 }
 
-// waitFinished waits until n investigations succeeded and returns how many
-// activities one of them ran.
-func waitFinished(ctx context.Context, st *store.Store, n int, timeout time.Duration, say func(string, ...any)) (int, error) {
+// ingesters is how many alerts (or bare workflows) are sent at a time.
+const ingesters = 16
+
+// countActivities counts, in the history of the first incident's
+// investigation, the activities it ran: local ones (markers) and regular
+// ones. The ceiling runs as many no-ops.
+func countActivities(ctx context.Context, tc client.Client, st *store.Store) (int, error) {
+	incs, err := st.ListIncidents(ctx, store.IncidentFilter{Limit: 1})
+	if err != nil || len(incs) == 0 {
+		return 0, fmt.Errorf("no incident to count activities of: %v", err)
+	}
+	it := tc.GetWorkflowHistory(ctx, domain.WorkflowID(incs[0].ID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	n := 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return 0, err
+		}
+		if m := ev.GetMarkerRecordedEventAttributes(); m != nil && m.GetMarkerName() == "LocalActivity" {
+			n++
+		}
+		if ev.GetActivityTaskScheduledEventAttributes() != nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// waitFinished waits until n investigations succeeded.
+func waitFinished(ctx context.Context, st *store.Store, n int, timeout time.Duration, say func(string, ...any)) error {
 	deadline := time.Now().Add(timeout)
 	last := -1
 	for {
 		incs, err := st.ListIncidents(ctx, store.IncidentFilter{Limit: 1000})
 		if err != nil {
-			return 0, err
+			return err
 		}
 		done := 0
 		for _, inc := range incs {
@@ -257,20 +289,14 @@ func waitFinished(ctx context.Context, st *store.Store, n int, timeout time.Dura
 			last = done
 		}
 		if done >= n {
-			return activitiesPerIncident, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("only %d of %d investigations finished within %s", done, n, timeout)
+			return fmt.Errorf("only %d of %d investigations finished within %s", done, n, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-// activitiesPerIncident is what one auto-remediated investigation runs:
-// local — state running, load playbooks, load incident, add to scope, tag,
-// record action, action running, action succeeded, state final; and one
-// activity — execute against the lab tenant.
-const activitiesPerIncident = 10
 
 // pendingLatency ingests o.Samples alerts at o.Rate per second and measures,
 // for each, the time until its action is pending in the store.
