@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -568,5 +569,44 @@ func TestApprovalRuleRunsAutomatically(t *testing.T) {
 	}
 	if a := f.actions()[0]; !strings.Contains(a.Reason, "contain high-severity workstations") || a.DecidedBy != domain.PolicyActor {
 		t.Errorf("action: reason %q, decided by %q", a.Reason, a.DecidedBy)
+	}
+}
+
+// failingTarget answers every remediation with a permanent error, as a
+// target that does not know the device would.
+type failingTarget struct{}
+
+func (failingTarget) Execute(context.Context, activities.ExecuteRequest) (activities.ExecuteResult, error) {
+	return activities.ExecuteResult{}, domain.Errorf(domain.KindNotFound, "machine not found")
+}
+
+func TestPermanentStepFailureFailsTheInvestigation(t *testing.T) {
+	f := newFixture(t, domain.VerdictMalicious)
+	books, err := playbook.LoadDir("testdata/strict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources []activities.PlaybookSource
+	for _, b := range books {
+		sources = append(sources, activities.PlaybookSource{File: b.File, Source: b.Source})
+	}
+	var suite testsuite.WorkflowTestSuite
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	suite.SetLogger(logging.NewTemporal(log))
+	f.env = suite.NewTestWorkflowEnvironment()
+	f.env.SetWorkerOptions(WorkerOptions)
+	f.env.RegisterWorkflow(IncidentWorkflow)
+	f.env.RegisterActivity(&activities.Activities{Store: f.store, Executor: failingTarget{}, Playbooks: sources, Log: log})
+	st := f.run() // never stuck: the workflow completes
+	if st.Investigation != domain.InvestigationFailed || !strings.Contains(st.Error, "machine not found") {
+		t.Errorf("state %s, error %q; want failed with the target's error", st.Investigation, st.Error)
+	}
+	inc, err := f.store.GetIncident(context.Background(), f.incident)
+	if err != nil || inc.InvestigationState != domain.InvestigationFailed {
+		t.Errorf("projected: %+v, %v", inc, err)
+	}
+	if a := f.actions(); len(a) != 1 || a[0].Status != domain.ActionFailed || a[0].Error == "" {
+		t.Errorf("action: %+v", a)
 	}
 }
