@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 
@@ -19,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/exprsafe"
 )
 
 // itemType is what a step's for_each iterates, which decides how `item` is
@@ -63,29 +63,11 @@ var (
 	alertViewType  = reflect.TypeOf(AlertView{})
 )
 
-// banned are builtins a playbook may not call, with the reason. Expressions
-// run inside workflow code, where the same input must give the same output on
-// every replay.
-var banned = map[string]string{
-	"now":      "it reads the wall clock; time comes from the workflow",
-	"date":     "it depends on the local time zone",
-	"timezone": "it depends on the host's time zone database",
-	"keys":     "map order is random",
-	"values":   "map order is random",
-	"toPairs":  "map order is random",
-	"repeat":   "it allocates without bound",
-	"reduce":   "its accumulator can grow without bound; use sum, count, any or all",
-}
-
-// bannedNames is banned's keys, sorted, for compile options.
-var bannedNames = func() []string {
-	names := make([]string, 0, len(banned))
-	for n := range banned {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}()
+// banned are the builtins an expression may not call, with the reason:
+// expressions run inside workflow code, where the same input must give the
+// same output on every replay. The list is exprsafe's, shared with approval
+// rules.
+var banned = exprsafe.Banned
 
 // program is one compiled expression.
 type program struct {
@@ -193,13 +175,7 @@ func (l *loader) compileExpr(n *yaml.Node, off int, src, what string, env any) *
 	}
 }
 
-func compileOptions(env any) []expr.Option {
-	opts := []expr.Option{expr.Env(env), expr.Optimize(true)}
-	for _, name := range bannedNames {
-		opts = append(opts, expr.DisableBuiltin(name))
-	}
-	return opts
-}
+func compileOptions(env any) []expr.Option { return exprsafe.Options(env) }
 
 // exprErrorf records an expr error at its position inside the expression
 // when it has one, else at the expression's start.

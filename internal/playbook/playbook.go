@@ -8,6 +8,7 @@ import (
 
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/exprsafe"
 )
 
 // Stage is one of the six incident-response stages a playbook's steps are
@@ -49,7 +50,7 @@ const (
 // step out without bound.
 const (
 	// MaxExpressionLength is the longest expression accepted, in characters.
-	MaxExpressionLength = 2000
+	MaxExpressionLength = exprsafe.MaxLength
 	// MaxRangeSpan is the most integers a range `a..b` may produce; its
 	// bounds must be integer literals.
 	MaxRangeSpan = 1000
