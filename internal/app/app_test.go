@@ -345,3 +345,19 @@ func adminToken(t *testing.T, dataDir string) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// TestRefusesInvalidPlaybooks: the service does not start with a bad
+// playbook, and says where it is bad.
+func TestRefusesInvalidPlaybooks(t *testing.T) {
+	dir := t.TempDir()
+	bad := "name: broken\nversion: 1\nstages:\n  containment:\n    - id: isolate\n      action: device.isolat\n"
+	if err := os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	err := Run(context.Background(), Config{Dev: true, DataDir: t.TempDir(), PlaybookDir: dir, Log: log, Out: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "broken.yaml:6:") || !strings.Contains(err.Error(), "device.isolat") {
+		t.Errorf("got %v, want a refusal naming broken.yaml:6 and the unknown action", err)
+	}
+}

@@ -19,8 +19,9 @@
 //     Rules.RoutineBucket within Rules.RoutineWindow) is background noise.
 //     A routine alert joins an incident only while that incident is hot on
 //     the entity (a notable alert on it within Rules.HotGap); otherwise it
-//     goes to the entity's routine incident for that detector, so noise
-//     is counted in one place and never pulls unrelated alerts together.
+//     goes to the entity's recurring-noise incident (one per entity, closed
+//     after Rules.RoutineGap of silence), so noise is counted in one place
+//     and never pulls unrelated alerts together.
 //  3. Time proximity: a notable alert joins an open incident that saw one of
 //     its link keys within Rules.LinkGap — extended to Rules.Window when
 //     the alert advances the incident's kill chain (a later MITRE tactic
@@ -80,10 +81,10 @@ type Rules struct {
 	RoutineBucket  time.Duration
 	RoutineBuckets int
 	RoutineWindow  time.Duration
-	// RoutineGap is how long after its last alert a recurring-noise incident
-	// still takes the same noise; after a longer silence the noise opens a
-	// new one. 0 means RoutineWindow (24 hours): one noise incident per
-	// detector and entity while the noise goes on.
+	// RoutineGap is how long after its last alert an entity's
+	// recurring-noise incident still takes more noise; after a longer
+	// silence the noise opens a new one. 0 means 1 hour (never more than
+	// RoutineWindow).
 	RoutineGap time.Duration
 	// HotGap is how close to a notable alert on the same entity a routine
 	// alert must be to join that alert's incident. 0 means 10 minutes.
@@ -135,7 +136,7 @@ func (r Rules) RoutineWindowOrDefault() time.Duration { return orDur(r.RoutineWi
 
 // RoutineGapOrDefault returns the effective routine gap.
 func (r Rules) RoutineGapOrDefault() time.Duration {
-	return orDur(r.RoutineGap, r.RoutineWindowOrDefault())
+	return min(orDur(r.RoutineGap, time.Hour), r.RoutineWindowOrDefault())
 }
 
 func (r Rules) routineBucket() time.Duration { return orDur(r.RoutineBucket, 10*time.Minute) }
@@ -398,19 +399,18 @@ func CanMerge(target, source MergeSide) (bool, string) {
 // Change is what one alert brings to its incident, for deciding whether the
 // investigation must hear of it.
 type Change struct {
-	NewIncident  bool
-	NewEntities  int             // entity keys the incident did not have
-	Severity     domain.Severity // the alert's severity
-	Was          domain.Severity // the incident's severity before
-	NewTactic    bool            // a category the incident did not have
-	NeverStarted bool            // the investigation is still queued
+	NewIncident bool
+	NewEntities int             // entity keys the incident did not have
+	Severity    domain.Severity // the alert's severity
+	Was         domain.Severity // the incident's severity before
+	NewTactic   bool            // a category the incident did not have
 }
 
 // Material reports whether the change must reach the investigation: a new
 // incident, new entities, a higher severity or a new tactic. Everything else
 // (the 100,000th scan alert on the same host) is only counted.
 func (c Change) Material() bool {
-	return c.NewIncident || c.NeverStarted || c.NewEntities > 0 || c.Severity.Rank() > c.Was.Rank() || c.NewTactic
+	return c.NewIncident || c.NewEntities > 0 || c.Severity.Rank() > c.Was.Rank() || c.NewTactic
 }
 
 // Factor is one reason for a priority score, with the points it gave.

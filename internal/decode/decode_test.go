@@ -264,3 +264,44 @@ func TestCamel(t *testing.T) {
 		}
 	}
 }
+
+func TestOCSFEvidenceMapping(t *testing.T) {
+	t.Parallel()
+	alerts, problems := decodeFile(t, "testdata/ocsf-all-evidence.json")
+	if len(alerts) != 1 || len(problems) != 0 {
+		t.Fatalf("got %d alerts, problems %+v", len(alerts), problems)
+	}
+	a := alerts[0]
+	want := []string{
+		"device:2f48b784b5c4d3c0e1a9b8f7c6d5e4f3a2b1c0d9",
+		"device:srv-01.corp.example",
+		"file:0b3e5d7f9a1c2e4f6a8b0c1d3e5f7a9b1c2d3e4f",
+		"ip:198.51.100.7",
+		"mailbox:shared@corp.example",
+		"message:5b4c3d2e-0000-4000-8000-000000000001",
+		"process:2f48b784b5c4d3c0e1a9b8f7c6d5e4f3a2b1c0d9:4242:2026-03-02T07:00:00Z",
+		"url:https://evil.example/login",
+		"user:S-1-5-21-1-2-3-500",
+		"user:alice@corp.example",
+	}
+	if got := entityKeys(a); !slices.Equal(got, want) {
+		t.Errorf("keys\n got %q\nwant %q", got, want)
+	}
+	if a.ID != "edr-42" || a.Severity != domain.SeverityHigh || a.Status != domain.AlertInProgress {
+		t.Errorf("id, severity, status = %q, %q, %q; want edr-42, high (critical), inProgress", a.ID, a.Severity, a.Status)
+	}
+	if a.Category != "InitialAccess" || !slices.Equal(a.MitreTechniques, []string{"T1566", "T1566.001", "T1003"}) {
+		t.Errorf("category %q, techniques %v", a.Category, a.MitreTechniques)
+	}
+	if a.DetectorID != "rule-7" || a.ProductName != "EDR" {
+		t.Errorf("detector %q, product %q", a.DetectorID, a.ProductName)
+	}
+	if want := time.Date(2026, 3, 2, 7, 0, 0, 0, time.UTC); !a.CreatedDateTime.Equal(want) || a.FirstActivityDateTime == nil || !a.FirstActivityDateTime.Equal(want) {
+		t.Errorf("created %v, first activity %v; want %v (the _dt offset applied)", a.CreatedDateTime, a.FirstActivityDateTime, want)
+	}
+	for _, ev := range a.Evidence {
+		if ev.Entity != nil && ev.Entity.Key == "file:0b3e5d7f9a1c2e4f6a8b0c1d3e5f7a9b1c2d3e4f" && ev.Verdict != domain.VerdictMalicious {
+			t.Errorf("file verdict = %s, want malicious (verdict_id 2)", ev.Verdict)
+		}
+	}
+}

@@ -290,8 +290,5 @@ func camel(s string) string {
 			b.WriteRune(r)
 		}
 	}
-	out := b.String()
-	// Graph spells these with a lower-case connective.
-	out = strings.Replace(out, "CommandAndControl", "CommandAndControl", 1)
-	return out
+	return b.String()
 }

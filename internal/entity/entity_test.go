@@ -268,3 +268,46 @@ func TestSplit(t *testing.T) {
 		}
 	}
 }
+
+// TestSameEntityDifferentSpellings states SPEC's normalisation rules as
+// pairs of spellings that must give one key (or, for short host names, one
+// label to compare at correlation time).
+func TestSameEntityDifferentSpellings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		a, b domain.EntityKey
+	}{
+		{"UPN is case-insensitive", User("Alice@Corp.Example", "", "", ""), User("alice@corp.example", "", "", "")},
+		{"account@dns-domain is the UPN form", User("", "", "ALICE", "Corp.Example"), User("alice@corp.example", "", "", "")},
+		{"SID is case-insensitive", User("", "s-1-5-21-1-2-3-1107", "", ""), User("", "S-1-5-21-1-2-3-1107", "", "")},
+		{"NetBIOS prefix or domain field", User("", "", `CORP\alice`, ""), User("", "", "Alice", "corp")},
+		{"host name case and trailing dot", Device("", "WS-042.Corp.Example.", ""), Device("", "ws-042.corp.example", "")},
+		{"Defender id case", Device("ABCDEF0123456789ABCDEF0123456789ABCDEF01", "", ""), Device("abcdef0123456789abcdef0123456789abcdef01", "", "")},
+		{"mailbox case and SMTP prefix", Mailbox("SMTP:Bob@Corp.Example"), Mailbox("bob@corp.example")},
+		{"IPv6 spellings", IP("2001:0DB8:0000:0000:0000:0000:0000:0001"), IP("2001:db8::1")},
+		{"IPv4-mapped IPv6", IP("::FFFF:192.0.2.7"), IP("192.0.2.7")},
+		{"URL scheme, host, default port, fragment", URL("HTTPS://Evil.Example:443/Pay?x=1#top"), URL("https://evil.example/Pay?x=1")},
+		{"file hash case", File("4C1A7E9F2B3D5C6E8F0A1B2C3D4E5F60718293A4B5C6D7E8F9A0B1C2D3E4F5A6", "", ""), File("4c1a7e9f2b3d5c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6", "", "")},
+	}
+	for _, tt := range tests {
+		if tt.a != tt.b || tt.a == "" {
+			t.Errorf("%s: %q and %q, want one non-empty key", tt.name, tt.a, tt.b)
+		}
+	}
+	// WS-042 and ws-042.corp.example compare by their first label; the
+	// store unifies them when the label is unique in the tenant.
+	if ShortHost("WS-042") != ShortHost("ws-042.corp.example.") {
+		t.Errorf("short host labels differ")
+	}
+	// Different things stay different.
+	for _, pair := range [][2]domain.EntityKey{
+		{URL("https://evil.example/Pay"), URL("https://evil.example/pay")},     // paths are case-sensitive
+		{User("", "", "administrator", ""), User("", "", "administrator", "")}, // no domain: no key at all
+		{Device("", "ws-042.corp.example", ""), Device("", "ws-042.lab.example", "")},
+	} {
+		if pair[0] == pair[1] && pair[0] != "" {
+			t.Errorf("%q and %q should differ", pair[0], pair[1])
+		}
+	}
+}

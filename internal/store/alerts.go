@@ -82,6 +82,11 @@ func (s *Store) IngestAlerts(ctx context.Context, alerts []*domain.Alert, rules 
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
+	for i, a := range alerts {
+		if a == nil || strings.TrimSpace(a.ID) == "" {
+			return nil, domain.Invalid(fmt.Sprintf("alerts[%d].id", i), "required")
+		}
+	}
 	out := make([]IngestResult, 0, len(alerts))
 	for start := 0; start < len(alerts); start += maxBatch {
 		part := alerts[start:min(start+maxBatch, len(alerts))]

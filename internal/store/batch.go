@@ -229,11 +229,14 @@ func (b *batch) load(alerts []*domain.Alert) error {
 			LastNotable sql.NullTime   `db:"last_notable"`
 			Routine     string         `db:"routine_key"`
 		}
+		// Every open incident's sighting is read, so that "new entity" (a
+		// material change, an impacted asset) is exact; only those within
+		// the window are candidates and count towards "too common".
 		q := `SELECT ie.incident_id, ie.entity_key, ie.verdict, ie.last_seen, ie.last_notable, COALESCE(s.routine_key, '') AS routine_key
 			FROM incident_entities ie JOIN incidents i ON i.id = ie.incident_id
 			LEFT JOIN incident_summary s ON s.incident_id = ie.incident_id
-			WHERE ie.entity_key IN (` + placeholders(len(part)) + `) AND i.status IN ('active', 'inProgress') AND ie.last_seen >= ?`
-		if err := b.tx.SelectContext(b.ctx, &rows, b.tx.Rebind(q), append(anySlice(part), from)...); err != nil {
+			WHERE ie.entity_key IN (` + placeholders(len(part)) + `) AND i.status IN ('active', 'inProgress')`
+		if err := b.tx.SelectContext(b.ctx, &rows, b.tx.Rebind(q), anySlice(part)...); err != nil {
 			return fmt.Errorf("read incident entities: %w", err)
 		}
 		for _, r := range rows {
@@ -243,11 +246,11 @@ func (b *batch) load(alerts []*domain.Alert) error {
 				st.LastNotable = r.LastNotable.Time.UTC()
 			}
 			b.known[incKey{r.IncidentID, st.key}] = st
-			if r.Routine == "" {
+			if r.Routine == "" && !st.LastSeen.Before(from) {
 				b.byKey[st.key] = append(b.byKey[st.key], st)
 				b.openN[st.key]++
+				incIDs[r.IncidentID] = true
 			}
-			incIDs[r.IncidentID] = true
 		}
 		return nil
 	})
@@ -469,7 +472,7 @@ func (b *batch) ingest(a *domain.Alert) (IngestResult, error) {
 		res.IncidentID = st.id
 		if !a.LastUpdateDateTime.After(prev.lastUpdate) {
 			res.Outcome = Unchanged
-			if st.state == domain.InvestigationQueued && !st.signalled {
+			if (st.state == domain.InvestigationQueued || st.materialSeq > st.notifiedSeq) && !st.signalled {
 				res.Notify, st.signalled = true, true
 			}
 			return res, nil
@@ -617,7 +620,7 @@ func (b *batch) ingest(a *domain.Alert) (IngestResult, error) {
 	}
 	newInc := false
 	if target == nil && routine {
-		rk := string(anchor) + "|" + det
+		rk := string(anchor) // one noise incident per entity, whatever the detector
 		id, err := b.routineIncident(rk)
 		if err != nil {
 			return res, err
@@ -627,7 +630,10 @@ func (b *batch) ingest(a *domain.Alert) (IngestResult, error) {
 			if err != nil {
 				return res, err
 			}
-			if b.usable(st) && absDur(t.Sub(st.last)) <= b.rules.RoutineGapOrDefault() {
+			// Within the noise incident's span, widened by the gap: alerts
+			// arrive out of order when sensors deliver late.
+			gap := b.rules.RoutineGapOrDefault()
+			if b.usable(st) && !t.Before(st.first.Add(-gap)) && !t.After(st.last.Add(gap)) {
 				target = st
 			}
 		}
@@ -873,7 +879,6 @@ func (b *batch) addAsset(st *incState, e *domain.Entity) {
 // material decides whether the investigation hears of the alert, and
 // counts it when it does not.
 func (b *batch) material(st *incState, ch correlate.Change, res *IngestResult) {
-	ch.NeverStarted = false
 	if ch.Material() {
 		st.materialSeq++
 		res.Notify = true
@@ -894,7 +899,7 @@ func (b *batch) createIncident(a *domain.Alert, routineKey string, anchor domain
 	t := utc(a.ActivityTime())
 	name := a.Title
 	if routineKey != "" {
-		name = "Recurring: " + firstNonEmpty(a.Title, correlate.Detector(a)) + " on " + entityName(a, anchor)
+		name = "Recurring alerts on " + entityName(a, anchor)
 	}
 	q := `INSERT INTO incidents (display_name, severity, status, investigation_state,
 			first_activity, last_activity, created_at, updated_at)
@@ -924,7 +929,7 @@ func (b *batch) createIncident(a *domain.Alert, routineKey string, anchor domain
 	b.incs[id] = st
 	after := "active"
 	if routineKey != "" {
-		after = "active (recurring " + correlate.Detector(a) + " on " + string(anchor) + ")"
+		after = "active (recurring alerts on " + string(anchor) + ")"
 	}
 	b.audits = append(b.audits, AuditEntry{Actor: "system:correlation", Verb: "incident.created",
 		Object: fmt.Sprintf("incident:%d", id), IncidentID: &id, After: after})
@@ -1218,6 +1223,7 @@ func (b *batch) flush() error {
 		}
 	}
 	slices.Sort(ids)
+	var write []*incState
 	for _, id := range ids {
 		st := b.incs[id]
 		if st.status == domain.IncidentRedirected {
@@ -1228,14 +1234,15 @@ func (b *batch) flush() error {
 				return err
 			}
 		}
-		if err := writeIncident(b.ctx, b.tx, st, b.now); err != nil {
-			return err
-		}
+		write = append(write, st)
 		if st.quiet > 0 {
 			b.audits = append(b.audits, AuditEntry{Actor: "system:ingest", Verb: "alerts.counted",
 				Object: fmt.Sprintf("incident:%d", id), IncidentID: &st.id,
 				After: fmt.Sprintf("%d alerts joined without a material change (counted, investigation not signalled)", st.quiet)})
 		}
+	}
+	if err := writeIncidents(b.ctx, b.tx, write, b.now); err != nil {
+		return err
 	}
 	if len(b.audits) > 0 {
 		rows := make([][]any, len(b.audits))

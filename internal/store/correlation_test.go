@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -142,30 +143,46 @@ func TestRoutineNoiseKeptApart(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 		var alerts []*domain.Alert
-		// A detector that fires every 40 minutes on mail1 is routine after three buckets.
-		for i := range 12 {
+		// A detector that fires every 40 minutes on mail1 is routine after
+		// three buckets; it keeps firing all day.
+		for i := range 24 {
 			alerts = append(alerts, det(alertAt(fmt.Sprintf("av-%02d", i), t0.Add(time.Duration(i)*40*time.Minute),
 				domain.SeverityInformational, host("mail1")), "antivirus-update", ""))
 		}
 		res := mustIngest(t, s, store.CorrelationRules{}, alerts...)
-		routineInc := res[len(res)-1].IncidentID
-		// An attack alert on mail1 hours after the last routine one opens its own incident...
-		attack := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("atk", t0.Add(10*time.Hour), domain.SeverityHigh, host("mail1")), "webshell", "Persistence"))[0]
+		routineInc := res[20].IncidentID
+		for i := 5; i < 24; i++ {
+			if res[i].IncidentID != routineInc {
+				t.Fatalf("routine alert %d in incident %d, want the noise incident %d", i, res[i].IncidentID, routineInc)
+			}
+		}
+		// An attack alert on mail1 in the middle of the noise opens its own incident...
+		attack := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("atk", t0.Add(10*time.Hour+5*time.Minute), domain.SeverityHigh, host("mail1")), "webshell", "Persistence"))[0]
 		if attack.IncidentID == routineInc {
 			t.Errorf("attack alert joined the routine-noise incident %d", routineInc)
 		}
-		// ...and a routine alert during the attack joins the attack (hot), not the noise.
-		during := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("av-hot", t0.Add(10*time.Hour+2*time.Minute), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
+		// ...a routine alert during the attack joins the attack (hot), not the noise...
+		during := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("av-hot", t0.Add(10*time.Hour+7*time.Minute), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
 		if during.IncidentID != attack.IncidentID {
 			t.Errorf("routine alert during the attack went to %d, want the attack's incident %d", during.IncidentID, attack.IncidentID)
 		}
-		later := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("av-later", t0.Add(13*time.Hour), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
+		// ...and once the attack is cold again, the noise goes back to its incident.
+		later := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("av-later", t0.Add(10*time.Hour+30*time.Minute), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
 		if later.IncidentID != routineInc {
 			t.Errorf("routine alert after the attack went to %d, want the routine incident %d", later.IncidentID, routineInc)
 		}
 		d, err := s.IncidentDerived(context.Background(), routineInc)
-		if err != nil || d.Routine != "device:mail1|antivirus-update" {
+		if err != nil || d.Routine != "device:mail1" {
 			t.Errorf("routine incident: %+v, %v", d, err)
+		}
+		inc, err := s.GetIncident(context.Background(), routineInc)
+		if err != nil || inc.DisplayName != "Recurring alerts on mail1" {
+			t.Errorf("routine incident name: %q, %v", inc.DisplayName, err)
+		}
+		// After an hour of silence the noise opens a new noise incident.
+		quiet := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("av-next-day", t0.Add(20*time.Hour), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
+		if quiet.IncidentID == routineInc {
+			t.Errorf("noise after hours of silence joined the old noise incident %d", routineInc)
 		}
 	})
 }
@@ -529,4 +546,71 @@ func TestShortHostNamesJoinTheirFQDN(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestLongIncidentCountsAnEntityOnce(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		var last store.IngestResult
+		// Recurring noise on one host for 40 hours, one batch per alert: the
+		// noise incident outlives the 24-hour window.
+		for i := range 60 {
+			last = mustIngest(t, s, store.CorrelationRules{}, det(alertAt(fmt.Sprintf("n%02d", i), t0.Add(time.Duration(i)*40*time.Minute),
+				domain.SeverityLow, host("mail1")), "dovecot", ""))[0]
+			if i < 59 && last.Notify { // the pipeline acknowledges what it signalled
+				if err := s.MarkNotified(context.Background(), last.IncidentID, last.NotifySeq); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		d, err := s.IncidentDerived(context.Background(), last.IncidentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.ImpactedAssets.DeviceCount != 1 {
+			t.Errorf("device count = %d, want 1", d.ImpactedAssets.DeviceCount)
+		}
+		if last.Notify {
+			t.Errorf("the 60th alert of the same noise was signalled: %+v", last)
+		}
+	})
+}
+
+func TestNoMergeAcrossAssignees(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "air.db")
+	s, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	a := mustIngest(t, s, store.CorrelationRules{}, alertAt("a1", t0, domain.SeverityLow, host("ws1")))[0]
+	b := mustIngest(t, s, store.CorrelationRules{}, alertAt("b1", t0, domain.SeverityLow, userEv("bob@corp.example", domain.VerdictUnknown)))[0]
+	// Someone assigns one of them (the management API is not this test's).
+	db, err := sqlx.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE incidents SET assigned_to = 'ana' WHERE id = ?`, b.IncidentID); err != nil {
+		t.Fatal(err)
+	}
+	link := mustIngest(t, s, store.CorrelationRules{}, alertAt("c1", t0.Add(time.Minute), domain.SeverityLow, host("ws1"), userEv("bob@corp.example", domain.VerdictUnknown)))[0]
+	if len(link.Merged) != 0 {
+		t.Fatalf("merged %v across different assignees", link.Merged)
+	}
+	inc, err := s.GetIncident(context.Background(), b.IncidentID)
+	if err != nil || inc.Status == domain.IncidentRedirected {
+		t.Errorf("assigned incident: %+v, %v; want it left alone", inc, err)
+	}
+	log, err := s.IncidentActivity(context.Background(), link.IncidentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(log, func(e store.AuditEntry) bool {
+		return e.Verb == "incident.merge_refused" && strings.Contains(e.After, "assignees")
+	}) {
+		t.Errorf("refusal not in the activity log of %d (a: %d): %+v", link.IncidentID, a.IncidentID, log)
+	}
 }

@@ -29,8 +29,8 @@ type Derived struct {
 	PriorityScore    int                `json:"priorityScore"`
 	PriorityFactors  []correlate.Factor `json:"priorityFactors"`
 	SystemTags       []string           `json:"systemTags"`
-	// Routine is set on an incident that gathers one detector's recurring
-	// noise on one entity ("<entity key>|<detector>").
+	// Routine is set on an incident that gathers the recurring noise of one
+	// entity: the entity's key.
 	Routine string `json:"routine,omitempty"`
 	// QuietAlerts counts alerts that joined without a material change and so
 	// were not signalled to the investigation.
@@ -193,41 +193,62 @@ func recomputeSummary(ctx context.Context, tx *sqlx.Tx, st *incState) error {
 	return nil
 }
 
-// writeIncident stores an incident's derived fields: severity (unless set by
-// hand), alert count, activity span, generated name (unless renamed), and
-// the summary row with the priority score.
+// writeIncident stores one incident's derived fields; see writeIncidents.
 func writeIncident(ctx context.Context, tx *sqlx.Tx, st *incState, now time.Time) error {
-	sum := &st.sum
-	if !sum.NameManual && sum.RoutineKey == "" {
-		st.displayName = domain.IncidentName(sum.Categories, sum.DeviceCount, sum.UserCount, sum.ServiceSources)
+	return writeIncidents(ctx, tx, []*incState{st}, now)
+}
+
+// writeIncidents stores incidents' derived fields — severity (unless set by
+// hand), alert count, activity span, generated name (unless renamed), and
+// the summary row with the priority score — in two statements for all of
+// them, in id order (the order row locks are taken in).
+func writeIncidents(ctx context.Context, tx *sqlx.Tx, sts []*incState, now time.Time) error {
+	if len(sts) == 0 {
+		return nil
 	}
-	score, factors := correlate.Priority(correlate.PriorityInput{Severity: st.severity, Tactics: sum.Categories,
-		MaliciousEntities: sum.MaliciousCount, Devices: sum.DeviceCount, Users: sum.UserCount, Mailboxes: sum.MailboxCount,
-		ServiceSources: len(sum.ServiceSources), Alerts: st.alerts})
-	sum.PriorityScore = score
-	fb, err := json.Marshal(factors)
-	if err != nil {
-		return err
+	slices.SortFunc(sts, func(a, b *incState) int { return int(a.id - b.id) })
+	incRows := make([][]any, 0, len(sts))
+	sumRows := make([][]any, 0, len(sts))
+	for _, st := range sts {
+		sum := &st.sum
+		if !sum.NameManual && sum.RoutineKey == "" {
+			st.displayName = domain.IncidentName(sum.Categories, sum.DeviceCount, sum.UserCount, sum.ServiceSources)
+		}
+		score, factors := correlate.Priority(correlate.PriorityInput{Severity: st.severity, Tactics: sum.Categories,
+			MaliciousEntities: sum.MaliciousCount, Devices: sum.DeviceCount, Users: sum.UserCount, Mailboxes: sum.MailboxCount,
+			ServiceSources: len(sum.ServiceSources), Alerts: st.alerts})
+		sum.PriorityScore = score
+		fb, err := json.Marshal(factors)
+		if err != nil {
+			return err
+		}
+		if factors == nil {
+			fb = []byte("[]")
+		}
+		sum.PriorityFactors = string(fb)
+		// The row exists (the batch read it or created it): the insert half
+		// of this upsert never runs, it only lets one statement update many.
+		incRows = append(incRows, []any{st.id, st.displayName, st.severity, st.status, utc(st.first), utc(st.last), now, now, st.alerts})
+		var notable any
+		if sum.LastNotable != nil {
+			notable = utc(*sum.LastNotable)
+		}
+		sumRows = append(sumRows, []any{st.id, sum.RoutineKey, sum.Categories, sum.Techniques, sum.ServiceSources,
+			sum.DetectionSources, sum.Devices, sum.Users, sum.Mailboxes, sum.Apps, sum.DeviceCount, sum.UserCount,
+			sum.MailboxCount, sum.AppCount, sum.MaliciousCount, sum.ActiveAlerts, sum.MaxTactic, sum.PriorityScore,
+			sum.PriorityFactors, sum.SystemTags, notable, sum.QuietAlerts, st.materialSeq})
 	}
-	if factors == nil {
-		fb = []byte("[]")
+	if err := insertRows(ctx, tx, "incidents", "id, display_name, severity, status, first_activity, last_activity, created_at, updated_at, alert_count",
+		`ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, severity = excluded.severity,
+		first_activity = excluded.first_activity, last_activity = excluded.last_activity, updated_at = excluded.updated_at,
+		alert_count = excluded.alert_count`, incRows); err != nil {
+		return fmt.Errorf("update incidents: %w", err)
 	}
-	sum.PriorityFactors = string(fb)
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE incidents SET severity = ?, alert_count = ?, first_activity = ?,
-		last_activity = ?, display_name = ?, updated_at = ? WHERE id = ?`),
-		st.severity, st.alerts, utc(st.first), utc(st.last), st.displayName, now, st.id); err != nil {
-		return fmt.Errorf("update incident %d: %w", st.id, err)
-	}
-	var notable any
-	if sum.LastNotable != nil {
-		notable = utc(*sum.LastNotable)
-	}
-	_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO incident_summary (incident_id, routine_key, categories, techniques,
+	if err := insertRows(ctx, tx, "incident_summary", `incident_id, routine_key, categories, techniques,
 		service_sources, detection_sources, devices, users, mailboxes, apps, device_count, user_count, mailbox_count,
 		app_count, malicious_count, active_alerts, max_tactic, priority_score, priority_factors, system_tags,
-		last_notable, quiet_alerts, material_seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (incident_id) DO UPDATE SET categories = excluded.categories, techniques = excluded.techniques,
+		last_notable, quiet_alerts, material_seq`,
+		`ON CONFLICT (incident_id) DO UPDATE SET categories = excluded.categories, techniques = excluded.techniques,
 		service_sources = excluded.service_sources, detection_sources = excluded.detection_sources,
 		devices = excluded.devices, users = excluded.users, mailboxes = excluded.mailboxes, apps = excluded.apps,
 		device_count = excluded.device_count, user_count = excluded.user_count, mailbox_count = excluded.mailbox_count,
@@ -235,13 +256,9 @@ func writeIncident(ctx context.Context, tx *sqlx.Tx, st *incState, now time.Time
 		max_tactic = excluded.max_tactic, priority_score = excluded.priority_score,
 		priority_factors = excluded.priority_factors, system_tags = excluded.system_tags,
 		last_notable = excluded.last_notable, quiet_alerts = excluded.quiet_alerts,
-		material_seq = CASE WHEN excluded.material_seq > incident_summary.material_seq THEN excluded.material_seq ELSE incident_summary.material_seq END`),
-		st.id, sum.RoutineKey, sum.Categories, sum.Techniques, sum.ServiceSources, sum.DetectionSources, sum.Devices,
-		sum.Users, sum.Mailboxes, sum.Apps, sum.DeviceCount, sum.UserCount, sum.MailboxCount, sum.AppCount,
-		sum.MaliciousCount, sum.ActiveAlerts, sum.MaxTactic, sum.PriorityScore, sum.PriorityFactors, sum.SystemTags,
-		notable, sum.QuietAlerts, st.materialSeq)
-	if err != nil {
-		return fmt.Errorf("update summary of incident %d: %w", st.id, err)
+		material_seq = CASE WHEN excluded.material_seq > incident_summary.material_seq THEN excluded.material_seq ELSE incident_summary.material_seq END`,
+		sumRows); err != nil {
+		return fmt.Errorf("update incident summaries: %w", err)
 	}
 	return nil
 }
@@ -355,6 +372,11 @@ func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor s
 			}
 			if err := appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "incident.status", Object: from,
 				IncidentID: &cur.IncidentID, Before: string(b.incs[cur.IncidentID].status), After: "resolved: no alerts left"}); err != nil {
+				return err
+			}
+		}
+		for _, e := range b.audits { // the new incident's creation, when there is one
+			if err := appendAudit(ctx, tx, e); err != nil {
 				return err
 			}
 		}

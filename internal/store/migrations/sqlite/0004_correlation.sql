@@ -14,7 +14,7 @@ ALTER TABLE incident_entities ADD COLUMN last_notable TIMESTAMP;
 -- path), plus the flood counters that keep the workflow quiet.
 CREATE TABLE incident_summary (
     incident_id       BIGINT PRIMARY KEY REFERENCES incidents (id),
-    routine_key       TEXT NOT NULL DEFAULT '',   -- "<entity key>|<detector>" for a routine-noise incident
+    routine_key       TEXT NOT NULL DEFAULT '',   -- the entity key of a recurring-noise incident
     categories        TEXT NOT NULL DEFAULT '[]', -- JSON arrays from here on
     techniques        TEXT NOT NULL DEFAULT '[]',
     service_sources   TEXT NOT NULL DEFAULT '[]',
