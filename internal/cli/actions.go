@@ -83,22 +83,9 @@ func actionsList(ctx context.Context, env Env, args []string) error {
 	if *view != "all" {
 		q.Set("view", *view)
 	}
-	for k, v := range filters {
-		if *v != "" {
-			q.Set(k, *v)
-		}
-	}
-	if *out == "csv" {
-		q.Set("format", "csv")
-		return callRaw(ctx, env, "/api/v1/actions?"+q.Encode(), env.Stdout)
-	}
 	var page store.ActionPage
-	if _, err := call(ctx, env, http.MethodGet, "/api/v1/actions?"+q.Encode(), nil, &page); err != nil {
+	if table, err := listPage(ctx, env, "/api/v1/actions", q, filters, *out, &page); err != nil || !table {
 		return err
-	}
-	if *out == "json" {
-		printJSON(env.Stdout, page)
-		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tINCIDENT\tTYPE\tTARGET\tSTATUS\tCREATED\tDECIDED BY\tWHY")
@@ -267,4 +254,27 @@ func callRaw(ctx context.Context, env Env, path string, w io.Writer) error {
 		return fmt.Errorf("%s (%d): %s", e.Error.Kind, resp.StatusCode, e.Error.Message)
 	}
 	return errors.New(resp.Status)
+}
+
+// listPage fetches a filtered list from path: as CSV it is streamed as the
+// API writes it, as JSON printed; for a table it is decoded into page and
+// listPage reports that the caller prints it.
+func listPage(ctx context.Context, env Env, path string, q url.Values, filters map[string]*string, out string, page any) (table bool, err error) {
+	for k, v := range filters {
+		if *v != "" {
+			q.Set(k, *v)
+		}
+	}
+	if out == "csv" {
+		q.Set("format", "csv")
+		return false, callRaw(ctx, env, path+"?"+q.Encode(), env.Stdout)
+	}
+	if _, err := call(ctx, env, http.MethodGet, path+"?"+q.Encode(), nil, page); err != nil {
+		return false, err
+	}
+	if out == "json" {
+		printJSON(env.Stdout, page)
+		return false, nil
+	}
+	return true, nil
 }

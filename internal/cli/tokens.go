@@ -152,23 +152,9 @@ func audit(ctx context.Context, env Env, args []string) error {
 	if err := checkOutput(*out, "table|json|csv"); err != nil {
 		return err
 	}
-	q := url.Values{}
-	for k, v := range filters {
-		if *v != "" {
-			q.Set(k, *v)
-		}
-	}
-	if *out == "csv" {
-		q.Set("format", "csv")
-		return callRaw(ctx, env, "/api/v1/audit?"+q.Encode(), env.Stdout)
-	}
 	var page store.AuditPage
-	if _, err := call(ctx, env, http.MethodGet, "/api/v1/audit?"+q.Encode(), nil, &page); err != nil {
+	if table, err := listPage(ctx, env, "/api/v1/audit", url.Values{}, filters, *out, &page); err != nil || !table {
 		return err
-	}
-	if *out == "json" {
-		printJSON(env.Stdout, page)
-		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "AT\tACTOR\tVERB\tOBJECT\tBEFORE → AFTER")
