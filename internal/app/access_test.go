@@ -30,7 +30,10 @@ func devService(t *testing.T, cfg Config) (apiClient, string) {
 	log.SetOutput(io.Discard)
 	urls := make(chan string, 1)
 	done := make(chan error, 1)
-	cfg.Dev, cfg.DataDir, cfg.HTTPAddr, cfg.TemporalPort = true, dir, "127.0.0.1:0", freePort(t)
+	cfg.Dev, cfg.DataDir, cfg.HTTPAddr = true, dir, "127.0.0.1:0"
+	if cfg.TemporalPort == 0 {
+		cfg.TemporalPort = freePort(t)
+	}
 	cfg.PlaybookDir, cfg.Log, cfg.Out = "../../playbooks", log, io.Discard
 	cfg.Listening = func(u string) { urls <- u }
 	go func() { done <- Run(ctx, cfg) }()

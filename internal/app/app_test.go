@@ -31,36 +31,10 @@ import (
 // HTTP API — and walks the skeleton: ingest → pending action → approve →
 // device isolated in the lab tenant → successfullyRemediated.
 func TestEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	urls := make(chan string, 1)
-	done := make(chan error, 1)
+	ctx := context.Background()
 	temporalPort := freePort(t)
-	go func() {
-		done <- Run(ctx, Config{
-			Dev: true, DataDir: dir, HTTPAddr: "127.0.0.1:0", TemporalPort: temporalPort,
-			PlaybookDir: "../../playbooks", Log: log, Out: io.Discard,
-			Listening: func(u string) { urls <- u },
-		})
-	}()
-	var base string
-	select {
-	case base = <-urls:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(2 * time.Minute):
-		t.Fatal("service did not start within 2 minutes")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-
-	c := apiClient{base: base, token: adminToken(t, dir)}
+	c, dir := devService(t, Config{TemporalPort: temporalPort})
+	base := c.base
 	sample, err := os.ReadFile("../graph/testdata/sample-alert.json")
 	if err != nil {
 		t.Fatal(err)
