@@ -20,6 +20,8 @@ import (
 
 	"github.com/airsoc/air/internal/app"
 	"github.com/airsoc/air/internal/connector"
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/entity"
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/policy"
 )
@@ -61,6 +63,11 @@ Flags (each also read from the environment variable shown):
 	fs.StringVar(&cfg.PlaybookDir, "playbooks", env("AIR_PLAYBOOKS", "playbooks"), "directory of playbooks (AIR_PLAYBOOKS)")
 	fs.StringVar(&level, "automation", env("AIR_AUTOMATION_LEVEL", string(policy.SemiAll)), "tenant automation level: full, semi-all, semi-core, semi-nontemp, none (AIR_AUTOMATION_LEVEL)")
 	fs.StringVar(&expiry, "approval-expiry", env("AIR_APPROVAL_EXPIRY", "168h"), "how long a pending action waits before it expires (AIR_APPROVAL_EXPIRY)")
+	var kinds, stopList string
+	fs.StringVar(&kinds, "correlation-kinds", env("AIR_CORRELATION_KINDS", ""), "entity kinds that link alerts, comma-separated (device,user,mailbox,file,ip,url,…); empty: the default kinds (AIR_CORRELATION_KINDS)")
+	fs.StringVar(&stopList, "correlation-stoplist", env("AIR_CORRELATION_STOPLIST", ""), "entity keys that never link, comma-separated, e.g. ip:10.0.0.53,device:dc01,mailbox:* (AIR_CORRELATION_STOPLIST)")
+	fs.IntVar(&cfg.Correlation.CommonAfter, "correlation-common-after", envInt("AIR_CORRELATION_COMMON_AFTER", 0), "a key seen in more open incidents than this stops linking; 0: 25, negative: never (AIR_CORRELATION_COMMON_AFTER)")
+	fs.IntVar(&cfg.Correlation.MaxAlerts, "correlation-max-alerts", envInt("AIR_CORRELATION_MAX_ALERTS", 0), "alerts an incident takes before new ones open another; 0: the default cap (AIR_CORRELATION_MAX_ALERTS)")
 	fs.StringVar(&window, "correlation-window", env("AIR_CORRELATION_WINDOW", "24h"), "how far apart related alerts may be to share an incident (AIR_CORRELATION_WINDOW)")
 	fs.StringVar(&connectors, "connectors", env("AIR_CONNECTORS", ""), "YAML or JSON file routing remediations to Defender for Endpoint, Graph, webhooks or the lab tenant; unset: all to the lab tenant (AIR_CONNECTORS)")
 	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", env("AIR_ADMIN_TOKEN_FILE", ""), "keep a working admin token in this file (mode 0600), made on first start; -dev defaults to <data>/admin-token (AIR_ADMIN_TOKEN_FILE)")
@@ -85,7 +92,20 @@ Flags (each also read from the environment variable shown):
 	if cfg.ApprovalExpiry, err = parseDuration("approval-expiry", expiry); err != nil {
 		return err
 	}
-	if cfg.CorrelationWindow, err = parseDuration("correlation-window", window); err != nil {
+	if cfg.Correlation.Window, err = parseDuration("correlation-window", window); err != nil {
+		return err
+	}
+	known := []domain.EntityKind{domain.KindDevice, domain.KindUser, domain.KindMailbox, domain.KindFile, domain.KindProcess,
+		domain.KindIP, domain.KindURL, domain.KindMessage, entity.KindRegistryKey, entity.KindRegistryValue, entity.KindCloudApp, entity.KindOAuthApp}
+	for _, k := range splitComma(kinds) {
+		kind, err := domain.ParseEnum("correlation-kinds", k, known, false)
+		if err != nil {
+			return err
+		}
+		cfg.Correlation.Kinds = append(cfg.Correlation.Kinds, kind)
+	}
+	cfg.Correlation.StopList = splitComma(stopList)
+	if err := cfg.Correlation.Validate(); err != nil {
 		return err
 	}
 	if connectors != "" {
@@ -96,6 +116,23 @@ Flags (each also read from the environment variable shown):
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Run(ctx, cfg)
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func splitComma(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func envFloat(name string, def float64) float64 {

@@ -25,6 +25,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/connector"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/devserver"
 	"github.com/airsoc/air/internal/engine"
 	"github.com/airsoc/air/internal/ingest"
@@ -60,8 +61,9 @@ type Config struct {
 	Automation policy.Settings
 	// ApprovalExpiry is how long pending actions wait; 0 means 7 days.
 	ApprovalExpiry time.Duration
-	// CorrelationWindow is the correlation window; 0 means 24 hours.
-	CorrelationWindow time.Duration
+	// Correlation configures how alerts join incidents; the zero value is
+	// the default rules (see internal/correlate).
+	Correlation correlate.Rules
 	// Connectors routes remediations to Defender for Endpoint, Graph,
 	// webhooks or the lab tenant; the zero value sends all to the lab.
 	Connectors connector.Config
@@ -203,7 +205,7 @@ func Run(ctx context.Context, cfg Config) error {
 	srv := &api.Server{
 		Store: st,
 		Ingest: &ingest.Pipeline{Store: st, Notifier: eng, Log: log.WithField("component", "ingest"),
-			Rules: store.CorrelationRules{Window: cfg.CorrelationWindow}},
+			Rules: cfg.Correlation},
 		Engine:            eng,
 		Log:               log.WithField("component", "api"),
 		Auth:              access,
