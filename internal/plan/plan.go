@@ -181,8 +181,7 @@ func Diff(old, new *Plan) []Change {
 			out = append(out, Change{Kind: "removed", Old: &s})
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Change) int {
-		return slices.Index([]string{"removed", "changed", "added"}, a.Kind) - slices.Index([]string{"removed", "changed", "added"}, b.Kind)
-	})
+	rank := map[string]int{"removed": 0, "changed": 1, "added": 2}
+	slices.SortStableFunc(out, func(a, b Change) int { return rank[a.Kind] - rank[b.Kind] })
 	return out
 }
