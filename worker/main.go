@@ -69,6 +69,11 @@ Flags (each also read from the environment variable shown):
 	fs.IntVar(&cfg.Correlation.CommonAfter, "correlation-common-after", envInt("AIR_CORRELATION_COMMON_AFTER", 0), "a key seen in more open incidents than this stops linking; 0: 25, negative: never (AIR_CORRELATION_COMMON_AFTER)")
 	fs.IntVar(&cfg.Correlation.MaxAlerts, "correlation-max-alerts", envInt("AIR_CORRELATION_MAX_ALERTS", 0), "alerts an incident takes before new ones open another; 0: the default cap (AIR_CORRELATION_MAX_ALERTS)")
 	fs.StringVar(&window, "correlation-window", env("AIR_CORRELATION_WINDOW", "24h"), "how far apart related alerts may be to share an incident (AIR_CORRELATION_WINDOW)")
+	var linkGap, burst, stormGap string
+	fs.StringVar(&linkGap, "correlation-link-gap", env("AIR_CORRELATION_LINK_GAP", "1h"), "how close in time an alert must be to an incident's sighting of a shared entity, unless it advances the kill chain; set it to the window for plain window correlation (AIR_CORRELATION_LINK_GAP)")
+	fs.StringVar(&burst, "correlation-burst", env("AIR_CORRELATION_BURST", "1m"), "the same detection rule firing on different entities this close together is one campaign; off disables (AIR_CORRELATION_BURST)")
+	fs.StringVar(&stormGap, "correlation-storm-gap", env("AIR_CORRELATION_STORM_GAP", "40m"), "a lone alert joins an attack under way with notable activity this recent; off disables (AIR_CORRELATION_STORM_GAP)")
+	fs.IntVar(&cfg.Correlation.RoutineBuckets, "correlation-routine-buckets", envInt("AIR_CORRELATION_ROUTINE_BUCKETS", 0), "a detector firing on an entity in this many distinct 10-minute buckets within 24 h is routine noise; 0: 3, negative: no routine detection (AIR_CORRELATION_ROUTINE_BUCKETS)")
 	fs.StringVar(&connectors, "connectors", env("AIR_CONNECTORS", ""), "YAML or JSON file routing remediations to Defender for Endpoint, Graph, webhooks or the lab tenant; unset: all to the lab tenant (AIR_CONNECTORS)")
 	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", env("AIR_ADMIN_TOKEN_FILE", ""), "keep a working admin token in this file (mode 0600), made on first start; -dev defaults to <data>/admin-token (AIR_ADMIN_TOKEN_FILE)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", env("AIR_SECURE_COOKIES", "") == "true", "mark the pages' session cookies Secure, behind a TLS proxy (AIR_SECURE_COOKIES=true)")
@@ -93,6 +98,15 @@ Flags (each also read from the environment variable shown):
 		return err
 	}
 	if cfg.Correlation.Window, err = parseDuration("correlation-window", window); err != nil {
+		return err
+	}
+	if cfg.Correlation.LinkGap, err = parseDuration("correlation-link-gap", linkGap); err != nil {
+		return err
+	}
+	if cfg.Correlation.Burst, err = parseSwitch("correlation-burst", burst); err != nil {
+		return err
+	}
+	if cfg.Correlation.StormGap, err = parseSwitch("correlation-storm-gap", stormGap); err != nil {
 		return err
 	}
 	known := []domain.EntityKind{domain.KindDevice, domain.KindUser, domain.KindMailbox, domain.KindFile, domain.KindProcess,
@@ -140,6 +154,19 @@ func envFloat(name string, def float64) float64 {
 		return v
 	}
 	return def
+}
+
+// parseSwitch reads a duration that may be turned off: "off" becomes the
+// negative value the correlation rules take for disabled.
+func parseSwitch(name, v string) (time.Duration, error) {
+	if strings.TrimSpace(v) == "off" {
+		return -1, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: want a positive duration such as 1m or 40m, or off, got %q", name, v)
+	}
+	return d, nil
 }
 
 func parseDuration(name, v string) (time.Duration, error) {
