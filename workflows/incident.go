@@ -37,6 +37,11 @@ const (
 	UpdateUndo        = "undo"
 	UpdateRequest     = "request"
 	QueryState        = "state"
+	// SignalIncidentChanged tells the investigation that a person changed
+	// the incident (status, assignment, classification); the change lands
+	// in the workflow history, where the post-incident review reads when
+	// the incident was acknowledged and resolved.
+	SignalIncidentChanged = "incident-changed"
 )
 
 // WorkerOptions are the settings of workers polling TaskQueue: more task
@@ -76,11 +81,40 @@ type IncidentInput struct {
 	// SeenAlerts carries, across continue-as-new, the alerts the
 	// investigation already heard of (Temporal's request-id dedup does not).
 	SeenAlerts []string `json:"seenAlerts,omitempty"`
+	// ChangeOnly marks a run that an incident change started after the
+	// investigation had finished (the engine sets it): the run records the
+	// change and completes, without running the playbooks again or touching
+	// the projected investigation state — unless alerts it has not seen or
+	// an Update arrive with it, when it investigates like any run.
+	ChangeOnly bool `json:"changeOnly,omitempty"`
 }
 
 // AlertsAdded is the signal ingest sends when alerts join the incident.
 type AlertsAdded struct {
 	AlertIDs []string `json:"alertIds"`
+}
+
+// IncidentChange is the payload of SignalIncidentChanged: a person's change
+// to one field of the incident.
+type IncidentChange struct {
+	Field string `json:"field"` // status, assignedTo, classification, determination
+	From  string `json:"from,omitempty"`
+	To    string `json:"to,omitempty"`
+	By    string `json:"by"`
+}
+
+// Incident fields whose changes the API signals (IncidentChange.Field).
+const (
+	FieldStatus         = "status"
+	FieldAssignedTo     = "assignedTo"
+	FieldClassification = "classification"
+	FieldDetermination  = "determination"
+)
+
+// ChangeRecord is an incident change as the investigation received it.
+type ChangeRecord struct {
+	IncidentChange
+	At time.Time `json:"at"`
 }
 
 // State is the investigation as the workflow knows it; the state query
@@ -94,6 +128,12 @@ type State struct {
 	Steps         []StepRecord              `json:"steps"`
 	Error         string                    `json:"error,omitempty"`
 	SeenAlerts    []string                  `json:"seenAlerts,omitempty"`
+	// Changes are the incident changes this run received, in order.
+	Changes []ChangeRecord `json:"changes,omitempty"`
+	// ChangeOnly says the run only recorded incident changes (see
+	// IncidentInput.ChangeOnly): the investigation itself is an earlier
+	// run's, and this state has neither its actions nor its steps.
+	ChangeOnly bool `json:"changeOnly,omitempty"`
 }
 
 // PinnedPlaybook names a playbook version an investigation runs with.
@@ -109,6 +149,9 @@ type StepRecord struct {
 	Step     string         `json:"step"`
 	Item     string         `json:"item,omitempty"`
 	Outcome  string         `json:"outcome"`
+	// At is when the step ran (workflow time); zero in runs recorded
+	// before steps were timed.
+	At time.Time `json:"at,omitempty"`
 }
 
 func (s *State) action(id string) *domain.Action {
@@ -125,6 +168,11 @@ type incident struct {
 	state State
 	log   log.Logger
 	added workflow.ReceiveChannel
+	// changed receives SignalIncidentChanged.
+	changed workflow.ReceiveChannel
+	// updated is set when an Update handler starts: a change-only run then
+	// investigates after all, so that the handler gets its snapshot.
+	updated bool
 	// loaded is set once the first snapshot is in: until then the Update
 	// validators cannot know the actions and leave the checks to the
 	// handlers, which wait for it.
@@ -155,7 +203,13 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 		return nil, err
 	}
 	w.added = workflow.GetSignalChannel(ctx, SignalAlertsAdded)
-	w.drainSignals()
+	w.listenChanges(ctx)
+	fresh := w.drainSignals()
+	if in.ChangeOnly && w.recordOnly(fresh) {
+		w.drainChanges(ctx)
+		w.log.Info("incident change recorded", "changes", len(w.state.Changes))
+		return &w.state, nil
+	}
 
 	w.setState(ctx, domain.InvestigationRunning)
 	var sources []activities.PlaybookSource
@@ -187,7 +241,7 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 			}
 			w.log.Info("continuing as new", "history", workflow.GetInfo(ctx).GetCurrentHistoryLength())
 			next := w.in
-			next.SeenAlerts = w.state.SeenAlerts
+			next.SeenAlerts, next.ChangeOnly = w.state.SeenAlerts, false
 			return nil, workflow.NewContinueAsNewError(ctx, IncidentWorkflow, next)
 		}
 	}
@@ -206,8 +260,62 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 		}
 	}
 	w.setState(ctx, w.finalState())
+	w.drainChanges(ctx)
 	w.log.Info("investigation finished", "state", w.state.Investigation)
 	return &w.state, nil
+}
+
+// listenChanges records incident changes as they arrive, in a coroutine
+// that lives as long as the run. It creates no commands, so histories
+// recorded before the signal existed replay unchanged.
+func (w *incident) listenChanges(ctx workflow.Context) {
+	w.changed = workflow.GetSignalChannel(ctx, SignalIncidentChanged)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var ch IncidentChange
+			if !w.changed.Receive(ctx, &ch) {
+				return
+			}
+			w.recordChange(ctx, ch)
+		}
+	})
+}
+
+// drainChanges records the changes received but not yet taken, right
+// before the run completes: none is left behind unrecorded in the state.
+// (One that arrives while the run completes makes Temporal retry the
+// completing task with it.)
+func (w *incident) drainChanges(ctx workflow.Context) {
+	for {
+		var ch IncidentChange
+		if !w.changed.ReceiveAsync(&ch) {
+			return
+		}
+		w.recordChange(ctx, ch)
+	}
+}
+
+func (w *incident) recordChange(ctx workflow.Context, ch IncidentChange) {
+	w.state.Changes = append(w.state.Changes, ChangeRecord{IncidentChange: ch, At: workflow.Now(ctx)})
+	w.log.Info("incident changed", "field", ch.Field, "from", ch.From, "to", ch.To, "by", ch.By)
+}
+
+// recordOnly reports whether a change-only run may complete now, having
+// recorded the change: it may unless alerts it had not seen (fresh) or an
+// Update came with it. Those make it investigate like any run — an Update
+// handler waits for the snapshot, which only an investigation loads, and
+// must never be left hanging. The handlers of Updates delivered with the
+// first workflow task have started by now: registering a handler yields to
+// the Updates waiting for it (the SDK's priority update handling), so
+// w.updated is known. One that arrives while the run completes makes
+// Temporal retry the completing task with it.
+func (w *incident) recordOnly(fresh bool) bool {
+	if fresh || w.updated {
+		w.log.Info("change-only run investigates", "alerts", fresh, "update", w.updated)
+		return false
+	}
+	w.state.ChangeOnly, w.state.Investigation = true, ""
+	return true
 }
 
 // quiesce waits until every action reached a final state and every Update
@@ -295,5 +403,6 @@ func (w *incident) fail(ctx workflow.Context, err error) (*State, error) {
 		return nil, qerr
 	}
 	w.setState(ctx, domain.InvestigationFailed)
+	w.drainChanges(ctx)
 	return &w.state, nil
 }

@@ -229,7 +229,8 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 	}
 	fail := func(err error) error {
 		r.failed[step.ID] = rootMessage(err)
-		w.state.Steps = append(w.state.Steps, StepRecord{Playbook: r.pb.Name, Stage: stage, Step: step.ID, Outcome: "failed: " + rootMessage(err)})
+		w.state.Steps = append(w.state.Steps, StepRecord{Playbook: r.pb.Name, Stage: stage, Step: step.ID,
+			Outcome: "failed: " + rootMessage(err), At: workflow.Now(ctx)})
 		return w.onError(ctx, snap, pc, r, stage, step, rootMessage(err))
 	}
 	invs, err := step.Expand(env)
@@ -237,7 +238,7 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 		return fail(err)
 	}
 	for _, inv := range invs {
-		rec := StepRecord{Playbook: r.pb.Name, Stage: stage, Step: step.ID, Item: inv.ItemKey}
+		rec := StepRecord{Playbook: r.pb.Name, Stage: stage, Step: step.ID, Item: inv.ItemKey, At: workflow.Now(ctx)}
 		switch {
 		case step.Use != "":
 			sub := newRun(step.Callee, playbook.WithInputs(env, inv.Args))

@@ -120,6 +120,7 @@ func (w *incident) checkDecision(req DecideRequest, early bool) error {
 // decide applies a validated decision and records it. The action's
 // follower then runs or drops it.
 func (w *incident) decide(ctx workflow.Context, req DecideRequest) (*domain.Action, error) {
+	w.updated = true
 	if err := w.awaitLoaded(ctx); err != nil {
 		return nil, err
 	}
@@ -180,6 +181,7 @@ func (w *incident) checkUndo(req UndoRequest, early bool) error {
 // a follower; the original becomes undone when the undo succeeds. It
 // returns the undo action as recorded, before it runs.
 func (w *incident) undo(ctx workflow.Context, req UndoRequest) (*domain.Action, error) {
+	w.updated = true
 	if err := w.awaitLoaded(ctx); err != nil {
 		return nil, err
 	}
@@ -248,6 +250,7 @@ func (w *incident) checkRequest(req ManualRequest) error {
 
 // request records a manual action, pending an analyst's approval.
 func (w *incident) request(ctx workflow.Context, req ManualRequest) (*domain.Action, error) {
+	w.updated = true
 	if err := w.awaitLoaded(ctx); err != nil {
 		return nil, err
 	}

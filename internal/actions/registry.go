@@ -312,3 +312,29 @@ func (p Param) check(v any) error {
 	}
 	return nil
 }
+
+// containment lists the action types that contain a threat — stop it
+// spreading or acting — rather than investigate or clean up: the first of
+// them that succeeds on an incident marks it contained (time to contain in
+// post-incident review).
+var containment = map[string]bool{
+	"device.isolate":                      true,
+	"device.restrict_app_execution":       true,
+	"file.stop_and_quarantine":            true,
+	"process.kill":                        true,
+	"email.soft_delete":                   true,
+	"email.block_sender":                  true,
+	"url.block":                           true,
+	"ip.block":                            true,
+	"file.block":                          true,
+	"mailbox.disable_external_forwarding": true,
+	"user.disable":                        true,
+	"user.revoke_sessions":                true,
+}
+
+// IsContainment reports whether an action type contains a threat: device
+// isolation or code-execution restriction, disabling a user or revoking
+// their sessions, blocking an indicator (URL, IP, file, sender), stopping
+// and quarantining a file or killing a process, soft-deleting mail, or
+// stopping external forwarding. Undo actions never are.
+func IsContainment(actionType string) bool { return containment[actionType] }

@@ -1,5 +1,5 @@
-// Package api serves AIR's HTTP JSON API under /api/v1, plus /healthz and
-// /readyz, and mounts the pages.
+// Package api serves AIR's HTTP JSON API under /api/v1, plus /healthz,
+// /readyz and /metrics (Prometheus), and mounts the pages.
 //
 // Handlers return errors; one function (writeError) turns an error's kind
 // into a status code and a JSON body that names the field and the reason.
@@ -31,6 +31,7 @@ import (
 	"github.com/airsoc/air/internal/ingest"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/review"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
 )
@@ -41,6 +42,7 @@ type Engine interface {
 	State(ctx context.Context, incidentID int64) (*workflows.State, error)
 	Undo(ctx context.Context, incidentID int64, req workflows.UndoRequest) (*domain.Action, error)
 	Request(ctx context.Context, incidentID int64, req workflows.ManualRequest) (*domain.Action, error)
+	IncidentChanged(ctx context.Context, incidentID int64, ch workflows.IncidentChange) error
 }
 
 // Server holds the API's dependencies.
@@ -64,6 +66,9 @@ type Server struct {
 	DefaultAutomation policy.Settings
 	// Playbooks are the worker's loaded playbooks, for plan mode.
 	Playbooks []*playbook.Playbook
+	// History reads investigations' workflow histories for post-incident
+	// review; nil means reviews fall back to the activity log.
+	History review.History
 }
 
 // Route is one endpoint and the weakest role that may call it.
@@ -86,6 +91,13 @@ func (s *Server) Routes() []Route {
 		{"GET /api/v1/incidents/{id}/correlation", auth.Viewer, s.incidentCorrelation},
 		{"GET /api/v1/incidents", auth.Viewer, s.listIncidents},
 		{"GET /api/v1/incidents/{id}", auth.Viewer, s.getIncident},
+		{"GET /api/v1/incidents/{id}/review", auth.Viewer, s.getReview},
+		{"GET /api/v1/metrics/summary", auth.Viewer, s.getMetricsSummary},
+		{"GET /metrics", auth.Viewer, s.prometheusMetrics},
+		{"GET /api/v1/incidents/export", auth.Viewer, s.exportIncidents},
+		{"PATCH /api/v1/incidents/{id}", auth.Analyst, s.patchIncident},
+		{"POST /api/v1/incidents/{id}/comments", auth.Analyst, s.postIncidentComment},
+		{"POST /api/v1/incidents/bulk", auth.Analyst, s.bulkIncidents},
 		{"GET /api/v1/actions", auth.Viewer, s.listActions},
 		{"GET /api/v1/actions/{id}", auth.Viewer, s.getAction},
 		{"POST /api/v1/actions/{id}/approve", auth.Responder, s.decide(domain.DecisionApprove)},
@@ -283,86 +295,6 @@ func pathID(r *http.Request) (int64, error) {
 		return 0, domain.Invalid("id", "want a positive integer incident id, got %q", r.PathValue("id"))
 	}
 	return id, nil
-}
-
-func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) error {
-	var f store.IncidentFilter
-	for _, v := range splitList(r.URL.Query()["status"]) {
-		st, err := domain.ParseEnum("status", v, []domain.IncidentStatus{domain.IncidentActive,
-			domain.IncidentInProgress, domain.IncidentResolved, domain.IncidentRedirected}, false)
-		if err != nil {
-			return err
-		}
-		f.Statuses = append(f.Statuses, st)
-	}
-	limit, err := intParam(r, "limit", 1, 1000)
-	if err != nil {
-		return err
-	}
-	f.Limit = limit
-	incs, err := s.Store.ListIncidents(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	if incs, err = s.scopeIncidents(r.Context(), auth.FromContext(r.Context()), incs); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"value": incs})
-}
-
-// IncidentDetail is an incident with everything the incident page shows.
-type IncidentDetail struct {
-	domain.Incident
-	Alerts        []domain.Alert     `json:"alerts"`
-	Entities      []domain.Entity    `json:"entities"`
-	Actions       []domain.Action    `json:"actions"`
-	Comments      []domain.Comment   `json:"comments"`
-	Activity      []store.AuditEntry `json:"activity"`
-	Investigation *workflows.State   `json:"investigation,omitempty"`
-}
-
-func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	p := auth.FromContext(ctx)
-	inc, err := s.Store.GetIncident(ctx, id)
-	if err != nil {
-		return err
-	}
-	if err := s.incidentInScope(ctx, p, id); err != nil {
-		return err
-	}
-	d := IncidentDetail{Incident: *inc}
-	if d.Alerts, err = s.Store.IncidentAlerts(ctx, id); err != nil {
-		return err
-	}
-	if d.Entities, err = s.Store.IncidentEntities(ctx, id); err != nil {
-		return err
-	}
-	page, err := s.Store.QueryActions(ctx, store.ActionQuery{IncidentIDs: []int64{id}, Scope: p.Groups,
-		Desc: true, Limit: 1000})
-	if err != nil {
-		return err
-	}
-	d.Actions = make([]domain.Action, len(page.Value))
-	for i, row := range page.Value {
-		d.Actions[i] = row.Action
-	}
-	if d.Comments, err = s.Store.IncidentComments(ctx, id); err != nil {
-		return err
-	}
-	if d.Activity, err = s.Store.IncidentActivity(ctx, id); err != nil {
-		return err
-	}
-	if st, err := s.Engine.State(ctx, id); err == nil {
-		d.Investigation = scopeState(st, d.Actions, p)
-	} else if domain.KindOf(err) != domain.KindNotFound {
-		s.Log.WithError(err).WithField("incident", id).Warn("query investigation state")
-	}
-	return writeJSON(w, http.StatusOK, d)
 }
 
 func jsonError(err error) error {

@@ -38,6 +38,9 @@ func (e *undoOnly) Decide(context.Context, int64, workflows.DecideRequest) (*dom
 	return nil, errNoWorkflow
 }
 func (e *undoOnly) State(context.Context, int64) (*workflows.State, error) { return nil, errNoWorkflow }
+func (e *undoOnly) IncidentChanged(context.Context, int64, workflows.IncidentChange) error {
+	return errNoWorkflow
+}
 func (e *undoOnly) Request(context.Context, int64, workflows.ManualRequest) (*domain.Action, error) {
 	return nil, errNoWorkflow
 }

@@ -168,22 +168,6 @@ func decodeBody(w http.ResponseWriter, r *http.Request, out any, required bool) 
 	return nil
 }
 
-// scopeIncidents keeps the incidents a scoped principal may see.
-func (s *Server) scopeIncidents(ctx context.Context, p *auth.Principal, incs []domain.Incident) ([]domain.Incident, error) {
-	if p == nil || !p.Scoped() {
-		return incs, nil
-	}
-	ids := make([]int64, len(incs))
-	for i, inc := range incs {
-		ids[i] = inc.ID
-	}
-	in, err := s.Store.IncidentsInGroups(ctx, ids, p.Groups)
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(incs, func(inc domain.Incident) bool { return !in[inc.ID] }), nil
-}
-
 // incidentInScope answers not found for an incident outside a scoped
 // principal's device groups: to them it does not exist.
 func (s *Server) incidentInScope(ctx context.Context, p *auth.Principal, id int64) error {

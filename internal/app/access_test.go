@@ -199,6 +199,21 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 		"GET /api/v1/incidents": {func(string) req { return req{"/api/v1/incidents", ""} }, allowed("viewer", 200)},
 		"GET /api/v1/incidents/{id}": {func(string) req { return req{"/api/v1/incidents/" + inc, ""} },
 			with(allowed("viewer", 200), "scoped", 404)},
+		"GET /api/v1/incidents/{id}/review": {func(string) req { return req{"/api/v1/incidents/" + inc + "/review", ""} },
+			with(allowed("viewer", 409), "scoped", 404)}, // open: no review yet
+		"GET /api/v1/metrics/summary": {func(string) req { return req{"/api/v1/metrics/summary?range=7d", ""} },
+			with(allowed("viewer", 200), "scoped", 403)},
+		"GET /metrics": {func(string) req { return req{"/metrics", ""} },
+			with(allowed("viewer", 200), "scoped", 403)},
+		"GET /api/v1/incidents/export": {func(string) req { return req{"/api/v1/incidents/export?status=all&range=all", ""} }, allowed("viewer", 200)},
+		"PATCH /api/v1/incidents/{id}": {func(string) req { return req{"/api/v1/incidents/" + inc, `{"addTags":["matrix"]}`} },
+			with(allowed("analyst", 200), "scoped", 404)},
+		"POST /api/v1/incidents/{id}/comments": {func(string) req { return req{"/api/v1/incidents/" + inc + "/comments", `{"comment":"matrix"}`} },
+			with(allowed("analyst", 201), "scoped", 404)},
+		"POST /api/v1/incidents/bulk": {func(string) req {
+			return req{"/api/v1/incidents/bulk", `{"ids":[` + inc + `],"change":{"comment":"bulk"}}`}
+		},
+			with(allowed("analyst", 200), "scoped", 207)}, // scoped: the one incident is out of scope, reported per id
 		"GET /api/v1/actions": {func(string) req { return req{"/api/v1/actions?view=pending&type=device.isolate", ""} }, allowed("viewer", 200)},
 		"GET /api/v1/actions/{id}": {func(string) req { return req{"/api/v1/actions/" + acts[6].ID, ""} },
 			with(allowed("viewer", 200), "scoped", 404)},

@@ -207,6 +207,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Ingest: &ingest.Pipeline{Store: st, Notifier: eng, Log: log.WithField("component", "ingest"),
 			Rules: cfg.Correlation},
 		Engine:            eng,
+		History:           eng,
 		Log:               log.WithField("component", "api"),
 		Auth:              access,
 		Limiter:           limiter,
@@ -217,7 +218,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		},
 	}
-	if srv.Pages, err = (&web.Server{Center: srv, Auth: access, Limiter: limiter, SecureCookies: cfg.SecureCookies,
+	if srv.Pages, err = (&web.Server{Center: srv, Incidents: srv, Reviews: srv, Auth: access, Limiter: limiter, SecureCookies: cfg.SecureCookies,
 		Log: log.WithField("component", "pages")}).Handler(); err != nil {
 		return err
 	}

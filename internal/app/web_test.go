@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -82,73 +83,8 @@ func TestActionCenterInBrowser(t *testing.T) {
 		return mine, len(page.Value) == 2 && mine.ID != ""
 	})
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser), chromedp.Headless, chromedp.DisableGPU, chromedp.NoSandbox,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1440, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	// The first action starts the browser, which lives as long as bctx:
-	// only later steps get a deadline.
-	if err := chromedp.Do(bctx, chromedp.Navigate(admin.base+"/actions")); err != nil {
-		t.Fatalf("start %s: %v", browser, err)
-	}
-	var dialogs atomic.Int32
-	opened := chromedp.Events(bctx, page.JavascriptDialogOpening)
-	go func() {
-		for _, err := range opened {
-			if err != nil {
-				return
-			}
-			dialogs.Add(1)
-			chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
-		}
-	}()
-	// Each step gets its own deadline, so that a failing one leaves time
-	// to say where the browser was.
-	ctx := bctx
-	fail := func(what string, err error) {
-		t.Helper()
-		dctx, cancel := context.WithTimeout(bctx, 10*time.Second)
-		defer cancel()
-		loc, _ := chromedp.Run(dctx, chromedp.Location())
-		html, _ := chromedp.Run(dctx, chromedp.OuterHTML(chromedp.CSS("main")))
-		t.Fatalf("browser: %s: %v\nat %s:\n%.3000s", what, err, loc, html)
-	}
-	shots := map[string][]byte{}
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			fail(what, err)
-		}
-	}
-	read := func(what string, a chromedp.Action[string]) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(sctx, a)
-		if err != nil {
-			fail(what, err)
-		}
-		return v
-	}
-	shot := func(name string) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		b, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			fail("screenshot "+name, err)
-		}
-		shots[name] = b
-	}
+	b := newBrowser(t, browser, admin.base+"/actions")
+	step, read, shot := b.step, b.read, b.shot
 	row := chromedp.CSS("#row-" + pending.ID)
 
 	step("sign-in page", chromedp.WaitVisible(chromedp.ID("token")))
@@ -178,8 +114,8 @@ func TestActionCenterInBrowser(t *testing.T) {
 	if !strings.Contains(undoFlash, "device.release") {
 		t.Errorf("flash after undo: %q, want the device.release it started", undoFlash)
 	}
-	if !strings.HasSuffix(path, "/signin") {
-		t.Errorf("signed out, /actions went to %s, want /signin", path)
+	if !strings.HasSuffix(path, "/signin?next=%2Factions") {
+		t.Errorf("signed out, /actions went to %s, want /signin (and back to /actions after)", path)
 	}
 	if !strings.Contains(flash, "Approved device.isolate") {
 		t.Errorf("flash after approving: %q", flash)
@@ -187,9 +123,9 @@ func TestActionCenterInBrowser(t *testing.T) {
 	if status != "approved" && status != "running" && status != "succeeded" {
 		t.Errorf("history shows the action %q, want approved, running or succeeded", status)
 	}
-	if !strings.Contains(pendingText, `<script>alert("pwned")</script>`) || dialogs.Load() != 0 {
+	if !strings.Contains(pendingText, `<script>alert("pwned")</script>`) || b.dialogs.Load() != 0 {
 		t.Errorf("the script-bearing title: shown as text=%v, dialogs opened=%d; want shown, none run",
-			strings.Contains(pendingText, "<script>"), dialogs.Load())
+			strings.Contains(pendingText, "<script>"), b.dialogs.Load())
 	}
 	var a domain.Action
 	admin.do(t, "GET", "/api/v1/actions/"+pending.ID, nil, &a)
@@ -197,16 +133,148 @@ func TestActionCenterInBrowser(t *testing.T) {
 		t.Errorf("decided through the page: by %q, comment %q; want rita, contain it", a.DecidedBy, a.DecisionComment)
 	}
 
-	if os.Getenv("AIR_SCREENSHOTS") != "" {
-		dir := filepath.Join("..", "..", "docs", "screenshots")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, b := range shots {
-			if err := os.WriteFile(filepath.Join(dir, name+".png"), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		t.Logf("wrote %d screenshots to %s", len(shots), dir)
+	b.save()
+}
+
+// browser drives headless Chromium through a test: each step gets its own
+// deadline, so that a failing one leaves time to say where the browser
+// was; a dialog opened by a script (which must never run) is counted and
+// dismissed; screenshots are kept for save.
+type browser struct {
+	t       *testing.T
+	ctx     context.Context
+	dialogs atomic.Int32
+	shots   map[string][]byte
+}
+
+// newBrowser starts the system's Chromium on a fresh profile and opens
+// start. The browser lives until the test ends.
+func newBrowser(t *testing.T, path, start string) *browser {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.DisableGPU, chromedp.NoSandbox,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1440, 900),
 	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	// The first action starts the browser, which lives as long as bctx:
+	// only later steps get a deadline.
+	if err := chromedp.Do(bctx, chromedp.Navigate(start)); err != nil {
+		t.Fatalf("start %s: %v", path, err)
+	}
+	b := &browser{t: t, ctx: bctx, shots: map[string][]byte{}}
+	opened := chromedp.Events(bctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range opened {
+			if err != nil {
+				return
+			}
+			b.dialogs.Add(1)
+			chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+		}
+	}()
+	return b
+}
+
+func (b *browser) fail(what string, err error) {
+	b.t.Helper()
+	dctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	loc, _ := chromedp.Run(dctx, chromedp.Location())
+	html, _ := chromedp.Run(dctx, chromedp.OuterHTML(chromedp.CSS("main")))
+	b.t.Fatalf("browser: %s: %v\nat %s:\n%.3000s", what, err, loc, html)
+}
+
+func (b *browser) step(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		b.fail(what, err)
+	}
+}
+
+func (b *browser) read(what string, a chromedp.Action[string]) string {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(sctx, a)
+	if err != nil {
+		b.fail(what, err)
+	}
+	return v
+}
+
+// waitText waits until the text of the element sel names holds want,
+// for up to 30 s. It reads the page again and again (an element of the
+// page being left does not count), so that a wait after a click that
+// navigates does not find the old page.
+func (b *browser) waitText(what, sel, want string) string {
+	b.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		got, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel), chromedp.AtLeast(0)))
+		cancel()
+		if err == nil && strings.Contains(got, want) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			b.fail(what, fmt.Errorf("%s does not read %q (read %q, %v)", sel, want, got, err))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitURL waits until the location holds want, for up to 30 s.
+func (b *browser) waitURL(what, want string) {
+	b.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		loc, err := chromedp.Run(sctx, chromedp.Location())
+		cancel()
+		if err == nil && strings.Contains(loc, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.fail(what, fmt.Errorf("the location %q does not hold %q (%v)", loc, want, err))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.fail("screenshot "+name, err)
+	}
+	b.shots[name] = png
+}
+
+// save writes the screenshots to docs/screenshots when AIR_SCREENSHOTS is
+// set.
+func (b *browser) save() {
+	b.t.Helper()
+	if os.Getenv("AIR_SCREENSHOTS") == "" {
+		return
+	}
+	dir := filepath.Join("..", "..", "docs", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	for name, png := range b.shots {
+		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	b.t.Logf("wrote %d screenshots to %s", len(b.shots), dir)
 }

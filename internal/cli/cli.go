@@ -13,14 +13,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/airsoc/air/internal/api"
-	"github.com/airsoc/air/internal/domain"
 )
 
 // Env is what a command runs with.
@@ -43,8 +41,11 @@ Commands:
   alerts move ID [--to INCIDENT]  move an alert to another incident (no --to: a new one)
   bench ingest FILE [flags]       measure ingest + correlation (starter bench ingest -h)
   bench e2e [--json]              measure alert-to-remediation on an embedded Temporal (starter bench e2e -h)
-  incidents list [-status S,...]  list incidents
-  incidents show ID               show an incident with its alerts, entities and actions
+  bench queue [--incidents N]     measure the incident queue's queries on N seeded incidents (starter bench queue -h)
+  incidents list [filters]        the incident queue; starter incidents list -h for filters, --csv to export
+  incidents show ID               an incident's summary, alerts, actions, comments and activity
+  incidents assign|tag|comment|classify|resolve|reopen|rename ID...
+                                  manage incidents (several ids: one bulk change); starter incidents help
   actions list [filters]          the action center (default: pending); starter actions list -h for filters
   actions show ID                 show one action
   actions approve ID... [-m TEXT] approve pending actions (several: of one type, in one bulk decision)
@@ -117,20 +118,21 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 		if len(args) > 1 && args[1] == "e2e" {
 			return benchE2E(ctx, env, args[2:])
 		}
+		if len(args) > 1 && args[1] == "queue" {
+			return benchQueue(ctx, env, args[2:])
+		}
 		return bench(ctx, env, args[1:])
 	case "audit":
 		return audit(ctx, env, args[1:])
 	case "playbooks":
 		return playbooks(ctx, env, args[1:])
-	case "incidents", "actions":
+	case "incidents":
+		return incidents(ctx, env, args[1:])
+	case "actions":
 		if len(args) < 2 {
 			return usageError{args[0] + ": missing subcommand"}
 		}
 		switch args[0] + " " + args[1] {
-		case "incidents list":
-			return list(ctx, env, "incidents", args[2:], "")
-		case "incidents show":
-			return show(ctx, env, "incidents", args[2:])
 		case "actions list":
 			return actionsList(ctx, env, args[2:])
 		case "actions show":
@@ -225,82 +227,6 @@ func ingest(ctx context.Context, env Env, args []string) error {
 	if failed {
 		return errors.New("some alerts were not accepted")
 	}
-	return nil
-}
-
-func list(ctx context.Context, env Env, what string, args []string, defStatus string) error {
-	fs := newFlags(env, what+" list")
-	status := fs.String("status", defStatus, "comma-separated statuses ('' for all)")
-	incident := fs.String("incident", "", "only this incident's actions")
-	out := fs.String("o", "table", "output: table or json")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	q := url.Values{}
-	if *status != "" {
-		q.Set("status", *status)
-	}
-	if *incident != "" {
-		q.Set("incidentId", *incident)
-	}
-	path := "/api/v1/" + what
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	var page struct {
-		Value json.RawMessage `json:"value"`
-	}
-	if _, err := call(ctx, env, http.MethodGet, path, nil, &page); err != nil {
-		return err
-	}
-	if *out == "json" {
-		env.Stdout.Write(page.Value)
-		fmt.Fprintln(env.Stdout)
-		return nil
-	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	defer tw.Flush()
-	if what == "incidents" {
-		var incs []domain.Incident
-		if err := json.Unmarshal(page.Value, &incs); err != nil {
-			return err
-		}
-		fmt.Fprintln(tw, "ID\tSEVERITY\tSTATUS\tINVESTIGATION\tALERTS\tNAME")
-		for _, i := range incs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", i.ID, i.Severity, i.Status, i.InvestigationState, i.AlertCount, i.DisplayName)
-		}
-		return nil
-	}
-	var acts []domain.Action
-	if err := json.Unmarshal(page.Value, &acts); err != nil {
-		return err
-	}
-	fmt.Fprintln(tw, "ID\tINCIDENT\tTYPE\tTARGET\tSTATUS\tWHY")
-	for _, a := range acts {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", a.ID, a.IncidentID, a.Type, a.TargetName, a.Status, a.Reason)
-	}
-	return nil
-}
-
-func show(ctx context.Context, env Env, what string, args []string) error {
-	fs := newFlags(env, what+" show")
-	fs.String("o", "json", "output: json")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{what + " show: name one id"}
-	}
-	var v json.RawMessage
-	if _, err := call(ctx, env, http.MethodGet, "/api/v1/"+what+"/"+url.PathEscape(pos[0]), nil, &v); err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, v, "", "  "); err != nil {
-		return err
-	}
-	fmt.Fprintln(env.Stdout, buf.String())
 	return nil
 }
 

@@ -47,6 +47,9 @@ const (
 	IncidentRedirected IncidentStatus = "redirected"
 )
 
+// IncidentStatuses lists every incident status.
+var IncidentStatuses = []IncidentStatus{IncidentActive, IncidentInProgress, IncidentResolved, IncidentRedirected}
+
 // Open reports whether alerts may still join an incident in this status.
 func (s IncidentStatus) Open() bool { return s == IncidentActive || s == IncidentInProgress }
 
@@ -89,6 +92,12 @@ const (
 	InvestigationTerminatedBySystem     InvestigationState = "terminatedBySystem"
 	InvestigationUnsupportedAlertType   InvestigationState = "unsupportedAlertType"
 )
+
+// InvestigationStates lists every investigation state.
+var InvestigationStates = []InvestigationState{InvestigationQueued, InvestigationRunning, InvestigationPendingApproval,
+	InvestigationPendingResource, InvestigationSuccessfullyRemediated, InvestigationPartiallyRemediated,
+	InvestigationBenign, InvestigationFailed, InvestigationPartiallyInvestigated, InvestigationTerminatedByUser,
+	InvestigationTerminatedBySystem, InvestigationUnsupportedAlertType}
 
 // ActionStatus is the lifecycle state of an action in the action center.
 type ActionStatus string

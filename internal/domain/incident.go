@@ -26,6 +26,17 @@ type Incident struct {
 	LastActivity       time.Time          `json:"lastActivityDateTime" db:"last_activity"`
 	CreatedDateTime    time.Time          `json:"createdDateTime" db:"created_at"`
 	LastUpdateDateTime time.Time          `json:"lastUpdateDateTime" db:"updated_at"`
+	Description        string             `json:"description,omitempty" db:"description"`
+	ResolvingComment   string             `json:"resolvingComment,omitempty" db:"resolving_comment"`
+	LastModifiedBy     string             `json:"lastModifiedBy,omitempty" db:"last_modified_by"`
+	// AcknowledgedDateTime is the first human touch: a change by hand, a
+	// decision on one of its actions or a manual action request.
+	AcknowledgedDateTime *time.Time `json:"acknowledgedDateTime,omitempty" db:"acknowledged_at"`
+	// ContainedDateTime is when the first containment action on it
+	// succeeded (actions.IsContainment).
+	ContainedDateTime *time.Time `json:"containedDateTime,omitempty" db:"contained_at"`
+	// ResolvedDateTime is when it was last resolved; reopening clears it.
+	ResolvedDateTime *time.Time `json:"resolvedDateTime,omitempty" db:"resolved_at"`
 }
 
 // WorkflowID is the id of the incident's Temporal workflow.

@@ -1,19 +1,25 @@
 // Package engine is AIR's side of the Temporal client: it starts or signals
-// an incident's workflow when alerts join it, and delivers analysts'
-// decisions through the workflow's decide Update, translating the
-// workflow's refusals into domain errors. The HTTP API, the pages and the
-// command line all decide through here — one code path.
+// an incident's workflow when alerts join it or a person changes it,
+// delivers analysts' decisions through the workflow's decide Update,
+// translating the workflow's refusals into domain errors, and reads the
+// workflow histories that post-incident review measures. The HTTP API, the
+// pages and the command line all decide through here — one code path.
 package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/airsoc/air/internal/domain"
@@ -50,6 +56,26 @@ func (e *Engine) AlertsJoined(ctx context.Context, incidentID int64, alertIDs []
 		workflows.IncidentInput{IncidentID: incidentID, ApprovalExpiry: e.ApprovalExpiry})
 	if err != nil {
 		return fmt.Errorf("signal investigation of incident %d: %w", incidentID, err)
+	}
+	return nil
+}
+
+// IncidentChanged tells the incident's investigation that a person changed
+// the incident, so that the change is in the workflow history with its
+// time (post-incident review reads acknowledgement and resolution there).
+// A running investigation records it; a finished one gets a change-only
+// run that records it and completes without investigating again.
+func (e *Engine) IncidentChanged(ctx context.Context, incidentID int64, ch workflows.IncidentChange) error {
+	opts := client.StartWorkflowOptions{
+		ID:                    domain.WorkflowID(incidentID),
+		TaskQueue:             e.taskQueue(),
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}
+	_, err := e.Client.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalIncidentChanged, ch, opts,
+		workflows.IncidentWorkflow,
+		workflows.IncidentInput{IncidentID: incidentID, ApprovalExpiry: e.ApprovalExpiry, ChangeOnly: true})
+	if err != nil {
+		return fmt.Errorf("signal incident %d changed: %w", incidentID, err)
 	}
 	return nil
 }
@@ -104,9 +130,36 @@ func (e *Engine) update(ctx context.Context, incidentID int64, name, actionID st
 	return &a, nil
 }
 
-// State queries the investigation's state.
+// State queries the investigation's state. When the latest run only
+// recorded incident changes (workflows.IncidentInput.ChangeOnly), the
+// state is that of the last run that investigated.
 func (e *Engine) State(ctx context.Context, incidentID int64) (*workflows.State, error) {
-	v, err := e.Client.QueryWorkflow(ctx, domain.WorkflowID(incidentID), "", workflows.QueryState)
+	st, err := e.query(ctx, incidentID, "")
+	if err != nil || !st.ChangeOnly {
+		return st, err
+	}
+	runs, err := e.runs(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	// Newest first, bounded: a long row of change-only runs is unusual.
+	for i, n := len(runs)-1, 0; i >= 0 && n < maxWalkBack; i, n = i-1, n+1 {
+		prev, err := e.closedState(ctx, incidentID, runs[i])
+		if err != nil {
+			return nil, err
+		}
+		if prev != nil && !prev.ChangeOnly {
+			return prev, nil
+		}
+	}
+	return nil, domain.Errorf(domain.KindNotFound, "no investigation for incident %d: its runs only recorded changes", incidentID)
+}
+
+// maxWalkBack bounds the runs State reads back past change-only runs.
+const maxWalkBack = 20
+
+func (e *Engine) query(ctx context.Context, incidentID int64, runID string) (*workflows.State, error) {
+	v, err := e.Client.QueryWorkflow(ctx, domain.WorkflowID(incidentID), runID, workflows.QueryState)
 	if err != nil {
 		return nil, translate(err, incidentID, "")
 	}
@@ -115,6 +168,118 @@ func (e *Engine) State(ctx context.Context, incidentID int64) (*workflows.State,
 		return nil, err
 	}
 	return &st, nil
+}
+
+// closedState reads a run's state from its close event when it completed
+// (cheap: no replay), else by querying it; nil when it has none.
+func (e *Engine) closedState(ctx context.Context, incidentID int64, run *workflowpb.WorkflowExecutionInfo) (*workflows.State, error) {
+	runID := run.GetExecution().GetRunId()
+	if run.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		it := e.Client.GetWorkflowHistory(ctx, domain.WorkflowID(incidentID), runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				return nil, translate(err, incidentID, "")
+			}
+			if attr := ev.GetWorkflowExecutionCompletedEventAttributes(); attr != nil {
+				var st workflows.State
+				if err := converter.GetDefaultDataConverter().FromPayloads(attr.GetResult(), &st); err != nil {
+					return nil, fmt.Errorf("decode state of run %s: %w", runID, err)
+				}
+				return &st, nil
+			}
+		}
+		return nil, nil
+	}
+	if run.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
+		return nil, nil // its successor, newer, says more
+	}
+	st, err := e.query(ctx, incidentID, runID)
+	if domain.KindOf(err) == domain.KindNotFound {
+		return nil, nil
+	}
+	return st, err
+}
+
+// runs lists the runs of the incident's workflow, oldest first, as
+// visibility knows them (the latest may lag behind by moments).
+func (e *Engine) runs(ctx context.Context, incidentID int64) ([]*workflowpb.WorkflowExecutionInfo, error) {
+	var out []*workflowpb.WorkflowExecutionInfo
+	req := &workflowservice.ListWorkflowExecutionsRequest{
+		Query:    fmt.Sprintf("WorkflowId = %q", domain.WorkflowID(incidentID)),
+		PageSize: 100,
+	}
+	for {
+		resp, err := e.Client.ListWorkflow(ctx, req)
+		if err != nil {
+			return nil, fmt.Errorf("list runs of incident %d: %w", incidentID, err)
+		}
+		out = append(out, resp.GetExecutions()...)
+		if len(resp.GetNextPageToken()) == 0 || len(out) >= MaxRuns {
+			break
+		}
+		req.NextPageToken = resp.GetNextPageToken()
+	}
+	slices.SortStableFunc(out, func(a, b *workflowpb.WorkflowExecutionInfo) int {
+		return a.GetStartTime().AsTime().Compare(b.GetStartTime().AsTime())
+	})
+	return out, nil
+}
+
+// MaxRuns bounds the runs of one incident's workflow that IncidentHistory
+// reads.
+const MaxRuns = 500
+
+// IncidentHistory returns the workflow history of every run of the
+// incident's investigation, oldest run first, each run's events in order:
+// what post-incident review measures. The latest run is read even when
+// visibility has not listed it yet. A not-found error means the incident
+// never had an investigation (or its histories are past retention).
+func (e *Engine) IncidentHistory(ctx context.Context, incidentID int64) ([][]*historypb.HistoryEvent, error) {
+	runs, err := e.runs(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	id := domain.WorkflowID(incidentID)
+	ids := make([]string, 0, len(runs)+1)
+	for _, r := range runs {
+		ids = append(ids, r.GetExecution().GetRunId())
+	}
+	// The current run, which a just-started change-only run may be.
+	if d, err := e.Client.DescribeWorkflowExecution(ctx, id, ""); err == nil {
+		if cur := d.GetWorkflowExecutionInfo().GetExecution().GetRunId(); !slices.Contains(ids, cur) {
+			ids = append(ids, cur)
+		}
+	} else if !isNotFound(err) {
+		return nil, fmt.Errorf("describe investigation of incident %d: %w", incidentID, err)
+	}
+	if len(ids) == 0 {
+		return nil, domain.Errorf(domain.KindNotFound, "no investigation history for incident %d", incidentID)
+	}
+	out := make([][]*historypb.HistoryEvent, 0, len(ids))
+	for _, runID := range ids {
+		var events []*historypb.HistoryEvent
+		it := e.Client.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				if isNotFound(err) { // past retention: the others still count
+					break
+				}
+				return nil, fmt.Errorf("read history of incident %d run %s: %w", incidentID, runID, err)
+			}
+			events = append(events, ev)
+		}
+		if len(events) > 0 {
+			out = append(out, events)
+		}
+	}
+	return out, nil
+}
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
 }
 
 func translate(err error, incidentID int64, actionID string) error {

@@ -62,6 +62,11 @@ func (s *Store) RecordAction(ctx context.Context, a *domain.Action, cap *RateCap
 			return fmt.Errorf("insert: %w", err)
 		}
 		out = *a
+		if a.Source == domain.SourceManual && IsHuman(a.RequestedBy) { // a person asked: the incident is acknowledged
+			if err := markAcknowledged(ctx, tx, a.IncidentID, a.CreatedAt); err != nil {
+				return err
+			}
+		}
 		return appendAudit(ctx, tx, AuditEntry{At: a.CreatedAt, Actor: actorOf(a), Verb: "action.created",
 			Object: "action:" + a.ID, IncidentID: &a.IncidentID, After: string(a.Status) + ": " + a.Reason})
 	})
@@ -98,8 +103,11 @@ func normalised(a *domain.Action) *domain.Action {
 // status.
 func (s *Store) UpdateAction(ctx context.Context, a *domain.Action) error {
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var before domain.ActionStatus
-		if err := tx.GetContext(ctx, &before, tx.Rebind(`SELECT status FROM actions WHERE id = ?`), a.ID); err != nil {
+		var cur struct {
+			Status     domain.ActionStatus `db:"status"`
+			IncidentID int64               `db:"incident_id"`
+		}
+		if err := tx.GetContext(ctx, &cur, tx.Rebind(`SELECT status, incident_id FROM actions WHERE id = ?`), a.ID); err != nil {
 			if isNoRows(err) {
 				return domain.Errorf(domain.KindNotFound, "action %s not found", a.ID)
 			}
@@ -111,8 +119,12 @@ func (s *Store) UpdateAction(ctx context.Context, a *domain.Action) error {
 			WHERE id = :id`, normalised(a)); err != nil {
 			return err
 		}
+		before := cur.Status
 		if before == a.Status {
 			return nil
+		}
+		if err := actionTouches(ctx, tx, cur.IncidentID, before, a); err != nil {
+			return err
 		}
 		actor := "system:investigation"
 		if a.DecidedBy != "" && (a.Status == domain.ActionApproved || a.Status == domain.ActionRejected) {

@@ -228,7 +228,8 @@ func writeIncidents(ctx context.Context, tx *sqlx.Tx, sts []*incState, now time.
 		sum.PriorityFactors = string(fb)
 		// The row exists (the batch read it or created it): the insert half
 		// of this upsert never runs, it only lets one statement update many.
-		incRows = append(incRows, []any{st.id, st.displayName, st.severity, st.status, utc(st.first), utc(st.last), now, now, st.alerts})
+		incRows = append(incRows, []any{st.id, st.displayName, st.severity, st.status, utc(st.first), utc(st.last), now, now, st.alerts,
+			sum.PriorityScore})
 		var notable any
 		if sum.LastNotable != nil {
 			notable = utc(*sum.LastNotable)
@@ -238,10 +239,12 @@ func writeIncidents(ctx context.Context, tx *sqlx.Tx, sts []*incState, now time.
 			sum.MailboxCount, sum.AppCount, sum.MaliciousCount, sum.ActiveAlerts, sum.MaxTactic, sum.PriorityScore,
 			sum.PriorityFactors, sum.SystemTags, notable, sum.QuietAlerts, st.materialSeq})
 	}
-	if err := insertRows(ctx, tx, "incidents", "id, display_name, severity, status, first_activity, last_activity, created_at, updated_at, alert_count",
+	// priority_score is kept on the incident too, so that the queue sorts
+	// by it from an index (migration 0007).
+	if err := insertRows(ctx, tx, "incidents", "id, display_name, severity, status, first_activity, last_activity, created_at, updated_at, alert_count, priority_score",
 		`ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, severity = excluded.severity,
 		first_activity = excluded.first_activity, last_activity = excluded.last_activity, updated_at = excluded.updated_at,
-		alert_count = excluded.alert_count`, incRows); err != nil {
+		alert_count = excluded.alert_count, priority_score = excluded.priority_score`, incRows); err != nil {
 		return fmt.Errorf("update incidents: %w", err)
 	}
 	if err := insertRows(ctx, tx, "incident_summary", `incident_id, routine_key, categories, techniques,

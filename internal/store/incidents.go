@@ -21,10 +21,10 @@ type IncidentFilter struct {
 
 // ListIncidents returns incidents matching the filter, last updated first.
 func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]domain.Incident, error) {
-	q := `SELECT * FROM incidents`
+	q := `SELECT ` + incidentColumns + ` FROM incidents i`
 	var args []any
 	if len(f.Statuses) > 0 {
-		q += ` WHERE status IN (` + placeholders(len(f.Statuses)) + `)`
+		q += ` WHERE i.status IN (` + placeholders(len(f.Statuses)) + `)`
 		for _, st := range f.Statuses {
 			args = append(args, st)
 		}
@@ -33,7 +33,7 @@ func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]domain.I
 	if limit <= 0 {
 		limit = 100
 	}
-	q += fmt.Sprintf(` ORDER BY updated_at DESC, id DESC LIMIT %d`, limit)
+	q += fmt.Sprintf(` ORDER BY i.updated_at DESC, i.id DESC LIMIT %d`, limit)
 	out := []domain.Incident{}
 	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(q), args...); err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
@@ -44,7 +44,7 @@ func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]domain.I
 // GetIncident returns one incident, or a not-found error.
 func (s *Store) GetIncident(ctx context.Context, id int64) (*domain.Incident, error) {
 	var inc domain.Incident
-	err := s.db.GetContext(ctx, &inc, s.db.Rebind(`SELECT * FROM incidents WHERE id = ?`), id)
+	err := s.db.GetContext(ctx, &inc, s.db.Rebind(`SELECT `+incidentColumns+` FROM incidents i WHERE i.id = ?`), id)
 	if isNoRows(err) {
 		return nil, domain.Errorf(domain.KindNotFound, "incident %d not found", id)
 	}
@@ -57,18 +57,24 @@ func (s *Store) GetIncident(ctx context.Context, id int64) (*domain.Incident, er
 // IncidentAlerts returns the incident's alerts as AIR decoded them, oldest
 // activity first.
 func (s *Store) IncidentAlerts(ctx context.Context, id int64) ([]domain.Alert, error) {
-	var docs []string
-	if err := s.db.SelectContext(ctx, &docs, s.db.Rebind(`SELECT doc FROM alerts WHERE incident_id = ?
+	var docs []struct {
+		Doc        string `db:"doc"`
+		AssignedTo string `db:"assigned_to"`
+	}
+	if err := s.db.SelectContext(ctx, &docs, s.db.Rebind(`SELECT doc, assigned_to FROM alerts WHERE incident_id = ?
 		ORDER BY activity_time, id`), id); err != nil {
 		return nil, fmt.Errorf("read alerts of incident %d: %w", id, err)
 	}
 	out := make([]domain.Alert, 0, len(docs))
 	for _, d := range docs {
 		var a domain.Alert
-		if err := json.Unmarshal([]byte(d), &a); err != nil {
+		if err := json.Unmarshal([]byte(d.Doc), &a); err != nil {
 			return nil, fmt.Errorf("decode stored alert: %w", err)
 		}
 		a.IncidentID = id
+		if d.AssignedTo != "" { // assigned in AIR: a provider's update does not undo it
+			a.AssignedTo = d.AssignedTo
+		}
 		out = append(out, a)
 	}
 	return out, nil

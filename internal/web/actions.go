@@ -143,7 +143,8 @@ func secretOf(r *http.Request) string {
 // pages (never another site).
 func backTo(r *http.Request, def string) string {
 	b := r.PostFormValue("back")
-	if (strings.HasPrefix(b, "/actions?") || strings.HasPrefix(b, "/actions/history?")) && !strings.ContainsAny(b, "\\\r\n") {
+	if (strings.HasPrefix(b, "/actions?") || strings.HasPrefix(b, "/actions/history?") || strings.HasPrefix(b, "/incidents/")) &&
+		!strings.ContainsAny(b, "\\\r\n") {
 		return b
 	}
 	return def

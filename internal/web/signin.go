@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
@@ -13,11 +14,20 @@ import (
 func (p *pages) signinPage(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if _, err := p.Auth.Session(r.Context(), c.Value); err == nil {
-			http.Redirect(w, r, "/actions", http.StatusSeeOther)
+			http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
 			return nil
 		}
 	}
 	return p.showSignin(w, r, http.StatusOK, "")
+}
+
+// localPath returns next when it is a path of this site (never another
+// site: no scheme, no "//host", no backslash), else the queue.
+func localPath(next string) string {
+	if strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n\t") {
+		return next
+	}
+	return "/incidents"
 }
 
 func (p *pages) showSignin(w http.ResponseWriter, r *http.Request, status int, problem string) error {
@@ -26,7 +36,11 @@ func (p *pages) showSignin(w http.ResponseWriter, r *http.Request, status int, p
 		return err
 	}
 	p.setCookie(w, r, signinCookie, secret, 3600)
-	p.render(w, r, status, "signin", &view{Title: "Sign in", CSRF: auth.CSRFToken(secret), Error: problem})
+	next := r.URL.Query().Get("next")
+	if r.Method == http.MethodPost {
+		next = r.PostFormValue("next")
+	}
+	p.render(w, r, status, "signin", &view{Title: "Sign in", CSRF: auth.CSRFToken(secret), Error: problem, Next: localPath(next)})
 	return nil
 }
 
@@ -50,7 +64,7 @@ func (p *pages) signin(w http.ResponseWriter, r *http.Request) error {
 	p.setCookie(w, r, signinCookie, "", -1)
 	p.setCookie(w, r, sessionCookie, secret, int(p.lifetime().Seconds()))
 	p.Log.WithField("user", pr.Name).WithField("role", pr.Role).Info("signed in to the pages")
-	http.Redirect(w, r, "/actions", http.StatusSeeOther)
+	http.Redirect(w, r, localPath(r.PostFormValue("next")), http.StatusSeeOther)
 	return nil
 }
 

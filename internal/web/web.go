@@ -1,6 +1,8 @@
-// Package web serves AIR's pages: sign-in and the action center (pending
-// actions with approve and reject, one at a time or several of one type,
-// and the history with undo).
+// Package web serves AIR's pages: sign-in, the incident queue (filters,
+// sort, search, paging, CSV, bulk management), the incident page with its
+// tabs and manage panel, the post-incident review, the dashboard, and the
+// action center (pending actions with approve and reject, one at a time or
+// several of one type, and the history with undo).
 //
 // The pages are html/template files and plain CSS embedded in the binary,
 // rendered on the server and driven by ordinary forms, so they work with
@@ -13,14 +15,15 @@
 // a cookie that is HttpOnly, SameSite=Strict and Secure over TLS, kept
 // hashed in the store. Every form carries an anti-forgery token derived
 // from the session secret. Decisions go through the same methods of the
-// API server as the JSON API (Center), so the role checks, scoping and the
-// workflow Update are the same.
+// API server as the JSON API (Center, Incidents), so the role checks,
+// scoping and the workflow Update are the same.
 package web
 
 import (
 	"context"
 	"embed"
 	"encoding/base64"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +39,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/review"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -53,10 +57,29 @@ type Center interface {
 	Undo(ctx context.Context, p *auth.Principal, id, comment string) (*domain.Action, error)
 }
 
+// Incidents is the incident queue, the incident and its management the
+// pages drive; *api.Server is one. The pages parse the queue's filters
+// with api.ParseIncidentQuery, so that they filter as the API does.
+type Incidents interface {
+	Incidents(ctx context.Context, p *auth.Principal, q store.IncidentQuery) (*store.IncidentPage, error)
+	ExportIncidents(ctx context.Context, p *auth.Principal, q store.IncidentQuery, w *csv.Writer) error
+	Incident(ctx context.Context, p *auth.Principal, id int64) (*api.IncidentDetail, error)
+	ManageIncidents(ctx context.Context, p *auth.Principal, ids []int64, ch store.IncidentChange) ([]api.IncidentResult, error)
+}
+
+// Reviews are the post-incident review and the response figures the
+// pages show; *api.Server is one.
+type Reviews interface {
+	Review(ctx context.Context, p *auth.Principal, id int64) (*review.Report, error)
+	Dashboard(ctx context.Context, p *auth.Principal, since time.Time) (*review.Metrics, error)
+}
+
 // Server holds the pages' dependencies.
 type Server struct {
-	Center Center
-	Auth   *auth.Service
+	Center    Center
+	Incidents Incidents
+	Reviews   Reviews
+	Auth      *auth.Service
 	// Limiter limits requests per session's token (and sign-in attempts
 	// per address); nil means the default rate. Share the API's.
 	Limiter *auth.Limiter
@@ -99,8 +122,12 @@ func (s *Server) Handler() (http.Handler, error) {
 		"join":  strings.Join,
 		"short": func(id string) string { return id[:min(len(id), 10)] },
 	}
-	for _, name := range []string{"signin", "pending", "history", "error"} {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/filters.html", "templates/"+name+".html")
+	for k, f := range incidentFuncs {
+		funcs[k] = f
+	}
+	for _, name := range []string{"signin", "pending", "history", "error", "queue", "incident", "review", "dashboard"} {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/filters.html",
+			"templates/parts.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse page %s: %w", name, err)
 		}
@@ -113,7 +140,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/actions", http.StatusSeeOther)
+		http.Redirect(w, r, "/incidents", http.StatusSeeOther)
 	})
 	mux.Handle("GET /signin", p.handle(p.signinPage))
 	mux.Handle("POST /signin", p.handle(p.signin))
@@ -122,6 +149,13 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /actions/history", p.session(p.history))
 	mux.Handle("POST /actions/decide", p.session(p.decide))
 	mux.Handle("POST /actions/{id}/undo", p.session(p.undo))
+	mux.Handle("GET /incidents", p.session(p.queue))
+	mux.Handle("GET /incidents/export", p.session(p.exportQueue))
+	mux.Handle("POST /incidents/manage", p.session(p.manageMany))
+	mux.Handle("GET /incidents/{id}", p.session(p.incident))
+	mux.Handle("POST /incidents/{id}/manage", p.session(p.manage))
+	mux.Handle("GET /incidents/{id}/review", p.session(p.review))
+	mux.Handle("GET /dashboard", p.session(p.dashboard))
 	mux.Handle("/", p.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return domain.Errorf(domain.KindNotFound, "no page %s", r.URL.Path)
 	}))
@@ -181,7 +215,7 @@ func (p *pages) session(h handlerFunc) http.Handler {
 				return
 			}
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/signin", http.StatusSeeOther)
+				http.Redirect(w, r, "/signin?"+url.Values{"next": {r.URL.RequestURI()}}.Encode(), http.StatusSeeOther)
 				return
 			}
 			p.fail(w, r, nil, "", domain.Errorf(domain.KindForbidden, "your session ended; sign in again"))
@@ -262,6 +296,9 @@ type view struct {
 	Error     string
 	CanDecide bool
 
+	// Next is where sign-in leads (the page that asked for it).
+	Next string
+
 	// Action center lists.
 	Path        string
 	Back        string // where a form returns to: this page with its filters
@@ -275,6 +312,13 @@ type view struct {
 	Ages        []option
 	Ranges      []option
 	Sorts       []option
+
+	// Incident pages; one is set per page.
+	CanManage bool
+	Queue     *queueView
+	Incident  *incidentView
+	Review    *reviewView
+	Dash      *dashView
 }
 
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {

@@ -28,6 +28,11 @@ type site struct {
 	url    string
 	client *http.Client
 	tokens map[auth.Role]string
+	// scoped is a viewer token scoped to a device group.
+	scoped string
+	st     *store.Store
+	// inc is the incident of the script-bearing alert and action.
+	inc int64
 }
 
 // newSite serves the pages over a real store holding an incident whose
@@ -42,6 +47,7 @@ func newSite(t *testing.T) *site {
 	t.Cleanup(func() { st.Close() })
 	now := time.Now()
 	r, err := st.IngestAlert(ctx, &domain.Alert{ID: "a1", Title: evil, Status: domain.AlertNew, Severity: domain.SeverityHigh,
+		Category: "CredentialAccess", MitreTechniques: []string{"T1003.001"}, ServiceSource: "microsoftDefenderForEndpoint",
 		CreatedDateTime: now, LastUpdateDateTime: now, Evidence: []domain.Evidence{{Type: "deviceEvidence",
 			Verdict: domain.VerdictMalicious, Entity: &domain.Entity{Key: "device:ws1", Kind: domain.KindDevice, Name: "ws1",
 				Verdict: domain.VerdictMalicious}}}}, store.CorrelationRules{})
@@ -58,20 +64,25 @@ func newSite(t *testing.T) *site {
 	log.SetOutput(io.Discard)
 	access := &auth.Service{Store: st}
 	center := &api.Server{Store: st, Auth: access, Log: log}
-	h, err := (&web.Server{Center: center, Auth: access, Log: log}).Handler()
+	h, err := (&web.Server{Center: center, Incidents: center, Reviews: center, Auth: access, Log: log}).Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
-	s := &site{url: hs.URL, tokens: map[auth.Role]string{}}
-	for _, role := range []auth.Role{auth.Viewer, auth.Responder} {
+	s := &site{url: hs.URL, tokens: map[auth.Role]string{}, st: st, inc: r.IncidentID}
+	for _, role := range []auth.Role{auth.Viewer, auth.Analyst, auth.Responder} {
 		c, err := access.CreateToken(ctx, "test", auth.NewToken{Name: string(role), Role: role})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.tokens[role] = c.Secret
 	}
+	c, err := access.CreateToken(ctx, "test", auth.NewToken{Name: "scoped", Role: auth.Viewer, Groups: []string{"Servers"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.scoped = c.Secret
 	jar, _ := cookiejar.New(nil)
 	s.client = &http.Client{Jar: jar}
 	return s
@@ -109,7 +120,7 @@ func (s *site) signIn(t *testing.T, role auth.Role) string {
 		t.Fatalf("sign-in page has no anti-forgery field:\n%s", page)
 	}
 	resp, page := s.post(t, "/signin", url.Values{"csrf": {m[1]}, "token": {s.tokens[role]}})
-	if resp.StatusCode != 200 || resp.Request.URL.Path != "/actions" {
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/incidents" {
 		t.Fatalf("sign in: HTTP %d at %s\n%s", resp.StatusCode, resp.Request.URL.Path, page)
 	}
 	return page
@@ -118,7 +129,8 @@ func (s *site) signIn(t *testing.T, role auth.Role) string {
 func TestPagesEscapeEverything(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
-	page := s.signIn(t, auth.Responder)
+	s.signIn(t, auth.Responder)
+	_, page := s.get(t, "/actions")
 	if strings.Contains(page, "<script>alert") || strings.Contains(page, "<img src=x") {
 		t.Fatalf("the pending page carries raw markup from an alert:\n%s", page)
 	}
@@ -128,7 +140,9 @@ func TestPagesEscapeEverything(t *testing.T) {
 	if !strings.Contains(page, `value="approve:act1"`) {
 		t.Errorf("a responder sees no approve button")
 	}
+	checkPage(t, "the pending page", page)
 	_, hist := s.get(t, "/actions/history?type=device.isolate&deviceGroup="+url.QueryEscape(evil))
+	checkPage(t, "the history page", hist)
 	if strings.Contains(hist, "<script>alert") || strings.Contains(hist, "<img src=x") {
 		t.Errorf("the history page reflects markup from the query:\n%s", hist)
 	}
@@ -153,7 +167,8 @@ func TestSessionsCookiesAndForgery(t *testing.T) {
 			t.Errorf("sign-in with a wrong token: HTTP %d, want 401", resp.StatusCode)
 		}
 	}
-	page = s.signIn(t, auth.Viewer)
+	s.signIn(t, auth.Viewer)
+	_, page = s.get(t, "/actions")
 	u, _ := url.Parse(s.url)
 	var session *http.Cookie
 	for _, c := range s.client.Jar.Cookies(u) {

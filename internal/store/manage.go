@@ -1,0 +1,457 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/airsoc/air/internal/actions"
+	"github.com/airsoc/air/internal/domain"
+)
+
+// IncidentChange is what an analyst changes on an incident (SPEC §3,
+// Manage): nil pointers and empty strings leave a field alone. It is the
+// JSON body of PATCH /api/v1/incidents/{id}.
+type IncidentChange struct {
+	DisplayName *string `json:"displayName,omitempty"`
+	Description *string `json:"description,omitempty"`
+	// AssignedTo assigns the incident and its alerts; "" unassigns.
+	AssignedTo *string  `json:"assignedTo,omitempty"`
+	AddTags    []string `json:"addTags,omitempty"`
+	RemoveTags []string `json:"removeTags,omitempty"`
+	// Comment is added to the incident's comments.
+	Comment string `json:"comment,omitempty"`
+	// Status active or inProgress reopens a resolved incident; resolved
+	// resolves its active alerts too. redirected is the merge's alone.
+	Status *domain.IncidentStatus `json:"status,omitempty"`
+	// Classification and Determination must fit each other
+	// (domain.CheckClassification); one alone is checked against the
+	// incident's other.
+	Classification *string `json:"classification,omitempty"`
+	Determination  *string `json:"determination,omitempty"`
+	// ResolvingComment goes with status resolved.
+	ResolvingComment string `json:"resolvingComment,omitempty"`
+	// Severity set by hand stays: ingest no longer derives it.
+	Severity *domain.Severity `json:"severity,omitempty"`
+}
+
+// Limits of an incident change, in bytes.
+const (
+	MaxIncidentName    = 256
+	MaxIncidentText    = 10000 // a description, a comment, a resolving comment
+	MaxTag             = 100
+	MaxTagsPerIncident = 100
+)
+
+// Empty reports whether the change changes nothing.
+func (ch *IncidentChange) Empty() bool {
+	return ch.DisplayName == nil && ch.Description == nil && ch.AssignedTo == nil && len(ch.AddTags) == 0 &&
+		len(ch.RemoveTags) == 0 && ch.Comment == "" && ch.Status == nil && ch.Classification == nil &&
+		ch.Determination == nil && ch.ResolvingComment == "" && ch.Severity == nil
+}
+
+// Check validates what can be validated without the incident, naming the
+// field at fault: enums, lengths, and that a resolving comment comes with
+// status resolved. ManageIncident calls it too.
+func (ch *IncidentChange) Check() error {
+	if ch.Empty() {
+		return domain.Invalid("", "nothing to change: set displayName, description, assignedTo, addTags, removeTags, "+
+			"comment, status, classification, determination, resolvingComment or severity")
+	}
+	text := func(field, v string, max int) error {
+		if len(v) > max {
+			return domain.Invalid(field, "want at most %d bytes, got %d", max, len(v))
+		}
+		if !utf8.ValidString(v) {
+			return domain.Invalid(field, "not valid UTF-8")
+		}
+		return nil
+	}
+	if ch.DisplayName != nil {
+		if strings.TrimSpace(*ch.DisplayName) == "" {
+			return domain.Invalid("displayName", "must not be empty")
+		}
+		if err := text("displayName", *ch.DisplayName, MaxIncidentName); err != nil {
+			return err
+		}
+	}
+	if ch.Description != nil {
+		if err := text("description", *ch.Description, MaxIncidentText); err != nil {
+			return err
+		}
+	}
+	if ch.AssignedTo != nil {
+		if err := text("assignedTo", *ch.AssignedTo, MaxIncidentName); err != nil {
+			return err
+		}
+	}
+	for field, tags := range map[string][]string{"addTags": ch.AddTags, "removeTags": ch.RemoveTags} {
+		for i, t := range tags {
+			f := fmt.Sprintf("%s[%d]", field, i)
+			if strings.TrimSpace(t) == "" {
+				return domain.Invalid(f, "a tag must not be empty")
+			}
+			if err := text(f, t, MaxTag); err != nil {
+				return err
+			}
+		}
+	}
+	if err := text("comment", ch.Comment, MaxIncidentText); err != nil {
+		return err
+	}
+	if err := text("resolvingComment", ch.ResolvingComment, MaxIncidentText); err != nil {
+		return err
+	}
+	if ch.Status != nil {
+		if *ch.Status == domain.IncidentRedirected {
+			return domain.Invalid("status", "redirected is set when incidents merge, not by hand; want active, inProgress or resolved")
+		}
+		if _, err := domain.ParseEnum("status", string(*ch.Status), []domain.IncidentStatus{domain.IncidentActive,
+			domain.IncidentInProgress, domain.IncidentResolved}, false); err != nil {
+			return err
+		}
+	}
+	if ch.ResolvingComment != "" && (ch.Status == nil || *ch.Status != domain.IncidentResolved) {
+		return domain.Invalid("resolvingComment", "goes with status resolved")
+	}
+	if ch.Classification != nil {
+		if _, err := domain.ParseClassification("classification", *ch.Classification); err != nil {
+			return err
+		}
+	}
+	if ch.Determination != nil {
+		if _, err := domain.CanonicalDetermination("determination", *ch.Determination); err != nil {
+			return err
+		}
+	}
+	if ch.Severity != nil {
+		if _, err := domain.ParseEnum("severity", string(*ch.Severity), domain.Severities, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IsHuman reports whether an actor is a person rather than AIR itself
+// (policy, playbooks, the investigation: "system:…").
+func IsHuman(actor string) bool {
+	return actor != "" && !strings.HasPrefix(actor, "system:")
+}
+
+// ManageIncident applies a change to one incident as actor, in one
+// transaction: every field that changes goes to the incident's activity
+// log (verb incident.<field>, before → after); a rename and a severity set
+// by hand stay through later ingest; assigning assigns the incident's
+// alerts; resolving resolves its active alerts and stamps
+// resolvedDateTime, reopening clears it; the first change by a person
+// stamps acknowledgedDateTime. A merged-away (redirected) incident cannot
+// be managed. It returns the incident before and after.
+func (s *Store) ManageIncident(ctx context.Context, id int64, ch IncidentChange, actor string) (before, after *domain.Incident, err error) {
+	if err := ch.Check(); err != nil {
+		return nil, nil, err
+	}
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		cur, err := s.getIncidentTx(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		before = cur
+		if cur.Status == domain.IncidentRedirected {
+			to := "another incident"
+			if cur.RedirectIncidentID != nil {
+				to = fmt.Sprintf("incident %d", *cur.RedirectIncidentID)
+			}
+			return domain.Errorf(domain.KindConflict, "incident %d was merged into %s (status redirected) and cannot be changed; change %s instead", id, to, to)
+		}
+		now := utc(time.Now())
+		m := &manage{s: s, ctx: ctx, tx: tx, id: id, actor: actor, now: now}
+		if err := m.apply(cur, &ch); err != nil {
+			return err
+		}
+		if !m.changed {
+			after = cur
+			return nil
+		}
+		m.set("updated_at", now)
+		m.set("last_modified_by", actor)
+		q := `UPDATE incidents SET ` + strings.Join(m.sets, ", ")
+		if IsHuman(actor) {
+			q += `, acknowledged_at = COALESCE(acknowledged_at, ?)`
+			m.args = append(m.args, now)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q+` WHERE id = ?`), append(m.args, id)...); err != nil {
+			return fmt.Errorf("update incident %d: %w", id, err)
+		}
+		if m.recompute {
+			// A severity set by hand changes the priority score.
+			b := newBatch(ctx, s, tx, CorrelationRules{})
+			if err := b.loadIncidents([]int64{id}); err != nil {
+				return err
+			}
+			if st := b.incs[id]; st != nil {
+				if err := recomputeSummary(ctx, tx, st); err != nil {
+					return err
+				}
+				if err := writeIncident(ctx, tx, st, now); err != nil {
+					return err
+				}
+			}
+		}
+		for _, e := range m.audits {
+			if err := appendAudit(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		after, err = s.getIncidentTx(ctx, tx, id, false)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return before, after, nil
+}
+
+// manage gathers one incident's change: the SET clauses, the audit entries
+// and the side effects already run in the transaction.
+type manage struct {
+	s         *Store
+	ctx       context.Context
+	tx        *sqlx.Tx
+	id        int64
+	actor     string
+	now       time.Time
+	sets      []string
+	args      []any
+	audits    []AuditEntry
+	changed   bool
+	recompute bool
+}
+
+func (m *manage) set(col string, v any) {
+	m.sets = append(m.sets, col+` = ?`)
+	m.args = append(m.args, v)
+}
+
+func (m *manage) audit(field, before, after string) {
+	m.changed = true
+	m.audits = append(m.audits, AuditEntry{At: m.now, Actor: m.actor, Verb: "incident." + field,
+		Object: fmt.Sprintf("incident:%d", m.id), IncidentID: &m.id, Before: before, After: after})
+}
+
+// pin marks a summary flag (name_manual, severity_manual) so that ingest
+// keeps the value set by hand.
+func (m *manage) pin(flag string) error {
+	_, err := m.tx.ExecContext(m.ctx, m.tx.Rebind(`INSERT INTO incident_summary (incident_id, `+flag+`) VALUES (?, TRUE)
+		ON CONFLICT (incident_id) DO UPDATE SET `+flag+` = TRUE`), m.id)
+	if err != nil {
+		return fmt.Errorf("pin %s of incident %d: %w", flag, m.id, err)
+	}
+	return nil
+}
+
+// jsonSet is the SQL that sets top-level string fields of the JSON text
+// column doc: pairs of field name and placeholder.
+func (m *manage) jsonSet(fields ...string) string {
+	if m.s.dialect == Postgres {
+		expr := `doc::jsonb`
+		for _, f := range fields {
+			expr = `jsonb_set(` + expr + `, '{` + f + `}', to_jsonb(?::text))`
+		}
+		return expr + `::text`
+	}
+	var parts []string
+	for _, f := range fields {
+		parts = append(parts, `'$.`+f+`', ?`)
+	}
+	return `json_set(doc, ` + strings.Join(parts, ", ") + `)`
+}
+
+func (m *manage) apply(cur *domain.Incident, ch *IncidentChange) error {
+	ctx, tx := m.ctx, m.tx
+	if ch.DisplayName != nil {
+		name := strings.TrimSpace(*ch.DisplayName)
+		if err := m.pin("name_manual"); err != nil {
+			return err
+		}
+		if name != cur.DisplayName {
+			m.set("display_name", name)
+			m.audit("displayName", cur.DisplayName, name)
+		}
+	}
+	if ch.Description != nil && *ch.Description != cur.Description {
+		m.set("description", *ch.Description)
+		m.audit("description", cur.Description, *ch.Description)
+	}
+	if ch.AssignedTo != nil {
+		who := strings.TrimSpace(*ch.AssignedTo)
+		if who != cur.AssignedTo {
+			m.set("assigned_to", who)
+			m.audit("assignedTo", cur.AssignedTo, who)
+			res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE alerts SET assigned_to = ?, doc = `+m.jsonSet("assignedTo")+`
+				WHERE incident_id = ?`), who, who, m.id)
+			if err != nil {
+				return fmt.Errorf("assign alerts of incident %d: %w", m.id, err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				m.audit("alerts.assignedTo", "", fmt.Sprintf("%d alerts assigned to %q", n, who))
+			}
+		}
+	}
+	if len(ch.AddTags) > 0 || len(ch.RemoveTags) > 0 {
+		next := slices.Clone(cur.CustomTags)
+		for _, t := range ch.AddTags {
+			if t = strings.TrimSpace(t); !slices.Contains(next, t) {
+				next = append(next, t)
+			}
+		}
+		next = slices.DeleteFunc(next, func(t string) bool { return slices.Contains(ch.RemoveTags, t) })
+		if len(next) > MaxTagsPerIncident {
+			return domain.Invalid("addTags", "an incident takes at most %d tags; this would make %d", MaxTagsPerIncident, len(next))
+		}
+		if !slices.Equal(next, cur.CustomTags) {
+			if next == nil {
+				next = domain.StringList{}
+			}
+			b, _ := cur.CustomTags.Value()
+			a, _ := next.Value()
+			m.set("custom_tags", next)
+			m.audit("tags", b.(string), a.(string))
+		}
+	}
+	if ch.Classification != nil || ch.Determination != nil {
+		c, d := cur.Classification, cur.Determination
+		if ch.Classification != nil && *ch.Classification != c {
+			c, d = *ch.Classification, "" // a new classification needs its own determination
+		}
+		if ch.Determination != nil {
+			d = *ch.Determination
+		}
+		c, d, err := domain.CheckClassification(c, d)
+		if err != nil {
+			return err
+		}
+		if c != cur.Classification {
+			m.set("classification", c)
+			m.audit("classification", cur.Classification, c)
+		}
+		if d != cur.Determination {
+			m.set("determination", d)
+			m.audit("determination", cur.Determination, d)
+		}
+	}
+	if ch.Severity != nil {
+		if err := m.pin("severity_manual"); err != nil {
+			return err
+		}
+		if *ch.Severity != cur.Severity {
+			m.set("severity", *ch.Severity)
+			m.audit("severity", string(cur.Severity), string(*ch.Severity))
+			m.recompute = true
+		}
+	}
+	if ch.Status != nil {
+		to := *ch.Status
+		if to != cur.Status {
+			m.set("status", to)
+			m.audit("status", string(cur.Status), string(to))
+			switch {
+			case to == domain.IncidentResolved:
+				m.set("resolved_at", m.now)
+				if err := m.resolveAlerts(); err != nil {
+					return err
+				}
+			case cur.Status == domain.IncidentResolved:
+				m.set("resolved_at", nil) // reopened
+			}
+		}
+		if ch.ResolvingComment != "" && ch.ResolvingComment != cur.ResolvingComment {
+			m.set("resolving_comment", ch.ResolvingComment)
+			m.audit("resolvingComment", cur.ResolvingComment, ch.ResolvingComment)
+		}
+	}
+	if ch.Comment != "" {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO incident_comments (incident_id, comment, created_by, created_at)
+			VALUES (?, ?, ?, ?)`), m.id, ch.Comment, m.actor, m.now); err != nil {
+			return fmt.Errorf("comment on incident %d: %w", m.id, err)
+		}
+		m.audit("comment", "", ch.Comment)
+	}
+	return nil
+}
+
+// resolveAlerts resolves the incident's alerts that are not resolved yet.
+func (m *manage) resolveAlerts() error {
+	at := m.now.Format(time.RFC3339Nano)
+	res, err := m.tx.ExecContext(m.ctx, m.tx.Rebind(`UPDATE alerts SET status = 'resolved', doc = `+m.jsonSet("status", "resolvedDateTime")+`
+		WHERE incident_id = ? AND status <> 'resolved'`), string(domain.AlertResolved), at, m.id)
+	if err != nil {
+		return fmt.Errorf("resolve alerts of incident %d: %w", m.id, err)
+	}
+	if _, err := m.tx.ExecContext(m.ctx, m.tx.Rebind(`UPDATE incident_summary SET active_alerts = 0 WHERE incident_id = ?`), m.id); err != nil {
+		return fmt.Errorf("resolve alerts of incident %d: %w", m.id, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		m.audit("alerts.status", "", fmt.Sprintf("%d active alerts resolved with the incident", n))
+	}
+	return nil
+}
+
+// markAcknowledged stamps the incident's first human touch unless it has
+// one.
+func markAcknowledged(ctx context.Context, ex sqlx.ExtContext, id int64, at time.Time) error {
+	if _, err := ex.ExecContext(ctx, ex.Rebind(`UPDATE incidents SET acknowledged_at = ?
+		WHERE id = ? AND acknowledged_at IS NULL`), utc(at), id); err != nil {
+		return fmt.Errorf("acknowledge incident %d: %w", id, err)
+	}
+	return nil
+}
+
+// markContained stamps when the incident's first containment action
+// succeeded unless it has that already.
+func markContained(ctx context.Context, ex sqlx.ExtContext, id int64, at time.Time) error {
+	if _, err := ex.ExecContext(ctx, ex.Rebind(`UPDATE incidents SET contained_at = ?
+		WHERE id = ? AND contained_at IS NULL`), utc(at), id); err != nil {
+		return fmt.Errorf("mark incident %d contained: %w", id, err)
+	}
+	return nil
+}
+
+// MarkAcknowledged records a person's first touch of an incident at a time
+// (a later touch changes nothing). Changes by hand (ManageIncident),
+// decisions on actions and manual action requests (UpdateAction,
+// RecordAction) call it themselves.
+func (s *Store) MarkAcknowledged(ctx context.Context, id int64, at time.Time) error {
+	return markAcknowledged(ctx, s.db, id, at)
+}
+
+// actionTouches stamps acknowledgement and containment after an action's
+// status moved from before to a's: a person's decision or manual request
+// acknowledges the incident; the first succeeded containment action
+// (actions.IsContainment) contains it.
+func actionTouches(ctx context.Context, tx *sqlx.Tx, incidentID int64, before domain.ActionStatus, a *domain.Action) error {
+	decided := before == domain.ActionPending && (a.Status == domain.ActionApproved || a.Status == domain.ActionRejected)
+	if decided && IsHuman(a.DecidedBy) {
+		at := time.Now()
+		if a.DecidedAt != nil {
+			at = *a.DecidedAt
+		}
+		if err := markAcknowledged(ctx, tx, incidentID, at); err != nil {
+			return err
+		}
+	}
+	if a.Status == domain.ActionSucceeded && before != domain.ActionSucceeded && actions.IsContainment(a.Type) {
+		at := time.Now()
+		if a.FinishedAt != nil {
+			at = *a.FinishedAt
+		}
+		if err := markContained(ctx, tx, incidentID, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}

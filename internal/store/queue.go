@@ -1,0 +1,441 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/airsoc/air/internal/correlate"
+	"github.com/airsoc/air/internal/domain"
+)
+
+// IncidentQuery selects incidents for the queue (SPEC §3): filters combine
+// with AND, the values inside one filter with OR. The zero value lists
+// every incident, last updated first, 50 at a time; the queue's defaults
+// (open, high to low severity, last week) are api.ParseIncidentQuery's.
+type IncidentQuery struct {
+	Statuses   []domain.IncidentStatus
+	Severities []domain.Severity
+	// AssignedTo matches the assignee exactly; "" matches unassigned.
+	AssignedTo []string
+	// Tags match custom or system tags.
+	Tags                                         []string
+	ServiceSources, DetectionSources, Categories []string
+	// Classifications and Determinations take canonical names
+	// (domain.CanonicalDetermination resolves aliases).
+	Classifications, Determinations []string
+	InvestigationStates             []domain.InvestigationState
+	// DeviceGroups keeps incidents with a device in one of these groups.
+	DeviceGroups []string
+	// Entity keeps incidents with this entity: its key (device:ws-042) or
+	// its name, without regard to case.
+	Entity string
+	// MultipleServiceSources, when set, keeps incidents whose alerts came
+	// from more than one service source (true) or from one at most (false).
+	MultipleServiceSources *bool
+	// Since and Until bound lastUpdateDateTime (inclusive, exclusive); zero
+	// means unbounded.
+	Since, Until time.Time
+	// Search matches the incident's name (substring), its id (exactly), or
+	// an impacted asset (a name starting with it, or an entity key), all
+	// without regard to case.
+	Search string
+	// Sort is a column's JSON name from SortableIncidentColumns, "-" first
+	// for descending; "" means "-lastUpdateDateTime". The id breaks ties in
+	// the same direction, so that pages never overlap.
+	Sort string
+	// Offset skips rows; Limit caps the page: 0 means 50, at most 1000
+	// (EachIncident: 0 means every row).
+	Offset, Limit int
+	// Scope limits the answer to a principal's device groups (the rule of
+	// DeviceGroups), in SQL, before the limit; nil means unscoped.
+	Scope []string
+}
+
+// Paging limits of QueryIncidents.
+const (
+	DefaultIncidentPage = 50
+	MaxIncidentPage     = 1000
+)
+
+// IncidentRow is an incident as the queue shows it: the incident and what
+// AIR derived from its alerts (the JSON names of Derived).
+type IncidentRow struct {
+	domain.Incident
+	PriorityScore    int                `json:"priorityScore"`
+	PriorityFactors  []correlate.Factor `json:"priorityFactors"`
+	ServiceSources   []string           `json:"serviceSources"`
+	DetectionSources []string           `json:"detectionSources"`
+	Categories       []string           `json:"categories"`
+	MitreTechniques  []string           `json:"mitreTechniques"`
+	ImpactedAssets   ImpactedAssets     `json:"impactedAssets"`
+	ActiveAlerts     int                `json:"activeAlertCount"`
+	SystemTags       []string           `json:"systemTags"`
+}
+
+// IncidentPage is one page of the queue and the count of every match.
+type IncidentPage struct {
+	Value  []IncidentRow `json:"value"`
+	Total  int           `json:"total"`
+	Offset int           `json:"offset"`
+	Limit  int           `json:"limit"`
+}
+
+// severityRankSQL orders severities by rank, not by name; migration 0007
+// indexes the same expression.
+const severityRankSQL = `(CASE i.severity WHEN 'high' THEN 4 WHEN 'medium' THEN 3 WHEN 'low' THEN 2 WHEN 'informational' THEN 1 ELSE 0 END)`
+
+// incidentSortSQL maps the queue's sort keys (JSON names) to SQL.
+var incidentSortSQL = map[string]string{
+	"id":                    "i.id",
+	"displayName":           "i.display_name",
+	"severity":              severityRankSQL,
+	"status":                "i.status",
+	"priorityScore":         "i.priority_score",
+	"assignedTo":            "i.assigned_to",
+	"alertCount":            "i.alert_count",
+	"firstActivityDateTime": "i.first_activity",
+	"lastActivityDateTime":  "i.last_activity",
+	"createdDateTime":       "i.created_at",
+	"lastUpdateDateTime":    "i.updated_at",
+	"classification":        "i.classification",
+	"determination":         "i.determination",
+	"investigationState":    "i.investigation_state",
+}
+
+// SortableIncidentColumns lists the queue's sort keys, sorted.
+func SortableIncidentColumns() []string {
+	out := make([]string, 0, len(incidentSortSQL))
+	for k := range incidentSortSQL {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// incidentColumns are the incidents columns domain.Incident holds, named
+// rather than * so that a later migration's column does not break the scan.
+const incidentColumns = `i.id, i.display_name, i.severity, i.status, i.classification, i.determination, i.assigned_to,
+	i.investigation_state, i.redirect_incident_id, i.custom_tags, i.alert_count, i.first_activity, i.last_activity,
+	i.created_at, i.updated_at, i.description, i.resolving_comment, i.last_modified_by, i.acknowledged_at,
+	i.contained_at, i.resolved_at`
+
+const queueSelect = `SELECT ` + incidentColumns + `,
+	COALESCE(s.priority_score, 0) AS q_priority_score, COALESCE(s.priority_factors, '[]') AS q_priority_factors,
+	COALESCE(s.service_sources, '[]') AS q_service_sources, COALESCE(s.detection_sources, '[]') AS q_detection_sources,
+	COALESCE(s.categories, '[]') AS q_categories, COALESCE(s.techniques, '[]') AS q_techniques,
+	COALESCE(s.devices, '[]') AS q_devices, COALESCE(s.users, '[]') AS q_users, COALESCE(s.mailboxes, '[]') AS q_mailboxes,
+	COALESCE(s.apps, '[]') AS q_apps, COALESCE(s.device_count, 0) AS q_device_count, COALESCE(s.user_count, 0) AS q_user_count,
+	COALESCE(s.mailbox_count, 0) AS q_mailbox_count, COALESCE(s.app_count, 0) AS q_app_count,
+	COALESCE(s.active_alerts, 0) AS q_active_alerts, COALESCE(s.system_tags, '[]') AS q_system_tags`
+
+const queueFrom = ` FROM incidents i LEFT JOIN incident_summary s ON s.incident_id = i.id`
+
+// queueRow is what queueSelect reads.
+type queueRow struct {
+	domain.Incident
+	PriorityScore    int               `db:"q_priority_score"`
+	PriorityFactors  string            `db:"q_priority_factors"`
+	ServiceSources   domain.StringList `db:"q_service_sources"`
+	DetectionSources domain.StringList `db:"q_detection_sources"`
+	Categories       domain.StringList `db:"q_categories"`
+	Techniques       domain.StringList `db:"q_techniques"`
+	Devices          domain.StringList `db:"q_devices"`
+	Users            domain.StringList `db:"q_users"`
+	Mailboxes        domain.StringList `db:"q_mailboxes"`
+	Apps             domain.StringList `db:"q_apps"`
+	DeviceCount      int               `db:"q_device_count"`
+	UserCount        int               `db:"q_user_count"`
+	MailboxCount     int               `db:"q_mailbox_count"`
+	AppCount         int               `db:"q_app_count"`
+	ActiveAlerts     int               `db:"q_active_alerts"`
+	SystemTags       domain.StringList `db:"q_system_tags"`
+}
+
+func (r *queueRow) row() (IncidentRow, error) {
+	out := IncidentRow{Incident: r.Incident, PriorityScore: r.PriorityScore, PriorityFactors: []correlate.Factor{},
+		ServiceSources: orEmpty(r.ServiceSources), DetectionSources: orEmpty(r.DetectionSources),
+		Categories: orEmpty(r.Categories), MitreTechniques: orEmpty(r.Techniques),
+		ImpactedAssets: ImpactedAssets{Devices: orEmpty(r.Devices), Users: orEmpty(r.Users), Mailboxes: orEmpty(r.Mailboxes),
+			Apps: orEmpty(r.Apps), DeviceCount: r.DeviceCount, UserCount: r.UserCount, MailboxCount: r.MailboxCount,
+			AppCount: r.AppCount},
+		ActiveAlerts: r.ActiveAlerts, SystemTags: orEmpty(r.SystemTags)}
+	if out.CustomTags == nil {
+		out.CustomTags = domain.StringList{}
+	}
+	if err := json.Unmarshal([]byte(r.PriorityFactors), &out.PriorityFactors); err != nil {
+		return out, fmt.Errorf("decode priority factors of incident %d: %w", r.ID, err)
+	}
+	return out, nil
+}
+
+// QueryIncidents returns the page of the queue the query selects and the
+// count of every match. Filters, scope, sort and paging all run in SQL.
+func (s *Store) QueryIncidents(ctx context.Context, q IncidentQuery) (*IncidentPage, error) {
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultIncidentPage
+	case limit < 0 || limit > MaxIncidentPage:
+		return nil, domain.Invalid("limit", "want from 1 to %d, got %d", MaxIncidentPage, limit)
+	}
+	where, args, order, err := s.incidentSQL(q)
+	if err != nil {
+		return nil, err
+	}
+	page := &IncidentPage{Value: []IncidentRow{}, Offset: q.Offset, Limit: limit}
+	if err := s.db.GetContext(ctx, &page.Total, s.db.Rebind(`SELECT COUNT(*)`+queueFrom+where), args...); err != nil {
+		return nil, fmt.Errorf("count incidents: %w", err)
+	}
+	if q.Offset >= page.Total {
+		return page, nil
+	}
+	// The page's ids first, the wide rows for those alone: a deep offset
+	// then skips index entries, not joined rows.
+	var rows []queueRow
+	sql := queueSelect + queueFrom + ` WHERE i.id IN (SELECT i.id` + queueFrom + where + order +
+		fmt.Sprintf(` LIMIT %d OFFSET %d)`, limit, q.Offset) + order
+	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(sql), args...); err != nil {
+		return nil, fmt.Errorf("query incidents: %w", err)
+	}
+	for i := range rows {
+		r, err := rows[i].row()
+		if err != nil {
+			return nil, err
+		}
+		page.Value = append(page.Value, r)
+	}
+	return page, nil
+}
+
+// EachIncident calls fn with every incident the query selects, in its
+// order, streaming from the database (for CSV export): Limit 0 means every
+// row. fn's error stops the walk and is returned.
+func (s *Store) EachIncident(ctx context.Context, q IncidentQuery, fn func(*IncidentRow) error) error {
+	if q.Limit < 0 {
+		return domain.Invalid("limit", "want 0 or more, got %d", q.Limit)
+	}
+	where, args, order, err := s.incidentSQL(q)
+	if err != nil {
+		return err
+	}
+	sql := queueSelect + queueFrom + where + order
+	if q.Limit > 0 || q.Offset > 0 {
+		lim := int64(q.Limit)
+		if lim == 0 {
+			lim = 1 << 62
+		}
+		sql += fmt.Sprintf(` LIMIT %d OFFSET %d`, lim, q.Offset)
+	}
+	rows, err := s.db.QueryxContext(ctx, s.db.Rebind(sql), args...)
+	if err != nil {
+		return fmt.Errorf("export incidents: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var qr queueRow
+		if err := rows.StructScan(&qr); err != nil {
+			return fmt.Errorf("export incidents: %w", err)
+		}
+		r, err := qr.row()
+		if err != nil {
+			return err
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("export incidents: %w", err)
+	}
+	return nil
+}
+
+// jsonElemLike is a LIKE pattern that matches a JSON array (as StringList
+// stores it) holding v.
+func jsonElemLike(v string) string {
+	b, _ := json.Marshal(v) // the same encoding StringList.Value writes
+	return "%" + likeEscape(string(b)) + "%"
+}
+
+// incidentSQL builds the WHERE and ORDER BY clauses of a queue query.
+func (s *Store) incidentSQL(q IncidentQuery) (where string, args []any, order string, err error) {
+	if q.Offset < 0 {
+		return "", nil, "", domain.Invalid("offset", "want 0 or more, got %d", q.Offset)
+	}
+	var conds []string
+	in := func(col string, vals []any) {
+		if len(vals) > 0 {
+			conds = append(conds, col+` IN (`+placeholders(len(vals))+`)`)
+			args = append(args, vals...)
+		}
+	}
+	in("i.status", anys(q.Statuses))
+	in("i.severity", anys(q.Severities))
+	in("i.assigned_to", anys(q.AssignedTo))
+	in("i.classification", anys(q.Classifications))
+	in("i.determination", anys(q.Determinations))
+	in("i.investigation_state", anys(q.InvestigationStates))
+	// JSON-array columns: any of the values, as a whole element.
+	anyElem := func(cols []string, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		var or []string
+		for _, v := range vals {
+			for _, c := range cols {
+				or = append(or, c+` LIKE ? ESCAPE '\'`)
+				args = append(args, jsonElemLike(v))
+			}
+		}
+		conds = append(conds, `(`+strings.Join(or, " OR ")+`)`)
+	}
+	if len(q.Tags) > 0 && s.dialect == Postgres {
+		// As a set of ids, each part from a GIN index (migration 0007).
+		var parts []string
+		for _, t := range q.Tags {
+			b, _ := json.Marshal([]string{t})
+			parts = append(parts, `SELECT ti.id FROM incidents ti WHERE ti.custom_tags::jsonb @> CAST(? AS jsonb)`,
+				`SELECT ts.incident_id FROM incident_summary ts WHERE ts.system_tags::jsonb @> CAST(? AS jsonb)`)
+			args = append(args, string(b), string(b))
+		}
+		conds = append(conds, `i.id IN (`+strings.Join(parts, " UNION ")+`)`)
+	} else {
+		anyElem([]string{"i.custom_tags", "s.system_tags"}, q.Tags)
+	}
+	anyElem([]string{"s.service_sources"}, q.ServiceSources)
+	anyElem([]string{"s.detection_sources"}, q.DetectionSources)
+	anyElem([]string{"s.categories"}, q.Categories)
+	if m := q.MultipleServiceSources; m != nil {
+		// Service sources are Graph enum names: a comma separates two.
+		if *m {
+			conds = append(conds, `s.service_sources LIKE '%,%'`)
+		} else {
+			conds = append(conds, `(s.service_sources IS NULL OR s.service_sources NOT LIKE '%,%')`)
+		}
+	}
+	if e := strings.TrimSpace(q.Entity); e != "" {
+		conds = append(conds, `i.id IN (SELECT ie.incident_id FROM incident_entities ie JOIN entities e ON e.key = ie.entity_key
+			WHERE e.key = ? OR lower(e.name) = ?)`)
+		args = append(args, e, strings.ToLower(e))
+	}
+	if !q.Since.IsZero() {
+		conds = append(conds, `i.updated_at >= ?`)
+		args = append(args, utc(q.Since))
+	}
+	if !q.Until.IsZero() {
+		conds = append(conds, `i.updated_at < ?`)
+		args = append(args, utc(q.Until))
+	}
+	if term := strings.TrimSpace(q.Search); term != "" {
+		// One set of matching ids, each part from its own index (the name's
+		// trigram index where PostgreSQL has pg_trgm): an OR of the three
+		// would scan every incident, and mislead the planner's estimate.
+		low := strings.ToLower(term)
+		set := `SELECT si.id FROM incidents si WHERE lower(si.display_name) LIKE ? ESCAPE '\'
+			UNION SELECT ie.incident_id FROM entities e JOIN incident_entities ie ON ie.entity_key = e.key
+				WHERE lower(e.name) LIKE ? ESCAPE '\' OR e.key = ?`
+		args = append(args, "%"+likeEscape(low)+"%", likeEscape(low)+"%", term)
+		if id, err := strconv.ParseInt(strings.TrimPrefix(term, "#"), 10, 64); err == nil {
+			set += ` UNION SELECT CAST(? AS BIGINT)`
+			args = append(args, id)
+		}
+		conds = append(conds, `i.id IN (`+set+`)`)
+	}
+	for _, groups := range [][]string{q.DeviceGroups, q.Scope} {
+		if len(groups) > 0 {
+			// The incidents with a device in the groups, as one set (the
+			// expression index on entities finds the devices).
+			conds = append(conds, `i.id IN (SELECT gie.incident_id FROM entities ge
+				JOIN incident_entities gie ON gie.entity_key = ge.key
+				WHERE ge.kind = 'device' AND `+s.deviceGroupExpr("ge")+` IN (`+placeholders(len(groups))+`))`)
+			args = append(args, lowerAll(groups)...)
+		}
+	}
+	if len(conds) > 0 {
+		where = ` WHERE ` + strings.Join(conds, " AND ")
+	}
+
+	sort := q.Sort
+	if sort == "" {
+		sort = "-lastUpdateDateTime"
+	}
+	key, desc := strings.TrimPrefix(sort, "-"), strings.HasPrefix(sort, "-")
+	col, ok := incidentSortSQL[key]
+	if !ok {
+		return "", nil, "", domain.Invalid("sort", "cannot sort by %q; want one of %s (prefix - for descending)",
+			key, strings.Join(SortableIncidentColumns(), ", "))
+	}
+	dir := "ASC"
+	if desc {
+		dir = "DESC"
+	}
+	order = fmt.Sprintf(` ORDER BY %s %s, i.id %s`, col, dir, dir)
+	return where, args, order, nil
+}
+
+// getIncidentTx reads one incident in a transaction; lock takes its row
+// lock on PostgreSQL (SQLite's transactions already hold the write lock).
+func (s *Store) getIncidentTx(ctx context.Context, tx *sqlx.Tx, id int64, lock bool) (*domain.Incident, error) {
+	q := `SELECT ` + incidentColumns + ` FROM incidents i WHERE i.id = ?`
+	if lock && s.dialect == Postgres {
+		q += ` FOR UPDATE`
+	}
+	var inc domain.Incident
+	err := tx.GetContext(ctx, &inc, tx.Rebind(q), id)
+	if isNoRows(err) {
+		return nil, domain.Errorf(domain.KindNotFound, "incident %d not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read incident %d: %w", id, err)
+	}
+	return &inc, nil
+}
+
+// ExplainIncidentQuery returns the database's plan of a queue query's count
+// and page (EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite),
+// for `starter bench queue --explain` and for choosing indexes.
+func (s *Store) ExplainIncidentQuery(ctx context.Context, q IncidentQuery) (string, error) {
+	where, args, order, err := s.incidentSQL(q)
+	if err != nil {
+		return "", err
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = DefaultIncidentPage
+	}
+	prefix := `EXPLAIN (ANALYZE, BUFFERS) `
+	if s.dialect == SQLite {
+		prefix = `EXPLAIN QUERY PLAN `
+	}
+	var out strings.Builder
+	for _, sql := range []string{`SELECT COUNT(*)` + queueFrom + where,
+		queueSelect + queueFrom + where + order + fmt.Sprintf(` LIMIT %d OFFSET %d`, limit, q.Offset)} {
+		rows, err := s.db.QueryContext(ctx, s.db.Rebind(prefix+sql), args...)
+		if err != nil {
+			return "", fmt.Errorf("explain: %w", err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return "", err
+			}
+			fmt.Fprintln(&out, vals[len(vals)-1])
+		}
+		rows.Close()
+		out.WriteString("--\n")
+	}
+	return out.String(), nil
+}
