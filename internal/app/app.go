@@ -285,7 +285,7 @@ func banner(cfg Config, base string, books []*playbook.Playbook, adminToken stri
   Playbooks:  %s
   Try:        go run ./starter ingest internal/graph/testdata/sample-alert.json
 `, mode, base, base, cfg.TemporalAddress, cfg.Namespace, redact(cfg.DatabaseURL), strings.Join(names, ", "))
-	fmt.Fprintf(cfg.Out, "  Pages:      %s/actions (sign in with an API token)\n", base)
+	fmt.Fprintf(cfg.Out, "  Pages:      %s/incidents (sign in with an API token)\n", base)
 	switch {
 	case adminToken != "":
 		// Shown once, on the start that created it; the file keeps it.

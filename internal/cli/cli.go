@@ -46,6 +46,8 @@ Commands:
   incidents show ID               an incident's summary, alerts, actions, comments and activity
   incidents assign|tag|comment|classify|resolve|reopen|rename ID...
                                   manage incidents (several ids: one bulk change); starter incidents help
+  incidents review ID             post-incident review: times to acknowledge, contain, resolve; who decided what
+  metrics [--range 30d]           MTTA, MTTR, time to contain, automation rate, pending-time distribution
   actions list [filters]          the action center (default: pending); starter actions list -h for filters
   actions show ID                 show one action
   actions approve ID... [-m TEXT] approve pending actions (several: of one type, in one bulk decision)
@@ -128,6 +130,8 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 		return playbooks(ctx, env, args[1:])
 	case "incidents":
 		return incidents(ctx, env, args[1:])
+	case "metrics":
+		return metrics(ctx, env, args[1:])
 	case "actions":
 		if len(args) < 2 {
 			return usageError{args[0] + ": missing subcommand"}

@@ -28,6 +28,8 @@ const incidentsUsage = `starter incidents COMMAND
   resolve ID... [-m RESOLVING_COMMENT] [--classification C --determination D]
   reopen ID...                       set resolved incidents active again
   rename ID --name NAME
+  review ID [-o json]                the post-incident review of a resolved incident: times to
+                                     acknowledge, contain and resolve, who decided what, timeline
 
 Several ids make one bulk change; each incident succeeds or fails on its own.
 Classifications and their determinations:
@@ -49,6 +51,8 @@ func incidents(ctx context.Context, env Env, args []string) error {
 		return incidentsList(ctx, env, args[1:])
 	case "show":
 		return incidentsShow(ctx, env, args[1:])
+	case "review":
+		return incidentsReview(ctx, env, args[1:])
 	case "assign", "tag", "comment", "classify", "resolve", "reopen", "rename":
 		return incidentsManage(ctx, env, args[0], args[1:])
 	}

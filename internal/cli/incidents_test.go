@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +160,25 @@ func TestIncidentsCommands(t *testing.T) {
 	}
 	if inc, err := st.GetIncident(context.Background(), inc2); err != nil || inc.DisplayName != "Servers under attack" || inc.AssignedTo != "ana" {
 		t.Errorf("incident 2 in the store: %+v %v", inc, err)
+	}
+
+	// The review and the metrics of what was just done; without a workflow
+	// (no engine here) the review falls back to the activity log and says so.
+	if code, _, errs := run(env, "review", id2); code != 1 || !strings.Contains(errs, "409") {
+		t.Errorf("review of an open incident: exit %d %q; want 409", code, errs)
+	}
+	code, out, errs = run(env, "review", id1)
+	for _, want := range []string{"Post-incident review of incident " + id1, "time to resolve", "status active → resolved",
+		"activity log", "Who decided what", "Execution"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("review lacks %q (exit %d):\n%s%s", want, code, out, errs)
+		}
+	}
+	var m bytes.Buffer
+	menv := env
+	menv.Stdout, menv.Stderr = &m, &m
+	if code := Run(context.Background(), menv, []string{"metrics", "--range", "7d"}); code != 0 ||
+		!regexp.MustCompile(`time to resolve \(MTTR\)\s+1\s`).MatchString(m.String()) {
+		t.Errorf("metrics: exit %d\n%s", code, m.String())
 	}
 }

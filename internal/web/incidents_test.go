@@ -426,6 +426,12 @@ func TestReviewAndDashboard(t *testing.T) {
 	if resp, _ := v.get(t, "/dashboard"); resp.StatusCode != 403 {
 		t.Errorf("dashboard for a scoped token: HTTP %d, want 403", resp.StatusCode)
 	}
+	if _, page := v.get(t, "/incidents"); strings.Contains(page, `href="/dashboard"`) {
+		t.Errorf("the queue links the dashboard for a scoped token, which may not see it")
+	}
+	if _, page := s.get(t, "/incidents"); !strings.Contains(page, `href="/dashboard"`) {
+		t.Errorf("the queue does not link the dashboard for an unscoped token")
+	}
 }
 
 func TestSignInReturnsToThePageAsked(t *testing.T) {
