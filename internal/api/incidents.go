@@ -265,13 +265,17 @@ type IncidentDetail struct {
 	domain.Incident
 	// Derived holds the impacted assets, sources, tactics and the priority
 	// score with its factors.
-	Derived       *store.Derived     `json:"derived"`
-	Alerts        []domain.Alert     `json:"alerts"`
-	Entities      []domain.Entity    `json:"entities"`
-	Actions       []domain.Action    `json:"actions"`
-	Comments      []domain.Comment   `json:"comments"`
-	Activity      []store.AuditEntry `json:"activity"`
-	Investigation *workflows.State   `json:"investigation,omitempty"`
+	Derived  *store.Derived  `json:"derived"`
+	Alerts   []domain.Alert  `json:"alerts"`
+	Entities []domain.Entity `json:"entities"`
+	Actions  []domain.Action `json:"actions"`
+	// Remediation is each entity's remediation status (Graph names), from
+	// AIR's actions on it or else the provider's evidence
+	// (domain.Remediation).
+	Remediation   map[domain.EntityKey]domain.RemediationStatus `json:"remediationStatus"`
+	Comments      []domain.Comment                              `json:"comments"`
+	Activity      []store.AuditEntry                            `json:"activity"`
+	Investigation *workflows.State                              `json:"investigation,omitempty"`
 }
 
 // Incident returns one incident with its alerts, entities, actions,
@@ -307,6 +311,7 @@ func (s *Server) Incident(ctx context.Context, p *auth.Principal, id int64) (*In
 	for i, row := range page.Value {
 		d.Actions[i] = row.Action
 	}
+	d.Remediation = domain.RemediationOf(d.Entities, d.Alerts, d.Actions)
 	if d.Comments, err = s.Store.IncidentComments(ctx, id); err != nil {
 		return nil, err
 	}

@@ -161,7 +161,6 @@ func entityRows(d *api.IncidentDetail) (rows []entityRow, other []domain.Action)
 		byKey[e.Key] = len(rows)
 		rows = append(rows, entityRow{Entity: e})
 	}
-	evidence := map[domain.EntityKey]domain.RemediationStatus{}
 	for _, a := range d.Alerts {
 		seen := map[domain.EntityKey]bool{}
 		for _, ev := range a.Evidence {
@@ -172,9 +171,6 @@ func entityRows(d *api.IncidentDetail) (rows []entityRow, other []domain.Action)
 			if i, ok := byKey[k]; ok && !seen[k] {
 				seen[k] = true
 				rows[i].Alerts++
-			}
-			if ev.RemediationStatus != "" && ev.RemediationStatus != domain.RemediationStatus("none") {
-				evidence[k] = ev.RemediationStatus
 			}
 		}
 	}
@@ -193,7 +189,7 @@ func entityRows(d *api.IncidentDetail) (rows []entityRow, other []domain.Action)
 		}
 	}
 	for i := range rows {
-		rows[i].Remediation = remediation(rows[i].Actions, evidence[rows[i].Key])
+		rows[i].Remediation = string(d.Remediation[rows[i].Key])
 	}
 	// What needs a decision first, then by verdict.
 	slices.SortStableFunc(rows, func(a, b entityRow) int {
@@ -204,33 +200,6 @@ func entityRows(d *api.IncidentDetail) (rows []entityRow, other []domain.Action)
 
 func verdictRank(v domain.Verdict) int {
 	return map[domain.Verdict]int{domain.VerdictMalicious: 3, domain.VerdictSuspicious: 2, domain.VerdictNoThreatsFound: 1}[v]
-}
-
-// remediation is an entity's remediation status (Graph names) as AIR's
-// actions on it leave it, or else as the provider's evidence said: a
-// pending action makes it pendingApproval, one approved or running
-// running, a succeeded one remediated, a failed one unremediated, and only
-// rejected or expired ones declined. Undo actions and undone actions do
-// not count as remediation.
-func remediation(acts []domain.Action, fromEvidence domain.RemediationStatus) string {
-	has := func(sts ...domain.ActionStatus) bool {
-		return slices.ContainsFunc(acts, func(a domain.Action) bool { return a.UndoOf == "" && slices.Contains(sts, a.Status) })
-	}
-	switch {
-	case has(domain.ActionPending):
-		return "pendingApproval"
-	case has(domain.ActionApproved, domain.ActionRunning):
-		return "running"
-	case has(domain.ActionSucceeded):
-		return "remediated"
-	case has(domain.ActionFailed):
-		return "unremediated"
-	case has(domain.ActionRejected, domain.ActionExpired):
-		return "declined"
-	case fromEvidence != "":
-		return string(fromEvidence)
-	}
-	return "none"
 }
 
 // timeline merges the incident's alerts, actions, milestones and changes
