@@ -43,6 +43,22 @@ func outputFlag(fs *flag.FlagSet, def, allowed string) *string {
 	return out
 }
 
+// parseOne parses a show-style command's flags and its one positional
+// argument, what names it (e.g. "an action id"), and checks --output.
+func parseOne(fs *flag.FlagSet, args []string, out *string, allowed, what string) (string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if err := checkOutput(*out, allowed); err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", usageError{fmt.Sprintf("%s: name %s", fs.Name(), what)}
+	}
+	return pos[0], nil
+}
+
 func checkOutput(out, allowed string) error {
 	for _, a := range strings.Split(allowed, "|") {
 		if out == a {
@@ -112,18 +128,12 @@ func oneLine(s string, n int) string {
 func actionsShow(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "actions show")
 	out := outputFlag(fs, "json", "json|table")
-	pos, err := parse(fs, args)
+	id, err := parseOne(fs, args, out, "json|table", "one action id")
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out, "json|table"); err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"actions show: name one action id"}
-	}
 	var a domain.Action
-	if _, err := call(ctx, env, http.MethodGet, "/api/v1/actions/"+url.PathEscape(pos[0]), nil, &a); err != nil {
+	if _, err := call(ctx, env, http.MethodGet, "/api/v1/actions/"+url.PathEscape(id), nil, &a); err != nil {
 		return err
 	}
 	if *out == "json" {

@@ -171,17 +171,11 @@ func incidentsShow(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "incidents show")
 	asJSON := fs.Bool("json", false, "print the incident as JSON")
 	out := outputFlag(fs, "table", "table|json")
-	pos, err := parse(fs, args)
+	arg, err := parseOne(fs, args, out, "table|json", "one incident id")
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out, "table|json"); err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"incidents show: name one incident id"}
-	}
-	id, err := incidentID(pos[0])
+	id, err := incidentID(arg)
 	if err != nil {
 		return err
 	}

@@ -14,17 +14,11 @@ import (
 func incidentsReview(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "incidents review")
 	out := outputFlag(fs, "table", "table|json")
-	pos, err := parse(fs, args)
+	arg, err := parseOne(fs, args, out, "table|json", "one resolved incident's id")
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out, "table|json"); err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"incidents review: name one resolved incident's id"}
-	}
-	id, err := incidentID(pos[0])
+	id, err := incidentID(arg)
 	if err != nil {
 		return err
 	}
