@@ -48,9 +48,10 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 		w.log.Info("investigation started", "playbooks", len(selected))
 	}
 	pc := plan.NewContext(snap.Incident, snap.Entities, snap.Automation)
+	summary := workflow.GetVersion(ctx, summaryVersion, workflow.DefaultVersion, 1)
 	runs := make([]*pbRun, len(selected))
 	for i, pb := range selected {
-		runs[i] = newRun(pb, env)
+		runs[i] = newRun(pb, env, summary)
 	}
 	// Stage by stage across playbooks: every playbook's containment
 	// finishes before any eradication starts.
@@ -75,60 +76,70 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 }
 
 // pbRun is one playbook (or sub-playbook invocation) running in a pass:
-// its environment, with the outputs of its steps so far, and the actions
-// each step proposed.
+// its environment, with the outputs of its steps so far, and what each
+// step's invocations did.
 type pbRun struct {
 	pb      *playbook.Playbook
 	env     *playbook.Env
-	actions map[string][]*domain.Action // step id → actions, in Expand order
-	failed  map[string]string           // step id → error, for steps that failed outright
-	stopped bool                        // on_error: fail stopped the playbook
+	inv     map[string][]invocation // step id → invocations, in Expand order
+	failed  map[string]string       // step id → error, for steps that failed outright
+	stopped bool                    // on_error: fail stopped the playbook
+	// summary is the version of step outputs (see summaryVersion).
+	summary workflow.Version
 }
 
-func newRun(pb *playbook.Playbook, env *playbook.Env) *pbRun {
+// invocation is one invocation of a step: an action, or (act nil) a
+// bookkeeping step that ran or a remediation that policy left out.
+type invocation struct {
+	act *domain.Action
+	out playbook.ActionOutput // when act is nil
+	// remediation marks actions and policy-skipped remediations, which a
+	// use step's output counts from its sub-playbook; bookkeeping stays
+	// with its own step.
+	remediation bool
+}
+
+// summaryVersion 1 counts every invocation in a step's output, as plan
+// mode and the docs do: a bookkeeping step that ran is succeeded, a
+// remediation that policy left out is skipped. Runs recorded before it
+// counted only actions (a bookkeeping step read as skipped).
+const summaryVersion = "step-output-summary"
+
+func newRun(pb *playbook.Playbook, env *playbook.Env, summary workflow.Version) *pbRun {
 	e := *env
 	e.Steps = map[string]playbook.StepOutput{}
-	return &pbRun{pb: pb, env: &e, actions: map[string][]*domain.Action{}, failed: map[string]string{}}
+	return &pbRun{pb: pb, env: &e, inv: map[string][]invocation{}, failed: map[string]string{}, summary: summary}
 }
 
-// output summarises a step's actions as later expressions read them.
-func (r *pbRun) output(stepID string) playbook.StepOutput {
-	out := playbook.StepOutput{Results: []playbook.ActionOutput{}}
-	if msg, ok := r.failed[stepID]; ok {
-		out.Status, out.Failed, out.Count, out.Error = playbook.StepFailed, 1, 1, msg
-		return out
-	}
-	for _, a := range r.actions[stepID] {
-		out.Count++
-		out.Results = append(out.Results, playbook.ActionOutput{Target: string(a.TargetKey), TargetName: a.TargetName,
-			Status: string(a.Status), Result: a.Result, Error: a.Error})
-		switch a.Status {
-		case domain.ActionSucceeded, domain.ActionUndone:
-			out.Succeeded++
-		case domain.ActionFailed:
-			out.Failed++
-			if out.Error == "" {
-				out.Error = a.Error
-			}
-		case domain.ActionRejected, domain.ActionExpired:
-			out.Skipped++
-		default:
-			out.Pending++
+// actions lists the actions a step's invocations proposed.
+func (r *pbRun) actions(stepID string) []*domain.Action {
+	var out []*domain.Action
+	for _, iv := range r.inv[stepID] {
+		if iv.act != nil {
+			out = append(out, iv.act)
 		}
 	}
-	switch {
-	case out.Pending > 0:
-		out.Status = playbook.StepPending
-	case out.Count == 0 || out.Skipped == out.Count:
-		out.Status = playbook.StepSkipped
-	case out.Succeeded == out.Count:
-		out.Status = playbook.StepSucceeded
-	case out.Failed == out.Count:
-		out.Status = playbook.StepFailed
-	default:
-		out.Status = playbook.StepPartial
-	}
 	return out
+}
+
+// output summarises a step's invocations as later expressions read them
+// (playbook.Summarize, shared with plan mode).
+func (r *pbRun) output(stepID string) playbook.StepOutput {
+	if msg, ok := r.failed[stepID]; ok {
+		return playbook.StepOutput{Status: playbook.StepFailed, Failed: 1, Count: 1, Error: msg, Results: []playbook.ActionOutput{}}
+	}
+	var results []playbook.ActionOutput
+	for _, iv := range r.inv[stepID] {
+		switch {
+		case iv.act != nil:
+			a := iv.act
+			results = append(results, playbook.ActionOutput{Target: string(a.TargetKey), TargetName: a.TargetName,
+				Status: string(a.Status), Result: a.Result, Error: a.Error})
+		case r.summary >= 1:
+			results = append(results, iv.out)
+		}
+	}
+	return playbook.Summarize(results)
 }
 
 // runStage runs a playbook's steps of one stage in order. A step that reads
@@ -149,7 +160,7 @@ func (w *incident) runStage(ctx workflow.Context, snap activities.Snapshot, pc *
 // steps whose actions failed.
 func (w *incident) finishStage(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, r *pbRun, stage playbook.Stage) error {
 	for _, step := range r.pb.Steps(stage) {
-		if err := w.await(ctx, r.actions[step.ID]); err != nil {
+		if err := w.await(ctx, r.actions(step.ID)); err != nil {
 			return err
 		}
 		r.env.Steps[step.ID] = r.output(step.ID)
@@ -208,7 +219,7 @@ func (w *incident) onError(ctx workflow.Context, snap activities.Snapshot, pc *p
 	if err := w.runStep(ctx, snap, pc, r, stage, h, env); err != nil {
 		return err
 	}
-	if err := w.await(ctx, r.actions[h.ID]); err != nil {
+	if err := w.await(ctx, r.actions(h.ID)); err != nil {
 		return err
 	}
 	r.env.Steps[h.ID] = r.output(h.ID)
@@ -222,7 +233,7 @@ func (w *incident) onError(ctx workflow.Context, snap activities.Snapshot, pc *p
 func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, r *pbRun,
 	stage playbook.Stage, step *playbook.Step, env *playbook.Env) error {
 	for _, id := range step.Reads {
-		if err := w.await(ctx, r.actions[id]); err != nil {
+		if err := w.await(ctx, r.actions(id)); err != nil {
 			return err
 		}
 		r.env.Steps[id] = r.output(id)
@@ -241,7 +252,7 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 		rec := StepRecord{Playbook: r.pb.Name, Stage: stage, Step: step.ID, Item: inv.ItemKey, At: workflow.Now(ctx)}
 		switch {
 		case step.Use != "":
-			sub := newRun(step.Callee, playbook.WithInputs(env, inv.Args))
+			sub := newRun(step.Callee, playbook.WithInputs(env, inv.Args), r.summary)
 			sub.env.Steps = map[string]playbook.StepOutput{}
 			for _, st := range playbook.Stages {
 				if err := w.runStage(ctx, snap, pc, sub, st); err != nil {
@@ -250,19 +261,21 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 				if err := w.finishStage(ctx, snap, pc, sub, st); err != nil {
 					var sf *stepFailure
 					if errors.As(err, &sf) {
-						r.actions[step.ID] = append(r.actions[step.ID], sub.all()...)
+						r.inv[step.ID] = append(r.inv[step.ID], sub.remediations()...)
 						return fail(err)
 					}
 					return err
 				}
 			}
-			r.actions[step.ID] = append(r.actions[step.ID], sub.all()...)
+			r.inv[step.ID] = append(r.inv[step.ID], sub.remediations()...)
 			rec.Outcome = "ran " + step.Use
 			w.state.Steps = append(w.state.Steps, rec)
 		case !step.Spec.Remediation:
 			if err := w.bookkeeping(ctx, step.Action, inv.Args); err != nil {
 				return fail(err)
 			}
+			r.inv[step.ID] = append(r.inv[step.ID], invocation{out: playbook.ActionOutput{Target: string(inv.Target),
+				TargetName: inv.TargetName, Status: string(domain.ActionSucceeded)}})
 			rec.Outcome = "done"
 			w.state.Steps = append(w.state.Steps, rec)
 		default:
@@ -271,9 +284,11 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 				return err
 			}
 			if a == nil {
+				r.inv[step.ID] = append(r.inv[step.ID], invocation{remediation: true, out: playbook.ActionOutput{
+					Target: string(inv.Target), TargetName: inv.TargetName, Status: playbook.InvocationSkipped}})
 				rec.Outcome = "skipped by policy"
 			} else {
-				r.actions[step.ID] = append(r.actions[step.ID], a)
+				r.inv[step.ID] = append(r.inv[step.ID], invocation{act: a, remediation: true})
 				rec.Outcome = "action " + a.ID + ": " + string(a.Status)
 			}
 			w.state.Steps = append(w.state.Steps, rec)
@@ -282,12 +297,18 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 	return nil
 }
 
-// all lists every action the run's steps proposed, in step order.
-func (r *pbRun) all() []*domain.Action {
-	var out []*domain.Action
+// remediations lists, in step order, the run's invocations that are
+// actions or remediations policy left out: what a use step running this
+// sub-playbook reports.
+func (r *pbRun) remediations() []invocation {
+	var out []invocation
 	for _, stage := range playbook.Stages {
 		for _, step := range r.pb.Steps(stage) {
-			out = append(out, r.actions[step.ID]...)
+			for _, iv := range r.inv[step.ID] {
+				if iv.remediation {
+					out = append(out, iv)
+				}
+			}
 		}
 	}
 	return out

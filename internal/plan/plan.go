@@ -76,6 +76,9 @@ func Make(books []*playbook.Playbook, in Incident) (*Plan, error) {
 type planRun struct {
 	pb  *playbook.Playbook
 	env *playbook.Env
+	// remediations are the predicted outcomes of the run's remediation
+	// invocations, in order: what a use step running it reports.
+	remediations []playbook.ActionOutput
 }
 
 func withSteps(env *playbook.Env) *playbook.Env {
@@ -93,10 +96,11 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 		if err != nil {
 			return fmt.Errorf("playbook %s step %s: %w", r.pb.Name, step.ID, err)
 		}
-		out := playbook.StepOutput{Results: []playbook.ActionOutput{}}
+		var results []playbook.ActionOutput
 		for _, inv := range invs {
 			ps := Step{Playbook: r.pb.Name, Version: r.pb.Version, Stage: stage, Step: step.ID, Via: via,
 				Action: step.Action, Item: inv.ItemKey, Target: string(inv.Target), Params: inv.Args}
+			res := playbook.ActionOutput{Target: string(inv.Target), TargetName: inv.TargetName, Status: string(domain.ActionSucceeded)}
 			switch {
 			case step.Use != "":
 				sub := &planRun{pb: step.Callee, env: withSteps(playbook.WithInputs(r.env, inv.Args))}
@@ -106,40 +110,31 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 						return err
 					}
 				}
+				// Like the engine, a use step reports its sub-playbook's
+				// remediations.
+				results = append(results, sub.remediations...)
+				r.remediations = append(r.remediations, sub.remediations...)
 				continue
 			case !step.Spec.Remediation:
 				ps.Outcome = "do"
-				out.Succeeded++
 			default:
 				_, d, err := Propose(c, r.pb, step, inv)
 				if err != nil {
 					return err
 				}
 				ps.Outcome, ps.Reason = string(d.Outcome), d.Reason
-				status := domain.ActionSucceeded
 				switch d.Outcome {
 				case policy.Wait:
-					status = domain.ActionPending
-					out.Pending++
+					res.Status = string(domain.ActionPending)
 				case policy.Skip:
-					out.Skipped++
-				default:
-					out.Succeeded++
+					res.Status = playbook.InvocationSkipped
 				}
-				out.Results = append(out.Results, playbook.ActionOutput{Target: string(inv.Target), TargetName: inv.TargetName, Status: string(status)})
+				r.remediations = append(r.remediations, res)
 			}
-			out.Count++
+			results = append(results, res)
 			p.Steps = append(p.Steps, ps)
 		}
-		switch {
-		case out.Pending > 0:
-			out.Status = playbook.StepPending
-		case out.Count == 0 || out.Skipped == out.Count:
-			out.Status = playbook.StepSkipped
-		default:
-			out.Status = playbook.StepSucceeded
-		}
-		r.env.Steps[step.ID] = out
+		r.env.Steps[step.ID] = playbook.Summarize(results)
 	}
 	return nil
 }

@@ -465,3 +465,50 @@ func truthy(s string) bool {
 	}
 	return false
 }
+
+// InvocationSkipped is the ActionOutput.Status of a remediation that policy
+// left out (no action was recorded); a bookkeeping invocation that ran has
+// status "succeeded".
+const InvocationSkipped = "skipped"
+
+// Summarize folds the results of a step's invocations into the step's
+// output, the one rule the engine and plan mode share: succeeded and
+// undone count as succeeded, failed as failed (the first error is the
+// step's), rejected, expired and InvocationSkipped as skipped, anything
+// else as pending. The status is pending while any invocation is; skipped
+// when none ran or all were skipped; succeeded or failed when all did;
+// partial otherwise.
+func Summarize(results []ActionOutput) StepOutput {
+	out := StepOutput{Count: len(results), Results: results}
+	if out.Results == nil {
+		out.Results = []ActionOutput{}
+	}
+	for _, r := range results {
+		switch domain.ActionStatus(r.Status) {
+		case domain.ActionSucceeded, domain.ActionUndone:
+			out.Succeeded++
+		case domain.ActionFailed:
+			out.Failed++
+			if out.Error == "" {
+				out.Error = r.Error
+			}
+		case domain.ActionRejected, domain.ActionExpired, InvocationSkipped:
+			out.Skipped++
+		default:
+			out.Pending++
+		}
+	}
+	switch {
+	case out.Pending > 0:
+		out.Status = StepPending
+	case out.Count == 0 || out.Skipped == out.Count:
+		out.Status = StepSkipped
+	case out.Succeeded == out.Count:
+		out.Status = StepSucceeded
+	case out.Failed == out.Count:
+		out.Status = StepFailed
+	default:
+		out.Status = StepPartial
+	}
+	return out
+}
