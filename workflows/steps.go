@@ -421,26 +421,11 @@ func (w *incident) bookkeeping(ctx workflow.Context, action string, args map[str
 	lctx := localCtx(ctx)
 	switch action {
 	case "incident.tag":
-		return workflow.ExecuteLocalActivity(lctx, acts.TagIncident, w.in.IncidentID, stringList(args["tags"])).Get(ctx, nil)
+		tags, _ := playbook.Strings(args["tags"]) // checked at load: a list of strings
+		return workflow.ExecuteLocalActivity(lctx, acts.TagIncident, w.in.IncidentID, tags).Get(ctx, nil)
 	case "incident.comment":
 		text, _ := args["text"].(string)
 		return workflow.ExecuteLocalActivity(lctx, acts.CommentIncident, w.in.IncidentID, text).Get(ctx, nil)
 	}
 	return fmt.Errorf("action %s has no runner in the incident workflow", action)
-}
-
-func stringList(v any) []string {
-	switch l := v.(type) {
-	case []string:
-		return l
-	case []any:
-		out := make([]string, 0, len(l))
-		for _, e := range l {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }

@@ -147,7 +147,7 @@ func inputValue(decl Input, args map[string]any, env *Env) (any, error) {
 			return n, nil
 		}
 	case InputStrings:
-		if l, ok := toStrings(raw); ok {
+		if l, ok := Strings(raw); ok {
 			return l, nil
 		}
 	default:
@@ -185,7 +185,9 @@ func toInt(v any) (int, bool) {
 	return 0, false
 }
 
-func toStrings(v any) ([]string, bool) {
+// Strings reads a list of strings as expressions and decoded JSON give it
+// ([]string or []any of strings); ok is false for anything else.
+func Strings(v any) ([]string, bool) {
 	switch l := v.(type) {
 	case []string:
 		return slices.Clone(l), true
@@ -304,7 +306,7 @@ func (l *loader) inputDefault(n *yaml.Node, in Input) any {
 		_, ok = v.(int)
 	case InputStrings:
 		var l []string
-		if l, ok = toStrings(v); ok {
+		if l, ok = Strings(v); ok {
 			v = l
 		}
 	default:
@@ -404,7 +406,7 @@ func fitsInput(v any, t string) bool {
 		_, ok := toInt(v)
 		return ok
 	case InputStrings:
-		_, ok := toStrings(v)
+		_, ok := Strings(v)
 		return ok
 	}
 	_, ok := v.(string)
@@ -599,7 +601,7 @@ func fitsLiteral(v any, t string) bool {
 		_, ok := v.(int)
 		return ok
 	case InputStrings:
-		_, ok := toStrings(v)
+		_, ok := Strings(v)
 		return ok
 	}
 	return false
