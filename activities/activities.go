@@ -84,6 +84,11 @@ type Snapshot struct {
 	// Scope lists the entities earlier passes and runs investigated.
 	Scope      []domain.EntityKey `json:"scope"`
 	Automation policy.Settings    `json:"automation"`
+	// MergedActions are the actions of incidents merged into this one
+	// (store.MergedActions): the investigation does not propose the same
+	// remediation of the same entity again. Absent in snapshots recorded
+	// before merges were considered.
+	MergedActions []domain.Action `json:"mergedActions,omitempty"`
 }
 
 // LoadIncident reads the incident, its alerts and entities, and the
@@ -128,7 +133,14 @@ func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snaps
 	if err != nil {
 		return nil, err
 	}
+	merged, err := a.Store.MergedActions(ctx, incidentID, maxActions)
+	if err != nil {
+		return nil, err
+	}
 	snap := &Snapshot{Incident: *inc, Alerts: alerts, Entities: ents, Actions: recorded, Scope: scope, Automation: settings}
+	if len(merged) > 0 {
+		snap.MergedActions = merged
+	}
 	if a.Enrich != nil {
 		if err := a.Enrich(ctx, snap); err != nil {
 			return nil, fmt.Errorf("enrich incident %d: %w", incidentID, err)

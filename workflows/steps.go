@@ -48,6 +48,7 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 		w.log.Info("investigation started", "playbooks", len(selected))
 	}
 	pc := plan.NewContext(snap.Incident, snap.Entities, snap.Automation)
+	pc.Merged = snap.MergedActions
 	summary := workflow.GetVersion(ctx, summaryVersion, workflow.DefaultVersion, 1)
 	runs := make([]*pbRun, len(selected))
 	for i, pb := range selected {
@@ -280,6 +281,15 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 			w.state.Steps = append(w.state.Steps, rec)
 		default:
 			a, err := w.proposeStep(ctx, snap, pc, r.pb, step, inv)
+			var elsewhere *handledElsewhere
+			if errors.As(err, &elsewhere) {
+				m := elsewhere.action
+				r.inv[step.ID] = append(r.inv[step.ID], invocation{remediation: true, out: playbook.ActionOutput{
+					Target: string(m.TargetKey), TargetName: m.TargetName, Status: string(m.Status), Result: m.Result, Error: m.Error}})
+				rec.Outcome = elsewhere.Error()
+				w.state.Steps = append(w.state.Steps, rec)
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -387,7 +397,8 @@ func (w *incident) scope(ctx workflow.Context, snap activities.Snapshot) ([]doma
 
 // proposeStep turns a remediation step's invocation into an action, or
 // finds the one an earlier pass or run recorded; nil when policy leaves it
-// out.
+// out; a *handledElsewhere error when an action of an incident merged
+// into this one already covers it.
 func (w *incident) proposeStep(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, pb *playbook.Playbook,
 	step *playbook.Step, inv playbook.Invocation) (*domain.Action, error) {
 	a, d, err := plan.Propose(pc, pb, step, inv)
@@ -402,6 +413,9 @@ func (w *incident) proposeStep(ctx workflow.Context, snap activities.Snapshot, p
 	if d.Outcome == policy.Skip {
 		return nil, nil
 	}
+	if m := pc.Covered(a); m != nil {
+		return nil, &handledElsewhere{action: m}
+	}
 	a.ID, a.InvestigationID, a.CreatedAt = id, workflow.GetInfo(ctx).WorkflowExecution.ID, workflow.Now(ctx)
 	if a.Status == domain.ActionApproved {
 		a.DecidedAt = &a.CreatedAt
@@ -415,6 +429,12 @@ func (w *incident) proposeStep(ctx workflow.Context, snap activities.Snapshot, p
 	}
 	return w.state.action(id), nil
 }
+
+// handledElsewhere is proposeStep's answer when an action of an incident
+// merged into this one covers the invocation (plan.Context.Covered).
+type handledElsewhere struct{ action *domain.Action }
+
+func (h *handledElsewhere) Error() string { return plan.CoveredReason(h.action) }
 
 // bookkeeping runs a non-remediation step on the incident itself.
 func (w *incident) bookkeeping(ctx workflow.Context, action string, args map[string]any) error {

@@ -16,6 +16,9 @@ type Incident struct {
 	Alerts   []domain.Alert
 	Entities []domain.Entity
 	Settings policy.Settings
+	// Merged are the actions of incidents merged into this one
+	// (store.MergedActions); proposals they cover are planned as covered.
+	Merged []domain.Action
 }
 
 // Step is one thing a playbook would do.
@@ -30,10 +33,16 @@ type Step struct {
 	Target   string         `json:"target,omitempty"`
 	Params   map[string]any `json:"params,omitempty"`
 	// Outcome is "run" (without a human), "wait" (for approval), "skip"
-	// (policy leaves it out) or "do" (incident bookkeeping, always done).
+	// (policy leaves it out), "covered" (an action of an incident merged
+	// into this one already does it) or "do" (incident bookkeeping, always
+	// done).
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason,omitempty"`
 }
+
+// OutcomeCovered is a step's outcome when an action of a merged incident
+// covers it (Context.Covered).
+const OutcomeCovered = "covered"
 
 // Plan is what the playbooks would do to one incident.
 type Plan struct {
@@ -59,6 +68,7 @@ func Make(books []*playbook.Playbook, in Incident) (*Plan, error) {
 		p.Playbooks = append(p.Playbooks, fmt.Sprintf("%s v%d", pb.Name, pb.Version))
 	}
 	c := NewContext(in.Incident, in.Entities, in.Settings)
+	c.Merged = in.Merged
 	runs := make([]*planRun, len(selected))
 	for i, pb := range selected {
 		runs[i] = &planRun{pb: pb, env: withSteps(env)}
@@ -118,16 +128,19 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 			case !step.Spec.Remediation:
 				ps.Outcome = "do"
 			default:
-				_, d, err := Propose(c, r.pb, step, inv)
+				a, d, err := Propose(c, r.pb, step, inv)
 				if err != nil {
 					return err
 				}
 				ps.Outcome, ps.Reason = string(d.Outcome), d.Reason
-				switch d.Outcome {
-				case policy.Wait:
-					res.Status = string(domain.ActionPending)
-				case policy.Skip:
+				switch m := c.Covered(a); {
+				case d.Outcome == policy.Skip:
 					res.Status = playbook.InvocationSkipped
+				case m != nil:
+					ps.Outcome, ps.Reason = OutcomeCovered, CoveredReason(m)
+					res.Status, res.Result, res.Error = string(m.Status), m.Result, m.Error
+				case d.Outcome == policy.Wait:
+					res.Status = string(domain.ActionPending)
 				}
 				r.remediations = append(r.remediations, res)
 			}

@@ -20,6 +20,34 @@ type Context struct {
 	Incident domain.Incident
 	Entities map[domain.EntityKey]domain.Entity
 	Settings policy.Settings
+	// Merged are the actions of incidents merged into this one (see
+	// Covered).
+	Merged []domain.Action
+}
+
+// Covered returns the action of an incident merged into this one that
+// already covers a proposal: the same type on the same entity, waiting,
+// under way, done, or undone by an analyst. Proposing it again would
+// remediate the entity twice. A merged action that was rejected, expired or
+// failed covers nothing: the bigger incident asks again.
+func (c *Context) Covered(a *domain.Action) *domain.Action {
+	for i := range c.Merged {
+		m := &c.Merged[i]
+		if m.Type != a.Type || m.TargetKey != a.TargetKey || m.UndoOf != "" {
+			continue
+		}
+		switch m.Status {
+		case domain.ActionRejected, domain.ActionExpired, domain.ActionFailed:
+			continue
+		}
+		return m
+	}
+	return nil
+}
+
+// CoveredReason says which merged action covers a proposal.
+func CoveredReason(m *domain.Action) string {
+	return fmt.Sprintf("covered by action %s of merged incident %d (%s)", m.ID, m.IncidentID, m.Status)
 }
 
 // NewContext indexes the entities.

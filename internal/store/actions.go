@@ -189,3 +189,21 @@ func (s *Store) ListActions(ctx context.Context, f ActionFilter) ([]domain.Actio
 	}
 	return out, nil
 }
+
+// MergedActions returns the actions of the incidents merged into this one
+// (redirected to it, directly or through a chain of merges), oldest first,
+// at most limit of them. The merged incident's investigation proposed
+// them; the target's investigation reads them so that it does not
+// remediate the same entity a second time.
+func (s *Store) MergedActions(ctx context.Context, incidentID int64, limit int) ([]domain.Action, error) {
+	out := []domain.Action{}
+	q := fmt.Sprintf(`WITH RECURSIVE merged (id) AS (
+			SELECT id FROM incidents WHERE redirect_incident_id = ?
+			UNION SELECT i.id FROM incidents i JOIN merged m ON i.redirect_incident_id = m.id)
+		SELECT * FROM actions WHERE incident_id IN (SELECT id FROM merged)
+		ORDER BY created_at, id LIMIT %d`, limit)
+	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(q), incidentID); err != nil {
+		return nil, fmt.Errorf("read the actions of incidents merged into %d: %w", incidentID, err)
+	}
+	return out, nil
+}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -376,6 +377,42 @@ func TestSettingsAndEntityTagsAreAudited(t *testing.T) {
 		tags, err := s.EntityTags(ctx, []domain.EntityKey{"device:dc1", "device:other"})
 		if err != nil || len(tags["device:dc1"]) != 2 || len(tags["device:other"]) != 0 {
 			t.Errorf("tags: got %v, %v", tags, err)
+		}
+	})
+}
+
+func TestMergedActionsFollowTheMerge(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		small, err := s.IngestAlert(ctx, alertAt("m1", now, domain.SeverityHigh, device("ws1", domain.VerdictMalicious)), store.CorrelationRules{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := &domain.Action{ID: "m-act", IncidentID: small.IncidentID, Playbook: "p", PlaybookVersion: 1, Step: "isolate",
+			Type: "device.isolate", TargetKey: "device:ws1", TargetName: "ws1", Params: []byte(`{}`),
+			Source: domain.SourceAutomated, Status: domain.ActionPending, Reason: "semi-all", CreatedAt: now, IdempotencyKey: "m-k"}
+		if _, err := s.RecordAction(ctx, a, nil); err != nil {
+			t.Fatal(err)
+		}
+		var big store.IngestResult
+		for i, ev := range [][]domain.Evidence{{device("ws2", domain.VerdictSuspicious)}, {device("ws2", domain.VerdictSuspicious)},
+			{device("ws2", domain.VerdictSuspicious), device("ws1", domain.VerdictMalicious)}} {
+			r, err := s.IngestAlert(ctx, alertAt(fmt.Sprint("m", i+2), now.Add(time.Duration(i+1)*time.Minute), domain.SeverityMedium, ev...), store.CorrelationRules{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			big = r
+		}
+		if !slices.Contains(big.Merged, small.IncidentID) {
+			t.Fatalf("incident %d not merged into %d: %+v", small.IncidentID, big.IncidentID, big)
+		}
+		got, err := s.MergedActions(ctx, big.IncidentID, 10)
+		if err != nil || len(got) != 1 || got[0].ID != "m-act" {
+			t.Errorf("merged actions of %d: %+v, %v", big.IncidentID, got, err)
+		}
+		if got, err := s.MergedActions(ctx, small.IncidentID, 10); err != nil || len(got) != 0 {
+			t.Errorf("merged actions of the merged incident: %+v, %v; want none", got, err)
 		}
 	})
 }

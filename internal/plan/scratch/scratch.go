@@ -75,5 +75,9 @@ func Load(ctx context.Context, st *store.Store, id int64, settings policy.Settin
 	for i := range ents {
 		ents[i].Tags = tags[ents[i].Key]
 	}
-	return &plan.Incident{Incident: *inc, Alerts: alerts, Entities: ents, Settings: settings}, nil
+	merged, err := st.MergedActions(ctx, id, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return &plan.Incident{Incident: *inc, Alerts: alerts, Entities: ents, Settings: settings, Merged: merged}, nil
 }
