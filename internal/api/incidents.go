@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/airsoc/air/internal/auth"
@@ -388,6 +389,11 @@ func (s *Server) ManageIncidents(ctx context.Context, p *auth.Principal, ids []i
 		return nil, fieldPrefix(err, "change")
 	}
 	out := make([]IncidentResult, len(ids))
+	// Each incident is its own transaction and its own signals to its
+	// investigation; a few run at once so that a bulk change of hundreds
+	// does not wait for each round trip in turn.
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, bulkWorkers)
 	for i, id := range ids {
 		out[i].ID = id
 		var err error
@@ -397,15 +403,32 @@ func (s *Server) ManageIncidents(ctx context.Context, p *auth.Principal, ids []i
 		case slices.Contains(ids[:i], id):
 			err = domain.Invalid("ids["+strconv.Itoa(i)+"]", "incident %d is named twice", id)
 		default:
-			out[i].Incident, err = s.manageOne(ctx, p, id, ch)
+			wg.Add(1)
+			slots <- struct{}{}
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				inc, err := s.manageOne(ctx, p, id, ch)
+				out[i].Incident = inc
+				s.settle(&out[i], err)
+			}()
+			continue
 		}
-		out[i].OK = err == nil
-		if err != nil {
-			_, detail := s.describe("bulk incident change", err)
-			out[i].Error = &detail
-		}
+		s.settle(&out[i], err)
 	}
+	wg.Wait()
 	return out, nil
+}
+
+// bulkWorkers is how many incidents of a bulk change are changed at once.
+const bulkWorkers = 4
+
+// settle records one bulk result's outcome.
+func (s *Server) settle(r *IncidentResult, err error) {
+	r.OK = err == nil
+	if err != nil {
+		_, detail := s.describe("bulk incident change", err)
+		r.Error = &detail
+	}
 }
 
 // CommentIncident adds a comment to an incident as the principal (analyst
