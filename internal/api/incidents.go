@@ -84,7 +84,7 @@ func ParseIncidentQuery(v url.Values, now time.Time) (store.IncidentQuery, error
 		for _, st := range splitList(v["status"]) {
 			s, err := domain.ParseEnum("status", st, domain.IncidentStatuses, false)
 			if err != nil {
-				return q, err
+				return q, orAll(err)
 			}
 			q.Statuses = append(q.Statuses, s)
 		}
@@ -95,7 +95,7 @@ func ParseIncidentQuery(v url.Values, now time.Time) (store.IncidentQuery, error
 		for _, sv := range splitList(v["severity"]) {
 			s, err := domain.ParseEnum("severity", sv, domain.Severities, false)
 			if err != nil {
-				return q, err
+				return q, orAll(err)
 			}
 			q.Severities = append(q.Severities, s)
 		}
@@ -458,6 +458,16 @@ func (s *Server) CommentIncident(ctx context.Context, p *auth.Principal, id int6
 // happened; log instead.
 func (s *Server) afterChange(ctx context.Context, id int64, before, after *domain.Incident, by string) {
 	s.incidentChanged(ctx, id, before, after, by) // review.go
+}
+
+// orAll adds to a refused filter value that "all" lifts the filter.
+func orAll(err error) error {
+	if de, ok := err.(*domain.Error); ok {
+		c := *de
+		c.Message += `, or all`
+		return &c
+	}
+	return err
 }
 
 // fieldPrefix prefixes the field a domain error names (change.status).

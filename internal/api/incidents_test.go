@@ -92,6 +92,9 @@ func TestParseIncidentQuery(t *testing.T) {
 			t.Errorf("%s: %v, want invalid %s", raw, err, field)
 		}
 	}
+	if _, err := parse("status=open"); err == nil || !strings.HasSuffix(err.Error(), "or all") {
+		t.Errorf("status=open: %v; want the refusal to say that all lifts the filter", err)
+	}
 }
 
 func withMSS(q store.IncidentQuery, v bool) store.IncidentQuery {
