@@ -1212,6 +1212,22 @@ func (b *batch) flushRows() error {
 
 // flush writes everything pending and refreshes the touched incidents, in
 // id order.
+// resolveByAlerts resolves an open incident whose alerts the provider has
+// all resolved, in its activity log as a change by system:ingest.
+func (b *batch) resolveByAlerts(st *incState) error {
+	if _, err := b.tx.ExecContext(b.ctx, b.tx.Rebind(`UPDATE incidents SET status = ?, resolved_at = ?,
+		last_modified_by = ? WHERE id = ?`), domain.IncidentResolved, utc(b.now), ingestActor, st.id); err != nil {
+		return fmt.Errorf("resolve incident %d: %w", st.id, err)
+	}
+	b.audits = append(b.audits, AuditEntry{Actor: ingestActor, Verb: "incident.status", Object: fmt.Sprintf("incident:%d", st.id),
+		IncidentID: &st.id, Before: string(st.status), After: string(domain.IncidentResolved)})
+	st.status = domain.IncidentResolved
+	return nil
+}
+
+// ingestActor is who ingest's changes are by in activity logs.
+const ingestActor = "system:ingest"
+
 func (b *batch) flush() error {
 	if err := b.flushRows(); err != nil {
 		return err
@@ -1232,6 +1248,13 @@ func (b *batch) flush() error {
 		if st.full {
 			if err := recomputeSummary(b.ctx, b.tx, st); err != nil {
 				return err
+			}
+			// SPEC: when the provider has resolved every alert, the
+			// incident is resolved.
+			if st.status.Open() && st.alerts > 0 && st.sum.ActiveAlerts == 0 {
+				if err := b.resolveByAlerts(st); err != nil {
+					return err
+				}
 			}
 		}
 		write = append(write, st)

@@ -416,3 +416,40 @@ func TestMergedActionsFollowTheMerge(t *testing.T) {
 		}
 	})
 }
+
+func TestIncidentResolvesWhenEveryAlertIs(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Now().UTC().Add(-time.Hour)
+		ingest := func(a *domain.Alert) store.IngestResult {
+			t.Helper()
+			r, err := s.IngestAlert(ctx, a, store.CorrelationRules{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		first := ingest(alertAt("r1", t0, domain.SeverityHigh, device("ws9", domain.VerdictSuspicious)))
+		ingest(alertAt("r2", t0.Add(time.Minute), domain.SeverityHigh, device("ws9", domain.VerdictSuspicious)))
+		resolved := func(id string, at time.Time) *domain.Alert {
+			a := alertAt(id, at, domain.SeverityHigh, device("ws9", domain.VerdictSuspicious))
+			a.Status, a.LastUpdateDateTime = domain.AlertResolved, at.Add(30*time.Minute)
+			return a
+		}
+		ingest(resolved("r1", t0))
+		if inc, err := s.GetIncident(ctx, first.IncidentID); err != nil || inc.Status != domain.IncidentActive {
+			t.Fatalf("one of two alerts resolved: %+v, %v; want the incident still active", inc, err)
+		}
+		ingest(resolved("r2", t0.Add(time.Minute)))
+		inc, err := s.GetIncident(ctx, first.IncidentID)
+		if err != nil || inc.Status != domain.IncidentResolved || inc.ResolvedDateTime == nil || inc.LastModifiedBy != "system:ingest" {
+			t.Fatalf("every alert resolved: %+v, %v; want the incident resolved by system:ingest", inc, err)
+		}
+		log, err := s.IncidentActivity(ctx, first.IncidentID)
+		if err != nil || !slices.ContainsFunc(log, func(e store.AuditEntry) bool {
+			return e.Verb == "incident.status" && e.Before == "active" && e.After == "resolved" && e.Actor == "system:ingest"
+		}) {
+			t.Errorf("activity log lacks the resolution: %+v, %v", log, err)
+		}
+	})
+}
