@@ -194,48 +194,25 @@ func (s *simulation) step(st *Step, env *Env) (StepOutput, bool, error) {
 	if err != nil {
 		return StepOutput{}, false, err
 	}
-	out := StepOutput{Results: []ActionOutput{}}
+	var results []ActionOutput
 	subFailed := ""
 	for _, inv := range invs {
 		if st.Use != "" {
 			raw, _ := json.Marshal(inv.Args) // as the workflow records them
 			var args map[string]any
 			if err := json.Unmarshal(raw, &args); err != nil {
-				return out, false, err
+				return StepOutput{}, false, err
 			}
 			res, err := s.playbook(st.Callee, WithInputs(env, args))
-			out.Results = append(out.Results, res...)
+			results = append(results, res...)
 			if err != nil && subFailed == "" {
 				subFailed = err.Error()
 			}
 			continue
 		}
-		out.Results = append(out.Results, s.invoke(st, inv))
+		results = append(results, s.invoke(st, inv))
 	}
-	out.Count = len(out.Results)
-	for _, r := range out.Results {
-		switch r.Status {
-		case string(domain.ActionSucceeded):
-			out.Succeeded++
-		case string(domain.ActionFailed):
-			out.Failed++
-			if out.Error == "" {
-				out.Error = r.Error
-			}
-		default:
-			out.Skipped++
-		}
-	}
-	switch {
-	case out.Count == 0 || out.Skipped == out.Count:
-		out.Status = StepSkipped
-	case out.Succeeded == out.Count:
-		out.Status = StepSucceeded
-	case out.Failed == out.Count:
-		out.Status = StepFailed
-	default:
-		out.Status = StepPartial
-	}
+	out := Summarize(results)
 	if st.Use != "" {
 		if subFailed != "" {
 			out.Error = subFailed
@@ -263,7 +240,7 @@ func (s *simulation) invoke(st *Step, inv Invocation) ActionOutput {
 	d := policy.Decide(s.settings, policy.Input{ActionType: st.Action, Approval: st.Approval, Verdict: target.Verdict,
 		DeviceGroup: target.Attrs["deviceGroup"], FilePath: target.Attrs["filePath"], EntityTags: target.Tags})
 	if d.Outcome == policy.Skip {
-		res.Status = "skipped"
+		res.Status = InvocationSkipped
 		return res
 	}
 	a := simAction{typ: st.Action, target: string(inv.Target), run: RunAuto, reason: d.Reason}
