@@ -85,6 +85,7 @@ func (s *Server) Routes() []Route {
 		{"GET /healthz", "", s.healthz},
 		{"GET /readyz", "", s.readyz},
 		{"GET /api/v1/me", auth.Viewer, s.me},
+		{"GET /api/v1/openapi.yaml", auth.Viewer, s.getOpenAPI},
 		{"POST /api/v1/alerts", auth.Analyst, s.postAlerts},
 		{"GET /api/v1/alerts/export", auth.Viewer, s.exportAlerts},
 		{"POST /api/v1/alerts/{id}/move", auth.Analyst, s.moveAlert},

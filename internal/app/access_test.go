@@ -199,6 +199,7 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 		"GET /api/v1/incidents": {func(string) req { return req{"/api/v1/incidents", ""} }, allowed("viewer", 200)},
 		"GET /api/v1/incidents/{id}": {func(string) req { return req{"/api/v1/incidents/" + inc, ""} },
 			with(allowed("viewer", 200), "scoped", 404)},
+		"GET /api/v1/openapi.yaml": {func(string) req { return req{"/api/v1/openapi.yaml", ""} }, allowed("viewer", 200)},
 		"GET /api/v1/incidents/{id}/review": {func(string) req { return req{"/api/v1/incidents/" + inc + "/review", ""} },
 			with(allowed("viewer", 409), "scoped", 404)}, // open: no review yet
 		"GET /api/v1/metrics/summary": {func(string) req { return req{"/api/v1/metrics/summary?range=7d", ""} },
