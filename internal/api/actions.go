@@ -465,18 +465,8 @@ func (s *Server) decideMany(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resp := BulkDecisionResponse{Results: results}
-	for _, res := range results {
-		if res.OK {
-			resp.Decided++
-		} else {
-			resp.Failed++
-		}
-	}
-	status := http.StatusOK
-	if resp.Failed > 0 {
-		status = http.StatusMultiStatus
-	}
-	return writeJSON(w, status, resp)
+	resp.Decided, resp.Failed = tally(results, func(r BulkResult) bool { return r.OK })
+	return writeJSON(w, bulkStatus(resp.Failed), resp)
 }
 
 func (s *Server) undo(w http.ResponseWriter, r *http.Request) error {

@@ -589,16 +589,27 @@ func (s *Server) bulkIncidents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resp := BulkIncidentResponse{Results: results}
-	for _, res := range results {
-		if res.OK {
-			resp.Updated++
+	resp.Updated, resp.Failed = tally(results, func(r IncidentResult) bool { return r.OK })
+	return writeJSON(w, bulkStatus(resp.Failed), resp)
+}
+
+// tally counts a bulk request's results that succeeded and that failed.
+func tally[R any](results []R, ok func(R) bool) (succeeded, failed int) {
+	for _, r := range results {
+		if ok(r) {
+			succeeded++
 		} else {
-			resp.Failed++
+			failed++
 		}
 	}
-	status := http.StatusOK
-	if resp.Failed > 0 {
-		status = http.StatusMultiStatus
+	return succeeded, failed
+}
+
+// bulkStatus is a bulk request's answer: 200 when every item succeeded,
+// 207 when some did not.
+func bulkStatus(failed int) int {
+	if failed > 0 {
+		return http.StatusMultiStatus
 	}
-	return writeJSON(w, status, resp)
+	return http.StatusOK
 }
