@@ -67,13 +67,19 @@ func (s *Store) IncidentDerived(ctx context.Context, id int64) (*Derived, error)
 	if err != nil {
 		return nil, fmt.Errorf("read incident %d: %w", id, err)
 	}
-	d := &Derived{IncidentID: id, Categories: orEmpty(r.Categories), MitreTechniques: orEmpty(r.Techniques),
-		ServiceSources: orEmpty(r.ServiceSources), DetectionSources: orEmpty(r.DetectionSources),
-		ImpactedAssets: ImpactedAssets{Devices: orEmpty(r.Devices), Users: orEmpty(r.Users), Mailboxes: orEmpty(r.Mailboxes),
-			Apps: orEmpty(r.Apps), DeviceCount: r.DeviceCount, UserCount: r.UserCount, MailboxCount: r.MailboxCount, AppCount: r.AppCount},
-		ActiveAlerts: r.ActiveAlerts, PriorityScore: r.PriorityScore, SystemTags: orEmpty(r.SystemTags),
-		Routine: r.RoutineKey, QuietAlerts: r.QuietAlerts, PriorityFactors: []correlate.Factor{}}
-	if err := json.Unmarshal([]byte(r.PriorityFactors), &d.PriorityFactors); err != nil {
+	return r.summary.derived(id)
+}
+
+// derived turns a summary row into the incident's derived fields.
+func (sum *summary) derived(id int64) (*Derived, error) {
+	d := &Derived{IncidentID: id, Categories: orEmpty(sum.Categories), MitreTechniques: orEmpty(sum.Techniques),
+		ServiceSources: orEmpty(sum.ServiceSources), DetectionSources: orEmpty(sum.DetectionSources),
+		ImpactedAssets: ImpactedAssets{Devices: orEmpty(sum.Devices), Users: orEmpty(sum.Users), Mailboxes: orEmpty(sum.Mailboxes),
+			Apps: orEmpty(sum.Apps), DeviceCount: sum.DeviceCount, UserCount: sum.UserCount, MailboxCount: sum.MailboxCount,
+			AppCount: sum.AppCount},
+		ActiveAlerts: sum.ActiveAlerts, PriorityScore: sum.PriorityScore, SystemTags: orEmpty(sum.SystemTags),
+		Routine: sum.RoutineKey, QuietAlerts: sum.QuietAlerts, PriorityFactors: []correlate.Factor{}}
+	if err := json.Unmarshal([]byte(sum.PriorityFactors), &d.PriorityFactors); err != nil {
 		return nil, fmt.Errorf("decode priority factors of incident %d: %w", id, err)
 	}
 	return d, nil

@@ -127,50 +127,35 @@ const incidentColumns = `i.id, i.display_name, i.severity, i.status, i.classific
 	i.contained_at, i.resolved_at`
 
 const queueSelect = `SELECT ` + incidentColumns + `,
-	COALESCE(s.priority_score, 0) AS q_priority_score, COALESCE(s.priority_factors, '[]') AS q_priority_factors,
-	COALESCE(s.service_sources, '[]') AS q_service_sources, COALESCE(s.detection_sources, '[]') AS q_detection_sources,
-	COALESCE(s.categories, '[]') AS q_categories, COALESCE(s.techniques, '[]') AS q_techniques,
-	COALESCE(s.devices, '[]') AS q_devices, COALESCE(s.users, '[]') AS q_users, COALESCE(s.mailboxes, '[]') AS q_mailboxes,
-	COALESCE(s.apps, '[]') AS q_apps, COALESCE(s.device_count, 0) AS q_device_count, COALESCE(s.user_count, 0) AS q_user_count,
-	COALESCE(s.mailbox_count, 0) AS q_mailbox_count, COALESCE(s.app_count, 0) AS q_app_count,
-	COALESCE(s.active_alerts, 0) AS q_active_alerts, COALESCE(s.system_tags, '[]') AS q_system_tags`
+	COALESCE(s.priority_score, 0) AS "q.priority_score", COALESCE(s.priority_factors, '[]') AS "q.priority_factors",
+	COALESCE(s.service_sources, '[]') AS "q.service_sources", COALESCE(s.detection_sources, '[]') AS "q.detection_sources",
+	COALESCE(s.categories, '[]') AS "q.categories", COALESCE(s.techniques, '[]') AS "q.techniques",
+	COALESCE(s.devices, '[]') AS "q.devices", COALESCE(s.users, '[]') AS "q.users", COALESCE(s.mailboxes, '[]') AS "q.mailboxes",
+	COALESCE(s.apps, '[]') AS "q.apps", COALESCE(s.device_count, 0) AS "q.device_count", COALESCE(s.user_count, 0) AS "q.user_count",
+	COALESCE(s.mailbox_count, 0) AS "q.mailbox_count", COALESCE(s.app_count, 0) AS "q.app_count",
+	COALESCE(s.active_alerts, 0) AS "q.active_alerts", COALESCE(s.system_tags, '[]') AS "q.system_tags"`
 
 const queueFrom = ` FROM incidents i LEFT JOIN incident_summary s ON s.incident_id = i.id`
 
-// queueRow is what queueSelect reads.
+// queueRow is what queueSelect reads: the incident and the summary
+// columns the queue shows (prefixed q. so they do not clash with the
+// incident's own).
 type queueRow struct {
 	domain.Incident
-	PriorityScore    int               `db:"q_priority_score"`
-	PriorityFactors  string            `db:"q_priority_factors"`
-	ServiceSources   domain.StringList `db:"q_service_sources"`
-	DetectionSources domain.StringList `db:"q_detection_sources"`
-	Categories       domain.StringList `db:"q_categories"`
-	Techniques       domain.StringList `db:"q_techniques"`
-	Devices          domain.StringList `db:"q_devices"`
-	Users            domain.StringList `db:"q_users"`
-	Mailboxes        domain.StringList `db:"q_mailboxes"`
-	Apps             domain.StringList `db:"q_apps"`
-	DeviceCount      int               `db:"q_device_count"`
-	UserCount        int               `db:"q_user_count"`
-	MailboxCount     int               `db:"q_mailbox_count"`
-	AppCount         int               `db:"q_app_count"`
-	ActiveAlerts     int               `db:"q_active_alerts"`
-	SystemTags       domain.StringList `db:"q_system_tags"`
+	Sum summary `db:"q"`
 }
 
 func (r *queueRow) row() (IncidentRow, error) {
-	out := IncidentRow{Incident: r.Incident, PriorityScore: r.PriorityScore, PriorityFactors: []correlate.Factor{},
-		ServiceSources: orEmpty(r.ServiceSources), DetectionSources: orEmpty(r.DetectionSources),
-		Categories: orEmpty(r.Categories), MitreTechniques: orEmpty(r.Techniques),
-		ImpactedAssets: ImpactedAssets{Devices: orEmpty(r.Devices), Users: orEmpty(r.Users), Mailboxes: orEmpty(r.Mailboxes),
-			Apps: orEmpty(r.Apps), DeviceCount: r.DeviceCount, UserCount: r.UserCount, MailboxCount: r.MailboxCount,
-			AppCount: r.AppCount},
-		ActiveAlerts: r.ActiveAlerts, SystemTags: orEmpty(r.SystemTags)}
+	d, err := r.Sum.derived(r.ID)
+	if err != nil {
+		return IncidentRow{}, err
+	}
+	out := IncidentRow{Incident: r.Incident, PriorityScore: d.PriorityScore, PriorityFactors: d.PriorityFactors,
+		ServiceSources: d.ServiceSources, DetectionSources: d.DetectionSources, Categories: d.Categories,
+		MitreTechniques: d.MitreTechniques, ImpactedAssets: d.ImpactedAssets, ActiveAlerts: d.ActiveAlerts,
+		SystemTags: d.SystemTags}
 	if out.CustomTags == nil {
 		out.CustomTags = domain.StringList{}
-	}
-	if err := json.Unmarshal([]byte(r.PriorityFactors), &out.PriorityFactors); err != nil {
-		return out, fmt.Errorf("decode priority factors of incident %d: %w", r.ID, err)
 	}
 	return out, nil
 }
