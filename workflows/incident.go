@@ -17,6 +17,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -149,9 +150,26 @@ type StepRecord struct {
 	Step     string         `json:"step"`
 	Item     string         `json:"item,omitempty"`
 	Outcome  string         `json:"outcome"`
+	// ActionID is the action the step proposed, or the merged incident's
+	// action that covered it.
+	ActionID string `json:"actionId,omitempty"`
 	// At is when the step ran (workflow time); zero in runs recorded
 	// before steps were timed.
 	At time.Time `json:"at,omitempty"`
+}
+
+// Action returns the id of the action a step record names: ActionID, or
+// for records made before it existed, the id in an "action ID: status"
+// outcome.
+func (r StepRecord) Action() string {
+	if r.ActionID != "" {
+		return r.ActionID
+	}
+	if rest, ok := strings.CutPrefix(r.Outcome, "action "); ok {
+		id, _, _ := strings.Cut(rest, ":")
+		return id
+	}
+	return ""
 }
 
 func (s *State) action(id string) *domain.Action {

@@ -286,7 +286,7 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 				m := elsewhere.action
 				r.inv[step.ID] = append(r.inv[step.ID], invocation{remediation: true, out: playbook.ActionOutput{
 					Target: string(m.TargetKey), TargetName: m.TargetName, Status: string(m.Status), Result: m.Result, Error: m.Error}})
-				rec.Outcome = elsewhere.Error()
+				rec.Outcome, rec.ActionID = elsewhere.Error(), m.ID
 				w.state.Steps = append(w.state.Steps, rec)
 				continue
 			}
@@ -299,7 +299,7 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 				rec.Outcome = "skipped by policy"
 			} else {
 				r.inv[step.ID] = append(r.inv[step.ID], invocation{act: a, remediation: true})
-				rec.Outcome = "action " + a.ID + ": " + string(a.Status)
+				rec.Outcome, rec.ActionID = "action "+a.ID+": "+string(a.Status), a.ID
 			}
 			w.state.Steps = append(w.state.Steps, rec)
 		}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -394,6 +395,50 @@ func TestScoping(t *testing.T) {
 	f.call("rita", "GET", "/api/v1/incidents", "", &incs)
 	if len(incs.Value) != 2 {
 		t.Errorf("an unscoped token sees %d incidents, want 2", len(incs.Value))
+	}
+
+	// One incident with a device in each group: sam sees it, with the
+	// action on the server only — in the actions and in the activity log.
+	ctx := context.Background()
+	now := time.Now()
+	ev := func(id, group string) domain.Evidence {
+		return domain.Evidence{Type: "deviceEvidence", Verdict: domain.VerdictMalicious, Entity: &domain.Entity{
+			Key: domain.EntityKey("device:" + id), Kind: domain.KindDevice, Name: id, Verdict: domain.VerdictMalicious,
+			Attrs: map[string]string{"deviceGroup": group}}}
+	}
+	r, err := f.st.IngestAlert(ctx, &domain.Alert{ID: "mixed", Title: "mixed", Status: domain.AlertNew, Severity: domain.SeverityHigh,
+		Category: "Execution", CreatedDateTime: now, LastUpdateDateTime: now,
+		Evidence: []domain.Evidence{ev("ws7", "Workstations"), ev("srv7", "Servers")}}, store.CorrelationRules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dev := range []string{"ws7", "srv7"} {
+		a := domain.Action{ID: "iso-" + dev, IncidentID: r.IncidentID, Type: "device.isolate", TargetKey: domain.EntityKey("device:" + dev),
+			TargetName: dev, Status: domain.ActionPending, Playbook: "p", PlaybookVersion: 1, Step: "s", Params: []byte(`{}`),
+			Source: domain.SourceAutomated, RequestedBy: "playbook", Reason: "isolate device:" + dev, IdempotencyKey: "k-" + dev, CreatedAt: now}
+		if _, err := f.st.RecordAction(ctx, &a, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for who, want := range map[string][]string{"sam": {"iso-srv7"}, "rita": {"iso-srv7", "iso-ws7"}} {
+		var d api.IncidentDetail
+		if resp := f.call(who, "GET", "/api/v1/incidents/"+itoa(r.IncidentID), "", &d); resp.StatusCode != 200 {
+			t.Fatalf("%s: HTTP %d", who, resp.StatusCode)
+		}
+		var acts, logged []string
+		for _, a := range d.Actions {
+			acts = append(acts, a.ID)
+		}
+		for _, e := range d.Activity {
+			if id, ok := strings.CutPrefix(e.Object, "action:"); ok && !slices.Contains(logged, id) {
+				logged = append(logged, id)
+			}
+		}
+		slices.Sort(acts)
+		slices.Sort(logged)
+		if !slices.Equal(acts, want) || !slices.Equal(logged, want) {
+			t.Errorf("%s sees actions %v and activity about %v; want %v in both", who, acts, logged, want)
+		}
 	}
 }
 

@@ -190,9 +190,14 @@ func scopeState(st *workflows.State, visible []domain.Action, p *auth.Principal)
 	if p == nil || !p.Scoped() {
 		return st
 	}
+	seen := func(id string) bool {
+		return slices.ContainsFunc(visible, func(v domain.Action) bool { return v.ID == id })
+	}
 	c := *st
-	c.Actions = slices.DeleteFunc(slices.Clone(st.Actions), func(a *domain.Action) bool {
-		return !slices.ContainsFunc(visible, func(v domain.Action) bool { return v.ID == a.ID })
+	c.Actions = slices.DeleteFunc(slices.Clone(st.Actions), func(a *domain.Action) bool { return !seen(a.ID) })
+	c.Steps = slices.DeleteFunc(slices.Clone(st.Steps), func(r workflows.StepRecord) bool {
+		id := r.Action()
+		return id != "" && !seen(id)
 	})
 	return &c
 }

@@ -319,6 +319,9 @@ func (s *Server) Incident(ctx context.Context, p *auth.Principal, id int64) (*In
 	if d.Activity, err = s.Store.IncidentActivity(ctx, id); err != nil {
 		return nil, err
 	}
+	if p.Scoped() {
+		d.Activity = store.WithoutHiddenActions(d.Activity, d.Actions)
+	}
 	if d.Activity == nil {
 		d.Activity = []store.AuditEntry{}
 	}

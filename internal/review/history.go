@@ -2,6 +2,7 @@ package review
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -48,7 +49,12 @@ type change struct {
 // request), the completed executions of actions, and each run's steps
 // (from its result). Only event timestamps set by the Temporal server are
 // used for times, except for steps, which carry the workflow time they ran.
-func readHistory(runs [][]*historypb.HistoryEvent, acts []domain.Action) *history {
+//
+// For a scoped reader (acts then holds only the actions they may see), the
+// events about other actions are left out: their decisions and requests do
+// not acknowledge, their executions do not contain, their steps are not
+// listed.
+func readHistory(runs [][]*historypb.HistoryEvent, acts []domain.Action, scoped bool) *history {
 	h := &history{unsignalled: map[int64]bool{}}
 	dc := converter.GetDefaultDataConverter()
 	byID := map[string]domain.Action{}
@@ -117,7 +123,10 @@ func readHistory(runs [][]*historypb.HistoryEvent, acts []domain.Action) *histor
 					continue
 				}
 				req := ev.GetWorkflowExecutionUpdateAcceptedEventAttributes().GetAcceptedRequest().GetInput()
-				by, what := updateAct(dc, req.GetName(), req.GetArgs(), byID)
+				by, what, ref := updateAct(dc, req.GetName(), req.GetArgs(), byID)
+				if _, seen := byID[ref]; scoped && !seen {
+					continue // a request, or a decision on an action the reader may not see
+				}
 				if store.IsHuman(by) {
 					h.acknowledged = &Milestone{At: at, By: by, What: what, Source: FromHistory}
 				}
@@ -134,7 +143,7 @@ func readHistory(runs [][]*historypb.HistoryEvent, acts []domain.Action) *histor
 
 			case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
 				req, ok := scheduled[ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()]
-				if !ok || h.contained != nil || !actions.IsContainment(req.Type) {
+				if _, seen := byID[req.ActionID]; !ok || h.contained != nil || !actions.IsContainment(req.Type) || scoped && !seen {
 					continue
 				}
 				what := req.Type + " succeeded"
@@ -156,7 +165,14 @@ func readHistory(runs [][]*historypb.HistoryEvent, acts []domain.Action) *histor
 				if st.ChangeOnly {
 					continue
 				}
-				h.steps(st.Steps, at)
+				steps := st.Steps
+				if scoped {
+					steps = slices.DeleteFunc(steps, func(r workflows.StepRecord) bool {
+						_, seen := byID[r.Action()]
+						return r.Action() != "" && !seen
+					})
+				}
+				h.steps(steps, at)
 				what := "investigation finished: " + string(st.Investigation)
 				if st.Error != "" {
 					what += " (" + st.Error + ")"
@@ -203,7 +219,7 @@ func (h *history) steps(steps []workflows.StepRecord, completed time.Time) {
 }
 
 // updateAct decodes an accepted Update: who sent it and what it asked.
-func updateAct(dc converter.DataConverter, name string, args *commonpb.Payloads, byID map[string]domain.Action) (by, what string) {
+func updateAct(dc converter.DataConverter, name string, args *commonpb.Payloads, byID map[string]domain.Action) (by, what, ref string) {
 	label := func(id string) string {
 		if a, ok := byID[id]; ok {
 			return fmt.Sprintf("%s on %s (action %s)", a.Type, a.TargetName, id)
@@ -214,18 +230,18 @@ func updateAct(dc converter.DataConverter, name string, args *commonpb.Payloads,
 	case workflows.UpdateDecide:
 		var req workflows.DecideRequest
 		if dc.FromPayloads(args, &req) == nil {
-			return req.By, fmt.Sprintf("%s %s", req.Decision, label(req.ActionID))
+			return req.By, fmt.Sprintf("%s %s", req.Decision, label(req.ActionID)), req.ActionID
 		}
 	case workflows.UpdateUndo:
 		var req workflows.UndoRequest
 		if dc.FromPayloads(args, &req) == nil {
-			return req.By, "undo " + label(req.ActionID)
+			return req.By, "undo " + label(req.ActionID), req.ActionID
 		}
 	case workflows.UpdateRequest:
 		var req workflows.ManualRequest
 		if dc.FromPayloads(args, &req) == nil {
-			return req.By, fmt.Sprintf("asked for %s on %s", req.Type, req.Target)
+			return req.By, fmt.Sprintf("asked for %s on %s", req.Type, req.Target), ""
 		}
 	}
-	return "", ""
+	return "", "", ""
 }

@@ -198,6 +198,10 @@ type Facts struct {
 	Runs [][]*historypb.HistoryEvent
 	// HistoryErr is why the histories could not be read, if so.
 	HistoryErr error
+	// Scoped says the reader is scoped to device groups: Actions and
+	// Activity hold only what they may see, and the history is read with
+	// the same limits.
+	Scoped bool
 }
 
 // NotResolved is the conflict error for a review asked of an open incident.
@@ -241,14 +245,8 @@ func Load(ctx context.Context, st *store.Store, h History, incidentID int64, sco
 		f.HistoryErr = err
 	}
 	if len(scope) > 0 {
-		visible := map[string]bool{}
-		for _, a := range f.Actions {
-			visible[a.ID] = true
-		}
-		f.Activity = slices.DeleteFunc(f.Activity, func(e store.AuditEntry) bool {
-			id, ok := strings.CutPrefix(e.Object, "action:")
-			return ok && !visible[id]
-		})
+		f.Scoped = true
+		f.Activity = store.WithoutHiddenActions(f.Activity, f.Actions)
 	}
 	return f, nil
 }
@@ -271,7 +269,7 @@ func Build(f *Facts, now time.Time) (*Report, error) {
 		r.ImpactedAssets = f.Derived.ImpactedAssets
 	}
 	r.alerts(f.Alerts)
-	h := readHistory(f.Runs, f.Actions)
+	h := readHistory(f.Runs, f.Actions, f.Scoped)
 	r.Runs = len(f.Runs)
 	r.Notes = append(r.Notes, h.notes...)
 	if f.HistoryErr != nil {

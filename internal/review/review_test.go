@@ -1,6 +1,7 @@
 package review
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -275,5 +276,41 @@ func TestSummarise(t *testing.T) {
 	b := buckets([]float64{0, 60, 61, 7 * 86400, 7*86400 + 1})
 	if b[0].Count != 2 || b[1].Count != 1 || b[8].Count != 1 || b[9].Count != 1 || b[9].Label != "> 7d" || b[3].Label != "≤ 1h" {
 		t.Errorf("buckets: %+v", b)
+	}
+}
+
+// TestScopedReaderSeesNoHiddenAction: for a reader scoped away from the
+// isolated device, the history's decision, execution and step about that
+// action say nothing: acknowledgement comes from the status change,
+// containment is not reached, and no step names the action.
+func TestScopedReaderSeesNoHiddenAction(t *testing.T) {
+	f := facts(t)
+	f.Runs = histories(t)
+	f.Actions, f.Scoped = nil, true
+	f.Activity = store.WithoutHiddenActions(f.Activity, f.Actions)
+	inv := &run{t: t}
+	inv.started(0, workflows.IncidentInput{IncidentID: 7})
+	inv.decided(2*time.Minute, workflows.DecideRequest{ActionID: "iso", Decision: domain.DecisionApprove, By: "ana"})
+	inv.executed(2*time.Minute, 3*time.Minute, activities.ExecuteRequest{ActionID: "iso", Type: "device.isolate", TargetName: "ws-042"})
+	inv.changed(5*time.Minute, workflows.IncidentChange{Field: "status", From: "active", To: "inProgress", By: "ana"})
+	inv.completed(12*time.Minute, workflows.State{Investigation: domain.InvestigationSuccessfullyRemediated, Steps: []workflows.StepRecord{
+		{Playbook: "device-compromise", Stage: "containment", Step: "isolate", Outcome: "action iso: pending", At: t0.Add(time.Minute)},
+		{Playbook: "device-compromise", Stage: "containment", Step: "isolate2", Outcome: "covered by …", ActionID: "iso", At: t0.Add(time.Minute)},
+	}})
+	f.Runs[0] = inv.events
+	r, err := Build(f, t0.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TimeToAcknowledge == nil || r.TimeToAcknowledge.What != "status active → inProgress" {
+		t.Errorf("acknowledge: %+v; want the status change, not the decision on a hidden action", r.TimeToAcknowledge)
+	}
+	if r.TimeToContain != nil {
+		t.Errorf("contain: %+v; want none: the reader may not see the isolation", r.TimeToContain)
+	}
+	for _, e := range r.Timeline {
+		if strings.Contains(e.What, "iso") || strings.Contains(e.Ref, "iso") {
+			t.Errorf("timeline names the hidden action: %+v", e)
+		}
 	}
 }

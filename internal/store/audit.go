@@ -3,9 +3,13 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/airsoc/air/internal/domain"
 )
 
 // AuditEntry is one line of the append-only audit log: who did what to
@@ -42,4 +46,18 @@ func (s *Store) IncidentActivity(ctx context.Context, incidentID int64) ([]Audit
 		return nil, fmt.Errorf("read activity of incident %d: %w", incidentID, err)
 	}
 	return out, nil
+}
+
+// WithoutHiddenActions drops from an incident's activity log the entries
+// about actions a device-group-scoped reader may not see (visible lists
+// the ones they may), so the log tells them no more than the actions do.
+func WithoutHiddenActions(entries []AuditEntry, visible []domain.Action) []AuditEntry {
+	ids := make(map[string]bool, len(visible))
+	for _, a := range visible {
+		ids[a.ID] = true
+	}
+	return slices.DeleteFunc(entries, func(e AuditEntry) bool {
+		id, ok := strings.CutPrefix(e.Object, "action:")
+		return ok && !ids[id]
+	})
 }
