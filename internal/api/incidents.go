@@ -443,9 +443,11 @@ func (s *Server) CommentIncident(ctx context.Context, p *auth.Principal, id int6
 	if _, err := s.ManageIncident(ctx, p, id, store.IncidentChange{Comment: text}); err != nil {
 		return nil, err
 	}
+	// The comment is stored: a failure to read it back must not make the
+	// caller retry (and comment twice), so it answers with what it sent.
 	cs, err := s.Store.IncidentComments(ctx, id)
 	if err != nil {
-		return nil, err
+		s.Log.WithError(err).WithField("incident", id).Warn("read back a stored comment")
 	}
 	for i := len(cs) - 1; i >= 0; i-- {
 		if cs[i].CreatedByDisplayName == p.Name && cs[i].Comment == text {

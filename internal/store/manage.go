@@ -34,7 +34,8 @@ type IncidentChange struct {
 	// incident's other.
 	Classification *string `json:"classification,omitempty"`
 	Determination  *string `json:"determination,omitempty"`
-	// ResolvingComment goes with status resolved.
+	// ResolvingComment goes with status resolved, or alone on an incident
+	// that is resolved (conflict otherwise).
 	ResolvingComment string `json:"resolvingComment,omitempty"`
 	// Severity set by hand stays: ingest no longer derives it.
 	Severity *domain.Severity `json:"severity,omitempty"`
@@ -116,8 +117,8 @@ func (ch *IncidentChange) Check() error {
 			return err
 		}
 	}
-	if ch.ResolvingComment != "" && (ch.Status == nil || *ch.Status != domain.IncidentResolved) {
-		return domain.Invalid("resolvingComment", "goes with status resolved")
+	if ch.ResolvingComment != "" && ch.Status != nil && *ch.Status != domain.IncidentResolved {
+		return domain.Invalid("resolvingComment", "goes with status resolved, or alone on a resolved incident")
 	}
 	if ch.Classification != nil {
 		if _, err := domain.ParseClassification("classification", *ch.Classification); err != nil {
@@ -309,7 +310,9 @@ func (m *manage) apply(cur *domain.Incident, ch *IncidentChange) error {
 				next = append(next, t)
 			}
 		}
-		next = slices.DeleteFunc(next, func(t string) bool { return slices.Contains(ch.RemoveTags, t) })
+		next = slices.DeleteFunc(next, func(t string) bool {
+			return slices.ContainsFunc(ch.RemoveTags, func(r string) bool { return strings.TrimSpace(r) == t })
+		})
 		if len(next) > MaxTagsPerIncident {
 			return domain.Invalid("addTags", "an incident takes at most %d tags; this would make %d", MaxTagsPerIncident, len(next))
 		}
@@ -369,10 +372,15 @@ func (m *manage) apply(cur *domain.Incident, ch *IncidentChange) error {
 				m.set("resolved_at", nil) // reopened
 			}
 		}
-		if ch.ResolvingComment != "" && ch.ResolvingComment != cur.ResolvingComment {
-			m.set("resolving_comment", ch.ResolvingComment)
-			m.audit("resolvingComment", cur.ResolvingComment, ch.ResolvingComment)
+	}
+	if ch.ResolvingComment != "" && ch.ResolvingComment != cur.ResolvingComment {
+		// Alone, it edits the comment of a resolved incident: one reopened
+		// meanwhile is not resolved again behind its reopener's back.
+		if ch.Status == nil && cur.Status != domain.IncidentResolved {
+			return domain.Errorf(domain.KindConflict, "incident %d is %s, not resolved: a resolving comment goes with status resolved", m.id, cur.Status)
 		}
+		m.set("resolving_comment", ch.ResolvingComment)
+		m.audit("resolvingComment", cur.ResolvingComment, ch.ResolvingComment)
 	}
 	if ch.Comment != "" {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO incident_comments (incident_id, comment, created_by, created_at)

@@ -320,6 +320,11 @@ func TestManageIncident(t *testing.T) {
 			t.Errorf("comments: %+v", cs)
 		}
 
+		// A tag to remove is trimmed like one to add.
+		if inc := manage(store.IncidentChange{AddTags: []string{"spare"}, RemoveTags: []string{" auto "}}, "ana"); !slices.Equal(inc.CustomTags, domain.StringList{"spare"}) {
+			t.Errorf("tags after removing \" auto \": %q, want the removal trimmed like the addition", inc.CustomTags)
+		}
+
 		// Set by hand, name and severity survive ingest.
 		manage(store.IncidentChange{Severity: ptr(domain.SeverityLow)}, "ana")
 		mustIngest(t, s, store.CorrelationRules{}, alertAt("m3", t0.Add(2*time.Minute), domain.SeverityHigh, groupDevice("ws-m", "Workstations")))
@@ -345,7 +350,7 @@ func TestManageIncident(t *testing.T) {
 			{store.IncidentChange{Status: ptr(domain.IncidentStatus("closed"))}, "status"},
 			{store.IncidentChange{Status: ptr(domain.IncidentRedirected)}, "status"},
 			{store.IncidentChange{Severity: ptr(domain.Severity("severe"))}, "severity"},
-			{store.IncidentChange{ResolvingComment: "done"}, "resolvingComment"},
+			{store.IncidentChange{Status: ptr(domain.IncidentActive), ResolvingComment: "done"}, "resolvingComment"},
 			{store.IncidentChange{DisplayName: ptr(" ")}, "displayName"},
 			{store.IncidentChange{AddTags: []string{"ok", ""}}, "addTags[1]"},
 			{store.IncidentChange{}, ""},
@@ -392,9 +397,18 @@ func TestManageIncident(t *testing.T) {
 		if p, _ := s.QueryIncidents(ctx, resolved); p.Total != 1 {
 			t.Errorf("resolved incidents: %d", p.Total)
 		}
+		// A resolving comment alone edits a resolved incident's ...
+		if inc = manage(store.IncidentChange{ResolvingComment: "reimaged twice"}, "ana"); inc.ResolvingComment != "reimaged twice" ||
+			inc.Status != domain.IncidentResolved {
+			t.Errorf("resolving comment edited: %+v", inc)
+		}
 		inc = manage(store.IncidentChange{Status: ptr(domain.IncidentActive)}, "ana")
-		if inc.Status != domain.IncidentActive || inc.ResolvedDateTime != nil || inc.ResolvingComment != "reimaged" {
+		if inc.Status != domain.IncidentActive || inc.ResolvedDateTime != nil || inc.ResolvingComment != "reimaged twice" {
 			t.Errorf("reopened: status %s, resolved at %v, resolving comment %q", inc.Status, inc.ResolvedDateTime, inc.ResolvingComment)
+		}
+		// ... and does not resolve one reopened meanwhile.
+		if _, _, err := s.ManageIncident(ctx, id, store.IncidentChange{ResolvingComment: "stale form"}, "bob"); domain.KindOf(err) != domain.KindConflict {
+			t.Errorf("a resolving comment on a reopened incident: %v, want a conflict", err)
 		}
 		// A change to the same value is no change.
 		before := len(activityVerbs(t, s, id))

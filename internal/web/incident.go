@@ -313,11 +313,7 @@ func (p *pages) manage(w http.ResponseWriter, r *http.Request) error {
 		ch.Classification, ch.Determination = &c, &d
 	}
 	if v, ok := changed("resolvingComment"); ok && v != "" {
-		ch.ResolvingComment = v
-		if status == string(domain.IncidentResolved) {
-			s := domain.IncidentResolved
-			ch.Status = &s
-		}
+		ch.ResolvingComment = v // alone, the store refuses it unless the incident is still resolved
 	}
 	ch.Comment = strings.TrimSpace(form.Get("comment"))
 	if ch.Empty() {
