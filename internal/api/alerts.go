@@ -17,7 +17,11 @@ func (s *Server) exportAlerts(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="alert-incidents.csv"`)
-	return s.Store.ExportAssignments(r.Context(), w)
+	if err := s.Store.ExportAssignments(r.Context(), StreamWriter(w)); err != nil {
+		s.Log.WithError(err).Warn("alert export cut short")
+		AbortStream()
+	}
+	return nil
 }
 
 // MoveBody is the body of POST /api/v1/alerts/{id}/move: the incident to

@@ -515,8 +515,9 @@ func (s *Server) exportIncidents(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="incidents.csv"`)
 	// Once the header is out, an error can only cut the stream short.
-	if err := s.ExportIncidents(r.Context(), p, q, csv.NewWriter(w)); err != nil {
+	if err := s.ExportIncidents(r.Context(), p, q, csv.NewWriter(StreamWriter(w))); err != nil {
 		s.Log.WithError(err).Warn("incident export cut short")
+		AbortStream()
 	}
 	return nil
 }

@@ -230,8 +230,9 @@ func (p *pages) exportQueue(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="incidents.csv"`)
 	// Once rows are out, an error can only cut the file short.
-	if err := p.Incidents.ExportIncidents(r.Context(), auth.FromContext(r.Context()), q, csv.NewWriter(w)); err != nil {
+	if err := p.Incidents.ExportIncidents(r.Context(), auth.FromContext(r.Context()), q, csv.NewWriter(api.StreamWriter(w))); err != nil {
 		p.Log.WithError(err).Warn("incident export from the pages cut short")
+		api.AbortStream()
 	}
 	return nil
 }
