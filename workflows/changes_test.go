@@ -22,7 +22,9 @@ func TestRunningInvestigationRecordsIncidentChanges(t *testing.T) {
 		f.env.SignalWorkflow(SignalIncidentChanged, IncidentChange{Field: FieldStatus, From: "active", To: "inProgress", By: "ana"})
 	}, 10*time.Minute)
 	f.env.RegisterDelayedCallback(func() {
-		f.env.SignalWorkflow(SignalIncidentChanged, IncidentChange{Field: FieldAssignedTo, To: "bo", By: "ana"})
+		// One change by hand of two fields is one signal.
+		f.env.SignalWorkflow(SignalIncidentChanged, IncidentChange{Field: FieldAssignedTo, To: "bo", By: "ana",
+			More: []IncidentChange{{Field: FieldClassification, From: "unknown", To: "truePositive"}}})
 		f.decide(DecideRequest{ActionID: f.pendingAction().ID, Decision: domain.DecisionApprove, By: "ana", Role: domain.RoleResponder}, func(err error) {
 			if err != nil {
 				t.Errorf("approve: %v", err)
@@ -33,14 +35,17 @@ func TestRunningInvestigationRecordsIncidentChanges(t *testing.T) {
 	if st.Investigation != domain.InvestigationSuccessfullyRemediated || st.ChangeOnly {
 		t.Errorf("investigation: %s (change-only %v), want successfullyRemediated", st.Investigation, st.ChangeOnly)
 	}
-	if len(st.Changes) != 2 {
-		t.Fatalf("changes: %+v, want 2", st.Changes)
+	if len(st.Changes) != 3 {
+		t.Fatalf("changes: %+v, want 3", st.Changes)
 	}
 	if c := st.Changes[0]; c.Field != FieldStatus || c.To != "inProgress" || c.By != "ana" || c.At.Sub(start) != 10*time.Minute {
 		t.Errorf("first change: %+v, want status → inProgress by ana 10 minutes in", c)
 	}
 	if c := st.Changes[1]; c.Field != FieldAssignedTo || c.To != "bo" || c.At.Sub(start) != time.Hour {
 		t.Errorf("second change: %+v, want the assignment an hour in", c)
+	}
+	if c := st.Changes[2]; c.Field != FieldClassification || c.To != "truePositive" || c.By != "ana" || c.At.Sub(start) != time.Hour {
+		t.Errorf("third change: %+v, want the classification by ana, with the assignment", c)
 	}
 	for _, s := range st.Steps {
 		if s.At.IsZero() {

@@ -96,12 +96,26 @@ type AlertsAdded struct {
 }
 
 // IncidentChange is the payload of SignalIncidentChanged: a person's change
-// to one field of the incident.
+// to one field of the incident, and in More the other fields they changed
+// at once (one signal per change by hand, not one per field).
 type IncidentChange struct {
-	Field string `json:"field"` // status, assignedTo, classification, determination
-	From  string `json:"from,omitempty"`
-	To    string `json:"to,omitempty"`
-	By    string `json:"by"`
+	Field string           `json:"field"` // status, assignedTo, classification, determination
+	From  string           `json:"from,omitempty"`
+	To    string           `json:"to,omitempty"`
+	By    string           `json:"by"`
+	More  []IncidentChange `json:"more,omitempty"`
+}
+
+// Fields lists the change's field changes one by one, each with its By.
+func (ch IncidentChange) Fields() []IncidentChange {
+	out := []IncidentChange{{Field: ch.Field, From: ch.From, To: ch.To, By: ch.By}}
+	for _, m := range ch.More {
+		if m.By == "" {
+			m.By = ch.By
+		}
+		out = append(out, m.Fields()...)
+	}
+	return out
 }
 
 // Incident fields whose changes the API signals (IncidentChange.Field).
@@ -112,10 +126,13 @@ const (
 	FieldDetermination  = "determination"
 )
 
-// ChangeRecord is an incident change as the investigation received it.
+// ChangeRecord is one field's change as the investigation received it.
 type ChangeRecord struct {
-	IncidentChange
-	At time.Time `json:"at"`
+	Field string    `json:"field"`
+	From  string    `json:"from,omitempty"`
+	To    string    `json:"to,omitempty"`
+	By    string    `json:"by"`
+	At    time.Time `json:"at"`
 }
 
 // State is the investigation as the workflow knows it; the state query
@@ -314,8 +331,10 @@ func (w *incident) drainChanges(ctx workflow.Context) {
 }
 
 func (w *incident) recordChange(ctx workflow.Context, ch IncidentChange) {
-	w.state.Changes = append(w.state.Changes, ChangeRecord{IncidentChange: ch, At: workflow.Now(ctx)})
-	w.log.Info("incident changed", "field", ch.Field, "from", ch.From, "to", ch.To, "by", ch.By)
+	for _, f := range ch.Fields() {
+		w.state.Changes = append(w.state.Changes, ChangeRecord{Field: f.Field, From: f.From, To: f.To, By: f.By, At: workflow.Now(ctx)})
+		w.log.Info("incident changed", "field", f.Field, "from", f.From, "to", f.To, "by", f.By)
+	}
 }
 
 // recordOnly reports whether a change-only run may complete now, having

@@ -143,19 +143,29 @@ func (s *Server) incidentChanged(ctx context.Context, id int64, before, after *d
 	if s.Engine == nil || before == nil || after == nil {
 		return
 	}
+	var sig *workflows.IncidentChange
 	for _, ch := range []workflows.IncidentChange{
 		{Field: workflows.FieldStatus, From: string(before.Status), To: string(after.Status)},
 		{Field: workflows.FieldAssignedTo, From: before.AssignedTo, To: after.AssignedTo},
 		{Field: workflows.FieldClassification, From: before.Classification, To: after.Classification},
 		{Field: workflows.FieldDetermination, From: before.Determination, To: after.Determination},
 	} {
-		if ch.From == ch.To {
-			continue
+		switch {
+		case ch.From == ch.To:
+		case sig == nil:
+			ch.By = by
+			sig = &ch
+		default:
+			sig.More = append(sig.More, ch)
 		}
-		ch.By = by
-		if err := s.Engine.IncidentChanged(ctx, id, ch); err != nil {
-			s.Log.WithError(err).WithField("incident", id).WithField("field", ch.Field).
-				Warn("signal the investigation of a change by hand; post-incident review falls back to the activity log")
-		}
+	}
+	if sig == nil {
+		return
+	}
+	// One signal for the whole change, so that a change of four fields
+	// does not start four runs of a finished investigation.
+	if err := s.Engine.IncidentChanged(ctx, id, *sig); err != nil {
+		s.Log.WithError(err).WithField("incident", id).WithField("field", sig.Field).
+			Warn("signal the investigation of a change by hand; post-incident review falls back to the activity log")
 	}
 }

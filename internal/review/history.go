@@ -95,19 +95,21 @@ func readHistory(runs [][]*historypb.HistoryEvent, acts []domain.Action, scoped 
 				attr := ev.GetWorkflowExecutionSignaledEventAttributes()
 				switch attr.GetSignalName() {
 				case workflows.SignalIncidentChanged:
-					var ch workflows.IncidentChange
-					if err := dc.FromPayloads(attr.GetInput(), &ch); err != nil {
+					var sig workflows.IncidentChange
+					if err := dc.FromPayloads(attr.GetInput(), &sig); err != nil {
 						h.notes = append(h.notes, fmt.Sprintf("undecodable incident change at %s: %v", at.Format(time.RFC3339), err))
 						continue
 					}
-					c := change{At: at, Field: ch.Field, From: ch.From, To: ch.To, By: ch.By, Source: FromHistory}
-					h.changes = append(h.changes, c)
-					what := fmt.Sprintf("%s %s → %s", c.Field, orNone(c.From), orNone(c.To))
-					if h.acknowledged == nil && store.IsHuman(c.By) {
-						h.acknowledged = &Milestone{At: at, By: c.By, What: what, Source: FromHistory}
-					}
-					if c.Field == workflows.FieldStatus && c.To == string(domain.IncidentResolved) {
-						h.resolved = &Milestone{At: at, By: c.By, What: what, Source: FromHistory}
+					for _, ch := range sig.Fields() {
+						c := change{At: at, Field: ch.Field, From: ch.From, To: ch.To, By: ch.By, Source: FromHistory}
+						h.changes = append(h.changes, c)
+						what := fmt.Sprintf("%s %s → %s", c.Field, orNone(c.From), orNone(c.To))
+						if h.acknowledged == nil && store.IsHuman(c.By) {
+							h.acknowledged = &Milestone{At: at, By: c.By, What: what, Source: FromHistory}
+						}
+						if c.Field == workflows.FieldStatus && c.To == string(domain.IncidentResolved) {
+							h.resolved = &Milestone{At: at, By: c.By, What: what, Source: FromHistory}
+						}
 					}
 				case workflows.SignalAlertsAdded:
 					var sig workflows.AlertsAdded
