@@ -242,11 +242,11 @@ func (s *Store) EachIncident(ctx context.Context, q IncidentQuery, fn func(*Inci
 	return nil
 }
 
-// jsonElemLike is a LIKE pattern that matches a JSON array (as StringList
-// stores it) holding v.
-func jsonElemLike(v string) string {
+// jsonElem is v as a JSON array (as StringList stores it) holds it, quotes
+// included: found in the array's text, it is a whole element.
+func jsonElem(v string) string {
 	b, _ := json.Marshal(v) // the same encoding StringList.Value writes
-	return "%" + likeEscape(string(b)) + "%"
+	return string(b)
 }
 
 // incidentSQL builds the WHERE and ORDER BY clauses of a queue query.
@@ -267,7 +267,13 @@ func (s *Store) incidentSQL(q IncidentQuery) (where string, args []any, order st
 	in("i.classification", anys(q.Classifications))
 	in("i.determination", anys(q.Determinations))
 	in("i.investigation_state", anys(q.InvestigationStates))
-	// JSON-array columns: any of the values, as a whole element.
+	// JSON-array columns: any of the values, as a whole element, matched
+	// exactly (case and all) on both databases — LIKE would ignore case on
+	// SQLite only.
+	find := "strpos(%s, ?) > 0"
+	if s.dialect == SQLite {
+		find = "instr(%s, ?) > 0"
+	}
 	anyElem := func(cols []string, vals []string) {
 		if len(vals) == 0 {
 			return
@@ -275,8 +281,8 @@ func (s *Store) incidentSQL(q IncidentQuery) (where string, args []any, order st
 		var or []string
 		for _, v := range vals {
 			for _, c := range cols {
-				or = append(or, c+` LIKE ? ESCAPE '\'`)
-				args = append(args, jsonElemLike(v))
+				or = append(or, fmt.Sprintf(find, c))
+				args = append(args, jsonElem(v))
 			}
 		}
 		conds = append(conds, `(`+strings.Join(or, " OR ")+`)`)

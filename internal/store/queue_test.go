@@ -99,6 +99,8 @@ func TestQueryIncidentsFilters(t *testing.T) {
 			{"service source", store.IncidentQuery{ServiceSources: []string{"microsoftDefenderForOffice365"}}, []int64{f.c}},
 			{"detection source", store.IncidentQuery{DetectionSources: []string{"antivirus"}}, []int64{f.b}},
 			{"category", store.IncidentQuery{Categories: []string{"CredentialAccess"}}, []int64{f.a}},
+			{"category is exact on both databases", store.IncidentQuery{Categories: []string{"credentialaccess"}}, []int64{}},
+			{"tag is exact on both databases", store.IncidentQuery{Tags: []string{"VIP"}}, []int64{}},
 			{"classification", store.IncidentQuery{Classifications: []string{"truePositive"}}, []int64{f.a}},
 			{"determination", store.IncidentQuery{Determinations: []string{"malware", "phishing"}}, []int64{f.a}},
 			{"investigation state", store.IncidentQuery{InvestigationStates: []domain.InvestigationState{domain.InvestigationRunning}}, []int64{f.b}},
