@@ -44,19 +44,32 @@ func outputFlag(fs *flag.FlagSet, def, allowed string) *string {
 }
 
 // parseOne parses a show-style command's flags and its one positional
-// argument, what names it (e.g. "an action id"), and checks --output.
+// argument, what names it (e.g. "one action id"), and checks --output.
 func parseOne(fs *flag.FlagSet, args []string, out *string, allowed, what string) (string, error) {
-	pos, err := parse(fs, args)
+	pos, err := parsePositional(fs, args, out, allowed, what, func(n int) bool { return n == 1 })
 	if err != nil {
 		return "", err
 	}
-	if err := checkOutput(*out, allowed); err != nil {
-		return "", err
-	}
-	if len(pos) != 1 {
-		return "", usageError{fmt.Sprintf("%s: name %s", fs.Name(), what)}
-	}
 	return pos[0], nil
+}
+
+// parseSome is parseOne for commands that take one or more arguments.
+func parseSome(fs *flag.FlagSet, args []string, out *string, allowed, what string) ([]string, error) {
+	return parsePositional(fs, args, out, allowed, what, func(n int) bool { return n > 0 })
+}
+
+func parsePositional(fs *flag.FlagSet, args []string, out *string, allowed, what string, ok func(int) bool) ([]string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOutput(*out, allowed); err != nil {
+		return nil, err
+	}
+	if !ok(len(pos)) {
+		return nil, usageError{fmt.Sprintf("%s: name %s", fs.Name(), what)}
+	}
+	return pos, nil
 }
 
 func checkOutput(out, allowed string) error {
@@ -161,15 +174,9 @@ func decide(ctx context.Context, env Env, verb string, args []string) error {
 	comment := fs.String("m", "", "comment recorded with the decision")
 	fs.StringVar(comment, "comment", "", "same as -m")
 	out := outputFlag(fs, "table", "table|json")
-	ids, err := parse(fs, args)
+	ids, err := parseSome(fs, args, out, "table|json", "at least one action id")
 	if err != nil {
 		return err
-	}
-	if err := checkOutput(*out, "table|json"); err != nil {
-		return err
-	}
-	if len(ids) == 0 {
-		return usageError{"actions " + verb + ": name at least one action id"}
 	}
 	if len(ids) == 1 {
 		body, _ := json.Marshal(api.DecisionBody{Comment: *comment})
@@ -211,26 +218,20 @@ func undo(ctx context.Context, env Env, args []string) error {
 	comment := fs.String("m", "", "comment recorded with the undo")
 	fs.StringVar(comment, "comment", "", "same as -m")
 	out := outputFlag(fs, "table", "table|json")
-	ids, err := parse(fs, args)
+	id, err := parseOne(fs, args, out, "table|json", "one action id")
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out, "table|json"); err != nil {
-		return err
-	}
-	if len(ids) != 1 {
-		return usageError{"actions undo: name one action id"}
-	}
 	body, _ := json.Marshal(map[string]string{"comment": *comment})
 	var a domain.Action
-	if _, err := call(ctx, env, http.MethodPost, "/api/v1/actions/"+url.PathEscape(ids[0])+"/undo", body, &a); err != nil {
+	if _, err := call(ctx, env, http.MethodPost, "/api/v1/actions/"+url.PathEscape(id)+"/undo", body, &a); err != nil {
 		return err
 	}
 	if *out == "json" {
 		printJSON(env.Stdout, a)
 		return nil
 	}
-	fmt.Fprintf(env.Stdout, "undo of %s: action %s (%s on %s) %s\n", ids[0], a.ID, a.Type, a.TargetName, a.Status)
+	fmt.Fprintf(env.Stdout, "undo of %s: action %s (%s on %s) %s\n", id, a.ID, a.Type, a.TargetName, a.Status)
 	return nil
 }
 

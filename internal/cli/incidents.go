@@ -299,15 +299,9 @@ func incidentsManage(ctx context.Context, env Env, verb string, args []string) e
 		determ = fs.String("determination", "", "a determination that fits the classification (starter incidents help)")
 	}
 	out := outputFlag(fs, "table", "table|json")
-	pos, err := parse(fs, args)
+	pos, err := parseSome(fs, args, out, "table|json", "at least one incident id")
 	if err != nil {
 		return err
-	}
-	if err := checkOutput(*out, "table|json"); err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		return usageError{"incidents " + verb + ": name at least one incident id"}
 	}
 	ids := make([]int64, len(pos))
 	for i, p := range pos {
