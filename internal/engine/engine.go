@@ -230,6 +230,10 @@ func (e *Engine) runs(ctx context.Context, incidentID int64) ([]*workflowpb.Work
 // reads.
 const MaxRuns = 500
 
+// MaxHistoryEvents bounds the events IncidentHistory reads in all: past
+// it, later runs are left out and the error says so.
+const MaxHistoryEvents = 200_000
+
 // IncidentHistory returns the workflow history of every run of the
 // incident's investigation, oldest run first, each run's events in order:
 // what post-incident review measures. The latest run is read even when
@@ -257,7 +261,12 @@ func (e *Engine) IncidentHistory(ctx context.Context, incidentID int64) ([][]*hi
 		return nil, domain.Errorf(domain.KindNotFound, "no investigation history for incident %d", incidentID)
 	}
 	out := make([][]*historypb.HistoryEvent, 0, len(ids))
-	for _, runID := range ids {
+	total := 0
+	for i, runID := range ids {
+		if total >= MaxHistoryEvents {
+			return out, fmt.Errorf("read the first %d runs only (%d events, the limit): the %d later runs are left out",
+				i, total, len(ids)-i)
+		}
 		var events []*historypb.HistoryEvent
 		it := e.Client.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
@@ -272,6 +281,7 @@ func (e *Engine) IncidentHistory(ctx context.Context, incidentID int64) ([][]*hi
 		}
 		if len(events) > 0 {
 			out = append(out, events)
+			total += len(events)
 		}
 	}
 	return out, nil

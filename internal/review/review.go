@@ -196,7 +196,8 @@ type Facts struct {
 	// Runs are the workflow histories (History.IncidentHistory); empty
 	// when there are none.
 	Runs [][]*historypb.HistoryEvent
-	// HistoryErr is why the histories could not be read, if so.
+	// HistoryErr is why the histories could not be read, or not all of
+	// them (Runs then holds those that were).
 	HistoryErr error
 	// Scoped says the reader is scoped to device groups: Actions and
 	// Activity hold only what they may see, and the history is read with
@@ -273,7 +274,11 @@ func Build(f *Facts, now time.Time) (*Report, error) {
 	r.Runs = len(f.Runs)
 	r.Notes = append(r.Notes, h.notes...)
 	if f.HistoryErr != nil {
-		r.Notes = append(r.Notes, "workflow history not read: "+f.HistoryErr.Error())
+		what := "workflow history not read: "
+		if len(f.Runs) > 0 {
+			what = "workflow history read in part: "
+		}
+		r.Notes = append(r.Notes, what+f.HistoryErr.Error())
 	}
 	r.Timeline = append(r.Timeline, h.timeline...)
 	r.actions(f.Actions, h)

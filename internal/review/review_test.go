@@ -1,6 +1,8 @@
 package review
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -312,5 +314,23 @@ func TestScopedReaderSeesNoHiddenAction(t *testing.T) {
 		if strings.Contains(e.What, "iso") || strings.Contains(e.Ref, "iso") {
 			t.Errorf("timeline names the hidden action: %+v", e)
 		}
+	}
+}
+
+// TestPartHistoryIsUsedAndSaid: when only some runs could be read, the
+// report uses them and says the history was read in part.
+func TestPartHistoryIsUsedAndSaid(t *testing.T) {
+	f := facts(t)
+	f.Runs = histories(t)[:1]
+	f.HistoryErr = errors.New("read the first 1 runs only (200000 events, the limit): the 1 later runs are left out")
+	r, err := Build(f, t0.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TimeToContain == nil || r.TimeToContain.Source != FromHistory {
+		t.Errorf("contain: %+v; want it from the run that was read", r.TimeToContain)
+	}
+	if !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.HasPrefix(n, "workflow history read in part: ") }) {
+		t.Errorf("notes: %q; want the partial read said", r.Notes)
 	}
 }
