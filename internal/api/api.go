@@ -250,6 +250,11 @@ type IngestResponse struct {
 // alerts are stored even when others are bad: 200 when all were good, 207
 // when some were rejected, 400 when none was usable.
 func (s *Server) postAlerts(w http.ResponseWriter, r *http.Request) error {
+	// Ingest correlates across every device group and answers with the
+	// incidents alerts joined, so it is for tokens that see them all.
+	if p := auth.FromContext(r.Context()); p != nil && p.Scoped() {
+		return domain.Errorf(domain.KindForbidden, "ingest correlates across every device group; a token scoped to some may not send alerts")
+	}
 	alerts, problems, err := decode.Decode(http.MaxBytesReader(w, r.Body, s.maxBody()))
 	if err != nil {
 		return err

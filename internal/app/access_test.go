@@ -195,7 +195,7 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 		"GET /healthz":          {func(string) req { return req{"/healthz", ""} }, open},
 		"GET /readyz":           {func(string) req { return req{"/readyz", ""} }, open},
 		"GET /api/v1/me":        {func(string) req { return req{"/api/v1/me", ""} }, allowed("viewer", 200)},
-		"POST /api/v1/alerts":   {func(string) req { return req{"/api/v1/alerts", string(deviceAlert(t, 0))} }, allowed("analyst", 200)},
+		"POST /api/v1/alerts":   {func(string) req { return req{"/api/v1/alerts", string(deviceAlert(t, 0))} }, with(allowed("analyst", 200), "scoped", 403)},
 		"GET /api/v1/incidents": {func(string) req { return req{"/api/v1/incidents", ""} }, allowed("viewer", 200)},
 		"GET /api/v1/incidents/{id}": {func(string) req { return req{"/api/v1/incidents/" + inc, ""} },
 			with(allowed("viewer", 200), "scoped", 404)},

@@ -208,6 +208,12 @@ func (s *Server) Namespace() string { return s.namespace }
 // Stop shuts the server down.
 func (s *Server) Stop() error { return s.srv.Stop() }
 
+// freePorts finds n free loopback ports. They are closed again before the
+// server binds them, so they are drawn below the kernel's ephemeral range
+// (32768 and up on Linux): there, no outgoing connection of this or another
+// process (a test's clients, a second dev server starting beside this one)
+// takes one as its source port in between. A port that is busy is skipped;
+// after many misses the kernel's own choice serves.
 func freePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	var ls []net.Listener
@@ -216,9 +222,16 @@ func freePorts(n int) ([]int, error) {
 			_ = l.Close()
 		}
 	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		addr := "127.0.0.1:0"
+		if tries < 50*n {
+			addr = fmt.Sprintf("127.0.0.1:%d", lowPortMin+rand.IntN(lowPortMax-lowPortMin))
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
+			if tries < 50*n {
+				continue
+			}
 			return nil, fmt.Errorf("find a free port: %w", err)
 		}
 		ls = append(ls, l)
@@ -226,3 +239,10 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// The range freePorts draws from: registered ports below Linux's ephemeral
+// range.
+const (
+	lowPortMin = 20000
+	lowPortMax = 32000
+)
