@@ -226,6 +226,11 @@ func TestParseLanguageErrors(t *testing.T) {
 			want: []string{`t.yaml:5:7: step has no action: give it action: TYPE, or use: SUB-PLAYBOOK`},
 		},
 		{
+			name: "use with a duplicate input",
+			src:  header + "stages:\n  containment:\n    - id: a\n      use: contain\n      with:\n        device: first(devices)\n        device: last(devices)\n",
+			want: []string{`t.yaml:9:9: duplicate input "device", first at line 8`},
+		},
+		{
 			name: "use with approval, timeout, retry and target",
 			src: header + "stages:\n  containment:\n    - id: a\n      use: contain\n      approval: required\n      timeout: 1m\n" +
 				"      retry: {attempts: 2}\n      target: first(devices)\n",

@@ -728,19 +728,9 @@ func (l *loader) args(n, key, actn *yaml.Node, spec *actions.Spec, scope any) []
 			l.errorf(n, "with must be a mapping of argument names to values, got %s", kindName(n))
 			return nil
 		}
-		seen := map[string]*yaml.Node{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
-				l.errorf(k, "argument names must be strings")
-				continue
-			}
+		for _, e := range l.namedEntries(n, "argument") {
+			k, v := e.key, e.val
 			name := k.Value
-			if first := seen[name]; first != nil {
-				l.errorf(k, "duplicate argument %q, first at line %d", name, first.Line)
-				continue
-			}
-			seen[name] = k
 			given[name] = true
 			what := "with." + name
 			var p actions.Param
@@ -777,6 +767,31 @@ func (l *loader) args(n, key, actn *yaml.Node, spec *actions.Spec, scope any) []
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// entry is one key and value of a YAML mapping.
+type entry struct{ key, val *yaml.Node }
+
+// namedEntries lists a mapping's entries whose keys are strings, each name
+// once: a key that is no string, or a name seen before, is reported (noun
+// says what the names are: "argument", "input") and left out.
+func (l *loader) namedEntries(n *yaml.Node, noun string) []entry {
+	var out []entry
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
+			l.errorf(k, "%s names must be strings", noun)
+			continue
+		}
+		if first := seen[k.Value]; first != nil {
+			l.errorf(k, "duplicate %s %q, first at line %d", noun, k.Value, first.Line)
+			continue
+		}
+		seen[k.Value] = k
+		out = append(out, entry{k, v})
+	}
 	return out
 }
 

@@ -151,6 +151,16 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`t.yaml:7:25: incident.tag takes no argument "colour", want one of tags`},
 		},
 		{
+			name: "duplicate argument",
+			src:  header + "stages:\n  triage:\n    - id: a\n      action: incident.tag\n      with:\n        tags: [x]\n        tags: [y]\n",
+			want: []string{`t.yaml:9:9: duplicate argument "tags", first at line 8`},
+		},
+		{
+			name: "argument name not a string",
+			src:  header + "stages:\n  triage:\n    - id: a\n      action: incident.tag\n      with: {tags: [x], 3: y}\n",
+			want: []string{`t.yaml:7:25: argument names must be strings`},
+		},
+		{
 			name: "bad enum value",
 			src: header + "stages:\n  containment:\n    - id: a\n      for_each: devices\n      action: device.isolate\n" +
 				"      with:\n        isolationType: Partial\n",

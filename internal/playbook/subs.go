@@ -331,18 +331,8 @@ func (l *loader) useArgs(n *yaml.Node, scope any) []namedArg {
 		return nil
 	}
 	var out []namedArg
-	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
-			l.errorf(k, "input names must be strings")
-			continue
-		}
-		if first := seen[k.Value]; first != nil {
-			l.errorf(k, "duplicate input %q, first at line %d", k.Value, first.Line)
-			continue
-		}
-		seen[k.Value] = k
+	for _, e := range l.namedEntries(n, "input") {
+		k, v := e.key, e.val
 		val, ok := l.argValue(v, "with."+k.Value, scope, 0)
 		if !ok {
 			continue
