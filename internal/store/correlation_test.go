@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -474,32 +473,13 @@ func TestConcurrentIngestersOnPostgres(t *testing.T) {
 // one fresh schema; nil when TEST_DATABASE_URL is unset.
 func openPostgresPair(t *testing.T) (*store.Store, *store.Store) {
 	t.Helper()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
+	dsn := postgresSchemaURL(t)
+	if dsn == "" {
 		return nil, nil
 	}
-	schema := fmt.Sprintf("t_pair_%d", time.Now().UnixNano())
-	admin, err := sqlx.Open("postgres", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
 	var out [2]*store.Store
 	for i := range out {
-		st, err := store.Open(context.Background(), u.String())
+		st, err := store.Open(context.Background(), dsn)
 		if err != nil {
 			t.Fatalf("open postgres: %v", err)
 		}

@@ -55,9 +55,25 @@ func OpenSQLite(t testing.TB) *store.Store {
 // or nil when TEST_DATABASE_URL is unset.
 func OpenPostgres(t testing.TB) *store.Store {
 	t.Helper()
+	dsn := postgresSchemaURL(t)
+	if dsn == "" {
+		return nil
+	}
+	s, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// postgresSchemaURL makes a fresh schema, dropped at the end, and returns
+// TEST_DATABASE_URL pointed at it; "" when TEST_DATABASE_URL is unset.
+func postgresSchemaURL(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv("TEST_DATABASE_URL")
 	if base == "" {
-		return nil
+		return ""
 	}
 	schema := fmt.Sprintf("t_%d_%d", time.Now().UnixNano(), rand.IntN(1e6))
 	admin, err := sqlx.Open("postgres", base)
@@ -78,12 +94,7 @@ func OpenPostgres(t testing.TB) *store.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	s, err := store.Open(context.Background(), u.String())
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return u.String()
 }
 
 func device(id string, v domain.Verdict) domain.Evidence {
