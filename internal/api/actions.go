@@ -317,12 +317,11 @@ func (s *Server) DecideMany(ctx context.Context, p *auth.Principal, ids []string
 
 // fieldOf names the field at fault in a domain error that names none.
 func fieldOf(err error, field string) error {
-	if de, ok := err.(*domain.Error); ok && de.Field == "" {
-		c := *de
-		c.Field = field
-		return &c
-	}
-	return err
+	return amend(err, func(c *domain.Error) {
+		if c.Field == "" {
+			c.Field = field
+		}
+	})
 }
 
 // Undo asks the incident workflow to undo a succeeded action by running

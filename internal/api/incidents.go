@@ -467,23 +467,26 @@ func (s *Server) afterChange(ctx context.Context, id int64, before, after *domai
 
 // orAll adds to a refused filter value that "all" lifts the filter.
 func orAll(err error) error {
-	if de, ok := err.(*domain.Error); ok {
-		c := *de
-		c.Message += `, or all`
-		return &c
-	}
-	return err
+	return amend(err, func(c *domain.Error) { c.Message += `, or all` })
 }
 
 // fieldPrefix prefixes the field a domain error names (change.status).
 func fieldPrefix(err error, prefix string) error {
-	if de, ok := err.(*domain.Error); ok {
-		c := *de
+	return amend(err, func(c *domain.Error) {
 		if c.Field == "" {
 			c.Field = prefix
 		} else {
 			c.Field = prefix + "." + c.Field
 		}
+	})
+}
+
+// amend returns a copy of a domain error changed by edit, and any other
+// error as it is.
+func amend(err error, edit func(*domain.Error)) error {
+	if de, ok := err.(*domain.Error); ok {
+		c := *de
+		edit(&c)
 		return &c
 	}
 	return err
