@@ -499,7 +499,7 @@ func (b *batch) ingest(a *domain.Alert) (IngestResult, error) {
 		ch := b.record(a, st, false, false)
 		st.full = true
 		b.material(st, ch, &res)
-		b.audits = append(b.audits, AuditEntry{Actor: "system:ingest", Verb: "alert.updated", Object: "alert:" + a.ID,
+		b.audits = append(b.audits, AuditEntry{Actor: ingestActor, Verb: "alert.updated", Object: "alert:" + a.ID,
 			IncidentID: &st.id, After: string(a.Status) + " " + string(a.Severity) + ": " + a.Title})
 		return res, nil
 	}
@@ -674,7 +674,7 @@ func (b *batch) ingest(a *domain.Alert) (IngestResult, error) {
 	}
 	b.material(target, ch, &res)
 	if ch.Material() {
-		b.audits = append(b.audits, AuditEntry{Actor: "system:ingest", Verb: "alert.joined", Object: "alert:" + a.ID,
+		b.audits = append(b.audits, AuditEntry{Actor: ingestActor, Verb: "alert.joined", Object: "alert:" + a.ID,
 			IncidentID: &target.id, After: string(a.Severity) + ": " + a.Title})
 	}
 
@@ -1259,7 +1259,7 @@ func (b *batch) flush() error {
 		}
 		write = append(write, st)
 		if st.quiet > 0 {
-			b.audits = append(b.audits, AuditEntry{Actor: "system:ingest", Verb: "alerts.counted",
+			b.audits = append(b.audits, AuditEntry{Actor: ingestActor, Verb: "alerts.counted",
 				Object: fmt.Sprintf("incident:%d", id), IncidentID: &st.id,
 				After: fmt.Sprintf("%d alerts joined without a material change (counted, investigation not signalled)", st.quiet)})
 		}
