@@ -359,7 +359,7 @@ func Choose(cands []Candidate) (int64, []int64) {
 	}
 	best := cands[0]
 	for _, c := range cands[1:] {
-		if c.Alerts > best.Alerts || (c.Alerts == best.Alerts && c.IncidentID < best.IncidentID) {
+		if c.Alerts > best.Alerts || (c.Alerts == best.Alerts && cmpID(c.IncidentID, best.IncidentID) < 0) {
 			best = c
 		}
 	}
@@ -369,7 +369,7 @@ func Choose(cands []Candidate) (int64, []int64) {
 			others = append(others, c.IncidentID)
 		}
 	}
-	slices.Sort(others)
+	slices.SortFunc(others, cmpID)
 	return best.IncidentID, others
 }
 

@@ -125,13 +125,12 @@ func (s *Store) ingestBatch(ctx context.Context, alerts []*domain.Alert, rules C
 		if err := b.load(alerts); err != nil {
 			return err
 		}
-		results = make([]IngestResult, len(alerts))
-		for i, a := range alerts {
-			r, err := b.ingest(a)
-			if err != nil {
-				return fmt.Errorf("ingest alert %q: %w", a.ID, err)
-			}
-			results[i] = r
+		plan, err := b.rules.Run(b.st, alerts)
+		if err != nil {
+			return err
+		}
+		if results, err = b.apply(plan, alerts); err != nil {
+			return err
 		}
 		if err := b.flush(); err != nil {
 			return err

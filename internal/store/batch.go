@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -16,10 +17,11 @@ import (
 	"github.com/airsoc/air/internal/domain"
 )
 
-// batch is one ingest transaction: it reads the correlation state the
-// batch's alerts can touch in a few bulk queries, decides alert by alert in
-// memory (package correlate), and writes everything back in bulk at the
-// end. Merges are the exception: they are written as they happen.
+// batch is one ingest transaction: lock the batch's keys, load the
+// correlation state its alerts can touch in a few bulk queries (load),
+// let the engine (package correlate) decide where every alert goes
+// (correlate.Rules.Run, pure), then apply its plan: open incidents, merge,
+// write alerts, sightings and derived fields in bulk (apply, flush).
 type batch struct {
 	ctx   context.Context
 	s     *Store
@@ -27,36 +29,17 @@ type batch struct {
 	rules CorrelationRules
 	now   time.Time
 
-	existing map[string]prevAlert
-	byKey    map[domain.EntityKey][]*sightingState // open, non-routine incidents' sightings
-	known    map[incKey]*sightingState             // every loaded or new (incident, key)
-	openN    map[domain.EntityKey]int              // open non-routine incidents per key
-	incs     map[int64]*incState
-	buckets  map[profileKey]map[int64]bool
-	recent   map[string]map[domain.EntityKey]recentHit
-	routine  map[string]int64                        // routine key → open routine incident (0: none)
-	activity map[int64]map[int64]int                 // incident → bucket → notable alerts (storm window of the batch)
-	aliases  map[domain.EntityKey][]domain.EntityKey // FQDN → short host key it also links under
-	newAct   map[int64]map[int64]int                 // increments to write
+	st   *correlate.State
+	plan *correlate.Plan
+	incs map[int64]*incState // store-side incident state by real id
+	real map[int64]int64     // provisional id (from the plan) → real id
 
 	// pending writes
-	entityRows  map[domain.EntityKey][]any
-	alertRows   [][]any
-	alertEnts   map[alertEntKey]domain.Verdict
-	dirtySight  map[incKey]bool
-	newBuckets  map[profileKey]map[int64]bool
-	dirtyRecent map[string]map[domain.EntityKey]bool
-	audits      []AuditEntry
-}
-
-type prevAlert struct {
-	incidentID int64
-	lastUpdate time.Time
-}
-
-type incKey struct {
-	inc int64
-	key domain.EntityKey
+	entityRows map[domain.EntityKey][]any
+	alertRows  [][]any
+	pendingRow map[string]int // alert id → index in alertRows
+	alertEnts  map[alertEntKey]domain.Verdict
+	audits     []AuditEntry
 }
 
 type alertEntKey struct {
@@ -64,38 +47,22 @@ type alertEntKey struct {
 	key   domain.EntityKey
 }
 
-type profileKey struct {
-	anchor   domain.EntityKey
-	detector string
-}
-
-type recentHit struct {
-	inc int64
-	at  time.Time
-}
-
-type sightingState struct {
-	correlate.Sighting
-	key     domain.EntityKey
-	verdict domain.Verdict
-}
-
-// incState is an incident as the batch sees it.
+// incState is an incident as the batch sees it: the engine's view (c) and
+// the derived fields the store keeps.
 type incState struct {
-	id                        int64
-	status                    domain.IncidentStatus
-	assignedTo, class, determ string
-	state                     domain.InvestigationState
-	severity                  domain.Severity
-	alerts                    int
-	first, last               time.Time
-	displayName               string
-	redirect                  int64
-	sum                       summary
-	materialSeq, notifiedSeq  int64
-	dirty, full               bool
-	joined, quiet             int // alerts of this batch
-	signalled                 bool
+	c                        *correlate.Incident
+	id                       int64
+	status                   domain.IncidentStatus
+	state                    domain.InvestigationState
+	severity                 domain.Severity
+	alerts                   int
+	first, last              time.Time
+	displayName              string
+	sum                      summary
+	materialSeq, notifiedSeq int64
+	dirty, full              bool
+	joined, quiet            int // alerts of this batch
+	signalled                bool
 }
 
 // summary is incident_summary as Go values.
@@ -133,25 +100,12 @@ const maxAssetNames = 50
 
 func newBatch(ctx context.Context, s *Store, tx *sqlx.Tx, rules CorrelationRules) *batch {
 	return &batch{ctx: ctx, s: s, tx: tx, rules: rules, now: time.Now().UTC(),
-		existing: map[string]prevAlert{}, byKey: map[domain.EntityKey][]*sightingState{},
-		known: map[incKey]*sightingState{}, openN: map[domain.EntityKey]int{}, incs: map[int64]*incState{},
-		buckets: map[profileKey]map[int64]bool{}, recent: map[string]map[domain.EntityKey]recentHit{},
-		routine: map[string]int64{}, entityRows: map[domain.EntityKey][]any{},
-		activity: map[int64]map[int64]int{}, newAct: map[int64]map[int64]int{},
-		aliases:   map[domain.EntityKey][]domain.EntityKey{},
-		alertEnts: map[alertEntKey]domain.Verdict{}, dirtySight: map[incKey]bool{},
-		newBuckets: map[profileKey]map[int64]bool{}, dirtyRecent: map[string]map[domain.EntityKey]bool{}}
+		st: correlate.NewState(), incs: map[int64]*incState{}, real: map[int64]int64{},
+		entityRows: map[domain.EntityKey][]any{}, pendingRow: map[string]int{},
+		alertEnts: map[alertEntKey]domain.Verdict{}}
 }
 
-func allKeys(a *domain.Alert) []domain.EntityKey {
-	var keys []domain.EntityKey
-	for _, ev := range a.Evidence {
-		if ev.Entity != nil && ev.Entity.Key != "" && !slices.Contains(keys, ev.Entity.Key) {
-			keys = append(keys, ev.Entity.Key)
-		}
-	}
-	return keys
-}
+func allKeys(a *domain.Alert) []domain.EntityKey { return correlate.AllKeys(a) }
 
 // lock takes the batch's locks: every alert id, entity key and detector.
 func (b *batch) lock(alerts []*domain.Alert) error {
@@ -165,7 +119,7 @@ func (b *batch) lock(alerts []*domain.Alert) error {
 	return b.s.lockNames(b.ctx, b.tx, names)
 }
 
-// load reads, in bulk, the state the batch's alerts can touch.
+// load reads, in bulk, the correlation state the batch's alerts can touch.
 func (b *batch) load(alerts []*domain.Alert) error {
 	ids := make([]string, 0, len(alerts))
 	keySet := map[domain.EntityKey]bool{}
@@ -175,7 +129,7 @@ func (b *batch) load(alerts []*domain.Alert) error {
 		ids = append(ids, a.ID)
 		for _, k := range allKeys(a) {
 			keySet[k] = true
-			for _, al := range b.aliases[k] {
+			for _, al := range b.st.Aliases[k] {
 				keySet[al] = true
 			}
 		}
@@ -199,6 +153,7 @@ func (b *batch) load(alerts []*domain.Alert) error {
 	}
 	slices.Sort(dets)
 
+	incIDs := map[int64]bool{}
 	err := inChunks(ids, func(part []string) error {
 		var rows []struct {
 			ID         string    `db:"id"`
@@ -210,7 +165,8 @@ func (b *batch) load(alerts []*domain.Alert) error {
 			return fmt.Errorf("read known alerts: %w", err)
 		}
 		for _, r := range rows {
-			b.existing[r.ID] = prevAlert{incidentID: r.IncidentID, lastUpdate: r.LastUpdate}
+			b.st.Existing[r.ID] = correlate.Prev{Incident: r.IncidentID, LastUpdate: r.LastUpdate}
+			incIDs[r.IncidentID] = true
 		}
 		return nil
 	})
@@ -219,7 +175,6 @@ func (b *batch) load(alerts []*domain.Alert) error {
 	}
 
 	from := utc(minT.Add(-b.rules.WindowOrDefault()))
-	incIDs := map[int64]bool{}
 	err = inChunks(keys, func(part []string) error {
 		var rows []struct {
 			IncidentID  int64          `db:"incident_id"`
@@ -240,15 +195,14 @@ func (b *batch) load(alerts []*domain.Alert) error {
 			return fmt.Errorf("read incident entities: %w", err)
 		}
 		for _, r := range rows {
-			st := &sightingState{key: domain.EntityKey(r.Key), verdict: r.Verdict,
+			seen := &correlate.Seen{Key: domain.EntityKey(r.Key), Verdict: r.Verdict,
 				Sighting: correlate.Sighting{IncidentID: r.IncidentID, LastSeen: r.LastSeen.UTC()}}
 			if r.LastNotable.Valid {
-				st.LastNotable = r.LastNotable.Time.UTC()
+				seen.LastNotable = r.LastNotable.Time.UTC()
 			}
-			b.known[incKey{r.IncidentID, st.key}] = st
-			if r.Routine == "" && !st.LastSeen.Before(from) {
-				b.byKey[st.key] = append(b.byKey[st.key], st)
-				b.openN[st.key]++
+			candidate := r.Routine == "" && !seen.LastSeen.Before(from)
+			b.st.AddSighting(seen, candidate)
+			if candidate {
 				incIDs[r.IncidentID] = true
 			}
 		}
@@ -256,9 +210,6 @@ func (b *batch) load(alerts []*domain.Alert) error {
 	})
 	if err != nil {
 		return err
-	}
-	for _, p := range b.existing {
-		incIDs[p.incidentID] = true
 	}
 
 	if burst := b.rules.BurstOrDefault(); burst > 0 {
@@ -275,12 +226,7 @@ func (b *batch) load(alerts []*domain.Alert) error {
 				return fmt.Errorf("read recent detectors: %w", err)
 			}
 			for _, r := range rows {
-				m := b.recent[r.Detector]
-				if m == nil {
-					m = map[domain.EntityKey]recentHit{}
-					b.recent[r.Detector] = m
-				}
-				m[domain.EntityKey(r.Key)] = recentHit{inc: r.IncidentID, at: r.LastSeen.UTC()}
+				b.st.AddRecent(r.Detector, domain.EntityKey(r.Key), correlate.Hit{Inc: r.IncidentID, At: r.LastSeen.UTC()})
 				incIDs[r.IncidentID] = true
 			}
 			return nil
@@ -304,16 +250,31 @@ func (b *batch) load(alerts []*domain.Alert) error {
 				return fmt.Errorf("read detector buckets: %w", err)
 			}
 			for _, r := range rows {
-				if !detSet[r.Detector] {
-					continue
+				if detSet[r.Detector] {
+					b.st.AddBucket(correlate.Profile{Anchor: domain.EntityKey(r.Key), Detector: r.Detector}, r.Bucket)
 				}
-				pk := profileKey{domain.EntityKey(r.Key), r.Detector}
-				m := b.buckets[pk]
-				if m == nil {
-					m = map[int64]bool{}
-					b.buckets[pk] = m
-				}
-				m[r.Bucket] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// The open recurring-noise incident of each key (a routine alert's
+		// anchor is one of its keys).
+		err = inChunks(keys, func(part []string) error {
+			var rows []struct {
+				Key string `db:"routine_key"`
+				ID  int64  `db:"id"`
+			}
+			q := `SELECT s.routine_key, MAX(s.incident_id) AS id FROM incident_summary s JOIN incidents i ON i.id = s.incident_id
+				WHERE s.routine_key IN (` + placeholders(len(part)) + `) AND i.status IN ('active', 'inProgress')
+				GROUP BY s.routine_key`
+			if err := b.tx.SelectContext(b.ctx, &rows, b.tx.Rebind(q), anySlice(part)...); err != nil {
+				return fmt.Errorf("find routine incidents: %w", err)
+			}
+			for _, r := range rows {
+				b.st.Routine[r.Key] = r.ID
+				incIDs[r.ID] = true
 			}
 			return nil
 		})
@@ -336,19 +297,30 @@ func (b *batch) load(alerts []*domain.Alert) error {
 			return fmt.Errorf("read incident activity: %w", err)
 		}
 		for _, r := range rows {
-			if b.activity[r.IncidentID] == nil {
-				b.activity[r.IncidentID] = map[int64]int{}
-			}
-			b.activity[r.IncidentID][r.Bucket] += r.Notable
+			b.st.AddActivity(r.IncidentID, r.Bucket, r.Notable)
 			incIDs[r.IncidentID] = true
 		}
 	}
-	ids64 := make([]int64, 0, len(incIDs))
-	for id := range incIDs {
-		ids64 = append(ids64, id)
+	// Incidents and, transitively, the ones they were merged into.
+	for len(incIDs) > 0 {
+		ids64 := make([]int64, 0, len(incIDs))
+		for id := range incIDs {
+			ids64 = append(ids64, id)
+		}
+		slices.Sort(ids64)
+		if err := b.loadIncidents(ids64); err != nil {
+			return err
+		}
+		clear(incIDs)
+		for _, id := range ids64 {
+			if st := b.incs[id]; st != nil && st.c.Redirect != 0 {
+				if _, ok := b.incs[st.c.Redirect]; !ok {
+					incIDs[st.c.Redirect] = true
+				}
+			}
+		}
 	}
-	slices.Sort(ids64)
-	return b.loadIncidents(ids64)
+	return nil
 }
 
 // incidentRow is what loadIncidents reads per incident.
@@ -400,362 +372,157 @@ func (b *batch) loadIncidents(ids []int64) error {
 			return fmt.Errorf("read incidents: %w", err)
 		}
 		for _, r := range rows {
-			st := &incState{id: r.ID, status: r.Status, assignedTo: r.AssignedTo, class: r.Class, determ: r.Determ,
-				state: r.State, severity: r.Severity, alerts: r.Alerts, first: r.First.UTC(), last: r.Last.UTC(),
-				displayName: r.DisplayName, sum: r.summary, materialSeq: r.MaterialSeq, notifiedSeq: r.NotifiedSeq}
+			c := &correlate.Incident{ID: r.ID, Status: r.Status, AssignedTo: r.AssignedTo, Classification: r.Class,
+				Determination: r.Determ, Alerts: r.Alerts, First: r.First.UTC(), Last: r.Last.UTC(),
+				RoutineKey: r.RoutineKey, Categories: slices.Clone(r.Categories), MaxTactic: r.MaxTactic}
 			if r.Redirect.Valid {
-				st.redirect = r.Redirect.Int64
+				c.Redirect = r.Redirect.Int64
 			}
+			st := &incState{c: c, id: r.ID, status: r.Status, state: r.State, severity: r.Severity, alerts: r.Alerts,
+				first: c.First, last: c.Last, displayName: r.DisplayName, sum: r.summary,
+				materialSeq: r.MaterialSeq, notifiedSeq: r.NotifiedSeq}
 			if !r.HasSummary {
 				st.full = true // an incident from before summaries: derive them once
 			}
 			b.incs[r.ID] = st
+			b.st.Incidents[r.ID] = c
 		}
 		return nil
 	})
 }
 
-// incident returns an incident's state, following merges, loading it when
-// the batch has not seen it yet.
-func (b *batch) incident(id int64) (*incState, error) {
+// inc returns the store's state of an incident named by the plan.
+func (b *batch) inc(id int64) *incState {
+	if id < 0 {
+		id = b.real[id]
+	}
+	return b.incs[id]
+}
+
+// final follows merges to the incident that holds an incident's alerts.
+func (b *batch) final(id int64) int64 {
 	for hops := 0; hops < 100; hops++ {
-		st, ok := b.incs[id]
-		if !ok {
-			if err := b.loadIncidents([]int64{id}); err != nil {
-				return nil, err
-			}
-			if st, ok = b.incs[id]; !ok {
-				return nil, fmt.Errorf("incident %d vanished", id)
-			}
+		st := b.incs[id]
+		if st == nil || st.status != domain.IncidentRedirected || st.c.Redirect == 0 {
+			return id
 		}
-		if st.status != domain.IncidentRedirected || st.redirect == 0 {
-			return st, nil
+		id = st.c.Redirect
+		if id < 0 {
+			id = b.real[id]
 		}
-		id = st.redirect
 	}
-	return nil, fmt.Errorf("incident %d: redirect loop", id)
+	return id
 }
 
-// routineIncident returns the open routine incident for a routine key, or 0.
-func (b *batch) routineIncident(rk string) (int64, error) {
-	if id, ok := b.routine[rk]; ok {
-		return id, nil
-	}
-	var id int64
-	err := b.tx.GetContext(b.ctx, &id, b.tx.Rebind(`SELECT s.incident_id FROM incident_summary s
-		JOIN incidents i ON i.id = s.incident_id
-		WHERE s.routine_key = ? AND i.status IN ('active', 'inProgress') ORDER BY s.incident_id DESC LIMIT 1`), rk)
-	if isNoRows(err) {
-		b.routine[rk] = 0
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("find routine incident: %w", err)
-	}
-	b.routine[rk] = id
-	return id, nil
-}
-
-// usable reports whether an incident may take one more alert.
-func (b *batch) usable(st *incState) bool {
-	return st.status.Open() && (b.rules.MaxAlerts <= 0 || st.alerts < b.rules.MaxAlerts)
-}
-
-// ingest places one alert.
-func (b *batch) ingest(a *domain.Alert) (IngestResult, error) {
-	res := IngestResult{AlertID: a.ID}
-	if prev, ok := b.existing[a.ID]; ok {
-		st, err := b.incident(prev.incidentID)
-		if err != nil {
-			return res, err
-		}
-		res.IncidentID = st.id
-		if !a.LastUpdateDateTime.After(prev.lastUpdate) {
-			res.Outcome = Unchanged
+// apply carries out the engine's plan: it opens incidents, merges, and
+// queues the alerts' rows and derived fields, alert by alert.
+func (b *batch) apply(p *correlate.Plan, alerts []*domain.Alert) ([]IngestResult, error) {
+	results := make([]IngestResult, len(alerts))
+	for i, d := range p.Decisions {
+		a := alerts[i]
+		res := IngestResult{AlertID: a.ID, Outcome: Outcome(d.Outcome)}
+		switch d.Outcome {
+		case correlate.Unchanged:
+			st := b.inc(d.Incident)
+			res.IncidentID = st.id
 			if (st.state == domain.InvestigationQueued || st.materialSeq > st.notifiedSeq) && !st.signalled {
 				res.Notify, st.signalled = true, true
 			}
-			return res, nil
+		case correlate.Updated:
+			st := b.inc(d.Incident)
+			res.IncidentID = st.id
+			if err := b.updateAlert(a); err != nil {
+				return nil, err
+			}
+			ch := b.recordRows(a, st, &d, false, false)
+			st.full = true
+			b.material(st, ch, &res)
+			b.audits = append(b.audits, AuditEntry{Actor: ingestActor, Verb: "alert.updated", Object: "alert:" + a.ID,
+				IncidentID: &st.id, After: string(a.Status) + " " + string(a.Severity) + ": " + a.Title})
+		default:
+			if d.NewIncident {
+				st, err := b.createIncident(a, d.RoutineKey, d.Anchor)
+				if err != nil {
+					return nil, err
+				}
+				c := b.st.Incidents[d.Incident]
+				st.c = c
+				b.real[d.Incident] = st.id
+			}
+			for _, m := range d.Refused {
+				tid := b.inc(m.Target).id
+				b.audits = append(b.audits, AuditEntry{Actor: "system:correlation", Verb: "incident.merge_refused",
+					Object: fmt.Sprintf("incident:%d", b.inc(m.Source).id), IncidentID: &tid, After: m.Why})
+			}
+			for _, m := range d.Merges {
+				target, src := b.inc(m.Target), b.inc(m.Source)
+				if err := b.merge(target, src, m.Why); err != nil {
+					return nil, err
+				}
+				res.Merged = append(res.Merged, src.id)
+			}
+			st := b.inc(d.Incident)
+			res.IncidentID, res.NewIncident = st.id, d.NewIncident
+			b.pendingRow[a.ID] = len(b.alertRows)
+			row, err := alertRow(a, st.id, d.Routine)
+			if err != nil {
+				return nil, err
+			}
+			b.alertRows = append(b.alertRows, row)
+			ch := b.recordRows(a, st, &d, !d.Routine, d.NewIncident)
+			b.material(st, ch, &res)
+			if ch.Material() {
+				b.audits = append(b.audits, AuditEntry{Actor: ingestActor, Verb: "alert.joined", Object: "alert:" + a.ID,
+					IncidentID: &st.id, After: string(a.Severity) + ": " + a.Title})
+			}
 		}
-		res.Outcome = Updated
-		row, err := alertRow(a, st.id, false)
-		if err != nil {
-			return res, err
-		}
-		if err := b.flushRows(); err != nil { // the row may still be pending from earlier in this batch
-			return res, err
-		}
-		if _, err := b.tx.ExecContext(b.ctx, b.tx.Rebind(`UPDATE alerts SET status = ?, severity = ?, title = ?, category = ?,
-			service_source = ?, detection_source = ?, last_update = ?, activity_time = ?, doc = ?, raw = ?,
-			detector = ?, techniques = ? WHERE id = ?`),
-			row[2], row[3], row[4], row[5], row[6], row[7], row[9], row[10], row[11], row[12], row[13], row[14], a.ID); err != nil {
-			return res, fmt.Errorf("update alert: %w", err)
-		}
-		// The new version's evidence replaces the old one's.
-		if _, err := b.tx.ExecContext(b.ctx, b.tx.Rebind(`DELETE FROM alert_entities WHERE alert_id = ?`), a.ID); err != nil {
-			return res, fmt.Errorf("clear alert entities: %w", err)
-		}
-		b.existing[a.ID] = prevAlert{incidentID: st.id, lastUpdate: a.LastUpdateDateTime}
-		ch := b.record(a, st, false, false)
-		st.full = true
-		b.material(st, ch, &res)
-		b.audits = append(b.audits, AuditEntry{Actor: ingestActor, Verb: "alert.updated", Object: "alert:" + a.ID,
-			IncidentID: &st.id, After: string(a.Status) + " " + string(a.Severity) + ": " + a.Title})
-		return res, nil
+		results[i] = res
 	}
+	b.plan = p // its state rows are written by flush
+	return results, nil
+}
 
-	res.Outcome = Created
-	t := a.ActivityTime().UTC()
-	links := b.rules.LinkKeys(a, func(k domain.EntityKey) int { return b.openN[k] })
-	anchor := correlate.Anchor(a, links)
-	det := correlate.Detector(a)
-	routine := false
-	if anchor != "" {
-		routine = b.rules.Routine(b.bucketsBefore(profileKey{anchor, det}, t))
-	}
-
-	var cands []correlate.Candidate
-	addCand := func(id int64) error {
-		st, err := b.incident(id)
+// updateAlert replaces a stored alert's columns with a newer version, or
+// the row still pending from earlier in this batch.
+func (b *batch) updateAlert(a *domain.Alert) error {
+	if i, ok := b.pendingRow[a.ID]; ok {
+		old := b.alertRows[i]
+		row, err := alertRow(a, old[1].(int64), old[15].(bool))
 		if err != nil {
 			return err
 		}
-		if !b.usable(st) || st.sum.RoutineKey != "" {
-			return nil
-		}
-		for _, c := range cands {
-			if c.IncidentID == st.id {
-				return nil
+		row[8] = old[8]
+		b.alertRows[i] = row
+		for k := range b.alertEnts {
+			if k.alert == a.ID {
+				delete(b.alertEnts, k)
 			}
 		}
-		cands = append(cands, correlate.Candidate{IncidentID: st.id, Alerts: st.alerts})
 		return nil
 	}
-	for _, k := range links {
-		for _, s := range b.sightings(k) {
-			st, err := b.incident(s.IncidentID)
-			if err != nil {
-				return res, err
-			}
-			if !b.rules.Joins(routine, t, s.Sighting, correlate.Advances(a.Category, st.sum.MaxTactic)) {
-				continue
-			}
-			if err := addCand(st.id); err != nil {
-				return res, err
-			}
-		}
-	}
-	// Campaigns need a named detection rule: titles such as "Malware
-	// detected" are shared by unrelated detections.
-	campaign := strings.TrimSpace(a.DetectorID)
-	if burst := b.rules.BurstOrDefault(); !routine && burst > 0 && anchor != "" && campaign != "" {
-		for other, hit := range b.recent[campaign] {
-			if other != anchor && absDur(t.Sub(hit.at)) <= burst {
-				if err := addCand(hit.inc); err != nil {
-					return res, err
-				}
-			}
-		}
-	}
-	if len(cands) == 0 && !routine && b.rules.StormGapOrDefault() > 0 {
-		from, to := b.rules.StormWindow(t)
-		var best *incState
-		bestN := 0
-		for id, acts := range b.activity {
-			n := 0
-			for bk, c := range acts {
-				if bk >= from && bk <= to {
-					n += c
-				}
-			}
-			if !b.rules.Storm(n) {
-				continue
-			}
-			st, err := b.incident(id)
-			if err != nil {
-				return res, err
-			}
-			if !b.usable(st) || st.sum.RoutineKey != "" {
-				continue
-			}
-			if best == nil || n > bestN || n == bestN && st.id < best.id {
-				best, bestN = st, n
-			}
-		}
-		if best != nil {
-			cands = append(cands, correlate.Candidate{IncidentID: best.id, Alerts: best.alerts})
-		}
-	}
-	slices.SortFunc(cands, func(x, y correlate.Candidate) int { return int(x.IncidentID - y.IncidentID) })
-
-	var target *incState
-	if len(cands) > 0 {
-		id, others := correlate.Choose(cands)
-		st, err := b.incident(id)
-		if err != nil {
-			return res, err
-		}
-		target = st
-		for _, o := range others {
-			src, err := b.incident(o)
-			if err != nil {
-				return res, err
-			}
-			if src.id == target.id {
-				continue
-			}
-			ok, why := correlate.CanMerge(mergeSide(target), mergeSide(src))
-			if !ok {
-				b.audits = append(b.audits, AuditEntry{Actor: "system:correlation", Verb: "incident.merge_refused",
-					Object: fmt.Sprintf("incident:%d", src.id), IncidentID: &target.id,
-					After: fmt.Sprintf("alert %s links incident %d: %s", a.ID, src.id, why)})
-				continue
-			}
-			// The smaller is the source (Choose picked the biggest as target).
-			if err := b.merge(target, src, "alert "+a.ID+" links both"); err != nil {
-				return res, err
-			}
-			res.Merged = append(res.Merged, src.id)
-		}
-	}
-	newInc := false
-	if target == nil && routine {
-		rk := string(anchor) // one noise incident per entity, whatever the detector
-		id, err := b.routineIncident(rk)
-		if err != nil {
-			return res, err
-		}
-		if id != 0 {
-			st, err := b.incident(id)
-			if err != nil {
-				return res, err
-			}
-			// Within the noise incident's span, widened by the gap: alerts
-			// arrive out of order when sensors deliver late.
-			gap := b.rules.RoutineGapOrDefault()
-			if b.usable(st) && !t.Before(st.first.Add(-gap)) && !t.After(st.last.Add(gap)) {
-				target = st
-			}
-		}
-		if target == nil {
-			st, err := b.createIncident(a, rk, anchor)
-			if err != nil {
-				return res, err
-			}
-			b.routine[rk] = st.id
-			target, newInc = st, true
-		}
-	}
-	if target == nil {
-		st, err := b.createIncident(a, "", "")
-		if err != nil {
-			return res, err
-		}
-		target, newInc = st, true
-	}
-
-	res.IncidentID, res.NewIncident = target.id, newInc
-	row, err := alertRow(a, target.id, routine)
+	row, err := alertRow(a, 0, false)
 	if err != nil {
-		return res, err
+		return err
 	}
-	b.alertRows = append(b.alertRows, row)
-	b.existing[a.ID] = prevAlert{incidentID: target.id, lastUpdate: a.LastUpdateDateTime}
-	ch := b.record(a, target, !routine, newInc)
-	target.alerts++
-	if !routine && b.rules.StormGapOrDefault() > 0 {
-		bk := b.rules.Bucket(t)
-		for _, m := range []map[int64]map[int64]int{b.activity, b.newAct} {
-			if m[target.id] == nil {
-				m[target.id] = map[int64]int{}
-			}
-			m[target.id][bk]++
-		}
+	if _, err := b.tx.ExecContext(b.ctx, b.tx.Rebind(`UPDATE alerts SET status = ?, severity = ?, title = ?, category = ?,
+		service_source = ?, detection_source = ?, last_update = ?, activity_time = ?, doc = ?, raw = ?,
+		detector = ?, techniques = ? WHERE id = ?`),
+		row[2], row[3], row[4], row[5], row[6], row[7], row[9], row[10], row[11], row[12], row[13], row[14], a.ID); err != nil {
+		return fmt.Errorf("update alert: %w", err)
 	}
-	b.material(target, ch, &res)
-	if ch.Material() {
-		b.audits = append(b.audits, AuditEntry{Actor: ingestActor, Verb: "alert.joined", Object: "alert:" + a.ID,
-			IncidentID: &target.id, After: string(a.Severity) + ": " + a.Title})
+	// The new version's evidence replaces the old one's.
+	if _, err := b.tx.ExecContext(b.ctx, b.tx.Rebind(`DELETE FROM alert_entities WHERE alert_id = ?`), a.ID); err != nil {
+		return fmt.Errorf("clear alert entities: %w", err)
 	}
-
-	if anchor != "" {
-		pk := profileKey{anchor, det}
-		bk := b.rules.Bucket(t)
-		if b.buckets[pk] == nil {
-			b.buckets[pk] = map[int64]bool{}
-		}
-		if !b.buckets[pk][bk] {
-			b.buckets[pk][bk] = true
-			if b.newBuckets[pk] == nil {
-				b.newBuckets[pk] = map[int64]bool{}
-			}
-			b.newBuckets[pk][bk] = true
-		}
-		if campaign != "" && !routine && b.rules.BurstOrDefault() > 0 {
-			det := campaign
-			m := b.recent[det]
-			if m == nil {
-				m = map[domain.EntityKey]recentHit{}
-				b.recent[det] = m
-			}
-			if h, ok := m[anchor]; !ok || !t.Before(h.at) || h.inc != target.id {
-				m[anchor] = recentHit{inc: target.id, at: t}
-				if b.dirtyRecent[det] == nil {
-					b.dirtyRecent[det] = map[domain.EntityKey]bool{}
-				}
-				b.dirtyRecent[det][anchor] = true
-			}
-		}
-	}
-	return res, nil
+	return nil
 }
 
-func absDur(d time.Duration) time.Duration {
-	if d < 0 {
-		return -d
-	}
-	return d
-}
-
-// sightings returns the open incidents' sightings of a key and of its
-// aliases (a unique FQDN's short host name).
-func (b *batch) sightings(k domain.EntityKey) []*sightingState {
-	al := b.aliases[k]
-	if len(al) == 0 {
-		return b.byKey[k]
-	}
-	out := slices.Clone(b.byKey[k])
-	for _, a := range al {
-		out = append(out, b.byKey[a]...)
-	}
-	return out
-}
-
-// bucketsBefore counts the distinct buckets of a profile that precede t's
-// bucket within the routine window.
-func (b *batch) bucketsBefore(pk profileKey, t time.Time) int {
-	first, cur := b.rules.FirstBucket(t), b.rules.Bucket(t)
-	n := 0
-	for bk := range b.buckets[pk] {
-		if bk >= first && bk < cur {
-			n++
-		}
-	}
-	return n
-}
-
-func mergeSide(st *incState) correlate.MergeSide {
-	return correlate.MergeSide{Status: st.status, AssignedTo: st.assignedTo, Classification: st.class, Determination: st.determ}
-}
-
-// record notes the alert's entities and derived fields against its
-// incident and returns what it changed.
-func (b *batch) record(a *domain.Alert, st *incState, notable, newInc bool) correlate.Change {
+// recordRows queues the alert's entity rows and updates the incident's
+// derived fields; it returns what the alert changed.
+func (b *batch) recordRows(a *domain.Alert, st *incState, d *correlate.Decision, notable, newInc bool) correlate.Change {
 	t := a.ActivityTime().UTC()
-	ch := correlate.Change{NewIncident: newInc, Severity: a.Severity, Was: st.severity}
-	if a.Category != "" && !slices.Contains(st.sum.Categories, a.Category) {
-		ch.NewTactic = true
-	}
+	ch := correlate.Change{NewIncident: newInc, Severity: a.Severity, Was: st.severity,
+		NewEntities: len(d.NewKeys), NewTactic: d.NewTactic}
 	verdicts := map[domain.EntityKey]domain.Verdict{}
 	var order []domain.EntityKey
 	for _, ev := range a.Evidence {
@@ -770,50 +537,20 @@ func (b *batch) record(a *domain.Alert, st *incState, notable, newInc bool) corr
 				attrs = []byte("{}")
 			}
 			b.entityRows[e.Key] = []any{e.Key, e.Kind, e.Name, string(attrs), t, t}
-			b.addAsset(st, e)
+			if slices.Contains(d.NewKeys, e.Key) {
+				addAsset(st, e)
+			}
 		}
-		verdicts[e.Key] = domain.StrongerVerdict(verdicts[e.Key], orUnknown(e.Verdict))
+		verdicts[e.Key] = domain.StrongerVerdict(verdicts[e.Key], correlate.OrUnknown(e.Verdict))
 	}
 	for _, k := range order {
-		v := verdicts[k]
-		b.alertEnts[alertEntKey{a.ID, k}] = v
-		ik := incKey{st.id, k}
-		s, ok := b.known[ik]
-		if !ok {
-			ch.NewEntities++
-			s = &sightingState{key: k, verdict: v, Sighting: correlate.Sighting{IncidentID: st.id, LastSeen: t}}
-			b.known[ik] = s
-			if st.sum.RoutineKey == "" {
-				b.byKey[k] = append(b.byKey[k], s)
-				b.openN[k]++
-			}
-			if v == domain.VerdictMalicious {
-				st.sum.MaliciousCount++
-			}
-		} else {
-			if v == domain.VerdictMalicious && s.verdict != domain.VerdictMalicious {
-				st.sum.MaliciousCount++
-			}
-			s.verdict = domain.StrongerVerdict(s.verdict, v)
-			if t.After(s.LastSeen) {
-				s.LastSeen = t
-			}
-		}
-		if notable && t.After(s.LastNotable) {
-			s.LastNotable = t
-		}
-		b.dirtySight[ik] = true
+		b.alertEnts[alertEntKey{a.ID, k}] = verdicts[k]
 	}
+	st.sum.MaliciousCount += d.NewMalicious
 
 	// Derived fields, incrementally.
 	if !st.sum.SeverityManual && a.Severity.Rank() > st.severity.Rank() {
 		st.severity = a.Severity
-	}
-	if st.alerts == 0 && st.first.IsZero() || t.Before(st.first) {
-		st.first = t
-	}
-	if t.After(st.last) {
-		st.last = t
 	}
 	st.sum.Categories = addUnique(st.sum.Categories, a.Category)
 	st.sum.MaxTactic = max(st.sum.MaxTactic, correlate.TacticRank(a.Category))
@@ -834,13 +571,6 @@ func (b *batch) record(a *domain.Alert, st *incState, notable, newInc bool) corr
 	return ch
 }
 
-func orUnknown(v domain.Verdict) domain.Verdict {
-	if v == "" {
-		return domain.VerdictUnknown
-	}
-	return v
-}
-
 func addUnique(list domain.StringList, v string) domain.StringList {
 	if v == "" || slices.Contains(list, v) {
 		return list
@@ -852,10 +582,7 @@ func addUnique(list domain.StringList, v string) domain.StringList {
 
 // addAsset counts an entity among the incident's impacted assets the first
 // time the incident sees it.
-func (b *batch) addAsset(st *incState, e *domain.Entity) {
-	if _, ok := b.known[incKey{st.id, e.Key}]; ok {
-		return
-	}
+func addAsset(st *incState, e *domain.Entity) {
 	var names *domain.StringList
 	var n *int
 	switch e.Kind {
@@ -923,8 +650,10 @@ func (b *batch) createIncident(a *domain.Alert, routineKey string, anchor domain
 		id, routineKey); err != nil {
 		return nil, fmt.Errorf("create incident summary: %w", err)
 	}
-	st := &incState{id: id, status: domain.IncidentActive, state: domain.InvestigationQueued, severity: a.Severity,
-		first: t, last: t, displayName: name, class: "unknown", determ: "unknown"}
+	c := &correlate.Incident{ID: id, Status: domain.IncidentActive, Classification: "unknown", Determination: "unknown",
+		First: t, Last: t, RoutineKey: routineKey}
+	st := &incState{c: c, id: id, status: domain.IncidentActive, state: domain.InvestigationQueued, severity: a.Severity,
+		first: t, last: t, displayName: name}
 	st.sum.RoutineKey = routineKey
 	b.incs[id] = st
 	after := "active"
@@ -956,73 +685,16 @@ func firstNonEmpty(vs ...string) string {
 
 // merge moves the source incident's alerts, entities and tags into the
 // target and redirects the source (SPEC: status redirected,
-// redirectIncidentId, system tag Redirected, both activity logs).
+// redirectIncidentId, system tag Redirected, both activity logs). The
+// engine already moved its state; this batch's own rows are written with
+// their final incident at the end.
 func (b *batch) merge(target, src *incState, why string) error {
-	if err := b.flushRows(); err != nil {
-		return err
-	}
 	if err := mergeIncidents(b.ctx, b.tx, target.id, src.id, "system:correlation", why); err != nil {
 		return err
 	}
-	// Mirror the move in memory.
-	for k, s := range b.known {
-		if k.inc != src.id {
-			continue
-		}
-		delete(b.known, k)
-		tk := incKey{target.id, k.key}
-		if ts, ok := b.known[tk]; ok {
-			if s.LastSeen.After(ts.LastSeen) {
-				ts.LastSeen = s.LastSeen
-			}
-			if s.LastNotable.After(ts.LastNotable) {
-				ts.LastNotable = s.LastNotable
-			}
-			ts.verdict = domain.StrongerVerdict(ts.verdict, s.verdict)
-			s.IncidentID = 0 // dead: drop from byKey below
-		} else {
-			s.IncidentID = target.id
-			b.known[tk] = s
-		}
-	}
-	for k, list := range b.byKey {
-		out := list[:0]
-		for _, s := range list {
-			if s.IncidentID != 0 {
-				out = append(out, s)
-			}
-		}
-		b.byKey[k] = out
-	}
-	for det, m := range b.recent {
-		for k, h := range m {
-			if h.inc == src.id {
-				m[k] = recentHit{inc: target.id, at: h.at}
-				if b.dirtyRecent[det] == nil {
-					b.dirtyRecent[det] = map[domain.EntityKey]bool{}
-				}
-				b.dirtyRecent[det][k] = true
-			}
-		}
-	}
-	for id, p := range b.existing {
-		if p.incidentID == src.id {
-			b.existing[id] = prevAlert{incidentID: target.id, lastUpdate: p.lastUpdate}
-		}
-	}
-	if acts := b.activity[src.id]; acts != nil {
-		if b.activity[target.id] == nil {
-			b.activity[target.id] = map[int64]int{}
-		}
-		for bk, n := range acts {
-			b.activity[target.id][bk] += n
-		}
-		delete(b.activity, src.id)
-	}
-	target.alerts += src.alerts
 	target.full, target.dirty = true, true
 	target.materialSeq++ // new alerts and entities for the investigation
-	src.status, src.redirect = domain.IncidentRedirected, target.id
+	src.status = domain.IncidentRedirected
 	src.dirty = false
 	return nil
 }
@@ -1099,8 +771,16 @@ func verdictRankSQL(col string) string {
 	return `(CASE ` + col + ` WHEN 'malicious' THEN 3 WHEN 'suspicious' THEN 2 WHEN 'noThreatsFound' THEN 1 ELSE 0 END)`
 }
 
+// realID maps a plan's incident id to the stored one.
+func (b *batch) realID(id int64) int64 {
+	if id < 0 {
+		return b.real[id]
+	}
+	return id
+}
+
 // flushRows writes the pending rows (entities first: alerts' links refer to
-// them).
+// them) and the plan's state rows, each with its final incident.
 func (b *batch) flushRows() error {
 	if len(b.entityRows) > 0 {
 		keys := make([]domain.EntityKey, 0, len(b.entityRows))
@@ -1119,38 +799,43 @@ func (b *batch) flushRows() error {
 		}
 		clear(b.entityRows)
 	}
+	for _, row := range b.alertRows {
+		row[1] = b.final(row[1].(int64))
+	}
 	if err := b.s.copyRows(b.ctx, b.tx, "alerts", alertCols, b.alertRows); err != nil {
 		return err
 	}
 	b.alertRows = b.alertRows[:0]
+	clear(b.pendingRow)
 	if len(b.alertEnts) > 0 {
 		rows := make([][]any, 0, len(b.alertEnts))
 		for k, v := range b.alertEnts {
 			rows = append(rows, []any{k.alert, k.key, v})
 		}
 		// No row can exist yet: a new alert has none, and an updated one had
-		// its links deleted after the pending rows were flushed.
+		// its links deleted.
 		if err := b.s.copyRows(b.ctx, b.tx, "alert_entities", "alert_id, entity_key, verdict", rows); err != nil {
 			return err
 		}
 		clear(b.alertEnts)
 	}
-	if len(b.dirtySight) > 0 {
-		rows := make([][]any, 0, len(b.dirtySight))
-		for k := range b.dirtySight {
-			s := b.known[k]
-			if s == nil || s.IncidentID != k.inc {
-				continue
-			}
+	p := b.plan
+	if p == nil {
+		return nil
+	}
+	b.plan = nil
+	if len(p.Sightings) > 0 {
+		rows := make([][]any, 0, len(p.Sightings))
+		for _, s := range p.Sightings {
 			var notable any
 			if !s.LastNotable.IsZero() {
 				notable = utc(s.LastNotable)
 			}
-			rows = append(rows, []any{k.inc, k.key, s.verdict, utc(s.LastSeen), notable})
+			rows = append(rows, []any{b.realID(s.IncidentID), s.Key, s.Verdict, utc(s.LastSeen), notable})
 		}
 		slices.SortFunc(rows, func(x, y []any) int {
-			if c := x[0].(int64) - y[0].(int64); c != 0 {
-				return int(c)
+			if c := cmp.Compare(x[0].(int64), y[0].(int64)); c != 0 {
+				return c
 			}
 			return strings.Compare(string(x[1].(domain.EntityKey)), string(y[1].(domain.EntityKey)))
 		})
@@ -1158,54 +843,43 @@ func (b *batch) flushRows() error {
 			`ON CONFLICT (incident_id, entity_key) DO UPDATE SET `+sightingMerge, rows); err != nil {
 			return err
 		}
-		clear(b.dirtySight)
 	}
-	if len(b.newBuckets) > 0 {
-		var rows [][]any
-		for pk, m := range b.newBuckets {
-			for bk := range m {
-				rows = append(rows, []any{pk.anchor, pk.detector, bk})
-			}
+	if len(p.Buckets) > 0 {
+		rows := make([][]any, len(p.Buckets))
+		for i, r := range p.Buckets {
+			rows[i] = []any{r.Anchor, r.Detector, r.Bucket}
 		}
 		if err := insertRows(b.ctx, b.tx, "detector_buckets", "entity_key, detector, bucket",
 			`ON CONFLICT (entity_key, detector, bucket) DO NOTHING`, rows); err != nil {
 			return err
 		}
-		clear(b.newBuckets)
 	}
-	if len(b.newAct) > 0 {
-		var rows [][]any
-		for inc, m := range b.newAct {
-			for bk, n := range m {
-				rows = append(rows, []any{inc, bk, n})
-			}
+	if len(p.Activity) > 0 {
+		rows := make([][]any, len(p.Activity))
+		for i, r := range p.Activity {
+			rows[i] = []any{b.realID(r.Incident), r.Bucket, r.Notable}
 		}
 		slices.SortFunc(rows, func(x, y []any) int {
-			if c := x[0].(int64) - y[0].(int64); c != 0 {
-				return int(c)
+			if c := cmp.Compare(x[0].(int64), y[0].(int64)); c != 0 {
+				return c
 			}
-			return int(x[1].(int64) - y[1].(int64))
+			return cmp.Compare(x[1].(int64), y[1].(int64))
 		})
 		if err := insertRows(b.ctx, b.tx, "incident_activity", "incident_id, bucket, notable",
 			`ON CONFLICT (incident_id, bucket) DO UPDATE SET notable = incident_activity.notable + excluded.notable`, rows); err != nil {
 			return err
 		}
-		clear(b.newAct)
 	}
-	if len(b.dirtyRecent) > 0 {
-		var rows [][]any
-		for det, m := range b.dirtyRecent {
-			for k := range m {
-				h := b.recent[det][k]
-				rows = append(rows, []any{det, k, h.inc, utc(h.at)})
-			}
+	if len(p.Recent) > 0 {
+		rows := make([][]any, len(p.Recent))
+		for i, r := range p.Recent {
+			rows[i] = []any{r.Detector, r.Key, b.realID(r.Inc), utc(r.At)}
 		}
 		if err := insertRows(b.ctx, b.tx, "detector_recent", "detector, entity_key, incident_id, last_seen",
 			`ON CONFLICT (detector, entity_key) DO UPDATE SET incident_id = excluded.incident_id,
 			last_seen = CASE WHEN excluded.last_seen > detector_recent.last_seen THEN excluded.last_seen ELSE detector_recent.last_seen END`, rows); err != nil {
 			return err
 		}
-		clear(b.dirtyRecent)
 	}
 	return nil
 }
@@ -1229,6 +903,11 @@ func (b *batch) resolveByAlerts(st *incState) error {
 const ingestActor = "system:ingest"
 
 func (b *batch) flush() error {
+	for _, st := range b.incs {
+		if c := st.c; c != nil && st.dirty {
+			st.alerts, st.first, st.last = c.Alerts, c.First, c.Last
+		}
+	}
 	if err := b.flushRows(); err != nil {
 		return err
 	}

@@ -123,6 +123,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := s.db.SelectContext(ctx, &applied, `SELECT version FROM schema_migrations`); err != nil {
 		return fmt.Errorf("read schema versions: %w", err)
 	}
+	if err := uniqueVersions(files); err != nil {
+		return err
+	}
 	for _, f := range files {
 		name := f.Name()
 		v, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
@@ -162,6 +165,26 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("apply migration %s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// uniqueVersions refuses two migration files with one version number: the
+// runner remembers versions, so the second would be skipped silently (two
+// branches that each add "0008_…" would land one of them unapplied).
+func uniqueVersions(files []fs.DirEntry) error {
+	seen := map[string]string{}
+	for _, f := range files {
+		v, _, _ := strings.Cut(f.Name(), "_")
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a version number", f.Name())
+		}
+		key := strconv.Itoa(n)
+		if other, ok := seen[key]; ok {
+			return fmt.Errorf("migrations %s and %s share version %d: renumber one", other, f.Name(), n)
+		}
+		seen[key] = f.Name()
 	}
 	return nil
 }
