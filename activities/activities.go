@@ -74,8 +74,12 @@ type Activities struct {
 // Snapshot is what the workflow knows of its incident at one moment.
 type Snapshot struct {
 	Incident domain.Incident `json:"incident"`
-	Alerts   []domain.Alert  `json:"alerts"`
-	Entities []domain.Entity `json:"entities"`
+	// Alerts are the most recently active of the incident's alerts, at
+	// most MaxSnapshotAlerts and MaxSnapshotAlertBytes of them (see
+	// alertWindow); AlertSummary counts them all.
+	Alerts       []domain.Alert      `json:"alerts"`
+	AlertSummary *store.AlertSummary `json:"alertSummary,omitempty"`
+	Entities     []domain.Entity     `json:"entities"`
 	// Actions are the incident's recorded actions: a new run of the
 	// investigation (after continue-as-new, or when a finished one is
 	// restarted by new alerts or an undo) adopts them instead of proposing
@@ -98,12 +102,9 @@ func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snaps
 	if err != nil {
 		return nil, classify(err)
 	}
-	alerts, err := a.Store.IncidentAlerts(ctx, incidentID)
+	alerts, summary, err := a.alertWindow(ctx, incidentID)
 	if err != nil {
 		return nil, err
-	}
-	for i := range alerts {
-		alerts[i].Raw = nil // history keeps the decoded alert, not the provider's bytes twice
 	}
 	ents, err := a.Store.IncidentEntities(ctx, incidentID)
 	if err != nil {
@@ -137,7 +138,7 @@ func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snaps
 	if err != nil {
 		return nil, err
 	}
-	snap := &Snapshot{Incident: *inc, Alerts: alerts, Entities: ents, Actions: recorded, Scope: scope, Automation: settings}
+	snap := &Snapshot{Incident: *inc, Alerts: alerts, AlertSummary: summary, Entities: ents, Actions: recorded, Scope: scope, Automation: settings}
 	if len(merged) > 0 {
 		snap.MergedActions = merged
 	}
@@ -205,8 +206,19 @@ func (a *Activities) TagIncident(ctx context.Context, incidentID int64, tags []s
 	return classify(a.Store.AddIncidentTags(ctx, incidentID, tags, "system:playbook"))
 }
 
-// CommentIncident adds a comment to the incident (the incident.comment step).
+// CommentIncident adds a comment to the incident (the incident.comment
+// step), once: a later run of the investigation (after an undo, say) that
+// comes to the same words does not post them again.
 func (a *Activities) CommentIncident(ctx context.Context, incidentID int64, text string) error {
+	comments, err := a.Store.IncidentComments(ctx, incidentID)
+	if err != nil {
+		return classify(err)
+	}
+	for _, c := range comments {
+		if c.CreatedByDisplayName == "system:playbook" && c.Comment == text {
+			return nil
+		}
+	}
 	return classify(a.Store.AddIncidentComment(ctx, incidentID, text, "system:playbook"))
 }
 

@@ -81,11 +81,20 @@ func (w *incident) follow(ctx workflow.Context, a *domain.Action) error {
 		if left > 0 {
 			var err error
 			decided, err = workflow.AwaitWithTimeout(ctx, left, func() bool {
-				return a.Status != domain.ActionPending && !w.recording[a.ID]
+				return a.Status != domain.ActionPending && !w.recording[a.ID] || w.stop != nil && !w.recording[a.ID] && !w.deciding[a.ID]
 			})
 			if err != nil {
 				return err
 			}
+		}
+		if w.stop != nil && a.Status == domain.ActionPending {
+			// Proposed while the investigation was being stopped.
+			now := workflow.Now(ctx)
+			a.Status, a.DecidedBy, a.DecidedAt, a.DecisionComment = domain.ActionRejected, w.stop.By, &now, w.stop.Reason
+			if err := w.save(ctx, a); err != nil {
+				return err
+			}
+			decided = true
 		}
 		if !decided {
 			now := workflow.Now(ctx)

@@ -39,6 +39,20 @@ type fixture struct {
 
 func newFixture(t *testing.T, verdict domain.Verdict) *fixture {
 	t.Helper()
+	return newFixtureWith(t, deviceEvidence(verdict))
+}
+
+// deviceEvidence is the fixture's device, ws-042, with a verdict.
+func deviceEvidence(verdict domain.Verdict) domain.Evidence {
+	return domain.Evidence{Type: "deviceEvidence", Verdict: verdict, Entity: &domain.Entity{
+		Key: "device:dev42", Kind: domain.KindDevice, Name: "ws-042.corp.example", Verdict: verdict,
+		Attrs: map[string]string{"deviceGroup": "Workstations", "mdeDeviceId": "dev42", "osPlatform": "Windows11"}}}
+}
+
+// newFixtureWith makes the fixture's incident from one alert with the
+// given evidence.
+func newFixtureWith(t *testing.T, evidence ...domain.Evidence) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "air.db"))
 	if err != nil {
@@ -49,9 +63,7 @@ func newFixture(t *testing.T, verdict domain.Verdict) *fixture {
 	res, err := st.IngestAlert(ctx, &domain.Alert{
 		ID: "alert-1", Title: "Malware on ws-042", Status: domain.AlertNew, Severity: domain.SeverityHigh,
 		Category: "Execution", CreatedDateTime: now, LastUpdateDateTime: now,
-		Evidence: []domain.Evidence{{Type: "deviceEvidence", Verdict: verdict, Entity: &domain.Entity{
-			Key: "device:dev42", Kind: domain.KindDevice, Name: "ws-042.corp.example", Verdict: verdict,
-			Attrs: map[string]string{"deviceGroup": "Workstations", "mdeDeviceId": "dev42", "osPlatform": "Windows11"}}}},
+		Evidence: evidence,
 	}, store.CorrelationRules{})
 	if err != nil {
 		t.Fatal(err)

@@ -233,6 +233,9 @@ func (w *incident) onError(ctx workflow.Context, snap activities.Snapshot, pc *p
 // its sub-playbook) goes to onError at once.
 func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, r *pbRun,
 	stage playbook.Stage, step *playbook.Step, env *playbook.Env) error {
+	if w.stop != nil {
+		return errStopped
+	}
 	for _, id := range step.Reads {
 		if err := w.await(ctx, r.actions(id)); err != nil {
 			return err
@@ -410,6 +413,28 @@ func (w *incident) proposeStep(ctx workflow.Context, snap activities.Snapshot, p
 	if known := w.state.action(id); known != nil {
 		return known, nil
 	}
+	if w.live >= 1 {
+		// Decide on the policy and tags as they are now, and join an
+		// action that already does the same.
+		p, own, other, err := w.liveProposal(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		if own != nil {
+			return own, nil
+		}
+		if other != nil {
+			return nil, &handledElsewhere{action: other, joined: true}
+		}
+		pc.Settings = p.Automation
+		if e, ok := pc.Entities[inv.Target]; ok {
+			e.Tags = p.Tags[inv.Target]
+			pc.Entities[inv.Target] = e
+		}
+		if a, d, err = plan.Propose(pc, pb, step, inv); err != nil {
+			return nil, err
+		}
+	}
 	if d.Outcome == policy.Skip {
 		return nil, nil
 	}
@@ -421,7 +446,7 @@ func (w *incident) proposeStep(ctx workflow.Context, snap activities.Snapshot, p
 		a.DecidedAt = &a.CreatedAt
 	}
 	var rate *policy.Rate
-	if r, ok := snap.Automation.Guardrails.Rates[a.Type]; ok {
+	if r, ok := pc.Settings.Guardrails.Rates[a.Type]; ok {
 		rate = &r
 	}
 	if _, err := w.propose(ctx, a, rate); err != nil {
@@ -432,9 +457,19 @@ func (w *incident) proposeStep(ctx workflow.Context, snap activities.Snapshot, p
 
 // handledElsewhere is proposeStep's answer when an action of an incident
 // merged into this one covers the invocation (plan.Context.Covered).
-type handledElsewhere struct{ action *domain.Action }
+type handledElsewhere struct {
+	action *domain.Action
+	// joined says the action is another open incident's that does the
+	// same (liveProposal), not a merged incident's.
+	joined bool
+}
 
-func (h *handledElsewhere) Error() string { return plan.CoveredReason(h.action) }
+func (h *handledElsewhere) Error() string {
+	if h.joined {
+		return (&joined{action: h.action}).Error()
+	}
+	return plan.CoveredReason(h.action)
+}
 
 // bookkeeping runs a non-remediation step on the incident itself.
 func (w *incident) bookkeeping(ctx workflow.Context, action string, args map[string]any) error {
