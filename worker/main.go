@@ -24,6 +24,7 @@ import (
 	"github.com/airsoc/air/internal/entity"
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/sources"
 )
 
 func main() {
@@ -53,7 +54,7 @@ Flags (each also read from the environment variable shown):
 	}
 	var cfg app.Config
 	var logCfg logging.Config
-	var level, expiry, window, connectors string
+	var level, expiry, window, connectors, sourcesFile string
 	fs.BoolVar(&cfg.Dev, "dev", env("AIR_DEV", "") == "true", "embedded mode: in-process Temporal and SQLite under -data (AIR_DEV=true)")
 	fs.StringVar(&cfg.DataDir, "data", env("AIR_DATA_DIR", ".air"), "directory for dev-mode state (AIR_DATA_DIR)")
 	fs.StringVar(&cfg.HTTPAddr, "http", env("AIR_HTTP_ADDR", "127.0.0.1:8080"), "address the API listens on (AIR_HTTP_ADDR)")
@@ -74,6 +75,7 @@ Flags (each also read from the environment variable shown):
 	fs.StringVar(&burst, "correlation-burst", env("AIR_CORRELATION_BURST", "1m"), "the same detection rule firing on different entities this close together is one campaign; off disables (AIR_CORRELATION_BURST)")
 	fs.StringVar(&stormGap, "correlation-storm-gap", env("AIR_CORRELATION_STORM_GAP", "40m"), "a lone alert joins an attack under way with notable activity this recent; off disables (AIR_CORRELATION_STORM_GAP)")
 	fs.IntVar(&cfg.Correlation.RoutineBuckets, "correlation-routine-buckets", envInt("AIR_CORRELATION_ROUTINE_BUCKETS", 0), "a detector firing on an entity in this many distinct 10-minute buckets within 24 h is routine noise; 0: 3, negative: no routine detection (AIR_CORRELATION_ROUTINE_BUCKETS)")
+	fs.StringVar(&sourcesFile, "sources", env("AIR_SOURCES", ""), "YAML or JSON file of the providers AIR pulls alerts from (Graph, Sentinel, Defender, CrowdStrike, Okta, simulated) and webhook sources; see docs/sources.md (AIR_SOURCES)")
 	fs.StringVar(&connectors, "connectors", env("AIR_CONNECTORS", ""), "YAML or JSON file routing remediations to Defender for Endpoint, Graph, webhooks or the lab tenant; unset: all to the lab tenant (AIR_CONNECTORS)")
 	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", env("AIR_ADMIN_TOKEN_FILE", ""), "keep a working admin token in this file (mode 0600), made on first start; -dev defaults to <data>/admin-token (AIR_ADMIN_TOKEN_FILE)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", env("AIR_SECURE_COOKIES", "") == "true", "mark the pages' session cookies Secure, behind a TLS proxy (AIR_SECURE_COOKIES=true)")
@@ -124,6 +126,11 @@ Flags (each also read from the environment variable shown):
 	}
 	if connectors != "" {
 		if cfg.Connectors, err = connector.LoadFile(connectors); err != nil {
+			return err
+		}
+	}
+	if sourcesFile != "" {
+		if cfg.Sources, err = sources.LoadConfig(sourcesFile); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,127 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/ingest"
+	"github.com/airsoc/air/internal/sources"
+	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/workflows"
+)
+
+// pulledSources are the built pollers and write-back clients, and the
+// webhook sources' keys.
+type pulledSources struct {
+	acts           *activities.Sources
+	webhookSecrets map[string][]byte
+}
+
+// newSources builds every configured source's client; secrets are read
+// here, so a missing one stops the start with its setting named.
+func newSources(ctx context.Context, cfg sources.Config, st *store.Store, p *ingest.Pipeline, log logrus.FieldLogger) (*pulledSources, error) {
+	acts := &activities.Sources{Store: st, Config: cfg, Pollers: map[string]sources.Poller{},
+		WriteBackers: map[string]sources.WriteBacker{}, Log: log.WithField("component", "sources"),
+		Ingest: func(ctx context.Context, alerts []*domain.Alert) error {
+			_, err := p.Ingest(ctx, alerts)
+			return err
+		}}
+	for _, s := range cfg.Sources {
+		if !s.Polled() {
+			continue
+		}
+		poller, err := sources.New(ctx, s, sources.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("alert sources are misconfigured:\n%w", err)
+		}
+		acts.Pollers[s.Name] = poller
+		wb, err := sources.NewWriteBacker(ctx, s, sources.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("alert sources are misconfigured:\n%w", err)
+		}
+		if wb != nil {
+			acts.WriteBackers[s.Name] = wb
+		}
+	}
+	secrets, err := cfg.WebhookSecrets(nil)
+	if err != nil {
+		return nil, fmt.Errorf("alert sources are misconfigured:\n%w", err)
+	}
+	return &pulledSources{acts: acts, webhookSecrets: secrets}, nil
+}
+
+// RegisterSources registers the polling and write-back workflows and
+// their activities on a worker.
+func RegisterSources(w worker.Registry, p *pulledSources) {
+	w.RegisterWorkflow(workflows.SourceWorkflow)
+	w.RegisterWorkflow(workflows.WriteBackWorkflow)
+	w.RegisterActivity(p.acts)
+}
+
+// startSources starts each polled source's loop, or leaves the one already
+// running (a restart of AIR does not restart the loops).
+func startSources(ctx context.Context, tc client.Client, cfg sources.Config) error {
+	for _, s := range cfg.Sources {
+		if !s.Polled() {
+			continue
+		}
+		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: workflows.SourceWorkflowID(s.Name), TaskQueue: workflows.TaskQueue,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		}, workflows.SourceWorkflow, workflows.SourceInput{Source: s.Name})
+		if err != nil {
+			return fmt.Errorf("start polling source %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+// writeBackLimit bounds how many alerts of one incident a change is
+// written back to.
+const writeBackLimit = 1000
+
+// writeBacker starts one write-back workflow per alert of the incident
+// that a write-back source brought; the analyst's request does not wait
+// for the providers.
+func writeBacker(tc client.Client, st *store.Store, cfg sources.Config) func(context.Context, int64, sources.Change) error {
+	enabled := map[string]bool{}
+	for _, s := range cfg.Sources {
+		enabled[s.Name] = s.WriteBack
+	}
+	if len(enabled) == 0 {
+		return nil
+	}
+	return func(ctx context.Context, incidentID int64, ch sources.Change) error {
+		alerts, err := st.SourcedAlerts(ctx, incidentID, writeBackLimit)
+		if err != nil {
+			return err
+		}
+		at := time.Now().UnixNano()
+		for _, sa := range alerts {
+			if !enabled[sa.Source] {
+				continue
+			}
+			c := ch
+			c.Seen = sa.Alert.LastUpdateDateTime
+			in := activities.WriteBackInput{AlertID: sa.Alert.ID, ProviderAlertID: sa.Alert.ProviderAlertID, Source: sa.Source, Change: c}
+			if in.ProviderAlertID == "" {
+				in.ProviderAlertID = sa.Alert.ID
+			}
+			if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: fmt.Sprintf("writeback-%s-%d", sa.Alert.ID, at), TaskQueue: workflows.TaskQueue,
+			}, workflows.WriteBackWorkflow, in); err != nil {
+				return fmt.Errorf("start write-back of alert %s: %w", sa.Alert.ID, err)
+			}
+		}
+		return nil
+	}
+}
