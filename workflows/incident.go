@@ -15,6 +15,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/msgauth"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
 )
@@ -104,6 +106,8 @@ type IncidentChange struct {
 	To    string           `json:"to,omitempty"`
 	By    string           `json:"by"`
 	More  []IncidentChange `json:"more,omitempty"`
+	// Auth authenticates the change (see auth.go); the engine sets it.
+	Auth *msgauth.Stamp `json:"auth,omitempty"`
 }
 
 // Fields lists the change's field changes one by one, each with its By.
@@ -152,6 +156,10 @@ type State struct {
 	// IncidentInput.ChangeOnly): the investigation itself is an earlier
 	// run's, and this state has neither its actions nor its steps.
 	ChangeOnly bool `json:"changeOnly,omitempty"`
+	// StoppedBy and StopReason say who stopped the investigation and why
+	// (the stop Update, or resolving the incident).
+	StoppedBy  string `json:"stoppedBy,omitempty"`
+	StopReason string `json:"stopReason,omitempty"`
 }
 
 // PinnedPlaybook names a playbook version an investigation runs with.
@@ -223,6 +231,13 @@ type incident struct {
 	// steps maps the actions this run proposed to their playbook step, for
 	// the step's timeout and retry policy.
 	steps map[string]*playbook.Step
+	// live is the run's liveVersion: decisions read the present.
+	live workflow.Version
+	// stop is set once the investigation is stopped.
+	stop *stopped
+	// deciding marks actions whose decision or undo is reading the policy:
+	// a second one is refused meanwhile.
+	deciding map[string]bool
 }
 
 var acts *activities.Activities // nil: only its method values are used, to name activities
@@ -231,9 +246,10 @@ var acts *activities.Activities // nil: only its method values are used, to name
 // match, runs their stages in order, turns remediation steps into actions
 // that run or wait for a decision, and ends with the investigation state.
 func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
-	w := &incident{in: in, recording: map[string]bool{}, steps: map[string]*playbook.Step{},
+	w := &incident{in: in, recording: map[string]bool{}, steps: map[string]*playbook.Step{}, deciding: map[string]bool{},
 		state: State{IncidentID: in.IncidentID, Investigation: domain.InvestigationQueued, SeenAlerts: in.SeenAlerts}}
 	w.log = log.With(workflow.GetLogger(ctx), "IncidentID", in.IncidentID)
+	w.live = workflow.GetVersion(ctx, liveVersion, workflow.DefaultVersion, 1)
 	if err := w.register(ctx); err != nil {
 		return nil, err
 	}
@@ -261,13 +277,13 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 	}
 
 	for pass := 0; ; pass++ {
-		if err := w.investigate(ctx, books, pass == 0); err != nil {
+		if err := w.investigate(ctx, books, pass == 0); err != nil && !errors.Is(err, errStopped) {
 			return w.fail(ctx, err)
 		}
 		// Alerts that joined meanwhile may bring new entities: run again.
 		// Steps already recorded are recognised by their action ids and not
 		// proposed twice.
-		if !w.drainSignals() {
+		if !w.drainSignals() || w.stop != nil {
 			break
 		}
 		if w.historyFull(ctx) {
@@ -286,8 +302,8 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 	// A signal that raced the last pass: draining right before completing
 	// means Temporal retries this task with the signal present rather than
 	// losing it, and the investigation runs once more.
-	if w.drainSignals() {
-		if err := w.investigate(ctx, books, false); err != nil {
+	if w.drainSignals() && w.stop == nil {
+		if err := w.investigate(ctx, books, false); err != nil && !errors.Is(err, errStopped) {
 			return w.fail(ctx, err)
 		}
 		if err := w.quiesce(ctx); err != nil {
@@ -312,6 +328,9 @@ func (w *incident) listenChanges(ctx workflow.Context) {
 				return
 			}
 			w.recordChange(ctx, ch)
+			if w.live >= 1 {
+				w.resolveStops(ctx, ch)
+			}
 		}
 	})
 }
@@ -331,6 +350,9 @@ func (w *incident) drainChanges(ctx workflow.Context) {
 }
 
 func (w *incident) recordChange(ctx workflow.Context, ch IncidentChange) {
+	if !w.authentic(ctx, ch) {
+		return
+	}
 	for _, f := range ch.Fields() {
 		w.state.Changes = append(w.state.Changes, ChangeRecord{Field: f.Field, From: f.From, To: f.To, By: f.By, At: workflow.Now(ctx)})
 		w.log.Info("incident changed", "field", f.Field, "from", f.From, "to", f.To, "by", f.By)
@@ -372,6 +394,9 @@ func (w *incident) historyFull(ctx workflow.Context) bool {
 	if maxSignals <= 0 {
 		maxSignals = DefaultMaxSignals
 	}
+	if w.live >= 1 && info.GetCurrentHistorySize() >= DefaultMaxHistoryBytes {
+		return true
+	}
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= maxHistory || w.signals >= maxSignals
 }
 
@@ -387,7 +412,7 @@ func (w *incident) drainSignals() bool {
 		w.signals++
 		for _, id := range sig.AlertIDs {
 			if !slices.Contains(w.state.SeenAlerts, id) {
-				w.state.SeenAlerts = append(w.state.SeenAlerts, id)
+				w.rememberAlert(id)
 				fresh = true
 			}
 		}
@@ -408,6 +433,9 @@ func (w *incident) refreshState(ctx workflow.Context) {
 // ran (undo actions and undone ones count as done) → successfullyRemediated;
 // some rejected, expired or failed → partiallyRemediated.
 func (w *incident) finalState() domain.InvestigationState {
+	if w.stop != nil {
+		return domain.InvestigationTerminatedByUser
+	}
 	if len(w.state.Actions) == 0 {
 		return domain.InvestigationBenign
 	}

@@ -7,8 +7,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/msgauth"
 )
 
 // Error types of the Updates' refusals, for translation by callers.
@@ -30,6 +32,8 @@ type DecideRequest struct {
 	// ParamsHash, when set, binds the decision to the exact action the
 	// analyst saw: if the action changed since, the decision is refused.
 	ParamsHash string `json:"paramsHash,omitempty"`
+	// Auth authenticates the request (see auth.go); the engine sets it.
+	Auth *msgauth.Stamp `json:"auth,omitempty"`
 }
 
 // UndoRequest is the payload of the undo Update: reverse a succeeded action
@@ -39,6 +43,11 @@ type UndoRequest struct {
 	Comment  string      `json:"comment,omitempty"`
 	By       string      `json:"by"`
 	Role     domain.Role `json:"role"`
+	// Force releases a target that another open incident still holds
+	// (see undo): without it such an undo is refused, naming the holder.
+	Force bool `json:"force,omitempty"`
+	// Auth authenticates the request (see auth.go); the engine sets it.
+	Auth *msgauth.Stamp `json:"auth,omitempty"`
 }
 
 // ManualRequest is the payload of the request Update: a responder asks for
@@ -50,6 +59,8 @@ type ManualRequest struct {
 	Comment string           `json:"comment,omitempty"`
 	By      string           `json:"by"`
 	Role    domain.Role      `json:"role"`
+	// Auth authenticates the request (see auth.go); the engine sets it.
+	Auth *msgauth.Stamp `json:"auth,omitempty"`
 }
 
 func (w *incident) register(ctx workflow.Context) error {
@@ -68,9 +79,15 @@ func (w *incident) register(ctx workflow.Context) error {
 		}}); err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateRequest, w.request,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRequest, w.request,
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ManualRequest) error {
 			return w.checkRequest(req)
+		}}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateStop, w.stopUpdate,
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req StopRequest) error {
+			return w.checkStop(req)
 		}})
 }
 
@@ -107,6 +124,9 @@ func (w *incident) checkDecision(req DecideRequest, early bool) error {
 	if a.Status != domain.ActionPending {
 		return refuse(ErrConflict, "action %s is already %s", a.ID, a.Status)
 	}
+	if w.deciding[a.ID] {
+		return refuse(ErrConflict, "action %s is being decided by someone else", a.ID)
+	}
 	if req.ParamsHash != "" && req.ParamsHash != a.ParamsHash {
 		return refuse(ErrConflict, "action %s changed since it was shown (params hash %s, now %s): decide again",
 			a.ID, req.ParamsHash, a.ParamsHash)
@@ -126,6 +146,18 @@ func (w *incident) decide(ctx workflow.Context, req DecideRequest) (*domain.Acti
 	}
 	if err := w.checkDecision(req, false); err != nil {
 		return nil, err
+	}
+	if w.live >= 1 {
+		// Four-eyes as it is now, not as the last pass read it.
+		w.deciding[req.ActionID] = true
+		_, err := w.readPolicy(ctx, activities.PolicyRequest{})
+		delete(w.deciding, req.ActionID)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.checkDecision(req, false); err != nil {
+			return nil, err
+		}
 	}
 	a := w.state.action(req.ActionID)
 	now := workflow.Now(ctx)
@@ -169,8 +201,11 @@ func (w *incident) checkUndo(req UndoRequest, early bool) error {
 	if a.Status != domain.ActionSucceeded {
 		return refuse(ErrConflict, "action %s is %s: only a succeeded action can be undone", a.ID, a.Status)
 	}
+	if w.deciding[a.ID] {
+		return refuse(ErrConflict, "action %s is being undone by someone else", a.ID)
+	}
 	for _, o := range w.state.Actions {
-		if o.UndoOf == a.ID && o.Status != domain.ActionFailed {
+		if o.UndoOf == a.ID && o.Status != domain.ActionFailed && o.Status != domain.ActionRejected && o.Status != domain.ActionExpired {
 			return refuse(ErrConflict, "action %s is already being undone by %s (%s)", a.ID, o.ID, o.Status)
 		}
 	}
@@ -190,6 +225,24 @@ func (w *incident) undo(ctx workflow.Context, req UndoRequest) (*domain.Action, 
 	}
 	orig := w.state.action(req.ActionID)
 	spec, _ := actions.Lookup(orig.Type)
+	var live *activities.Policy
+	if w.live >= 1 {
+		w.deciding[orig.ID] = true
+		p, err := w.readPolicy(ctx, activities.PolicyRequest{Entities: []domain.EntityKey{orig.TargetKey}, HoldingType: orig.Type})
+		delete(w.deciding, orig.ID)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.checkUndo(req, false); err != nil {
+			return nil, err
+		}
+		if len(p.Holding) > 0 && !req.Force {
+			h := p.Holding[0]
+			return nil, refuse(ErrConflict, "%s is still held by action %s (%s) of open incident %d: undoing here releases it for that incident too; undo with force to do it anyway",
+				orig.TargetName, h.ID, h.Type, h.IncidentID)
+		}
+		live = p
+	}
 	// The undo takes the original's parameters that it declares (the file
 	// to release, the registry value to restore), with its own comment.
 	var was map[string]any
@@ -210,6 +263,19 @@ func (w *incident) undo(ctx workflow.Context, req UndoRequest) (*domain.Action, 
 		return nil, err
 	}
 	key := orig.IdempotencyKey + "/undo"
+	if live != nil {
+		// An undo that was rejected or expired (four-eyes) or failed may be
+		// asked again: each attempt is its own action.
+		n := 0
+		for _, o := range w.state.Actions {
+			if o.UndoOf == orig.ID {
+				n++
+			}
+		}
+		if n > 0 {
+			key += fmt.Sprintf("/%d", n+1)
+		}
+	}
 	now := workflow.Now(ctx)
 	u := &domain.Action{
 		ID: actionID(key), IncidentID: w.in.IncidentID, InvestigationID: workflow.GetInfo(ctx).WorkflowExecution.ID,
@@ -220,6 +286,14 @@ func (w *incident) undo(ctx workflow.Context, req UndoRequest) (*domain.Action, 
 		DecidedBy: req.By, DecidedAt: &now, DecisionComment: req.Comment, CreatedAt: now,
 		UndoOf: orig.ID, IdempotencyKey: key,
 	}
+	if live != nil && live.Automation.FourEyes {
+		// Four-eyes covers undo: another responder approves it.
+		u.Status, u.DecidedBy, u.DecidedAt = domain.ActionPending, "", nil
+		u.Reason = "undo requested by " + req.By + "; four-eyes: another responder must approve it"
+	}
+	if live != nil && len(live.Holding) > 0 {
+		u.Reason += fmt.Sprintf("; released although open incident %d still holds it (force)", live.Holding[0].IncidentID)
+	}
 	return w.propose(ctx, u, nil)
 }
 
@@ -228,6 +302,9 @@ func (w *incident) undo(ctx workflow.Context, req UndoRequest) (*domain.Action, 
 func (w *incident) checkRequest(req ManualRequest) error {
 	if err := needResponder(req.Role); err != nil {
 		return err
+	}
+	if w.stop != nil {
+		return refuse(ErrConflict, "the investigation was stopped by %s: %s", w.stop.By, w.stop.Reason)
 	}
 	spec, ok := actions.Lookup(req.Type)
 	if !ok || !spec.Remediation {
@@ -253,6 +330,9 @@ func (w *incident) request(ctx workflow.Context, req ManualRequest) (*domain.Act
 	w.updated = true
 	if err := w.awaitLoaded(ctx); err != nil {
 		return nil, err
+	}
+	if w.stop != nil {
+		return nil, refuse(ErrConflict, "the investigation was stopped by %s: %s", w.stop.By, w.stop.Reason)
 	}
 	spec, _ := actions.Lookup(req.Type)
 	args := map[string]any{}

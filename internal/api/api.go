@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ import (
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/review"
+	"github.com/airsoc/air/internal/sources"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
 )
@@ -69,6 +71,13 @@ type Server struct {
 	// History reads investigations' workflow histories for post-incident
 	// review; nil means reviews fall back to the activity log.
 	History review.History
+	// Sources are the pull and webhook sources (GET /api/v1/sources);
+	// WebhookSecrets their HMAC keys by source name.
+	Sources        sources.Config
+	WebhookSecrets map[string][]byte
+	// WriteBack, when set, starts writing a change made in AIR back to the
+	// providers of the incident's alerts; it must not block.
+	WriteBack func(ctx context.Context, incidentID int64, ch sources.Change) error
 }
 
 // Route is one endpoint and the weakest role that may call it.
@@ -114,6 +123,9 @@ func (s *Server) Routes() []Route {
 		{"PUT /api/v1/settings/automation", auth.Admin, s.putAutomation},
 		{"PUT /api/v1/entities/{key}/tags", auth.Admin, s.putEntityTags},
 		{"POST /api/v1/playbooks/plan", auth.Viewer, s.planPlaybooks},
+		{"GET /api/v1/sources", auth.Viewer, s.listSources},
+		// Webhook sources authenticate with an HMAC of the body, not a token.
+		{"POST /api/v1/sources/{name}/alerts", "", s.pushAlerts},
 	}
 }
 
@@ -154,10 +166,13 @@ type errorBody struct {
 }
 
 var statusOf = map[domain.ErrorKind]int{
-	domain.KindInvalid:   http.StatusBadRequest,
-	domain.KindNotFound:  http.StatusNotFound,
-	domain.KindConflict:  http.StatusConflict,
-	domain.KindForbidden: http.StatusForbidden,
+	domain.KindInvalid:     http.StatusBadRequest,
+	domain.KindNotFound:    http.StatusNotFound,
+	domain.KindConflict:    http.StatusConflict,
+	domain.KindForbidden:   http.StatusForbidden,
+	domain.KindUnavailable: http.StatusServiceUnavailable,
+	domain.KindTooLarge:    http.StatusRequestEntityTooLarge,
+	domain.KindBusy:        http.StatusTooManyRequests,
 }
 
 // writeError is the one place errors become responses.
@@ -167,9 +182,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="air"`)
 	case http.StatusTooManyRequests:
-		var rl *RateLimitedError
-		errors.As(err, &rl)
-		w.Header().Set("Retry-After", strconv.Itoa(rl.RetryAfterSeconds()))
+		retry := 1 // a busy plan evaluation (domain.KindBusy) frees up in moments
+		if rl := (*RateLimitedError)(nil); errors.As(err, &rl) {
+			retry = rl.RetryAfterSeconds()
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
 	}
 	writeJSON(w, status, errorBody{Error: detail})
 }
@@ -255,7 +272,13 @@ func (s *Server) postAlerts(w http.ResponseWriter, r *http.Request) error {
 	if p := auth.FromContext(r.Context()); p != nil && p.Scoped() {
 		return domain.Errorf(domain.KindForbidden, "ingest correlates across every device group; a token scoped to some may not send alerts")
 	}
-	alerts, problems, err := decode.Decode(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	return s.ingestBody(w, r, http.MaxBytesReader(w, r.Body, s.maxBody()), nil)
+}
+
+// ingestBody decodes, stores and correlates a body of alerts and answers
+// per item; stored, when set, learns the ids of the alerts stored.
+func (s *Server) ingestBody(w http.ResponseWriter, r *http.Request, body io.Reader, stored func(ctx context.Context, ids []string) error) error {
+	alerts, problems, err := decode.Decode(body)
 	if err != nil {
 		return err
 	}
@@ -271,6 +294,15 @@ func (s *Server) postAlerts(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	results, ingestErr := s.Ingest.Ingest(r.Context(), alerts)
+	if stored != nil && len(results) > 0 {
+		ids := make([]string, len(results))
+		for i, res := range results {
+			ids[i] = res.AlertID
+		}
+		if err := stored(r.Context(), ids); err != nil && ingestErr == nil {
+			ingestErr = err
+		}
+	}
 	resp := IngestResponse{Accepted: len(results), Rejected: len(problems), Problems: problems,
 		Results: make([]AlertResult, 0, len(results))}
 	if resp.Problems == nil {

@@ -567,9 +567,13 @@ func (s *Server) postIncidentComment(w http.ResponseWriter, r *http.Request) err
 	if err := decodeBody(w, r, &body, true); err != nil {
 		return err
 	}
-	c, err := s.CommentIncident(r.Context(), auth.FromContext(r.Context()), id, body.Comment)
+	p := auth.FromContext(r.Context())
+	c, err := s.CommentIncident(r.Context(), p, id, body.Comment)
 	if err != nil {
 		return err
+	}
+	if p != nil {
+		s.writeBack(r.Context(), id, nil, nil, body.Comment, p.Name)
 	}
 	return writeJSON(w, http.StatusCreated, c)
 }

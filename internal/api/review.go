@@ -123,7 +123,7 @@ func (s *Server) prometheusMetrics(w http.ResponseWriter, r *http.Request) error
 	// A registry per scrape: the collector reads the store each time, and
 	// nothing is kept between scrapes.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&review.Collector{Store: s.Store}, collectors.NewGoCollector(),
+	reg.MustRegister(&review.Collector{Store: s.Store}, sourceCollector{s}, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: promLog{s}}).ServeHTTP(w, r)
 	return nil
@@ -140,6 +140,7 @@ func (l promLog) Println(v ...any) { l.s.Log.Warn(v...) }
 // committed already: a failed signal is logged, and the review falls back
 // to the activity log for it.
 func (s *Server) incidentChanged(ctx context.Context, id int64, before, after *domain.Incident, by string) {
+	s.writeBack(ctx, id, before, after, "", by)
 	if s.Engine == nil || before == nil || after == nil {
 		return
 	}

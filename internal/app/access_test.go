@@ -245,6 +245,10 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 			allowed("admin", 200)},
 		"POST /api/v1/playbooks/plan": {func(string) req { return req{"/api/v1/playbooks/plan", `{"incidentId":` + inc + `}`} },
 			with(allowed("viewer", 200), "scoped", 404)},
+		"GET /api/v1/sources": {func(string) req { return req{"/api/v1/sources", ""} }, with(allowed("viewer", 200), "scoped", 403)},
+		// Open (its HMAC signature is the credential); no webhook source here.
+		"POST /api/v1/sources/{name}/alerts": {func(string) req { return req{"/api/v1/sources/siem/alerts", `{}`} },
+			map[string]int{"none": 404, "viewer": 404, "analyst": 404, "responder": 404, "admin": 404, "scoped": 404}},
 		"GET /api/v1/audit":  {func(string) req { return req{"/api/v1/audit?verb=action.&limit=5", ""} }, allowed("admin", 200)},
 		"GET /api/v1/tokens": {func(string) req { return req{"/api/v1/tokens", ""} }, allowed("admin", 200)},
 		"POST /api/v1/tokens": {func(string) req { return req{"/api/v1/tokens", `{"role":"viewer"}`} },

@@ -32,6 +32,7 @@ import (
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/sources"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/web"
 	"github.com/airsoc/air/workflows"
@@ -82,6 +83,9 @@ type Config struct {
 	RateLimit auth.Rate
 	// SecureCookies marks the pages' cookies Secure behind a TLS proxy.
 	SecureCookies bool
+	// Sources are the providers AIR pulls alerts from (and webhook
+	// sources that push them); the zero value has none.
+	Sources sources.Config
 }
 
 func (c *Config) defaults() error {
@@ -131,12 +135,15 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := cfg.Log
 
-	books, sources, err := loadPlaybooks(cfg.PlaybookDir)
+	books, pinned, err := loadPlaybooks(cfg.PlaybookDir)
 	if err != nil {
 		return err
 	}
 	if err := cfg.Connectors.Validate(connector.Env{}); err != nil { // before anything starts
 		return fmt.Errorf("remediation connectors are misconfigured:\n%w", err)
+	}
+	if err := cfg.Sources.Validate(nil); err != nil {
+		return fmt.Errorf("alert sources are misconfigured:\n%w", err)
 	}
 
 	if cfg.Dev {
@@ -176,20 +183,29 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer tc.Close()
 
+	eng := &engine.Engine{Client: tc, ApprovalExpiry: cfg.ApprovalExpiry}
+	pipeline := &ingest.Pipeline{Store: st, Notifier: eng, Log: log.WithField("component", "ingest"), Rules: cfg.Correlation}
+	pulled, err := newSources(ctx, cfg.Sources, st, pipeline, log)
+	if err != nil {
+		return err
+	}
+
 	w := worker.New(tc, workflows.TaskQueue, workflows.WorkerOptions)
 	Register(w, &activities.Activities{
 		Store:      st,
 		Executor:   router,
-		Playbooks:  sources,
+		Playbooks:  pinned,
 		Automation: cfg.Automation,
 		Log:        log.WithField("component", "activities"),
 	})
+	RegisterSources(w, pulled)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
-
-	eng := &engine.Engine{Client: tc, ApprovalExpiry: cfg.ApprovalExpiry}
+	if err := startSources(ctx, tc, cfg.Sources); err != nil {
+		return err
+	}
 	access := &auth.Service{Store: st}
 	adminToken := ""
 	if cfg.AdminTokenFile != "" {
@@ -203,9 +219,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	limiter := &auth.Limiter{Rate: cfg.RateLimit}
 	srv := &api.Server{
-		Store: st,
-		Ingest: &ingest.Pipeline{Store: st, Notifier: eng, Log: log.WithField("component", "ingest"),
-			Rules: cfg.Correlation},
+		Store:             st,
+		Ingest:            pipeline,
+		Sources:           cfg.Sources,
+		WebhookSecrets:    pulled.webhookSecrets,
+		WriteBack:         writeBacker(tc, st, cfg.Sources),
 		Engine:            eng,
 		History:           eng,
 		Log:               log.WithField("component", "api"),

@@ -39,6 +39,7 @@ Commands:
   ingest FILE...                  send alerts (a Graph alert, an array, a page or NDJSON; - for stdin)
   alerts export [--db DSN]        alert,incident CSV of every alert (the grouping, for scoring)
   alerts move ID [--to INCIDENT]  move an alert to another incident (no --to: a new one)
+  correlate FILE [--export CSV] [--explain ID]  run the correlation engine on a file in memory
   bench ingest FILE [flags]       measure ingest + correlation (starter bench ingest -h)
   bench e2e [--json]              measure alert-to-remediation on an embedded Temporal (starter bench e2e -h)
   bench queue [--incidents N]     measure the incident queue's queries on N seeded incidents (starter bench queue -h)
@@ -116,6 +117,8 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 		return tokens(ctx, env, args[1:])
 	case "alerts":
 		return alerts(ctx, env, args[1:])
+	case "correlate":
+		return correlateCmd(ctx, env, args[1:])
 	case "bench":
 		if len(args) > 1 && args[1] == "e2e" {
 			return benchE2E(ctx, env, args[2:])

@@ -15,6 +15,13 @@ const (
 	KindNotFound  ErrorKind = "not_found"
 	KindConflict  ErrorKind = "conflict"
 	KindForbidden ErrorKind = "forbidden"
+	// KindUnavailable: a dependency (Temporal) did not answer in time;
+	// the request may be retried once it is back.
+	KindUnavailable ErrorKind = "unavailable"
+	// KindTooLarge: the request asks for more work than one request may.
+	KindTooLarge ErrorKind = "too_large"
+	// KindBusy: too many such requests run at once; retry shortly.
+	KindBusy ErrorKind = "busy"
 )
 
 // Error is a domain error with a kind and, where input was at fault, the field

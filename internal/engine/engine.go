@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/msgauth"
 	"github.com/airsoc/air/workflows"
 )
 
@@ -32,6 +33,39 @@ type Engine struct {
 	TaskQueue string // empty means workflows.TaskQueue
 	// ApprovalExpiry is passed to new investigations; 0 means the default.
 	ApprovalExpiry time.Duration
+	// Keys signs every Update and incident-changed signal (see
+	// internal/msgauth); the worker's workflows refuse unsigned ones. Nil
+	// sends them unsigned, for workers that do not check (tests).
+	Keys *msgauth.Keyring
+	// UpdateTimeout bounds a decide, undo or request Update, Temporal's
+	// answer included: past it the call fails as unavailable (HTTP 503)
+	// instead of hanging while Temporal is unreachable. 0 means 15 s.
+	UpdateTimeout time.Duration
+	// Now is the signing clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) updateTimeout() time.Duration {
+	if e.UpdateTimeout > 0 {
+		return e.UpdateTimeout
+	}
+	return 15 * time.Second
+}
+
+// sign stamps msg (a pointer to a workflows message) for the incident's
+// workflow, when the engine has keys.
+func (e *Engine) sign(kind string, incidentID int64, msg any) error {
+	if e.Keys == nil {
+		return nil
+	}
+	return workflows.Sign(e.Keys, kind, domain.WorkflowID(incidentID), e.now(), msg)
 }
 
 func (e *Engine) taskQueue() string {
@@ -66,6 +100,9 @@ func (e *Engine) AlertsJoined(ctx context.Context, incidentID int64, alertIDs []
 // A running investigation records it; a finished one gets a change-only
 // run that records it and completes without investigating again.
 func (e *Engine) IncidentChanged(ctx context.Context, incidentID int64, ch workflows.IncidentChange) error {
+	if err := e.sign(workflows.SignalIncidentChanged, incidentID, &ch); err != nil {
+		return err
+	}
 	opts := client.StartWorkflowOptions{
 		ID:                    domain.WorkflowID(incidentID),
 		TaskQueue:             e.taskQueue(),
@@ -85,25 +122,58 @@ func (e *Engine) IncidentChanged(ctx context.Context, incidentID int64, ch workf
 // domain errors: not found, conflict (already decided, changed), forbidden
 // (role, four-eyes) or invalid.
 func (e *Engine) Decide(ctx context.Context, incidentID int64, req workflows.DecideRequest) (*domain.Action, error) {
+	if err := e.sign(workflows.UpdateDecide, incidentID, &req); err != nil {
+		return nil, err
+	}
 	return e.update(ctx, incidentID, workflows.UpdateDecide, req.ActionID, req)
 }
 
 // Undo asks the workflow to undo a succeeded action; it returns the undo
 // action as recorded (approved, about to run).
 func (e *Engine) Undo(ctx context.Context, incidentID int64, req workflows.UndoRequest) (*domain.Action, error) {
+	if err := e.sign(workflows.UpdateUndo, incidentID, &req); err != nil {
+		return nil, err
+	}
 	return e.update(ctx, incidentID, workflows.UpdateUndo, req.ActionID, req)
 }
 
 // Request asks the workflow for a manual action; it returns the action as
 // recorded, pending approval.
 func (e *Engine) Request(ctx context.Context, incidentID int64, req workflows.ManualRequest) (*domain.Action, error) {
+	if err := e.sign(workflows.UpdateRequest, incidentID, &req); err != nil {
+		return nil, err
+	}
 	return e.update(ctx, incidentID, workflows.UpdateRequest, "", req)
 }
 
 // update sends an Update with start: an investigation that already
 // finished (its incident still open) is started again to take it, and
-// adopts the actions its earlier runs recorded.
+// adopts the actions its earlier runs recorded. The call is bounded by
+// UpdateTimeout: the SDK retries an unreachable frontend for as long as
+// the context lets it.
 func (e *Engine) update(ctx context.Context, incidentID int64, name, actionID string, arg any) (*domain.Action, error) {
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, e.updateTimeout())
+	defer cancel()
+	a, err := e.sendUpdate(ctx, incidentID, name, actionID, arg)
+	if err != nil && parent.Err() == nil && unreachable(ctx, err) {
+		return nil, domain.Errorf(domain.KindUnavailable,
+			"incident %d: Temporal did not take the %s within %s; it may still be applied when Temporal is back: reload before trying again",
+			incidentID, name, e.updateTimeout())
+	}
+	return a, err
+}
+
+// unreachable reports whether err means Temporal could not be reached or
+// did not answer in time (not a refusal).
+func unreachable(ctx context.Context, err error) bool {
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	return ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &unavailable) || errors.As(err, &deadline)
+}
+
+func (e *Engine) sendUpdate(ctx context.Context, incidentID int64, name, actionID string, arg any) (*domain.Action, error) {
 	start := e.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       domain.WorkflowID(incidentID),
 		TaskQueue:                e.taskQueue(),

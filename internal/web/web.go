@@ -337,10 +337,13 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 }
 
 var statusOf = map[domain.ErrorKind]int{
-	domain.KindInvalid:   http.StatusBadRequest,
-	domain.KindNotFound:  http.StatusNotFound,
-	domain.KindConflict:  http.StatusConflict,
-	domain.KindForbidden: http.StatusForbidden,
+	domain.KindInvalid:     http.StatusBadRequest,
+	domain.KindNotFound:    http.StatusNotFound,
+	domain.KindConflict:    http.StatusConflict,
+	domain.KindForbidden:   http.StatusForbidden,
+	domain.KindUnavailable: http.StatusServiceUnavailable,
+	domain.KindTooLarge:    http.StatusRequestEntityTooLarge,
+	domain.KindBusy:        http.StatusTooManyRequests,
 }
 
 // fail renders an error page; internal errors are logged, never shown.
