@@ -12,8 +12,8 @@ import (
 
 // Authentication of the messages that carry a person's act (see
 // internal/msgauth and docs/security.md). The worker installs
-// Authenticator as a workflow interceptor; every decide, undo and request
-// Update and every incident-changed signal must then carry a stamp made
+// Authenticator as a workflow interceptor; every decide, undo, request and
+// stop Update and every incident-changed signal must then carry a stamp made
 // with the key AIR's processes share. The engine signs them.
 
 // UpdateMaxAge is how far from the workflow's clock an Update's stamp may
@@ -27,29 +27,25 @@ const versionSignedChanges = "signed-incident-changes"
 // Sign stamps an Update's or signal's payload for the workflow with the
 // given id; the engine calls it for every message it sends.
 func Sign(k *msgauth.Keyring, kind, workflowID string, at time.Time, msg any) error {
+	var auth **msgauth.Stamp
 	switch m := msg.(type) {
 	case *DecideRequest:
-		m.Auth = nil
-		st, err := k.Sign(kind, workflowID, at, m)
-		m.Auth = &st
-		return err
+		auth = &m.Auth
 	case *UndoRequest:
-		m.Auth = nil
-		st, err := k.Sign(kind, workflowID, at, m)
-		m.Auth = &st
-		return err
+		auth = &m.Auth
 	case *ManualRequest:
-		m.Auth = nil
-		st, err := k.Sign(kind, workflowID, at, m)
-		m.Auth = &st
-		return err
+		auth = &m.Auth
+	case *StopRequest:
+		auth = &m.Auth
 	case *IncidentChange:
-		m.Auth = nil
-		st, err := k.Sign(kind, workflowID, at, m)
-		m.Auth = &st
-		return err
+		auth = &m.Auth
+	default:
+		return fmt.Errorf("sign %s: %T is not a message AIR signs", kind, msg)
 	}
-	return fmt.Errorf("sign %s: %T is not a message AIR signs", kind, msg)
+	*auth = nil
+	st, err := k.Sign(kind, workflowID, at, msg)
+	*auth = &st
+	return err
 }
 
 // verify checks a received message's stamp; msg is a copy whose stamp
@@ -64,6 +60,9 @@ func verify(k *msgauth.Keyring, kind, workflowID string, msg any, now time.Time,
 		st, m.Auth = m.Auth, nil
 		msg = m
 	case ManualRequest:
+		st, m.Auth = m.Auth, nil
+		msg = m
+	case StopRequest:
 		st, m.Auth = m.Auth, nil
 		msg = m
 	case IncidentChange:

@@ -327,8 +327,7 @@ func (w *incident) listenChanges(ctx workflow.Context) {
 			if !w.changed.Receive(ctx, &ch) {
 				return
 			}
-			w.recordChange(ctx, ch)
-			if w.live >= 1 {
+			if w.recordChange(ctx, ch) && w.live >= 1 {
 				w.resolveStops(ctx, ch)
 			}
 		}
@@ -349,14 +348,17 @@ func (w *incident) drainChanges(ctx workflow.Context) {
 	}
 }
 
-func (w *incident) recordChange(ctx workflow.Context, ch IncidentChange) {
+// recordChange records an authentic change in the state and reports
+// whether it was authentic: a dropped one must not act either.
+func (w *incident) recordChange(ctx workflow.Context, ch IncidentChange) bool {
 	if !w.authentic(ctx, ch) {
-		return
+		return false
 	}
 	for _, f := range ch.Fields() {
 		w.state.Changes = append(w.state.Changes, ChangeRecord{Field: f.Field, From: f.From, To: f.To, By: f.By, At: workflow.Now(ctx)})
 		w.log.Info("incident changed", "field", f.Field, "from", f.From, "to", f.To, "by", f.By)
 	}
+	return true
 }
 
 // recordOnly reports whether a change-only run may complete now, having

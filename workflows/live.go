@@ -11,6 +11,7 @@ import (
 
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/msgauth"
 	"github.com/airsoc/air/internal/policy"
 )
 
@@ -32,6 +33,8 @@ type StopRequest struct {
 	Reason string      `json:"reason"`
 	By     string      `json:"by"`
 	Role   domain.Role `json:"role"`
+	// Auth is the engine's stamp (see Sign).
+	Auth *msgauth.Stamp `json:"auth,omitempty"`
 }
 
 // DefaultMaxHistoryBytes is the history size past which an investigation
