@@ -11,6 +11,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -35,12 +37,17 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "probe" {
+		return probe(os.Getenv("AIR_HTTP_ADDR"))
+	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: worker [flags]
 
 Runs AIR: the incident workflows, their activities and the HTTP API.
 With -dev everything is embedded (Temporal in-process, SQLite under ./.air).
+"worker probe" checks a running worker's /healthz on AIR_HTTP_ADDR (for
+container health checks) and exits 0 when it answers 200.
 
 Flags (each also read from the environment variable shown):
 `)
@@ -80,6 +87,13 @@ Flags (each also read from the environment variable shown):
 	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", env("AIR_ADMIN_TOKEN_FILE", ""), "keep a working admin token in this file (mode 0600), made on first start; -dev defaults to <data>/admin-token (AIR_ADMIN_TOKEN_FILE)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", env("AIR_SECURE_COOKIES", "") == "true", "mark the pages' session cookies Secure, behind a TLS proxy (AIR_SECURE_COOKIES=true)")
 	fs.Float64Var(&cfg.RateLimit.PerSecond, "rate-limit", envFloat("AIR_RATE_LIMIT", 20), "API requests per second per token (bursts of 100); negative turns limiting off (AIR_RATE_LIMIT)")
+	fs.StringVar(&cfg.MessageKeyFile, "message-key-file", env("AIR_MESSAGE_KEY_FILE", ""), "file of the key (hex, 32 bytes or more; extra lines verify only, for rotation) every AIR process shares to sign decisions sent to incident workflows; required without -dev, -dev makes <data>/message-key (AIR_MESSAGE_KEY_FILE)")
+	fs.StringVar(&cfg.TemporalTLS.CAFile, "temporal-tls-ca", env("AIR_TEMPORAL_TLS_CA", ""), "PEM CA certificates that sign the Temporal frontend's certificate; empty: system roots (AIR_TEMPORAL_TLS_CA)")
+	fs.StringVar(&cfg.TemporalTLS.CertFile, "temporal-tls-cert", env("AIR_TEMPORAL_TLS_CERT", ""), "PEM client certificate for mTLS to Temporal (AIR_TEMPORAL_TLS_CERT)")
+	fs.StringVar(&cfg.TemporalTLS.KeyFile, "temporal-tls-key", env("AIR_TEMPORAL_TLS_KEY", ""), "PEM private key of -temporal-tls-cert (AIR_TEMPORAL_TLS_KEY)")
+	fs.StringVar(&cfg.TemporalTLS.ServerName, "temporal-tls-server-name", env("AIR_TEMPORAL_TLS_SERVER_NAME", ""), "name to check in the frontend's certificate, when it differs from the -temporal host (AIR_TEMPORAL_TLS_SERVER_NAME)")
+	fs.StringVar(&cfg.TemporalTLS.APIKeyFile, "temporal-api-key-file", env("AIR_TEMPORAL_API_KEY_FILE", ""), "file holding an API key for Temporal (Temporal Cloud or a frontend with an authorizer); implies TLS (AIR_TEMPORAL_API_KEY_FILE)")
+	fs.BoolVar(&cfg.TemporalTLS.Insecure, "insecure-temporal", env("AIR_INSECURE_TEMPORAL", "") == "true", "allow a Temporal frontend off loopback without mTLS or an API key; anyone who reaches it can forge workflow messages (AIR_INSECURE_TEMPORAL=true)")
 	fs.StringVar(&logCfg.Format, "log-format", env("AIR_LOG_FORMAT", "text"), "log format: text or json (AIR_LOG_FORMAT)")
 	fs.StringVar(&logCfg.Level, "log-level", env("AIR_LOG_LEVEL", "info"), "log level: debug, info, warn, error (AIR_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
@@ -182,4 +196,29 @@ func parseDuration(name, v string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: want a positive duration such as 24h or 30m, got %q", name, v)
 	}
 	return d, nil
+}
+
+// probe asks a running worker's /healthz on addr (host:port; an unspecified
+// host means this machine) and fails unless it answers 200.
+func probe(addr string) error {
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("probe: AIR_HTTP_ADDR %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("probe: /healthz answered %s", resp.Status)
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/airsoc/air/internal/engine"
 	"github.com/airsoc/air/internal/ingest"
 	"github.com/airsoc/air/internal/logging"
+	"github.com/airsoc/air/internal/msgauth"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/sources"
@@ -86,6 +88,13 @@ type Config struct {
 	// Sources are the providers AIR pulls alerts from (and webhook
 	// sources that push them); the zero value has none.
 	Sources sources.Config
+	// TemporalTLS authenticates AIR to the Temporal frontend without Dev.
+	TemporalTLS TemporalTLS
+	// MessageKeyFile holds the key every AIR process shares to sign the
+	// decisions and changes it sends to incident workflows (see
+	// internal/msgauth); Dev makes <DataDir>/message-key on first start,
+	// production requires it.
+	MessageKeyFile string
 }
 
 func (c *Config) defaults() error {
@@ -117,7 +126,14 @@ func (c *Config) defaults() error {
 		if c.AdminTokenFile == "" {
 			c.AdminTokenFile = filepath.Join(c.DataDir, "admin-token")
 		}
+		if c.MessageKeyFile == "" {
+			c.MessageKeyFile = filepath.Join(c.DataDir, "message-key")
+		}
 		return nil
+	}
+	if c.MessageKeyFile == "" {
+		return errors.New("AIR_MESSAGE_KEY_FILE (-message-key-file) is required without -dev: every AIR process signs " +
+			"what it sends to incident workflows with this shared key; make one with `openssl rand -hex 32 > message-key` (mode 0600)")
 	}
 	if c.TemporalAddress == "" {
 		return errors.New("AIR_TEMPORAL_ADDRESS (-temporal) is required without -dev")
@@ -125,7 +141,7 @@ func (c *Config) defaults() error {
 	if c.DatabaseURL == "" {
 		return errors.New("AIR_DATABASE_URL (-db) is required without -dev")
 	}
-	return nil
+	return c.TemporalTLS.check(c.TemporalAddress)
 }
 
 // Run starts the service and blocks until ctx ends, then shuts down.
@@ -173,24 +189,36 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("remediation connectors are misconfigured:\n%w", err)
 	}
 
-	tc, err := client.DialContext(ctx, client.Options{
+	keys, err := msgauth.Load(cfg.MessageKeyFile, cfg.Dev)
+	if err != nil {
+		return err
+	}
+	opts := client.Options{
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.Namespace,
 		Logger:    logging.NewTemporal(log.WithField("component", "temporal")),
-	})
+	}
+	if !cfg.Dev {
+		if err := cfg.TemporalTLS.apply(&opts); err != nil {
+			return err
+		}
+	}
+	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
 	}
 	defer tc.Close()
 
-	eng := &engine.Engine{Client: tc, ApprovalExpiry: cfg.ApprovalExpiry}
+	eng := &engine.Engine{Client: tc, ApprovalExpiry: cfg.ApprovalExpiry, Keys: keys}
 	pipeline := &ingest.Pipeline{Store: st, Notifier: eng, Log: log.WithField("component", "ingest"), Rules: cfg.Correlation}
 	pulled, err := newSources(ctx, cfg.Sources, st, pipeline, log)
 	if err != nil {
 		return err
 	}
 
-	w := worker.New(tc, workflows.TaskQueue, workflows.WorkerOptions)
+	wopts := workflows.WorkerOptions
+	wopts.Interceptors = append(slices.Clone(wopts.Interceptors), workflows.Authenticator(keys))
+	w := worker.New(tc, workflows.TaskQueue, wopts)
 	Register(w, &activities.Activities{
 		Store:      st,
 		Executor:   router,

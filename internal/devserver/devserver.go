@@ -12,6 +12,8 @@ package devserver
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -44,6 +46,16 @@ type Config struct {
 	Namespace string
 	// Logger receives the server's own logs; nil discards them.
 	Logger log.Logger
+	// TLS, when set, serves the frontend over mutual TLS only: a client
+	// must present a certificate signed by TLS.CAFile. The server's own
+	// system workers use TLS.CertFile as their client certificate.
+	TLS *TLSFiles
+}
+
+// TLSFiles are PEM files: the CA that signs both ends, and the server's
+// certificate (valid for 127.0.0.1, usable for client auth too) and key.
+type TLSFiles struct {
+	CAFile, CertFile, KeyFile string
 }
 
 // Server is a running embedded Temporal server.
@@ -51,6 +63,7 @@ type Server struct {
 	srv       temporal.Server
 	hostPort  string
 	namespace string
+	tls       *tls.Config // the client side of TLS, when the frontend requires it
 }
 
 // Start configures and starts the server. It returns once the frontend accepts
@@ -143,6 +156,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}},
 		PublicClient: config.PublicClient{HostPort: hostPort},
 	}
+	if t := cfg.TLS; t != nil {
+		ct := config.ClientTLS{RootCAFiles: []string{t.CAFile}, ServerName: host}
+		sc.Global.TLS = config.RootTLS{
+			Frontend: config.GroupTLS{
+				Server: config.ServerTLS{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFiles: []string{t.CAFile}, RequireClientAuth: true},
+				Client: ct,
+			},
+			SystemWorker: config.WorkerTLS{CertFile: t.CertFile, KeyFile: t.KeyFile, Client: ct},
+		}
+	}
 	membership, err := freePorts(1)
 	if err != nil {
 		return nil, err
@@ -168,6 +191,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
 	s := &Server{srv: srv, hostPort: hostPort, namespace: cfg.Namespace}
+	if cfg.TLS != nil {
+		if s.tls, err = cfg.TLS.clientConfig(); err != nil {
+			_ = srv.Stop()
+			return nil, err
+		}
+	}
 	if err := s.waitReady(ctx); err != nil {
 		_ = srv.Stop()
 		return nil, err
@@ -180,7 +209,8 @@ func (s *Server) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
-		c, err := client.Dial(client.Options{HostPort: s.hostPort, Namespace: s.namespace, Logger: quietLogger{}})
+		c, err := client.Dial(client.Options{HostPort: s.hostPort, Namespace: s.namespace, Logger: quietLogger{},
+			ConnectionOptions: client.ConnectionOptions{TLS: s.tls}})
 		if err == nil {
 			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
 			if err == nil {
@@ -246,3 +276,21 @@ const (
 	lowPortMin = 20000
 	lowPortMax = 32000
 )
+
+// clientConfig is a client's TLS configuration presenting the server's own
+// certificate, which the CA signed for client auth too.
+func (t *TLSFiles) clientConfig() (*tls.Config, error) {
+	pem, err := os.ReadFile(t.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("temporal TLS CA: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("temporal TLS CA %s: no PEM certificate", t.CAFile)
+	}
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("temporal TLS certificate: %w", err)
+	}
+	return &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}, nil
+}
