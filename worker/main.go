@@ -40,6 +40,9 @@ func run(args []string) error {
 	if len(args) > 0 && args[0] == "probe" {
 		return probe(os.Getenv("AIR_HTTP_ADDR"))
 	}
+	if len(args) > 1 && args[0] == "bench" && args[1] == "e2e" {
+		return benchE2E(args[2:])
+	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: worker [flags]
@@ -47,7 +50,8 @@ func run(args []string) error {
 Runs AIR: the incident workflows, their activities and the HTTP API.
 With -dev everything is embedded (Temporal in-process, SQLite under ./.air).
 "worker probe" checks a running worker's /healthz on AIR_HTTP_ADDR (for
-container health checks) and exits 0 when it answers 200.
+container health checks) and exits 0 when it answers 200; "worker bench e2e"
+measures the whole engine on an embedded Temporal (worker bench e2e -h).
 
 Flags (each also read from the environment variable shown):
 `)

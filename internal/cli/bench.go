@@ -67,7 +67,7 @@ insert rate of the same rows as the ceiling.
 // bench runs `starter bench ingest`.
 func bench(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 || args[0] != "ingest" {
-		return usageError{"bench: want `bench ingest FILE` or `bench e2e`"}
+		return usageError{"bench: want `bench ingest FILE` or `bench queue` (bench e2e: go run ./worker bench e2e)"}
 	}
 	fs := newFlags(env, "bench ingest")
 	fs.Usage = func() { fmt.Fprint(env.Stderr, benchUsage); fs.PrintDefaults() }

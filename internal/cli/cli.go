@@ -41,7 +41,6 @@ Commands:
   alerts move ID [--to INCIDENT]  move an alert to another incident (no --to: a new one)
   correlate FILE [--export CSV] [--explain ID]  run the correlation engine on a file in memory
   bench ingest FILE [flags]       measure ingest + correlation (starter bench ingest -h)
-  bench e2e [--json]              measure alert-to-remediation on an embedded Temporal (starter bench e2e -h)
   bench queue [--incidents N]     measure the incident queue's queries on N seeded incidents (starter bench queue -h)
   incidents list [filters]        the incident queue; starter incidents list -h for filters, --csv to export
   incidents show ID               an incident's summary, alerts, actions, comments and activity
@@ -121,7 +120,7 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 		return correlateCmd(ctx, env, args[1:])
 	case "bench":
 		if len(args) > 1 && args[1] == "e2e" {
-			return benchE2E(ctx, env, args[2:])
+			return usageError{"bench e2e moved to the worker, which embeds Temporal: go run ./worker bench e2e"}
 		}
 		if len(args) > 1 && args[1] == "queue" {
 			return benchQueue(ctx, env, args[2:])
