@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -44,6 +45,7 @@ func run(args []string) error {
 		return benchE2E(args[2:])
 	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	var secretErrs []error
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: worker [flags]
 
@@ -53,7 +55,9 @@ With -dev everything is embedded (Temporal in-process, SQLite under ./.air).
 container health checks) and exits 0 when it answers 200; "worker bench e2e"
 measures the whole engine on an embedded Temporal (worker bench e2e -h).
 
-Flags (each also read from the environment variable shown):
+Flags (each also read from the environment variable shown, or from the
+file named by that variable with _FILE appended, e.g. AIR_DATABASE_URL_FILE
+for a mounted secret):
 `)
 		fs.PrintDefaults()
 	}
@@ -61,10 +65,17 @@ Flags (each also read from the environment variable shown):
 		if v := os.Getenv(name); v != "" {
 			return v
 		}
+		if f := os.Getenv(name + "_FILE"); f != "" { // a mounted secret
+			if b, err := os.ReadFile(f); err == nil {
+				return strings.TrimSpace(string(b))
+			}
+			secretErrs = append(secretErrs, fmt.Errorf("%s_FILE: cannot read %s", name, f))
+		}
 		return def
 	}
 	var cfg app.Config
 	var logCfg logging.Config
+	var startTimeout string
 	var level, expiry, window, connectors, sourcesFile string
 	fs.BoolVar(&cfg.Dev, "dev", env("AIR_DEV", "") == "true", "embedded mode: in-process Temporal and SQLite under -data (AIR_DEV=true)")
 	fs.StringVar(&cfg.DataDir, "data", env("AIR_DATA_DIR", ".air"), "directory for dev-mode state (AIR_DATA_DIR)")
@@ -72,7 +83,7 @@ Flags (each also read from the environment variable shown):
 	fs.StringVar(&cfg.TemporalAddress, "temporal", env("AIR_TEMPORAL_ADDRESS", ""), "Temporal frontend host:port, without -dev (AIR_TEMPORAL_ADDRESS)")
 	fs.StringVar(&cfg.Namespace, "namespace", env("AIR_TEMPORAL_NAMESPACE", "default"), "Temporal namespace (AIR_TEMPORAL_NAMESPACE)")
 	fs.StringVar(&cfg.DatabaseURL, "db", env("AIR_DATABASE_URL", ""), "postgres://… or a SQLite file path; -dev defaults to <data>/air.db (AIR_DATABASE_URL)")
-	fs.StringVar(&cfg.PlaybookDir, "playbooks", env("AIR_PLAYBOOKS", "playbooks"), "directory of playbooks (AIR_PLAYBOOKS)")
+	fs.StringVar(&cfg.PlaybookDir, "playbooks", env("AIR_PLAYBOOKS", ""), "directory of playbooks; empty: the shipped set built into this binary (AIR_PLAYBOOKS)")
 	fs.StringVar(&level, "automation", env("AIR_AUTOMATION_LEVEL", string(policy.SemiAll)), "tenant automation level: full, semi-all, semi-core, semi-nontemp, none (AIR_AUTOMATION_LEVEL)")
 	fs.StringVar(&expiry, "approval-expiry", env("AIR_APPROVAL_EXPIRY", "168h"), "how long a pending action waits before it expires (AIR_APPROVAL_EXPIRY)")
 	var kinds, stopList string
@@ -87,7 +98,7 @@ Flags (each also read from the environment variable shown):
 	fs.StringVar(&stormGap, "correlation-storm-gap", env("AIR_CORRELATION_STORM_GAP", "40m"), "a lone alert joins an attack under way with notable activity this recent; off disables (AIR_CORRELATION_STORM_GAP)")
 	fs.IntVar(&cfg.Correlation.RoutineBuckets, "correlation-routine-buckets", envInt("AIR_CORRELATION_ROUTINE_BUCKETS", 0), "a detector firing on an entity in this many distinct 10-minute buckets within 24 h is routine noise; 0: 3, negative: no routine detection (AIR_CORRELATION_ROUTINE_BUCKETS)")
 	fs.StringVar(&sourcesFile, "sources", env("AIR_SOURCES", ""), "YAML or JSON file of the providers AIR pulls alerts from (Graph, Sentinel, Defender, CrowdStrike, Okta, simulated) and webhook sources; see docs/sources.md (AIR_SOURCES)")
-	fs.StringVar(&connectors, "connectors", env("AIR_CONNECTORS", ""), "YAML or JSON file routing remediations to Defender for Endpoint, Graph, webhooks or the lab tenant; unset: all to the lab tenant (AIR_CONNECTORS)")
+	fs.StringVar(&connectors, "connectors", env("AIR_CONNECTORS", ""), "YAML or JSON file routing remediations to Defender for Endpoint, Graph, webhooks or the lab tenant, or \"lab\" to send all to the simulated lab tenant; required without -dev, where unset means the lab (AIR_CONNECTORS)")
 	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", env("AIR_ADMIN_TOKEN_FILE", ""), "keep a working admin token in this file (mode 0600), made on first start; -dev defaults to <data>/admin-token (AIR_ADMIN_TOKEN_FILE)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", env("AIR_SECURE_COOKIES", "") == "true", "mark the pages' session cookies Secure, behind a TLS proxy (AIR_SECURE_COOKIES=true)")
 	fs.Float64Var(&cfg.RateLimit.PerSecond, "rate-limit", envFloat("AIR_RATE_LIMIT", 20), "API requests per second per token (bursts of 100); negative turns limiting off (AIR_RATE_LIMIT)")
@@ -98,6 +109,8 @@ Flags (each also read from the environment variable shown):
 	fs.StringVar(&cfg.TemporalTLS.ServerName, "temporal-tls-server-name", env("AIR_TEMPORAL_TLS_SERVER_NAME", ""), "name to check in the frontend's certificate, when it differs from the -temporal host (AIR_TEMPORAL_TLS_SERVER_NAME)")
 	fs.StringVar(&cfg.TemporalTLS.APIKeyFile, "temporal-api-key-file", env("AIR_TEMPORAL_API_KEY_FILE", ""), "file holding an API key for Temporal (Temporal Cloud or a frontend with an authorizer); implies TLS (AIR_TEMPORAL_API_KEY_FILE)")
 	fs.BoolVar(&cfg.TemporalTLS.Insecure, "insecure-temporal", env("AIR_INSECURE_TEMPORAL", "") == "true", "allow a Temporal frontend off loopback without mTLS or an API key; anyone who reaches it can forge workflow messages (AIR_INSECURE_TEMPORAL=true)")
+	fs.StringVar(&startTimeout, "start-timeout", env("AIR_START_TIMEOUT", "2m"), "how long start-up waits for the database and Temporal, retrying with backoff (AIR_START_TIMEOUT)")
+	fs.BoolVar(&cfg.CreateNamespace, "create-namespace", env("AIR_CREATE_NAMESPACE", "") == "true", "register the Temporal namespace when it is missing, 30 days of retention (AIR_CREATE_NAMESPACE=true)")
 	fs.StringVar(&logCfg.Format, "log-format", env("AIR_LOG_FORMAT", "text"), "log format: text or json (AIR_LOG_FORMAT)")
 	fs.StringVar(&logCfg.Level, "log-level", env("AIR_LOG_LEVEL", "info"), "log level: debug, info, warn, error (AIR_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
@@ -106,12 +119,18 @@ Flags (each also read from the environment variable shown):
 		}
 		return err
 	}
+	if err := errors.Join(secretErrs...); err != nil {
+		return err
+	}
 	log, err := logging.New(os.Stderr, logCfg)
 	if err != nil {
 		return err
 	}
 	cfg.Log = log
 	if cfg.Automation.Default, err = policy.ParseLevel("automation", strings.TrimSpace(level)); err != nil {
+		return err
+	}
+	if cfg.StartTimeout, err = parseDuration("start-timeout", startTimeout); err != nil {
 		return err
 	}
 	if cfg.ApprovalExpiry, err = parseDuration("approval-expiry", expiry); err != nil {
@@ -142,10 +161,15 @@ Flags (each also read from the environment variable shown):
 	if err := cfg.Correlation.Validate(); err != nil {
 		return err
 	}
-	if connectors != "" {
+	switch connectors {
+	case "":
+	case "lab":
+		cfg.ConnectorsChosen = true
+	default:
 		if cfg.Connectors, err = connector.LoadFile(connectors); err != nil {
 			return err
 		}
+		cfg.ConnectorsChosen = true
 	}
 	if sourcesFile != "" {
 		if cfg.Sources, err = sources.LoadConfig(sourcesFile); err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -58,7 +59,8 @@ type Config struct {
 	Namespace string
 	// DatabaseURL is postgres://… or a SQLite path.
 	DatabaseURL string
-	// PlaybookDir holds the playbooks; empty means ./playbooks.
+	// PlaybookDir holds the playbooks; empty means the shipped set built
+	// into the binary.
 	PlaybookDir string
 	// Automation is the tenant's automation settings.
 	Automation policy.Settings
@@ -70,6 +72,11 @@ type Config struct {
 	// Connectors routes remediations to Defender for Endpoint, Graph,
 	// webhooks or the lab tenant; the zero value sends all to the lab.
 	Connectors connector.Config
+	// ConnectorsChosen says Connectors was configured on purpose (a file,
+	// or -connectors lab). Production refuses to start without it: a
+	// worker that silently sends every remediation to the simulated lab
+	// tenant would look like it contains threats while it touches nothing.
+	ConnectorsChosen bool
 	// Log is the service's logger.
 	Log *logrus.Logger
 	// Out receives the start-up banner; nil means os.Stdout.
@@ -90,6 +97,11 @@ type Config struct {
 	Sources sources.Config
 	// TemporalTLS authenticates AIR to the Temporal frontend without Dev.
 	TemporalTLS TemporalTLS
+	// StartTimeout is how long start-up waits for the database and
+	// Temporal to answer, retrying with backoff; 0 means 2 minutes.
+	StartTimeout time.Duration
+	// CreateNamespace registers Namespace on Temporal when it is missing.
+	CreateNamespace bool
 	// MessageKeyFile holds the key every AIR process shares to sign the
 	// decisions and changes it sends to incident workflows (see
 	// internal/msgauth); Dev makes <DataDir>/message-key on first start,
@@ -106,9 +118,6 @@ func (c *Config) defaults() error {
 	}
 	if c.Namespace == "" {
 		c.Namespace = "default"
-	}
-	if c.PlaybookDir == "" {
-		c.PlaybookDir = "playbooks"
 	}
 	if c.Out == nil {
 		c.Out = os.Stdout
@@ -140,6 +149,10 @@ func (c *Config) defaults() error {
 	}
 	if c.DatabaseURL == "" {
 		return errors.New("AIR_DATABASE_URL (-db) is required without -dev")
+	}
+	if !c.ConnectorsChosen {
+		return errors.New("AIR_CONNECTORS (-connectors) is required without -dev: a connectors file says which vendor carries each remediation " +
+			"(docs/connectors.md); -connectors lab sends them all to the simulated lab tenant on purpose")
 	}
 	return c.TemporalTLS.check(c.TemporalAddress)
 }
@@ -179,7 +192,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.TemporalAddress = srv.HostPort()
 	}
 
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := retryStart(ctx, cfg, "the database at "+redact(cfg.DatabaseURL), func() (*store.Store, error) { return store.Open(ctx, cfg.DatabaseURL) })
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -203,7 +216,12 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	tc, err := client.DialContext(ctx, opts)
+	if cfg.CreateNamespace {
+		if err := ensureNamespace(ctx, cfg, opts); err != nil {
+			return err
+		}
+	}
+	tc, err := retryStart(ctx, cfg, "Temporal at "+cfg.TemporalAddress, func() (client.Client, error) { return client.DialContext(ctx, opts) })
 	if err != nil {
 		return fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
 	}
@@ -301,12 +319,16 @@ func Register(w worker.Registry, a *activities.Activities) {
 // loadPlaybooks loads and checks every playbook before anything runs: the
 // service refuses to start with an invalid one.
 func loadPlaybooks(dir string) ([]*playbook.Playbook, []activities.PlaybookSource, error) {
-	books, err := playbook.LoadDir(dir)
+	books, err := playbook.Load(dir)
+	where := dir
+	if dir == "" {
+		where = "the built-in set"
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("playbooks in %s are invalid; fix them or point -playbooks elsewhere:\n%w", dir, err)
+		return nil, nil, fmt.Errorf("playbooks in %s are invalid; fix them or point -playbooks elsewhere:\n%w", where, err)
 	}
 	if len(books) == 0 {
-		return nil, nil, fmt.Errorf("no playbooks in %s", dir)
+		return nil, nil, fmt.Errorf("no playbooks in %s", where)
 	}
 	sources := make([]activities.PlaybookSource, len(books))
 	for i, b := range books {
@@ -330,8 +352,9 @@ func banner(cfg Config, base string, books []*playbook.Playbook, adminToken stri
   Database:   %s
   Playbooks:  %s
   Try:        go run ./starter ingest internal/graph/testdata/sample-alert.json
-`, mode, base, base, cfg.TemporalAddress, cfg.Namespace, redact(cfg.DatabaseURL), strings.Join(names, ", "))
+`, mode, base, base, cfg.TemporalAddress, cfg.Namespace, redact(cfg.DatabaseURL), strings.Join(names, ", ")+playbookSource(cfg.PlaybookDir))
 	fmt.Fprintf(cfg.Out, "  Pages:      %s/incidents (sign in with an API token)\n", base)
+	fmt.Fprintf(cfg.Out, "  Remediations: %s\n", remediationRoutes(cfg.Connectors))
 	switch {
 	case adminToken != "":
 		// Shown once, on the start that created it; the file keeps it.
@@ -339,6 +362,25 @@ func banner(cfg Config, base string, books []*playbook.Playbook, adminToken stri
 	case cfg.AdminTokenFile != "":
 		fmt.Fprintf(cfg.Out, "  Admin token: in %s (starter reads it when AIR_TOKEN is unset)\n", cfg.AdminTokenFile)
 	}
+}
+
+// remediationRoutes says where remediations go, for the banner.
+func remediationRoutes(c connector.Config) string {
+	if len(c.Routes) == 0 {
+		return "all to the simulated lab tenant (nothing real is touched; -connectors FILE routes them to vendors)"
+	}
+	routes := make([]string, 0, len(c.Routes))
+	for _, k := range slices.Sorted(maps.Keys(c.Routes)) {
+		routes = append(routes, k+" → "+c.Routes[k])
+	}
+	return strings.Join(routes, ", ") + "; anything else to the lab tenant"
+}
+
+func playbookSource(dir string) string {
+	if dir == "" {
+		return " (built in; -playbooks DIR to use others)"
+	}
+	return " (from " + dir + ")"
 }
 
 // redact hides a password in a database URL.

@@ -51,13 +51,17 @@ func TestTemporalTransportCheck(t *testing.T) {
 			t.Errorf("%s: err %v, want %q", tc.name, err, tc.refused)
 		}
 	}
-	cfg := Config{TemporalAddress: "temporal:7233", DatabaseURL: "x.db", MessageKeyFile: "k"}
+	cfg := Config{TemporalAddress: "temporal:7233", DatabaseURL: "x.db", MessageKeyFile: "k", ConnectorsChosen: true}
 	if err := cfg.defaults(); err == nil || !strings.Contains(err.Error(), "-insecure-temporal") {
 		t.Errorf("production config with a remote plaintext frontend: %v, want refused naming -insecure-temporal", err)
 	}
-	cfg = Config{TemporalAddress: "127.0.0.1:7233", DatabaseURL: "x.db"}
+	cfg = Config{TemporalAddress: "127.0.0.1:7233", DatabaseURL: "x.db", ConnectorsChosen: true}
 	if err := cfg.defaults(); err == nil || !strings.Contains(err.Error(), "AIR_MESSAGE_KEY_FILE") {
 		t.Errorf("production config without a message key: %v, want refused naming AIR_MESSAGE_KEY_FILE", err)
+	}
+	cfg = Config{TemporalAddress: "127.0.0.1:7233", DatabaseURL: "x.db", MessageKeyFile: "k"}
+	if err := cfg.defaults(); err == nil || !strings.Contains(err.Error(), "-connectors lab") {
+		t.Errorf("production config without connectors: %v, want refused naming -connectors lab", err)
 	}
 }
 

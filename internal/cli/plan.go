@@ -31,7 +31,7 @@ func playbooksPlan(ctx context.Context, env Env, args []string) error {
 		fs.PrintDefaults()
 	}
 	incident := fs.String("incident", "", "alerts file, or incident id")
-	dir := fs.String("playbooks", "playbooks", "playbook directory")
+	dir := fs.String("playbooks", "", "playbook directory (default: the shipped set built into starter)")
 	against := fs.String("against", "", "older playbook directory to compare with")
 	level := fs.String("automation", "", "automation level for a FILE (default: semi-all); an ID uses the tenant's settings")
 	out := fs.String("o", "table", "output: table or json")
@@ -41,7 +41,7 @@ func playbooksPlan(ctx context.Context, env Env, args []string) error {
 	if *incident == "" {
 		return usageError{"playbooks plan: --incident FILE|ID is required"}
 	}
-	books, err := playbook.LoadDir(*dir)
+	books, err := playbook.Load(*dir)
 	if err != nil {
 		return err
 	}

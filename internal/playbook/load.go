@@ -3,11 +3,14 @@ package playbook
 import (
 	"crypto/sha256"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+
+	shipped "github.com/airsoc/air/playbooks"
 )
 
 // LoadDir loads every playbook in dir: the files ending in .yaml or .yml,
@@ -18,7 +21,23 @@ import (
 // reported at once in a *LoadError; other errors (an unreadable directory)
 // are returned as is.
 func LoadDir(dir string) ([]*Playbook, error) {
-	entries, err := os.ReadDir(dir)
+	return LoadFS(os.DirFS(dir), dir)
+}
+
+// Load loads the playbooks of dir (see LoadDir) or, with dir empty, the
+// shipped set built into the binary, named as if read from ./playbooks so
+// that the files pinned in workflow histories keep their names.
+func Load(dir string) ([]*Playbook, error) {
+	if dir == "" {
+		return LoadFS(shipped.FS, "playbooks")
+	}
+	return LoadDir(dir)
+}
+
+// LoadFS is LoadDir over the top directory of fsys; dir names the files
+// in diagnostics and in Playbook.File.
+func LoadFS(fsys fs.FS, dir string) ([]*Playbook, error) {
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("load playbooks: %w", err)
 	}
@@ -27,13 +46,13 @@ func LoadDir(dir string) ([]*Playbook, error) {
 		diags  []Diagnostic
 		broken []string // names of playbooks with errors of their own
 	)
-	for _, e := range entries { // os.ReadDir sorts by name
+	for _, e := range entries { // fs.ReadDir sorts by name
 		name := e.Name()
 		if e.IsDir() || !isPlaybookFile(name) {
 			continue
 		}
 		path := filepath.Join(dir, name)
-		src, err := os.ReadFile(path)
+		src, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			diags = append(diags, Diagnostic{File: path, Line: 1, Column: 1, Message: err.Error()})
 			continue

@@ -1,0 +1,102 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// retryStart calls open until it succeeds, fails for a reason waiting
+// cannot fix, or cfg.StartTimeout passes: in production the database and
+// Temporal often start beside AIR and answer a little later. Each wait is
+// logged with the reason.
+func retryStart[T any](ctx context.Context, cfg Config, what string, open func() (T, error)) (T, error) {
+	limit := cfg.StartTimeout
+	if limit <= 0 {
+		limit = 2 * time.Minute
+	}
+	deadline := time.Now().Add(limit)
+	wait := 500 * time.Millisecond
+	for {
+		v, err := open()
+		if err == nil || !transient(err) || time.Now().Add(wait).After(deadline) {
+			if err != nil && transient(err) {
+				err = fmt.Errorf("%s did not answer within %s: %w", what, limit, err)
+			}
+			return v, err
+		}
+		cfg.Log.WithError(err).Warnf("waiting for %s; retrying in %s", what, wait)
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// transient reports whether err means the other side is not up (yet),
+// rather than refusing what AIR asked.
+func transient(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) || errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var unavailable *serviceerror.Unavailable
+	if errors.As(err, &unavailable) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "failed reaching server", "the database system is starting up", "no such host", "i/o timeout", "connection reset"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// ensureNamespace registers cfg.Namespace when Temporal does not know it
+// (-create-namespace), with 30 days of retention.
+func ensureNamespace(ctx context.Context, cfg Config, opts client.Options) error {
+	nc, err := retryStart(ctx, cfg, "Temporal at "+cfg.TemporalAddress, func() (client.NamespaceClient, error) {
+		nc, err := client.NewNamespaceClient(opts)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := nc.Describe(ctx, cfg.Namespace); err != nil {
+			var missing *serviceerror.NamespaceNotFound
+			if !errors.As(err, &missing) {
+				nc.Close()
+				return nil, err
+			}
+		}
+		return nc, nil
+	})
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", cfg.Namespace, err)
+	}
+	defer nc.Close()
+	if _, err := nc.Describe(ctx, cfg.Namespace); err == nil {
+		return nil
+	}
+	err = nc.Register(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace:                        cfg.Namespace,
+		Description:                      "AIR incident investigations",
+		WorkflowExecutionRetentionPeriod: durationpb.New(30 * 24 * time.Hour),
+	})
+	var exists *serviceerror.NamespaceAlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("register namespace %s: %w", cfg.Namespace, err)
+	}
+	cfg.Log.Infof("registered Temporal namespace %s (30 days of retention)", cfg.Namespace)
+	return nil
+}
