@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -62,13 +63,18 @@ func crashRound(t *testing.T, bin string, rng *rand.Rand) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keyFile := filepath.Join(t.TempDir(), "message-key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var logs bytes.Buffer
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(),
 			"AIR_TEMPORAL_ADDRESS="+srv.HostPort(), "AIR_DATABASE_URL="+dbPath,
 			fmt.Sprintf("AIR_HTTP_ADDR=127.0.0.1:%d", httpPort), "AIR_AUTOMATION_LEVEL=full",
-			"AIR_PLAYBOOKS=../../playbooks", "AIR_LOG_LEVEL=warn")
+			"AIR_PLAYBOOKS=../../playbooks", "AIR_LOG_LEVEL=warn",
+			"AIR_MESSAGE_KEY_FILE="+keyFile, "AIR_CONNECTORS=lab")
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

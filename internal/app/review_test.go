@@ -21,6 +21,7 @@ import (
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/engine"
+	"github.com/airsoc/air/internal/msgauth"
 	"github.com/airsoc/air/internal/review"
 	"github.com/airsoc/air/workflows"
 )
@@ -36,7 +37,7 @@ import (
 func TestPostIncidentReview(t *testing.T) {
 	ctx := context.Background()
 	temporalPort := freePort(t)
-	c, _ := devService(t, Config{TemporalPort: temporalPort})
+	c, dataDir := devService(t, Config{TemporalPort: temporalPort})
 	hostPort := fmt.Sprintf("127.0.0.1:%d", temporalPort)
 	var me auth.Principal
 	c.do(t, "GET", "/api/v1/me", nil, &me)
@@ -101,7 +102,11 @@ func TestPostIncidentReview(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	eng := &engine.Engine{Client: tc}
+	keys, err := msgauth.Load(filepath.Join(dataDir, "message-key"), false) // the dev service's key
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := &engine.Engine{Client: tc, Keys: keys}
 	if err := eng.IncidentChanged(ctx, incident, workflows.IncidentChange{Field: workflows.FieldAssignedTo, To: "bo", By: me.Name}); err != nil {
 		t.Fatalf("signal change: %v", err)
 	}

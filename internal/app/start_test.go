@@ -88,4 +88,3 @@ func TestEnsureNamespace(t *testing.T) {
 		t.Errorf("retention %s, want 720h", got)
 	}
 }
-
