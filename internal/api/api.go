@@ -124,6 +124,7 @@ func (s *Server) Routes() []Route {
 		{"PUT /api/v1/entities/{key}/tags", auth.Admin, s.putEntityTags},
 		{"POST /api/v1/playbooks/plan", auth.Viewer, s.planPlaybooks},
 		{"GET /api/v1/sources", auth.Viewer, s.listSources},
+		{"GET /debug/pprof/{profile...}", auth.Admin, s.debugProfile},
 		// Webhook sources authenticate with an HMAC of the body, not a token.
 		{"POST /api/v1/sources/{name}/alerts", "", s.pushAlerts},
 	}

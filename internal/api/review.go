@@ -11,6 +11,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/heapsplit"
 	"github.com/airsoc/air/internal/review"
 	"github.com/airsoc/air/workflows"
 )
@@ -123,7 +124,7 @@ func (s *Server) prometheusMetrics(w http.ResponseWriter, r *http.Request) error
 	// A registry per scrape: the collector reads the store each time, and
 	// nothing is kept between scrapes.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&review.Collector{Store: s.Store}, sourceCollector{s}, collectors.NewGoCollector(),
+	reg.MustRegister(&review.Collector{Store: s.Store}, sourceCollector{s}, heapsplit.Collector{}, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: promLog{s}}).ServeHTTP(w, r)
 	return nil
