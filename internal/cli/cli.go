@@ -13,12 +13,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
-
-	"github.com/airsoc/air/internal/api"
 )
 
 // Env is what a command runs with.
@@ -36,7 +33,7 @@ type Env struct {
 const usage = `Usage: starter COMMAND [flags]
 
 Commands:
-  ingest FILE...                  send alerts (a Graph alert, an array, a page or NDJSON; - for stdin)
+  ingest FILE...                  send alerts (a Graph alert, an array, a page or NDJSON; .gz; - for stdin), streamed in batches with progress; --from N resumes
   alerts export [--db DSN]        alert,incident CSV of every alert (the grouping, for scoring)
   alerts move ID [--to INCIDENT]  move an alert to another incident (no --to: a new one)
   correlate FILE [--export CSV] [--explain ID]  run the correlation engine on a file in memory
@@ -180,62 +177,6 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func ingest(ctx context.Context, env Env, args []string) error {
-	fs := newFlags(env, "ingest")
-	out := fs.String("o", "table", "output: table or json")
-	files, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(files) == 0 {
-		return usageError{"ingest: name at least one file (- for stdin)"}
-	}
-	failed := false
-	for _, f := range files {
-		var body []byte
-		if f == "-" {
-			body, err = io.ReadAll(os.Stdin)
-		} else {
-			body, err = os.ReadFile(f)
-		}
-		if err != nil {
-			return err
-		}
-		var resp api.IngestResponse
-		status, err := call(ctx, env, http.MethodPost, "/api/v1/alerts", body, &resp)
-		if err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		if status != http.StatusOK {
-			failed = true
-		}
-		if *out == "json" {
-			printJSON(env.Stdout, resp)
-			continue
-		}
-		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "%s: %d accepted, %d rejected\n", f, resp.Accepted, resp.Rejected)
-		for _, r := range resp.Results {
-			note := ""
-			if r.NewIncident {
-				note = "(new incident)"
-			}
-			fmt.Fprintf(tw, "  #%d\t%s\t%s\tincident %d %s\n", r.Index, r.ID, r.Outcome, r.IncidentID, note)
-		}
-		for _, p := range resp.Problems {
-			fmt.Fprintf(tw, "  #%d\t%s\trejected\t%s: %s\n", p.Index, p.ID, p.Field, p.Reason)
-		}
-		if resp.Warning != "" {
-			fmt.Fprintf(tw, "  warning: %s\n", resp.Warning)
-		}
-		tw.Flush()
-	}
-	if failed {
-		return errors.New("some alerts were not accepted")
-	}
-	return nil
-}
-
 // call sends a request and decodes a 2xx answer into out. Other answers
 // become errors carrying the API's message.
 func call(ctx context.Context, env Env, method, path string, body []byte, out any) (int, error) {
@@ -266,6 +207,9 @@ func call(ctx context.Context, env Env, method, path string, body []byte, out an
 		} `json:"error"`
 	}
 	if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+		if wait, ok := retryAfter(resp); ok {
+			return resp.StatusCode, &retryAfterError{wait: wait, msg: e.Error.Message}
+		}
 		if resp.StatusCode == http.StatusUnauthorized && env.Token == "" {
 			e.Error.Message += "; set AIR_TOKEN (or run worker -dev here, which keeps an admin token in .air/admin-token)"
 		}
@@ -278,6 +222,28 @@ func call(ctx context.Context, env Env, method, path string, body []byte, out an
 		return resp.StatusCode, fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(data)))
 	}
 	return resp.StatusCode, json.Unmarshal(data, out)
+}
+
+// retryAfterError is a 429 or 503 answer that says when to come back.
+type retryAfterError struct {
+	wait time.Duration
+	msg  string
+}
+
+func (e *retryAfterError) Error() string {
+	return fmt.Sprintf("%s (retry after %s)", e.msg, e.wait)
+}
+
+// retryAfter reads the Retry-After seconds of a 429 or 503 answer.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || secs < 0 {
+		return 0, false
+	}
+	return min(time.Duration(secs)*time.Second, time.Minute), true
 }
 
 func printJSON(w io.Writer, v any) {
