@@ -45,6 +45,9 @@ func (e *undoOnly) IncidentChanged(context.Context, int64, workflows.IncidentCha
 func (e *undoOnly) Request(context.Context, int64, workflows.ManualRequest) (*domain.Action, error) {
 	return nil, errNoWorkflow
 }
+func (e *undoOnly) Stop(context.Context, int64, workflows.StopRequest) (*workflows.State, error) {
+	return nil, errNoWorkflow
+}
 func (e *undoOnly) Undo(_ context.Context, incidentID int64, req workflows.UndoRequest) (*domain.Action, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -232,6 +232,9 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 		"POST /api/v1/incidents/{id}/actions": {func(string) req {
 			return req{"/api/v1/incidents/" + inc + "/actions", fmt.Sprintf(`{"type":"device.run_av_scan","target":%q}`, deviceKey)}
 		}, with(allowed("responder", 201), "scoped", 404)},
+		"POST /api/v1/incidents/{id}/stop": {func(string) req { return req{"/api/v1/incidents/" + inc + "/stop", `{"reason":" "}`} },
+			with(allowed("responder", 400), "scoped", 404)}, // refused for its blank reason: the role and scope checks passed
+		"GET /debug/pprof/{profile...}": {func(string) req { return req{"/debug/pprof/heap?debug=1", ""} }, allowed("admin", 200)},
 		"GET /api/v1/alerts/export": {func(string) req { return req{"/api/v1/alerts/export", ""} },
 			with(allowed("viewer", 200), "scoped", 403)},
 		"POST /api/v1/alerts/{id}/move": {func(string) req { return req{"/api/v1/alerts/access-0/move", `{"incidentId":-1}`} },

@@ -44,6 +44,7 @@ Commands:
   incidents assign|tag|comment|classify|resolve|reopen|rename ID...
                                   manage incidents (several ids: one bulk change); starter incidents help
   incidents review ID             post-incident review: times to acknowledge, contain, resolve; who decided what
+  incidents stop ID --reason R    stop the running investigation (responder); its pending actions are rejected
   metrics [--range 30d]           MTTA, MTTR, time to contain, automation rate, pending-time distribution
   actions list [filters]          the action center (default: pending); starter actions list -h for filters
   actions show ID                 show one action

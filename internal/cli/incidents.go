@@ -30,6 +30,8 @@ const incidentsUsage = `starter incidents COMMAND
   rename ID --name NAME
   review ID [-o json]                the post-incident review of a resolved incident: times to
                                      acknowledge, contain and resolve, who decided what, timeline
+  stop ID --reason R [-o json]       stop the running investigation (responder): no step runs after it,
+                                     its pending actions are rejected with the reason
 
 Several ids make one bulk change; each incident succeeds or fails on its own.
 Classifications and their determinations:
@@ -53,6 +55,8 @@ func incidents(ctx context.Context, env Env, args []string) error {
 		return incidentsShow(ctx, env, args[1:])
 	case "review":
 		return incidentsReview(ctx, env, args[1:])
+	case "stop":
+		return incidentsStop(ctx, env, args[1:])
 	case "assign", "tag", "comment", "classify", "resolve", "reopen", "rename":
 		return incidentsManage(ctx, env, args[0], args[1:])
 	}

@@ -146,6 +146,40 @@ func (e *Engine) Request(ctx context.Context, incidentID int64, req workflows.Ma
 	return e.update(ctx, incidentID, workflows.UpdateRequest, "", req)
 }
 
+// Stop stops a running investigation (responder role, with a reason): its
+// pending actions are rejected with the reason and it ends
+// terminatedByUser. An investigation that is not running cannot be
+// stopped: there is nothing to stop, so no run is started for it.
+func (e *Engine) Stop(ctx context.Context, incidentID int64, req workflows.StopRequest) (*workflows.State, error) {
+	if err := e.sign(workflows.UpdateStop, incidentID, &req); err != nil {
+		return nil, err
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, e.updateTimeout())
+	defer cancel()
+	var st workflows.State
+	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   domain.WorkflowID(incidentID),
+		UpdateName:   workflows.UpdateStop,
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, &st)
+	}
+	switch {
+	case err == nil:
+		return &st, nil
+	case parent.Err() == nil && unreachable(ctx, err):
+		return nil, domain.Errorf(domain.KindUnavailable, "incident %d: Temporal did not take the stop within %s; reload before trying again", incidentID, e.updateTimeout())
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return nil, domain.Errorf(domain.KindConflict, "incident %d: no investigation is running, so there is nothing to stop", incidentID)
+	}
+	return nil, translate(err, incidentID, "")
+}
+
 // update sends an Update with start: an investigation that already
 // finished (its incident still open) is started again to take it, and
 // adopts the actions its earlier runs recorded. The call is bounded by
