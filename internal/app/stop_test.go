@@ -38,7 +38,9 @@ func TestStopInvestigation(t *testing.T) {
 		return nil, false
 	})
 
-	var e struct{ Error struct{ Kind, Field, Message string } }
+	var e struct {
+		Error struct{ Kind, Field, Message string }
+	}
 	if code := c.do(t, "POST", "/api/v1/incidents/"+inc+"/stop", []byte(`{}`), &e); code != http.StatusBadRequest || e.Error.Field != "reason" {
 		t.Errorf("stop without a reason: HTTP %d %+v, want 400 naming reason", code, e)
 	}
@@ -61,7 +63,9 @@ func TestStopInvestigation(t *testing.T) {
 	if a.Status != domain.ActionRejected || !strings.Contains(a.DecisionComment, "red-team") {
 		t.Errorf("pending action after the stop: %s, %q; want rejected with the reason", a.Status, a.DecisionComment)
 	}
-	var audit struct{ Value []struct{ Verb, Actor, Detail string } }
+	var audit struct {
+		Value []struct{ Verb, Actor, Detail string }
+	}
 	c.do(t, "GET", "/api/v1/audit?verb=investigation.stop", nil, &audit)
 	if len(audit.Value) != 1 {
 		t.Errorf("audit of the stop: %+v", audit.Value)
