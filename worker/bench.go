@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/e2ebench"
+	"github.com/airsoc/air/internal/floodbench"
 )
 
 // benchE2E runs `worker bench e2e`: the whole engine in this process on the
@@ -61,4 +63,57 @@ Flags:
 	}
 	fmt.Print(r.String())
 	return nil
+}
+
+// benchFlood runs `worker bench flood`: a child `worker -dev` under a
+// generated alert flood through HTTP ingest, its memory and histories
+// measured (internal/floodbench).
+func benchFlood(args []string) error {
+	fs := flag.NewFlagSet("worker bench flood", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: worker bench flood [flags]
+
+Starts this worker with -dev as a child process, floods it through HTTP
+ingest with generated alerts (a few hundred devices hit by a few noisy
+detectors), and prints per round: alerts/s, incidents, workflow signals,
+the worker's peak and final RSS, its Go heap split between AIR and the
+embedded Temporal server, and the largest incident workflow history
+(docs/performance.md).
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	var o floodbench.Options
+	fs.IntVar(&o.Alerts, "alerts", 500_000, "alerts per round")
+	fs.IntVar(&o.Devices, "devices", 300, "devices hit (about one incident each)")
+	fs.IntVar(&o.Detectors, "detectors", 5, "noisy detectors")
+	fs.IntVar(&o.Rounds, "rounds", 1, "replays of the flood with new ids (memory should stay flat from one to the next)")
+	fs.IntVar(&o.Batch, "batch", 2000, "alerts per ingest request")
+	fs.StringVar(&o.DatabaseURL, "db", "", "AIR's store for the worker: a fresh postgres://… database (default: SQLite)")
+	fs.IntVar(&o.WorkflowCache, "workflow-cache", 0, "the worker's -workflow-cache (0: its default)")
+	fs.DurationVar(&o.Settle, "settle", 30*time.Second, "wait after each round before reading the final figures")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bench flood: unexpected argument %q", fs.Arg(0))
+	}
+	o.Progress = os.Stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := floodbench.Run(ctx, o)
+	if r != nil && len(r.Rounds) > 0 {
+		if *asJSON {
+			b, _ := json.Marshal(r)
+			fmt.Println(string(b))
+		} else {
+			fmt.Print(r.String())
+		}
+	}
+	return err
 }

@@ -44,6 +44,9 @@ func run(args []string) error {
 	if len(args) > 1 && args[0] == "bench" && args[1] == "e2e" {
 		return benchE2E(args[2:])
 	}
+	if len(args) > 1 && args[0] == "bench" && args[1] == "flood" {
+		return benchFlood(args[2:])
+	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	var secretErrs []error
 	fs.Usage = func() {
@@ -53,7 +56,9 @@ Runs AIR: the incident workflows, their activities and the HTTP API.
 With -dev everything is embedded (Temporal in-process, SQLite under ./.air).
 "worker probe" checks a running worker's /healthz on AIR_HTTP_ADDR (for
 container health checks) and exits 0 when it answers 200; "worker bench e2e"
-measures the whole engine on an embedded Temporal (worker bench e2e -h).
+measures the whole engine on an embedded Temporal (worker bench e2e -h);
+"worker bench flood" measures a worker's memory under an alert flood
+(worker bench flood -h).
 
 Flags (each also read from the environment variable shown, or from the
 file named by that variable with _FILE appended, e.g. AIR_DATABASE_URL_FILE
@@ -109,6 +114,8 @@ for a mounted secret):
 	fs.StringVar(&cfg.TemporalTLS.ServerName, "temporal-tls-server-name", env("AIR_TEMPORAL_TLS_SERVER_NAME", ""), "name to check in the frontend's certificate, when it differs from the -temporal host (AIR_TEMPORAL_TLS_SERVER_NAME)")
 	fs.StringVar(&cfg.TemporalTLS.APIKeyFile, "temporal-api-key-file", env("AIR_TEMPORAL_API_KEY_FILE", ""), "file holding an API key for Temporal (Temporal Cloud or a frontend with an authorizer); implies TLS (AIR_TEMPORAL_API_KEY_FILE)")
 	fs.BoolVar(&cfg.TemporalTLS.Insecure, "insecure-temporal", env("AIR_INSECURE_TEMPORAL", "") == "true", "allow a Temporal frontend off loopback without mTLS or an API key; anyone who reaches it can forge workflow messages (AIR_INSECURE_TEMPORAL=true)")
+	fs.IntVar(&cfg.WorkflowCache, "workflow-cache", envInt("AIR_WORKFLOW_CACHE", 0), "investigations kept in memory between their tasks; 0: Temporal's default, 10000; lower it under a container memory limit (docs/performance.md) (AIR_WORKFLOW_CACHE)")
+	fs.IntVar(&cfg.TemporalPort, "dev-temporal-port", envInt("AIR_DEV_TEMPORAL_PORT", 0), "-dev only: the embedded Temporal frontend's port; 0: 7233 (AIR_DEV_TEMPORAL_PORT)")
 	fs.StringVar(&startTimeout, "start-timeout", env("AIR_START_TIMEOUT", "2m"), "how long start-up waits for the database and Temporal, retrying with backoff (AIR_START_TIMEOUT)")
 	fs.BoolVar(&cfg.CreateNamespace, "create-namespace", env("AIR_CREATE_NAMESPACE", "") == "true", "register the Temporal namespace when it is missing, 30 days of retention (AIR_CREATE_NAMESPACE=true)")
 	fs.StringVar(&logCfg.Format, "log-format", env("AIR_LOG_FORMAT", "text"), "log format: text or json (AIR_LOG_FORMAT)")

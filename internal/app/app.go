@@ -100,6 +100,11 @@ type Config struct {
 	// StartTimeout is how long start-up waits for the database and
 	// Temporal to answer, retrying with backoff; 0 means 2 minutes.
 	StartTimeout time.Duration
+	// WorkflowCache is how many workflow executions the worker keeps in
+	// memory between their tasks (Temporal's sticky cache); 0 means the
+	// SDK's default, 10,000. Smaller saves memory with many open
+	// investigations; an evicted one replays its history on its next task.
+	WorkflowCache int
 	// CreateNamespace registers Namespace on Temporal when it is missing.
 	CreateNamespace bool
 	// MessageKeyFile holds the key every AIR process shares to sign the
@@ -234,6 +239,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	if cfg.WorkflowCache > 0 {
+		worker.SetStickyWorkflowCacheSize(cfg.WorkflowCache)
+	}
 	wopts := workflows.WorkerOptions
 	wopts.Interceptors = append(slices.Clone(wopts.Interceptors), workflows.Authenticator(keys))
 	w := worker.New(tc, workflows.TaskQueue, wopts)
