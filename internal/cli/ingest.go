@@ -59,6 +59,13 @@ func ingest(ctx context.Context, env Env, args []string) error {
 	if *batchSize < 1 || *maxBytes < 1024 {
 		return usageError{"ingest: --batch must be at least 1 and --batch-bytes at least 1024"}
 	}
+	// A batch that opens hundreds of incidents on a loaded worker can take
+	// longer than other calls: give it minutes, not the default minute.
+	if env.HTTP != nil && env.HTTP.Timeout > 0 && env.HTTP.Timeout < 5*time.Minute {
+		c := *env.HTTP
+		c.Timeout = 5 * time.Minute
+		env.HTTP = &c
+	}
 	failed := false
 	for _, f := range files {
 		sum, err := ingestFile(ctx, env, f, ingestBatch{*batchSize, *maxBytes}, *from)

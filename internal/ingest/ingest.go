@@ -246,22 +246,49 @@ func (p *Pipeline) notify(ctx context.Context, results []store.IngestResult) *no
 		}
 		seq[r.IncidentID] = max(seq[r.IncidentID], r.NotifySeq)
 	}
-	var failed []int64
+	// The alerts are stored: their notifications must not die with a
+	// client that stops waiting, so they run on a context of their own,
+	// bounded in time. Several at once: a batch that opens a thousand
+	// incidents must not signal them one round trip after another.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		failed []int64
+		wg     sync.WaitGroup
+		slots  = make(chan struct{}, notifyConcurrency)
+	)
 	for _, id := range order {
-		if err := p.Notifier.AlertsJoined(ctx, id, joined[id]); err != nil {
-			p.log().WithError(err).WithField("incident", id).Error("start or signal investigation")
-			failed = append(failed, id)
-			continue
-		}
-		if err := p.Store.MarkNotified(ctx, id, seq[id]); err != nil {
-			p.log().WithError(err).WithField("incident", id).Warn("record notification")
-		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if err := p.Notifier.AlertsJoined(ctx, id, joined[id]); err != nil {
+				p.log().WithError(err).WithField("incident", id).Error("start or signal investigation")
+				mu.Lock()
+				failed = append(failed, id)
+				mu.Unlock()
+				return
+			}
+			if err := p.Store.MarkNotified(ctx, id, seq[id]); err != nil {
+				p.log().WithError(err).WithField("incident", id).Warn("record notification")
+			}
+		}()
 	}
+	wg.Wait()
 	if len(failed) > 0 {
+		slices.Sort(failed)
 		return &notifyError{incidents: failed}
 	}
 	return nil
 }
+
+// notifyConcurrency bounds the workflow notifications one batch sends at
+// once; notifyTimeout bounds them all.
+const (
+	notifyConcurrency = 8
+	notifyTimeout     = 2 * time.Minute
+)
 
 func (p *Pipeline) log() logrus.FieldLogger {
 	if p.Log == nil {

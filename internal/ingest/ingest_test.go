@@ -50,7 +50,7 @@ func alert(id, host string, at time.Time) *domain.Alert {
 func TestConcurrentCallersShareTransactions(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
-	p := &ingest.Pipeline{Store: openStore(t), Notifier: rec}
+	p := &ingest.Pipeline{Store: openStore(t), Notifier: rec, Coalesce: 10} // a large batch: flushed on the caller's own context
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	const callers = 40
 	results := make([][]string, callers)
@@ -106,5 +106,55 @@ func TestFailedSignalIsReportedAndRetried(t *testing.T) {
 	}
 	if len(rec.calls) != 1 {
 		t.Errorf("signals after acknowledgement = %v, want no more", rec.calls)
+	}
+}
+
+// ctxRecorder fails a notification whose context has ended, as the
+// Temporal client does, after taking some time.
+type ctxRecorder struct {
+	mu    sync.Mutex
+	calls map[int64]bool
+	leave context.CancelFunc // the client gives up as the first signal goes out
+}
+
+func (r *ctxRecorder) AlertsJoined(ctx context.Context, id int64, _ []string) error {
+	r.leave()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(20 * time.Millisecond):
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls[id] = true
+	return nil
+}
+
+// TestClientThatLeavesLosesNoSignal: the caller's context ends while a
+// batch that opened many incidents is being signalled (a forwarder timing
+// out); every incident is still signalled, because the alerts are stored.
+func TestClientThatLeavesLosesNoSignal(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := &ctxRecorder{calls: map[int64]bool{}, leave: cancel}
+	p := &ingest.Pipeline{Store: openStore(t), Notifier: rec, Coalesce: 10} // a large batch: flushed on the caller's own context
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	var batch []*domain.Alert
+	for i := range 40 {
+		a := alert(fmt.Sprint("c", i), fmt.Sprint("host-", i), t0.Add(time.Duration(i)*2*time.Hour))
+		a.DetectorID = fmt.Sprint("rule-", i)
+		batch = append(batch, a)
+	}
+	res, err := p.Ingest(ctx, batch)
+	if err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
+	incidents := map[int64]bool{}
+	for _, r := range res {
+		incidents[r.IncidentID] = true
+	}
+	if len(incidents) < 20 || len(rec.calls) != len(incidents) {
+		t.Errorf("%d incidents, %d signalled; want many incidents, all signalled", len(incidents), len(rec.calls))
 	}
 }
