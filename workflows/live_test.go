@@ -415,3 +415,27 @@ func TestReviewCommentPostedOnce(t *testing.T) {
 		t.Error("no review comment at all")
 	}
 }
+
+// TestSeenAlertsStayBounded: a flood of alert ids signalled to one
+// investigation leaves at most MaxSeenAlerts of them in its state (which
+// continue-as-new carries), the most recent ones.
+func TestSeenAlertsStayBounded(t *testing.T) {
+	f := newFixture(t, domain.VerdictSuspicious)
+	for round := range 5 {
+		f.env.RegisterDelayedCallback(func() {
+			ids := make([]string, 1000)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("flood-%d-%d", round, i)
+			}
+			f.env.SignalWorkflow(SignalAlertsAdded, AlertsAdded{AlertIDs: ids})
+		}, time.Duration(round+1)*time.Minute)
+	}
+	f.approveIsolationAt(time.Hour)
+	st := f.run()
+	if len(st.SeenAlerts) > MaxSeenAlerts {
+		t.Errorf("%d alert ids in the state, want at most %d", len(st.SeenAlerts), MaxSeenAlerts)
+	}
+	if !slices.Contains(st.SeenAlerts, "flood-4-999") {
+		t.Errorf("the most recent alert id was dropped")
+	}
+}
