@@ -114,6 +114,8 @@ for a mounted secret):
 	fs.StringVar(&cfg.TemporalTLS.ServerName, "temporal-tls-server-name", env("AIR_TEMPORAL_TLS_SERVER_NAME", ""), "name to check in the frontend's certificate, when it differs from the -temporal host (AIR_TEMPORAL_TLS_SERVER_NAME)")
 	fs.StringVar(&cfg.TemporalTLS.APIKeyFile, "temporal-api-key-file", env("AIR_TEMPORAL_API_KEY_FILE", ""), "file holding an API key for Temporal (Temporal Cloud or a frontend with an authorizer); implies TLS (AIR_TEMPORAL_API_KEY_FILE)")
 	fs.BoolVar(&cfg.TemporalTLS.Insecure, "insecure-temporal", env("AIR_INSECURE_TEMPORAL", "") == "true", "allow a Temporal frontend off loopback without mTLS or an API key; anyone who reaches it can forge workflow messages (AIR_INSECURE_TEMPORAL=true)")
+	var role string
+	fs.StringVar(&role, "role", env("AIR_ROLE", "all"), "what this process does: all, api (serve the API and pages; start and signal workflows) or worker (run workflows and activities; only /healthz and /readyz on -http) (AIR_ROLE)")
 	fs.IntVar(&cfg.WorkflowCache, "workflow-cache", envInt("AIR_WORKFLOW_CACHE", 0), "investigations kept in memory between their tasks; 0: Temporal's default, 10000; lower it under a container memory limit (docs/performance.md) (AIR_WORKFLOW_CACHE)")
 	fs.IntVar(&cfg.TemporalPort, "dev-temporal-port", envInt("AIR_DEV_TEMPORAL_PORT", 0), "-dev only: the embedded Temporal frontend's port; 0: 7233 (AIR_DEV_TEMPORAL_PORT)")
 	fs.StringVar(&startTimeout, "start-timeout", env("AIR_START_TIMEOUT", "2m"), "how long start-up waits for the database and Temporal, retrying with backoff (AIR_START_TIMEOUT)")
@@ -129,6 +131,7 @@ for a mounted secret):
 	if err := errors.Join(secretErrs...); err != nil {
 		return err
 	}
+	cfg.Role = app.Role(strings.TrimSpace(role))
 	log, err := logging.New(os.Stderr, logCfg)
 	if err != nil {
 		return err

@@ -100,6 +100,11 @@ type Config struct {
 	// StartTimeout is how long start-up waits for the database and
 	// Temporal to answer, retrying with backoff; 0 means 2 minutes.
 	StartTimeout time.Duration
+	// Role is what this process does: RoleAll (the default) serves the
+	// API and pages and runs workflows and activities; RoleAPI only serves
+	// (starting and signalling workflows); RoleWorker only runs them, with
+	// /healthz and /readyz on HTTPAddr for probes. Scale each on its own.
+	Role Role
 	// WorkflowCache is how many workflow executions the worker keeps in
 	// memory between their tasks (Temporal's sticky cache); 0 means the
 	// SDK's default, 10,000. Smaller saves memory with many open
@@ -114,7 +119,40 @@ type Config struct {
 	MessageKeyFile string
 }
 
+// Role is what a process does (Config.Role).
+type Role string
+
+// The roles.
+const (
+	RoleAll    Role = "all"
+	RoleAPI    Role = "api"
+	RoleWorker Role = "worker"
+)
+
+func (r Role) serves() bool { return r != RoleWorker }
+func (r Role) runs() bool   { return r != RoleAPI }
+
+// probesOnly is a worker-role process's HTTP handler: the probes, nothing
+// an analyst or attacker could use.
+func probesOnly(srv *api.Server) http.Handler {
+	full := srv.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", full)
+	mux.Handle("GET /readyz", full)
+	return mux
+}
+
 func (c *Config) defaults() error {
+	switch c.Role {
+	case "":
+		c.Role = RoleAll
+	case RoleAll, RoleAPI, RoleWorker:
+	default:
+		return fmt.Errorf("role %q: want all, api or worker", c.Role)
+	}
+	if c.Dev && c.Role != RoleAll {
+		return errors.New("-role api and -role worker share one Temporal and one database: use them without -dev")
+	}
 	if c.DataDir == "" {
 		c.DataDir = ".air"
 	}
@@ -253,12 +291,14 @@ func Run(ctx context.Context, cfg Config) error {
 		Log:        log.WithField("component", "activities"),
 	})
 	RegisterSources(w, pulled)
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
-	}
-	defer w.Stop()
-	if err := startSources(ctx, tc, cfg.Sources); err != nil {
-		return err
+	if cfg.Role.runs() {
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		defer w.Stop()
+		if err := startSources(ctx, tc, cfg.Sources); err != nil {
+			return err
+		}
 	}
 	access := &auth.Service{Store: st}
 	adminToken := ""
@@ -298,7 +338,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	handler := srv.Handler()
+	if !cfg.Role.serves() {
+		handler = probesOnly(srv)
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	base := "http://" + ln.Addr().String()
@@ -351,6 +395,9 @@ func banner(cfg Config, base string, books []*playbook.Playbook, adminToken stri
 		names[i] = fmt.Sprintf("%s v%d", b.Name, b.Version)
 	}
 	mode := "production"
+	if cfg.Role != RoleAll {
+		mode += ", role " + string(cfg.Role)
+	}
 	if cfg.Dev {
 		mode = "dev (embedded Temporal, state in " + cfg.DataDir + ")"
 	}
