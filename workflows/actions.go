@@ -26,6 +26,12 @@ func (w *incident) propose(ctx workflow.Context, a *domain.Action, rate *policy.
 	if err := workflow.ExecuteLocalActivity(localCtx(ctx), acts.RecordAction, a, rate).Get(ctx, &stored); err != nil {
 		return nil, fmt.Errorf("record action: %w", err)
 	}
+	if known := w.state.action(stored.ID); known != nil {
+		// A side pass (await) proposed the same step while this one was
+		// being recorded: one action, one follower.
+		c := *known
+		return &c, nil
+	}
 	a = &stored
 	w.state.Actions = append(w.state.Actions, a)
 	w.log.Info("action proposed", "action", a.ID, "type", a.Type, "target", a.TargetKey, "status", a.Status, "reason", a.Reason)

@@ -238,6 +238,16 @@ type incident struct {
 	// deciding marks actions whose decision or undo is reading the policy:
 	// a second one is refused meanwhile.
 	deciding map[string]bool
+	// eventful is the run's eventfulVersion: alerts that join while an
+	// action waits are analysed at once, in a side pass (see await).
+	eventful workflow.Version
+	// books are the run's compiled playbooks, for side passes.
+	books []*playbook.Playbook
+	// side is set while a side pass runs; sideErr is how it failed; sides
+	// counts the side passes started.
+	side    bool
+	sideErr error
+	sides   int
 }
 
 var acts *activities.Activities // nil: only its method values are used, to name activities
@@ -250,6 +260,7 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 		state: State{IncidentID: in.IncidentID, Investigation: domain.InvestigationQueued, SeenAlerts: in.SeenAlerts}}
 	w.log = log.With(workflow.GetLogger(ctx), "IncidentID", in.IncidentID)
 	w.live = workflow.GetVersion(ctx, liveVersion, workflow.DefaultVersion, 1)
+	w.eventful = workflow.GetVersion(ctx, eventfulVersion, workflow.DefaultVersion, 1)
 	if err := w.register(ctx); err != nil {
 		return nil, err
 	}
@@ -275,15 +286,22 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 	if err != nil {
 		return w.fail(ctx, fmt.Errorf("compile pinned playbooks: %w", err))
 	}
+	w.books = books
 
 	for pass := 0; ; pass++ {
+		sides := w.sides
 		if err := w.investigate(ctx, books, pass == 0); err != nil && !errors.Is(err, errStopped) {
+			return w.fail(ctx, err)
+		}
+		if err := w.awaitSide(ctx); err != nil {
 			return w.fail(ctx, err)
 		}
 		// Alerts that joined meanwhile may bring new entities: run again.
 		// Steps already recorded are recognised by their action ids and not
-		// proposed twice.
-		if !w.drainSignals() || w.stop != nil {
+		// proposed twice. Side passes took some of them already; the
+		// history they made still counts toward continue-as-new.
+		more := w.drainSignals()
+		if w.stop != nil || !more && w.sides == sides {
 			break
 		}
 		if w.historyFull(ctx) {
@@ -295,6 +313,9 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 			next.SeenAlerts, next.ChangeOnly = w.state.SeenAlerts, false
 			return nil, workflow.NewContinueAsNewError(ctx, IncidentWorkflow, next)
 		}
+		if !more {
+			break
+		}
 	}
 	if err := w.quiesce(ctx); err != nil {
 		return nil, err
@@ -304,6 +325,9 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 	// losing it, and the investigation runs once more.
 	if w.drainSignals() && w.stop == nil {
 		if err := w.investigate(ctx, books, false); err != nil && !errors.Is(err, errStopped) {
+			return w.fail(ctx, err)
+		}
+		if err := w.awaitSide(ctx); err != nil {
 			return w.fail(ctx, err)
 		}
 		if err := w.quiesce(ctx); err != nil {
@@ -382,7 +406,7 @@ func (w *incident) recordOnly(fresh bool) bool {
 // quiesce waits until every action reached a final state and every Update
 // handler returned, so that completing loses nothing in flight.
 func (w *incident) quiesce(ctx workflow.Context) error {
-	return workflow.Await(ctx, func() bool { return w.following == 0 && workflow.AllHandlersFinished(ctx) })
+	return workflow.Await(ctx, func() bool { return w.following == 0 && !w.side && workflow.AllHandlersFinished(ctx) })
 }
 
 // historyFull reports whether the history should be cut with

@@ -24,6 +24,20 @@ import (
 // before it decide from the pass's snapshot.
 const liveVersion = "live-loop"
 
+// eventfulVersion marks runs in which alerts that join while an action
+// waits for a decision are analysed at once in a side pass (await), instead
+// of after the decision.
+const eventfulVersion = "eventful-waits"
+
+// awaitSide waits for a side pass under way to finish and returns how it
+// failed.
+func (w *incident) awaitSide(ctx workflow.Context) error {
+	if err := workflow.Await(ctx, func() bool { return !w.side }); err != nil {
+		return err
+	}
+	return w.sideErr
+}
+
 // UpdateStop stops an investigation (StopRequest).
 const UpdateStop = "stop"
 

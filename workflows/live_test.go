@@ -439,3 +439,59 @@ func TestSeenAlertsStayBounded(t *testing.T) {
 		t.Errorf("the most recent alert id was dropped")
 	}
 }
+
+// TestAlertsJoiningWhileAnActionWaitsAreAnalysed: while the isolation of
+// ws-042 waits for an analyst, an alert of lateral movement joins with a
+// second malicious device; that device's containment is proposed at once,
+// not after the first decision.
+func TestAlertsJoiningWhileAnActionWaitsAreAnalysed(t *testing.T) {
+	f := newFixture(t, domain.VerdictMalicious)
+	second := domain.Evidence{Type: "deviceEvidence", Verdict: domain.VerdictMalicious, Entity: &domain.Entity{
+		Key: "device:dev77", Kind: domain.KindDevice, Name: "ws-077.corp.example", Verdict: domain.VerdictMalicious,
+		Attrs: map[string]string{"deviceGroup": "Workstations", "mdeDeviceId": "dev77", "osPlatform": "Windows11"}}}
+	f.env.RegisterDelayedCallback(func() {
+		if a := f.actionOf("device.isolate"); a == nil || a.Status != domain.ActionPending {
+			t.Fatalf("isolation before the new alert: %+v", a)
+		}
+		now := time.Date(2026, 5, 1, 9, 30, 0, 0, time.UTC)
+		res, err := f.store.IngestAlert(context.Background(), &domain.Alert{ID: "alert-lateral", Title: "Lateral movement to ws-077",
+			Status: domain.AlertNew, Severity: domain.SeverityHigh, Category: "LateralMovement", CreatedDateTime: now, LastUpdateDateTime: now,
+			Evidence: []domain.Evidence{deviceEvidence(domain.VerdictMalicious), second}}, store.CorrelationRules{})
+		if err != nil || res.IncidentID != f.incident {
+			t.Fatalf("the lateral-movement alert did not join: %+v, %v", res, err)
+		}
+		f.env.SignalWorkflow(SignalAlertsAdded, AlertsAdded{AlertIDs: []string{"alert-lateral"}})
+	}, time.Hour)
+	var seenWhileWaiting []string
+	f.env.RegisterDelayedCallback(func() {
+		for _, a := range f.actions() {
+			if a.TargetKey == "device:dev77" {
+				seenWhileWaiting = append(seenWhileWaiting, a.Type+" "+string(a.Status))
+			}
+		}
+		for _, a := range f.actions() {
+			if a.TargetKey == "device:dev42" && a.Status != domain.ActionPending {
+				t.Errorf("ws-042's %s was decided before the check: %s", a.Type, a.Status)
+			}
+		}
+	}, 2*time.Hour)
+	f.env.RegisterDelayedCallback(func() {
+		for _, a := range f.actions() {
+			if a.Status == domain.ActionPending {
+				f.decide(DecideRequest{ActionID: a.ID, Decision: domain.DecisionApprove, By: "bo", Role: domain.RoleResponder}, func(err error) {
+					if err != nil {
+						t.Errorf("approve %s: %v", a.ID, err)
+					}
+				})
+			}
+		}
+	}, 3*time.Hour)
+	st := f.run()
+	if len(seenWhileWaiting) == 0 {
+		t.Errorf("no action on ws-077 while ws-042's isolation waited: the new alert was not analysed until the decision")
+	}
+	if st.Investigation != domain.InvestigationSuccessfullyRemediated {
+		t.Errorf("final state %s, want successfullyRemediated once both are approved", st.Investigation)
+	}
+	t.Logf("while waiting: %v; final %s", seenWhileWaiting, st.Investigation)
+}

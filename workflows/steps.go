@@ -181,8 +181,29 @@ func (w *incident) finishStage(ctx workflow.Context, snap activities.Snapshot, p
 	return nil
 }
 
+// await waits until the actions are final. In eventful runs, alerts that
+// join meanwhile do not wait with them: a side pass (one at a time)
+// analyses the incident as it is now, so new evidence is looked at and its
+// independent steps proposed while this action waits for a decision; the
+// side pass itself waits where it depends on the same actions.
 func (w *incident) await(ctx workflow.Context, acts []*domain.Action) error {
 	for _, a := range acts {
+		for w.eventful >= 1 && !done(a)() {
+			if err := workflow.Await(ctx, func() bool { return done(a)() || (!w.side && w.added.Len() > 0) }); err != nil {
+				return err
+			}
+			if done(a)() || !w.drainSignals() {
+				continue
+			}
+			w.side = true
+			w.sides++
+			workflow.Go(ctx, func(ctx workflow.Context) {
+				defer func() { w.side = false }()
+				if err := w.investigate(ctx, w.books, false); err != nil && !errors.Is(err, errStopped) && w.sideErr == nil {
+					w.sideErr = err
+				}
+			})
+		}
 		if err := workflow.Await(ctx, done(a)); err != nil {
 			return err
 		}
@@ -252,6 +273,9 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 	if err != nil {
 		return fail(err)
 	}
+	if step.Use != "" && w.eventful >= 1 {
+		return w.runUse(ctx, snap, pc, r, stage, step, env, invs, fail)
+	}
 	for _, inv := range invs {
 		rec := StepRecord{Playbook: r.pb.Name, Stage: stage, Step: step.ID, Item: inv.ItemKey, At: workflow.Now(ctx)}
 		switch {
@@ -306,6 +330,47 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 			}
 			w.state.Steps = append(w.state.Steps, rec)
 		}
+	}
+	return nil
+}
+
+// runUse runs a use step's sub-playbook for every item side by side, stage
+// by stage: each item's steps of a stage are proposed before any item's
+// actions are awaited, so that one device's isolation waiting for an
+// analyst does not hold back the next device's (eventful runs; earlier
+// runs took the items one after another).
+func (w *incident) runUse(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, r *pbRun,
+	stage playbook.Stage, step *playbook.Step, env *playbook.Env, invs []playbook.Invocation, fail func(error) error) error {
+	subs := make([]*pbRun, len(invs))
+	for i, inv := range invs {
+		subs[i] = newRun(step.Callee, playbook.WithInputs(env, inv.Args), r.summary)
+	}
+	collect := func() {
+		for _, sub := range subs {
+			r.inv[step.ID] = append(r.inv[step.ID], sub.remediations()...)
+		}
+	}
+	for _, st := range playbook.Stages {
+		for _, sub := range subs {
+			if err := w.runStage(ctx, snap, pc, sub, st); err != nil {
+				return err
+			}
+		}
+		for _, sub := range subs {
+			if err := w.finishStage(ctx, snap, pc, sub, st); err != nil {
+				var sf *stepFailure
+				if errors.As(err, &sf) {
+					collect()
+					return fail(err)
+				}
+				return err
+			}
+		}
+	}
+	collect()
+	for _, inv := range invs {
+		w.state.Steps = append(w.state.Steps, StepRecord{Playbook: r.pb.Name, Stage: stage, Step: step.ID, Item: inv.ItemKey,
+			Outcome: "ran " + step.Use, At: workflow.Now(ctx)})
 	}
 	return nil
 }
