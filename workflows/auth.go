@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"reflect"
 	"time"
 
 	"go.temporal.io/sdk/interceptor"
@@ -24,57 +25,44 @@ const UpdateMaxAge = 10 * time.Minute
 // history recorded before it replays with its unsigned signals taken.
 const versionSignedChanges = "signed-incident-changes"
 
-// Sign stamps an Update's or signal's payload for the workflow with the
-// given id; the engine calls it for every message it sends.
+// signed is a message AIR signs: it gives access to its stamp.
+type signed interface{ stamp() **msgauth.Stamp }
+
+func (m *DecideRequest) stamp() **msgauth.Stamp  { return &m.Auth }
+func (m *UndoRequest) stamp() **msgauth.Stamp    { return &m.Auth }
+func (m *ManualRequest) stamp() **msgauth.Stamp  { return &m.Auth }
+func (m *StopRequest) stamp() **msgauth.Stamp    { return &m.Auth }
+func (m *IncidentChange) stamp() **msgauth.Stamp { return &m.Auth }
+
+// Sign stamps an Update's or signal's payload (a pointer to one of the
+// signed messages) for the workflow with the given id; the engine calls it
+// for every message it sends.
 func Sign(k *msgauth.Keyring, kind, workflowID string, at time.Time, msg any) error {
-	var auth **msgauth.Stamp
-	switch m := msg.(type) {
-	case *DecideRequest:
-		auth = &m.Auth
-	case *UndoRequest:
-		auth = &m.Auth
-	case *ManualRequest:
-		auth = &m.Auth
-	case *StopRequest:
-		auth = &m.Auth
-	case *IncidentChange:
-		auth = &m.Auth
-	default:
+	m, ok := msg.(signed)
+	if !ok {
 		return fmt.Errorf("sign %s: %T is not a message AIR signs", kind, msg)
 	}
-	*auth = nil
+	*m.stamp() = nil
 	st, err := k.Sign(kind, workflowID, at, msg)
-	*auth = &st
+	*m.stamp() = &st
 	return err
 }
 
-// verify checks a received message's stamp; msg is a copy whose stamp
-// field it clears.
+// verify checks a received message's stamp; msg is the message as the
+// handler receives it (a value), which verify leaves unchanged.
 func verify(k *msgauth.Keyring, kind, workflowID string, msg any, now time.Time, maxAge time.Duration) error {
-	var st *msgauth.Stamp
-	switch m := msg.(type) {
-	case DecideRequest:
-		st, m.Auth = m.Auth, nil
-		msg = m
-	case UndoRequest:
-		st, m.Auth = m.Auth, nil
-		msg = m
-	case ManualRequest:
-		st, m.Auth = m.Auth, nil
-		msg = m
-	case StopRequest:
-		st, m.Auth = m.Auth, nil
-		msg = m
-	case IncidentChange:
-		st, m.Auth = m.Auth, nil
-		msg = m
-	default:
+	copied := reflect.New(reflect.TypeOf(msg))
+	copied.Elem().Set(reflect.ValueOf(msg))
+	m, ok := copied.Interface().(signed)
+	if !ok {
 		return fmt.Errorf("%w: %s: unexpected payload %T", msgauth.ErrUnauthenticated, kind, msg)
 	}
+	st := *m.stamp()
+	*m.stamp() = nil
 	if st == nil {
 		st = &msgauth.Stamp{}
 	}
-	return k.Verify(kind, workflowID, msg, *st, now, maxAge)
+	return k.Verify(kind, workflowID, m, *st, now, maxAge)
 }
 
 // Authenticator returns the worker interceptor that refuses Updates and
