@@ -240,11 +240,12 @@ func (s *Store) IntelFeeds(ctx context.Context) ([]IntelFeed, error) {
 	return out, nil
 }
 
-// DeleteIntelFeed removes a feed and its indicators, audited.
-func (s *Store) DeleteIntelFeed(ctx context.Context, name, actor string) error {
+// DeleteIntelFeed removes a feed and its indicators, audited, and returns
+// the feed as it was.
+func (s *Store) DeleteIntelFeed(ctx context.Context, name, actor string) (*IntelFeed, error) {
 	var id int64
+	var before IntelFeed
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var before IntelFeed
 		if err := tx.GetContext(ctx, &before, tx.Rebind(`SELECT `+intelFeedColumns+` FROM intel_feeds WHERE name = ?`), name); err != nil {
 			if isNoRows(err) {
 				return domain.Errorf(domain.KindNotFound, "no intel feed %q", name)
@@ -258,9 +259,9 @@ func (s *Store) DeleteIntelFeed(ctx context.Context, name, actor string) error {
 			Before: auditJSON(feedSummary(before))})
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.deleteIntelImports(ctx, name, id+1)
+	return &before, s.deleteIntelImports(ctx, name, id+1)
 }
 
 // intelRow is an indicator row joined with its feed.

@@ -182,13 +182,13 @@ func TestIntelReimportReplaces(t *testing.T) {
 			t.Errorf("later import lost: %v", got)
 		}
 
-		if err := s.DeleteIntelFeed(ctx, "ipsum", "tester"); err != nil {
-			t.Fatal(err)
+		if f, err := s.DeleteIntelFeed(ctx, "ipsum", "tester"); err != nil || f.ImportedBy != "b" {
+			t.Fatalf("delete: %+v, %v", f, err)
 		}
 		if got, _ := s.LookupIntel(ctx, intel.KindIP, "203.0.113.2", now); len(got) != 0 {
 			t.Errorf("deleted feed still matches: %v", got)
 		}
-		if err := s.DeleteIntelFeed(ctx, "ipsum", "tester"); domain.KindOf(err) != domain.KindNotFound {
+		if _, err := s.DeleteIntelFeed(ctx, "ipsum", "tester"); domain.KindOf(err) != domain.KindNotFound {
 			t.Errorf("delete twice: %v; want not found", err)
 		}
 		audit, err := s.QueryAudit(ctx, store.AuditQuery{})
