@@ -133,6 +133,11 @@ func Normalize(kind Kind, value string) (Kind, string, error) {
 		}
 		return KindDomain, d, nil
 	case KindURL:
+		if !strings.Contains(v, "://") {
+			// A scheme-less "host:port/path" would parse as scheme "host";
+			// feeds mean http, as browsers do.
+			v = "http://" + v
+		}
 		k := entity.URL(v)
 		if k == "" {
 			return "", "", fmt.Errorf("not a URL: %q", v)

@@ -56,6 +56,7 @@ func TestClassify(t *testing.T) {
 		{"dvr.petcp.com", KindDomain, "dvr.petcp.com"},
 		{"evil.example:8080", KindDomain, "evil.example"},
 		{"shahrproject.ir/wp--admin/", KindURL, "http://shahrproject.ir/wp--admin/"},
+		{"crmweb.info:443/bitrix/rc9XjtwF/", KindURL, "http://crmweb.info:443/bitrix/rc9XjtwF/"},
 		{"ftp://ftp.fasttradeco.com", KindURL, "ftp://ftp.fasttradeco.com/"},
 		{"00040c682b12de3c33ef3a1839260d4851073c94ce49ab32ac38dbd13c16e1c2", KindFile, "00040c682b12de3c33ef3a1839260d4851073c94ce49ab32ac38dbd13c16e1c2"},
 		{"localhost", "", ""},
