@@ -5,9 +5,12 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/airsoc/air/internal/domain"
 )
 
 func TestNormalize(t *testing.T) {
@@ -395,5 +398,27 @@ func TestParseSharedFeeds(t *testing.T) {
 			t.Errorf("%s: format %s, %d indicators (result %+v); want %s, at least %d", tc.file, res.Format, n, res, tc.format, tc.min)
 		}
 		t.Logf("%s: %d indicators, %d unsupported, %d skipped, %d ignored", tc.file, res.Indicators, res.Unsupported, res.Skipped, res.Ignored)
+	}
+}
+
+func TestObservables(t *testing.T) {
+	t.Parallel()
+	sha256 := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		e    domain.Entity
+		want []Observable
+	}{
+		{domain.Entity{Key: domain.EntityKey("file:" + sha256), Attrs: map[string]string{"sha256": sha256, "md5": "D41D8CD98F00B204E9800998ECF8427E", "sha1": "N/A"}},
+			[]Observable{{KindFile, sha256}, {KindFile, "d41d8cd98f00b204e9800998ecf8427e"}}},
+		{domain.Entity{Key: "ip:2001:db8::1"}, []Observable{{KindIP, "2001:db8::1"}}},
+		{domain.Entity{Key: "url:https://u@cdn.evil.example:8443/a?b"}, []Observable{{KindURL, "https://u@cdn.evil.example:8443/a?b"}, {KindDomain, "cdn.evil.example"}}},
+		{domain.Entity{Key: "url:http://[2001:db8::1]/x"}, []Observable{{KindURL, "http://[2001:db8::1]/x"}, {KindIP, "2001:db8::1"}}},
+		{domain.Entity{Key: "url:http://198.51.100.1:8080/"}, []Observable{{KindURL, "http://198.51.100.1:8080/"}, {KindIP, "198.51.100.1"}}},
+		{domain.Entity{Key: "device:ws-1"}, nil},
+		{domain.Entity{Key: "broken"}, nil},
+	} {
+		if got := Observables(tc.e); !slices.Equal(got, tc.want) {
+			t.Errorf("Observables(%s) = %v; want %v", tc.e.Key, got, tc.want)
+		}
 	}
 }

@@ -270,3 +270,31 @@ func TestPrevalence(t *testing.T) {
 		}
 	})
 }
+
+func TestFacts(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		f := domain.Fact{Entity: "ip:198.51.100.1", Kind: domain.FactIntelMatch, Source: "intel:ipsum", Value: domain.RawJSON(`{"score":3}`), ObservedAt: t0}
+		p := domain.Fact{Entity: "ip:198.51.100.1", Kind: domain.FactPrevalence, Source: "store", Value: domain.RawJSON(`{"devices":1}`), ObservedAt: t0}
+		if err := s.RecordFacts(ctx, 7, []domain.Fact{f, p}); err != nil {
+			t.Fatal(err)
+		}
+		// Analysing again replaces a fact of the same entity, kind and source.
+		f.Value, f.ObservedAt = domain.RawJSON(`{"score":9}`), t0.Add(time.Hour)
+		if err := s.RecordFacts(ctx, 7, []domain.Fact{f}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Facts(ctx, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].Kind != domain.FactIntelMatch || string(got[0].Value) != `{"score":9}` || !got[0].ObservedAt.Equal(t0.Add(time.Hour)) ||
+			got[1].Source != "store" {
+			t.Errorf("facts = %+v", got)
+		}
+		if other, _ := s.Facts(ctx, 8); len(other) != 0 {
+			t.Errorf("another incident's facts = %+v", other)
+		}
+	})
+}

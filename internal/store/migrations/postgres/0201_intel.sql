@@ -50,3 +50,15 @@ CREATE INDEX intel_indicators_lookup ON intel_indicators (kind, value);
 -- Organisation prevalence (store.Prevalence) asks which alerts carry an
 -- entity; alert_entities' key starts with the alert.
 CREATE INDEX alert_entities_key ON alert_entities (entity_key, alert_id);
+
+-- Facts that analysis steps learned about an incident's entities, one per
+-- (incident, entity, kind, source): analysing again refreshes them.
+CREATE TABLE entity_facts (
+    incident_id BIGINT NOT NULL,
+    entity_key  TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    observed_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (incident_id, entity_key, kind, source)
+);
