@@ -359,6 +359,9 @@ const intelSelect = `SELECT f.name AS feed, f.benign, i.kind, i.value, i.subdoma
 // normalised (intel.Normalize).
 func (s *Store) LookupIntel(ctx context.Context, kind intel.Kind, value string, at time.Time) ([]IntelMatch, error) {
 	at = utc(at)
+	if kind == intel.KindIP {
+		return s.lookupIP(ctx, value, at)
+	}
 	values := []string{value}
 	if kind == intel.KindDomain {
 		values = intel.ParentDomains(value)
@@ -378,34 +381,32 @@ func (s *Store) LookupIntel(ctx context.Context, kind intel.Kind, value string, 
 		}
 		out = append(out, r.match())
 	}
-	if kind == intel.KindIP {
-		nets, err := s.intelNetworks(ctx, value, at)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, nets...)
-	}
 	return out, nil
 }
 
-// intelNetworks returns the cidr indicators that contain ip. Networks are
-// few (warning lists of cloud and private ranges), so they are read and
-// checked here rather than indexed by range in SQL.
-func (s *Store) intelNetworks(ctx context.Context, ip string, at time.Time) ([]IntelMatch, error) {
+// lookupIP reads, in one round trip, the indicators of the address and
+// every network, and keeps the networks that contain it. Networks are few
+// (warning lists of cloud and private ranges), so they are checked here
+// rather than indexed by range in SQL.
+func (s *Store) lookupIP(ctx context.Context, ip string, at time.Time) ([]IntelMatch, error) {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		return nil, domain.Invalid("value", "not an IP address: %q", ip)
 	}
 	var rows []intelRow
-	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(intelSelect+` AND i.kind = 'cidr' ORDER BY f.name, i.value`), at, at); err != nil {
-		return nil, fmt.Errorf("read intel networks: %w", err)
+	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(intelSelect+` AND ((i.kind = 'ip' AND i.value = ?) OR i.kind = 'cidr')
+		ORDER BY f.name, i.kind DESC, i.value`), at, at, ip); err != nil {
+		return nil, fmt.Errorf("look up ip %s: %w", ip, err)
 	}
-	var out []IntelMatch
+	out := []IntelMatch{}
 	for _, r := range rows {
-		p, err := netip.ParsePrefix(r.Value)
-		if err == nil && p.Contains(addr) {
-			out = append(out, r.match())
+		if r.Kind == string(intel.KindCIDR) {
+			p, err := netip.ParsePrefix(r.Value)
+			if err != nil || !p.Contains(addr) {
+				continue
+			}
 		}
+		out = append(out, r.match())
 	}
 	return out, nil
 }
