@@ -136,6 +136,7 @@ func (s *Server) Routes() []Route {
 		{"DELETE /api/v1/intel/feeds/{name}", auth.Admin, s.deleteIntelFeed},
 		{"GET /api/v1/intel/lookup", auth.Viewer, s.lookupIntel},
 		{"GET /api/v1/prevalence", auth.Viewer, s.getPrevalence},
+		{"GET /api/v1/incidents/{id}/facts", auth.Viewer, s.listFacts},
 		// Webhook sources authenticate with an HMAC of the body, not a token.
 		{"POST /api/v1/sources/{name}/alerts", "", s.pushAlerts},
 	}

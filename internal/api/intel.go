@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/airsoc/air/internal/auth"
@@ -204,4 +205,34 @@ func (s *Server) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
+}
+
+// FactList answers GET /api/v1/incidents/{id}/facts.
+type FactList struct {
+	Value []domain.Fact `json:"value"`
+}
+
+// listFacts answers what analysis steps learned about an incident's
+// entities. Prevalence facts count across every device group, so a token
+// scoped to some does not get them, as it may not ask for prevalence.
+func (s *Server) listFacts(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	p := auth.FromContext(r.Context())
+	if _, err := s.Store.GetIncident(r.Context(), id); err != nil {
+		return err
+	}
+	if err := s.incidentInScope(r.Context(), p, id); err != nil {
+		return err
+	}
+	facts, err := s.Store.Facts(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if p != nil && p.Scoped() {
+		facts = slices.DeleteFunc(facts, func(f domain.Fact) bool { return f.Kind == domain.FactPrevalence })
+	}
+	return writeJSON(w, http.StatusOK, FactList{Value: facts})
 }

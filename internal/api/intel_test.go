@@ -3,13 +3,16 @@ package api_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -123,5 +126,34 @@ func TestPrevalenceEndpoint(t *testing.T) {
 	var e errResp
 	if resp := f.call("sam", "GET", "/api/v1/prevalence?kind=ip&value=198.51.100.1", "", &e); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("scoped prevalence: HTTP %d %+v", resp.StatusCode, e)
+	}
+}
+
+func TestIncidentFacts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, auth.Rate{PerSecond: -1})
+	at := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	for _, id := range []int64{f.inc1, f.inc2} {
+		if err := f.st.RecordFacts(context.Background(), id, []domain.Fact{
+			{Entity: "ip:198.51.100.1", Kind: domain.FactIntelMatch, Source: "intel:ipsum", Value: domain.RawJSON(`{"feed":"ipsum"}`), ObservedAt: at},
+			{Entity: "ip:198.51.100.1", Kind: domain.FactPrevalence, Source: "store", Value: domain.RawJSON(`{"devices":2}`), ObservedAt: at},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var list api.FactList
+	if resp := f.call("vic", "GET", "/api/v1/incidents/"+itoa(f.inc1)+"/facts", "", &list); resp.StatusCode != http.StatusOK ||
+		len(list.Value) != 2 || list.Value[0].Source != "intel:ipsum" || !list.Value[0].ObservedAt.Equal(at) {
+		t.Errorf("facts: HTTP %d %+v", resp.StatusCode, list)
+	}
+	// sam is scoped to Servers: incident 1 (Workstations) does not exist
+	// for them, and incident 2's prevalence is withheld.
+	var e errResp
+	if resp := f.call("sam", "GET", "/api/v1/incidents/"+itoa(f.inc1)+"/facts", "", &e); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("scoped, other group: HTTP %d", resp.StatusCode)
+	}
+	if resp := f.call("sam", "GET", "/api/v1/incidents/"+itoa(f.inc2)+"/facts", "", &list); resp.StatusCode != http.StatusOK ||
+		len(list.Value) != 1 || list.Value[0].Kind != domain.FactIntelMatch {
+		t.Errorf("scoped facts: HTTP %d %+v", resp.StatusCode, list)
 	}
 }

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
@@ -476,6 +478,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"IntelMatch", store.IntelMatch{}, resp},
 		{"IntelLookup", api.IntelLookup{}, resp},
 		{"Prevalence", store.Prevalence{}, resp},
+		{"Fact", domain.Fact{}, resp},
+		{"FactList", api.FactList{}, resp},
 	}
 	for _, c := range cases {
 		ref := c.schema
@@ -734,6 +738,12 @@ func TestOpenAPIAnswers(t *testing.T) {
 	call("sam", "GET", "/api/v1/prevalence", "/api/v1/prevalence?kind=ip&value=198.51.100.1", "", 403)
 	call("adam", "DELETE", "/api/v1/intel/feeds/{name}", "/api/v1/intel/feeds/trail", "", 200)
 	call("adam", "DELETE", "/api/v1/intel/feeds/{name}", "/api/v1/intel/feeds/trail", "", 404)
+	if err := f.st.RecordFacts(context.Background(), f.inc1, []domain.Fact{{Entity: "device:ws1", Kind: domain.FactPrevalence,
+		Source: "store", Value: domain.RawJSON(`{"devices":1}`), ObservedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	call("vic", "GET", "/api/v1/incidents/{id}/facts", "/api/v1/incidents/"+inc1+"/facts", "", 200)
+	call("vic", "GET", "/api/v1/incidents/{id}/facts", "/api/v1/incidents/999999/facts", "", 404)
 }
 
 func keysOf(m map[string]any) []string {
