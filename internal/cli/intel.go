@@ -104,35 +104,40 @@ func intelImport(ctx context.Context, env Env, args []string) error {
 		printJSON(env.Stdout, res)
 		return nil
 	}
+	printImport(env.Stdout, res)
+	if status == http.StatusMultiStatus {
+		return fmt.Errorf("%d bad lines or objects skipped; the rest imported", res.Feed.Skipped)
+	}
+	return nil
+}
+
+// printImport says what an import stored and what it skipped.
+func printImport(w io.Writer, res api.FeedImportResult) {
 	fd := res.Feed
 	kind := "threat intelligence"
 	if fd.Benign {
 		kind = "known-benign list"
 	}
-	fmt.Fprintf(env.Stdout, "feed %s (%s, %s): %d indicators", fd.Name, fd.Format, kind, fd.Indicators)
+	fmt.Fprintf(w, "feed %s (%s, %s): %d indicators", fd.Name, fd.Format, kind, fd.Indicators)
 	if fd.Unsupported > 0 {
-		fmt.Fprintf(env.Stdout, ", %d kept but not evaluated", fd.Unsupported)
+		fmt.Fprintf(w, ", %d kept but not evaluated", fd.Unsupported)
 	}
 	if fd.Duplicates > 0 {
-		fmt.Fprintf(env.Stdout, ", %d duplicates", fd.Duplicates)
+		fmt.Fprintf(w, ", %d duplicates", fd.Duplicates)
 	}
 	if fd.Skipped > 0 {
-		fmt.Fprintf(env.Stdout, ", %d bad lines or objects skipped", fd.Skipped)
+		fmt.Fprintf(w, ", %d bad lines or objects skipped", fd.Skipped)
 	}
 	if res.Ignored > 0 {
-		fmt.Fprintf(env.Stdout, ", %d other objects ignored", res.Ignored)
+		fmt.Fprintf(w, ", %d other objects ignored", res.Ignored)
 	}
-	fmt.Fprintln(env.Stdout)
+	fmt.Fprintln(w)
 	for _, p := range res.Problems {
-		fmt.Fprintf(env.Stdout, "  %s\n", p)
+		fmt.Fprintf(w, "  %s\n", p)
 	}
 	if n := fd.Skipped + fd.Unsupported; n > len(res.Problems) {
-		fmt.Fprintf(env.Stdout, "  … and %d more\n", n-len(res.Problems))
+		fmt.Fprintf(w, "  … and %d more\n", n-len(res.Problems))
 	}
-	if status == http.StatusMultiStatus {
-		return fmt.Errorf("%d bad lines or objects skipped; the rest imported", fd.Skipped)
-	}
-	return nil
 }
 
 // progress reports an upload's progress on w every so often; the worker

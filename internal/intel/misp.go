@@ -63,29 +63,44 @@ func (p *parser) misp(r io.Reader) error {
 			continue
 		}
 		sawList = true
-		if err := expectDelim(dec, lr, '[', `"list" as an array`); err != nil {
+		if entries, err = p.mispList(dec, lr); err != nil {
 			return err
-		}
-		for n := 0; dec.More(); n++ {
-			line, col := lr.next(dec)
-			var v any
-			if err := dec.Decode(&v); err != nil {
-				return syntaxAt(lr, dec, err)
-			}
-			s, ok := v.(string)
-			if !ok {
-				p.skip(line, col, "", "list[%d]: want a string, got %v", n, v)
-				continue
-			}
-			entries = append(entries, mispEntry{value: s, index: n, line: line, col: col})
-		}
-		if _, err := dec.Token(); err != nil {
-			return syntaxAt(lr, dec, err)
 		}
 	}
 	if !sawList {
 		return errors.New(`not a MISP warning list: no "list"`)
 	}
+	return p.mispEntries(typ, entries)
+}
+
+// mispList reads the "list" array, skipping (and reporting) values that are
+// not strings.
+func (p *parser) mispList(dec *json.Decoder, lr *lineReader) ([]mispEntry, error) {
+	if err := expectDelim(dec, lr, '[', `"list" as an array`); err != nil {
+		return nil, err
+	}
+	var entries []mispEntry
+	for n := 0; dec.More(); n++ {
+		line, col := lr.next(dec)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, syntaxAt(lr, dec, err)
+		}
+		s, ok := v.(string)
+		if !ok {
+			p.skip(line, col, "", "list[%d]: want a string, got %v", n, v)
+			continue
+		}
+		entries = append(entries, mispEntry{value: s, index: n, line: line, col: col})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, syntaxAt(lr, dec, err)
+	}
+	return entries, nil
+}
+
+// mispEntries emits a list's values read as its type says.
+func (p *parser) mispEntries(typ string, entries []mispEntry) error {
 	read, err := mispReader(typ)
 	if err != nil {
 		return err

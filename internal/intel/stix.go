@@ -36,6 +36,44 @@ type stixIndicator struct {
 	line, col int
 }
 
+// bundle collects what a STIX bundle says about its indicators.
+type bundle struct {
+	order    []string                  // indicator ids, first appearance first
+	inds     map[string]*stixIndicator // by id
+	names    map[string]string         // malware, tool, group ids → names
+	families map[string]string         // indicator id → the id it indicates
+}
+
+// take keeps one object: an indicator (a later version replaces an earlier
+// one), a name, an "indicates" relationship; it reports whether the object
+// was of a type that yields no indicator.
+func (b *bundle) take(o stixObject, line, col int) (ignored bool) {
+	switch o.Type {
+	case "indicator":
+		if prev, ok := b.inds[o.ID]; ok {
+			if o.Modified >= prev.obj.Modified {
+				prev.obj, prev.line, prev.col = o, line, col
+			}
+			return false
+		}
+		b.order = append(b.order, o.ID)
+		b.inds[o.ID] = &stixIndicator{obj: o, line: line, col: col}
+		return false
+	case "malware", "tool", "intrusion-set", "threat-actor":
+		if o.Name != "" {
+			b.names[o.ID] = o.Name
+		}
+	case "relationship":
+		if o.RelationshipType == "indicates" && strings.HasPrefix(o.SourceRef, "indicator--") {
+			// A malware or tool name wins over a group's.
+			if _, ok := b.families[o.SourceRef]; !ok || strings.HasPrefix(o.TargetRef, "malware--") {
+				b.families[o.SourceRef] = o.TargetRef
+			}
+		}
+	}
+	return true
+}
+
 // stix reads a bundle. Indicators are held until the end, because the
 // relationships that name their malware family may follow them; a later
 // version of an object (same id, newer "modified") replaces an earlier one.
@@ -45,13 +83,8 @@ func (p *parser) stix(r io.Reader) error {
 	if err := expectDelim(dec, lr, '{', "a STIX bundle (a JSON object)"); err != nil {
 		return err
 	}
-	var (
-		order    []string
-		inds     = map[string]*stixIndicator{}
-		names    = map[string]string{} // malware and tool ids → names
-		families = map[string]string{} // indicator id → family, from "indicates"
-		sawObjs  bool
-	)
+	b := &bundle{inds: map[string]*stixIndicator{}, names: map[string]string{}, families: map[string]string{}}
+	sawObjs := false
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -69,59 +102,15 @@ func (p *parser) stix(r io.Reader) error {
 			continue
 		}
 		sawObjs = true
-		if err := expectDelim(dec, lr, '[', `"objects" as an array`); err != nil {
+		if err := p.stixObjects(dec, lr, b); err != nil {
 			return err
-		}
-		for n := 0; dec.More(); n++ {
-			line, col := lr.next(dec)
-			var o stixObject
-			if err := dec.Decode(&o); err != nil {
-				var typ *json.UnmarshalTypeError
-				if !errors.As(err, &typ) {
-					return syntaxAt(lr, dec, err)
-				}
-				p.skip(line, col, o.ID, "objects[%d]: %s: want %s, got JSON %s", n, typ.Field, typ.Type, typ.Value)
-				continue
-			}
-			switch o.Type {
-			case "":
-				p.skip(line, col, o.ID, "objects[%d]: no type", n)
-			case "indicator":
-				if prev, ok := inds[o.ID]; ok {
-					if o.Modified >= prev.obj.Modified {
-						prev.obj, prev.line, prev.col = o, line, col
-					}
-					continue
-				}
-				order = append(order, o.ID)
-				inds[o.ID] = &stixIndicator{obj: o, line: line, col: col}
-			case "malware", "tool", "intrusion-set", "threat-actor":
-				if o.Name != "" {
-					names[o.ID] = o.Name
-				}
-				p.res.Ignored++
-			case "relationship":
-				if o.RelationshipType == "indicates" && strings.HasPrefix(o.SourceRef, "indicator--") {
-					// A malware or tool name wins over a group's.
-					if _, ok := families[o.SourceRef]; !ok || strings.HasPrefix(o.TargetRef, "malware--") {
-						families[o.SourceRef] = o.TargetRef
-					}
-				}
-				p.res.Ignored++
-			default:
-				p.res.Ignored++
-			}
-		}
-		if _, err := dec.Token(); err != nil { // ]
-			return syntaxAt(lr, dec, err)
 		}
 	}
 	if !sawObjs {
 		return errors.New(`not a STIX bundle: no "objects"`)
 	}
-	for _, id := range order {
-		si := inds[id]
-		if err := p.stixIndicator(si, names[families[id]]); err != nil {
+	for _, id := range b.order {
+		if err := p.stixIndicator(b.inds[id], b.names[b.families[id]]); err != nil {
 			return err
 		}
 	}
@@ -131,6 +120,37 @@ func (p *parser) stix(r io.Reader) error {
 		a, b := p.res.Problems[i], p.res.Problems[j]
 		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
 	})
+	return nil
+}
+
+// stixObjects reads the "objects" array into b, skipping (and reporting)
+// objects of the wrong shape.
+func (p *parser) stixObjects(dec *json.Decoder, lr *lineReader, b *bundle) error {
+	if err := expectDelim(dec, lr, '[', `"objects" as an array`); err != nil {
+		return err
+	}
+	for n := 0; dec.More(); n++ {
+		line, col := lr.next(dec)
+		var o stixObject
+		if err := dec.Decode(&o); err != nil {
+			var typ *json.UnmarshalTypeError
+			if !errors.As(err, &typ) {
+				return syntaxAt(lr, dec, err)
+			}
+			p.skip(line, col, o.ID, "objects[%d]: %s: want %s, got JSON %s", n, typ.Field, typ.Type, typ.Value)
+			continue
+		}
+		if o.Type == "" {
+			p.skip(line, col, o.ID, "objects[%d]: no type", n)
+			continue
+		}
+		if b.take(o, line, col) {
+			p.res.Ignored++
+		}
+	}
+	if _, err := dec.Token(); err != nil { // ]
+		return syntaxAt(lr, dec, err)
+	}
 	return nil
 }
 
