@@ -247,7 +247,7 @@ func (im *IntelImport) Commit(ctx context.Context, feed IntelFeed) (*IntelFeed, 
 // Abort discards the import's indicators.
 func (im *IntelImport) Abort(ctx context.Context) error {
 	im.pending = nil
-	if _, err := im.s.db.ExecContext(ctx, im.s.db.Rebind(`DELETE FROM intel_indicators WHERE import_id = ?`), im.id); err != nil {
+	if err := im.s.deleteIndicators(ctx, im.id); err != nil {
 		return fmt.Errorf("discard import of feed %q: %w", im.feed, err)
 	}
 	_, err := im.s.db.ExecContext(ctx, im.s.db.Rebind(`DELETE FROM intel_imports WHERE id = ?`), im.id)
@@ -261,7 +261,7 @@ func (s *Store) deleteIntelImports(ctx context.Context, feed string, keep int64)
 		return err
 	}
 	for _, id := range old {
-		if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM intel_indicators WHERE import_id = ?`), id); err != nil {
+		if err := s.deleteIndicators(ctx, id); err != nil {
 			return err
 		}
 		if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM intel_imports WHERE id = ?`), id); err != nil {
@@ -269,6 +269,28 @@ func (s *Store) deleteIntelImports(ctx context.Context, feed string, keep int64)
 		}
 	}
 	return nil
+}
+
+// deleteIndicators deletes an import's indicators. On SQLite it deletes
+// intelBatch rows a statement: one DELETE of a million rows holds the
+// database's only write lock for longer than ingest waits for it
+// (busy_timeout), while PostgreSQL's row locks let one statement run
+// beside everything else.
+func (s *Store) deleteIndicators(ctx context.Context, importID int64) error {
+	if s.dialect == Postgres {
+		_, err := s.db.ExecContext(ctx, `DELETE FROM intel_indicators WHERE import_id = $1`, importID)
+		return err
+	}
+	for {
+		r, err := s.db.ExecContext(ctx, `DELETE FROM intel_indicators WHERE rowid IN
+			(SELECT rowid FROM intel_indicators WHERE import_id = ? LIMIT ?)`, importID, intelBatch)
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+	}
 }
 
 // feedSummary is what the audit log keeps of a feed.
