@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -97,13 +96,10 @@ func (s *Server) postIntelFeed(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		im.Abort(context.WithoutCancel(ctx))
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) || domain.KindOf(err) != "" {
-			return err
+		if errors.As(err, &tooBig) || domain.KindOf(err) != "" || ctx.Err() != nil {
+			return err // too large, already a domain error, or the client went away
 		}
-		if errors.Is(err, ctx.Err()) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return err
-		}
-		return domain.Invalid("body", "%v", err) // the input as a whole is unusable: say where
+		return domain.Invalid("body", "%v", err) // the input as a whole is unusable (truncated, not JSON): say where
 	}
 	feed, err := im.Commit(ctx, store.IntelFeed{Format: res.Format, Benign: res.Benign, Title: res.Name,
 		Description: res.Description, Source: source, Unsupported: res.Unsupported, Skipped: res.Skipped,

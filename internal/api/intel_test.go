@@ -80,6 +80,11 @@ func TestIntelImportAndLookup(t *testing.T) {
 		e.Error.Field != "body" || !strings.Contains(e.Error.Message, "trail:1:") {
 		t.Errorf("truncated import: HTTP %d %+v", resp.StatusCode, e)
 	}
+	truncated := gz(t, strings.Repeat("198.51.100.9\n", 1000))
+	if resp := f.call("adam", "POST", "/api/v1/intel/feeds?name=trail", truncated[:len(truncated)/2], &e); resp.StatusCode != http.StatusBadRequest ||
+		e.Error.Field != "body" || !strings.Contains(e.Error.Message, "unexpected EOF") {
+		t.Errorf("truncated gzip: HTTP %d %+v", resp.StatusCode, e)
+	}
 	f.call("vic", "GET", "/api/v1/intel/lookup?kind=ip&value=203.0.113.5", "", &look)
 	if len(look.Matches) != 1 {
 		t.Errorf("a refused import changed the feed: %+v", look.Matches)
