@@ -65,6 +65,7 @@ Commands:
   intel list                      the imported feeds
   intel lookup KIND VALUE         which feeds name an ip, domain, url or file hash, and its prevalence here
   intel delete FEED               remove a feed (admin)
+  intel facts INCIDENT            what analysis steps recorded about an incident's entities
   playbooks validate [DIR]        check the playbooks and playbook tests in DIR (default ./playbooks), no API needed
   playbooks test [DIR]            run the playbook tests in DIR against the real workflow, no API needed
   playbooks plan --incident FILE|ID [--against OLD_DIR]

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,7 +24,7 @@ import (
 // worker is the one place that writes feeds and audits it.
 func intelCmd(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"intel: missing subcommand (import, list, lookup, delete)"}
+		return usageError{"intel: missing subcommand (import, list, lookup, delete, facts)"}
 	}
 	switch args[0] {
 	case "import":
@@ -33,6 +35,8 @@ func intelCmd(ctx context.Context, env Env, args []string) error {
 		return intelLookup(ctx, env, args[1:])
 	case "delete":
 		return intelDelete(ctx, env, args[1:])
+	case "facts":
+		return intelFacts(ctx, env, args[1:])
 	}
 	return usageError{fmt.Sprintf("unknown command %q", "intel "+args[0])}
 }
@@ -304,4 +308,48 @@ func intelDelete(ctx context.Context, env Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "feed %s deleted (%d indicators)\n", f.Name, f.Indicators)
 	return nil
+}
+
+// intelFacts prints what analysis steps recorded about an incident's
+// entities.
+func intelFacts(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "intel facts")
+	out := outputFlag(fs, "table", "table|json")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := checkOutput(*out, "table|json"); err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"intel facts: name one incident id"}
+	}
+	var list api.FactList
+	if _, err := call(ctx, env, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(pos[0])+"/facts", nil, &list); err != nil {
+		return err
+	}
+	if *out == "json" {
+		printJSON(env.Stdout, list.Value)
+		return nil
+	}
+	if len(list.Value) == 0 {
+		fmt.Fprintln(env.Stdout, "no facts: the incident's playbooks have no analysis steps, or they have not run yet")
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENTITY\tKIND\tSOURCE\tOBSERVED\tVALUE")
+	for _, f := range list.Value {
+		var b bytes.Buffer
+		if json.Compact(&b, f.Value) != nil { // the API indents its answers
+			b.Reset()
+			b.Write(f.Value)
+		}
+		v := b.String()
+		if len(v) > 120 {
+			v = v[:117] + "..."
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Entity, f.Kind, f.Source, f.ObservedAt.UTC().Format(time.DateTime), v)
+	}
+	return tw.Flush()
 }

@@ -3,16 +3,18 @@ package cli
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/domain"
 )
 
 func TestIntelCommands(t *testing.T) {
 	t.Parallel()
-	env, viewer, st, _, _ := incidentAPI(t)
+	env, viewer, st, inc1, _ := incidentAPI(t)
 	c, err := (&auth.Service{Store: st}).CreateToken(context.Background(), "test", auth.NewToken{Name: "adam", Role: auth.Admin})
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +62,18 @@ func TestIntelCommands(t *testing.T) {
 	}
 	if code, _, errs := run(Env{BaseURL: env.BaseURL, Token: viewer}, "lookup", "hash", "x"); code != 1 || !strings.Contains(errs, "kind:") {
 		t.Errorf("lookup hash: exit %d %s", code, errs)
+	}
+	code, out, _ = run(Env{BaseURL: env.BaseURL, Token: viewer}, "facts", "1")
+	if code != 0 || !strings.HasPrefix(out, "no facts") {
+		t.Errorf("facts: exit %d %q", code, out)
+	}
+	if err := st.RecordFacts(context.Background(), inc1, []domain.Fact{{Entity: "ip:198.51.100.1", Kind: domain.FactIntelMatch,
+		Source: "intel:ipsum", Value: domain.RawJSON(`{"feed":"ipsum"}`), ObservedAt: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = run(Env{BaseURL: env.BaseURL, Token: viewer}, "facts", strconv.FormatInt(inc1, 10))
+	if code != 0 || !strings.Contains(out, "ip:198.51.100.1  intel.match  intel:ipsum  2026-05-01 09:00:00  {\"feed\":\"ipsum\"}") {
+		t.Errorf("facts: exit %d\n%s", code, out)
 	}
 	code, out, _ = run(admin, "delete", "private")
 	if code != 0 || out != "feed private deleted (3 indicators)\n" {
