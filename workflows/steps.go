@@ -299,11 +299,12 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 			rec.Outcome = "ran " + step.Use
 			w.state.Steps = append(w.state.Steps, rec)
 		case !step.Spec.Remediation:
-			if err := w.bookkeeping(ctx, step.Action, inv.Args); err != nil {
+			result, err := w.bookkeeping(ctx, step.Action, inv)
+			if err != nil {
 				return fail(err)
 			}
 			r.inv[step.ID] = append(r.inv[step.ID], invocation{out: playbook.ActionOutput{Target: string(inv.Target),
-				TargetName: inv.TargetName, Status: string(domain.ActionSucceeded)}})
+				TargetName: inv.TargetName, Status: string(domain.ActionSucceeded), Result: result}})
 			rec.Outcome = "done"
 			w.state.Steps = append(w.state.Steps, rec)
 		default:
@@ -536,16 +537,25 @@ func (h *handledElsewhere) Error() string {
 	return plan.CoveredReason(h.action)
 }
 
-// bookkeeping runs a non-remediation step on the incident itself.
-func (w *incident) bookkeeping(ctx workflow.Context, action string, args map[string]any) error {
+// bookkeeping runs a non-remediation step: incident bookkeeping, or evidence
+// analysis of the invocation's target. It returns the step's result line.
+func (w *incident) bookkeeping(ctx workflow.Context, action string, inv playbook.Invocation) (string, error) {
 	lctx := localCtx(ctx)
 	switch action {
 	case "incident.tag":
-		tags, _ := playbook.Strings(args["tags"]) // checked at load: a list of strings
-		return workflow.ExecuteLocalActivity(lctx, acts.TagIncident, w.in.IncidentID, tags).Get(ctx, nil)
+		tags, _ := playbook.Strings(inv.Args["tags"]) // checked at load: a list of strings
+		return "", workflow.ExecuteLocalActivity(lctx, acts.TagIncident, w.in.IncidentID, tags).Get(ctx, nil)
 	case "incident.comment":
-		text, _ := args["text"].(string)
-		return workflow.ExecuteLocalActivity(lctx, acts.CommentIncident, w.in.IncidentID, text).Get(ctx, nil)
+		text, _ := inv.Args["text"].(string)
+		return "", workflow.ExecuteLocalActivity(lctx, acts.CommentIncident, w.in.IncidentID, text).Get(ctx, nil)
+	case "file.analyze", "ip.analyze", "url.analyze":
+		// The facts are recorded by the activity; the step's result
+		// says what they amount to. The time is the workflow's, so a
+		// replay asks about the same moment.
+		var res activities.AnalyzeResult
+		req := activities.AnalyzeRequest{IncidentID: w.in.IncidentID, Keys: []domain.EntityKey{inv.Target}, At: workflow.Now(ctx)}
+		err := workflow.ExecuteLocalActivity(lctx, acts.AnalyzeEntities, req).Get(ctx, &res)
+		return res.Summary, err
 	}
-	return fmt.Errorf("action %s has no runner in the incident workflow", action)
+	return "", fmt.Errorf("action %s has no runner in the incident workflow", action)
 }

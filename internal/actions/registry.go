@@ -225,6 +225,15 @@ var registry = []Spec{
 		Doc: "add tags to the incident"},
 	{Type: "incident.comment", Params: []Param{{Name: "text", Type: String, Required: true}},
 		Doc: "add a comment to the incident"},
+
+	// Evidence analysis: facts about an entity, recorded with their source
+	// and time; nothing outside AIR changes.
+	{Type: "file.analyze", Target: domain.KindFile, Params: []Param{},
+		Doc: "record facts about the file: threat-intelligence matches of its hashes, known-benign listings, organisation prevalence"},
+	{Type: "ip.analyze", Target: domain.KindIP, Params: []Param{},
+		Doc: "record facts about the IP: threat-intelligence matches (address and networks), known-benign listings, organisation prevalence"},
+	{Type: "url.analyze", Target: domain.KindURL, Params: []Param{},
+		Doc: "record facts about the URL: threat-intelligence matches of the URL and its host, known-benign listings, organisation prevalence"},
 }
 
 // Lookup returns the spec of an action type.

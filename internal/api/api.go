@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -79,6 +80,12 @@ type Server struct {
 	// WriteBack, when set, starts writing a change made in AIR back to the
 	// providers of the incident's alerts; it must not block.
 	WriteBack func(ctx context.Context, incidentID int64, ch sources.Change) error
+	// MaxIntelBody bounds an uploaded intel feed (POST
+	// /api/v1/intel/feeds), which is streamed, not held; 0 means 512 MiB.
+	MaxIntelBody int64
+	// Now is the clock intel look-ups use when not given a time; nil
+	// means time.Now.
+	Now func() time.Time
 }
 
 // Route is one endpoint and the weakest role that may call it.
@@ -127,6 +134,12 @@ func (s *Server) Routes() []Route {
 		{"POST /api/v1/playbooks/plan", auth.Viewer, s.planPlaybooks},
 		{"GET /api/v1/sources", auth.Viewer, s.listSources},
 		{"GET /debug/pprof/{profile...}", auth.Admin, s.debugProfile},
+		{"GET /api/v1/intel/feeds", auth.Viewer, s.listIntelFeeds},
+		{"POST /api/v1/intel/feeds", auth.Admin, s.postIntelFeed},
+		{"DELETE /api/v1/intel/feeds/{name}", auth.Admin, s.deleteIntelFeed},
+		{"GET /api/v1/intel/lookup", auth.Viewer, s.lookupIntel},
+		{"GET /api/v1/prevalence", auth.Viewer, s.getPrevalence},
+		{"GET /api/v1/incidents/{id}/facts", auth.Viewer, s.listFacts},
 		// Webhook sources authenticate with an HMAC of the body, not a token.
 		{"POST /api/v1/sources/{name}/alerts", "", s.pushAlerts},
 	}

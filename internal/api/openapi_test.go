@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
@@ -22,6 +24,7 @@ import (
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/graph"
+	"github.com/airsoc/air/internal/intel"
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
@@ -468,6 +471,15 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"PlanStep", plan.Step{}, resp},
 		{"Plan", plan.Plan{}, resp},
 		{"PlanResponse", api.PlanResponse{}, resp},
+		{"IntelFeed", store.IntelFeed{}, resp},
+		{"FeedList", api.FeedList{}, resp},
+		{"IntelProblem", intel.Problem{}, resp},
+		{"FeedImportResult", api.FeedImportResult{}, resp},
+		{"IntelMatch", store.IntelMatch{}, resp},
+		{"IntelLookup", api.IntelLookup{}, resp},
+		{"Prevalence", store.Prevalence{}, resp},
+		{"Fact", domain.Fact{}, resp},
+		{"FactList", api.FactList{}, resp},
 	}
 	for _, c := range cases {
 		ref := c.schema
@@ -713,6 +725,25 @@ func TestOpenAPIAnswers(t *testing.T) {
 	call("adam", "PUT", "/api/v1/entities/{key}/tags", "/api/v1/entities/device:ws1/tags", `{"tags":["critical"]}`, 200)
 	call("vic", "POST", "/api/v1/playbooks/plan", "/api/v1/playbooks/plan", `{"incidentId":`+inc1+`}`, 200)
 	call("vic", "POST", "/api/v1/playbooks/plan", "/api/v1/playbooks/plan", `{}`, 400)
+
+	call("adam", "POST", "/api/v1/intel/feeds", "/api/v1/intel/feeds?name=ipsum&source=ipsum.txt", "# ipsum\n198.51.100.1\t7\n", 200)
+	call("adam", "POST", "/api/v1/intel/feeds", "/api/v1/intel/feeds?name=trail", "198.51.100.2 9 emotet\nnot-an-indicator\n", 207)
+	call("adam", "POST", "/api/v1/intel/feeds", "/api/v1/intel/feeds?name=bad", "{\"type\": \"bundle\", \"objects\": [", 400)
+	call("adam", "POST", "/api/v1/intel/feeds", "/api/v1/intel/feeds?name=a%20b", "1.1.1.1", 400)
+	call("vic", "POST", "/api/v1/intel/feeds", "/api/v1/intel/feeds?name=x", "1.1.1.1", 403)
+	call("vic", "GET", "/api/v1/intel/feeds", "/api/v1/intel/feeds", "", 200)
+	call("vic", "GET", "/api/v1/intel/lookup", "/api/v1/intel/lookup?kind=ip&value=198.51.100.1", "", 200)
+	call("vic", "GET", "/api/v1/intel/lookup", "/api/v1/intel/lookup?kind=ip&value=nope", "", 400)
+	call("vic", "GET", "/api/v1/prevalence", "/api/v1/prevalence?kind=file&value="+strings.Repeat("a", 64), "", 200)
+	call("sam", "GET", "/api/v1/prevalence", "/api/v1/prevalence?kind=ip&value=198.51.100.1", "", 403)
+	call("adam", "DELETE", "/api/v1/intel/feeds/{name}", "/api/v1/intel/feeds/trail", "", 200)
+	call("adam", "DELETE", "/api/v1/intel/feeds/{name}", "/api/v1/intel/feeds/trail", "", 404)
+	if err := f.st.RecordFacts(context.Background(), f.inc1, []domain.Fact{{Entity: "device:ws1", Kind: domain.FactPrevalence,
+		Source: "store", Value: domain.RawJSON(`{"devices":1}`), ObservedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	call("vic", "GET", "/api/v1/incidents/{id}/facts", "/api/v1/incidents/"+inc1+"/facts", "", 200)
+	call("vic", "GET", "/api/v1/incidents/{id}/facts", "/api/v1/incidents/999999/facts", "", 404)
 }
 
 func keysOf(m map[string]any) []string {

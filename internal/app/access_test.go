@@ -252,6 +252,16 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 		// Open (its HMAC signature is the credential); no webhook source here.
 		"POST /api/v1/sources/{name}/alerts": {func(string) req { return req{"/api/v1/sources/siem/alerts", `{}`} },
 			map[string]int{"none": 404, "viewer": 404, "analyst": 404, "responder": 404, "admin": 404, "scoped": 404}},
+		"GET /api/v1/intel/feeds": {func(string) req { return req{"/api/v1/intel/feeds", ""} }, allowed("viewer", 200)},
+		"POST /api/v1/intel/feeds": {func(string) req { return req{"/api/v1/intel/feeds?name=matrix&format=list", "198.51.100.7\n"} },
+			with(allowed("admin", 200), "scoped", 403)},
+		"DELETE /api/v1/intel/feeds/{name}": {func(string) req { return req{"/api/v1/intel/feeds/no-such-feed", ""} },
+			with(allowed("admin", 404), "scoped", 403)}, // refused for the unknown feed: the role check passed
+		"GET /api/v1/intel/lookup": {func(string) req { return req{"/api/v1/intel/lookup?kind=ip&value=198.51.100.7", ""} }, allowed("viewer", 200)},
+		"GET /api/v1/prevalence": {func(string) req { return req{"/api/v1/prevalence?kind=ip&value=198.51.100.7", ""} },
+			with(allowed("viewer", 200), "scoped", 403)},
+		"GET /api/v1/incidents/{id}/facts": {func(string) req { return req{"/api/v1/incidents/" + inc + "/facts", ""} },
+			with(allowed("viewer", 200), "scoped", 404)},
 		"GET /api/v1/audit":  {func(string) req { return req{"/api/v1/audit?verb=action.&limit=5", ""} }, allowed("admin", 200)},
 		"GET /api/v1/tokens": {func(string) req { return req{"/api/v1/tokens", ""} }, allowed("admin", 200)},
 		"POST /api/v1/tokens": {func(string) req { return req{"/api/v1/tokens", `{"role":"viewer"}`} },

@@ -57,6 +57,12 @@ Commands:
   tokens list                     list tokens (admin)
   tokens revoke ID                revoke a token and end its page sessions (admin)
   audit [filters]                 the audit log (admin); starter audit -h for filters
+  intel import FILE [-name FEED] [-format stix|misp|list] [-family NAME]
+                                  import a threat-intelligence feed (admin; gzip or not); again replaces it
+  intel list                      the imported feeds
+  intel lookup KIND VALUE         which feeds name an ip, domain, url or file hash, and its prevalence here
+  intel delete FEED               remove a feed (admin)
+  intel facts INCIDENT            what analysis steps recorded about an incident's entities
   playbooks validate [DIR]        check the playbooks and playbook tests in DIR (default ./playbooks), no API needed
   playbooks test [DIR]            run the playbook tests in DIR against the real workflow, no API needed
   playbooks plan --incident FILE|ID [--against OLD_DIR]
@@ -132,6 +138,8 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 		return incidents(ctx, env, args[1:])
 	case "metrics":
 		return metrics(ctx, env, args[1:])
+	case "intel":
+		return intelCmd(ctx, env, args[1:])
 	case "actions":
 		if len(args) < 2 {
 			return usageError{args[0] + ": missing subcommand"}
@@ -188,10 +196,15 @@ func call(ctx context.Context, env Env, method, path string, body []byte, out an
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return do(env, env.HTTP, req, out)
+}
+
+// do sends req with the token and decodes the answer as call does.
+func do(env Env, client *http.Client, req *http.Request, out any) (int, error) {
 	if env.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+env.Token)
 	}
-	resp, err := env.HTTP.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("cannot reach AIR at %s (is the worker running? set AIR_URL): %w", env.BaseURL, err)
 	}

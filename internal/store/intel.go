@@ -1,0 +1,434 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/intel"
+)
+
+// IntelFeed is one imported threat-intelligence feed: what it is and what
+// its live import held.
+type IntelFeed struct {
+	Name   string       `json:"name" db:"name"`
+	Format intel.Format `json:"format" db:"format"`
+	// Benign feeds list known-benign values (MISP warning lists); a match
+	// weakens suspicion rather than raising it.
+	Benign      bool   `json:"benign" db:"benign"`
+	Title       string `json:"title,omitempty" db:"title"` // what the feed calls itself
+	Description string `json:"description,omitempty" db:"description"`
+	Source      string `json:"source,omitempty" db:"source"` // the file it came from
+	Indicators  int    `json:"indicators" db:"indicators"`   // stored, unsupported included
+	Unsupported int    `json:"unsupported" db:"unsupported"` // kept as patterns, never matched
+	Skipped     int    `json:"skipped" db:"skipped"`         // bad lines and objects
+	// Duplicates counts values the feed named more than once; the first
+	// occurrence was kept.
+	Duplicates int       `json:"duplicates" db:"duplicates"`
+	ImportedBy string    `json:"importedBy" db:"imported_by"`
+	ImportedAt time.Time `json:"importedAt" db:"imported_at"`
+}
+
+// IntelMatch is an indicator of a live feed that matched a look-up.
+type IntelMatch struct {
+	Feed   string `json:"feed"`
+	Benign bool   `json:"benign"`
+	intel.Indicator
+}
+
+// intelBatch is how many indicators one flush writes: one statement on
+// PostgreSQL, one short transaction on SQLite (which holds the write lock
+// that long, not for the whole import).
+const intelBatch = 5000
+
+// IntelImport writes one import of a feed. Indicators added go under a new
+// import id, invisible to look-ups until Commit switches the feed to it;
+// Abort (or a failed Commit) deletes them. An IntelImport is not safe for
+// concurrent use.
+type IntelImport struct {
+	s       *Store
+	feed    string
+	id      int64
+	pending []intel.Indicator
+	added   int
+	stored  int
+}
+
+// BeginIntelImport starts importing the feed called name.
+func (s *Store) BeginIntelImport(ctx context.Context, name string) (*IntelImport, error) {
+	if strings.TrimSpace(name) == "" {
+		return nil, domain.Invalid("name", "a feed needs a name")
+	}
+	var id int64
+	err := s.db.GetContext(ctx, &id, s.db.Rebind(`INSERT INTO intel_imports (feed, started_at) VALUES (?, ?) RETURNING id`),
+		name, utc(time.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("begin import of feed %q: %w", name, err)
+	}
+	return &IntelImport{s: s, feed: name, id: id}, nil
+}
+
+// Add queues an indicator, writing a batch when enough are queued. The
+// indicator must be normalised (intel.Parse's are).
+func (im *IntelImport) Add(ctx context.Context, in intel.Indicator) error {
+	im.pending = append(im.pending, in)
+	im.added++
+	if len(im.pending) >= intelBatch {
+		return im.flush(ctx)
+	}
+	return nil
+}
+
+// Added returns how many indicators Add has taken, for progress reports.
+func (im *IntelImport) Added() int { return im.added }
+
+func (im *IntelImport) flush(ctx context.Context) error {
+	if len(im.pending) == 0 {
+		return nil
+	}
+	var n int64
+	var err error
+	if im.s.dialect == Postgres {
+		n, err = im.flushPostgres(ctx)
+	} else {
+		n, err = im.flushSQLite(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("write indicators of feed %q: %w", im.feed, err)
+	}
+	im.stored += int(n)
+	im.pending = im.pending[:0]
+	return nil
+}
+
+// flushPostgres writes the batch in one statement of nine array
+// parameters: binding thousands of scalar parameters costs more than the
+// rows. A value a feed names twice keeps its first occurrence.
+func (im *IntelImport) flushPostgres(ctx context.Context) (int64, error) {
+	n := len(im.pending)
+	kinds, values, families, refs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	subs, scores := make([]bool, n), make([]int64, n)
+	from, until := make([]sql.NullString, n), make([]sql.NullString, n)
+	for i, in := range im.pending {
+		kinds[i], values[i], families[i], refs[i] = string(in.Kind), in.Value, in.Family, in.Ref
+		subs[i], scores[i] = in.Subdomains, int64(in.Score)
+		from[i], until[i] = nullStamp(in.ValidFrom), nullStamp(in.ValidUntil)
+	}
+	r, err := im.s.db.ExecContext(ctx, `INSERT INTO intel_indicators (import_id, kind, value, subdomains, score, family, ref, valid_from, valid_until)
+		SELECT DISTINCT ON (kind, value) $1::bigint, kind, value, sub, score, family, ref, vf, vu
+		FROM unnest($2::text[], $3::text[], $4::boolean[], $5::int[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[])
+			WITH ORDINALITY AS t(kind, value, sub, score, family, ref, vf, vu, ord)
+		ORDER BY kind, value, ord
+		ON CONFLICT (import_id, kind, value) DO NOTHING`,
+		im.id, pq.Array(kinds), pq.Array(values), pq.Array(subs), pq.Array(scores), pq.Array(families), pq.Array(refs),
+		pq.Array(from), pq.Array(until))
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+// flushSQLite writes the batch row by row through one prepared statement
+// in one transaction: the SQLite driver binds a statement's parameters in
+// time quadratic in their number, so one wide INSERT is slower.
+func (im *IntelImport) flushSQLite(ctx context.Context) (int64, error) {
+	var stored int64
+	err := im.s.inTx(ctx, func(tx *sqlx.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO intel_indicators (import_id, kind, value, subdomains, score, family, ref, valid_from, valid_until)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (import_id, kind, value) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, in := range im.pending {
+			r, err := stmt.ExecContext(ctx, im.id, string(in.Kind), in.Value, in.Subdomains, in.Score, in.Family, in.Ref,
+				nullTime(in.ValidFrom), nullTime(in.ValidUntil))
+			if err != nil {
+				return err
+			}
+			n, err := r.RowsAffected()
+			if err != nil {
+				return err
+			}
+			stored += n
+		}
+		return nil
+	})
+	return stored, err
+}
+
+func nullStamp(t *time.Time) sql.NullString {
+	if t == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: t.UTC().Format(time.RFC3339Nano), Valid: true}
+}
+
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return utc(*t)
+}
+
+// Commit makes the import the feed's live one, replacing the previous
+// import in one transaction, audits it, and deletes the replaced
+// indicators. feed describes the feed; Commit fills in its name, counts of
+// indicators stored and duplicates, and the import time. When another
+// import of the same feed that started later has already committed, Commit
+// refuses with a conflict and discards this one.
+func (im *IntelImport) Commit(ctx context.Context, feed IntelFeed) (*IntelFeed, error) {
+	if err := im.flush(ctx); err != nil {
+		im.Abort(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	feed.Name = im.feed
+	feed.Indicators = im.stored
+	feed.Duplicates = im.added - im.stored
+	feed.ImportedAt = utc(time.Now()).Truncate(time.Microsecond)
+	var replaced int64
+	err := im.s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var before IntelFeed
+		var cur int64
+		err := tx.QueryRowxContext(ctx, tx.Rebind(`SELECT import_id FROM intel_feeds WHERE name = ?`), im.feed).Scan(&cur)
+		switch {
+		case isNoRows(err):
+		case err != nil:
+			return err
+		case cur > im.id:
+			return domain.Errorf(domain.KindConflict, "a later import of feed %q finished first; this one is discarded", im.feed)
+		default:
+			replaced = cur
+			if err := tx.GetContext(ctx, &before, tx.Rebind(`SELECT `+intelFeedColumns+` FROM intel_feeds WHERE name = ?`), im.feed); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO intel_feeds (name, import_id, format, benign, title, description,
+				source, indicators, unsupported, skipped, duplicates, imported_by, imported_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET import_id = excluded.import_id, format = excluded.format,
+				benign = excluded.benign, title = excluded.title, description = excluded.description,
+				source = excluded.source, indicators = excluded.indicators, unsupported = excluded.unsupported,
+				skipped = excluded.skipped, duplicates = excluded.duplicates, imported_by = excluded.imported_by,
+				imported_at = excluded.imported_at`),
+			feed.Name, im.id, feed.Format, feed.Benign, feed.Title, feed.Description, feed.Source, feed.Indicators,
+			feed.Unsupported, feed.Skipped, feed.Duplicates, feed.ImportedBy, feed.ImportedAt)
+		if err != nil {
+			return fmt.Errorf("switch feed %q: %w", im.feed, err)
+		}
+		entry := AuditEntry{At: feed.ImportedAt, Actor: feed.ImportedBy, Verb: "intel.imported", Object: "feed:" + im.feed,
+			After: auditJSON(feedSummary(feed))}
+		if replaced != 0 {
+			entry.Before = auditJSON(feedSummary(before))
+		}
+		return appendAudit(ctx, tx, entry)
+	})
+	if err != nil {
+		im.Abort(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	// The replaced import is no longer visible; deleting it may take a
+	// while and need not be atomic with the switch. Earlier imports that
+	// died half-way go with it.
+	if err := im.s.deleteIntelImports(ctx, im.feed, im.id); err != nil {
+		return &feed, fmt.Errorf("feed %q imported, but deleting its replaced indicators failed: %w", im.feed, err)
+	}
+	return &feed, nil
+}
+
+// Abort discards the import's indicators.
+func (im *IntelImport) Abort(ctx context.Context) error {
+	im.pending = nil
+	if err := im.s.deleteIndicators(ctx, im.id); err != nil {
+		return fmt.Errorf("discard import of feed %q: %w", im.feed, err)
+	}
+	_, err := im.s.db.ExecContext(ctx, im.s.db.Rebind(`DELETE FROM intel_imports WHERE id = ?`), im.id)
+	return err
+}
+
+// deleteIntelImports deletes the imports of a feed older than keep.
+func (s *Store) deleteIntelImports(ctx context.Context, feed string, keep int64) error {
+	var old []int64
+	if err := s.db.SelectContext(ctx, &old, s.db.Rebind(`SELECT id FROM intel_imports WHERE feed = ? AND id < ?`), feed, keep); err != nil {
+		return err
+	}
+	for _, id := range old {
+		if err := s.deleteIndicators(ctx, id); err != nil {
+			return err
+		}
+		if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM intel_imports WHERE id = ?`), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteIndicators deletes an import's indicators. On SQLite it deletes
+// intelBatch rows a statement: one DELETE of a million rows holds the
+// database's only write lock for longer than ingest waits for it
+// (busy_timeout), while PostgreSQL's row locks let one statement run
+// beside everything else.
+func (s *Store) deleteIndicators(ctx context.Context, importID int64) error {
+	if s.dialect == Postgres {
+		_, err := s.db.ExecContext(ctx, `DELETE FROM intel_indicators WHERE import_id = $1`, importID)
+		return err
+	}
+	for {
+		r, err := s.db.ExecContext(ctx, `DELETE FROM intel_indicators WHERE rowid IN
+			(SELECT rowid FROM intel_indicators WHERE import_id = ? LIMIT ?)`, importID, intelBatch)
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// feedSummary is what the audit log keeps of a feed.
+func feedSummary(f IntelFeed) map[string]any {
+	return map[string]any{"format": f.Format, "benign": f.Benign, "source": f.Source, "indicators": f.Indicators,
+		"skipped": f.Skipped, "unsupported": f.Unsupported}
+}
+
+func auditJSON(v any) string {
+	b, _ := json.Marshal(v) // maps of plain values always encode
+	return string(b)
+}
+
+const intelFeedColumns = `name, format, benign, title, description, source, indicators, unsupported, skipped,
+	duplicates, imported_by, imported_at`
+
+// IntelFeeds lists the imported feeds by name.
+func (s *Store) IntelFeeds(ctx context.Context) ([]IntelFeed, error) {
+	out := []IntelFeed{}
+	if err := s.db.SelectContext(ctx, &out, `SELECT `+intelFeedColumns+` FROM intel_feeds ORDER BY name`); err != nil {
+		return nil, fmt.Errorf("list intel feeds: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteIntelFeed removes a feed and its indicators, audited, and returns
+// the feed as it was.
+func (s *Store) DeleteIntelFeed(ctx context.Context, name, actor string) (*IntelFeed, error) {
+	var id int64
+	var before IntelFeed
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &before, tx.Rebind(`SELECT `+intelFeedColumns+` FROM intel_feeds WHERE name = ?`), name); err != nil {
+			if isNoRows(err) {
+				return domain.Errorf(domain.KindNotFound, "no intel feed %q", name)
+			}
+			return err
+		}
+		if err := tx.GetContext(ctx, &id, tx.Rebind(`DELETE FROM intel_feeds WHERE name = ? RETURNING import_id`), name); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "intel.deleted", Object: "feed:" + name,
+			Before: auditJSON(feedSummary(before))})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &before, s.deleteIntelImports(ctx, name, id+1)
+}
+
+// intelRow is an indicator row joined with its feed.
+type intelRow struct {
+	Feed       string       `db:"feed"`
+	Benign     bool         `db:"benign"`
+	Kind       string       `db:"kind"`
+	Value      string       `db:"value"`
+	Subdomains bool         `db:"subdomains"`
+	Score      int          `db:"score"`
+	Family     string       `db:"family"`
+	Ref        string       `db:"ref"`
+	ValidFrom  sql.NullTime `db:"valid_from"`
+	ValidUntil sql.NullTime `db:"valid_until"`
+}
+
+func (r intelRow) match() IntelMatch {
+	m := IntelMatch{Feed: r.Feed, Benign: r.Benign, Indicator: intel.Indicator{Kind: intel.Kind(r.Kind), Value: r.Value,
+		Subdomains: r.Subdomains, Score: r.Score, Family: r.Family, Ref: r.Ref}}
+	if r.ValidFrom.Valid {
+		t := r.ValidFrom.Time.UTC()
+		m.ValidFrom = &t
+	}
+	if r.ValidUntil.Valid {
+		t := r.ValidUntil.Time.UTC()
+		m.ValidUntil = &t
+	}
+	return m
+}
+
+const intelSelect = `SELECT f.name AS feed, f.benign, i.kind, i.value, i.subdomains, i.score, i.family, i.ref,
+		i.valid_from, i.valid_until
+	FROM intel_indicators i JOIN intel_feeds f ON f.import_id = i.import_id
+	WHERE (i.valid_from IS NULL OR i.valid_from <= ?) AND (i.valid_until IS NULL OR i.valid_until > ?)`
+
+// LookupIntel returns the indicators of live feeds that match a value of a
+// kind (ip, domain, url or file) at time at, by feed name: an IP matches
+// its address and the networks (cidr) that contain it, a domain matches
+// itself and the entries for a parent domain that cover subdomains.
+// Expired indicators and those not yet valid do not match. value must be
+// normalised (intel.Normalize).
+func (s *Store) LookupIntel(ctx context.Context, kind intel.Kind, value string, at time.Time) ([]IntelMatch, error) {
+	at = utc(at)
+	if kind == intel.KindIP {
+		return s.lookupIP(ctx, value, at)
+	}
+	values := []string{value}
+	if kind == intel.KindDomain {
+		values = intel.ParentDomains(value)
+	}
+	q, args, err := sqlx.In(intelSelect+` AND i.kind = ? AND i.value IN (?) ORDER BY f.name, i.value`, at, at, string(kind), values)
+	if err != nil {
+		return nil, err
+	}
+	var rows []intelRow
+	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("look up %s %s: %w", kind, value, err)
+	}
+	out := []IntelMatch{}
+	for _, r := range rows {
+		if kind == intel.KindDomain && r.Value != value && !r.Subdomains {
+			continue
+		}
+		out = append(out, r.match())
+	}
+	return out, nil
+}
+
+// lookupIP reads, in one round trip, the indicators of the address and
+// every network, and keeps the networks that contain it. Networks are few
+// (warning lists of cloud and private ranges), so they are checked here
+// rather than indexed by range in SQL.
+func (s *Store) lookupIP(ctx context.Context, ip string, at time.Time) ([]IntelMatch, error) {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return nil, domain.Invalid("value", "not an IP address: %q", ip)
+	}
+	var rows []intelRow
+	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(intelSelect+` AND ((i.kind = 'ip' AND i.value = ?) OR i.kind = 'cidr')
+		ORDER BY f.name, i.kind DESC, i.value`), at, at, ip); err != nil {
+		return nil, fmt.Errorf("look up ip %s: %w", ip, err)
+	}
+	out := []IntelMatch{}
+	for _, r := range rows {
+		if r.Kind == string(intel.KindCIDR) {
+			p, err := netip.ParsePrefix(r.Value)
+			if err != nil || !p.Contains(addr) {
+				continue
+			}
+		}
+		out = append(out, r.match())
+	}
+	return out, nil
+}
