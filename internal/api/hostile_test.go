@@ -1,0 +1,60 @@
+package api_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/airsoc/air/internal/api"
+	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/store/storetest"
+)
+
+// TestNULInput checks, on both stores, that a NUL character — which
+// PostgreSQL cannot store — is refused where it arrives, naming the field:
+// per item in an ingest batch (207, the valid alerts stored), 400 in query
+// parameters, path ids and JSON bodies. Before, PostgreSQL failed the whole
+// batch (500, valid alerts dropped) and every query with 500.
+func TestNULInput(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		f := newFixtureOn(t, auth.Rate{PerSecond: -1}, st)
+		withIngest(f)
+
+		body := `[{"id":"n-ok","title":"fine","severity":"high","createdDateTime":"2026-03-01T10:00:00Z"},` +
+			`{"id":"n-bad","title":"a\u0000b","severity":"high","createdDateTime":"2026-03-01T10:00:00Z"}]`
+		var resp api.IngestResponse
+		r := f.call("al", http.MethodPost, "/api/v1/alerts", body, &resp)
+		if r.StatusCode != http.StatusMultiStatus || resp.Accepted != 1 || resp.Rejected != 1 {
+			t.Fatalf("ingest: HTTP %d, %+v; want 207 with 1 accepted, 1 rejected", r.StatusCode, resp)
+		}
+		if p := resp.Problems[0]; p.Index != 1 || p.ID != "n-bad" || p.Field != "title" || !strings.Contains(p.Reason, "NUL") {
+			t.Errorf("problem = %+v, want item 1 (n-bad) naming title and NUL", p)
+		}
+		if _, err := st.AlertIncident(t.Context(), "n-ok"); err != nil {
+			t.Errorf("the valid alert of the batch was not stored: %v", err)
+		}
+
+		for _, tt := range []struct{ method, path, body, field string }{
+			{"GET", "/api/v1/incidents?q=" + url.QueryEscape("x\x00"), "", "q"},
+			{"GET", "/api/v1/incidents?tag=" + url.QueryEscape("\x00"), "", "tag"},
+			{"GET", "/api/v1/incidents?status=%00", "", "status"},
+			{"GET", "/api/v1/actions?incident=%00", "", "incident"},
+			{"GET", "/api/v1/actions/a%00b", "", "path"},
+			{"GET", "/api/v1/incidents?q=%ff", "", "q"},
+			{"GET", "/api/v1/audit?actor=" + url.QueryEscape("\x00"), "", "actor"},
+			{"POST", "/api/v1/alerts/a%00/move", `{"incidentId":1}`, "path"},
+			{"POST", "/api/v1/tokens", `{"name":"n\u0000","role":"viewer"}`, "name"},
+			{"PUT", "/api/v1/entities/device:ws1/tags", `{"tags":["x\u0000"]}`, "tags[0]"},
+			{"POST", "/api/v1/incidents/" + itoa(f.inc1) + "/comments", `{"text":"x\u0000"}`, "text"},
+		} {
+			var e errResp
+			who := "adam"
+			r := f.call(who, tt.method, tt.path, tt.body, &e)
+			if r.StatusCode != http.StatusBadRequest || e.Error.Field != tt.field {
+				t.Errorf("%s %s: HTTP %d %+v; want 400 naming %q", tt.method, tt.path, r.StatusCode, e.Error, tt.field)
+			}
+		}
+	})
+}
