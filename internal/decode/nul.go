@@ -1,10 +1,10 @@
 package decode
 
 import (
-	"fmt"
-	"reflect"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 )
