@@ -512,8 +512,50 @@ func (s *Server) RequestAction(ctx context.Context, p *auth.Principal, incidentI
 	if body.Target == "" {
 		return nil, domain.Invalid("target", "required: the entity key of one of the incident's entities, such as device:ws-042")
 	}
+	if err := s.targetInScope(ctx, p, incidentID, body.Target); err != nil {
+		return nil, err
+	}
 	return s.Engine.Request(ctx, incidentID, workflows.ManualRequest{Type: body.Type, Target: body.Target,
 		Params: body.Params, Comment: body.Comment, By: p.Name, Role: p.Role})
+}
+
+// targetInScope refuses a manual action's target unless it is one of the
+// incident's entities (400: a manual action answers for the incident it is
+// filed under, and its approver judges it from that incident's evidence)
+// and the principal's device-group scope covers it (403). A scoped
+// principal may act only on devices of its groups: users, mailboxes and
+// files belong to no device group, so no group scope covers them.
+func (s *Server) targetInScope(ctx context.Context, p *auth.Principal, incidentID int64, target domain.EntityKey) error {
+	entities, err := s.Store.IncidentEntities(ctx, incidentID)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(entities, func(e domain.Entity) bool { return strings.EqualFold(string(e.Key), string(target)) })
+	if i < 0 {
+		keys := make([]string, 0, min(len(entities), 5))
+		for _, e := range entities[:min(len(entities), 5)] {
+			keys = append(keys, string(e.Key))
+		}
+		more := ""
+		if len(entities) > len(keys) {
+			more = ", …"
+		}
+		return domain.Invalid("target", "%s is not one of incident %d's entities (%s%s): a manual action acts on an entity of its incident",
+			target, incidentID, strings.Join(keys, ", "), more)
+	}
+	e := entities[i]
+	if !p.Scoped() {
+		return nil
+	}
+	if e.Kind != domain.KindDevice {
+		return domain.Errorf(domain.KindForbidden, "%s is a %s, in no device group: %s is scoped to device groups %s and may act only on their devices",
+			e.Key, e.Kind, p.Name, strings.Join(p.Groups, ", "))
+	}
+	if g := e.Attrs["deviceGroup"]; !p.SeesGroup(g) {
+		return domain.Errorf(domain.KindForbidden, "%s is in device group %q, outside %s's scope (%s)",
+			e.Key, g, p.Name, strings.Join(p.Groups, ", "))
+	}
+	return nil
 }
 
 func (s *Server) requestAction(w http.ResponseWriter, r *http.Request) error {
