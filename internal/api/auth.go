@@ -106,7 +106,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 	if ok {
 		p, err = s.Auth.Authenticate(r.Context(), secret)
 	}
-	key := "ip:" + ClientAddr(r)
+	key := auth.KeyAPIAuthFailed + ClientAddr(r)
 	if err == nil {
 		key = "token:" + p.TokenID
 	} else if !auth.IsUnauthenticated(err) {
