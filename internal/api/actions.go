@@ -392,14 +392,12 @@ func writeActionsCSV(w http.ResponseWriter, rows []store.ActionRow) error {
 	return cw.Error()
 }
 
-// csvCells defuses cells a spreadsheet would run as a formula (they start
-// with = + - @ or a control character): alert titles are an attacker's to
-// choose, and they reach these cells.
+// csvCells defuses cells a spreadsheet would run as a formula
+// (domain.CSVCell): alert titles are an attacker's to choose, and they
+// reach these cells.
 func csvCells(cells ...string) []string {
 	for i, c := range cells {
-		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-			cells[i] = "'" + c
-		}
+		cells[i] = domain.CSVCell(c)
 	}
 	return cells
 }

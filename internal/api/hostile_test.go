@@ -58,3 +58,21 @@ func TestNULInput(t *testing.T) {
 		}
 	})
 }
+
+// TestAlertExportDefusesFormulas checks that an alert id a spreadsheet
+// would run as a formula reaches the alerts export defused, as in the
+// other exports.
+func TestAlertExportDefusesFormulas(t *testing.T) {
+	f := newFixture(t, auth.Rate{PerSecond: -1})
+	withIngest(f)
+	var resp api.IngestResponse
+	if r := f.call("al", http.MethodPost, "/api/v1/alerts",
+		`{"id":"=HYPERLINK(\"http://evil\",\"x\")","title":"t","severity":"high","createdDateTime":"2026-03-01T10:00:00Z"}`, &resp); r.StatusCode != http.StatusOK {
+		t.Fatalf("ingest: HTTP %d %+v", r.StatusCode, resp)
+	}
+	var csv string
+	f.call("vic", http.MethodGet, "/api/v1/alerts/export", "", &csv)
+	if !strings.Contains(csv, "\n\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",") {
+		t.Errorf("export does not defuse the formula id:\n%s", csv)
+	}
+}
