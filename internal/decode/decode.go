@@ -110,6 +110,12 @@ func Item(raw []byte) (*domain.Alert, string, *domain.Error) {
 		return nil, strings.ReplaceAll(idOf(raw), "\x00", ""), nulError(field)
 	}
 	a, id, err := item(raw)
+	// An alert that says nothing but its id (`{"id": "x"}`: a probe, a
+	// broken forwarder) is refused naming what it lacks, rather than stored
+	// as an untitled alert of the year 1 that opens an incident.
+	if err == nil && strings.TrimSpace(a.Title) == "" && a.CreatedDateTime.IsZero() && len(a.Evidence) == 0 {
+		return nil, id, domain.Invalid("title", "required: the alert has no title, no createdDateTime and no evidence; send at least a title or a time")
+	}
 	// A NUL can reach a decoded string only through an escape, perhaps
 	// escaped again inside a JSON string (Sentinel's Entities): only items
 	// with the text u0000 somewhere pay for the walk.

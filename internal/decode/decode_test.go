@@ -203,6 +203,8 @@ func TestBadItems(t *testing.T) {
 		{"nul in a key", `{"id":"g","a\u0000":1}`, `a\u0000`, "NUL character"},
 		{"nul in ocsf", `{"class_uid":2004,"finding_info":{"uid":"x\u0000"},"time":1}`, "finding_info.uid", "NUL character"},
 		{"nul in sentinel entities", `{"SystemAlertId":"s","TimeGenerated":"2024-09-26T05:23:30Z","Entities":"[{\"Type\":\"host\",\"HostName\":\"h\\u0000\"}]"}`, "evidence[0].entity.key", "NUL character"},
+		{"only an id", `{"id":"g"}`, "title", "no title, no createdDateTime and no evidence"},
+		{"only an id and a severity", `{"id":"g","severity":"high"}`, "title", "no title, no createdDateTime and no evidence"},
 		{"too deep", `{"class_uid":2004,"x":` + strings.Repeat("[", 64) + strings.Repeat("]", 64) + `}`, "", "deeper"},
 	}
 	for _, tt := range tests {
