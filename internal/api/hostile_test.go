@@ -76,3 +76,29 @@ func TestAlertExportDefusesFormulas(t *testing.T) {
 		t.Errorf("export does not defuse the formula id:\n%s", csv)
 	}
 }
+
+// TestTokenNames checks that a token's name — the actor in the audit log
+// and the action center — cannot pass for another: unique, not one of
+// AIR's own actor names, no control or format characters.
+func TestTokenNames(t *testing.T) {
+	f := newFixture(t, auth.Rate{PerSecond: -1})
+	for _, tt := range []struct {
+		name   string
+		status int
+		want   string
+	}{
+		{`"auditor"`, 201, ""},
+		{`"Auditor"`, 409, "exists already"},
+		{`"rita"`, 409, "exists already"},
+		{`"system:investigation"`, 400, "reserved"},
+		{`"SYSTEM"`, 400, "reserved"},
+		{`"bob\nadmin approved"`, 400, "control or format character"},
+		{`"eve\u202egnp.exe"`, 400, "control or format character"},
+	} {
+		var e errResp
+		r := f.call("adam", http.MethodPost, "/api/v1/tokens", `{"role":"viewer","name":`+tt.name+`}`, &e)
+		if r.StatusCode != tt.status || !strings.Contains(e.Error.Message, tt.want) {
+			t.Errorf("name %s: HTTP %d %+v; want %d naming %q", tt.name, r.StatusCode, e.Error, tt.status, tt.want)
+		}
+	}
+}
