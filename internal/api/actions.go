@@ -157,8 +157,13 @@ func parseTime(field, s string) (time.Time, error) {
 	return time.Time{}, domain.Invalid(field, "want an RFC 3339 time (2026-01-02T15:04:05Z) or a date (2026-01-02), got %q", s)
 }
 
+// maxAge bounds the ages parseAge accepts: ten years reaches back past any
+// retention, and keeps now minus the age far from time.Duration's limit
+// (about 292 years), past which it overflowed into a wrong time.
+const maxAge = 10 * 365 * 24 * time.Hour
+
 // parseAge reads a duration that may also be written in days (7d) or
-// weeks (2w).
+// weeks (2w), from a minute to ten years.
 func parseAge(field, s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
@@ -170,15 +175,26 @@ func parseAge(field, s string) (time.Duration, error) {
 	case strings.HasSuffix(s, "w"):
 		unit = 7 * 24 * time.Hour
 	}
+	var d time.Duration
 	if unit != 0 {
-		n, err := strconv.Atoi(s[:len(s)-1])
-		if err == nil && n > 0 && n < 100000 {
-			return time.Duration(n) * unit, nil
+		n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
+		if err != nil || n <= 0 {
+			return 0, domain.Invalid(field, "want a positive age such as 90m, 24h, 7d or 2w, got %q", s)
 		}
-	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return d, nil
+		if n > int64(maxAge/unit) {
+			return 0, domain.Invalid(field, "%q is longer than the longest age, %d days (ten years)", s, maxAge/(24*time.Hour))
+		}
+		d = time.Duration(n) * unit
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil || d <= 0 {
+			return 0, domain.Invalid(field, "want a positive age such as 90m, 24h, 7d or 2w, got %q", s)
+		}
+		if d > maxAge {
+			return 0, domain.Invalid(field, "%q is longer than the longest age, %d days (ten years)", s, maxAge/(24*time.Hour))
+		}
 	}
-	return 0, domain.Invalid(field, "want a positive age such as 90m, 24h, 7d or 2w, got %q", s)
+	return d, nil
 }
 
 // Actions answers an action-center query within the principal's scope.

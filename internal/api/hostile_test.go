@@ -102,3 +102,27 @@ func TestTokenNames(t *testing.T) {
 		}
 	}
 }
+
+// TestAgesOutOfRange checks that an age past ten years is refused naming
+// the parameter: 99999w overflowed time.Duration into a wrong time.
+func TestAgesOutOfRange(t *testing.T) {
+	f := newFixture(t, auth.Rate{PerSecond: -1})
+	for _, tt := range []struct {
+		query  string
+		status int
+		field  string
+	}{
+		{"newerThan=99999w", 400, "newerThan"},
+		{"olderThan=3651d", 400, "olderThan"},
+		{"newerThan=87601h", 400, "newerThan"},
+		{"newerThan=9223372036854775807d", 400, "newerThan"},
+		{"newerThan=3650d", 200, ""},
+		{"olderThan=2w", 200, ""},
+	} {
+		var e errResp
+		r := f.call("vic", http.MethodGet, "/api/v1/actions?"+tt.query, "", &e)
+		if r.StatusCode != tt.status || e.Error.Field != tt.field {
+			t.Errorf("%s: HTTP %d %+v; want %d naming %q", tt.query, r.StatusCode, e.Error, tt.status, tt.field)
+		}
+	}
+}
