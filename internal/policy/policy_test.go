@@ -43,6 +43,10 @@ func TestDecide(t *testing.T) {
 			Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious, Rule: RuleEnv{Target: RuleTarget{DeviceGroup: "Servers"}}}, Wait},
 		{"guardrail beats rule", Settings{Rules: []Rule{{When: `true`, Then: Run}}, Guardrails: Guardrails{ProtectedTags: []string{"critical"}}},
 			Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious, EntityTags: []string{"critical"}}, Wait},
+		{"semi-nontemp Graph's folder-only temp path", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\x\AppData\Local\Temp`}, Run},
+		{"semi-nontemp folder-only downloads", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\x\Downloads`}, Run},
+		{"semi-nontemp a folder named like temp", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\x\Templates`}, Wait},
+		{"semi-core folder-only OS path", Settings{Default: SemiCore}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Windows`}, Wait},
 		{"semi-nontemp elsewhere", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\a\x.exe`}, Wait},
 	}
 	for _, tt := range tests {
