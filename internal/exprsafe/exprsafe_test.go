@@ -89,8 +89,8 @@ func TestConditionBudget(t *testing.T) {
 			}
 			start := time.Now()
 			_, err = c.Eval(env{})
-			if took := time.Since(start); took > 500*time.Millisecond {
-				t.Errorf("took %v, want well under a second", took)
+			if took := time.Since(start); took > 2*time.Second { // ~0.1 s alone; unbounded, minutes
+				t.Errorf("took %v, want it to fail fast", took)
 			}
 			if !errors.Is(err, ErrBudget) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v, want %q", err, tt.want)

@@ -987,8 +987,8 @@ func TestHostileExpressionsAreBounded(t *testing.T) {
 				} else {
 					_, err = pb.Steps(StageContainment)[0].Expand(NewEnv(snapshot()))
 				}
-				if took := time.Since(start); took > 500*time.Millisecond {
-					t.Errorf("took %v, want well under a second", took)
+				if took := time.Since(start); took > 2*time.Second { // ~0.1 s alone; unbounded, minutes
+					t.Errorf("took %v, want it to fail fast", took)
 				}
 				if err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Errorf("got %v, want %q", err, tt.want)

@@ -117,8 +117,8 @@ func TestHostileRules(t *testing.T) {
 			}
 			start := time.Now()
 			d := Decide(s, Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious})
-			if took := time.Since(start); took > 500*time.Millisecond {
-				t.Errorf("took %v, want well under a second", took)
+			if took := time.Since(start); took > 2*time.Second { // ~0.1 s alone; unbounded, minutes
+				t.Errorf("took %v, want it to fail fast", took)
 			}
 			if d.Outcome != Wait || !strings.Contains(d.Reason, tt.want) {
 				t.Errorf("Decide() = %+v, want wait naming %q", d, tt.want)
