@@ -13,9 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
-	"time"
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/store"
