@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -124,5 +125,39 @@ func TestAgesOutOfRange(t *testing.T) {
 		if r.StatusCode != tt.status || e.Error.Field != tt.field {
 			t.Errorf("%s: HTTP %d %+v; want %d naming %q", tt.query, r.StatusCode, e.Error, tt.status, tt.field)
 		}
+	}
+}
+
+// TestPlanCostLimits checks that plan mode refuses more inline alerts than
+// PlanMaxAlerts (413) and more concurrent evaluations than PlanConcurrency
+// (429 with Retry-After), each saying why: before, one viewer could send
+// any number of alerts, as often at once as it liked.
+func TestPlanCostLimits(t *testing.T) {
+	f := newFixture(t, auth.Rate{PerSecond: -1})
+	f.srv.PlanMaxAlerts, f.srv.PlanConcurrency = 2, 1
+	alert := func(id string) string {
+		return `{"id":"` + id + `","title":"t","severity":"high","createdDateTime":"2026-03-01T10:00:00Z"}`
+	}
+	var e errResp
+	r := f.call("vic", http.MethodPost, "/api/v1/playbooks/plan", `{"alerts":[`+alert("p1")+`,`+alert("p2")+`,`+alert("p3")+`]}`, &e)
+	if r.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(e.Error.Message, "3 alerts to plan for, the most one request may hold is 2") {
+		t.Errorf("3 alerts: HTTP %d %+v, want 413 naming the limit", r.StatusCode, e.Error)
+	}
+	var ok json.RawMessage
+	if r := f.call("vic", http.MethodPost, "/api/v1/playbooks/plan", `{"alerts":[`+alert("p1")+`,`+alert("p2")+`]}`, &ok); r.StatusCode != http.StatusOK {
+		t.Errorf("2 alerts: HTTP %d %s, want 200", r.StatusCode, ok)
+	}
+
+	release, err := f.srv.PlanSlot() // another plan evaluation under way
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = f.call("vic", http.MethodPost, "/api/v1/playbooks/plan", `{"alerts":[`+alert("p1")+`]}`, &e)
+	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || !strings.Contains(e.Error.Message, "plan evaluations are running") {
+		t.Errorf("while busy: HTTP %d (Retry-After %q) %+v, want 429 saying why", r.StatusCode, r.Header.Get("Retry-After"), e.Error)
+	}
+	release()
+	if r := f.call("vic", http.MethodPost, "/api/v1/playbooks/plan", `{"alerts":[`+alert("p1")+`]}`, &ok); r.StatusCode != http.StatusOK {
+		t.Errorf("after the other ended: HTTP %d %s, want 200", r.StatusCode, ok)
 	}
 }
