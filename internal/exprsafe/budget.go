@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -195,7 +196,7 @@ func isStep(n ast.Node) bool {
 // metering inside. Run it with Run.
 func Compile(src string, opts ...expr.Option) (*vm.Program, error) {
 	cfg := conf.CreateNew()
-	for _, o := range append(append(opts, meterFunctions...), expr.Patch(metering{})) {
+	for _, o := range slices.Concat(opts, meterFunctions, []expr.Option{expr.Patch(metering{})}) {
 		o(cfg)
 	}
 	for name := range cfg.Disabled {
