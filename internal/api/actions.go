@@ -157,8 +157,13 @@ func parseTime(field, s string) (time.Time, error) {
 	return time.Time{}, domain.Invalid(field, "want an RFC 3339 time (2026-01-02T15:04:05Z) or a date (2026-01-02), got %q", s)
 }
 
+// maxAge bounds the ages parseAge accepts: ten years reaches back past any
+// retention, and keeps now minus the age far from time.Duration's limit
+// (about 292 years), past which it overflowed into a wrong time.
+const maxAge = 10 * 365 * 24 * time.Hour
+
 // parseAge reads a duration that may also be written in days (7d) or
-// weeks (2w).
+// weeks (2w), from a minute to ten years.
 func parseAge(field, s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
@@ -170,15 +175,26 @@ func parseAge(field, s string) (time.Duration, error) {
 	case strings.HasSuffix(s, "w"):
 		unit = 7 * 24 * time.Hour
 	}
+	var d time.Duration
 	if unit != 0 {
-		n, err := strconv.Atoi(s[:len(s)-1])
-		if err == nil && n > 0 && n < 100000 {
-			return time.Duration(n) * unit, nil
+		n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
+		if err != nil || n <= 0 {
+			return 0, domain.Invalid(field, "want a positive age such as 90m, 24h, 7d or 2w, got %q", s)
 		}
-	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return d, nil
+		if n > int64(maxAge/unit) {
+			return 0, domain.Invalid(field, "%q is longer than the longest age, %d days (ten years)", s, maxAge/(24*time.Hour))
+		}
+		d = time.Duration(n) * unit
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil || d <= 0 {
+			return 0, domain.Invalid(field, "want a positive age such as 90m, 24h, 7d or 2w, got %q", s)
+		}
+		if d > maxAge {
+			return 0, domain.Invalid(field, "%q is longer than the longest age, %d days (ten years)", s, maxAge/(24*time.Hour))
+		}
 	}
-	return 0, domain.Invalid(field, "want a positive age such as 90m, 24h, 7d or 2w, got %q", s)
+	return d, nil
 }
 
 // Actions answers an action-center query within the principal's scope.
@@ -392,14 +408,12 @@ func writeActionsCSV(w http.ResponseWriter, rows []store.ActionRow) error {
 	return cw.Error()
 }
 
-// csvCells defuses cells a spreadsheet would run as a formula (they start
-// with = + - @ or a control character): alert titles are an attacker's to
-// choose, and they reach these cells.
+// csvCells defuses cells a spreadsheet would run as a formula
+// (domain.CSVCell): alert titles are an attacker's to choose, and they
+// reach these cells.
 func csvCells(cells ...string) []string {
 	for i, c := range cells {
-		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-			cells[i] = "'" + c
-		}
+		cells[i] = domain.CSVCell(c)
 	}
 	return cells
 }
@@ -512,8 +526,50 @@ func (s *Server) RequestAction(ctx context.Context, p *auth.Principal, incidentI
 	if body.Target == "" {
 		return nil, domain.Invalid("target", "required: the entity key of one of the incident's entities, such as device:ws-042")
 	}
+	if err := s.targetInScope(ctx, p, incidentID, body.Target); err != nil {
+		return nil, err
+	}
 	return s.Engine.Request(ctx, incidentID, workflows.ManualRequest{Type: body.Type, Target: body.Target,
 		Params: body.Params, Comment: body.Comment, By: p.Name, Role: p.Role})
+}
+
+// targetInScope refuses a manual action's target unless it is one of the
+// incident's entities (400: a manual action answers for the incident it is
+// filed under, and its approver judges it from that incident's evidence)
+// and the principal's device-group scope covers it (403). A scoped
+// principal may act only on devices of its groups: users, mailboxes and
+// files belong to no device group, so no group scope covers them.
+func (s *Server) targetInScope(ctx context.Context, p *auth.Principal, incidentID int64, target domain.EntityKey) error {
+	entities, err := s.Store.IncidentEntities(ctx, incidentID)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(entities, func(e domain.Entity) bool { return strings.EqualFold(string(e.Key), string(target)) })
+	if i < 0 {
+		keys := make([]string, 0, min(len(entities), 5))
+		for _, e := range entities[:min(len(entities), 5)] {
+			keys = append(keys, string(e.Key))
+		}
+		more := ""
+		if len(entities) > len(keys) {
+			more = ", …"
+		}
+		return domain.Invalid("target", "%s is not one of incident %d's entities (%s%s): a manual action acts on an entity of its incident",
+			target, incidentID, strings.Join(keys, ", "), more)
+	}
+	e := entities[i]
+	if !p.Scoped() {
+		return nil
+	}
+	if e.Kind != domain.KindDevice {
+		return domain.Errorf(domain.KindForbidden, "%s is a %s, in no device group: %s is scoped to device groups %s and may act only on their devices",
+			e.Key, e.Kind, p.Name, strings.Join(p.Groups, ", "))
+	}
+	if g := e.Attrs["deviceGroup"]; !p.SeesGroup(g) {
+		return domain.Errorf(domain.KindForbidden, "%s is in device group %q, outside %s's scope (%s)",
+			e.Key, g, p.Name, strings.Join(p.Groups, ", "))
+	}
+	return nil
 }
 
 func (s *Server) requestAction(w http.ResponseWriter, r *http.Request) error {

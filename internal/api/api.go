@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -70,6 +71,16 @@ type Server struct {
 	DefaultAutomation policy.Settings
 	// Playbooks are the worker's loaded playbooks, for plan mode.
 	Playbooks []*playbook.Playbook
+	// PlanMaxAlerts caps the inline alerts of one plan request (413
+	// beyond); 0 means 500. PlanConcurrency caps the plan evaluations this
+	// process runs at once (429 beyond, Retry-After 1); 0 means 2. A plan
+	// correlates in a scratch database and evaluates every playbook: a
+	// viewer must not be able to occupy the process's cores with it.
+	PlanMaxAlerts   int
+	PlanConcurrency int
+
+	planOnce  sync.Once
+	planSlots chan struct{}
 	// History reads investigations' workflow histories for post-incident
 	// review; nil means reviews fall back to the activity log.
 	History review.History

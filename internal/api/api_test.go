@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/store/storetest"
 	"github.com/airsoc/air/workflows"
 )
 
@@ -73,11 +73,12 @@ type fixture struct {
 // responder scoped to Servers.
 func newFixture(t *testing.T, rate auth.Rate) *fixture {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "air.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	return newFixtureOn(t, rate, storetest.SQLite(t))
+}
+
+// newFixtureOn is newFixture on a given store (see storetest.Each).
+func newFixtureOn(t *testing.T, rate auth.Rate, st *store.Store) *fixture {
+	t.Helper()
 	f := &fixture{t: t, st: st, log: &bytes.Buffer{}, engine: &undoOnly{}, tokens: map[string]string{}}
 	log := logrus.New()
 	log.SetOutput(f.log)

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/decode"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
 )
 
@@ -54,10 +56,41 @@ func (s *Server) guard(rt Route) http.Handler {
 			}
 			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
 		}
+		if err := checkParams(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if err := rt.handler(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// checkParams refuses a request whose path or query parameters hold text
+// the store cannot (a NUL, bytes that are not UTF-8), naming the
+// parameter: search, filters, ids, names and tags all reach SQL, where
+// PostgreSQL would fail the query as an internal error.
+func checkParams(r *http.Request) error {
+	if err := store.CheckText("path", r.URL.Path); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the same parameter named on every try
+	for _, name := range names {
+		if err := store.CheckText("query parameter", name); err != nil {
+			return err
+		}
+		for _, v := range q[name] {
+			if err := store.CheckText(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // authenticate finds the principal of the request's bearer token. Failed
@@ -73,7 +106,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 	if ok {
 		p, err = s.Auth.Authenticate(r.Context(), secret)
 	}
-	key := "ip:" + ClientAddr(r)
+	key := auth.KeyAPIAuthFailed + ClientAddr(r)
 	if err == nil {
 		key = "token:" + p.TokenID
 	} else if !auth.IsUnauthenticated(err) {
@@ -164,6 +197,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, out any, required bool) 
 	}
 	if err != nil {
 		return jsonError(err)
+	}
+	if field, ok := decode.NULField(out); ok {
+		return domain.Invalid(field, "contains a NUL character (\\u0000), which AIR does not store")
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/decode"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/graph"
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/plan/scratch"
 )
@@ -29,6 +30,11 @@ type PlanResponse struct {
 // planPlaybooks says what the worker's playbooks would do, changing
 // nothing: the same selection, expansion and policy as the workflow.
 func (s *Server) planPlaybooks(w http.ResponseWriter, r *http.Request) error {
+	release, err := s.planSlot()
+	if err != nil {
+		return err
+	}
+	defer release()
 	var req PlanRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxBody()))
 	dec.DisallowUnknownFields()
@@ -55,6 +61,9 @@ func (s *Server) planPlaybooks(w http.ResponseWriter, r *http.Request) error {
 		}
 		incs = []plan.Incident{*in}
 	case len(req.Alerts) > 0:
+		if err := s.checkPlanSize(req.Alerts); err != nil {
+			return err
+		}
 		alerts, problems, err := decode.Decode(bytes.NewReader(req.Alerts))
 		if err != nil {
 			return err
@@ -77,4 +86,39 @@ func (s *Server) planPlaybooks(w http.ResponseWriter, r *http.Request) error {
 		resp.Plans = append(resp.Plans, p)
 	}
 	return writeJSON(w, http.StatusOK, resp)
+}
+
+// planSlot takes one of the process's plan evaluation slots, or answers
+// busy at once: a queue would hold requests whose clients left.
+func (s *Server) planSlot() (release func(), err error) {
+	s.planOnce.Do(func() {
+		n := s.PlanConcurrency
+		if n <= 0 {
+			n = 2
+		}
+		s.planSlots = make(chan struct{}, n)
+	})
+	select {
+	case s.planSlots <- struct{}{}:
+		return func() { <-s.planSlots }, nil
+	default:
+		return nil, domain.Errorf(domain.KindBusy, "%d plan evaluations are running, the most this process runs at once; retry in a moment", cap(s.planSlots))
+	}
+}
+
+// checkPlanSize refuses more inline alerts than PlanMaxAlerts, counting the
+// items before decoding any.
+func (s *Server) checkPlanSize(body []byte) error {
+	max := s.PlanMaxAlerts
+	if max <= 0 {
+		max = 500
+	}
+	items, err := graph.Split(body)
+	if err != nil {
+		return err
+	}
+	if len(items) > max {
+		return domain.Errorf(domain.KindTooLarge, "%d alerts to plan for, the most one request may hold is %d: plan for fewer, or ingest them and plan per incident", len(items), max)
+	}
+	return nil
 }

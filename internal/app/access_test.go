@@ -167,7 +167,7 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 	spare := map[string]string{} // a token for each admin-ish caller to revoke
 	for _, who := range roles {
 		var c auth.Created
-		admin.do(t, "POST", "/api/v1/tokens", []byte(`{"role":"viewer","name":"spare"}`), &c)
+		admin.do(t, "POST", "/api/v1/tokens", []byte(`{"role":"viewer","name":"spare-`+who+`"}`), &c)
 		spare[who] = c.Token.ID
 	}
 
@@ -332,6 +332,27 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 		}
 		if code := admin.do(t, "POST", "/api/v1/actions/"+manual.ID+"/approve", nil, &e); code != http.StatusOK {
 			t.Errorf("another responder approving: HTTP %d %+v", code, e)
+		}
+	})
+
+	t.Run("manual actions: only the incident's entities", func(t *testing.T) {
+		var ing api.IngestResponse // another incident, on a device of its own
+		if code := admin.do(t, "POST", "/api/v1/alerts", deviceAlert(t, 20), &ing); code != http.StatusOK || len(ing.Results) != 1 {
+			t.Fatalf("ingest: HTTP %d %+v", code, ing)
+		}
+		var od api.IncidentDetail
+		admin.do(t, "GET", "/api/v1/incidents/"+itoa(ing.Results[0].IncidentID), nil, &od)
+		var otherKey domain.EntityKey
+		for _, e := range od.Entities {
+			if e.Kind == domain.KindDevice {
+				otherKey = e.Key
+			}
+		}
+		var e struct{ Error api.ErrorDetail }
+		if code := clients["responder"].do(t, "POST", "/api/v1/incidents/"+inc+"/actions",
+			[]byte(fmt.Sprintf(`{"type":"device.run_av_scan","target":%q}`, otherKey)), &e); code != http.StatusBadRequest ||
+			e.Error.Field != "target" || !strings.Contains(e.Error.Message, "not one of incident") {
+			t.Errorf("target of another incident: HTTP %d %+v, want 400 naming target", code, e)
 		}
 	})
 

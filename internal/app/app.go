@@ -90,6 +90,9 @@ type Config struct {
 	// RateLimit limits API and page requests per token; the zero value
 	// is 20 a second with bursts of 100.
 	RateLimit auth.Rate
+	// PlanMaxAlerts and PlanConcurrency bound plan mode (api.Server's
+	// fields of the same names); 0 means 500 alerts and 2 at once.
+	PlanMaxAlerts, PlanConcurrency int
 	// SecureCookies marks the pages' cookies Secure behind a TLS proxy.
 	SecureCookies bool
 	// Sources are the providers AIR pulls alerts from (and webhook
@@ -325,6 +328,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Limiter:           limiter,
 		DefaultAutomation: cfg.Automation,
 		Playbooks:         books,
+		PlanMaxAlerts:     cfg.PlanMaxAlerts,
+		PlanConcurrency:   cfg.PlanConcurrency,
 		Ready: func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err

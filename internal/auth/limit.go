@@ -78,6 +78,40 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	return false, wait
 }
 
+// Exhausted reports, without taking a request, whether key's bucket is
+// empty and how long until it is not. Sign-in charges only failed attempts:
+// it checks Exhausted first and calls Allow when an attempt fails.
+func (l *Limiter) Exhausted(key string) (bool, time.Duration) {
+	rate := l.Rate.withDefaults()
+	if rate.PerSecond < 0 {
+		return false, 0
+	}
+	now := time.Now()
+	if l.Now != nil {
+		now = l.Now()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return false, 0
+	}
+	tokens := math.Min(float64(rate.Burst), b.tokens+now.Sub(b.at).Seconds()*rate.PerSecond)
+	if tokens >= 1 {
+		return false, 0
+	}
+	return true, time.Duration((1 - tokens) / rate.PerSecond * float64(time.Second))
+}
+
+// Keys of the buckets by address. Failed API authentication and failed page
+// sign-in have a bucket each: a forwarder retrying a revoked token must not
+// lock every analyst behind the same proxy out of the pages, nor the other
+// way round.
+const (
+	KeyAPIAuthFailed = "api-auth-failed:"
+	KeySignInFailed  = "signin-failed:"
+)
+
 func (l *Limiter) prune(now time.Time, rate Rate) {
 	for k, b := range l.buckets {
 		if b.tokens+now.Sub(b.at).Seconds()*rate.PerSecond >= float64(rate.Burst) {

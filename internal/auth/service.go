@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/store"
@@ -98,8 +100,8 @@ func (s *Service) CreateToken(ctx context.Context, by string, nt NewToken) (*Cre
 		return nil, domain.Invalid("groups", "an admin token cannot be scoped to device groups: administration is tenant-wide")
 	}
 	name := strings.TrimSpace(nt.Name)
-	if len(name) > 100 {
-		return nil, domain.Invalid("name", "want at most 100 characters, got %d", len(name))
+	if err := checkTokenName(name); err != nil {
+		return nil, err
 	}
 	secret, err := NewSecret()
 	if err != nil {
@@ -119,6 +121,26 @@ func (s *Service) CreateToken(ctx context.Context, by string, nt NewToken) (*Cre
 		return nil, err
 	}
 	return &Created{Token: t, Secret: secret}, nil
+}
+
+// checkTokenName refuses a name that could pass for someone else in the
+// audit log and the action center, where a token's name is the actor: one
+// of AIR's own actor names (system, system:…), control or format
+// characters (a newline forging a log line, a right-to-left override
+// disguising a name), or more than 100 bytes. Uniqueness is the store's.
+func checkTokenName(name string) error {
+	if len(name) > 100 {
+		return domain.Invalid("name", "want at most 100 characters, got %d", len(name))
+	}
+	if l := strings.ToLower(name); l == "system" || strings.HasPrefix(l, "system:") {
+		return domain.Invalid("name", "%q is reserved: names starting with system: are AIR's own actors", name)
+	}
+	for i, r := range name {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
+			return domain.Invalid("name", "contains a control or format character (%U) at byte %d", r, i)
+		}
+	}
+	return nil
 }
 
 // errUnauthenticated is what every failed authentication says, whatever
@@ -220,6 +242,11 @@ func (s *Service) BootstrapAdmin(ctx context.Context, file string) (secret strin
 		return "", false, fmt.Errorf("read admin token file: %w", err)
 	}
 	c, err := s.CreateToken(ctx, "system:bootstrap", NewToken{Name: "admin", Role: Admin})
+	if domain.KindOf(err) == domain.KindConflict {
+		// The file was lost or its token revoked: names are unique, so the
+		// new admin token gets a dated one.
+		c, err = s.CreateToken(ctx, "system:bootstrap", NewToken{Name: "admin-" + s.now().UTC().Format("20060102-150405"), Role: Admin})
+	}
 	if err != nil {
 		return "", false, err
 	}

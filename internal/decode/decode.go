@@ -24,6 +24,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/graph"
@@ -104,6 +106,32 @@ func Decode(r io.Reader) ([]*domain.Alert, []graph.Problem, error) {
 // Item decodes one item in the format Sniff finds. It returns the alert, or
 // the item's id when it could be read and what is wrong with it.
 func Item(raw []byte) (*domain.Alert, string, *domain.Error) {
+	if field, ok := nulField(raw); ok {
+		return nil, strings.ReplaceAll(idOf(raw), "\x00", ""), nulError(field)
+	}
+	a, id, err := item(raw)
+	// An alert that says nothing but its id (`{"id": "x"}`: a probe, a
+	// broken forwarder) is refused naming what it lacks, rather than stored
+	// as an untitled alert of the year 1 that opens an incident.
+	if err == nil && strings.TrimSpace(a.Title) == "" && a.CreatedDateTime.IsZero() && len(a.Evidence) == 0 {
+		return nil, id, domain.Invalid("title", "required: the alert has no title, no createdDateTime and no evidence; send at least a title or a time")
+	}
+	// A NUL can reach a decoded string only through an escape, perhaps
+	// escaped again inside a JSON string (Sentinel's Entities): only items
+	// with the text u0000 somewhere pay for the walk.
+	if err == nil && bytes.Contains(raw, []byte("u0000")) {
+		if field, ok := nulValue(reflect.ValueOf(a), ""); ok {
+			return nil, strings.ReplaceAll(id, "\x00", ""), nulError(field)
+		}
+	}
+	return a, id, err
+}
+
+func nulError(field string) *domain.Error {
+	return domain.Invalid(field, "contains a NUL character (\\u0000), which AIR does not store")
+}
+
+func item(raw []byte) (*domain.Alert, string, *domain.Error) {
 	f := Sniff(raw)
 	if f != Graph { // the Graph decoder checks depth itself
 		if off := graph.TooDeep(raw, graph.MaxDepth); off >= 0 {

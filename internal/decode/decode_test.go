@@ -198,6 +198,13 @@ func TestBadItems(t *testing.T) {
 		{"sentinel bad time", `{"SystemAlertId":"s","TimeGenerated":"noon"}`, "TimeGenerated", "RFC 3339"},
 		{"sentinel techniques", `{"SystemAlertId":"s","TimeGenerated":"2024-09-26T05:23:30Z","Techniques":"[1]"}`, "Techniques", "JSON array"},
 		{"graph bad severity", `{"id":"g","severity":"severe"}`, "severity", "unknown value"},
+		{"nul in graph title", `{"id":"g","title":"a\u0000b"}`, "title", "NUL character"},
+		{"nul in evidence", `{"id":"g","evidence":[{"@odata.type":"#microsoft.graph.security.fileEvidence","fileDetails":{"fileName":"x\u0000"}}]}`, "evidence[0].fileDetails.fileName", "NUL character"},
+		{"nul in a key", `{"id":"g","a\u0000":1}`, `a\u0000`, "NUL character"},
+		{"nul in ocsf", `{"class_uid":2004,"finding_info":{"uid":"x\u0000"},"time":1}`, "finding_info.uid", "NUL character"},
+		{"nul in sentinel entities", `{"SystemAlertId":"s","TimeGenerated":"2024-09-26T05:23:30Z","Entities":"[{\"Type\":\"host\",\"HostName\":\"h\\u0000\"}]"}`, "evidence[0].entity.key", "NUL character"},
+		{"only an id", `{"id":"g"}`, "title", "no title, no createdDateTime and no evidence"},
+		{"only an id and a severity", `{"id":"g","severity":"high"}`, "title", "no title, no createdDateTime and no evidence"},
 		{"too deep", `{"class_uid":2004,"x":` + strings.Repeat("[", 64) + strings.Repeat("]", 64) + `}`, "", "deeper"},
 	}
 	for _, tt := range tests {
@@ -238,6 +245,28 @@ not json
 	}
 	if len(problems) != 2 || problems[0].Index != 3 || problems[1].Index != 4 {
 		t.Errorf("problems = %+v, want items 3 and 4", problems)
+	}
+}
+
+// TestNULItemsAreRefusedAlone checks that a NUL in one item (which
+// PostgreSQL cannot store) refuses that item only, and that an escaped
+// backslash followed by the text u0000 is not a NUL.
+func TestNULItemsAreRefusedAlone(t *testing.T) {
+	t.Parallel()
+	body := `[{"id":"g1","title":"ok"},{"id":"g2","title":"a\u0000"},{"id":"g3","title":"C:\\u0000"}]`
+	alerts, problems, err := Decode(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range alerts {
+		got = append(got, a.ID)
+	}
+	if want := []string{"g1", "g3"}; !slices.Equal(got, want) {
+		t.Errorf("ids = %v, want %v", got, want)
+	}
+	if len(problems) != 1 || problems[0].Index != 1 || problems[0].ID != "g2" || problems[0].Field != "title" {
+		t.Errorf("problems = %+v, want item 1 (g2) naming title", problems)
 	}
 }
 

@@ -6,13 +6,14 @@
 package exprsafe
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -42,9 +43,10 @@ var BannedNames = func() []string {
 }()
 
 // Options are the compile options every expression gets: a typed
-// environment, optimisation, and the banned builtins disabled.
+// environment, optimisation, the banned builtins disabled and a backstop on
+// the node count (CheckShape gives the clearer message first).
 func Options(env any) []expr.Option {
-	opts := []expr.Option{expr.Env(env), expr.Optimize(true)}
+	opts := []expr.Option{expr.Env(env), expr.Optimize(true), expr.MaxNodes(4 * MaxNodes)}
 	for _, name := range BannedNames {
 		opts = append(opts, expr.DisableBuiltin(name))
 	}
@@ -57,11 +59,10 @@ type Condition struct {
 	prog *vm.Program
 }
 
-var vms = sync.Pool{New: func() any { return new(vm.VM) }}
-
 // CompileCondition compiles src as a boolean over env (a struct value whose
-// expr tags name what it may read). Ranges are refused: a condition has no
-// business generating collections. Errors give the column.
+// expr tags name what it may read), under the static limits (CheckShape)
+// and metered by the evaluation budget. Ranges are refused: a condition has
+// no business generating collections. Errors give the column.
 func CompileCondition(src string, env any) (*Condition, error) {
 	if c := len([]rune(src)); c > MaxLength {
 		return nil, fmt.Errorf("expression is %d characters long, the limit is %d", c, MaxLength)
@@ -69,24 +70,45 @@ func CompileCondition(src string, env any) (*Condition, error) {
 	if strings.Contains(src, "..") {
 		return nil, fmt.Errorf("ranges are not allowed in conditions")
 	}
-	prog, err := expr.Compile(src, append(Options(env), expr.AsBool())...)
+	tree, err := parser.Parse(src)
 	if err != nil {
-		if fe, ok := err.(*file.Error); ok {
-			return nil, fmt.Errorf("column %d: %s", fe.Column+1, fe.Message)
-		}
-		return nil, err
+		return nil, columnError(err)
+	}
+	if v := CheckShape(tree.Node, "approval rules"); len(v) > 0 {
+		return nil, fmt.Errorf("column %d: %s", v[0].Node.Location().From+1, v[0].Msg)
+	}
+	prog, err := Compile(src, append(Options(env), expr.AsBool())...)
+	if err != nil {
+		return nil, columnError(err)
 	}
 	return &Condition{src: src, prog: prog}, nil
 }
 
+func columnError(err error) error {
+	if fe, ok := err.(*file.Error); ok {
+		return fmt.Errorf("column %d: %s", fe.Column+1, fe.Message)
+	}
+	return err
+}
+
 // Eval evaluates the condition on env, of the type it was compiled with.
 func (c *Condition) Eval(env any) (bool, error) {
-	m := vms.Get().(*vm.VM)
-	defer vms.Put(m)
-	out, err := m.Run(c.prog, env)
+	out, err := Run(c.prog, env)
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", c.src, err)
+		return false, fmt.Errorf("%s: %w", c.src, Unwrap(err))
 	}
 	b, _ := out.(bool)
 	return b, nil
+}
+
+// Unwrap drops the multi-line snippet expr puts around a runtime error,
+// keeping what it wraps (ErrBudget, for errors.Is) or else its message.
+func Unwrap(err error) error {
+	if fe, ok := err.(*file.Error); ok {
+		if inner := fe.Unwrap(); inner != nil {
+			return inner
+		}
+		return errors.New(fe.Message)
+	}
+	return err
 }

@@ -49,8 +49,11 @@
 // toPairs(), repeat() or reduce(); ranges must have literal bounds spanning
 // at most MaxRangeSpan; predicates nest at most MaxPredicateDepth deep and
 // an expression MaxNesting deep; an expression is at most
-// MaxExpressionLength characters; a for_each yields at most MaxForEach
-// items.
+// MaxExpressionLength characters with at most exprsafe.MaxNodes parts and
+// list literals of exprsafe.MaxArrayLiteral elements; a for_each yields at
+// most MaxForEach items. Every evaluation is metered (exprsafe.BudgetSteps, exprsafe.BudgetBytes):
+// past its steps or string bytes that one evaluation fails, the same way on
+// every replay.
 //
 // Use: LoadDir at startup and in CI (Parse checks one file alone); in a
 // workflow, CompileSet the pinned sources, then Select, Steps and

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -76,17 +75,10 @@ type program struct {
 	nature nature.Nature // static type of the result, from the checker
 }
 
-// vms reuses expr virtual machines. A vm.VM is not safe for concurrent use
-// and workflows run in many goroutines, so each evaluation takes its own from
-// the pool; a VM keeps its stacks between runs, which saves allocations.
-var vms = sync.Pool{New: func() any { return new(vm.VM) }}
-
 // run evaluates the program against env, which must be of the type the
-// program was compiled for.
+// program was compiled for, within exprsafe's evaluation budget.
 func (p *program) run(env any) (any, error) {
-	m := vms.Get().(*vm.VM)
-	out, err := m.Run(p.prog, env)
-	vms.Put(m)
+	out, err := exprsafe.Run(p.prog, env)
 	if err != nil {
 		return nil, exprError(p.src, err)
 	}
@@ -107,12 +99,10 @@ func (p *program) runBool(env any) (bool, error) {
 }
 
 // exprError shortens an expr runtime error to its message and the
-// expression, dropping expr's multi-line snippet.
+// expression, dropping expr's multi-line snippet; an exceeded budget stays
+// an exprsafe.ErrBudget.
 func exprError(src string, err error) error {
-	if fe, ok := err.(*file.Error); ok {
-		return fmt.Errorf("%s: %s", src, fe.Message)
-	}
-	return fmt.Errorf("%s: %v", src, err)
+	return fmt.Errorf("%s: %w", src, exprsafe.Unwrap(err))
 }
 
 // compiled is an expression compiled at load time with what the checks
@@ -142,9 +132,10 @@ func (l *loader) compileExpr(n *yaml.Node, off int, src, what string, env any) *
 		l.exprErrorf(n, off, what, err)
 		return nil
 	}
-	sc := shapeChecker{l: l, n: n, off: off, what: what}
-	sc.walk(tree.Node, 0, 1)
-	if sc.failed {
+	if vs := exprsafe.CheckShape(tree.Node, "playbooks"); len(vs) > 0 {
+		for _, v := range vs {
+			l.errorAt(n, off+v.Node.Location().From, "%s: %s", what, v.Msg)
+		}
 		return nil
 	}
 
@@ -161,7 +152,7 @@ func (l *loader) compileExpr(n *yaml.Node, off int, src, what string, env any) *
 		l.exprErrorf(n, off, what, err)
 		return nil
 	}
-	prog, err := expr.Compile(src, opts...)
+	prog, err := exprsafe.Compile(src, opts...)
 	if err != nil {
 		l.exprErrorf(n, off, what, err)
 		return nil
@@ -298,127 +289,6 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(ra)][len(rb)]
-}
-
-// shapeChecker rejects expressions that could run long, grow without bound
-// or behave differently on replay: banned builtins, ranges that are not
-// small literal spans, predicates nested too deep, and long chains of let
-// (each declaration can double a string: `let b = a + a`). expr has no CPU
-// budget, so these are refused at load; its memory budget (1e6 elements per
-// evaluation) bounds what ranges and literals allocate.
-type shapeChecker struct {
-	l      *loader
-	n      *yaml.Node
-	off    int
-	what   string
-	lets   int
-	failed bool
-}
-
-func (c *shapeChecker) errorf(node ast.Node, format string, args ...any) {
-	c.failed = true
-	c.l.errorAt(c.n, c.off+node.Location().From, "%s: %s", c.what, fmt.Sprintf(format, args...))
-}
-
-// walk visits node with depth predicates around it, at nesting level level.
-func (c *shapeChecker) walk(node ast.Node, depth, level int) {
-	if node == nil {
-		return
-	}
-	if level == MaxNesting+1 {
-		c.errorf(node, "expression nests more than %d deep", MaxNesting)
-		return
-	}
-	switch n := node.(type) {
-	case *ast.BuiltinNode:
-		if why, ok := banned[n.Name]; ok {
-			c.errorf(n, "%s() is not allowed in playbooks: %s", n.Name, why)
-		}
-	case *ast.CallNode:
-		if id, ok := n.Callee.(*ast.IdentifierNode); ok {
-			if why, ok := banned[id.Value]; ok {
-				c.errorf(n, "%s() is not allowed in playbooks: %s", id.Value, why)
-			}
-		}
-	case *ast.VariableDeclaratorNode:
-		c.lets++
-		if c.lets == MaxLets+1 {
-			c.errorf(n, "more than %d let declarations", MaxLets)
-		}
-	case *ast.PredicateNode:
-		depth++
-		if depth == MaxPredicateDepth+1 {
-			c.errorf(n, "predicates nest %d deep, the limit is %d", depth, MaxPredicateDepth)
-		}
-	case *ast.BinaryNode:
-		if n.Operator == ".." {
-			lo, lok := intLiteral(n.Left)
-			hi, hok := intLiteral(n.Right)
-			switch {
-			case !lok || !hok:
-				c.errorf(n, "range bounds must be integer literals")
-			case hi-lo+1 > MaxRangeSpan:
-				c.errorf(n, "range %d..%d spans %d integers, the limit is %d", lo, hi, hi-lo+1, MaxRangeSpan)
-			}
-		}
-	}
-	for _, child := range children(node) {
-		c.walk(child, depth, level+1)
-	}
-}
-
-// intLiteral returns the value of an integer literal, possibly negated.
-func intLiteral(n ast.Node) (int, bool) {
-	switch n := n.(type) {
-	case *ast.IntegerNode:
-		return n.Value, true
-	case *ast.UnaryNode:
-		v, ok := intLiteral(n.Node)
-		switch {
-		case !ok:
-			return 0, false
-		case n.Operator == "-":
-			return -v, true
-		case n.Operator == "+":
-			return v, true
-		}
-	}
-	return 0, false
-}
-
-// children lists a node's direct children (mirrors ast.Walk).
-func children(node ast.Node) []ast.Node {
-	switch n := node.(type) {
-	case *ast.UnaryNode:
-		return []ast.Node{n.Node}
-	case *ast.BinaryNode:
-		return []ast.Node{n.Left, n.Right}
-	case *ast.ChainNode:
-		return []ast.Node{n.Node}
-	case *ast.MemberNode:
-		return []ast.Node{n.Node, n.Property}
-	case *ast.SliceNode:
-		return []ast.Node{n.Node, n.From, n.To}
-	case *ast.CallNode:
-		return append([]ast.Node{n.Callee}, n.Arguments...)
-	case *ast.BuiltinNode:
-		return n.Arguments
-	case *ast.PredicateNode:
-		return []ast.Node{n.Node}
-	case *ast.VariableDeclaratorNode:
-		return []ast.Node{n.Value, n.Expr}
-	case *ast.SequenceNode:
-		return n.Nodes
-	case *ast.ConditionalNode:
-		return []ast.Node{n.Cond, n.Exp1, n.Exp2}
-	case *ast.ArrayNode:
-		return n.Nodes
-	case *ast.MapNode:
-		return n.Pairs
-	case *ast.PairNode:
-		return []ast.Node{n.Key, n.Value}
-	}
-	return nil
 }
 
 // collectionKind returns the entity kind of the list a for_each expression

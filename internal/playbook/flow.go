@@ -6,6 +6,8 @@ import (
 
 	"github.com/expr-lang/expr/ast"
 	"gopkg.in/yaml.v3"
+
+	"github.com/airsoc/air/internal/exprsafe"
 )
 
 // flow is what checking how a playbook's steps refer to each other needs:
@@ -167,7 +169,7 @@ func (l *loader) checkNames(n *yaml.Node, off int, what string, tree ast.Node) b
 				ok = false
 			}
 		}
-		for _, c := range children(node) {
+		for _, c := range exprsafe.Children(node) {
 			walk(c)
 		}
 	}

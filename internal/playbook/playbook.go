@@ -53,17 +53,17 @@ const (
 	MaxExpressionLength = exprsafe.MaxLength
 	// MaxRangeSpan is the most integers a range `a..b` may produce; its
 	// bounds must be integer literals.
-	MaxRangeSpan = 1000
+	MaxRangeSpan = exprsafe.MaxRangeSpan
 	// MaxPredicateDepth is how deeply predicates over collections
 	// (any, all, filter, map, count, …) may nest.
-	MaxPredicateDepth = 2
+	MaxPredicateDepth = exprsafe.MaxPredicateDepth
 	// MaxLets is how many let declarations an expression may have.
-	MaxLets = 8
+	MaxLets = exprsafe.MaxLets
 	// MaxForEach is the most items a step's for_each may yield.
 	MaxForEach = 1000
 	// MaxNesting is how deeply an expression's parts may nest (brackets,
 	// calls, operators).
-	MaxNesting = 64
+	MaxNesting = exprsafe.MaxNesting
 	// MaxSteps is the most steps a playbook may have.
 	MaxSteps = 200
 	// MaxWithDepth is how deeply lists and mappings in a with may nest.

@@ -950,3 +950,50 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestHostileExpressionsAreBounded checks that expressions of a few hundred
+// characters that used to stall a workflow task are refused at load, when
+// a static limit tells, or fail their one evaluation fast with the budget
+// named, as a match and as a step's when.
+func TestHostileExpressionsAreBounded(t *testing.T) {
+	t.Parallel()
+	list := "[" + strings.Repeat("1,", 299) + "1]"
+	nested := "let a=" + list + "; all(a,{all(a,{all(a,{# > 0})})})"
+	fanOut := "let a=" + list + "; let b=concat(a,a,a,a); let c=concat(b,b,b,b); all(c,{all(c,{# > 0})})"
+	squared := `let s="` + strings.Repeat("a", 40) + `"; let t=replace(s,"a",s); let u=replace(t,"a",t); let v=replace(u,"a",u); len(v) > 0`
+
+	_, err := Parse("t.yaml", []byte(header+"match: '"+nested+"'\n"))
+	if err == nil || !strings.Contains(err.Error(), "predicates nest 3 deep, the limit is 2") {
+		t.Errorf("nested: got %v, want the predicate depth limit named", err)
+	}
+
+	for _, tt := range []struct{ name, src, want string }{
+		{"fan-out", fanOut, "expression exceeded its budget of 250000 steps"},
+		{"squared", squared, "expression exceeded its budget of 1048576 bytes of strings"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			quoted := strings.ReplaceAll(tt.src, "'", "''")
+			for _, src := range []string{
+				header + "match: '" + quoted + "'\n",
+				header + "stages:\n  containment:\n    - id: a\n      when: '" + quoted + "'\n      action: incident.tag\n      with: {tags: [x]}\n",
+			} {
+				pb, err := Parse("t.yaml", []byte(src))
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				start := time.Now()
+				if pb.match != nil {
+					_, err = pb.Matches(NewEnv(snapshot()))
+				} else {
+					_, err = pb.Steps(StageContainment)[0].Expand(NewEnv(snapshot()))
+				}
+				if took := time.Since(start); took > 2*time.Second { // ~0.1 s alone; unbounded, minutes
+					t.Errorf("took %v, want it to fail fast", took)
+				}
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("got %v, want %q", err, tt.want)
+				}
+			}
+		})
+	}
+}

@@ -214,12 +214,25 @@ func verdictName(v domain.Verdict) string {
 	return string(v)
 }
 
-func isOSPath(p string) bool {
+// folderPath normalises a file path for the folder checks: lower case,
+// backslashes, and a trailing separator. Graph's fileDetails.filePath is
+// the folder alone (C:\Users\x\AppData\Local\Temp, no separator after
+// it), which `\temp\` did not match, so the checks decided as if the file
+// were elsewhere.
+func folderPath(p string) string {
 	p = strings.ToLower(strings.ReplaceAll(p, "/", `\`))
+	if !strings.HasSuffix(p, `\`) {
+		p += `\`
+	}
+	return p
+}
+
+func isOSPath(p string) bool {
+	p = folderPath(p)
 	return strings.Contains(p, `\windows\`) || strings.Contains(p, `\program files`)
 }
 
 func isTempPath(p string) bool {
-	p = strings.ToLower(strings.ReplaceAll(p, "/", `\`))
+	p = folderPath(p)
 	return strings.Contains(p, `\temp\`) || strings.Contains(p, `\tmp\`) || strings.Contains(p, `\downloads\`)
 }

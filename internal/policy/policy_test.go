@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,10 @@ func TestDecide(t *testing.T) {
 			Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious, Rule: RuleEnv{Target: RuleTarget{DeviceGroup: "Servers"}}}, Wait},
 		{"guardrail beats rule", Settings{Rules: []Rule{{When: `true`, Then: Run}}, Guardrails: Guardrails{ProtectedTags: []string{"critical"}}},
 			Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious, EntityTags: []string{"critical"}}, Wait},
+		{"semi-nontemp Graph's folder-only temp path", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\x\AppData\Local\Temp`}, Run},
+		{"semi-nontemp folder-only downloads", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\x\Downloads`}, Run},
+		{"semi-nontemp a folder named like temp", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\x\Templates`}, Wait},
+		{"semi-core folder-only OS path", Settings{Default: SemiCore}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Windows`}, Wait},
 		{"semi-nontemp elsewhere", Settings{Default: SemiNonTemp}, Input{ActionType: "file.stop_and_quarantine", Verdict: domain.VerdictMalicious, FilePath: `C:\Users\a\x.exe`}, Wait},
 	}
 	for _, tt := range tests {
@@ -85,5 +90,39 @@ func TestSettingsJSONAndValidate(t *testing.T) {
 	var d Duration
 	if err := json.Unmarshal([]byte(`"soon"`), &d); err == nil {
 		t.Error("duration \"soon\" accepted")
+	}
+}
+
+// TestHostileRules checks that an approval rule of a few hundred characters
+// cannot stall the workflow that decides an action: what a static limit
+// catches is refused when the settings are saved, the rest fails its one
+// evaluation fast and the action waits, naming the budget.
+func TestHostileRules(t *testing.T) {
+	t.Parallel()
+	list := "[" + strings.Repeat("1,", 299) + "1]"
+	nested := Settings{Rules: []Rule{{When: "let a=" + list + "; all(a,{all(a,{all(a,{# > 0})})})", Then: Run}}}
+	if err := nested.Validate(); err == nil || !strings.Contains(err.Error(), "predicates nest 3 deep, the limit is 2") {
+		t.Errorf("nested: got %v, want the predicate depth limit named", err)
+	}
+	for _, tt := range []struct{ name, when, want string }{
+		{"fan-out", "let a=" + list + "; let b=concat(a,a,a,a); let c=concat(b,b,b,b); all(c,{all(c,{# > 0})})",
+			"expression exceeded its budget of 250000 steps"},
+		{"squared", `let s="` + strings.Repeat("a", 40) + `"; let t=replace(s,"a",s); let u=replace(t,"a",t); let v=replace(u,"a",u); len(v) > 0`,
+			"expression exceeded its budget of 1048576 bytes of strings"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Settings{Default: Full, Rules: []Rule{{Name: "hostile", When: tt.when, Then: Run}}}
+			if err := s.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			start := time.Now()
+			d := Decide(s, Input{ActionType: "device.isolate", Verdict: domain.VerdictMalicious})
+			if took := time.Since(start); took > 2*time.Second { // ~0.1 s alone; unbounded, minutes
+				t.Errorf("took %v, want it to fail fast", took)
+			}
+			if d.Outcome != Wait || !strings.Contains(d.Reason, tt.want) {
+				t.Errorf("Decide() = %+v, want wait naming %q", d, tt.want)
+			}
+		})
 	}
 }

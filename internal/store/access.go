@@ -46,6 +46,15 @@ func (s *Store) CreateToken(ctx context.Context, t *Token) error {
 		c.Groups = domain.StringList{}
 	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// Names are actors in the audit log: two tokens of one name, even
+		// one revoked, would make its entries ambiguous.
+		var taken int
+		if err := sqlx.GetContext(ctx, tx, &taken, tx.Rebind(`SELECT count(*) FROM tokens WHERE lower(name) = lower(?)`), c.Name); err != nil {
+			return err
+		}
+		if taken > 0 {
+			return domain.Errorf(domain.KindConflict, "a token named %q exists already (revoked tokens keep their names): choose another name", c.Name)
+		}
 		if _, err := sqlx.NamedExecContext(ctx, tx, `INSERT INTO tokens (id, name, role, device_groups, hash,
 			created_by, created_at) VALUES (:id, :name, :role, :device_groups, :hash, :created_by, :created_at)`, &c); err != nil {
 			return err

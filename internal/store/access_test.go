@@ -97,7 +97,7 @@ func TestQueryAuditFilters(t *testing.T) {
 		ctx := context.Background()
 		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		for i, who := range []string{"ana", "bob", "ana", "cy"} {
-			tok := &store.Token{ID: "tok_" + string(rune('a'+i)), Name: who, Role: "viewer", Hash: "h" + string(rune('a'+i)),
+			tok := &store.Token{ID: "tok_" + string(rune('a'+i)), Name: "token-" + string(rune('a'+i)), Role: "viewer", Hash: "h" + string(rune('a'+i)),
 				CreatedBy: who, CreatedAt: base.Add(time.Duration(i) * time.Hour)}
 			if err := s.CreateToken(ctx, tok); err != nil {
 				t.Fatal(err)

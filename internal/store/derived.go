@@ -415,7 +415,7 @@ func (s *Store) ExportAssignments(ctx context.Context, w io.Writer) error {
 		if err := rows.Scan(&id, &inc); err != nil {
 			return fmt.Errorf("export assignments: %w", err)
 		}
-		buf = appendCSVField(buf, id)
+		buf = appendCSVField(buf, domain.CSVCell(id))
 		buf = append(buf, ',')
 		buf = strconv.AppendInt(buf, inc, 10)
 		buf = append(buf, '\n')

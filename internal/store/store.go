@@ -25,8 +25,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"  // PostgreSQL driver
-	_ "modernc.org/sqlite" // SQLite driver (pure Go)
 )
 
 //go:embed migrations
@@ -64,10 +62,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 
 func connect(dsn string) (*Store, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		db, err := sqlx.Open("postgres", dsn)
+		conn, err := pqConnector(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
 		db.SetMaxOpenConns(16)
 		db.SetMaxIdleConns(16)
 		return &Store{db: db, dialect: Postgres}, nil
@@ -86,10 +85,7 @@ func connect(dsn string) (*Store, error) {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
-	db, err := sqlx.Open("sqlite", "file:"+file+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
-	}
+	db := sqlx.NewDb(sql.OpenDB(dsnConnector{"file:" + file + "?" + q.Encode(), sqliteDriver}), "sqlite")
 	db.SetMaxOpenConns(4)
 	return &Store{db: db, dialect: SQLite}, nil
 }

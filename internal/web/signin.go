@@ -45,17 +45,22 @@ func (p *pages) showSignin(w http.ResponseWriter, r *http.Request, status int, p
 }
 
 // signin exchanges an API token for a page session. Failed attempts count
-// against the caller's address like failed API calls do.
+// against the caller's address, in a bucket apart from the API's.
 func (p *pages) signin(w http.ResponseWriter, r *http.Request) error {
 	c, err := r.Cookie(signinCookie)
 	if err != nil || !sameOrigin(r) || !auth.CheckCSRF(c.Value, r.PostFormValue("csrf")) {
 		return p.showSignin(w, r, http.StatusForbidden, "The sign-in form expired; try again.")
 	}
-	if ok, _ := p.limiter.Allow("ip:" + api.ClientAddr(r)); !ok {
-		return p.showSignin(w, r, http.StatusTooManyRequests, "Too many attempts; wait a minute and try again.")
+	// Only failed attempts are charged, to a bucket of their own (not the
+	// API's failed authentications): analysts behind one proxy share an
+	// address, and signing in with a valid token must keep working for them.
+	failed := auth.KeySignInFailed + api.ClientAddr(r)
+	if blocked, _ := p.limiter.Exhausted(failed); blocked {
+		return p.showSignin(w, r, http.StatusTooManyRequests, "Too many failed attempts; wait a minute and try again.")
 	}
 	secret, pr, err := p.Auth.SignIn(r.Context(), r.PostFormValue("token"))
 	if auth.IsUnauthenticated(err) {
+		p.limiter.Allow(failed)
 		return p.showSignin(w, r, http.StatusUnauthorized, "That token is unknown or revoked.")
 	}
 	if err != nil {

@@ -39,6 +39,13 @@ type site struct {
 // alert title, target name and reason carry markup.
 func newSite(t *testing.T) *site {
 	t.Helper()
+	return newSiteWith(t, nil)
+}
+
+// newSiteWith is newSite serving the API beside the pages, as the service
+// does, when limiter is set: the two share it.
+func newSiteWith(t *testing.T, limiter *auth.Limiter) *site {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "air.db"))
 	if err != nil {
@@ -63,10 +70,14 @@ func newSite(t *testing.T) *site {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	access := &auth.Service{Store: st}
-	center := &api.Server{Store: st, Auth: access, Log: log}
-	h, err := (&web.Server{Center: center, Incidents: center, Reviews: center, Auth: access, Log: log}).Handler()
+	center := &api.Server{Store: st, Auth: access, Log: log, Limiter: limiter}
+	h, err := (&web.Server{Center: center, Incidents: center, Reviews: center, Auth: access, Log: log, Limiter: limiter}).Handler()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if limiter != nil {
+		center.Pages = h
+		h = center.Handler()
 	}
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
@@ -261,5 +272,47 @@ func TestSessionCookieAttributes(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site post: HTTP %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestFailedAPIAuthDoesNotLockOutSignIn checks that failed API calls and
+// failed sign-ins from one address are throttled apart, and that signing
+// in with a valid token is never charged: before, one forwarder retrying a
+// revoked token locked every analyst behind the same proxy out of the
+// pages.
+func TestFailedAPIAuthDoesNotLockOutSignIn(t *testing.T) {
+	t.Parallel()
+	s := newSiteWith(t, &auth.Limiter{Rate: auth.Rate{PerSecond: 0.001, Burst: 3}})
+	last := 0
+	for range 5 {
+		req, _ := http.NewRequest(http.MethodGet, s.url+"/api/v1/incidents", nil)
+		req.Header.Set("Authorization", "Bearer air_revoked")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		last = resp.StatusCode
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("failed API calls: last HTTP %d, want 429", last)
+	}
+	// As many as the burst: if successes were charged, the failures below
+	// would meet 429 at once.
+	for _, role := range []auth.Role{auth.Viewer, auth.Analyst, auth.Responder} {
+		s.fresh().signIn(t, role)
+	}
+	o := s.fresh()
+	for i := range 4 {
+		_, page := o.get(t, "/signin")
+		m := csrfField.FindStringSubmatch(page)
+		resp, _ := o.post(t, "/signin", url.Values{"csrf": {m[1]}, "token": {"air_wrong"}})
+		want := http.StatusUnauthorized
+		if i == 3 {
+			want = http.StatusTooManyRequests
+		}
+		if resp.StatusCode != want {
+			t.Errorf("failed sign-in %d: HTTP %d, want %d", i+1, resp.StatusCode, want)
+		}
 	}
 }

@@ -1,0 +1,87 @@
+// Package storetest opens stores for tests of the packages above the store:
+// a fresh SQLite file, and a fresh PostgreSQL schema when TEST_DATABASE_URL
+// is set, so that their tests run on both databases as the store's own do.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/airsoc/air/internal/store"
+)
+
+// Each runs fn as a parallel subtest on a fresh SQLite store ("sqlite") and
+// a fresh PostgreSQL schema ("postgres"), which is skipped when
+// TEST_DATABASE_URL is unset (and fails under CI).
+func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		fn(t, SQLite(t))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		s := Postgres(t)
+		if s == nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("TEST_DATABASE_URL is not set under CI")
+			}
+			t.Skip("TEST_DATABASE_URL not set: PostgreSQL tests skipped")
+		}
+		fn(t, s)
+	})
+}
+
+// SQLite opens a store in a fresh file, closed at the end.
+func SQLite(t testing.TB) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "air.db"))
+	if err != nil {
+		t.Fatalf("open sqlite: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Postgres opens a store in a schema of its own, dropped at the end, or
+// returns nil when TEST_DATABASE_URL is unset.
+func Postgres(t testing.TB) *store.Store {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		return nil
+	}
+	schema := fmt.Sprintf("t_%d_%d", time.Now().UnixNano(), rand.IntN(1e6))
+	admin, err := sqlx.Open("postgres", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	s, err := store.Open(context.Background(), u.String())
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		admin.Close()
+	})
+	return s
+}
