@@ -34,9 +34,17 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 		}
 	}
 	env := playbook.NewEnv(snap.Incident, snap.Alerts, scoped)
-	selected, err := playbook.Select(books, env)
+	// Choose applies the exclusive rule. No GetVersion guard: the books are
+	// the sources pinned in this run's history, and a source recorded before
+	// `exclusive` existed cannot carry it (the parser rejected unknown keys),
+	// so replaying an old history selects exactly what it selected then.
+	choice, err := playbook.Choose(books, env)
 	if err != nil {
 		return err
+	}
+	selected := choice.Run
+	for _, l := range choice.Left {
+		w.log.Info("playbook matched but does not run", "playbook", l.Playbook.Name, "reason", l.Reason)
 	}
 	for _, pb := range selected {
 		pin := PinnedPlaybook{Name: pb.Name, Version: pb.Version}

@@ -127,6 +127,9 @@ func planInputs(ctx context.Context, env Env, incident, level string) ([]plan.In
 
 func printPlan(env Env, p *plan.Plan) {
 	fmt.Fprintf(env.Stdout, "Incident %d: %s\n  playbooks: %v\n", p.IncidentID, p.Incident, p.Playbooks)
+	for _, n := range p.NotRun {
+		fmt.Fprintf(env.Stdout, "  not run: %s (%s)\n", n.Playbook, n.Reason)
+	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  STAGE\tPLAYBOOK\tSTEP\tACTION\tTARGET\tOUTCOME\tWHY\tPARAMS")
 	for _, s := range p.Steps {

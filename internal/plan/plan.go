@@ -49,7 +49,16 @@ type Plan struct {
 	IncidentID int64    `json:"incidentId"`
 	Incident   string   `json:"incident"`
 	Playbooks  []string `json:"playbooks"` // the ones that apply, in order
+	// NotRun are the playbooks that matched but do not run (an exclusive
+	// playbook runs alone; fallbacks yield to other playbooks), with why.
+	NotRun []NotRun `json:"notRun,omitempty"`
 	Steps      []Step   `json:"steps"`
+}
+
+// NotRun is a playbook that matched the incident but does not run.
+type NotRun struct {
+	Playbook string `json:"playbook"` // "NAME vVERSION"
+	Reason   string `json:"reason"`
 }
 
 // Make plans, without side effects, what the playbooks would do to the
@@ -59,11 +68,15 @@ type Plan struct {
 // Error handlers are not planned: nothing fails in a plan.
 func Make(books []*playbook.Playbook, in Incident) (*Plan, error) {
 	env := playbook.NewEnv(in.Incident, in.Alerts, in.Entities)
-	selected, err := playbook.Select(books, env)
+	choice, err := playbook.Choose(books, env)
 	if err != nil {
 		return nil, err
 	}
+	selected := choice.Run
 	p := &Plan{IncidentID: in.Incident.ID, Incident: in.Incident.DisplayName, Playbooks: []string{}, Steps: []Step{}}
+	for _, l := range choice.Left {
+		p.NotRun = append(p.NotRun, NotRun{Playbook: fmt.Sprintf("%s v%d", l.Playbook.Name, l.Playbook.Version), Reason: l.Reason})
+	}
 	for _, pb := range selected {
 		p.Playbooks = append(p.Playbooks, fmt.Sprintf("%s v%d", pb.Name, pb.Version))
 	}

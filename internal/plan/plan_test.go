@@ -105,3 +105,30 @@ func TestDiffBetweenPlaybookVersions(t *testing.T) {
 		t.Errorf("a plan differs from itself: %+v", same)
 	}
 }
+
+// TestPlanNamesPlaybooksAnExclusiveOneLeavesOut: an exclusive playbook that
+// matches runs alone, and the plan says which others matched and why they
+// do not run.
+func TestPlanNamesPlaybooksAnExclusiveOneLeavesOut(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"a.yaml": "name: a\nversion: 1\n",
+		"b.yaml": "name: b\nversion: 2\norder: 5\nexclusive: true\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	books, err := playbook.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Make(books, sampleIncident(t, policy.SemiAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []plan.NotRun{{Playbook: "a v1", Reason: "exclusive playbook b runs alone"}}
+	if len(p.Playbooks) != 1 || p.Playbooks[0] != "b v2" || len(p.NotRun) != 1 || p.NotRun[0] != want[0] {
+		t.Errorf("plan playbooks %q, not run %+v; want [b v2], %+v", p.Playbooks, p.NotRun, want)
+	}
+}

@@ -254,8 +254,11 @@ func (l *loader) playbook(src []byte) *Playbook {
 	if n := f.vals["fallback"]; n != nil {
 		pb.Fallback, _ = l.boolean(n, "fallback")
 	}
+	if n := f.vals["exclusive"]; n != nil {
+		pb.Exclusive, _ = l.boolean(n, "exclusive")
+	}
 	if sub {
-		for _, key := range []string{"match", "order", "fallback"} {
+		for _, key := range []string{"match", "order", "fallback", "exclusive"} {
 			if k := f.keys[key]; k != nil {
 				l.errorf(k, "a sub-playbook (kind: sub) takes no %s: it runs only where a step says use: %s", key, pb.Name)
 			}

@@ -42,6 +42,8 @@ var playbookFields = []field{
 	{"match", "An expression that chooses the incidents the playbook applies to; absent matches every incident. Sees incident, alerts and the entity lists.", exprSchema},
 	{"fallback", "true: the playbook applies only to incidents no other playbook matched (its match still applies).",
 		obj{"type": "boolean"}},
+	{"exclusive", "true: when the playbook matches an incident it runs alone: the other playbooks that match do not run. When several exclusive playbooks match, the first by order, then name, runs.",
+		obj{"type": "boolean"}},
 	{"inputs", "A sub-playbook's inputs, by name: a type (device, user, mailbox, file, process, ip, url, message, string, int, bool, strings) or {type, default, description}. Expressions read them as inputs.NAME.",
 		obj{"type": "object", "propertyNames": obj{"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
 			"additionalProperties": obj{"$ref": "#/$defs/input"}}},
