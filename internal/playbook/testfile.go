@@ -176,20 +176,19 @@ const (
 	RunWait = "wait" // waited for an analyst (or expired)
 )
 
-// Keys of the test file format.
+// Keys of the test file format, from the tables TestSchema documents.
 var (
-	testFileKeys     = []string{"playbook", "cases"}
-	testCaseKeys     = []string{"name", "automation", "alerts", "incident", "entities", "results", "decisions", "pending", "expect"}
-	testAutoKeys     = []string{"default", "groups", "autoEmail", "fourEyes", "guardrails"}
-	testIncidentKeys = []string{"displayName", "description", "severity", "status", "classification", "determination",
-		"assignedTo", "customTags", "alerts"}
-	testEntityKeys   = []string{"attrs", "tags"}
-	testResultKeys   = []string{"action", "target", "result", "error", "kind", "output"}
-	testDecisionKeys = []string{"action", "target", "decision", "by", "comment"}
-	testExpectKeys   = []string{"state", "tags", "comments", "actions", "not"}
-	testActionKeys   = []string{"type", "target", "run", "reason", "status"}
-	testNotKeys      = []string{"actions", "tags", "comments"}
-	testNotActKeys   = []string{"type", "target"}
+	testFileKeys     = names(testFileFields)
+	testCaseKeys     = names(testCaseFields)
+	testAutoKeys     = names(testAutoFields)
+	testIncidentKeys = names(testIncidentFields)
+	testEntityKeys   = names(testEntityFields)
+	testResultKeys   = names(testResultFields)
+	testDecisionKeys = names(testDecisionFields)
+	testExpectKeys   = names(testExpectFields)
+	testActionKeys   = names(testActionFields)
+	testNotKeys      = names(testNotFields)
+	testNotActKeys   = names(testNotActFields)
 )
 
 // ParseTestFile decodes a playbook test file. file names it in diagnostics
