@@ -52,7 +52,7 @@ type Plan struct {
 	// NotRun are the playbooks that matched but do not run (an exclusive
 	// playbook runs alone; fallbacks yield to other playbooks), with why.
 	NotRun []NotRun `json:"notRun,omitempty"`
-	Steps      []Step   `json:"steps"`
+	Steps  []Step   `json:"steps"`
 }
 
 // NotRun is a playbook that matched the incident but does not run.
