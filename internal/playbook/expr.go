@@ -109,10 +109,12 @@ func (p *program) runBool(env any) (bool, error) {
 // exprError shortens an expr runtime error to its message and the
 // expression, dropping expr's multi-line snippet.
 func exprError(src string, err error) error {
+	// Runtime messages name Go types too (cannot fetch x from
+	// playbook.ActionOutput): say them in playbook words.
 	if fe, ok := err.(*file.Error); ok {
-		return fmt.Errorf("%s: %s", src, fe.Message)
+		return fmt.Errorf("%s: %s", src, plainTypes(goNames.Replace(fe.Message)))
 	}
-	return fmt.Errorf("%s: %v", src, err)
+	return fmt.Errorf("%s: %s", src, plainTypes(goNames.Replace(err.Error())))
 }
 
 // compiled is an expression compiled at load time with what the checks
@@ -210,7 +212,10 @@ var (
 // the closest name for a misspelt field or variable. inputs are the names
 // of a sub-playbook's inputs, whose struct type expr names by its fields.
 func polish(msg string, inputs []string) string {
-	msg = goNames.Replace(msg)
+	msg = plainTypes(goNames.Replace(msg))
+	if strings.HasPrefix(msg, "invalid char escape") {
+		msg += " (" + exprEscapeHint + ")"
+	}
 	if loc := inputStruct.FindStringIndex(msg); loc != nil {
 		msg = "inputs has no field" + msg[loc[1]:]
 	}
@@ -527,10 +532,10 @@ func typeName(nt nature.Nature) string {
 		case el == alertViewType:
 			return "a list of alerts"
 		default:
-			return "a list of " + el.String()
+			return "a " + plainTypes("[]"+el.String())
 		}
 	}
-	return goNames.Replace(nt.Type.String())
+	return plainTypes(goNames.Replace(nt.Type.String()))
 }
 
 // isBool reports whether a compiled expression yields a boolean (or a value

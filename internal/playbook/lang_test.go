@@ -483,7 +483,7 @@ func TestLinkErrors(t *testing.T) {
 				"      with:\n        device: \"{{ item }}\"\n        isolation: 3\n        colour: red\n        tags: \"x {{ incident.id }}\"\n")},
 			want: []string{
 				`main.yaml:9:9: with.device: want a device, got a user`,
-				`main.yaml:10:9: with.isolation: want a string, got int`,
+				`main.yaml:10:9: with.isolation: want a string, got an integer`,
 				`main.yaml:11:9: sub-playbook contain-device takes no input "colour", want one of device, isolation, tags`,
 				`main.yaml:12:9: with.tags: want a list of strings, but text with templates renders a string`,
 			},

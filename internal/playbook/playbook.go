@@ -587,13 +587,8 @@ func eachItem[T any](v any, fn func(T) error) error {
 
 // describe names a value's type for error messages.
 func describe(v any) string {
-	switch v.(type) {
-	case nil:
+	if v == nil {
 		return "nil"
-	case EntityView:
-		return "an entity"
-	case AlertView:
-		return "an alert"
 	}
-	return fmt.Sprintf("%T", v)
+	return valueName(v)
 }
