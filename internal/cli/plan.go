@@ -35,9 +35,14 @@ func playbooksPlan(ctx context.Context, env Env, args []string) error {
 	against := fs.String("against", "", "older playbook directory to compare with")
 	level := fs.String("automation", "", "automation level for a FILE (default: semi-all); an ID uses the tenant's settings")
 	out := fs.String("o", "table", "output: table or json")
+	assume := fs.String("assume", "", "plan later steps as if the actions that would wait were `approved` or rejected (default: still pending)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	if *assume != plan.AssumePending && *assume != plan.AssumeApproved && *assume != plan.AssumeRejected {
+		return usageError{fmt.Sprintf("playbooks plan: --assume must be approved or rejected, got %q", *assume)}
+	}
+	opts := plan.Options{Assume: *assume}
 	if *incident == "" {
 		return usageError{"playbooks plan: --incident FILE|ID is required"}
 	}
@@ -61,13 +66,13 @@ func playbooksPlan(ctx context.Context, env Env, args []string) error {
 	}
 	var results []result
 	for _, in := range incs {
-		p, err := plan.Make(books, in)
+		p, err := plan.MakeWith(books, in, opts)
 		if err != nil {
 			return err
 		}
 		r := result{Plan: p}
 		if old != nil {
-			op, err := plan.Make(old, in)
+			op, err := plan.MakeWith(old, in, opts)
 			if err != nil {
 				return fmt.Errorf("--against: %w", err)
 			}
@@ -129,6 +134,9 @@ func printPlan(env Env, p *plan.Plan) {
 	fmt.Fprintf(env.Stdout, "Incident %d: %s\n  playbooks: %v\n", p.IncidentID, p.Incident, p.Playbooks)
 	for _, n := range p.NotRun {
 		fmt.Fprintf(env.Stdout, "  not run: %s (%s)\n", n.Playbook, n.Reason)
+	}
+	if p.Assumed != "" {
+		fmt.Fprintf(env.Stdout, "  assuming every action that would wait is %s\n", p.Assumed)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  STAGE\tPLAYBOOK\tSTEP\tACTION\tTARGET\tOUTCOME\tWHY\tPARAMS")

@@ -34,8 +34,10 @@ type Step struct {
 	Params   map[string]any `json:"params,omitempty"`
 	// Outcome is "run" (without a human), "wait" (for approval), "skip"
 	// (policy leaves it out), "covered" (an action of an incident merged
-	// into this one already does it) or "do" (incident bookkeeping, always
-	// done).
+	// into this one already does it), "do" (incident bookkeeping, always
+	// done) or "none" (the step does nothing: its when is false or its
+	// for_each empty; Reason says which, and which pending actions it
+	// reads).
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason,omitempty"`
 }
@@ -43,6 +45,29 @@ type Step struct {
 // OutcomeCovered is a step's outcome when an action of a merged incident
 // covers it (Context.Covered).
 const OutcomeCovered = "covered"
+
+// OutcomeNone is the outcome of a step that does nothing for the incident.
+const OutcomeNone = "none"
+
+// What a plan assumes of the actions that would wait for approval
+// (Options.Assume).
+const (
+	// AssumePending (the default) plans later steps as if every waiting
+	// action were still pending when they look.
+	AssumePending = ""
+	// AssumeApproved plans them as if every waiting action had been
+	// approved and had succeeded.
+	AssumeApproved = "approved"
+	// AssumeRejected plans them as if every waiting action had been
+	// rejected (or had expired).
+	AssumeRejected = "rejected"
+)
+
+// Options change what Make assumes. The zero value is the default.
+type Options struct {
+	// Assume is AssumePending, AssumeApproved or AssumeRejected.
+	Assume string
+}
 
 // Plan is what the playbooks would do to one incident.
 type Plan struct {
@@ -53,6 +78,11 @@ type Plan struct {
 	// playbook runs alone; fallbacks yield to other playbooks), with why.
 	NotRun []NotRun `json:"notRun,omitempty"`
 	Steps  []Step   `json:"steps"`
+	// Assumed is what the plan assumed of actions that would wait
+	// (Options.Assume); empty: still pending.
+	Assumed string `json:"assumed,omitempty"`
+
+	assume string
 }
 
 // NotRun is a playbook that matched the incident but does not run.
@@ -67,6 +97,18 @@ type NotRun struct {
 // every action that would wait is still pending when later steps look.
 // Error handlers are not planned: nothing fails in a plan.
 func Make(books []*playbook.Playbook, in Incident) (*Plan, error) {
+	return MakeWith(books, in, Options{})
+}
+
+// MakeWith is Make with options: with Assume set, later steps see every
+// action that would wait as approved and succeeded, or as rejected, so the
+// plan shows the rest of the story.
+func MakeWith(books []*playbook.Playbook, in Incident, opts Options) (*Plan, error) {
+	switch opts.Assume {
+	case AssumePending, AssumeApproved, AssumeRejected:
+	default:
+		return nil, domain.Invalid("assume", "want approved or rejected, got %q", opts.Assume)
+	}
 	env := playbook.NewEnv(in.Incident, in.Alerts, in.Entities)
 	choice, err := playbook.Choose(books, env)
 	if err != nil {
@@ -82,6 +124,7 @@ func Make(books []*playbook.Playbook, in Incident) (*Plan, error) {
 	}
 	c := NewContext(in.Incident, in.Entities, in.Settings)
 	c.Merged = in.Merged
+	p.assume, p.Assumed = opts.Assume, opts.Assume
 	runs := make([]*planRun, len(selected))
 	for i, pb := range selected {
 		runs[i] = &planRun{pb: pb, env: withSteps(env)}
@@ -119,6 +162,13 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 		if err != nil {
 			return fmt.Errorf("playbook %s step %s: %w", r.pb.Name, step.ID, err)
 		}
+		if len(invs) == 0 {
+			if err := p.none(r, step, stage, via); err != nil {
+				return err
+			}
+			r.env.Steps[step.ID] = playbook.Summarize(nil)
+			continue
+		}
 		var results []playbook.ActionOutput
 		for _, inv := range invs {
 			ps := Step{Playbook: r.pb.Name, Version: r.pb.Version, Stage: stage, Step: step.ID, Via: via,
@@ -153,7 +203,16 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 					ps.Outcome, ps.Reason = OutcomeCovered, CoveredReason(m)
 					res.Status, res.Result, res.Error = string(m.Status), m.Result, m.Error
 				case d.Outcome == policy.Wait:
-					res.Status = string(domain.ActionPending)
+					switch p.assume {
+					case AssumeApproved:
+						res.Status = string(domain.ActionSucceeded)
+						ps.Reason += " (assumed approved)"
+					case AssumeRejected:
+						res.Status = string(domain.ActionRejected)
+						ps.Reason += " (assumed rejected)"
+					default:
+						res.Status = string(domain.ActionPending)
+					}
 				}
 				r.remediations = append(r.remediations, res)
 			}
@@ -162,6 +221,28 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 		}
 		r.env.Steps[step.ID] = playbook.Summarize(results)
 	}
+	return nil
+}
+
+// none records a step that does nothing for the incident, with why: its
+// when or for_each, and the earlier steps it reads that would still wait
+// for approval, which is often the real reason.
+func (p *Plan) none(r *planRun, step *playbook.Step, stage playbook.Stage, via string) error {
+	why, err := step.WhyNone(r.env)
+	if err != nil {
+		return fmt.Errorf("playbook %s step %s: %w", r.pb.Name, step.ID, err)
+	}
+	for _, id := range step.Reads {
+		if out, ok := r.env.Steps[id]; ok && out.Pending > 0 {
+			why += fmt.Sprintf("; steps.%s has %d action(s) waiting for approval, assumed still pending (--assume approved or rejected plans what follows)", id, out.Pending)
+		}
+	}
+	action := step.Action
+	if step.Use != "" {
+		action = "use " + step.Use
+	}
+	p.Steps = append(p.Steps, Step{Playbook: r.pb.Name, Version: r.pb.Version, Stage: stage, Step: step.ID, Via: via,
+		Action: action, Outcome: OutcomeNone, Reason: why})
 	return nil
 }
 

@@ -132,3 +132,77 @@ func TestPlanNamesPlaybooksAnExclusiveOneLeavesOut(t *testing.T) {
 		t.Errorf("plan playbooks %q, not run %+v; want [b v2], %+v", p.Playbooks, p.NotRun, want)
 	}
 }
+
+// TestPlanTellsWhyAndAssumes: a step that does nothing is in the plan with
+// why, naming the earlier step whose actions would still wait; --assume
+// approved or rejected plans what follows them.
+func TestPlanTellsWhyAndAssumes(t *testing.T) {
+	dir := t.TempDir()
+	src := `name: p
+version: 1
+stages:
+  containment:
+    - id: isolate
+      for_each: devices
+      action: device.isolate
+      with: {isolationType: Full}
+    - id: kill
+      for_each: processes
+      action: process.kill
+  review:
+    - id: told
+      when: steps.isolate.succeeded > 0
+      action: incident.comment
+      with: {text: isolated}
+`
+	if err := os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	books, err := playbook.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := sampleIncident(t, policy.SemiAll)
+	outcome := func(p *plan.Plan, step string) plan.Step {
+		for _, s := range p.Steps {
+			if s.Step == step {
+				return s
+			}
+		}
+		t.Fatalf("no step %s in %+v", step, p.Steps)
+		return plan.Step{}
+	}
+	tests := []struct {
+		assume      string
+		isolate     string // substring of isolate's reason
+		told, why   string
+		withoutWait bool // the reason of told does not mention waiting
+	}{
+		{plan.AssumePending, "semi-all", plan.OutcomeNone,
+			"when is false: steps.isolate.succeeded > 0; steps.isolate has 1 action(s) waiting for approval, assumed still pending", false},
+		{plan.AssumeApproved, "(assumed approved)", "do", "", true},
+		{plan.AssumeRejected, "(assumed rejected)", plan.OutcomeNone, "when is false: steps.isolate.succeeded > 0", true},
+	}
+	for _, tt := range tests {
+		p, err := plan.MakeWith(books, in, plan.Options{Assume: tt.assume})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := outcome(p, "isolate"); s.Outcome != "wait" || !strings.Contains(s.Reason, tt.isolate) {
+			t.Errorf("assume %q: isolate %s %q, want wait …%s…", tt.assume, s.Outcome, s.Reason, tt.isolate)
+		}
+		s := outcome(p, "told")
+		if s.Outcome != tt.told || !strings.Contains(s.Reason, tt.why) || (tt.withoutWait && strings.Contains(s.Reason, "waiting")) {
+			t.Errorf("assume %q: told %s %q, want %s …%s…", tt.assume, s.Outcome, s.Reason, tt.told, tt.why)
+		}
+		if s := outcome(p, "kill"); s.Outcome != plan.OutcomeNone || s.Reason != "for_each yields no items: processes" {
+			t.Errorf("assume %q: kill %s %q", tt.assume, s.Outcome, s.Reason)
+		}
+		if p.Assumed != tt.assume {
+			t.Errorf("assumed %q, want %q", p.Assumed, tt.assume)
+		}
+	}
+	if _, err := plan.MakeWith(books, in, plan.Options{Assume: "maybe"}); err == nil {
+		t.Error("assume maybe accepted")
+	}
+}

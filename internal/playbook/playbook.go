@@ -441,6 +441,40 @@ func (s *Step) Expand(env *Env) ([]Invocation, error) {
 	return invs, nil
 }
 
+// WhyNone says why Expand gave no invocation for env: "for_each yields no
+// items" or "when is false" (for every item of a for_each, with their
+// number). Plan mode shows it for the steps that do nothing. Like Expand
+// it is pure.
+func (s *Step) WhyNone(env *Env) (string, error) {
+	if s.forEach == nil {
+		if s.When == "" {
+			return "nothing to act on", nil
+		}
+		return "when is false: " + oneLine(s.When), nil
+	}
+	env = s.withReads(env)
+	base, err := s.scope.bind(env, itemNone)
+	if err != nil {
+		return "", s.errorf("", "%v", err)
+	}
+	out, err := s.forEach.run(base.value)
+	if err != nil {
+		return "", s.errorf("", "for_each: %v", err)
+	}
+	n, err := itemCount(out)
+	if err != nil {
+		return "", s.errorf("", "for_each: %v", err)
+	}
+	if n == 0 {
+		return "for_each yields no items: " + oneLine(s.ForEach), nil
+	}
+	return fmt.Sprintf("when is false for each of the %d items: %s", n, oneLine(s.When)), nil
+}
+
+// oneLine collapses an expression's white space (a folded > scalar keeps
+// line breaks) for a one-line reason.
+func oneLine(src string) string { return strings.Join(strings.Fields(src), " ") }
+
 // withReads returns env, or a copy of it in which every step output the
 // step reads and env.Steps lacks is present with status skipped, so that
 // `steps.x.status == "succeeded"` is false rather than a surprise.
