@@ -62,3 +62,44 @@ func TestPlaybooksValidate(t *testing.T) {
 		t.Errorf("two directories: exit %d, want 2", code)
 	}
 }
+
+// TestPlaybooksTestTogether: --together prints what ran for each case and
+// the overlap of two playbooks isolating one device.
+func TestPlaybooksTestTogether(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), Env{Stdout: &out, Stderr: &errb},
+		[]string{"playbooks", "test", "--together", "../playbooktest/testdata/overlap"})
+	want := []string{
+		"PASS  isolate-a / a malicious device is isolated once",
+		"        ran: isolate-a, isolate-b\n",
+		"        note: overlap on device:dev1: device.isolate by isolate-a/isolate (succeeded); device.isolate also by isolate-b/contain, joined: one action\n",
+		"2 passed, 0 failed, 1 with overlaps\n",
+	}
+	if code != 0 {
+		t.Errorf("exit %d, want 0\n%s%s", code, out.String(), errb.String())
+	}
+	for _, w := range want {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
+// TestPlaybooksPlanAssume: --assume is checked, and says what it assumed.
+func TestPlaybooksPlanAssume(t *testing.T) {
+	t.Parallel()
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), Env{Stdout: &out, Stderr: &errb},
+			append([]string{"playbooks", "plan", "--playbooks", "../../playbooks", "--incident", "../graph/testdata/sample-alert.json"}, args...))
+		return code, out.String(), errb.String()
+	}
+	code, out, errs := run("--assume", "approved")
+	if code != 0 || !strings.Contains(out, "assuming every action that would wait is approved") ||
+		!strings.Contains(out, "(assumed approved)") || !strings.Contains(out, "not run: generic-fallback v1 (fallback: another playbook matched)") {
+		t.Errorf("--assume approved: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := run("--assume", "maybe"); code != 2 || !strings.Contains(errs, "--assume must be approved or rejected") {
+		t.Errorf("--assume maybe: exit %d, %s", code, errs)
+	}
+}
