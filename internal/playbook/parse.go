@@ -614,7 +614,11 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, fl *flow, info *s
 		case alertViewType:
 			st.items = itemAlert
 		default:
-			l.errorAt(fen, 0, "for_each: want a list of entities or alerts, got %s", typeName(c.nature))
+			msg := fmt.Sprintf("for_each: want a list of entities or alerts, got %s", typeName(c.nature))
+			if hint := typeLosing(c.src); hint != "" {
+				msg += " (" + hint + ")"
+			}
+			l.errorAt(fen, 0, "%s", msg)
 			return nil
 		}
 		st.forEach, st.ForEach = c.program, c.src

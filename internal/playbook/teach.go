@@ -177,3 +177,31 @@ func flowComment(line string) int {
 	}
 	return -1
 }
+
+// typeLosers are the builtins whose result is a plain list: the entity or
+// alert type of the items is lost, so for_each cannot iterate it. filter,
+// sortBy, take and slices keep it.
+var typeLosers = []struct{ name, instead string }{
+	{"uniq", "entity lists hold each entity once already: drop uniq, or filter(devices, {...}) to choose"},
+	{"concat", "iterate each list in a step of its own"},
+	{"flatten", "iterate each list in a step of its own"},
+	{"reverse", `for the other order write sortBy(devices, .name, "desc")`},
+	{"map", "map makes a list of values, not entities: filter(devices, {...}) chooses entities"},
+}
+
+var typeLoserCall = regexp.MustCompile(`\b(uniq|concat|flatten|reverse|map)\s*\(`)
+
+// typeLosing explains, for an expression whose list lost its item type,
+// which builtin lost it and the pattern that works; "" when none did.
+func typeLosing(src string) string {
+	m := typeLoserCall.FindStringSubmatch(src)
+	if m == nil {
+		return ""
+	}
+	for _, t := range typeLosers {
+		if t.name == m[1] {
+			return fmt.Sprintf("%s returns a plain list, which loses the items' entity type; filter, sortBy and take keep it; %s", t.name, t.instead)
+		}
+	}
+	return ""
+}

@@ -88,6 +88,17 @@ func TestErrorsTeach(t *testing.T) {
 			want: []string{"match: invalid char escape (in an expression's string a backslash starts an escape: write \\\\ for one backslash, or a raw string in backquotes such as `C:\\Windows`)"},
 		},
 		{
+			name: "a builtin that loses the entity type",
+			src: header + "stages:\n  containment:\n" +
+				"    - id: a\n      for_each: uniq(devices)\n      action: device.isolate\n      with: {isolationType: Full}\n" +
+				"    - id: b\n      for_each: reverse(filter(devices, {.verdict == 'malicious'}))\n      action: device.isolate\n      with: {isolationType: Full}\n" +
+				"    - id: c\n      for_each: sortBy(filter(devices, {.verdict == 'malicious'}), .name)\n      action: device.isolate\n      with: {isolationType: Full}\n",
+			want: []string{
+				"for_each: want a list of entities or alerts, got a list (uniq returns a plain list, which loses the items' entity type; filter, sortBy and take keep it; entity lists hold each entity once already",
+				`(reverse returns a plain list, which loses the items' entity type; filter, sortBy and take keep it; for the other order write sortBy(devices, .name, "desc"))`,
+			},
+		},
+		{
 			name: "types in playbook words",
 			src: header + step +
 				"    - id: a\n      when: steps.t.results == \"x\"\n      action: incident.comment\n      with: {text: x}\n" +
