@@ -220,7 +220,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "for_each a list of strings",
 			src:  header + "stages:\n  containment:\n    - id: a\n      for_each: map(devices, .name)\n      action: device.isolate\n",
-			want: []string{`t.yaml:6:17: for_each: want a list of entities or alerts, got a list of strings`},
+			want: []string{`t.yaml:6:17: for_each: want a list of entities or alerts, got a list of strings (map returns a plain list, which loses the items' entity type; filter, sortBy and take keep it; map makes a list of values, not entities: filter(devices, {...}) chooses entities)`},
 		},
 		{
 			name: "kind mismatch",
