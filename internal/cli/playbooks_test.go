@@ -73,10 +73,12 @@ func TestPlaybooksTestTogether(t *testing.T) {
 		"PASS  isolate-a / a malicious device is isolated once",
 		"        ran: isolate-a, isolate-b\n",
 		"        note: overlap on device:dev1: device.isolate by isolate-a/isolate (succeeded); device.isolate also by isolate-b/contain, joined: one action\n",
-		"2 passed, 0 failed, 1 with overlaps\n",
+		"FAIL  isolate-b / a ransomware alert is not this playbook's once ransomware is loaded",
+		"        isolate-b did not run: with every playbook loaded, ransomware ran (ransomware is exclusive: it runs alone)\n",
+		"2 passed, 1 failed, 1 with overlaps\n",
 	}
-	if code != 0 {
-		t.Errorf("exit %d, want 0\n%s%s", code, out.String(), errb.String())
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (isolate-b fails together)\n%s%s", code, out.String(), errb.String())
 	}
 	for _, w := range want {
 		if !strings.Contains(out.String(), w) {

@@ -180,6 +180,11 @@ func runCase(ctx context.Context, books []*playbook.Playbook, sources []activiti
 		// A case that expects the playbook to do nothing (it does not
 		// match) passes when it does not run.
 		msg := fmt.Sprintf("%s did not run: with every playbook loaded, %s ran", tested, strings.Join(o.ran, ", "))
+		for _, b := range books {
+			if b.Exclusive && slices.Contains(o.ran, b.Name) {
+				msg += fmt.Sprintf(" (%s is exclusive: it runs alone)", b.Name)
+			}
+		}
 		if e := c.Expect; len(e.Actions) > 0 || len(e.Tags) > 0 || len(e.Comments) > 0 {
 			o.problems = append(o.problems, msg)
 		} else {
