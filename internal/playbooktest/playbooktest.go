@@ -330,96 +330,140 @@ func decisionFor(c *playbook.TestCase, a *domain.Action) (playbook.TestDecision,
 // playbooks did (notes, which do not).
 func compare(ctx context.Context, st *store.Store, incident int64, state *workflows.State, want playbook.Expectation,
 	tested string, opts Options, owner map[string]string) (problems, notes []string, err error) {
-	if want.State != "" && state.Investigation != want.State {
-		msg := fmt.Sprintf("state: got %s, want %s", state.Investigation, want.State)
-		if state.Error != "" {
-			msg += " (error: " + state.Error + ")"
-		}
-		if opts.Together {
-			// The final state sums up every playbook's actions.
-			notes = append(notes, msg+" (with every playbook together)")
-		} else {
-			problems = append(problems, msg)
-		}
-	}
+	c := &checker{tested: tested, together: opts.Together, owner: owner}
+	c.state(state, want.State)
 	inc, err := st.GetIncident(ctx, incident)
 	if err != nil {
-		return problems, notes, err
+		return c.problems, c.notes, err
 	}
+	c.tags(inc.CustomTags, want)
+	comments, err := st.IncidentComments(ctx, incident)
+	if err != nil {
+		return c.problems, c.notes, err
+	}
+	c.comments(comments, want)
+	got, err := st.ListActions(ctx, store.ActionFilter{IncidentID: incident, Limit: 1000})
+	if err != nil {
+		return c.problems, c.notes, err
+	}
+	c.absent(got, want.Not.Actions)
+	if opts.Together {
+		entries, err := st.IncidentActivity(ctx, incident)
+		if err != nil {
+			return c.problems, c.notes, err
+		}
+		c.joins = joined(entries)
+		c.notes = append(c.notes, overlaps(got, c.joins, owner)...)
+	}
+	if want.Actions != nil {
+		c.actions(got, want.Actions)
+	}
+	return c.problems, c.notes, nil
+}
+
+// checker collects what compare finds, one check per method.
+type checker struct {
+	tested   string            // the playbook under test
+	together bool              // Options.Together
+	owner    map[string]string // sub-playbook → the playbook that ran it (owners)
+	joins    map[string][]string
+	problems []string
+	notes    []string
+}
+
+func (c *checker) state(state *workflows.State, want domain.InvestigationState) {
+	if want == "" || state.Investigation == want {
+		return
+	}
+	msg := fmt.Sprintf("state: got %s, want %s", state.Investigation, want)
+	if state.Error != "" {
+		msg += " (error: " + state.Error + ")"
+	}
+	if c.together {
+		// The final state sums up every playbook's actions.
+		c.notes = append(c.notes, msg+" (with every playbook together)")
+		return
+	}
+	c.problems = append(c.problems, msg)
+}
+
+func (c *checker) tags(got []string, want playbook.Expectation) {
 	for _, t := range want.Tags {
-		if !slices.Contains(inc.CustomTags, t) {
-			problems = append(problems, fmt.Sprintf("tags: got %v, want %q among them", []string(inc.CustomTags), t))
+		if !slices.Contains(got, t) {
+			c.problems = append(c.problems, fmt.Sprintf("tags: got %v, want %q among them", got, t))
 		}
 	}
 	for _, t := range want.Not.Tags {
-		if slices.Contains(inc.CustomTags, t) {
-			problems = append(problems, fmt.Sprintf("not.tags: the incident carries %q", t))
+		if slices.Contains(got, t) {
+			c.problems = append(c.problems, fmt.Sprintf("not.tags: the incident carries %q", t))
 		}
 	}
-	comments, err := st.IncidentComments(ctx, incident)
-	if err != nil {
-		return problems, notes, err
-	}
+}
+
+func (c *checker) comments(comments []domain.Comment, want playbook.Expectation) {
 	var texts []string
-	for _, c := range comments {
-		texts = append(texts, c.Comment)
+	for _, cm := range comments {
+		texts = append(texts, cm.Comment)
 	}
 	for _, w := range want.Comments {
-		if !slices.ContainsFunc(texts, func(c string) bool { return strings.Contains(c, w) }) {
-			problems = append(problems, fmt.Sprintf("comments: none contains %q; got %q", w, texts))
+		if !slices.ContainsFunc(texts, func(t string) bool { return strings.Contains(t, w) }) {
+			c.problems = append(c.problems, fmt.Sprintf("comments: none contains %q; got %q", w, texts))
 		}
 	}
 	for _, w := range want.Not.Comments {
-		for _, c := range texts {
-			if strings.Contains(c, w) {
-				problems = append(problems, fmt.Sprintf("not.comments: a comment contains %q: %q", w, c))
+		for _, t := range texts {
+			if strings.Contains(t, w) {
+				c.problems = append(c.problems, fmt.Sprintf("not.comments: a comment contains %q: %q", w, t))
 			}
 		}
 	}
-	got, err := st.ListActions(ctx, store.ActionFilter{IncidentID: incident, Limit: 1000})
-	if err != nil {
-		return problems, notes, err
-	}
-	for _, w := range want.Not.Actions {
+}
+
+// absent checks expect.not.actions.
+func (c *checker) absent(got []domain.Action, not []playbook.ExpectedAction) {
+	for _, w := range not {
 		for _, a := range got {
 			if a.Type == w.Type && (w.Target == "" || a.TargetKey == w.Target) {
-				problems = append(problems, fmt.Sprintf("line %d: not expected, but %s/%s proposed %s on %s (%s: %s)",
+				c.problems = append(c.problems, fmt.Sprintf("line %d: not expected, but %s/%s proposed %s on %s (%s: %s)",
 					w.Line, a.Playbook, a.Step, a.Type, a.TargetKey, a.Status, a.Reason))
 			}
 		}
 	}
-	var joins map[string][]string
-	if opts.Together {
-		entries, err := st.IncidentActivity(ctx, incident)
-		if err != nil {
-			return problems, notes, err
-		}
-		joins = joined(entries)
-		notes = append(notes, overlaps(got, joins, owner)...)
-	}
-	if want.Actions == nil {
-		return problems, notes, nil
-	}
+}
+
+// actions checks expect.actions: each expected action was proposed as
+// expected, and nothing else was — except, together, what other playbooks
+// proposed, which is a note.
+func (c *checker) actions(got []domain.Action, want []playbook.ExpectedAction) {
 	used := make([]bool, len(got))
-	for _, w := range want.Actions {
+	for _, w := range want {
 		i := slices.IndexFunc(got, func(a domain.Action) bool { return a.Type == w.Type && a.TargetKey == w.Target })
 		if i < 0 {
-			problems = append(problems, fmt.Sprintf("line %d: expected %s on %s, which was not proposed", w.Line, w.Type, w.Target))
+			c.problems = append(c.problems, fmt.Sprintf("line %d: expected %s on %s, which was not proposed", w.Line, w.Type, w.Target))
 			continue
 		}
 		used[i] = true
-		problems = append(problems, actionProblems(w, got[i])...)
+		c.problems = append(c.problems, actionProblems(w, got[i])...)
 	}
 	for i, a := range got {
 		switch {
 		case used[i]:
-		case opts.Together && ownerOf(owner, a.Playbook) != tested && !slices.ContainsFunc(joins[a.ID], func(by string) bool { return strings.HasPrefix(by, tested+"/") }):
-			notes = append(notes, fmt.Sprintf("also: %s/%s proposed %s on %s (%s)", a.Playbook, a.Step, a.Type, a.TargetKey, a.Status))
+		case c.together && !c.ours(a):
+			c.notes = append(c.notes, fmt.Sprintf("also: %s/%s proposed %s on %s (%s)", a.Playbook, a.Step, a.Type, a.TargetKey, a.Status))
 		default:
-			problems = append(problems, fmt.Sprintf("unexpected action %s on %s (%s: %s)", a.Type, a.TargetKey, a.Status, a.Reason))
+			c.problems = append(c.problems, fmt.Sprintf("unexpected action %s on %s (%s: %s)", a.Type, a.TargetKey, a.Status, a.Reason))
 		}
 	}
-	return problems, notes, nil
+}
+
+// ours reports whether the playbook under test (or a sub-playbook it ran)
+// proposed the action, or joined it.
+func (c *checker) ours(a domain.Action) bool {
+	return ownerOf(c.owner, a.Playbook) == c.tested ||
+		slices.ContainsFunc(c.joins[a.ID], func(by string) bool {
+			pb, _, _ := strings.Cut(by, "/")
+			return ownerOf(c.owner, pb) == c.tested
+		})
 }
 
 // actionProblems compares one expected action with the action proposed.
