@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestPlaybooksValidate(t *testing.T) {
@@ -100,6 +101,19 @@ func TestPlaybooksPlanAssume(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "assuming every action that would wait is approved") ||
 		!strings.Contains(out, "(assumed approved)") || !strings.Contains(out, "not run: generic-fallback v1 (fallback: another playbook matched)") {
 		t.Errorf("--assume approved: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run()
+	if code != 0 || !strings.Contains(out, "    device-compromise/contain > isolate ") || !strings.Contains(out, "device:2f48b784b5c4…  wait\n") ||
+		!strings.Contains(out, "        for_each yields no items: filter(processes, {.verdict == \"malicious\"})\n") {
+		t.Errorf("table: exit %d\n%s%s", code, out, errs)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(line); n > 120 {
+			t.Errorf("table line of %d characters, want at most 120: %q", n, line)
+		}
+	}
+	if code, out, _ := run("-o", "wide"); code != 0 || !strings.Contains(out, "PARAMS") || !strings.Contains(out, `"isolationType":"Full"}`) {
+		t.Errorf("-o wide: exit %d\n%s", code, out)
 	}
 	if code, _, errs := run("--assume", "maybe"); code != 2 || !strings.Contains(errs, "--assume must be approved or rejected") {
 		t.Errorf("--assume maybe: exit %d, %s", code, errs)
