@@ -61,7 +61,10 @@ Commands:
   tokens revoke ID                revoke a token and end its page sessions (admin)
   audit [filters]                 the audit log (admin); starter audit -h for filters
   playbooks validate [DIR]        check the playbooks and playbook tests in DIR (default ./playbooks), no API needed
-  playbooks test [DIR]            run the playbook tests in DIR against the real workflow, no API needed
+  playbooks test [--together] [DIR]
+                                  run the playbook tests in DIR against the real workflow, no API needed;
+                                  --together with all of them loaded, to show overlaps
+  playbooks schema [DIR]          write the JSON Schemas of playbooks and tests into DIR/schema/ for editors
   playbooks plan --incident FILE|ID [--against OLD_DIR]
                                   what the playbooks would do to an incident, changing nothing
 

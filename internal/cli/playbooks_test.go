@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/airsoc/air/internal/playbook"
 )
 
 func TestPlaybooksValidate(t *testing.T) {
@@ -117,5 +119,25 @@ func TestPlaybooksPlanAssume(t *testing.T) {
 	}
 	if code, _, errs := run("--assume", "maybe"); code != 2 || !strings.Contains(errs, "--assume must be approved or rejected") {
 		t.Errorf("--assume maybe: exit %d, %s", code, errs)
+	}
+}
+
+// TestPlaybooksSchema: the schemas land in DIR/schema/, as the loader
+// knows them, where the shipped files' headers look.
+func TestPlaybooksSchema(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), Env{Stdout: &out, Stderr: &errb}, []string{"playbooks", "schema", dir}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for name, want := range map[string][]byte{playbook.SchemaFileName: playbook.Schema(), playbook.TestSchemaFileName: playbook.TestSchema()} {
+		got, err := os.ReadFile(filepath.Join(dir, "schema", name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %v, or not the loader's schema", name, err)
+		}
+		if !strings.Contains(out.String(), "wrote "+filepath.Join(dir, "schema", name)) {
+			t.Errorf("output %q does not name %s", out.String(), name)
+		}
 	}
 }

@@ -14,17 +14,17 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-var update = flag.Bool("update", false, "rewrite docs/playbook.schema.json and docs/playbook-test.schema.json")
+var update = flag.Bool("update", false, "rewrite playbooks/schema/playbook.schema.json and playbook-test.schema.json")
 
 const (
-	schemaFile     = "../../docs/playbook.schema.json"
-	testSchemaFile = "../../docs/playbook-test.schema.json"
+	schemaFile     = "../../playbooks/schema/" + SchemaFileName
+	testSchemaFile = "../../playbooks/schema/" + TestSchemaFileName
 )
 
-// TestSchemaFile keeps docs/playbook.schema.json equal to Schema() and
-// docs/playbook-test.schema.json equal to TestSchema(), which follow the
-// parser's key tables and the action registry. After changing either:
-// go test ./internal/playbook -run TestSchemaFile -update
+// TestSchemaFile keeps playbooks/schema/playbook.schema.json equal to
+// Schema() and playbook-test.schema.json equal to TestSchema(), which
+// follow the parser's key tables and the action registry. After changing
+// either: go test ./internal/playbook -run TestSchemaFile -update
 func TestSchemaFile(t *testing.T) {
 	for file, got := range map[string][]byte{schemaFile: Schema(), testSchemaFile: TestSchema()} {
 		if *update {
