@@ -108,7 +108,7 @@ func planInputs(ctx context.Context, env Env, incident, level string) ([]plan.In
 			if _, err := call(ctx, env, http.MethodGet, "/api/v1/settings/automation", nil, &set); err != nil {
 				return nil, err
 			}
-			return []plan.Incident{{Incident: d.Incident, Alerts: d.Alerts, Entities: d.Entities, Settings: set}}, nil
+			return []plan.Incident{{Incident: d.Incident, Alerts: d.Alerts, Entities: d.Entities, Settings: set, Actions: d.Actions}}, nil
 		}
 	}
 	f, err := os.Open(incident)

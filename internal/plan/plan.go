@@ -19,6 +19,9 @@ type Incident struct {
 	// Merged are the actions of incidents merged into this one
 	// (store.MergedActions); proposals they cover are planned as covered.
 	Merged []domain.Action
+	// Actions are the incident's own actions so far (a stored incident's);
+	// proposals they record are planned as done, or as their status.
+	Actions []domain.Action
 }
 
 // Step is one thing a playbook would do.
@@ -35,7 +38,9 @@ type Step struct {
 	// Outcome is "run" (without a human), "wait" (for approval), "skip"
 	// (policy leaves it out), "covered" (an action of an incident merged
 	// into this one already does it), "do" (incident bookkeeping, always
-	// done) or "none" (the step does nothing: its when is false or its
+	// done), "done" (a stored incident's action that succeeded already; an
+	// action it recorded otherwise shows its status: pending, rejected, …)
+	// or "none" (the step does nothing: its when is false or its
 	// for_each empty; Reason says which, and which pending actions it
 	// reads).
 	Outcome string `json:"outcome"`
@@ -123,7 +128,7 @@ func MakeWith(books []*playbook.Playbook, in Incident, opts Options) (*Plan, err
 		p.Playbooks = append(p.Playbooks, fmt.Sprintf("%s v%d", pb.Name, pb.Version))
 	}
 	c := NewContext(in.Incident, in.Entities, in.Settings)
-	c.Merged = in.Merged
+	c.Merged, c.Recorded = in.Merged, in.Actions
 	p.assume, p.Assumed = opts.Assume, opts.Assume
 	runs := make([]*planRun, len(selected))
 	for i, pb := range selected {
@@ -196,7 +201,11 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 					return err
 				}
 				ps.Outcome, ps.Reason = string(d.Outcome), d.Reason
+				known := c.Known(a)
 				switch m := c.Covered(a); {
+				case known != nil:
+					ps.Outcome, ps.Reason = KnownOutcome(known)
+					res.Status, res.Result, res.Error = string(known.Status), known.Result, known.Error
 				case d.Outcome == policy.Skip:
 					res.Status = playbook.InvocationSkipped
 				case m != nil:

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/airsoc/air/internal/decode"
+	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/plan/scratch"
 	"github.com/airsoc/air/internal/playbook"
@@ -204,5 +205,68 @@ stages:
 	}
 	if _, err := plan.MakeWith(books, in, plan.Options{Assume: "maybe"}); err == nil {
 		t.Error("assume maybe accepted")
+	}
+}
+
+// TestPlanShowsRecordedActions: on a stored incident, a proposal the
+// incident already recorded is planned as done (or as its status), not as
+// run, and later steps read what really happened.
+func TestPlanShowsRecordedActions(t *testing.T) {
+	dir := t.TempDir()
+	src := `name: p
+version: 1
+stages:
+  containment:
+    - id: isolate
+      for_each: devices
+      action: device.isolate
+      with: {isolationType: Full}
+  eradication:
+    - id: quarantine
+      for_each: files
+      action: file.stop_and_quarantine
+      with: {deviceId: x}
+  review:
+    - id: told
+      when: steps.isolate.succeeded > 0
+      action: incident.comment
+      with: {text: isolated}
+`
+	if err := os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	books, err := playbook.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := sampleIncident(t, policy.SemiAll)
+	var device, file domain.EntityKey
+	for _, e := range in.Entities {
+		switch e.Kind {
+		case domain.KindDevice:
+			device = e.Key
+		case domain.KindFile:
+			file = e.Key
+		}
+	}
+	in.Actions = []domain.Action{
+		{ID: "a1", Playbook: "p", Step: "isolate", Type: "device.isolate", TargetKey: device, Status: domain.ActionSucceeded,
+			DecidedBy: "ana", Result: "isolated", IdempotencyKey: plan.IdempotencyKey(in.Incident.ID, "p", "isolate", device)},
+		{ID: "a2", Playbook: "p", Step: "quarantine", Type: "file.stop_and_quarantine", TargetKey: file, Status: domain.ActionRejected,
+			DecidedBy: "bo", IdempotencyKey: plan.IdempotencyKey(in.Incident.ID, "p", "quarantine", file)},
+	}
+	p, err := plan.Make(books, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]string{
+		"isolate":    {plan.OutcomeDone, "recorded as action a1 (p/isolate): succeeded, decided by ana: isolated"},
+		"quarantine": {"rejected", "recorded as action a2 (p/quarantine): rejected, decided by bo"},
+		"told":       {"do", ""},
+	}
+	for _, s := range p.Steps {
+		if w, ok := want[s.Step]; ok && (s.Outcome != w[0] || s.Reason != w[1]) {
+			t.Errorf("%s: %s %q, want %s %q", s.Step, s.Outcome, s.Reason, w[0], w[1])
+		}
 	}
 }
