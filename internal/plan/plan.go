@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/playbook"
@@ -174,6 +175,7 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 			r.env.Steps[step.ID] = playbook.Summarize(nil)
 			continue
 		}
+		waits := waitsFor(r, step)
 		var results []playbook.ActionOutput
 		for _, inv := range invs {
 			ps := Step{Playbook: r.pb.Name, Version: r.pb.Version, Stage: stage, Step: step.ID, Via: via,
@@ -226,6 +228,9 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 				r.remediations = append(r.remediations, res)
 			}
 			results = append(results, res)
+			if waits != "" {
+				ps.Reason = strings.TrimPrefix(ps.Reason+"; "+waits, "; ")
+			}
 			p.Steps = append(p.Steps, ps)
 		}
 		r.env.Steps[step.ID] = playbook.Summarize(results)
@@ -253,6 +258,22 @@ func (p *Plan) none(r *planRun, step *playbook.Step, stage playbook.Stage, via s
 	p.Steps = append(p.Steps, Step{Playbook: r.pb.Name, Version: r.pb.Version, Stage: stage, Step: step.ID, Via: via,
 		Action: action, Outcome: OutcomeNone, Reason: why})
 	return nil
+}
+
+// waitsFor says which earlier steps with actions waiting for approval a
+// step reads: the running investigation evaluates it only once they are
+// decided, so what the plan shows for it happens after that.
+func waitsFor(r *planRun, step *playbook.Step) string {
+	var ids []string
+	for _, id := range step.Reads {
+		if out, ok := r.env.Steps[id]; ok && out.Pending > 0 {
+			ids = append(ids, fmt.Sprintf("steps.%s (%d pending)", id, out.Pending))
+		}
+	}
+	if len(ids) == 0 {
+		return ""
+	}
+	return "runs once " + strings.Join(ids, ", ") + " is decided; planned as if still pending"
 }
 
 // Change is one difference between two plans of the same incident.

@@ -265,8 +265,57 @@ stages:
 		"told":       {"do", ""},
 	}
 	for _, s := range p.Steps {
-		if w, ok := want[s.Step]; ok && (s.Outcome != w[0] || s.Reason != w[1]) {
+		w, ok := want[s.Step]
+		if ok && (s.Outcome != w[0] || s.Reason != w[1]) {
 			t.Errorf("%s: %s %q, want %s %q", s.Step, s.Outcome, s.Reason, w[0], w[1])
 		}
+		delete(want, s.Step)
+	}
+	if len(want) > 0 {
+		t.Errorf("steps not planned: %v", want)
+	}
+}
+
+// TestPlanSaysWhatAStepWaitsFor: a step that reads a step whose actions
+// would wait runs only once they are decided, and its planned row says so.
+func TestPlanSaysWhatAStepWaitsFor(t *testing.T) {
+	dir := t.TempDir()
+	src := `name: p
+version: 1
+stages:
+  containment:
+    - id: isolate
+      for_each: devices
+      action: device.isolate
+      with: {isolationType: Full}
+  review:
+    - id: note
+      when: steps.isolate.status != "succeeded"
+      action: incident.comment
+      with: {text: "isolation {{ steps.isolate.status }}"}
+`
+	if err := os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	books, err := playbook.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Make(books, sampleIncident(t, policy.SemiAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "runs once steps.isolate (1 pending) is decided; planned as if still pending"
+	found := false
+	for _, s := range p.Steps {
+		if s.Step == "note" {
+			found = true
+			if s.Outcome != "do" || s.Reason != want {
+				t.Errorf("note: %s %q, want do %q", s.Outcome, s.Reason, want)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("note not planned: %+v", p.Steps)
 	}
 }
