@@ -43,15 +43,7 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 		return err
 	}
 	selected := choice.Run
-	for _, l := range choice.Left {
-		w.log.Info("playbook matched but does not run", "playbook", l.Playbook.Name, "reason", l.Reason)
-	}
-	for _, pb := range selected {
-		pin := PinnedPlaybook{Name: pb.Name, Version: pb.Version}
-		if !slices.Contains(w.state.Playbooks, pin) {
-			w.state.Playbooks = append(w.state.Playbooks, pin)
-		}
-	}
+	w.noteChoice(choice)
 	if first {
 		w.log.Info("investigation started", "playbooks", len(selected))
 	}
@@ -82,6 +74,28 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	}
 	w.state.Stage = ""
 	return nil
+}
+
+// noteChoice pins the playbooks that run and records the ones that matched
+// but do not, with why (State.NotRun), for the pages and the CLI. It only
+// changes the state: no command, so replays are unaffected.
+func (w *incident) noteChoice(choice playbook.Choice) {
+	for _, pb := range choice.Run {
+		pin := PinnedPlaybook{Name: pb.Name, Version: pb.Version}
+		if !slices.Contains(w.state.Playbooks, pin) {
+			w.state.Playbooks = append(w.state.Playbooks, pin)
+		}
+		w.state.NotRun = slices.DeleteFunc(w.state.NotRun, func(n NotRunPlaybook) bool { return n.Name == pb.Name })
+	}
+	for _, l := range choice.Left {
+		ran := slices.ContainsFunc(w.state.Playbooks, func(p PinnedPlaybook) bool { return p.Name == l.Playbook.Name })
+		known := slices.ContainsFunc(w.state.NotRun, func(n NotRunPlaybook) bool { return n.Name == l.Playbook.Name })
+		if ran || known {
+			continue
+		}
+		w.log.Info("playbook matched but does not run", "playbook", l.Playbook.Name, "reason", l.Reason)
+		w.state.NotRun = append(w.state.NotRun, NotRunPlaybook{Name: l.Playbook.Name, Version: l.Playbook.Version, Reason: l.Reason})
+	}
 }
 
 // pbRun is one playbook (or sub-playbook invocation) running in a pass:

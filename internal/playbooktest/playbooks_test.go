@@ -69,7 +69,9 @@ func TestTogetherShowsOverlaps(t *testing.T) {
 	if !slices.Contains(a.Notes, wantNote) {
 		t.Errorf("isolate-a together: notes %q, want %q among them", a.Notes, wantNote)
 	}
-	if r := got["ransomware"]; !slices.Equal(r.Ran, []string{"ransomware"}) || len(r.Notes) > 0 {
-		t.Errorf("ransomware together: ran %q, notes %q; want it alone, no notes", r.Ran, r.Notes)
+	wantNotes := []string{"not run: isolate-a (exclusive playbook ransomware runs alone)",
+		"not run: isolate-b (exclusive playbook ransomware runs alone)"}
+	if r := got["ransomware"]; !slices.Equal(r.Ran, []string{"ransomware"}) || !slices.Equal(r.Notes, wantNotes) {
+		t.Errorf("ransomware together: ran %q, notes %q; want it alone, notes %q", r.Ran, r.Notes, wantNotes)
 	}
 }

@@ -176,6 +176,13 @@ func runCase(ctx context.Context, books []*playbook.Playbook, sources []activiti
 	for _, p := range state.Playbooks {
 		o.ran = append(o.ran, p.Name)
 	}
+	for _, n := range state.NotRun {
+		// A fallback yielding to the playbooks that matched is the rule
+		// working, not news.
+		if !strings.HasPrefix(n.Reason, "fallback:") {
+			o.notes = append(o.notes, fmt.Sprintf("not run: %s (%s)", n.Name, n.Reason))
+		}
+	}
 	if opts.Together && !slices.Contains(o.ran, tested) {
 		// A case that expects the playbook to do nothing (it does not
 		// match) passes when it does not run.
