@@ -149,11 +149,11 @@ type State struct {
 	// NotRun are the playbooks that matched but did not run (an exclusive
 	// playbook ran alone, a fallback yielded), with why; one that runs on
 	// a later pass leaves the list.
-	NotRun  []NotRunPlaybook `json:"notRun,omitempty"`
-	Actions []*domain.Action `json:"actions"`
-	Steps         []StepRecord              `json:"steps"`
-	Error         string                    `json:"error,omitempty"`
-	SeenAlerts    []string                  `json:"seenAlerts,omitempty"`
+	NotRun     []NotRunPlaybook `json:"notRun,omitempty"`
+	Actions    []*domain.Action `json:"actions"`
+	Steps      []StepRecord     `json:"steps"`
+	Error      string           `json:"error,omitempty"`
+	SeenAlerts []string         `json:"seenAlerts,omitempty"`
 	// Changes are the incident changes this run received, in order.
 	Changes []ChangeRecord `json:"changes,omitempty"`
 	// ChangeOnly says the run only recorded incident changes (see
