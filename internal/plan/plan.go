@@ -198,32 +198,8 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 			case !step.Spec.Remediation:
 				ps.Outcome = "do"
 			default:
-				a, d, err := Propose(c, r.pb, step, inv)
-				if err != nil {
+				if err := p.remediation(c, r, step, inv, &ps, &res); err != nil {
 					return err
-				}
-				ps.Outcome, ps.Reason = string(d.Outcome), d.Reason
-				known := c.Known(a)
-				switch m := c.Covered(a); {
-				case known != nil:
-					ps.Outcome, ps.Reason = KnownOutcome(known)
-					res.Status, res.Result, res.Error = string(known.Status), known.Result, known.Error
-				case d.Outcome == policy.Skip:
-					res.Status = playbook.InvocationSkipped
-				case m != nil:
-					ps.Outcome, ps.Reason = OutcomeCovered, CoveredReason(m)
-					res.Status, res.Result, res.Error = string(m.Status), m.Result, m.Error
-				case d.Outcome == policy.Wait:
-					switch p.assume {
-					case AssumeApproved:
-						res.Status = string(domain.ActionSucceeded)
-						ps.Reason += " (assumed approved)"
-					case AssumeRejected:
-						res.Status = string(domain.ActionRejected)
-						ps.Reason += " (assumed rejected)"
-					default:
-						res.Status = string(domain.ActionPending)
-					}
 				}
 				r.remediations = append(r.remediations, res)
 			}
@@ -234,6 +210,42 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 			p.Steps = append(p.Steps, ps)
 		}
 		r.env.Steps[step.ID] = playbook.Summarize(results)
+	}
+	return nil
+}
+
+// remediation plans one invocation of a remediation step as the workflow
+// decides it: an action the incident recorded already, left out by
+// policy, covered by a merged incident's action, waiting (or, with
+// Assume, approved or rejected), or run. It fills the planned row and the
+// output later steps read.
+func (p *Plan) remediation(c *Context, r *planRun, step *playbook.Step, inv playbook.Invocation, ps *Step, res *playbook.ActionOutput) error {
+	a, d, err := Propose(c, r.pb, step, inv)
+	if err != nil {
+		return err
+	}
+	ps.Outcome, ps.Reason = string(d.Outcome), d.Reason
+	known := c.Known(a)
+	switch m := c.Covered(a); {
+	case known != nil:
+		ps.Outcome, ps.Reason = KnownOutcome(known)
+		res.Status, res.Result, res.Error = string(known.Status), known.Result, known.Error
+	case d.Outcome == policy.Skip:
+		res.Status = playbook.InvocationSkipped
+	case m != nil:
+		ps.Outcome, ps.Reason = OutcomeCovered, CoveredReason(m)
+		res.Status, res.Result, res.Error = string(m.Status), m.Result, m.Error
+	case d.Outcome == policy.Wait:
+		switch p.assume {
+		case AssumeApproved:
+			res.Status = string(domain.ActionSucceeded)
+			ps.Reason += " (assumed approved)"
+		case AssumeRejected:
+			res.Status = string(domain.ActionRejected)
+			ps.Reason += " (assumed rejected)"
+		default:
+			res.Status = string(domain.ActionPending)
+		}
 	}
 	return nil
 }
