@@ -253,8 +253,30 @@ func runWorkflow(ctx context.Context, st *store.Store, sources []activities.Play
 			return nil
 		}})
 
-	// Analysts look at the action center every ten minutes of (skipped)
-	// time for a day, and decide what the case says.
+	refused := decideAsAnalysts(env, c)
+	env.ExecuteWorkflow(workflows.IncidentWorkflow, workflows.IncidentInput{IncidentID: incident})
+	problems := *refused
+	if !env.IsWorkflowCompleted() {
+		return append(problems, "the investigation did not finish"), 0, nil, nil
+	}
+	if err := env.GetWorkflowError(); err != nil {
+		return append(problems, fmt.Sprintf("the workflow failed: %v", err)), 0, nil, nil
+	}
+	var state workflows.State
+	if err := env.GetWorkflowResult(&state); err != nil {
+		return nil, 0, nil, err
+	}
+	for _, k := range missing {
+		problems = append(problems, fmt.Sprintf("entities: %s is not an entity of the incident", k))
+	}
+	return problems, incident, &state, nil
+}
+
+// decideAsAnalysts has analysts look at the action center every ten
+// minutes of (skipped) time for a day, and decide what the case says
+// (decisionFor) through the decide Update. The returned list fills with
+// the decisions the workflow refused or failed while it runs.
+func decideAsAnalysts(env *testsuite.TestWorkflowEnvironment, c *playbook.TestCase) *[]string {
 	var problems []string
 	decided := map[string]bool{}
 	updates := 0
@@ -296,21 +318,7 @@ func runWorkflow(ctx context.Context, st *store.Store, sources []activities.Play
 			}
 		}, time.Duration(tick)*10*time.Minute)
 	}
-	env.ExecuteWorkflow(workflows.IncidentWorkflow, workflows.IncidentInput{IncidentID: incident})
-	if !env.IsWorkflowCompleted() {
-		return append(problems, "the investigation did not finish"), 0, nil, nil
-	}
-	if err := env.GetWorkflowError(); err != nil {
-		return append(problems, fmt.Sprintf("the workflow failed: %v", err)), 0, nil, nil
-	}
-	var state workflows.State
-	if err := env.GetWorkflowResult(&state); err != nil {
-		return nil, 0, nil, err
-	}
-	for _, k := range missing {
-		problems = append(problems, fmt.Sprintf("entities: %s is not an entity of the incident", k))
-	}
-	return problems, incident, &state, nil
+	return &problems
 }
 
 // decisionFor returns the case's decision on a pending action: the first
