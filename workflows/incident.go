@@ -146,10 +146,14 @@ type State struct {
 	Investigation domain.InvestigationState `json:"investigationState"`
 	Stage         playbook.Stage            `json:"stage,omitempty"`
 	Playbooks     []PinnedPlaybook          `json:"playbooks"`
-	Actions       []*domain.Action          `json:"actions"`
-	Steps         []StepRecord              `json:"steps"`
-	Error         string                    `json:"error,omitempty"`
-	SeenAlerts    []string                  `json:"seenAlerts,omitempty"`
+	// NotRun are the playbooks that matched but did not run (an exclusive
+	// playbook ran alone, a fallback yielded), with why; one that runs on
+	// a later pass leaves the list.
+	NotRun     []NotRunPlaybook `json:"notRun,omitempty"`
+	Actions    []*domain.Action `json:"actions"`
+	Steps      []StepRecord     `json:"steps"`
+	Error      string           `json:"error,omitempty"`
+	SeenAlerts []string         `json:"seenAlerts,omitempty"`
 	// Changes are the incident changes this run received, in order.
 	Changes []ChangeRecord `json:"changes,omitempty"`
 	// ChangeOnly says the run only recorded incident changes (see
@@ -166,6 +170,14 @@ type State struct {
 type PinnedPlaybook struct {
 	Name    string `json:"name"`
 	Version int    `json:"version"`
+}
+
+// NotRunPlaybook is a playbook that matched the incident but did not run
+// (playbook.Choose).
+type NotRunPlaybook struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	Reason  string `json:"reason"`
 }
 
 // StepRecord is what one step did, for the investigation's timeline.

@@ -34,16 +34,16 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 		}
 	}
 	env := playbook.NewEnv(snap.Incident, snap.Alerts, scoped)
-	selected, err := playbook.Select(books, env)
+	// Choose applies the exclusive rule. No GetVersion guard: the books are
+	// the sources pinned in this run's history, and a source recorded before
+	// `exclusive` existed cannot carry it (the parser rejected unknown keys),
+	// so replaying an old history selects exactly what it selected then.
+	choice, err := playbook.Choose(books, env)
 	if err != nil {
 		return err
 	}
-	for _, pb := range selected {
-		pin := PinnedPlaybook{Name: pb.Name, Version: pb.Version}
-		if !slices.Contains(w.state.Playbooks, pin) {
-			w.state.Playbooks = append(w.state.Playbooks, pin)
-		}
-	}
+	selected := choice.Run
+	w.noteChoice(choice)
 	if first {
 		w.log.Info("investigation started", "playbooks", len(selected))
 	}
@@ -74,6 +74,28 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	}
 	w.state.Stage = ""
 	return nil
+}
+
+// noteChoice pins the playbooks that run and records the ones that matched
+// but do not, with why (State.NotRun), for the pages and the CLI. It only
+// changes the state: no command, so replays are unaffected.
+func (w *incident) noteChoice(choice playbook.Choice) {
+	for _, pb := range choice.Run {
+		pin := PinnedPlaybook{Name: pb.Name, Version: pb.Version}
+		if !slices.Contains(w.state.Playbooks, pin) {
+			w.state.Playbooks = append(w.state.Playbooks, pin)
+		}
+		w.state.NotRun = slices.DeleteFunc(w.state.NotRun, func(n NotRunPlaybook) bool { return n.Name == pb.Name })
+	}
+	for _, l := range choice.Left {
+		ran := slices.ContainsFunc(w.state.Playbooks, func(p PinnedPlaybook) bool { return p.Name == l.Playbook.Name })
+		known := slices.ContainsFunc(w.state.NotRun, func(n NotRunPlaybook) bool { return n.Name == l.Playbook.Name })
+		if ran || known {
+			continue
+		}
+		w.log.Info("playbook matched but does not run", "playbook", l.Playbook.Name, "reason", l.Reason)
+		w.state.NotRun = append(w.state.NotRun, NotRunPlaybook{Name: l.Playbook.Name, Version: l.Playbook.Version, Reason: l.Reason})
+	}
 }
 
 // pbRun is one playbook (or sub-playbook invocation) running in a pass:

@@ -6,6 +6,8 @@ package actions
 
 import (
 	"fmt"
+	"math"
+	"reflect"
 	"slices"
 
 	"github.com/airsoc/air/internal/domain"
@@ -291,7 +293,7 @@ func (p Param) check(v any) error {
 	case String:
 		s, ok := v.(string)
 		if !ok {
-			return fmt.Errorf("want a string, got %T", v)
+			return fmt.Errorf("want a string, got %s", ValueName(v))
 		}
 		if len(p.Enum) > 0 && !slices.Contains(p.Enum, s) {
 			return fmt.Errorf("unknown value %q, want one of %v", s, p.Enum)
@@ -300,11 +302,11 @@ func (p Param) check(v any) error {
 		switch v.(type) {
 		case int, int64, float64:
 		default:
-			return fmt.Errorf("want an integer, got %T", v)
+			return fmt.Errorf("want an integer, got %s", ValueName(v))
 		}
 	case Bool:
 		if _, ok := v.(bool); !ok {
-			return fmt.Errorf("want true or false, got %T", v)
+			return fmt.Errorf("want true or false, got %s", ValueName(v))
 		}
 	case StringList:
 		switch l := v.(type) {
@@ -312,11 +314,11 @@ func (p Param) check(v any) error {
 		case []any:
 			for i, e := range l {
 				if _, ok := e.(string); !ok {
-					return fmt.Errorf("item %d: want a string, got %T", i, e)
+					return fmt.Errorf("item %d: want a string, got %s", i, ValueName(e))
 				}
 			}
 		default:
-			return fmt.Errorf("want a list of strings, got %T", v)
+			return fmt.Errorf("want a list of strings, got %s", ValueName(v))
 		}
 	}
 	return nil
@@ -347,3 +349,38 @@ var containment = map[string]bool{
 // and quarantining a file or killing a process, soft-deleting mail, or
 // stopping external forwarding. Undo actions never are.
 func IsContainment(actionType string) bool { return containment[actionType] }
+
+// ValueName names the type of a decoded YAML or JSON value (or an
+// expression's result) for error messages, in the words of a playbook
+// author: "a string", "an integer", "a list" — never a Go type such as
+// float64 or []interface {}.
+func ValueName(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "true or false"
+	case int, int64, uint64:
+		return "an integer"
+	case float64:
+		if v == math.Trunc(v) {
+			return "an integer"
+		}
+		return "a number"
+	case []any, []string:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	}
+	switch reflect.TypeOf(v).Kind() {
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map:
+		return "a mapping"
+	case reflect.Struct, reflect.Pointer:
+		return "a record"
+	}
+	return "a value"
+}

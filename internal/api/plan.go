@@ -19,6 +19,9 @@ import (
 type PlanRequest struct {
 	IncidentID int64           `json:"incidentId,omitempty"`
 	Alerts     json.RawMessage `json:"alerts,omitempty"`
+	// Assume is plan.AssumeApproved or plan.AssumeRejected to plan what
+	// follows the actions that would wait; "" leaves them pending.
+	Assume string `json:"assume,omitempty"`
 }
 
 // PlanResponse lists one plan per incident, and the alerts left out.
@@ -79,7 +82,7 @@ func (s *Server) planPlaybooks(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp.Plans = []*plan.Plan{}
 	for _, in := range incs {
-		p, err := plan.Make(s.Playbooks, in)
+		p, err := plan.MakeWith(s.Playbooks, in, plan.Options{Assume: req.Assume})
 		if err != nil {
 			return err
 		}

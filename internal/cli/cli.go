@@ -64,7 +64,10 @@ Commands:
   intel delete FEED               remove a feed (admin)
   intel facts INCIDENT            what analysis steps recorded about an incident's entities
   playbooks validate [DIR]        check the playbooks and playbook tests in DIR (default ./playbooks), no API needed
-  playbooks test [DIR]            run the playbook tests in DIR against the real workflow, no API needed
+  playbooks test [--together] [DIR]
+                                  run the playbook tests in DIR against the real workflow, no API needed;
+                                  --together with all of them loaded, to show overlaps
+  playbooks schema [DIR]          write the JSON Schemas of playbooks and tests into DIR/schema/ for editors
   playbooks plan --incident FILE|ID [--against OLD_DIR]
                                   what the playbooks would do to an incident, changing nothing
 

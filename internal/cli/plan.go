@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/decode"
@@ -34,10 +36,15 @@ func playbooksPlan(ctx context.Context, env Env, args []string) error {
 	dir := fs.String("playbooks", "", "playbook directory (default: the shipped set built into starter)")
 	against := fs.String("against", "", "older playbook directory to compare with")
 	level := fs.String("automation", "", "automation level for a FILE (default: semi-all); an ID uses the tenant's settings")
-	out := fs.String("o", "table", "output: table or json")
+	out := fs.String("o", "table", "output: table (fits 120 columns), wide (one line per step, with parameters) or json (every field)")
+	assume := fs.String("assume", "", "plan later steps as if the actions that would wait were `approved` or rejected (default: still pending)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	if *assume != plan.AssumePending && *assume != plan.AssumeApproved && *assume != plan.AssumeRejected {
+		return usageError{fmt.Sprintf("playbooks plan: --assume must be approved or rejected, got %q", *assume)}
+	}
+	opts := plan.Options{Assume: *assume}
 	if *incident == "" {
 		return usageError{"playbooks plan: --incident FILE|ID is required"}
 	}
@@ -61,13 +68,13 @@ func playbooksPlan(ctx context.Context, env Env, args []string) error {
 	}
 	var results []result
 	for _, in := range incs {
-		p, err := plan.Make(books, in)
+		p, err := plan.MakeWith(books, in, opts)
 		if err != nil {
 			return err
 		}
 		r := result{Plan: p}
 		if old != nil {
-			op, err := plan.Make(old, in)
+			op, err := plan.MakeWith(old, in, opts)
 			if err != nil {
 				return fmt.Errorf("--against: %w", err)
 			}
@@ -80,7 +87,7 @@ func playbooksPlan(ctx context.Context, env Env, args []string) error {
 		return nil
 	}
 	for _, r := range results {
-		printPlan(env, r.Plan)
+		printPlan(env, r.Plan, *out == "wide")
 		if old != nil {
 			printChanges(env, *against, *dir, r.Changes)
 		}
@@ -101,7 +108,7 @@ func planInputs(ctx context.Context, env Env, incident, level string) ([]plan.In
 			if _, err := call(ctx, env, http.MethodGet, "/api/v1/settings/automation", nil, &set); err != nil {
 				return nil, err
 			}
-			return []plan.Incident{{Incident: d.Incident, Alerts: d.Alerts, Entities: d.Entities, Settings: set}}, nil
+			return []plan.Incident{{Incident: d.Incident, Alerts: d.Alerts, Entities: d.Entities, Settings: set, Actions: d.Actions}}, nil
 		}
 	}
 	f, err := os.Open(incident)
@@ -125,8 +132,58 @@ func planInputs(ctx context.Context, env Env, incident, level string) ([]plan.In
 	return scratch.Incidents(ctx, alerts, set)
 }
 
-func printPlan(env Env, p *plan.Plan) {
+// planWidth is the width the plan table keeps to.
+const planWidth = 120
+
+func printPlan(env Env, p *plan.Plan, wide bool) {
 	fmt.Fprintf(env.Stdout, "Incident %d: %s\n  playbooks: %v\n", p.IncidentID, p.Incident, p.Playbooks)
+	for _, n := range p.NotRun {
+		fmt.Fprintf(env.Stdout, "  not run: %s (%s)\n", n.Playbook, n.Reason)
+	}
+	if p.Assumed != "" {
+		fmt.Fprintf(env.Stdout, "  assuming every action that would wait is %s\n", p.Assumed)
+	}
+	if wide {
+		printPlanWide(env, p)
+		return
+	}
+	// One line per step (step, action, target, outcome), its reason on the
+	// next, wrapped: the table fits 120 columns whatever the reasons say
+	// (step names are cut at 44, targets shortened); parameters are in
+	// -o wide and -o json.
+	rows := make([][3]string, len(p.Steps))
+	var width [3]int
+	for i, s := range p.Steps {
+		step := s.Playbook + "/" + s.Step
+		if s.Via != "" {
+			step = s.Via + " > " + s.Step
+		}
+		rows[i] = [3]string{clip(step, 44), s.Action, shortKey(s.Target)}
+		for j, c := range rows[i] {
+			width[j] = max(width[j], utf8.RuneCountInString(c))
+		}
+	}
+	stage := playbook.Stage("")
+	for i, s := range p.Steps {
+		if s.Stage != stage {
+			stage = s.Stage
+			fmt.Fprintf(env.Stdout, "  %s\n", stage)
+		}
+		r := rows[i]
+		fmt.Fprintf(env.Stdout, "    %s  %s  %s  %s\n", pad(r[0], width[0]), pad(r[1], width[1]), pad(r[2], width[2]), s.Outcome)
+		for _, line := range wrap(s.Reason, planWidth-8) {
+			fmt.Fprintf(env.Stdout, "        %s\n", line)
+		}
+	}
+}
+
+// pad fills s with spaces to n characters.
+func pad(s string, n int) string {
+	return s + strings.Repeat(" ", max(0, n-utf8.RuneCountInString(s)))
+}
+
+// printPlanWide prints one line per step with every column, for grep.
+func printPlanWide(env Env, p *plan.Plan) {
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  STAGE\tPLAYBOOK\tSTEP\tACTION\tTARGET\tOUTCOME\tWHY\tPARAMS")
 	for _, s := range p.Steps {
@@ -138,6 +195,47 @@ func printPlan(env Env, p *plan.Plan) {
 		fmt.Fprintf(tw, "  %s\t%s v%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Stage, s.Playbook, s.Version, step, s.Action, s.Target, s.Outcome, s.Reason, params)
 	}
 	tw.Flush()
+}
+
+// shortKey shortens a long entity key (a 40-digit device id, a sha256) to
+// its kind and the first characters of its id.
+func shortKey(key string) string {
+	kind, id, ok := strings.Cut(key, ":")
+	if !ok || len([]rune(id)) <= 20 {
+		return key
+	}
+	return kind + ":" + string([]rune(id)[:12]) + "…"
+}
+
+// clip cuts s to n characters, marking the cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// wrap breaks text into lines of at most width characters at spaces (a
+// longer word stays whole).
+func wrap(text string, width int) []string {
+	var lines []string
+	var cur []rune
+	for _, w := range strings.Fields(text) {
+		word := []rune(w)
+		if len(cur) > 0 && len(cur)+1+len(word) > width {
+			lines = append(lines, string(cur))
+			cur = nil
+		}
+		if len(cur) > 0 {
+			cur = append(cur, ' ')
+		}
+		cur = append(cur, word...)
+	}
+	if len(cur) > 0 {
+		lines = append(lines, string(cur))
+	}
+	return lines
 }
 
 func printChanges(env Env, oldDir, newDir string, changes []plan.Change) {

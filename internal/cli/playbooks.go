@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/airsoc/air/internal/playbook"
@@ -14,7 +16,7 @@ import (
 // same without a running AIR.
 func playbooks(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"playbooks: missing subcommand (validate, test or plan)"}
+		return usageError{"playbooks: missing subcommand (validate, test, plan or schema)"}
 	}
 	switch args[0] {
 	case "validate":
@@ -23,6 +25,8 @@ func playbooks(ctx context.Context, env Env, args []string) error {
 		return playbooksTest(ctx, env, args[1:])
 	case "plan":
 		return playbooksPlan(ctx, env, args[1:])
+	case "schema":
+		return playbooksSchema(env, args[1:])
 	}
 	return usageError{fmt.Sprintf("unknown command %q", "playbooks "+args[0])}
 }
@@ -110,4 +114,42 @@ func plural(n int, noun string) string {
 		return fmt.Sprintf("1 %s", noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// playbooksSchema runs `starter playbooks schema [DIR]`: it writes the JSON
+// Schemas of playbooks and playbook tests, as this AIR knows its actions,
+// into DIR/schema/, where the files' yaml-language-server headers
+// (`$schema=schema/playbook.schema.json`) find them wherever DIR is copied.
+func playbooksSchema(env Env, args []string) error {
+	fs := newFlags(env, "playbooks schema")
+	fs.Usage = func() {
+		fmt.Fprint(env.Stderr, "Usage: starter playbooks schema [DIR]\n\n"+
+			"Write the JSON Schemas of playbooks and playbook tests into DIR/schema/ (default ./playbooks),\n"+
+			"for editors: put '# yaml-language-server: $schema=schema/playbook.schema.json' (or\n"+
+			"schema/playbook-test.schema.json in a test) first in each file.\n")
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	dir := "playbooks"
+	switch len(pos) {
+	case 0:
+	case 1:
+		dir = pos[0]
+	default:
+		return usageError{"playbooks schema: name at most one directory"}
+	}
+	out := filepath.Join(dir, "schema")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	for name, doc := range map[string][]byte{playbook.SchemaFileName: playbook.Schema(), playbook.TestSchemaFileName: playbook.TestSchema()} {
+		path := filepath.Join(out, name)
+		if err := os.WriteFile(path, doc, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "wrote %s\n", path)
+	}
+	return nil
 }

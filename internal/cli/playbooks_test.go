@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/airsoc/air/internal/playbook"
 )
 
 func TestPlaybooksValidate(t *testing.T) {
@@ -60,5 +63,81 @@ func TestPlaybooksValidate(t *testing.T) {
 	}
 	if code, _, _ := run("a", "b"); code != 2 {
 		t.Errorf("two directories: exit %d, want 2", code)
+	}
+}
+
+// TestPlaybooksTestTogether: --together prints what ran for each case and
+// the overlap of two playbooks isolating one device.
+func TestPlaybooksTestTogether(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), Env{Stdout: &out, Stderr: &errb},
+		[]string{"playbooks", "test", "--together", "../playbooktest/testdata/overlap"})
+	want := []string{
+		"PASS  isolate-a / a malicious device is isolated once",
+		"        ran: isolate-a, isolate-b\n",
+		"        note: overlap on device:dev1: device.isolate by isolate-a/isolate (succeeded); device.isolate also by isolate-b/contain, joined: one action\n",
+		"FAIL  isolate-b / a ransomware alert is not this playbook's once ransomware is loaded",
+		"        isolate-b did not run: with every playbook loaded, ransomware ran (ransomware is exclusive: it runs alone)\n",
+		"2 passed, 1 failed, 1 with overlaps\n",
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (isolate-b fails together)\n%s%s", code, out.String(), errb.String())
+	}
+	for _, w := range want {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
+// TestPlaybooksPlanAssume: --assume is checked, and says what it assumed.
+func TestPlaybooksPlanAssume(t *testing.T) {
+	t.Parallel()
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), Env{Stdout: &out, Stderr: &errb},
+			append([]string{"playbooks", "plan", "--playbooks", "../../playbooks", "--incident", "../graph/testdata/sample-alert.json"}, args...))
+		return code, out.String(), errb.String()
+	}
+	code, out, errs := run("--assume", "approved")
+	if code != 0 || !strings.Contains(out, "assuming every action that would wait is approved") ||
+		!strings.Contains(out, "(assumed approved)") || !strings.Contains(out, "not run: generic-fallback v1 (fallback: another playbook matched)") {
+		t.Errorf("--assume approved: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run()
+	if code != 0 || !strings.Contains(out, "    device-compromise/contain > isolate ") || !strings.Contains(out, "device:2f48b784b5c4…  wait\n") ||
+		!strings.Contains(out, "        for_each yields no items: filter(processes, {.verdict == \"malicious\"})\n") {
+		t.Errorf("table: exit %d\n%s%s", code, out, errs)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(line); n > 120 {
+			t.Errorf("table line of %d characters, want at most 120: %q", n, line)
+		}
+	}
+	if code, out, _ := run("-o", "wide"); code != 0 || !strings.Contains(out, "PARAMS") || !strings.Contains(out, `"isolationType":"Full"}`) {
+		t.Errorf("-o wide: exit %d\n%s", code, out)
+	}
+	if code, _, errs := run("--assume", "maybe"); code != 2 || !strings.Contains(errs, "--assume must be approved or rejected") {
+		t.Errorf("--assume maybe: exit %d, %s", code, errs)
+	}
+}
+
+// TestPlaybooksSchema: the schemas land in DIR/schema/, as the loader
+// knows them, where the shipped files' headers look.
+func TestPlaybooksSchema(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), Env{Stdout: &out, Stderr: &errb}, []string{"playbooks", "schema", dir}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for name, want := range map[string][]byte{playbook.SchemaFileName: playbook.Schema(), playbook.TestSchemaFileName: playbook.TestSchema()} {
+		got, err := os.ReadFile(filepath.Join(dir, "schema", name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %v, or not the loader's schema", name, err)
+		}
+		if !strings.Contains(out.String(), "wrote "+filepath.Join(dir, "schema", name)) {
+			t.Errorf("output %q does not name %s", out.String(), name)
+		}
 	}
 }

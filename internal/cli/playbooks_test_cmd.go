@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/airsoc/air/internal/playbooktest"
 )
@@ -14,11 +16,15 @@ import (
 func playbooksTest(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "playbooks test")
 	fs.Usage = func() {
-		fmt.Fprint(env.Stderr, "Usage: starter playbooks test [DIR]\n\n"+
+		fmt.Fprint(env.Stderr, "Usage: starter playbooks test [-v] [--together] [DIR]\n\n"+
 			"Run every playbook test (*.test.yaml) in DIR (default ./playbooks) against the real incident\n"+
-			"workflow with mocked action results; exits 1 if a case fails.\n")
+			"workflow with mocked action results; exits 1 if a case fails.\n\n"+
+			"With --together every case runs with all the playbooks of DIR loaded, as the worker runs them:\n"+
+			"each case says which playbooks ran, and where several acted on one target (overlap:).\n\n")
+		fs.PrintDefaults()
 	}
 	verbose := fs.Bool("v", false, "print passing cases too")
+	together := fs.Bool("together", false, "run each case with every playbook of DIR loaded, and show overlaps")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -27,25 +33,41 @@ func playbooksTest(ctx context.Context, env Env, args []string) error {
 	if len(pos) > 0 {
 		dir = pos[0]
 	}
-	results, err := playbooktest.RunDir(ctx, dir)
+	results, err := playbooktest.RunDirWith(ctx, dir, playbooktest.Options{Together: *together})
 	if err != nil {
 		return err
 	}
-	failed := 0
+	failed, overlapping := 0, 0
 	for _, r := range results {
-		if r.Passed() {
-			if *verbose {
-				fmt.Fprintf(env.Stdout, "PASS  %s / %s\n", r.Playbook, r.Case)
-			}
+		overlap := slices.ContainsFunc(r.Notes, func(n string) bool { return strings.HasPrefix(n, "overlap ") })
+		if overlap {
+			overlapping++
+		}
+		// Together, the notes are the point: print every case that has some.
+		if r.Passed() && !*verbose && len(r.Notes) == 0 {
 			continue
 		}
-		failed++
-		fmt.Fprintf(env.Stdout, "FAIL  %s / %s  (%s:%d)\n", r.Playbook, r.Case, r.File, r.Line)
+		verdict := "PASS"
+		if !r.Passed() {
+			verdict = "FAIL"
+			failed++
+		}
+		fmt.Fprintf(env.Stdout, "%s  %s / %s  (%s:%d)\n", verdict, r.Playbook, r.Case, r.File, r.Line)
+		if *together {
+			fmt.Fprintf(env.Stdout, "        ran: %s\n", strings.Join(r.Ran, ", "))
+		}
 		for _, p := range r.Problems {
 			fmt.Fprintf(env.Stdout, "        %s\n", p)
 		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(env.Stdout, "        note: %s\n", n)
+		}
 	}
-	fmt.Fprintf(env.Stdout, "%d passed, %d failed\n", len(results)-failed, failed)
+	fmt.Fprintf(env.Stdout, "%d passed, %d failed", len(results)-failed, failed)
+	if *together {
+		fmt.Fprintf(env.Stdout, ", %d with overlaps", overlapping)
+	}
+	fmt.Fprintln(env.Stdout)
 	if failed > 0 {
 		return errors.New("playbook tests failed")
 	}

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/playbook"
@@ -19,6 +20,9 @@ type Incident struct {
 	// Merged are the actions of incidents merged into this one
 	// (store.MergedActions); proposals they cover are planned as covered.
 	Merged []domain.Action
+	// Actions are the incident's own actions so far (a stored incident's);
+	// proposals they record are planned as done, or as their status.
+	Actions []domain.Action
 }
 
 // Step is one thing a playbook would do.
@@ -34,8 +38,12 @@ type Step struct {
 	Params   map[string]any `json:"params,omitempty"`
 	// Outcome is "run" (without a human), "wait" (for approval), "skip"
 	// (policy leaves it out), "covered" (an action of an incident merged
-	// into this one already does it) or "do" (incident bookkeeping, always
-	// done).
+	// into this one already does it), "do" (incident bookkeeping, always
+	// done), "done" (a stored incident's action that succeeded already; an
+	// action it recorded otherwise shows its status: pending, rejected, …)
+	// or "none" (the step does nothing: its when is false or its
+	// for_each empty; Reason says which, and which pending actions it
+	// reads).
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason,omitempty"`
 }
@@ -44,12 +52,49 @@ type Step struct {
 // covers it (Context.Covered).
 const OutcomeCovered = "covered"
 
+// OutcomeNone is the outcome of a step that does nothing for the incident.
+const OutcomeNone = "none"
+
+// What a plan assumes of the actions that would wait for approval
+// (Options.Assume).
+const (
+	// AssumePending (the default) plans later steps as if every waiting
+	// action were still pending when they look.
+	AssumePending = ""
+	// AssumeApproved plans them as if every waiting action had been
+	// approved and had succeeded.
+	AssumeApproved = "approved"
+	// AssumeRejected plans them as if every waiting action had been
+	// rejected (or had expired).
+	AssumeRejected = "rejected"
+)
+
+// Options change what Make assumes. The zero value is the default.
+type Options struct {
+	// Assume is AssumePending, AssumeApproved or AssumeRejected.
+	Assume string
+}
+
 // Plan is what the playbooks would do to one incident.
 type Plan struct {
 	IncidentID int64    `json:"incidentId"`
 	Incident   string   `json:"incident"`
 	Playbooks  []string `json:"playbooks"` // the ones that apply, in order
-	Steps      []Step   `json:"steps"`
+	// NotRun are the playbooks that matched but do not run (an exclusive
+	// playbook runs alone; fallbacks yield to other playbooks), with why.
+	NotRun []NotRun `json:"notRun,omitempty"`
+	Steps  []Step   `json:"steps"`
+	// Assumed is what the plan assumed of actions that would wait
+	// (Options.Assume); empty: still pending.
+	Assumed string `json:"assumed,omitempty"`
+
+	assume string
+}
+
+// NotRun is a playbook that matched the incident but does not run.
+type NotRun struct {
+	Playbook string `json:"playbook"` // "NAME vVERSION"
+	Reason   string `json:"reason"`
 }
 
 // Make plans, without side effects, what the playbooks would do to the
@@ -58,17 +103,34 @@ type Plan struct {
 // every action that would wait is still pending when later steps look.
 // Error handlers are not planned: nothing fails in a plan.
 func Make(books []*playbook.Playbook, in Incident) (*Plan, error) {
+	return MakeWith(books, in, Options{})
+}
+
+// MakeWith is Make with options: with Assume set, later steps see every
+// action that would wait as approved and succeeded, or as rejected, so the
+// plan shows the rest of the story.
+func MakeWith(books []*playbook.Playbook, in Incident, opts Options) (*Plan, error) {
+	switch opts.Assume {
+	case AssumePending, AssumeApproved, AssumeRejected:
+	default:
+		return nil, domain.Invalid("assume", "want approved or rejected, got %q", opts.Assume)
+	}
 	env := playbook.NewEnv(in.Incident, in.Alerts, in.Entities)
-	selected, err := playbook.Select(books, env)
+	choice, err := playbook.Choose(books, env)
 	if err != nil {
 		return nil, err
 	}
+	selected := choice.Run
 	p := &Plan{IncidentID: in.Incident.ID, Incident: in.Incident.DisplayName, Playbooks: []string{}, Steps: []Step{}}
+	for _, l := range choice.Left {
+		p.NotRun = append(p.NotRun, NotRun{Playbook: fmt.Sprintf("%s v%d", l.Playbook.Name, l.Playbook.Version), Reason: l.Reason})
+	}
 	for _, pb := range selected {
 		p.Playbooks = append(p.Playbooks, fmt.Sprintf("%s v%d", pb.Name, pb.Version))
 	}
 	c := NewContext(in.Incident, in.Entities, in.Settings)
-	c.Merged = in.Merged
+	c.Merged, c.Recorded = in.Merged, in.Actions
+	p.assume, p.Assumed = opts.Assume, opts.Assume
 	runs := make([]*planRun, len(selected))
 	for i, pb := range selected {
 		runs[i] = &planRun{pb: pb, env: withSteps(env)}
@@ -106,6 +168,14 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 		if err != nil {
 			return fmt.Errorf("playbook %s step %s: %w", r.pb.Name, step.ID, err)
 		}
+		if len(invs) == 0 {
+			if err := p.none(r, step, stage, via); err != nil {
+				return err
+			}
+			r.env.Steps[step.ID] = playbook.Summarize(nil)
+			continue
+		}
+		waits := waitsFor(r, step)
 		var results []playbook.ActionOutput
 		for _, inv := range invs {
 			ps := Step{Playbook: r.pb.Name, Version: r.pb.Version, Stage: stage, Step: step.ID, Via: via,
@@ -128,28 +198,94 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 			case !step.Spec.Remediation:
 				ps.Outcome = "do"
 			default:
-				a, d, err := Propose(c, r.pb, step, inv)
-				if err != nil {
+				if err := p.remediation(c, r, step, inv, &ps, &res); err != nil {
 					return err
-				}
-				ps.Outcome, ps.Reason = string(d.Outcome), d.Reason
-				switch m := c.Covered(a); {
-				case d.Outcome == policy.Skip:
-					res.Status = playbook.InvocationSkipped
-				case m != nil:
-					ps.Outcome, ps.Reason = OutcomeCovered, CoveredReason(m)
-					res.Status, res.Result, res.Error = string(m.Status), m.Result, m.Error
-				case d.Outcome == policy.Wait:
-					res.Status = string(domain.ActionPending)
 				}
 				r.remediations = append(r.remediations, res)
 			}
 			results = append(results, res)
+			if waits != "" {
+				ps.Reason = strings.TrimPrefix(ps.Reason+"; "+waits, "; ")
+			}
 			p.Steps = append(p.Steps, ps)
 		}
 		r.env.Steps[step.ID] = playbook.Summarize(results)
 	}
 	return nil
+}
+
+// remediation plans one invocation of a remediation step as the workflow
+// decides it: an action the incident recorded already, left out by
+// policy, covered by a merged incident's action, waiting (or, with
+// Assume, approved or rejected), or run. It fills the planned row and the
+// output later steps read.
+func (p *Plan) remediation(c *Context, r *planRun, step *playbook.Step, inv playbook.Invocation, ps *Step, res *playbook.ActionOutput) error {
+	a, d, err := Propose(c, r.pb, step, inv)
+	if err != nil {
+		return err
+	}
+	ps.Outcome, ps.Reason = string(d.Outcome), d.Reason
+	known := c.Known(a)
+	switch m := c.Covered(a); {
+	case known != nil:
+		ps.Outcome, ps.Reason = KnownOutcome(known)
+		res.Status, res.Result, res.Error = string(known.Status), known.Result, known.Error
+	case d.Outcome == policy.Skip:
+		res.Status = playbook.InvocationSkipped
+	case m != nil:
+		ps.Outcome, ps.Reason = OutcomeCovered, CoveredReason(m)
+		res.Status, res.Result, res.Error = string(m.Status), m.Result, m.Error
+	case d.Outcome == policy.Wait:
+		switch p.assume {
+		case AssumeApproved:
+			res.Status = string(domain.ActionSucceeded)
+			ps.Reason += " (assumed approved)"
+		case AssumeRejected:
+			res.Status = string(domain.ActionRejected)
+			ps.Reason += " (assumed rejected)"
+		default:
+			res.Status = string(domain.ActionPending)
+		}
+	}
+	return nil
+}
+
+// none records a step that does nothing for the incident, with why: its
+// when or for_each, and the earlier steps it reads that would still wait
+// for approval, which is often the real reason.
+func (p *Plan) none(r *planRun, step *playbook.Step, stage playbook.Stage, via string) error {
+	why, err := step.WhyNone(r.env)
+	if err != nil {
+		return fmt.Errorf("playbook %s step %s: %w", r.pb.Name, step.ID, err)
+	}
+	for _, id := range step.Reads {
+		if out, ok := r.env.Steps[id]; ok && out.Pending > 0 {
+			why += fmt.Sprintf("; steps.%s has %d action(s) waiting for approval, assumed still pending (--assume approved or rejected plans what follows)", id, out.Pending)
+		}
+	}
+	action := step.Action
+	if step.Use != "" {
+		action = "use " + step.Use
+	}
+	p.Steps = append(p.Steps, Step{Playbook: r.pb.Name, Version: r.pb.Version, Stage: stage, Step: step.ID, Via: via,
+		Action: action, Outcome: OutcomeNone, Reason: why})
+	return nil
+}
+
+// waitsFor says which earlier steps with actions waiting for approval a
+// step reads: the running investigation evaluates it only once they are
+// decided, so what the plan shows for it happens after that.
+func waitsFor(r *planRun, step *playbook.Step) string {
+	var ids []string
+	for _, id := range step.Reads {
+		if out, ok := r.env.Steps[id]; ok && out.Pending > 0 {
+			ids = append(ids, fmt.Sprintf("steps.%s (%d pending)", id, out.Pending))
+		}
+	}
+	if len(ids) == 0 {
+		return ""
+	}
+	return "runs once " + strings.Join(ids, ", ") + " is decided; planned as if still pending"
 }
 
 // Change is one difference between two plans of the same incident.

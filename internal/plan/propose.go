@@ -23,6 +23,54 @@ type Context struct {
 	// Merged are the actions of incidents merged into this one (see
 	// Covered).
 	Merged []domain.Action
+	// Recorded are the incident's own actions so far, for a plan of a
+	// stored incident (see Known).
+	Recorded []domain.Action
+}
+
+// Known returns the incident's recorded action a proposal is, as the
+// workflow finds it: the one with its idempotency key (this step proposed
+// it on an earlier pass), else the same action (type, target, parameters)
+// another step proposed, unless that one failed (then the workflow asks
+// again). nil when the proposal is new.
+func (c *Context) Known(a *domain.Action) *domain.Action {
+	for i := range c.Recorded {
+		if m := &c.Recorded[i]; m.IdempotencyKey == a.IdempotencyKey {
+			return m
+		}
+	}
+	for i := range c.Recorded {
+		m := &c.Recorded[i]
+		if m.Type == a.Type && m.TargetKey == a.TargetKey && m.UndoOf == "" && m.ParamsHash == a.ParamsHash &&
+			m.Status != domain.ActionFailed {
+			return m
+		}
+	}
+	return nil
+}
+
+// OutcomeDone is the outcome of a proposal whose action succeeded already.
+const OutcomeDone = "done"
+
+// KnownOutcome is how a plan shows a proposal the incident recorded: done
+// when it succeeded, else its status (pending, rejected, …), with who
+// proposed it and when it was decided.
+func KnownOutcome(m *domain.Action) (outcome, reason string) {
+	outcome = string(m.Status)
+	if m.Status == domain.ActionSucceeded {
+		outcome = OutcomeDone
+	}
+	reason = fmt.Sprintf("recorded as action %s (%s/%s): %s", m.ID, m.Playbook, m.Step, m.Status)
+	if m.DecidedBy != "" {
+		reason += ", decided by " + m.DecidedBy
+	}
+	if m.Result != "" {
+		reason += ": " + m.Result
+	}
+	if m.Error != "" {
+		reason += ": " + m.Error
+	}
+	return outcome, reason
 }
 
 // Covered returns the action of an incident merged into this one that

@@ -153,6 +153,12 @@ func (l *loader) argValue(n *yaml.Node, what string, scope any, depth int) (argV
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
+		// A template in what YAML took for a comment was meant as text
+		// (`Incident #{{ incident.id }}`): the value would silently lose it.
+		if strings.Contains(n.LineComment, "{{") && commentTrap(n) != "" {
+			l.errorf(n, "%s: the template after # is lost", what)
+			return nil, false
+		}
 		switch n.ShortTag() {
 		case "!!str", "!!timestamp":
 			return l.template(n, what, scope)
@@ -395,7 +401,7 @@ func (l *loader) checkArg(spec *actions.Spec, p actions.Param, v argValue, n *ya
 			switch e := e.(type) {
 			case literal:
 				if _, ok := e.v.(string); !ok {
-					l.errorf(en, "%s[%d]: want a string, got %T", what, i, e.v)
+					l.errorf(en, "%s[%d]: want a string, got %s", what, i, valueName(e.v))
 				}
 			case whole:
 				if nt := e.p.nature; !unknown(nt) && nt.Kind != reflect.String {

@@ -1,6 +1,7 @@
 package playbook
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -102,7 +103,13 @@ func (p *program) runBool(env any) (bool, error) {
 // expression, dropping expr's multi-line snippet; an exceeded budget stays
 // an exprsafe.ErrBudget.
 func exprError(src string, err error) error {
-	return fmt.Errorf("%s: %w", src, exprsafe.Unwrap(err))
+	inner := exprsafe.Unwrap(err)
+	if errors.Is(inner, exprsafe.ErrBudget) {
+		return fmt.Errorf("%s: %w", src, inner)
+	}
+	// Runtime messages name Go types too (cannot fetch x from
+	// playbook.ActionOutput): say them in playbook words.
+	return fmt.Errorf("%s: %s", src, plainTypes(goNames.Replace(inner.Error())))
 }
 
 // compiled is an expression compiled at load time with what the checks
@@ -201,7 +208,10 @@ var (
 // the closest name for a misspelt field or variable. inputs are the names
 // of a sub-playbook's inputs, whose struct type expr names by its fields.
 func polish(msg string, inputs []string) string {
-	msg = goNames.Replace(msg)
+	msg = plainTypes(goNames.Replace(msg))
+	if strings.HasPrefix(msg, "invalid char escape") {
+		msg += " (" + exprEscapeHint + ")"
+	}
 	if loc := inputStruct.FindStringIndex(msg); loc != nil {
 		msg = "inputs has no field" + msg[loc[1]:]
 	}
@@ -397,10 +407,10 @@ func typeName(nt nature.Nature) string {
 		case el == alertViewType:
 			return "a list of alerts"
 		default:
-			return "a list of " + el.String()
+			return "a " + plainTypes("[]"+el.String())
 		}
 	}
-	return goNames.Replace(nt.Type.String())
+	return plainTypes(goNames.Replace(nt.Type.String()))
 }
 
 // isBool reports whether a compiled expression yields a boolean (or a value

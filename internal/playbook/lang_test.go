@@ -247,13 +247,19 @@ func TestParseLanguageErrors(t *testing.T) {
 			want: []string{`t.yaml:3:7: kind must be sub (a sub-playbook), got "library"; leave kind out for a playbook that matches incidents`},
 		},
 		{
-			name: "sub-playbook with match, order and fallback",
-			src:  header + "kind: sub\nmatch: true\norder: 3\nfallback: true\n",
+			name: "sub-playbook with match, order, fallback and exclusive",
+			src:  header + "kind: sub\nmatch: true\norder: 3\nfallback: true\nexclusive: true\n",
 			want: []string{
 				`t.yaml:4:1: a sub-playbook (kind: sub) takes no match: it runs only where a step says use: t`,
 				`t.yaml:5:1: a sub-playbook (kind: sub) takes no order: it runs only where a step says use: t`,
 				`t.yaml:6:1: a sub-playbook (kind: sub) takes no fallback: it runs only where a step says use: t`,
+				`t.yaml:7:1: a sub-playbook (kind: sub) takes no exclusive: it runs only where a step says use: t`,
 			},
+		},
+		{
+			name: "exclusive not a boolean",
+			src:  header + "exclusive: yes please\n",
+			want: []string{`t.yaml:3:12: exclusive must be true or false, got "yes please"`},
 		},
 		{
 			name: "inputs on a playbook",
@@ -477,7 +483,7 @@ func TestLinkErrors(t *testing.T) {
 				"      with:\n        device: \"{{ item }}\"\n        isolation: 3\n        colour: red\n        tags: \"x {{ incident.id }}\"\n")},
 			want: []string{
 				`main.yaml:9:9: with.device: want a device, got a user`,
-				`main.yaml:10:9: with.isolation: want a string, got int`,
+				`main.yaml:10:9: with.isolation: want a string, got an integer`,
 				`main.yaml:11:9: sub-playbook contain-device takes no input "colour", want one of device, isolation, tags`,
 				`main.yaml:12:9: with.tags: want a list of strings, but text with templates renders a string`,
 			},
@@ -617,6 +623,91 @@ func TestSelect(t *testing.T) {
 		if !reflect.DeepEqual(names, tt.want) {
 			t.Errorf("%s: Select = %v, want %v", tt.name, names, tt.want)
 		}
+	}
+}
+
+// TestChoose pins the exclusive rule: candidates by order then name, the
+// first exclusive one runs alone, and the others are left with a reason.
+func TestChoose(t *testing.T) {
+	t.Parallel()
+	inc, alerts, entities := snapshot()
+	env := NewEnv(inc, alerts, entities)
+	tests := []struct {
+		name  string
+		files map[string]string
+		run   []string
+		left  []string
+	}{
+		{
+			name: "no exclusive: all that match",
+			files: map[string]string{
+				"a.yaml": "name: a\nversion: 1\norder: 2\n",
+				"b.yaml": "name: b\nversion: 1\norder: 1\n",
+			},
+			run: []string{"b", "a"},
+		},
+		{
+			name: "an exclusive playbook runs alone, whatever its order",
+			files: map[string]string{
+				"a.yaml": "name: a\nversion: 1\norder: 1\n",
+				"b.yaml": "name: b\nversion: 1\norder: 5\nexclusive: true\n",
+				"c.yaml": "name: c\nversion: 1\norder: 9\n",
+				"f.yaml": "name: f\nversion: 1\nfallback: true\n",
+			},
+			run:  []string{"b"},
+			left: []string{"f: fallback: another playbook matched", "a: exclusive playbook b runs alone", "c: exclusive playbook b runs alone"},
+		},
+		{
+			name: "two exclusive: the first by order, then name",
+			files: map[string]string{
+				"x.yaml": "name: x\nversion: 1\norder: 3\nexclusive: true\n",
+				"w.yaml": "name: w\nversion: 1\norder: 3\nexclusive: true\n",
+				"v.yaml": "name: v\nversion: 1\norder: 4\nexclusive: true\n",
+			},
+			run:  []string{"w"},
+			left: []string{"x: exclusive playbook w runs alone", "v: exclusive playbook w runs alone"},
+		},
+		{
+			name: "an exclusive playbook that does not match changes nothing",
+			files: map[string]string{
+				"a.yaml": "name: a\nversion: 1\n",
+				"b.yaml": "name: b\nversion: 1\nexclusive: true\nmatch: len(messages) > 0\n",
+			},
+			run: []string{"a"},
+		},
+		{
+			name: "exclusive among fallbacks",
+			files: map[string]string{
+				"a.yaml": "name: a\nversion: 1\nmatch: len(messages) > 0\n",
+				"f.yaml": "name: f\nversion: 1\nfallback: true\n",
+				"g.yaml": "name: g\nversion: 1\nfallback: true\nexclusive: true\norder: 9\n",
+			},
+			run:  []string{"g"},
+			left: []string{"f: exclusive playbook g runs alone"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pbs, err := LoadDir(writeDir(t, tt.files))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := Choose(pbs, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var run, left []string
+			for _, pb := range c.Run {
+				run = append(run, pb.Name)
+			}
+			for _, l := range c.Left {
+				left = append(left, l.Playbook.Name+": "+l.Reason)
+			}
+			if !reflect.DeepEqual(run, tt.run) || !reflect.DeepEqual(left, tt.left) {
+				t.Errorf("Choose run %q left %q; want run %q left %q", run, left, tt.run, tt.left)
+			}
+		})
 	}
 }
 

@@ -100,15 +100,24 @@ func (l *loader) add(line, col int, format string, args ...any) {
 		Message: fmt.Sprintf(format, args...)})
 }
 
-// errorf records a problem at the start of node n.
+// errorf records a problem at the start of node n, saying so when a YAML
+// comment cut n's value short (commentTrap).
 func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
-	l.add(n.Line, n.Column, format, args...)
+	l.add(n.Line, n.Column, "%s", withTrap(fmt.Sprintf(format, args...), n))
 }
 
 // errorAt records a problem at rune offset off of the scalar n's value.
 func (l *loader) errorAt(n *yaml.Node, off int, format string, args ...any) {
 	line, col := l.posIn(n, off)
-	l.add(line, col, format, args...)
+	l.add(line, col, "%s", withTrap(fmt.Sprintf(format, args...), n))
+}
+
+// withTrap adds commentTrap's explanation to a message about n.
+func withTrap(msg string, n *yaml.Node) string {
+	if hint := commentTrap(n); hint != "" {
+		return msg + " (" + hint + ")"
+	}
+	return msg
 }
 
 // posIn maps rune offset off of scalar n's value to a file position. It walks
@@ -178,12 +187,17 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // yamlError records a YAML syntax error, which yaml.v3 locates by line only.
 func (l *loader) yamlError(err error) {
 	msg := err.Error()
+	line := 1
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		l.add(line, 1, "%s", m[2])
-		return
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
-	l.add(1, 1, "%s", strings.TrimPrefix(msg, "yaml: "))
+	if hint := yamlHint(msg, []byte(string(l.text)), line); hint != "" {
+		msg += " (" + hint + ")"
+	}
+	l.add(line, 1, "%s", msg)
 }
 
 // playbook parses the whole file.
@@ -254,8 +268,11 @@ func (l *loader) playbook(src []byte) *Playbook {
 	if n := f.vals["fallback"]; n != nil {
 		pb.Fallback, _ = l.boolean(n, "fallback")
 	}
+	if n := f.vals["exclusive"]; n != nil {
+		pb.Exclusive, _ = l.boolean(n, "exclusive")
+	}
 	if sub {
-		for _, key := range []string{"match", "order", "fallback"} {
+		for _, key := range []string{"match", "order", "fallback", "exclusive"} {
 			if k := f.keys[key]; k != nil {
 				l.errorf(k, "a sub-playbook (kind: sub) takes no %s: it runs only where a step says use: %s", key, pb.Name)
 			}
@@ -597,7 +614,11 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, fl *flow, info *s
 		case alertViewType:
 			st.items = itemAlert
 		default:
-			l.errorAt(fen, 0, "for_each: want a list of entities or alerts, got %s", typeName(c.nature))
+			msg := fmt.Sprintf("for_each: want a list of entities or alerts, got %s", typeName(c.nature))
+			if hint := typeLosing(c.src); hint != "" {
+				msg += " (" + hint + ")"
+			}
+			l.errorAt(fen, 0, "%s", msg)
 			return nil
 		}
 		st.forEach, st.ForEach = c.program, c.src

@@ -103,6 +103,9 @@ type Playbook struct {
 	Match       string // source of the match expression; "" matches every incident
 	// Fallback playbooks apply only to incidents no other playbook matched.
 	Fallback bool
+	// Exclusive playbooks run alone: when one matches, the other playbooks
+	// that match do not run (Select).
+	Exclusive bool
 	// Inputs are what a sub-playbook takes from the step that uses it, in
 	// file order; nil for other playbooks.
 	Inputs []Input
@@ -268,14 +271,47 @@ func (p *Playbook) Matches(env *Env) (bool, error) {
 
 // Select returns the playbooks that apply to the incident in env, in the
 // order they run: by Order, then Name. Sub-playbooks never apply on their
-// own; fallback playbooks apply only when no other playbook matched. It is
-// pure and deterministic: safe inside workflow code.
+// own; fallback playbooks apply only when no other playbook matched; an
+// exclusive playbook that applies runs alone (Choose tells why the others
+// do not run). It is pure and deterministic: safe inside workflow code.
 func Select(pbs []*Playbook, env *Env) ([]*Playbook, error) {
+	c, err := Choose(pbs, env)
+	if err != nil {
+		return nil, err
+	}
+	return c.Run, nil
+}
+
+// Choice is which playbooks apply to an incident (Run, in the order they
+// run) and which matched but do not run, with the reason (Left).
+type Choice struct {
+	Run  []*Playbook
+	Left []Left
+}
+
+// Left is a playbook that matched an incident but does not run for it.
+type Left struct {
+	Playbook *Playbook
+	Reason   string // e.g. "exclusive playbook device-compromise runs alone"
+}
+
+// Choose is Select with the playbooks that matched and do not run, and why.
+// The rule, in this order:
+//
+//  1. every playbook whose match is true is a candidate; if no candidate is
+//     a non-fallback playbook, the fallback candidates are the candidates,
+//     else the fallback ones are left out ("another playbook matched");
+//  2. candidates sort by Order, then Name;
+//  3. if any candidate is exclusive, the first exclusive one in that order
+//     runs alone and every other candidate is left out.
+//
+// It is pure and deterministic: safe inside workflow code.
+func Choose(pbs []*Playbook, env *Env) (Choice, error) {
 	var matched, fallbacks []*Playbook
 	for _, pb := range pbs {
 		ok, err := pb.Matches(env)
 		if err != nil {
-			return nil, err
+			return Choice{}, err
 		}
 		switch {
 		case !ok:
@@ -285,11 +321,27 @@ func Select(pbs []*Playbook, env *Env) ([]*Playbook, error) {
 			matched = append(matched, pb)
 		}
 	}
+	var c Choice
 	if len(matched) == 0 {
 		matched = fallbacks
+	} else {
+		slices.SortStableFunc(fallbacks, byOrder)
+		for _, pb := range fallbacks {
+			c.Left = append(c.Left, Left{Playbook: pb, Reason: "fallback: another playbook matched"})
+		}
 	}
 	slices.SortStableFunc(matched, byOrder)
-	return matched, nil
+	if i := slices.IndexFunc(matched, func(pb *Playbook) bool { return pb.Exclusive }); i >= 0 {
+		alone := matched[i]
+		for _, pb := range matched {
+			if pb != alone {
+				c.Left = append(c.Left, Left{Playbook: pb, Reason: "exclusive playbook " + alone.Name + " runs alone"})
+			}
+		}
+		matched = []*Playbook{alone}
+	}
+	c.Run = matched
+	return c, nil
 }
 
 // byOrder orders playbooks by Order, then Name.
@@ -388,6 +440,40 @@ func (s *Step) Expand(env *Env) ([]Invocation, error) {
 	}
 	return invs, nil
 }
+
+// WhyNone says why Expand gave no invocation for env: "for_each yields no
+// items" or "when is false" (for every item of a for_each, with their
+// number). Plan mode shows it for the steps that do nothing. Like Expand
+// it is pure.
+func (s *Step) WhyNone(env *Env) (string, error) {
+	if s.forEach == nil {
+		if s.When == "" {
+			return "nothing to act on", nil
+		}
+		return "when is false: " + oneLine(s.When), nil
+	}
+	env = s.withReads(env)
+	base, err := s.scope.bind(env, itemNone)
+	if err != nil {
+		return "", s.errorf("", "%v", err)
+	}
+	out, err := s.forEach.run(base.value)
+	if err != nil {
+		return "", s.errorf("", "for_each: %v", err)
+	}
+	n, err := itemCount(out)
+	if err != nil {
+		return "", s.errorf("", "for_each: %v", err)
+	}
+	if n == 0 {
+		return "for_each yields no items: " + oneLine(s.ForEach), nil
+	}
+	return fmt.Sprintf("when is false for each of the %d items: %s", n, oneLine(s.When)), nil
+}
+
+// oneLine collapses an expression's white space (a folded > scalar keeps
+// line breaks) for a one-line reason.
+func oneLine(src string) string { return strings.Join(strings.Fields(src), " ") }
 
 // withReads returns env, or a copy of it in which every step output the
 // step reads and env.Steps lacks is present with status skipped, so that
@@ -535,13 +621,8 @@ func eachItem[T any](v any, fn func(T) error) error {
 
 // describe names a value's type for error messages.
 func describe(v any) string {
-	switch v.(type) {
-	case nil:
+	if v == nil {
 		return "nil"
-	case EntityView:
-		return "an entity"
-	case AlertView:
-		return "an alert"
 	}
-	return fmt.Sprintf("%T", v)
+	return valueName(v)
 }

@@ -133,7 +133,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown playbook key",
 			src:  header + "stages: {}\nmatches: true\n",
-			want: []string{`t.yaml:4:1: unknown key "matches", want one of name, version, kind, order, description, match, fallback, inputs, stages`},
+			want: []string{`t.yaml:4:1: unknown key "matches", want one of name, version, kind, order, description, match, fallback, exclusive, inputs, stages`},
 		},
 		{
 			name: "unknown stage",
@@ -169,7 +169,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "bad literal type",
 			src:  header + "stages:\n  triage:\n    - id: a\n      action: incident.tag\n      with:\n        tags: 3\n",
-			want: []string{`t.yaml:8:15: with.tags: want a list of strings, got int`},
+			want: []string{`t.yaml:8:15: with.tags: want a list of strings, got an integer`},
 		},
 		{
 			name: "missing required argument",
@@ -215,12 +215,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "for_each not a list",
 			src:  header + "stages:\n  containment:\n    - id: a\n      for_each: incident.id\n      action: device.isolate\n",
-			want: []string{`t.yaml:6:17: for_each: want a list of entities or alerts, got int64`},
+			want: []string{`t.yaml:6:17: for_each: want a list of entities or alerts, got int`},
 		},
 		{
 			name: "for_each a list of strings",
 			src:  header + "stages:\n  containment:\n    - id: a\n      for_each: map(devices, .name)\n      action: device.isolate\n",
-			want: []string{`t.yaml:6:17: for_each: want a list of entities or alerts, got a list of string`},
+			want: []string{`t.yaml:6:17: for_each: want a list of entities or alerts, got a list of strings (map returns a plain list, which loses the items' entity type; filter, sortBy and take keep it; map makes a list of values, not entities: filter(devices, {...}) chooses entities)`},
 		},
 		{
 			name: "kind mismatch",

@@ -247,6 +247,12 @@ func (s *simulation) invoke(st *Step, inv Invocation) ActionOutput {
 	if d.Outcome == policy.Wait {
 		a.run = RunWait
 		a.status = string(domain.ActionExpired)
+		switch s.tc.Pending {
+		case PendingApprove:
+			a.status = string(domain.ActionApproved)
+		case PendingReject:
+			a.status = string(domain.ActionRejected)
+		}
 		for _, dec := range s.tc.Decisions {
 			if dec.Action == st.Action && (dec.Target == "" || dec.Target == inv.Target) {
 				a.status = string(domain.ActionRejected)
@@ -295,6 +301,23 @@ func (s *simulation) check() {
 	for _, c := range want.Comments {
 		if !slices.ContainsFunc(s.comments, func(got string) bool { return strings.Contains(got, c) }) {
 			t.Errorf("no comment contains %q; comments: %q", c, s.comments)
+		}
+	}
+	for _, tag := range want.Not.Tags {
+		if slices.Contains(s.tags, tag) {
+			t.Errorf("not.tags: tags %q hold %q", s.tags, tag)
+		}
+	}
+	for _, c := range want.Not.Comments {
+		if slices.ContainsFunc(s.comments, func(got string) bool { return strings.Contains(got, c) }) {
+			t.Errorf("not.comments: a comment contains %q; comments: %q", c, s.comments)
+		}
+	}
+	for _, w := range want.Not.Actions {
+		for _, a := range s.actions {
+			if a.typ == w.Type && (w.Target == "" || a.target == string(w.Target)) {
+				t.Errorf("line %d: not expected, but %+v", w.Line, a)
+			}
 		}
 	}
 	if want.Actions == nil {

@@ -168,7 +168,7 @@ func inputValue(decl Input, args map[string]any, env *Env) (any, error) {
 		}
 		return (*l)[i], nil
 	}
-	return nil, fmt.Errorf("input %s: want %s, got %T", decl.Name, inputTypeName(decl.Type), raw)
+	return nil, fmt.Errorf("input %s: want %s, got %s", decl.Name, inputTypeName(decl.Type), valueName(raw))
 }
 
 func toInt(v any) (int, bool) {
@@ -376,7 +376,7 @@ func (s *Step) inputArgs(scope any) (map[string]any, error) {
 		case !ok || v == nil:
 			args[in.Name] = deepCopy(in.Default)
 		case !fitsInput(v, in.Type):
-			return nil, fmt.Errorf("with.%s: want %s, got %T", in.Name, inputTypeName(in.Type), v)
+			return nil, fmt.Errorf("with.%s: want %s, got %s", in.Name, inputTypeName(in.Type), valueName(v))
 		}
 	}
 	return args, nil
@@ -574,7 +574,7 @@ func argFits(a argValue, in Input) string {
 		if isEntityKind(in.Type) {
 			return fmt.Sprintf("want %s: give an entity expression such as \"{{ item }}\"", want)
 		}
-		return fmt.Sprintf("want %s, got %T", want, v.v)
+		return fmt.Sprintf("want %s, got %s", want, valueName(v.v))
 	}
 	return ""
 }

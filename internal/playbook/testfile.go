@@ -56,9 +56,13 @@ type TestCase struct {
 	// matches succeeds with the result "ok".
 	Results []MockResult
 	// Decisions are analyst decisions on pending actions; a pending action
-	// no decision matches expires.
+	// no decision matches gets Pending.
 	Decisions []TestDecision
-	Expect    Expectation
+	// Pending is what analysts do with a pending action no decision
+	// names: PendingExpire (the default, ""), PendingApprove or
+	// PendingReject.
+	Pending string
+	Expect  Expectation
 }
 
 // EntityFacts are attributes and tags a test case adds to an entity.
@@ -136,6 +140,17 @@ type Expectation struct {
 	Comments []string // substrings of incident comments that must appear
 	// Actions is nil when the file does not give actions.
 	Actions []ExpectedAction
+	// Not lists what must not happen.
+	Not Absence
+}
+
+// Absence is what a test case expects not to happen (expect.not): no
+// remediation action of a type (on a target, when given), no tag, no
+// comment containing a text.
+type Absence struct {
+	Actions  []ExpectedAction // Type and Target only; Target "" means any target
+	Tags     []string
+	Comments []string
 }
 
 // ExpectedAction is one remediation action a test case expects.
@@ -148,24 +163,32 @@ type ExpectedAction struct {
 	Line   int
 }
 
+// What analysts do with pending actions no decision names (TestCase.Pending).
+const (
+	PendingExpire  = "expire"  // leave them; they expire after 7 days
+	PendingApprove = "approve" // approve every one
+	PendingReject  = "reject"  // reject every one
+)
+
 // How an expected action started (ExpectedAction.Run).
 const (
 	RunAuto = "auto" // ran without waiting for an analyst
 	RunWait = "wait" // waited for an analyst (or expired)
 )
 
-// Keys of the test file format.
+// Keys of the test file format, from the tables TestSchema documents.
 var (
-	testFileKeys     = []string{"playbook", "cases"}
-	testCaseKeys     = []string{"name", "automation", "alerts", "incident", "entities", "results", "decisions", "expect"}
-	testAutoKeys     = []string{"default", "groups", "autoEmail", "fourEyes", "guardrails"}
-	testIncidentKeys = []string{"displayName", "description", "severity", "status", "classification", "determination",
-		"assignedTo", "customTags", "alerts"}
-	testEntityKeys   = []string{"attrs", "tags"}
-	testResultKeys   = []string{"action", "target", "result", "error", "kind", "output"}
-	testDecisionKeys = []string{"action", "target", "decision", "by", "comment"}
-	testExpectKeys   = []string{"state", "tags", "comments", "actions"}
-	testActionKeys   = []string{"type", "target", "run", "reason", "status"}
+	testFileKeys     = names(testFileFields)
+	testCaseKeys     = names(testCaseFields)
+	testAutoKeys     = names(testAutoFields)
+	testIncidentKeys = names(testIncidentFields)
+	testEntityKeys   = names(testEntityFields)
+	testResultKeys   = names(testResultFields)
+	testDecisionKeys = names(testDecisionFields)
+	testExpectKeys   = names(testExpectFields)
+	testActionKeys   = names(testActionFields)
+	testNotKeys      = names(testNotFields)
+	testNotActKeys   = names(testNotActFields)
 )
 
 // ParseTestFile decodes a playbook test file. file names it in diagnostics
@@ -335,6 +358,14 @@ func (l *loader) testCase(n *yaml.Node) (TestCase, bool) {
 			if d, ok := l.decision(item); ok {
 				tc.Decisions = append(tc.Decisions, d)
 			}
+		}
+	}
+	if pn := f.vals["pending"]; pn != nil {
+		if s, ok := l.str(pn, "pending"); ok {
+			if s != PendingExpire && s != PendingApprove && s != PendingReject {
+				l.errorf(pn, "pending must be expire, approve or reject (what analysts do with pending actions no decision names), got %q", s)
+			}
+			tc.Pending = s
 		}
 	}
 	if en := f.vals["expect"]; en == nil {
@@ -612,7 +643,44 @@ func (l *loader) expectation(n *yaml.Node) Expectation {
 			}
 		}
 	}
+	if nn := f.vals["not"]; nn != nil {
+		e.Not = l.absence(nn)
+	}
 	return e
+}
+
+// absence decodes expect.not.
+func (l *loader) absence(n *yaml.Node) Absence {
+	var a Absence
+	f, ok := l.fields(n, "expect.not", testNotKeys)
+	if !ok {
+		return a
+	}
+	if tn := f.vals["tags"]; tn != nil {
+		a.Tags = l.strs(tn, "not.tags")
+	}
+	if cn := f.vals["comments"]; cn != nil {
+		a.Comments = l.strs(cn, "not.comments")
+	}
+	if an := f.vals["actions"]; an != nil {
+		for _, item := range l.list(an, "not.actions") {
+			af, ok := l.fields(item, "an action that must not be proposed", testNotActKeys)
+			if !ok {
+				continue
+			}
+			x := ExpectedAction{Line: item.Line}
+			if tn := af.vals["type"]; tn == nil {
+				l.errorf(item, "not.actions: an action needs a type")
+			} else if x.Type = l.actionType(tn, "type"); x.Type != "" {
+				if spec, ok := actions.Lookup(x.Type); ok && !spec.Remediation {
+					l.errorf(tn, "type: %s is incident bookkeeping, not a remediation action; check it with not.tags or not.comments", x.Type)
+				}
+			}
+			x.Target = l.targetKey(af)
+			a.Actions = append(a.Actions, x)
+		}
+	}
+	return a
 }
 
 var investigationStates = []string{"queued", "running", "pendingApproval", "pendingResource", "successfullyRemediated",

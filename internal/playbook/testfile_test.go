@@ -85,6 +85,19 @@ cases:
 		t.Errorf("expect = %+v, want %+v", c.Expect, wantExpect)
 	}
 
+	// pending and expect.not.
+	src = "playbook: p\ncases:\n  - name: no\n    alerts: [{id: a1}]\n    pending: reject\n" +
+		"    expect: {not: {actions: [{type: device.isolate}, {type: user.disable, target: \"user:a@b\"}], tags: [t], comments: [c]}}\n"
+	nf, err := ParseTestFile("n.test.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("ParseTestFile: %v", err)
+	}
+	wantNot := Absence{Actions: []ExpectedAction{{Type: "device.isolate", Line: 6}, {Type: "user.disable", Target: "user:a@b", Line: 6}},
+		Tags: []string{"t"}, Comments: []string{"c"}}
+	if nc := nf.Cases[0]; nc.Pending != PendingReject || !reflect.DeepEqual(nc.Expect.Not, wantNot) {
+		t.Errorf("pending %q, not %+v; want reject, %+v", nc.Pending, nc.Expect.Not, wantNot)
+	}
+
 	inc := tf.Cases[1]
 	if string(inc.Incident) != `{"customTags":["vip"],"severity":"high"}` || len(inc.Alerts) != 1 || inc.Expect.Actions != nil {
 		t.Errorf("incident case: incident %s alerts %s actions %v", inc.Incident, inc.Alerts, inc.Expect.Actions)
@@ -136,7 +149,7 @@ func TestParseTestFileErrors(t *testing.T) {
 				`t.test.yaml:6:5: test case has no alerts: give alerts, or an incident with its alerts`,
 				`t.test.yaml:6:5: test case has no expect: say what the playbook must do`,
 				`t.test.yaml:6:5: duplicate case name "a", first at line 3`,
-				`t.test.yaml:7:5: unknown key "alert", want one of name, automation, alerts, incident, entities, results, decisions, expect`,
+				`t.test.yaml:7:5: unknown key "alert", want one of name, automation, alerts, incident, entities, results, decisions, pending, expect`,
 			},
 		},
 		{
@@ -157,6 +170,18 @@ func TestParseTestFileErrors(t *testing.T) {
 				`t.test.yaml:7:129: a result is a success's text; a failing action has an error instead`,
 				`t.test.yaml:8:52: decision must be approve or reject, got "maybe"`,
 				`t.test.yaml:8:60: decision has no action`,
+			},
+		},
+		{
+			name: "pending and expect.not",
+			src: "playbook: p\ncases:\n  - name: a\n" + alert + "    pending: later\n" +
+				"    expect: {not: {actions: [{type: incident.comment}, {target: \"device:d\"}, {type: device.isolate, status: failed}], tag: [x]}}\n",
+			want: []string{
+				`t.test.yaml:5:14: pending must be expire, approve or reject (what analysts do with pending actions no decision names), got "later"`,
+				`t.test.yaml:6:37: type: incident.comment is incident bookkeeping, not a remediation action; check it with not.tags or not.comments`,
+				`t.test.yaml:6:56: not.actions: an action needs a type`,
+				`t.test.yaml:6:101: unknown key "status", want one of type, target`,
+				`t.test.yaml:6:119: unknown key "tag", want one of actions, tags, comments`,
 			},
 		},
 		{

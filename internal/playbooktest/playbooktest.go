@@ -42,13 +42,36 @@ type Result struct {
 	Case     string
 	Line     int
 	Problems []string // empty when the case passed
+	// Ran lists the playbooks that ran for the case, in order (with
+	// Options.Together several may).
+	Ran []string
+	// Notes say what other playbooks did when they ran together with the
+	// one under test: overlaps on one target, actions of their own, a
+	// different final state. They do not fail the case.
+	Notes []string
+}
+
+// Options change how RunDirWith runs the tests. The zero value runs each
+// test file against its playbook alone.
+type Options struct {
+	// Together runs every case with all the playbooks of the directory
+	// loaded, as the worker would: the case's expectations are checked
+	// against what the playbook under test did among the others, and the
+	// overlaps (several playbooks acting on one target) come out as Notes.
+	Together bool
 }
 
 // Passed reports whether the case passed.
 func (r Result) Passed() bool { return len(r.Problems) == 0 }
 
-// RunDir loads the playbooks and test files of dir and runs every case.
+// RunDir loads the playbooks and test files of dir and runs every case,
+// each against its playbook alone.
 func RunDir(ctx context.Context, dir string) ([]Result, error) {
+	return RunDirWith(ctx, dir, Options{})
+}
+
+// RunDirWith is RunDir with options.
+func RunDirWith(ctx context.Context, dir string, opts Options) ([]Result, error) {
 	books, err := playbook.LoadDir(dir)
 	if err != nil {
 		return nil, err
@@ -59,7 +82,7 @@ func RunDir(ctx context.Context, dir string) ([]Result, error) {
 	}
 	var out []Result
 	for _, tf := range files {
-		rs, err := RunFile(ctx, books, tf)
+		rs, err := runFile(ctx, books, tf, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -71,13 +94,17 @@ func RunDir(ctx context.Context, dir string) ([]Result, error) {
 // RunFile runs a test file's cases against the playbook it names (and the
 // sub-playbooks among books, which it may use).
 func RunFile(ctx context.Context, books []*playbook.Playbook, tf *playbook.TestFile) ([]Result, error) {
+	return runFile(ctx, books, tf, Options{})
+}
+
+func runFile(ctx context.Context, books []*playbook.Playbook, tf *playbook.TestFile, opts Options) ([]Result, error) {
 	var sources []activities.PlaybookSource
 	found := false
 	for _, b := range books {
 		if b.Name == tf.Playbook {
 			found = true
 		}
-		if b.Name == tf.Playbook || b.Kind == playbook.KindSub {
+		if opts.Together || b.Name == tf.Playbook || b.Kind == playbook.KindSub {
 			sources = append(sources, activities.PlaybookSource{File: b.File, Source: b.Source})
 		}
 	}
@@ -88,11 +115,11 @@ func RunFile(ctx context.Context, books []*playbook.Playbook, tf *playbook.TestF
 	for i := range tf.Cases {
 		c := &tf.Cases[i]
 		r := Result{File: tf.File, Playbook: tf.Playbook, Case: c.Name, Line: c.Line}
-		problems, err := runCase(ctx, sources, c)
+		o, err := runCase(ctx, books, sources, tf.Playbook, c, opts)
 		if err != nil {
-			problems = append(problems, err.Error())
+			o.problems = append(o.problems, err.Error())
 		}
-		r.Problems = problems
+		r.Problems, r.Ran, r.Notes = o.problems, o.ran, o.notes
 		out = append(out, r)
 	}
 	return out, nil
@@ -122,46 +149,93 @@ func (m mockTarget) Execute(ctx context.Context, req activities.ExecuteRequest) 
 	return activities.ExecuteResult{Summary: "ok", Changed: true}, nil
 }
 
-func runCase(ctx context.Context, sources []activities.PlaybookSource, c *playbook.TestCase) ([]string, error) {
+// outcome is what a case's run found: problems fail the case, notes do not.
+type outcome struct {
+	problems []string
+	ran      []string
+	notes    []string
+}
+
+func runCase(ctx context.Context, books []*playbook.Playbook, sources []activities.PlaybookSource, tested string,
+	c *playbook.TestCase, opts Options) (outcome, error) {
 	dir, err := os.MkdirTemp("", "air-playbook-test-")
 	if err != nil {
-		return nil, err
+		return outcome{}, err
 	}
 	defer os.RemoveAll(dir)
 	st, err := store.Open(ctx, filepath.Join(dir, "air.db"))
 	if err != nil {
-		return nil, err
+		return outcome{}, err
 	}
 	defer st.Close()
+	problems, incident, state, err := runWorkflow(ctx, st, sources, c)
+	o := outcome{problems: problems}
+	if err != nil || state == nil {
+		return o, err
+	}
+	for _, p := range state.Playbooks {
+		o.ran = append(o.ran, p.Name)
+	}
+	for _, n := range state.NotRun {
+		// A fallback yielding to the playbooks that matched is the rule
+		// working, not news.
+		if !strings.HasPrefix(n.Reason, "fallback:") {
+			o.notes = append(o.notes, fmt.Sprintf("not run: %s (%s)", n.Name, n.Reason))
+		}
+	}
+	if opts.Together && !slices.Contains(o.ran, tested) {
+		// A case that expects the playbook to do nothing (it does not
+		// match) passes when it does not run.
+		msg := fmt.Sprintf("%s did not run: with every playbook loaded, %s ran", tested, strings.Join(o.ran, ", "))
+		for _, b := range books {
+			if b.Exclusive && slices.Contains(o.ran, b.Name) {
+				msg += fmt.Sprintf(" (%s is exclusive: it runs alone)", b.Name)
+			}
+		}
+		if e := c.Expect; len(e.Actions) > 0 || len(e.Tags) > 0 || len(e.Comments) > 0 {
+			o.problems = append(o.problems, msg)
+		} else {
+			o.notes = append(o.notes, msg)
+		}
+	}
+	ps, notes, err := compare(ctx, st, incident, state, c.Expect, tested, opts, owners(books, o.ran))
+	o.problems, o.notes = append(o.problems, ps...), append(o.notes, notes...)
+	return o, err
+}
+
+// runWorkflow runs the case's incident through IncidentWorkflow on a
+// fresh store. A nil state with no error means the run went wrong in a way
+// the problems describe.
+func runWorkflow(ctx context.Context, st *store.Store, sources []activities.PlaybookSource, c *playbook.TestCase) ([]string, int64, *workflows.State, error) {
 
 	settings := policy.Settings{Default: policy.SemiAll}
 	if c.Automation != nil {
 		settings = *c.Automation
 	}
 	if err := st.PutSetting(ctx, activities.SettingsKey, settings, "test"); err != nil {
-		return nil, err
+		return nil, 0, nil, err
 	}
 	var incident int64
 	for i, raw := range c.Alerts {
 		a, err := graph.DecodeAlert(raw)
 		if err != nil {
-			return nil, fmt.Errorf("alert %d: %w", i, err)
+			return nil, 0, nil, fmt.Errorf("alert %d: %w", i, err)
 		}
 		r, err := st.IngestAlert(ctx, a, store.CorrelationRules{})
 		if err != nil {
-			return nil, err
+			return nil, 0, nil, err
 		}
 		if incident == 0 {
 			incident = r.IncidentID
 		} else if r.IncidentID != incident {
-			return []string{fmt.Sprintf("alert %s opened incident %d apart from the first alert's incident %d: a case tests one incident", a.ID, r.IncidentID, incident)}, nil
+			return []string{fmt.Sprintf("alert %s opened incident %d apart from the first alert's incident %d: a case tests one incident", a.ID, r.IncidentID, incident)}, 0, nil, nil
 		}
 	}
 	if incident == 0 {
-		return nil, fmt.Errorf("the case gives no alerts")
+		return nil, 0, nil, fmt.Errorf("the case gives no alerts")
 	}
 	if c.Incident != nil {
-		return nil, fmt.Errorf("incident fields set by hand are not supported by the runner yet; give alerts")
+		return nil, 0, nil, fmt.Errorf("incident fields set by hand are not supported by the runner yet; give alerts")
 	}
 
 	var missing []domain.EntityKey
@@ -179,8 +253,30 @@ func runCase(ctx context.Context, sources []activities.PlaybookSource, c *playbo
 			return nil
 		}})
 
-	// Analysts look at the action center every ten minutes of (skipped)
-	// time for a day, and decide what the case says.
+	refused := decideAsAnalysts(env, c)
+	env.ExecuteWorkflow(workflows.IncidentWorkflow, workflows.IncidentInput{IncidentID: incident})
+	problems := *refused
+	if !env.IsWorkflowCompleted() {
+		return append(problems, "the investigation did not finish"), 0, nil, nil
+	}
+	if err := env.GetWorkflowError(); err != nil {
+		return append(problems, fmt.Sprintf("the workflow failed: %v", err)), 0, nil, nil
+	}
+	var state workflows.State
+	if err := env.GetWorkflowResult(&state); err != nil {
+		return nil, 0, nil, err
+	}
+	for _, k := range missing {
+		problems = append(problems, fmt.Sprintf("entities: %s is not an entity of the incident", k))
+	}
+	return problems, incident, &state, nil
+}
+
+// decideAsAnalysts has analysts look at the action center every ten
+// minutes of (skipped) time for a day, and decide what the case says
+// (decisionFor) through the decide Update. The returned list fills with
+// the decisions the workflow refused or failed while it runs.
+func decideAsAnalysts(env *testsuite.TestWorkflowEnvironment, c *playbook.TestCase) *[]string {
 	var problems []string
 	decided := map[string]bool{}
 	updates := 0
@@ -198,13 +294,10 @@ func runCase(ctx context.Context, sources []activities.PlaybookSource, c *playbo
 				if a.Status != domain.ActionPending || decided[a.ID] {
 					continue
 				}
-				i := slices.IndexFunc(c.Decisions, func(d playbook.TestDecision) bool {
-					return d.Action == a.Type && (d.Target == "" || d.Target == a.TargetKey)
-				})
-				if i < 0 {
+				d, ok := decisionFor(c, a)
+				if !ok {
 					continue
 				}
-				d := c.Decisions[i]
 				by := d.By
 				if by == "" {
 					by = "analyst"
@@ -225,97 +318,292 @@ func runCase(ctx context.Context, sources []activities.PlaybookSource, c *playbo
 			}
 		}, time.Duration(tick)*10*time.Minute)
 	}
-	env.ExecuteWorkflow(workflows.IncidentWorkflow, workflows.IncidentInput{IncidentID: incident})
-	if !env.IsWorkflowCompleted() {
-		return append(problems, "the investigation did not finish"), nil
-	}
-	if err := env.GetWorkflowError(); err != nil {
-		return append(problems, fmt.Sprintf("the workflow failed: %v", err)), nil
-	}
-	var state workflows.State
-	if err := env.GetWorkflowResult(&state); err != nil {
-		return nil, err
-	}
-	for _, k := range missing {
-		problems = append(problems, fmt.Sprintf("entities: %s is not an entity of the incident", k))
-	}
-	return append(problems, compare(ctx, st, incident, &state, c.Expect)...), nil
+	return &problems
 }
 
-// compare lists every way the outcome differs from the expectation.
-func compare(ctx context.Context, st *store.Store, incident int64, state *workflows.State, want playbook.Expectation) []string {
-	var problems []string
-	if want.State != "" && state.Investigation != want.State {
-		msg := fmt.Sprintf("state: got %s, want %s", state.Investigation, want.State)
-		if state.Error != "" {
-			msg += " (error: " + state.Error + ")"
-		}
-		problems = append(problems, msg)
+// decisionFor returns the case's decision on a pending action: the first
+// decision that names it, else the case's pending default; false when the
+// action is left to expire.
+func decisionFor(c *playbook.TestCase, a *domain.Action) (playbook.TestDecision, bool) {
+	i := slices.IndexFunc(c.Decisions, func(d playbook.TestDecision) bool {
+		return d.Action == a.Type && (d.Target == "" || d.Target == a.TargetKey)
+	})
+	if i >= 0 {
+		return c.Decisions[i], true
 	}
-	if len(want.Tags) > 0 {
-		inc, err := st.GetIncident(ctx, incident)
-		if err != nil {
-			return append(problems, err.Error())
-		}
-		for _, t := range want.Tags {
-			if !slices.Contains(inc.CustomTags, t) {
-				problems = append(problems, fmt.Sprintf("tags: got %v, want %q among them", []string(inc.CustomTags), t))
-			}
-		}
+	switch c.Pending {
+	case playbook.PendingApprove:
+		return playbook.TestDecision{Action: a.Type, Decision: domain.DecisionApprove, Comment: "pending: approve"}, true
+	case playbook.PendingReject:
+		return playbook.TestDecision{Action: a.Type, Decision: domain.DecisionReject, Comment: "pending: reject"}, true
 	}
-	if len(want.Comments) > 0 {
-		comments, err := st.IncidentComments(ctx, incident)
-		if err != nil {
-			return append(problems, err.Error())
-		}
-		for _, w := range want.Comments {
-			if !slices.ContainsFunc(comments, func(c domain.Comment) bool { return strings.Contains(c.Comment, w) }) {
-				var got []string
-				for _, c := range comments {
-					got = append(got, c.Comment)
-				}
-				problems = append(problems, fmt.Sprintf("comments: none contains %q; got %q", w, got))
-			}
-		}
+	return playbook.TestDecision{}, false
+}
+
+// compare lists every way the outcome differs from the expectation
+// (problems, which fail the case) and, running together, what the other
+// playbooks did (notes, which do not).
+func compare(ctx context.Context, st *store.Store, incident int64, state *workflows.State, want playbook.Expectation,
+	tested string, opts Options, owner map[string]string) (problems, notes []string, err error) {
+	c := &checker{tested: tested, together: opts.Together, owner: owner}
+	c.state(state, want.State)
+	inc, err := st.GetIncident(ctx, incident)
+	if err != nil {
+		return c.problems, c.notes, err
 	}
-	if want.Actions == nil {
-		return problems
+	c.tags(inc.CustomTags, want)
+	comments, err := st.IncidentComments(ctx, incident)
+	if err != nil {
+		return c.problems, c.notes, err
 	}
+	c.comments(comments, want)
 	got, err := st.ListActions(ctx, store.ActionFilter{IncidentID: incident, Limit: 1000})
 	if err != nil {
-		return append(problems, err.Error())
+		return c.problems, c.notes, err
 	}
+	c.absent(got, want.Not.Actions)
+	if opts.Together {
+		entries, err := st.IncidentActivity(ctx, incident)
+		if err != nil {
+			return c.problems, c.notes, err
+		}
+		c.joins = joined(entries)
+		c.notes = append(c.notes, overlaps(got, c.joins, owner)...)
+	}
+	if want.Actions != nil {
+		c.actions(got, want.Actions)
+	}
+	return c.problems, c.notes, nil
+}
+
+// checker collects what compare finds, one check per method.
+type checker struct {
+	tested   string            // the playbook under test
+	together bool              // Options.Together
+	owner    map[string]string // sub-playbook → the playbook that ran it (owners)
+	joins    map[string][]string
+	problems []string
+	notes    []string
+}
+
+func (c *checker) state(state *workflows.State, want domain.InvestigationState) {
+	if want == "" || state.Investigation == want {
+		return
+	}
+	msg := fmt.Sprintf("state: got %s, want %s", state.Investigation, want)
+	if state.Error != "" {
+		msg += " (error: " + state.Error + ")"
+	}
+	if c.together {
+		// The final state sums up every playbook's actions.
+		c.notes = append(c.notes, msg+" (with every playbook together)")
+		return
+	}
+	c.problems = append(c.problems, msg)
+}
+
+func (c *checker) tags(got []string, want playbook.Expectation) {
+	for _, t := range want.Tags {
+		if !slices.Contains(got, t) {
+			c.problems = append(c.problems, fmt.Sprintf("tags: got %v, want %q among them", got, t))
+		}
+	}
+	for _, t := range want.Not.Tags {
+		if slices.Contains(got, t) {
+			c.problems = append(c.problems, fmt.Sprintf("not.tags: the incident carries %q", t))
+		}
+	}
+}
+
+func (c *checker) comments(comments []domain.Comment, want playbook.Expectation) {
+	var texts []string
+	for _, cm := range comments {
+		texts = append(texts, cm.Comment)
+	}
+	for _, w := range want.Comments {
+		if !slices.ContainsFunc(texts, func(t string) bool { return strings.Contains(t, w) }) {
+			c.problems = append(c.problems, fmt.Sprintf("comments: none contains %q; got %q", w, texts))
+		}
+	}
+	for _, w := range want.Not.Comments {
+		for _, t := range texts {
+			if strings.Contains(t, w) {
+				c.problems = append(c.problems, fmt.Sprintf("not.comments: a comment contains %q: %q", w, t))
+			}
+		}
+	}
+}
+
+// absent checks expect.not.actions.
+func (c *checker) absent(got []domain.Action, not []playbook.ExpectedAction) {
+	for _, w := range not {
+		for _, a := range got {
+			if a.Type == w.Type && (w.Target == "" || a.TargetKey == w.Target) {
+				c.problems = append(c.problems, fmt.Sprintf("line %d: not expected, but %s/%s proposed %s on %s (%s: %s)",
+					w.Line, a.Playbook, a.Step, a.Type, a.TargetKey, a.Status, a.Reason))
+			}
+		}
+	}
+}
+
+// actions checks expect.actions: each expected action was proposed as
+// expected, and nothing else was — except, together, what other playbooks
+// proposed, which is a note.
+func (c *checker) actions(got []domain.Action, want []playbook.ExpectedAction) {
 	used := make([]bool, len(got))
-	for _, w := range want.Actions {
+	for _, w := range want {
 		i := slices.IndexFunc(got, func(a domain.Action) bool { return a.Type == w.Type && a.TargetKey == w.Target })
 		if i < 0 {
-			problems = append(problems, fmt.Sprintf("line %d: expected %s on %s, which was not proposed", w.Line, w.Type, w.Target))
+			c.problems = append(c.problems, fmt.Sprintf("line %d: expected %s on %s, which was not proposed", w.Line, w.Type, w.Target))
 			continue
 		}
 		used[i] = true
-		a := got[i]
-		run := playbook.RunWait
-		if a.DecidedBy == domain.PolicyActor {
-			run = playbook.RunAuto
-		}
-		if w.Run != "" && w.Run != run {
-			problems = append(problems, fmt.Sprintf("line %d: %s on %s: run %s, want %s (reason: %s)", w.Line, w.Type, w.Target, run, w.Run, a.Reason))
-		}
-		if w.Reason != "" && !strings.Contains(a.Reason, w.Reason) {
-			problems = append(problems, fmt.Sprintf("line %d: %s on %s: reason %q does not contain %q", w.Line, w.Type, w.Target, a.Reason, w.Reason))
-		}
-		if w.Status != "" && a.Status != w.Status {
-			msg := fmt.Sprintf("line %d: %s on %s: status %s, want %s", w.Line, w.Type, w.Target, a.Status, w.Status)
-			if a.Error != "" {
-				msg += " (error: " + a.Error + ")"
-			}
-			problems = append(problems, msg)
-		}
+		c.problems = append(c.problems, actionProblems(w, got[i])...)
 	}
 	for i, a := range got {
-		if !used[i] {
-			problems = append(problems, fmt.Sprintf("unexpected action %s on %s (%s: %s)", a.Type, a.TargetKey, a.Status, a.Reason))
+		switch {
+		case used[i]:
+		case c.together && !c.ours(a):
+			c.notes = append(c.notes, fmt.Sprintf("also: %s/%s proposed %s on %s (%s)", a.Playbook, a.Step, a.Type, a.TargetKey, a.Status))
+		default:
+			c.problems = append(c.problems, fmt.Sprintf("unexpected action %s on %s (%s: %s)", a.Type, a.TargetKey, a.Status, a.Reason))
 		}
 	}
+}
+
+// ours reports whether the playbook under test (or a sub-playbook it ran)
+// proposed the action, or joined it.
+func (c *checker) ours(a domain.Action) bool {
+	return ownerOf(c.owner, a.Playbook) == c.tested ||
+		slices.ContainsFunc(c.joins[a.ID], func(by string) bool {
+			pb, _, _ := strings.Cut(by, "/")
+			return ownerOf(c.owner, pb) == c.tested
+		})
+}
+
+// actionProblems compares one expected action with the action proposed.
+func actionProblems(w playbook.ExpectedAction, a domain.Action) []string {
+	var problems []string
+	run := playbook.RunWait
+	if a.DecidedBy == domain.PolicyActor {
+		run = playbook.RunAuto
+	}
+	if w.Run != "" && w.Run != run {
+		problems = append(problems, fmt.Sprintf("line %d: %s on %s: run %s, want %s (reason: %s)", w.Line, w.Type, w.Target, run, w.Run, a.Reason))
+	}
+	if w.Reason != "" && !strings.Contains(a.Reason, w.Reason) {
+		problems = append(problems, fmt.Sprintf("line %d: %s on %s: reason %q does not contain %q", w.Line, w.Type, w.Target, a.Reason, w.Reason))
+	}
+	if w.Status != "" && a.Status != w.Status {
+		msg := fmt.Sprintf("line %d: %s on %s: status %s, want %s", w.Line, w.Type, w.Target, a.Status, w.Status)
+		if a.Error != "" {
+			msg += " (error: " + a.Error + ")"
+		}
+		problems = append(problems, msg)
+	}
 	return problems
+}
+
+// joined maps action ids to the "playbook/step"s that proposed the same
+// action again and joined it (the workflow's one action per target),
+// from the incident's activity log.
+func joined(entries []store.AuditEntry) map[string][]string {
+	out := map[string][]string{}
+	for _, e := range entries {
+		id, ok := strings.CutPrefix(e.Object, "action:")
+		if e.Verb != "action.joined" || !ok {
+			continue
+		}
+		// The actor is "playbook:NAME (NAME/STEP)".
+		by := e.Actor
+		if i := strings.LastIndex(by, " ("); i >= 0 && strings.HasSuffix(by, ")") {
+			by = by[i+2 : len(by)-1]
+		}
+		if !slices.Contains(out[id], by) {
+			out[id] = append(out[id], by)
+		}
+	}
+	return out
+}
+
+// overlaps describes every target on which more than one playbook
+// proposed an action, whether the workflow joined them into one action or
+// they are different actions, in target order.
+func overlaps(got []domain.Action, joins map[string][]string, owner map[string]string) []string {
+	type proposal struct{ pb, what string }
+	byTarget := map[domain.EntityKey][]proposal{}
+	var targets []domain.EntityKey
+	for _, a := range got {
+		if a.Source != domain.SourceAutomated || a.TargetKey == "" {
+			continue
+		}
+		if _, ok := byTarget[a.TargetKey]; !ok {
+			targets = append(targets, a.TargetKey)
+		}
+		byTarget[a.TargetKey] = append(byTarget[a.TargetKey],
+			proposal{ownerOf(owner, a.Playbook), fmt.Sprintf("%s by %s/%s (%s)", a.Type, a.Playbook, a.Step, a.Status)})
+		for _, by := range joins[a.ID] {
+			pb, _, _ := strings.Cut(by, "/")
+			byTarget[a.TargetKey] = append(byTarget[a.TargetKey], proposal{ownerOf(owner, pb), fmt.Sprintf("%s also by %s, joined: one action", a.Type, by)})
+		}
+	}
+	slices.Sort(targets)
+	var out []string
+	for _, t := range targets {
+		ps := byTarget[t]
+		pbs := map[string]bool{}
+		var whats []string
+		for _, p := range ps {
+			pbs[p.pb] = true
+			whats = append(whats, p.what)
+		}
+		if len(pbs) > 1 {
+			out = append(out, fmt.Sprintf("overlap on %s: %s", t, strings.Join(whats, "; ")))
+		}
+	}
+	return out
+}
+
+// owners maps each sub-playbook to the one playbook of ran that uses it,
+// directly or through other sub-playbooks, so that a sub-playbook's
+// actions count as its caller's. A sub-playbook several of them use maps
+// to none: its actions stay its own.
+func owners(books []*playbook.Playbook, ran []string) map[string]string {
+	out := map[string]string{}
+	shared := map[string]bool{}
+	var walk func(top string, pb *playbook.Playbook, depth int)
+	walk = func(top string, pb *playbook.Playbook, depth int) {
+		if depth > playbook.MaxCallDepth {
+			return
+		}
+		for _, steps := range pb.Stages {
+			for _, st := range steps {
+				if st.Callee == nil {
+					continue
+				}
+				if o, ok := out[st.Callee.Name]; ok && o != top {
+					shared[st.Callee.Name] = true
+				}
+				out[st.Callee.Name] = top
+				walk(top, st.Callee, depth+1)
+			}
+		}
+	}
+	for _, b := range books {
+		if slices.Contains(ran, b.Name) {
+			walk(b.Name, b, 1)
+		}
+	}
+	for name := range shared {
+		delete(out, name)
+	}
+	return out
+}
+
+// ownerOf is the playbook an action of the named playbook counts for.
+func ownerOf(owner map[string]string, name string) string {
+	if o, ok := owner[name]; ok {
+		return o
+	}
+	return name
 }

@@ -79,5 +79,9 @@ func Load(ctx context.Context, st *store.Store, id int64, settings policy.Settin
 	if err != nil {
 		return nil, err
 	}
-	return &plan.Incident{Incident: *inc, Alerts: alerts, Entities: ents, Settings: settings, Merged: merged}, nil
+	own, err := st.ListActions(ctx, store.ActionFilter{IncidentID: id, Limit: 1000})
+	if err != nil {
+		return nil, fmt.Errorf("actions of incident %d: %w", id, err)
+	}
+	return &plan.Incident{Incident: *inc, Alerts: alerts, Entities: ents, Settings: settings, Merged: merged, Actions: own}, nil
 }
