@@ -13,6 +13,7 @@ import (
 
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/events"
 )
 
 // Derived is what AIR derives from an incident's alerts, beside the fields
@@ -297,7 +298,7 @@ func rebuildEntities(ctx context.Context, tx *sqlx.Tx, id int64) error {
 // alerts is resolved. It returns the incident the alert is now in and
 // whether that one is new.
 func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor string) (int64, bool, error) {
-	var dest int64
+	var dest, source int64
 	created := false
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := s.lockNames(ctx, tx, []string{"alert:" + alertID}); err != nil {
@@ -389,12 +390,13 @@ func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor s
 				return err
 			}
 		}
-		dest = to
+		dest, source = to, cur.IncidentID
 		return nil
 	})
 	if err != nil {
 		return 0, false, err
 	}
+	s.publish(incidentChanged(source), events.Event{Kind: events.Incident, IncidentID: dest, Created: created})
 	return dest, created, nil
 }
 
