@@ -129,7 +129,7 @@ func (p *pages) incident(w http.ResponseWriter, r *http.Request) error {
 	v.Timeline = timeline(d)
 	v.Activity = slices.Clone(d.Activity)
 	slices.Reverse(v.Activity)
-	p.render(w, r, http.StatusOK, "incident", &view{Title: fmt.Sprintf("#%d %s", d.ID, d.DisplayName), Nav: "incidents",
+	p.render(w, r, http.StatusOK, "incident", &view{Title: fmt.Sprintf("#%d %s", d.ID, d.DisplayName), Nav: "incidents", Live: fmt.Sprintf("incident:%d", d.ID),
 		Principal: pr, CSRF: auth.CSRFToken(secretOf(r)), CanManage: pr.Role.AtLeast(auth.Analyst) && !v.Redirected,
 		CanDecide: v.CanDecide, Incident: v})
 	return nil

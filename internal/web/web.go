@@ -90,6 +90,14 @@ type Server struct {
 	SecureCookies bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Feed, when set, makes the pages live: GET /live streams changes
+	// and the pages' script re-reads what changed. Nil: pages update on
+	// reload only.
+	Feed Feed
+	// Scope filters the feed for principals scoped to device groups;
+	// with Feed set and Scope nil, scoped principals only hear that
+	// something changed, never what.
+	Scope Scope
 }
 
 // Cookie names.
@@ -156,6 +164,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("POST /incidents/{id}/manage", p.session(p.manage))
 	mux.Handle("GET /incidents/{id}/review", p.session(p.review))
 	mux.Handle("GET /dashboard", p.session(p.dashboard))
+	mux.Handle("GET /live", p.session(p.live))
+	mux.Handle("GET /actions/count", p.session(p.pendingCount))
 	mux.Handle("/", p.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return domain.Errorf(domain.KindNotFound, "no page %s", r.URL.Path)
 	}))
@@ -168,7 +178,7 @@ func headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "+
-			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+			"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		// no-referrer would make browsers send "Origin: null" on our own
@@ -319,11 +329,28 @@ type view struct {
 	Incident  *incidentView
 	Review    *reviewView
 	Dash      *dashView
+
+	// Live is what the page follows on the change feed: "incidents",
+	// "actions" or "incident:<id>"; empty: nothing (the top bar's count
+	// still follows actions).
+	Live string
+	// PendingCount is the top bar's count of actions waiting for a
+	// decision that the principal may see.
+	PendingCount int
 }
 
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
-	if v.Flash == nil {
+	// A live re-read (the page's script) must not take a flash meant
+	// for the page the person loads next.
+	if v.Flash == nil && r.Header.Get("X-AIR-Live") == "" {
 		v.Flash = p.takeFlash(w, r)
+	}
+	if v.Principal != nil && v.Error == "" && p.Center != nil {
+		n, err := p.countPending(r.Context(), v.Principal)
+		if err != nil {
+			p.Log.WithError(err).Warn("count pending actions for the top bar")
+		}
+		v.PendingCount = n
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	var buf strings.Builder
