@@ -6,8 +6,11 @@
 //
 // The pages are html/template files and plain CSS embedded in the binary,
 // rendered on the server and driven by ordinary forms, so they work with
-// no JavaScript build step (a few lines of optional script only help with
-// bulk selection). html/template escapes every value by context: alert
+// no JavaScript build step. Optional plain script helps with bulk
+// selection and makes the pages live: GET /live streams the changes the
+// store publishes (package events), filtered to the principal's device
+// groups, and a page re-reads its own URL and swaps the regions marked
+// data-live (see live.go). html/template escapes every value by context: alert
 // titles, target names and reasons come from outside and are never
 // trusted.
 //
