@@ -531,3 +531,67 @@ func (s *Server) requestAction(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusCreated, a)
 }
+
+// StopBody is the body of POST /api/v1/incidents/{id}/investigation/stop.
+type StopBody struct {
+	// Reason says why the investigation stops; required. Pending actions
+	// are rejected with it.
+	Reason string `json:"reason"`
+}
+
+// StopInvestigation stops an incident's running investigation as the
+// principal (a responder), through the workflow's stop Update: the API,
+// the command line and the pages all come here.
+func (s *Server) StopInvestigation(ctx context.Context, p *auth.Principal, incidentID int64, reason string) (*workflows.State, error) {
+	if err := p.Require(auth.Responder); err != nil {
+		return nil, err
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return nil, domain.Invalid("reason", "required: say why the investigation stops")
+	}
+	if len(reason) > MaxCommentSize || !utf8.ValidString(reason) {
+		return nil, domain.Invalid("reason", "want at most %d bytes of UTF-8", MaxCommentSize)
+	}
+	if _, err := s.Store.GetIncident(ctx, incidentID); err != nil {
+		return nil, err
+	}
+	if err := s.incidentInScope(ctx, p, incidentID); err != nil {
+		return nil, err
+	}
+	if s.Engine == nil {
+		return nil, domain.Errorf(domain.KindUnavailable, "no workflow engine: investigations cannot be stopped here")
+	}
+	st, err := s.Engine.Stop(ctx, incidentID, workflows.StopRequest{Reason: reason, By: p.Name, Role: p.Role})
+	if err != nil {
+		return nil, err
+	}
+	if !p.Scoped() {
+		return st, nil
+	}
+	page, err := s.Store.QueryActions(ctx, store.ActionQuery{IncidentIDs: []int64{incidentID}, Scope: p.Groups, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	visible := make([]domain.Action, len(page.Value))
+	for i, row := range page.Value {
+		visible[i] = row.Action
+	}
+	return scopeState(st, visible, p), nil
+}
+
+func (s *Server) stopInvestigation(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var body StopBody
+	if err := decodeBody(w, r, &body, true); err != nil {
+		return err
+	}
+	st, err := s.StopInvestigation(r.Context(), auth.FromContext(r.Context()), id, body.Reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, st)
+}

@@ -45,6 +45,7 @@ type Engine interface {
 	Undo(ctx context.Context, incidentID int64, req workflows.UndoRequest) (*domain.Action, error)
 	Request(ctx context.Context, incidentID int64, req workflows.ManualRequest) (*domain.Action, error)
 	IncidentChanged(ctx context.Context, incidentID int64, ch workflows.IncidentChange) error
+	Stop(ctx context.Context, incidentID int64, req workflows.StopRequest) (*workflows.State, error)
 }
 
 // Server holds the API's dependencies.
@@ -115,6 +116,7 @@ func (s *Server) Routes() []Route {
 		{"POST /api/v1/actions/{id}/undo", auth.Responder, s.undo},
 		{"POST /api/v1/actions/decide", auth.Responder, s.decideMany},
 		{"POST /api/v1/incidents/{id}/actions", auth.Responder, s.requestAction},
+		{"POST /api/v1/incidents/{id}/investigation/stop", auth.Responder, s.stopInvestigation},
 		{"GET /api/v1/audit", auth.Admin, s.listAudit},
 		{"GET /api/v1/tokens", auth.Admin, s.listTokens},
 		{"POST /api/v1/tokens", auth.Admin, s.createToken},

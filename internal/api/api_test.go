@@ -42,6 +42,9 @@ func (e *undoOnly) State(context.Context, int64) (*workflows.State, error) { ret
 func (e *undoOnly) IncidentChanged(context.Context, int64, workflows.IncidentChange) error {
 	return errNoWorkflow
 }
+func (e *undoOnly) Stop(context.Context, int64, workflows.StopRequest) (*workflows.State, error) {
+	return nil, errNoWorkflow
+}
 func (e *undoOnly) Request(context.Context, int64, workflows.ManualRequest) (*domain.Action, error) {
 	return nil, errNoWorkflow
 }

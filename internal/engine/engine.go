@@ -146,6 +146,41 @@ func (e *Engine) Request(ctx context.Context, incidentID int64, req workflows.Ma
 	return e.update(ctx, incidentID, workflows.UpdateRequest, "", req)
 }
 
+// Stop stops the incident's running investigation through the stop Update:
+// no step runs after it and its pending actions are rejected with the
+// reason. It returns the investigation's state after the stop. There is
+// nothing to start for a stop: without a running investigation it is a
+// conflict. Refusals (role, no reason, already stopped) come back as
+// domain errors.
+func (e *Engine) Stop(ctx context.Context, incidentID int64, req workflows.StopRequest) (*workflows.State, error) {
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, e.updateTimeout())
+	defer cancel()
+	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   domain.WorkflowID(incidentID),
+		UpdateName:   workflows.UpdateStop,
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var st workflows.State
+	if err == nil {
+		err = h.Get(ctx, &st) // a validator's refusal arrives here
+	}
+	if err == nil {
+		return &st, nil
+	}
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		return nil, domain.Errorf(domain.KindConflict, "incident %d has no running investigation to stop", incidentID)
+	case parent.Err() == nil && unreachable(ctx, err):
+		return nil, domain.Errorf(domain.KindUnavailable,
+			"incident %d: Temporal did not take the stop within %s; it may still be applied when Temporal is back: reload before trying again",
+			incidentID, e.updateTimeout())
+	}
+	return nil, translate(err, incidentID, "")
+}
+
 // update sends an Update with start: an investigation that already
 // finished (its incident still open) is started again to take it, and
 // adopts the actions its earlier runs recorded. The call is bounded by

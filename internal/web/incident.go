@@ -47,6 +47,8 @@ type incidentView struct {
 	// Back is this tab, where a decision or a change returns.
 	Back       string
 	CanDecide  bool
+	// CanStop offers a responder to stop an investigation that still runs.
+	CanStop    bool
 	Redirected bool
 	Resolved   bool
 	Manage     manageForm
@@ -127,6 +129,7 @@ func (p *pages) incident(w http.ResponseWriter, r *http.Request) error {
 			Count: n, HasCount: has, Current: t.Key == tabKey})
 	}
 	v.Timeline = timeline(d)
+	v.CanStop = pr.Role.AtLeast(auth.Responder) && !v.Redirected && investigating(d.InvestigationState)
 	v.Activity = slices.Clone(d.Activity)
 	slices.Reverse(v.Activity)
 	p.render(w, r, http.StatusOK, "incident", &view{Title: fmt.Sprintf("#%d %s", d.ID, d.DisplayName), Nav: "incidents", Live: fmt.Sprintf("incident:%d", d.ID),
@@ -370,4 +373,57 @@ func describeChange(ch *store.IncidentChange) string {
 		parts = append(parts, "comment added")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// investigating reports whether an investigation in state s may still be
+// stopped: it has not finished.
+func investigating(s domain.InvestigationState) bool {
+	switch s {
+	case domain.InvestigationQueued, domain.InvestigationRunning, domain.InvestigationPendingApproval,
+		domain.InvestigationPendingResource:
+		return true
+	}
+	return false
+}
+
+// stop stops the incident's investigation with the reason the responder
+// gave, through the API's StopInvestigation (the workflow's stop Update),
+// and returns to the incident with a flash saying what happened.
+func (p *pages) stop(w http.ResponseWriter, r *http.Request) error {
+	pr := auth.FromContext(r.Context())
+	id, err := incidentID(r)
+	if err != nil {
+		return err
+	}
+	back := fmt.Sprintf("/incidents/%d", id)
+	if t := r.PostFormValue("tab"); slices.ContainsFunc(incidentTabs, func(x struct{ Key, Label string }) bool { return x.Key == t }) {
+		back += "?tab=" + url.QueryEscape(t)
+	}
+	if err := pr.Require(auth.Responder); err != nil {
+		return err
+	}
+	st, err := p.Incidents.StopInvestigation(r.Context(), pr, id, r.PostFormValue("reason"))
+	switch domain.KindOf(err) {
+	case "":
+		if err != nil {
+			return err
+		}
+		rejected := 0
+		for _, a := range st.Actions {
+			if a.Status == domain.ActionRejected && a.DecidedBy == pr.Name {
+				rejected++
+			}
+		}
+		msg := "Stopped the investigation: no further step will run."
+		if rejected > 0 {
+			msg += fmt.Sprintf(" %d pending %s rejected with your reason.", rejected, plural(rejected, "action was", "actions were"))
+		}
+		p.setFlash(w, r, "ok", msg)
+	case domain.KindInvalid, domain.KindConflict:
+		p.setFlash(w, r, "error", "Not stopped: "+err.Error())
+	default:
+		return err
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
 }

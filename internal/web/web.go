@@ -44,6 +44,7 @@ import (
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/review"
 	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/workflows"
 )
 
 //go:embed templates/*.html
@@ -68,6 +69,7 @@ type Incidents interface {
 	ExportIncidents(ctx context.Context, p *auth.Principal, q store.IncidentQuery, w *csv.Writer) error
 	Incident(ctx context.Context, p *auth.Principal, id int64) (*api.IncidentDetail, error)
 	ManageIncidents(ctx context.Context, p *auth.Principal, ids []int64, ch store.IncidentChange) ([]api.IncidentResult, error)
+	StopInvestigation(ctx context.Context, p *auth.Principal, id int64, reason string) (*workflows.State, error)
 }
 
 // Reviews are the post-incident review and the response figures the
@@ -165,6 +167,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("POST /incidents/manage", p.session(p.manageMany))
 	mux.Handle("GET /incidents/{id}", p.session(p.incident))
 	mux.Handle("POST /incidents/{id}/manage", p.session(p.manage))
+	mux.Handle("POST /incidents/{id}/stop", p.session(p.stop))
 	mux.Handle("GET /incidents/{id}/review", p.session(p.review))
 	mux.Handle("GET /dashboard", p.session(p.dashboard))
 	mux.Handle("GET /live", p.session(p.live))
