@@ -45,8 +45,8 @@ type incidentView struct {
 	// Other are the actions on targets that are none of its entities.
 	Other []domain.Action
 	// Back is this tab, where a decision or a change returns.
-	Back       string
-	CanDecide  bool
+	Back      string
+	CanDecide bool
 	// CanStop offers a responder to stop an investigation that still runs.
 	CanStop    bool
 	Redirected bool
