@@ -155,3 +155,64 @@ func TestLivePagesInBrowser(t *testing.T) {
 	}
 	b.save()
 }
+
+// TestStopInvestigationInBrowser: a responder stops an investigation
+// waiting for approval from the incident page, with a reason; the
+// workflow rejects its pending isolation with that reason, the page says
+// so, and the investigation reads terminated by user.
+func TestStopInvestigationInBrowser(t *testing.T) {
+	browser := chromium(t)
+	admin, _ := devService(t, Config{})
+	var rita auth.Created
+	if code := admin.do(t, "POST", "/api/v1/tokens", []byte(`{"role":"responder","name":"rita"}`), &rita); code != http.StatusCreated {
+		t.Fatalf("create token: HTTP %d", code)
+	}
+	var a map[string]any
+	json.Unmarshal(deviceAlert(t, 5), &a)
+	body, _ := json.Marshal(a)
+	var ing api.IngestResponse
+	if code := admin.do(t, "POST", "/api/v1/alerts", body, &ing); code != http.StatusOK || len(ing.Results) != 1 {
+		t.Fatalf("ingest: HTTP %d", code)
+	}
+	inc := ing.Results[0].IncidentID
+	pending := waitFor(t, "the pending isolation", func() (domain.Action, bool) {
+		var page struct{ Value []domain.Action }
+		admin.do(t, "GET", fmt.Sprintf("/api/v1/actions?view=pending&incidentId=%d", inc), nil, &page)
+		if len(page.Value) == 1 {
+			return page.Value[0], true
+		}
+		return domain.Action{}, false
+	})
+	// The page offers the stop once the store knows the investigation waits.
+	waitFor(t, "the investigation to wait for approval", func() (bool, bool) {
+		var d struct {
+			InvestigationState domain.InvestigationState `json:"investigationState"`
+		}
+		admin.do(t, "GET", fmt.Sprintf("/api/v1/incidents/%d", inc), nil, &d)
+		return true, d.InvestigationState == domain.InvestigationPendingApproval
+	})
+
+	b := newBrowser(t, browser, fmt.Sprintf("%s/incidents/%d", admin.base, inc))
+	step := b.step
+	step("sign in", chromedp.WaitVisible(chromedp.ID("token")), chromedp.SendKeys(chromedp.ID("token"), rita.Secret),
+		chromedp.Click(chromedp.CSS("section.signin button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("form.stop")))
+	step("give a reason", chromedp.SendKeys(chromedp.CSS(`form.stop textarea[name=reason]`), "known penetration test, confirmed with the red team"))
+	b.shot("stop-investigation")
+	step("stop", chromedp.Click(chromedp.CSS(`form.stop button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	flash := b.waitText("the flash", ".flash", "Stopped the investigation")
+	if !strings.Contains(flash, "1 pending action was rejected") {
+		t.Errorf("flash after stopping: %q, want it to say the pending action was rejected", flash)
+	}
+	var act domain.Action
+	admin.do(t, "GET", "/api/v1/actions/"+pending.ID, nil, &act)
+	if act.Status != domain.ActionRejected || !strings.Contains(act.DecisionComment+act.Reason, "penetration test") {
+		t.Errorf("the pending isolation after the stop: %s (%q, %q), want rejected with the reason", act.Status, act.DecisionComment, act.Reason)
+	}
+	b.waitText("the investigation state", "#live-head", "terminated by user")
+	if b.eval("the stop form", `document.querySelector("form.stop") !== null`) {
+		// The page re-rendered live or after the redirect: a finished
+		// investigation offers no stop.
+		t.Error("the stopped investigation still offers a stop")
+	}
+	b.save()
+}
