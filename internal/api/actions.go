@@ -58,12 +58,25 @@ func ParseActionQuery(v url.Values, now time.Time) (store.ActionQuery, error) {
 	default:
 		return q, domain.Invalid("view", "want pending, history or all, got %q", view)
 	}
+	// status= narrows the view, like every other filter (AND), never
+	// widens it: view=pending&status=succeeded is a contradiction, said
+	// as one rather than answered with pending actions or with nothing.
+	var statuses []domain.ActionStatus
 	for _, st := range splitList(v["status"]) {
 		s, err := domain.ParseEnum("status", st, domain.ActionStatuses, false)
 		if err != nil {
 			return q, err
 		}
-		q.Statuses = append(q.Statuses, s)
+		if len(q.NotStatuses) > 0 && slices.Contains(q.NotStatuses, s) {
+			return q, domain.Invalid("status", "%s is not in view %s; use view=all", s, v.Get("view"))
+		}
+		if len(q.Statuses) > 0 && !slices.Contains(q.Statuses, s) {
+			return q, domain.Invalid("status", "%s is not in view %s, which holds only pending actions; use view=history or view=all", s, v.Get("view"))
+		}
+		statuses = append(statuses, s)
+	}
+	if len(statuses) > 0 {
+		q.Statuses = statuses
 	}
 	for _, t := range splitList(v["type"]) {
 		if _, ok := actions.Lookup(t); !ok {

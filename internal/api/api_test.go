@@ -316,6 +316,8 @@ func TestActionQueriesAndExport(t *testing.T) {
 		{"view=history", "scan-done done-srv1"},
 		{"view=pending&type=device.isolate&sort=createdAt", "iso-ws1 iso-srv1"},
 		{"view=pending&deviceGroup=servers", "scan-srv1 iso-srv1"},
+		{"view=pending&status=pending&deviceGroup=servers", "scan-srv1 iso-srv1"},
+		{"view=history&status=succeeded", "scan-done done-srv1"},
 		{"incidentId=" + itoa(1) + "&status=pending", "iso-ws1"},
 		{"newerThan=1d&olderThan=58m30s&sort=createdAt", "iso-ws1 iso-srv1"},
 		{"view=all&limit=2&offset=1", "done-srv1 scan-srv1"},
@@ -338,6 +340,8 @@ func TestActionQueriesAndExport(t *testing.T) {
 		{"incidentId=x", "incidentId"}, {"since=yesterday", "since"}, {"olderThan=-3d", "olderThan"},
 		{"sort=-params", "sort"}, {"limit=0", "limit"}, {"limit=5000", "limit"}, {"offset=-1", "offset"},
 		{"colour=red", "colour"}, {"format=xml", "format"},
+		// status= narrows a view, never widens it: a status outside the view is a contradiction.
+		{"view=pending&status=succeeded", "status"}, {"view=history&status=pending", "status"},
 	} {
 		var e errResp
 		if resp := f.call("vic", "GET", "/api/v1/actions?"+tt.query, "", &e); resp.StatusCode != 400 || e.Error.Field != tt.field || e.Error.Message == "" {
