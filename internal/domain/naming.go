@@ -7,9 +7,10 @@ import (
 	"unicode"
 )
 
-// IncidentName generates an incident's display name from its alerts, the way
-// an analyst would say it: "Execution and credential access on 2 endpoints
-// reported by Defender for Endpoint".
+// IncidentName generates an incident's display name from its tactics,
+// scope and sources: "Execution and credential access on 2 endpoints
+// reported by Defender for Endpoint". It is the fallback of IncidentTitle
+// for incidents whose alerts have no titles.
 func IncidentName(categories []string, devices, users int, sources []string) string {
 	cats := uniqueSorted(categories)
 	var what string
