@@ -91,6 +91,10 @@ var sourceNames = map[string]string{
 	"microsoftInsiderRiskManagement": "Insider Risk Management",
 }
 
+// SourceName is a service source in words ("microsoftDefenderForEndpoint"
+// → "Defender for Endpoint"); an unknown one is returned as it is.
+func SourceName(s string) string { return sourceName(s) }
+
 func sourceName(s string) string {
 	if n, ok := sourceNames[s]; ok {
 		return n

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
@@ -224,13 +225,14 @@ func timeline(d *api.IncidentDetail) []event {
 	}
 	for _, a := range d.Actions {
 		who := a.RequestedBy
-		add(&a.CreatedAt, "action", who, "%s on %s %s", a.Type, a.TargetName, map[bool]string{true: "requested", false: "proposed"}[a.Source == domain.SourceManual])
+		what := actions.Label(a.Type)
+		add(&a.CreatedAt, "action", actorName(who), "%s on %s — %s", what, a.TargetName, map[bool]string{true: "requested", false: "proposed"}[a.Source == domain.SourceManual])
 		switch a.Status {
 		case domain.ActionRejected, domain.ActionExpired:
-			add(a.DecidedAt, "action", a.DecidedBy, "%s on %s %s", a.Type, a.TargetName, a.Status)
+			add(a.DecidedAt, "action", a.DecidedBy, "%s on %s — %s", what, a.TargetName, label(a.Status))
 		default:
 			if a.DecidedBy != "" {
-				add(a.DecidedAt, "action", a.DecidedBy, "%s on %s approved", a.Type, a.TargetName)
+				add(a.DecidedAt, "action", actorName(a.DecidedBy), "%s on %s — approved", what, a.TargetName)
 			}
 		}
 		if a.FinishedAt != nil {
@@ -240,7 +242,7 @@ func timeline(d *api.IncidentDetail) []event {
 			} else if a.Status == domain.ActionUndone {
 				res = "succeeded (since undone)"
 			}
-			add(a.FinishedAt, "action", "", "%s on %s %s", a.Type, a.TargetName, res)
+			add(a.FinishedAt, "action", "", "%s on %s — %s", what, a.TargetName, res)
 		}
 	}
 	add(d.AcknowledgedDateTime, "milestone", "", "Acknowledged")
@@ -253,11 +255,11 @@ func timeline(d *api.IncidentDetail) []event {
 		field := label(strings.TrimPrefix(e.Verb, "incident."))
 		switch {
 		case e.Before != "" && e.After != "":
-			add(&e.At, "change", e.Actor, "%s: %s → %s", field, pretty(e.Before), pretty(e.After))
+			add(&e.At, "change", actorName(e.Actor), "%s: %s → %s", field, pretty(e.Before), pretty(e.After))
 		case e.After != "":
-			add(&e.At, "change", e.Actor, "%s: %s", field, pretty(e.After))
+			add(&e.At, "change", actorName(e.Actor), "%s: %s", field, pretty(e.After))
 		default:
-			add(&e.At, "change", e.Actor, "%s cleared", field)
+			add(&e.At, "change", actorName(e.Actor), "%s cleared", field)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b event) int { return a.At.Compare(b.At) })
