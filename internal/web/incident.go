@@ -221,7 +221,7 @@ func timeline(d *api.IncidentDetail) []event {
 		if f := a.FirstActivityDateTime; f != nil && !f.IsZero() && at.Sub(*f) > time.Minute {
 			add(f, "alert", "", "Activity begins: %s", a.Title)
 		}
-		add(&at, "alert", a.DetectionSource, "%s alert: %s", a.Severity, a.Title)
+		add(&at, "alert", domain.SourceName(a.DetectionSource), "%s alert: %s", label(a.Severity), a.Title)
 	}
 	for _, a := range d.Actions {
 		who := a.RequestedBy
