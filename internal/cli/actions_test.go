@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,27 @@ func TestActionsListStatusNarrows(t *testing.T) {
 	}
 	if code, _, errs := run("-view", "pending", "-status", "succeeded"); code == 0 || !strings.Contains(errs, "status") {
 		t.Errorf("actions list -view pending -status succeeded: exit %d, want refused naming status\n%s", code, errs)
+	}
+}
+
+// TestIncidentsStopNeedsAReason: the stop command says why before it
+// calls; without a workflow engine behind the API the call is refused.
+func TestIncidentsStopNeedsAReason(t *testing.T) {
+	t.Parallel()
+	env, _, _, inc1, _ := incidentAPI(t)
+	run := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		e := env
+		e.Stdout, e.Stderr = &out, &errb
+		code := Run(context.Background(), e, append([]string{"incidents", "stop"}, args...))
+		return code, errb.String()
+	}
+	id := strconv.FormatInt(inc1, 10)
+	if code, errs := run(id); code == 0 || !strings.Contains(errs, "-m REASON") {
+		t.Errorf("stop without a reason: exit %d, %s", code, errs)
+	}
+	// The fixture's token is an analyst's: stopping needs a responder.
+	if code, errs := run(id, "-m", "pentest"); code == 0 || !strings.Contains(errs, "403") {
+		t.Errorf("stop as an analyst: exit %d, %s; want a 403", code, errs)
 	}
 }

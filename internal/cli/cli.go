@@ -46,6 +46,7 @@ Commands:
   incidents list [filters]        the incident queue; starter incidents list -h for filters, --csv to export
   incidents show ID               an incident's summary, alerts, actions, comments and activity
   incidents assign|tag|comment|classify|resolve|reopen|rename ID...
+  incidents stop ID -m REASON
                                   manage incidents (several ids: one bulk change); starter incidents help
   incidents review ID             post-incident review: times to acknowledge, contain, resolve; who decided what
   metrics [--range 30d]           MTTA, MTTR, time to contain, automation rate, pending-time distribution
