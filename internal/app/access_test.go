@@ -232,6 +232,9 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 		"POST /api/v1/incidents/{id}/actions": {func(string) req {
 			return req{"/api/v1/incidents/" + inc + "/actions", fmt.Sprintf(`{"type":"device.run_av_scan","target":%q}`, deviceKey)}
 		}, with(allowed("responder", 201), "scoped", 404)},
+		"POST /api/v1/incidents/{id}/investigation/stop": {func(string) req {
+			return req{"/api/v1/incidents/" + inc + "/investigation/stop", `{"reason":" "}`}
+		}, allowed("responder", 400)}, // refused for its body (no reason): the role check passed, nothing stopped
 		"GET /api/v1/alerts/export": {func(string) req { return req{"/api/v1/alerts/export", ""} },
 			with(allowed("viewer", 200), "scoped", 403)},
 		"POST /api/v1/alerts/{id}/move": {func(string) req { return req{"/api/v1/alerts/access-0/move", `{"incidentId":-1}`} },
