@@ -2,6 +2,7 @@ package web
 
 import (
 	"testing"
+	"time"
 
 	"github.com/airsoc/air/internal/store"
 )
@@ -31,6 +32,39 @@ func TestActivityIsWrittenForPeople(t *testing.T) {
 	} {
 		if got := activity(tt.e); got != tt.want {
 			t.Errorf("activity(%s %s): got %+v, want %+v", tt.e.Actor, tt.e.Verb, got, tt.want)
+		}
+	}
+}
+
+func TestTimelineGroupsRepeats(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	var evs []event
+	for i := range 21 {
+		evs = append(evs, event{At: t0.Add(time.Duration(i) * time.Minute), Kind: "alert", Text: "low alert: ClamAV database update", Who: "Wazuh"})
+	}
+	evs = append(evs, event{At: t0.Add(time.Hour), Kind: "alert", Text: "high alert: Web shell dropped", Who: "Wazuh"},
+		event{At: t0.Add(2 * time.Hour), Kind: "alert", Text: "low alert: ClamAV database update", Who: "Wazuh"})
+	got := groupRepeats(evs)
+	if len(got) != 3 || got[0].Count != 21 || !got[0].Until.Equal(t0.Add(20*time.Minute)) || got[1].Count != 1 || got[2].Count != 1 {
+		t.Errorf("grouped: %+v; want 21 × ClamAV, the web shell, then ClamAV once more", got)
+	}
+}
+
+func TestWhenSaysTheYearWhenItDiffers(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 4, 15, 0, 0, 0, time.UTC)
+	p := &pages{Server: &Server{Now: func() time.Time { return now }}}
+	for _, tt := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2026, 12, 4, 9, 5, 7, 0, time.UTC), "09:05:07"},
+		{time.Date(2026, 3, 16, 9, 0, 0, 0, time.UTC), "Mar 16 09:00"},
+		{time.Date(2025, 12, 30, 23, 59, 0, 0, time.UTC), "Dec 30 2025 23:59"},
+	} {
+		if got := p.when(tt.at); got != tt.want {
+			t.Errorf("when(%s) = %q, want %q", tt.at, got, tt.want)
 		}
 	}
 }

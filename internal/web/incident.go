@@ -71,6 +71,10 @@ type event struct {
 	At         time.Time
 	Kind, Text string
 	Who        string
+	// Count is how many identical entries in a row this one stands for
+	// (a detector firing 21 times reads "21 × …"); Until is the last one's time.
+	Count int
+	Until time.Time
 }
 
 // manageForm is the manage panel: the incident's values and the choices.
@@ -263,6 +267,23 @@ func timeline(d *api.IncidentDetail) []event {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b event) int { return a.At.Compare(b.At) })
+	return groupRepeats(out)
+}
+
+// groupRepeats folds runs of identical entries (same kind, text and who,
+// one after the other) into one with a count, so that a noisy detector
+// reads "21 × …" instead of filling the timeline.
+func groupRepeats(evs []event) []event {
+	var out []event
+	for _, e := range evs {
+		if n := len(out); n > 0 && out[n-1].Kind == e.Kind && out[n-1].Text == e.Text && out[n-1].Who == e.Who {
+			out[n-1].Count++
+			out[n-1].Until = e.At
+			continue
+		}
+		e.Count, e.Until = 1, e.At
+		out = append(out, e)
+	}
 	return out
 }
 

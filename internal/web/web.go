@@ -134,6 +134,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		"ts":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"join":  strings.Join,
 		"short": func(id string) string { return id[:min(len(id), 10)] },
+		"when":  p.when,
 	}
 	for k, f := range incidentFuncs {
 		funcs[k] = f
@@ -418,4 +419,17 @@ func (p *pages) ago(t any) string {
 		return fmt.Sprintf("%d h ago", int(d.Hours()))
 	}
 	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+// when stamps an entry with its time as a person reads it (UTC): the time
+// alone today, the day and time this year, the date with the year before.
+func (p *pages) when(t time.Time) string {
+	t, now := t.UTC(), p.now().UTC()
+	switch {
+	case t.Year() == now.Year() && t.YearDay() == now.YearDay():
+		return t.Format("15:04:05")
+	case t.Year() == now.Year():
+		return t.Format("Jan 2 15:04")
+	}
+	return t.Format("Jan 2 2006 15:04")
 }
