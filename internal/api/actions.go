@@ -58,12 +58,25 @@ func ParseActionQuery(v url.Values, now time.Time) (store.ActionQuery, error) {
 	default:
 		return q, domain.Invalid("view", "want pending, history or all, got %q", view)
 	}
+	// status= narrows the view, like every other filter (AND), never
+	// widens it: view=pending&status=succeeded is a contradiction, said
+	// as one rather than answered with pending actions or with nothing.
+	var statuses []domain.ActionStatus
 	for _, st := range splitList(v["status"]) {
 		s, err := domain.ParseEnum("status", st, domain.ActionStatuses, false)
 		if err != nil {
 			return q, err
 		}
-		q.Statuses = append(q.Statuses, s)
+		if len(q.NotStatuses) > 0 && slices.Contains(q.NotStatuses, s) {
+			return q, domain.Invalid("status", "%s is not in view %s; use view=all", s, v.Get("view"))
+		}
+		if len(q.Statuses) > 0 && !slices.Contains(q.Statuses, s) {
+			return q, domain.Invalid("status", "%s is not in view %s, which holds only pending actions; use view=history or view=all", s, v.Get("view"))
+		}
+		statuses = append(statuses, s)
+	}
+	if len(statuses) > 0 {
+		q.Statuses = statuses
 	}
 	for _, t := range splitList(v["type"]) {
 		if _, ok := actions.Lookup(t); !ok {
@@ -586,4 +599,68 @@ func (s *Server) requestAction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, a)
+}
+
+// StopBody is the body of POST /api/v1/incidents/{id}/stop.
+type StopBody struct {
+	// Reason says why the investigation stops; required. Pending actions
+	// are rejected with it.
+	Reason string `json:"reason"`
+}
+
+// StopInvestigation stops an incident's running investigation as the
+// principal (a responder), through the workflow's stop Update: the API,
+// the command line and the pages all come here.
+func (s *Server) StopInvestigation(ctx context.Context, p *auth.Principal, incidentID int64, reason string) (*workflows.State, error) {
+	if err := p.Require(auth.Responder); err != nil {
+		return nil, err
+	}
+	if _, err := s.Store.GetIncident(ctx, incidentID); err != nil {
+		return nil, err
+	}
+	if err := s.incidentInScope(ctx, p, incidentID); err != nil {
+		return nil, err
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return nil, domain.Invalid("reason", "required: say why the investigation stops (it is audited and given to every pending action)")
+	}
+	if len(reason) > MaxCommentSize || !utf8.ValidString(reason) {
+		return nil, domain.Invalid("reason", "want at most %d bytes of UTF-8", MaxCommentSize)
+	}
+	if s.Engine == nil {
+		return nil, domain.Errorf(domain.KindUnavailable, "no workflow engine: investigations cannot be stopped here")
+	}
+	st, err := s.Engine.Stop(ctx, incidentID, workflows.StopRequest{Reason: reason, By: p.Name, Role: p.Role})
+	if err != nil {
+		return nil, err
+	}
+	if !p.Scoped() {
+		return st, nil
+	}
+	page, err := s.Store.QueryActions(ctx, store.ActionQuery{IncidentIDs: []int64{incidentID}, Scope: p.Groups, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	visible := make([]domain.Action, len(page.Value))
+	for i, row := range page.Value {
+		visible[i] = row.Action
+	}
+	return scopeState(st, visible, p), nil
+}
+
+func (s *Server) stopInvestigation(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var body StopBody
+	if err := decodeBody(w, r, &body, true); err != nil {
+		return err
+	}
+	st, err := s.StopInvestigation(r.Context(), auth.FromContext(r.Context()), id, body.Reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, st)
 }

@@ -42,10 +42,10 @@ func (e *undoOnly) State(context.Context, int64) (*workflows.State, error) { ret
 func (e *undoOnly) IncidentChanged(context.Context, int64, workflows.IncidentChange) error {
 	return errNoWorkflow
 }
-func (e *undoOnly) Request(context.Context, int64, workflows.ManualRequest) (*domain.Action, error) {
+func (e *undoOnly) Stop(context.Context, int64, workflows.StopRequest) (*workflows.State, error) {
 	return nil, errNoWorkflow
 }
-func (e *undoOnly) Stop(context.Context, int64, workflows.StopRequest) (*workflows.State, error) {
+func (e *undoOnly) Request(context.Context, int64, workflows.ManualRequest) (*domain.Action, error) {
 	return nil, errNoWorkflow
 }
 func (e *undoOnly) Undo(_ context.Context, incidentID int64, req workflows.UndoRequest) (*domain.Action, error) {
@@ -317,6 +317,8 @@ func TestActionQueriesAndExport(t *testing.T) {
 		{"view=history", "scan-done done-srv1"},
 		{"view=pending&type=device.isolate&sort=createdAt", "iso-ws1 iso-srv1"},
 		{"view=pending&deviceGroup=servers", "scan-srv1 iso-srv1"},
+		{"view=pending&status=pending&deviceGroup=servers", "scan-srv1 iso-srv1"},
+		{"view=history&status=succeeded", "scan-done done-srv1"},
 		{"incidentId=" + itoa(1) + "&status=pending", "iso-ws1"},
 		{"newerThan=1d&olderThan=58m30s&sort=createdAt", "iso-ws1 iso-srv1"},
 		{"view=all&limit=2&offset=1", "done-srv1 scan-srv1"},
@@ -339,6 +341,8 @@ func TestActionQueriesAndExport(t *testing.T) {
 		{"incidentId=x", "incidentId"}, {"since=yesterday", "since"}, {"olderThan=-3d", "olderThan"},
 		{"sort=-params", "sort"}, {"limit=0", "limit"}, {"limit=5000", "limit"}, {"offset=-1", "offset"},
 		{"colour=red", "colour"}, {"format=xml", "format"},
+		// status= narrows a view, never widens it: a status outside the view is a contradiction.
+		{"view=pending&status=succeeded", "status"}, {"view=history&status=pending", "status"},
 	} {
 		var e errResp
 		if resp := f.call("vic", "GET", "/api/v1/actions?"+tt.query, "", &e); resp.StatusCode != 400 || e.Error.Field != tt.field || e.Error.Message == "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/decode"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/events"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
 )
@@ -218,6 +219,24 @@ func (s *Server) incidentInScope(ctx context.Context, p *auth.Principal, id int6
 		return domain.Errorf(domain.KindNotFound, "incident %d not found", id)
 	}
 	return nil
+}
+
+// EventVisible reports whether p may hear of a change: always when
+// unscoped; for a scoped principal only of an action or incident inside
+// their device groups (the pages' live updates must not leak the id of an
+// incident they cannot open). An event naming nothing is visible.
+func (s *Server) EventVisible(ctx context.Context, p *auth.Principal, e events.Event) (bool, error) {
+	if p == nil || !p.Scoped() {
+		return true, nil
+	}
+	if e.ActionID != "" {
+		return s.Store.ActionInScope(ctx, e.ActionID, p.Groups)
+	}
+	if e.IncidentID != 0 {
+		in, err := s.Store.IncidentsInGroups(ctx, []int64{e.IncidentID}, p.Groups)
+		return in[e.IncidentID], err
+	}
+	return true, nil
 }
 
 // scopeState hides from a scoped principal the workflow's actions outside

@@ -30,6 +30,7 @@ import (
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/devserver"
 	"github.com/airsoc/air/internal/engine"
+	"github.com/airsoc/air/internal/events"
 	"github.com/airsoc/air/internal/ingest"
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/msgauth"
@@ -243,6 +244,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
+	// Committed changes to incidents and actions go to the hub, and from it
+	// to the open pages (GET /live). One hub per process: the worker's
+	// activities and the API share this store, so both reach the pages.
+	hub := &events.Hub{}
+	st.SetPublisher(hub)
 	router, err := connector.NewRouter(ctx, cfg.Connectors, connector.Deps{Store: st, Log: log.WithField("component", "connectors")})
 	if err != nil {
 		return fmt.Errorf("remediation connectors are misconfigured:\n%w", err)
@@ -336,7 +342,7 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 	}
 	if srv.Pages, err = (&web.Server{Center: srv, Incidents: srv, Reviews: srv, Auth: access, Limiter: limiter, SecureCookies: cfg.SecureCookies,
-		Log: log.WithField("component", "pages")}).Handler(); err != nil {
+		Feed: hub, Scope: srv, Log: log.WithField("component", "pages")}).Handler(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -348,6 +354,9 @@ func Run(ctx context.Context, cfg Config) error {
 		handler = probesOnly(srv)
 	}
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Live page streams last until the hub closes: close it on shutdown,
+	// or Shutdown would wait for them.
+	hs.RegisterOnShutdown(hub.Close)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	base := "http://" + ln.Addr().String()

@@ -85,7 +85,7 @@ func checkOutput(out, allowed string) error {
 // the API takes them (see api.ParseActionQuery).
 func actionsList(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "actions list")
-	view := fs.String("view", "pending", "pending, history or all")
+	view := fs.String("view", "pending", "pending, history or all; with -status and no -view: all (the statuses choose)")
 	filters := map[string]*string{
 		"status":      fs.String("status", "", "statuses, comma-separated (pending, approved, rejected, expired, running, succeeded, failed, undone)"),
 		"type":        fs.String("type", "", "action types, comma-separated (device.isolate, …)"),
@@ -107,6 +107,14 @@ func actionsList(ctx context.Context, env Env, args []string) error {
 	}
 	if err := checkOutput(*out, "table|json|csv"); err != nil {
 		return err
+	}
+	// -status narrows what is listed: without -view it picks from every
+	// action, not from the default pending view (which it would
+	// contradict, unless it asks for pending).
+	viewSet := false
+	fs.Visit(func(f *flag.Flag) { viewSet = viewSet || f.Name == "view" })
+	if *filters["status"] != "" && !viewSet {
+		*view = "all"
 	}
 	q := url.Values{}
 	if *view != "all" {

@@ -43,8 +43,8 @@ Commands:
   incidents show ID               an incident's summary, alerts, actions, comments and activity
   incidents assign|tag|comment|classify|resolve|reopen|rename ID...
                                   manage incidents (several ids: one bulk change); starter incidents help
+  incidents stop ID -m REASON     stop the running investigation (responder); its pending actions are rejected
   incidents review ID             post-incident review: times to acknowledge, contain, resolve; who decided what
-  incidents stop ID --reason R    stop the running investigation (responder); its pending actions are rejected
   metrics [--range 30d]           MTTA, MTTR, time to contain, automation rate, pending-time distribution
   actions list [filters]          the action center (default: pending); starter actions list -h for filters
   actions show ID                 show one action

@@ -28,10 +28,10 @@ const incidentsUsage = `starter incidents COMMAND
   resolve ID... [-m RESOLVING_COMMENT] [--classification C --determination D]
   reopen ID...                       set resolved incidents active again
   rename ID --name NAME
+  stop ID -m REASON                  stop the incident's running investigation (responder): no
+                                     step runs after it, its pending actions are rejected
   review ID [-o json]                the post-incident review of a resolved incident: times to
                                      acknowledge, contain and resolve, who decided what, timeline
-  stop ID --reason R [-o json]       stop the running investigation (responder): no step runs after it,
-                                     its pending actions are rejected with the reason
 
 Several ids make one bulk change; each incident succeeds or fails on its own.
 Classifications and their determinations:
@@ -413,4 +413,40 @@ func splitFlag(s string) []string {
 		}
 	}
 	return out
+}
+
+// incidentsStop is `starter incidents stop ID -m REASON`: the API's
+// POST /api/v1/incidents/{id}/stop, as the pages' stop form.
+func incidentsStop(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "incidents stop")
+	reason := fs.String("m", "", "why the investigation stops (required)")
+	fs.StringVar(reason, "reason", "", "same as -m")
+	out := outputFlag(fs, "table", "table|json")
+	pos, err := parsePositional(fs, args, out, "table|json", "one incident id", func(n int) bool { return n == 1 })
+	if err != nil {
+		return err
+	}
+	id, err := incidentID(pos[0])
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(*reason) == "" {
+		return usageError{"incidents stop: say why with -m REASON"}
+	}
+	body, _ := json.Marshal(api.StopBody{Reason: *reason})
+	var st struct {
+		Investigation domain.InvestigationState `json:"investigationState"`
+		StoppedBy     string                    `json:"stoppedBy"`
+	}
+	var raw json.RawMessage
+	if _, err := call(ctx, env, http.MethodPost, fmt.Sprintf("/api/v1/incidents/%d/stop", id), body, &raw); err != nil {
+		return err
+	}
+	if *out == "json" {
+		printJSON(env.Stdout, raw)
+		return nil
+	}
+	_ = json.Unmarshal(raw, &st)
+	fmt.Fprintf(env.Stdout, "incident %d: investigation stopped by %s (%s)\n", id, st.StoppedBy, st.Investigation)
+	return nil
 }

@@ -7,9 +7,10 @@ import (
 	"unicode"
 )
 
-// IncidentName generates an incident's display name from its alerts, the way
-// an analyst would say it: "Execution and credential access on 2 endpoints
-// reported by Defender for Endpoint".
+// IncidentName generates an incident's display name from its tactics,
+// scope and sources: "Execution and credential access on 2 endpoints
+// reported by Defender for Endpoint". It is the fallback of IncidentTitle
+// for incidents whose alerts have no titles.
 func IncidentName(categories []string, devices, users int, sources []string) string {
 	cats := uniqueSorted(categories)
 	var what string
@@ -90,9 +91,83 @@ var sourceNames = map[string]string{
 	"microsoftInsiderRiskManagement": "Insider Risk Management",
 }
 
+// SourceName is a service source in words ("microsoftDefenderForEndpoint"
+// → "Defender for Endpoint"); an unknown one is returned as it is.
+func SourceName(s string) string { return sourceName(s) }
+
 func sourceName(s string) string {
 	if n, ok := sourceNames[s]; ok {
 		return n
 	}
 	return s
+}
+
+// MaxHeadline is how many alert titles an incident's headline keeps: the
+// distinct titles of its most severe alerts, in the order they arrived.
+const MaxHeadline = 3
+
+// AddHeadline folds an alert's title of severity rank into an incident's
+// headline (titles of that rank): a more severe alert replaces the
+// headline, one as severe joins it while there is room, a less severe one
+// or an empty title changes nothing. It returns the new headline and rank.
+func AddHeadline(headline []string, rank int, title string, alertRank int) ([]string, int) {
+	title = strings.Join(strings.Fields(title), " ")
+	switch {
+	case title == "":
+		return headline, rank
+	case len(headline) == 0 || alertRank > rank:
+		return []string{title}, alertRank
+	case alertRank == rank && len(headline) < MaxHeadline && !slices.Contains(headline, title):
+		return append(slices.Clone(headline), title), rank
+	}
+	return headline, rank
+}
+
+// maxTitleRunes bounds one alert title inside a generated name, which
+// must fit the 256 characters of a display name.
+const maxTitleRunes = 80
+
+// IncidentTitle names an incident from what happened: the titles of its
+// most severe alerts and its main asset — "Web shell dropped on server —
+// srv-01", "Credential dumping and Suspicious PowerShell — ws-042 and 2
+// more devices". Without titles it falls back to IncidentName (tactics,
+// scope and sources). asset is the main asset's name ("" for none), more
+// how many other assets of its kind, kind that kind in the singular
+// ("device", "user", "mailbox", "app"). The name has at most 256
+// characters, the longest display name.
+func IncidentTitle(headline []string, asset string, more int, kind string) string {
+	var titles []string
+	for _, t := range headline {
+		if r := []rune(t); len(r) > maxTitleRunes {
+			t = string(r[:maxTitleRunes-1]) + "…"
+		}
+		titles = append(titles, t)
+	}
+	var name string
+	switch len(titles) {
+	case 0:
+		return ""
+	case 1:
+		name = titles[0]
+	case 2:
+		name = titles[0] + " and " + titles[1]
+	default:
+		name = titles[0] + ", " + titles[1] + " and more"
+	}
+	if asset != "" {
+		name += " — " + asset
+		if more > 0 {
+			if more > 1 {
+				kind += "s"
+				if strings.HasSuffix(kind, "xs") {
+					kind = strings.TrimSuffix(kind, "s") + "es"
+				}
+			}
+			name += fmt.Sprintf(" and %d more %s", more, kind)
+		}
+	}
+	if r := []rune(name); len(r) > 256 {
+		name = string(r[:255]) + "…"
+	}
+	return name
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/events"
 )
 
 // RateCap is a guardrail: at most Max actions of one type may run without a
@@ -27,6 +28,7 @@ type RateCap struct {
 // cap it is recorded pending instead, with the guardrail as its reason.
 func (s *Store) RecordAction(ctx context.Context, a *domain.Action, cap *RateCap) (*domain.Action, error) {
 	var out domain.Action
+	inserted := false
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		err := tx.GetContext(ctx, &out, tx.Rebind(`SELECT * FROM actions WHERE id = ?`), a.ID)
 		if err == nil {
@@ -62,6 +64,7 @@ func (s *Store) RecordAction(ctx context.Context, a *domain.Action, cap *RateCap
 			return fmt.Errorf("insert: %w", err)
 		}
 		out = *a
+		inserted = true
 		if a.Source == domain.SourceManual && IsHuman(a.RequestedBy) { // a person asked: the incident is acknowledged
 			if err := markAcknowledged(ctx, tx, a.IncidentID, a.CreatedAt); err != nil {
 				return err
@@ -72,6 +75,9 @@ func (s *Store) RecordAction(ctx context.Context, a *domain.Action, cap *RateCap
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record action %s: %w", a.ID, err)
+	}
+	if inserted {
+		s.publish(events.Event{Kind: events.Action, IncidentID: out.IncidentID, ActionID: out.ID, Created: true})
 	}
 	return &out, nil
 }
@@ -140,6 +146,7 @@ func (s *Store) UpdateAction(ctx context.Context, a *domain.Action) error {
 	if err != nil {
 		return fmt.Errorf("update action %s: %w", a.ID, err)
 	}
+	s.publish(events.Event{Kind: events.Action, IncidentID: a.IncidentID, ActionID: a.ID})
 	return nil
 }
 

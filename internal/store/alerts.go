@@ -14,6 +14,7 @@ import (
 
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/events"
 )
 
 // Outcome says what ingesting an alert did.
@@ -147,7 +148,34 @@ func (s *Store) ingestBatch(ctx context.Context, alerts []*domain.Alert, rules C
 	if err != nil {
 		return nil, err
 	}
+	s.publish(ingestEvents(results)...)
 	return results, nil
+}
+
+// ingestEvents are the incident changes a committed batch made, one per
+// incident: new ones marked Created, merged-away ones too. Alerts that
+// changed nothing publish nothing.
+func ingestEvents(results []IngestResult) []events.Event {
+	var out []events.Event
+	at := map[int64]int{}
+	add := func(id int64, created bool) {
+		if i, ok := at[id]; ok {
+			out[i].Created = out[i].Created || created
+			return
+		}
+		at[id] = len(out)
+		out = append(out, events.Event{Kind: events.Incident, IncidentID: id, Created: created})
+	}
+	for _, r := range results {
+		if r.Outcome == Unchanged || r.IncidentID == 0 {
+			continue
+		}
+		add(r.IncidentID, r.NewIncident)
+		for _, m := range r.Merged {
+			add(m, false)
+		}
+	}
+	return out
 }
 
 // lockID maps a lock name to a PostgreSQL advisory lock id.

@@ -92,6 +92,10 @@ type summary struct {
 	QuietAlerts      int64             `db:"quiet_alerts"`
 	MaterialSeq      int64             `db:"material_seq"`
 	NotifiedSeq      int64             `db:"notified_seq"`
+	// Headline is the distinct titles of the most severe alerts (of
+	// severity rank HeadlineRank); the generated name starts with them.
+	Headline     domain.StringList `db:"headline"`
+	HeadlineRank int               `db:"headline_rank"`
 }
 
 // maxAssetNames bounds the impacted-asset names kept per kind; the counts
@@ -355,7 +359,8 @@ const incidentSelect = `SELECT i.id, i.status, i.assigned_to, i.classification, 
 	COALESCE(s.priority_factors, '[]') AS priority_factors, COALESCE(s.system_tags, '[]') AS system_tags,
 	COALESCE(s.severity_manual, FALSE) AS severity_manual, COALESCE(s.name_manual, FALSE) AS name_manual,
 	s.last_notable, COALESCE(s.quiet_alerts, 0) AS quiet_alerts, COALESCE(s.material_seq, 0) AS material_seq,
-	COALESCE(s.notified_seq, 0) AS notified_seq
+	COALESCE(s.notified_seq, 0) AS notified_seq,
+	COALESCE(s.headline, '[]') AS headline, COALESCE(s.headline_rank, 0) AS headline_rank
 	FROM incidents i LEFT JOIN incident_summary s ON s.incident_id = i.id`
 
 func (b *batch) loadIncidents(ids []int64) error {
@@ -552,6 +557,7 @@ func (b *batch) recordRows(a *domain.Alert, st *incState, d *correlate.Decision,
 	if !st.sum.SeverityManual && a.Severity.Rank() > st.severity.Rank() {
 		st.severity = a.Severity
 	}
+	st.sum.Headline, st.sum.HeadlineRank = domain.AddHeadline(st.sum.Headline, st.sum.HeadlineRank, a.Title, a.Severity.Rank())
 	st.sum.Categories = addUnique(st.sum.Categories, a.Category)
 	st.sum.MaxTactic = max(st.sum.MaxTactic, correlate.TacticRank(a.Category))
 	for _, tech := range a.MitreTechniques {

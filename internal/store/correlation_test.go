@@ -374,7 +374,9 @@ func TestDerivedFields(t *testing.T) {
 			t.Fatalf("kill-chain progression split: %d, %d", r[0].IncidentID, r[1].IncidentID)
 		}
 		inc, _ := s.GetIncident(ctx, r[0].IncidentID)
-		if want := "Initial access and lateral movement on one endpoint and one user reported by multiple sources"; inc.DisplayName != want {
+		// Named from what happened: the most severe alert's title (b is
+		// high, a medium) and the main asset (a device before a user).
+		if want := "alert b — ws1"; inc.DisplayName != want {
 			t.Errorf("name = %q, want %q", inc.DisplayName, want)
 		}
 		if !inc.FirstActivity.Equal(t0) || !inc.LastActivity.Equal(t0.Add(90*time.Minute)) || inc.Severity != domain.SeverityHigh {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/events"
 )
 
 // Derived is what AIR derives from an incident's alerts, beside the fields
@@ -139,6 +140,17 @@ func recomputeSummary(ctx context.Context, tx *sqlx.Tx, st *incState) error {
 	if !st.sum.SeverityManual {
 		st.severity = sev
 	}
+	var titles []struct {
+		Title    string          `db:"title"`
+		Severity domain.Severity `db:"severity"`
+	}
+	if err := tx.SelectContext(ctx, &titles, tx.Rebind(`SELECT title, severity FROM alerts WHERE incident_id = ?
+		GROUP BY title, severity ORDER BY MIN(created_at), title`), st.id); err != nil {
+		return fmt.Errorf("read alert titles of incident %d: %w", st.id, err)
+	}
+	for _, t := range titles {
+		sum.Headline, sum.HeadlineRank = domain.AddHeadline(sum.Headline, sum.HeadlineRank, t.Title, t.Severity.Rank())
+	}
 	var times []time.Time
 	for _, order := range []string{"ASC", "DESC"} {
 		var t time.Time
@@ -218,7 +230,7 @@ func writeIncidents(ctx context.Context, tx *sqlx.Tx, sts []*incState, now time.
 	for _, st := range sts {
 		sum := &st.sum
 		if !sum.NameManual && sum.RoutineKey == "" {
-			st.displayName = domain.IncidentName(sum.Categories, sum.DeviceCount, sum.UserCount, sum.ServiceSources)
+			st.displayName = generatedName(sum)
 		}
 		score, factors := correlate.Priority(correlate.PriorityInput{Severity: st.severity, Tactics: sum.Categories,
 			MaliciousEntities: sum.MaliciousCount, Devices: sum.DeviceCount, Users: sum.UserCount, Mailboxes: sum.MailboxCount,
@@ -243,7 +255,7 @@ func writeIncidents(ctx context.Context, tx *sqlx.Tx, sts []*incState, now time.
 		sumRows = append(sumRows, []any{st.id, sum.RoutineKey, sum.Categories, sum.Techniques, sum.ServiceSources,
 			sum.DetectionSources, sum.Devices, sum.Users, sum.Mailboxes, sum.Apps, sum.DeviceCount, sum.UserCount,
 			sum.MailboxCount, sum.AppCount, sum.MaliciousCount, sum.ActiveAlerts, sum.MaxTactic, sum.PriorityScore,
-			sum.PriorityFactors, sum.SystemTags, notable, sum.QuietAlerts, st.materialSeq})
+			sum.PriorityFactors, sum.SystemTags, notable, sum.QuietAlerts, st.materialSeq, sum.Headline, sum.HeadlineRank})
 	}
 	// priority_score is kept on the incident too, so that the queue sorts
 	// by it from an index (migration 0007).
@@ -256,7 +268,7 @@ func writeIncidents(ctx context.Context, tx *sqlx.Tx, sts []*incState, now time.
 	if err := insertRows(ctx, tx, "incident_summary", `incident_id, routine_key, categories, techniques,
 		service_sources, detection_sources, devices, users, mailboxes, apps, device_count, user_count, mailbox_count,
 		app_count, malicious_count, active_alerts, max_tactic, priority_score, priority_factors, system_tags,
-		last_notable, quiet_alerts, material_seq`,
+		last_notable, quiet_alerts, material_seq, headline, headline_rank`,
 		`ON CONFLICT (incident_id) DO UPDATE SET categories = excluded.categories, techniques = excluded.techniques,
 		service_sources = excluded.service_sources, detection_sources = excluded.detection_sources,
 		devices = excluded.devices, users = excluded.users, mailboxes = excluded.mailboxes, apps = excluded.apps,
@@ -265,6 +277,7 @@ func writeIncidents(ctx context.Context, tx *sqlx.Tx, sts []*incState, now time.
 		max_tactic = excluded.max_tactic, priority_score = excluded.priority_score,
 		priority_factors = excluded.priority_factors, system_tags = excluded.system_tags,
 		last_notable = excluded.last_notable, quiet_alerts = excluded.quiet_alerts,
+		headline = excluded.headline, headline_rank = excluded.headline_rank,
 		material_seq = CASE WHEN excluded.material_seq > incident_summary.material_seq THEN excluded.material_seq ELSE incident_summary.material_seq END`,
 		sumRows); err != nil {
 		return fmt.Errorf("update incident summaries: %w", err)
@@ -297,7 +310,7 @@ func rebuildEntities(ctx context.Context, tx *sqlx.Tx, id int64) error {
 // alerts is resolved. It returns the incident the alert is now in and
 // whether that one is new.
 func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor string) (int64, bool, error) {
-	var dest int64
+	var dest, source int64
 	created := false
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := s.lockNames(ctx, tx, []string{"alert:" + alertID}); err != nil {
@@ -389,12 +402,13 @@ func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor s
 				return err
 			}
 		}
-		dest = to
+		dest, source = to, cur.IncidentID
 		return nil
 	})
 	if err != nil {
 		return 0, false, err
 	}
+	s.publish(incidentChanged(source), events.Event{Kind: events.Incident, IncidentID: dest, Created: created})
 	return dest, created, nil
 }
 
@@ -521,4 +535,26 @@ func (s *Store) IncidentCounts(ctx context.Context) (total, open int, err error)
 		return 0, 0, fmt.Errorf("count incidents: %w", err)
 	}
 	return c.Total, c.Open, nil
+}
+
+// generatedName is an incident's name from what happened: its headline
+// (the most severe alerts' titles) and its main asset — a device, else a
+// user, a mailbox or an app — or, without titles, its tactics and scope.
+func generatedName(sum *summary) string {
+	asset, more, kind := "", 0, ""
+	for _, a := range []struct {
+		names domain.StringList
+		n     int
+		kind  string
+	}{{sum.Devices, sum.DeviceCount, "device"}, {sum.Users, sum.UserCount, "user"},
+		{sum.Mailboxes, sum.MailboxCount, "mailbox"}, {sum.Apps, sum.AppCount, "app"}} {
+		if len(a.names) > 0 {
+			asset, more, kind = a.names[0], a.n-1, a.kind
+			break
+		}
+	}
+	if name := domain.IncidentTitle(sum.Headline, asset, more, kind); name != "" {
+		return name
+	}
+	return domain.IncidentName(sum.Categories, sum.DeviceCount, sum.UserCount, sum.ServiceSources)
 }

@@ -109,7 +109,7 @@ func (s *Store) IncidentEntities(ctx context.Context, id int64) ([]domain.Entity
 // SetInvestigationState projects the incident workflow's investigation
 // state into the incident row.
 func (s *Store) SetInvestigationState(ctx context.Context, id int64, state domain.InvestigationState) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.inIncidentTx(ctx, id, func(tx *sqlx.Tx) error {
 		var before domain.InvestigationState
 		if err := tx.GetContext(ctx, &before, tx.Rebind(`SELECT investigation_state FROM incidents WHERE id = ?`), id); err != nil {
 			if isNoRows(err) {
@@ -142,7 +142,7 @@ func placeholders(n int) string {
 
 // AddIncidentTags adds tags the incident does not have yet.
 func (s *Store) AddIncidentTags(ctx context.Context, id int64, tags []string, actor string) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.inIncidentTx(ctx, id, func(tx *sqlx.Tx) error {
 		var cur domain.StringList
 		if err := tx.GetContext(ctx, &cur, tx.Rebind(`SELECT custom_tags FROM incidents WHERE id = ?`), id); err != nil {
 			if isNoRows(err) {
@@ -172,7 +172,7 @@ func (s *Store) AddIncidentTags(ctx context.Context, id int64, tags []string, ac
 
 // AddIncidentComment appends a comment to the incident.
 func (s *Store) AddIncidentComment(ctx context.Context, id int64, text, actor string) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.inIncidentTx(ctx, id, func(tx *sqlx.Tx) error {
 		now := utc(time.Now())
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO incident_comments (incident_id, comment, created_by, created_at)
 			VALUES (?, ?, ?, ?)`), id, text, actor, now); err != nil {

@@ -132,6 +132,7 @@ func (s *Store) OpenActionsOn(ctx context.Context, incidentID int64, actionType 
 // proposed the same remediation and joined it instead of acting twice
 // ("also proposed by …"), in the audit log of both incidents.
 func (s *Store) NoteAlsoProposed(ctx context.Context, act *domain.Action, by string, incidentID int64) error {
+	defer s.publish(incidentChanged(act.IncidentID), incidentChanged(incidentID))
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		text := fmt.Sprintf("also proposed by %s of incident %d", by, incidentID)
 		if err := appendAudit(ctx, tx, AuditEntry{Actor: by, Verb: "action.joined", Object: "action:" + act.ID,
@@ -149,6 +150,10 @@ func (s *Store) NoteAlsoProposed(ctx context.Context, act *domain.Action, by str
 // AuditInvestigation records a person's act on an investigation as a
 // whole (verb investigation.stop, say) in the audit log.
 func (s *Store) AuditInvestigation(ctx context.Context, incidentID int64, actor, verb, text string) error {
-	return appendAudit(ctx, s.db, AuditEntry{Actor: actor, Verb: verb, Object: fmt.Sprintf("incident:%d", incidentID),
-		IncidentID: &incidentID, After: text})
+	if err := appendAudit(ctx, s.db, AuditEntry{Actor: actor, Verb: verb, Object: fmt.Sprintf("incident:%d", incidentID),
+		IncidentID: &incidentID, After: text}); err != nil {
+		return err
+	}
+	s.publish(incidentChanged(incidentID))
+	return nil
 }

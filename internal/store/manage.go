@@ -156,7 +156,7 @@ func (s *Store) ManageIncident(ctx context.Context, id int64, ch IncidentChange,
 	if err := ch.Check(); err != nil {
 		return nil, nil, err
 	}
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inIncidentTx(ctx, id, func(tx *sqlx.Tx) error {
 		cur, err := s.getIncidentTx(ctx, tx, id, true)
 		if err != nil {
 			return err

@@ -32,7 +32,7 @@ func seedQueue(t *testing.T, s *store.Store) queueFixture {
 	ctx := context.Background()
 	t0 := time.Now().Add(-time.Hour).UTC()
 	a := alertAt("qa1", t0, domain.SeverityHigh, groupDevice("ws-a", "Workstations"), userEv("alice@corp.example", domain.VerdictSuspicious))
-	a.Category = "CredentialAccess"
+	a.Category, a.Title = "CredentialAccess", "LSASS memory read by an unsigned process"
 	b := alertAt("qb1", t0.Add(time.Minute), domain.SeverityMedium, groupDevice("srv-b", "Servers"))
 	b.DetectionSource = "antivirus"
 	c1 := alertAt("qc1", t0.Add(2*time.Minute), domain.SeverityLow, userEv("carol@corp.example", domain.VerdictUnknown))
@@ -112,7 +112,7 @@ func TestQueryIncidentsFilters(t *testing.T) {
 			{"since the future", store.IncidentQuery{Since: now.Add(time.Hour)}, []int64{}},
 			{"until the past", store.IncidentQuery{Until: now.Add(-time.Hour)}, []int64{}},
 			{"last hour", store.IncidentQuery{Since: now.Add(-time.Hour), Until: now.Add(time.Hour)}, []int64{f.a, f.b, f.c, f.d}},
-			{"search name", store.IncidentQuery{Search: "CREDENTIAL access"}, []int64{f.a}},
+			{"search name", store.IncidentQuery{Search: "lsass MEMORY"}, []int64{f.a}},
 			{"search id", store.IncidentQuery{Search: fmt.Sprint(f.c)}, []int64{f.c}},
 			{"search #id", store.IncidentQuery{Search: fmt.Sprintf("#%d", f.b)}, []int64{f.b}},
 			{"search asset prefix", store.IncidentQuery{Search: "SRV"}, []int64{f.b}},

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airsoc/air/internal/events"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -43,6 +44,31 @@ const (
 type Store struct {
 	db      *sqlx.DB
 	dialect Dialect
+	pub     Publisher
+}
+
+// Publisher hears of the store's changes to incidents and actions once
+// they are committed; *events.Hub is one. Publish must not block.
+type Publisher interface {
+	Publish(evs ...events.Event)
+}
+
+// SetPublisher makes the store publish its committed changes to p (nil:
+// to no one). Call it before the store is shared: it is not synchronised.
+func (s *Store) SetPublisher(p Publisher) { s.pub = p }
+
+// publish tells the publisher of committed changes. Call it after the
+// transaction committed, never inside it: a page that re-reads on the
+// event must find the change.
+func (s *Store) publish(evs ...events.Event) {
+	if s.pub != nil && len(evs) > 0 {
+		s.pub.Publish(evs...)
+	}
+}
+
+// incidentChanged is the event of a change to incident id.
+func incidentChanged(id int64) events.Event {
+	return events.Event{Kind: events.Incident, IncidentID: id}
 }
 
 // Open connects to the database named by dsn and brings its schema up to
@@ -220,6 +246,17 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// inIncidentTx is inTx for a change to incident id: once committed, the
+// publisher hears of it. A transaction that changed nothing still
+// publishes; a page re-reading for nothing costs little.
+func (s *Store) inIncidentTx(ctx context.Context, id int64, fn func(tx *sqlx.Tx) error) error {
+	if err := s.inTx(ctx, fn); err != nil {
+		return err
+	}
+	s.publish(incidentChanged(id))
+	return nil
 }
 
 // utc normalises times before they are written, so that SQLite's text

@@ -145,7 +145,8 @@ func TestIngestCorrelatesByEntityWithinWindow(t *testing.T) {
 		if inc.Severity != domain.SeverityHigh || inc.AlertCount != 2 {
 			t.Errorf("incident: got severity %s, %d alerts; want high, 2", inc.Severity, inc.AlertCount)
 		}
-		if want := "Execution on 2 endpoints reported by Defender for Endpoint"; inc.DisplayName != want {
+		// The high alert's title names it, with the first device and the count of the others.
+		if want := "alert a2 — ws1 and 1 more device"; inc.DisplayName != want {
 			t.Errorf("display name: got %q, want %q", inc.DisplayName, want)
 		}
 		ents, err := s.IncidentEntities(ctx, first.IncidentID)

@@ -84,7 +84,7 @@ func (p *pages) list(w http.ResponseWriter, r *http.Request, nav, title string, 
 	if nav == "history" {
 		path = "/actions/history"
 	}
-	v := &view{Title: title, Nav: nav, Principal: pr, CSRF: auth.CSRFToken(secretOf(r)), Path: path,
+	v := &view{Title: title, Nav: nav, Live: "actions", Principal: pr, CSRF: auth.CSRFToken(secretOf(r)), Path: path,
 		CanDecide: pr.Role.AtLeast(auth.Responder), Ages: ages, Ranges: ranges, Sorts: sorts,
 		Statuses: slices.DeleteFunc(slices.Clone(domain.ActionStatuses), func(s domain.ActionStatus) bool { return s == domain.ActionPending }),
 		Sources:  []domain.ActionSource{domain.SourceAutomated, domain.SourceManual},

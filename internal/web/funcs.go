@@ -6,7 +6,9 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/correlate"
+	"github.com/airsoc/air/internal/domain"
 )
 
 // incidentFuncs are the template functions of the incident pages.
@@ -20,6 +22,11 @@ var incidentFuncs = map[string]any{
 	"statCard":   newStatCard,
 	"pretty":     pretty,
 	"attr":       func(m map[string]string, k string) string { return m[k] },
+	// actionLabel and sourceName put identifiers in words; the pages keep
+	// the identifier in a title attribute, for the API and the CLI.
+	"actionLabel": actions.Label,
+	"activity":    activity,
+	"sourceName":  domain.SourceName,
 }
 
 // label turns a Graph enum value into words: inProgress → in progress,

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
@@ -45,8 +46,10 @@ type incidentView struct {
 	// Other are the actions on targets that are none of its entities.
 	Other []domain.Action
 	// Back is this tab, where a decision or a change returns.
-	Back       string
-	CanDecide  bool
+	Back      string
+	CanDecide bool
+	// CanStop offers a responder to stop an investigation that still runs.
+	CanStop    bool
 	Redirected bool
 	Resolved   bool
 	Manage     manageForm
@@ -68,6 +71,10 @@ type event struct {
 	At         time.Time
 	Kind, Text string
 	Who        string
+	// Count is how many identical entries in a row this one stands for
+	// (a detector firing 21 times reads "21 × …"); Until is the last one's time.
+	Count int
+	Until time.Time
 }
 
 // manageForm is the manage panel: the incident's values and the choices.
@@ -127,9 +134,10 @@ func (p *pages) incident(w http.ResponseWriter, r *http.Request) error {
 			Count: n, HasCount: has, Current: t.Key == tabKey})
 	}
 	v.Timeline = timeline(d)
+	v.CanStop = pr.Role.AtLeast(auth.Responder) && !v.Redirected && investigating(d.InvestigationState)
 	v.Activity = slices.Clone(d.Activity)
 	slices.Reverse(v.Activity)
-	p.render(w, r, http.StatusOK, "incident", &view{Title: fmt.Sprintf("#%d %s", d.ID, d.DisplayName), Nav: "incidents",
+	p.render(w, r, http.StatusOK, "incident", &view{Title: fmt.Sprintf("#%d %s", d.ID, d.DisplayName), Nav: "incidents", Live: fmt.Sprintf("incident:%d", d.ID),
 		Principal: pr, CSRF: auth.CSRFToken(secretOf(r)), CanManage: pr.Role.AtLeast(auth.Analyst) && !v.Redirected,
 		CanDecide: v.CanDecide, Incident: v})
 	return nil
@@ -217,17 +225,18 @@ func timeline(d *api.IncidentDetail) []event {
 		if f := a.FirstActivityDateTime; f != nil && !f.IsZero() && at.Sub(*f) > time.Minute {
 			add(f, "alert", "", "Activity begins: %s", a.Title)
 		}
-		add(&at, "alert", a.DetectionSource, "%s alert: %s", a.Severity, a.Title)
+		add(&at, "alert", domain.SourceName(a.DetectionSource), "%s alert: %s", label(a.Severity), a.Title)
 	}
 	for _, a := range d.Actions {
 		who := a.RequestedBy
-		add(&a.CreatedAt, "action", who, "%s on %s %s", a.Type, a.TargetName, map[bool]string{true: "requested", false: "proposed"}[a.Source == domain.SourceManual])
+		what := actions.Label(a.Type)
+		add(&a.CreatedAt, "action", actorName(who), "%s on %s — %s", what, a.TargetName, map[bool]string{true: "requested", false: "proposed"}[a.Source == domain.SourceManual])
 		switch a.Status {
 		case domain.ActionRejected, domain.ActionExpired:
-			add(a.DecidedAt, "action", a.DecidedBy, "%s on %s %s", a.Type, a.TargetName, a.Status)
+			add(a.DecidedAt, "action", a.DecidedBy, "%s on %s — %s", what, a.TargetName, label(a.Status))
 		default:
 			if a.DecidedBy != "" {
-				add(a.DecidedAt, "action", a.DecidedBy, "%s on %s approved", a.Type, a.TargetName)
+				add(a.DecidedAt, "action", actorName(a.DecidedBy), "%s on %s — approved", what, a.TargetName)
 			}
 		}
 		if a.FinishedAt != nil {
@@ -237,7 +246,7 @@ func timeline(d *api.IncidentDetail) []event {
 			} else if a.Status == domain.ActionUndone {
 				res = "succeeded (since undone)"
 			}
-			add(a.FinishedAt, "action", "", "%s on %s %s", a.Type, a.TargetName, res)
+			add(a.FinishedAt, "action", "", "%s on %s — %s", what, a.TargetName, res)
 		}
 	}
 	add(d.AcknowledgedDateTime, "milestone", "", "Acknowledged")
@@ -250,14 +259,31 @@ func timeline(d *api.IncidentDetail) []event {
 		field := label(strings.TrimPrefix(e.Verb, "incident."))
 		switch {
 		case e.Before != "" && e.After != "":
-			add(&e.At, "change", e.Actor, "%s: %s → %s", field, pretty(e.Before), pretty(e.After))
+			add(&e.At, "change", actorName(e.Actor), "%s: %s → %s", field, pretty(e.Before), pretty(e.After))
 		case e.After != "":
-			add(&e.At, "change", e.Actor, "%s: %s", field, pretty(e.After))
+			add(&e.At, "change", actorName(e.Actor), "%s: %s", field, pretty(e.After))
 		default:
-			add(&e.At, "change", e.Actor, "%s cleared", field)
+			add(&e.At, "change", actorName(e.Actor), "%s cleared", field)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b event) int { return a.At.Compare(b.At) })
+	return groupRepeats(out)
+}
+
+// groupRepeats folds runs of identical entries (same kind, text and who,
+// one after the other) into one with a count, so that a noisy detector
+// reads "21 × …" instead of filling the timeline.
+func groupRepeats(evs []event) []event {
+	var out []event
+	for _, e := range evs {
+		if n := len(out); n > 0 && out[n-1].Kind == e.Kind && out[n-1].Text == e.Text && out[n-1].Who == e.Who {
+			out[n-1].Count++
+			out[n-1].Until = e.At
+			continue
+		}
+		e.Count, e.Until = 1, e.At
+		out = append(out, e)
+	}
 	return out
 }
 
@@ -370,4 +396,57 @@ func describeChange(ch *store.IncidentChange) string {
 		parts = append(parts, "comment added")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// investigating reports whether an investigation in state s may still be
+// stopped: it has not finished.
+func investigating(s domain.InvestigationState) bool {
+	switch s {
+	case domain.InvestigationQueued, domain.InvestigationRunning, domain.InvestigationPendingApproval,
+		domain.InvestigationPendingResource:
+		return true
+	}
+	return false
+}
+
+// stop stops the incident's investigation with the reason the responder
+// gave, through the API's StopInvestigation (the workflow's stop Update),
+// and returns to the incident with a flash saying what happened.
+func (p *pages) stop(w http.ResponseWriter, r *http.Request) error {
+	pr := auth.FromContext(r.Context())
+	id, err := incidentID(r)
+	if err != nil {
+		return err
+	}
+	back := fmt.Sprintf("/incidents/%d", id)
+	if t := r.PostFormValue("tab"); slices.ContainsFunc(incidentTabs, func(x struct{ Key, Label string }) bool { return x.Key == t }) {
+		back += "?tab=" + url.QueryEscape(t)
+	}
+	if err := pr.Require(auth.Responder); err != nil {
+		return err
+	}
+	st, err := p.Incidents.StopInvestigation(r.Context(), pr, id, r.PostFormValue("reason"))
+	switch domain.KindOf(err) {
+	case "":
+		if err != nil {
+			return err
+		}
+		rejected := 0
+		for _, a := range st.Actions {
+			if a.Status == domain.ActionRejected && a.DecidedBy == pr.Name {
+				rejected++
+			}
+		}
+		msg := "Stopped the investigation: no further step will run."
+		if rejected > 0 {
+			msg += fmt.Sprintf(" %d pending %s rejected with your reason.", rejected, plural(rejected, "action was", "actions were"))
+		}
+		p.setFlash(w, r, "ok", msg)
+	case domain.KindInvalid, domain.KindConflict:
+		p.setFlash(w, r, "error", "Not stopped: "+err.Error())
+	default:
+		return err
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
 }

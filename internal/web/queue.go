@@ -213,7 +213,7 @@ func (p *pages) queue(w http.ResponseWriter, r *http.Request) error {
 	if page.Offset+len(page.Value) < page.Total {
 		qv.Page.Next = link(page.Offset + pageSize)
 	}
-	p.render(w, r, http.StatusOK, "queue", &view{Title: "Incidents", Nav: "incidents", Principal: pr,
+	p.render(w, r, http.StatusOK, "queue", &view{Title: "Incidents", Nav: "incidents", Live: "incidents", Principal: pr,
 		CSRF: auth.CSRFToken(secretOf(r)), CanManage: pr.Role.AtLeast(auth.Analyst), Queue: qv})
 	return nil
 }

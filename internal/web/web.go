@@ -6,8 +6,11 @@
 //
 // The pages are html/template files and plain CSS embedded in the binary,
 // rendered on the server and driven by ordinary forms, so they work with
-// no JavaScript build step (a few lines of optional script only help with
-// bulk selection). html/template escapes every value by context: alert
+// no JavaScript build step. Optional plain script helps with bulk
+// selection and makes the pages live: GET /live streams the changes the
+// store publishes (package events), filtered to the principal's device
+// groups, and a page re-reads its own URL and swaps the regions marked
+// data-live (see live.go). html/template escapes every value by context: alert
 // titles, target names and reasons come from outside and are never
 // trusted.
 //
@@ -41,6 +44,7 @@ import (
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/review"
 	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/workflows"
 )
 
 //go:embed templates/*.html
@@ -65,6 +69,7 @@ type Incidents interface {
 	ExportIncidents(ctx context.Context, p *auth.Principal, q store.IncidentQuery, w *csv.Writer) error
 	Incident(ctx context.Context, p *auth.Principal, id int64) (*api.IncidentDetail, error)
 	ManageIncidents(ctx context.Context, p *auth.Principal, ids []int64, ch store.IncidentChange) ([]api.IncidentResult, error)
+	StopInvestigation(ctx context.Context, p *auth.Principal, id int64, reason string) (*workflows.State, error)
 }
 
 // Reviews are the post-incident review and the response figures the
@@ -90,6 +95,14 @@ type Server struct {
 	SecureCookies bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Feed, when set, makes the pages live: GET /live streams changes
+	// and the pages' script re-reads what changed. Nil: pages update on
+	// reload only.
+	Feed Feed
+	// Scope filters the feed for principals scoped to device groups;
+	// with Feed set and Scope nil, scoped principals only hear that
+	// something changed, never what.
+	Scope Scope
 }
 
 // Cookie names.
@@ -121,6 +134,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		"ts":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"join":  strings.Join,
 		"short": func(id string) string { return id[:min(len(id), 10)] },
+		"when":  p.when,
 	}
 	for k, f := range incidentFuncs {
 		funcs[k] = f
@@ -154,8 +168,11 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("POST /incidents/manage", p.session(p.manageMany))
 	mux.Handle("GET /incidents/{id}", p.session(p.incident))
 	mux.Handle("POST /incidents/{id}/manage", p.session(p.manage))
+	mux.Handle("POST /incidents/{id}/stop", p.session(p.stop))
 	mux.Handle("GET /incidents/{id}/review", p.session(p.review))
 	mux.Handle("GET /dashboard", p.session(p.dashboard))
+	mux.Handle("GET /live", p.session(p.live))
+	mux.Handle("GET /actions/count", p.session(p.pendingCount))
 	mux.Handle("/", p.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return domain.Errorf(domain.KindNotFound, "no page %s", r.URL.Path)
 	}))
@@ -168,7 +185,7 @@ func headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "+
-			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+			"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		// no-referrer would make browsers send "Origin: null" on our own
@@ -319,11 +336,28 @@ type view struct {
 	Incident  *incidentView
 	Review    *reviewView
 	Dash      *dashView
+
+	// Live is what the page follows on the change feed: "incidents",
+	// "actions" or "incident:<id>"; empty: nothing (the top bar's count
+	// still follows actions).
+	Live string
+	// PendingCount is the top bar's count of actions waiting for a
+	// decision that the principal may see.
+	PendingCount int
 }
 
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
-	if v.Flash == nil {
+	// A live re-read (the page's script) must not take a flash meant
+	// for the page the person loads next.
+	if v.Flash == nil && r.Header.Get("X-AIR-Live") == "" {
 		v.Flash = p.takeFlash(w, r)
+	}
+	if v.Principal != nil && v.Error == "" && p.Center != nil {
+		n, err := p.countPending(r.Context(), v.Principal)
+		if err != nil {
+			p.Log.WithError(err).Warn("count pending actions for the top bar")
+		}
+		v.PendingCount = n
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	var buf strings.Builder
@@ -385,4 +419,17 @@ func (p *pages) ago(t any) string {
 		return fmt.Sprintf("%d h ago", int(d.Hours()))
 	}
 	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+// when stamps an entry with its time as a person reads it (UTC): the time
+// alone today, the day and time this year, the date with the year before.
+func (p *pages) when(t time.Time) string {
+	t, now := t.UTC(), p.now().UTC()
+	switch {
+	case t.Year() == now.Year() && t.YearDay() == now.YearDay():
+		return t.Format("15:04:05")
+	case t.Year() == now.Year():
+		return t.Format("Jan 2 15:04")
+	}
+	return t.Format("Jan 2 2006 15:04")
 }

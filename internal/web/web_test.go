@@ -18,6 +18,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/events"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/web"
 )
@@ -33,6 +34,8 @@ type site struct {
 	st     *store.Store
 	// inc is the incident of the script-bearing alert and action.
 	inc int64
+	// hub is the change feed the store publishes to and the pages follow.
+	hub *events.Hub
 }
 
 // newSite serves the pages over a real store holding an incident whose
@@ -71,7 +74,11 @@ func newSiteWith(t *testing.T, limiter *auth.Limiter) *site {
 	log.SetOutput(io.Discard)
 	access := &auth.Service{Store: st}
 	center := &api.Server{Store: st, Auth: access, Log: log, Limiter: limiter}
-	h, err := (&web.Server{Center: center, Incidents: center, Reviews: center, Auth: access, Log: log, Limiter: limiter}).Handler()
+	hub := &events.Hub{}
+	st.SetPublisher(hub)
+	t.Cleanup(hub.Close)
+	h, err := (&web.Server{Center: center, Incidents: center, Reviews: center, Auth: access, Log: log, Limiter: limiter,
+		Feed: hub, Scope: center}).Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +88,7 @@ func newSiteWith(t *testing.T, limiter *auth.Limiter) *site {
 	}
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
-	s := &site{url: hs.URL, tokens: map[auth.Role]string{}, st: st, inc: r.IncidentID}
+	s := &site{url: hs.URL, tokens: map[auth.Role]string{}, st: st, inc: r.IncidentID, hub: hub}
 	for _, role := range []auth.Role{auth.Viewer, auth.Analyst, auth.Responder} {
 		c, err := access.CreateToken(ctx, "test", auth.NewToken{Name: string(role), Role: role})
 		if err != nil {
@@ -125,12 +132,17 @@ func (s *site) post(t *testing.T, path string, form url.Values) (*http.Response,
 
 func (s *site) signIn(t *testing.T, role auth.Role) string {
 	t.Helper()
+	return s.signInWith(t, s.tokens[role])
+}
+
+func (s *site) signInWith(t *testing.T, token string) string {
+	t.Helper()
 	_, page := s.get(t, "/signin")
 	m := csrfField.FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("sign-in page has no anti-forgery field:\n%s", page)
 	}
-	resp, page := s.post(t, "/signin", url.Values{"csrf": {m[1]}, "token": {s.tokens[role]}})
+	resp, page := s.post(t, "/signin", url.Values{"csrf": {m[1]}, "token": {token}})
 	if resp.StatusCode != 200 || resp.Request.URL.Path != "/incidents" {
 		t.Fatalf("sign in: HTTP %d at %s\n%s", resp.StatusCode, resp.Request.URL.Path, page)
 	}

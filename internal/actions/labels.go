@@ -1,0 +1,54 @@
+package actions
+
+import "strings"
+
+// labels are the action types as an analyst says them; the pages show
+// them, with the identifier beside (in a tooltip) for the API and CLI.
+var labels = map[string]string{
+	"device.isolate":                       "Isolate device",
+	"device.release":                       "Release device from isolation",
+	"device.restrict_app_execution":        "Restrict app execution",
+	"device.unrestrict_app_execution":      "Remove app execution restriction",
+	"device.run_av_scan":                   "Run antivirus scan",
+	"device.collect_investigation_package": "Collect investigation package",
+	"file.stop_and_quarantine":             "Stop and quarantine file",
+	"file.release_quarantine":              "Release file from quarantine",
+	"process.kill":                         "Kill process",
+	"persistence.remove":                   "Remove persistence",
+	"persistence.restore":                  "Restore persistence",
+	"email.soft_delete":                    "Soft-delete email",
+	"email.move_to_inbox":                  "Move email back to inbox",
+	"email.block_sender":                   "Block sender",
+	"email.unblock_sender":                 "Unblock sender",
+	"url.block":                            "Block URL",
+	"url.unblock":                          "Unblock URL",
+	"ip.block":                             "Block IP address",
+	"ip.unblock":                           "Unblock IP address",
+	"file.block":                           "Block file",
+	"file.unblock":                         "Unblock file",
+	"mailbox.disable_external_forwarding":  "Disable external mail forwarding",
+	"mailbox.remove_inbox_rule":            "Remove inbox rule",
+	"user.disable":                         "Disable user",
+	"user.enable":                          "Enable user",
+	"user.revoke_sessions":                 "Revoke sign-in sessions",
+	"user.reset_password":                  "Reset password",
+	"user.confirm_compromised":             "Confirm user compromised",
+	"user.dismiss_risk":                    "Dismiss user risk",
+	"incident.tag":                         "Tag incident",
+	"incident.comment":                     "Comment on incident",
+}
+
+// Label is an action type in words ("device.isolate" → "Isolate
+// device"). A type without a label is spelled out from its identifier
+// ("device.do_thing" → "Do thing (device)").
+func Label(actionType string) string {
+	if l, ok := labels[actionType]; ok {
+		return l
+	}
+	kind, verb, ok := strings.Cut(actionType, ".")
+	if !ok || verb == "" {
+		return actionType
+	}
+	words := strings.ReplaceAll(verb, "_", " ")
+	return strings.ToUpper(words[:1]) + words[1:] + " (" + kind + ")"
+}
