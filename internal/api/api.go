@@ -192,15 +192,6 @@ type errorBody struct {
 	Error ErrorDetail `json:"error"`
 }
 
-var statusOf = map[domain.ErrorKind]int{
-	domain.KindInvalid:     http.StatusBadRequest,
-	domain.KindNotFound:    http.StatusNotFound,
-	domain.KindConflict:    http.StatusConflict,
-	domain.KindForbidden:   http.StatusForbidden,
-	domain.KindUnavailable: http.StatusServiceUnavailable,
-	domain.KindTooLarge:    http.StatusRequestEntityTooLarge,
-	domain.KindBusy:        http.StatusTooManyRequests,
-}
 
 // writeError is the one place errors become responses.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -236,7 +227,7 @@ func (s *Server) describe(path string, err error) (int, ErrorDetail) {
 		return http.StatusTooManyRequests, ErrorDetail{Kind: "rate_limited",
 			Message: fmt.Sprintf("too many requests; retry after %d s", rl.RetryAfterSeconds())}
 	case errors.As(err, &de):
-		return statusOf[de.Kind], ErrorDetail{Kind: string(de.Kind), Field: de.Field, Message: de.Message}
+		return de.Kind.HTTPStatus(), ErrorDetail{Kind: string(de.Kind), Field: de.Field, Message: de.Message}
 	}
 	s.Log.WithError(err).WithField("path", path).Error("request failed")
 	return http.StatusInternalServerError, ErrorDetail{Kind: "internal", Message: "internal error; see the worker's log"}

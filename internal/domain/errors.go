@@ -24,6 +24,28 @@ const (
 	KindBusy ErrorKind = "busy"
 )
 
+// HTTPStatus is the kind's HTTP status, for the API and the pages alike;
+// 500 for a kind without one.
+func (k ErrorKind) HTTPStatus() int {
+	switch k {
+	case KindInvalid:
+		return 400
+	case KindNotFound:
+		return 404
+	case KindConflict:
+		return 409
+	case KindForbidden:
+		return 403
+	case KindUnavailable:
+		return 503
+	case KindTooLarge:
+		return 413
+	case KindBusy:
+		return 429
+	}
+	return 500
+}
+
 // Error is a domain error with a kind and, where input was at fault, the field
 // that was.
 type Error struct {

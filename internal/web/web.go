@@ -370,22 +370,13 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	w.Write([]byte(buf.String()))
 }
 
-var statusOf = map[domain.ErrorKind]int{
-	domain.KindInvalid:     http.StatusBadRequest,
-	domain.KindNotFound:    http.StatusNotFound,
-	domain.KindConflict:    http.StatusConflict,
-	domain.KindForbidden:   http.StatusForbidden,
-	domain.KindUnavailable: http.StatusServiceUnavailable,
-	domain.KindTooLarge:    http.StatusRequestEntityTooLarge,
-	domain.KindBusy:        http.StatusTooManyRequests,
-}
 
 // fail renders an error page; internal errors are logged, never shown.
 func (p *pages) fail(w http.ResponseWriter, r *http.Request, pr *auth.Principal, secret string, err error) {
 	status, msg := http.StatusInternalServerError, "Something went wrong; the worker's log says what."
 	var de *domain.Error
 	if errors.As(err, &de) {
-		status, msg = statusOf[de.Kind], de.Error()
+		status, msg = de.Kind.HTTPStatus(), de.Error()
 	} else {
 		p.Log.WithError(err).WithField("path", r.URL.Path).Error("page failed")
 	}
