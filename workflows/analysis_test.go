@@ -3,19 +3,13 @@ package workflows
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"strings"
 	"testing"
 
-	"github.com/sirupsen/logrus"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
-	"github.com/airsoc/air/internal/labtenant"
-	"github.com/airsoc/air/internal/logging"
-	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -47,22 +41,7 @@ func TestAnalysisRecordsFacts(t *testing.T) {
 		intel.Indicator{Kind: intel.KindDomain, Value: "evil.example", Subdomains: true})
 	feed("public-dns", true, intel.Indicator{Kind: intel.KindIP, Value: "8.8.8.8"})
 
-	books, err := playbook.LoadDir("testdata/analysis")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sources []activities.PlaybookSource
-	for _, b := range books {
-		sources = append(sources, activities.PlaybookSource{File: b.File, Source: b.Source})
-	}
-	var suite testsuite.WorkflowTestSuite
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	suite.SetLogger(logging.NewTemporal(log))
-	f.env = suite.NewTestWorkflowEnvironment()
-	f.env.SetWorkerOptions(WorkerOptions)
-	f.env.RegisterWorkflow(IncidentWorkflow)
-	f.env.RegisterActivity(&activities.Activities{Store: f.store, Executor: &labtenant.Tenant{Store: f.store}, Playbooks: sources, Log: log})
+	f.withPlaybooks("testdata/analysis")
 	st := f.run()
 	if st.Error != "" {
 		t.Fatalf("investigation failed: %s", st.Error)

@@ -68,9 +68,19 @@ func newFixtureWith(t *testing.T, evidence ...domain.Evidence) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	books, err := playbook.LoadDir("../playbooks")
+	f := &fixture{t: t, store: st, incident: res.IncidentID}
+	f.withPlaybooks("../playbooks")
+	return f
+}
+
+// withPlaybooks gives the fixture a fresh test environment whose
+// activities use its store, the lab tenant and the playbooks of dir: the
+// next run of the incident's workflow.
+func (f *fixture) withPlaybooks(dir string) {
+	f.t.Helper()
+	books, err := playbook.LoadDir(dir)
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
 	var sources []activities.PlaybookSource
 	for _, b := range books {
@@ -80,12 +90,10 @@ func newFixtureWith(t *testing.T, evidence ...domain.Evidence) *fixture {
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel) // the test environment's debug chatter hides failures
 	suite.SetLogger(logging.NewTemporal(log))
-	env := suite.NewTestWorkflowEnvironment()
-	env.SetWorkerOptions(WorkerOptions)
-	env.RegisterWorkflow(IncidentWorkflow)
-	env.RegisterActivity(&activities.Activities{Store: st, Executor: &labtenant.Tenant{Store: st},
-		Playbooks: sources, Log: log})
-	return &fixture{t: t, store: st, env: env, incident: res.IncidentID}
+	f.env = suite.NewTestWorkflowEnvironment()
+	f.env.SetWorkerOptions(WorkerOptions)
+	f.env.RegisterWorkflow(IncidentWorkflow)
+	f.env.RegisterActivity(&activities.Activities{Store: f.store, Executor: &labtenant.Tenant{Store: f.store}, Playbooks: sources, Log: log})
 }
 
 // pendingAction queries the running workflow for its one pending action.
@@ -286,26 +294,7 @@ func TestNoThreatsIsBenign(t *testing.T) {
 
 // rerun starts a fresh test environment on the same store: the next run of
 // the incident's workflow, as after a restart by new alerts or an Update.
-func (f *fixture) rerun() {
-	var suite testsuite.WorkflowTestSuite
-	log := logrus.New()
-	log.SetLevel(logrus.WarnLevel)
-	suite.SetLogger(logging.NewTemporal(log))
-	env := suite.NewTestWorkflowEnvironment()
-	env.SetWorkerOptions(WorkerOptions)
-	env.RegisterWorkflow(IncidentWorkflow)
-	books, err := playbook.LoadDir("../playbooks")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var sources []activities.PlaybookSource
-	for _, b := range books {
-		sources = append(sources, activities.PlaybookSource{File: b.File, Source: b.Source})
-	}
-	env.RegisterActivity(&activities.Activities{Store: f.store, Executor: &labtenant.Tenant{Store: f.store},
-		Playbooks: sources, Log: log})
-	f.env = env
-}
+func (f *fixture) rerun() { f.withPlaybooks("../playbooks") }
 
 func (f *fixture) actions() []domain.Action {
 	f.t.Helper()

@@ -3,20 +3,14 @@ package workflows
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/labtenant"
-	"github.com/airsoc/air/internal/logging"
-	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/store"
 )
@@ -269,26 +263,6 @@ func TestResolvingStopsTheInvestigation(t *testing.T) {
 	if a := f.actionOf("device.isolate"); a.Status != domain.ActionRejected || !strings.Contains(a.DecisionComment, "incident resolved by ana") {
 		t.Errorf("pending isolation after resolve: %+v", a)
 	}
-}
-
-// withPlaybooks replaces the fixture's playbooks with those of a folder.
-func (f *fixture) withPlaybooks(dir string) {
-	books, err := playbook.LoadDir(dir)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var sources []activities.PlaybookSource
-	for _, b := range books {
-		sources = append(sources, activities.PlaybookSource{File: b.File, Source: b.Source})
-	}
-	var suite testsuite.WorkflowTestSuite
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	suite.SetLogger(logging.NewTemporal(log))
-	f.env = suite.NewTestWorkflowEnvironment()
-	f.env.SetWorkerOptions(WorkerOptions)
-	f.env.RegisterWorkflow(IncidentWorkflow)
-	f.env.RegisterActivity(&activities.Activities{Store: f.store, Executor: &labtenant.Tenant{Store: f.store}, Playbooks: sources, Log: log})
 }
 
 // Two playbooks that isolate the same device make one action: the second
