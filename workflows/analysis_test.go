@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
