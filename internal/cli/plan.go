@@ -140,6 +140,9 @@ func printPlan(env Env, p *plan.Plan, wide bool) {
 	for _, n := range p.NotRun {
 		fmt.Fprintf(env.Stdout, "  not run: %s (%s)\n", n.Playbook, n.Reason)
 	}
+	for _, o := range p.Overlaps {
+		fmt.Fprintf(env.Stdout, "  overlap: %s\n", o)
+	}
 	if p.Assumed != "" {
 		fmt.Fprintf(env.Stdout, "  assuming every action that would wait is %s\n", p.Assumed)
 	}

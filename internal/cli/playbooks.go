@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/airsoc/air/internal/playbook"
 )
@@ -105,7 +106,62 @@ func playbooksValidate(env Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "playbooks in %s are valid: %s (%s), %s with %s\n", dir,
 		plural(len(pbs), "playbook"), plural(subs, "sub-playbook"), plural(len(tests), "test file"), plural(cases, "case"))
+	for _, o := range mayOverlap(pbs) {
+		fmt.Fprintf(env.Stdout, "note: %s\n", o)
+	}
 	return nil
+}
+
+// mayOverlap names the pairs of playbooks, neither exclusive, that take
+// the same remediation (their sub-playbooks' included): when both match
+// one incident, a target they share gets one action, the second proposal
+// joining the first.
+func mayOverlap(pbs []*playbook.Playbook) []string {
+	type book struct {
+		name  string
+		types []string
+	}
+	var books []book
+	for _, pb := range pbs {
+		if pb.Kind == playbook.KindSub || pb.Exclusive {
+			continue
+		}
+		books = append(books, book{pb.Name, remediationTypes(pb, 0)})
+	}
+	var out []string
+	for i := range books {
+		for j := i + 1; j < len(books); j++ {
+			var shared []string
+			for _, t := range books[i].types {
+				if slices.Contains(books[j].types, t) {
+					shared = append(shared, t)
+				}
+			}
+			if len(shared) > 0 {
+				out = append(out, fmt.Sprintf("%s and %s both take %s: on an incident both match, a shared target gets one action "+
+					"(make one exclusive to keep them apart; starter playbooks test --together shows it)", books[i].name, books[j].name, strings.Join(shared, ", ")))
+			}
+		}
+	}
+	return out
+}
+
+// remediationTypes lists the remediation action types a playbook's steps
+// and sub-playbooks take, sorted.
+func remediationTypes(pb *playbook.Playbook, depth int) []string {
+	var types []string
+	for _, stage := range playbook.Stages {
+		for _, st := range pb.Steps(stage) {
+			switch {
+			case st.Use != "" && st.Callee != nil && depth < 4:
+				types = append(types, remediationTypes(st.Callee, depth+1)...)
+			case st.Spec.Remediation:
+				types = append(types, st.Action)
+			}
+		}
+	}
+	slices.Sort(types)
+	return slices.Compact(types)
 }
 
 // plural writes a count and a noun, with an s when the count is not one.

@@ -141,3 +141,15 @@ func TestPlaybooksSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateNotesOverlaps: validate names two playbooks that take the
+// same remediation (neither exclusive), and stays quiet on one alone.
+func TestValidateNotesOverlaps(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), Env{Stdout: &out, Stderr: &errb}, []string{"playbooks", "validate", "../../workflows/testdata/overlap"}); code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "note: overlap-a and overlap-b both take device.isolate") {
+		t.Errorf("no overlap note:\n%s", out.String())
+	}
+}

@@ -84,6 +84,10 @@ type Plan struct {
 	// playbook runs alone; fallbacks yield to other playbooks), with why.
 	NotRun []NotRun `json:"notRun,omitempty"`
 	Steps  []Step   `json:"steps"`
+	// Overlaps are remediations two playbooks (or two steps) would both
+	// propose on one target: the workflow makes one action of them, the
+	// second proposal joining the first; each names both places.
+	Overlaps []string `json:"overlaps,omitempty"`
 	// Assumed is what the plan assumed of actions that would wait
 	// (Options.Assume); empty: still pending.
 	Assumed string `json:"assumed,omitempty"`
@@ -142,7 +146,29 @@ func MakeWith(books []*playbook.Playbook, in Incident, opts Options) (*Plan, err
 			}
 		}
 	}
+	p.Overlaps = overlaps(p.Steps)
 	return p, nil
+}
+
+// overlaps lists the remediations proposed by more than one step on one
+// target (bookkeeping and steps that do nothing aside).
+func overlaps(steps []Step) []string {
+	first := map[string]Step{}
+	var out []string
+	for _, s := range steps {
+		if s.Target == "" || s.Outcome == "do" || s.Outcome == "none" {
+			continue
+		}
+		k := s.Action + " " + s.Target
+		f, seen := first[k]
+		if !seen {
+			first[k] = s
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s on %s: proposed by %s/%s and by %s/%s; one action, the second joins the first",
+			s.Action, s.Target, f.Playbook, f.Step, s.Playbook, s.Step))
+	}
+	return out
 }
 
 type planRun struct {

@@ -319,3 +319,27 @@ stages:
 		t.Errorf("note not planned: %+v", p.Steps)
 	}
 }
+
+// TestPlanWarnsOfOverlaps: two playbooks that both isolate the sample's
+// device are named in the plan as one overlap (the workflow makes one
+// action of them); the shipped playbooks alone overlap nowhere.
+func TestPlanWarnsOfOverlaps(t *testing.T) {
+	books, err := playbook.LoadDir("../../workflows/testdata/overlap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Make(books, sampleIncident(t, policy.Full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Overlaps) != 1 || !strings.Contains(p.Overlaps[0], "device.isolate on device:") || !strings.Contains(p.Overlaps[0], "one action") {
+		t.Errorf("overlaps %q, want the one isolation both playbooks propose", p.Overlaps)
+	}
+	shipped, err := playbook.LoadDir("../../playbooks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := plan.Make(shipped, sampleIncident(t, policy.Full)); err != nil || len(p.Overlaps) != 0 {
+		t.Errorf("shipped playbooks: overlaps %q, %v; want none", p.Overlaps, err)
+	}
+}
