@@ -65,22 +65,32 @@ func (s *Server) sourceViews(ctx context.Context) ([]SourceView, error) {
 // listSources answers GET /api/v1/sources: each source's checkpoint, lag,
 // alerts per minute, errors, and the newest write-backs.
 func (s *Server) listSources(w http.ResponseWriter, r *http.Request) error {
+	resp, err := s.SourceReport(r.Context(), auth.FromContext(r.Context()), r.URL.Query().Get("alert"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// SourceReport is the configured sources' states and the newest write-backs (of
+// one alert, when named), for the API and the sources page.
+func (s *Server) SourceReport(ctx context.Context, p *auth.Principal, alert string) (*SourcesResponse, error) {
 	// Write-backs name alerts of every device group.
-	if p := auth.FromContext(r.Context()); p != nil && p.Scoped() {
-		return domain.Errorf(domain.KindForbidden, "sources cover every device group; a token scoped to some may not read them")
+	if p != nil && p.Scoped() {
+		return nil, domain.Errorf(domain.KindForbidden, "sources cover every device group; a token scoped to some may not read them")
 	}
-	views, err := s.sourceViews(r.Context())
+	views, err := s.sourceViews(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	wbs, err := s.Store.WriteBacks(r.Context(), r.URL.Query().Get("alert"), 100)
+	wbs, err := s.Store.WriteBacks(ctx, alert, 100)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if wbs == nil {
 		wbs = []store.WriteBackEntry{}
 	}
-	return writeJSON(w, http.StatusOK, SourcesResponse{Sources: views, WriteBacks: wbs})
+	return &SourcesResponse{Sources: views, WriteBacks: wbs}, nil
 }
 
 // pushAlerts answers POST /api/v1/sources/{name}/alerts: a webhook source

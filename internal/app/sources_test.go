@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/sources"
 )
@@ -41,4 +43,16 @@ func TestSimulatedSourceFeedsTheQueue(t *testing.T) {
 	if code := c.do(t, http.MethodGet, "/api/v1/incidents?status=all&severity=all&range=all", nil, &q); code != http.StatusOK || q.Total == 0 {
 		t.Errorf("queue after the source's alerts: HTTP %d, %d incidents", code, q.Total)
 	}
+
+	// The sources page, in the browser: the source, how it is read, its
+	// alert count.
+	b := newBrowser(t, chromium(t), c.base+"/sources")
+	b.step("sign in", chromedp.WaitVisible(chromedp.ID("token")), chromedp.SendKeys(chromedp.ID("token"), c.token),
+		chromedp.Click(chromedp.CSS("section.signin button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("main table.grid")))
+	row := b.waitText("the lab source's row", "main table.grid tbody tr", "lab")
+	if !strings.Contains(row, "simulated") || !strings.Contains(row, "polled every") {
+		t.Errorf("sources row %q, want the simulated source polled", row)
+	}
+	b.shot("sources")
+	b.save()
 }

@@ -432,6 +432,16 @@ func TestReviewAndDashboard(t *testing.T) {
 	if _, page := s.get(t, "/incidents"); !strings.Contains(page, `href="/dashboard"`) {
 		t.Errorf("the queue does not link the dashboard for an unscoped token")
 	}
+
+	// The sources page: every source's health, for unscoped tokens only.
+	resp, page = s.get(t, "/sources")
+	checkPage(t, "the sources page", page)
+	if resp.StatusCode != 200 || !strings.Contains(page, "Alert sources") || !strings.Contains(page, "No source is configured") {
+		t.Errorf("sources: HTTP %d: %.300s", resp.StatusCode, page)
+	}
+	if resp, _ := v.get(t, "/sources"); resp.StatusCode != 403 {
+		t.Errorf("sources for a scoped token: HTTP %d, want 403", resp.StatusCode)
+	}
 }
 
 func TestSignInReturnsToThePageAsked(t *testing.T) {

@@ -121,3 +121,16 @@ type statCard struct {
 func newStatCard(label string, s review.Stat, what string) statCard {
 	return statCard{Label: label, Stat: s, What: what}
 }
+
+// sources is GET /sources: each alert source's health (lag, alerts/min,
+// errors, the last problem) and the newest write-backs to providers.
+func (p *pages) sources(w http.ResponseWriter, r *http.Request) error {
+	pr := auth.FromContext(r.Context())
+	s, err := p.Reviews.SourceReport(r.Context(), pr, "")
+	if err != nil {
+		return err
+	}
+	p.render(w, r, http.StatusOK, "sources", &view{Title: "Sources", Nav: "sources", Principal: pr,
+		CSRF: auth.CSRFToken(secretOf(r)), Feeds: s})
+	return nil
+}

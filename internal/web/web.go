@@ -77,6 +77,7 @@ type Incidents interface {
 type Reviews interface {
 	Review(ctx context.Context, p *auth.Principal, id int64) (*review.Report, error)
 	Dashboard(ctx context.Context, p *auth.Principal, since time.Time) (*review.Metrics, error)
+	SourceReport(ctx context.Context, p *auth.Principal, alert string) (*api.SourcesResponse, error)
 }
 
 // Server holds the pages' dependencies.
@@ -139,7 +140,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	for k, f := range incidentFuncs {
 		funcs[k] = f
 	}
-	for _, name := range []string{"signin", "pending", "history", "error", "queue", "incident", "review", "dashboard"} {
+	for _, name := range []string{"signin", "pending", "history", "error", "queue", "incident", "review", "dashboard", "sources"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/filters.html",
 			"templates/parts.html", "templates/"+name+".html")
 		if err != nil {
@@ -171,6 +172,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("POST /incidents/{id}/stop", p.session(p.stop))
 	mux.Handle("GET /incidents/{id}/review", p.session(p.review))
 	mux.Handle("GET /dashboard", p.session(p.dashboard))
+	mux.Handle("GET /sources", p.session(p.sources))
 	mux.Handle("GET /live", p.session(p.live))
 	mux.Handle("GET /actions/count", p.session(p.pendingCount))
 	mux.Handle("/", p.handle(func(w http.ResponseWriter, r *http.Request) error {
@@ -336,6 +338,7 @@ type view struct {
 	Incident  *incidentView
 	Review    *reviewView
 	Dash      *dashView
+	Feeds     *api.SourcesResponse // the sources page
 
 	// Live is what the page follows on the change feed: "incidents",
 	// "actions" or "incident:<id>"; empty: nothing (the top bar's count
