@@ -39,14 +39,8 @@ Flags:
 	fs.StringVar(&o.Playbooks, "playbooks", "playbooks", "playbook directory")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "limit per phase")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
+	if help, err := parseBench(fs, args); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("bench e2e: unexpected argument %q", fs.Arg(0))
 	}
 	if !*asJSON {
 		o.Progress = os.Stderr
@@ -94,14 +88,8 @@ Flags:
 	fs.IntVar(&o.WorkflowCache, "workflow-cache", 0, "the worker's -workflow-cache (0: its default)")
 	fs.DurationVar(&o.Settle, "settle", 30*time.Second, "wait after each round before reading the final figures")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
+	if help, err := parseBench(fs, args); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("bench flood: unexpected argument %q", fs.Arg(0))
 	}
 	o.Progress = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -116,4 +104,19 @@ Flags:
 		}
 	}
 	return err
+}
+
+// parseBench parses a bench command's flags; help reports that -h was
+// asked for (and answered).
+func parseBench(fs *flag.FlagSet, args []string) (help bool, err error) {
+	switch err := fs.Parse(args); {
+	case err == flag.ErrHelp:
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return false, nil
 }
