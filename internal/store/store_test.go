@@ -3,99 +3,28 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/store/storetest"
 )
 
-// forEachStore runs fn against a fresh SQLite store and, when
+// The store's tests open stores like the packages above it do
+// (internal/store/storetest): a fresh SQLite file and, when
 // TEST_DATABASE_URL is set, a fresh PostgreSQL schema.
-func forEachStore(t *testing.T, fn func(t *testing.T, s *store.Store)) {
-	t.Helper()
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		fn(t, OpenSQLite(t))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		s := OpenPostgres(t)
-		if s == nil {
-			if os.Getenv("CI") != "" {
-				t.Fatal("TEST_DATABASE_URL is not set under CI")
-			}
-			t.Skip("TEST_DATABASE_URL not set: PostgreSQL store tests skipped")
-		}
-		fn(t, s)
-	})
-}
-
-func OpenSQLite(t testing.TB) *store.Store {
-	t.Helper()
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "air.db"))
-	if err != nil {
-		t.Fatalf("open sqlite: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-// OpenPostgres returns a store in a schema of its own, dropped at the end,
-// or nil when TEST_DATABASE_URL is unset.
-func OpenPostgres(t testing.TB) *store.Store {
-	t.Helper()
-	dsn := postgresSchemaURL(t)
-	if dsn == "" {
-		return nil
-	}
-	s, err := store.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-// postgresSchemaURL makes a fresh schema, dropped at the end, and returns
-// TEST_DATABASE_URL pointed at it; "" when TEST_DATABASE_URL is unset.
-func postgresSchemaURL(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		return ""
-	}
-	schema := fmt.Sprintf("t_%d_%d", time.Now().UnixNano(), rand.IntN(1e6))
-	admin, err := sqlx.Open("postgres", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+var (
+	forEachStore      = storetest.Each
+	OpenSQLite        = storetest.SQLite
+	OpenPostgres      = storetest.Postgres
+	postgresSchemaURL = storetest.SchemaURL
+)
 
 func device(id string, v domain.Verdict) domain.Evidence {
 	return domain.Evidence{Type: "deviceEvidence", Verdict: v, Entity: &domain.Entity{

@@ -55,9 +55,26 @@ func SQLite(t testing.TB) *store.Store {
 // returns nil when TEST_DATABASE_URL is unset.
 func Postgres(t testing.TB) *store.Store {
 	t.Helper()
+	dsn := SchemaURL(t)
+	if dsn == "" {
+		return nil
+	}
+	s, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// SchemaURL makes a fresh PostgreSQL schema, dropped at the end, and
+// returns TEST_DATABASE_URL pointed at it (for tests that open several
+// stores on one schema); "" when TEST_DATABASE_URL is unset.
+func SchemaURL(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv("TEST_DATABASE_URL")
 	if base == "" {
-		return nil
+		return ""
 	}
 	schema := fmt.Sprintf("t_%d_%d", time.Now().UnixNano(), rand.IntN(1e6))
 	admin, err := sqlx.Open("postgres", base)
@@ -67,6 +84,10 @@ func Postgres(t testing.TB) *store.Store {
 	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
 		t.Fatalf("create schema: %v", err)
 	}
+	t.Cleanup(func() {
+		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		admin.Close()
+	})
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
@@ -74,14 +95,5 @@ func Postgres(t testing.TB) *store.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	s, err := store.Open(context.Background(), u.String())
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	return s
+	return u.String()
 }
