@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,17 +44,9 @@ func playbooksValidate(env Env, args []string) error {
 			"keys, actions and their arguments, expressions and their types, step references,\n"+
 			"sub-playbooks. Prints each problem as file:line:column: message; exits 1 if there is one.\n")
 	}
-	pos, err := parse(fs, args)
+	dir, err := playbookDir(fs, args)
 	if err != nil {
 		return err
-	}
-	dir := "playbooks"
-	switch len(pos) {
-	case 0:
-	case 1:
-		dir = pos[0]
-	default:
-		return usageError{"playbooks validate: name at most one directory"}
 	}
 
 	var diags []playbook.Diagnostic
@@ -184,17 +177,9 @@ func playbooksSchema(env Env, args []string) error {
 			"for editors: put '# yaml-language-server: $schema=schema/playbook.schema.json' (or\n"+
 			"schema/playbook-test.schema.json in a test) first in each file.\n")
 	}
-	pos, err := parse(fs, args)
+	dir, err := playbookDir(fs, args)
 	if err != nil {
 		return err
-	}
-	dir := "playbooks"
-	switch len(pos) {
-	case 0:
-	case 1:
-		dir = pos[0]
-	default:
-		return usageError{"playbooks schema: name at most one directory"}
 	}
 	out := filepath.Join(dir, "schema")
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -208,4 +193,19 @@ func playbooksSchema(env Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "wrote %s\n", path)
 	}
 	return nil
+}
+
+// playbookDir parses a command taking at most one directory of playbooks,
+// ./playbooks by default.
+func playbookDir(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parse(fs, args)
+	switch {
+	case err != nil:
+		return "", err
+	case len(pos) > 1:
+		return "", usageError{fs.Name() + ": name at most one directory"}
+	case len(pos) == 1:
+		return pos[0], nil
+	}
+	return "playbooks", nil
 }
