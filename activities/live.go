@@ -12,10 +12,14 @@ import (
 // Bounds on what one load of an incident carries into workflow history
 // (docs/engine.md, "Bounds"): the most recently active alerts, at most
 // MaxSnapshotAlerts of them and at most MaxSnapshotAlertBytes of encoded
-// alerts; every alert is counted in the snapshot's AlertSummary.
+// alerts; every alert is counted in the snapshot's AlertSummary. A pass
+// keeps its snapshot while it waits for decisions, and the worker's
+// workflow cache keeps the pass: under a flood that opened a thousand
+// investigations waiting for approval, these bounds times the open
+// investigations are most of AIR's heap (docs/performance.md).
 const (
-	MaxSnapshotAlerts     = 200
-	MaxSnapshotAlertBytes = 256 << 10
+	MaxSnapshotAlerts     = 100
+	MaxSnapshotAlertBytes = 128 << 10
 )
 
 // alertWindow reads the incident's most recent alerts within the bounds,
