@@ -192,7 +192,6 @@ type errorBody struct {
 	Error ErrorDetail `json:"error"`
 }
 
-
 // writeError is the one place errors become responses.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, detail := s.describe(r.URL.Path, err)

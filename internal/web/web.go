@@ -373,7 +373,6 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	w.Write([]byte(buf.String()))
 }
 
-
 // fail renders an error page; internal errors are logged, never shown.
 func (p *pages) fail(w http.ResponseWriter, r *http.Request, pr *auth.Principal, secret string, err error) {
 	status, msg := http.StatusInternalServerError, "Something went wrong; the worker's log says what."
