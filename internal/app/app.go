@@ -221,6 +221,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Sources.Validate(nil); err != nil {
 		return fmt.Errorf("alert sources are misconfigured:\n%w", err)
 	}
+	keys, err := msgauth.Load(cfg.MessageKeyFile, cfg.Dev) // before anything starts, too
+	if err != nil {
+		return err
+	}
 
 	if cfg.Dev {
 		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
@@ -254,10 +258,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("remediation connectors are misconfigured:\n%w", err)
 	}
 
-	keys, err := msgauth.Load(cfg.MessageKeyFile, cfg.Dev)
-	if err != nil {
-		return err
-	}
 	opts := client.Options{
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.Namespace,
