@@ -10,7 +10,6 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -22,34 +21,9 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 )
-
-// Executor carries out a remediation against a target system (the lab
-// tenant, Defender for Endpoint, Graph…). It must honour the idempotency key:
-// a repeated key must not repeat the effect.
-type Executor interface {
-	Execute(ctx context.Context, req ExecuteRequest) (ExecuteResult, error)
-}
-
-// ExecuteRequest is one remediation to carry out.
-type ExecuteRequest struct {
-	ActionID       string           `json:"actionId"`
-	IncidentID     int64            `json:"incidentId"`
-	Type           string           `json:"type"`
-	Target         domain.EntityKey `json:"target"`
-	TargetName     string           `json:"targetName"`
-	Params         domain.RawJSON   `json:"params"`
-	IdempotencyKey string           `json:"idempotencyKey"`
-}
-
-// ExecuteResult is what the target reported.
-type ExecuteResult struct {
-	Summary string `json:"summary"`
-	// Changed is false when the target already was in the asked state (the
-	// pre-check found the device isolated, say).
-	Changed bool `json:"changed"`
-}
 
 // PlaybookSource is a playbook as the worker loaded it; the workflow pins
 // the sources it is given in its history.
@@ -61,7 +35,7 @@ type PlaybookSource struct {
 // Activities holds the activities' dependencies.
 type Activities struct {
 	Store      *store.Store
-	Executor   Executor
+	Executor   remediation.Executor
 	Playbooks  []PlaybookSource
 	Automation policy.Settings
 	Log        logrus.FieldLogger
@@ -230,7 +204,7 @@ const HeartbeatEvery = 2 * time.Second
 
 // ExecuteAction carries out an approved remediation. It heartbeats while
 // the target works (a Defender machine action can take minutes).
-func (a *Activities) ExecuteAction(ctx context.Context, req ExecuteRequest) (ExecuteResult, error) {
+func (a *Activities) ExecuteAction(ctx context.Context, req remediation.Request) (remediation.Result, error) {
 	log := a.Log.WithFields(logrus.Fields{"action": req.ActionID, "type": req.Type, "target": req.Target,
 		"attempt": activity.GetInfo(ctx).Attempt})
 	stop := make(chan struct{})
@@ -250,7 +224,7 @@ func (a *Activities) ExecuteAction(ctx context.Context, req ExecuteRequest) (Exe
 	res, err := a.Executor.Execute(ctx, req)
 	if err != nil {
 		log.WithError(err).Warn("remediation failed")
-		return ExecuteResult{}, classify(err)
+		return remediation.Result{}, classify(err)
 	}
 	log.WithField("result", res.Summary).Info("remediation done")
 	return res, nil
@@ -281,15 +255,3 @@ func classify(err error) error {
 
 // ErrThrottled is the error type of an attempt a vendor throttled.
 const ErrThrottled = "throttled"
-
-// DecodeParams decodes an action's parameters.
-func DecodeParams(raw domain.RawJSON) (map[string]any, error) {
-	m := map[string]any{}
-	if len(raw) == 0 {
-		return m, nil
-	}
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("decode params: %w", err)
-	}
-	return m, nil
-}

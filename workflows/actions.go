@@ -16,6 +16,7 @@ import (
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/remediation"
 )
 
 // propose records a new action (the store keeps the first version of an id,
@@ -133,8 +134,8 @@ func (w *incident) execute(ctx workflow.Context, a *domain.Action) error {
 		return err
 	}
 	actx := workflow.WithActivityOptions(ctx, executeOptions(w.steps[a.ID]))
-	var res activities.ExecuteResult
-	err := workflow.ExecuteActivity(actx, acts.ExecuteAction, activities.ExecuteRequest{
+	var res remediation.Result
+	err := workflow.ExecuteActivity(actx, acts.ExecuteAction, remediation.Request{
 		ActionID: a.ID, IncidentID: a.IncidentID, Type: a.Type, Target: a.TargetKey, TargetName: a.TargetName,
 		Params: a.Params, IdempotencyKey: a.IdempotencyKey,
 	}).Get(ctx, &res)

@@ -23,6 +23,7 @@ import (
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -577,8 +578,8 @@ func TestApprovalRuleRunsAutomatically(t *testing.T) {
 // target that does not know the device would.
 type failingTarget struct{}
 
-func (failingTarget) Execute(context.Context, activities.ExecuteRequest) (activities.ExecuteResult, error) {
-	return activities.ExecuteResult{}, domain.Errorf(domain.KindNotFound, "machine not found")
+func (failingTarget) Execute(context.Context, remediation.Request) (remediation.Result, error) {
+	return remediation.Result{}, domain.Errorf(domain.KindNotFound, "machine not found")
 }
 
 func TestPermanentStepFailureFailsTheInvestigation(t *testing.T) {

@@ -8,7 +8,7 @@
 // setting — so that a typo fails the worker's start, not an isolation at
 // 3 a.m.
 //
-// Router implements activities.Executor; the ExecuteAction activity calls
+// Router implements remediation.Executor; the ExecuteAction activity calls
 // it. Connectors return errors that say what the vendor answered
 // (rest.StatusError, domain errors); activities.classify alone decides
 // what is retried. Credentials are read from environment variables or files
@@ -26,7 +26,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/connector/mde"
 	"github.com/airsoc/air/internal/connector/msgraph"
@@ -34,6 +33,7 @@ import (
 	"github.com/airsoc/air/internal/connector/webhook"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/labtenant"
+	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -54,7 +54,7 @@ type Deps struct {
 // Router sends each remediation to the connector configured for its type.
 type Router struct {
 	routes map[string]Route
-	execs  map[string]activities.Executor // connector name → connector
+	execs  map[string]remediation.Executor // connector name → connector
 	// Lab is the lab tenant, always built (it carries what no route sends
 	// elsewhere).
 	Lab *labtenant.Tenant
@@ -69,7 +69,7 @@ type Route struct {
 	By        string `json:"by"`        // the route that chose it; "" for the default
 }
 
-var _ activities.Executor = (*Router)(nil)
+var _ remediation.Executor = (*Router)(nil)
 
 // NewRouter validates cfg, reads its secrets and builds every configured
 // connector. It seeds the lab tenant when a seed file is configured.
@@ -87,7 +87,7 @@ func NewRouter(ctx context.Context, cfg Config, deps Deps) (*Router, error) {
 	if cfg.Tenant != "" {
 		log = log.WithField("tenant", cfg.Tenant)
 	}
-	r := &Router{routes: map[string]Route{}, execs: map[string]activities.Executor{}, log: log}
+	r := &Router{routes: map[string]Route{}, execs: map[string]remediation.Executor{}, log: log}
 	kinds := map[string]string{NameLab: actions.Lab}
 
 	r.Lab = &labtenant.Tenant{Store: deps.Store, Strict: cfg.Lab.Strict, Faults: slices.Clone(cfg.Lab.Faults)}
@@ -134,20 +134,20 @@ func NewRouter(ctx context.Context, cfg Config, deps Deps) (*Router, error) {
 
 // Execute carries out one remediation with the connector its type is
 // routed to.
-func (r *Router) Execute(ctx context.Context, req activities.ExecuteRequest) (activities.ExecuteResult, error) {
+func (r *Router) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
 	rt, ok := r.routes[req.Type]
 	if !ok {
-		return activities.ExecuteResult{}, domain.Errorf(domain.KindInvalid, "no connector carries out %s: it is not a remediation action type", req.Type)
+		return remediation.Result{}, domain.Errorf(domain.KindInvalid, "no connector carries out %s: it is not a remediation action type", req.Type)
 	}
 	// Playbooks are checked at load; manual and undo actions arrive here
 	// too, so the request is checked against the registry once more.
-	params, err := activities.DecodeParams(req.Params)
+	params, err := remediation.DecodeParams(req.Params)
 	if err != nil {
-		return activities.ExecuteResult{}, domain.Invalid("params", "%v", err)
+		return remediation.Result{}, domain.Invalid("params", "%v", err)
 	}
 	if spec, ok := actions.Lookup(req.Type); ok {
 		if _, err := spec.CheckArgs(params); err != nil {
-			return activities.ExecuteResult{}, err
+			return remediation.Result{}, err
 		}
 	}
 	r.log.WithFields(logrus.Fields{"action": req.ActionID, "type": req.Type, "connector": rt.Connector}).Debug("routing remediation")

@@ -18,14 +18,14 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/activities/connectortest"
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/connector"
-	"github.com/airsoc/air/internal/connector/connectortest"
 	"github.com/airsoc/air/internal/connector/mde"
 	"github.com/airsoc/air/internal/connector/msgraph"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/labtenant"
+	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -218,7 +218,7 @@ func TestRoutesResolveMostSpecificFirst(t *testing.T) {
 	if len(got) != n {
 		t.Errorf("routes: got %d, want one per remediation type (%d)", len(got), n)
 	}
-	_, err = r.Execute(context.Background(), activities.ExecuteRequest{Type: "incident.tag"})
+	_, err = r.Execute(context.Background(), remediation.Request{Type: "incident.tag"})
 	if domain.KindOf(err) != domain.KindInvalid {
 		t.Errorf("routing a non-remediation: got %v, want invalid", err)
 	}
@@ -349,12 +349,12 @@ func TestSecretsNeverLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := func(typ, target string) activities.ExecuteRequest {
-		return activities.ExecuteRequest{ActionID: "a-" + typ, IncidentID: 1, Type: typ, Target: domain.EntityKey(target),
+	req := func(typ, target string) remediation.Request {
+		return remediation.Request{ActionID: "a-" + typ, IncidentID: 1, Type: typ, Target: domain.EntityKey(target),
 			TargetName: target, Params: []byte(`{}`), IdempotencyKey: "k-" + typ}
 	}
 	var outputs []string
-	for _, rq := range []activities.ExecuteRequest{
+	for _, rq := range []remediation.Request{
 		req("device.isolate", "device:"+machine), req("user.disable", "user:ana@contoso.example"),
 		req("process.kill", "process:m:1:2026-03-01T00:00:00Z"), req("device.release", "device:"+machine),
 	} {
@@ -431,7 +431,7 @@ messages: [{id: m1, mailbox: ana@contoso.example, subject: invoice, sender: evil
 		t.Fatal(err)
 	}
 	run := func(typ, target, params string) string {
-		res, err := connectortest.Run(r, activities.ExecuteRequest{ActionID: typ, IncidentID: 1, Type: typ,
+		res, err := connectortest.Run(r, remediation.Request{ActionID: typ, IncidentID: 1, Type: typ,
 			Target: domain.EntityKey(target), Params: []byte(params), IdempotencyKey: "k/" + typ + "/" + target}, "", nil)
 		if err != nil {
 			return connectortest.Outcome(err)

@@ -22,10 +22,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -71,7 +71,7 @@ const (
 // Answers lists the fault answers.
 var Answers = []string{InProgress, Throttled, Unavailable}
 
-var _ activities.Executor = (*Tenant)(nil)
+var _ remediation.Executor = (*Tenant)(nil)
 
 // Seed creates or overwrites lab state.
 func (t *Tenant) Seed(ctx context.Context, seed store.LabSeed) error {
@@ -79,24 +79,24 @@ func (t *Tenant) Seed(ctx context.Context, seed store.LabSeed) error {
 }
 
 // Execute carries out one remediation.
-func (t *Tenant) Execute(ctx context.Context, req activities.ExecuteRequest) (activities.ExecuteResult, error) {
+func (t *Tenant) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
 	kind, id, ok := strings.Cut(string(req.Target), ":")
 	_, verb, _ := strings.Cut(req.Type, ".")
 	h, known := handlers[req.Type]
 	if !known {
-		return activities.ExecuteResult{}, domain.Errorf(domain.KindInvalid, "the lab tenant cannot carry out %s", req.Type)
+		return remediation.Result{}, domain.Errorf(domain.KindInvalid, "the lab tenant cannot carry out %s", req.Type)
 	}
 	if !ok || id == "" || domain.EntityKind(kind) != h.target {
-		return activities.ExecuteResult{}, domain.Invalid("target", "%s needs a %s target, got %q", req.Type, h.target, req.Target)
+		return remediation.Result{}, domain.Invalid("target", "%s needs a %s target, got %q", req.Type, h.target, req.Target)
 	}
-	params, err := activities.DecodeParams(req.Params)
+	params, err := remediation.DecodeParams(req.Params)
 	if err != nil {
-		return activities.ExecuteResult{}, domain.Invalid("params", "%v", err)
+		return remediation.Result{}, domain.Invalid("params", "%v", err)
 	}
 	// Like a real API, refuse a request missing what the action needs.
 	if spec, ok := actions.Lookup(req.Type); ok {
 		if params, err = spec.CheckArgs(params); err != nil {
-			return activities.ExecuteResult{}, err
+			return remediation.Result{}, err
 		}
 	}
 	joined := false
@@ -107,9 +107,9 @@ func (t *Tenant) Execute(ctx context.Context, req activities.ExecuteRequest) (ac
 		if after <= 0 {
 			after = time.Second
 		}
-		return activities.ExecuteResult{}, rest.Throttled("lab", http.MethodPost, req.Type, after)
+		return remediation.Result{}, rest.Throttled("lab", http.MethodPost, req.Type, after)
 	case f.Answer == Unavailable:
-		return activities.ExecuteResult{}, &rest.StatusError{Vendor: "lab", Method: http.MethodPost, Path: req.Type,
+		return remediation.Result{}, &rest.StatusError{Vendor: "lab", Method: http.MethodPost, Path: req.Type,
 			Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Message: "the lab tenant is unavailable"}
 	case f.Answer == InProgress:
 		joined = true
@@ -118,11 +118,11 @@ func (t *Tenant) Execute(ctx context.Context, req activities.ExecuteRequest) (ac
 		lab: store.LabRequest{Key: req.IdempotencyKey, Operation: verb, Enroll: !t.Strict}}
 	op, err := h.run(ctx, r)
 	if err != nil {
-		return activities.ExecuteResult{}, err
+		return remediation.Result{}, err
 	}
-	res := activities.ExecuteResult{Summary: op.Result, Changed: op.Changed}
+	res := remediation.Result{Summary: op.Result, Changed: op.Changed}
 	if joined {
-		res = activities.ExecuteResult{Summary: "already in progress: joined the running request; " + op.Result}
+		res = remediation.Result{Summary: "already in progress: joined the running request; " + op.Result}
 	}
 	return res, nil
 }
@@ -170,7 +170,7 @@ func Types() []string {
 
 type request struct {
 	t      *Tenant
-	req    activities.ExecuteRequest
+	req    remediation.Request
 	id     string // the target's id, without the kind
 	params map[string]any
 	lab    store.LabRequest

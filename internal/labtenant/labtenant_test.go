@@ -15,11 +15,11 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
 
-	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/activities/connectortest"
 	"github.com/airsoc/air/internal/actions"
-	"github.com/airsoc/air/internal/connector/connectortest"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/labtenant"
+	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -70,8 +70,8 @@ func forEachStore(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	})
 }
 
-func req(typ, target, params, key string) activities.ExecuteRequest {
-	return activities.ExecuteRequest{ActionID: "a", IncidentID: 1, Type: typ, Target: domain.EntityKey(target),
+func req(typ, target, params, key string) remediation.Request {
+	return remediation.Request{ActionID: "a", IncidentID: 1, Type: typ, Target: domain.EntityKey(target),
 		TargetName: "name", Params: []byte(params), IdempotencyKey: key}
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
 )
@@ -128,7 +129,7 @@ func runFile(ctx context.Context, books []*playbook.Playbook, tf *playbook.TestF
 // mockTarget answers executed actions from the case's mocked results.
 type mockTarget struct{ results []playbook.MockResult }
 
-func (m mockTarget) Execute(ctx context.Context, req activities.ExecuteRequest) (activities.ExecuteResult, error) {
+func (m mockTarget) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
 	for _, r := range m.results {
 		if r.Action != req.Type || (r.Target != "" && r.Target != req.Target) {
 			continue
@@ -138,15 +139,15 @@ func (m mockTarget) Execute(ctx context.Context, req activities.ExecuteRequest) 
 			if kind == "" {
 				kind = "failed"
 			}
-			return activities.ExecuteResult{}, temporal.NewNonRetryableApplicationError(r.Error, kind, nil)
+			return remediation.Result{}, temporal.NewNonRetryableApplicationError(r.Error, kind, nil)
 		}
 		res := r.Result
 		if res == "" {
 			res = "ok"
 		}
-		return activities.ExecuteResult{Summary: res, Changed: true}, nil
+		return remediation.Result{Summary: res, Changed: true}, nil
 	}
-	return activities.ExecuteResult{Summary: "ok", Changed: true}, nil
+	return remediation.Result{Summary: "ok", Changed: true}, nil
 }
 
 // outcome is what a case's run found: problems fail the case, notes do not.

@@ -10,9 +10,9 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
 )
@@ -64,7 +64,7 @@ func readHistory(runs [][]*historypb.HistoryEvent, acts []domain.Action, scoped 
 	investigations := 0
 	for _, events := range runs {
 		var in workflows.IncidentInput
-		scheduled := map[int64]activities.ExecuteRequest{}
+		scheduled := map[int64]remediation.Request{}
 		for _, ev := range events {
 			at := ev.GetEventTime().AsTime()
 			switch ev.GetEventType() {
@@ -138,7 +138,7 @@ func readHistory(runs [][]*historypb.HistoryEvent, acts []domain.Action, scoped 
 				if attr.GetActivityType().GetName() != executeActivity {
 					continue
 				}
-				var req activities.ExecuteRequest
+				var req remediation.Request
 				if err := dc.FromPayloads(attr.GetInput(), &req); err == nil {
 					scheduled[ev.GetEventId()] = req
 				}

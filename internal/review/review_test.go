@@ -14,8 +14,8 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
 )
@@ -67,7 +67,7 @@ func (r *run) decided(at time.Duration, req workflows.DecideRequest) {
 	})
 }
 
-func (r *run) executed(scheduled, completed time.Duration, req activities.ExecuteRequest) {
+func (r *run) executed(scheduled, completed time.Duration, req remediation.Request) {
 	id := r.add(scheduled, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, func(ev *historypb.HistoryEvent) {
 		ev.Attributes = &historypb.HistoryEvent_ActivityTaskScheduledEventAttributes{
 			ActivityTaskScheduledEventAttributes: &historypb.ActivityTaskScheduledEventAttributes{
@@ -124,7 +124,7 @@ func histories(t *testing.T) [][]*historypb.HistoryEvent {
 	inv.started(0, workflows.IncidentInput{IncidentID: 7})
 	inv.changed(5*time.Minute, workflows.IncidentChange{Field: "status", From: "active", To: "inProgress", By: "ana"})
 	inv.decided(10*time.Minute, workflows.DecideRequest{ActionID: "iso", Decision: domain.DecisionApprove, By: "ana"})
-	inv.executed(10*time.Minute, 11*time.Minute, activities.ExecuteRequest{ActionID: "iso", Type: "device.isolate", TargetName: "ws-042"})
+	inv.executed(10*time.Minute, 11*time.Minute, remediation.Request{ActionID: "iso", Type: "device.isolate", TargetName: "ws-042"})
 	inv.completed(12*time.Minute, workflows.State{Investigation: domain.InvestigationSuccessfullyRemediated, Steps: []workflows.StepRecord{
 		{Playbook: "device-compromise", Stage: "triage", Step: "tag", Outcome: "done", At: t0.Add(time.Second)},
 		{Playbook: "device-compromise", Stage: "containment", Step: "isolate", Outcome: "action iso: pending", At: t0.Add(time.Minute)},
@@ -293,7 +293,7 @@ func TestScopedReaderSeesNoHiddenAction(t *testing.T) {
 	inv := &run{t: t}
 	inv.started(0, workflows.IncidentInput{IncidentID: 7})
 	inv.decided(2*time.Minute, workflows.DecideRequest{ActionID: "iso", Decision: domain.DecisionApprove, By: "ana"})
-	inv.executed(2*time.Minute, 3*time.Minute, activities.ExecuteRequest{ActionID: "iso", Type: "device.isolate", TargetName: "ws-042"})
+	inv.executed(2*time.Minute, 3*time.Minute, remediation.Request{ActionID: "iso", Type: "device.isolate", TargetName: "ws-042"})
 	inv.changed(5*time.Minute, workflows.IncidentChange{Field: "status", From: "active", To: "inProgress", By: "ana"})
 	inv.completed(12*time.Minute, workflows.State{Investigation: domain.InvestigationSuccessfullyRemediated, Steps: []workflows.StepRecord{
 		{Playbook: "device-compromise", Stage: "containment", Step: "isolate", Outcome: "action iso: pending", At: t0.Add(time.Minute)},

@@ -40,9 +40,9 @@ import (
 	"github.com/sirupsen/logrus"
 	"go.temporal.io/sdk/activity"
 
-	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/remediation"
 )
 
 // Scope is the OAuth scope of the Defender for Endpoint API.
@@ -136,21 +136,21 @@ func Types() []string {
 	return out
 }
 
-var _ activities.Executor = (*Client)(nil)
+var _ remediation.Executor = (*Client)(nil)
 
 // Execute carries out one remediation as a machine action and waits for it.
-func (c *Client) Execute(ctx context.Context, req activities.ExecuteRequest) (activities.ExecuteResult, error) {
+func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
 	o, ok := ops[req.Type]
 	if !ok {
-		return activities.ExecuteResult{}, domain.Errorf(domain.KindInvalid, "defender for endpoint cannot carry out %s", req.Type)
+		return remediation.Result{}, domain.Errorf(domain.KindInvalid, "defender for endpoint cannot carry out %s", req.Type)
 	}
-	params, err := activities.DecodeParams(req.Params)
+	params, err := remediation.DecodeParams(req.Params)
 	if err != nil {
-		return activities.ExecuteResult{}, domain.Invalid("params", "%v", err)
+		return remediation.Result{}, domain.Invalid("params", "%v", err)
 	}
 	machine, err := c.machineID(ctx, req, params)
 	if err != nil {
-		return activities.ExecuteResult{}, err
+		return remediation.Result{}, err
 	}
 	marker := Marker(req.IncidentID, req.ActionID)
 	comment := marker + " (" + req.Type + ")"
@@ -165,7 +165,7 @@ func (c *Client) Execute(ctx context.Context, req activities.ExecuteRequest) (ac
 	// 2. A POST went through before a crash: its comment carries our marker.
 	prior, err := c.list(ctx, machine, o.maType)
 	if err != nil {
-		return activities.ExecuteResult{}, err
+		return remediation.Result{}, err
 	}
 	for _, ma := range prior {
 		if strings.Contains(ma.RequestorComment, marker+" (") {
@@ -177,18 +177,18 @@ func (c *Client) Execute(ctx context.Context, req activities.ExecuteRequest) (ac
 	err = c.API.Do(ctx, http.MethodPost, "/api/machines/"+url.PathEscape(machine)+"/"+o.path, o.body(comment, params), &ma)
 	if err == nil {
 		if ma.ID == "" {
-			return activities.ExecuteResult{}, fmt.Errorf("mde %s on %s: answer has no machine action id", o.path, machine)
+			return remediation.Result{}, fmt.Errorf("mde %s on %s: answer has no machine action id", o.path, machine)
 		}
 		heartbeat(ctx, ma.ID)
 		return c.follow(ctx, ma.ID, false, "")
 	}
 	// 4. Someone asked already: join their machine action.
 	if !AlreadyInProgress(err) {
-		return activities.ExecuteResult{}, err
+		return remediation.Result{}, err
 	}
 	running, lerr := c.list(ctx, machine, o.maType)
 	if lerr != nil {
-		return activities.ExecuteResult{}, lerr
+		return remediation.Result{}, lerr
 	}
 	for _, ma := range running {
 		if ma.Status == Pending || ma.Status == InProgress {
@@ -196,7 +196,7 @@ func (c *Client) Execute(ctx context.Context, req activities.ExecuteRequest) (ac
 			return c.follow(ctx, ma.ID, true, "")
 		}
 	}
-	return activities.ExecuteResult{}, fmt.Errorf("mde %s on %s: already in progress, but no pending %s action was listed; will retry",
+	return remediation.Result{}, fmt.Errorf("mde %s on %s: already in progress, but no pending %s action was listed; will retry",
 		o.path, machine, o.maType)
 }
 
@@ -217,7 +217,7 @@ func AlreadyInProgress(err error) bool {
 // machineID finds the machine to act on: the device target's id, or for a
 // file the deviceId parameter. An id that is not a Defender for Endpoint id
 // (40 hex digits) is taken for a DNS name and looked up.
-func (c *Client) machineID(ctx context.Context, req activities.ExecuteRequest, p map[string]any) (string, error) {
+func (c *Client) machineID(ctx context.Context, req remediation.Request, p map[string]any) (string, error) {
 	kind, id, _ := strings.Cut(string(req.Target), ":")
 	switch domain.EntityKind(kind) {
 	case domain.KindDevice:
@@ -280,7 +280,7 @@ func (c *Client) list(ctx context.Context, machine, maType string) ([]MachineAct
 
 // follow polls a machine action until it is final or the attempt's budget
 // is spent.
-func (c *Client) follow(ctx context.Context, id string, joined bool, how string) (activities.ExecuteResult, error) {
+func (c *Client) follow(ctx context.Context, id string, joined bool, how string) (remediation.Result, error) {
 	interval, budget := c.PollInterval, c.PollTimeout
 	if interval <= 0 {
 		interval = DefaultPollInterval
@@ -306,15 +306,15 @@ func (c *Client) follow(ctx context.Context, id string, joined bool, how string)
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
-			return activities.ExecuteResult{}, err
+			return remediation.Result{}, err
 		case pctx.Err() != nil:
-			return activities.ExecuteResult{}, still()
+			return remediation.Result{}, still()
 		case errors.As(err, &se) && se.RetryAfter > 0 && se.RetryAfter < budget:
 			// Throttled while polling: the limiter now holds calls back for
 			// the Retry-After; the next poll waits for it, or the attempt
 			// ends at the deadline and the next one resumes.
 		default:
-			return activities.ExecuteResult{}, err
+			return remediation.Result{}, err
 		}
 		if joined {
 			heartbeat(ctx, joinedPrefix+id)
@@ -326,9 +326,9 @@ func (c *Client) follow(ctx context.Context, id string, joined bool, how string)
 		}
 		if err := rest.SleepContext(pctx, interval); err != nil {
 			if ctx.Err() != nil {
-				return activities.ExecuteResult{}, ctx.Err()
+				return remediation.Result{}, ctx.Err()
 			}
-			return activities.ExecuteResult{}, still()
+			return remediation.Result{}, still()
 		}
 	}
 	if c.Log != nil {
@@ -344,7 +344,7 @@ func (c *Client) follow(ctx context.Context, id string, joined bool, how string)
 		what += " (" + ma.Scope + ")"
 	}
 	if ma.Status != Succeeded {
-		return activities.ExecuteResult{}, domain.Errorf(domain.KindConflict, "defender for endpoint machine action %s: %s on %s ended %s",
+		return remediation.Result{}, domain.Errorf(domain.KindConflict, "defender for endpoint machine action %s: %s on %s ended %s",
 			id, what, where, ma.Status)
 	}
 	summary := fmt.Sprintf("%s succeeded on %s (machine action %s)", what, where, id)
@@ -358,7 +358,7 @@ func (c *Client) follow(ctx context.Context, id string, joined bool, how string)
 	case how != "":
 		summary += ", " + how + " after a retry"
 	}
-	return activities.ExecuteResult{Summary: summary, Changed: !joined}, nil
+	return remediation.Result{Summary: summary, Changed: !joined}, nil
 }
 
 // heartbeat records the machine action id in the activity's heartbeat, so

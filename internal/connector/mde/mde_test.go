@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airsoc/air/activities"
-	"github.com/airsoc/air/internal/connector/connectortest"
+	"github.com/airsoc/air/activities/connectortest"
 	"github.com/airsoc/air/internal/connector/mde"
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/remediation"
 )
 
 // fakeMDE follows Defender for Endpoint's documented machine action
@@ -230,8 +230,8 @@ func client(srv *httptest.Server, timeout time.Duration) *mde.Client {
 	}
 }
 
-func request(typ, target string, params string) activities.ExecuteRequest {
-	return activities.ExecuteRequest{ActionID: "3f1c2a9b0d11", IncidentID: 12, Type: typ, Target: domain.EntityKey(target),
+func request(typ, target string, params string) remediation.Request {
+	return remediation.Request{ActionID: "3f1c2a9b0d11", IncidentID: 12, Type: typ, Target: domain.EntityKey(target),
 		TargetName: "ws-042", Params: []byte(params), IdempotencyKey: "incident-12/p/s/" + target}
 }
 
@@ -240,7 +240,7 @@ func TestMachineActionsContract(t *testing.T) {
 	dev := "device:" + machineID
 	tests := []struct {
 		name     string
-		req      activities.ExecuteRequest
+		req      remediation.Request
 		setup    func(f *fakeMDE)
 		timeout  time.Duration
 		poll     time.Duration // the poll budget; 0 means 2s

@@ -24,9 +24,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/remediation"
 )
 
 // Scope is the OAuth scope of Microsoft Graph.
@@ -41,7 +41,7 @@ type Client struct {
 	API *rest.Client
 }
 
-var _ activities.Executor = (*Client)(nil)
+var _ remediation.Executor = (*Client)(nil)
 
 var types = []string{
 	"user.disable", "user.enable", "user.revoke_sessions", "user.reset_password",
@@ -62,27 +62,27 @@ type User struct {
 const userFields = "id,userPrincipalName,accountEnabled,onPremisesSecurityIdentifier"
 
 // Execute carries out one remediation.
-func (c *Client) Execute(ctx context.Context, req activities.ExecuteRequest) (activities.ExecuteResult, error) {
+func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
 	if !slices.Contains(types, req.Type) {
-		return activities.ExecuteResult{}, domain.Errorf(domain.KindInvalid, "microsoft graph cannot carry out %s", req.Type)
+		return remediation.Result{}, domain.Errorf(domain.KindInvalid, "microsoft graph cannot carry out %s", req.Type)
 	}
-	params, err := activities.DecodeParams(req.Params)
+	params, err := remediation.DecodeParams(req.Params)
 	if err != nil {
-		return activities.ExecuteResult{}, domain.Invalid("params", "%v", err)
+		return remediation.Result{}, domain.Invalid("params", "%v", err)
 	}
 	kind, id, _ := strings.Cut(string(req.Target), ":")
 	if req.Type == "mailbox.remove_inbox_rule" {
 		if domain.EntityKind(kind) != domain.KindMailbox || id == "" {
-			return activities.ExecuteResult{}, domain.Invalid("target", "%s needs a mailbox target, got %q", req.Type, req.Target)
+			return remediation.Result{}, domain.Invalid("target", "%s needs a mailbox target, got %q", req.Type, req.Target)
 		}
 		return c.removeRule(ctx, id, params)
 	}
 	if domain.EntityKind(kind) != domain.KindUser || id == "" {
-		return activities.ExecuteResult{}, domain.Invalid("target", "%s needs a user target, got %q", req.Type, req.Target)
+		return remediation.Result{}, domain.Invalid("target", "%s needs a user target, got %q", req.Type, req.Target)
 	}
 	u, err := c.user(ctx, id)
 	if err != nil {
-		return activities.ExecuteResult{}, err
+		return remediation.Result{}, err
 	}
 	path := "/v1.0/users/" + url.PathEscape(u.ID)
 	switch req.Type {
@@ -90,20 +90,20 @@ func (c *Client) Execute(ctx context.Context, req activities.ExecuteRequest) (ac
 		want := req.Type == "user.enable"
 		state := map[bool]string{true: "enabled", false: "disabled"}[want]
 		if u.AccountEnabled != nil && *u.AccountEnabled == want {
-			return activities.ExecuteResult{Summary: "account " + u.UserPrincipalName + " already " + state}, nil
+			return remediation.Result{Summary: "account " + u.UserPrincipalName + " already " + state}, nil
 		}
 		if err := c.API.Do(ctx, http.MethodPatch, path, map[string]any{"accountEnabled": want}, nil); err != nil {
-			return activities.ExecuteResult{}, err
+			return remediation.Result{}, err
 		}
-		return activities.ExecuteResult{Summary: "account " + u.UserPrincipalName + " " + state, Changed: true}, nil
+		return remediation.Result{Summary: "account " + u.UserPrincipalName + " " + state, Changed: true}, nil
 	case "user.revoke_sessions":
 		var res struct {
 			Value bool `json:"value"`
 		}
 		if err := c.API.Do(ctx, http.MethodPost, path+"/revokeSignInSessions", nil, &res); err != nil {
-			return activities.ExecuteResult{}, err
+			return remediation.Result{}, err
 		}
-		return activities.ExecuteResult{Summary: "sign-in sessions of " + u.UserPrincipalName + " revoked", Changed: true}, nil
+		return remediation.Result{Summary: "sign-in sessions of " + u.UserPrincipalName + " revoked", Changed: true}, nil
 	case "user.reset_password":
 		provider, _ := params["identityProvider"].(string)
 		if provider == "" {
@@ -115,9 +115,9 @@ func (c *Client) Execute(ctx context.Context, req activities.ExecuteRequest) (ac
 	default: // user.dismiss_risk
 		if err := c.API.Do(ctx, http.MethodPost, "/v1.0/identityProtection/riskyUsers/dismiss",
 			map[string]any{"userIds": []string{u.ID}}, nil); err != nil {
-			return activities.ExecuteResult{}, err
+			return remediation.Result{}, err
 		}
-		return activities.ExecuteResult{Summary: "risk of " + u.UserPrincipalName + " dismissed", Changed: true}, nil
+		return remediation.Result{Summary: "risk of " + u.UserPrincipalName + " dismissed", Changed: true}, nil
 	}
 }
 
@@ -150,7 +150,7 @@ func (c *Client) user(ctx context.Context, id string) (*User, error) {
 // invoke calls POST /security/identities/identityAccounts/{id}/invokeAction.
 // AIR addresses the account by its Entra object id, or by its on-premises
 // SID for Active Directory when the account has one.
-func (c *Client) invoke(ctx context.Context, u *User, action, provider, done string) (activities.ExecuteResult, error) {
+func (c *Client) invoke(ctx context.Context, u *User, action, provider, done string) (remediation.Result, error) {
 	account := u.ID
 	if provider == "activeDirectory" && u.OnPremisesSecurityIdentifier != "" {
 		account = u.OnPremisesSecurityIdentifier
@@ -161,28 +161,28 @@ func (c *Client) invoke(ctx context.Context, u *User, action, provider, done str
 	body := map[string]any{"accountId": account, "action": action, "identityProvider": provider}
 	if err := c.API.Do(ctx, http.MethodPost, "/v1.0/security/identities/identityAccounts/"+url.PathEscape(account)+"/invokeAction",
 		body, &res); err != nil {
-		return activities.ExecuteResult{}, err
+		return remediation.Result{}, err
 	}
 	summary := u.UserPrincipalName + ": " + done
 	if res.CorrelationID != "" {
 		summary += " (correlation id " + res.CorrelationID + ")"
 	}
-	return activities.ExecuteResult{Summary: summary, Changed: true}, nil
+	return remediation.Result{Summary: summary, Changed: true}, nil
 }
 
 // removeRule deletes an inbox rule; a rule that is already gone is a no-op.
-func (c *Client) removeRule(ctx context.Context, mailbox string, p map[string]any) (activities.ExecuteResult, error) {
+func (c *Client) removeRule(ctx context.Context, mailbox string, p map[string]any) (remediation.Result, error) {
 	rule, _ := p["ruleId"].(string)
 	if rule == "" {
-		return activities.ExecuteResult{}, domain.Invalid("params.ruleId", "mailbox.remove_inbox_rule needs ruleId")
+		return remediation.Result{}, domain.Invalid("params.ruleId", "mailbox.remove_inbox_rule needs ruleId")
 	}
 	err := c.API.Do(ctx, http.MethodDelete, "/v1.0/users/"+url.PathEscape(mailbox)+"/mailFolders/inbox/messageRules/"+url.PathEscape(rule), nil, nil)
 	var se *rest.StatusError
 	switch {
 	case err == nil:
-		return activities.ExecuteResult{Summary: "inbox rule " + rule + " of " + mailbox + " deleted", Changed: true}, nil
+		return remediation.Result{Summary: "inbox rule " + rule + " of " + mailbox + " deleted", Changed: true}, nil
 	case errors.As(err, &se) && se.Status == http.StatusNotFound && se.Code == "ErrorItemNotFound":
-		return activities.ExecuteResult{Summary: "inbox rule " + rule + " of " + mailbox + " already gone"}, nil
+		return remediation.Result{Summary: "inbox rule " + rule + " of " + mailbox + " already gone"}, nil
 	}
-	return activities.ExecuteResult{}, err
+	return remediation.Result{}, err
 }

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airsoc/air/activities"
-	"github.com/airsoc/air/internal/connector/connectortest"
+	"github.com/airsoc/air/activities/connectortest"
 	"github.com/airsoc/air/internal/connector/msgraph"
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/remediation"
 )
 
 // fakeGraph follows Microsoft Graph v1.0's documented contract for the
@@ -163,8 +163,8 @@ func client(srv *httptest.Server, timeout time.Duration) *msgraph.Client {
 			Secret: rest.NewSecret("g-s3cret"), Scope: msgraph.Scope}}}
 }
 
-func request(typ, target, params string) activities.ExecuteRequest {
-	return activities.ExecuteRequest{ActionID: "a1", IncidentID: 7, Type: typ, Target: domain.EntityKey(target),
+func request(typ, target, params string) remediation.Request {
+	return remediation.Request{ActionID: "a1", IncidentID: 7, Type: typ, Target: domain.EntityKey(target),
 		TargetName: "Ana", Params: []byte(params), IdempotencyKey: "incident-7/p/s/" + target}
 }
 
@@ -174,7 +174,7 @@ func TestGraphContract(t *testing.T) {
 	const anaID = "11111111-2222-3333-4444-555555555555"
 	tests := []struct {
 		name      string
-		req       activities.ExecuteRequest
+		req       remediation.Request
 		setup     func(f *fakeGraph)
 		slow      bool
 		want      string

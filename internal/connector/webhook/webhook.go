@@ -41,9 +41,9 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/remediation"
 )
 
 // Header names.
@@ -107,21 +107,21 @@ type Client struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-var _ activities.Executor = (*Client)(nil)
+var _ remediation.Executor = (*Client)(nil)
 
 // Execute delivers one action, retrying retryable failures in process
 // before giving the last one back to the activity.
-func (c *Client) Execute(ctx context.Context, req activities.ExecuteRequest) (activities.ExecuteResult, error) {
-	params, err := activities.DecodeParams(req.Params)
+func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
+	params, err := remediation.DecodeParams(req.Params)
 	if err != nil {
-		return activities.ExecuteResult{}, domain.Invalid("params", "%v", err)
+		return remediation.Result{}, domain.Invalid("params", "%v", err)
 	}
 	kind, id, _ := strings.Cut(string(req.Target), ":")
 	body, err := json.Marshal(Payload{ActionID: req.ActionID, IncidentID: req.IncidentID, Type: req.Type,
 		Target: Target{Key: string(req.Target), Kind: kind, ID: id, Name: req.TargetName},
 		Params: params, IdempotencyKey: req.IdempotencyKey})
 	if err != nil {
-		return activities.ExecuteResult{}, fmt.Errorf("webhook %s: encode: %w", c.Name, err)
+		return remediation.Result{}, fmt.Errorf("webhook %s: encode: %w", c.Name, err)
 	}
 	attempts := c.Attempts
 	if attempts <= 0 {
@@ -140,28 +140,28 @@ func (c *Client) Execute(ctx context.Context, req activities.ExecuteRequest) (ac
 			return res, nil
 		}
 		if domain.KindOf(err) != "" || i >= attempts || ctx.Err() != nil {
-			return activities.ExecuteResult{}, err
+			return remediation.Result{}, err
 		}
 		d := wait
 		var se *rest.StatusError
 		if errors.As(err, &se) && se.RetryAfter > 0 {
 			if se.RetryAfter > maxWait {
-				return activities.ExecuteResult{}, err // too long to wait here: the activity waits for it
+				return remediation.Result{}, err // too long to wait here: the activity waits for it
 			}
 			d = se.RetryAfter
 		}
 		c.log().WithFields(logrus.Fields{"attempt": i, "wait": d, "error": err}).Info("webhook delivery failed; retrying")
 		if err := c.sleep(ctx, d); err != nil {
-			return activities.ExecuteResult{}, err
+			return remediation.Result{}, err
 		}
 		wait = min(2*wait, maxWait)
 	}
 }
 
-func (c *Client) deliver(ctx context.Context, req activities.ExecuteRequest, body []byte) (activities.ExecuteResult, error) {
+func (c *Client) deliver(ctx context.Context, req remediation.Request, body []byte) (remediation.Result, error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
 	if err != nil {
-		return activities.ExecuteResult{}, domain.Errorf(domain.KindInvalid, "webhook %s: %v", c.Name, err)
+		return remediation.Result{}, domain.Errorf(domain.KindInvalid, "webhook %s: %v", c.Name, err)
 	}
 	ts := strconv.FormatInt(c.now().Unix(), 10)
 	hr.Header.Set("Content-Type", "application/json")
@@ -178,22 +178,22 @@ func (c *Client) deliver(ctx context.Context, req activities.ExecuteRequest, bod
 	resp, err := client.Do(hr)
 	if err != nil {
 		c.log().WithField("error", err).Debug("webhook call failed")
-		return activities.ExecuteResult{}, fmt.Errorf("webhook %s: %w", c.Name, transportError(err))
+		return remediation.Result{}, fmt.Errorf("webhook %s: %w", c.Name, transportError(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	c.log().WithFields(logrus.Fields{"status": resp.StatusCode, "ms": time.Since(start).Milliseconds()}).Debug("webhook call")
 	if err != nil {
-		return activities.ExecuteResult{}, fmt.Errorf("webhook %s: read answer: %w", c.Name, err)
+		return remediation.Result{}, fmt.Errorf("webhook %s: read answer: %w", c.Name, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return activities.ExecuteResult{}, rest.ErrorFromResponse("webhook "+c.Name, http.MethodPost, "", resp, data, c.now())
+		return remediation.Result{}, rest.ErrorFromResponse("webhook "+c.Name, http.MethodPost, "", resp, data, c.now())
 	}
 	var a Answer
 	if len(bytes.TrimSpace(data)) > 0 && json.Unmarshal(data, &a) != nil {
 		a = Answer{}
 	}
-	res := activities.ExecuteResult{Summary: a.Summary, Changed: a.Changed == nil || *a.Changed}
+	res := remediation.Result{Summary: a.Summary, Changed: a.Changed == nil || *a.Changed}
 	if res.Summary == "" {
 		res.Summary = fmt.Sprintf("delivered to webhook %s (HTTP %d)", c.Name, resp.StatusCode)
 	}

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airsoc/air/activities"
-	"github.com/airsoc/air/internal/connector/connectortest"
+	"github.com/airsoc/air/activities/connectortest"
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/connector/webhook"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/remediation"
 )
 
 var secret = []byte("whsec-test")
@@ -85,8 +85,8 @@ func newClient(url string) (*webhook.Client, *[]time.Duration) {
 		}}, &waits
 }
 
-func request() activities.ExecuteRequest {
-	return activities.ExecuteRequest{ActionID: "a9", IncidentID: 3, Type: "process.kill",
+func request() remediation.Request {
+	return remediation.Request{ActionID: "a9", IncidentID: 3, Type: "process.kill",
 		Target: domain.EntityKey("process:dev1:4242:2026-03-01T09:00:00Z"), TargetName: "evil.exe",
 		Params: []byte(`{"comment":"kill it"}`), IdempotencyKey: "incident-3/p/kill/process:dev1:4242"}
 }

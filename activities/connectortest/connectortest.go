@@ -17,13 +17,14 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/remediation"
 )
 
 // Run executes req with exec inside the ExecuteAction activity. resume, when
 // not empty, is the heartbeat detail a previous attempt left (Defender for
 // Endpoint's machine action id). log receives the activity's logs; nil
 // discards them.
-func Run(exec activities.Executor, req activities.ExecuteRequest, resume string, log logrus.FieldLogger) (activities.ExecuteResult, error) {
+func Run(exec remediation.Executor, req remediation.Request, resume string, log logrus.FieldLogger) (remediation.Result, error) {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	env := s.NewTestActivityEnvironment()
@@ -39,11 +40,11 @@ func Run(exec activities.Executor, req activities.ExecuteRequest, resume string,
 	}
 	val, err := env.ExecuteActivity(a.ExecuteAction, req)
 	if err != nil {
-		return activities.ExecuteResult{}, err
+		return remediation.Result{}, err
 	}
-	var res activities.ExecuteResult
+	var res remediation.Result
 	if err := val.Get(&res); err != nil {
-		return activities.ExecuteResult{}, err
+		return remediation.Result{}, err
 	}
 	return res, nil
 }

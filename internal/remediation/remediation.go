@@ -1,0 +1,52 @@
+// Package remediation is the contract between AIR's workflow and the
+// connectors that carry remediations out: what the ExecuteAction activity
+// asks (Request), what a target answers (Result), and the Executor that
+// does it. It depends on domain only, so vendor connectors depend on it and
+// not on the Temporal adapter (activities) or the store.
+package remediation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/airsoc/air/internal/domain"
+)
+
+// Executor carries out a remediation against a target system (the lab
+// tenant, Defender for Endpoint, Graph…). It must honour the idempotency key:
+// a repeated key must not repeat the effect.
+type Executor interface {
+	Execute(ctx context.Context, req Request) (Result, error)
+}
+
+// Request is one remediation to carry out.
+type Request struct {
+	ActionID       string           `json:"actionId"`
+	IncidentID     int64            `json:"incidentId"`
+	Type           string           `json:"type"`
+	Target         domain.EntityKey `json:"target"`
+	TargetName     string           `json:"targetName"`
+	Params         domain.RawJSON   `json:"params"`
+	IdempotencyKey string           `json:"idempotencyKey"`
+}
+
+// Result is what the target reported.
+type Result struct {
+	Summary string `json:"summary"`
+	// Changed is false when the target already was in the asked state (the
+	// pre-check found the device isolated, say).
+	Changed bool `json:"changed"`
+}
+
+// DecodeParams decodes an action's parameters.
+func DecodeParams(raw domain.RawJSON) (map[string]any, error) {
+	m := map[string]any{}
+	if len(raw) == 0 {
+		return m, nil
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("decode params: %w", err)
+	}
+	return m, nil
+}
