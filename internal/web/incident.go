@@ -287,18 +287,28 @@ func groupRepeats(evs []event) []event {
 	return out
 }
 
+// incidentForm reads which incident a form of the incident page acts on,
+// and where to return: the incident, on the tab the form was sent from.
+func incidentForm(r *http.Request) (int64, string, error) {
+	id, err := incidentID(r)
+	if err != nil {
+		return 0, "", err
+	}
+	back := fmt.Sprintf("/incidents/%d", id)
+	if t := r.PostFormValue("tab"); slices.ContainsFunc(incidentTabs, func(x struct{ Key, Label string }) bool { return x.Key == t }) {
+		back += "?tab=" + url.QueryEscape(t)
+	}
+	return id, back, nil
+}
+
 // manage applies the incident page's forms. Only what the user changed is
 // sent: each field comes with the value the page showed ("was-…"), so
 // that a change made meanwhile by someone else to another field stands.
 func (p *pages) manage(w http.ResponseWriter, r *http.Request) error {
 	pr := auth.FromContext(r.Context())
-	id, err := incidentID(r)
+	id, back, err := incidentForm(r)
 	if err != nil {
 		return err
-	}
-	back := fmt.Sprintf("/incidents/%d", id)
-	if t := r.PostFormValue("tab"); slices.ContainsFunc(incidentTabs, func(x struct{ Key, Label string }) bool { return x.Key == t }) {
-		back += "?tab=" + url.QueryEscape(t)
 	}
 	if err := pr.Require(auth.Analyst); err != nil {
 		return err
@@ -414,13 +424,9 @@ func investigating(s domain.InvestigationState) bool {
 // and returns to the incident with a flash saying what happened.
 func (p *pages) stop(w http.ResponseWriter, r *http.Request) error {
 	pr := auth.FromContext(r.Context())
-	id, err := incidentID(r)
+	id, back, err := incidentForm(r)
 	if err != nil {
 		return err
-	}
-	back := fmt.Sprintf("/incidents/%d", id)
-	if t := r.PostFormValue("tab"); slices.ContainsFunc(incidentTabs, func(x struct{ Key, Label string }) bool { return x.Key == t }) {
-		back += "?tab=" + url.QueryEscape(t)
 	}
 	if err := pr.Require(auth.Responder); err != nil {
 		return err
