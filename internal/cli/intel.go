@@ -57,15 +57,9 @@ func intelImport(ctx context.Context, env Env, args []string) error {
 	format := fs.String("format", "", "stix, misp or list (default: detected from the content)")
 	family := fs.String("family", "", "malware family of a plain list's lines that name none")
 	out := outputFlag(fs, "table", "table|json")
-	pos, err := parse(fs, args)
+	pos, err := parsePositional(fs, args, out, "table|json", "one feed file", func(n int) bool { return n == 1 })
 	if err != nil {
 		return err
-	}
-	if err := checkOutput(*out, "table|json"); err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"intel import: name one feed file"}
 	}
 	file := pos[0]
 	if *name == "" {
@@ -224,15 +218,9 @@ func intelLookup(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "intel lookup")
 	at := fs.String("at", "", "the time indicators must be valid at (RFC 3339; default now)")
 	out := outputFlag(fs, "table", "table|json")
-	pos, err := parse(fs, args)
+	pos, err := parsePositional(fs, args, out, "table|json", "KIND VALUE (kind: ip, domain, url or file)", func(n int) bool { return n == 2 })
 	if err != nil {
 		return err
-	}
-	if err := checkOutput(*out, "table|json"); err != nil {
-		return err
-	}
-	if len(pos) != 2 {
-		return usageError{"intel lookup: want KIND VALUE (kind: ip, domain, url or file)"}
 	}
 	q := url.Values{"kind": {pos[0]}, "value": {pos[1]}}
 	if *at != "" {
@@ -315,15 +303,9 @@ func intelDelete(ctx context.Context, env Env, args []string) error {
 func intelFacts(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "intel facts")
 	out := outputFlag(fs, "table", "table|json")
-	pos, err := parse(fs, args)
+	pos, err := parsePositional(fs, args, out, "table|json", "one incident id", func(n int) bool { return n == 1 })
 	if err != nil {
 		return err
-	}
-	if err := checkOutput(*out, "table|json"); err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"intel facts: name one incident id"}
 	}
 	var list api.FactList
 	if _, err := call(ctx, env, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(pos[0])+"/facts", nil, &list); err != nil {
