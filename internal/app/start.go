@@ -67,25 +67,23 @@ func transient(err error) bool {
 // ensureNamespace registers cfg.Namespace when Temporal does not know it
 // (-create-namespace), with 30 days of retention.
 func ensureNamespace(ctx context.Context, cfg Config, opts client.Options) error {
-	nc, err := retryStart(ctx, cfg, "Temporal at "+cfg.TemporalAddress, func() (client.NamespaceClient, error) {
-		nc, err := client.NewNamespaceClient(opts)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := nc.Describe(ctx, cfg.Namespace); err != nil {
-			var missing *serviceerror.NamespaceNotFound
-			if !errors.As(err, &missing) {
-				nc.Close()
-				return nil, err
-			}
-		}
-		return nc, nil
-	})
+	nc, err := client.NewNamespaceClient(opts)
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", cfg.Namespace, err)
 	}
 	defer nc.Close()
-	if _, err := nc.Describe(ctx, cfg.Namespace); err == nil {
+	missing, err := retryStart(ctx, cfg, "Temporal at "+cfg.TemporalAddress, func() (bool, error) {
+		_, err := nc.Describe(ctx, cfg.Namespace)
+		var notFound *serviceerror.NamespaceNotFound
+		if errors.As(err, &notFound) {
+			return true, nil
+		}
+		return false, err
+	})
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", cfg.Namespace, err)
+	}
+	if !missing {
 		return nil
 	}
 	err = nc.Register(ctx, &workflowservice.RegisterNamespaceRequest{
