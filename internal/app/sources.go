@@ -93,11 +93,13 @@ const writeBackLimit = 1000
 // that a write-back source brought; the analyst's request does not wait
 // for the providers.
 func writeBacker(tc client.Client, st *store.Store, cfg sources.Config) func(context.Context, int64, sources.Change) error {
-	enabled := map[string]bool{}
+	writes := map[string]string{} // source name → type, for sources that write back
 	for _, s := range cfg.Sources {
-		enabled[s.Name] = s.WriteBack
+		if s.WriteBack {
+			writes[s.Name] = s.Type
+		}
 	}
-	if len(enabled) == 0 {
+	if len(writes) == 0 {
 		return nil
 	}
 	return func(ctx context.Context, incidentID int64, ch sources.Change) error {
@@ -105,17 +107,24 @@ func writeBacker(tc client.Client, st *store.Store, cfg sources.Config) func(con
 		if err != nil {
 			return err
 		}
+		// A provider incident is written only when all its alerts are
+		// this incident's: each source's alerts are the siblings.
+		siblings := map[string][]string{}
+		for _, sa := range alerts {
+			if typ, ok := writes[sa.Source]; ok {
+				siblings[sa.Source] = append(siblings[sa.Source], providerID(typ, sa.Alert))
+			}
+		}
 		at := time.Now().UnixNano()
 		for _, sa := range alerts {
-			if !enabled[sa.Source] {
+			typ, ok := writes[sa.Source]
+			if !ok {
 				continue
 			}
 			c := ch
 			c.Seen = sa.Alert.LastUpdateDateTime
-			in := activities.WriteBackInput{AlertID: sa.Alert.ID, ProviderAlertID: sa.Alert.ProviderAlertID, Source: sa.Source, Change: c}
-			if in.ProviderAlertID == "" {
-				in.ProviderAlertID = sa.Alert.ID
-			}
+			c.Siblings = siblings[sa.Source]
+			in := activities.WriteBackInput{AlertID: sa.Alert.ID, ProviderAlertID: providerID(typ, sa.Alert), Source: sa.Source, Change: c}
 			if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 				ID: fmt.Sprintf("writeback-%s-%d", sa.Alert.ID, at), TaskQueue: workflows.TaskQueue,
 			}, workflows.WriteBackWorkflow, in); err != nil {
@@ -124,4 +133,14 @@ func writeBacker(tc client.Client, st *store.Store, cfg sources.Config) func(con
 		}
 		return nil
 	}
+}
+
+// providerID is the id a source's write-back knows an alert by: Sentinel
+// incidents list SecurityAlert rows by SystemAlertId (AIR's alert id),
+// the others their own alert id.
+func providerID(sourceType string, a domain.Alert) string {
+	if sourceType == sources.TypeSentinel || a.ProviderAlertID == "" {
+		return a.ID
+	}
+	return a.ProviderAlertID
 }

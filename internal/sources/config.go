@@ -74,6 +74,13 @@ type Settings struct {
 	APITokenFile string `yaml:"apiTokenFile"`
 	// WorkspaceID is the Log Analytics workspace (Sentinel).
 	WorkspaceID string `yaml:"workspaceId"`
+	// SubscriptionID, ResourceGroup and WorkspaceName name the Sentinel
+	// workspace in Azure Resource Manager, where write-back changes its
+	// incidents; ManagementURL overrides https://management.azure.com.
+	SubscriptionID string `yaml:"subscriptionId"`
+	ResourceGroup  string `yaml:"resourceGroup"`
+	WorkspaceName  string `yaml:"workspaceName"`
+	ManagementURL  string `yaml:"managementURL"`
 	// Query adds a KQL filter to the Sentinel query (appended with "| where").
 	Query string `yaml:"query"`
 	// EventTypes are the Okta System Log event types taken as alerts; empty
@@ -209,6 +216,13 @@ func (c Config) Validate(env Env) error {
 			secret("clientSecret", s.ClientSecretEnv, s.ClientSecretFile)
 			if s.Type == TypeSentinel && s.WorkspaceID == "" {
 				bad("workspaceId", "required for sentinel")
+			}
+			if s.Type == TypeSentinel && s.WriteBack {
+				for _, f := range [][2]string{{"subscriptionId", s.SubscriptionID}, {"resourceGroup", s.ResourceGroup}, {"workspaceName", s.WorkspaceName}} {
+					if f[1] == "" {
+						bad(f[0], "required for sentinel writeBack (the workspace in Azure Resource Manager)")
+					}
+				}
 			}
 		case TypeCrowdStrike:
 			if s.ClientID == "" {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -170,4 +172,67 @@ func firstOf(ss ...string) string {
 		}
 	}
 	return ""
+}
+
+// falconWriter writes back to Falcon alerts: it reads the alert (POST
+// /alerts/entities/alerts/v2) to find changes made in Falcon meanwhile,
+// then sends every change in one PATCH /alerts/entities/alerts/v3 with
+// action_parameters update_status (new, in_progress, closed),
+// assign_to_user_id and append_comment. API scope: Alerts (read and
+// write). Falcon alerts carry no classification or determination; AIR's
+// are not written.
+type falconWriter struct{ v *vendor }
+
+func (f *falconWriter) WriteBack(ctx context.Context, id string, ch Change) (WriteResult, error) {
+	body, _ := json.Marshal(map[string][]string{"composite_ids": {id}})
+	b, _, err := f.v.do(ctx, http.MethodPost, f.v.url("/alerts/entities/alerts/v2", nil), bytes.NewReader(body), "application/json")
+	if err != nil {
+		return WriteResult{Outcome: Failed}, err
+	}
+	var ents struct {
+		Resources []map[string]any `json:"resources"`
+	}
+	if err := json.Unmarshal(b, &ents); err != nil {
+		return WriteResult{Outcome: Failed}, fmt.Errorf("decode Falcon alert: %w", err)
+	}
+	if len(ents.Resources) == 0 {
+		return WriteResult{Outcome: Failed}, &PermanentError{Status: http.StatusNotFound, Body: "Falcon has no alert " + id}
+	}
+	cur := ents.Resources[0]
+	want, before := map[string]string{}, map[string]string{}
+	if ch.Status != "" {
+		want["status"], before["status"] = falconStatus(ch.Status), falconStatus(ch.Before["status"])
+	}
+	if ch.AssignedTo != "" {
+		want["assigned_to_uid"], before["assigned_to_uid"] = ch.AssignedTo, ch.Before["assignedTo"]
+	}
+	set, res := reconcile(cur, parseTime(cur["updated_timestamp"]), ch.Seen, want, before)
+	var params []map[string]string
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		name := map[string]string{"status": "update_status", "assigned_to_uid": "assign_to_user_id"}[k]
+		params = append(params, map[string]string{"name": name, "value": set[k].(string)})
+	}
+	if ch.Comment != "" {
+		params = append(params, map[string]string{"name": "append_comment", "value": ch.Comment})
+		res.Written = append(res.Written, "comment")
+	}
+	if len(params) == 0 {
+		return res, nil
+	}
+	jb, _ := json.Marshal(map[string]any{"composite_ids": []string{id}, "action_parameters": params})
+	if _, _, err := f.v.do(ctx, http.MethodPatch, f.v.url("/alerts/entities/alerts/v3", nil), bytes.NewReader(jb), "application/json"); err != nil {
+		return WriteResult{Outcome: Failed}, err
+	}
+	return res, nil
+}
+
+// falconStatus spells a Graph alert status as Falcon's.
+func falconStatus(s string) string {
+	switch s {
+	case "inProgress":
+		return "in_progress"
+	case "resolved":
+		return "closed"
+	}
+	return s
 }

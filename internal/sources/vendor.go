@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -92,6 +93,24 @@ func (v *vendor) url(path string, q url.Values) *url.URL {
 // answer; 429 and 503 become *RetryAfterError, other 4xx *PermanentError,
 // 5xx and transport failures plain (retryable) errors.
 func (v *vendor) do(ctx context.Context, method string, u *url.URL, body io.Reader, contentType string) ([]byte, http.Header, error) {
+	h := http.Header{}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	return v.request(ctx, method, u, body, h)
+}
+
+// doWith is do with a JSON body and extra request headers (If-Match).
+func (v *vendor) doWith(ctx context.Context, method string, u *url.URL, body []byte, h http.Header) ([]byte, http.Header, error) {
+	h = h.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Content-Type", "application/json")
+	return v.request(ctx, method, u, bytes.NewReader(body), h)
+}
+
+func (v *vendor) request(ctx context.Context, method string, u *url.URL, body io.Reader, h http.Header) ([]byte, http.Header, error) {
 	if err := v.limiter.Wait(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -102,10 +121,10 @@ func (v *vendor) do(ctx context.Context, method string, u *url.URL, body io.Read
 	for k, vs := range v.header {
 		req.Header[k] = vs
 	}
-	req.Header.Set("Accept", "application/json")
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	for k, vs := range h {
+		req.Header[k] = vs
 	}
+	req.Header.Set("Accept", "application/json")
 	resp, err := v.client.Do(req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s %s: %w", method, redactURL(u), err)
@@ -120,6 +139,10 @@ func (v *vendor) do(ctx context.Context, method string, u *url.URL, body io.Read
 		return b, resp.Header, nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 		return nil, resp.Header, &RetryAfterError{Status: resp.StatusCode, Delay: retryDelay(resp.Header, v.now()), Body: string(b)}
+	case resp.StatusCode == http.StatusPreconditionFailed:
+		// The object changed between AIR's read and its write (an ETag
+		// that no longer matches): a retry reads it again.
+		return nil, resp.Header, fmt.Errorf("%s %s: HTTP 412, changed since read%s", method, redactURL(u), bodyNote(string(b)))
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
 		return nil, resp.Header, &PermanentError{Status: resp.StatusCode, Body: string(b)}
 	}
