@@ -50,7 +50,9 @@ const maxIntelBody = 512 << 20
 
 // postIntelFeed imports the request body as the feed named by the query:
 // name (required), format (stix, misp, list; default: detected) and family
-// (for plain lists). The body is the file as is, gzip-compressed or not;
+// (for plain lists). A STIX bundle of MITRE ATT&CK content keeps its
+// tactics, techniques and mitigations, which the post-incident review
+// names. The body is the file as is, gzip-compressed or not;
 // it is parsed and stored as it arrives, so a large feed never sits in
 // memory. Re-importing a name replaces that feed atomically. Answers 200
 // when every line was read, 207 when some were skipped, 400 when nothing
@@ -89,8 +91,11 @@ func (s *Server) postIntelFeed(w http.ResponseWriter, r *http.Request) error {
 		im.Abort(context.WithoutCancel(ctx))
 		return storeErr
 	}
-	if err == nil && res.Indicators == 0 {
-		err = domain.Invalid("body", "no indicators found in %s (%d bad lines or objects skipped, %d other objects ignored); the feed is unchanged",
+	if err == nil && res.Knowledge != nil {
+		err = im.AddKnowledge(ctx, res.Knowledge) // MITRE ATT&CK: tactics, techniques, mitigations
+	}
+	if err == nil && res.Indicators == 0 && res.Knowledge == nil {
+		err = domain.Invalid("body", "no indicators (nor ATT&CK techniques) found in %s (%d bad lines or objects skipped, %d other objects ignored); the feed is unchanged",
 			source, res.Skipped, res.Ignored)
 	}
 	if err != nil {

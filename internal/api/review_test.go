@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/review"
 )
@@ -103,6 +105,16 @@ func TestReviewAndDashboardEndpoints(t *testing.T) {
 		!strings.Contains(e.Error.Message, "resolved incidents") {
 		t.Errorf("review of an active incident: HTTP %d %+v, want 409 saying why", resp.StatusCode, e)
 	}
+	// MITRE ATT&CK, imported as an intel feed, describes the tactics seen.
+	attack, err := os.ReadFile("../intel/testdata/attack-excerpt.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var feed api.FeedImportResult
+	if resp := f.call("adam", "POST", "/api/v1/intel/feeds?name=attack", string(attack), &feed); resp.StatusCode != http.StatusOK ||
+		feed.Feed.Techniques != 3 || feed.Feed.Indicators != 0 {
+		t.Fatalf("import ATT&CK: HTTP %d %+v", resp.StatusCode, feed.Feed)
+	}
 	if resp := f.call("al", "PATCH", "/api/v1/incidents/"+inc, `{"status":"inProgress"}`, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("mark in progress: HTTP %d", resp.StatusCode)
 	}
@@ -126,7 +138,8 @@ func TestReviewAndDashboardEndpoints(t *testing.T) {
 	if rep.InvestigationStarted.Source != review.FromIncident || len(rep.Notes) == 0 {
 		t.Errorf("start %+v, notes %q: want the incident's creation, and notes saying why", rep.InvestigationStarted, rep.Notes)
 	}
-	if len(rep.Tactics) != 1 || rep.Tactics[0].Name != "Execution" || rep.Tactics[0].ID != "TA0002" {
+	if len(rep.Tactics) != 1 || rep.Tactics[0].Name != "Execution" || rep.Tactics[0].ID != "TA0002" ||
+		rep.Tactics[0].Title != "Execution" || !strings.Contains(rep.Tactics[0].Description, "malicious code") {
 		t.Errorf("tactics: %+v", rep.Tactics)
 	}
 	decided := 0

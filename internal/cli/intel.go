@@ -117,6 +117,9 @@ func printImport(w io.Writer, res api.FeedImportResult) {
 		kind = "known-benign list"
 	}
 	fmt.Fprintf(w, "feed %s (%s, %s): %d indicators", fd.Name, fd.Format, kind, fd.Indicators)
+	if fd.Techniques > 0 {
+		fmt.Fprintf(w, ", %d MITRE ATT&CK techniques", fd.Techniques)
+	}
 	if fd.Unsupported > 0 {
 		fmt.Fprintf(w, ", %d kept but not evaluated", fd.Unsupported)
 	}

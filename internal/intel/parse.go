@@ -68,6 +68,9 @@ type Result struct {
 	// Ignored counts STIX objects that are not indicators (malware,
 	// attack patterns, relationships…) and revoked indicators.
 	Ignored int `json:"ignored,omitempty"`
+	// Knowledge is the bundle's MITRE ATT&CK content (tactics, techniques,
+	// mitigations), when it has any; nil otherwise.
+	Knowledge *Knowledge `json:"-"`
 }
 
 // parser carries one Parse call's state.

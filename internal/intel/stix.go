@@ -28,6 +28,20 @@ type stixObject struct {
 	RelationshipType string   `json:"relationship_type"`
 	SourceRef        string   `json:"source_ref"`
 	TargetRef        string   `json:"target_ref"`
+
+	// ATT&CK's fields (tactics, techniques, mitigations).
+	Description        string `json:"description"`
+	ExternalReferences []struct {
+		SourceName string `json:"source_name"`
+		URL        string `json:"url"`
+		ExternalID string `json:"external_id"`
+	} `json:"external_references"`
+	KillChainPhases []struct {
+		KillChainName string `json:"kill_chain_name"`
+		PhaseName     string `json:"phase_name"`
+	} `json:"kill_chain_phases"`
+	ShortName  string `json:"x_mitre_shortname"`
+	Deprecated bool   `json:"x_mitre_deprecated"`
 }
 
 // stixIndicator is an indicator object and where it was.
@@ -42,14 +56,21 @@ type bundle struct {
 	inds     map[string]*stixIndicator // by id
 	names    map[string]string         // malware, tool, group ids → names
 	families map[string]string         // indicator id → the id it indicates
+	attack   attack                    // ATT&CK tactics, techniques, mitigations
 }
 
 // take keeps one object: an indicator (a later version replaces an earlier
 // one), a name, an "indicates" relationship; it reports whether the object
 // was of a type that yields no indicator.
 func (b *bundle) take(o stixObject, line, col int) (ignored bool) {
+	if b.attack.take(o) {
+		return true
+	}
 	switch o.Type {
 	case "indicator":
+		// An indicator's description and references are not kept: a feed
+		// of a million indicators must not hold them all.
+		o.Description, o.ExternalReferences, o.KillChainPhases = "", nil, nil
 		if prev, ok := b.inds[o.ID]; ok {
 			if o.Modified >= prev.obj.Modified {
 				prev.obj, prev.line, prev.col = o, line, col
@@ -83,7 +104,8 @@ func (p *parser) stix(r io.Reader) error {
 	if err := expectDelim(dec, lr, '{', "a STIX bundle (a JSON object)"); err != nil {
 		return err
 	}
-	b := &bundle{inds: map[string]*stixIndicator{}, names: map[string]string{}, families: map[string]string{}}
+	b := &bundle{inds: map[string]*stixIndicator{}, names: map[string]string{}, families: map[string]string{},
+		attack: attack{tactics: map[string]stixObject{}, techniques: map[string]stixObject{}, mitigations: map[string]stixObject{}}}
 	sawObjs := false
 	for dec.More() {
 		tok, err := dec.Token()
@@ -109,6 +131,7 @@ func (p *parser) stix(r io.Reader) error {
 	if !sawObjs {
 		return errors.New(`not a STIX bundle: no "objects"`)
 	}
+	p.res.Knowledge = b.attack.knowledge()
 	for _, id := range b.order {
 		if err := p.stixIndicator(b.inds[id], b.names[b.families[id]]); err != nil {
 			return err

@@ -30,6 +30,7 @@ import (
 
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/intel"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -170,12 +171,26 @@ type Tactic struct {
 	ID   string `json:"id,omitempty"` // the ATT&CK id, e.g. TA0006
 	// Alerts counts the incident's alerts in it.
 	Alerts int `json:"alerts"`
+	// Title, Description and URL are ATT&CK's, when an imported ATT&CK
+	// feed knows the tactic.
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	URL         string `json:"url,omitempty"`
 }
 
-// Technique is a MITRE ATT&CK technique seen.
+// Technique is a MITRE ATT&CK technique seen, described by ATT&CK when an
+// imported ATT&CK feed knows it.
 type Technique struct {
 	ID     string `json:"id"` // e.g. T1003.001
 	Alerts int    `json:"alerts"`
+	Name   string `json:"name,omitempty"`
+	// DescribedBy is the parent technique whose description stands in for
+	// a sub-technique no feed describes (T1566 for T1566.002).
+	DescribedBy string `json:"describedBy,omitempty"`
+	Description string `json:"description,omitempty"`
+	URL         string `json:"url,omitempty"`
+	// Mitigations are the courses of action ATT&CK lists against it.
+	Mitigations []intel.Mitigation `json:"mitigations,omitempty"`
 }
 
 // History reads the workflow histories of an incident's investigation:
@@ -199,6 +214,9 @@ type Facts struct {
 	// HistoryErr is why the histories could not be read, or not all of
 	// them (Runs then holds those that were).
 	HistoryErr error
+	// Attack is what the imported ATT&CK feeds say of the tactics and
+	// techniques the alerts name; nil or empty when none is imported.
+	Attack *store.Attack
 	// Scoped says the reader is scoped to device groups: Actions and
 	// Activity hold only what they may see, and the history is read with
 	// the same limits.
@@ -240,6 +258,9 @@ func Load(ctx context.Context, st *store.Store, h History, incidentID int64, sco
 	if f.Activity, err = st.IncidentActivity(ctx, incidentID); err != nil {
 		return nil, err
 	}
+	if f.Attack, err = st.AttackKnowledge(ctx, alertTactics(f.Alerts), alertTechniques(f.Alerts)); err != nil {
+		return nil, err
+	}
 	if h == nil {
 		f.HistoryErr = fmt.Errorf("no workflow history reader configured")
 	} else if f.Runs, err = h.IncidentHistory(ctx, incidentID); err != nil {
@@ -270,6 +291,7 @@ func Build(f *Facts, now time.Time) (*Report, error) {
 		r.ImpactedAssets = f.Derived.ImpactedAssets
 	}
 	r.alerts(f.Alerts)
+	r.describe(f.Attack)
 	h := readHistory(f.Runs, f.Actions, f.Scoped)
 	r.Runs = len(f.Runs)
 	r.Notes = append(r.Notes, h.notes...)
@@ -337,6 +359,55 @@ func (r *Report) alerts(alerts []domain.Alert) {
 		r.Techniques = append(r.Techniques, Technique{ID: id, Alerts: n})
 	}
 	slices.SortFunc(r.Techniques, func(a, b Technique) int { return strings.Compare(a.ID, b.ID) })
+}
+
+// alertTactics lists the ATT&CK ids of the tactics alerts name.
+func alertTactics(alerts []domain.Alert) []string {
+	var out []string
+	for _, a := range alerts {
+		if id := TacticID(a.Category); id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// alertTechniques lists the techniques alerts name.
+func alertTechniques(alerts []domain.Alert) []string {
+	var out []string
+	for _, a := range alerts {
+		for _, t := range a.MitreTechniques {
+			if t = strings.TrimSpace(t); t != "" && !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// describe adds ATT&CK's words to the tactics and techniques seen: a
+// technique's name, description and mitigations (a sub-technique no feed
+// describes gets its parent's, and says so).
+func (r *Report) describe(k *store.Attack) {
+	if k == nil {
+		return
+	}
+	for i := range r.Tactics {
+		if t, ok := k.Tactics[r.Tactics[i].ID]; ok {
+			r.Tactics[i].Title, r.Tactics[i].Description, r.Tactics[i].URL = t.Name, t.Description, t.URL
+		}
+	}
+	for i := range r.Techniques {
+		tq := &r.Techniques[i]
+		t, ok := k.Techniques[tq.ID]
+		if !ok {
+			if t, ok = k.Techniques[intel.Parent(tq.ID)]; !ok {
+				continue
+			}
+			tq.DescribedBy = t.ID
+		}
+		tq.Name, tq.Description, tq.URL, tq.Mitigations = t.Name, t.Description, t.URL, t.Mitigations
+	}
 }
 
 // tactics are MITRE ATT&CK's enterprise tactics in kill-chain order, by

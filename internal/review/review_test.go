@@ -2,6 +2,7 @@ package review
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/intel"
 	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
@@ -193,7 +195,7 @@ func TestMilestonesFromHistory(t *testing.T) {
 	if len(r.Tactics) != 3 || r.Tactics[0].ID != "TA0001" || r.Tactics[1].ID != "TA0006" || r.Tactics[2].Name != "Malware" || r.Tactics[2].ID != "" {
 		t.Errorf("tactics: %+v", r.Tactics)
 	}
-	if len(r.Techniques) != 2 || r.Techniques[0] != (Technique{ID: "T1003.001", Alerts: 2}) {
+	if len(r.Techniques) != 2 || !reflect.DeepEqual(r.Techniques[0], Technique{ID: "T1003.001", Alerts: 2}) {
 		t.Errorf("techniques: %+v", r.Techniques)
 	}
 }
@@ -332,5 +334,43 @@ func TestPartHistoryIsUsedAndSaid(t *testing.T) {
 	}
 	if !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.HasPrefix(n, "workflow history read in part: ") }) {
 		t.Errorf("notes: %q; want the partial read said", r.Notes)
+	}
+}
+
+func TestReviewDescribesTacticsAndTechniquesFromATTACK(t *testing.T) {
+	f := facts(t)
+	f.Attack = &store.Attack{
+		Tactics: map[string]intel.Tactic{"TA0006": {ID: "TA0006", Name: "Credential Access", Description: "The adversary is trying to steal account names and passwords."}},
+		Techniques: map[string]intel.Technique{
+			"T1003": {ID: "T1003", Name: "OS Credential Dumping", Description: "Adversaries may attempt to dump credentials.",
+				Mitigations: []intel.Mitigation{{ID: "M1043", Name: "Credential Access Protection", How: "Credential Guard"}}},
+			"T1566": {ID: "T1566", Name: "Phishing"},
+		},
+	}
+	r, err := Build(f, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cred *Tactic
+	for i := range r.Tactics {
+		if r.Tactics[i].ID == "TA0006" {
+			cred = &r.Tactics[i]
+		}
+	}
+	if cred == nil || cred.Title != "Credential Access" || !strings.Contains(cred.Description, "steal account names") {
+		t.Errorf("tactic TA0006 = %+v", cred)
+	}
+	byID := map[string]Technique{}
+	for _, tq := range r.Techniques {
+		byID[tq.ID] = tq
+	}
+	// T1003.001 is described by its parent, and says so.
+	lsass := byID["T1003.001"]
+	if lsass.Name != "OS Credential Dumping" || lsass.DescribedBy != "T1003" || len(lsass.Mitigations) != 1 ||
+		lsass.Mitigations[0].Name != "Credential Access Protection" {
+		t.Errorf("T1003.001 = %+v", lsass)
+	}
+	if byID["T1566"].Name != "Phishing" || byID["T1566"].DescribedBy != "" {
+		t.Errorf("T1566 = %+v", byID["T1566"])
 	}
 }

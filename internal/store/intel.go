@@ -32,7 +32,10 @@ type IntelFeed struct {
 	Skipped     int    `json:"skipped" db:"skipped"`         // bad lines and objects
 	// Duplicates counts values the feed named more than once; the first
 	// occurrence was kept.
-	Duplicates int       `json:"duplicates" db:"duplicates"`
+	Duplicates int `json:"duplicates" db:"duplicates"`
+	// Techniques counts the MITRE ATT&CK techniques the feed holds (an
+	// ATT&CK bundle); 0 for indicator feeds.
+	Techniques int       `json:"techniques,omitempty" db:"techniques"`
 	ImportedBy string    `json:"importedBy" db:"imported_by"`
 	ImportedAt time.Time `json:"importedAt" db:"imported_at"`
 }
@@ -60,6 +63,8 @@ type IntelImport struct {
 	pending []intel.Indicator
 	added   int
 	stored  int
+	// techniques counts the ATT&CK techniques AddKnowledge wrote.
+	techniques int
 }
 
 // BeginIntelImport starts importing the feed called name.
@@ -193,6 +198,7 @@ func (im *IntelImport) Commit(ctx context.Context, feed IntelFeed) (*IntelFeed, 
 	feed.Name = im.feed
 	feed.Indicators = im.stored
 	feed.Duplicates = im.added - im.stored
+	feed.Techniques = im.techniques
 	feed.ImportedAt = utc(time.Now()).Truncate(time.Microsecond)
 	var replaced int64
 	err := im.s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -212,15 +218,15 @@ func (im *IntelImport) Commit(ctx context.Context, feed IntelFeed) (*IntelFeed, 
 			}
 		}
 		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO intel_feeds (name, import_id, format, benign, title, description,
-				source, indicators, unsupported, skipped, duplicates, imported_by, imported_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				source, indicators, unsupported, skipped, duplicates, techniques, imported_by, imported_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET import_id = excluded.import_id, format = excluded.format,
 				benign = excluded.benign, title = excluded.title, description = excluded.description,
 				source = excluded.source, indicators = excluded.indicators, unsupported = excluded.unsupported,
-				skipped = excluded.skipped, duplicates = excluded.duplicates, imported_by = excluded.imported_by,
-				imported_at = excluded.imported_at`),
+				skipped = excluded.skipped, duplicates = excluded.duplicates, techniques = excluded.techniques,
+				imported_by = excluded.imported_by, imported_at = excluded.imported_at`),
 			feed.Name, im.id, feed.Format, feed.Benign, feed.Title, feed.Description, feed.Source, feed.Indicators,
-			feed.Unsupported, feed.Skipped, feed.Duplicates, feed.ImportedBy, feed.ImportedAt)
+			feed.Unsupported, feed.Skipped, feed.Duplicates, feed.Techniques, feed.ImportedBy, feed.ImportedAt)
 		if err != nil {
 			return fmt.Errorf("switch feed %q: %w", im.feed, err)
 		}
@@ -277,6 +283,9 @@ func (s *Store) deleteIntelImports(ctx context.Context, feed string, keep int64)
 // (busy_timeout), while PostgreSQL's row locks let one statement run
 // beside everything else.
 func (s *Store) deleteIndicators(ctx context.Context, importID int64) error {
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM attack_objects WHERE import_id = ?`), importID); err != nil {
+		return err
+	}
 	if s.dialect == Postgres {
 		_, err := s.db.ExecContext(ctx, `DELETE FROM intel_indicators WHERE import_id = $1`, importID)
 		return err
@@ -295,8 +304,12 @@ func (s *Store) deleteIndicators(ctx context.Context, importID int64) error {
 
 // feedSummary is what the audit log keeps of a feed.
 func feedSummary(f IntelFeed) map[string]any {
-	return map[string]any{"format": f.Format, "benign": f.Benign, "source": f.Source, "indicators": f.Indicators,
+	m := map[string]any{"format": f.Format, "benign": f.Benign, "source": f.Source, "indicators": f.Indicators,
 		"skipped": f.Skipped, "unsupported": f.Unsupported}
+	if f.Techniques > 0 {
+		m["techniques"] = f.Techniques
+	}
+	return m
 }
 
 func auditJSON(v any) string {
@@ -305,7 +318,7 @@ func auditJSON(v any) string {
 }
 
 const intelFeedColumns = `name, format, benign, title, description, source, indicators, unsupported, skipped,
-	duplicates, imported_by, imported_at`
+	duplicates, techniques, imported_by, imported_at`
 
 // IntelFeeds lists the imported feeds by name.
 func (s *Store) IntelFeeds(ctx context.Context) ([]IntelFeed, error) {
