@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -141,9 +142,11 @@ func (s *Store) ClaimNotifications(ctx context.Context, c NotificationClaim) ([]
 	if s.dialect == Postgres {
 		pick += ` FOR UPDATE SKIP LOCKED`
 	}
-	q := `UPDATE notify_outbox SET attempts = attempts + 1, claim = ?, next_attempt = ?, updated_at = ?
-		WHERE id IN (` + pick + `) AND ` + due + ` RETURNING ` + notificationColumns
-	all := append([]any{c.Token, utc(now.Add(c.Lease)), now}, args...)
+	// The pick is a CTE, evaluated once: as an IN subquery PostgreSQL may
+	// run it again per row and claim past the limit.
+	q := `WITH picked AS (` + pick + `) UPDATE notify_outbox SET attempts = attempts + 1, claim = ?, next_attempt = ?, updated_at = ?
+		WHERE id IN (SELECT id FROM picked) AND ` + due + ` RETURNING ` + notificationColumns
+	all := append(slices.Clone(args), c.Token, utc(now.Add(c.Lease)), now)
 	all = append(all, args...)
 	var out []domain.Notification
 	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(q), all...); err != nil {
