@@ -257,7 +257,7 @@ func (r *reader) delivery(n *yaml.Node) Delivery {
 var channelName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 
 var channelKeys = map[string][]string{
-	TypeSMTP: {"type", "host", "port", "from", "to", "username", "passwordFile", "passwordEnv", "tls", "insecure", "caFile"},
+	TypeSMTP:  {"type", "host", "port", "from", "to", "username", "passwordFile", "passwordEnv", "tls", "insecure", "caFile"},
 	TypeSlack: {"type", "urlFile", "urlEnv"},
 	TypeTeams: {"type", "urlFile", "urlEnv", "format"},
 }
