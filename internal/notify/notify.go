@@ -73,12 +73,17 @@ type Message struct {
 // (the store does not know the configuration); (*Service).Enqueue checks
 // them, and a row for an unknown channel fails in the history.
 func Enqueue(ctx context.Context, st *store.Store, m Message) (int, error) {
+	return enqueue(ctx, st, m, time.Time{})
+}
+
+// enqueue is Enqueue with the time the rows are made at (zero: now).
+func enqueue(ctx context.Context, st *store.Store, m Message, at time.Time) (int, error) {
 	if err := m.check(); err != nil {
 		return 0, err
 	}
 	ns := make([]domain.Notification, 0, len(m.Channels))
 	for _, ch := range m.Channels {
-		n := domain.Notification{Key: m.Key, Channel: ch, Subject: oneLine(m.Subject), Text: m.Text}
+		n := domain.Notification{Key: m.Key, Channel: ch, Subject: oneLine(m.Subject), Text: m.Text, CreatedAt: at}
 		if m.IncidentID != 0 {
 			id := m.IncidentID
 			n.IncidentID = &id
@@ -181,7 +186,7 @@ func (s *Service) Enqueue(ctx context.Context, m Message) (int, error) {
 			return 0, domain.Invalid("channels", "no notification channel %q; configured: %s", ch, orNone(s.Config.Names))
 		}
 	}
-	n, err := Enqueue(ctx, s.Store, m)
+	n, err := enqueue(ctx, s.Store, m, s.now())
 	if n > 0 {
 		s.poke()
 	}
@@ -329,7 +334,7 @@ func (s *Service) RouteEvents(ctx context.Context) (read, queued int, err error)
 			for _, ch := range r.Channels {
 				id := b.ID
 				ns = append(ns, domain.Notification{Key: incidentEventKey(e), Rule: r.Name, Channel: ch, IncidentID: &id,
-					Subject: subject, Text: text})
+					Subject: subject, Text: text, CreatedAt: s.now()})
 			}
 		}
 	}
@@ -374,7 +379,7 @@ func (s *Service) ScanWaiting(ctx context.Context) (int, error) {
 			for _, ch := range r.Channels {
 				id := a.IncidentID
 				ns = append(ns, domain.Notification{Key: waitingKeyPrefix + a.ID, Rule: r.Name, Channel: ch, IncidentID: &id,
-					Subject: subject, Text: text})
+					Subject: subject, Text: text, CreatedAt: now})
 			}
 		}
 		n, err := s.Store.EnqueueNotifications(ctx, ns)

@@ -69,7 +69,8 @@ func (s *Store) RouteIncidentEvents(ctx context.Context, eventIDs []int64, ns []
 }
 
 // EnqueueNotifications queues notifications, skipping any whose key, rule
-// and channel are queued already, and returns how many it queued.
+// and channel are queued already, and returns how many it queued. A
+// notification is due at its NextAttempt, else at its CreatedAt, else now.
 func (s *Store) EnqueueNotifications(ctx context.Context, ns []domain.Notification) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -90,12 +91,15 @@ func insertNotifications(ctx context.Context, tx *sqlx.Tx, ns []domain.Notificat
 		if n.Key == "" || n.Channel == "" {
 			return 0, domain.Invalid("key", "a notification needs a key and a channel")
 		}
-		due := now
+		created, due := now, now
+		if !n.CreatedAt.IsZero() {
+			created, due = utc(n.CreatedAt), utc(n.CreatedAt)
+		}
 		if !n.NextAttempt.IsZero() {
 			due = utc(n.NextAttempt)
 		}
 		r, err := tx.ExecContext(ctx, stmt, n.Key, n.Rule, n.Channel, n.IncidentID, n.Subject, n.Text,
-			domain.NotificationQueued, due, now, now)
+			domain.NotificationQueued, due, created, created)
 		if err != nil {
 			return 0, fmt.Errorf("queue notification %s to %s: %w", n.Key, n.Channel, err)
 		}
