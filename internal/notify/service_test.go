@@ -28,7 +28,9 @@ type clock struct {
 	t  time.Time
 }
 
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Millisecond).Add(time.Millisecond)} }
+func newClock() *clock {
+	return &clock{t: time.Now().UTC().Truncate(time.Millisecond).Add(time.Millisecond)}
+}
 
 func (c *clock) now() time.Time {
 	c.mu.Lock()
@@ -388,7 +390,7 @@ func TestActionWaitingNotifiesOnceAfterItsDelay(t *testing.T) {
 			a := &domain.Action{ID: fmt.Sprintf("act%d", i), IncidentID: res[0].IncidentID, Playbook: "p", PlaybookVersion: 1, Step: "isolate",
 				Type: "device.isolate", TargetKey: domain.EntityKey(fmt.Sprintf("device:ws-%d", i)), TargetName: fmt.Sprintf("ws-%d", i),
 				Params: []byte(`{}`), Source: domain.SourceAutomated, Status: domain.ActionPending,
-				Reason: "automation level semi-all (tenant default): every remediation waits for approval",
+				Reason:    "automation level semi-all (tenant default): every remediation waits for approval",
 				CreatedAt: t0.Add(-10 * time.Minute), IdempotencyKey: fmt.Sprintf("k%d", i)}
 			if _, err := st.RecordAction(ctx, a, nil); err != nil {
 				t.Fatal(err)
