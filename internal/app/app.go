@@ -363,7 +363,7 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 	}
 	if srv.Pages, err = (&web.Server{Center: srv, Incidents: srv, Reviews: srv, Auth: access, Limiter: limiter, SecureCookies: cfg.SecureCookies,
-		Feed: hub, Scope: srv, Log: log.WithField("component", "pages")}).Handler(); err != nil {
+		Feed: hub, Scope: srv, Notes: srv, Log: log.WithField("component", "pages")}).Handler(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
