@@ -23,42 +23,53 @@ type Executor struct {
 
 var _ remediation.Executor = (*Executor)(nil)
 
-// Execute queues the message. Parameters: channel (one name) and/or
-// channels (a list), subject (default "[AIR] Incident <id>") and text.
-// An unknown channel is an invalid request, which retrying cannot fix.
+// Execute queues the message (MessageOf). An unknown channel is an
+// invalid request, which retrying cannot fix.
 func (e *Executor) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
+	m, err := MessageOf(req, e.Service.Config.BaseURL)
+	if err != nil {
+		return remediation.Result{}, err
+	}
+	n, err := e.Service.Enqueue(ctx, m)
+	if err != nil {
+		return remediation.Result{}, err
+	}
+	summary := "queued for " + strings.Join(m.Channels, ", ")
+	if n == 0 {
+		summary = "already queued for " + strings.Join(m.Channels, ", ")
+	}
+	return remediation.Result{Summary: summary, Changed: n > 0}, nil
+}
+
+// MessageOf reads an incident.notify request's message. Parameters:
+// channel (one name) and/or channels (a list), subject (default
+// "[AIR] Incident <id>") and text, to which a link to the incident under
+// baseURL is added when baseURL is set. The key is the action's id.
+func MessageOf(req remediation.Request, baseURL string) (Message, error) {
 	if req.Type != ActionType {
-		return remediation.Result{}, domain.Invalid("type", "the notification executor carries out %s, not %s", ActionType, req.Type)
+		return Message{}, domain.Invalid("type", "the notification executor carries out %s, not %s", ActionType, req.Type)
 	}
 	if req.ActionID == "" {
-		return remediation.Result{}, domain.Invalid("actionId", "%s needs an action id: it is the message's key", ActionType)
+		return Message{}, domain.Invalid("actionId", "%s needs an action id: it is the message's key", ActionType)
 	}
 	p, err := remediation.DecodeParams(req.Params)
 	if err != nil {
-		return remediation.Result{}, domain.Invalid("params", "%v", err)
+		return Message{}, domain.Invalid("params", "%v", err)
 	}
 	channels, err := channelParams(p)
 	if err != nil {
-		return remediation.Result{}, err
+		return Message{}, err
 	}
 	subject, _ := p["subject"].(string)
 	text, _ := p["text"].(string)
 	if strings.TrimSpace(subject) == "" {
 		subject = fmt.Sprintf("[AIR] Incident %d", req.IncidentID)
 	}
-	if base := e.Service.Config.BaseURL; base != "" && req.IncidentID != 0 {
-		text = strings.TrimRight(text, "\n") + fmt.Sprintf("\n\nOpen: %s/incidents/%d", base, req.IncidentID)
+	if baseURL != "" && req.IncidentID != 0 {
+		text = strings.TrimRight(text, "\n") + fmt.Sprintf("\n\nOpen: %s/incidents/%d", baseURL, req.IncidentID)
 	}
-	n, err := e.Service.Enqueue(ctx, Message{Key: ActionType + ":" + req.ActionID, Channels: channels,
-		Subject: subject, Text: text, IncidentID: req.IncidentID})
-	if err != nil {
-		return remediation.Result{}, err
-	}
-	summary := "queued for " + strings.Join(channels, ", ")
-	if n == 0 {
-		summary = "already queued for " + strings.Join(channels, ", ")
-	}
-	return remediation.Result{Summary: summary, Changed: n > 0}, nil
+	return Message{Key: ActionType + ":" + req.ActionID, Channels: channels, Subject: subject, Text: text,
+		IncidentID: req.IncidentID}, nil
 }
 
 // channelParams reads channel and channels into one list without repeats.
