@@ -314,6 +314,11 @@ func (s *Service) RouteEvents(ctx context.Context) (read, queued int, err error)
 		eventIDs[i] = e.ID
 		ids = append(ids, e.IncidentID)
 	}
+	if !s.watchesIncidents() {
+		// No rule to match: the events are only cleared away.
+		_, err := s.Store.RouteIncidentEvents(ctx, eventIDs, nil)
+		return len(evs), 0, err
+	}
 	briefs, err := s.Store.IncidentBriefs(ctx, ids)
 	if err != nil {
 		return 0, 0, err
@@ -342,9 +347,19 @@ func (s *Service) RouteEvents(ctx context.Context) (read, queued int, err error)
 	return len(evs), queued, err
 }
 
+func (s *Service) watchesIncidents() bool {
+	for _, r := range s.Config.Rules {
+		if r.Watches(OnIncidentCreated) || r.Watches(OnIncidentEscalated) {
+			return true
+		}
+	}
+	return false
+}
+
 // ScanWaiting queues a message for every action pending longer than a
 // rule's after that the rule matches and has not told of yet; it returns
-// how many it queued.
+// how many it queued. Actions a rule's filters leave out are read again
+// at the next scan (their incident may have changed), a page at a time.
 func (s *Service) ScanWaiting(ctx context.Context) (int, error) {
 	s.init()
 	now := s.now()
@@ -353,42 +368,56 @@ func (s *Service) ScanWaiting(ctx context.Context) (int, error) {
 		if !r.Watches(OnActionWaiting) {
 			continue
 		}
-		acts, err := s.Store.WaitingActions(ctx, r.Name, waitingKeyPrefix, now.Add(-r.After), 1000)
-		if err != nil {
-			return queued, err
-		}
-		if len(acts) == 0 {
-			continue
-		}
-		ids := make([]int64, len(acts))
-		for i, a := range acts {
-			ids[i] = a.IncidentID
-		}
-		briefs, err := s.Store.IncidentBriefs(ctx, ids)
-		if err != nil {
-			return queued, err
-		}
-		var ns []domain.Notification
-		for i := range acts {
-			a := &acts[i]
-			b := briefs[a.IncidentID]
-			if b == nil || !r.Matches(subjectOf(b)) {
-				continue
+		after := ""
+		for {
+			acts, err := s.Store.WaitingActions(ctx, r.Name, waitingKeyPrefix, now.Add(-r.After), after, scanPage)
+			if err != nil {
+				return queued, err
 			}
-			subject, text := s.Config.renderWaiting(a, b, now.Sub(a.CreatedAt))
-			for _, ch := range r.Channels {
-				id := a.IncidentID
-				ns = append(ns, domain.Notification{Key: waitingKeyPrefix + a.ID, Rule: r.Name, Channel: ch, IncidentID: &id,
-					Subject: subject, Text: text, CreatedAt: now})
+			n, err := s.queueWaiting(ctx, r, acts, now)
+			queued += n
+			if err != nil {
+				return queued, err
 			}
-		}
-		n, err := s.Store.EnqueueNotifications(ctx, ns)
-		queued += n
-		if err != nil {
-			return queued, err
+			if len(acts) < scanPage {
+				break
+			}
+			after = acts[len(acts)-1].ID
 		}
 	}
 	return queued, nil
+}
+
+// scanPage is how many waiting actions one query of a scan reads.
+const scanPage = 500
+
+func (s *Service) queueWaiting(ctx context.Context, r Rule, acts []domain.Action, now time.Time) (int, error) {
+	if len(acts) == 0 {
+		return 0, nil
+	}
+	ids := make([]int64, len(acts))
+	for i, a := range acts {
+		ids[i] = a.IncidentID
+	}
+	briefs, err := s.Store.IncidentBriefs(ctx, ids)
+	if err != nil {
+		return 0, err
+	}
+	var ns []domain.Notification
+	for i := range acts {
+		a := &acts[i]
+		b := briefs[a.IncidentID]
+		if b == nil || !r.Matches(subjectOf(b)) {
+			continue
+		}
+		subject, text := s.Config.renderWaiting(a, b, now.Sub(a.CreatedAt))
+		for _, ch := range r.Channels {
+			id := a.IncidentID
+			ns = append(ns, domain.Notification{Key: waitingKeyPrefix + a.ID, Rule: r.Name, Channel: ch, IncidentID: &id,
+				Subject: subject, Text: text, CreatedAt: now})
+		}
+	}
+	return s.Store.EnqueueNotifications(ctx, ns)
 }
 
 func (s *Service) batch() int { return cmpOr(s.Batch, 16) }

@@ -378,7 +378,8 @@ func TestActionWaitingNotifiesOnceAfterItsDelay(t *testing.T) {
 		clk := newClock()
 		t0 := clk.now()
 		svc := &Service{Store: st, Log: quietLog(), Now: clk.now, Config: testConfig(
-			Rule{Name: "slow", On: []string{OnActionWaiting}, After: 30 * time.Minute, MinSeverity: domain.SeverityMedium, Channels: []string{"s", "m"}})}
+			Rule{Name: "slow", On: []string{OnActionWaiting}, After: 30 * time.Minute, MinSeverity: domain.SeverityMedium, Channels: []string{"s", "m"}},
+			Rule{Name: "any", On: []string{OnActionWaiting}, After: 20 * time.Minute, Channels: []string{"m"}})}
 		var incs []int64
 		for i, sev := range []domain.Severity{domain.SeverityHigh, domain.SeverityLow} {
 			res, err := st.IngestAlerts(ctx, []*domain.Alert{deviceAlert(fmt.Sprintf("w%d", i), fmt.Sprintf("ws-%d", i), "Workstations", sev, t0)},
@@ -400,14 +401,15 @@ func TestActionWaitingNotifiesOnceAfterItsDelay(t *testing.T) {
 			t.Fatalf("after 10 minutes: %d, %v; want nothing yet", n, err)
 		}
 		clk.set(t0.Add(25 * time.Minute))
-		if n, err := svc.ScanWaiting(ctx); err != nil || n != 2 {
-			t.Fatalf("after 35 minutes: %d, %v; want act0 to both channels (act1's incident is low)", n, err)
+		if n, err := svc.ScanWaiting(ctx); err != nil || n != 4 {
+			t.Fatalf("after 35 minutes: %d, %v; want act0 to both channels of slow (act1's incident is low), both actions to any's", n, err)
 		}
 		if n, err := svc.ScanWaiting(ctx); err != nil || n != 0 {
 			t.Fatalf("scanning again: %d, %v; want nothing new", n, err)
 		}
 		got := history(t, st, store.NotificationQuery{})
-		if !slices.Equal(keysOf(got), []string{"slow s action.waiting:act0", "slow m action.waiting:act0"}) {
+		if !slices.Equal(keysOf(got), []string{"slow s action.waiting:act0", "slow m action.waiting:act0",
+			"any m action.waiting:act0", "any m action.waiting:act1"}) {
 			t.Fatalf("messages: %v", keysOf(got))
 		}
 		if m := got[0]; !strings.Contains(m.Subject, "device.isolate on ws-0 has waited 35m0s for approval") ||

@@ -266,14 +266,15 @@ func (s *Store) QueryNotifications(ctx context.Context, q NotificationQuery) (*d
 }
 
 // WaitingActions returns up to limit actions pending since before
-// createdBefore, oldest first, that rule has not queued a notification
-// about under the key prefix+action id.
-func (s *Store) WaitingActions(ctx context.Context, rule, prefix string, createdBefore time.Time, limit int) ([]domain.Action, error) {
+// createdBefore, with ids after afterID (for paging; "" for the first
+// page), in id order, that rule has not queued a notification about under
+// the key prefix+action id.
+func (s *Store) WaitingActions(ctx context.Context, rule, prefix string, createdBefore time.Time, afterID string, limit int) ([]domain.Action, error) {
 	var out []domain.Action
 	err := s.db.SelectContext(ctx, &out, s.db.Rebind(fmt.Sprintf(`SELECT a.* FROM actions a
-		WHERE a.status = ? AND a.created_at <= ?
-		AND NOT EXISTS (SELECT 1 FROM notify_outbox o WHERE o.event_key = ? || a.id AND o.rule = ?)
-		ORDER BY a.created_at, a.id LIMIT %d`, max(limit, 1))), domain.ActionPending, utc(createdBefore), prefix, rule)
+		WHERE a.status = ? AND a.created_at <= ? AND a.id > ?
+		AND NOT EXISTS (SELECT 1 FROM notify_outbox o WHERE o.event_key = CAST(? AS TEXT) || a.id AND o.rule = ?)
+		ORDER BY a.id LIMIT %d`, max(limit, 1))), domain.ActionPending, utc(createdBefore), afterID, prefix, rule)
 	if err != nil {
 		return nil, fmt.Errorf("read waiting actions: %w", err)
 	}

@@ -249,7 +249,7 @@ func TestWaitingActionsAndHistory(t *testing.T) {
 		}
 		waiting := func(rule string) []string {
 			t.Helper()
-			acts, err := s.WaitingActions(ctx, rule, "action.waiting:", time.Now().Add(-30*time.Minute), 10)
+			acts, err := s.WaitingActions(ctx, rule, "action.waiting:", time.Now().Add(-30*time.Minute), "", 10)
 			if err != nil {
 				t.Fatal(err)
 			}
