@@ -26,6 +26,7 @@ import (
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/entity"
 	"github.com/airsoc/air/internal/logging"
+	"github.com/airsoc/air/internal/notify"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/sources"
 )
@@ -81,7 +82,7 @@ for a mounted secret):
 	var cfg app.Config
 	var logCfg logging.Config
 	var startTimeout string
-	var level, expiry, window, connectors, sourcesFile string
+	var level, expiry, window, connectors, sourcesFile, notifyFile string
 	fs.BoolVar(&cfg.Dev, "dev", env("AIR_DEV", "") == "true", "embedded mode: in-process Temporal and SQLite under -data (AIR_DEV=true)")
 	fs.StringVar(&cfg.DataDir, "data", env("AIR_DATA_DIR", ".air"), "directory for dev-mode state (AIR_DATA_DIR)")
 	fs.StringVar(&cfg.HTTPAddr, "http", env("AIR_HTTP_ADDR", "127.0.0.1:8080"), "address the API listens on (AIR_HTTP_ADDR)")
@@ -104,6 +105,7 @@ for a mounted secret):
 	fs.IntVar(&cfg.Correlation.RoutineBuckets, "correlation-routine-buckets", envInt("AIR_CORRELATION_ROUTINE_BUCKETS", 0), "a detector firing on an entity in this many distinct 10-minute buckets within 24 h is routine noise; 0: 3, negative: no routine detection (AIR_CORRELATION_ROUTINE_BUCKETS)")
 	fs.StringVar(&sourcesFile, "sources", env("AIR_SOURCES", ""), "YAML or JSON file of the providers AIR pulls alerts from (Graph, Sentinel, Defender, CrowdStrike, Okta, simulated) and webhook sources; see docs/sources.md (AIR_SOURCES)")
 	fs.StringVar(&connectors, "connectors", env("AIR_CONNECTORS", ""), "YAML or JSON file routing remediations to Defender for Endpoint, Graph, webhooks or the lab tenant, or \"lab\" to send all to the simulated lab tenant; required without -dev, where unset means the lab (AIR_CONNECTORS)")
+	fs.StringVar(&notifyFile, "notify", env("AIR_NOTIFY", ""), "YAML file of notification channels (SMTP, Slack, Teams) and the rules that send to them; see docs/notifications.md (AIR_NOTIFY)")
 	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", env("AIR_ADMIN_TOKEN_FILE", ""), "keep a working admin token in this file (mode 0600), made on first start; -dev defaults to <data>/admin-token (AIR_ADMIN_TOKEN_FILE)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", env("AIR_SECURE_COOKIES", "") == "true", "mark the pages' session cookies Secure, behind a TLS proxy (AIR_SECURE_COOKIES=true)")
 	fs.Float64Var(&cfg.RateLimit.PerSecond, "rate-limit", envFloat("AIR_RATE_LIMIT", 20), "API requests per second per token (bursts of 100); negative turns limiting off (AIR_RATE_LIMIT)")
@@ -186,6 +188,11 @@ for a mounted secret):
 	if sourcesFile != "" {
 		if cfg.Sources, err = sources.LoadConfig(sourcesFile); err != nil {
 			return err
+		}
+	}
+	if notifyFile != "" {
+		if cfg.Notify, err = notify.LoadFile(notifyFile, notify.Env{}); err != nil {
+			return fmt.Errorf("notifications are misconfigured:\n%w", err)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

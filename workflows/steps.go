@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/remediation"
 )
 
 // investigate runs every matching playbook through the six stages, on a
@@ -321,7 +323,7 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 			rec.Outcome = "ran " + step.Use
 			w.state.Steps = append(w.state.Steps, rec)
 		case !step.Spec.Remediation:
-			result, err := w.bookkeeping(ctx, step.Action, inv)
+			result, err := w.bookkeeping(ctx, r.pb.Name, step, inv)
 			if err != nil {
 				return fail(err)
 			}
@@ -561,8 +563,9 @@ func (h *handledElsewhere) Error() string {
 
 // bookkeeping runs a non-remediation step: incident bookkeeping, or evidence
 // analysis of the invocation's target. It returns the step's result line.
-func (w *incident) bookkeeping(ctx workflow.Context, action string, inv playbook.Invocation) (string, error) {
+func (w *incident) bookkeeping(ctx workflow.Context, pbName string, step *playbook.Step, inv playbook.Invocation) (string, error) {
 	lctx := localCtx(ctx)
+	action := step.Action
 	switch action {
 	case "incident.tag":
 		tags, _ := playbook.Strings(inv.Args["tags"]) // checked at load: a list of strings
@@ -570,6 +573,21 @@ func (w *incident) bookkeeping(ctx workflow.Context, action string, inv playbook
 	case "incident.comment":
 		text, _ := inv.Args["text"].(string)
 		return "", workflow.ExecuteLocalActivity(lctx, acts.CommentIncident, w.in.IncidentID, text).Get(ctx, nil)
+	case "incident.notify":
+		// The message is queued, not sent: the notification service
+		// sends it off the workflow's path. Its id names the step's
+		// invocation, so that every run of the investigation queues it
+		// once.
+		params, err := json.Marshal(inv.Args)
+		if err != nil {
+			return "", err
+		}
+		key := fmt.Sprintf("incident-%d/%s/%s/%s", w.in.IncidentID, pbName, step.ID, inv.ItemKey)
+		req := remediation.Request{ActionID: actionID(key), IncidentID: w.in.IncidentID, Type: action,
+			Params: params, IdempotencyKey: key}
+		var res remediation.Result
+		err = workflow.ExecuteLocalActivity(lctx, acts.NotifyIncident, req).Get(ctx, &res)
+		return res.Summary, err
 	case "file.analyze", "ip.analyze", "url.analyze":
 		// The facts are recorded by the activity; the step's result
 		// says what they amount to. The time is the workflow's, so a

@@ -39,6 +39,7 @@ var labels = map[string]string{
 	"user.dismiss_risk":                    "Dismiss user risk",
 	"incident.tag":                         "Tag incident",
 	"incident.comment":                     "Comment on incident",
+	"incident.notify":                      "Send notification",
 }
 
 // Label is an action type in words ("device.isolate" → "Isolate

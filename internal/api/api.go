@@ -97,6 +97,9 @@ type Server struct {
 	// Now is the clock intel look-ups use when not given a time; nil
 	// means time.Now.
 	Now func() time.Time
+	// Notifier sends test notifications and names the configured
+	// channels; nil means none are configured.
+	Notifier Notifier
 }
 
 // Route is one endpoint and the weakest role that may call it.
@@ -136,6 +139,8 @@ func (s *Server) Routes() []Route {
 		{"POST /api/v1/incidents/{id}/actions", auth.Responder, s.requestAction},
 		{"POST /api/v1/incidents/{id}/stop", auth.Responder, s.stopInvestigation},
 		{"GET /api/v1/audit", auth.Admin, s.listAudit},
+		{"GET /api/v1/notifications", auth.Admin, s.listNotifications},
+		{"POST /api/v1/notifications/test", auth.Admin, s.testNotification},
 		{"GET /api/v1/tokens", auth.Admin, s.listTokens},
 		{"POST /api/v1/tokens", auth.Admin, s.createToken},
 		{"DELETE /api/v1/tokens/{id}", auth.Admin, s.revokeToken},

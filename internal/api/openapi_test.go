@@ -416,6 +416,9 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"CreatedToken", auth.Created{}, resp},
 		{"AuditEntry", store.AuditEntry{}, resp},
 		{"AuditPage", store.AuditPage{}, resp},
+		{"Notification", domain.Notification{}, resp},
+		{"NotificationPage", domain.NotificationPage{}, resp},
+		{"NotificationTestRequest", api.NotificationTestBody{}, req},
 		{"Problem", graph.Problem{}, resp},
 		{"AlertResult", api.AlertResult{}, resp},
 		{"IngestResponse", api.IngestResponse{}, resp},
@@ -536,6 +539,7 @@ func TestOpenAPIEnumsAndParameters(t *testing.T) {
 		"Verdict":                strs(domain.Verdicts),
 		"RemediationStatus":      strs(domain.RemediationStatuses),
 		"ActionStatus":           strs(domain.ActionStatuses),
+		"NotificationStatus":     strs(domain.NotificationStatuses),
 		"Role":                   strs(domain.Roles),
 		"AutomationLevel":        strs(policy.Levels),
 		"Stage":                  strs(playbook.Stages),
@@ -553,6 +557,7 @@ func TestOpenAPIEnumsAndParameters(t *testing.T) {
 		"exportIncidents":   api.IncidentFilters(),
 		"listActions":       api.ActionFilters,
 		"listAudit":         api.AuditFilters,
+		"listNotifications": api.NotificationFilters,
 		"getMetricsSummary": {"range"},
 	} {
 		key, op := operationByID(t, doc, id)
@@ -709,6 +714,14 @@ func TestOpenAPIAnswers(t *testing.T) {
 	call("rita", "POST", "/api/v1/actions/decide", "/api/v1/actions/decide", `{"ids":["iso-ws1"],"decision":"approve"}`, 207)
 	call("rita", "POST", "/api/v1/actions/decide", "/api/v1/actions/decide", `{"ids":["iso-srv1","scan-srv1"],"decision":"reject"}`, 400)
 	call("adam", "GET", "/api/v1/audit", "/api/v1/audit?verb=incident.&limit=50", "", 200)
+	call("adam", "POST", "/api/v1/notifications/test", "/api/v1/notifications/test", `{"channel":"soc-slack"}`, 400) // none configured
+	f.srv.Notifier = &notifierStub{st: f.st}
+	call("adam", "POST", "/api/v1/notifications/test", "/api/v1/notifications/test", `{"channel":"soc-slack"}`, 200)
+	call("adam", "POST", "/api/v1/notifications/test", "/api/v1/notifications/test", `{"channel":""}`, 400)
+	call("adam", "POST", "/api/v1/notifications/test", "/api/v1/notifications/test", `{"chanel":"soc-slack"}`, 400)
+	call("adam", "GET", "/api/v1/notifications", "/api/v1/notifications?status=queued,sent&channel=soc-slack&limit=10", "", 200)
+	call("adam", "GET", "/api/v1/notifications", "/api/v1/notifications?status=lost", "", 400)
+	call("vic", "GET", "/api/v1/notifications", "/api/v1/notifications", "", 403)
 	call("vic", "GET", "/api/v1/audit", "/api/v1/audit", "", 403)
 	call("adam", "GET", "/api/v1/tokens", "/api/v1/tokens", "", 200)
 	var created auth.Created
@@ -762,4 +775,26 @@ func mustRead(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// notifierStub queues the test message in the store, as the notification
+// service does, and answers with the stored row.
+type notifierStub struct{ st *store.Store }
+
+func (n *notifierStub) Channels() []string { return []string{"soc-slack"} }
+
+func (n *notifierStub) Test(ctx context.Context, channel, by string, wait time.Duration) (*domain.Notification, error) {
+	if channel != "soc-slack" {
+		return nil, domain.Invalid("channels", "no notification channel %q", channel)
+	}
+	inc := int64(1)
+	if _, err := n.st.EnqueueNotifications(ctx, []domain.Notification{{Key: "test:1", Channel: channel, IncidentID: &inc,
+		Subject: "[AIR] Test notification", Text: by + " asked for a test"}}); err != nil {
+		return nil, err
+	}
+	page, err := n.st.QueryNotifications(ctx, store.NotificationQuery{Key: "test:1"})
+	if err != nil {
+		return nil, err
+	}
+	return &page.Value[0], nil
 }

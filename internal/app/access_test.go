@@ -262,8 +262,11 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 			with(allowed("viewer", 200), "scoped", 403)},
 		"GET /api/v1/incidents/{id}/facts": {func(string) req { return req{"/api/v1/incidents/" + inc + "/facts", ""} },
 			with(allowed("viewer", 200), "scoped", 404)},
-		"GET /api/v1/audit":  {func(string) req { return req{"/api/v1/audit?verb=action.&limit=5", ""} }, allowed("admin", 200)},
-		"GET /api/v1/tokens": {func(string) req { return req{"/api/v1/tokens", ""} }, allowed("admin", 200)},
+		"GET /api/v1/audit":         {func(string) req { return req{"/api/v1/audit?verb=action.&limit=5", ""} }, allowed("admin", 200)},
+		"GET /api/v1/tokens":        {func(string) req { return req{"/api/v1/tokens", ""} }, allowed("admin", 200)},
+		"GET /api/v1/notifications": {func(string) req { return req{"/api/v1/notifications?status=failed", ""} }, allowed("admin", 200)},
+		"POST /api/v1/notifications/test": {func(string) req { return req{"/api/v1/notifications/test", `{"channel":"soc-mail"}`} },
+			allowed("admin", 400)}, // refused: this worker has no notification channels; the role check passed
 		"POST /api/v1/tokens": {func(string) req { return req{"/api/v1/tokens", `{"role":"viewer"}`} },
 			with(allowed("admin", 201), "scoped", 403)},
 		"DELETE /api/v1/tokens/{id}": {func(who string) req { return req{"/api/v1/tokens/" + spare[who], ""} },

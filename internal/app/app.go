@@ -34,6 +34,7 @@ import (
 	"github.com/airsoc/air/internal/ingest"
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/msgauth"
+	"github.com/airsoc/air/internal/notify"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/sources"
@@ -116,6 +117,11 @@ type Config struct {
 	WorkflowCache int
 	// CreateNamespace registers Namespace on Temporal when it is missing.
 	CreateNamespace bool
+	// Notify is the notifications file's content (channels and rules,
+	// internal/notify), its secrets already read; nil means no channels:
+	// incident events are still routed (to no one) and incident.notify
+	// steps fail. Give every worker process the same file.
+	Notify *notify.Config
 	// MessageKeyFile holds the key every AIR process shares to sign the
 	// decisions and changes it sends to incident workflows (see
 	// internal/msgauth); Dev makes <DataDir>/message-key on first start,
@@ -292,13 +298,23 @@ func Run(ctx context.Context, cfg Config) error {
 	wopts := workflows.WorkerOptions
 	wopts.Interceptors = append(slices.Clone(wopts.Interceptors), workflows.Authenticator(keys))
 	w := worker.New(tc, workflows.TaskQueue, wopts)
-	Register(w, &activities.Activities{
+	// Notifications: the service routes incident events and waiting
+	// actions to channels and sends them, on goroutines of its own, in
+	// every process that runs workflows; ingest and workflows only write
+	// rows. The API's test message and incident.notify steps queue
+	// through it.
+	notifier := &notify.Service{Store: st, Config: cfg.Notify, Feed: hub, Log: log.WithField("component", "notify")}
+	acts := &activities.Activities{
 		Store:      st,
 		Executor:   router,
 		Playbooks:  pinned,
 		Automation: cfg.Automation,
 		Log:        log.WithField("component", "activities"),
-	})
+	}
+	if cfg.Notify != nil {
+		acts.Notify = &notify.Executor{Service: notifier}
+	}
+	Register(w, acts)
 	RegisterSources(w, pulled)
 	if cfg.Role.runs() {
 		if err := w.Start(); err != nil {
@@ -308,6 +324,10 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := startSources(ctx, tc, cfg.Sources); err != nil {
 			return err
 		}
+		nctx, stopNotify := context.WithCancel(ctx)
+		notified := make(chan struct{})
+		go func() { defer close(notified); notifier.Run(nctx) }()
+		defer func() { stopNotify(); <-notified }()
 	}
 	access := &auth.Service{Store: st}
 	adminToken := ""
@@ -336,13 +356,14 @@ func Run(ctx context.Context, cfg Config) error {
 		Playbooks:         books,
 		PlanMaxAlerts:     cfg.PlanMaxAlerts,
 		PlanConcurrency:   cfg.PlanConcurrency,
+		Notifier:          notifier,
 		Ready: func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		},
 	}
 	if srv.Pages, err = (&web.Server{Center: srv, Incidents: srv, Reviews: srv, Auth: access, Limiter: limiter, SecureCookies: cfg.SecureCookies,
-		Feed: hub, Scope: srv, Log: log.WithField("component", "pages")}).Handler(); err != nil {
+		Feed: hub, Scope: srv, Notes: srv, Log: log.WithField("component", "pages")}).Handler(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -424,6 +445,7 @@ func banner(cfg Config, base string, books []*playbook.Playbook, adminToken stri
 `, mode, base, base, cfg.TemporalAddress, cfg.Namespace, redact(cfg.DatabaseURL), strings.Join(names, ", ")+playbookSource(cfg.PlaybookDir))
 	fmt.Fprintf(cfg.Out, "  Pages:      %s/incidents (sign in with an API token)\n", base)
 	fmt.Fprintf(cfg.Out, "  Remediations: %s\n", remediationRoutes(cfg.Connectors))
+	fmt.Fprintf(cfg.Out, "  Notifications: %s\n", notificationSummary(cfg.Notify))
 	switch {
 	case adminToken != "":
 		// Shown once, on the start that created it; the file keeps it.
@@ -443,6 +465,14 @@ func remediationRoutes(c connector.Config) string {
 		routes = append(routes, k+" → "+c.Routes[k])
 	}
 	return strings.Join(routes, ", ") + "; anything else to the lab tenant"
+}
+
+// notificationSummary says where notifications go, for the banner.
+func notificationSummary(c *notify.Config) string {
+	if c == nil || len(c.Names) == 0 {
+		return "none (-notify FILE sends mail, Slack and Teams messages; docs/notifications.md)"
+	}
+	return fmt.Sprintf("%d channels (%s), %d rules, from %s", len(c.Names), strings.Join(c.Names, ", "), len(c.Rules), c.File)
 }
 
 func playbookSource(dir string) string {

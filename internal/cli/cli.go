@@ -57,6 +57,9 @@ Commands:
   tokens list                     list tokens (admin)
   tokens revoke ID                revoke a token and end its page sessions (admin)
   audit [filters]                 the audit log (admin); starter audit -h for filters
+  notifications list [filters]    the notification delivery history (admin): status, attempts, last error;
+                                  starter notifications list -h for filters
+  notifications test CHANNEL      send a test message to a notification channel and say what became of it (admin)
   intel import FILE [-name FEED] [-format stix|misp|list] [-family NAME]
                                   import a threat-intelligence feed (admin; gzip or not); again replaces it
   intel list                      the imported feeds
@@ -135,6 +138,8 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 		return bench(ctx, env, args[1:])
 	case "audit":
 		return audit(ctx, env, args[1:])
+	case "notifications":
+		return notifications(ctx, env, args[1:])
 	case "playbooks":
 		return playbooks(ctx, env, args[1:])
 	case "incidents":

@@ -29,6 +29,7 @@ import (
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/graph"
 	"github.com/airsoc/air/internal/logging"
+	"github.com/airsoc/air/internal/notify"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/remediation"
@@ -150,6 +151,20 @@ func (m mockTarget) Execute(ctx context.Context, req remediation.Request) (remed
 	return remediation.Result{Summary: "ok", Changed: true}, nil
 }
 
+// queueAnywhere carries out incident.notify steps in playbook tests: it
+// queues the message in the case's store, for any channel name — a test
+// has no notifications file, and sends nothing.
+type queueAnywhere struct{ st *store.Store }
+
+func (q queueAnywhere) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
+	m, err := notify.MessageOf(req, "")
+	if err != nil {
+		return remediation.Result{}, err
+	}
+	n, err := notify.Enqueue(ctx, q.st, m)
+	return remediation.Result{Summary: "queued for " + strings.Join(m.Channels, ", "), Changed: n > 0}, err
+}
+
 // outcome is what a case's run found: problems fail the case, notes do not.
 type outcome struct {
 	problems []string
@@ -249,6 +264,7 @@ func runWorkflow(ctx context.Context, st *store.Store, sources []activities.Play
 	env.SetWorkerOptions(workflows.WorkerOptions)
 	env.RegisterWorkflow(workflows.IncidentWorkflow)
 	env.RegisterActivity(&activities.Activities{Store: st, Executor: mockTarget{c.Results}, Playbooks: sources, Log: log,
+		Notify: queueAnywhere{st},
 		Enrich: func(_ context.Context, s *activities.Snapshot) error {
 			s.Entities, missing = c.WithFacts(s.Entities)
 			return nil

@@ -100,6 +100,9 @@ type Server struct {
 	// and the pages' script re-reads what changed. Nil: pages update on
 	// reload only.
 	Feed Feed
+	// Notes is the notification delivery history (admins); nil: no
+	// notifications page.
+	Notes Notifications
 	// Scope filters the feed for principals scoped to device groups;
 	// with Feed set and Scope nil, scoped principals only hear that
 	// something changed, never what.
@@ -140,7 +143,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	for k, f := range incidentFuncs {
 		funcs[k] = f
 	}
-	for _, name := range []string{"signin", "pending", "history", "error", "queue", "incident", "review", "dashboard", "sources"} {
+	for _, name := range []string{"signin", "pending", "history", "error", "queue", "incident", "review", "dashboard", "sources", "notifications"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/filters.html",
 			"templates/parts.html", "templates/"+name+".html")
 		if err != nil {
@@ -173,6 +176,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /incidents/{id}/review", p.session(p.review))
 	mux.Handle("GET /dashboard", p.session(p.dashboard))
 	mux.Handle("GET /sources", p.session(p.sources))
+	mux.Handle("GET /notifications", p.session(p.notifications))
+	mux.Handle("POST /notifications/test", p.session(p.testNotification))
 	mux.Handle("GET /live", p.session(p.live))
 	mux.Handle("GET /actions/count", p.session(p.pendingCount))
 	mux.Handle("/", p.handle(func(w http.ResponseWriter, r *http.Request) error {
@@ -339,6 +344,7 @@ type view struct {
 	Review    *reviewView
 	Dash      *dashView
 	Feeds     *api.SourcesResponse // the sources page
+	Notes     *notesView           // the notifications page
 
 	// Live is what the page follows on the change feed: "incidents",
 	// "actions" or "incident:<id>"; empty: nothing (the top bar's count
