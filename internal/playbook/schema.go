@@ -181,7 +181,7 @@ func Schema() []byte {
 		"required":             []string{"id"},
 		"oneOf": []obj{{"required": []string{"action"}}, {"required": []string{"use"}},
 			{"required": []string{"ask"}}, {"required": []string{"wait"}}},
-		"allOf":                perAction,
+		"allOf": perAction,
 	}
 	input := obj{
 		"description": "A sub-playbook input: its type, or {type, default, description}.",
@@ -208,7 +208,7 @@ func Schema() []byte {
 				"required": []string{"to", "question", "choices"}},
 			"wait": obj{"type": "object", "properties": properties(waitFields), "additionalProperties": false,
 				"required": []string{"until"}},
-			"input":  input,
+			"input": input,
 		},
 	}
 	var b bytes.Buffer
