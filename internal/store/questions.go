@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/events"
 )
 
 // RecordQuestion inserts the question unless a row with its id exists, and
@@ -43,7 +44,7 @@ func (s *Store) RecordQuestion(ctx context.Context, q *domain.Question) (*domain
 		return nil, fmt.Errorf("record question %s: %w", q.ID, err)
 	}
 	if inserted {
-		s.publish(incidentChanged(out.IncidentID))
+		s.publish(events.Event{Kind: events.Question, IncidentID: out.IncidentID, Created: true})
 	}
 	return &out, nil
 }
@@ -104,7 +105,7 @@ func (s *Store) UpdateQuestion(ctx context.Context, q *domain.Question) error {
 	if err != nil {
 		return fmt.Errorf("update question %s: %w", q.ID, err)
 	}
-	s.publish(incidentChanged(incident))
+	s.publish(events.Event{Kind: events.Question, IncidentID: incident})
 	return nil
 }
 
