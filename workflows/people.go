@@ -146,7 +146,9 @@ func (w *incident) ask(ctx workflow.Context, r *pbRun, step *playbook.Step, inv 
 	}
 	w.state.Questions = append(w.state.Questions, &stored)
 	w.log.Info("question asked", "question", stored.ID, "audience", stored.Audience, "step", step.ID)
-	if stored.Status == domain.QuestionOpen && stored.CreatedAt.Equal(now) {
+	// Newly asked (not a question an earlier run put): tell its audience.
+	// The store may keep the time to the microsecond only.
+	if fresh := stored.CreatedAt.Sub(now).Abs() < time.Millisecond; stored.Status == domain.QuestionOpen && fresh {
 		w.notify(ctx, &stored, 0)
 	}
 	w.followQuestion(ctx, &stored, step)
@@ -229,7 +231,11 @@ func (w *incident) awaitAnswer(ctx workflow.Context, q *domain.Question, remind 
 				q.Note = fmt.Sprintf("no answer within %s", q.Deadline.Sub(q.CreatedAt))
 			}
 			w.log.Info("question timed out", "question", q.ID, "default", q.Default)
-		default: // a reminder is due
+		default: // a reminder is due; after a pause (a worker down for
+			// hours), one reminder stands for the ones missed.
+			if due := int(now.Sub(q.CreatedAt) / max(remind, 1)); due > q.Reminders+1 {
+				q.Reminders = due - 1
+			}
 			q.Reminders++
 			w.notify(ctx, q, q.Reminders)
 			if err := w.saveQuestion(ctx, q); err != nil {

@@ -34,7 +34,10 @@ func devService(t *testing.T, cfg Config) (apiClient, string) {
 	if cfg.TemporalPort == 0 {
 		cfg.TemporalPort = freePort(t)
 	}
-	cfg.PlaybookDir, cfg.Log, cfg.Out = "../../playbooks", log, io.Discard
+	if cfg.PlaybookDir == "" {
+		cfg.PlaybookDir = "../../playbooks"
+	}
+	cfg.Log, cfg.Out = log, io.Discard
 	cfg.Listening = func(u string) { urls <- u }
 	go func() { done <- Run(ctx, cfg) }()
 	var base string
