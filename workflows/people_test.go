@@ -513,3 +513,49 @@ func TestStopCancelsAnOpenQuestion(t *testing.T) {
 		t.Errorf("final state %s", st.Investigation)
 	}
 }
+
+// A question to a user goes through the notifier to the user's address;
+// an analyst who records the user's answer is noted as answering on their
+// behalf.
+func TestAskTheUser(t *testing.T) {
+	user := domain.Evidence{Type: "userEvidence", Verdict: domain.VerdictSuspicious, Entity: &domain.Entity{
+		Key: "user:judy@corp.example", Kind: domain.KindUser, Name: "judy@corp.example", Verdict: domain.VerdictSuspicious,
+		Attrs: map[string]string{"upn": "judy@corp.example"}}}
+	f := newFixtureWith(t, deviceEvidence(domain.VerdictSuspicious), user)
+	n := &recordingNotifier{}
+	f.notifier = n
+	f.withBook(`name: was-it-you
+version: 1
+stages:
+  triage:
+    - id: was_it_you
+      ask:
+        to: user
+        question: "Did you sign in to {{ devices[0].name }} this morning?"
+        choices: ["yes", "no"]
+        default: "no"
+      target: first(users)
+  review:
+    - id: note
+      action: incident.comment
+      with: {text: "judy says {{ steps.was_it_you.answer }}"}
+`)
+	f.answerAt(time.Hour, AnswerRequest{Answer: []string{"yes"}, By: "ana", Role: domain.RoleAnalyst, Note: "called her"},
+		func(_ any, err error) {
+			if err != nil {
+				t.Errorf("answer: %v", err)
+			}
+		})
+	f.run()
+	if len(n.sent) != 1 || n.sent[0].To != "judy@corp.example" || !strings.Contains(n.sent[0].Body, "Did you sign in to ws-042") {
+		t.Errorf("sent %+v; want the question to judy", n.sent)
+	}
+	q := f.question()
+	if q.Audience != domain.AudienceUser || q.Recipient != "user:judy@corp.example" || q.AnsweredBy != "ana" ||
+		q.Note != "answered on behalf of judy@corp.example. called her" {
+		t.Errorf("question %+v", q)
+	}
+	if !slices.Contains(f.comments(), "judy says yes") {
+		t.Errorf("comments %q", f.comments())
+	}
+}
