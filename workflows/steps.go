@@ -143,7 +143,7 @@ func newRun(pb *playbook.Playbook, env *playbook.Env, summary workflow.Version) 
 	return &pbRun{pb: pb, env: &e, inv: map[string][]invocation{}, failed: map[string]string{}, summary: summary}
 }
 
-// waits lists what a step's invocations wait for before the step's output
+// waitsOf lists what a step's invocations wait for before the step's output
 // is final: its actions reaching a final state, its question an answer
 // (or its timeout), its wait its condition.
 func (w *incident) waitsOf(r *pbRun, stepID string) []func() bool {

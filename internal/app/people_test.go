@@ -11,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/airsoc/air/internal/api"
+	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/cli"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/store"
@@ -102,4 +105,61 @@ func TestAskAnsweredEndToEnd(t *testing.T) {
 		return struct{}{}, d.InvestigationState == domain.InvestigationBenign
 	})
 	recordHistory(t, fmt.Sprintf("127.0.0.1:%d", temporalPort), incident, "ask-answered")
+}
+
+// TestQuestionAnsweredInBrowser: an analyst signs in, finds the playbook's
+// question above the pending actions, picks a choice, writes a note and
+// answers; the flash says so, and the incident's investigation goes on
+// with the answer. With AIR_SCREENSHOTS set, docs/screenshots/questions.png
+// shows the question.
+func TestQuestionAnsweredInBrowser(t *testing.T) {
+	browser := chromium(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ask.yaml"), []byte(askPlaybook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	admin, _ := devService(t, Config{PlaybookDir: dir})
+	var ana auth.Created
+	if code := admin.do(t, "POST", "/api/v1/tokens", []byte(`{"role":"analyst","name":"ana"}`), &ana); code != http.StatusCreated {
+		t.Fatalf("create token: HTTP %d", code)
+	}
+	sample, err := os.ReadFile("../graph/testdata/sample-alert.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ing api.IngestResponse
+	if code := admin.do(t, "POST", "/api/v1/alerts", sample, &ing); code != http.StatusOK {
+		t.Fatalf("ingest: HTTP %d", code)
+	}
+	q := waitFor(t, "an open question", func() (store.QuestionRow, bool) {
+		var page store.QuestionPage
+		admin.do(t, "GET", "/api/v1/questions", nil, &page)
+		if len(page.Value) == 1 {
+			return page.Value[0], true
+		}
+		return store.QuestionRow{}, false
+	})
+
+	b := newBrowser(t, browser, admin.base+"/actions")
+	form := "#question-" + q.ID
+	b.step("sign-in page", chromedp.WaitVisible(chromedp.ID("token")))
+	b.step("sign in", chromedp.SendKeys(chromedp.ID("token"), ana.Secret),
+		chromedp.Click(chromedp.CSS("section.signin button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(form)))
+	b.step("choose", chromedp.Click(chromedp.CSS(form+` input[name=answer][value=compromised]`)),
+		chromedp.SendKeys(chromedp.CSS(form+` input[name=note]`), "EDR timeline"))
+	b.shot("questions")
+	b.step("answer", chromedp.Click(chromedp.CSS(form+" button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".flash.ok")))
+	flash := b.read("flash", chromedp.Text(chromedp.CSS(".flash.ok")))
+	if !strings.Contains(flash, "compromised") {
+		t.Errorf("flash after the answer: %q", flash)
+	}
+	waitFor(t, "the next step to read the answer", func() (struct{}, bool) {
+		var d api.IncidentDetail
+		admin.do(t, "GET", "/api/v1/incidents/"+itoa(q.IncidentID), nil, &d)
+		return struct{}{}, slices.ContainsFunc(d.Comments, func(cm domain.Comment) bool { return cm.Comment == "ana answered compromised" })
+	})
+	if n := b.dialogs.Load(); n != 0 {
+		t.Errorf("%d script dialogs opened", n)
+	}
+	b.save()
 }
