@@ -70,10 +70,7 @@ func questionsList(ctx context.Context, env Env, args []string) error {
 			q.Status, answer, q.Deadline.UTC().Format(time.DateTime))
 	}
 	tw.Flush()
-	if page.Total > page.Offset+len(page.Value) {
-		fmt.Fprintf(env.Stderr, "%d-%d of %d; --offset %d for more\n", page.Offset+1, page.Offset+len(page.Value),
-			page.Total, page.Offset+len(page.Value))
-	}
+	morePages(env, page.Total, page.Offset, len(page.Value))
 	return nil
 }
 
