@@ -170,12 +170,7 @@ type QuestionPage struct {
 func (s *Store) QueryQuestions(ctx context.Context, q QuestionQuery) (*QuestionPage, error) {
 	conds := []string{"1 = 1"}
 	var args []any
-	in := func(col string, vals []any) {
-		if len(vals) > 0 {
-			conds = append(conds, col+` IN (`+placeholders(len(vals))+`)`)
-			args = append(args, vals...)
-		}
-	}
+	in := func(col string, vals []any) { whereIn(&conds, &args, col, vals) }
 	in("q.status", anys(q.Statuses))
 	in("q.audience", anys(q.Audiences))
 	in("q.incident_id", anys(q.IncidentIDs))
