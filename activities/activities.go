@@ -47,6 +47,10 @@ type Activities struct {
 	// directory and tenant facts such as a user's manager or a device's
 	// isolation state. Playbook tests use it to give such facts.
 	Enrich func(ctx context.Context, s *Snapshot) error
+	// Notifier tells users and analysts of the questions ask steps put,
+	// and reminds them; nil means no channel is configured (see
+	// NotifyQuestion).
+	Notifier Notifier
 }
 
 // Snapshot is what the workflow knows of its incident at one moment.
@@ -71,6 +75,10 @@ type Snapshot struct {
 	// remediation of the same entity again. Absent in snapshots recorded
 	// before merges were considered.
 	MergedActions []domain.Action `json:"mergedActions,omitempty"`
+	// Questions are the questions the incident's ask steps put, answered
+	// or not: a new run adopts them, so an answer given to an earlier run
+	// (or to this one before its step is reached again) holds.
+	Questions []domain.Question `json:"questions,omitempty"`
 }
 
 // LoadIncident reads the incident, its alerts and entities, and the
@@ -116,9 +124,16 @@ func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snaps
 	if err != nil {
 		return nil, err
 	}
+	questions, err := a.Store.IncidentQuestions(ctx, incidentID, maxActions)
+	if err != nil {
+		return nil, err
+	}
 	snap := &Snapshot{Incident: *inc, Alerts: alerts, AlertSummary: summary, Entities: ents, Actions: recorded, Scope: scope, Automation: settings}
 	if len(merged) > 0 {
 		snap.MergedActions = merged
+	}
+	if len(questions) > 0 {
+		snap.Questions = questions
 	}
 	if a.Enrich != nil {
 		if err := a.Enrich(ctx, snap); err != nil {

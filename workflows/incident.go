@@ -164,6 +164,11 @@ type State struct {
 	// (the stop Update, or resolving the incident).
 	StoppedBy  string `json:"stoppedBy,omitempty"`
 	StopReason string `json:"stopReason,omitempty"`
+	// Questions are the questions the investigation's ask steps put (and
+	// those earlier runs put, adopted), open or not.
+	Questions []*domain.Question `json:"questions,omitempty"`
+	// Waits are the conditions wait steps wait, or waited, for.
+	Waits []*WaitRecord `json:"waits,omitempty"`
 }
 
 // PinnedPlaybook names a playbook version an investigation runs with.
@@ -260,6 +265,18 @@ type incident struct {
 	side    bool
 	sideErr error
 	sides   int
+	// people is the run's peopleVersion: ask and wait steps run.
+	people workflow.Version
+	// followed marks the questions whose follower runs in this run.
+	followed map[string]bool
+	// waits are the run's wait steps' waits, by id.
+	waits map[string]*condWait
+	// epoch counts what may change a wait step's condition: incident
+	// changes received and alerts joining.
+	epoch int
+	// failing is set when the investigation fails: questions and waits
+	// then end, cancelled.
+	failing string
 }
 
 var acts *activities.Activities // nil: only its method values are used, to name activities
@@ -269,10 +286,12 @@ var acts *activities.Activities // nil: only its method values are used, to name
 // that run or wait for a decision, and ends with the investigation state.
 func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 	w := &incident{in: in, recording: map[string]bool{}, steps: map[string]*playbook.Step{}, deciding: map[string]bool{},
+		followed: map[string]bool{}, waits: map[string]*condWait{},
 		state: State{IncidentID: in.IncidentID, Investigation: domain.InvestigationQueued, SeenAlerts: in.SeenAlerts}}
 	w.log = log.With(workflow.GetLogger(ctx), "IncidentID", in.IncidentID)
 	w.live = workflow.GetVersion(ctx, liveVersion, workflow.DefaultVersion, 1)
 	w.eventful = workflow.GetVersion(ctx, eventfulVersion, workflow.DefaultVersion, 1)
+	w.people = workflow.GetVersion(ctx, peopleVersion, workflow.DefaultVersion, 1)
 	if err := w.register(ctx); err != nil {
 		return nil, err
 	}
@@ -346,6 +365,7 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 			return nil, err
 		}
 	}
+	w.closeOrphans(ctx)
 	w.setState(ctx, w.finalState())
 	w.drainChanges(ctx)
 	w.log.Info("investigation finished", "state", w.state.Investigation)
@@ -394,6 +414,7 @@ func (w *incident) recordChange(ctx workflow.Context, ch IncidentChange) bool {
 		w.state.Changes = append(w.state.Changes, ChangeRecord{Field: f.Field, From: f.From, To: f.To, By: f.By, At: workflow.Now(ctx)})
 		w.log.Info("incident changed", "field", f.Field, "from", f.From, "to", f.To, "by", f.By)
 	}
+	w.epoch++
 	return true
 }
 
@@ -454,14 +475,18 @@ func (w *incident) drainSignals() bool {
 				fresh = true
 			}
 		}
+		if fresh {
+			w.epoch++
+		}
 	}
 }
 
-// refreshState shows pendingApproval while any action waits, running
-// otherwise.
+// refreshState shows pendingApproval while any action or question waits
+// for a person, running otherwise.
 func (w *incident) refreshState(ctx workflow.Context) {
 	st := domain.InvestigationRunning
-	if slices.ContainsFunc(w.state.Actions, func(a *domain.Action) bool { return a.Status == domain.ActionPending }) {
+	if slices.ContainsFunc(w.state.Actions, func(a *domain.Action) bool { return a.Status == domain.ActionPending }) ||
+		slices.ContainsFunc(w.state.Questions, func(q *domain.Question) bool { return q.Status == domain.QuestionOpen && w.followed[q.ID] }) {
 		st = domain.InvestigationPendingApproval
 	}
 	w.setState(ctx, st)
@@ -502,9 +527,13 @@ func (w *incident) setState(ctx workflow.Context, st domain.InvestigationState) 
 func (w *incident) fail(ctx workflow.Context, err error) (*State, error) {
 	w.state.Error = rootMessage(err)
 	w.log.Error("investigation failed", "error", w.state.Error)
+	if w.people >= 1 {
+		w.failing = w.state.Error // open questions and waits end
+	}
 	if qerr := w.quiesce(ctx); qerr != nil {
 		return nil, qerr
 	}
+	w.closeOrphans(ctx)
 	w.setState(ctx, domain.InvestigationFailed)
 	w.drainChanges(ctx)
 	return &w.state, nil

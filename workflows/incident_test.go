@@ -36,6 +36,8 @@ type fixture struct {
 	env      *testsuite.TestWorkflowEnvironment
 	incident int64
 	updates  int // ids of the Updates sent
+	// notifier, when set before withPlaybooks, tells of questions.
+	notifier activities.Notifier
 }
 
 func newFixture(t *testing.T, verdict domain.Verdict) *fixture {
@@ -94,7 +96,8 @@ func (f *fixture) withPlaybooks(dir string) {
 	f.env = suite.NewTestWorkflowEnvironment()
 	f.env.SetWorkerOptions(WorkerOptions)
 	f.env.RegisterWorkflow(IncidentWorkflow)
-	f.env.RegisterActivity(&activities.Activities{Store: f.store, Executor: &labtenant.Tenant{Store: f.store}, Playbooks: sources, Log: log})
+	f.env.RegisterActivity(&activities.Activities{Store: f.store, Executor: &labtenant.Tenant{Store: f.store}, Playbooks: sources, Log: log,
+		Notifier: f.notifier})
 }
 
 // pendingAction queries the running workflow for its one pending action.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -25,6 +26,7 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	}
 	w.settings = snap.Automation
 	w.adopt(ctx, snap.Actions)
+	w.adoptQuestions(snap.Questions)
 	w.loaded = true
 
 	// Runs recorded before scope tracking existed investigate everything.
@@ -109,6 +111,10 @@ type pbRun struct {
 	inv     map[string][]invocation // step id → invocations, in Expand order
 	failed  map[string]string       // step id → error, for steps that failed outright
 	stopped bool                    // on_error: fail stopped the playbook
+	// path names a sub-playbook run by the use steps and items that led to
+	// it ("/contain/device:dev1"); "" for a playbook. Questions and waits
+	// are keyed by it, so that each item's sub-playbook asks its own.
+	path string
 	// summary is the version of step outputs (see summaryVersion).
 	summary workflow.Version
 }
@@ -122,6 +128,9 @@ type invocation struct {
 	// use step's output counts from its sub-playbook; bookkeeping stays
 	// with its own step.
 	remediation bool
+	// q is an ask step's question; wait a wait step's wait.
+	q    *domain.Question
+	wait *condWait
 }
 
 // summaryVersion 1 counts every invocation in a step's output, as plan
@@ -136,15 +145,27 @@ func newRun(pb *playbook.Playbook, env *playbook.Env, summary workflow.Version) 
 	return &pbRun{pb: pb, env: &e, inv: map[string][]invocation{}, failed: map[string]string{}, summary: summary}
 }
 
-// actions lists the actions a step's invocations proposed.
-func (r *pbRun) actions(stepID string) []*domain.Action {
-	var out []*domain.Action
+// waitsOf lists what a step's invocations wait for before the step's output
+// is final: its actions reaching a final state, its question an answer
+// (or its timeout), its wait its condition.
+func (w *incident) waitsOf(r *pbRun, stepID string) []func() bool {
+	var out []func() bool
 	for _, iv := range r.inv[stepID] {
-		if iv.act != nil {
-			out = append(out, iv.act)
+		switch {
+		case iv.act != nil:
+			out = append(out, done(iv.act))
+		case iv.q != nil:
+			out = append(out, w.finished(iv.q))
+		case iv.wait != nil:
+			out = append(out, iv.wait.done)
 		}
 	}
 	return out
+}
+
+// subPath is the path of the sub-playbook a use step runs for one item.
+func (r *pbRun) subPath(step *playbook.Step, inv playbook.Invocation) string {
+	return r.path + "/" + step.ID + "/" + inv.ItemKey
 }
 
 // output summarises a step's invocations as later expressions read them
@@ -156,6 +177,10 @@ func (r *pbRun) output(stepID string) playbook.StepOutput {
 	var results []playbook.ActionOutput
 	for _, iv := range r.inv[stepID] {
 		switch {
+		case iv.q != nil:
+			return askOutput(iv.q)
+		case iv.wait != nil:
+			return waitOutput(iv.wait)
 		case iv.act != nil:
 			a := iv.act
 			results = append(results, playbook.ActionOutput{Target: string(a.TargetKey), TargetName: a.TargetName,
@@ -185,7 +210,7 @@ func (w *incident) runStage(ctx workflow.Context, snap activities.Snapshot, pc *
 // steps whose actions failed.
 func (w *incident) finishStage(ctx workflow.Context, snap activities.Snapshot, pc *plan.Context, r *pbRun, stage playbook.Stage) error {
 	for _, step := range r.pb.Steps(stage) {
-		if err := w.await(ctx, r.actions(step.ID)); err != nil {
+		if err := w.await(ctx, w.waitsOf(r, step.ID)); err != nil {
 			return err
 		}
 		r.env.Steps[step.ID] = r.output(step.ID)
@@ -205,18 +230,19 @@ func (w *incident) finishStage(ctx workflow.Context, snap activities.Snapshot, p
 	return nil
 }
 
-// await waits until the actions are final. In eventful runs, alerts that
-// join meanwhile do not wait with them: a side pass (one at a time)
+// await waits until every one of dones holds: actions are final,
+// questions answered, conditions met (waitsOf). In eventful runs, alerts
+// that join meanwhile do not wait with them: a side pass (one at a time)
 // analyses the incident as it is now, so new evidence is looked at and its
-// independent steps proposed while this action waits for a decision; the
-// side pass itself waits where it depends on the same actions.
-func (w *incident) await(ctx workflow.Context, acts []*domain.Action) error {
-	for _, a := range acts {
-		for w.eventful >= 1 && !done(a)() {
-			if err := workflow.Await(ctx, func() bool { return done(a)() || (!w.side && w.added.Len() > 0) }); err != nil {
+// independent steps proposed while this action (or question) waits for a
+// person; the side pass itself waits where it depends on the same ones.
+func (w *incident) await(ctx workflow.Context, dones []func() bool) error {
+	for _, done := range dones {
+		for w.eventful >= 1 && !done() {
+			if err := workflow.Await(ctx, func() bool { return done() || (!w.side && w.added.Len() > 0) }); err != nil {
 				return err
 			}
-			if done(a)() || !w.drainSignals() {
+			if done() || !w.drainSignals() {
 				continue
 			}
 			w.side = true
@@ -228,7 +254,7 @@ func (w *incident) await(ctx workflow.Context, acts []*domain.Action) error {
 				}
 			})
 		}
-		if err := workflow.Await(ctx, done(a)); err != nil {
+		if err := workflow.Await(ctx, done); err != nil {
 			return err
 		}
 	}
@@ -265,7 +291,7 @@ func (w *incident) onError(ctx workflow.Context, snap activities.Snapshot, pc *p
 	if err := w.runStep(ctx, snap, pc, r, stage, h, env); err != nil {
 		return err
 	}
-	if err := w.await(ctx, r.actions(h.ID)); err != nil {
+	if err := w.await(ctx, w.waitsOf(r, h.ID)); err != nil {
 		return err
 	}
 	r.env.Steps[h.ID] = r.output(h.ID)
@@ -282,7 +308,7 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 		return errStopped
 	}
 	for _, id := range step.Reads {
-		if err := w.await(ctx, r.actions(id)); err != nil {
+		if err := w.await(ctx, w.waitsOf(r, id)); err != nil {
 			return err
 		}
 		r.env.Steps[id] = r.output(id)
@@ -297,14 +323,40 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 	if err != nil {
 		return fail(err)
 	}
+	if len(invs) == 0 && w.people >= 1 {
+		// Say why nothing ran: the pages and the CLI show it ("when is
+		// false: steps.disable.succeeded > 0" after a rejection).
+		why, err := step.WhyNone(env)
+		if err != nil {
+			why = rootMessage(err)
+		}
+		w.noteStep(StepRecord{Playbook: r.pb.Name, Stage: stage, Step: step.ID, Outcome: "skipped: " + why, At: workflow.Now(ctx)})
+	}
+	if (step.Ask != nil || step.Wait != nil) && w.people < 1 {
+		return fail(fmt.Errorf("ask and wait steps need the %s workflow version; this run predates it", peopleVersion))
+	}
 	if step.Use != "" && w.eventful >= 1 {
 		return w.runUse(ctx, snap, pc, r, stage, step, env, invs, fail)
 	}
 	for _, inv := range invs {
 		rec := StepRecord{Playbook: r.pb.Name, Stage: stage, Step: step.ID, Item: inv.ItemKey, At: workflow.Now(ctx)}
 		switch {
+		case step.Ask != nil:
+			q, err := w.ask(ctx, r, step, inv)
+			if err != nil {
+				return fail(err)
+			}
+			r.inv[step.ID] = append(r.inv[step.ID], invocation{q: q})
+			rec.Outcome = fmt.Sprintf("asked %s: question %s (%s)", q.Audience, q.ID, q.Status)
+			w.noteStep(rec)
+		case step.Wait != nil:
+			c := w.waitFor(ctx, r, step, env)
+			r.inv[step.ID] = append(r.inv[step.ID], invocation{wait: c})
+			rec.Outcome = fmt.Sprintf("waits until %s (by %s)", step.Wait.Until, c.rec.Deadline.Format(time.RFC3339))
+			w.noteStep(rec)
 		case step.Use != "":
 			sub := newRun(step.Callee, playbook.WithInputs(env, inv.Args), r.summary)
+			sub.path = r.subPath(step, inv)
 			sub.env.Steps = map[string]playbook.StepOutput{}
 			for _, st := range playbook.Stages {
 				if err := w.runStage(ctx, snap, pc, sub, st); err != nil {
@@ -369,6 +421,7 @@ func (w *incident) runUse(ctx workflow.Context, snap activities.Snapshot, pc *pl
 	subs := make([]*pbRun, len(invs))
 	for i, inv := range invs {
 		subs[i] = newRun(step.Callee, playbook.WithInputs(env, inv.Args), r.summary)
+		subs[i].path = r.subPath(step, inv)
 	}
 	collect := func() {
 		for _, sub := range subs {
@@ -598,4 +651,15 @@ func (w *incident) bookkeeping(ctx workflow.Context, pbName string, step *playbo
 		return res.Summary, err
 	}
 	return "", fmt.Errorf("action %s has no runner in the incident workflow", action)
+}
+
+// noteStep records what a step did for the investigation's timeline, once:
+// a later pass reaching the same step with the same outcome adds nothing.
+func (w *incident) noteStep(rec StepRecord) {
+	for _, s := range w.state.Steps {
+		if s.Playbook == rec.Playbook && s.Step == rec.Step && s.Item == rec.Item && s.Outcome == rec.Outcome {
+			return
+		}
+	}
+	w.state.Steps = append(w.state.Steps, rec)
 }

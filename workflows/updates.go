@@ -85,6 +85,12 @@ func (w *incident) register(ctx workflow.Context) error {
 		}}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAnswer, w.answer,
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req AnswerRequest) error {
+			return w.checkAnswer(req, !w.loaded)
+		}}); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateStop, w.stopUpdate,
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req StopRequest) error {
 			return w.checkStop(req)

@@ -48,6 +48,7 @@ type Engine interface {
 	Request(ctx context.Context, incidentID int64, req workflows.ManualRequest) (*domain.Action, error)
 	IncidentChanged(ctx context.Context, incidentID int64, ch workflows.IncidentChange) error
 	Stop(ctx context.Context, incidentID int64, req workflows.StopRequest) (*workflows.State, error)
+	Answer(ctx context.Context, incidentID int64, req workflows.AnswerRequest) (*domain.Question, error)
 }
 
 // Server holds the API's dependencies.
@@ -138,6 +139,9 @@ func (s *Server) Routes() []Route {
 		{"POST /api/v1/actions/decide", auth.Responder, s.decideMany},
 		{"POST /api/v1/incidents/{id}/actions", auth.Responder, s.requestAction},
 		{"POST /api/v1/incidents/{id}/stop", auth.Responder, s.stopInvestigation},
+		{"GET /api/v1/questions", auth.Viewer, s.listQuestions},
+		{"GET /api/v1/questions/{id}", auth.Viewer, s.getQuestion},
+		{"POST /api/v1/questions/{id}/answer", auth.Analyst, s.answerQuestion},
 		{"GET /api/v1/audit", auth.Admin, s.listAudit},
 		{"GET /api/v1/notifications", auth.Admin, s.listNotifications},
 		{"POST /api/v1/notifications/test", auth.Admin, s.testNotification},

@@ -29,8 +29,19 @@ import (
 // check what the API refuses before it reaches the workflow, and undo; the
 // decide Update itself runs on a real Temporal server in internal/app.
 type undoOnly struct {
-	mu    sync.Mutex
-	undos []workflows.UndoRequest
+	mu      sync.Mutex
+	undos   []workflows.UndoRequest
+	answers []workflows.AnswerRequest
+}
+
+// Answer records the answer and returns the question answered, as the
+// workflow would once it recorded it (internal/app runs the real one).
+func (e *undoOnly) Answer(_ context.Context, incidentID int64, req workflows.AnswerRequest) (*domain.Question, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.answers = append(e.answers, req)
+	return &domain.Question{ID: req.QuestionID, IncidentID: incidentID, Status: domain.QuestionAnswered,
+		Answer: domain.StringList(req.Answer), AnsweredBy: req.By, Note: req.Note}, nil
 }
 
 var errNoWorkflow = errors.New("no workflow in this test")

@@ -22,6 +22,9 @@ type PlanRequest struct {
 	// Assume is plan.AssumeApproved or plan.AssumeRejected to plan what
 	// follows the actions that would wait; "" leaves them pending.
 	Assume string `json:"assume,omitempty"`
+	// Answers are the answers to assume to ask steps, by step id; an ask
+	// step without one assumes its default, or stays open.
+	Answers map[string][]string `json:"answers,omitempty"`
 }
 
 // PlanResponse lists one plan per incident, and the alerts left out.
@@ -82,7 +85,7 @@ func (s *Server) planPlaybooks(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp.Plans = []*plan.Plan{}
 	for _, in := range incs {
-		p, err := plan.MakeWith(s.Playbooks, in, plan.Options{Assume: req.Assume})
+		p, err := plan.MakeWith(s.Playbooks, in, plan.Options{Assume: req.Assume, Answers: req.Answers})
 		if err != nil {
 			return err
 		}

@@ -34,7 +34,10 @@ func devService(t *testing.T, cfg Config) (apiClient, string) {
 	if cfg.TemporalPort == 0 {
 		cfg.TemporalPort = freePort(t)
 	}
-	cfg.PlaybookDir, cfg.Log, cfg.Out = "../../playbooks", log, io.Discard
+	if cfg.PlaybookDir == "" {
+		cfg.PlaybookDir = "../../playbooks"
+	}
+	cfg.Log, cfg.Out = log, io.Discard
 	cfg.Listening = func(u string) { urls <- u }
 	go func() { done <- Run(ctx, cfg) }()
 	var base string
@@ -234,6 +237,11 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 		}, with(allowed("responder", 201), "scoped", 404)},
 		"POST /api/v1/incidents/{id}/stop": {func(string) req { return req{"/api/v1/incidents/" + inc + "/stop", `{"reason":" "}`} },
 			with(allowed("responder", 400), "scoped", 404)}, // refused for its blank reason: the role and scope checks passed
+		"GET /api/v1/questions": {func(string) req { return req{"/api/v1/questions?status=all", ""} }, allowed("viewer", 200)},
+		"GET /api/v1/questions/{id}": {func(string) req { return req{"/api/v1/questions/no-such-question", ""} },
+			allowed("viewer", 404)}, // unknown: the role check passed
+		"POST /api/v1/questions/{id}/answer": {func(string) req { return req{"/api/v1/questions/no-such-question/answer", `{"answer":"yes"}`} },
+			allowed("analyst", 404)}, // unknown: the role check passed
 		"GET /debug/pprof/{profile...}": {func(string) req { return req{"/debug/pprof/heap?debug=1", ""} }, allowed("admin", 200)},
 		"GET /api/v1/alerts/export": {func(string) req { return req{"/api/v1/alerts/export", ""} },
 			with(allowed("viewer", 200), "scoped", 403)},

@@ -313,6 +313,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Notify != nil {
 		acts.Notify = &notify.Executor{Service: notifier}
+		if chans := cfg.Notify.ChannelsFor(notify.OnQuestionAsked); len(chans) > 0 {
+			acts.Notifier = questionNotifier{svc: notifier, channels: chans}
+		}
 	}
 	Register(w, acts)
 	RegisterSources(w, pulled)
@@ -492,4 +495,23 @@ func redact(dsn string) string {
 		}
 	}
 	return dsn
+}
+
+// questionNotifier sends the questions playbooks ask, and their reminders,
+// to the channels of the notification rules that watch question.asked. A
+// question for a user names them first: the channels are the SOC's, and
+// an analyst records the user's answer.
+type questionNotifier struct {
+	svc      *notify.Service
+	channels []string
+}
+
+func (q questionNotifier) Notify(ctx context.Context, m activities.Message) error {
+	text := m.Body
+	if m.To != "" {
+		text = "For " + m.To + ": " + text
+	}
+	_, err := q.svc.Enqueue(ctx, notify.Message{Key: m.Key, Channels: q.channels, Subject: m.Subject, Text: text,
+		IncidentID: m.IncidentID})
+	return err
 }

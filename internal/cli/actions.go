@@ -131,10 +131,7 @@ func actionsList(ctx context.Context, env Env, args []string) error {
 			a.CreatedAt.UTC().Format(time.DateTime), a.DecidedBy, oneLine(a.Reason, 80))
 	}
 	tw.Flush()
-	if page.Total > page.Offset+len(page.Value) {
-		fmt.Fprintf(env.Stderr, "%d-%d of %d; --offset %d for more\n", page.Offset+1, page.Offset+len(page.Value),
-			page.Total, page.Offset+len(page.Value))
-	}
+	morePages(env, page.Total, page.Offset, len(page.Value))
 	return nil
 }
 
@@ -296,4 +293,12 @@ func listPage(ctx context.Context, env Env, path string, q url.Values, filters m
 		return false, nil
 	}
 	return true, nil
+}
+
+// morePages tells on standard error, after a page of a list, how to get
+// the next one.
+func morePages(env Env, total, offset, n int) {
+	if total > offset+n {
+		fmt.Fprintf(env.Stderr, "%d-%d of %d; --offset %d for more\n", offset+1, offset+n, total, offset+n)
+	}
 }

@@ -52,6 +52,10 @@ Commands:
   actions reject ID... [-m TEXT]  reject pending actions
   actions undo ID [-m TEXT]       undo a succeeded action (device.isolate → device.release, …)
   actions types                   the action types: target, parameters, undo, risk, connectors
+  questions list [--status S] [--audience analyst|user] [--incident ID]
+                                  the questions playbooks ask (open ones by default)
+  questions answer ID CHOICE [CHOICE…] [-m NOTE]
+                                  answer a question (analyst); several choices for one that takes several
   tokens create --role ROLE [--groups G,...] [--name NAME]
                                   make an API token (admin); its secret is shown once
   tokens list                     list tokens (admin)
@@ -148,6 +152,8 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 		return metrics(ctx, env, args[1:])
 	case "intel":
 		return intelCmd(ctx, env, args[1:])
+	case "questions":
+		return questions(ctx, env, args[1:])
 	case "actions":
 		if len(args) < 2 {
 			return usageError{args[0] + ": missing subcommand"}

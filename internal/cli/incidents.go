@@ -147,9 +147,8 @@ func incidentsList(ctx context.Context, env Env, args []string) error {
 	switch {
 	case page.Total == 0:
 		fmt.Fprintln(env.Stderr, "no incidents match (the default shows active and in-progress incidents of high to low severity updated in the last week; --status all --severity all --range all shows every one)")
-	case page.Total > page.Offset+len(page.Value):
-		fmt.Fprintf(env.Stderr, "%d-%d of %d; --offset %d for more\n", page.Offset+1, page.Offset+len(page.Value),
-			page.Total, page.Offset+len(page.Value))
+	default:
+		morePages(env, page.Total, page.Offset, len(page.Value))
 	}
 	return nil
 }

@@ -38,13 +38,15 @@ func playbooksPlan(ctx context.Context, env Env, args []string) error {
 	level := fs.String("automation", "", "automation level for a FILE (default: semi-all); an ID uses the tenant's settings")
 	out := fs.String("o", "table", "output: table (fits 120 columns), wide (one line per step, with parameters) or json (every field)")
 	assume := fs.String("assume", "", "plan later steps as if the actions that would wait were `approved` or rejected (default: still pending)")
+	answers := answerFlag{}
+	fs.Var(answers, "answer", "assume an ask step's answer: `STEP=CHOICE[,CHOICE…]` (repeat for several steps; default: its default, else still open)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if *assume != plan.AssumePending && *assume != plan.AssumeApproved && *assume != plan.AssumeRejected {
 		return usageError{fmt.Sprintf("playbooks plan: --assume must be approved or rejected, got %q", *assume)}
 	}
-	opts := plan.Options{Assume: *assume}
+	opts := plan.Options{Assume: *assume, Answers: answers}
 	if *incident == "" {
 		return usageError{"playbooks plan: --incident FILE|ID is required"}
 	}
@@ -263,4 +265,18 @@ func printChanges(env Env, oldDir, newDir string, changes []plan.Change) {
 		}
 	}
 	fmt.Fprintln(env.Stdout)
+}
+
+// answerFlag collects --answer STEP=CHOICE[,CHOICE…] flags.
+type answerFlag map[string][]string
+
+func (a answerFlag) String() string { return "" }
+
+func (a answerFlag) Set(v string) error {
+	step, choices, ok := strings.Cut(v, "=")
+	if !ok || step == "" || choices == "" {
+		return fmt.Errorf("want STEP=CHOICE, got %q", v)
+	}
+	a[step] = strings.Split(choices, ",")
+	return nil
 }

@@ -148,7 +148,7 @@ func remediationTypes(pb *playbook.Playbook, depth int) []string {
 			switch {
 			case st.Use != "" && st.Callee != nil && depth < 4:
 				types = append(types, remediationTypes(st.Callee, depth+1)...)
-			case st.Spec.Remediation:
+			case st.Spec != nil && st.Spec.Remediation: // ask and wait steps have no Spec
 				types = append(types, st.Action)
 			}
 		}

@@ -125,7 +125,7 @@ func (e *Engine) Decide(ctx context.Context, incidentID int64, req workflows.Dec
 	if err := e.sign(workflows.UpdateDecide, incidentID, &req); err != nil {
 		return nil, err
 	}
-	return e.update(ctx, incidentID, workflows.UpdateDecide, req.ActionID, req)
+	return e.action(ctx, incidentID, workflows.UpdateDecide, req.ActionID, req)
 }
 
 // Undo asks the workflow to undo a succeeded action; it returns the undo
@@ -134,7 +134,7 @@ func (e *Engine) Undo(ctx context.Context, incidentID int64, req workflows.UndoR
 	if err := e.sign(workflows.UpdateUndo, incidentID, &req); err != nil {
 		return nil, err
 	}
-	return e.update(ctx, incidentID, workflows.UpdateUndo, req.ActionID, req)
+	return e.action(ctx, incidentID, workflows.UpdateUndo, req.ActionID, req)
 }
 
 // Request asks the workflow for a manual action; it returns the action as
@@ -143,7 +143,36 @@ func (e *Engine) Request(ctx context.Context, incidentID int64, req workflows.Ma
 	if err := e.sign(workflows.UpdateRequest, incidentID, &req); err != nil {
 		return nil, err
 	}
-	return e.update(ctx, incidentID, workflows.UpdateRequest, "", req)
+	return e.action(ctx, incidentID, workflows.UpdateRequest, "", req)
+}
+
+// action sends an Update whose outcome is an action.
+func (e *Engine) action(ctx context.Context, incidentID int64, name, actionID string, arg any) (*domain.Action, error) {
+	subject := ""
+	if actionID != "" {
+		subject = "action " + actionID
+	}
+	var a domain.Action
+	if err := e.update(ctx, incidentID, name, subject, arg, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// Answer delivers an answer to an open question through the workflow's
+// answer Update and returns the question as the workflow recorded it.
+// Refusals come back as domain errors: not found (no such question),
+// conflict (answered already, timed out), invalid (not a choice it
+// offers) or forbidden (role).
+func (e *Engine) Answer(ctx context.Context, incidentID int64, req workflows.AnswerRequest) (*domain.Question, error) {
+	if err := e.sign(workflows.UpdateAnswer, incidentID, &req); err != nil {
+		return nil, err
+	}
+	var q domain.Question
+	if err := e.update(ctx, incidentID, workflows.UpdateAnswer, "question "+req.QuestionID, req, &q); err != nil {
+		return nil, err
+	}
+	return &q, nil
 }
 
 // Stop stops a running investigation (responder role, with a reason): its
@@ -184,18 +213,18 @@ func (e *Engine) Stop(ctx context.Context, incidentID int64, req workflows.StopR
 // finished (its incident still open) is started again to take it, and
 // adopts the actions its earlier runs recorded. The call is bounded by
 // UpdateTimeout: the SDK retries an unreachable frontend for as long as
-// the context lets it.
-func (e *Engine) update(ctx context.Context, incidentID int64, name, actionID string, arg any) (*domain.Action, error) {
+// the context lets it. The outcome is decoded into out.
+func (e *Engine) update(ctx context.Context, incidentID int64, name, subject string, arg, out any) error {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, e.updateTimeout())
 	defer cancel()
-	a, err := e.sendUpdate(ctx, incidentID, name, actionID, arg)
+	err := e.sendUpdate(ctx, incidentID, name, subject, arg, out)
 	if err != nil && parent.Err() == nil && unreachable(ctx, err) {
-		return nil, domain.Errorf(domain.KindUnavailable,
+		return domain.Errorf(domain.KindUnavailable,
 			"incident %d: Temporal did not take the %s within %s; it may still be applied when Temporal is back: reload before trying again",
 			incidentID, name, e.updateTimeout())
 	}
-	return a, err
+	return err
 }
 
 // unreachable reports whether err means Temporal could not be reached or
@@ -207,7 +236,7 @@ func unreachable(ctx context.Context, err error) bool {
 		errors.As(err, &unavailable) || errors.As(err, &deadline)
 }
 
-func (e *Engine) sendUpdate(ctx context.Context, incidentID int64, name, actionID string, arg any) (*domain.Action, error) {
+func (e *Engine) sendUpdate(ctx context.Context, incidentID int64, name, subject string, arg, out any) error {
 	start := e.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       domain.WorkflowID(incidentID),
 		TaskQueue:                e.taskQueue(),
@@ -224,14 +253,13 @@ func (e *Engine) sendUpdate(ctx context.Context, incidentID int64, name, actionI
 		},
 	})
 	if err != nil {
-		return nil, translate(err, incidentID, actionID)
+		return translate(err, incidentID, subject)
 	}
 	// A validator's refusal arrives from Get, not from the call above.
-	var a domain.Action
-	if err := h.Get(ctx, &a); err != nil {
-		return nil, translate(err, incidentID, actionID)
+	if err := h.Get(ctx, out); err != nil {
+		return translate(err, incidentID, subject)
 	}
-	return &a, nil
+	return nil
 }
 
 // State queries the investigation's state. When the latest run only
@@ -396,7 +424,9 @@ func isNotFound(err error) bool {
 	return errors.As(err, &nf)
 }
 
-func translate(err error, incidentID int64, actionID string) error {
+// translate turns a workflow's refusal into a domain error. subject names
+// the action or question an Update was about ("" for none).
+func translate(err error, incidentID int64, subject string) error {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		switch app.Type() {
@@ -412,8 +442,8 @@ func translate(err error, incidentID int64, actionID string) error {
 	}
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		if actionID != "" {
-			return domain.Errorf(domain.KindConflict, "action %s: the investigation of incident %d is no longer running", actionID, incidentID)
+		if subject != "" {
+			return domain.Errorf(domain.KindConflict, "%s: the investigation of incident %d is no longer running", subject, incidentID)
 		}
 		return domain.Errorf(domain.KindNotFound, "no investigation for incident %d", incidentID)
 	}

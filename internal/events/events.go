@@ -29,6 +29,9 @@ const (
 	// Action: an action was proposed or changed state (approved, rejected,
 	// running, succeeded, failed, expired, undone).
 	Action Kind = "action"
+	// Question: a playbook asked a question, or one was answered, timed
+	// out or cancelled.
+	Question Kind = "question"
 )
 
 // Event is one committed change.

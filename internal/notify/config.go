@@ -151,9 +151,12 @@ const (
 	OnIncidentCreated   = "incident.created"
 	OnIncidentEscalated = "incident.escalated"
 	OnActionWaiting     = "action.waiting"
+	// OnQuestionAsked sends the questions playbooks ask (ask steps) and
+	// their reminders; a rule's filters do not apply to it.
+	OnQuestionAsked = "question.asked"
 )
 
-var ruleEvents = []string{OnIncidentCreated, OnIncidentEscalated, OnActionWaiting}
+var ruleEvents = []string{OnIncidentCreated, OnIncidentEscalated, OnActionWaiting, OnQuestionAsked}
 
 // Watches reports whether the rule fires on the event.
 func (r *Rule) Watches(event string) bool { return slices.Contains(r.On, event) }
@@ -596,4 +599,24 @@ func (c *Config) ChannelNames() []string {
 		return nil
 	}
 	return slices.Clone(c.Names)
+}
+
+// ChannelsFor lists, without repeats and in rule order, the channels of
+// the rules that watch event.
+func (c *Config) ChannelsFor(event string) []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range c.Rules {
+		if !r.Watches(event) {
+			continue
+		}
+		for _, ch := range r.Channels {
+			if !slices.Contains(out, ch) {
+				out = append(out, ch)
+			}
+		}
+	}
+	return out
 }

@@ -41,9 +41,11 @@ type Step struct {
 	// into this one already does it), "do" (incident bookkeeping, always
 	// done), "done" (a stored incident's action that succeeded already; an
 	// action it recorded otherwise shows its status: pending, rejected, …)
-	// or "none" (the step does nothing: its when is false or its
-	// for_each empty; Reason says which, and which pending actions it
-	// reads).
+	// "ask" (an ask step puts its question; Reason says to whom, what,
+	// and the answer the plan assumes), "wait" (a wait step waits for its
+	// condition; Reason says whether it holds now) or "none" (the step
+	// does nothing: its when is false or its for_each empty; Reason says
+	// which, and which pending actions it reads).
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason,omitempty"`
 }
@@ -69,10 +71,20 @@ const (
 	AssumeRejected = "rejected"
 )
 
+// Outcomes of ask and wait steps.
+const (
+	OutcomeAsk  = "ask"
+	OutcomeWait = "wait"
+)
+
 // Options change what Make assumes. The zero value is the default.
 type Options struct {
 	// Assume is AssumePending, AssumeApproved or AssumeRejected.
 	Assume string
+	// Answers are the answers to assume to ask steps, by step id (of the
+	// playbook or of a sub-playbook). An ask step without one is assumed
+	// answered with its default, or still open when it has none.
+	Answers map[string][]string
 }
 
 // Plan is what the playbooks would do to one incident.
@@ -92,7 +104,8 @@ type Plan struct {
 	// (Options.Assume); empty: still pending.
 	Assumed string `json:"assumed,omitempty"`
 
-	assume string
+	assume  string
+	answers map[string][]string
 }
 
 // NotRun is a playbook that matched the incident but does not run.
@@ -134,7 +147,7 @@ func MakeWith(books []*playbook.Playbook, in Incident, opts Options) (*Plan, err
 	}
 	c := NewContext(in.Incident, in.Entities, in.Settings)
 	c.Merged, c.Recorded = in.Merged, in.Actions
-	p.assume, p.Assumed = opts.Assume, opts.Assume
+	p.assume, p.Assumed, p.answers = opts.Assume, opts.Assume, opts.Answers
 	runs := make([]*planRun, len(selected))
 	for i, pb := range selected {
 		runs[i] = &planRun{pb: pb, env: withSteps(env)}
@@ -221,6 +234,33 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 				results = append(results, sub.remediations...)
 				r.remediations = append(r.remediations, sub.remediations...)
 				continue
+			case step.Ask != nil:
+				ps.Action, ps.Outcome, ps.Reason = OutcomeAsk, OutcomeAsk, p.askReason(step, inv)
+				r.env.Steps[step.ID] = p.askOutput(step)
+				if waits != "" {
+					ps.Reason += "; " + waits
+				}
+				p.Steps = append(p.Steps, ps)
+				continue
+			case step.Wait != nil:
+				met, err := step.Met(r.env)
+				if err != nil {
+					return fmt.Errorf("playbook %s step %s: %w", r.pb.Name, step.ID, err)
+				}
+				ps.Action, ps.Outcome = OutcomeWait, OutcomeWait
+				ps.Reason = fmt.Sprintf("waits until %s (up to %s): ", oneLine(step.Wait.Until), step.Wait.Timeout)
+				if met {
+					ps.Reason += "met now, so it goes on at once"
+					r.env.Steps[step.ID] = playbook.WaitOutput(playbook.StepSucceeded, true, false, "")
+				} else {
+					ps.Reason += "not met now: it waits for the incident to change, and fails when the time runs out; later steps plan as if it still waited"
+					r.env.Steps[step.ID] = playbook.WaitOutput(playbook.StepPending, false, false, "")
+				}
+				if waits != "" {
+					ps.Reason += "; " + waits
+				}
+				p.Steps = append(p.Steps, ps)
+				continue
 			case !step.Spec.Remediation:
 				ps.Outcome = "do"
 			default:
@@ -235,10 +275,48 @@ func (p *Plan) stage(c *Context, r *planRun, stage playbook.Stage, via string) e
 			}
 			p.Steps = append(p.Steps, ps)
 		}
-		r.env.Steps[step.ID] = playbook.Summarize(results)
+		if step.Ask == nil && step.Wait == nil {
+			r.env.Steps[step.ID] = playbook.Summarize(results)
+		}
 	}
 	return nil
 }
+
+// askReason says what an ask step asks, of whom, and the answer the plan
+// assumes: "asks analyst: Is this phishing? [phishing | clean]; assumed
+// answer: clean (the default, after 4h without one)".
+func (p *Plan) askReason(step *playbook.Step, inv playbook.Invocation) string {
+	to := step.Ask.To
+	if inv.TargetName != "" {
+		to += " " + inv.TargetName
+	}
+	text, _ := inv.Args["question"].(string)
+	choices, _ := playbook.Strings(inv.Args["choices"])
+	why := fmt.Sprintf("asks %s: %s [%s]", to, oneLine(text), strings.Join(choices, " | "))
+	switch answer, given := p.answers[step.ID]; {
+	case given:
+		why += "; assumed answer: " + strings.Join(answer, ", ")
+	case len(step.Ask.Default) > 0:
+		why += fmt.Sprintf("; assumed answer: %s (the default, after %s without one)", strings.Join(step.Ask.Default, ", "), step.Ask.Timeout)
+	default:
+		why += fmt.Sprintf("; no answer assumed: later steps plan as if it were still open (it fails after %s without one)", step.Ask.Timeout)
+	}
+	return why
+}
+
+// askOutput is what later steps read of an ask step in the plan.
+func (p *Plan) askOutput(step *playbook.Step) playbook.StepOutput {
+	if answer, given := p.answers[step.ID]; given {
+		return playbook.AskOutput(playbook.StepSucceeded, answer, "plan", false, "")
+	}
+	if len(step.Ask.Default) > 0 {
+		return playbook.AskOutput(playbook.StepSucceeded, step.Ask.Default, "system:timeout", true, "")
+	}
+	return playbook.AskOutput(playbook.StepPending, nil, "", false, "")
+}
+
+// oneLine collapses white space, for expressions in reasons.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // remediation plans one invocation of a remediation step as the workflow
 // decides it: an action the incident recorded already, left out by
@@ -285,13 +363,25 @@ func (p *Plan) none(r *planRun, step *playbook.Step, stage playbook.Stage, via s
 		return fmt.Errorf("playbook %s step %s: %w", r.pb.Name, step.ID, err)
 	}
 	for _, id := range step.Reads {
-		if out, ok := r.env.Steps[id]; ok && out.Pending > 0 {
+		out, ok := r.env.Steps[id]
+		switch {
+		case !ok || out.Pending == 0:
+		case r.pb.Step(id) != nil && r.pb.Step(id).Ask != nil:
+			why += fmt.Sprintf("; steps.%s waits for an answer, assumed still open (--answer %s=CHOICE plans what follows)", id, id)
+		case r.pb.Step(id) != nil && r.pb.Step(id).Wait != nil:
+			why += fmt.Sprintf("; steps.%s waits for its condition, assumed still waiting", id)
+		default:
 			why += fmt.Sprintf("; steps.%s has %d action(s) waiting for approval, assumed still pending (--assume approved or rejected plans what follows)", id, out.Pending)
 		}
 	}
 	action := step.Action
-	if step.Use != "" {
+	switch {
+	case step.Use != "":
 		action = "use " + step.Use
+	case step.Ask != nil:
+		action = OutcomeAsk
+	case step.Wait != nil:
+		action = OutcomeWait
 	}
 	p.Steps = append(p.Steps, Step{Playbook: r.pb.Name, Version: r.pb.Version, Stage: stage, Step: step.ID, Via: via,
 		Action: action, Outcome: OutcomeNone, Reason: why})
@@ -303,15 +393,29 @@ func (p *Plan) none(r *planRun, step *playbook.Step, stage playbook.Stage, via s
 // decided, so what the plan shows for it happens after that.
 func waitsFor(r *planRun, step *playbook.Step) string {
 	var ids []string
+	var answered []string
 	for _, id := range step.Reads {
-		if out, ok := r.env.Steps[id]; ok && out.Pending > 0 {
+		out, ok := r.env.Steps[id]
+		if !ok {
+			continue
+		}
+		switch {
+		case out.Pending > 0 && r.pb.Step(id) != nil && (r.pb.Step(id).Ask != nil || r.pb.Step(id).Wait != nil):
+			ids = append(ids, fmt.Sprintf("steps.%s (waiting)", id))
+		case out.Pending > 0:
 			ids = append(ids, fmt.Sprintf("steps.%s (%d pending)", id, out.Pending))
+		case len(out.Answers) > 0 || out.Met:
+			answered = append(answered, fmt.Sprintf("steps.%s %s", id, answerOf(out)))
 		}
 	}
-	if len(ids) == 0 {
-		return ""
+	var parts []string
+	if len(ids) > 0 {
+		parts = append(parts, "runs once "+strings.Join(ids, ", ")+" is decided; planned as if still pending")
 	}
-	return "runs once " + strings.Join(ids, ", ") + " is decided; planned as if still pending"
+	if len(answered) > 0 {
+		parts = append(parts, "runs after "+strings.Join(answered, ", ")+", as assumed")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Change is one difference between two plans of the same incident.
@@ -354,4 +458,11 @@ func Diff(old, new *Plan) []Change {
 	rank := map[string]int{"removed": 0, "changed": 1, "added": 2}
 	slices.SortStableFunc(out, func(a, b Change) int { return rank[a.Kind] - rank[b.Kind] })
 	return out
+}
+
+func answerOf(out playbook.StepOutput) string {
+	if out.Met {
+		return "met"
+	}
+	return "answered " + strings.Join(out.Answers, ", ")
 }

@@ -343,3 +343,78 @@ func TestPlanWarnsOfOverlaps(t *testing.T) {
 		t.Errorf("shipped playbooks: overlaps %q, %v; want none", p.Overlaps, err)
 	}
 }
+
+// TestPlanShowsAsksAndWaits: an ask step plans as "asks analyst: …" with
+// the answer it assumes (given, else the default, else none: still
+// open), the steps that read the answer follow it, and a wait step says
+// whether its condition holds now.
+func TestPlanShowsAsksAndWaits(t *testing.T) {
+	dir := t.TempDir()
+	src := `name: p
+version: 1
+stages:
+  triage:
+    - id: confirm
+      ask:
+        to: analyst
+        question: "Is {{ incident.displayName }} malicious?"
+        choices: [malicious, clean]
+        timeout: 4h
+    - id: second
+      ask: {to: analyst, question: "Scan too?", choices: ["yes", "no"], default: "no"}
+  containment:
+    - id: isolate
+      for_each: devices
+      when: steps.confirm.answer == "malicious"
+      action: device.isolate
+      with: {isolationType: Full}
+  recovery:
+    - id: classified
+      wait: {until: incident.classification == "truePositive", timeout: 2h}
+`
+	if err := os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	books, err := playbook.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(p *plan.Plan, step string) plan.Step {
+		t.Helper()
+		for _, s := range p.Steps {
+			if s.Step == step {
+				return s
+			}
+		}
+		t.Fatalf("%s not planned: %+v", step, p.Steps)
+		return plan.Step{}
+	}
+	p, err := plan.Make(books, sampleIncident(t, policy.SemiAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := row(p, "confirm"); s.Outcome != plan.OutcomeAsk || !strings.HasPrefix(s.Reason, "asks analyst: Is ") ||
+		!strings.Contains(s.Reason, "[malicious | clean]; no answer assumed") {
+		t.Errorf("confirm: %s %q", s.Outcome, s.Reason)
+	}
+	if s := row(p, "second"); !strings.Contains(s.Reason, "assumed answer: no (the default, after 24h0m0s without one)") {
+		t.Errorf("second: %q", s.Reason)
+	}
+	if s := row(p, "isolate"); s.Outcome != plan.OutcomeNone || !strings.Contains(s.Reason, "steps.confirm waits for an answer, assumed still open (--answer confirm=CHOICE") {
+		t.Errorf("isolate without an answer: %s %q", s.Outcome, s.Reason)
+	}
+	if s := row(p, "classified"); s.Outcome != plan.OutcomeWait || !strings.Contains(s.Reason, "not met now") {
+		t.Errorf("classified: %s %q", s.Outcome, s.Reason)
+	}
+
+	p, err = plan.MakeWith(books, sampleIncident(t, policy.SemiAll), plan.Options{Answers: map[string][]string{"confirm": {"malicious"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := row(p, "confirm"); !strings.HasSuffix(s.Reason, "assumed answer: malicious") {
+		t.Errorf("confirm answered: %q", s.Reason)
+	}
+	if s := row(p, "isolate"); s.Outcome != "wait" || !strings.Contains(s.Reason, "runs after steps.confirm answered malicious, as assumed") {
+		t.Errorf("isolate after the answer malicious: %s %q", s.Outcome, s.Reason)
+	}
+}

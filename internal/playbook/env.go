@@ -70,6 +70,18 @@ type StepOutput struct {
 	// Results has one entry per invocation, in Expand order.
 	Results []ActionOutput `expr:"results" json:"results"`
 	Error   string         `expr:"error" json:"error,omitempty"` // the first failure's error
+
+	// Answer is an ask step's answer, the choice taken (single-choice
+	// asks; reading it of a multiple-choice ask is a load error); Answers
+	// every choice taken, in the order given; AnsweredBy who answered
+	// ("system:timeout" when the default applied). Ask steps only.
+	Answer     string   `expr:"answer" json:"answer,omitempty"`
+	Answers    []string `expr:"answers" json:"answers,omitempty"`
+	AnsweredBy string   `expr:"answeredBy" json:"answeredBy,omitempty"`
+	// TimedOut says an ask or a wait step's time ran out.
+	TimedOut bool `expr:"timedOut" json:"timedOut,omitempty"`
+	// Met says a wait step's condition held. Wait steps only.
+	Met bool `expr:"met" json:"met,omitempty"`
 }
 
 // ActionOutput is the outcome of one invocation of a step.

@@ -88,6 +88,10 @@ func (l *loader) checkFlow(pb *Playbook, fl *flow) {
 				l.add(r.line, r.col, "%s: step %q is an error handler; other steps cannot read its output", r.what, r.id)
 				continue
 			}
+			if msg := checkOutputField(t.step, r.field); msg != "" {
+				l.add(r.line, r.col, "%s: %s", r.what, msg)
+				continue
+			}
 			if !s.step.Handler {
 				if t.ord > s.ord {
 					l.add(r.line, r.col, "%s: %s than this step (%s)", r.what, runsLater(t), s.step.Stage)
@@ -135,6 +139,7 @@ func suggest(name string, candidates []string) string {
 func (l *loader) checkNames(n *yaml.Node, off int, what string, tree ast.Node) bool {
 	ok := true
 	lets := map[string]bool{}
+	fields := map[ast.Node]string{} // steps.ID node → the field read of it
 	var walk func(node ast.Node)
 	walk = func(node ast.Node) {
 		switch v := node.(type) {
@@ -143,6 +148,11 @@ func (l *loader) checkNames(n *yaml.Node, off int, what string, tree ast.Node) b
 		case *ast.VariableDeclaratorNode:
 			lets[v.Name] = true
 		case *ast.MemberNode:
+			if inner, isMember := v.Node.(*ast.MemberNode); isMember {
+				if prop, isStr := v.Property.(*ast.StringNode); isStr {
+					fields[inner] = prop.Value
+				}
+			}
 			if id, isID := v.Node.(*ast.IdentifierNode); isID && id.Value == "steps" && !lets["steps"] {
 				prop, isStr := v.Property.(*ast.StringNode)
 				switch {
@@ -154,7 +164,7 @@ func (l *loader) checkNames(n *yaml.Node, off int, what string, tree ast.Node) b
 					ok = false
 				default:
 					line, col := l.posIn(n, off+id.Location().From)
-					l.cur.refs = append(l.cur.refs, stepRef{id: prop.Value, line: line, col: col, what: what})
+					l.cur.refs = append(l.cur.refs, stepRef{id: prop.Value, line: line, col: col, what: what, field: fields[v]})
 				}
 				return
 			}

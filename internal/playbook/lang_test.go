@@ -218,12 +218,12 @@ func TestParseLanguageErrors(t *testing.T) {
 		{
 			name: "action and use",
 			src:  header + "stages:\n  triage:\n    - id: a\n      action: incident.tag\n      use: other\n      with: {tags: [x]}\n",
-			want: []string{`t.yaml:7:7: a step has action or use, not both`},
+			want: []string{`t.yaml:7:7: a step has one of action, use, ask and wait, not both action and use`},
 		},
 		{
 			name: "neither action nor use",
 			src:  header + "stages:\n  triage:\n    - id: a\n",
-			want: []string{`t.yaml:5:7: step has no action: give it action: TYPE, or use: SUB-PLAYBOOK`},
+			want: []string{`t.yaml:5:7: step has no action: give it action: TYPE, use: SUB-PLAYBOOK, ask: (a question) or wait: (a condition)`},
 		},
 		{
 			name: "use with a duplicate input",

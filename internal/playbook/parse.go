@@ -83,6 +83,9 @@ type stepRef struct {
 	id        string
 	line, col int
 	what      string // the field, for diagnostics: when, with.text, …
+	// field is the output field read (steps.ID.FIELD), "" when the
+	// syntax does not tell.
+	field string
 }
 
 func newLoader(file string, src []byte) *loader {
@@ -413,6 +416,11 @@ func (l *loader) boolean(n *yaml.Node, what string) (bool, bool) {
 // duration reads a Go duration such as 30s or 1h30m, positive and at most
 // MaxTimeout.
 func (l *loader) duration(n *yaml.Node, what string) (time.Duration, bool) {
+	return l.durationUpTo(n, what, MaxTimeout)
+}
+
+// durationUpTo reads a positive Go duration of at most limit.
+func (l *loader) durationUpTo(n *yaml.Node, what string, limit time.Duration) (time.Duration, bool) {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
 		l.errorf(n, "%s must be a duration such as 30s, 5m or 1h, got %s", what, kindName(n))
 		return 0, false
@@ -425,8 +433,8 @@ func (l *loader) duration(n *yaml.Node, what string) (time.Duration, bool) {
 	case d <= 0:
 		l.errorf(n, "%s must be positive, got %s", what, n.Value)
 		return 0, false
-	case d > MaxTimeout:
-		l.errorf(n, "%s is %s, the limit is %s", what, n.Value, MaxTimeout)
+	case d > limit:
+		l.errorf(n, "%s is %s, the limit is %s", what, n.Value, limit)
 		return 0, false
 	}
 	return d, true
@@ -522,12 +530,20 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, fl *flow, info *s
 		st.ID = id
 	}
 
-	actn, usen := f.vals["action"], f.vals["use"]
+	actn, usen, askn, waitn := f.vals["action"], f.vals["use"], f.vals["ask"], f.vals["wait"]
+	var kinds []string
+	for _, k := range []string{"action", "use", "ask", "wait"} {
+		if f.vals[k] != nil {
+			kinds = append(kinds, k)
+		}
+	}
+	waits := len(kinds) == 1 && (askn != nil || waitn != nil)
 	switch {
-	case actn != nil && usen != nil:
-		l.errorf(f.keys["use"], "a step has action or use, not both")
-	case actn == nil && usen == nil:
-		l.errorf(n, "step has no action: give it action: TYPE, or use: SUB-PLAYBOOK")
+	case len(kinds) > 1:
+		l.errorf(f.keys[kinds[1]], "a step has one of action, use, ask and wait, not both %s and %s", kinds[0], kinds[1])
+	case len(kinds) == 0:
+		l.errorf(n, "step has no action: give it action: TYPE, use: SUB-PLAYBOOK, ask: (a question) or wait: (a condition)")
+	case waits:
 	case actn != nil:
 		if a, ok := l.str(actn, "action"); ok {
 			st.Action = a
@@ -572,20 +588,22 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, fl *flow, info *s
 				l.errorf(an, "approval must be auto, required or policy, got %q", a)
 			case use:
 				l.errorf(f.keys["approval"], "a use step takes no approval: the sub-playbook's steps set their own")
+			case waits:
+				// askOrWait says so.
 			case st.Spec != nil && !st.Spec.Remediation:
 				l.errorf(an, "approval applies to remediation actions only; %s runs without one", st.Action)
 			}
 			st.Approval = a
 		}
 	}
-	if tn := f.vals["timeout"]; tn != nil {
+	if tn := f.vals["timeout"]; tn != nil && !waits {
 		if use {
 			l.errorf(f.keys["timeout"], "a use step takes no timeout: the sub-playbook's steps set their own")
 		} else {
 			st.Timeout, _ = l.duration(tn, "timeout")
 		}
 	}
-	if rn := f.vals["retry"]; rn != nil {
+	if rn := f.vals["retry"]; rn != nil && !waits {
 		if use {
 			l.errorf(f.keys["retry"], "a use step takes no retry: the sub-playbook's steps set their own")
 		} else {
@@ -598,7 +616,7 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, fl *flow, info *s
 	defer func() { l.cur = nil }()
 
 	// for_each decides how `item` is typed in the other expressions.
-	if fen := f.vals["for_each"]; fen != nil {
+	if fen := f.vals["for_each"]; fen != nil && !waits {
 		src, ok := l.exprSource(fen, "for_each")
 		if !ok {
 			return nil
@@ -643,6 +661,9 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, fl *flow, info *s
 		l.errorf(f.keys["target"], "a use step takes no target: pass entities to the sub-playbook in with")
 		tn = nil
 	}
+	if tn != nil && waitn != nil {
+		tn = nil // askOrWait says a wait takes none
+	}
 	if tn != nil {
 		if src, ok := l.exprSource(tn, "target"); ok {
 			if c := l.compileExpr(tn, 0, src, "target", scope); c != nil {
@@ -658,9 +679,12 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, fl *flow, info *s
 	if k := f.keys["with"]; k != nil {
 		st.withLine, st.withCol = k.Line, k.Column
 	}
-	if use {
+	switch {
+	case waits:
+		l.askOrWait(f, st, scope, targetKind)
+	case use:
 		st.args = l.useArgs(f.vals["with"], scope)
-	} else {
+	default:
 		st.args = l.args(f.vals["with"], f.keys["with"], actn, st.Spec, scope)
 	}
 

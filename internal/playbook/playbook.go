@@ -181,11 +181,16 @@ type Step struct {
 	Action string
 	// Use names the sub-playbook the step runs; "" for an action step.
 	Use string
+	// Ask is set on an ask step: the question it puts to a person; Wait
+	// on a wait step: the condition it waits for. Such steps have neither
+	// Action nor Use.
+	Ask  *Ask
+	Wait *Wait
 	// Callee is the sub-playbook Use names. LoadDir and CompileSet set it;
 	// it is nil after Parse alone, which sees one file.
 	Callee   *Playbook
-	Approval string        // ApprovalAuto, ApprovalRequired or ApprovalPolicy; "" for a use step
-	Spec     *actions.Spec // the action's registry entry; nil for a use step
+	Approval string        // ApprovalAuto, ApprovalRequired or ApprovalPolicy; "" for a use, ask or wait step
+	Spec     *actions.Spec // the action's registry entry; nil for a use, ask or wait step
 	Line     int           // where the step starts in its file
 	// Expression sources, for plan output; "" when absent.
 	When    string
@@ -517,6 +522,13 @@ func (s *Step) invoke(scope any, itemKey string, item *EntityView) (Invocation, 
 		}
 	}
 
+	switch {
+	case s.Ask != nil:
+		inv, err := s.askInvocation(scope, inv)
+		return inv, err == nil, err
+	case s.Wait != nil:
+		return inv, true, nil
+	}
 	if s.Use != "" {
 		args, err := s.inputArgs(scope)
 		if err != nil {

@@ -55,6 +55,10 @@ var stepFields = []field{
 	{"id", "The step's id, unique in the playbook: lower-case letters, digits, '-' and '_'. Later steps read its output as steps.ID (steps[\"ID\"] when it holds '-').", idSchema},
 	{"action", "The action type the step proposes (see the action table). A step has action or use, not both.", obj{"$ref": "#/$defs/action"}},
 	{"use", "The name of a sub-playbook (kind: sub) to run in place of this step; with gives its inputs.", idSchema},
+	{"ask", "A question to a person (an analyst in the action center, or the user target names), with choices, a timeout and reminders; later steps read steps.ID.answer. A step has one of action, use, ask and wait.",
+		obj{"$ref": "#/$defs/ask"}},
+	{"wait", "A condition on the incident to wait for, with a timeout; it is checked again whenever the incident changes. Later steps read steps.ID.met.",
+		obj{"$ref": "#/$defs/wait"}},
 	{"when", "An expression that must be true for the step (or, with for_each, for the item) to run.", exprSchema},
 	{"for_each", "An expression yielding a list of entities or alerts: the step runs once for each, as item, each a separately recorded action.", exprSchema},
 	{"target", "An expression yielding the entity the action acts on, when it is not the for_each item.", exprSchema},
@@ -68,6 +72,24 @@ var stepFields = []field{
 		obj{"type": "string", "anyOf": []obj{{"enum": []string{OnErrorFail, OnErrorContinue}}, idSchema}}},
 	{"handler", "true: the step is an error handler, skipped in the normal flow and run only by another step's on_error; it reads error and failed_step.",
 		obj{"type": "boolean"}},
+}
+
+var askFields = []field{
+	{"to", "Who answers: analyst (the question waits in the action center) or user (the user target names, through a notification channel).",
+		obj{"enum": []string{AskAnalyst, AskUser}}},
+	{"question", "The question, a template like a with argument.", obj{"type": "string"}},
+	{"choices", "The answers it takes: a list, or a {{ expression }} yielding a list of strings.",
+		obj{"anyOf": []obj{{"type": "array", "items": obj{"type": "string"}, "minItems": 1, "maxItems": MaxChoices}, templateSchema}}},
+	{"multiple", "true: the answer is one or more of the choices (read steps.ID.answers).", obj{"type": "boolean"}},
+	{"timeout", "How long the question waits for an answer (default 24h, at most 720h).", durationSchema},
+	{"remind", "Remind every so often while the question is open; shorter than the timeout.", durationSchema},
+	{"default", "The answer when nobody answers in time; without one a timeout fails the step (on_error applies).",
+		obj{"anyOf": []obj{{"type": "string"}, {"type": "array", "items": obj{"type": "string"}, "minItems": 1}}}},
+}
+
+var waitFields = []field{
+	{"until", "The condition to wait for: an expression over the incident, alerts, entities and earlier steps, checked again whenever the incident changes.", exprSchema},
+	{"timeout", "How long to wait (default 24h, at most 720h); when it runs out the step fails (on_error applies).", durationSchema},
 }
 
 var retryFields = []field{
@@ -157,8 +179,9 @@ func Schema() []byte {
 		"properties":           properties(stepFields),
 		"additionalProperties": false,
 		"required":             []string{"id"},
-		"oneOf":                []obj{{"required": []string{"action"}}, {"required": []string{"use"}}},
-		"allOf":                perAction,
+		"oneOf": []obj{{"required": []string{"action"}}, {"required": []string{"use"}},
+			{"required": []string{"ask"}}, {"required": []string{"wait"}}},
+		"allOf": perAction,
 	}
 	input := obj{
 		"description": "A sub-playbook input: its type, or {type, default, description}.",
@@ -181,7 +204,11 @@ func Schema() []byte {
 			"step":   step,
 			"action": obj{"enum": actionNames},
 			"retry":  obj{"type": "object", "properties": properties(retryFields), "additionalProperties": false},
-			"input":  input,
+			"ask": obj{"type": "object", "properties": properties(askFields), "additionalProperties": false,
+				"required": []string{"to", "question", "choices"}},
+			"wait": obj{"type": "object", "properties": properties(waitFields), "additionalProperties": false,
+				"required": []string{"until"}},
+			"input": input,
 		},
 	}
 	var b bytes.Buffer

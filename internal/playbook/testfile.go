@@ -62,6 +62,9 @@ type TestCase struct {
 	// names: PendingExpire (the default, ""), PendingApprove or
 	// PendingReject.
 	Pending string
+	// Answers are what people answer the playbook's questions, by ask
+	// step id; a question none names times out.
+	Answers map[string][]string
 	Expect  Expectation
 }
 
@@ -142,6 +145,9 @@ type Expectation struct {
 	Actions []ExpectedAction
 	// Not lists what must not happen.
 	Not Absence
+	// Answers are the answers the questions must end with, by ask step
+	// id; nil when not checked.
+	Answers map[string][]string
 }
 
 // Absence is what a test case expects not to happen (expect.not): no
@@ -367,6 +373,9 @@ func (l *loader) testCase(n *yaml.Node) (TestCase, bool) {
 			}
 			tc.Pending = s
 		}
+	}
+	if an := f.vals["answers"]; an != nil {
+		tc.Answers = l.answers(an, "answers")
 	}
 	if en := f.vals["expect"]; en == nil {
 		l.errorf(n, "test case has no expect: say what the playbook must do")
@@ -646,7 +655,30 @@ func (l *loader) expectation(n *yaml.Node) Expectation {
 	if nn := f.vals["not"]; nn != nil {
 		e.Not = l.absence(nn)
 	}
+	if an := f.vals["answers"]; an != nil {
+		e.Answers = l.answers(an, "expect.answers")
+	}
 	return e
+}
+
+// answers reads a mapping of ask step ids to a choice or a list of them.
+func (l *loader) answers(n *yaml.Node, what string) map[string][]string {
+	out := map[string][]string{}
+	if n.Kind != yaml.MappingNode {
+		l.errorf(n, "%s must be a mapping of ask step ids to answers, got %s", what, kindName(n))
+		return out
+	}
+	for _, e := range l.namedEntries(n, "step id") {
+		switch v := e.val; {
+		case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str":
+			out[e.key.Value] = []string{v.Value}
+		case v.Kind == yaml.SequenceNode && len(v.Content) > 0:
+			out[e.key.Value] = l.strs(v, what+"."+e.key.Value)
+		default:
+			l.errorf(v, "%s.%s must be a choice or a list of choices, got %s", what, e.key.Value, kindName(v))
+		}
+	}
+	return out
 }
 
 // absence decodes expect.not.

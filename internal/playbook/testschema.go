@@ -39,8 +39,12 @@ var testCaseFields = []field{
 		obj{"type": []string{"array", "null"}, "items": obj{"$ref": "#/$defs/decision"}}},
 	{"pending", "What analysts do with a pending action no decision names: expire (default: it expires after 7 days), approve or reject.",
 		obj{"enum": []string{PendingExpire, PendingApprove, PendingReject}}},
+	{"answers", "Answers people give to the playbook's questions, by ask step id: a choice, or a list of them for a question that takes several. A question no answer names times out (its default applies, or the step fails).",
+		obj{"type": "object", "propertyNames": idSchema, "additionalProperties": answerSchema}},
 	{"expect", "What the case checks at the end.", obj{"$ref": "#/$defs/expect"}},
 }
+
+var answerSchema = obj{"anyOf": []obj{{"type": "string"}, {"type": "array", "items": obj{"type": "string"}, "minItems": 1}}}
 
 var testAutoFields = []field{
 	{"default", "The tenant's automation level.", obj{"enum": policy.Levels}},
@@ -92,6 +96,8 @@ var testExpectFields = []field{
 	{"actions", "Exactly the remediation actions proposed, in any order; [] expects none.",
 		obj{"type": "array", "items": obj{"$ref": "#/$defs/expectedAction"}}},
 	{"not", "What must not happen: actions of a type (on a target), tags, comment texts.", obj{"$ref": "#/$defs/not"}},
+	{"answers", "The answers the questions ended with, by ask step id (a default applied on timeout counts): a choice, or a list of them.",
+		obj{"type": "object", "propertyNames": idSchema, "additionalProperties": answerSchema}},
 }
 
 var testActionFields = []field{

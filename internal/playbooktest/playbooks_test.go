@@ -2,6 +2,8 @@ package playbooktest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -74,4 +76,55 @@ func TestTogetherShowsOverlaps(t *testing.T) {
 	if r := got["ransomware"]; !slices.Equal(r.Ran, []string{"ransomware"}) || !slices.Equal(r.Notes, wantNotes) {
 		t.Errorf("ransomware together: ran %q, notes %q; want it alone, notes %q", r.Ran, r.Notes, wantNotes)
 	}
+}
+
+// TestAnswersInPlaybookTests runs testdata/people, whose cases answer the
+// playbook's question (answers) and check the answer it ended with
+// (expect.answers), a default applied on timeout included; a case that
+// expects another answer fails, saying which.
+func TestAnswersInPlaybookTests(t *testing.T) {
+	results, err := RunDir(context.Background(), "testdata/people")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 {
+		t.Fatalf("%d cases, want 2", len(results))
+	}
+	for _, r := range results {
+		if !r.Passed() {
+			t.Errorf("%s:%d %s: %s", r.File, r.Line, r.Case, strings.Join(r.Problems, "\n\t"))
+		}
+	}
+
+	dir := t.TempDir()
+	for _, name := range []string{"confirm-phishing.yaml", "confirm-phishing.test.yaml"} {
+		src, err := os.ReadFile(filepath.Join("testdata/people", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(name, ".test.yaml") {
+			src = []byte(strings.Replace(string(src), "answers: {confirm: phishing}\n    expect:\n      answers: {confirm: phishing}",
+				"answers: {confirm: clean, nosuch: x}\n    expect:\n      answers: {confirm: phishing}", 1))
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results, err = RunDir(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"answers.nosuch: the investigation asked no question of step nosuch", "expect.answers.confirm: got clean, want phishing"}
+	if got := results[0].Problems; !containsAll(got, want) {
+		t.Errorf("problems %q, want %q among them", got, want)
+	}
+}
+
+func containsAll(got, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			return false
+		}
+	}
+	return true
 }

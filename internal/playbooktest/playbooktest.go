@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -286,6 +287,11 @@ func runWorkflow(ctx context.Context, st *store.Store, sources []activities.Play
 	for _, k := range missing {
 		problems = append(problems, fmt.Sprintf("entities: %s is not an entity of the incident", k))
 	}
+	for _, step := range slices.Sorted(maps.Keys(c.Answers)) {
+		if !slices.ContainsFunc(state.Questions, func(q *domain.Question) bool { return q.Step == step }) {
+			problems = append(problems, fmt.Sprintf("answers.%s: the investigation asked no question of step %s", step, step))
+		}
+	}
 	return problems, incident, &state, nil
 }
 
@@ -306,6 +312,25 @@ func decideAsAnalysts(env *testsuite.TestWorkflowEnvironment, c *playbook.TestCa
 			var state workflows.State
 			if v.Get(&state) != nil {
 				return
+			}
+			for _, q := range state.Questions {
+				answer, ok := c.Answers[q.Step]
+				if q.Status != domain.QuestionOpen || decided[q.ID] || !ok {
+					continue
+				}
+				decided[q.ID] = true
+				updates++
+				env.UpdateWorkflow(workflows.UpdateAnswer, fmt.Sprint("answer-", updates), &testsuite.TestUpdateCallback{
+					OnAccept: func() {},
+					OnReject: func(err error) {
+						problems = append(problems, fmt.Sprintf("answers.%s: answer %v refused: %v", q.Step, answer, err))
+					},
+					OnComplete: func(_ any, err error) {
+						if err != nil {
+							problems = append(problems, fmt.Sprintf("answers.%s: answer %v failed: %v", q.Step, answer, err))
+						}
+					},
+				}, workflows.AnswerRequest{QuestionID: q.ID, Answer: answer, By: "analyst", Role: domain.RoleAnalyst})
 			}
 			for _, a := range state.Actions {
 				if a.Status != domain.ActionPending || decided[a.ID] {
@@ -379,6 +404,11 @@ func compare(ctx context.Context, st *store.Store, incident int64, state *workfl
 		return c.problems, c.notes, err
 	}
 	c.absent(got, want.Not.Actions)
+	qs, err := st.IncidentQuestions(ctx, incident, 1000)
+	if err != nil {
+		return c.problems, c.notes, err
+	}
+	c.answers(qs, want.Answers)
 	if opts.Together {
 		entries, err := st.IncidentActivity(ctx, incident)
 		if err != nil {
@@ -417,6 +447,24 @@ func (c *checker) state(state *workflows.State, want domain.InvestigationState) 
 		return
 	}
 	c.problems = append(c.problems, msg)
+}
+
+// answers checks the answers the questions ended with (expect.answers):
+// an answer given by a person, or a default applied on timeout.
+func (c *checker) answers(qs []domain.Question, want map[string][]string) {
+	for _, step := range slices.Sorted(maps.Keys(want)) {
+		i := slices.IndexFunc(qs, func(q domain.Question) bool { return q.Step == step })
+		switch {
+		case i < 0:
+			c.problems = append(c.problems, fmt.Sprintf("expect.answers.%s: step %s asked no question", step, step))
+		case !slices.Equal(qs[i].Answer, want[step]):
+			got := strings.Join(qs[i].Answer, ", ")
+			if got == "" {
+				got = "no answer (" + string(qs[i].Status) + ")"
+			}
+			c.problems = append(c.problems, fmt.Sprintf("expect.answers.%s: got %s, want %s", step, got, strings.Join(want[step], ", ")))
+		}
+	}
 }
 
 func (c *checker) tags(got []string, want playbook.Expectation) {

@@ -118,12 +118,7 @@ func (s *Store) ActionInScope(ctx context.Context, id string, groups []string) (
 func (s *Store) actionWhere(q ActionQuery) (string, []any) {
 	conds := []string{"1 = 1"}
 	var args []any
-	in := func(col string, vals []any) {
-		if len(vals) > 0 {
-			conds = append(conds, col+` IN (`+placeholders(len(vals))+`)`)
-			args = append(args, vals...)
-		}
-	}
+	in := func(col string, vals []any) { whereIn(&conds, &args, col, vals) }
 	in("a.status", anys(q.Statuses))
 	if len(q.NotStatuses) > 0 {
 		conds = append(conds, `a.status NOT IN (`+placeholders(len(q.NotStatuses))+`)`)
@@ -158,4 +153,13 @@ func anys[T any](vals []T) []any {
 		out[i] = v
 	}
 	return out
+}
+
+// whereIn adds the condition `col IN (…)` on vals to a WHERE clause's
+// conditions and arguments; no condition when vals is empty.
+func whereIn(conds *[]string, args *[]any, col string, vals []any) {
+	if len(vals) > 0 {
+		*conds = append(*conds, col+` IN (`+placeholders(len(vals))+`)`)
+		*args = append(*args, vals...)
+	}
 }

@@ -255,12 +255,7 @@ func (s *Store) incidentSQL(q IncidentQuery) (where string, args []any, order st
 		return "", nil, "", domain.Invalid("offset", "want 0 or more, got %d", q.Offset)
 	}
 	var conds []string
-	in := func(col string, vals []any) {
-		if len(vals) > 0 {
-			conds = append(conds, col+` IN (`+placeholders(len(vals))+`)`)
-			args = append(args, vals...)
-		}
-	}
+	in := func(col string, vals []any) { whereIn(&conds, &args, col, vals) }
 	in("i.status", anys(q.Statuses))
 	in("i.severity", anys(q.Severities))
 	in("i.assigned_to", anys(q.AssignedTo))

@@ -100,6 +100,11 @@ func (p *pages) list(w http.ResponseWriter, r *http.Request, nav, title string, 
 	for _, a := range page.Value {
 		v.Rows = append(v.Rows, row{ActionRow: a, Undoable: api.Undoable(&a.Action)})
 	}
+	if nav == "pending" {
+		if v.Questions, err = p.questionsFor(r, store.QuestionQuery{Statuses: []domain.QuestionStatus{domain.QuestionOpen}}, ""); err != nil {
+			return err
+		}
+	}
 	back := url.Values{}
 	for k, vs := range vals {
 		if k != "view" && k != "limit" {
@@ -107,6 +112,9 @@ func (p *pages) list(w http.ResponseWriter, r *http.Request, nav, title string, 
 		}
 	}
 	v.Back = path + "?" + back.Encode()
+	if v.Questions != nil {
+		v.Questions.Back = v.Back
+	}
 	export := url.Values{}
 	for k, vs := range vals {
 		if k != "offset" && k != "limit" {

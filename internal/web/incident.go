@@ -55,6 +55,9 @@ type incidentView struct {
 	Manage     manageForm
 	// Activity is the activity log, newest first.
 	Activity []store.AuditEntry
+	// Questions are the incident's questions, open ones with their
+	// answer forms.
+	Questions *questionsView
 }
 
 // entityRow is an entity as the incident page lists it.
@@ -137,6 +140,9 @@ func (p *pages) incident(w http.ResponseWriter, r *http.Request) error {
 	v.CanStop = pr.Role.AtLeast(auth.Responder) && !v.Redirected && investigating(d.InvestigationState)
 	v.Activity = slices.Clone(d.Activity)
 	slices.Reverse(v.Activity)
+	if v.Questions, err = p.questionsFor(r, store.QuestionQuery{IncidentIDs: []int64{id}}, v.Back); err != nil {
+		return err
+	}
 	p.render(w, r, http.StatusOK, "incident", &view{Title: fmt.Sprintf("#%d %s", d.ID, d.DisplayName), Nav: "incidents", Live: fmt.Sprintf("incident:%d", d.ID),
 		Principal: pr, CSRF: auth.CSRFToken(secretOf(r)), CanManage: pr.Role.AtLeast(auth.Analyst) && !v.Redirected,
 		CanDecide: v.CanDecide, Incident: v})

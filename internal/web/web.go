@@ -59,6 +59,8 @@ type Center interface {
 	Decide(ctx context.Context, p *auth.Principal, id string, d domain.Decision, comment, paramsHash string) (*domain.Action, error)
 	DecideMany(ctx context.Context, p *auth.Principal, ids []string, d domain.Decision, comment string) ([]api.BulkResult, error)
 	Undo(ctx context.Context, p *auth.Principal, id, comment string) (*domain.Action, error)
+	Questions(ctx context.Context, p *auth.Principal, q store.QuestionQuery) (*store.QuestionPage, error)
+	Answer(ctx context.Context, p *auth.Principal, id string, body api.AnswerBody) (*domain.Question, error)
 }
 
 // Incidents is the incident queue, the incident and its management the
@@ -139,6 +141,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		"join":  strings.Join,
 		"short": func(id string) string { return id[:min(len(id), 10)] },
 		"when":  p.when,
+		"open":  questionOpen,
 	}
 	for k, f := range incidentFuncs {
 		funcs[k] = f
@@ -167,6 +170,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /actions/history", p.session(p.history))
 	mux.Handle("POST /actions/decide", p.session(p.decide))
 	mux.Handle("POST /actions/{id}/undo", p.session(p.undo))
+	mux.Handle("POST /questions/{id}/answer", p.session(p.answer))
 	mux.Handle("GET /incidents", p.session(p.queue))
 	mux.Handle("GET /incidents/export", p.session(p.exportQueue))
 	mux.Handle("POST /incidents/manage", p.session(p.manageMany))
@@ -336,6 +340,8 @@ type view struct {
 	Ages        []option
 	Ranges      []option
 	Sorts       []option
+	// Questions are the open questions the action center shows.
+	Questions *questionsView
 
 	// Incident pages; one is set per page.
 	CanManage bool

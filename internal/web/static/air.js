@@ -27,7 +27,7 @@
   function concerns(e) {
     if (e.overflow) { return true; }
     if (follow === "incidents") { return e.kind === "incident"; }
-    if (follow === "actions") { return e.kind === "action"; }
+    if (follow === "actions") { return e.kind === "action" || e.kind === "question"; }
     if (follow.indexOf("incident:") === 0) { return String(e.incidentId) === follow.slice(9); }
     return false;
   }
