@@ -10,9 +10,11 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -67,6 +69,10 @@ type Snapshot struct {
 	// remediation of the same entity again. Absent in snapshots recorded
 	// before merges were considered.
 	MergedActions []domain.Action `json:"mergedActions,omitempty"`
+	// Inputs are the tenant's values of the playbooks' inputs, by
+	// playbook name (LoadInputs); absent when none are set, and in
+	// snapshots recorded before playbooks had inputs.
+	Inputs map[string]map[string]any `json:"inputs,omitempty"`
 }
 
 // LoadIncident reads the incident, its alerts and entities, and the
@@ -112,9 +118,16 @@ func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snaps
 	if err != nil {
 		return nil, err
 	}
+	inputs, err := LoadInputs(ctx, a.Store)
+	if err != nil {
+		return nil, err
+	}
 	snap := &Snapshot{Incident: *inc, Alerts: alerts, AlertSummary: summary, Entities: ents, Actions: recorded, Scope: scope, Automation: settings}
 	if len(merged) > 0 {
 		snap.MergedActions = merged
+	}
+	if len(inputs) > 0 {
+		snap.Inputs = inputs
 	}
 	if a.Enrich != nil {
 		if err := a.Enrich(ctx, snap); err != nil {
@@ -129,6 +142,32 @@ const maxActions = 1000
 
 // SettingsKey is the store key of the tenant's automation settings.
 const SettingsKey = "automation"
+
+// InputsKeyPrefix prefixes the store keys of the tenant's values of
+// playbook inputs: "playbook-inputs:NAME" holds playbook NAME's, a JSON
+// object of input name to value.
+const InputsKeyPrefix = "playbook-inputs:"
+
+// LoadInputs reads the tenant's values of every playbook's inputs, by
+// playbook name. The workflow gets them in its snapshot, so that a replay
+// sees the values the run saw.
+func LoadInputs(ctx context.Context, st *store.Store) (map[string]map[string]any, error) {
+	raw, err := st.SettingsWithPrefix(ctx, InputsKeyPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]map[string]any, len(raw))
+	for key, b := range raw {
+		var vals map[string]any
+		if err := json.Unmarshal(b, &vals); err != nil {
+			return nil, fmt.Errorf("decode setting %s: %w", key, err)
+		}
+		if len(vals) > 0 {
+			out[strings.TrimPrefix(key, InputsKeyPrefix)] = vals
+		}
+	}
+	return out, nil
+}
 
 // settings returns the stored automation settings, or the worker's
 // configured default when an administrator never set them.

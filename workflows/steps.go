@@ -50,9 +50,14 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	pc := plan.NewContext(snap.Incident, snap.Entities, snap.Automation)
 	pc.Merged = snap.MergedActions
 	summary := workflow.GetVersion(ctx, summaryVersion, workflow.DefaultVersion, 1)
+	inputs := workflow.GetVersion(ctx, inputsVersion, workflow.DefaultVersion, 1)
 	runs := make([]*pbRun, len(selected))
 	for i, pb := range selected {
-		runs[i] = newRun(pb, env, summary)
+		penv := env
+		if inputs >= 1 && len(pb.Inputs) > 0 {
+			penv = playbook.WithPlaybookInputs(env, pb, snap.Inputs[pb.Name])
+		}
+		runs[i] = newRun(pb, penv, summary)
 	}
 	// Stage by stage across playbooks: every playbook's containment
 	// finishes before any eradication starts.
@@ -121,6 +126,11 @@ type invocation struct {
 	// with its own step.
 	remediation bool
 }
+
+// inputsVersion marks runs whose playbooks read the tenant's values of
+// their inputs (the snapshot's Inputs); earlier runs read every input at
+// its default.
+const inputsVersion = "playbook-inputs"
 
 // summaryVersion 1 counts every invocation in a step's output, as plan
 // mode and the docs do: a bookkeeping step that ran is succeeded, a

@@ -39,6 +39,10 @@ var labels = map[string]string{
 	"user.dismiss_risk":                    "Dismiss user risk",
 	"incident.tag":                         "Tag incident",
 	"incident.comment":                     "Comment on incident",
+	"incident.set_severity":                "Set incident severity",
+	"incident.classify":                    "Classify incident",
+	"incident.assign":                      "Assign incident",
+	"incident.resolve":                     "Resolve incident",
 }
 
 // Label is an action type in words ("device.isolate" → "Isolate

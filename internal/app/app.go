@@ -26,6 +26,7 @@ import (
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/caseaction"
 	"github.com/airsoc/air/internal/connector"
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/devserver"
@@ -36,6 +37,7 @@ import (
 	"github.com/airsoc/air/internal/msgauth"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/sources"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/web"
@@ -253,9 +255,20 @@ func Run(ctx context.Context, cfg Config) error {
 	// activities and the API share this store, so both reach the pages.
 	hub := &events.Hub{}
 	st.SetPublisher(hub)
-	router, err := connector.NewRouter(ctx, cfg.Connectors, connector.Deps{Store: st, Log: log.WithField("component", "connectors")})
+	// Case actions (a playbook setting severity, classifying, assigning,
+	// resolving) are carried out by AIR itself, through the store's manage
+	// code; other executors of kind air register here by action type.
+	own := map[string]remediation.Executor{}
+	cases := &caseaction.Executor{Store: st}
+	for _, t := range caseaction.Types() {
+		own[t] = cases
+	}
+	router, err := connector.NewRouter(ctx, cfg.Connectors, connector.Deps{Store: st, Log: log.WithField("component", "connectors"), AIR: own})
 	if err != nil {
 		return fmt.Errorf("remediation connectors are misconfigured:\n%w", err)
+	}
+	if err := checkStepConnectors(router, books); err != nil {
+		return fmt.Errorf("playbook steps name connectors this configuration lacks:\n%w", err)
 	}
 
 	opts := client.Options{
@@ -380,6 +393,27 @@ func Run(ctx context.Context, cfg Config) error {
 func Register(w worker.Registry, a *activities.Activities) {
 	w.RegisterWorkflow(workflows.IncidentWorkflow)
 	w.RegisterActivity(a)
+}
+
+// checkStepConnectors checks every step's connectors against the
+// configuration, so that a typo in a connector's name fails the start, not
+// a containment at 3 a.m. A connector kind the tenant does not configure
+// is no error: the step passes over it.
+func checkStepConnectors(r *connector.Router, books []*playbook.Playbook) error {
+	var errs []error
+	for _, pb := range books {
+		for _, stage := range playbook.Stages {
+			for _, st := range pb.Steps(stage) {
+				if len(st.Connectors) == 0 {
+					continue
+				}
+				if err := r.CheckConnectors(st.Action, st.Connectors); err != nil {
+					errs = append(errs, fmt.Errorf("%s:%d: step %s: %w", pb.File, st.Line, st.ID, err))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // loadPlaybooks loads and checks every playbook before anything runs: the

@@ -106,8 +106,9 @@ type Playbook struct {
 	// Exclusive playbooks run alone: when one matches, the other playbooks
 	// that match do not run (Select).
 	Exclusive bool
-	// Inputs are what a sub-playbook takes from the step that uses it, in
-	// file order; nil for other playbooks.
+	// Inputs are what a sub-playbook takes from the step that uses it, or
+	// for a playbook its tenant switches (settable per tenant without
+	// editing the file; each has a default), in file order.
 	Inputs []Input
 	File   string // as given to Parse
 	Source []byte // the file's bytes, which a workflow pins and recompiles on replay
@@ -195,6 +196,11 @@ type Step struct {
 	// Timeout bounds one invocation's execution; 0 means the default.
 	Timeout time.Duration
 	Retry   RetryPolicy
+	// Connectors are the connectors the step's actions go through, in
+	// order of preference (connector kinds or configured connectors'
+	// names); empty means the tenant's routes decide. Each carries the
+	// action type (the loader checked it against the registry).
+	Connectors []string
 	// OnError is OnErrorFail, OnErrorContinue or the id of a handler step of
 	// the same playbook that runs when this step fails.
 	OnError string

@@ -39,6 +39,8 @@ var testCaseFields = []field{
 		obj{"type": []string{"array", "null"}, "items": obj{"$ref": "#/$defs/decision"}}},
 	{"pending", "What analysts do with a pending action no decision names: expire (default: it expires after 7 days), approve or reject.",
 		obj{"enum": []string{PendingExpire, PendingApprove, PendingReject}}},
+	{"inputs", "The tenant's values of the playbook's inputs for the case, by name (as starter playbooks inputs sets them); absent: the defaults.",
+		obj{"type": "object", "propertyNames": obj{"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}}},
 	{"expect", "What the case checks at the end.", obj{"$ref": "#/$defs/expect"}},
 }
 
@@ -92,6 +94,15 @@ var testExpectFields = []field{
 	{"actions", "Exactly the remediation actions proposed, in any order; [] expects none.",
 		obj{"type": "array", "items": obj{"$ref": "#/$defs/expectedAction"}}},
 	{"not", "What must not happen: actions of a type (on a target), tags, comment texts.", obj{"$ref": "#/$defs/not"}},
+	{"incident", "Incident fields at the end, as case actions set them.", obj{"$ref": "#/$defs/expectIncident"}},
+}
+
+var testExpIncFields = []field{
+	{"severity", "The incident's severity.", obj{"enum": []string{"unknown", "informational", "low", "medium", "high"}}},
+	{"status", "The incident's status.", obj{"enum": []string{"active", "inProgress", "resolved", "redirected"}}},
+	{"classification", "The incident's classification.", obj{"enum": domain.Classifications}},
+	{"determination", "The incident's determination.", obj{"type": "string"}},
+	{"assignedTo", "Who the incident is assigned to.", obj{"type": "string"}},
 }
 
 var testActionFields = []field{
@@ -156,6 +167,7 @@ func TestSchema() []byte {
 			"expect":         def(testExpectFields),
 			"expectedAction": def(testActionFields, "type"),
 			"not":            def(testNotFields),
+			"expectIncident": def(testExpIncFields),
 			"notAction":      def(testNotActFields, "type"),
 			"action":         obj{"enum": all},
 			"remediation":    obj{"enum": slices.Clip(remediation)},
