@@ -34,11 +34,19 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 		}
 	}
 	env := playbook.NewEnv(snap.Incident, snap.Alerts, scoped)
+	// The tenant's values of the playbooks' inputs come with the snapshot,
+	// so a replay sees what the run saw; runs recorded before inputs read
+	// every input at its default.
+	var tenant map[string]map[string]any
+	inputs := workflow.GetVersion(ctx, inputsVersion, workflow.DefaultVersion, 1)
+	if inputs >= 1 {
+		tenant = snap.Inputs
+	}
 	// Choose applies the exclusive rule. No GetVersion guard: the books are
 	// the sources pinned in this run's history, and a source recorded before
 	// `exclusive` existed cannot carry it (the parser rejected unknown keys),
 	// so replaying an old history selects exactly what it selected then.
-	choice, err := playbook.Choose(books, env)
+	choice, err := playbook.ChooseWith(books, env, tenant)
 	if err != nil {
 		return err
 	}
@@ -50,12 +58,11 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	pc := plan.NewContext(snap.Incident, snap.Entities, snap.Automation)
 	pc.Merged = snap.MergedActions
 	summary := workflow.GetVersion(ctx, summaryVersion, workflow.DefaultVersion, 1)
-	inputs := workflow.GetVersion(ctx, inputsVersion, workflow.DefaultVersion, 1)
 	runs := make([]*pbRun, len(selected))
 	for i, pb := range selected {
 		penv := env
-		if inputs >= 1 && len(pb.Inputs) > 0 {
-			penv = playbook.WithPlaybookInputs(env, pb, snap.Inputs[pb.Name])
+		if len(pb.Inputs) > 0 {
+			penv = playbook.WithPlaybookInputs(env, pb, tenant[pb.Name])
 		}
 		runs[i] = newRun(pb, penv, summary)
 	}

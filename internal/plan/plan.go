@@ -126,7 +126,7 @@ func MakeWith(books []*playbook.Playbook, in Incident, opts Options) (*Plan, err
 		return nil, domain.Invalid("assume", "want approved or rejected, got %q", opts.Assume)
 	}
 	env := playbook.NewEnv(in.Incident, in.Alerts, in.Entities)
-	choice, err := playbook.Choose(books, env)
+	choice, err := playbook.ChooseWith(books, env, in.Inputs)
 	if err != nil {
 		return nil, err
 	}

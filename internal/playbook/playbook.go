@@ -258,7 +258,14 @@ func (p *Playbook) Steps(stage Stage) []*Step {
 // empty match applies to every incident; a sub-playbook applies to none (it
 // runs only through use). It is pure and deterministic: safe inside workflow
 // code. Select applies the fallback rule on top.
-func (p *Playbook) Matches(env *Env) (bool, error) {
+//
+// A playbook's match sees its inputs at their defaults; MatchesWith gives
+// the tenant's values.
+func (p *Playbook) Matches(env *Env) (bool, error) { return p.MatchesWith(env, nil) }
+
+// MatchesWith is Matches with the tenant's values of the playbook's inputs
+// (nil: the defaults).
+func (p *Playbook) MatchesWith(env *Env, values InputValues) (bool, error) {
 	if p.Kind == KindSub {
 		return false, nil
 	}
@@ -268,7 +275,14 @@ func (p *Playbook) Matches(env *Env) (bool, error) {
 	if env == nil {
 		return false, domain.Errorf(domain.KindInvalid, "playbook %s: match: no environment", p.Name)
 	}
-	ok, err := p.match.runBool(env)
+	if len(p.Inputs) > 0 {
+		env = WithPlaybookInputs(env, p, values)
+	}
+	sc, err := p.scopes.bind(env, itemNone)
+	if err != nil {
+		return false, domain.Errorf(domain.KindInvalid, "playbook %s: match: %v", p.Name, err)
+	}
+	ok, err := p.match.runBool(sc.value)
 	if err != nil {
 		return false, domain.Errorf(domain.KindInvalid, "playbook %s: match: %v", p.Name, err)
 	}
@@ -312,10 +326,14 @@ type Left struct {
 //     runs alone and every other candidate is left out.
 //
 // It is pure and deterministic: safe inside workflow code.
-func Choose(pbs []*Playbook, env *Env) (Choice, error) {
+func Choose(pbs []*Playbook, env *Env) (Choice, error) { return ChooseWith(pbs, env, nil) }
+
+// ChooseWith is Choose with the tenant's values of the playbooks' inputs,
+// by playbook name, which their match expressions read.
+func ChooseWith(pbs []*Playbook, env *Env, inputs map[string]map[string]any) (Choice, error) {
 	var matched, fallbacks []*Playbook
 	for _, pb := range pbs {
-		ok, err := pb.Matches(env)
+		ok, err := pb.MatchesWith(env, inputs[pb.Name])
 		if err != nil {
 			return Choice{}, err
 		}
