@@ -67,6 +67,7 @@ func playbooksInputs(ctx context.Context, env Env, args []string) error {
 		if err != nil {
 			return err
 		}
+		cur = api.PlaybookInputs{} // decoding into the old maps would merge them
 		if _, err := call(ctx, env, http.MethodPut, path, body, &cur); err != nil {
 			return err
 		}

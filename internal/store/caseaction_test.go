@@ -67,7 +67,7 @@ func TestSettingsWithPrefix(t *testing.T) {
 		for key, v := range map[string]any{
 			"playbook-inputs:device-compromise": map[string]any{"containHosts": false},
 			"playbook-inputs:a_b":               map[string]any{"n": 3},
-			"playbook-inputsXa_b":              map[string]any{"x": 1},
+			"playbook-inputsXa_b":               map[string]any{"x": 1},
 			"automation":                        map[string]any{"default": "full"},
 		} {
 			if err := s.PutSetting(ctx, key, v, "ana"); err != nil {
