@@ -30,6 +30,7 @@ import (
 	"github.com/airsoc/air/internal/connector"
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/devserver"
+	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/engine"
 	"github.com/airsoc/air/internal/events"
 	"github.com/airsoc/air/internal/ingest"
@@ -292,6 +293,19 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer tc.Close()
 
+	writeBack := writeBacker(tc, st, cfg.Sources)
+	if writeBack != nil {
+		// A playbook's case action reaches the alerts' providers as an
+		// analyst's change does. Set before the worker starts.
+		wlog := log.WithField("component", "caseactions")
+		cases.Changed = func(ctx context.Context, id int64, before, after *domain.Incident, by string) {
+			if ch := sources.ChangeOf(before, after, "", by); !ch.Empty() {
+				if err := writeBack(context.WithoutCancel(ctx), id, ch); err != nil {
+					wlog.WithError(err).WithField("incident", id).Warn("write-back to the providers not started")
+				}
+			}
+		}
+	}
 	eng := &engine.Engine{Client: tc, ApprovalExpiry: cfg.ApprovalExpiry, Keys: keys}
 	pipeline := &ingest.Pipeline{Store: st, Notifier: eng, Log: log.WithField("component", "ingest"), Rules: cfg.Correlation}
 	pulled, err := newSources(ctx, cfg.Sources, st, pipeline, log)
@@ -339,7 +353,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Ingest:            pipeline,
 		Sources:           cfg.Sources,
 		WebhookSecrets:    pulled.webhookSecrets,
-		WriteBack:         writeBacker(tc, st, cfg.Sources),
+		WriteBack:         writeBack,
 		Engine:            eng,
 		History:           eng,
 		Log:               log.WithField("component", "api"),
