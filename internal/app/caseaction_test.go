@@ -60,7 +60,9 @@ func TestCaseActionsEndToEnd(t *testing.T) {
 	if a := byType["incident.set_severity"]; a.TargetKey != domain.IncidentTarget(incident) || a.Result != "severity medium → high" {
 		t.Errorf("set severity: target %s, result %q", a.TargetKey, a.Result)
 	}
-	var page struct{ Value []struct{ Actor, Verb, After string } }
+	var page struct {
+		Value []struct{ Actor, Verb, After string }
+	}
 	c.do(t, "GET", fmt.Sprintf("/api/v1/audit?incidentId=%d&verb=incident.", incident), nil, &page)
 	found := false
 	for _, e := range page.Value {
