@@ -275,3 +275,25 @@ func TestTenantInputsSwitchSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestManualCaseActionRefused: an analyst changes the incident by hand,
+// not by asking for a case action: the request Update's validator refuses
+// it, naming the way.
+func TestManualCaseActionRefused(t *testing.T) {
+	f := caseFixture(t, domain.VerdictMalicious, policy.Settings{}, nil) // the isolation waits: the run is alive
+	refused := false
+	f.env.RegisterDelayedCallback(func() {
+		f.env.UpdateWorkflow(UpdateRequest, "req-case", &testsuite.TestUpdateCallback{
+			OnAccept: func() { t.Error("a manual incident.resolve was accepted") },
+			OnReject: func(err error) {
+				refused = refusal(err, ErrInvalid) && strings.Contains(err.Error(), "PATCH /api/v1/incidents/{id}")
+			},
+			OnComplete: func(any, error) {},
+		}, ManualRequest{Type: "incident.resolve", Target: domain.IncidentTarget(f.incident),
+			Params: []byte(`{"classification":"falsePositive","determination":"other"}`), By: "ana", Role: domain.RoleResponder})
+	}, time.Hour)
+	f.run()
+	if !refused {
+		t.Error("the manual case action was not refused as invalid, naming the manage path")
+	}
+}

@@ -77,9 +77,10 @@ func TestCaseActionSpecs(t *testing.T) {
 			t.Errorf("%s: only actions on the incident are carried out by AIR", s.Type)
 		}
 	}
-	want := []string{"incident.set_severity", "incident.classify", "incident.assign", "incident.resolve"}
-	if !slices.Equal(cases, want) {
-		t.Errorf("case actions: got %v, want %v", cases, want)
+	for _, want := range []string{"incident.set_severity", "incident.classify", "incident.assign", "incident.resolve"} {
+		if !slices.Contains(cases, want) {
+			t.Errorf("case actions %v lack %s", cases, want)
+		}
 	}
 	for _, typ := range []string{"incident.tag", "incident.comment", "device.isolate"} {
 		if s, _ := Lookup(typ); s.CaseAction() {
