@@ -265,7 +265,7 @@ func (a *Activities) ExecuteAction(ctx context.Context, req remediation.Request)
 		log.WithError(err).Warn("remediation failed")
 		return remediation.Result{}, classify(err)
 	}
-	log.WithField("result", res.Summary).Info("remediation done")
+	log.WithFields(logrus.Fields{"result": res.Summary, "connector": res.Connector, "passedOver": res.Skipped}).Info("remediation done")
 	return res, nil
 }
 
