@@ -10,9 +10,11 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -79,6 +81,10 @@ type Snapshot struct {
 	// or not: a new run adopts them, so an answer given to an earlier run
 	// (or to this one before its step is reached again) holds.
 	Questions []domain.Question `json:"questions,omitempty"`
+	// Inputs are the tenant's values of the playbooks' inputs, by
+	// playbook name (LoadInputs); absent when none are set, and in
+	// snapshots recorded before playbooks had inputs.
+	Inputs map[string]map[string]any `json:"inputs,omitempty"`
 }
 
 // LoadIncident reads the incident, its alerts and entities, and the
@@ -128,12 +134,19 @@ func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snaps
 	if err != nil {
 		return nil, err
 	}
+	inputs, err := LoadInputs(ctx, a.Store)
+	if err != nil {
+		return nil, err
+	}
 	snap := &Snapshot{Incident: *inc, Alerts: alerts, AlertSummary: summary, Entities: ents, Actions: recorded, Scope: scope, Automation: settings}
 	if len(merged) > 0 {
 		snap.MergedActions = merged
 	}
 	if len(questions) > 0 {
 		snap.Questions = questions
+	}
+	if len(inputs) > 0 {
+		snap.Inputs = inputs
 	}
 	if a.Enrich != nil {
 		if err := a.Enrich(ctx, snap); err != nil {
@@ -148,6 +161,32 @@ const maxActions = 1000
 
 // SettingsKey is the store key of the tenant's automation settings.
 const SettingsKey = "automation"
+
+// InputsKeyPrefix prefixes the store keys of the tenant's values of
+// playbook inputs: "playbook-inputs:NAME" holds playbook NAME's, a JSON
+// object of input name to value.
+const InputsKeyPrefix = "playbook-inputs:"
+
+// LoadInputs reads the tenant's values of every playbook's inputs, by
+// playbook name. The workflow gets them in its snapshot, so that a replay
+// sees the values the run saw.
+func LoadInputs(ctx context.Context, st *store.Store) (map[string]map[string]any, error) {
+	raw, err := st.SettingsWithPrefix(ctx, InputsKeyPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]map[string]any, len(raw))
+	for key, b := range raw {
+		var vals map[string]any
+		if err := json.Unmarshal(b, &vals); err != nil {
+			return nil, fmt.Errorf("decode setting %s: %w", key, err)
+		}
+		if len(vals) > 0 {
+			out[strings.TrimPrefix(key, InputsKeyPrefix)] = vals
+		}
+	}
+	return out, nil
+}
 
 // settings returns the stored automation settings, or the worker's
 // configured default when an administrator never set them.
@@ -258,7 +297,7 @@ func (a *Activities) ExecuteAction(ctx context.Context, req remediation.Request)
 		log.WithError(err).Warn("remediation failed")
 		return remediation.Result{}, classify(err)
 	}
-	log.WithField("result", res.Summary).Info("remediation done")
+	log.WithFields(logrus.Fields{"result": res.Summary, "connector": res.Connector, "passedOver": res.Skipped}).Info("remediation done")
 	return res, nil
 }
 

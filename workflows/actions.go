@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
@@ -137,7 +138,7 @@ func (w *incident) execute(ctx workflow.Context, a *domain.Action) error {
 	var res remediation.Result
 	err := workflow.ExecuteActivity(actx, acts.ExecuteAction, remediation.Request{
 		ActionID: a.ID, IncidentID: a.IncidentID, Type: a.Type, Target: a.TargetKey, TargetName: a.TargetName,
-		Params: a.Params, IdempotencyKey: a.IdempotencyKey,
+		Params: a.Params, IdempotencyKey: a.IdempotencyKey, Connectors: a.Connectors,
 	}).Get(ctx, &res)
 	finished := workflow.Now(ctx)
 	a.FinishedAt = &finished
@@ -145,10 +146,14 @@ func (w *incident) execute(ctx workflow.Context, a *domain.Action) error {
 		a.Status, a.Error = domain.ActionFailed, rootMessage(err)
 	} else {
 		a.Status, a.Result = domain.ActionSucceeded, res.Summary
+		a.Connector, a.ConnectorNote = res.Connector, strings.Join(res.Skipped, "; ")
 	}
-	w.log.Info("action finished", "action", a.ID, "status", a.Status)
+	w.log.Info("action finished", "action", a.ID, "status", a.Status, "connector", a.Connector)
 	if err := w.save(ctx, a); err != nil {
 		return err
+	}
+	if a.Type == resolveType && a.Status == domain.ActionSucceeded && res.Changed {
+		return w.resolvedByPlaybook(ctx, a)
 	}
 	if a.UndoOf != "" && a.Status == domain.ActionSucceeded {
 		if orig := w.state.action(a.UndoOf); orig != nil {
@@ -157,6 +162,37 @@ func (w *incident) execute(ctx workflow.Context, a *domain.Action) error {
 		}
 	}
 	return nil
+}
+
+// resolveType is the case action that resolves the incident.
+const resolveType = "incident.resolve"
+
+// resolvedByPlaybook records that a playbook's incident.resolve resolved
+// the incident, as a change the post-incident review reads, and stops the
+// investigation as an analyst's resolve does: no step runs after it and
+// the actions still pending are rejected ("incident resolved by …").
+// Unlike a person's stop, the investigation then ends with the state its
+// remediations earned (benign when there were none).
+func (w *incident) resolvedByPlaybook(ctx workflow.Context, a *domain.Action) error {
+	by := "system:playbook:" + a.Playbook
+	w.state.Changes = append(w.state.Changes, ChangeRecord{Field: FieldStatus, To: string(domain.IncidentResolved), By: by,
+		At: workflow.Now(ctx)})
+	if w.stop != nil {
+		return nil
+	}
+	if err := w.halt(ctx, by, "incident resolved by "+by+" (action "+a.ID+")"); err != nil {
+		return err
+	}
+	w.stop.byPlaybook = true
+	return nil
+}
+
+// caseAction reports whether an action type changes the incident itself
+// (actions.Spec.CaseAction): it does not remediate evidence, so it does
+// not count toward the investigation's final state.
+func caseAction(actionType string) bool {
+	spec, ok := actions.Lookup(actionType)
+	return ok && spec.CaseAction()
 }
 
 // executeOptions are an execution's timeout and retries: the playbook

@@ -495,17 +495,27 @@ func (w *incident) refreshState(ctx workflow.Context) {
 // finalState follows SPEC §1: no remediation needed → benign; every action
 // ran (undo actions and undone ones count as done) → successfullyRemediated;
 // some rejected, expired or failed → partiallyRemediated.
+//
+// Case actions (severity, classification, assignment, resolution) are no
+// remediation: they do not count. A playbook that resolved the incident
+// stopped the investigation, yet it ends with the state its remediations
+// earned, not terminatedByUser.
 func (w *incident) finalState() domain.InvestigationState {
-	if w.stop != nil {
+	if w.stop != nil && !w.stop.byPlaybook {
 		return domain.InvestigationTerminatedByUser
 	}
-	if len(w.state.Actions) == 0 {
-		return domain.InvestigationBenign
-	}
+	remediations := 0
 	for _, a := range w.state.Actions {
+		if caseAction(a.Type) {
+			continue
+		}
+		remediations++
 		if a.Status != domain.ActionSucceeded && a.Status != domain.ActionUndone {
 			return domain.InvestigationPartiallyRemediated
 		}
+	}
+	if remediations == 0 {
+		return domain.InvestigationBenign
 	}
 	return domain.InvestigationSuccessfullyRemediated
 }

@@ -63,6 +63,8 @@ const MaxSeenAlerts = 1000
 // stopped is why an investigation stops.
 type stopped struct {
 	By, Reason string
+	// byPlaybook marks a stop because a playbook resolved the incident.
+	byPlaybook bool
 }
 
 // errStopped ends a pass when the investigation was stopped.

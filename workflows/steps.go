@@ -38,11 +38,19 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 		}
 	}
 	env := playbook.NewEnv(snap.Incident, snap.Alerts, scoped)
+	// The tenant's values of the playbooks' inputs come with the snapshot,
+	// so a replay sees what the run saw; runs recorded before inputs read
+	// every input at its default.
+	var tenant map[string]map[string]any
+	inputs := workflow.GetVersion(ctx, inputsVersion, workflow.DefaultVersion, 1)
+	if inputs >= 1 {
+		tenant = snap.Inputs
+	}
 	// Choose applies the exclusive rule. No GetVersion guard: the books are
 	// the sources pinned in this run's history, and a source recorded before
 	// `exclusive` existed cannot carry it (the parser rejected unknown keys),
 	// so replaying an old history selects exactly what it selected then.
-	choice, err := playbook.Choose(books, env)
+	choice, err := playbook.ChooseWith(books, env, tenant)
 	if err != nil {
 		return err
 	}
@@ -56,7 +64,11 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	summary := workflow.GetVersion(ctx, summaryVersion, workflow.DefaultVersion, 1)
 	runs := make([]*pbRun, len(selected))
 	for i, pb := range selected {
-		runs[i] = newRun(pb, env, summary)
+		penv := env
+		if len(pb.Inputs) > 0 {
+			penv = playbook.WithPlaybookInputs(env, pb, tenant[pb.Name])
+		}
+		runs[i] = newRun(pb, penv, summary)
 	}
 	// Stage by stage across playbooks: every playbook's containment
 	// finishes before any eradication starts.
@@ -132,6 +144,11 @@ type invocation struct {
 	q    *domain.Question
 	wait *condWait
 }
+
+// inputsVersion marks runs whose playbooks read the tenant's values of
+// their inputs (the snapshot's Inputs); earlier runs read every input at
+// its default.
+const inputsVersion = "playbook-inputs"
 
 // summaryVersion 1 counts every invocation in a step's output, as plan
 // mode and the docs do: a bookkeeping step that ran is succeeded, a

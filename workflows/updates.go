@@ -316,6 +316,9 @@ func (w *incident) checkRequest(req ManualRequest) error {
 	if !ok || !spec.Remediation {
 		return refuse(ErrInvalid, "type: %q is not a remediation action", req.Type)
 	}
+	if spec.CaseAction() {
+		return refuse(ErrInvalid, "type: %s changes the incident itself: manage the incident (PATCH /api/v1/incidents/{id}) instead of asking for an action", req.Type)
+	}
 	if kind, _, _ := splitKey(req.Target); spec.Target != "" && kind != spec.Target {
 		return refuse(ErrInvalid, "target: %s acts on a %s, got %q", req.Type, spec.Target, req.Target)
 	}

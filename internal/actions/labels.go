@@ -40,6 +40,10 @@ var labels = map[string]string{
 	"incident.tag":                         "Tag incident",
 	"incident.comment":                     "Comment on incident",
 	"incident.notify":                      "Send notification",
+	"incident.set_severity":                "Set incident severity",
+	"incident.classify":                    "Classify incident",
+	"incident.assign":                      "Assign incident",
+	"incident.resolve":                     "Resolve incident",
 }
 
 // Label is an action type in words ("device.isolate" → "Isolate

@@ -6,6 +6,7 @@ package actions
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -42,10 +43,19 @@ const (
 	MDE     = "mde"     // Microsoft Defender for Endpoint machine actions
 	Graph   = "graph"   // Microsoft Graph (users, identity protection, mail rules)
 	Webhook = "webhook" // a signed webhook to the SOC's own automation
+	// AIR is AIR itself: case actions (severity, classification,
+	// assignment, resolution) change AIR's own incident through the same
+	// code as an analyst's change. Several executors may share the kind,
+	// one per action type (internal/connector Deps.AIR).
+	AIR = "air"
 )
 
 // ConnectorKinds lists every connector kind in a stable order.
-var ConnectorKinds = []string{Lab, MDE, Graph, Webhook}
+var ConnectorKinds = []string{Lab, MDE, Graph, Webhook, AIR}
+
+// IsConnectorKind reports whether name is a connector kind (not a
+// configured connector's own name, such as a webhook's).
+func IsConnectorKind(name string) bool { return slices.Contains(ConnectorKinds, name) }
 
 // Spec declares an action type.
 type Spec struct {
@@ -67,7 +77,17 @@ type Spec struct {
 	// order of preference; empty for actions that are not remediations.
 	Connectors []string `json:"connectors,omitempty"`
 	Doc        string   `json:"doc"`
+	// check, when set, validates parameters against each other (a
+	// determination must fit its classification) once each is valid on
+	// its own; it ignores parameters that are absent or not literal yet.
+	check func(args map[string]any) error
 }
+
+// CaseAction reports whether the action changes AIR's own incident
+// (severity, classification, assignment, resolution) and still goes
+// through policy and the action center like a remediation: it has no
+// entity target and AIR itself carries it out.
+func (s *Spec) CaseAction() bool { return s.Remediation && s.Target == "" }
 
 // Risk names the action's risk as the action center shows it.
 func (s *Spec) Risk() string {
@@ -100,6 +120,7 @@ var (
 	onDevice   = []string{Lab, MDE, Webhook}
 	onUser     = []string{Lab, Graph, Webhook}
 	everywhere = []string{Lab, Webhook}
+	onIncident = []string{AIR}
 )
 
 func params(p ...Param) []Param { return append(p, comment) }
@@ -234,6 +255,24 @@ var registry = []Spec{
 		{Name: "text", Type: String, Required: true, Doc: "the message"}},
 		Doc: "send a message to notification channels (mail, Slack, Teams), once per step, item and incident"},
 
+	// Case actions: a playbook manages AIR's own incident as an analyst
+	// would (SPEC §3, Manage), through policy and the action center.
+	{Type: "incident.set_severity", Remediation: true, Reversible: true, Connectors: onIncident,
+		Params: []Param{{Name: "severity", Type: String, Required: true, Enum: severities(),
+			Doc: "the incident's new severity; it then stays through later alerts, as one set by hand does"}},
+		Doc: "set the incident's severity"},
+	{Type: "incident.classify", Remediation: true, Reversible: true, Connectors: onIncident,
+		Params: []Param{classification, determination}, check: checkClassification,
+		Doc: "classify the incident and give its determination"},
+	{Type: "incident.assign", Remediation: true, Reversible: true, Connectors: onIncident,
+		Params: []Param{{Name: "assignedTo", Type: String, Required: true,
+			Doc: "who owns the incident (a person or a queue); \"\" unassigns; its alerts are assigned too"}},
+		Doc: "assign the incident and its alerts"},
+	{Type: "incident.resolve", Remediation: true, Reversible: true, Connectors: onIncident,
+		Params: []Param{classification, determination, {Name: "comment", Type: String,
+			Doc: "the resolving comment"}}, check: checkClassification,
+		Doc: "resolve the incident and its active alerts with a classification, determination and resolving comment; an incident already resolved is left as it is"},
+
 	// Evidence analysis: facts about an entity, recorded with their source
 	// and time; nothing outside AIR changes.
 	{Type: "file.analyze", Target: domain.KindFile, Params: []Param{},
@@ -242,6 +281,45 @@ var registry = []Spec{
 		Doc: "record facts about the IP: threat-intelligence matches (address and networks), known-benign listings, organisation prevalence"},
 	{Type: "url.analyze", Target: domain.KindURL, Params: []Param{},
 		Doc: "record facts about the URL: threat-intelligence matches of the URL and its host, known-benign listings, organisation prevalence"},
+}
+
+var (
+	classification = Param{Name: "classification", Type: String, Required: true, Enum: domain.Classifications,
+		Doc: "unknown, falsePositive, truePositive or informationalExpectedActivity"}
+	determination = Param{Name: "determination", Type: String, Enum: determinations(),
+		Doc: "must fit the classification (falsePositive: notMalicious, notEnoughDataToValidate, other; …); older Graph aliases are accepted"}
+)
+
+func severities() []string {
+	out := make([]string, len(domain.Severities))
+	for i, s := range domain.Severities {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// determinations are the canonical determinations and their aliases.
+func determinations() []string {
+	out := domain.Determinations()
+	for _, a := range slices.Sorted(maps.Keys(domain.DeterminationAliases)) {
+		out = append(out, a)
+	}
+	return out
+}
+
+// checkClassification checks that a literal determination fits a literal
+// classification (domain.CheckClassification).
+func checkClassification(args map[string]any) error {
+	c, ok := args["classification"].(string)
+	if !ok {
+		return nil
+	}
+	d, ok := args["determination"].(string)
+	if _, given := args["determination"]; given && !ok {
+		return nil // not known yet
+	}
+	_, _, err := domain.CheckClassification(c, d)
+	return err
 }
 
 // Lookup returns the spec of an action type.
@@ -291,7 +369,23 @@ func (s *Spec) CheckArgs(args map[string]any) (map[string]any, error) {
 		}
 		out[p.Name] = v
 	}
+	if s.check != nil {
+		if err := s.check(out); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// CheckTogether checks parameters against each other (a determination
+// against its classification) as far as the given ones tell: absent ones
+// are not required here. The playbook loader calls it with a step's
+// literal arguments.
+func (s *Spec) CheckTogether(args map[string]any) error {
+	if s.check == nil {
+		return nil
+	}
+	return s.check(args)
 }
 
 func (p Param) check(v any) error {

@@ -152,6 +152,8 @@ func (s *Server) Routes() []Route {
 		{"PUT /api/v1/settings/automation", auth.Admin, s.putAutomation},
 		{"PUT /api/v1/entities/{key}/tags", auth.Admin, s.putEntityTags},
 		{"POST /api/v1/playbooks/plan", auth.Viewer, s.planPlaybooks},
+		{"GET /api/v1/playbooks/{name}/inputs", auth.Viewer, s.getPlaybookInputs},
+		{"PUT /api/v1/playbooks/{name}/inputs", auth.Admin, s.putPlaybookInputs},
 		{"GET /api/v1/sources", auth.Viewer, s.listSources},
 		{"GET /debug/pprof/{profile...}", auth.Admin, s.debugProfile},
 		{"GET /api/v1/intel/feeds", auth.Viewer, s.listIntelFeeds},

@@ -479,6 +479,9 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"PlanStep", plan.Step{}, resp},
 		{"Plan", plan.Plan{}, resp},
 		{"PlanResponse", api.PlanResponse{}, resp},
+		{"PlaybookInputs", api.PlaybookInputs{}, resp},
+		{"#/components/schemas/PlaybookInputs/properties/declared/items", api.InputDecl{}, resp},
+		{"InputsRequest", api.InputsBody{}, req},
 		{"IntelFeed", store.IntelFeed{}, resp},
 		{"FeedList", api.FeedList{}, resp},
 		{"IntelProblem", intel.Problem{}, resp},
@@ -746,6 +749,13 @@ func TestOpenAPIAnswers(t *testing.T) {
 	call("adam", "PUT", "/api/v1/entities/{key}/tags", "/api/v1/entities/device:ws1/tags", `{"tags":["critical"]}`, 200)
 	call("vic", "POST", "/api/v1/playbooks/plan", "/api/v1/playbooks/plan", `{"incidentId":`+inc1+`}`, 200)
 	call("vic", "POST", "/api/v1/playbooks/plan", "/api/v1/playbooks/plan", `{}`, 400)
+	withInputPlaybooks(t, f)
+	call("vic", "GET", "/api/v1/playbooks/{name}/inputs", "/api/v1/playbooks/contain/inputs", "", 200)
+	call("vic", "GET", "/api/v1/playbooks/{name}/inputs", "/api/v1/playbooks/nope/inputs", "", 404)
+	call("adam", "PUT", "/api/v1/playbooks/{name}/inputs", "/api/v1/playbooks/contain/inputs", `{"inputs":{"containHosts":false}}`, 200)
+	call("adam", "PUT", "/api/v1/playbooks/{name}/inputs", "/api/v1/playbooks/contain/inputs", `{"inputs":{"containHosts":"no"}}`, 400)
+	call("vic", "PUT", "/api/v1/playbooks/{name}/inputs", "/api/v1/playbooks/contain/inputs", `{"inputs":{}}`, 403)
+	call("vic", "POST", "/api/v1/playbooks/plan", "/api/v1/playbooks/plan", `{"incidentId":`+inc1+`,"inputs":{"contain":{"queue":"ir"}}}`, 200)
 
 	call("adam", "POST", "/api/v1/intel/feeds", "/api/v1/intel/feeds?name=ipsum&source=ipsum.txt", "# ipsum\n198.51.100.1\t7\n", 200)
 	call("adam", "POST", "/api/v1/intel/feeds", "/api/v1/intel/feeds?name=trail", "198.51.100.2 9 emotet\nnot-an-indicator\n", 207)

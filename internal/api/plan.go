@@ -2,8 +2,12 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/auth"
@@ -25,6 +29,9 @@ type PlanRequest struct {
 	// Answers are the answers to assume to ask steps, by step id; an ask
 	// step without one assumes its default, or stays open.
 	Answers map[string][]string `json:"answers,omitempty"`
+	// Inputs are values of playbook inputs to plan with, by playbook name;
+	// they override the tenant's, input by input.
+	Inputs map[string]map[string]any `json:"inputs,omitempty"`
 }
 
 // PlanResponse lists one plan per incident, and the alerts left out.
@@ -83,8 +90,13 @@ func (s *Server) planPlaybooks(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return domain.Invalid("incidentId", "give an incident id or alerts to plan for")
 	}
+	inputs, err := s.planInputValues(ctx, req.Inputs)
+	if err != nil {
+		return err
+	}
 	resp.Plans = []*plan.Plan{}
 	for _, in := range incs {
+		in.Inputs = inputs
 		p, err := plan.MakeWith(s.Playbooks, in, plan.Options{Assume: req.Assume, Answers: req.Answers})
 		if err != nil {
 			return err
@@ -92,6 +104,32 @@ func (s *Server) planPlaybooks(w http.ResponseWriter, r *http.Request) error {
 		resp.Plans = append(resp.Plans, p)
 	}
 	return writeJSON(w, http.StatusOK, resp)
+}
+
+// planInputValues are the tenant's values of the playbooks' inputs with
+// the request's over them, each checked against its playbook.
+func (s *Server) planInputValues(ctx context.Context, given map[string]map[string]any) (map[string]map[string]any, error) {
+	inputs, err := activities.LoadInputs(ctx, s.Store)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(given)) {
+		pb, err := s.playbookNamed(name)
+		if err != nil {
+			return nil, domain.Invalid("inputs."+name, "no playbook %q is loaded", name)
+		}
+		vals, err := pb.CheckInputValues(given[name])
+		if err != nil {
+			return nil, amend(err, func(c *domain.Error) { c.Field = "inputs." + name + strings.TrimPrefix(c.Field, "inputs") })
+		}
+		merged := maps.Clone(inputs[name])
+		if merged == nil {
+			merged = map[string]any{}
+		}
+		maps.Copy(merged, vals)
+		inputs[name] = merged
+	}
+	return inputs, nil
 }
 
 // planSlot takes one of the process's plan evaluation slots, or answers

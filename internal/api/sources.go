@@ -123,40 +123,13 @@ func (s *Server) writeBack(ctx context.Context, incidentID int64, before, after 
 	if s.WriteBack == nil {
 		return
 	}
-	if before == nil || after == nil { // a comment alone
-		before, after = &domain.Incident{}, &domain.Incident{}
-	}
-	ch := sources.Change{Comment: comment, By: by, Before: map[string]string{}}
-	if before.Status != after.Status {
-		ch.Status = alertStatusOf(after.Status)
-		ch.Before["status"] = alertStatusOf(before.Status)
-	}
-	if before.Classification != after.Classification {
-		ch.Classification, ch.Before["classification"] = after.Classification, before.Classification
-	}
-	if before.Determination != after.Determination {
-		ch.Determination, ch.Before["determination"] = after.Determination, before.Determination
-	}
-	if before.AssignedTo != after.AssignedTo {
-		ch.AssignedTo, ch.Before["assignedTo"] = after.AssignedTo, before.AssignedTo
-	}
+	ch := sources.ChangeOf(before, after, comment, by)
 	if ch.Empty() {
 		return
 	}
 	if err := s.WriteBack(context.WithoutCancel(ctx), incidentID, ch); err != nil {
 		s.Log.WithError(err).WithField("incident", incidentID).Warn("write-back to the providers not started")
 	}
-}
-
-// alertStatusOf is the alert status an incident status cascades to.
-func alertStatusOf(st domain.IncidentStatus) string {
-	switch st {
-	case domain.IncidentResolved:
-		return string(domain.AlertResolved)
-	case domain.IncidentInProgress:
-		return string(domain.AlertInProgress)
-	}
-	return string(domain.AlertNew)
 }
 
 // sourceCollector exposes the sources on /metrics.

@@ -256,6 +256,11 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 			allowed("admin", 200)},
 		"POST /api/v1/playbooks/plan": {func(string) req { return req{"/api/v1/playbooks/plan", `{"incidentId":` + inc + `}`} },
 			with(allowed("viewer", 200), "scoped", 404)},
+		"GET /api/v1/playbooks/{name}/inputs": {func(string) req { return req{"/api/v1/playbooks/device-compromise/inputs", ""} },
+			allowed("viewer", 200)},
+		"PUT /api/v1/playbooks/{name}/inputs": {func(string) req {
+			return req{"/api/v1/playbooks/device-compromise/inputs", `{"inputs":{"containHosts":true}}`}
+		}, allowed("admin", 200)},
 		"GET /api/v1/sources": {func(string) req { return req{"/api/v1/sources", ""} }, with(allowed("viewer", 200), "scoped", 403)},
 		// Open (its HMAC signature is the credential); no webhook source here.
 		"POST /api/v1/sources/{name}/alerts": {func(string) req { return req{"/api/v1/sources/siem/alerts", `{}`} },

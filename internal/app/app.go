@@ -26,9 +26,11 @@ import (
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/caseaction"
 	"github.com/airsoc/air/internal/connector"
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/devserver"
+	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/engine"
 	"github.com/airsoc/air/internal/events"
 	"github.com/airsoc/air/internal/ingest"
@@ -37,6 +39,7 @@ import (
 	"github.com/airsoc/air/internal/notify"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/sources"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/web"
@@ -259,9 +262,20 @@ func Run(ctx context.Context, cfg Config) error {
 	// activities and the API share this store, so both reach the pages.
 	hub := &events.Hub{}
 	st.SetPublisher(hub)
-	router, err := connector.NewRouter(ctx, cfg.Connectors, connector.Deps{Store: st, Log: log.WithField("component", "connectors")})
+	// Case actions (a playbook setting severity, classifying, assigning,
+	// resolving) are carried out by AIR itself, through the store's manage
+	// code; other executors of kind air register here by action type.
+	own := map[string]remediation.Executor{}
+	cases := &caseaction.Executor{Store: st}
+	for _, t := range caseaction.Types() {
+		own[t] = cases
+	}
+	router, err := connector.NewRouter(ctx, cfg.Connectors, connector.Deps{Store: st, Log: log.WithField("component", "connectors"), AIR: own})
 	if err != nil {
 		return fmt.Errorf("remediation connectors are misconfigured:\n%w", err)
+	}
+	if err := checkStepConnectors(router, books); err != nil {
+		return fmt.Errorf("playbook steps name connectors this configuration lacks:\n%w", err)
 	}
 
 	opts := client.Options{
@@ -285,6 +299,19 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer tc.Close()
 
+	writeBack := writeBacker(tc, st, cfg.Sources)
+	if writeBack != nil {
+		// A playbook's case action reaches the alerts' providers as an
+		// analyst's change does. Set before the worker starts.
+		wlog := log.WithField("component", "caseactions")
+		cases.Changed = func(ctx context.Context, id int64, before, after *domain.Incident, by string) {
+			if ch := sources.ChangeOf(before, after, "", by); !ch.Empty() {
+				if err := writeBack(context.WithoutCancel(ctx), id, ch); err != nil {
+					wlog.WithError(err).WithField("incident", id).Warn("write-back to the providers not started")
+				}
+			}
+		}
+	}
 	eng := &engine.Engine{Client: tc, ApprovalExpiry: cfg.ApprovalExpiry, Keys: keys}
 	pipeline := &ingest.Pipeline{Store: st, Notifier: eng, Log: log.WithField("component", "ingest"), Rules: cfg.Correlation}
 	pulled, err := newSources(ctx, cfg.Sources, st, pipeline, log)
@@ -349,7 +376,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Ingest:            pipeline,
 		Sources:           cfg.Sources,
 		WebhookSecrets:    pulled.webhookSecrets,
-		WriteBack:         writeBacker(tc, st, cfg.Sources),
+		WriteBack:         writeBack,
 		Engine:            eng,
 		History:           eng,
 		Log:               log.WithField("component", "api"),
@@ -404,6 +431,27 @@ func Run(ctx context.Context, cfg Config) error {
 func Register(w worker.Registry, a *activities.Activities) {
 	w.RegisterWorkflow(workflows.IncidentWorkflow)
 	w.RegisterActivity(a)
+}
+
+// checkStepConnectors checks every step's connectors against the
+// configuration, so that a typo in a connector's name fails the start, not
+// a containment at 3 a.m. A connector kind the tenant does not configure
+// is no error: the step passes over it.
+func checkStepConnectors(r *connector.Router, books []*playbook.Playbook) error {
+	var errs []error
+	for _, pb := range books {
+		for _, stage := range playbook.Stages {
+			for _, st := range pb.Steps(stage) {
+				if len(st.Connectors) == 0 {
+					continue
+				}
+				if err := r.CheckConnectors(st.Action, st.Connectors); err != nil {
+					errs = append(errs, fmt.Errorf("%s:%d: step %s: %w", pb.File, st.Line, st.ID, err))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // loadPlaybooks loads and checks every playbook before anything runs: the

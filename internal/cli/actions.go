@@ -164,6 +164,7 @@ func actionsShow(ctx context.Context, env Env, args []string) error {
 		{"source", string(a.Source)}, {"requested by", a.RequestedBy}, {"status", string(a.Status)},
 		{"why", a.Reason}, {"decided by", a.DecidedBy}, {"comment", a.DecisionComment},
 		{"created", a.CreatedAt.UTC().Format(time.RFC3339)}, {"result", a.Result}, {"error", a.Error},
+		{"connectors", strings.Join(a.Connectors, ", ")}, {"carried by", a.Connector}, {"passed over", a.ConnectorNote},
 		{"undo of", a.UndoOf}, {"playbook", fmt.Sprintf("%s v%d step %s", a.Playbook, a.PlaybookVersion, a.Step)}} {
 		if kv[1] != "" {
 			fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])

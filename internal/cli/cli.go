@@ -75,8 +75,10 @@ Commands:
                                   run the playbook tests in DIR against the real workflow, no API needed;
                                   --together with all of them loaded, to show overlaps
   playbooks schema [DIR]          write the JSON Schemas of playbooks and tests into DIR/schema/ for editors
-  playbooks plan --incident FILE|ID [--against OLD_DIR]
+  playbooks plan --incident FILE|ID [--against OLD_DIR] [--input KEY=VALUE ...]
                                   what the playbooks would do to an incident, changing nothing
+  playbooks inputs NAME [KEY=VALUE ...] [--reset]
+                                  a playbook's inputs and this tenant's values; KEY=VALUE sets one (admin)
 
 Environment:
   AIR_URL       the AIR API (default http://127.0.0.1:8080)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -26,7 +28,7 @@ import (
 func playbooksPlan(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "playbooks plan")
 	fs.Usage = func() {
-		fmt.Fprint(env.Stderr, "Usage: starter playbooks plan --incident FILE|ID [--against OLD_DIR] [--playbooks DIR] [-o table|json]\n\n"+
+		fmt.Fprint(env.Stderr, "Usage: starter playbooks plan --incident FILE|ID [--against OLD_DIR] [--playbooks DIR] [--input KEY=VALUE ...] [-o table|json]\n\n"+
 			"Print every action the playbooks would take for the incident, its parameters, and whether it\n"+
 			"would run or wait for approval and why. FILE holds alerts in any form ingest accepts (they are\n"+
 			"correlated in memory); ID is an incident of the AIR at AIR_URL. Nothing is changed anywhere.\n\n")
@@ -40,6 +42,8 @@ func playbooksPlan(ctx context.Context, env Env, args []string) error {
 	assume := fs.String("assume", "", "plan later steps as if the actions that would wait were `approved` or rejected (default: still pending)")
 	answers := answerFlag{}
 	fs.Var(answers, "answer", "assume an ask step's answer: `STEP=CHOICE[,CHOICE…]` (repeat for several steps; default: its default, else still open)")
+	var inputs inputFlags
+	fs.Var(&inputs, "input", "a playbook input's value, `KEY=VALUE` (every playbook declaring KEY) or PLAYBOOK.KEY=VALUE; repeatable; over the tenant's values for an ID")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -63,6 +67,13 @@ func playbooksPlan(ctx context.Context, env Env, args []string) error {
 	incs, err := planInputs(ctx, env, *incident, *level)
 	if err != nil {
 		return err
+	}
+	values, err := applyInputs(books, inputs, tenantInputs(ctx, env, books, *incident))
+	if err != nil {
+		return err
+	}
+	for i := range incs {
+		incs[i].Inputs = values
 	}
 	type result struct {
 		Plan    *plan.Plan    `json:"plan"`
@@ -134,11 +145,43 @@ func planInputs(ctx context.Context, env Env, incident, level string) ([]plan.In
 	return scratch.Incidents(ctx, alerts, set)
 }
 
+// tenantInputs reads, for a plan of an incident of the running AIR (an
+// ID), the tenant's values of the inputs of the playbooks that declare
+// some; a playbook that AIR does not know has none. A plan of a file of
+// alerts starts from the defaults.
+func tenantInputs(ctx context.Context, env Env, books []*playbook.Playbook, incident string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	if _, err := strconv.ParseInt(incident, 10, 64); err != nil {
+		return out
+	}
+	if _, err := os.Stat(incident); err == nil {
+		return out
+	}
+	for _, pb := range books {
+		if len(pb.Inputs) == 0 || pb.Kind == playbook.KindSub {
+			continue
+		}
+		var cur api.PlaybookInputs
+		if _, err := call(ctx, env, http.MethodGet, "/api/v1/playbooks/"+pb.Name+"/inputs", nil, &cur); err == nil && len(cur.Inputs) > 0 {
+			out[pb.Name] = cur.Inputs
+		}
+	}
+	return out
+}
+
 // planWidth is the width the plan table keeps to.
 const planWidth = 120
 
 func printPlan(env Env, p *plan.Plan, wide bool) {
 	fmt.Fprintf(env.Stdout, "Incident %d: %s\n  playbooks: %v\n", p.IncidentID, p.Incident, p.Playbooks)
+	for _, name := range slices.Sorted(maps.Keys(p.Inputs)) {
+		vals := p.Inputs[name]
+		parts := make([]string, 0, len(vals))
+		for _, k := range slices.Sorted(maps.Keys(vals)) {
+			parts = append(parts, k+"="+inputText(vals[k]))
+		}
+		fmt.Fprintf(env.Stdout, "  inputs of %s: %s\n", name, strings.Join(parts, " "))
+	}
 	for _, n := range p.NotRun {
 		fmt.Fprintf(env.Stdout, "  not run: %s (%s)\n", n.Playbook, n.Reason)
 	}

@@ -15,10 +15,11 @@ import (
 
 // playbooks runs `starter playbooks SUBCOMMAND`. They work on files, not
 // on the API: a SOC lead checks playbooks before they ship, and CI does the
-// same without a running AIR.
+// same without a running AIR. The exception is inputs, whose values are the
+// tenant's and live in the running AIR.
 func playbooks(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"playbooks: missing subcommand (validate, test, plan or schema)"}
+		return usageError{"playbooks: missing subcommand (validate, test, plan, inputs or schema)"}
 	}
 	switch args[0] {
 	case "validate":
@@ -29,6 +30,8 @@ func playbooks(ctx context.Context, env Env, args []string) error {
 		return playbooksPlan(ctx, env, args[1:])
 	case "schema":
 		return playbooksSchema(env, args[1:])
+	case "inputs":
+		return playbooksInputs(ctx, env, args[1:])
 	}
 	return usageError{fmt.Sprintf("unknown command %q", "playbooks "+args[0])}
 }
@@ -71,9 +74,17 @@ func playbooksValidate(env Env, args []string) error {
 			names[i] = pb.Name
 		}
 		for _, tf := range tests {
-			if !slices.Contains(names, tf.Playbook) {
+			i := slices.Index(names, tf.Playbook)
+			if i < 0 {
 				diags = append(diags, playbook.Diagnostic{File: tf.File, Line: 1, Column: 1,
 					Message: fmt.Sprintf("playbook %q: no playbook of that name in %s", tf.Playbook, dir)})
+				continue
+			}
+			for _, c := range tf.Cases {
+				if _, err := c.CheckInputs(pbs[i]); err != nil {
+					diags = append(diags, playbook.Diagnostic{File: tf.File, Line: c.InputsLine, Column: 1,
+						Message: fmt.Sprintf("case %q: inputs: %v", c.Name, err)})
+				}
 			}
 		}
 	}

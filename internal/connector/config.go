@@ -125,6 +125,9 @@ const (
 	NameLab   = "lab"
 	NameMDE   = "mde"
 	NameGraph = "graph"
+	// NameAIR carries out the actions AIR takes on itself (case actions);
+	// routes cannot send other types to it, nor its types elsewhere.
+	NameAIR = "air"
 )
 
 // LoadFile reads a YAML or JSON configuration file. Unknown keys are errors.
@@ -206,7 +209,7 @@ func (c Config) resolve(env Env) (*resolved, error) {
 	var p problems
 	r := &resolved{webhookSecrets: map[string]rest.Secret{}, routes: map[string]resolvedRoute{}}
 
-	kinds := map[string]string{NameLab: actions.Lab} // connector name → connector kind
+	kinds := map[string]string{NameLab: actions.Lab, NameAIR: actions.AIR} // connector name → connector kind
 	if c.MDE != nil {
 		kinds[NameMDE] = actions.MDE
 		r.mdeSecret = c.MDE.Credentials.check(&p, "mde", env)
@@ -229,7 +232,7 @@ func (c Config) resolve(env Env) (*resolved, error) {
 	for _, name := range sortedKeys(c.Webhooks) {
 		w := c.Webhooks[name]
 		at := fmt.Sprintf("webhooks[%q]", name)
-		if _, taken := kinds[name]; taken || name == NameMDE || name == NameGraph {
+		if _, taken := kinds[name]; taken || name == NameMDE || name == NameGraph || name == NameAIR {
 			p.add(at, "%q is a built-in connector's name; name the webhook otherwise", name)
 			continue
 		}
@@ -273,12 +276,16 @@ func (c Config) resolve(env Env) (*resolved, error) {
 		}
 	}
 
-	names := sortedKeys(kinds)
+	names := slices.DeleteFunc(sortedKeys(kinds), func(n string) bool { return n == NameAIR }) // routable connectors
 	for _, pattern := range sortedKeys(c.Routes) {
 		name := c.Routes[pattern]
 		at := fmt.Sprintf("routes[%q]", pattern)
 		if !validPattern(pattern) {
 			p.add(at, "unknown action type, want a remediation action type, a family such as device.* or *")
+			continue
+		}
+		if name == NameAIR {
+			p.add(at, "air carries out only the actions on AIR's own incident, which need no route")
 			continue
 		}
 		if _, ok := kinds[name]; !ok {
@@ -292,6 +299,10 @@ func (c Config) resolve(env Env) (*resolved, error) {
 	}
 	for _, s := range actions.All() {
 		if !s.Remediation {
+			continue
+		}
+		if s.CaseAction() { // AIR's own incident: never routed elsewhere
+			r.routes[s.Type] = resolvedRoute{connector: NameAIR}
 			continue
 		}
 		rt := route(c.Routes, s.Type)
@@ -334,7 +345,7 @@ func validPattern(p string) bool {
 		return true
 	}
 	for _, s := range actions.All() {
-		if s.Remediation && labtenant.Matches(p, s.Type) {
+		if s.Remediation && !s.CaseAction() && labtenant.Matches(p, s.Type) {
 			return true
 		}
 	}

@@ -17,8 +17,10 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -49,12 +51,18 @@ type Deps struct {
 	// HTTP, when set, sends every vendor request (tests point it at
 	// httptest servers); nil gives each connector a client with its timeout.
 	HTTP *http.Client
+	// AIR are the executors of the actions AIR carries out on itself (the
+	// connector kind actions.AIR, named "air"), by action type: case
+	// actions (internal/caseaction), notifications. A type of that kind
+	// without an executor here fails as not configured.
+	AIR map[string]remediation.Executor
 }
 
 // Router sends each remediation to the connector configured for its type.
 type Router struct {
 	routes map[string]Route
 	execs  map[string]remediation.Executor // connector name → connector
+	kinds  map[string]string               // connector name → kind
 	// Lab is the lab tenant, always built (it carries what no route sends
 	// elsewhere).
 	Lab *labtenant.Tenant
@@ -88,7 +96,9 @@ func NewRouter(ctx context.Context, cfg Config, deps Deps) (*Router, error) {
 		log = log.WithField("tenant", cfg.Tenant)
 	}
 	r := &Router{routes: map[string]Route{}, execs: map[string]remediation.Executor{}, log: log}
-	kinds := map[string]string{NameLab: actions.Lab}
+	kinds := map[string]string{NameLab: actions.Lab, NameAIR: actions.AIR}
+	r.kinds = kinds
+	r.execs[NameAIR] = ownExecutors(maps.Clone(deps.AIR))
 
 	r.Lab = &labtenant.Tenant{Store: deps.Store, Strict: cfg.Lab.Strict, Faults: slices.Clone(cfg.Lab.Faults)}
 	r.execs[NameLab] = r.Lab
@@ -133,7 +143,8 @@ func NewRouter(ctx context.Context, cfg Config, deps Deps) (*Router, error) {
 }
 
 // Execute carries out one remediation with the connector its type is
-// routed to.
+// routed to, or, when the request names connectors (a playbook step's
+// connectors:), with the first of them that acts (see fallback).
 func (r *Router) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
 	rt, ok := r.routes[req.Type]
 	if !ok {
@@ -150,8 +161,167 @@ func (r *Router) Execute(ctx context.Context, req remediation.Request) (remediat
 			return remediation.Result{}, err
 		}
 	}
+	if len(req.Connectors) > 0 {
+		return r.fallback(ctx, req)
+	}
 	r.log.WithFields(logrus.Fields{"action": req.ActionID, "type": req.Type, "connector": rt.Connector}).Debug("routing remediation")
-	return r.execs[rt.Connector].Execute(ctx, req)
+	res, err := r.execs[rt.Connector].Execute(ctx, req)
+	if err == nil {
+		res.Connector = rt.Connector
+	}
+	return res, err
+}
+
+// fallback carries out a request with the first of its connectors that
+// acts. It moves on to the next connector only when one definitively did
+// not act: it is not configured here, cannot carry the type, or answered
+// that the target is unknown to it (not_found) or that AIR may not
+// (forbidden). Any other failure — a timeout, a 5xx, a throttle, an
+// answer AIR cannot read — may hide an effect, so it ends the attempt
+// with that connector's error: the activity retries it with the same
+// idempotency key, and a remediation never runs through two connectors.
+// The result names the connector that acted and, in Skipped, why each
+// earlier one was passed over; an error carries the same notes.
+func (r *Router) fallback(ctx context.Context, req remediation.Request) (remediation.Result, error) {
+	var skipped []string
+	var last error
+	for i, name := range req.Connectors {
+		conn, why := r.pick(name, req.Type)
+		if conn == "" {
+			skipped = append(skipped, name+": "+why)
+			continue
+		}
+		r.log.WithFields(logrus.Fields{"action": req.ActionID, "type": req.Type, "connector": conn, "preference": i + 1}).
+			Debug("routing remediation by the step's connectors")
+		res, err := r.execs[conn].Execute(ctx, req)
+		if err == nil {
+			res.Connector, res.Skipped = conn, skipped
+			return res, nil
+		}
+		if !didNotAct(err) {
+			return remediation.Result{}, noted(err, skipped)
+		}
+		r.log.WithError(err).WithFields(logrus.Fields{"action": req.ActionID, "connector": conn}).
+			Info("connector did not act; trying the step's next connector")
+		skipped = append(skipped, conn+": "+err.Error())
+		last = err
+	}
+	if last != nil { // the last one reached did not act: its kind stands
+		return remediation.Result{}, noted(fmt.Errorf("no connector of %s carried out %s", strings.Join(req.Connectors, ", "), req.Type), skipped, last)
+	}
+	return remediation.Result{}, noted(domain.Errorf(domain.KindInvalid, "none of the step's connectors %s can carry out %s here",
+		strings.Join(req.Connectors, ", "), req.Type), skipped)
+}
+
+// didNotAct reports whether a connector's error says for certain that
+// nothing happened: the target is unknown to it, AIR may not act there, or
+// the connector is not configured. Only then may another connector act.
+func didNotAct(err error) bool {
+	switch domain.KindOf(err) {
+	case domain.KindNotFound, domain.KindForbidden:
+		return true
+	}
+	return errors.Is(err, errNotConfigured)
+}
+
+// noted adds to err why earlier connectors were passed over. It keeps
+// err's kind and retry delay (errors.As still finds them), or cause's when
+// given.
+func noted(err error, skipped []string, cause ...error) error {
+	if len(skipped) == 0 {
+		return err
+	}
+	n := &notedError{msg: err.Error() + " (passed over: " + strings.Join(skipped, "; ") + ")", err: err}
+	if len(cause) > 0 {
+		n.err = cause[0]
+	}
+	return n
+}
+
+type notedError struct {
+	msg string
+	err error
+}
+
+func (e *notedError) Error() string { return e.msg }
+func (e *notedError) Unwrap() error { return e.err }
+
+// pick resolves one of a step's connectors for an action type: a
+// configured connector's name (lab, mde, graph, air, a webhook's), or a
+// connector kind, which means the connector the tenant's routes send the
+// type to when it is of that kind, else the one configured connector of
+// that kind. It returns "" and why when none fits.
+func (r *Router) pick(name, actionType string) (string, string) {
+	spec, _ := actions.Lookup(actionType)
+	carries := func(conn string) (string, string) {
+		if spec != nil && !spec.CarriedBy(r.kinds[conn]) {
+			return "", fmt.Sprintf("%s (%s) cannot carry out %s", conn, r.kinds[conn], actionType)
+		}
+		if own, ok := r.execs[conn].(ownExecutors); ok && own[actionType] == nil {
+			return "", "AIR has no executor for " + actionType + " configured"
+		}
+		return conn, ""
+	}
+	if _, ok := r.kinds[name]; ok {
+		return carries(name)
+	}
+	if !actions.IsConnectorKind(name) {
+		return "", "no connector of that name is configured"
+	}
+	if rt, ok := r.routes[actionType]; ok && rt.Kind == name {
+		return carries(rt.Connector)
+	}
+	var of []string
+	for _, n := range sortedKeys(r.kinds) {
+		if r.kinds[n] == name {
+			of = append(of, n)
+		}
+	}
+	switch len(of) {
+	case 0:
+		return "", "not configured"
+	case 1:
+		return carries(of[0])
+	}
+	return "", fmt.Sprintf("several %s connectors are configured (%s): name one", name, strings.Join(of, ", "))
+}
+
+// CheckConnectors checks a playbook step's connectors against this
+// configuration, for the worker's start: every name must be a connector
+// kind or a configured connector, and a kind with several configured
+// connectors (webhooks) must be named by the connector instead. A kind
+// that is not configured is no error: the step passes over it.
+func (r *Router) CheckConnectors(actionType string, names []string) error {
+	var errs []error
+	for _, name := range names {
+		if _, ok := r.kinds[name]; ok {
+			continue
+		}
+		if !actions.IsConnectorKind(name) {
+			errs = append(errs, fmt.Errorf("connector %q is neither a connector kind (%s) nor configured (%s)",
+				name, strings.Join(actions.ConnectorKinds, ", "), strings.Join(sortedKeys(r.kinds), ", ")))
+			continue
+		}
+		if _, why := r.pick(name, actionType); strings.HasPrefix(why, "several ") {
+			errs = append(errs, fmt.Errorf("connector %q: %s", name, why))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// errNotConfigured is what an AIR executor missing for a type answers.
+var errNotConfigured = errors.New("not configured")
+
+// ownExecutors carries out the actions of kind air, each type with its own
+// executor (Deps.AIR).
+type ownExecutors map[string]remediation.Executor
+
+func (o ownExecutors) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
+	e := o[req.Type]
+	if e == nil {
+		return remediation.Result{}, fmt.Errorf("AIR has no executor for %s: %w", req.Type, errNotConfigured)
+	}
+	return e.Execute(ctx, req)
 }
 
 // Routes lists where every remediation action type goes, by type.

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -238,6 +239,12 @@ func TestRegistryMatchesConnectors(t *testing.T) {
 			if has != s.CarriedBy(kind) {
 				t.Errorf("%s: registry says %s carries it: %v; the connector implements it: %v", s.Type, kind, s.CarriedBy(kind), has)
 			}
+		}
+		if s.CaseAction() {
+			if !slices.Equal(s.Connectors, []string{actions.AIR}) {
+				t.Errorf("%s: a case action is carried by AIR alone, got %v", s.Type, s.Connectors)
+			}
+			continue
 		}
 		if s.Remediation && !s.CarriedBy(actions.Webhook) {
 			t.Errorf("%s: a webhook can carry any remediation", s.Type)

@@ -37,6 +37,23 @@ type Action struct {
 	Error           string       `json:"error,omitempty" db:"error"`
 	UndoOf          string       `json:"undoOf,omitempty" db:"undo_of"`
 	IdempotencyKey  string       `json:"idempotencyKey" db:"idempotency_key"`
+	// Connectors are the connectors the playbook step asked for, in order
+	// of preference (a step's connectors:); empty means the tenant's
+	// routes decide.
+	Connectors NameList `json:"connectors,omitempty" db:"connectors"`
+	// Connector is the connector that carried the action out, and
+	// ConnectorNote why the ones before it in Connectors were passed over
+	// ("mde: not found: …"); both empty until it ran.
+	Connector     string `json:"connector,omitempty" db:"connector"`
+	ConnectorNote string `json:"connectorNote,omitempty" db:"connector_note"`
+}
+
+// IncidentTarget is the target key of an action on the incident itself (a
+// case action: severity, classification, assignment, resolution). It is
+// no entity key, and it names the incident so that two incidents' case
+// actions are never taken for the same action.
+func IncidentTarget(incidentID int64) EntityKey {
+	return EntityKey(fmt.Sprintf("incident:%d", incidentID))
 }
 
 // HashParams is the hash an approval binds to: the action's type, target and
@@ -148,3 +165,24 @@ func (r Role) AtLeast(min Role) bool {
 	}
 	return ri >= 0 && mi >= 0 && ri >= mi
 }
+
+// NameList is a short list of names kept as a JSON array in a text column.
+// Unlike StringList, an empty list reads back as nil, so that an action
+// without one compares equal before and after the store.
+type NameList []string
+
+// Scan reads the JSON array from a text column.
+func (l *NameList) Scan(src any) error {
+	var list StringList
+	if err := list.Scan(src); err != nil {
+		return err
+	}
+	*l = nil
+	if len(list) > 0 {
+		*l = NameList(list)
+	}
+	return nil
+}
+
+// Value writes the list as a JSON array.
+func (l NameList) Value() (driver.Value, error) { return StringList(l).Value() }

@@ -23,6 +23,9 @@ type Incident struct {
 	// Actions are the incident's own actions so far (a stored incident's);
 	// proposals they record are planned as done, or as their status.
 	Actions []domain.Action
+	// Inputs are the tenant's values of the playbooks' inputs, by playbook
+	// name; an input without one plans with its default.
+	Inputs map[string]map[string]any
 }
 
 // Step is one thing a playbook would do.
@@ -103,6 +106,9 @@ type Plan struct {
 	// Assumed is what the plan assumed of actions that would wait
 	// (Options.Assume); empty: still pending.
 	Assumed string `json:"assumed,omitempty"`
+	// Inputs are the input values the planned playbooks run with (the
+	// tenant's, else the defaults), by playbook name.
+	Inputs map[string]map[string]any `json:"inputs,omitempty"`
 
 	assume  string
 	answers map[string][]string
@@ -133,7 +139,7 @@ func MakeWith(books []*playbook.Playbook, in Incident, opts Options) (*Plan, err
 		return nil, domain.Invalid("assume", "want approved or rejected, got %q", opts.Assume)
 	}
 	env := playbook.NewEnv(in.Incident, in.Alerts, in.Entities)
-	choice, err := playbook.Choose(books, env)
+	choice, err := playbook.ChooseWith(books, env, in.Inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +156,15 @@ func MakeWith(books []*playbook.Playbook, in Incident, opts Options) (*Plan, err
 	p.assume, p.Assumed, p.answers = opts.Assume, opts.Assume, opts.Answers
 	runs := make([]*planRun, len(selected))
 	for i, pb := range selected {
-		runs[i] = &planRun{pb: pb, env: withSteps(env)}
+		penv := env
+		if len(pb.Inputs) > 0 {
+			penv = playbook.WithPlaybookInputs(env, pb, in.Inputs[pb.Name])
+			if p.Inputs == nil {
+				p.Inputs = map[string]map[string]any{}
+			}
+			p.Inputs[pb.Name] = pb.ResolveInputs(in.Inputs[pb.Name])
+		}
+		runs[i] = &planRun{pb: pb, env: withSteps(penv)}
 	}
 	for _, stage := range playbook.Stages {
 		for _, r := range runs {
@@ -329,6 +343,9 @@ func (p *Plan) remediation(c *Context, r *planRun, step *playbook.Step, inv play
 		return err
 	}
 	ps.Outcome, ps.Reason = string(d.Outcome), d.Reason
+	if ps.Target == "" { // a case action: the incident
+		ps.Target = string(a.TargetKey)
+	}
 	known := c.Known(a)
 	switch m := c.Covered(a); {
 	case known != nil:

@@ -8,6 +8,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/playbook"
@@ -118,7 +119,17 @@ func IdempotencyKey(incidentID int64, playbookName, stepID string, target domain
 // decision means no action.
 func Propose(c *Context, pb *playbook.Playbook, step *playbook.Step, inv playbook.Invocation) (*domain.Action, policy.Decision, error) {
 	target := c.Entities[inv.Target]
-	d := policy.Decide(c.Settings, policy.Input{ActionType: step.Action, Approval: step.Approval,
+	targetKey, targetName := inv.Target, inv.TargetName
+	incident := step.Spec != nil && step.Spec.CaseAction()
+	if incident {
+		// A case action acts on the incident itself, keyed by it so that
+		// it is never joined with another incident's.
+		targetKey, targetName = domain.IncidentTarget(c.Incident.ID), c.Incident.DisplayName
+		if targetName == "" {
+			targetName = fmt.Sprintf("incident %d", c.Incident.ID)
+		}
+	}
+	d := policy.Decide(c.Settings, policy.Input{ActionType: step.Action, Approval: step.Approval, Incident: incident,
 		Verdict: target.Verdict, DeviceGroup: target.Attrs["deviceGroup"], FilePath: target.Attrs["filePath"],
 		EntityTags: target.Tags, Rule: policy.RuleEnv{
 			Action:   policy.RuleAction{Type: step.Action, Params: inv.Args},
@@ -132,10 +143,13 @@ func Propose(c *Context, pb *playbook.Playbook, step *playbook.Step, inv playboo
 	}
 	a := &domain.Action{
 		IncidentID: c.Incident.ID, Playbook: pb.Name, PlaybookVersion: pb.Version, Step: step.ID, Type: step.Action,
-		TargetKey: inv.Target, TargetName: inv.TargetName, Params: params,
-		ParamsHash: domain.HashParams(step.Action, inv.Target, params), Source: domain.SourceAutomated,
+		TargetKey: targetKey, TargetName: targetName, Params: params,
+		ParamsHash: domain.HashParams(step.Action, targetKey, params), Source: domain.SourceAutomated,
 		RequestedBy: "playbook:" + pb.Name, Status: domain.ActionPending, Reason: d.Reason,
-		IdempotencyKey: IdempotencyKey(c.Incident.ID, pb.Name, step.ID, inv.Target),
+		IdempotencyKey: IdempotencyKey(c.Incident.ID, pb.Name, step.ID, targetKey),
+	}
+	if len(step.Connectors) > 0 {
+		a.Connectors = domain.NameList(slices.Clone(step.Connectors))
 	}
 	if d.Outcome == policy.Run {
 		a.Status, a.DecidedBy = domain.ActionApproved, domain.PolicyActor

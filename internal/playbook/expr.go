@@ -240,7 +240,7 @@ func polish(msg string, inputs []string) string {
 		case "item":
 			return msg + " (item exists in steps with for_each)"
 		case "inputs":
-			return msg + " (inputs exist in sub-playbooks, kind: sub)"
+			return msg + " (declare inputs: at the top of the playbook)"
 		}
 		names := append(exprNames(reflect.TypeOf(Env{})), "item")
 		if s := closest(m[1], names); s != "" {

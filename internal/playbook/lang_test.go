@@ -262,9 +262,27 @@ func TestParseLanguageErrors(t *testing.T) {
 			want: []string{`t.yaml:3:12: exclusive must be true or false, got "yes please"`},
 		},
 		{
-			name: "inputs on a playbook",
+			name: "entity inputs on a playbook",
 			src:  header + "inputs: {device: device}\n",
-			want: []string{`t.yaml:3:1: inputs are for sub-playbooks: add kind: sub, or leave inputs out`},
+			want: []string{`t.yaml:3:10: input device: a playbook's inputs are tenant switches of type string, int, bool, strings; entity inputs (device) are for sub-playbooks (kind: sub)`},
+		},
+		{
+			name: "a playbook's input without a default",
+			src:  header + "inputs:\n  containHosts: {type: bool}\n  mode: string\n",
+			want: []string{
+				`t.yaml:4:3: input containHosts needs a default: a tenant that never sets it runs the playbook with the default`,
+				`t.yaml:5:3: input mode needs a default: a tenant that never sets it runs the playbook with the default`,
+			},
+		},
+		{
+			name: "a playbook's input of the wrong type in an expression",
+			src: header + "inputs:\n  containHosts: {type: bool, default: true}\nstages:\n  containment:\n" +
+				"    - id: iso\n      for_each: devices\n      when: inputs.containHosts == \"yes\"\n      action: device.isolate\n" +
+				"    - id: tag\n      when: inputs.containHost\n      action: incident.tag\n      with: {tags: [x]}\n",
+			want: []string{
+				`t.yaml:9:33: when: invalid operation: == (mismatched types bool and string)`,
+				`t.yaml:12:20: when: inputs has no field containHost (did you mean containHosts?)`,
+			},
 		},
 		{
 			name: "bad inputs",
@@ -282,7 +300,7 @@ func TestParseLanguageErrors(t *testing.T) {
 		{
 			name: "inputs in a playbook's expressions",
 			src:  header + "match: inputs.device.verdict == \"malicious\"\n",
-			want: []string{`t.yaml:3:8: match: unknown name inputs (inputs exist in sub-playbooks, kind: sub)`},
+			want: []string{`t.yaml:3:8: match: unknown name inputs (declare inputs: at the top of the playbook)`},
 		},
 		{
 			name: "misspelt input",

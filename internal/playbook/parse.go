@@ -281,11 +281,11 @@ func (l *loader) playbook(src []byte) *Playbook {
 			}
 		}
 	}
-	if k := f.keys["inputs"]; k != nil && !sub {
-		l.errorf(k, "inputs are for sub-playbooks: add kind: sub, or leave inputs out")
-	}
-	if n := f.vals["inputs"]; n != nil && sub {
+	if n := f.vals["inputs"]; n != nil {
 		pb.Inputs = l.inputs(n)
+		if !sub {
+			l.topInputs(n, pb.Inputs)
+		}
 		for _, in := range pb.Inputs {
 			l.inputNames = append(l.inputNames, in.Name)
 		}
@@ -610,6 +610,16 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, fl *flow, info *s
 			st.Retry = l.retry(rn)
 		}
 	}
+	if cn := f.vals["connectors"]; cn != nil {
+		switch {
+		case use:
+			l.errorf(f.keys["connectors"], "a use step takes no connectors: the sub-playbook's steps set their own")
+		case st.Spec != nil && !st.Spec.Remediation:
+			l.errorf(f.keys["connectors"], "connectors apply to remediation actions only; %s runs in the workflow", st.Action)
+		default:
+			st.Connectors = l.connectors(cn, st.Spec)
+		}
+	}
 
 	ctx := &exprCtx{handler: st.Handler}
 	l.cur = ctx
@@ -686,6 +696,7 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, fl *flow, info *s
 		st.args = l.useArgs(f.vals["with"], scope)
 	default:
 		st.args = l.args(f.vals["with"], f.keys["with"], actn, st.Spec, scope)
+		l.argsTogether(f.vals["with"], st.Spec, st.args)
 	}
 
 	if spec := st.Spec; spec != nil {
@@ -713,6 +724,38 @@ func (l *loader) step(n *yaml.Node, stage Stage, pb *Playbook, fl *flow, info *s
 		return nil
 	}
 	return st
+}
+
+// argsTogether checks a step's literal arguments against each other (a
+// determination must fit its classification); arguments computed by
+// expressions are checked when the step runs.
+func (l *loader) argsTogether(with *yaml.Node, spec *actions.Spec, args []namedArg) {
+	if spec == nil || with == nil {
+		return
+	}
+	vals := make(map[string]any, len(args))
+	for _, a := range args {
+		if lit, ok := a.value.(literal); ok {
+			vals[a.name] = lit.v
+		} else {
+			vals[a.name] = a.value // not known until the step runs
+		}
+	}
+	err := spec.CheckTogether(vals)
+	if err == nil {
+		return
+	}
+	at, field := with, ""
+	if de, ok := err.(*domain.Error); ok {
+		field = de.Field
+		err = errors.New(de.Message)
+	}
+	for i := 0; i+1 < len(with.Content); i += 2 {
+		if with.Content[i].Value == field {
+			at = with.Content[i+1]
+		}
+	}
+	l.errorf(at, "with.%s: %v", field, err)
 }
 
 // retry reads a retry policy.

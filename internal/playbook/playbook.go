@@ -106,8 +106,9 @@ type Playbook struct {
 	// Exclusive playbooks run alone: when one matches, the other playbooks
 	// that match do not run (Select).
 	Exclusive bool
-	// Inputs are what a sub-playbook takes from the step that uses it, in
-	// file order; nil for other playbooks.
+	// Inputs are what a sub-playbook takes from the step that uses it, or
+	// for a playbook its tenant switches (settable per tenant without
+	// editing the file; each has a default), in file order.
 	Inputs []Input
 	File   string // as given to Parse
 	Source []byte // the file's bytes, which a workflow pins and recompiles on replay
@@ -200,6 +201,11 @@ type Step struct {
 	// Timeout bounds one invocation's execution; 0 means the default.
 	Timeout time.Duration
 	Retry   RetryPolicy
+	// Connectors are the connectors the step's actions go through, in
+	// order of preference (connector kinds or configured connectors'
+	// names); empty means the tenant's routes decide. Each carries the
+	// action type (the loader checked it against the registry).
+	Connectors []string
 	// OnError is OnErrorFail, OnErrorContinue or the id of a handler step of
 	// the same playbook that runs when this step fails.
 	OnError string
@@ -257,7 +263,14 @@ func (p *Playbook) Steps(stage Stage) []*Step {
 // empty match applies to every incident; a sub-playbook applies to none (it
 // runs only through use). It is pure and deterministic: safe inside workflow
 // code. Select applies the fallback rule on top.
-func (p *Playbook) Matches(env *Env) (bool, error) {
+//
+// A playbook's match sees its inputs at their defaults; MatchesWith gives
+// the tenant's values.
+func (p *Playbook) Matches(env *Env) (bool, error) { return p.MatchesWith(env, nil) }
+
+// MatchesWith is Matches with the tenant's values of the playbook's inputs
+// (nil: the defaults).
+func (p *Playbook) MatchesWith(env *Env, values InputValues) (bool, error) {
 	if p.Kind == KindSub {
 		return false, nil
 	}
@@ -267,7 +280,14 @@ func (p *Playbook) Matches(env *Env) (bool, error) {
 	if env == nil {
 		return false, domain.Errorf(domain.KindInvalid, "playbook %s: match: no environment", p.Name)
 	}
-	ok, err := p.match.runBool(env)
+	if len(p.Inputs) > 0 {
+		env = WithPlaybookInputs(env, p, values)
+	}
+	sc, err := p.scopes.bind(env, itemNone)
+	if err != nil {
+		return false, domain.Errorf(domain.KindInvalid, "playbook %s: match: %v", p.Name, err)
+	}
+	ok, err := p.match.runBool(sc.value)
 	if err != nil {
 		return false, domain.Errorf(domain.KindInvalid, "playbook %s: match: %v", p.Name, err)
 	}
@@ -311,10 +331,14 @@ type Left struct {
 //     runs alone and every other candidate is left out.
 //
 // It is pure and deterministic: safe inside workflow code.
-func Choose(pbs []*Playbook, env *Env) (Choice, error) {
+func Choose(pbs []*Playbook, env *Env) (Choice, error) { return ChooseWith(pbs, env, nil) }
+
+// ChooseWith is Choose with the tenant's values of the playbooks' inputs,
+// by playbook name, which their match expressions read.
+func ChooseWith(pbs []*Playbook, env *Env, inputs map[string]map[string]any) (Choice, error) {
 	var matched, fallbacks []*Playbook
 	for _, pb := range pbs {
-		ok, err := pb.Matches(env)
+		ok, err := pb.MatchesWith(env, inputs[pb.Name])
 		if err != nil {
 			return Choice{}, err
 		}

@@ -128,7 +128,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown step key",
 			src:  header + "stages:\n  triage:\n    - id: a\n      action: incident.tag\n      whn: true\n      with: {tags: [x]}\n",
-			want: []string{`t.yaml:7:7: unknown key "whn", want one of id, action, use, ask, wait, when, for_each, target, with, approval, timeout, retry, on_error, handler`},
+			want: []string{`t.yaml:7:7: unknown key "whn", want one of id, action, use, ask, wait, when, for_each, target, with, approval, timeout, retry, connectors, on_error, handler`},
 		},
 		{
 			name: "unknown playbook key",
@@ -419,7 +419,7 @@ stages:
 `
 	_, err := Parse("many.yaml", []byte(src))
 	want := `many.yaml:3:26: match: invalid operation: > (mismatched types string and int)
-many.yaml:8:7: unknown key "whn", want one of id, action, use, ask, wait, when, for_each, target, with, approval, timeout, retry, on_error, handler
+many.yaml:8:7: unknown key "whn", want one of id, action, use, ask, wait, when, for_each, target, with, approval, timeout, retry, connectors, on_error, handler
 many.yaml:11:11: duplicate step id "tag", first at line 6
 many.yaml:13:15: user.disable acts on users, but for_each iterates devices
 many.yaml:14:3: unknown key "cleanup", want one of triage, analysis, containment, eradication, recovery, review`

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/graph"
 	"github.com/airsoc/air/internal/policy"
@@ -93,6 +94,7 @@ type simulation struct {
 	tags     []string
 	comments []string
 	actions  []simAction
+	incident map[string]string // the fields case actions set, by Graph name
 }
 
 func simulate(t *testing.T, pb *Playbook, tc *TestCase) {
@@ -132,8 +134,14 @@ func simulate(t *testing.T, pb *Playbook, tc *TestCase) {
 		}
 		s.entities[e.Key] = e
 	}
-	env := NewEnv(inc, alerts, entities)
-	if ok, err := pb.Matches(env); err != nil {
+	s.incident = map[string]string{"severity": string(inc.Severity), "status": string(inc.Status),
+		"classification": inc.Classification, "determination": inc.Determination, "assignedTo": inc.AssignedTo}
+	values, err := tc.CheckInputs(pb)
+	if err != nil {
+		t.Fatalf("inputs: %v", err)
+	}
+	env := WithPlaybookInputs(NewEnv(inc, alerts, entities), pb, values)
+	if ok, err := pb.MatchesWith(env, values); err != nil {
 		t.Fatal(err)
 	} else if ok {
 		if _, err := s.playbook(pb, env); err != nil {
@@ -238,7 +246,8 @@ func (s *simulation) invoke(st *Step, inv Invocation) ActionOutput {
 	}
 	target := s.entities[inv.Target]
 	d := policy.Decide(s.settings, policy.Input{ActionType: st.Action, Approval: st.Approval, Verdict: target.Verdict,
-		DeviceGroup: target.Attrs["deviceGroup"], FilePath: target.Attrs["filePath"], EntityTags: target.Tags})
+		DeviceGroup: target.Attrs["deviceGroup"], FilePath: target.Attrs["filePath"], EntityTags: target.Tags,
+		Incident: st.Spec.CaseAction()})
 	if d.Outcome == policy.Skip {
 		res.Status = InvocationSkipped
 		return res
@@ -276,22 +285,54 @@ func (s *simulation) invoke(st *Step, inv Invocation) ActionOutput {
 	}
 	s.actions = append(s.actions, a)
 	res.Status = a.status
+	if a.status == string(domain.ActionSucceeded) && st.Spec.CaseAction() {
+		s.applyCase(st.Action, inv.Args)
+	}
 	return res
+}
+
+// applyCase changes the simulated incident as a case action that ran
+// does (internal/caseaction).
+func (s *simulation) applyCase(typ string, args map[string]any) {
+	str := func(k string) string { v, _ := args[k].(string); return v }
+	switch typ {
+	case "incident.set_severity":
+		s.incident["severity"] = str("severity")
+	case "incident.assign":
+		s.incident["assignedTo"] = str("assignedTo")
+	case "incident.classify", "incident.resolve":
+		if typ == "incident.resolve" {
+			if s.incident["status"] == string(domain.IncidentResolved) {
+				return
+			}
+			s.incident["status"] = string(domain.IncidentResolved)
+		}
+		c, d, _ := domain.CheckClassification(str("classification"), str("determination"))
+		s.incident["classification"], s.incident["determination"] = c, d
+	}
 }
 
 func (s *simulation) check() {
 	t, want := s.t, s.tc.Expect
 	state := domain.InvestigationBenign
-	if len(s.actions) > 0 {
-		state = domain.InvestigationSuccessfullyRemediated
-		for _, a := range s.actions {
-			if a.status != string(domain.ActionSucceeded) {
-				state = domain.InvestigationPartiallyRemediated
-			}
+	for _, a := range s.actions {
+		if spec, _ := actions.Lookup(a.typ); spec.CaseAction() {
+			continue // no remediation: it does not count
+		}
+		if state == domain.InvestigationBenign {
+			state = domain.InvestigationSuccessfullyRemediated
+		}
+		if a.status != string(domain.ActionSucceeded) {
+			state = domain.InvestigationPartiallyRemediated
 		}
 	}
 	if want.State != "" && state != want.State {
 		t.Errorf("state = %s, want %s", state, want.State)
+	}
+	for k, v := range want.Incident {
+		if s.incident[k] != v {
+			t.Errorf("incident.%s = %q, want %q", k, s.incident[k], v)
+		}
 	}
 	for _, tag := range want.Tags {
 		if !slices.Contains(s.tags, tag) {

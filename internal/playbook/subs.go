@@ -28,15 +28,18 @@ import (
 // static Env, entityScope and alertScope for a playbook, and for a
 // sub-playbook the same with an `inputs` field added.
 type scopeSet struct {
-	sub    bool
+	sub bool // the environments have inputs (a sub-playbook, or a playbook that declares inputs)
+	// top marks a playbook's own inputs: an environment without values
+	// (not built with WithPlaybookInputs) reads every input's default.
+	top    bool
 	inputs []Input
 	inType reflect.Type    // struct with one field per input
 	types  [3]reflect.Type // by itemType: struct{*Env; [Item]; Inputs}
 }
 
 func newScopeSet(sub bool, inputs []Input) *scopeSet {
-	s := &scopeSet{sub: sub, inputs: inputs}
-	if !sub {
+	s := &scopeSet{sub: sub || len(inputs) > 0, top: !sub, inputs: inputs}
+	if !s.sub {
 		return s
 	}
 	fields := make([]reflect.StructField, len(inputs))
@@ -101,7 +104,7 @@ func (s *scopeSet) bind(env *Env, it itemType) (boundScope, error) {
 		}
 		return boundScope{value: env}, nil
 	}
-	if env.inputs == nil {
+	if env.inputs == nil && !s.top {
 		return boundScope{}, fmt.Errorf("a sub-playbook's steps run through a use step: build their environment with WithInputs")
 	}
 	in := reflect.New(s.inType).Elem()

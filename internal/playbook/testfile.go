@@ -65,7 +65,21 @@ type TestCase struct {
 	// Answers are what people answer the playbook's questions, by ask
 	// step id; a question none names times out.
 	Answers map[string][]string
-	Expect  Expectation
+	// Inputs are the tenant's values of the tested playbook's inputs for
+	// the case (nil: every input at its default); InputsLine is where they
+	// are, for diagnostics. CheckInputs checks them against the playbook.
+	Inputs     map[string]any
+	InputsLine int
+	Expect     Expectation
+}
+
+// CheckInputs checks the case's inputs against the tested playbook and
+// returns them converted to the declared types.
+func (c *TestCase) CheckInputs(pb *Playbook) (InputValues, error) {
+	if c.Inputs == nil {
+		return nil, nil
+	}
+	return pb.CheckInputValues(c.Inputs)
 }
 
 // EntityFacts are attributes and tags a test case adds to an entity.
@@ -138,6 +152,10 @@ type TestDecision struct {
 // checked, except that Actions, when the file gives actions (even []), must
 // be exactly the remediation actions proposed, in any order.
 type Expectation struct {
+	// Incident are incident fields the case expects at the end (severity,
+	// status, classification, determination, assignedTo), by their Graph
+	// names: what case actions set.
+	Incident map[string]string
 	State    domain.InvestigationState
 	Tags     []string // tags the incident must carry
 	Comments []string // substrings of incident comments that must appear
@@ -192,6 +210,7 @@ var (
 	testResultKeys   = names(testResultFields)
 	testDecisionKeys = names(testDecisionFields)
 	testExpectKeys   = names(testExpectFields)
+	testExpIncKeys   = names(testExpIncFields)
 	testActionKeys   = names(testActionFields)
 	testNotKeys      = names(testNotFields)
 	testNotActKeys   = names(testNotActFields)
@@ -364,6 +383,16 @@ func (l *loader) testCase(n *yaml.Node) (TestCase, bool) {
 			if d, ok := l.decision(item); ok {
 				tc.Decisions = append(tc.Decisions, d)
 			}
+		}
+	}
+	if in := f.vals["inputs"]; in != nil && in.ShortTag() != "!!null" {
+		if in.Kind != yaml.MappingNode {
+			l.errorf(in, "inputs must be a mapping of input names to values, got %s", kindName(in))
+		} else if raw, ok := l.toJSON(in, "inputs"); ok {
+			if err := json.Unmarshal(raw, &tc.Inputs); err != nil {
+				l.errorf(in, "inputs: %v", err)
+			}
+			tc.InputsLine = in.Line
 		}
 	}
 	if pn := f.vals["pending"]; pn != nil {
@@ -643,6 +672,18 @@ func (l *loader) expectation(n *yaml.Node) Expectation {
 	}
 	if cn := f.vals["comments"]; cn != nil {
 		e.Comments = l.strs(cn, "comments")
+	}
+	if in := f.vals["incident"]; in != nil {
+		if inf, ok := l.fields(in, "expect.incident", testExpIncKeys); ok {
+			e.Incident = map[string]string{}
+			for _, k := range testExpIncKeys {
+				if vn := inf.vals[k]; vn != nil {
+					if v, ok := l.str(vn, "incident."+k); ok {
+						e.Incident[k] = v
+					}
+				}
+			}
+		}
 	}
 	if an := f.vals["actions"]; an != nil {
 		e.Actions = []ExpectedAction{}

@@ -41,6 +41,8 @@ var testCaseFields = []field{
 		obj{"enum": []string{PendingExpire, PendingApprove, PendingReject}}},
 	{"answers", "Answers people give to the playbook's questions, by ask step id: a choice, or a list of them for a question that takes several. A question no answer names times out (its default applies, or the step fails).",
 		obj{"type": "object", "propertyNames": idSchema, "additionalProperties": answerSchema}},
+	{"inputs", "The tenant's values of the playbook's inputs for the case, by name (as starter playbooks inputs sets them); absent: the defaults.",
+		obj{"type": "object", "propertyNames": obj{"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}}},
 	{"expect", "What the case checks at the end.", obj{"$ref": "#/$defs/expect"}},
 }
 
@@ -98,6 +100,15 @@ var testExpectFields = []field{
 	{"not", "What must not happen: actions of a type (on a target), tags, comment texts.", obj{"$ref": "#/$defs/not"}},
 	{"answers", "The answers the questions ended with, by ask step id (a default applied on timeout counts): a choice, or a list of them.",
 		obj{"type": "object", "propertyNames": idSchema, "additionalProperties": answerSchema}},
+	{"incident", "Incident fields at the end, as case actions set them.", obj{"$ref": "#/$defs/expectIncident"}},
+}
+
+var testExpIncFields = []field{
+	{"severity", "The incident's severity.", obj{"enum": []string{"unknown", "informational", "low", "medium", "high"}}},
+	{"status", "The incident's status.", obj{"enum": []string{"active", "inProgress", "resolved", "redirected"}}},
+	{"classification", "The incident's classification.", obj{"enum": domain.Classifications}},
+	{"determination", "The incident's determination.", obj{"type": "string"}},
+	{"assignedTo", "Who the incident is assigned to.", obj{"type": "string"}},
 }
 
 var testActionFields = []field{
@@ -162,6 +173,7 @@ func TestSchema() []byte {
 			"expect":         def(testExpectFields),
 			"expectedAction": def(testActionFields, "type"),
 			"not":            def(testNotFields),
+			"expectIncident": def(testExpIncFields),
 			"notAction":      def(testNotActFields, "type"),
 			"action":         obj{"enum": all},
 			"remediation":    obj{"enum": slices.Clip(remediation)},

@@ -52,7 +52,7 @@ func TestNotifyStepQueuesOncePerItem(t *testing.T) {
 	defer st.Close()
 	c := &playbook.TestCase{Alerts: []json.RawMessage{json.RawMessage(outputsAlert)}}
 	for run := range 2 {
-		problems, incident, state, err := runWorkflow(ctx, st, sources, c)
+		problems, incident, state, err := runWorkflow(ctx, st, sources, books[0].Name, c)
 		if err != nil || len(problems) > 0 || state == nil {
 			t.Fatalf("run %d: %v %v", run, problems, err)
 		}

@@ -27,6 +27,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/actions"
+	"github.com/airsoc/air/internal/caseaction"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/graph"
 	"github.com/airsoc/air/internal/logging"
@@ -102,22 +104,27 @@ func RunFile(ctx context.Context, books []*playbook.Playbook, tf *playbook.TestF
 
 func runFile(ctx context.Context, books []*playbook.Playbook, tf *playbook.TestFile, opts Options) ([]Result, error) {
 	var sources []activities.PlaybookSource
-	found := false
+	var tested *playbook.Playbook
 	for _, b := range books {
 		if b.Name == tf.Playbook {
-			found = true
+			tested = b
 		}
 		if opts.Together || b.Name == tf.Playbook || b.Kind == playbook.KindSub {
 			sources = append(sources, activities.PlaybookSource{File: b.File, Source: b.Source})
 		}
 	}
-	if !found {
+	if tested == nil {
 		return nil, fmt.Errorf("%s: no playbook named %q", tf.File, tf.Playbook)
 	}
 	out := make([]Result, 0, len(tf.Cases))
 	for i := range tf.Cases {
 		c := &tf.Cases[i]
 		r := Result{File: tf.File, Playbook: tf.Playbook, Case: c.Name, Line: c.Line}
+		if _, err := c.CheckInputs(tested); err != nil {
+			r.Problems = []string{fmt.Sprintf("line %d: inputs: %v", c.InputsLine, err)}
+			out = append(out, r)
+			continue
+		}
 		o, err := runCase(ctx, books, sources, tf.Playbook, c, opts)
 		if err != nil {
 			o.problems = append(o.problems, err.Error())
@@ -128,10 +135,21 @@ func runFile(ctx context.Context, books []*playbook.Playbook, tf *playbook.TestF
 	return out, nil
 }
 
-// mockTarget answers executed actions from the case's mocked results.
-type mockTarget struct{ results []playbook.MockResult }
+// mockTarget answers executed actions from the case's mocked results. Case
+// actions no result names are carried out for real on the case's incident
+// (cases), so that expect.incident sees what they did.
+type mockTarget struct {
+	results []playbook.MockResult
+	cases   remediation.Executor
+}
 
 func (m mockTarget) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
+	named := slices.ContainsFunc(m.results, func(r playbook.MockResult) bool {
+		return r.Action == req.Type && (r.Target == "" || r.Target == req.Target)
+	})
+	if spec, ok := actions.Lookup(req.Type); ok && spec.CaseAction() && !named && m.cases != nil {
+		return m.cases.Execute(ctx, req)
+	}
 	for _, r := range m.results {
 		if r.Action != req.Type || (r.Target != "" && r.Target != req.Target) {
 			continue
@@ -185,7 +203,7 @@ func runCase(ctx context.Context, books []*playbook.Playbook, sources []activiti
 		return outcome{}, err
 	}
 	defer st.Close()
-	problems, incident, state, err := runWorkflow(ctx, st, sources, c)
+	problems, incident, state, err := runWorkflow(ctx, st, sources, tested, c)
 	o := outcome{problems: problems}
 	if err != nil || state == nil {
 		return o, err
@@ -223,7 +241,7 @@ func runCase(ctx context.Context, books []*playbook.Playbook, sources []activiti
 // runWorkflow runs the case's incident through IncidentWorkflow on a
 // fresh store. A nil state with no error means the run went wrong in a way
 // the problems describe.
-func runWorkflow(ctx context.Context, st *store.Store, sources []activities.PlaybookSource, c *playbook.TestCase) ([]string, int64, *workflows.State, error) {
+func runWorkflow(ctx context.Context, st *store.Store, sources []activities.PlaybookSource, tested string, c *playbook.TestCase) ([]string, int64, *workflows.State, error) {
 
 	settings := policy.Settings{Default: policy.SemiAll}
 	if c.Automation != nil {
@@ -231,6 +249,13 @@ func runWorkflow(ctx context.Context, st *store.Store, sources []activities.Play
 	}
 	if err := st.PutSetting(ctx, activities.SettingsKey, settings, "test"); err != nil {
 		return nil, 0, nil, err
+	}
+	if c.Inputs != nil {
+		// Checked against the playbook by runFile; stored as the API
+		// stores a tenant's, so the workflow reads them the real way.
+		if err := st.PutSetting(ctx, activities.InputsKeyPrefix+tested, c.Inputs, "test"); err != nil {
+			return nil, 0, nil, err
+		}
 	}
 	var incident int64
 	for i, raw := range c.Alerts {
@@ -264,7 +289,7 @@ func runWorkflow(ctx context.Context, st *store.Store, sources []activities.Play
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetWorkerOptions(workflows.WorkerOptions)
 	env.RegisterWorkflow(workflows.IncidentWorkflow)
-	env.RegisterActivity(&activities.Activities{Store: st, Executor: mockTarget{c.Results}, Playbooks: sources, Log: log,
+	env.RegisterActivity(&activities.Activities{Store: st, Executor: mockTarget{results: c.Results, cases: &caseaction.Executor{Store: st}}, Playbooks: sources, Log: log,
 		Notify: queueAnywhere{st},
 		Enrich: func(_ context.Context, s *activities.Snapshot) error {
 			s.Entities, missing = c.WithFacts(s.Entities)
@@ -394,6 +419,7 @@ func compare(ctx context.Context, st *store.Store, incident int64, state *workfl
 		return c.problems, c.notes, err
 	}
 	c.tags(inc.CustomTags, want)
+	c.incident(inc, want.Incident)
 	comments, err := st.IncidentComments(ctx, incident)
 	if err != nil {
 		return c.problems, c.notes, err
@@ -431,6 +457,17 @@ type checker struct {
 	joins    map[string][]string
 	problems []string
 	notes    []string
+}
+
+// incident checks expect.incident: the fields case actions set.
+func (c *checker) incident(inc *domain.Incident, want map[string]string) {
+	got := map[string]string{"severity": string(inc.Severity), "status": string(inc.Status),
+		"classification": inc.Classification, "determination": inc.Determination, "assignedTo": inc.AssignedTo}
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if got[k] != want[k] {
+			c.problems = append(c.problems, fmt.Sprintf("incident.%s: got %q, want %q", k, got[k], want[k]))
+		}
+	}
 }
 
 func (c *checker) state(state *workflows.State, want domain.InvestigationState) {
@@ -517,7 +554,7 @@ func (c *checker) absent(got []domain.Action, not []playbook.ExpectedAction) {
 func (c *checker) actions(got []domain.Action, want []playbook.ExpectedAction) {
 	used := make([]bool, len(got))
 	for _, w := range want {
-		i := slices.IndexFunc(got, func(a domain.Action) bool { return a.Type == w.Type && a.TargetKey == w.Target })
+		i := slices.IndexFunc(got, func(a domain.Action) bool { return a.Type == w.Type && sameTarget(a, w.Target) })
 		if i < 0 {
 			c.problems = append(c.problems, fmt.Sprintf("line %d: expected %s on %s, which was not proposed", w.Line, w.Type, w.Target))
 			continue
@@ -544,6 +581,18 @@ func (c *checker) ours(a domain.Action) bool {
 			pb, _, _ := strings.Cut(by, "/")
 			return ownerOf(c.owner, pb) == c.tested
 		})
+}
+
+// sameTarget reports whether an action acts on the expected target. A case
+// action acts on the incident, whose id a test does not know: an
+// expectation without target matches it.
+func sameTarget(a domain.Action, want domain.EntityKey) bool {
+	if want == "" {
+		if spec, ok := actions.Lookup(a.Type); ok && spec.CaseAction() {
+			return true
+		}
+	}
+	return a.TargetKey == want
 }
 
 // actionProblems compares one expected action with the action proposed.

@@ -132,6 +132,10 @@ type Input struct {
 	// Rule is what approval rules read; its Action.Type is filled from
 	// ActionType when empty.
 	Rule RuleEnv
+	// Incident marks a case action: one that changes the incident itself
+	// (severity, classification, assignment, resolution). It has no
+	// target, so no verdict and no device group: see Decide.
+	Incident bool
 }
 
 // Outcome is what happens to a proposed action.
@@ -152,8 +156,12 @@ type Decision struct {
 
 // Decide applies, in order: the step's own approval setting, the verdict
 // (noThreatsFound never acts), email's opt-in, then the automation level of
-// the target's device group.
+// the target's device group. Case actions (Input.Incident) follow
+// decideIncident instead.
 func Decide(s Settings, in Input) Decision {
+	if in.Incident {
+		return decideIncident(s, in)
+	}
 	if in.Verdict == domain.VerdictNoThreatsFound {
 		return Decision{Skip, "verdict noThreatsFound never produces an action"}
 	}
@@ -205,6 +213,38 @@ func Decide(s Settings, in Input) Decision {
 		return Decision{Wait, why + ": outside temporary and download folders"}
 	}
 	return Decision{Wait, why + ": every remediation waits for approval"}
+}
+
+// decideIncident decides a case action. It acts on the incident, which is
+// in no device group and has no verdict, so the tenant default level
+// decides: none leaves it out, full runs it, the semi levels make it wait
+// for approval. Before the level, as for other actions, the step's
+// approval (auto or required) and then the approval rules have their say.
+func decideIncident(s Settings, in Input) Decision {
+	level, from := s.LevelFor("")
+	if level == None {
+		return Decision{Skip, fmt.Sprintf("automation level none (%s): no investigation actions", from)}
+	}
+	switch in.Approval {
+	case "required":
+		return Decision{Wait, "playbook step requires approval"}
+	case "auto":
+		return Decision{Run, "playbook step approves automatically"}
+	}
+	if len(s.Rules) > 0 {
+		env := in.Rule
+		if env.Action.Type == "" {
+			env.Action.Type = in.ActionType
+		}
+		if d, ok := applyRules(s.Rules, env); ok {
+			return d
+		}
+	}
+	why := fmt.Sprintf("automation level %s (%s)", level, from)
+	if level == Full {
+		return Decision{Run, why + ": actions on the incident run automatically"}
+	}
+	return Decision{Wait, why + ": actions on the incident wait for approval"}
 }
 
 func verdictName(v domain.Verdict) string {

@@ -59,6 +59,47 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// TestDecideCaseActions: an action on the incident itself has no device
+// group and no verdict, so the tenant default decides (full runs, the semi
+// levels wait, none leaves it out); the step's approval and the rules come
+// first, as for other actions; a device group's level does not apply.
+func TestDecideCaseActions(t *testing.T) {
+	resolve := Input{ActionType: "incident.resolve", Incident: true}
+	with := func(in Input, f func(*Input)) Input { f(&in); return in }
+	tests := []struct {
+		name   string
+		s      Settings
+		in     Input
+		want   Outcome
+		reason string
+	}{
+		{"full runs", Settings{Default: Full}, resolve, Run, "automation level full (tenant default): actions on the incident run automatically"},
+		{"default semi-all waits", Settings{}, resolve, Wait, "automation level semi-all (tenant default): actions on the incident wait for approval"},
+		{"semi-core waits", Settings{Default: SemiCore}, resolve, Wait, "semi-core"},
+		{"semi-nontemp waits", Settings{Default: SemiNonTemp}, resolve, Wait, "semi-nontemp"},
+		{"none skips", Settings{Default: None}, resolve, Skip, "automation level none"},
+		{"a group's level does not apply", Settings{Default: SemiAll, Groups: map[string]Level{"": Full, "Labs": Full}}, resolve, Wait, "tenant default"},
+		{"step auto under semi", Settings{}, with(resolve, func(in *Input) { in.Approval = "auto" }), Run, "playbook step approves automatically"},
+		{"step required under full", Settings{Default: Full}, with(resolve, func(in *Input) { in.Approval = "required" }), Wait, "playbook step requires approval"},
+		{"none beats step auto", Settings{Default: None}, with(resolve, func(in *Input) { in.Approval = "auto" }), Skip, "none"},
+		{"no verdict needed under full", Settings{Default: Full}, with(resolve, func(in *Input) { in.Verdict = "" }), Run, "run automatically"},
+		{"a rule runs it", Settings{Rules: []Rule{{Name: "close fps", When: `action.type == "incident.resolve" and action.params.classification == "falsePositive"`, Then: Run}}},
+			with(resolve, func(in *Input) {
+				in.Rule = RuleEnv{Action: RuleAction{Params: map[string]any{"classification": "falsePositive"}}}
+			}), Run, "close fps"},
+		{"a rule makes it wait", Settings{Default: Full, Rules: []Rule{{When: `action.type == "incident.set_severity"`, Then: Wait}}},
+			Input{ActionType: "incident.set_severity", Incident: true}, Wait, "rule"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Decide(tt.s, tt.in)
+			if got.Outcome != tt.want || !strings.Contains(got.Reason, tt.reason) {
+				t.Errorf("Decide() = %+v, want outcome %s with a reason containing %q", got, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
 func TestSettingsJSONAndValidate(t *testing.T) {
 	var s Settings
 	if err := json.Unmarshal([]byte(`{"default":"full","guardrails":{"rates":{"device.isolate":{"max":10,"per":"1h"}}}}`), &s); err != nil {

@@ -29,6 +29,9 @@ type Request struct {
 	TargetName     string           `json:"targetName"`
 	Params         domain.RawJSON   `json:"params"`
 	IdempotencyKey string           `json:"idempotencyKey"`
+	// Connectors are the playbook step's connectors in order of
+	// preference; empty means the tenant's routes decide.
+	Connectors []string `json:"connectors,omitempty"`
 }
 
 // Result is what the target reported.
@@ -37,6 +40,11 @@ type Result struct {
 	// Changed is false when the target already was in the asked state (the
 	// pre-check found the device isolated, say).
 	Changed bool `json:"changed"`
+	// Connector is the connector that carried the action out, and Skipped
+	// why each of the step's connectors before it was passed over
+	// ("mde: not found: …"). The router fills them in.
+	Connector string   `json:"connector,omitempty"`
+	Skipped   []string `json:"skipped,omitempty"`
 }
 
 // DecodeParams decodes an action's parameters.

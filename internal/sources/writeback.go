@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/airsoc/air/internal/domain"
 )
 
 // Change is a change made in AIR to one alert, to be written back to the
@@ -32,6 +34,43 @@ type Change struct {
 	// when each of its alerts is among them: closing it must not close
 	// alerts AIR keeps in another, open incident.
 	Siblings []string `json:"siblings,omitempty"`
+}
+
+// ChangeOf is the change to write back for an incident changed from before
+// to after by "by" (a person, or a playbook's case action), with a comment:
+// the status, as the alert status it cascades to, and the classification,
+// determination and assignment that differ. Either incident nil: the
+// comment alone.
+func ChangeOf(before, after *domain.Incident, comment, by string) Change {
+	if before == nil || after == nil {
+		before, after = &domain.Incident{}, &domain.Incident{}
+	}
+	ch := Change{Comment: comment, By: by, Before: map[string]string{}}
+	if before.Status != after.Status {
+		ch.Status = alertStatusOf(after.Status)
+		ch.Before["status"] = alertStatusOf(before.Status)
+	}
+	if before.Classification != after.Classification {
+		ch.Classification, ch.Before["classification"] = after.Classification, before.Classification
+	}
+	if before.Determination != after.Determination {
+		ch.Determination, ch.Before["determination"] = after.Determination, before.Determination
+	}
+	if before.AssignedTo != after.AssignedTo {
+		ch.AssignedTo, ch.Before["assignedTo"] = after.AssignedTo, before.AssignedTo
+	}
+	return ch
+}
+
+// alertStatusOf is the alert status an incident status cascades to.
+func alertStatusOf(st domain.IncidentStatus) string {
+	switch st {
+	case domain.IncidentResolved:
+		return string(domain.AlertResolved)
+	case domain.IncidentInProgress:
+		return string(domain.AlertInProgress)
+	}
+	return string(domain.AlertNew)
 }
 
 // fields lists the change's field values by Graph name.

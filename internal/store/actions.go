@@ -56,11 +56,11 @@ func (s *Store) RecordAction(ctx context.Context, a *domain.Action, cap *RateCap
 		if _, err := sqlx.NamedExecContext(ctx, tx, `INSERT INTO actions (id, incident_id, investigation_id, playbook,
 			playbook_version, step, type, target_key, target_name, params, params_hash, source, requested_by,
 			status, reason, decided_by, decision_comment, created_at, decided_at, started_at, finished_at,
-			result, error, undo_of, idempotency_key)
+			result, error, undo_of, idempotency_key, connectors, connector, connector_note)
 			VALUES (:id, :incident_id, :investigation_id, :playbook, :playbook_version, :step, :type, :target_key,
 			:target_name, :params, :params_hash, :source, :requested_by, :status, :reason, :decided_by,
 			:decision_comment, :created_at, :decided_at, :started_at, :finished_at, :result, :error, :undo_of,
-			:idempotency_key)`, a); err != nil {
+			:idempotency_key, :connectors, :connector, :connector_note)`, a); err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
 		out = *a
@@ -70,7 +70,7 @@ func (s *Store) RecordAction(ctx context.Context, a *domain.Action, cap *RateCap
 				return err
 			}
 		}
-		return appendAudit(ctx, tx, AuditEntry{At: a.CreatedAt, Actor: actorOf(a), Verb: "action.created",
+		return appendAudit(ctx, tx, AuditEntry{At: a.CreatedAt, Actor: ActionActor(a), Verb: "action.created",
 			Object: "action:" + a.ID, IncidentID: &a.IncidentID, After: string(a.Status) + ": " + a.Reason})
 	})
 	if err != nil {
@@ -82,7 +82,9 @@ func (s *Store) RecordAction(ctx context.Context, a *domain.Action, cap *RateCap
 	return &out, nil
 }
 
-func actorOf(a *domain.Action) string {
+// ActionActor is who an action's effects are audited as: the person who
+// asked for a manual action, else the playbook ("system:playbook:NAME").
+func ActionActor(a *domain.Action) string {
 	if a.Source == domain.SourceManual && a.RequestedBy != "" {
 		return a.RequestedBy
 	}
@@ -121,7 +123,8 @@ func (s *Store) UpdateAction(ctx context.Context, a *domain.Action) error {
 		}
 		if _, err := sqlx.NamedExecContext(ctx, tx, `UPDATE actions SET status = :status, reason = :reason,
 			decided_by = :decided_by, decision_comment = :decision_comment, decided_at = :decided_at,
-			started_at = :started_at, finished_at = :finished_at, result = :result, error = :error
+			started_at = :started_at, finished_at = :finished_at, result = :result, error = :error,
+			connector = :connector, connector_note = :connector_note
 			WHERE id = :id`, normalised(a)); err != nil {
 			return err
 		}
@@ -139,6 +142,12 @@ func (s *Store) UpdateAction(ctx context.Context, a *domain.Action) error {
 		after := string(a.Status)
 		if a.DecisionComment != "" && before == domain.ActionPending {
 			after += ": " + a.DecisionComment
+		}
+		if a.Connector != "" && a.Status.Final() {
+			after += " via " + a.Connector
+			if a.ConnectorNote != "" {
+				after += " (" + a.ConnectorNote + ")"
+			}
 		}
 		return appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "action.status", Object: "action:" + a.ID,
 			IncidentID: &a.IncidentID, Before: string(before), After: after})

@@ -157,64 +157,151 @@ func (s *Store) ManageIncident(ctx context.Context, id int64, ch IncidentChange,
 		return nil, nil, err
 	}
 	err = s.inIncidentTx(ctx, id, func(tx *sqlx.Tx) error {
-		cur, err := s.getIncidentTx(ctx, tx, id, true)
+		cur, err := s.lockManaged(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		before = cur
-		if cur.Status == domain.IncidentRedirected {
-			to := "another incident"
-			if cur.RedirectIncidentID != nil {
-				to = fmt.Sprintf("incident %d", *cur.RedirectIncidentID)
-			}
-			return domain.Errorf(domain.KindConflict, "incident %d was merged into %s (status redirected) and cannot be changed; change %s instead", id, to, to)
-		}
-		now := utc(time.Now())
-		m := &manage{s: s, ctx: ctx, tx: tx, id: id, actor: actor, now: now}
-		if err := m.apply(cur, &ch); err != nil {
-			return err
-		}
-		if !m.changed {
-			after = cur
-			return nil
-		}
-		m.set("updated_at", now)
-		m.set("last_modified_by", actor)
-		q := `UPDATE incidents SET ` + strings.Join(m.sets, ", ")
-		if IsHuman(actor) {
-			q += `, acknowledged_at = COALESCE(acknowledged_at, ?)`
-			m.args = append(m.args, now)
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(q+` WHERE id = ?`), append(m.args, id)...); err != nil {
-			return fmt.Errorf("update incident %d: %w", id, err)
-		}
-		if m.recompute {
-			// A severity set by hand changes the priority score.
-			b := newBatch(ctx, s, tx, CorrelationRules{})
-			if err := b.loadIncidents([]int64{id}); err != nil {
-				return err
-			}
-			if st := b.incs[id]; st != nil {
-				if err := recomputeSummary(ctx, tx, st); err != nil {
-					return err
-				}
-				if err := writeIncident(ctx, tx, st, now); err != nil {
-					return err
-				}
-			}
-		}
-		for _, e := range m.audits {
-			if err := appendAudit(ctx, tx, e); err != nil {
-				return err
-			}
-		}
-		after, err = s.getIncidentTx(ctx, tx, id, false)
+		after, err = s.manageTx(ctx, tx, cur, ch, actor)
 		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return before, after, nil
+}
+
+// lockManaged reads and locks an incident that is to be changed, refusing
+// one merged away (redirected).
+func (s *Store) lockManaged(ctx context.Context, tx *sqlx.Tx, id int64) (*domain.Incident, error) {
+	cur, err := s.getIncidentTx(ctx, tx, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Status == domain.IncidentRedirected {
+		to := "another incident"
+		if cur.RedirectIncidentID != nil {
+			to = fmt.Sprintf("incident %d", *cur.RedirectIncidentID)
+		}
+		return nil, domain.Errorf(domain.KindConflict, "incident %d was merged into %s (status redirected) and cannot be changed; change %s instead", id, to, to)
+	}
+	return cur, nil
+}
+
+// manageTx applies a checked change to the locked incident cur inside tx
+// and returns the incident after it.
+func (s *Store) manageTx(ctx context.Context, tx *sqlx.Tx, cur *domain.Incident, ch IncidentChange, actor string) (*domain.Incident, error) {
+	id := cur.ID
+	now := utc(time.Now())
+	m := &manage{s: s, ctx: ctx, tx: tx, id: id, actor: actor, now: now}
+	if err := m.apply(cur, &ch); err != nil {
+		return nil, err
+	}
+	if !m.changed {
+		return cur, nil
+	}
+	m.set("updated_at", now)
+	m.set("last_modified_by", actor)
+	q := `UPDATE incidents SET ` + strings.Join(m.sets, ", ")
+	if IsHuman(actor) {
+		q += `, acknowledged_at = COALESCE(acknowledged_at, ?)`
+		m.args = append(m.args, now)
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(q+` WHERE id = ?`), append(m.args, id)...); err != nil {
+		return nil, fmt.Errorf("update incident %d: %w", id, err)
+	}
+	if m.recompute {
+		// A severity set by hand changes the priority score.
+		b := newBatch(ctx, s, tx, CorrelationRules{})
+		if err := b.loadIncidents([]int64{id}); err != nil {
+			return nil, err
+		}
+		if st := b.incs[id]; st != nil {
+			if err := recomputeSummary(ctx, tx, st); err != nil {
+				return nil, err
+			}
+			if err := writeIncident(ctx, tx, st, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, e := range m.audits {
+		if err := appendAudit(ctx, tx, e); err != nil {
+			return nil, err
+		}
+	}
+	return s.getIncidentTx(ctx, tx, id, false)
+}
+
+// IncidentOperation is a case action as the store applied it, once per
+// idempotency key (ApplyIncidentOperation).
+type IncidentOperation struct {
+	IdempotencyKey string    `json:"idempotencyKey" db:"idempotency_key"`
+	IncidentID     int64     `json:"incidentId" db:"incident_id"`
+	Operation      string    `json:"operation" db:"operation"` // the action type
+	Result         string    `json:"result" db:"result"`
+	Changed        bool      `json:"changed" db:"changed"`
+	CreatedAt      time.Time `json:"createdAt" db:"created_at"`
+}
+
+// IncidentDecision is what a case action does to the incident as it is
+// now: the change to apply (nil changes nothing) and the result to record.
+type IncidentDecision struct {
+	Change *IncidentChange
+	Result string
+}
+
+// ApplyIncidentOperation applies a case action to an incident exactly once
+// per idempotency key, as actor, through the same code as a change by hand
+// (ManageIncident: validation, activity log, cascades to alerts). In one
+// transaction it locks the incident, returns the recorded operation when
+// the key was applied before (Changed as first recorded, before and after
+// nil) — so a retried attempt changes nothing even if an analyst changed
+// the incident meanwhile — and otherwise asks decide what to do with the
+// incident as it is now, applies that, and records it under the key.
+func (s *Store) ApplyIncidentOperation(ctx context.Context, id int64, key, operation, actor string,
+	decide func(cur *domain.Incident) (IncidentDecision, error)) (op *IncidentOperation, before, after *domain.Incident, err error) {
+	if key == "" {
+		return nil, nil, nil, domain.Invalid("idempotencyKey", "a case action needs an idempotency key")
+	}
+	err = s.inIncidentTx(ctx, id, func(tx *sqlx.Tx) error {
+		cur, err := s.lockManaged(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		var done IncidentOperation
+		err = tx.GetContext(ctx, &done, tx.Rebind(`SELECT * FROM incident_operations WHERE idempotency_key = ?`), key)
+		if err == nil {
+			op = &done
+			return nil
+		}
+		if !isNoRows(err) {
+			return err
+		}
+		d, err := decide(cur)
+		if err != nil {
+			return err
+		}
+		before, after = cur, cur
+		if d.Change != nil && !d.Change.Empty() {
+			if err := d.Change.Check(); err != nil {
+				return err
+			}
+			if after, err = s.manageTx(ctx, tx, cur, *d.Change, actor); err != nil {
+				return err
+			}
+		}
+		op = &IncidentOperation{IdempotencyKey: key, IncidentID: id, Operation: operation, Result: d.Result,
+			Changed: after != cur, CreatedAt: utc(time.Now())}
+		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO incident_operations (idempotency_key, incident_id, operation,
+			result, changed, created_at) VALUES (?, ?, ?, ?, ?, ?)`), op.IdempotencyKey, op.IncidentID, op.Operation,
+			op.Result, op.Changed, op.CreatedAt)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s on incident %d: %w", operation, id, err)
+	}
+	return op, before, after, nil
 }
 
 // manage gathers one incident's change: the SET clauses, the audit entries

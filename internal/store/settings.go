@@ -29,6 +29,24 @@ func (s *Store) Setting(ctx context.Context, key string, out any) (bool, error) 
 	return true, nil
 }
 
+// SettingsWithPrefix returns every setting whose key starts with prefix,
+// by key, as the JSON it was stored as.
+func (s *Store) SettingsWithPrefix(ctx context.Context, prefix string) (map[string]json.RawMessage, error) {
+	var rows []struct {
+		Key   string `db:"key"`
+		Value string `db:"value"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT key, value FROM settings
+		WHERE substr(key, 1, ?) = ? ORDER BY key`), len(prefix), prefix); err != nil {
+		return nil, fmt.Errorf("read settings %s*: %w", prefix, err)
+	}
+	out := make(map[string]json.RawMessage, len(rows))
+	for _, r := range rows {
+		out[r.Key] = json.RawMessage(r.Value)
+	}
+	return out, nil
+}
+
 // PutSetting stores value under key and audits the change, before → after.
 func (s *Store) PutSetting(ctx context.Context, key string, value any, actor string) error {
 	b, err := json.Marshal(value)

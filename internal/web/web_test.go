@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -325,6 +326,32 @@ func TestFailedAPIAuthDoesNotLockOutSignIn(t *testing.T) {
 		}
 		if resp.StatusCode != want {
 			t.Errorf("failed sign-in %d: HTTP %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+}
+
+// TestPagesShowTheConnector: the history and incident pages say which
+// connector carried an action out and why the step's earlier ones were
+// passed over.
+func TestPagesShowTheConnector(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	ctx := context.Background()
+	a, err := s.st.GetAction(ctx, "act1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	a.Status, a.DecidedBy, a.DecidedAt, a.FinishedAt, a.Result = domain.ActionSucceeded, "ana", &now, &now, "isolated"
+	a.Connector, a.ConnectorNote = "soar", "mde: not found: no machine named ws1"
+	if err := s.st.UpdateAction(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	s.signIn(t, auth.Viewer)
+	for _, path := range []string{"/actions/history", fmt.Sprintf("/incidents/%d", s.inc)} {
+		_, page := s.get(t, path)
+		if !strings.Contains(page, "via soar (mde: not found: no machine named ws1)") {
+			t.Errorf("%s does not say the connector:\n%s", path, page)
 		}
 	}
 }
