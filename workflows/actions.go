@@ -155,6 +155,13 @@ func (w *incident) execute(ctx workflow.Context, a *domain.Action) error {
 	if a.Type == resolveType && a.Status == domain.ActionSucceeded && res.Changed {
 		return w.resolvedByPlaybook(ctx, a)
 	}
+	if a.Status == domain.ActionSucceeded && res.Changed && strings.HasPrefix(string(a.TargetKey), "incident:") &&
+		workflow.GetVersion(ctx, waitSeesChanges, workflow.DefaultVersion, 1) == 1 {
+		// A case action changed the incident (severity, classification,
+		// assignment): wait steps check their condition again, as after a
+		// change by hand.
+		w.epoch++
+	}
 	if a.UndoOf != "" && a.Status == domain.ActionSucceeded {
 		if orig := w.state.action(a.UndoOf); orig != nil {
 			orig.Status = domain.ActionUndone

@@ -388,7 +388,20 @@ func (w *incident) waitFor(ctx workflow.Context, r *pbRun, step *playbook.Step, 
 	return c
 }
 
+// waitSeesChanges is the version marker under which a wait step checks a
+// fresh snapshot when the incident changed before it started (the run's
+// snapshot may predate an analyst's or a case action's change), and case
+// actions that change the incident count as changes.
+const waitSeesChanges = "wait-sees-changes"
+
 func (w *incident) awaitCondition(ctx workflow.Context, c *condWait, step *playbook.Step, env *playbook.Env) error {
+	if w.epoch > 0 && workflow.GetVersion(ctx, waitSeesChanges, workflow.DefaultVersion, 1) == 1 {
+		var snap activities.Snapshot
+		if err := workflow.ExecuteLocalActivity(localCtx(ctx), acts.LoadIncident, w.in.IncidentID).Get(ctx, &snap); err != nil {
+			return fmt.Errorf("load incident: %w", err)
+		}
+		env = playbook.Refresh(env, playbook.NewEnv(snap.Incident, snap.Alerts, inScope(snap)))
+	}
 	for {
 		c.rec.Checks++
 		met, err := step.Met(env)
