@@ -41,10 +41,6 @@ type Activities struct {
 	Playbooks  []PlaybookSource
 	Automation policy.Settings
 	Log        logrus.FieldLogger
-	// Notify carries out incident.notify steps (notify.Executor): it
-	// queues the step's message; nil means no notification channels are
-	// configured, and such a step fails.
-	Notify remediation.Executor
 	// Enrich, when set, adds to a snapshot what alerts do not carry —
 	// directory and tenant facts such as a user's manager or a device's
 	// isolation state. Playbook tests use it to give such facts.
@@ -252,19 +248,6 @@ func (a *Activities) CommentIncident(ctx context.Context, incidentID int64, text
 		}
 	}
 	return classify(a.Store.AddIncidentComment(ctx, incidentID, text, "system:playbook"))
-}
-
-// NotifyIncident queues an incident.notify step's message (the step's
-// request carries an action id derived from incident, playbook, step and
-// item, which keys the message: a retried or replayed step queues it
-// once). Sending is the notification service's, off the workflow's path.
-func (a *Activities) NotifyIncident(ctx context.Context, req remediation.Request) (remediation.Result, error) {
-	if a.Notify == nil {
-		return remediation.Result{}, classify(domain.Invalid("channel",
-			"no notification channels are configured: start the worker with -notify FILE (docs/notifications.md)"))
-	}
-	res, err := a.Notify.Execute(ctx, req)
-	return res, classify(err)
 }
 
 // HeartbeatEvery is how often ExecuteAction tells Temporal it is alive.

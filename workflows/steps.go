@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,7 +13,6 @@ import (
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
-	"github.com/airsoc/air/internal/remediation"
 )
 
 // investigate runs every matching playbook through the six stages, on a
@@ -643,21 +641,6 @@ func (w *incident) bookkeeping(ctx workflow.Context, pbName string, step *playbo
 	case "incident.comment":
 		text, _ := inv.Args["text"].(string)
 		return "", workflow.ExecuteLocalActivity(lctx, acts.CommentIncident, w.in.IncidentID, text).Get(ctx, nil)
-	case "incident.notify":
-		// The message is queued, not sent: the notification service
-		// sends it off the workflow's path. Its id names the step's
-		// invocation, so that every run of the investigation queues it
-		// once.
-		params, err := json.Marshal(inv.Args)
-		if err != nil {
-			return "", err
-		}
-		key := fmt.Sprintf("incident-%d/%s/%s/%s", w.in.IncidentID, pbName, step.ID, inv.ItemKey)
-		req := remediation.Request{ActionID: actionID(key), IncidentID: w.in.IncidentID, Type: action,
-			Params: params, IdempotencyKey: key}
-		var res remediation.Result
-		err = workflow.ExecuteLocalActivity(lctx, acts.NotifyIncident, req).Get(ctx, &res)
-		return res.Summary, err
 	case "file.analyze", "ip.analyze", "url.analyze":
 		// The facts are recorded by the activity; the step's result
 		// says what they amount to. The time is the workflow's, so a

@@ -248,7 +248,7 @@ var registry = []Spec{
 		Doc: "add tags to the incident"},
 	{Type: "incident.comment", Params: []Param{{Name: "text", Type: String, Required: true}},
 		Doc: "add a comment to the incident"},
-	{Type: "incident.notify", Params: []Param{
+	{Type: "incident.notify", Remediation: true, Connectors: onIncident, Params: []Param{
 		{Name: "channel", Type: String, Doc: "a notification channel of the worker's -notify file (docs/notifications.md)"},
 		{Name: "channels", Type: StringList, Doc: "several notification channels; with channel, both are sent to"},
 		{Name: "subject", Type: String, Doc: "the subject line; empty: [AIR] Incident <id>"},

@@ -68,16 +68,21 @@ func TestCaseActionSpecs(t *testing.T) {
 	for _, s := range All() {
 		if s.CaseAction() {
 			cases = append(cases, s.Type)
-			if !slices.Equal(s.Connectors, []string{AIR}) || s.Target != "" || s.Risk() != "reversible" || s.Undo != "" {
-				t.Errorf("%s: connectors %v, target %q, risk %s, undo %q; want air, the incident, reversible, none",
-					s.Type, s.Connectors, s.Target, s.Risk(), s.Undo)
+			// A message sent cannot be taken back; the incident's fields can.
+			risk := "reversible"
+			if s.Type == "incident.notify" {
+				risk = "irreversible"
+			}
+			if !slices.Equal(s.Connectors, []string{AIR}) || s.Target != "" || s.Risk() != risk || s.Undo != "" {
+				t.Errorf("%s: connectors %v, target %q, risk %s, undo %q; want air, the incident, %s, none",
+					s.Type, s.Connectors, s.Target, s.Risk(), s.Undo, risk)
 			}
 		}
 		if s.CarriedBy(AIR) && !s.CaseAction() {
 			t.Errorf("%s: only actions on the incident are carried out by AIR", s.Type)
 		}
 	}
-	for _, want := range []string{"incident.set_severity", "incident.classify", "incident.assign", "incident.resolve"} {
+	for _, want := range []string{"incident.set_severity", "incident.classify", "incident.assign", "incident.resolve", "incident.notify"} {
 		if !slices.Contains(cases, want) {
 			t.Errorf("case actions %v lack %s", cases, want)
 		}

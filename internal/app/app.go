@@ -262,10 +262,17 @@ func Run(ctx context.Context, cfg Config) error {
 	// activities and the API share this store, so both reach the pages.
 	hub := &events.Hub{}
 	st.SetPublisher(hub)
+	// Notifications: the service routes incident events and waiting
+	// actions to channels and sends them, on goroutines of its own, in
+	// every process that runs workflows; ingest and workflows only write
+	// rows. The API's test message and incident.notify steps queue
+	// through it.
+	notifier := &notify.Service{Store: st, Config: cfg.Notify, Feed: hub, Log: log.WithField("component", "notify")}
 	// Case actions (a playbook setting severity, classifying, assigning,
-	// resolving) are carried out by AIR itself, through the store's manage
-	// code; other executors of kind air register here by action type.
-	own := map[string]remediation.Executor{}
+	// resolving, notifying) are carried out by AIR itself: through the
+	// store's manage code, and the notification service's outbox (a step
+	// naming a channel no notifications file configures fails, saying so).
+	own := map[string]remediation.Executor{notify.ActionType: &notify.Executor{Service: notifier}}
 	cases := &caseaction.Executor{Store: st}
 	for _, t := range caseaction.Types() {
 		own[t] = cases
@@ -325,12 +332,6 @@ func Run(ctx context.Context, cfg Config) error {
 	wopts := workflows.WorkerOptions
 	wopts.Interceptors = append(slices.Clone(wopts.Interceptors), workflows.Authenticator(keys))
 	w := worker.New(tc, workflows.TaskQueue, wopts)
-	// Notifications: the service routes incident events and waiting
-	// actions to channels and sends them, on goroutines of its own, in
-	// every process that runs workflows; ingest and workflows only write
-	// rows. The API's test message and incident.notify steps queue
-	// through it.
-	notifier := &notify.Service{Store: st, Config: cfg.Notify, Feed: hub, Log: log.WithField("component", "notify")}
 	acts := &activities.Activities{
 		Store:      st,
 		Executor:   router,
@@ -339,7 +340,6 @@ func Run(ctx context.Context, cfg Config) error {
 		Log:        log.WithField("component", "activities"),
 	}
 	if cfg.Notify != nil {
-		acts.Notify = &notify.Executor{Service: notifier}
 		if chans := cfg.Notify.ChannelsFor(notify.OnQuestionAsked); len(chans) > 0 {
 			acts.Notifier = questionNotifier{svc: notifier, channels: chans}
 		}

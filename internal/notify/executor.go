@@ -26,6 +26,10 @@ var _ remediation.Executor = (*Executor)(nil)
 // Execute queues the message (MessageOf). An unknown channel is an
 // invalid request, which retrying cannot fix.
 func (e *Executor) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
+	if e.Service == nil || e.Service.Config == nil {
+		return remediation.Result{}, domain.Invalid("channel",
+			"no notification channels are configured: start the worker with -notify FILE (docs/notifications.md)")
+	}
 	m, err := MessageOf(req, e.Service.Config.BaseURL)
 	if err != nil {
 		return remediation.Result{}, err

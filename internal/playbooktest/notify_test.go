@@ -24,6 +24,7 @@ stages:
     - id: tell
       for_each: devices
       action: incident.notify
+      approval: auto
       with:
         channels: [soc-slack]
         subject: "Device {{ item.name }} is involved"

@@ -170,6 +170,28 @@ func (m mockTarget) Execute(ctx context.Context, req remediation.Request) (remed
 	return remediation.Result{Summary: "ok", Changed: true}, nil
 }
 
+// ownActions carries out, for real on the case's store, the actions AIR
+// takes on itself: case actions, and incident.notify (queued, not sent).
+func ownActions(st *store.Store) byType {
+	cases := &caseaction.Executor{Store: st}
+	own := byType{notify.ActionType: queueAnywhere{st}}
+	for _, t := range caseaction.Types() {
+		own[t] = cases
+	}
+	return own
+}
+
+// byType routes a request to the executor of its action type.
+type byType map[string]remediation.Executor
+
+func (b byType) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
+	e, ok := b[req.Type]
+	if !ok {
+		return remediation.Result{}, fmt.Errorf("no executor for %s", req.Type)
+	}
+	return e.Execute(ctx, req)
+}
+
 // queueAnywhere carries out incident.notify steps in playbook tests: it
 // queues the message in the case's store, for any channel name — a test
 // has no notifications file, and sends nothing.
@@ -289,8 +311,7 @@ func runWorkflow(ctx context.Context, st *store.Store, sources []activities.Play
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetWorkerOptions(workflows.WorkerOptions)
 	env.RegisterWorkflow(workflows.IncidentWorkflow)
-	env.RegisterActivity(&activities.Activities{Store: st, Executor: mockTarget{results: c.Results, cases: &caseaction.Executor{Store: st}}, Playbooks: sources, Log: log,
-		Notify: queueAnywhere{st},
+	env.RegisterActivity(&activities.Activities{Store: st, Executor: mockTarget{results: c.Results, cases: ownActions(st)}, Playbooks: sources, Log: log,
 		Enrich: func(_ context.Context, s *activities.Snapshot) error {
 			s.Entities, missing = c.WithFacts(s.Entities)
 			return nil
