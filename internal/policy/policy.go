@@ -174,20 +174,8 @@ func Decide(s Settings, in Input) Decision {
 			return Decision{Wait, fmt.Sprintf("guardrail: entities tagged %q are never acted on without approval", t)}
 		}
 	}
-	switch in.Approval {
-	case "required":
-		return Decision{Wait, "playbook step requires approval"}
-	case "auto":
-		return Decision{Run, "playbook step approves automatically"}
-	}
-	if len(s.Rules) > 0 {
-		env := in.Rule
-		if env.Action.Type == "" {
-			env.Action.Type = in.ActionType
-		}
-		if d, ok := applyRules(s.Rules, env); ok {
-			return d
-		}
+	if d, ok := stepOrRule(s, in); ok {
+		return d
 	}
 	if strings.HasPrefix(in.ActionType, "email.") && !s.AutoEmail {
 		return Decision{Wait, "email actions wait for approval unless the tenant opts in"}
@@ -225,26 +213,34 @@ func decideIncident(s Settings, in Input) Decision {
 	if level == None {
 		return Decision{Skip, fmt.Sprintf("automation level none (%s): no investigation actions", from)}
 	}
-	switch in.Approval {
-	case "required":
-		return Decision{Wait, "playbook step requires approval"}
-	case "auto":
-		return Decision{Run, "playbook step approves automatically"}
-	}
-	if len(s.Rules) > 0 {
-		env := in.Rule
-		if env.Action.Type == "" {
-			env.Action.Type = in.ActionType
-		}
-		if d, ok := applyRules(s.Rules, env); ok {
-			return d
-		}
+	if d, ok := stepOrRule(s, in); ok {
+		return d
 	}
 	why := fmt.Sprintf("automation level %s (%s)", level, from)
 	if level == Full {
 		return Decision{Run, why + ": actions on the incident run automatically"}
 	}
 	return Decision{Wait, why + ": actions on the incident wait for approval"}
+}
+
+// stepOrRule is what decides before the automation level, for every
+// action: the step's own approval (auto or required), then the first
+// approval rule that applies.
+func stepOrRule(s Settings, in Input) (Decision, bool) {
+	switch in.Approval {
+	case "required":
+		return Decision{Wait, "playbook step requires approval"}, true
+	case "auto":
+		return Decision{Run, "playbook step approves automatically"}, true
+	}
+	if len(s.Rules) == 0 {
+		return Decision{}, false
+	}
+	env := in.Rule
+	if env.Action.Type == "" {
+		env.Action.Type = in.ActionType
+	}
+	return applyRules(s.Rules, env)
 }
 
 func verdictName(v domain.Verdict) string {
