@@ -176,6 +176,15 @@ func TestIncidentPagesInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#manage textarea[name=resolvingComment]`), "Macro dropper contained: device isolated, payload quarantined."),
 		chromedp.Click(chromedp.CSS(`#manage button[type=submit]`)))
 	resolved := b.waitText("resolved", ".flash", "status resolved")
+	// MITRE ATT&CK imported: the review gives the sample's techniques their
+	// threat context (T1059.001 PowerShell is in the excerpt).
+	attack, err := os.ReadFile("../intel/testdata/attack-excerpt.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := admin.do(t, "POST", "/api/v1/intel/feeds?name=attack", attack, nil); code != http.StatusOK {
+		t.Fatalf("import ATT&CK: HTTP %d", code)
+	}
 	step("review", chromedp.Click(chromedp.CSS(`a[href$="/review"]`)), chromedp.WaitVisible(chromedp.CSS(".kpis")))
 	review := read("review", chromedp.Text(chromedp.CSS("main")))
 	shot("review")
@@ -183,6 +192,10 @@ func TestIncidentPagesInBrowser(t *testing.T) {
 	dash := read("dashboard", chromedp.Text(chromedp.CSS("main")))
 	shot("dashboard")
 
+	if !strings.Contains(review, "Threat context") || !strings.Contains(review, "T1059.001 PowerShell") ||
+		!strings.Contains(review, "Execution Prevention") {
+		t.Errorf("the review does not give the sample's technique its ATT&CK context:\n%s", review)
+	}
 	if !strings.Contains(queue, `<script>alert("pwned")</script>`) || b.dialogs.Load() != 0 {
 		t.Errorf("the script-bearing incident: shown as text=%v, dialogs opened=%d; want shown, none run",
 			strings.Contains(queue, "<script>"), b.dialogs.Load())

@@ -55,6 +55,23 @@ func incidentsReview(ctx context.Context, env Env, args []string) error {
 	for _, t := range r.Techniques {
 		fmt.Fprintf(w, " %s (%d)", t.ID, t.Alerts)
 	}
+	// Threat context, when MITRE ATT&CK is imported (docs/intel.md).
+	for i, t := range r.Techniques {
+		if t.Name == "" {
+			continue
+		}
+		if i == 0 || r.Techniques[i-1].Name == "" {
+			fmt.Fprintf(w, "\n\nThreat context (MITRE ATT&CK)")
+		}
+		fmt.Fprintf(w, "\n  %s %s", t.ID, t.Name)
+		if t.DescribedBy != "" {
+			fmt.Fprintf(w, " (described by its parent %s)", t.DescribedBy)
+		}
+		fmt.Fprintf(w, "\n    %s", oneLine(t.Description, 160))
+		for _, m := range t.Mitigations {
+			fmt.Fprintf(w, "\n    mitigation %s %s", m.ID, m.Name)
+		}
+	}
 	fmt.Fprintf(w, "\n\nWho decided what (%d)\n", len(r.Decisions))
 	for _, d := range r.Decisions {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", fmtTime(&d.At), d.By, oneLine(d.What, 80), oneLine(d.Comment, 60))

@@ -157,13 +157,16 @@ func mitreRef(o stixObject) (id, url string) {
 	return "", ""
 }
 
-var citation = regexp.MustCompile(`\s*\(Citation:[^)]*\)`)
+var (
+	citation = regexp.MustCompile(`\s*\(Citation:[^)]*\)`)
+	htmlTag  = regexp.MustCompile(`</?[a-zA-Z][^>]*>`) // ATT&CK writes <code>…</code>
+)
 
 // firstParagraph is a description's first paragraph without ATT&CK's
-// citation markers, at most 1,000 bytes.
+// citation markers and HTML tags, at most 1,000 bytes.
 func firstParagraph(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n\n")
-	s = strings.TrimSpace(citation.ReplaceAllString(s, ""))
+	s = strings.TrimSpace(htmlTag.ReplaceAllString(citation.ReplaceAllString(s, ""), ""))
 	if len(s) > 1000 {
 		s = strings.ToValidUTF8(s[:1000], "") + "…"
 	}

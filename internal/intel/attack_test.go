@@ -33,6 +33,11 @@ func TestAttackBundleYieldsTechniquesWithTheirMitigations(t *testing.T) {
 	if strings.Join(ids, " ") != "T1059.001 T1566 T1566.002" {
 		t.Fatalf("techniques %v", ids)
 	}
+	for _, tq := range k.Techniques {
+		if strings.Contains(tq.Description, "<code>") {
+			t.Errorf("%s: HTML left in the description: %q", tq.ID, tq.Description)
+		}
+	}
 	spear := k.Techniques[2]
 	if spear.Name != "Spearphishing Link" || len(spear.Tactics) != 1 || spear.Tactics[0] != "TA0001" ||
 		!strings.HasPrefix(spear.URL, "https://attack.mitre.org/techniques/T1566/002") {

@@ -65,8 +65,9 @@ type Result struct {
 	// Options.MaxProblems) and the unsupported ones.
 	Skipped  int       `json:"skipped"`
 	Problems []Problem `json:"problems"`
-	// Ignored counts STIX objects that are not indicators (malware,
-	// attack patterns, relationships…) and revoked indicators.
+	// Ignored counts STIX objects that are neither indicators nor ATT&CK
+	// knowledge (malware, other attack patterns, relationships…) and
+	// revoked indicators.
 	Ignored int `json:"ignored,omitempty"`
 	// Knowledge is the bundle's MITRE ATT&CK content (tactics, techniques,
 	// mitigations), when it has any; nil otherwise.

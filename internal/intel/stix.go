@@ -64,7 +64,7 @@ type bundle struct {
 // was of a type that yields no indicator.
 func (b *bundle) take(o stixObject, line, col int) (ignored bool) {
 	if b.attack.take(o) {
-		return true
+		return false // kept as ATT&CK knowledge
 	}
 	switch o.Type {
 	case "indicator":

@@ -14,6 +14,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/intel"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -392,6 +393,29 @@ func TestReviewAndDashboard(t *testing.T) {
 	resolved, c, d := domain.IncidentResolved, "truePositive", "compromisedAccount"
 	s.change(t, s.inc, store.IncidentChange{Status: &resolved, Classification: &c, Determination: &d, ResolvingComment: evil})
 	resp, page := s.get(t, path)
+	if !strings.Contains(page, "starter intel import enterprise-attack.json") {
+		t.Error("review without ATT&CK: it does not say how to import it")
+	}
+	// With MITRE ATT&CK imported, the review gives each technique's
+	// threat context; ATT&CK's text is escaped like any other.
+	ctx := context.Background()
+	im, err := s.st.BeginIntelImport(ctx, "attack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := im.AddKnowledge(ctx, &intel.Knowledge{Techniques: []intel.Technique{{ID: "T1003", Name: "OS Credential Dumping",
+		Description: "Dump " + evil, Mitigations: []intel.Mitigation{{ID: "M1043", Name: "Credential Access Protection"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := im.Commit(ctx, store.IntelFeed{Format: intel.FormatSTIX, ImportedBy: "adam"}); err != nil {
+		t.Fatal(err)
+	}
+	resp, page = s.get(t, path)
+	for _, want := range []string{"Threat context", "OS Credential Dumping", "described by its parent T1003", "M1043</code> Credential Access Protection"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("review with ATT&CK: %q missing", want)
+		}
+	}
 	checkPage(t, "the review", page)
 	for _, want := range []string{"Time to acknowledge", "Time to resolve", "CredentialAccess <code>TA0006</code>",
 		"<code>T1003.001</code>", "rita", "status active → resolved", "device.isolate", "source: <b>"} {
