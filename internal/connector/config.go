@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/airsoc/air/internal/actions"
+	"github.com/airsoc/air/internal/configenv"
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/labtenant"
 	"github.com/airsoc/air/internal/store"
@@ -154,24 +155,7 @@ func decodeStrict(data []byte, v any) error {
 
 // Env is how configuration reads the environment and files; the zero value
 // reads the process's.
-type Env struct {
-	Getenv   func(string) string
-	ReadFile func(string) ([]byte, error)
-}
-
-func (e Env) getenv(name string) string {
-	if e.Getenv != nil {
-		return e.Getenv(name)
-	}
-	return os.Getenv(name)
-}
-
-func (e Env) readFile(name string) ([]byte, error) {
-	if e.ReadFile != nil {
-		return e.ReadFile(name)
-	}
-	return os.ReadFile(name)
-}
+type Env = configenv.Env
 
 // problems collects configuration errors, each naming its setting.
 type problems []error
@@ -266,7 +250,7 @@ func (c Config) resolve(env Env) (*resolved, error) {
 		}
 	}
 	if c.Lab.SeedFile != "" {
-		data, err := env.readFile(c.Lab.SeedFile)
+		data, err := env.File(c.Lab.SeedFile)
 		if err != nil {
 			p.add("lab.seedFile", "%v", err)
 		} else if seed, err := decodeSeed(data); err != nil {
@@ -375,13 +359,13 @@ func secret(p *problems, at, envKey, fileKey, envName, file string, env Env) res
 	case envName != "" && file != "":
 		p.add(at+"."+envKey, "give %s or %s, not both", envKey, fileKey)
 	case envName != "":
-		v := env.getenv(envName)
+		v := env.Var(envName)
 		if v == "" {
 			p.add(at+"."+envKey, "environment variable %s is not set or empty", envName)
 		}
 		return rest.NewSecret(v)
 	case file != "":
-		b, err := env.readFile(file)
+		b, err := env.File(file)
 		if err != nil {
 			p.add(at+"."+fileKey, "%v", err)
 			return rest.Secret{}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/airsoc/air/internal/configenv"
 	"github.com/airsoc/air/internal/domain"
 )
 
@@ -161,33 +161,16 @@ var ruleEvents = []string{OnIncidentCreated, OnIncidentEscalated, OnActionWaitin
 // Watches reports whether the rule fires on the event.
 func (r *Rule) Watches(event string) bool { return slices.Contains(r.On, event) }
 
-// Env is how configuration reads the environment and files; the zero
-// value reads the process's.
-type Env struct {
-	Getenv   func(string) string
-	ReadFile func(string) ([]byte, error)
-}
-
-func (e Env) getenv(name string) string {
-	if e.Getenv != nil {
-		return e.Getenv(name)
-	}
-	return os.Getenv(name)
-}
-
-func (e Env) readFile(name string) ([]byte, error) {
-	if e.ReadFile != nil {
-		return e.ReadFile(name)
-	}
-	return os.ReadFile(name)
-}
+// Env is how configuration reads the environment and files; the zero value
+// reads the process's.
+type Env = configenv.Env
 
 // LoadFile reads, checks and resolves a notifications file: secrets are
 // read from their files and environment variables now, so that a missing
 // one stops the worker at start rather than the first message. Every
 // problem is reported, each as file:line:column: setting: reason.
 func LoadFile(path string, env Env) (*Config, error) {
-	data, err := env.readFile(path)
+	data, err := env.File(path)
 	if err != nil {
 		return nil, fmt.Errorf("notifications: %w", err)
 	}
@@ -396,7 +379,7 @@ func (r *reader) smtp(n *yaml.Node, vals map[string]*yaml.Node, path string, ch 
 	ch.password = pw
 	if v := vals["caFile"]; v != nil {
 		if f, ok := r.str(v, path+".caFile"); ok {
-			pem, err := env.readFile(f)
+			pem, err := env.File(f)
 			pool := x509.NewCertPool()
 			switch {
 			case err != nil:
@@ -457,7 +440,7 @@ func (r *reader) secret(vals map[string]*yaml.Node, path, fileKey, envKey string
 		if !ok {
 			return ""
 		}
-		b, err := env.readFile(f)
+		b, err := env.File(f)
 		if err != nil {
 			r.at(fn, path+"."+fileKey, "%v", err)
 			return ""
@@ -472,11 +455,11 @@ func (r *reader) secret(vals map[string]*yaml.Node, path, fileKey, envKey string
 		if !ok {
 			return ""
 		}
-		if v := env.getenv(name); v != "" {
+		if v := env.Var(name); v != "" {
 			return v
 		}
-		if f := env.getenv(name + "_FILE"); f != "" {
-			b, err := env.readFile(f)
+		if f := env.Var(name + "_FILE"); f != "" {
+			b, err := env.File(f)
 			if err != nil {
 				r.at(en, path+"."+envKey, "%s_FILE: %v", name, err)
 				return ""
