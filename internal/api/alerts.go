@@ -5,6 +5,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/store"
 )
 
 // exportAlerts answers GET /api/v1/alerts/export: CSV lines
@@ -98,4 +99,42 @@ func (s *Server) incidentCorrelation(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	return writeJSON(w, http.StatusOK, d)
+}
+
+// patchAlert changes one alert as an analyst (PATCH /api/v1/alerts/{id}):
+// status, classification and determination, assignment, a comment, with
+// the incident's validation; the incident follows (store.ManageAlert), its
+// investigation hears of it, and the provider is told where its source
+// writes back. An alert out of the caller's scope is not found.
+func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request) error {
+	var ch store.AlertChange
+	if err := decodeBody(w, r, &ch, true); err != nil {
+		return err
+	}
+	if err := ch.Check(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	id := r.PathValue("id")
+	p := auth.FromContext(ctx)
+	inc, err := s.Store.AlertIncident(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.incidentInScope(ctx, p, inc); err != nil {
+		return domain.Errorf(domain.KindNotFound, "alert %q not found", id)
+	}
+	actor := "api"
+	if p != nil {
+		actor = p.Name
+	}
+	m, err := s.Store.ManageAlert(ctx, id, ch, actor)
+	if err != nil {
+		return err
+	}
+	if m.IncidentAfter != nil {
+		s.afterChange(ctx, m.IncidentID, m.IncidentBefore, m.IncidentAfter, actor)
+	}
+	s.writeBackAlert(ctx, m, ch.Comment, actor)
+	return writeJSON(w, http.StatusOK, m.After)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/ingest"
 	"github.com/airsoc/air/internal/store"
 )
@@ -127,5 +128,45 @@ func TestExportMoveAndCorrelation(t *testing.T) {
 	}
 	if r := f.call("sam", http.MethodGet, "/api/v1/incidents/"+itoa(f.inc1)+"/correlation", "", &e); r.StatusCode != http.StatusNotFound {
 		t.Errorf("scoped correlation of another group's incident: HTTP %d, want 404", r.StatusCode)
+	}
+}
+
+// TestPatchAlert: an analyst manages one alert; the incident follows, bad
+// input names its field, and an alert out of scope is not found.
+func TestPatchAlert(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, auth.Rate{PerSecond: -1})
+	var e errResp
+	if r := f.call("vic", http.MethodPatch, "/api/v1/alerts/al1", `{"status":"resolved"}`, &e); r.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer: HTTP %d, want 403", r.StatusCode)
+	}
+	for body, field := range map[string]string{
+		`{"status":"closed"}`: "status",
+		`{"classification":"truePositive","determination":"notMalicious"}`: "determination",
+		`{}`:           "",
+		`{"colour":1}`: "colour",
+	} {
+		var e errResp
+		if r := f.call("al", http.MethodPatch, "/api/v1/alerts/al1", body, &e); r.StatusCode != http.StatusBadRequest || e.Error.Field != field {
+			t.Errorf("%s: HTTP %d %+v, want 400 naming %q", body, r.StatusCode, e, field)
+		}
+	}
+	if r := f.call("sam", http.MethodPatch, "/api/v1/alerts/al1", `{"comment":"x"}`, &e); r.StatusCode != http.StatusNotFound {
+		t.Errorf("out of scope: HTTP %d, want 404", r.StatusCode)
+	}
+	if r := f.call("al", http.MethodPatch, "/api/v1/alerts/nope", `{"comment":"x"}`, &e); r.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown alert: HTTP %d, want 404", r.StatusCode)
+	}
+	var a domain.Alert
+	if r := f.call("al", http.MethodPatch, "/api/v1/alerts/al1",
+		`{"status":"resolved","classification":"falsePositive","determination":"notMalicious","assignedTo":"al","comment":"admin tool"}`, &a); r.StatusCode != http.StatusOK ||
+		a.Status != domain.AlertResolved || a.Classification != "falsePositive" || a.AssignedTo != "al" {
+		t.Fatalf("patch: HTTP %d %+v", r.StatusCode, a)
+	}
+	// al1 was its incident's only alert: the incident is resolved with it.
+	var inc domain.Incident
+	f.call("al", http.MethodGet, "/api/v1/incidents/"+itoa(f.inc1), "", &inc)
+	if inc.Status != domain.IncidentResolved {
+		t.Errorf("incident %d is %s, want resolved with its only alert", f.inc1, inc.Status)
 	}
 }

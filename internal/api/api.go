@@ -121,6 +121,7 @@ func (s *Server) Routes() []Route {
 		{"POST /api/v1/alerts", auth.Analyst, s.postAlerts},
 		{"GET /api/v1/alerts/export", auth.Viewer, s.exportAlerts},
 		{"POST /api/v1/alerts/{id}/move", auth.Analyst, s.moveAlert},
+		{"PATCH /api/v1/alerts/{id}", auth.Analyst, s.patchAlert},
 		{"GET /api/v1/incidents/{id}/correlation", auth.Viewer, s.incidentCorrelation},
 		{"GET /api/v1/incidents", auth.Viewer, s.listIncidents},
 		{"GET /api/v1/incidents/{id}", auth.Viewer, s.getIncident},

@@ -132,6 +132,21 @@ func (s *Server) writeBack(ctx context.Context, incidentID int64, before, after 
 	}
 }
 
+// writeBackAlert sends a change made to one alert to its provider, when
+// its source writes back; it never blocks the analyst.
+func (s *Server) writeBackAlert(ctx context.Context, m *store.AlertManaged, comment, by string) {
+	if s.WriteBack == nil {
+		return
+	}
+	ch := sources.AlertChangeOf(m.Before, m.After, comment, by)
+	if ch.Empty() {
+		return
+	}
+	if err := s.WriteBack(context.WithoutCancel(ctx), m.IncidentID, ch); err != nil {
+		s.Log.WithError(err).WithField("alert", m.After.ID).Warn("write-back to the provider not started")
+	}
+}
+
 // sourceCollector exposes the sources on /metrics.
 type sourceCollector struct{ s *Server }
 

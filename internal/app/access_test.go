@@ -247,6 +247,8 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 			with(allowed("viewer", 200), "scoped", 403)},
 		"POST /api/v1/alerts/{id}/move": {func(string) req { return req{"/api/v1/alerts/access-0/move", `{"incidentId":-1}`} },
 			allowed("analyst", 400)}, // refused for its body: the route's role check passed
+		"PATCH /api/v1/alerts/{id}": {func(string) req { return req{"/api/v1/alerts/access-0", `{"status":"closed"}`} },
+			allowed("analyst", 400)}, // refused for its body: the route's role check passed
 		"GET /api/v1/incidents/{id}/correlation": {func(string) req { return req{"/api/v1/incidents/" + inc + "/correlation", ""} },
 			with(allowed("viewer", 200), "scoped", 404)},
 		"GET /api/v1/settings/automation": {func(string) req { return req{"/api/v1/settings/automation", ""} }, allowed("viewer", 200)},

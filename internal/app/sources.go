@@ -118,7 +118,7 @@ func writeBacker(tc client.Client, st *store.Store, cfg sources.Config) func(con
 		at := time.Now().UnixNano()
 		for _, sa := range alerts {
 			typ, ok := writes[sa.Source]
-			if !ok {
+			if !ok || (ch.AlertID != "" && sa.Alert.ID != ch.AlertID) {
 				continue
 			}
 			c := ch

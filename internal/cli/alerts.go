@@ -10,19 +10,22 @@ import (
 	"strconv"
 
 	"github.com/airsoc/air/internal/api"
+	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/store"
 )
 
 // alerts runs `starter alerts export|move`.
 func alerts(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"alerts: missing subcommand (export, move)"}
+		return usageError{"alerts: missing subcommand (export, move, update)"}
 	}
 	switch args[0] {
 	case "export":
 		return alertsExport(ctx, env, args[1:])
 	case "move":
 		return alertsMove(ctx, env, args[1:])
+	case "update":
+		return alertsUpdate(ctx, env, args[1:])
 	}
 	return usageError{fmt.Sprintf("unknown command %q", "alerts "+args[0])}
 }
@@ -81,5 +84,52 @@ func alertsMove(ctx context.Context, env Env, args []string) error {
 	if res.Warning != "" {
 		fmt.Fprintln(env.Stdout, "warning:", res.Warning)
 	}
+	return nil
+}
+
+// alertsUpdate manages one alert (PATCH /api/v1/alerts/{id}): status,
+// classification and determination, assignment, a comment.
+func alertsUpdate(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "alerts update")
+	status := fs.String("status", "", "new, inProgress or resolved (resolving an incident's last open alert resolves it; reopening one reopens it)")
+	class := fs.String("classification", "", "truePositive, falsePositive, informationalExpectedActivity or unknown (with --determination)")
+	det := fs.String("determination", "", "the determination that fits the classification (starter incidents --help lists them)")
+	assign := fs.String("assign", "", `assign the alert to this person ("-" unassigns)`)
+	comment := fs.String("m", "", "a comment, in the incident's activity log on the alert")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"alerts update: name one alert id"}
+	}
+	var ch store.AlertChange
+	set := func(v string) *string {
+		if v == "" {
+			return nil
+		}
+		return &v
+	}
+	if *status != "" {
+		st := domain.AlertStatus(*status)
+		ch.Status = &st
+	}
+	ch.Classification, ch.Determination = set(*class), set(*det)
+	if *assign == "-" {
+		ch.AssignedTo = new(string)
+	} else {
+		ch.AssignedTo = set(*assign)
+	}
+	ch.Comment = *comment
+	body, _ := json.Marshal(ch)
+	var a domain.Alert
+	if _, err := call(ctx, env, http.MethodPatch, "/api/v1/alerts/"+url.PathEscape(pos[0]), body, &a); err != nil {
+		return err
+	}
+	who := a.AssignedTo
+	if who == "" {
+		who = "-"
+	}
+	fmt.Fprintf(env.Stdout, "alert %s: %s, %s/%s, assigned to %s\n", a.ID, a.Status, orDash(a.Classification), orDash(a.Determination), who)
 	return nil
 }

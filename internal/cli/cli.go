@@ -36,6 +36,8 @@ Commands:
   ingest FILE...                  send alerts (a Graph alert, an array, a page or NDJSON; .gz; - for stdin), streamed in batches with progress; --from N resumes
   alerts export [--db DSN]        alert,incident CSV of every alert (the grouping, for scoring)
   alerts move ID [--to INCIDENT]  move an alert to another incident (no --to: a new one)
+  alerts update ID [--status S] [--classification C --determination D] [--assign U] [-m TEXT]
+                                  manage one alert; its incident follows (last alert resolved: resolved)
   correlate FILE [--export CSV] [--explain ID]  run the correlation engine on a file in memory
   bench ingest FILE [flags]       measure ingest + correlation (starter bench ingest -h)
   bench queue [--incidents N]     measure the incident queue's queries on N seeded incidents (starter bench queue -h)

@@ -34,6 +34,9 @@ type Change struct {
 	// when each of its alerts is among them: closing it must not close
 	// alerts AIR keeps in another, open incident.
 	Siblings []string `json:"siblings,omitempty"`
+	// AlertID, when set, limits the change to that alert of the incident
+	// (an alert changed by hand); empty means all of them.
+	AlertID string `json:"alertId,omitempty"`
 }
 
 // ChangeOf is the change to write back for an incident changed from before
@@ -59,6 +62,18 @@ func ChangeOf(before, after *domain.Incident, comment, by string) Change {
 	if before.AssignedTo != after.AssignedTo {
 		ch.AssignedTo, ch.Before["assignedTo"] = after.AssignedTo, before.AssignedTo
 	}
+	return ch
+}
+
+// AlertChangeOf is the change an analyst made to one alert, limited to it.
+func AlertChangeOf(before, after domain.Alert, comment, by string) Change {
+	ch := ChangeOf(&domain.Incident{Classification: before.Classification, Determination: before.Determination,
+		AssignedTo: before.AssignedTo}, &domain.Incident{Classification: after.Classification,
+		Determination: after.Determination, AssignedTo: after.AssignedTo}, comment, by)
+	if before.Status != after.Status {
+		ch.Status, ch.Before["status"] = string(after.Status), string(before.Status)
+	}
+	ch.AlertID = after.ID
 	return ch
 }
 
