@@ -38,19 +38,10 @@ func (ch *AlertChange) Check() error {
 			return err
 		}
 	}
-	if ch.Classification != nil {
-		if _, err := domain.ParseClassification("classification", *ch.Classification); err != nil {
-			return err
-		}
-	}
-	if ch.Determination != nil {
-		if _, err := domain.CanonicalDetermination("determination", *ch.Determination); err != nil {
-			return err
-		}
-	}
-	inc := IncidentChange{AssignedTo: ch.AssignedTo, Comment: ch.Comment}
-	if ch.AssignedTo != nil || ch.Comment != "" {
-		return inc.Check() // the same lengths and encoding as an incident's
+	// The other fields follow an incident's rules: enums, lengths, encoding.
+	if inc := (IncidentChange{Classification: ch.Classification, Determination: ch.Determination,
+		AssignedTo: ch.AssignedTo, Comment: ch.Comment}); !inc.Empty() {
+		return inc.Check()
 	}
 	return nil
 }
