@@ -19,8 +19,8 @@ import (
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/configenv"
 	"github.com/airsoc/air/internal/connector/rest"
+	"github.com/airsoc/air/internal/labstate"
 	"github.com/airsoc/air/internal/labtenant"
-	"github.com/airsoc/air/internal/store"
 )
 
 // Config is one tenant's connector configuration: which connector carries
@@ -117,7 +117,7 @@ type LabSettings struct {
 	// Faults make the lab answer like a vendor having a bad day.
 	Faults []labtenant.Fault `yaml:"faults"`
 	// SeedFile is a YAML or JSON file of devices, users, mailboxes and
-	// messages (store.LabSeed) loaded at start.
+	// messages (labstate.Seed) loaded at start.
 	SeedFile string `yaml:"seedFile"`
 }
 
@@ -181,7 +181,7 @@ type resolved struct {
 	mdeSecret, graphSecret rest.Secret
 	webhookSecrets         map[string]rest.Secret
 	routes                 map[string]resolvedRoute // action type → route
-	seed                   *store.LabSeed
+	seed                   *labstate.Seed
 }
 
 type resolvedRoute struct {
@@ -409,8 +409,8 @@ func loopback(host string) bool {
 }
 
 // decodeSeed reads lab seed data from YAML or JSON with the JSON field
-// names of store.LabSeed, refusing unknown fields.
-func decodeSeed(data []byte) (*store.LabSeed, error) {
+// names of labstate.Seed, refusing unknown fields.
+func decodeSeed(data []byte) (*labstate.Seed, error) {
 	var v any
 	if err := yaml.Unmarshal(data, &v); err != nil {
 		return nil, err
@@ -419,7 +419,7 @@ func decodeSeed(data []byte) (*store.LabSeed, error) {
 	if err != nil {
 		return nil, err
 	}
-	var seed store.LabSeed
+	var seed labstate.Seed
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&seed); err != nil {

@@ -34,15 +34,15 @@ import (
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/connector/webhook"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/labstate"
 	"github.com/airsoc/air/internal/labtenant"
 	"github.com/airsoc/air/internal/remediation"
-	"github.com/airsoc/air/internal/store"
 )
 
 // Deps are what the router's connectors need besides configuration.
 type Deps struct {
-	// Store keeps the lab tenant's state.
-	Store *store.Store
+	// Store keeps the lab tenant's state (store.Store implements it).
+	Store labstate.Store
 	// Log receives routing and vendor-call logs; nil discards them.
 	Log logrus.FieldLogger
 	// Env reads secrets; the zero value reads the process's environment

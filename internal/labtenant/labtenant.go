@@ -1,6 +1,7 @@
 // Package labtenant is AIR's built-in lab tenant: a simulated tenant whose
 // devices, users, mailboxes, messages and indicators keep their state in
-// AIR's store. It carries out every remediation type the registry knows,
+// AIR's store, reached through the labstate.Store contract (the package
+// never imports the store). It carries out every remediation type the registry knows,
 // the way a real target does — it remembers each request's idempotency key
 // and answers a repeat with the first answer, and isolating an isolated
 // device is a no-op that says so — so that the demo, `worker -dev` and the
@@ -25,14 +26,14 @@ import (
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/labstate"
 	"github.com/airsoc/air/internal/remediation"
-	"github.com/airsoc/air/internal/store"
 )
 
 // Tenant is the lab tenant. The zero value with a Store is ready: lenient,
 // no faults.
 type Tenant struct {
-	Store *store.Store
+	Store labstate.Store
 	// Strict refuses (not found) devices, users, mailboxes and messages that
 	// were not seeded.
 	Strict bool
@@ -74,7 +75,7 @@ var Answers = []string{InProgress, Throttled, Unavailable}
 var _ remediation.Executor = (*Tenant)(nil)
 
 // Seed creates or overwrites lab state.
-func (t *Tenant) Seed(ctx context.Context, seed store.LabSeed) error {
+func (t *Tenant) Seed(ctx context.Context, seed labstate.Seed) error {
 	return t.Store.LabSeedState(ctx, seed)
 }
 
@@ -115,7 +116,7 @@ func (t *Tenant) Execute(ctx context.Context, req remediation.Request) (remediat
 		joined = true
 	}
 	r := request{t: t, req: req, id: id, params: params,
-		lab: store.LabRequest{Key: req.IdempotencyKey, Operation: verb, Enroll: !t.Strict}}
+		lab: labstate.Request{Key: req.IdempotencyKey, Operation: verb, Enroll: !t.Strict}}
 	op, err := h.run(ctx, r)
 	if err != nil {
 		return remediation.Result{}, err
@@ -173,7 +174,7 @@ type request struct {
 	req    remediation.Request
 	id     string // the target's id, without the kind
 	params map[string]any
-	lab    store.LabRequest
+	lab    labstate.Request
 }
 
 func (r request) str(name string) string {
@@ -183,42 +184,42 @@ func (r request) str(name string) string {
 
 type handler struct {
 	target domain.EntityKind
-	run    func(ctx context.Context, r request) (*store.LabOperation, error)
+	run    func(ctx context.Context, r request) (*labstate.Operation, error)
 }
 
-func change(result string) (store.LabChange, error) {
-	return store.LabChange{Result: result, Changed: true}, nil
+func change(result string) (labstate.Change, error) {
+	return labstate.Change{Result: result, Changed: true}, nil
 }
-func same(result string) (store.LabChange, error) { return store.LabChange{Result: result}, nil }
+func same(result string) (labstate.Change, error) { return labstate.Change{Result: result}, nil }
 
 // device builds a handler that changes a device.
-func device(decide func(r request, d *store.LabDevice) (store.LabChange, error)) handler {
-	return handler{target: domain.KindDevice, run: func(ctx context.Context, r request) (*store.LabOperation, error) {
-		return r.t.Store.LabApplyDevice(ctx, r.lab, r.id, r.req.TargetName, func(d *store.LabDevice) (store.LabChange, error) {
+func device(decide func(r request, d *labstate.Device) (labstate.Change, error)) handler {
+	return handler{target: domain.KindDevice, run: func(ctx context.Context, r request) (*labstate.Operation, error) {
+		return r.t.Store.LabApplyDevice(ctx, r.lab, r.id, r.req.TargetName, func(d *labstate.Device) (labstate.Change, error) {
 			return decide(r, d)
 		})
 	}}
 }
 
-func user(decide func(r request, u *store.LabUser) (store.LabChange, error)) handler {
-	return handler{target: domain.KindUser, run: func(ctx context.Context, r request) (*store.LabOperation, error) {
-		return r.t.Store.LabApplyUser(ctx, r.lab, r.id, r.req.TargetName, func(u *store.LabUser) (store.LabChange, error) {
+func user(decide func(r request, u *labstate.User) (labstate.Change, error)) handler {
+	return handler{target: domain.KindUser, run: func(ctx context.Context, r request) (*labstate.Operation, error) {
+		return r.t.Store.LabApplyUser(ctx, r.lab, r.id, r.req.TargetName, func(u *labstate.User) (labstate.Change, error) {
 			return decide(r, u)
 		})
 	}}
 }
 
-func mailbox(decide func(r request, m *store.LabMailbox) (store.LabChange, error)) handler {
-	return handler{target: domain.KindMailbox, run: func(ctx context.Context, r request) (*store.LabOperation, error) {
-		return r.t.Store.LabApplyMailbox(ctx, r.lab, r.id, r.req.TargetName, func(m *store.LabMailbox) (store.LabChange, error) {
+func mailbox(decide func(r request, m *labstate.Mailbox) (labstate.Change, error)) handler {
+	return handler{target: domain.KindMailbox, run: func(ctx context.Context, r request) (*labstate.Operation, error) {
+		return r.t.Store.LabApplyMailbox(ctx, r.lab, r.id, r.req.TargetName, func(m *labstate.Mailbox) (labstate.Change, error) {
 			return decide(r, m)
 		})
 	}}
 }
 
 func message(folder, done string) handler {
-	return handler{target: domain.KindMessage, run: func(ctx context.Context, r request) (*store.LabOperation, error) {
-		return r.t.Store.LabApplyMessage(ctx, r.lab, r.id, r.req.TargetName, func(m *store.LabMessage) (store.LabChange, error) {
+	return handler{target: domain.KindMessage, run: func(ctx context.Context, r request) (*labstate.Operation, error) {
+		return r.t.Store.LabApplyMessage(ctx, r.lab, r.id, r.req.TargetName, func(m *labstate.Message) (labstate.Change, error) {
 			if m.Folder == folder {
 				return same("message already in " + folder)
 			}
@@ -232,7 +233,7 @@ func message(folder, done string) handler {
 // persistence mechanism, an indicator) into state `to`; scope, when given,
 // scopes it to a device.
 func artifact(target domain.EntityKind, kind, to, done, already string, scope func(r request) string) handler {
-	return handler{target: target, run: func(ctx context.Context, r request) (*store.LabOperation, error) {
+	return handler{target: target, run: func(ctx context.Context, r request) (*labstate.Operation, error) {
 		sc := ""
 		if scope != nil {
 			sc = scope(r)
@@ -245,7 +246,7 @@ func artifact(target domain.EntityKind, kind, to, done, already string, scope fu
 		if err != nil {
 			return nil, err
 		}
-		return r.t.Store.LabApplyArtifact(ctx, r.lab, kind, id, sc, func(a *store.LabArtifact) (store.LabChange, error) {
+		return r.t.Store.LabApplyArtifact(ctx, r.lab, kind, id, sc, func(a *labstate.Artifact) (labstate.Change, error) {
 			if a.State == to {
 				return same(already)
 			}
@@ -271,7 +272,7 @@ func expiry(r request) (*time.Time, error) {
 func deviceScope(r request) string { return r.str("deviceId") }
 
 var handlers = map[string]handler{
-	"device.isolate": device(func(r request, d *store.LabDevice) (store.LabChange, error) {
+	"device.isolate": device(func(r request, d *labstate.Device) (labstate.Change, error) {
 		if d.Isolated {
 			return same("already isolated")
 		}
@@ -281,28 +282,28 @@ var handlers = map[string]handler{
 		}
 		return change("isolated")
 	}),
-	"device.release": device(func(r request, d *store.LabDevice) (store.LabChange, error) {
+	"device.release": device(func(r request, d *labstate.Device) (labstate.Change, error) {
 		if !d.Isolated {
 			return same("not isolated")
 		}
 		d.Isolated, d.IsolationType = false, ""
 		return change("released")
 	}),
-	"device.restrict_app_execution": device(func(r request, d *store.LabDevice) (store.LabChange, error) {
+	"device.restrict_app_execution": device(func(r request, d *labstate.Device) (labstate.Change, error) {
 		if d.AppRestricted {
 			return same("app execution already restricted")
 		}
 		d.AppRestricted = true
 		return change("app execution restricted")
 	}),
-	"device.unrestrict_app_execution": device(func(r request, d *store.LabDevice) (store.LabChange, error) {
+	"device.unrestrict_app_execution": device(func(r request, d *labstate.Device) (labstate.Change, error) {
 		if !d.AppRestricted {
 			return same("app execution not restricted")
 		}
 		d.AppRestricted = false
 		return change("app execution restriction lifted")
 	}),
-	"device.run_av_scan": device(func(r request, d *store.LabDevice) (store.LabChange, error) {
+	"device.run_av_scan": device(func(r request, d *labstate.Device) (labstate.Change, error) {
 		d.LastScan = r.str("scanType")
 		if d.LastScan == "" {
 			d.LastScan = "Quick"
@@ -310,7 +311,7 @@ var handlers = map[string]handler{
 		d.Scans++
 		return change(d.LastScan + " scan run")
 	}),
-	"device.collect_investigation_package": device(func(r request, d *store.LabDevice) (store.LabChange, error) {
+	"device.collect_investigation_package": device(func(r request, d *labstate.Device) (labstate.Change, error) {
 		d.Packages++
 		return change(fmt.Sprintf("investigation package %d collected", d.Packages))
 	}),
@@ -334,7 +335,7 @@ var handlers = map[string]handler{
 	"email.soft_delete":   message("deleteditems", "message moved to Deleted Items"),
 	"email.move_to_inbox": message("inbox", "message moved to the inbox"),
 
-	"mailbox.disable_external_forwarding": mailbox(func(r request, m *store.LabMailbox) (store.LabChange, error) {
+	"mailbox.disable_external_forwarding": mailbox(func(r request, m *labstate.Mailbox) (labstate.Change, error) {
 		if m.ExternalForwarding == "" {
 			return same("no external forwarding")
 		}
@@ -342,12 +343,12 @@ var handlers = map[string]handler{
 		m.ExternalForwarding = ""
 		return change("forwarding to " + to + " disabled")
 	}),
-	"mailbox.remove_inbox_rule": mailbox(func(r request, m *store.LabMailbox) (store.LabChange, error) {
+	"mailbox.remove_inbox_rule": mailbox(func(r request, m *labstate.Mailbox) (labstate.Change, error) {
 		rule := r.str("ruleId")
 		if rule == "" {
-			return store.LabChange{}, domain.Invalid("params.ruleId", "mailbox.remove_inbox_rule needs ruleId")
+			return labstate.Change{}, domain.Invalid("params.ruleId", "mailbox.remove_inbox_rule needs ruleId")
 		}
-		i := slices.IndexFunc(m.InboxRules, func(x store.LabInboxRule) bool { return x.ID == rule })
+		i := slices.IndexFunc(m.InboxRules, func(x labstate.InboxRule) bool { return x.ID == rule })
 		if i < 0 {
 			return same("inbox rule " + rule + " already gone")
 		}
@@ -355,39 +356,39 @@ var handlers = map[string]handler{
 		return change("inbox rule " + rule + " removed")
 	}),
 
-	"user.disable": user(func(r request, u *store.LabUser) (store.LabChange, error) {
+	"user.disable": user(func(r request, u *labstate.User) (labstate.Change, error) {
 		if !u.Enabled {
 			return same("already disabled")
 		}
 		u.Enabled = false
 		return change("disabled")
 	}),
-	"user.enable": user(func(r request, u *store.LabUser) (store.LabChange, error) {
+	"user.enable": user(func(r request, u *labstate.User) (labstate.Change, error) {
 		if u.Enabled {
 			return same("already enabled")
 		}
 		u.Enabled = true
 		return change("enabled")
 	}),
-	"user.revoke_sessions": user(func(r request, u *store.LabUser) (store.LabChange, error) {
+	"user.revoke_sessions": user(func(r request, u *labstate.User) (labstate.Change, error) {
 		u.SessionsRevoked++
 		return change("sign-in sessions revoked")
 	}),
-	"user.reset_password": user(func(r request, u *store.LabUser) (store.LabChange, error) {
+	"user.reset_password": user(func(r request, u *labstate.User) (labstate.Change, error) {
 		if u.MustChangePassword {
 			return same("password change already required")
 		}
 		u.MustChangePassword = true
 		return change("password change required at next sign-in")
 	}),
-	"user.confirm_compromised": user(func(r request, u *store.LabUser) (store.LabChange, error) {
+	"user.confirm_compromised": user(func(r request, u *labstate.User) (labstate.Change, error) {
 		if u.Risk == "confirmedCompromised" {
 			return same("already confirmed compromised")
 		}
 		u.Risk = "confirmedCompromised"
 		return change("confirmed compromised (risk high)")
 	}),
-	"user.dismiss_risk": user(func(r request, u *store.LabUser) (store.LabChange, error) {
+	"user.dismiss_risk": user(func(r request, u *labstate.User) (labstate.Change, error) {
 		if u.Risk != "confirmedCompromised" {
 			return same("no risk to dismiss")
 		}

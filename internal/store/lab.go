@@ -6,31 +6,26 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/airsoc/air/internal/labstate"
 )
 
-// LabDevice is a simulated device of the lab tenant.
-type LabDevice struct {
-	ID        string    `json:"id" db:"id"`
-	Name      string    `json:"name" db:"name"`
-	Isolated  bool      `json:"isolated" db:"isolated"`
-	UpdatedAt time.Time `json:"updatedAt" db:"updated_at"`
-	// Added by migration 0002 (lab_tenant.go writes them).
-	IsolationType string `json:"isolationType,omitempty" db:"isolation_type"` // Full or Selective while isolated
-	AppRestricted bool   `json:"appRestricted" db:"app_restricted"`
-	LastScan      string `json:"lastScan,omitempty" db:"last_scan"` // Quick or Full, the last scan asked for
-	Scans         int    `json:"scans" db:"scans"`
-	Packages      int    `json:"packages" db:"packages"` // investigation packages collected
-}
+// The lab tenant's state types are labstate's (a leaf the connectors
+// share); the store keeps them under these names.
+type (
+	LabDevice    = labstate.Device
+	LabOperation = labstate.Operation
+	LabChange    = labstate.Change
+	LabRequest   = labstate.Request
+	LabUser      = labstate.User
+	LabInboxRule = labstate.InboxRule
+	LabMailbox   = labstate.Mailbox
+	LabMessage   = labstate.Message
+	LabArtifact  = labstate.Artifact
+	LabSeed      = labstate.Seed
+)
 
-// LabOperation is one request the lab tenant carried out.
-type LabOperation struct {
-	IdempotencyKey string    `json:"idempotencyKey" db:"idempotency_key"`
-	Operation      string    `json:"operation" db:"operation"`
-	Target         string    `json:"target" db:"target"`
-	Result         string    `json:"result" db:"result"`
-	Changed        bool      `json:"changed" db:"changed"` // false when the device already was in the asked state
-	CreatedAt      time.Time `json:"createdAt" db:"created_at"`
-}
+var _ labstate.Store = (*Store)(nil)
 
 // LabSetIsolation isolates (or releases) a lab device, exactly once per
 // idempotency key: a repeated key returns the first call's recorded

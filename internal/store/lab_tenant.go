@@ -20,78 +20,6 @@ import (
 // operation. What a remediation does to an object is the lab tenant's
 // business (internal/labtenant); the SQL is here.
 
-// LabChange is what the lab tenant decided a request does to one object.
-type LabChange struct {
-	Result  string // what a real API would have answered, in words
-	Changed bool   // false when the object already was in the asked state
-}
-
-// LabRequest names one lab operation: the caller's idempotency key, the
-// operation's name and whether an unknown object may be enrolled on first
-// use (the lab's default) or is not found (a strict lab, like a real API).
-type LabRequest struct {
-	Key       string
-	Operation string
-	Enroll    bool
-}
-
-// LabUser is a simulated user account.
-type LabUser struct {
-	ID                 string    `json:"id" db:"id"`
-	Name               string    `json:"name" db:"name"`
-	Enabled            bool      `json:"enabled" db:"enabled"`
-	SessionsRevoked    int       `json:"sessionsRevoked" db:"sessions_revoked"`
-	MustChangePassword bool      `json:"mustChangePassword" db:"must_change_password"`
-	Risk               string    `json:"risk" db:"risk"` // none, confirmedCompromised, dismissed
-	UpdatedAt          time.Time `json:"updatedAt" db:"updated_at"`
-}
-
-// LabInboxRule is an inbox rule of a simulated mailbox.
-type LabInboxRule struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	ForwardTo string `json:"forwardTo,omitempty"`
-}
-
-// LabMailbox is a simulated mailbox.
-type LabMailbox struct {
-	Address            string         `json:"address" db:"address"`
-	Name               string         `json:"name" db:"name"`
-	ExternalForwarding string         `json:"externalForwarding,omitempty" db:"external_forwarding"`
-	InboxRules         []LabInboxRule `json:"inboxRules" db:"-"`
-	RulesJSON          string         `json:"-" db:"inbox_rules"`
-	UpdatedAt          time.Time      `json:"updatedAt" db:"updated_at"`
-}
-
-// LabMessage is a simulated delivered message.
-type LabMessage struct {
-	ID        string    `json:"id" db:"id"` // networkMessageId
-	Mailbox   string    `json:"mailbox" db:"mailbox"`
-	Subject   string    `json:"subject" db:"subject"`
-	Sender    string    `json:"sender" db:"sender"`
-	Folder    string    `json:"folder" db:"folder"` // inbox or deleteditems
-	UpdatedAt time.Time `json:"updatedAt" db:"updated_at"`
-}
-
-// LabArtifact is a quarantined file, a killed process, a removed
-// persistence mechanism or a blocked indicator.
-type LabArtifact struct {
-	Kind      string     `json:"kind" db:"kind"`
-	ID        string     `json:"id" db:"id"`
-	Scope     string     `json:"scope" db:"scope"` // a device id, or "" for tenant-wide
-	State     string     `json:"state" db:"state"`
-	ExpiresAt *time.Time `json:"expiresAt,omitempty" db:"expires_at"`
-	UpdatedAt time.Time  `json:"updatedAt" db:"updated_at"`
-}
-
-// LabSeed is initial lab state: objects to create or overwrite.
-type LabSeed struct {
-	Devices   []LabDevice  `json:"devices" yaml:"devices"`
-	Users     []LabUser    `json:"users" yaml:"users"`
-	Mailboxes []LabMailbox `json:"mailboxes" yaml:"mailboxes"`
-	Messages  []LabMessage `json:"messages" yaml:"messages"`
-}
-
 // labObject is how labApply loads, enrols and saves one kind of object.
 type labObject struct {
 	lock   string // advisory lock key
@@ -217,7 +145,7 @@ func (s *Store) LabApplyMailbox(ctx context.Context, req LabRequest, address, na
 		load: func(ctx context.Context, tx *sqlx.Tx) (bool, error) {
 			ok, err := found(tx.GetContext(ctx, m, tx.Rebind(`SELECT * FROM lab_mailboxes WHERE address = ?`), address))
 			if ok {
-				err = m.decodeRules()
+				err = decodeRules(m)
 			}
 			return ok, err
 		},
@@ -229,7 +157,8 @@ func (s *Store) LabApplyMailbox(ctx context.Context, req LabRequest, address, na
 	}, func() (LabChange, error) { return decide(m) })
 }
 
-func (m *LabMailbox) decodeRules() error {
+// decodeRules reads a mailbox row's inbox rules.
+func decodeRules(m *LabMailbox) error {
 	m.InboxRules = []LabInboxRule{}
 	if m.RulesJSON == "" {
 		return nil
@@ -424,7 +353,7 @@ func (s *Store) LabMailboxes(ctx context.Context) ([]LabMailbox, error) {
 		return nil, fmt.Errorf("list lab mailboxes: %w", err)
 	}
 	for i := range out {
-		if err := out[i].decodeRules(); err != nil {
+		if err := decodeRules(&out[i]); err != nil {
 			return nil, err
 		}
 	}

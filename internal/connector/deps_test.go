@@ -1,0 +1,23 @@
+package connector_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestConnectorsDependOnTheContractOnly holds ARCHITECTURE.md's rule:
+// connectors (this router, the vendor connectors, the lab tenant) depend on
+// the remediation contract and domain, never on the store or activities.
+func TestConnectorsDependOnTheContractOnly(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", "./...", "../labtenant").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if pkg == "github.com/airsoc/air/internal/store" || pkg == "github.com/airsoc/air/activities" {
+			t.Errorf("a connector depends on %s", pkg)
+		}
+	}
+}
