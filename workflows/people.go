@@ -395,12 +395,19 @@ func (w *incident) waitFor(ctx workflow.Context, r *pbRun, step *playbook.Step, 
 const waitSeesChanges = "wait-sees-changes"
 
 func (w *incident) awaitCondition(ctx workflow.Context, c *condWait, step *playbook.Step, env *playbook.Env) error {
-	if w.epoch > 0 && workflow.GetVersion(ctx, waitSeesChanges, workflow.DefaultVersion, 1) == 1 {
+	// refresh reads the incident again, for a condition on what it is now.
+	refresh := func() error {
 		var snap activities.Snapshot
 		if err := workflow.ExecuteLocalActivity(localCtx(ctx), acts.LoadIncident, w.in.IncidentID).Get(ctx, &snap); err != nil {
 			return fmt.Errorf("load incident: %w", err)
 		}
 		env = playbook.Refresh(env, playbook.NewEnv(snap.Incident, snap.Alerts, inScope(snap)))
+		return nil
+	}
+	if w.epoch > 0 && workflow.GetVersion(ctx, waitSeesChanges, workflow.DefaultVersion, 1) == 1 {
+		if err := refresh(); err != nil {
+			return err
+		}
 	}
 	for {
 		c.rec.Checks++
@@ -429,11 +436,9 @@ func (w *incident) awaitCondition(ctx workflow.Context, c *condWait, step *playb
 			c.rec.Error = fmt.Sprintf("condition not met within %s: %s", step.Wait.Timeout, step.Wait.Until)
 			return nil
 		}
-		var snap activities.Snapshot
-		if err := workflow.ExecuteLocalActivity(localCtx(ctx), acts.LoadIncident, w.in.IncidentID).Get(ctx, &snap); err != nil {
-			return fmt.Errorf("load incident: %w", err)
+		if err := refresh(); err != nil {
+			return err
 		}
-		env = playbook.Refresh(env, playbook.NewEnv(snap.Incident, snap.Alerts, inScope(snap)))
 	}
 }
 

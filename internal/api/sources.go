@@ -123,12 +123,18 @@ func (s *Server) writeBack(ctx context.Context, incidentID int64, before, after 
 	if s.WriteBack == nil {
 		return
 	}
-	ch := sources.ChangeOf(before, after, comment, by)
+	s.startWriteBack(ctx, incidentID, sources.ChangeOf(before, after, comment, by))
+}
+
+// startWriteBack starts writing a change back to the providers of the
+// incident's alerts (or of ch.AlertID alone), without waiting for them.
+func (s *Server) startWriteBack(ctx context.Context, incidentID int64, ch sources.Change) {
 	if ch.Empty() {
 		return
 	}
 	if err := s.WriteBack(context.WithoutCancel(ctx), incidentID, ch); err != nil {
-		s.Log.WithError(err).WithField("incident", incidentID).Warn("write-back to the providers not started")
+		s.Log.WithError(err).WithField("incident", incidentID).WithField("alert", ch.AlertID).
+			Warn("write-back to the providers not started")
 	}
 }
 
@@ -138,13 +144,7 @@ func (s *Server) writeBackAlert(ctx context.Context, m *store.AlertManaged, comm
 	if s.WriteBack == nil {
 		return
 	}
-	ch := sources.AlertChangeOf(m.Before, m.After, comment, by)
-	if ch.Empty() {
-		return
-	}
-	if err := s.WriteBack(context.WithoutCancel(ctx), m.IncidentID, ch); err != nil {
-		s.Log.WithError(err).WithField("alert", m.After.ID).Warn("write-back to the provider not started")
-	}
+	s.startWriteBack(ctx, m.IncidentID, sources.AlertChangeOf(m.Before, m.After, comment, by))
 }
 
 // sourceCollector exposes the sources on /metrics.

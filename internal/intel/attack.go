@@ -61,10 +61,10 @@ type attack struct {
 	mitigates   []stixObject // relationships course-of-action → attack-pattern
 }
 
-// take keeps an ATT&CK object; it reports whether o was one.
+// take keeps an ATT&CK object; it reports whether it kept o.
 func (a *attack) take(o stixObject) bool {
 	if o.Revoked || o.Deprecated {
-		return o.Type == "x-mitre-tactic" || o.Type == "attack-pattern" || o.Type == "course-of-action"
+		return false // left out, and counted as ignored
 	}
 	keep := func(m map[string]stixObject) {
 		if prev, ok := m[o.ID]; !ok || o.Modified >= prev.Modified {

@@ -94,7 +94,7 @@ func (r *reader) fields(n *yaml.Node, path string, allowed ...string) (vals, key
 			r.at(k, path, "keys must be plain strings")
 			continue
 		}
-		if allowed != nil && !contains(allowed, name) {
+		if allowed != nil && !slices.Contains(allowed, name) {
 			r.at(k, join(path, name), "unknown setting, want one of %s", strings.Join(allowed, ", "))
 			continue
 		}
@@ -116,15 +116,6 @@ func join(path, name string) string {
 		return name
 	}
 	return path + "." + name
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func kind(n *yaml.Node) string {

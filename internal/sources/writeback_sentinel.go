@@ -98,7 +98,7 @@ func (w *sentinelWriter) incidentsOf(ctx context.Context, alertID string) ([]str
 	q := "SecurityIncident | where AlertIds has " + kqlString(alertID) +
 		" | summarize arg_max(TimeGenerated, *) by IncidentName | project IncidentName | order by IncidentName asc"
 	body, _ := json.Marshal(map[string]string{"query": q})
-	b, _, err := w.la.do(ctx, http.MethodPost, w.la.url("/v1/workspaces/"+w.workspace+"/query", nil), strings.NewReader(string(body)), "application/json")
+	b, _, err := w.la.doWith(ctx, http.MethodPost, w.la.url("/v1/workspaces/"+w.workspace+"/query", nil), body, nil)
 	if err != nil {
 		return nil, err
 	}

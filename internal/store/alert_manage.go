@@ -155,28 +155,18 @@ func (s *Store) ManageAlert(ctx context.Context, alertID string, ch AlertChange,
 			return fmt.Errorf("update alert %q: %w", alertID, err)
 		}
 		out.After = a
-		b := newBatch(ctx, s, tx, CorrelationRules{})
-		if err := b.loadIncidents([]int64{inc.ID}); err != nil {
+		st, err := s.rederive(ctx, tx, inc.ID, now)
+		if err != nil {
 			return err
-		}
-		if st := b.incs[inc.ID]; st != nil {
-			if err := recomputeSummary(ctx, tx, st); err != nil {
-				return err
-			}
-			if err := writeIncident(ctx, tx, st, now); err != nil {
-				return err
-			}
 		}
 		for _, e := range audits {
 			if err := appendAudit(ctx, tx, e); err != nil {
 				return err
 			}
 		}
-		// The incident follows its alerts.
-		var open int
-		if err := tx.GetContext(ctx, &open, tx.Rebind(`SELECT COUNT(*) FROM alerts WHERE incident_id = ? AND status <> 'resolved'`), inc.ID); err != nil {
-			return fmt.Errorf("count open alerts of incident %d: %w", inc.ID, err)
-		}
+		// The incident follows its alerts: the summary just counted the
+		// ones not resolved.
+		open := st.sum.ActiveAlerts
 		var status domain.IncidentStatus
 		switch {
 		case inc.Status == domain.IncidentResolved && open > 0:

@@ -212,17 +212,8 @@ func (s *Store) manageTx(ctx context.Context, tx *sqlx.Tx, cur *domain.Incident,
 	}
 	if m.recompute {
 		// A severity set by hand changes the priority score.
-		b := newBatch(ctx, s, tx, CorrelationRules{})
-		if err := b.loadIncidents([]int64{id}); err != nil {
+		if _, err := s.rederive(ctx, tx, id, now); err != nil {
 			return nil, err
-		}
-		if st := b.incs[id]; st != nil {
-			if err := recomputeSummary(ctx, tx, st); err != nil {
-				return nil, err
-			}
-			if err := writeIncident(ctx, tx, st, now); err != nil {
-				return nil, err
-			}
 		}
 	}
 	for _, e := range m.audits {
@@ -231,6 +222,24 @@ func (s *Store) manageTx(ctx context.Context, tx *sqlx.Tx, cur *domain.Incident,
 		}
 	}
 	return s.getIncidentTx(ctx, tx, id, false)
+}
+
+// rederive recomputes an incident's derived fields (summary, severity,
+// priority) from its alerts as they are in tx and writes them; it returns
+// the incident's state, nil for an incident that does not exist.
+func (s *Store) rederive(ctx context.Context, tx *sqlx.Tx, id int64, now time.Time) (*incState, error) {
+	b := newBatch(ctx, s, tx, CorrelationRules{})
+	if err := b.loadIncidents([]int64{id}); err != nil {
+		return nil, err
+	}
+	st := b.incs[id]
+	if st == nil {
+		return nil, nil
+	}
+	if err := recomputeSummary(ctx, tx, st); err != nil {
+		return nil, err
+	}
+	return st, writeIncident(ctx, tx, st, now)
 }
 
 // IncidentOperation is a case action as the store applied it, once per
