@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/airsoc/air/internal/auth"
@@ -101,40 +102,48 @@ func (s *Server) incidentCorrelation(w http.ResponseWriter, r *http.Request) err
 	return writeJSON(w, http.StatusOK, d)
 }
 
-// patchAlert changes one alert as an analyst (PATCH /api/v1/alerts/{id}):
-// status, classification and determination, assignment, a comment, with
-// the incident's validation; the incident follows (store.ManageAlert), its
-// investigation hears of it, and the provider is told where its source
-// writes back. An alert out of the caller's scope is not found.
+// patchAlert changes one alert as an analyst (PATCH /api/v1/alerts/{id}),
+// through ManageAlert.
 func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request) error {
 	var ch store.AlertChange
 	if err := decodeBody(w, r, &ch, true); err != nil {
 		return err
 	}
-	if err := ch.Check(); err != nil {
+	a, err := s.ManageAlert(r.Context(), auth.FromContext(r.Context()), r.PathValue("id"), ch)
+	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	id := r.PathValue("id")
-	p := auth.FromContext(ctx)
+	return writeJSON(w, http.StatusOK, a)
+}
+
+// ManageAlert changes one alert as the principal (an analyst): status,
+// classification and determination, assignment, a comment, with the
+// incident's validation; the incident follows (store.ManageAlert), its
+// investigation hears of it, and the provider is told where its source
+// writes back. An alert out of the principal's scope is not found. The
+// API and the pages both come here.
+func (s *Server) ManageAlert(ctx context.Context, p *auth.Principal, id string, ch store.AlertChange) (*domain.Alert, error) {
+	if err := p.Require(auth.Analyst); err != nil {
+		return nil, err
+	}
+	if err := ch.Check(); err != nil {
+		return nil, err
+	}
 	inc, err := s.Store.AlertIncident(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.incidentInScope(ctx, p, inc); err != nil {
-		return domain.Errorf(domain.KindNotFound, "alert %q not found", id)
+		return nil, domain.Errorf(domain.KindNotFound, "alert %q not found", id)
 	}
-	actor := "api"
-	if p != nil {
-		actor = p.Name
-	}
+	actor := p.Name
 	m, err := s.Store.ManageAlert(ctx, id, ch, actor)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if m.IncidentAfter != nil {
 		s.afterChange(ctx, m.IncidentID, m.IncidentBefore, m.IncidentAfter, actor)
 	}
 	s.writeBackAlert(ctx, m, ch.Comment, actor)
-	return writeJSON(w, http.StatusOK, m.After)
+	return &m.After, nil
 }

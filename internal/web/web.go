@@ -72,6 +72,8 @@ type Incidents interface {
 	Incident(ctx context.Context, p *auth.Principal, id int64) (*api.IncidentDetail, error)
 	ManageIncidents(ctx context.Context, p *auth.Principal, ids []int64, ch store.IncidentChange) ([]api.IncidentResult, error)
 	StopInvestigation(ctx context.Context, p *auth.Principal, id int64, reason string) (*workflows.State, error)
+	RequestAction(ctx context.Context, p *auth.Principal, id int64, body api.ManualActionBody) (*domain.Action, error)
+	ManageAlert(ctx context.Context, p *auth.Principal, id string, ch store.AlertChange) (*domain.Alert, error)
 }
 
 // Reviews are the post-incident review and the response figures the
@@ -177,6 +179,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /incidents/{id}", p.session(p.incident))
 	mux.Handle("POST /incidents/{id}/manage", p.session(p.manage))
 	mux.Handle("POST /incidents/{id}/stop", p.session(p.stop))
+	mux.Handle("POST /incidents/{id}/actions", p.session(p.requestAction))
+	mux.Handle("POST /incidents/{id}/alerts/{alert}/manage", p.session(p.manageAlert))
 	mux.Handle("GET /incidents/{id}/review", p.session(p.review))
 	mux.Handle("GET /dashboard", p.session(p.dashboard))
 	mux.Handle("GET /sources", p.session(p.sources))

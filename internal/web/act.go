@@ -1,0 +1,146 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/airsoc/air/internal/actions"
+	"github.com/airsoc/air/internal/api"
+	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/store"
+)
+
+// rowAction is an action an analyst can take from an entity's row: a
+// remediation on that kind of entity that needs no parameter beyond those
+// with a default (the API and the CLI take the others).
+type rowAction struct {
+	Type, Label, Risk string
+}
+
+// rowActions lists, by entity kind, the actions the incident page offers
+// on an entity's row, in the registry's order.
+var rowActions = func() map[domain.EntityKind][]rowAction {
+	out := map[domain.EntityKind][]rowAction{}
+	for _, s := range actions.All() {
+		if !s.Remediation || s.Target == "" {
+			continue
+		}
+		plain := true
+		for _, p := range s.Params {
+			if p.Required && p.Default == nil {
+				plain = false
+			}
+		}
+		if plain {
+			out[s.Target] = append(out[s.Target], rowAction{Type: s.Type, Label: actions.Label(s.Type), Risk: s.Risk()})
+		}
+	}
+	return out
+}()
+
+// requestAction takes a manual action on one of the incident's entities
+// from its row (responder): through the API's RequestAction, so that it
+// waits for approval like any other, and back to the tab it came from.
+func (p *pages) requestAction(w http.ResponseWriter, r *http.Request) error {
+	pr := auth.FromContext(r.Context())
+	id, back, err := incidentForm(r)
+	if err != nil {
+		return err
+	}
+	if err := pr.Require(auth.Responder); err != nil {
+		return err
+	}
+	body := api.ManualActionBody{Type: strings.TrimSpace(r.PostFormValue("type")),
+		Target: domain.EntityKey(strings.TrimSpace(r.PostFormValue("target"))), Comment: strings.TrimSpace(r.PostFormValue("comment"))}
+	a, err := p.Incidents.RequestAction(r.Context(), pr, id, body)
+	switch k := domain.KindOf(err); {
+	case err == nil:
+		what := fmt.Sprintf("%s on %s", actions.Label(a.Type), a.TargetName)
+		if a.Status == domain.ActionPending {
+			p.setFlash(w, r, "ok", fmt.Sprintf("Requested %s: it waits for approval (%s).", what, a.Reason))
+		} else {
+			p.setFlash(w, r, "ok", fmt.Sprintf("Requested %s: %s.", what, label(a.Status)))
+		}
+	case k == domain.KindForbidden || k == domain.KindNotFound:
+		return err
+	default:
+		p.setFlash(w, r, "error", "No action taken: "+p.message(err))
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
+}
+
+// manageAlert changes one alert of the incident from its row (analyst):
+// status, classification with determination, assignment and a comment,
+// through the API's ManageAlert. As with the incident's form, only the
+// fields the analyst changed from what the page showed are sent.
+func (p *pages) manageAlert(w http.ResponseWriter, r *http.Request) error {
+	pr := auth.FromContext(r.Context())
+	id, back, err := incidentForm(r)
+	if err != nil {
+		return err
+	}
+	if err := pr.Require(auth.Analyst); err != nil {
+		return err
+	}
+	alertID := r.PathValue("alert")
+	form := r.PostForm
+	changed := func(k string) (string, bool) {
+		if _, ok := form[k]; !ok {
+			return "", false
+		}
+		v := strings.TrimSpace(form.Get(k))
+		return v, v != strings.TrimSpace(form.Get("was-"+k))
+	}
+	var ch store.AlertChange
+	if v, ok := changed("status"); ok {
+		s := domain.AlertStatus(v)
+		ch.Status = &s
+	}
+	c, cOK := changed("classification")
+	d, dOK := changed("determination")
+	if cOK || dOK {
+		ch.Classification, ch.Determination = &c, &d
+	}
+	if v, ok := changed("assignedTo"); ok {
+		ch.AssignedTo = &v
+	}
+	ch.Comment = strings.TrimSpace(form.Get("comment"))
+	if ch == (store.AlertChange{}) {
+		p.setFlash(w, r, "error", "Nothing changed on the alert.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return nil
+	}
+	a, err := p.Incidents.ManageAlert(r.Context(), pr, alertID, ch)
+	if err == nil && a.IncidentID != id {
+		// The alert belongs elsewhere now: say so rather than pretend.
+		back = fmt.Sprintf("/incidents/%d?tab=alerts", a.IncidentID)
+	}
+	switch k := domain.KindOf(err); {
+	case err == nil:
+		p.setFlash(w, r, "ok", fmt.Sprintf("Alert %q: %s.", a.Title, describeAlertChange(&ch)))
+	case k == domain.KindForbidden || k == domain.KindNotFound:
+		return err
+	default:
+		p.setFlash(w, r, "error", "Alert not changed: "+p.message(err))
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
+}
+
+// describeAlertChange says in a few words what an alert change did, in
+// the incident change's words.
+func describeAlertChange(ch *store.AlertChange) string {
+	var parts []string
+	if ch.Status != nil {
+		parts = append(parts, "status "+label(*ch.Status))
+	}
+	rest := describeChange(&store.IncidentChange{Classification: ch.Classification, Determination: ch.Determination,
+		AssignedTo: ch.AssignedTo, Comment: ch.Comment})
+	if rest != "" {
+		parts = append(parts, rest)
+	}
+	return strings.Join(parts, ", ")
+}
