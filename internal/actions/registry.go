@@ -120,6 +120,9 @@ var (
 	onDevice   = []string{Lab, MDE, Webhook}
 	onUser     = []string{Lab, Graph, Webhook}
 	everywhere = []string{Lab, Webhook}
+	// indicators are blocks Defender for Endpoint carries as custom
+	// indicators.
+	indicators = []string{Lab, MDE, Webhook}
 	onIncident = []string{AIR}
 )
 
@@ -195,22 +198,22 @@ var registry = []Spec{
 		Remediation: true, Connectors: everywhere, Params: params(),
 		Doc: "lift a sender block"},
 	{Type: "url.block", Target: domain.KindURL, Undo: "url.unblock", Reversible: true, Remediation: true,
-		Connectors: everywhere, Params: params(expiresIn),
+		Connectors: indicators, Params: params(expiresIn),
 		Doc: "block a URL (indicator)"},
 	{Type: "url.unblock", Target: domain.KindURL, Undo: "url.block", Reversible: true, Remediation: true,
-		Connectors: everywhere, Params: params(),
+		Connectors: indicators, Params: params(),
 		Doc: "lift a URL block"},
 	{Type: "ip.block", Target: domain.KindIP, Undo: "ip.unblock", Reversible: true, Remediation: true,
-		Connectors: everywhere, Params: params(expiresIn),
+		Connectors: indicators, Params: params(expiresIn),
 		Doc: "block an IP address (indicator)"},
 	{Type: "ip.unblock", Target: domain.KindIP, Undo: "ip.block", Reversible: true, Remediation: true,
-		Connectors: everywhere, Params: params(),
+		Connectors: indicators, Params: params(),
 		Doc: "lift an IP block"},
 	{Type: "file.block", Target: domain.KindFile, Undo: "file.unblock", Reversible: true, Remediation: true,
-		Connectors: everywhere, Params: params(expiresIn),
+		Connectors: indicators, Params: params(expiresIn),
 		Doc: "block a file hash from running anywhere (indicator)"},
 	{Type: "file.unblock", Target: domain.KindFile, Undo: "file.block", Reversible: true, Remediation: true,
-		Connectors: everywhere, Params: params(),
+		Connectors: indicators, Params: params(),
 		Doc: "lift a file block"},
 
 	// Mailboxes.

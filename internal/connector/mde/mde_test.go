@@ -44,6 +44,9 @@ type fakeMDE struct {
 
 	posts     []post
 	tokenHits int
+	// indicators are the tenant's custom indicators (indicators_test.go).
+	indicators []*mde.Indicator
+	deletes    []string
 	calls     int
 }
 
@@ -156,6 +159,8 @@ func (f *fakeMDE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		json.NewEncoder(w).Encode(map[string]any{"value": out})
+	case r.URL.Path == "/api/indicators" || strings.HasPrefix(r.URL.Path, "/api/indicators/"):
+		f.indicatorRoute(w, r)
 	default:
 		writeErr(w, http.StatusNotFound, "NotFound", "no route")
 	}
