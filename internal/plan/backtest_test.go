@@ -83,7 +83,9 @@ func TestCompareHandBuiltPlans(t *testing.T) {
 		{"wait changed", with(func(p *plan.Plan) { p.Steps[3].Reason = "waits until x (up to 1h): not met now" }),
 			[]string{"wait:wait condition or timeout"}},
 		{"wait removed", with(func(p *plan.Plan) { p.Steps = slices.Delete(p.Steps, 3, 4) }), []string{"wait:wait removed"}},
-		{"verdict changed", with(func(p *plan.Plan) { p.Steps[5].Params = map[string]any{"classification": "falsePositive", "determination": "other"} }),
+		{"verdict changed", with(func(p *plan.Plan) {
+			p.Steps[5].Params = map[string]any{"classification": "falsePositive", "determination": "other"}
+		}),
 			[]string{"verdict: truePositive/malware → falsePositive/other", "params:incident.classify"}},
 		{"verdict gone", with(func(p *plan.Plan) { p.Steps[5].Outcome = "skip" }),
 			[]string{"verdict: truePositive/malware → (none)", "decision:incident.classify run → skip"}},
