@@ -18,6 +18,7 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/decode"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
@@ -187,5 +188,95 @@ func TestPlaybooksBacktest(t *testing.T) {
 		if code, out, errs := run(tt.args...); code != tt.code || !tt.errs.MatchString(errs) {
 			t.Errorf("%q: exit %d, want %d; stderr %q\n%s", tt.args, code, tt.code, errs, out)
 		}
+	}
+}
+
+// sampleIncidents stores n incidents, each the sample Graph alert (a
+// malicious device and file, a suspicious user and IP) re-keyed to
+// entities of its own so that none correlates with another.
+func sampleIncidents(b testing.TB, st *store.Store, n int) {
+	b.Helper()
+	raw, err := os.ReadFile("../graph/testdata/sample-alert.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		doc := strings.NewReplacer(
+			`"da638`, fmt.Sprintf(`"bt%05d-da638`, i),
+			"2f48b784b5c4d3c0e1a9b8f7c6d5e4f3a2b1c0d9", fmt.Sprintf("%040x", i+1),
+			"c81f3a2e-4b6d-4e0f-9a7c-2d5b8e1f0a63", fmt.Sprintf("c81f3a2e-4b6d-4e0f-9a7c-%012x", i),
+			"ws-042", fmt.Sprintf("ws-%04d", i), "WS-042", fmt.Sprintf("WS-%04d", i),
+			"alice", fmt.Sprintf("user%04d", i), "Alice Martin", fmt.Sprintf("User %d", i),
+			"1887927527-1107", fmt.Sprintf("1887927527-%d", 5000+i),
+			"7d3e9b52-1a4c-4f8e-b6d0-3c2a5e9f8b17", fmt.Sprintf("7d3e9b52-1a4c-4f8e-b6d0-%012x", i),
+			"0b3e5d7f9a1c2e4f6a8b0c1d3e5f7a9b1c2d3e4f", fmt.Sprintf("%040x", 1<<20+i),
+			"4c1a7e9f2b3d5c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6", fmt.Sprintf("%064x", 1<<20+i),
+			"203.0.113.77", fmt.Sprintf("10.%d.%d.7", i/250, i%250),
+			"3b1f0e62-9c4d-4b8a-a1f3-6d2e8c7b5a90", fmt.Sprintf("3b1f0e62-9c4d-4b8a-a1f3-%012x", i),
+		).Replace(string(raw))
+		alerts, problems, err := decode.Decode(strings.NewReader(doc))
+		if err != nil || len(problems) > 0 || len(alerts) != 1 {
+			b.Fatalf("alert %d: %v %+v", i, err, problems)
+		}
+		if _, err := st.IngestAlert(context.Background(), alerts[0], store.CorrelationRules{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPlaybooksBacktest500 measures `starter playbooks backtest` end
+// to end — the command, HTTP, the API reading 500 stored incidents from
+// SQLite and planning each with the shipped playbooks and with a copy
+// whose device isolation needs an approval — per backtest of all 500:
+//
+//	go test ./internal/cli -run '^$' -bench PlaybooksBacktest500 -benchtime 5x
+func BenchmarkPlaybooksBacktest500(b *testing.B) {
+	const n = 500
+	ctx := context.Background()
+	st := storetest.SQLite(b)
+	sampleIncidents(b, st, n)
+	books, err := playbook.LoadDir("../../playbooks")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	files, _ := filepath.Glob("../../playbooks/*.yaml")
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if filepath.Base(f) == "contain-device.yaml" {
+			src = []byte(strings.Replace(string(src), "action: device.isolate\n", "action: device.isolate\n      approval: required\n", 1))
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), src, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	access := &auth.Service{Store: st}
+	srv := &api.Server{Store: st, Log: log, Auth: access, Limiter: &auth.Limiter{Rate: auth.Rate{PerSecond: -1}},
+		Playbooks: books, DefaultAutomation: policy.Settings{Default: policy.Full}}
+	hs := httptest.NewServer(srv.Handler())
+	b.Cleanup(hs.Close)
+	c, err := access.CreateToken(ctx, "bench", auth.NewToken{Name: "vic", Role: auth.Viewer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	env := Env{BaseURL: hs.URL, Token: c.Secret, Stdout: &out, Stderr: io.Discard}
+	for b.Loop() {
+		out.Reset()
+		if code := Run(ctx, env, []string{"playbooks", "backtest", "--since", "1d", "--against", dir}); code != 0 {
+			b.Fatalf("exit %d\n%s", code, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("%d incidents: %d would change", n, n)) {
+		b.Fatalf("not every incident differs:\n%.2000s", out.String())
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/incident")
+	if testing.Verbose() {
+		fmt.Fprintf(os.Stderr, "%.3000s\n…\n%s", out.String(), out.String()[strings.Index(out.String(), "Totals:"):])
 	}
 }
