@@ -227,7 +227,13 @@ func printDifference(env Env, d plan.Difference) {
 		newp, _ := json.Marshal(d.New.Params)
 		change = string(oldp) + " → " + string(newp)
 	}
-	fmt.Fprintf(w, "  %s %-9s %s  %s  %s  %s\n", mark, d.Kind, clip(step, 44), s.Action, shortKey(s.Target), change)
+	cols := []string{clip(step, 44), s.Action}
+	for _, c := range []string{shortKey(s.Target), change} {
+		if c != "" {
+			cols = append(cols, c)
+		}
+	}
+	fmt.Fprintf(w, "  %s %-9s %s\n", mark, d.Kind, strings.Join(cols, "  "))
 	switch {
 	case d.Old != nil && d.New != nil && d.Old.Reason != d.New.Reason:
 		printWrapped(env, "was: "+d.Old.Reason)

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,16 +204,19 @@ func sampleIncidents(b testing.TB, st *store.Store, n int) {
 		b.Fatal(err)
 	}
 	for i := range n {
+		// Ids that look like the real ones: hashes of the index.
+		id := sha256.Sum256([]byte(strconv.Itoa(i)))
+		hexID := hex.EncodeToString(id[:])
 		doc := strings.NewReplacer(
 			`"da638`, fmt.Sprintf(`"bt%05d-da638`, i),
-			"2f48b784b5c4d3c0e1a9b8f7c6d5e4f3a2b1c0d9", fmt.Sprintf("%040x", i+1),
+			"2f48b784b5c4d3c0e1a9b8f7c6d5e4f3a2b1c0d9", hexID[:40],
 			"c81f3a2e-4b6d-4e0f-9a7c-2d5b8e1f0a63", fmt.Sprintf("c81f3a2e-4b6d-4e0f-9a7c-%012x", i),
 			"ws-042", fmt.Sprintf("ws-%04d", i), "WS-042", fmt.Sprintf("WS-%04d", i),
 			"alice", fmt.Sprintf("user%04d", i), "Alice Martin", fmt.Sprintf("User %d", i),
 			"1887927527-1107", fmt.Sprintf("1887927527-%d", 5000+i),
 			"7d3e9b52-1a4c-4f8e-b6d0-3c2a5e9f8b17", fmt.Sprintf("7d3e9b52-1a4c-4f8e-b6d0-%012x", i),
-			"0b3e5d7f9a1c2e4f6a8b0c1d3e5f7a9b1c2d3e4f", fmt.Sprintf("%040x", 1<<20+i),
-			"4c1a7e9f2b3d5c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6", fmt.Sprintf("%064x", 1<<20+i),
+			"0b3e5d7f9a1c2e4f6a8b0c1d3e5f7a9b1c2d3e4f", hexID[24:],
+			"4c1a7e9f2b3d5c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6", hexID[32:]+hexID[:32],
 			"203.0.113.77", fmt.Sprintf("10.%d.%d.7", i/250, i%250),
 			"3b1f0e62-9c4d-4b8a-a1f3-6d2e8c7b5a90", fmt.Sprintf("3b1f0e62-9c4d-4b8a-a1f3-%012x", i),
 		).Replace(string(raw))
