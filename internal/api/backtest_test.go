@@ -145,6 +145,7 @@ func TestBacktest(t *testing.T) {
 func TestBacktestRefusals(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, auth.Rate{PerSecond: -1})
+	f.srv.PlanConcurrency = 1
 	good := backtestBody(t, "", "contain.yaml", backtestCandidate)
 	for _, who := range []string{"vic", "al", "rita", "adam", "sam"} {
 		if resp := f.call(who, "POST", "/api/v1/playbooks/backtest", good, nil); resp.StatusCode != http.StatusOK {
@@ -154,6 +155,18 @@ func TestBacktestRefusals(t *testing.T) {
 	if resp := f.call("", "POST", "/api/v1/playbooks/backtest", good, nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("without a token: HTTP %d", resp.StatusCode)
 	}
+	// It takes a plan evaluation slot, as plan mode does.
+	release, err := f.srv.PlanSlot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var busy errResp
+	if resp := f.call("vic", "POST", "/api/v1/playbooks/backtest", good, &busy); resp.StatusCode != http.StatusTooManyRequests ||
+		resp.Header.Get("Retry-After") == "" || !strings.Contains(busy.Error.Message, "plan evaluations are running") {
+		t.Errorf("while busy: HTTP %d %+v", resp.StatusCode, busy.Error)
+	}
+	release()
+
 	broken := strings.Replace(backtestCandidate, "device.run_av_scan", "device.scan_everything", 1)
 	for _, tt := range []struct {
 		body, field string

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -123,12 +124,12 @@ func runBacktest(ctx context.Context, env Env, req api.BacktestRequest, limit in
 		if err != nil {
 			return nil, err
 		}
-		var page api.BacktestResponse
-		if _, err := call(ctx, env, http.MethodPost, "/api/v1/playbooks/backtest", body, &page); err != nil {
+		page, err := backtestPage(ctx, env, body)
+		if err != nil {
 			return nil, err
 		}
 		if out == nil {
-			out = &page
+			out = page
 			// The next pages read the same window, whatever the clock says.
 			req.Since, req.Until = page.Since.Format(time.RFC3339Nano), page.Until.Format(time.RFC3339Nano)
 		} else {
@@ -145,6 +146,28 @@ func runBacktest(ctx context.Context, env Env, req api.BacktestRequest, limit in
 		if page.Incidents == 0 || req.Offset >= want {
 			return out, nil
 		}
+	}
+}
+
+// backtestPage posts one batch, waiting out a busy answer (the process's
+// plan slots are taken: 429 with Retry-After) a few times, as ingest does.
+func backtestPage(ctx context.Context, env Env, body []byte) (*api.BacktestResponse, error) {
+	for attempt := 0; ; attempt++ {
+		var page api.BacktestResponse
+		_, err := call(ctx, env, http.MethodPost, "/api/v1/playbooks/backtest", body, &page)
+		var retry *retryAfterError
+		if errors.As(err, &retry) && attempt < 10 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(retry.wait):
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &page, nil
 	}
 }
 
