@@ -81,6 +81,11 @@ type MDESettings struct {
 	PollTimeout  time.Duration `yaml:"pollTimeout"`
 	// Timeout bounds one HTTP exchange; 0 means 30s.
 	Timeout time.Duration `yaml:"timeout"`
+	// KillProcessScript and RemovePersistenceScript name the live response
+	// library scripts for process.kill and persistence.remove; empty means
+	// air-kill-process.ps1 and air-remove-persistence.ps1.
+	KillProcessScript       string `yaml:"killProcessScript"`
+	RemovePersistenceScript string `yaml:"removePersistenceScript"`
 }
 
 // GraphSettings configures Microsoft Graph.

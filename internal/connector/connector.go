@@ -120,6 +120,7 @@ func NewRouter(ctx context.Context, cfg Config, deps Deps) (*Router, error) {
 				Limiter: rest.NewLimiter(rest.Window{Calls: perMin, Per: time.Minute}, rest.Window{Calls: perHour, Per: time.Hour}),
 				Log:     log.WithField("connector", NameMDE)},
 			PollInterval: s.PollInterval, PollTimeout: s.PollTimeout, Log: log.WithField("connector", NameMDE),
+			KillProcessScript: s.KillProcessScript, RemovePersistenceScript: s.RemovePersistenceScript,
 		}
 	}
 	if s := cfg.Graph; s != nil {

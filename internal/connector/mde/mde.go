@@ -1,7 +1,9 @@
 // Package mde carries out remediations with Microsoft Defender for
 // Endpoint machine actions: isolate and release a device, restrict and
 // unrestrict app execution, run an antivirus scan, collect an investigation
-// package, stop and quarantine a file; and with custom indicators: block a
+// package, stop and quarantine a file; through live response, kill a
+// process and remove a persistence mechanism (liveresponse.go); and with
+// custom indicators: block a
 // file hash, an IP address or a URL (domain) and lift the block
 // (indicators.go).
 //
@@ -30,6 +32,7 @@
 package mde
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,33 +103,45 @@ type Client struct {
 	PollInterval time.Duration
 	// PollTimeout bounds the polling of one attempt.
 	PollTimeout time.Duration
-	Log         logrus.FieldLogger
+	// KillProcessScript and RemovePersistenceScript name the live response
+	// library scripts for process.kill and persistence.remove
+	// (liveresponse.go); empty means the defaults.
+	KillProcessScript, RemovePersistenceScript string
+	Log                                        logrus.FieldLogger
 }
 
 // op is how one AIR action type maps onto a machine action.
 type op struct {
 	path   string // under /api/machines/{id}/
 	maType string // MachineAction.type
-	body   func(comment string, p map[string]any) map[string]any
+	body   func(c *Client, comment string, p map[string]any) map[string]any
 }
 
 var ops = map[string]op{
-	"device.isolate": {"isolate", "Isolate", func(c string, p map[string]any) map[string]any {
+	"device.isolate": {"isolate", "Isolate", func(_ *Client, c string, p map[string]any) map[string]any {
 		return map[string]any{"Comment": c, "IsolationType": str(p, "isolationType", "Full")}
 	}},
 	"device.release":                       {"unisolate", "Unisolate", commentOnly},
 	"device.restrict_app_execution":        {"restrictCodeExecution", "RestrictCodeExecution", commentOnly},
 	"device.unrestrict_app_execution":      {"unrestrictCodeExecution", "UnrestrictCodeExecution", commentOnly},
 	"device.collect_investigation_package": {"collectInvestigationPackage", "CollectInvestigationPackage", commentOnly},
-	"device.run_av_scan": {"runAntiVirusScan", "RunAntiVirusScan", func(c string, p map[string]any) map[string]any {
+	"device.run_av_scan": {"runAntiVirusScan", "RunAntiVirusScan", func(_ *Client, c string, p map[string]any) map[string]any {
 		return map[string]any{"Comment": c, "ScanType": str(p, "scanType", "Quick")}
 	}},
-	"file.stop_and_quarantine": {"StopAndQuarantineFile", "StopAndQuarantineFile", func(c string, p map[string]any) map[string]any {
+	"file.stop_and_quarantine": {"StopAndQuarantineFile", "StopAndQuarantineFile", func(_ *Client, c string, p map[string]any) map[string]any {
 		return map[string]any{"Comment": c, "Sha1": p["sha1"]}
+	}},
+	"process.kill": {"runliveresponse", "LiveResponse", func(cl *Client, c string, p map[string]any) map[string]any {
+		return liveResponse(c, cmp.Or(cl.KillProcessScript, DefaultKillProcessScript), killArgs(p))
+	}},
+	"persistence.remove": {"runliveresponse", "LiveResponse", func(cl *Client, c string, p map[string]any) map[string]any {
+		return liveResponse(c, cmp.Or(cl.RemovePersistenceScript, DefaultRemovePersistenceScript), persistenceArgs(p))
 	}},
 }
 
-func commentOnly(c string, _ map[string]any) map[string]any { return map[string]any{"Comment": c} }
+func commentOnly(_ *Client, c string, _ map[string]any) map[string]any {
+	return map[string]any{"Comment": c}
+}
 
 // Types lists the action types the connector carries out.
 func Types() []string {
@@ -160,6 +175,9 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 	if err != nil {
 		return remediation.Result{}, err
 	}
+	if req.Type == "persistence.remove" && (str(params, "kind", "") == "" || str(params, "name", "") == "") {
+		return remediation.Result{}, domain.Invalid("params", "persistence.remove needs kind and name")
+	}
 	marker := Marker(req.IncidentID, req.ActionID)
 	comment := marker + " (" + req.Type + ")"
 	if s := str(params, "comment", ""); s != "" {
@@ -182,7 +200,7 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 	}
 	// 3. Ask.
 	var ma MachineAction
-	err = c.API.Do(ctx, http.MethodPost, "/api/machines/"+url.PathEscape(machine)+"/"+o.path, o.body(comment, params), &ma)
+	err = c.API.Do(ctx, http.MethodPost, "/api/machines/"+url.PathEscape(machine)+"/"+o.path, o.body(c, comment, params), &ma)
 	if err == nil {
 		if ma.ID == "" {
 			return remediation.Result{}, fmt.Errorf("mde %s on %s: answer has no machine action id", o.path, machine)
@@ -190,9 +208,14 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 		heartbeat(ctx, ma.ID)
 		return c.follow(ctx, ma.ID, false, "")
 	}
-	// 4. Someone asked already: join their machine action.
+	// 4. Someone asked already: join their machine action. Not a live
+	// response session, though: another one runs someone else's commands,
+	// so AIR waits for it to end and asks again.
 	if !AlreadyInProgress(err) {
 		return remediation.Result{}, err
+	}
+	if o.maType == "LiveResponse" {
+		return remediation.Result{}, fmt.Errorf("mde %s on %s: another live response session is running on the device; will retry", req.Type, machine)
 	}
 	running, lerr := c.list(ctx, machine, o.maType)
 	if lerr != nil {
@@ -229,6 +252,13 @@ func (c *Client) machineID(ctx context.Context, req remediation.Request, p map[s
 	kind, id, _ := strings.Cut(string(req.Target), ":")
 	switch domain.EntityKind(kind) {
 	case domain.KindDevice:
+	case domain.KindProcess:
+		// process:<mdeDeviceId>:<pid>:<created>
+		parts := strings.SplitN(id, ":", 3)
+		if len(parts) < 2 || parts[0] == "" || strings.Trim(parts[1], "0123456789") != "" || parts[1] == "" {
+			return "", domain.Invalid("target", "%s needs a process target (process:<mdeDeviceId>:<pid>:<created>), got %q", req.Type, req.Target)
+		}
+		id, p["processId"] = parts[0], parts[1]
 	case domain.KindFile:
 		sha1 := str(p, "sha1", "")
 		if sha1 == "" && len(id) == 40 {

@@ -73,6 +73,23 @@ func TestMachineActionsContract(t *testing.T) {
 		{name: "stop and quarantine needs the device",
 			req:  request("file.stop_and_quarantine", "file:"+strings.Repeat("ab", 20), `{}`),
 			want: "fail invalid", summary: "params.deviceId"},
+		{name: "kill a process through live response",
+			req:  request("process.kill", "process:"+mdefake.MachineID+":4242:2026-03-01T09:58:00Z", `{}`),
+			want: "ok", changed: true, summary: "LiveResponse succeeded on ws-042.corp.example", wantPost: "runliveresponse",
+			wantBody: map[string]any{"Commands": "[map[params:[map[key:ScriptName value:air-kill-process.ps1] map[key:Args value:-ProcessId 4242]] type:RunScript]]"}},
+		{name: "remove persistence through live response",
+			req:  request("persistence.remove", dev, `{"kind":"scheduledTask","name":"\\Microsoft\\Updater's task"}`),
+			want: "ok", changed: true, wantPost: "runliveresponse",
+			wantBody: map[string]any{"Commands": `[map[params:[map[key:ScriptName value:air-remove-persistence.ps1] map[key:Args value:-Kind 'scheduledTask' -Name '\Microsoft\Updater''s task']] type:RunScript]]`}},
+		{name: "persistence without its name", req: request("persistence.remove", dev, `{"kind":"service"}`),
+			want: "fail invalid", summary: "kind and name"},
+		{name: "a process target without its id", req: request("process.kill", "process:"+mdefake.MachineID, `{}`),
+			want: "fail invalid", summary: "process target"},
+		{name: "another live response session is not joined", req: request("process.kill", "process:"+mdefake.MachineID+":4242:x", `{}`),
+			setup: func(f *mdefake.Fake) {
+				f.Add(mdefake.MachineID, "ws-042.corp.example", "LiveResponse", "an analyst's session", mde.InProgress)
+			},
+			want: "retry", summary: "another live response session", wantPost: "runliveresponse"},
 		{name: "device by dns name", req: request("device.isolate", "device:ws-042.corp.example", `{}`),
 			want: "ok", changed: true, wantPost: "isolate"},
 		{name: "unknown dns name", req: request("device.isolate", "device:ws-999.corp.example", `{}`),
@@ -187,7 +204,7 @@ func TestMachineActionsContract(t *testing.T) {
 				t.Errorf("comment: got %q, want it to name the incident and the action", f.Posts[0].Body["Comment"])
 			}
 			for k, v := range tt.wantBody {
-				if f.Posts[0].Body[k] != v {
+				if fmt.Sprint(f.Posts[0].Body[k]) != fmt.Sprint(v) {
 					t.Errorf("body %s: got %v, want %v", k, f.Posts[0].Body[k], v)
 				}
 			}

@@ -202,7 +202,7 @@ func TestGraphContract(t *testing.T) {
 	}{
 		{name: "soft delete an email", req: request("email.soft_delete", "message:73ca4154-58d8-43d0-a890-08dc18c52e6d",
 			`{"mailbox":"hannah.jarvis@contoso.com","comment":"phish"}`), want: "ok", changed: true,
-			text: "softDelete of message 73ca4154-58d8-43d0-a890-08dc18c52e6d for hannah.jarvis@contoso.com accepted",
+			text:      "softDelete of message 73ca4154-58d8-43d0-a890-08dc18c52e6d for hannah.jarvis@contoso.com accepted",
 			wantCalls: []string{`POST /v1.0/security/collaboration/analyzedEmails/remediate {"action":"softDelete","analyzedEmails":[{"networkMessageId":"73ca4154-58d8-43d0-a890-08dc18c52e6d","recipientEmailAddress":"hannah.jarvis@contoso.com"}],"description":"AIR incident 7 action a1 (email.soft_delete): phish","displayName":"AIR incident 7 action a1","remediateSendersCopy":false,"severity":"high"}`}},
 		{name: "move an email back to the inbox", req: request("email.move_to_inbox", "message:73ca4154-58d8-43d0-a890-08dc18c52e6d",
 			`{"mailbox":"hannah.jarvis@contoso.com"}`), want: "ok", changed: true, text: "moveToInbox",

@@ -91,6 +91,7 @@ var bodies = map[string]struct {
 	"runAntiVirusScan":            {"RunAntiVirusScan", map[string][]string{"ScanType": {"Quick", "Full"}}},
 	"collectInvestigationPackage": {"CollectInvestigationPackage", nil},
 	"StopAndQuarantineFile":       {"StopAndQuarantineFile", map[string][]string{"Sha1": nil}},
+	"runliveresponse":             {"LiveResponse", nil},
 }
 
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -202,6 +203,10 @@ func (f *Fake) post(w http.ResponseWriter, r *http.Request, machine, action stri
 		writeErr(w, http.StatusBadRequest, "MissingRequiredParameter", "Parameter Comment is missing.")
 		return
 	}
+	if action == "runliveresponse" && !liveCommands(body["Commands"]) {
+		writeErr(w, http.StatusBadRequest, "InvalidInput", "Invalid input Commands.")
+		return
+	}
 	for field, allowed := range spec.fields {
 		v, _ := body[field].(string)
 		if v == "" || (allowed != nil && !slices.Contains(allowed, v)) {
@@ -307,4 +312,34 @@ func (f *Fake) indicatorRoute(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeErr(w, http.StatusNotFound, "NotFound", "no route")
 	}
+}
+
+// liveCommands checks a live response body's Commands: a non-empty list of
+// RunScript, GetFile or PutFile commands, each with its params as key and
+// value pairs, a RunScript naming its ScriptName.
+func liveCommands(v any) bool {
+	cmds, ok := v.([]any)
+	if !ok || len(cmds) == 0 {
+		return false
+	}
+	for _, c := range cmds {
+		m, _ := c.(map[string]any)
+		typ, _ := m["type"].(string)
+		params, _ := m["params"].([]any)
+		if !slices.Contains([]string{"RunScript", "GetFile", "PutFile"}, typ) || len(params) == 0 {
+			return false
+		}
+		script := false
+		for _, p := range params {
+			kv, _ := p.(map[string]any)
+			if k, _ := kv["key"].(string); k == "ScriptName" {
+				v, _ := kv["value"].(string)
+				script = v != ""
+			}
+		}
+		if typ == "RunScript" && !script {
+			return false
+		}
+	}
+	return true
 }
