@@ -428,6 +428,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"Evidence", domain.Evidence{}, resp},
 		{"Entity", domain.Entity{}, resp},
 		{"EntityTagsRequest", api.EntityTagsBody{}, req},
+		{"EntityDetail", api.EntityDetail{}, resp},
+		{"EntityAlias", api.EntityAlias{}, resp},
 		{"Incident", domain.Incident{}, resp},
 		{"PriorityFactor", correlate.Factor{}, resp},
 		{"ImpactedAssets", store.ImpactedAssets{}, resp},
@@ -749,6 +751,9 @@ func TestOpenAPIAnswers(t *testing.T) {
 	call("adam", "PUT", "/api/v1/entities/{key}/tags", "/api/v1/entities/device:ws1/tags", `{"tags":["critical"]}`, 200)
 	call("vic", "POST", "/api/v1/playbooks/plan", "/api/v1/playbooks/plan", `{"incidentId":`+inc1+`}`, 200)
 	call("vic", "POST", "/api/v1/playbooks/plan", "/api/v1/playbooks/plan", `{}`, 400)
+	call("vic", "GET", "/api/v1/entities/{key}", "/api/v1/entities/device:ws1", "", 200)
+	call("sam", "GET", "/api/v1/entities/{key}", "/api/v1/entities/device:ws1", "", 404)
+	call("vic", "GET", "/api/v1/entities/{key}", "/api/v1/entities/planet:earth", "", 400)
 	withInputPlaybooks(t, f)
 	call("vic", "GET", "/api/v1/playbooks/{name}/inputs", "/api/v1/playbooks/contain/inputs", "", 200)
 	call("vic", "GET", "/api/v1/playbooks/{name}/inputs", "/api/v1/playbooks/nope/inputs", "", 404)
