@@ -95,15 +95,17 @@ type storyNode struct {
 	X, Y, R        float64
 	LabelX, LabelY float64
 	Rotate         float64
+	Transform      string // the label's rotation, radial
 	Anchor         string
 	Fill           string
 }
 
 type storyEdge struct {
-	X1, Y1, X2, Y2 float64
-	Width          float64
-	Shared         int
-	Title          string
+	// D is the path: a curve through the circle's centre.
+	D      string
+	Width  float64
+	Shared int
+	Title  string
 }
 
 type storyKind struct {
@@ -252,13 +254,14 @@ func storyTimeline(v *storyView, incidentID int64, alerts []domain.Alert) {
 			m.Title = groupTitle(g.alerts, g.from, g.until)
 			m.Link = fmt.Sprintf("/incidents/%d?tab=alerts", incidentID)
 		}
+		m.X, m.Y, m.R = r1(m.X), r1(m.Y), r1(m.R)
 		v.Marks = append(v.Marks, m)
 	}
 	if len(alerts) == 0 {
 		return
 	}
 	if span <= 0 {
-		v.Ticks = []storyTick{{X: float64(v.PlotLeft) + plotW/2, Label: storyStamp(t0)}}
+		v.Ticks = []storyTick{{X: r1(float64(v.PlotLeft) + plotW/2), Label: storyStamp(t0)}}
 		return
 	}
 	for i := 0; i <= 4; i++ {
@@ -267,9 +270,13 @@ func storyTimeline(v *storyView, incidentID int64, alerts []domain.Alert) {
 		if span <= 48*time.Hour {
 			format = "Jan 2 15:04"
 		}
-		v.Ticks = append(v.Ticks, storyTick{X: float64(v.PlotLeft) + plotW*float64(i)/4, Label: t.UTC().Format(format)})
+		v.Ticks = append(v.Ticks, storyTick{X: r1(float64(v.PlotLeft) + plotW*float64(i)/4), Label: t.UTC().Format(format)})
 	}
 }
+
+// r1 rounds a coordinate to a tenth of a unit, which the template prints
+// as is: no function call per number when a flood draws hundreds.
+func r1(f float64) float64 { return math.Round(f*10) / 10 }
 
 func storyStamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
@@ -391,6 +398,8 @@ func storyGraph(v *storyView, alerts []domain.Alert, entities []domain.Entity) {
 		} else {
 			n.Anchor, n.Rotate = "end", deg+180
 		}
+		n.Transform = fmt.Sprintf("rotate(%.1f %.1f %.1f)", n.Rotate, n.LabelX, n.LabelY)
+		n.X, n.Y, n.R, n.LabelX, n.LabelY = r1(n.X), r1(n.Y), r1(n.R), r1(n.LabelX), r1(n.LabelY)
 		index[k] = len(v.Nodes)
 		v.Nodes = append(v.Nodes, n)
 	}
@@ -431,8 +440,8 @@ func storyGraph(v *storyView, alerts []domain.Alert, entities []domain.Entity) {
 	for _, p := range pairs {
 		a, b := v.Nodes[p.a], v.Nodes[p.b]
 		n := shared[p]
-		v.Edges = append(v.Edges, storyEdge{X1: a.X, Y1: a.Y, X2: b.X, Y2: b.Y, Shared: n,
-			Width: math.Min(7, 1+1.2*math.Log2(float64(n))),
+		v.Edges = append(v.Edges, storyEdge{Shared: n, Width: r1(math.Min(7, 1+1.2*math.Log2(float64(n)))),
+			D:     fmt.Sprintf("M%.1f %.1f Q%.1f %.1f %.1f %.1f", a.X, a.Y, v.CX, v.CY, b.X, b.Y),
 			Title: fmt.Sprintf("%s — %s: %d shared %s", a.Name, b.Name, n, plural(n, "alert", "alerts"))})
 	}
 }
