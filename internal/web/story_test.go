@@ -34,7 +34,7 @@ func storyAlerts(n, devices, users int) ([]domain.Alert, []domain.Entity) {
 			ev = append(ev, ent(domain.KindIP, "198.51.100.7"))
 		}
 		a := domain.Alert{ID: fmt.Sprintf("a%d", i), Title: fmt.Sprintf("Alert %d", i%9), Category: cat,
-			Severity: []domain.Severity{domain.SeverityHigh, domain.SeverityMedium, domain.SeverityLow}[i%3],
+			Severity:        []domain.Severity{domain.SeverityHigh, domain.SeverityMedium, domain.SeverityLow}[i%3],
 			CreatedDateTime: t0.Add(time.Duration(i) * 24 * time.Hour / time.Duration(n))}
 		for _, e := range ev {
 			a.Evidence = append(a.Evidence, domain.Evidence{Type: string(e.Kind) + "Evidence", Entity: e})
