@@ -34,16 +34,18 @@ var storyFuncs = map[string]any{
 
 // Story layout, in SVG user units (the drawing scales to the page).
 const (
-	storyWidth   = 1000
-	storyLabelW  = 190 // the lanes' labels
-	storyRight   = 24
-	storyTop     = 8
-	storyLaneH   = 24
-	storyAxisH   = 34
-	storyBuckets = 40 // time buckets across the plot: 20 units each
-	storyNodes   = 30 // entities drawn
-	storyRadius  = 165
-	storyLabelL  = 24 // characters of a node's label
+	storyWidth     = 1000
+	storyLabelW    = 190 // the lanes' labels
+	storyRight     = 24
+	storyTop       = 8
+	storyLaneH     = 24
+	storyAxisH     = 34
+	storyBuckets   = 40  // time buckets across the plot: 20 units each
+	storyNodes     = 30  // entities drawn
+	storyRadius    = 165 // many nodes
+	storyRadiusFew = 120
+	storyFlat      = 12 // at most this many nodes: labels across, not radial
+	storyLabelL    = 24 // characters of a node's label
 )
 
 // storyView is the Story tab.
@@ -83,8 +85,8 @@ type storyMark struct {
 }
 
 type storyTick struct {
-	X     float64
-	Label string
+	X             float64
+	Label, Anchor string
 }
 
 type storyNode struct {
@@ -101,7 +103,7 @@ type storyNode struct {
 }
 
 type storyEdge struct {
-	// D is the path: a curve through the circle's centre.
+	// D is the path: a curve bent towards the circle's centre.
 	D      string
 	Width  float64
 	Shared int
@@ -261,7 +263,7 @@ func storyTimeline(v *storyView, incidentID int64, alerts []domain.Alert) {
 		return
 	}
 	if span <= 0 {
-		v.Ticks = []storyTick{{X: r1(float64(v.PlotLeft) + plotW/2), Label: storyStamp(t0)}}
+		v.Ticks = []storyTick{{X: r1(float64(v.PlotLeft) + plotW/2), Label: storyStamp(t0), Anchor: "middle"}}
 		return
 	}
 	for i := 0; i <= 4; i++ {
@@ -270,7 +272,11 @@ func storyTimeline(v *storyView, incidentID int64, alerts []domain.Alert) {
 		if span <= 48*time.Hour {
 			format = "Jan 2 15:04"
 		}
-		v.Ticks = append(v.Ticks, storyTick{X: r1(float64(v.PlotLeft) + plotW*float64(i)/4), Label: t.UTC().Format(format)})
+		anchor := "middle" // the last label ends at the plot's edge, inside the drawing
+		if i == 4 {
+			anchor = "end"
+		}
+		v.Ticks = append(v.Ticks, storyTick{X: r1(float64(v.PlotLeft) + plotW*float64(i)/4), Label: t.UTC().Format(format), Anchor: anchor})
 	}
 }
 
@@ -368,8 +374,20 @@ func storyGraph(v *storyView, alerts []domain.Alert, entities []domain.Entity) {
 	if len(kinds) > 1 {
 		slots += len(kinds)
 	}
-	v.CX, v.CY = storyWidth/2, storyRadius+storyLabelL*6+40
-	v.GraphHeight = int(2*v.CY) - 20
+	// Few nodes: a smaller circle, labels written across beside their
+	// node. Many: labels along the radius, so that neighbours' labels do
+	// not run into each other; the drawing leaves room for the longest.
+	radial := len(keys) > storyFlat
+	radius, room := float64(storyRadiusFew), 26.0
+	if radial {
+		longest := 0
+		for _, k := range keys {
+			longest = max(longest, min(storyLabelL, utf8.RuneCountInString(cmp.Or(known[k].Name, string(k)))))
+		}
+		radius, room = storyRadius, 20+6.2*float64(longest)
+	}
+	v.CX, v.CY = storyWidth/2, 30+radius+room
+	v.GraphHeight = int(2*(radius+room)) + 40
 	index := map[domain.EntityKey]int{}
 	slot := 0
 	for i, k := range keys {
@@ -385,20 +403,12 @@ func storyGraph(v *storyView, alerts []domain.Alert, entities []domain.Entity) {
 		}
 		n := storyNode{Key: k, Kind: e.Kind, Name: cmp.Or(e.Name, string(k)), Alerts: count[k], Fill: fill,
 			R: math.Min(14, 5+1.6*math.Sqrt(float64(count[k]))),
-			X: v.CX + storyRadius*math.Cos(theta), Y: v.CY + storyRadius*math.Sin(theta)}
+			X: v.CX + radius*math.Cos(theta), Y: v.CY + radius*math.Sin(theta)}
 		n.Label = n.Name
 		if utf8.RuneCountInString(n.Label) > storyLabelL {
 			n.Label = string([]rune(n.Label)[:storyLabelL-1]) + "…"
 		}
-		lr := storyRadius + n.R + 6
-		n.LabelX, n.LabelY = v.CX+lr*math.Cos(theta), v.CY+lr*math.Sin(theta)
-		deg := theta * 180 / math.Pi
-		if math.Cos(theta) >= -1e-9 {
-			n.Anchor, n.Rotate = "start", deg
-		} else {
-			n.Anchor, n.Rotate = "end", deg+180
-		}
-		n.Transform = fmt.Sprintf("rotate(%.1f %.1f %.1f)", n.Rotate, n.LabelX, n.LabelY)
+		placeLabel(&n, theta, radius, v.CX, v.CY, radial)
 		n.X, n.Y, n.R, n.LabelX, n.LabelY = r1(n.X), r1(n.Y), r1(n.R), r1(n.LabelX), r1(n.LabelY)
 		index[k] = len(v.Nodes)
 		v.Nodes = append(v.Nodes, n)
@@ -440,8 +450,44 @@ func storyGraph(v *storyView, alerts []domain.Alert, entities []domain.Entity) {
 	for _, p := range pairs {
 		a, b := v.Nodes[p.a], v.Nodes[p.b]
 		n := shared[p]
+		// A curve bent halfway towards the centre: neighbours join by a
+		// short arc, opposite nodes through the middle.
+		qx, qy := (v.CX+(a.X+b.X)/2)/2, (v.CY+(a.Y+b.Y)/2)/2
 		v.Edges = append(v.Edges, storyEdge{Shared: n, Width: r1(math.Min(7, 1+1.2*math.Log2(float64(n)))),
-			D:     fmt.Sprintf("M%.1f %.1f Q%.1f %.1f %.1f %.1f", a.X, a.Y, v.CX, v.CY, b.X, b.Y),
+			D:     fmt.Sprintf("M%.1f %.1f Q%.1f %.1f %.1f %.1f", a.X, a.Y, qx, qy, b.X, b.Y),
 			Title: fmt.Sprintf("%s — %s: %d shared %s", a.Name, b.Name, n, plural(n, "alert", "alerts"))})
+	}
+}
+
+// placeLabel puts a node's label just outside the circle: along the
+// radius (turned to read left to right), or across beside the node, above
+// or below it at the top and the bottom.
+func placeLabel(n *storyNode, theta, radius, cx, cy float64, radial bool) {
+	cos, sin := math.Cos(theta), math.Sin(theta)
+	lr := radius + n.R + 6
+	n.LabelX, n.LabelY = cx+lr*cos, cy+lr*sin
+	if radial {
+		deg := theta * 180 / math.Pi
+		if cos >= -1e-9 {
+			n.Anchor, n.Rotate = "start", deg
+		} else {
+			n.Anchor, n.Rotate = "end", deg+180
+		}
+		n.Transform = fmt.Sprintf("rotate(%.1f %.1f %.1f)", n.Rotate, n.LabelX, n.LabelY)
+		return
+	}
+	switch {
+	case cos > 0.35:
+		n.Anchor = "start"
+	case cos < -0.35:
+		n.Anchor = "end"
+	default:
+		n.Anchor = "middle"
+		n.LabelX = cx + radius*cos
+		if sin < 0 {
+			n.LabelY = cy + radius*sin - n.R - 8
+		} else {
+			n.LabelY = cy + radius*sin + n.R + 12
+		}
 	}
 }
