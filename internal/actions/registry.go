@@ -117,9 +117,14 @@ var comment = Param{Name: "comment", Type: String,
 
 // Connector sets shared by several specs.
 var (
-	onDevice   = []string{Lab, MDE, Webhook}
-	onUser     = []string{Lab, Graph, Webhook}
+	onDevice = []string{Lab, MDE, Webhook}
+	onUser   = []string{Lab, Graph, Webhook}
+	// onMessage: Graph carries email remediation (Defender for Office 365).
+	onMessage  = onUser
 	everywhere = []string{Lab, Webhook}
+	// indicators are blocks Defender for Endpoint carries as custom
+	// indicators.
+	indicators = []string{Lab, MDE, Webhook}
 	onIncident = []string{AIR}
 )
 
@@ -180,12 +185,12 @@ var registry = []Spec{
 
 	// Email.
 	{Type: "email.soft_delete", Target: domain.KindMessage, Undo: "email.move_to_inbox", Reversible: true,
-		Remediation: true, Connectors: everywhere,
+		Remediation: true, Connectors: onMessage,
 		Params: params(Param{Name: "mailbox", Type: String,
-			Doc: "the recipient mailbox; empty for every mailbox the message reached"}),
+			Doc: "the recipient mailbox; empty for every mailbox the message reached (the lab, webhooks); Microsoft Graph needs it"}),
 		Doc: "move a delivered message to Deleted Items"},
 	{Type: "email.move_to_inbox", Target: domain.KindMessage, Undo: "email.soft_delete", Reversible: true,
-		Remediation: true, Connectors: everywhere,
+		Remediation: true, Connectors: onMessage,
 		Params: params(Param{Name: "mailbox", Type: String, Doc: "the recipient mailbox; empty for every one"}),
 		Doc:    "move a message back to the inbox"},
 	{Type: "email.block_sender", Target: domain.KindMailbox, Undo: "email.unblock_sender", Reversible: true,
@@ -195,22 +200,22 @@ var registry = []Spec{
 		Remediation: true, Connectors: everywhere, Params: params(),
 		Doc: "lift a sender block"},
 	{Type: "url.block", Target: domain.KindURL, Undo: "url.unblock", Reversible: true, Remediation: true,
-		Connectors: everywhere, Params: params(expiresIn),
+		Connectors: indicators, Params: params(expiresIn),
 		Doc: "block a URL (indicator)"},
 	{Type: "url.unblock", Target: domain.KindURL, Undo: "url.block", Reversible: true, Remediation: true,
-		Connectors: everywhere, Params: params(),
+		Connectors: indicators, Params: params(),
 		Doc: "lift a URL block"},
 	{Type: "ip.block", Target: domain.KindIP, Undo: "ip.unblock", Reversible: true, Remediation: true,
-		Connectors: everywhere, Params: params(expiresIn),
+		Connectors: indicators, Params: params(expiresIn),
 		Doc: "block an IP address (indicator)"},
 	{Type: "ip.unblock", Target: domain.KindIP, Undo: "ip.block", Reversible: true, Remediation: true,
-		Connectors: everywhere, Params: params(),
+		Connectors: indicators, Params: params(),
 		Doc: "lift an IP block"},
 	{Type: "file.block", Target: domain.KindFile, Undo: "file.unblock", Reversible: true, Remediation: true,
-		Connectors: everywhere, Params: params(expiresIn),
+		Connectors: indicators, Params: params(expiresIn),
 		Doc: "block a file hash from running anywhere (indicator)"},
 	{Type: "file.unblock", Target: domain.KindFile, Undo: "file.block", Reversible: true, Remediation: true,
-		Connectors: everywhere, Params: params(),
+		Connectors: indicators, Params: params(),
 		Doc: "lift a file block"},
 
 	// Mailboxes.

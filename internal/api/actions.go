@@ -542,6 +542,9 @@ func (s *Server) RequestAction(ctx context.Context, p *auth.Principal, incidentI
 	if err := s.targetInScope(ctx, p, incidentID, body.Target); err != nil {
 		return nil, err
 	}
+	if s.Engine == nil {
+		return nil, domain.Errorf(domain.KindUnavailable, "no workflow engine: manual actions cannot be taken here")
+	}
 	return s.Engine.Request(ctx, incidentID, workflows.ManualRequest{Type: body.Type, Target: body.Target,
 		Params: body.Params, Comment: body.Comment, By: p.Name, Role: p.Role})
 }

@@ -169,7 +169,12 @@ func TestIncidentPagesInBrowser(t *testing.T) {
 		step("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("table.response")))
 	}
 
-	// Resolve with a classification and a resolving comment.
+	// Resolve with a classification and a resolving comment: the manage
+	// panel is on the summary only, the other tabs link to it.
+	if b.eval("the side panel on the response tab", `document.querySelector("#manage") !== null`) {
+		t.Error("the response tab repeats the manage panel")
+	}
+	step("to the manage panel", chromedp.Click(chromedp.CSS(`.facts-line a[href$="#side"]`)), chromedp.WaitVisible(chromedp.CSS("#manage")))
 	step("resolve", chromedp.SetValue(chromedp.CSS(`#manage select[name=status]`), "resolved"),
 		chromedp.SetValue(chromedp.CSS(`#manage select[name=classification]`), "truePositive"),
 		chromedp.SetValue(chromedp.CSS(`#manage select[name=determination]`), "malware"),

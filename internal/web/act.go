@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
@@ -143,4 +144,49 @@ func describeAlertChange(ch *store.AlertChange) string {
 		parts = append(parts, rest)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// rowActCell is an entity's row with what the analyst may do from it: N
+// names the form its controls point at (forms sit outside the table, so
+// that a row may be inside another form).
+type rowActCell struct {
+	entityRow
+	N       string
+	Choices []rowAction
+	CanAct  bool
+}
+
+func rowAct(e entityRow, prefix string, n int, v *view) rowActCell {
+	return rowActCell{entityRow: e, N: fmt.Sprintf("%s%d", prefix, n), Choices: rowActions[e.Kind], CanAct: v.CanDecide}
+}
+
+// rowActFormsView are the forms the rows' controls post with.
+type rowActFormsView struct {
+	ID        int64
+	Tab, CSRF string
+	Prefix    string
+	Rows      []entityRow
+	CanAct    bool
+}
+
+func rowActForms(rows []entityRow, prefix string, v *view) rowActFormsView {
+	return rowActFormsView{ID: v.Incident.ID, Tab: v.Incident.Tab, CSRF: v.CSRF, Prefix: prefix, Rows: rows, CanAct: v.CanDecide}
+}
+
+// alertFormView is an alert row's manage form: the alert, its values as
+// the selects show them, and the choices.
+type alertFormView struct {
+	Alert                         domain.Alert
+	IncidentID                    int64
+	CSRF                          string
+	Classification, Determination string
+	Statuses                      []domain.AlertStatus
+	Classifications               []string
+	Determinations                []choiceGroup
+}
+
+func alertForm(a domain.Alert, v *view) alertFormView {
+	return alertFormView{Alert: a, IncidentID: v.Incident.ID, CSRF: v.CSRF,
+		Classification: cmp.Or(a.Classification, "unknown"), Determination: cmp.Or(a.Determination, "unknown"),
+		Statuses: domain.AlertStatuses, Classifications: domain.Classifications, Determinations: determinationOptions()}
 }

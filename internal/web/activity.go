@@ -54,6 +54,16 @@ func activity(e store.AuditEntry) activityLine {
 		l.What, l.From = "Alert moved in:", ""
 	case "alert.moved_out":
 		l.What, l.From = "Alert moved out:", ""
+	case "alert.status", "alert.classification", "alert.determination", "alert.assignedTo":
+		field := strings.TrimPrefix(e.Verb, "alert.")
+		if field == "assignedTo" {
+			field = fieldNames[field]
+		} else {
+			enumish()
+		}
+		l.What = "Changed the " + field + " of alert " + strings.TrimPrefix(e.Object, "alert:")
+	case "alert.comment":
+		l.What, l.From = "Commented on alert "+strings.TrimPrefix(e.Object, "alert:")+":", ""
 	case "alerts.counted":
 		l.What = "More alerts of the same kind:"
 	case "action.created":

@@ -29,6 +29,12 @@ func TestActivityIsWrittenForPeople(t *testing.T) {
 			activityLine{"AIR correlation", "Opened the incident", "", ""}},
 		{store.AuditEntry{Actor: "rita", Verb: "investigation.stop", After: "pentest"},
 			activityLine{"rita", "Stopped the investigation:", "", "pentest"}},
+		{store.AuditEntry{Actor: "ana", Verb: "alert.classification", Object: "alert:da1", Before: "unknown", After: "truePositive"},
+			activityLine{"ana", "Changed the classification of alert da1", "unknown", "true positive"}},
+		{store.AuditEntry{Actor: "ana", Verb: "alert.assignedTo", Object: "alert:da1", After: "bob"},
+			activityLine{"ana", "Changed the assignee of alert da1", "", "bob"}},
+		{store.AuditEntry{Actor: "ana", Verb: "alert.comment", Object: "alert:da1", After: "web shell confirmed"},
+			activityLine{"ana", "Commented on alert da1:", "", "web shell confirmed"}},
 	} {
 		if got := activity(tt.e); got != tt.want {
 			t.Errorf("activity(%s %s): got %+v, want %+v", tt.e.Actor, tt.e.Verb, got, tt.want)

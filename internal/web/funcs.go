@@ -27,6 +27,9 @@ var incidentFuncs = map[string]any{
 	"actionLabel": actions.Label,
 	"activity":    activity,
 	"sourceName":  domain.SourceName,
+	"rowAct":      rowAct,
+	"rowActForms": rowActForms,
+	"alertForm":   alertForm,
 }
 
 // label turns a Graph enum value into words: inProgress → in progress,

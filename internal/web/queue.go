@@ -28,6 +28,12 @@ type queueView struct {
 	Back string
 	// MoreOpen opens the panel of further filters when one of them is set.
 	MoreOpen bool
+	// SortText says in words what comes first, as the rows are sorted.
+	SortText string
+	// Hidden says what the severity filter leaves out that the other
+	// filters would show (most IDS alerts are informational or unknown),
+	// nil when nothing is.
+	Hidden *hiddenNote
 
 	Statuses            []domain.IncidentStatus
 	Severities          []domain.Severity
@@ -39,6 +45,10 @@ type queueView struct {
 	Categories          []string
 	ManageStatuses      []domain.IncidentStatus
 }
+
+// hiddenNote is the queue's "not shown" line: how many incidents, of
+// which severities, and the same filters with every severity.
+type hiddenNote struct{ Text, Link string }
 
 // queueForm holds the queue form's values as the page shows them: the
 // filters in effect, defaults included.
@@ -197,6 +207,10 @@ func (p *pages) queue(w http.ResponseWriter, r *http.Request) error {
 		}
 		qv.Columns = append(qv.Columns, c)
 	}
+	qv.SortText = sortText(f.Sort)
+	if qv.Hidden, err = p.hiddenBySeverity(r, q, links); err != nil {
+		return err
+	}
 	qv.Back = "/incidents?" + links.Encode()
 	exp := cloneValues(links)
 	exp.Del("offset")
@@ -216,6 +230,83 @@ func (p *pages) queue(w http.ResponseWriter, r *http.Request) error {
 	p.render(w, r, http.StatusOK, "queue", &view{Title: "Incidents", Nav: "incidents", Live: "incidents", Principal: pr,
 		CSRF: auth.CSRFToken(secretOf(r)), CanManage: pr.Role.AtLeast(auth.Analyst), Queue: qv})
 	return nil
+}
+
+// sortText puts the queue's order in words: "most recently updated
+// first" for the default.
+func sortText(sort string) string {
+	key, desc := strings.TrimPrefix(sort, "-"), strings.HasPrefix(sort, "-")
+	switch {
+	case key == "lastUpdateDateTime" && desc:
+		return "most recently updated first"
+	case key == "priorityScore" && desc:
+		return "highest priority first"
+	case key == "severity" && desc:
+		return "most severe first"
+	case key == "alertCount" && desc:
+		return "most alerts first"
+	}
+	name := key
+	for _, c := range queueColumns {
+		if c.Key == key {
+			name = c.Label
+		}
+	}
+	order := "lowest first"
+	switch {
+	case key == "displayName" || key == "assignedTo" || key == "classification" || key == "status" || key == "investigationState":
+		order = map[bool]string{false: "A to Z", true: "Z to A"}[desc]
+	case desc:
+		order = "highest first"
+	}
+	if strings.HasSuffix(key, "DateTime") {
+		order = map[bool]string{false: "oldest first", true: "newest first"}[desc]
+	}
+	return fmt.Sprintf("sorted by %s, %s", strings.ToLower(name), order)
+}
+
+// hiddenBySeverity counts the incidents the other filters select but the
+// severity filter leaves out, so that the queue says what it hides (the
+// default, high to low, leaves out informational and unknown ones, which
+// the dashboard counts).
+func (p *pages) hiddenBySeverity(r *http.Request, q store.IncidentQuery, links url.Values) (*hiddenNote, error) {
+	if len(q.Severities) == 0 {
+		return nil, nil
+	}
+	var out []domain.Severity
+	for _, s := range domain.Severities {
+		if !slices.Contains(q.Severities, s) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	q.Severities, q.Offset, q.Limit = out, 0, 1
+	page, err := p.Incidents.Incidents(r.Context(), auth.FromContext(r.Context()), q)
+	if err != nil || page.Total == 0 {
+		return nil, err
+	}
+	var names []string // most severe first, as the form lists them
+	for _, s := range slices.Backward(out) {
+		names = append(names, label(s))
+	}
+	l := cloneValues(links)
+	l.Del("offset")
+	l.Set("severity", "all")
+	text := fmt.Sprintf("%d incident of %s severity matches", page.Total, orList(names))
+	if page.Total != 1 {
+		text = fmt.Sprintf("%d incidents of %s severity match", page.Total, orList(names))
+	}
+	return &hiddenNote{Text: text, Link: "/incidents?" + l.Encode()}, nil
+}
+
+// orList joins words with commas and a final "or".
+func orList(w []string) string {
+	if len(w) < 2 {
+		return strings.Join(w, "")
+	}
+	return strings.Join(w[:len(w)-1], ", ") + " or " + w[len(w)-1]
 }
 
 // exportQueue sends the queue's incidents, as filtered, as CSV: the API's

@@ -1,7 +1,9 @@
 // Package mde carries out remediations with Microsoft Defender for
 // Endpoint machine actions: isolate and release a device, restrict and
 // unrestrict app execution, run an antivirus scan, collect an investigation
-// package, stop and quarantine a file.
+// package, stop and quarantine a file; and with custom indicators: block a
+// file hash, an IP address or a URL (domain) and lift the block
+// (indicators.go).
 //
 // Defender for Endpoint has no idempotency key, and a machine action runs
 // on the device long after the POST returns. So that a retried activity
@@ -128,8 +130,11 @@ func commentOnly(c string, _ map[string]any) map[string]any { return map[string]
 
 // Types lists the action types the connector carries out.
 func Types() []string {
-	out := make([]string, 0, len(ops))
+	out := make([]string, 0, len(ops)+len(indicatorOps))
 	for t := range ops {
+		out = append(out, t)
+	}
+	for t := range indicatorOps {
 		out = append(out, t)
 	}
 	slices.Sort(out)
@@ -140,13 +145,16 @@ var _ remediation.Executor = (*Client)(nil)
 
 // Execute carries out one remediation as a machine action and waits for it.
 func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediation.Result, error) {
-	o, ok := ops[req.Type]
-	if !ok {
-		return remediation.Result{}, domain.Errorf(domain.KindInvalid, "defender for endpoint cannot carry out %s", req.Type)
-	}
 	params, err := remediation.DecodeParams(req.Params)
 	if err != nil {
 		return remediation.Result{}, domain.Invalid("params", "%v", err)
+	}
+	if _, ok := indicatorOps[req.Type]; ok {
+		return c.indicator(ctx, req, params)
+	}
+	o, ok := ops[req.Type]
+	if !ok {
+		return remediation.Result{}, domain.Errorf(domain.KindInvalid, "defender for endpoint cannot carry out %s", req.Type)
 	}
 	machine, err := c.machineID(ctx, req, params)
 	if err != nil {
