@@ -152,6 +152,7 @@ func (s *Server) Routes() []Route {
 		{"GET /api/v1/settings/automation", auth.Viewer, s.getAutomation},
 		{"PUT /api/v1/settings/automation", auth.Admin, s.putAutomation},
 		{"PUT /api/v1/entities/{key}/tags", auth.Admin, s.putEntityTags},
+		{"GET /api/v1/entities/{key}", auth.Viewer, s.getEntity},
 		{"POST /api/v1/playbooks/plan", auth.Viewer, s.planPlaybooks},
 		{"POST /api/v1/playbooks/backtest", auth.Viewer, s.backtestPlaybooks},
 		{"GET /api/v1/playbooks/{name}/inputs", auth.Viewer, s.getPlaybookInputs},

@@ -428,6 +428,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"Evidence", domain.Evidence{}, resp},
 		{"Entity", domain.Entity{}, resp},
 		{"EntityTagsRequest", api.EntityTagsBody{}, req},
+		{"EntityDetail", api.EntityDetail{}, resp},
+		{"EntityAlias", api.EntityAlias{}, resp},
 		{"Incident", domain.Incident{}, resp},
 		{"PriorityFactor", correlate.Factor{}, resp},
 		{"ImpactedAssets", store.ImpactedAssets{}, resp},
@@ -755,6 +757,9 @@ func TestOpenAPIAnswers(t *testing.T) {
 	call("adam", "PUT", "/api/v1/entities/{key}/tags", "/api/v1/entities/device:ws1/tags", `{"tags":["critical"]}`, 200)
 	call("vic", "POST", "/api/v1/playbooks/plan", "/api/v1/playbooks/plan", `{"incidentId":`+inc1+`}`, 200)
 	call("vic", "POST", "/api/v1/playbooks/plan", "/api/v1/playbooks/plan", `{}`, 400)
+	call("vic", "GET", "/api/v1/entities/{key}", "/api/v1/entities/device:ws1", "", 200)
+	call("sam", "GET", "/api/v1/entities/{key}", "/api/v1/entities/device:ws1", "", 404)
+	call("vic", "GET", "/api/v1/entities/{key}", "/api/v1/entities/planet:earth", "", 400)
 	call("vic", "POST", "/api/v1/playbooks/backtest", "/api/v1/playbooks/backtest", `{"playbooks":[{"file":"c.yaml","source":`+strconv.Quote(containPlaybook)+`}],"verbose":true}`, 200)
 	call("vic", "POST", "/api/v1/playbooks/backtest", "/api/v1/playbooks/backtest", `{"playbooks":[{"file":"c.yaml","source":"name: x"}]}`, 400)
 	withInputPlaybooks(t, f)

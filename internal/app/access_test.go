@@ -254,6 +254,8 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 		"GET /api/v1/settings/automation": {func(string) req { return req{"/api/v1/settings/automation", ""} }, allowed("viewer", 200)},
 		"PUT /api/v1/settings/automation": {func(string) req { return req{"/api/v1/settings/automation", `{"default":"semi-all","fourEyes":true}`} },
 			allowed("admin", 200)},
+		"GET /api/v1/entities/{key}": {func(string) req { return req{"/api/v1/entities/" + string(deviceKey), ""} },
+			with(allowed("viewer", 200), "scoped", 404)}, // scoped: the device is in Workstations
 		"PUT /api/v1/entities/{key}/tags": {func(string) req { return req{"/api/v1/entities/device:lab-1/tags", `{"tags":["lab"]}`} },
 			allowed("admin", 200)},
 		"POST /api/v1/playbooks/plan": {func(string) req { return req{"/api/v1/playbooks/plan", `{"incidentId":` + inc + `}`} },

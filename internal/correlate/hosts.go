@@ -112,3 +112,89 @@ func UnifyHosts(alerts []*domain.Alert, known []domain.EntityKey, aliases map[do
 		}
 	}
 }
+
+// HostNames returns the host names (lower case, no trailing dot) a device
+// entity goes by: the host part of its key, and for a device keyed by its
+// Defender device id the DNS and host names its attributes carry. Nil for
+// an entity that is no device.
+func HostNames(e domain.Entity) []string {
+	if h, ok := HostKey(e.Key); ok {
+		return []string{h}
+	}
+	if kind, _, ok := entity.Split(e.Key); !ok || kind != domain.KindDevice {
+		return nil
+	}
+	var out []string
+	for _, n := range []string{e.Attrs["deviceDnsName"], e.Attrs["hostName"]} {
+		if h, ok := HostKey(entity.Device("", n, "")); ok && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// HostAliases returns the keys of the entities in known that name the
+// same device as self, sorted, by the rule UnifyHosts applies when it
+// correlates: a short host name is its FQDN when exactly one FQDN among
+// all the names known has that first label. A device keyed by its Defender
+// device id goes by the DNS and host names its evidence carried
+// (HostNames), so it is the same device as the host keys those names
+// unify with; correlation links such alerts through their shared
+// entities, the entity page through this. known holds the candidates
+// (the store looks them up by ShortHost of self's names); self in it is
+// ignored. An ambiguous short name (two FQDNs share its label) is the
+// same device only as its own key.
+func HostAliases(self domain.Entity, known []domain.Entity) []domain.EntityKey {
+	mine := HostNames(self)
+	if len(mine) == 0 {
+		return nil
+	}
+	fqdns := map[string]map[string]bool{} // label → FQDNs
+	noteName := func(h string) {
+		if !strings.Contains(h, ".") {
+			return
+		}
+		l := entity.ShortHost(h)
+		if fqdns[l] == nil {
+			fqdns[l] = map[string]bool{}
+		}
+		fqdns[l][h] = true
+	}
+	for _, h := range mine {
+		noteName(h)
+	}
+	for _, e := range known {
+		for _, h := range HostNames(e) {
+			noteName(h)
+		}
+	}
+	canon := func(h string) string {
+		if strings.Contains(h, ".") {
+			return h
+		}
+		if fs := fqdns[h]; len(fs) == 1 {
+			for f := range fs {
+				return f
+			}
+		}
+		return h
+	}
+	same := map[string]bool{}
+	for _, h := range mine {
+		same[canon(h)] = true
+	}
+	var out []domain.EntityKey
+	for _, e := range known {
+		if e.Key == self.Key || slices.Contains(out, e.Key) {
+			continue
+		}
+		for _, h := range HostNames(e) {
+			if same[canon(h)] {
+				out = append(out, e.Key)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -317,3 +317,9 @@ func CloudApp(appID int64) domain.EntityKey {
 func OAuthApp(appID string) domain.EntityKey {
 	return key(KindOAuthApp, strings.ToLower(strings.TrimSpace(appID)))
 }
+
+// Kinds lists every kind of entity key AIR makes: domain's kinds and the
+// ones kept here.
+var Kinds = []domain.EntityKind{domain.KindDevice, domain.KindUser, domain.KindMailbox, domain.KindFile,
+	domain.KindProcess, domain.KindIP, domain.KindURL, domain.KindMessage, KindRegistryKey, KindRegistryValue,
+	KindCloudApp, KindOAuthApp}

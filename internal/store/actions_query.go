@@ -18,6 +18,8 @@ type ActionQuery struct {
 	Types       []string
 	Sources     []domain.ActionSource
 	IncidentIDs []int64
+	// TargetKeys keeps actions on any of these entities.
+	TargetKeys []domain.EntityKey
 	// DeviceGroups keeps actions on a device of one of these groups, and
 	// actions on other targets whose incident has such a device.
 	DeviceGroups []string
@@ -127,6 +129,7 @@ func (s *Store) actionWhere(q ActionQuery) (string, []any) {
 	in("a.type", anys(q.Types))
 	in("a.source", anys(q.Sources))
 	in("a.incident_id", anys(q.IncidentIDs))
+	in("a.target_key", anys(q.TargetKeys))
 	in("a.decided_by", anys(q.DecidedBy))
 	if !q.CreatedAfter.IsZero() {
 		conds = append(conds, `a.created_at > ?`)

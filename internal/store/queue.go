@@ -36,6 +36,9 @@ type IncidentQuery struct {
 	// Entity keeps incidents with this entity: its key (device:ws-042) or
 	// its name, without regard to case.
 	Entity string
+	// EntityKeys keeps incidents with any of these entities, by exact key
+	// (the entity page: an entity and its aliases).
+	EntityKeys []domain.EntityKey
 	// MultipleServiceSources, when set, keeps incidents whose alerts came
 	// from more than one service source (true) or from one at most (false).
 	MultipleServiceSources *bool
@@ -310,6 +313,11 @@ func (s *Store) incidentSQL(q IncidentQuery) (where string, args []any, order st
 		conds = append(conds, `i.id IN (SELECT ie.incident_id FROM incident_entities ie JOIN entities e ON e.key = ie.entity_key
 			WHERE e.key = ? OR lower(e.name) = ?)`)
 		args = append(args, e, strings.ToLower(e))
+	}
+	if len(q.EntityKeys) > 0 {
+		conds = append(conds, `i.id IN (SELECT kie.incident_id FROM incident_entities kie WHERE kie.entity_key IN (`+
+			placeholders(len(q.EntityKeys))+`))`)
+		args = append(args, anys(q.EntityKeys)...)
 	}
 	if !q.Since.IsZero() {
 		conds = append(conds, `i.updated_at >= ?`)

@@ -22,6 +22,7 @@ import (
 var incidentTabs = []struct{ Key, Label string }{
 	{"summary", "Summary"}, {"alerts", "Alerts"}, {"devices", "Devices"}, {"users", "Users"},
 	{"mailboxes", "Mailboxes"}, {"investigations", "Investigations"}, {"response", "Evidence and response"},
+	{"story", "Story"},
 }
 
 type tab struct {
@@ -58,6 +59,8 @@ type incidentView struct {
 	// Questions are the incident's questions, open ones with their
 	// answer forms.
 	Questions *questionsView
+	// Story is the Story tab's drawing (on that tab only).
+	Story *storyView
 }
 
 // entityRow is an entity as the incident page lists it.
@@ -137,6 +140,9 @@ func (p *pages) incident(w http.ResponseWriter, r *http.Request) error {
 			Count: n, HasCount: has, Current: t.Key == tabKey})
 	}
 	v.Timeline = timeline(d)
+	if tabKey == "story" {
+		v.Story = buildStory(d.ID, d.Alerts, d.Entities)
+	}
 	v.CanStop = pr.Role.AtLeast(auth.Responder) && !v.Redirected && investigating(d.InvestigationState)
 	v.Activity = slices.Clone(d.Activity)
 	slices.Reverse(v.Activity)

@@ -89,7 +89,9 @@ type Server struct {
 	Center    Center
 	Incidents Incidents
 	Reviews   Reviews
-	Auth      *auth.Service
+	// Entities serves the entity pages; nil means none.
+	Entities Entities
+	Auth     *auth.Service
 	// Limiter limits requests per session's token (and sign-in attempts
 	// per address); nil means the default rate. Share the API's.
 	Limiter *auth.Limiter
@@ -144,13 +146,21 @@ func (s *Server) Handler() (http.Handler, error) {
 		"short": func(id string) string { return id[:min(len(id), 10)] },
 		"when":  p.when,
 		"open":  questionOpen,
+		// entityURL links an entity key to its page; assetLinks a
+		// queue's impacted assets to the entity look-up.
+		"entityURL":  entityURL,
+		"assetLinks": assetLinks,
+		"targetURL":  targetURL,
+	}
+	for k, f := range storyFuncs {
+		funcs[k] = f
 	}
 	for k, f := range incidentFuncs {
 		funcs[k] = f
 	}
-	for _, name := range []string{"signin", "pending", "history", "error", "queue", "incident", "review", "dashboard", "sources", "notifications"} {
+	for _, name := range []string{"signin", "pending", "history", "error", "queue", "incident", "review", "dashboard", "sources", "notifications", "entity"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/filters.html",
-			"templates/parts.html", "templates/"+name+".html")
+			"templates/parts.html", "templates/story.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse page %s: %w", name, err)
 		}
@@ -182,6 +192,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("POST /incidents/{id}/actions", p.session(p.requestAction))
 	mux.Handle("POST /incidents/{id}/alerts/{alert}/manage", p.session(p.manageAlert))
 	mux.Handle("GET /incidents/{id}/review", p.session(p.review))
+	mux.Handle("GET /entities/{key}", p.session(p.entity))
+	mux.Handle("GET /entities", p.session(p.findEntity))
 	mux.Handle("GET /dashboard", p.session(p.dashboard))
 	mux.Handle("GET /sources", p.session(p.sources))
 	mux.Handle("GET /notifications", p.session(p.notifications))
@@ -352,6 +364,7 @@ type view struct {
 	Queue     *queueView
 	Incident  *incidentView
 	Review    *reviewView
+	Entity    *entityView
 	Dash      *dashView
 	Feeds     *api.SourcesResponse // the sources page
 	Notes     *notesView           // the notifications page
