@@ -2,7 +2,18 @@ package rest_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -106,5 +117,54 @@ func TestRemainingZeroPausesTheLimiter(t *testing.T) {
 	err := c.Do(context.Background(), http.MethodGet, "/api/v1/users/me", nil, nil)
 	if domain.KindOf(err) != domain.KindForbidden || calls != 1 || !strings.Contains(err.Error(), "Invalid token provided") {
 		t.Errorf("bad token: %v after %d calls, want forbidden after 1", err, calls)
+	}
+}
+
+func TestPrivateKeyJWTSignsVerifiableAssertions(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(ecKey)
+	keys := map[string][]byte{
+		"RS256": pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)}),
+		"ES256": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
+	}
+	for alg, p := range keys {
+		sign, err := rest.PrivateKeyJWT("0oa-app", "kid-1", p, func() time.Time { return now })
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwt, err := sign("https://contoso.okta.com/oauth2/v1/token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(jwt, ".")
+		if len(parts) != 3 {
+			t.Fatalf("%s: %q is not a JWS", alg, jwt)
+		}
+		var header, claims map[string]any
+		h, _ := base64.RawURLEncoding.DecodeString(parts[0])
+		c, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		json.Unmarshal(h, &header)
+		json.Unmarshal(c, &claims)
+		if header["alg"] != alg || header["kid"] != "kid-1" || claims["iss"] != "0oa-app" || claims["sub"] != "0oa-app" ||
+			claims["aud"] != "https://contoso.okta.com/oauth2/v1/token" || claims["exp"].(float64)-claims["iat"].(float64) != 300 || claims["jti"] == "" {
+			t.Errorf("%s: header %v claims %v", alg, header, claims)
+		}
+		sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+		digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+		var ok bool
+		if alg == "RS256" {
+			ok = rsa.VerifyPKCS1v15(&rsaKey.PublicKey, crypto.SHA256, digest[:], sig) == nil
+		} else {
+			ok = len(sig) == 64 && ecdsa.Verify(&ecKey.PublicKey, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
+		}
+		if !ok {
+			t.Errorf("%s: the signature does not verify", alg)
+		}
+	}
+	if _, err := rest.PrivateKeyJWT("a", "", []byte("not a key"), nil); err == nil {
+		t.Error("a non-PEM key was accepted")
 	}
 }
