@@ -151,6 +151,13 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 	if !ok {
 		return remediation.Result{}, domain.Errorf(domain.KindInvalid, "crowdstrike falcon cannot carry out %s", req.Type)
 	}
+	if t := str(params, "isolationType", "Full"); req.Type == "device.isolate" && t != "Full" {
+		// Falcon has one kind of containment: everything but the Falcon
+		// cloud (and the policy's allowlist). Doing more than asked is not
+		// AIR's call.
+		return remediation.Result{}, domain.Invalid("params.isolationType",
+			"crowdstrike falcon contains a host fully; %s isolation is Defender for Endpoint's", t)
+	}
 	aid, note, err := c.hostID(ctx, req)
 	if err != nil {
 		return remediation.Result{}, err

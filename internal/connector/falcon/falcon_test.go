@@ -284,9 +284,14 @@ func TestContainmentContract(t *testing.T) {
 		{"unknown host name", "device.isolate", "device:ws-404", "", "fail not_found: crowdstrike falcon has no host named ws-404", 3},
 		{"unknown agent id", "device.isolate", "device:ffffffffffffffffffffffffffffffff", "", "fail not_found", 3},
 		{"wrong target kind", "device.isolate", "user:ana@contoso.example", "", "fail invalid", 3},
+		{"selective isolation is not Falcon's", "device.isolate", "device:" + aid, "", "fail invalid: params.isolationType: crowdstrike falcon contains a host fully", 3},
 	}
 	for _, s := range steps {
-		got := run(c, req(s.typ, s.target, `{}`), s.resume)
+		params := `{"isolationType":"Full","comment":"from the playbook"}`
+		if strings.HasPrefix(s.name, "selective") {
+			params = `{"isolationType":"Selective"}`
+		}
+		got := run(c, req(s.typ, s.target, params), s.resume)
 		if !strings.HasPrefix(got, s.want) {
 			t.Errorf("%s: got %q, want %q", s.name, got, s.want)
 		}
