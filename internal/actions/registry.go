@@ -119,8 +119,10 @@ var comment = Param{Name: "comment", Type: String,
 
 // Connector sets shared by several specs.
 var (
-	onDevice   = []string{Lab, MDE, Webhook}
-	onUser     = []string{Lab, Graph, Webhook}
+	onDevice = []string{Lab, MDE, Webhook}
+	onUser   = []string{Lab, Graph, Webhook}
+	// onMessage: Graph carries email remediation (Defender for Office 365).
+	onMessage  = onUser
 	everywhere = []string{Lab, Webhook}
 	// indicators are blocks Defender for Endpoint carries as custom
 	// indicators and Falcon as custom IOCs.
@@ -190,12 +192,12 @@ var registry = []Spec{
 
 	// Email.
 	{Type: "email.soft_delete", Target: domain.KindMessage, Undo: "email.move_to_inbox", Reversible: true,
-		Remediation: true, Connectors: everywhere,
+		Remediation: true, Connectors: onMessage,
 		Params: params(Param{Name: "mailbox", Type: String,
-			Doc: "the recipient mailbox; empty for every mailbox the message reached"}),
+			Doc: "the recipient mailbox; empty for every mailbox the message reached (the lab, webhooks); Microsoft Graph needs it"}),
 		Doc: "move a delivered message to Deleted Items"},
 	{Type: "email.move_to_inbox", Target: domain.KindMessage, Undo: "email.soft_delete", Reversible: true,
-		Remediation: true, Connectors: everywhere,
+		Remediation: true, Connectors: onMessage,
 		Params: params(Param{Name: "mailbox", Type: String, Doc: "the recipient mailbox; empty for every one"}),
 		Doc:    "move a message back to the inbox"},
 	{Type: "email.block_sender", Target: domain.KindMailbox, Undo: "email.unblock_sender", Reversible: true,

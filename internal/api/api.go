@@ -153,6 +153,7 @@ func (s *Server) Routes() []Route {
 		{"PUT /api/v1/settings/automation", auth.Admin, s.putAutomation},
 		{"PUT /api/v1/entities/{key}/tags", auth.Admin, s.putEntityTags},
 		{"POST /api/v1/playbooks/plan", auth.Viewer, s.planPlaybooks},
+		{"POST /api/v1/playbooks/backtest", auth.Viewer, s.backtestPlaybooks},
 		{"GET /api/v1/playbooks/{name}/inputs", auth.Viewer, s.getPlaybookInputs},
 		{"PUT /api/v1/playbooks/{name}/inputs", auth.Admin, s.putPlaybookInputs},
 		{"GET /api/v1/sources", auth.Viewer, s.listSources},

@@ -479,6 +479,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"PlanStep", plan.Step{}, resp},
 		{"Plan", plan.Plan{}, resp},
 		{"PlanResponse", api.PlanResponse{}, resp},
+		{"BacktestRequest", api.BacktestRequest{}, req},
+		{"#/components/schemas/BacktestRequest/properties/playbooks/items", api.BacktestSource{}, req},
+		{"BacktestResponse", api.BacktestResponse{}, resp},
+		{"BacktestIncident", plan.IncidentDiff{}, resp},
+		{"BacktestDifference", plan.Difference{}, resp},
+		{"BacktestCount", plan.Count{}, resp},
 		{"PlaybookInputs", api.PlaybookInputs{}, resp},
 		{"#/components/schemas/PlaybookInputs/properties/declared/items", api.InputDecl{}, resp},
 		{"InputsRequest", api.InputsBody{}, req},
@@ -749,6 +755,8 @@ func TestOpenAPIAnswers(t *testing.T) {
 	call("adam", "PUT", "/api/v1/entities/{key}/tags", "/api/v1/entities/device:ws1/tags", `{"tags":["critical"]}`, 200)
 	call("vic", "POST", "/api/v1/playbooks/plan", "/api/v1/playbooks/plan", `{"incidentId":`+inc1+`}`, 200)
 	call("vic", "POST", "/api/v1/playbooks/plan", "/api/v1/playbooks/plan", `{}`, 400)
+	call("vic", "POST", "/api/v1/playbooks/backtest", "/api/v1/playbooks/backtest", `{"playbooks":[{"file":"c.yaml","source":`+strconv.Quote(containPlaybook)+`}],"verbose":true}`, 200)
+	call("vic", "POST", "/api/v1/playbooks/backtest", "/api/v1/playbooks/backtest", `{"playbooks":[{"file":"c.yaml","source":"name: x"}]}`, 400)
 	withInputPlaybooks(t, f)
 	call("vic", "GET", "/api/v1/playbooks/{name}/inputs", "/api/v1/playbooks/contain/inputs", "", 200)
 	call("vic", "GET", "/api/v1/playbooks/{name}/inputs", "/api/v1/playbooks/nope/inputs", "", 404)

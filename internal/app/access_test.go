@@ -258,6 +258,9 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 			allowed("admin", 200)},
 		"POST /api/v1/playbooks/plan": {func(string) req { return req{"/api/v1/playbooks/plan", `{"incidentId":` + inc + `}`} },
 			with(allowed("viewer", 200), "scoped", 404)},
+		"POST /api/v1/playbooks/backtest": {func(string) req {
+			return req{"/api/v1/playbooks/backtest", `{"playbooks":[{"file":"x.yaml","source":"name: x\nversion: 1\nstages:\n  triage:\n    - {id: tag, action: incident.tag, with: {tags: [x]}}\n"}],"limit":5}`}
+		}, allowed("viewer", 200)},
 		"GET /api/v1/playbooks/{name}/inputs": {func(string) req { return req{"/api/v1/playbooks/device-compromise/inputs", ""} },
 			allowed("viewer", 200)},
 		"PUT /api/v1/playbooks/{name}/inputs": {func(string) req {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/connector/mde"
+	"github.com/airsoc/air/internal/connector/mde/mdefake"
 	"github.com/airsoc/air/internal/devserver"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/store"
@@ -38,11 +41,91 @@ func TestWorkerCrashes(t *testing.T) {
 		t.Fatalf("build worker: %v\n%s", err, out)
 	}
 	for run := range *crashRuns {
-		t.Run(fmt.Sprint("run-", run), func(t *testing.T) { crashRound(t, bin, rand.New(rand.NewPCG(uint64(run), 42))) })
+		t.Run(fmt.Sprint("run-", run), func(t *testing.T) { crashRound(t, bin, rand.New(rand.NewPCG(uint64(run), 42)), labTarget{}) })
 	}
+	// Once more against Defender for Endpoint (its documented contract,
+	// served by mdefake), which has no idempotency key: the connector's
+	// marker look-up and heartbeat resume must keep it exactly once.
+	t.Run("mde", func(t *testing.T) { crashRound(t, bin, rand.New(rand.NewPCG(7, 42)), newMDETarget(t)) })
 }
 
-func crashRound(t *testing.T, bin string, rng *rand.Rand) {
+// crashTarget is where the crash test's isolations go, and how it counts
+// them there.
+type crashTarget interface {
+	// env is the worker's environment for it.
+	env() []string
+	// isolations counts, per device ("dev7"), the isolations carried out
+	// and those that changed nothing (a second isolation of an isolated
+	// device).
+	isolations(ctx context.Context, st *store.Store) (done, noop map[string]int, err error)
+}
+
+// labTarget is the simulated lab tenant in AIR's own database.
+type labTarget struct{}
+
+func (labTarget) env() []string { return []string{"AIR_CONNECTORS=lab"} }
+
+func (labTarget) isolations(ctx context.Context, st *store.Store) (done, noop map[string]int, err error) {
+	ops, err := st.LabOperations(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	done, noop = map[string]int{}, map[string]int{}
+	for _, op := range ops {
+		done[op.Target]++
+		if !op.Changed {
+			noop[op.Target]++
+		}
+	}
+	return done, noop, nil
+}
+
+// mdeTarget is a Defender for Endpoint tenant (mdefake) the worker reaches
+// over HTTP with a connectors file.
+type mdeTarget struct {
+	fake *mdefake.Fake
+	file string
+}
+
+func newMDETarget(t *testing.T) *mdeTarget {
+	f := mdefake.New()
+	f.AnyMachine, f.FinishAfter = true, 1
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	file := filepath.Join(t.TempDir(), "connectors.yaml")
+	cfg := fmt.Sprintf("tenant: crash\nroutes:\n  device.*: mde\nmde:\n  tenantId: contoso\n  clientId: app-1\n"+
+		"  clientSecretEnv: AIR_MDE_SECRET\n  baseURL: %s\n  authority: %s\n  pollInterval: 20ms\n  pollTimeout: 10s\n"+
+		"  rateLimit: 100000\n  hourlyLimit: 1000000\n", srv.URL, srv.URL)
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &mdeTarget{fake: f, file: file}
+}
+
+func (m *mdeTarget) env() []string {
+	return []string{"AIR_CONNECTORS=" + m.file, "AIR_MDE_SECRET=s3cret"}
+}
+
+func (m *mdeTarget) isolations(context.Context, *store.Store) (done, noop map[string]int, err error) {
+	m.fake.Mu.Lock()
+	defer m.fake.Mu.Unlock()
+	done, noop = map[string]int{}, map[string]int{}
+	for _, a := range m.fake.Actions {
+		if a.Type != "Isolate" {
+			continue
+		}
+		// The device key is its mdeDeviceId, dev<n>, which is not a
+		// Defender id: the connector looks the machine up by that name.
+		dev := a.ComputerDNSName
+		done[dev]++
+		if a.Status != mde.Succeeded {
+			noop[dev]++
+		}
+	}
+	return done, noop, nil
+}
+
+func crashRound(t *testing.T, bin string, rng *rand.Rand, target crashTarget) {
 	ctx := context.Background()
 	srv, err := devserver.Start(ctx, devserver.Config{})
 	if err != nil {
@@ -74,7 +157,8 @@ func crashRound(t *testing.T, bin string, rng *rand.Rand) {
 			"AIR_TEMPORAL_ADDRESS="+srv.HostPort(), "AIR_DATABASE_URL="+dbPath,
 			fmt.Sprintf("AIR_HTTP_ADDR=127.0.0.1:%d", httpPort), "AIR_AUTOMATION_LEVEL=full",
 			"AIR_PLAYBOOKS=../../playbooks", "AIR_LOG_LEVEL=warn",
-			"AIR_MESSAGE_KEY_FILE="+keyFile, "AIR_CONNECTORS=lab")
+			"AIR_MESSAGE_KEY_FILE="+keyFile)
+		cmd.Env = append(cmd.Env, target.env()...)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -111,6 +195,11 @@ func crashRound(t *testing.T, bin string, rng *rand.Rand) {
 	kills := 3 + rng.IntN(3)
 	for k := range kills {
 		cmd := start()
+		// The kill comes a random moment after the worker answers, so that
+		// it falls while investigations and remediations are under way.
+		for up := time.Now().Add(20 * time.Second); !answers(base) && time.Now().Before(up); {
+			time.Sleep(20 * time.Millisecond)
+		}
 		deadline := time.Now().Add(time.Duration(150+rng.IntN(600)) * time.Millisecond)
 		for time.Now().Before(deadline) {
 			send()
@@ -165,27 +254,35 @@ func crashRound(t *testing.T, bin string, rng *rand.Rand) {
 		}
 		perDevice[a.TargetKey]++
 	}
-	ops, err := st.LabOperations(ctx)
+	done, noop, err := target.isolations(ctx, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsPerDevice := map[string]int{}
-	for _, op := range ops {
-		opsPerDevice[op.Target]++
-		if !op.Changed {
-			t.Errorf("lab operation %s on %s changed nothing: a second isolation of an isolated device", op.IdempotencyKey, op.Target)
-		}
-	}
+	total := 0
 	for i := range incidents {
 		dev := fmt.Sprintf("dev%d", i)
 		if n := perDevice[domain.EntityKey("device:"+dev)]; n != 1 {
 			t.Errorf("%s: %d actions, want 1", dev, n)
 		}
-		if n := opsPerDevice[dev]; n != 1 {
-			t.Errorf("%s: isolated %d times in the lab tenant, want exactly once", dev, n)
+		if n := done[dev]; n != 1 {
+			t.Errorf("%s: isolated %d times at the target, want exactly once", dev, n)
 		}
+		if n := noop[dev]; n != 0 {
+			t.Errorf("%s: %d isolations changed nothing or did not succeed: a second isolation of an isolated device", dev, n)
+		}
+		total += done[dev]
 	}
-	t.Logf("%d kills; %d incidents, %d actions, %d lab operations", kills, incidents, len(acts), len(ops))
+	t.Logf("%d kills; %d incidents, %d actions, %d isolations at the target", kills, incidents, len(acts), total)
+}
+
+// answers reports whether the worker's HTTP server is up.
+func answers(base string) bool {
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
 }
 
 // progress says how far the remediation got when the worker was killed.

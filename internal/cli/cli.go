@@ -79,6 +79,9 @@ Commands:
   playbooks schema [DIR]          write the JSON Schemas of playbooks and tests into DIR/schema/ for editors
   playbooks plan --incident FILE|ID [--against OLD_DIR] [--input KEY=VALUE ...]
                                   what the playbooks would do to an incident, changing nothing
+  playbooks backtest [--since 7d] [--against DIR] [--limit N] [-v] [-json]
+                                  what the playbooks of DIR would do otherwise than the running ones
+                                  to the stored incidents of the window, per incident and in total
   playbooks inputs NAME [KEY=VALUE ...] [--reset]
                                   a playbook's inputs and this tenant's values; KEY=VALUE sets one (admin)
 

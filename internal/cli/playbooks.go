@@ -15,11 +15,12 @@ import (
 
 // playbooks runs `starter playbooks SUBCOMMAND`. They work on files, not
 // on the API: a SOC lead checks playbooks before they ship, and CI does the
-// same without a running AIR. The exception is inputs, whose values are the
-// tenant's and live in the running AIR.
+// same without a running AIR. The exceptions are inputs, whose values are
+// the tenant's and live in the running AIR, and backtest, which replays the
+// running AIR's stored incidents.
 func playbooks(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"playbooks: missing subcommand (validate, test, plan, inputs or schema)"}
+		return usageError{"playbooks: missing subcommand (validate, test, plan, backtest, inputs or schema)"}
 	}
 	switch args[0] {
 	case "validate":
@@ -28,6 +29,8 @@ func playbooks(ctx context.Context, env Env, args []string) error {
 		return playbooksTest(ctx, env, args[1:])
 	case "plan":
 		return playbooksPlan(ctx, env, args[1:])
+	case "backtest":
+		return playbooksBacktest(ctx, env, args[1:])
 	case "schema":
 		return playbooksSchema(env, args[1:])
 	case "inputs":

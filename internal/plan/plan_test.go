@@ -15,7 +15,7 @@ import (
 	"github.com/airsoc/air/internal/policy"
 )
 
-func sampleIncident(t *testing.T, level policy.Level) plan.Incident {
+func sampleIncident(t testing.TB, level policy.Level) plan.Incident {
 	t.Helper()
 	f, err := os.Open("../graph/testdata/sample-alert.json")
 	if err != nil {

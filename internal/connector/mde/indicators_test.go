@@ -2,7 +2,6 @@ package mde_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,77 +11,9 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/connector/mde"
+	"github.com/airsoc/air/internal/connector/mde/mdefake"
 	"github.com/airsoc/air/internal/domain"
 )
-
-// indicatorRoute follows the documented Indicator API: POST /api/indicators
-// ("submit or update": one indicator per value and type; indicatorValue,
-// indicatorType, action, title and description required; indicatorType
-// one of FileSha1, FileSha256, FileMd5, CertificateThumbprint, IpAddress,
-// DomainName, Url; no CIDR for IPs) answering 200 with the Indicator;
-// GET /api/indicators with $filter on indicatorValue and indicatorType;
-// DELETE /api/indicators/{id} answering 204, or 404 for an unknown id.
-func (f *fakeMDE) indicatorRoute(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/api/indicators":
-		fl := filters(r)
-		out := []*mde.Indicator{}
-		for _, in := range f.indicators {
-			if (fl["indicatorValue"] == "" || strings.EqualFold(in.IndicatorValue, fl["indicatorValue"])) &&
-				(fl["indicatorType"] == "" || in.IndicatorType == fl["indicatorType"]) {
-				out = append(out, in)
-			}
-		}
-		json.NewEncoder(w).Encode(map[string]any{"value": out})
-	case r.Method == http.MethodPost && r.URL.Path == "/api/indicators":
-		var body map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			writeErr(w, http.StatusBadRequest, "InvalidRequestBody", "Invalid request body.")
-			return
-		}
-		f.posts = append(f.posts, post{path: "indicators", body: body})
-		for _, k := range []string{"indicatorValue", "indicatorType", "action", "title", "description"} {
-			if v, _ := body[k].(string); v == "" {
-				writeErr(w, http.StatusBadRequest, "InvalidInput", "Parameter "+k+" is missing.")
-				return
-			}
-		}
-		typ, val := body["indicatorType"].(string), body["indicatorValue"].(string)
-		if !slices.Contains([]string{"FileSha1", "FileSha256", "FileMd5", "CertificateThumbprint", "IpAddress", "DomainName", "Url"}, typ) {
-			writeErr(w, http.StatusBadRequest, "InvalidInput", "Invalid indicatorType "+typ+".")
-			return
-		}
-		if typ == "IpAddress" && strings.Contains(val, "/") {
-			writeErr(w, http.StatusBadRequest, "InvalidInput", "CIDR notation is not supported.")
-			return
-		}
-		in := &mde.Indicator{}
-		if i := slices.IndexFunc(f.indicators, func(x *mde.Indicator) bool {
-			return x.IndicatorType == typ && strings.EqualFold(x.IndicatorValue, val)
-		}); i >= 0 {
-			in = f.indicators[i] // submit or update
-		} else {
-			in.ID = fmt.Sprint(len(f.indicators) + 1000)
-			in.CreatedBy = "app-1"
-			f.indicators = append(f.indicators, in)
-		}
-		raw, _ := json.Marshal(body)
-		json.Unmarshal(raw, in)
-		json.NewEncoder(w).Encode(in)
-	case r.Method == http.MethodDelete:
-		id := strings.TrimPrefix(r.URL.Path, "/api/indicators/")
-		i := slices.IndexFunc(f.indicators, func(x *mde.Indicator) bool { return x.ID == id })
-		if i < 0 {
-			writeErr(w, http.StatusNotFound, "ResourceNotFound", "Indicator "+id+" was not found")
-			return
-		}
-		f.deletes = append(f.deletes, id)
-		f.indicators = slices.Delete(f.indicators, i, i+1)
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		writeErr(w, http.StatusNotFound, "NotFound", "no route")
-	}
-}
 
 const sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -96,7 +27,7 @@ func TestIndicatorsContract(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		name, typ, target, params string
-		setup                     func(f *fakeMDE)
+		setup                     func(f *mdefake.Fake)
 		wantErr                   string
 		changed                   bool
 		summary                   string
@@ -117,25 +48,25 @@ func TestIndicatorsContract(t *testing.T) {
 		{name: "URL with a path", typ: "url.block", target: "url:https://evil.example/login?x=1", changed: true,
 			post: map[string]any{"indicatorType": "Url", "indicatorValue": "https://evil.example/login?x=1"}},
 		{name: "already blocked by someone", typ: "ip.block", target: "ip:203.0.113.7",
-			setup: func(f *fakeMDE) {
-				f.indicators = append(f.indicators, &mde.Indicator{ID: "77", IndicatorValue: "203.0.113.7", IndicatorType: "IpAddress",
+			setup: func(f *mdefake.Fake) {
+				f.Indicators = append(f.Indicators, &mde.Indicator{ID: "77", IndicatorValue: "203.0.113.7", IndicatorType: "IpAddress",
 					Action: "Block", CreatedBy: "analyst@contoso.example"})
 			},
 			summary: "already blocked by analyst@contoso.example (indicator 77"},
 		{name: "blocked by this action before a retry", typ: "ip.block", target: "ip:203.0.113.7",
-			setup: func(f *fakeMDE) {
-				f.indicators = append(f.indicators, &mde.Indicator{ID: "78", IndicatorValue: "203.0.113.7", IndicatorType: "IpAddress",
+			setup: func(f *mdefake.Fake) {
+				f.Indicators = append(f.Indicators, &mde.Indicator{ID: "78", IndicatorValue: "203.0.113.7", IndicatorType: "IpAddress",
 					Action: "Block", ExternalID: "AIR incident 12 action 3f1c2a9b0d11"})
 			},
 			changed: true, summary: "blocked by this action before a retry"},
 		{name: "an audit indicator is upgraded to a block", typ: "ip.block", target: "ip:203.0.113.7",
-			setup: func(f *fakeMDE) {
-				f.indicators = append(f.indicators, &mde.Indicator{ID: "79", IndicatorValue: "203.0.113.7", IndicatorType: "IpAddress", Action: "Audit"})
+			setup: func(f *mdefake.Fake) {
+				f.Indicators = append(f.Indicators, &mde.Indicator{ID: "79", IndicatorValue: "203.0.113.7", IndicatorType: "IpAddress", Action: "Audit"})
 			},
 			changed: true, summary: "indicator 79, action Block", post: map[string]any{"action": "Block"}},
 		{name: "unblock", typ: "ip.unblock", target: "ip:203.0.113.7",
-			setup: func(f *fakeMDE) {
-				f.indicators = append(f.indicators, &mde.Indicator{ID: "80", IndicatorValue: "203.0.113.7", IndicatorType: "IpAddress", Action: "Block"},
+			setup: func(f *mdefake.Fake) {
+				f.Indicators = append(f.Indicators, &mde.Indicator{ID: "80", IndicatorValue: "203.0.113.7", IndicatorType: "IpAddress", Action: "Block"},
 					&mde.Indicator{ID: "81", IndicatorValue: "203.0.113.7", IndicatorType: "IpAddress", Action: "Allowed"})
 			},
 			changed: true, summary: "block lifted (indicator 80 deleted)", deletes: []string{"80"}},
@@ -144,8 +75,8 @@ func TestIndicatorsContract(t *testing.T) {
 		{name: "unhashed file refused", typ: "file.block", target: "file:report.docx", wantErr: "SHA-256, SHA-1 or MD5"},
 		{name: "bad expiry refused", typ: "url.block", target: "url:http://evil.example/", params: `{"expiresIn":"soon"}`, wantErr: "expiresIn"},
 		{name: "vendor 400 names the field", typ: "ip.block", target: "ip:203.0.113.9",
-			setup: func(f *fakeMDE) {
-				f.inject = func(r *http.Request) (int, http.Header, string) {
+			setup: func(f *mdefake.Fake) {
+				f.Inject = func(r *http.Request) (int, http.Header, string) {
 					if r.Method == http.MethodPost {
 						return http.StatusBadRequest, http.Header{"Content-Type": {"application/json"}},
 							`{"error":{"code":"InvalidInput","message":"Indicator limit of 15000 reached.","target":"x"}}`
@@ -157,7 +88,7 @@ func TestIndicatorsContract(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFake()
+			f := mdefake.New()
 			if tt.setup != nil {
 				tt.setup(f)
 			}
@@ -183,9 +114,9 @@ func TestIndicatorsContract(t *testing.T) {
 			if res.Changed != tt.changed || !strings.Contains(res.Summary, tt.summary) {
 				t.Errorf("result %+v, want changed=%v and a summary with %q", res, tt.changed, tt.summary)
 			}
-			var posts []post
-			for _, p := range f.posts {
-				if p.path == "indicators" {
+			var posts []mdefake.Post
+			for _, p := range f.Posts {
+				if p.Path == "indicators" {
 					posts = append(posts, p)
 				}
 			}
@@ -196,24 +127,24 @@ func TestIndicatorsContract(t *testing.T) {
 				t.Errorf("posted %d indicators, want 1", len(posts))
 			case tt.post != nil:
 				for k, want := range tt.post {
-					if got := posts[0].body[k]; got != want {
+					if got := posts[0].Body[k]; got != want {
 						t.Errorf("POST %s = %v, want %v", k, got, want)
 					}
 				}
 				for _, k := range []string{"title", "description"} {
-					if s, _ := posts[0].body[k].(string); s == "" {
+					if s, _ := posts[0].Body[k].(string); s == "" {
 						t.Errorf("POST without the required %s", k)
 					}
 				}
 				if strings.Contains(tt.params, "expiresIn") {
-					exp, err := time.Parse(time.RFC3339, fmt.Sprint(posts[0].body["expirationTime"]))
+					exp, err := time.Parse(time.RFC3339, fmt.Sprint(posts[0].Body["expirationTime"]))
 					if err != nil || exp.Sub(time.Now()) < 719*time.Hour || exp.Sub(time.Now()) > 721*time.Hour {
-						t.Errorf("expirationTime %v (%v), want 720 h from now", posts[0].body["expirationTime"], err)
+						t.Errorf("expirationTime %v (%v), want 720 h from now", posts[0].Body["expirationTime"], err)
 					}
 				}
 			}
-			if !slices.Equal(f.deletes, tt.deletes) {
-				t.Errorf("deleted %v, want %v", f.deletes, tt.deletes)
+			if !slices.Equal(f.Deletes, tt.deletes) {
+				t.Errorf("deleted %v, want %v", f.Deletes, tt.deletes)
 			}
 		})
 	}
@@ -224,7 +155,7 @@ func TestIndicatorsContract(t *testing.T) {
 // second run as this action's own block.
 func TestIndicatorRepeatIsOnce(t *testing.T) {
 	t.Parallel()
-	f := newFake()
+	f := mdefake.New()
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	c := client(srv, 5*time.Second)
@@ -235,7 +166,7 @@ func TestIndicatorRepeatIsOnce(t *testing.T) {
 			t.Fatalf("run %d: %+v, %v", i+1, res, err)
 		}
 	}
-	if len(f.indicators) != 1 {
-		t.Errorf("%d indicators after a repeated block, want 1", len(f.indicators))
+	if len(f.Indicators) != 1 {
+		t.Errorf("%d indicators after a repeated block, want 1", len(f.Indicators))
 	}
 }

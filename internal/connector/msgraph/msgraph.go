@@ -2,7 +2,9 @@
 // Graph v1.0: disable and enable an account (PATCH /users/{id} with
 // accountEnabled), revoke its sign-in sessions, force a password reset and
 // mark it compromised (the security identityAccounts invokeAction), dismiss
-// its risk (identityProtection riskyUsers/dismiss) and delete an inbox rule.
+// its risk (identityProtection riskyUsers/dismiss) and delete an inbox rule;
+// and, through Defender for Office 365's remediate action, soft-delete a
+// delivered message and move it back to the inbox (email.go).
 //
 // Graph has no idempotency key either. Enabling and disabling read the
 // account first, so a retry finds the account in the asked state and says
@@ -46,6 +48,7 @@ var _ remediation.Executor = (*Client)(nil)
 var types = []string{
 	"user.disable", "user.enable", "user.revoke_sessions", "user.reset_password",
 	"user.confirm_compromised", "user.dismiss_risk", "mailbox.remove_inbox_rule",
+	"email.soft_delete", "email.move_to_inbox",
 }
 
 // Types lists the action types the connector carries out.
@@ -69,6 +72,9 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 	params, err := remediation.DecodeParams(req.Params)
 	if err != nil {
 		return remediation.Result{}, domain.Invalid("params", "%v", err)
+	}
+	if _, ok := emailActions[req.Type]; ok {
+		return c.remediateEmail(ctx, req, params)
 	}
 	kind, id, _ := strings.Cut(string(req.Target), ":")
 	if req.Type == "mailbox.remove_inbox_rule" {

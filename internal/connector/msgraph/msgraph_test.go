@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +27,11 @@ import (
 // (200 {"value": true}), POST /v1.0/security/identities/identityAccounts/
 // {id}/invokeAction (200 invokeActionResult), POST /v1.0/identityProtection/
 // riskyUsers/dismiss (204), DELETE …/mailFolders/inbox/messageRules/{id}
-// (204); errors as {"error": {"code", "message"}}.
+// (204), POST /v1.0/security/collaboration/analyzedEmails/remediate
+// (displayName, description, severity, action and analyzedEmails with
+// networkMessageId and recipientEmailAddress required; 202 Accepted with a
+// Location header to the action center, no body); errors as
+// {"error": {"code", "message"}}.
 type fakeGraph struct {
 	mu      sync.Mutex
 	users   map[string]*user // by UPN
@@ -152,6 +157,19 @@ func (f *fakeGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		delete(f.rules, key)
 		w.WriteHeader(http.StatusNoContent)
+	case r.Method == http.MethodPost && p == "/security/collaboration/analyzedEmails/remediate":
+		var in struct {
+			DisplayName, Description, Severity, Action string
+			AnalyzedEmails                             []struct{ NetworkMessageID, RecipientEmailAddress string }
+		}
+		if json.Unmarshal(body, &in) != nil || in.DisplayName == "" || in.Description == "" || in.Severity == "" ||
+			!slices.Contains([]string{"moveToJunk", "moveToInbox", "hardDelete", "softDelete", "moveToDeletedItems"}, in.Action) ||
+			len(in.AnalyzedEmails) == 0 || in.AnalyzedEmails[0].NetworkMessageID == "" || in.AnalyzedEmails[0].RecipientEmailAddress == "" {
+			gerr(w, http.StatusBadRequest, "BadRequest", "Invalid request body.")
+			return
+		}
+		w.Header().Set("Location", `https://security.microsoft.com/action-center/history?filters={"bulkId":["b-1"]}&tid=contoso`)
+		w.WriteHeader(http.StatusAccepted)
 	default:
 		gerr(w, http.StatusNotFound, "UnknownError", "no route "+r.Method+" "+p)
 	}
@@ -182,6 +200,17 @@ func TestGraphContract(t *testing.T) {
 		text      string
 		wantCalls []string // prefixes of the calls after the token, in order
 	}{
+		{name: "soft delete an email", req: request("email.soft_delete", "message:73ca4154-58d8-43d0-a890-08dc18c52e6d",
+			`{"mailbox":"hannah.jarvis@contoso.com","comment":"phish"}`), want: "ok", changed: true,
+			text: "softDelete of message 73ca4154-58d8-43d0-a890-08dc18c52e6d for hannah.jarvis@contoso.com accepted",
+			wantCalls: []string{`POST /v1.0/security/collaboration/analyzedEmails/remediate {"action":"softDelete","analyzedEmails":[{"networkMessageId":"73ca4154-58d8-43d0-a890-08dc18c52e6d","recipientEmailAddress":"hannah.jarvis@contoso.com"}],"description":"AIR incident 7 action a1 (email.soft_delete): phish","displayName":"AIR incident 7 action a1","remediateSendersCopy":false,"severity":"high"}`}},
+		{name: "move an email back to the inbox", req: request("email.move_to_inbox", "message:73ca4154-58d8-43d0-a890-08dc18c52e6d",
+			`{"mailbox":"hannah.jarvis@contoso.com"}`), want: "ok", changed: true, text: "moveToInbox",
+			wantCalls: []string{`POST /v1.0/security/collaboration/analyzedEmails/remediate {"action":"moveToInbox"`}},
+		{name: "an email without its recipient", req: request("email.soft_delete", "message:73ca4154", `{}`),
+			want: "fail invalid", text: "params.mailbox"},
+		{name: "an email remediation on a user", req: request("email.soft_delete", ana, `{"mailbox":"a@b.example"}`),
+			want: "fail invalid", text: "message target"},
 		{name: "disable", req: request("user.disable", ana, `{}`), want: "ok", changed: true,
 			text:      "account ana@contoso.example disabled",
 			wantCalls: []string{"GET /v1.0/users/ana@contoso.example", `PATCH /v1.0/users/` + anaID + ` {"accountEnabled":false}`}},

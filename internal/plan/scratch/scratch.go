@@ -52,6 +52,25 @@ func Incidents(ctx context.Context, alerts []*domain.Alert, settings policy.Sett
 
 // Load reads an incident from a store, ready to plan.
 func Load(ctx context.Context, st *store.Store, id int64, settings policy.Settings) (*plan.Incident, error) {
+	in, err := LoadFresh(ctx, st, id, settings)
+	if err != nil {
+		return nil, err
+	}
+	if in.Merged, err = st.MergedActions(ctx, id, 1000); err != nil {
+		return nil, err
+	}
+	if in.Actions, err = st.ListActions(ctx, store.ActionFilter{IncidentID: id, Limit: 1000}); err != nil {
+		return nil, fmt.Errorf("actions of incident %d: %w", id, err)
+	}
+	return in, nil
+}
+
+// LoadFresh reads an incident from a store ready to plan as if its alerts
+// arrived now: its alerts, its entities and their tags, without the
+// actions it recorded or those of incidents merged into it. A backtest
+// plans it so: with the recorded actions, both sets of playbooks would
+// plan what already happened as done, and hide what they decide otherwise.
+func LoadFresh(ctx context.Context, st *store.Store, id int64, settings policy.Settings) (*plan.Incident, error) {
 	inc, err := st.GetIncident(ctx, id)
 	if err != nil {
 		return nil, err
@@ -75,13 +94,5 @@ func Load(ctx context.Context, st *store.Store, id int64, settings policy.Settin
 	for i := range ents {
 		ents[i].Tags = tags[ents[i].Key]
 	}
-	merged, err := st.MergedActions(ctx, id, 1000)
-	if err != nil {
-		return nil, err
-	}
-	own, err := st.ListActions(ctx, store.ActionFilter{IncidentID: id, Limit: 1000})
-	if err != nil {
-		return nil, fmt.Errorf("actions of incident %d: %w", id, err)
-	}
-	return &plan.Incident{Incident: *inc, Alerts: alerts, Entities: ents, Settings: settings, Merged: merged, Actions: own}, nil
+	return &plan.Incident{Incident: *inc, Alerts: alerts, Entities: ents, Settings: settings}, nil
 }
