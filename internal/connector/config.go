@@ -495,7 +495,11 @@ func (s OktaSettings) check(p *problems, env Env) rest.TokenSource {
 	if key.IsZero() {
 		return nil
 	}
-	sign, err := rest.PrivateKeyJWT(s.ClientID, s.KeyID, []byte(key.Reveal()), nil)
+	pemKey := key.Reveal()
+	if !strings.Contains(pemKey, "\n") {
+		pemKey = strings.ReplaceAll(pemKey, `\n`, "\n") // a key in one environment variable line
+	}
+	sign, err := rest.PrivateKeyJWT(s.ClientID, s.KeyID, []byte(pemKey), nil)
 	if err != nil {
 		at := "okta.privateKeyEnv"
 		if s.PrivateKeyFile != "" {

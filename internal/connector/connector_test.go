@@ -3,7 +3,11 @@ package connector_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"io/fs"
@@ -45,11 +49,22 @@ func env(vars map[string]string) connector.Env {
 	}
 }
 
+// oneLineKey is a PEM private key with its newlines written as \n, as
+// one environment variable line holds it.
+func oneLineKey(t *testing.T) string {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+	return strings.ReplaceAll(string(p), "\n", `\n`)
+}
+
 var creds = connector.Credentials{TenantID: "contoso", ClientID: "app", ClientSecretEnv: "AIR_SECRET"}
 
 func TestConfigValidationNamesTheSetting(t *testing.T) {
 	t.Parallel()
-	vars := map[string]string{"AIR_SECRET": "s", "AIR_HOOK": "h", "file:/run/secrets/empty": "\n", "file:/run/secrets/graph": "g\n"}
+	vars := map[string]string{"AIR_SECRET": "s", "AIR_HOOK": "h", "AIR_OKTA_KEY": oneLineKey(t), "file:/run/secrets/empty": "\n", "file:/run/secrets/graph": "g\n"}
 	tests := []struct {
 		name string
 		cfg  connector.Config
@@ -140,6 +155,8 @@ func TestConfigValidationNamesTheSetting(t *testing.T) {
 		{name: "okta: a private key that is none", cfg: connector.Config{Okta: &connector.OktaSettings{OrgURL: "https://c.okta.com",
 			ClientID: "0oa1", PrivateKeyFile: "/run/secrets/graph"}},
 			want: []string{"connectors.okta.privateKeyFile: no PEM block in the private key"}},
+		{name: "okta: a key in one line of the environment", cfg: connector.Config{Okta: &connector.OktaSettings{
+			OrgURL: "https://c.okta.com", ClientID: "0oa1", PrivateKeyEnv: "AIR_OKTA_KEY"}}},
 		{name: "okta: a key without a client", cfg: connector.Config{Okta: &connector.OktaSettings{OrgURL: "https://c.okta.com",
 			PrivateKeyEnv: "AIR_SECRET"}},
 			want: []string{"connectors.okta.clientId: required with a private key"}},
