@@ -42,6 +42,8 @@ const (
 	Lab     = "lab"     // the built-in lab tenant
 	MDE     = "mde"     // Microsoft Defender for Endpoint machine actions
 	Graph   = "graph"   // Microsoft Graph (users, identity protection, mail rules)
+	Falcon  = "falcon"  // CrowdStrike Falcon (host containment, custom IOCs)
+	Okta    = "okta"    // Okta (user lifecycle, sessions, passwords)
 	Webhook = "webhook" // a signed webhook to the SOC's own automation
 	// AIR is AIR itself: case actions (severity, classification,
 	// assignment, resolution) change AIR's own incident through the same
@@ -51,7 +53,7 @@ const (
 )
 
 // ConnectorKinds lists every connector kind in a stable order.
-var ConnectorKinds = []string{Lab, MDE, Graph, Webhook, AIR}
+var ConnectorKinds = []string{Lab, MDE, Graph, Falcon, Okta, Webhook, AIR}
 
 // IsConnectorKind reports whether name is a connector kind (not a
 // configured connector's own name, such as a webhook's).
@@ -123,8 +125,13 @@ var (
 	onMessage  = onUser
 	everywhere = []string{Lab, Webhook}
 	// indicators are blocks Defender for Endpoint carries as custom
-	// indicators.
-	indicators = []string{Lab, MDE, Webhook}
+	// indicators and Falcon as custom IOCs.
+	indicators = []string{Lab, MDE, Falcon, Webhook}
+	// onContain is network isolation, which Falcon carries too.
+	onContain = []string{Lab, MDE, Falcon, Webhook}
+	// onAccount are the user actions Okta carries too (it has no risk
+	// state to confirm or dismiss).
+	onAccount  = []string{Lab, Graph, Okta, Webhook}
 	onIncident = []string{AIR}
 )
 
@@ -147,12 +154,12 @@ var (
 var registry = []Spec{
 	// Devices (Defender for Endpoint machine actions).
 	{Type: "device.isolate", Target: domain.KindDevice, Undo: "device.release", Reversible: true, Remediation: true,
-		Connectors: onDevice,
+		Connectors: onContain,
 		Params: params(Param{Name: "isolationType", Type: String, Enum: []string{"Full", "Selective"}, Default: "Full",
 			Doc: "Full cuts everything but the security service; Selective keeps Outlook, Teams and Skype"}),
 		Doc: "cut a device off the network except for the security service"},
 	{Type: "device.release", Target: domain.KindDevice, Undo: "device.isolate", Reversible: true, Remediation: true,
-		Connectors: onDevice, Params: params(),
+		Connectors: onContain, Params: params(),
 		Doc: "release a device from isolation"},
 	{Type: "device.restrict_app_execution", Target: domain.KindDevice, Undo: "device.unrestrict_app_execution",
 		Reversible: true, Remediation: true, Connectors: onDevice, Params: params(),
@@ -230,16 +237,16 @@ var registry = []Spec{
 
 	// Users (Microsoft Graph, Entra ID).
 	{Type: "user.disable", Target: domain.KindUser, Undo: "user.enable", Reversible: true, Remediation: true,
-		Connectors: onUser, Params: params(),
+		Connectors: onAccount, Params: params(),
 		Doc: "disable a user account"},
 	{Type: "user.enable", Target: domain.KindUser, Undo: "user.disable", Reversible: true, Remediation: true,
-		Connectors: onUser, Params: params(),
+		Connectors: onAccount, Params: params(),
 		Doc: "enable a user account"},
-	{Type: "user.revoke_sessions", Target: domain.KindUser, Remediation: true, Connectors: onUser, Params: params(),
+	{Type: "user.revoke_sessions", Target: domain.KindUser, Remediation: true, Connectors: onAccount, Params: params(),
 		Doc: "revoke every sign-in session and refresh token of a user"},
-	{Type: "user.reset_password", Target: domain.KindUser, Remediation: true, Connectors: onUser,
+	{Type: "user.reset_password", Target: domain.KindUser, Remediation: true, Connectors: onAccount,
 		Params: params(Param{Name: "identityProvider", Type: String, Enum: []string{"activeDirectory", "entraID"},
-			Default: "activeDirectory", Doc: "where the account lives (Graph invokeAction identityProvider)"}),
+			Default: "activeDirectory", Doc: "where the account lives (Graph invokeAction identityProvider); Okta ignores it"}),
 		Doc: "force the user to change password at next sign-in"},
 	{Type: "user.confirm_compromised", Target: domain.KindUser, Undo: "user.dismiss_risk", Reversible: true,
 		Remediation: true, Connectors: onUser, Params: params(),

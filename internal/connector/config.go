@@ -18,6 +18,8 @@ import (
 
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/configenv"
+	"github.com/airsoc/air/internal/connector/falcon"
+	"github.com/airsoc/air/internal/connector/okta"
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/labstate"
 	"github.com/airsoc/air/internal/labtenant"
@@ -34,13 +36,17 @@ type Config struct {
 	// Tenant names the tenant in logs.
 	Tenant string `yaml:"tenant"`
 	// Routes maps an action type, a family ("device.*") or "*" to a
-	// connector name: "lab", "mde", "graph" or a webhook's name. The most
+	// connector name: "lab", "mde", "graph", "falcon", "okta" or a webhook's name. The most
 	// specific route wins; action types no route covers go to the lab.
 	Routes map[string]string `yaml:"routes"`
 	// MDE configures the Defender for Endpoint connector, named "mde".
 	MDE *MDESettings `yaml:"mde"`
 	// Graph configures the Microsoft Graph connector, named "graph".
 	Graph *GraphSettings `yaml:"graph"`
+	// Falcon configures the CrowdStrike Falcon connector, named "falcon".
+	Falcon *FalconSettings `yaml:"falcon"`
+	// Okta configures the Okta connector, named "okta".
+	Okta *OktaSettings `yaml:"okta"`
 	// Webhooks configures signed webhooks by name.
 	Webhooks map[string]WebhookSettings `yaml:"webhooks"`
 	// Lab configures the built-in lab tenant, named "lab".
@@ -97,6 +103,71 @@ type GraphSettings struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
+// FalconSettings configures CrowdStrike Falcon: an API client (Falcon
+// console, Support and resources > API clients and keys) with the Hosts
+// (write) and IOC Management (write) scopes.
+type FalconSettings struct {
+	// Cloud is the Falcon cloud: us-1 (the default), us-2, eu-1 or
+	// us-gov-1.
+	Cloud string `yaml:"cloud"`
+	// BaseURL overrides the cloud's API URL.
+	BaseURL  string `yaml:"baseURL"`
+	ClientID string `yaml:"clientId"`
+	// ClientSecretEnv or ClientSecretFile holds the API client's secret.
+	ClientSecretEnv  string `yaml:"clientSecretEnv"`
+	ClientSecretFile string `yaml:"clientSecretFile"`
+	// MemberCID acts in a child tenant (Flight Control); empty for the
+	// API client's own.
+	MemberCID string `yaml:"memberCid"`
+	// Platforms a hash IOC applies to; empty means windows, mac and linux.
+	Platforms []string `yaml:"platforms"`
+	// RateLimit is calls per minute; 0 means 300. Give each of N workers
+	// 1/N of it.
+	RateLimit int `yaml:"rateLimit"`
+	// PollInterval and PollTimeout drive the wait for a containment;
+	// 0 means 5s and 100s.
+	PollInterval time.Duration `yaml:"pollInterval"`
+	PollTimeout  time.Duration `yaml:"pollTimeout"`
+	// Timeout bounds one HTTP exchange; 0 means 30s.
+	Timeout time.Duration `yaml:"timeout"`
+	// ClientSecret is refused: it is here only to say so clearly.
+	ClientSecret string `yaml:"clientSecret"`
+}
+
+func (s FalconSettings) baseURL() string {
+	if s.BaseURL != "" {
+		return s.BaseURL
+	}
+	return falcon.Clouds[or(s.Cloud, "us-1")]
+}
+
+// OktaSettings configures Okta: either an API token (sent as "SSWS
+// <token>", acting with the rights of the admin who created it), or,
+// preferred, an API service app's OAuth 2.0 client credentials with a
+// private key (private_key_jwt) granted the okta.users.manage scope.
+type OktaSettings struct {
+	// OrgURL is the Okta org, e.g. https://contoso.okta.com.
+	OrgURL string `yaml:"orgURL"`
+	// APITokenEnv or APITokenFile holds an API token.
+	APITokenEnv  string `yaml:"apiTokenEnv"`
+	APITokenFile string `yaml:"apiTokenFile"`
+	// ClientID is the API service app's client id (OAuth 2.0).
+	ClientID string `yaml:"clientId"`
+	// PrivateKeyEnv or PrivateKeyFile holds the app's PEM private key
+	// (RSA or EC P-256); KeyID is its kid in the app's public keys.
+	PrivateKeyEnv  string `yaml:"privateKeyEnv"`
+	PrivateKeyFile string `yaml:"privateKeyFile"`
+	KeyID          string `yaml:"keyId"`
+	// Scope overrides okta.users.manage.
+	Scope string `yaml:"scope"`
+	// RateLimit is calls per minute; 0 means 300.
+	RateLimit int `yaml:"rateLimit"`
+	// Timeout bounds one HTTP exchange; 0 means 30s.
+	Timeout time.Duration `yaml:"timeout"`
+	// APIToken is refused: it is here only to say so clearly.
+	APIToken string `yaml:"apiToken"`
+}
+
 // WebhookSettings configures one signed webhook.
 type WebhookSettings struct {
 	// URL receives the deliveries; https, except on a loopback address.
@@ -131,6 +202,10 @@ const (
 	NameLab   = "lab"
 	NameMDE   = "mde"
 	NameGraph = "graph"
+	// NameFalcon and NameOkta are the CrowdStrike Falcon and Okta
+	// connectors.
+	NameFalcon = "falcon"
+	NameOkta   = "okta"
 	// NameAIR carries out the actions AIR takes on itself (case actions);
 	// routes cannot send other types to it, nor its types elsewhere.
 	NameAIR = "air"
@@ -184,6 +259,8 @@ func (c Config) Validate(env Env) error {
 // resolved per action type.
 type resolved struct {
 	mdeSecret, graphSecret rest.Secret
+	falconSecret           rest.Secret
+	okta                   rest.TokenSource // an SSWS token or private_key_jwt client credentials
 	webhookSecrets         map[string]rest.Secret
 	routes                 map[string]resolvedRoute // action type → route
 	seed                   *labstate.Seed
@@ -218,10 +295,18 @@ func (c Config) resolve(env Env) (*resolved, error) {
 		r.graphSecret = c.Graph.Credentials.check(&p, "graph", env)
 		checkURL(&p, "graph.baseURL", c.Graph.BaseURL, false)
 	}
+	if c.Falcon != nil {
+		kinds[NameFalcon] = actions.Falcon
+		r.falconSecret = c.Falcon.check(&p, env)
+	}
+	if c.Okta != nil {
+		kinds[NameOkta] = actions.Okta
+		r.okta = c.Okta.check(&p, env)
+	}
 	for _, name := range sortedKeys(c.Webhooks) {
 		w := c.Webhooks[name]
 		at := fmt.Sprintf("webhooks[%q]", name)
-		if _, taken := kinds[name]; taken || name == NameMDE || name == NameGraph || name == NameAIR {
+		if _, taken := kinds[name]; taken || name == NameMDE || name == NameGraph || name == NameAIR || name == NameFalcon || name == NameOkta {
 			p.add(at, "%q is a built-in connector's name; name the webhook otherwise", name)
 			continue
 		}
@@ -279,7 +364,7 @@ func (c Config) resolve(env Env) (*resolved, error) {
 		}
 		if _, ok := kinds[name]; !ok {
 			switch name {
-			case NameMDE, NameGraph:
+			case NameMDE, NameGraph, NameFalcon, NameOkta:
 				p.add(at, "connector %q is not configured: add a connectors.%s section", name, name)
 			default:
 				p.add(at, "unknown connector %q, want one of %s", name, strings.Join(names, ", "))
@@ -355,6 +440,80 @@ func (cr Credentials) check(p *problems, at string, env Env) rest.Secret {
 		checkURL(p, at+".authority", cr.Authority, false)
 	}
 	return secret(p, at, "clientSecretEnv", "clientSecretFile", cr.ClientSecretEnv, cr.ClientSecretFile, env)
+}
+
+func (s FalconSettings) check(p *problems, env Env) rest.Secret {
+	if s.Cloud != "" && falcon.Clouds[s.Cloud] == "" {
+		p.add("falcon.cloud", "unknown cloud %q, want one of %s (or set baseURL)", s.Cloud, strings.Join(sortedKeys(falcon.Clouds), ", "))
+	}
+	checkURL(p, "falcon.baseURL", s.BaseURL, false)
+	if s.ClientID == "" {
+		p.add("falcon.clientId", "required (the Falcon API client's id)")
+	}
+	if s.ClientSecret != "" {
+		p.add("falcon.clientSecret", "secrets are not read from the configuration; use clientSecretEnv or clientSecretFile")
+	}
+	for i, pl := range s.Platforms {
+		if !slices.Contains(falcon.DefaultPlatforms, pl) {
+			p.add(fmt.Sprintf("falcon.platforms[%d]", i), "unknown platform %q, want windows, mac or linux", pl)
+		}
+	}
+	if s.RateLimit < 0 {
+		p.add("falcon.rateLimit", "want a positive number of calls per minute, got %d", s.RateLimit)
+	}
+	if s.PollInterval < 0 || s.PollTimeout < 0 || s.Timeout < 0 {
+		p.add("falcon.pollInterval", "durations must not be negative")
+	}
+	if s.PollTimeout > 0 && s.PollInterval >= s.PollTimeout {
+		p.add("falcon.pollInterval", "%s must be shorter than pollTimeout %s", s.PollInterval, s.PollTimeout)
+	}
+	return secret(p, "falcon", "clientSecretEnv", "clientSecretFile", s.ClientSecretEnv, s.ClientSecretFile, env)
+}
+
+// check validates the Okta settings and builds the token source: an SSWS
+// API token, or OAuth 2.0 client credentials signed with the private key.
+func (s OktaSettings) check(p *problems, env Env) rest.TokenSource {
+	if s.OrgURL == "" {
+		p.add("okta.orgURL", "required (the Okta org, e.g. https://contoso.okta.com)")
+	} else {
+		checkURL(p, "okta.orgURL", s.OrgURL, true)
+	}
+	if s.APIToken != "" {
+		p.add("okta.apiToken", "secrets are not read from the configuration; use apiTokenEnv or apiTokenFile")
+	}
+	if s.RateLimit < 0 || s.Timeout < 0 {
+		p.add("okta.rateLimit", "the rate limit and timeout must not be negative")
+	}
+	token := s.APITokenEnv != "" || s.APITokenFile != ""
+	switch {
+	case token && s.ClientID != "":
+		p.add("okta.apiTokenEnv", "give an API token or an OAuth 2.0 service app (clientId and a private key), not both")
+		return nil
+	case s.ClientID == "" && (s.PrivateKeyEnv != "" || s.PrivateKeyFile != ""):
+		p.add("okta.clientId", "required with a private key (the API service app's client id)")
+		return nil
+	case s.ClientID == "":
+		sec := secret(p, "okta", "apiTokenEnv", "apiTokenFile", s.APITokenEnv, s.APITokenFile, env)
+		return &rest.StaticToken{Scheme: "SSWS", Value: sec}
+	}
+	key := secret(p, "okta", "privateKeyEnv", "privateKeyFile", s.PrivateKeyEnv, s.PrivateKeyFile, env)
+	if key.IsZero() {
+		return nil
+	}
+	pemKey := key.Reveal()
+	if !strings.Contains(pemKey, "\n") {
+		pemKey = strings.ReplaceAll(pemKey, `\n`, "\n") // a key in one environment variable line
+	}
+	sign, err := rest.PrivateKeyJWT(s.ClientID, s.KeyID, []byte(pemKey), nil)
+	if err != nil {
+		at := "okta.privateKeyEnv"
+		if s.PrivateKeyFile != "" {
+			at = "okta.privateKeyFile"
+		}
+		p.add(at, "%v", err)
+		return nil
+	}
+	return &rest.ClientCredentials{TokenURL: okta.TokenURL(s.OrgURL), ClientID: s.ClientID, Scope: or(s.Scope, okta.Scope), Assertion: sign}
 }
 
 // secret reads a credential from exactly one of an environment variable and

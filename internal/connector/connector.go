@@ -1,6 +1,7 @@
 // Package connector routes each remediation to the system that carries it
 // out: Microsoft Defender for Endpoint (internal/connector/mde), Microsoft
-// Graph (internal/connector/msgraph), a signed webhook
+// Graph (internal/connector/msgraph), CrowdStrike Falcon
+// (internal/connector/falcon), Okta (internal/connector/okta), a signed webhook
 // (internal/connector/webhook) or the built-in lab tenant
 // (internal/labtenant). A SOC rarely runs everything through one vendor, so
 // the choice is per action type and comes from configuration (Config),
@@ -22,6 +23,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -29,8 +31,10 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/airsoc/air/internal/actions"
+	"github.com/airsoc/air/internal/connector/falcon"
 	"github.com/airsoc/air/internal/connector/mde"
 	"github.com/airsoc/air/internal/connector/msgraph"
+	"github.com/airsoc/air/internal/connector/okta"
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/connector/webhook"
 	"github.com/airsoc/air/internal/domain"
@@ -72,8 +76,8 @@ type Router struct {
 // Route is where one action type goes.
 type Route struct {
 	Type      string `json:"type"`
-	Connector string `json:"connector"` // its name: lab, mde, graph or a webhook's
-	Kind      string `json:"kind"`      // lab, mde, graph, webhook
+	Connector string `json:"connector"` // its name: lab, mde, graph, falcon, okta or a webhook's
+	Kind      string `json:"kind"`      // lab, mde, graph, falcon, okta, webhook
 	By        string `json:"by"`        // the route that chose it; "" for the default
 }
 
@@ -129,6 +133,31 @@ func NewRouter(ctx context.Context, cfg Config, deps Deps) (*Router, error) {
 			HTTP:  httpClient(deps.HTTP, s.Timeout),
 			Token: tokenSource(s.Credentials, res.graphSecret, msgraph.Scope, deps, log),
 			Log:   log.WithField("connector", NameGraph)}}
+	}
+	if s := cfg.Falcon; s != nil {
+		kinds[NameFalcon] = actions.Falcon
+		base := s.baseURL()
+		var extra url.Values
+		if s.MemberCID != "" {
+			extra = url.Values{"member_cid": {s.MemberCID}}
+		}
+		r.execs[NameFalcon] = &falcon.Client{API: &rest.Client{Vendor: "falcon", BaseURL: base,
+			HTTP: httpClient(deps.HTTP, s.Timeout),
+			Token: &rest.ClientCredentials{TokenURL: falcon.TokenURL(base), ClientID: s.ClientID, Secret: res.falconSecret, Extra: extra,
+				HTTP: httpClient(deps.HTTP, 0), Log: log.WithField("component", "token")},
+			Limiter: rest.NewLimiter(rest.Window{Calls: or(s.RateLimit, falcon.Limits[0].Calls), Per: time.Minute}),
+			Log:     log.WithField("connector", NameFalcon)},
+			PollInterval: s.PollInterval, PollTimeout: s.PollTimeout, Platforms: s.Platforms, Log: log.WithField("connector", NameFalcon)}
+	}
+	if s := cfg.Okta; s != nil {
+		kinds[NameOkta] = actions.Okta
+		if cc, ok := res.okta.(*rest.ClientCredentials); ok {
+			cc.HTTP, cc.Log = httpClient(deps.HTTP, 0), log.WithField("component", "token")
+		}
+		r.execs[NameOkta] = &okta.Client{API: &rest.Client{Vendor: "okta", BaseURL: s.OrgURL,
+			HTTP: httpClient(deps.HTTP, s.Timeout), Token: res.okta,
+			Limiter: rest.NewLimiter(rest.Window{Calls: or(s.RateLimit, okta.Limits[0].Calls), Per: time.Minute}),
+			Log:     log.WithField("connector", NameOkta)}}
 	}
 	for name, s := range cfg.Webhooks {
 		kinds[name] = actions.Webhook

@@ -3,7 +3,11 @@ package connector_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,8 +26,10 @@ import (
 	"github.com/airsoc/air/activities/connectortest"
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/connector"
+	"github.com/airsoc/air/internal/connector/falcon"
 	"github.com/airsoc/air/internal/connector/mde"
 	"github.com/airsoc/air/internal/connector/msgraph"
+	"github.com/airsoc/air/internal/connector/okta"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/labtenant"
 	"github.com/airsoc/air/internal/remediation"
@@ -43,11 +49,22 @@ func env(vars map[string]string) connector.Env {
 	}
 }
 
+// oneLineKey is a PEM private key with its newlines written as \n, as
+// one environment variable line holds it.
+func oneLineKey(t *testing.T) string {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+	return strings.ReplaceAll(string(p), "\n", `\n`)
+}
+
 var creds = connector.Credentials{TenantID: "contoso", ClientID: "app", ClientSecretEnv: "AIR_SECRET"}
 
 func TestConfigValidationNamesTheSetting(t *testing.T) {
 	t.Parallel()
-	vars := map[string]string{"AIR_SECRET": "s", "AIR_HOOK": "h", "file:/run/secrets/empty": "\n", "file:/run/secrets/graph": "g\n"}
+	vars := map[string]string{"AIR_SECRET": "s", "AIR_HOOK": "h", "AIR_OKTA_KEY": oneLineKey(t), "file:/run/secrets/empty": "\n", "file:/run/secrets/graph": "g\n"}
 	tests := []struct {
 		name string
 		cfg  connector.Config
@@ -70,7 +87,7 @@ func TestConfigValidationNamesTheSetting(t *testing.T) {
 				`connectors.routes["dev.*"]: unknown action type`}},
 		{name: "a connector that cannot carry the type",
 			cfg:  connector.Config{Routes: map[string]string{"*": "mde"}, MDE: &connector.MDESettings{Credentials: creds}},
-			want: []string{`connectors.routes["*"]: mde (mde) cannot carry out user.disable, which only lab, graph, webhook can`}},
+			want: []string{`connectors.routes["*"]: mde (mde) cannot carry out user.disable, which only lab, graph, okta, webhook can`}},
 		{name: "missing credentials", cfg: connector.Config{MDE: &connector.MDESettings{}},
 			want: []string{"connectors.mde.tenantId: required", "connectors.mde.clientId: required",
 				"connectors.mde.clientSecretEnv: required: name the environment variable"}},
@@ -111,6 +128,38 @@ func TestConfigValidationNamesTheSetting(t *testing.T) {
 			{Type: "device.isolat", Answer: "throttled"}, {Type: "*", Answer: "sometimes"}}}},
 			want: []string{`connectors.lab.faults[0].type: unknown action type "device.isolat"`,
 				`connectors.lab.faults[1].answer: unknown answer "sometimes", want one of inProgress, throttled, unavailable`}},
+		{name: "falcon and okta configured", cfg: connector.Config{
+			Routes: map[string]string{"device.*": "falcon", "device.isolate": "falcon", "device.release": "falcon",
+				"device.run_av_scan": "lab", "device.restrict_app_execution": "lab", "device.unrestrict_app_execution": "lab",
+				"device.collect_investigation_package": "lab", "file.block": "falcon", "ip.*": "falcon", "user.*": "okta",
+				"user.confirm_compromised": "lab", "user.dismiss_risk": "lab"},
+			Falcon: &connector.FalconSettings{Cloud: "eu-1", ClientID: "c", ClientSecretEnv: "AIR_SECRET"},
+			Okta:   &connector.OktaSettings{OrgURL: "https://contoso.okta.com", APITokenFile: "/run/secrets/graph"}}},
+		{name: "falcon settings", cfg: connector.Config{Falcon: &connector.FalconSettings{Cloud: "mars-1", ClientSecret: "oops-leaked",
+			Platforms: []string{"windows", "ios"}, PollInterval: time.Minute, PollTimeout: time.Second}},
+			want: []string{`connectors.falcon.cloud: unknown cloud "mars-1", want one of eu-1, us-1, us-2, us-gov-1`,
+				"connectors.falcon.clientId: required", "connectors.falcon.clientSecret: secrets are not read from the configuration",
+				"connectors.falcon.clientSecretEnv: required", `connectors.falcon.platforms[1]: unknown platform "ios"`,
+				"connectors.falcon.pollInterval: 1m0s must be shorter than pollTimeout 1s"}},
+		{name: "a route to falcon for what it cannot carry", cfg: connector.Config{Routes: map[string]string{"device.*": "falcon"},
+			Falcon: &connector.FalconSettings{ClientID: "c", ClientSecretEnv: "AIR_SECRET"}},
+			want: []string{`connectors.routes["device.*"]: falcon (falcon) cannot carry out device.run_av_scan, which only lab, mde, webhook can`}},
+		{name: "route to unconfigured okta", cfg: connector.Config{Routes: map[string]string{"user.disable": "okta"}},
+			want: []string{`connectors.routes["user.disable"]: connector "okta" is not configured: add a connectors.okta section`}},
+		{name: "okta settings", cfg: connector.Config{Okta: &connector.OktaSettings{OrgURL: "http://contoso.okta.com", APIToken: "oops-leaked"}},
+			want: []string{`connectors.okta.orgURL: want https`, "connectors.okta.apiToken: secrets are not read from the configuration",
+				"connectors.okta.apiTokenEnv: required"}},
+		{name: "okta: token and app both", cfg: connector.Config{Okta: &connector.OktaSettings{OrgURL: "https://c.okta.com",
+			APITokenEnv: "AIR_SECRET", ClientID: "0oa1", PrivateKeyFile: "/run/secrets/graph"}},
+			want: []string{"connectors.okta.apiTokenEnv: give an API token or an OAuth 2.0 service app"}},
+		{name: "okta: a private key that is none", cfg: connector.Config{Okta: &connector.OktaSettings{OrgURL: "https://c.okta.com",
+			ClientID: "0oa1", PrivateKeyFile: "/run/secrets/graph"}},
+			want: []string{"connectors.okta.privateKeyFile: no PEM block in the private key"}},
+		{name: "okta: a key in one line of the environment", cfg: connector.Config{Okta: &connector.OktaSettings{
+			OrgURL: "https://c.okta.com", ClientID: "0oa1", PrivateKeyEnv: "AIR_OKTA_KEY"}}},
+		{name: "okta: a key without a client", cfg: connector.Config{Okta: &connector.OktaSettings{OrgURL: "https://c.okta.com",
+			PrivateKeyEnv: "AIR_SECRET"}},
+			want: []string{"connectors.okta.clientId: required with a private key"}},
 		{name: "lab seed file missing", cfg: connector.Config{Lab: connector.LabSettings{SeedFile: "/nope.yaml"}},
 			want: []string{"connectors.lab.seedFile: open /nope.yaml"}},
 	}
@@ -229,7 +278,8 @@ func TestRoutesResolveMostSpecificFirst(t *testing.T) {
 // and what each connector implements in step.
 func TestRegistryMatchesConnectors(t *testing.T) {
 	t.Parallel()
-	impl := map[string][]string{actions.MDE: mde.Types(), actions.Graph: msgraph.Types(), actions.Lab: labtenant.Types()}
+	impl := map[string][]string{actions.MDE: mde.Types(), actions.Graph: msgraph.Types(), actions.Lab: labtenant.Types(),
+		actions.Falcon: falcon.Types(), actions.Okta: okta.Types()}
 	for _, s := range actions.All() {
 		for kind, types := range impl {
 			has := false

@@ -23,14 +23,14 @@ func TestStepConnectors(t *testing.T) {
 		want []string
 	}{
 		{"a kind that cannot carry the type", step("device.isolate", "      connectors: [mde, graph]\n"),
-			[]string{"t.yaml:8:25: connector graph cannot carry out device.isolate; lab, mde, webhook can"}},
+			[]string{"t.yaml:8:25: connector graph cannot carry out device.isolate; lab, mde, falcon, webhook can"}},
 		{"a webhook's name for a type webhooks cannot carry", header + "stages:\n  review:\n    - id: s\n      action: incident.resolve\n" +
 			"      with: {classification: falsePositive, determination: notMalicious}\n      connectors: [soar]\n",
 			[]string{"t.yaml:8:20: connector soar (no connector kind, so a webhook's name) cannot carry out incident.resolve; air can"}},
 		{"listed twice", step("device.isolate", "      connectors: [mde, mde]\n"),
 			[]string{"t.yaml:8:25: connector mde is listed twice"}},
 		{"not a name", step("device.isolate", "      connectors: [\"Some EDR\"]\n"),
-			[]string{`t.yaml:8:20: connector "Some EDR": want a connector kind (lab, mde, graph, webhook, air) or a configured webhook's name (lower-case letters, digits, '-' and '_')`}},
+			[]string{`t.yaml:8:20: connector "Some EDR": want a connector kind (lab, mde, graph, falcon, okta, webhook, air) or a configured webhook's name (lower-case letters, digits, '-' and '_')`}},
 		{"not a list", step("device.isolate", "      connectors: mde\n"),
 			[]string{"t.yaml:8:19: connectors must be a list of connector names in order of preference, got \"mde\""}},
 		{"bookkeeping", header + "stages:\n  triage:\n    - id: s\n      action: incident.tag\n      with: {tags: [x]}\n      connectors: [lab]\n",

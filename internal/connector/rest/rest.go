@@ -80,7 +80,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		if err != nil {
 			return err
 		}
-		if se != nil && se.Status == http.StatusUnauthorized && c.Token != nil && attempt == 0 {
+		if se != nil && se.Status == http.StatusUnauthorized && c.Token != nil && attempt == 0 && renewable(c.Token) {
 			c.Token.Invalidate() // an expired or revoked token: get a new one, once
 			continue
 		}
@@ -122,7 +122,7 @@ func (c *Client) send(ctx context.Context, method, path string, payload []byte) 
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s %s %s: %w", c.Vendor, method, path, err)
 		}
-		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Authorization", scheme(c.Token)+" "+tok)
 	}
 	start := time.Now()
 	resp, err := httpClient(c.HTTP).Do(req)
@@ -136,6 +136,9 @@ func (c *Client) send(ctx context.Context, method, path string, payload []byte) 
 		"ms": time.Since(start).Milliseconds()}).Debug("vendor call")
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s %s %s: read answer: %w", c.Vendor, method, path, err)
+	}
+	if d := quotaExhausted(resp.Header, c.now()); d > 0 && c.Limiter != nil {
+		c.Limiter.PauseFor(d) // the vendor said no call is left until its reset
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		se := ErrorFromResponse(c.Vendor, method, path, resp, data, c.now())
@@ -270,6 +273,17 @@ func ErrorFromResponse(vendor, method, path string, resp *http.Response, body []
 		Error json.RawMessage `json:"error"`
 		Desc  string          `json:"error_description"`
 		Msg   string          `json:"message"`
+		// CrowdStrike Falcon: {"errors": [{"code": 404, "message": …}], "meta": …}
+		Errors []struct {
+			Code    json.RawMessage `json:"code"`
+			Message string          `json:"message"`
+		} `json:"errors"`
+		// Okta: {"errorCode": "E0000007", "errorSummary": …, "errorCauses": [{"errorSummary": …}]}
+		ErrorCode    string `json:"errorCode"`
+		ErrorSummary string `json:"errorSummary"`
+		ErrorCauses  []struct {
+			ErrorSummary string `json:"errorSummary"`
+		} `json:"errorCauses"`
 	}
 	if json.Unmarshal(body, &ms) == nil {
 		var inner struct{ Code, Message string }
@@ -279,6 +293,22 @@ func ErrorFromResponse(vendor, method, path string, resp *http.Response, body []
 			e.Code, e.Message = inner.Code, inner.Message
 		case json.Unmarshal(ms.Error, &code) == nil:
 			e.Code, e.Message = code, firstLine(ms.Desc)
+		case len(ms.Errors) > 0:
+			var msgs []string
+			for _, x := range ms.Errors {
+				msgs = append(msgs, x.Message)
+			}
+			e.Message = strings.Join(msgs, "; ")
+			if c := strings.Trim(string(ms.Errors[0].Code), `"`); c != strconv.Itoa(resp.StatusCode) && c != "null" {
+				e.Code = c // a numeric code that repeats the status says nothing more
+			}
+		case ms.ErrorCode != "" || ms.ErrorSummary != "":
+			e.Code, e.Message = ms.ErrorCode, ms.ErrorSummary
+			for _, c := range ms.ErrorCauses {
+				if c.ErrorSummary != "" && c.ErrorSummary != ms.ErrorSummary {
+					e.Message += "; " + c.ErrorSummary
+				}
+			}
 		default:
 			e.Message = ms.Msg
 		}
@@ -293,6 +323,9 @@ func ErrorFromResponse(vendor, method, path string, resp *http.Response, body []
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), now)
+		if e.RetryAfter == 0 && resp.StatusCode == http.StatusTooManyRequests {
+			e.RetryAfter = vendorReset(resp.Header, now)
+		}
 		if e.RetryAfter == 0 && resp.StatusCode == http.StatusTooManyRequests {
 			e.RetryAfter = DefaultRetryAfter
 		}
@@ -316,6 +349,56 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
 			return d.Round(time.Second)
+		}
+	}
+	return 0
+}
+
+// Vendors' own rate-limit headers, read when an answer has no Retry-After.
+// Both give an instant as Unix epoch seconds:
+//   - CrowdStrike Falcon: X-RateLimit-RetryAfter on a 429, with
+//     X-RateLimit-Limit and X-RateLimit-Remaining on every answer;
+//   - Okta: X-Rate-Limit-Reset (when the window resets) with
+//     X-Rate-Limit-Limit and X-Rate-Limit-Remaining on every answer.
+var (
+	resetHeaders     = []string{"X-RateLimit-RetryAfter", "X-Rate-Limit-Reset", "X-RateLimit-Reset"}
+	remainingHeaders = []string{"X-Rate-Limit-Remaining", "X-RateLimit-Remaining"}
+)
+
+// vendorReset is how long until the instant a vendor's rate-limit header
+// names. The vendor's clock is the answer's Date header when there is one,
+// so that a skewed local clock neither hammers nor stalls; 0 when no header
+// names an instant in the future.
+func vendorReset(h http.Header, now time.Time) time.Duration {
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		now = d
+	}
+	for _, name := range resetHeaders {
+		v := strings.TrimSpace(h.Get(name))
+		if v == "" {
+			continue
+		}
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs <= 0 {
+			continue
+		}
+		if d := time.Unix(secs, 0).Sub(now); d > 0 {
+			return min(d.Round(time.Second)+time.Second, time.Hour) // the reset second itself may still be in the old window
+		}
+		return 0
+	}
+	return 0
+}
+
+// quotaExhausted reports how long to hold calls back when an answer says no
+// call is left in the vendor's window (remaining 0) and when it resets.
+func quotaExhausted(h http.Header, now time.Time) time.Duration {
+	for _, name := range remainingHeaders {
+		if v := strings.TrimSpace(h.Get(name)); v != "" {
+			if v == "0" {
+				return vendorReset(h, now)
+			}
+			return 0
 		}
 	}
 	return 0

@@ -39,10 +39,17 @@ type ClientCredentials struct {
 	TokenURL string
 	ClientID string
 	Secret   Secret
-	Scope    string // e.g. https://graph.microsoft.com/.default
-	HTTP     *http.Client
-	Log      logrus.FieldLogger
-	Now      func() time.Time
+	Scope    string // e.g. https://graph.microsoft.com/.default; empty sends none
+	// Assertion, when set, authenticates the client with a signed JWT
+	// (RFC 7523 private_key_jwt: client_assertion) instead of Secret. It
+	// is called for each token request with the token URL as audience.
+	Assertion func(audience string) (string, error)
+	// Extra are further form fields some vendors take (CrowdStrike's
+	// member_cid for a child tenant).
+	Extra url.Values
+	HTTP  *http.Client
+	Log   logrus.FieldLogger
+	Now   func() time.Time
 
 	once   sync.Once
 	sem    chan struct{} // one acquisition at a time; holding it guards the cache
@@ -87,11 +94,22 @@ func (c *ClientCredentials) lock() chan struct{} {
 }
 
 func (c *ClientCredentials) acquire(ctx context.Context) (string, time.Duration, error) {
-	form := url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {c.ClientID},
-		"client_secret": {c.Secret.Reveal()},
-		"scope":         {c.Scope},
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.ClientID}}
+	if c.Scope != "" {
+		form.Set("scope", c.Scope)
+	}
+	if c.Assertion != nil {
+		jwt, err := c.Assertion(c.TokenURL)
+		if err != nil {
+			return "", 0, fmt.Errorf("token request for client %s: sign the client assertion: %w", c.ClientID, err)
+		}
+		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.Set("client_assertion", jwt)
+	} else {
+		form.Set("client_secret", c.Secret.Reveal())
+	}
+	for k, vs := range c.Extra {
+		form[k] = vs
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.TokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -108,7 +126,7 @@ func (c *ClientCredentials) acquire(ctx context.Context) (string, time.Duration,
 	if err != nil {
 		return "", 0, fmt.Errorf("token request for client %s: read answer: %w", c.ClientID, err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 { // CrowdStrike answers 201
 		se := ErrorFromResponse("oauth", http.MethodPost, "token endpoint (client "+c.ClientID+")", resp, data, c.now())
 		if se.Status == http.StatusBadRequest && (se.Code == "invalid_client" || se.Code == "unauthorized_client") {
 			se.Status = http.StatusUnauthorized // bad credentials: forbidden, not a malformed request
@@ -133,6 +151,36 @@ func (c *ClientCredentials) acquire(ctx context.Context) (string, time.Duration,
 		}
 	}
 	return tr.AccessToken, time.Duration(secs) * time.Second, nil
+}
+
+// StaticToken is a long-lived API token sent with its own scheme (Okta's
+// "SSWS <token>"). A 401 is not retried: there is no fresh one to get.
+type StaticToken struct {
+	Scheme string // e.g. SSWS; empty means Bearer
+	Value  Secret
+}
+
+// Token returns the token.
+func (s *StaticToken) Token(context.Context) (string, error) {
+	if s.Value.IsZero() {
+		return "", fmt.Errorf("no API token")
+	}
+	return s.Value.Reveal(), nil
+}
+
+// Invalidate does nothing: a static token cannot be renewed.
+func (s *StaticToken) Invalidate() {}
+
+func scheme(ts TokenSource) string {
+	if s, ok := ts.(*StaticToken); ok && s.Scheme != "" {
+		return s.Scheme
+	}
+	return "Bearer"
+}
+
+func renewable(ts TokenSource) bool {
+	_, static := ts.(*StaticToken)
+	return !static
 }
 
 func (c *ClientCredentials) now() time.Time {
