@@ -1,5 +1,5 @@
 // Package labtenant is AIR's built-in lab tenant: a simulated tenant whose
-// devices, users, mailboxes, messages and indicators keep their state in
+// devices, users, mailboxes, messages, OAuth apps and indicators keep their state in
 // AIR's store, reached through the labstate.Store contract (the package
 // never imports the store). It carries out every remediation type the registry knows,
 // the way a real target does — it remembers each request's idempotency key
@@ -256,6 +256,27 @@ func artifact(target domain.EntityKind, kind, to, done, already string, scope fu
 	}}
 }
 
+// app builds a handler that moves an OAuth app's service principal or its
+// consent grants (an artifact of kind "servicePrincipal" or "consent", keyed
+// by the application id) into state `to`. An app the lab has not seen is
+// enabled and holds its grants: enabling it changes nothing, revoking its
+// consent does.
+func app(kind, to, done, already string) handler {
+	return handler{target: domain.KindOAuthApp, run: func(ctx context.Context, r request) (*labstate.Operation, error) {
+		return r.t.Store.LabApplyArtifact(ctx, r.lab, kind, r.id, "", func(a *labstate.Artifact) (labstate.Change, error) {
+			state := a.State
+			if state == "" && kind == "servicePrincipal" {
+				state = "enabled"
+			}
+			if state == to {
+				return same(already)
+			}
+			a.State = to
+			return change(done)
+		})
+	}}
+}
+
 func expiry(r request) (*time.Time, error) {
 	s := r.str("expiresIn")
 	if s == "" {
@@ -355,6 +376,10 @@ var handlers = map[string]handler{
 		m.InboxRules = slices.Delete(m.InboxRules, i, i+1)
 		return change("inbox rule " + rule + " removed")
 	}),
+
+	"app.disable":        app("servicePrincipal", "disabled", "service principal disabled", "service principal already disabled"),
+	"app.enable":         app("servicePrincipal", "enabled", "service principal enabled", "service principal not disabled"),
+	"app.revoke_consent": app("consent", "revoked", "consent grants and app role assignments revoked", "no consent grants left to revoke"),
 
 	"user.disable": user(func(r request, u *labstate.User) (labstate.Change, error) {
 		if !u.Enabled {

@@ -117,6 +117,9 @@ func TestEveryTypeIsExactlyOncePerKey(t *testing.T) {
 			{"user.reset_password", "user:ana@contoso.example", `{}`, "true: password change required at next sign-in", "false: password change already required"},
 			{"user.confirm_compromised", "user:ana@contoso.example", `{}`, "true: confirmed compromised (risk high)", "false: already confirmed compromised"},
 			{"user.dismiss_risk", "user:ana@contoso.example", `{}`, "true: risk dismissed", "false: no risk to dismiss"},
+			{"app.disable", "oauthApp:5e3ce6c0-2b1f-4285-8d4b-75ee78787346", `{}`, "true: service principal disabled", "false: service principal already disabled"},
+			{"app.enable", "oauthApp:5e3ce6c0-2b1f-4285-8d4b-75ee78787346", `{}`, "true: service principal enabled", "false: service principal not disabled"},
+			{"app.revoke_consent", "oauthApp:5e3ce6c0-2b1f-4285-8d4b-75ee78787346", `{}`, "true: consent grants and app role assignments revoked", "false: no consent grants left to revoke"},
 		}
 		covered := map[string]bool{}
 		for _, tt := range tests {
@@ -165,8 +168,8 @@ func TestEveryTypeIsExactlyOncePerKey(t *testing.T) {
 			t.Errorf("users: %+v", users)
 		}
 		arts, _ := s.LabArtifacts(ctx)
-		if len(arts) != 7 {
-			t.Errorf("artifacts: got %d, want 7: %+v", len(arts), arts)
+		if len(arts) != 9 { // 7, and an app's service principal and its consent
+			t.Errorf("artifacts: got %d, want 9: %+v", len(arts), arts)
 		}
 		for _, a := range arts {
 			if a.Kind == "sender" && (a.State != "unblocked" || a.ExpiresAt != nil) {
