@@ -123,6 +123,7 @@ var (
 	onUser   = []string{Lab, Graph, Webhook}
 	// onMessage: Graph carries email remediation (Defender for Office 365).
 	onMessage  = onUser
+	onApp      = []string{Lab, Graph, Webhook}
 	everywhere = []string{Lab, Webhook}
 	// indicators are blocks Defender for Endpoint carries as custom
 	// indicators and Falcon as custom IOCs.
@@ -254,6 +255,17 @@ var registry = []Spec{
 	{Type: "user.dismiss_risk", Target: domain.KindUser, Reversible: true, Remediation: true, Connectors: onUser,
 		Params: params(),
 		Doc:    "dismiss the user's risk"},
+
+	// OAuth apps (Microsoft Graph, Entra ID): the enterprise app (service
+	// principal) of an application a user consented to.
+	{Type: "app.disable", Target: domain.KindOAuthApp, Undo: "app.enable", Reversible: true, Remediation: true,
+		Connectors: onApp, Params: params(),
+		Doc: "disable an OAuth app's service principal (enterprise app) in the tenant: no one can sign in to it and it gets no new tokens"},
+	{Type: "app.enable", Target: domain.KindOAuthApp, Undo: "app.disable", Reversible: true, Remediation: true,
+		Connectors: onApp, Params: params(),
+		Doc: "enable an OAuth app's service principal again"},
+	{Type: "app.revoke_consent", Target: domain.KindOAuthApp, Remediation: true, Connectors: onApp, Params: params(),
+		Doc: "revoke every permission granted to an OAuth app: delete its delegated permission grants (user and admin consent) and its application permissions (app role assignments); consenting again is the only way back"},
 
 	// Incident bookkeeping.
 	{Type: "incident.tag", Params: []Param{{Name: "tags", Type: StringList, Required: true}},

@@ -192,8 +192,8 @@ type LabSettings struct {
 	Strict bool `yaml:"strict"`
 	// Faults make the lab answer like a vendor having a bad day.
 	Faults []labtenant.Fault `yaml:"faults"`
-	// SeedFile is a YAML or JSON file of devices, users, mailboxes and
-	// messages (labstate.Seed) loaded at start.
+	// SeedFile is a YAML or JSON file of devices, users, mailboxes,
+	// messages and OAuth apps (labstate.Seed) loaded at start.
 	SeedFile string `yaml:"seedFile"`
 }
 

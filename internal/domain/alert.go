@@ -67,6 +67,11 @@ const (
 	KindIP      EntityKind = "ip"
 	KindURL     EntityKind = "url"
 	KindMessage EntityKind = "message"
+	// KindOAuthApp is an OAuth application (an Entra app registration and
+	// its service principal in the tenant), keyed by its application
+	// (client) id: consent grants are revoked and the enterprise app is
+	// disabled on it.
+	KindOAuthApp EntityKind = "oauthApp"
 )
 
 // Entity is a thing evidence points at, identified by a normalised key such

@@ -32,7 +32,9 @@ const (
 	KindRegistryKey   domain.EntityKind = "registryKey"
 	KindRegistryValue domain.EntityKind = "registryValue"
 	KindCloudApp      domain.EntityKind = "cloudApp"
-	KindOAuthApp      domain.EntityKind = "oauthApp"
+	// KindOAuthApp is domain's: AIR acts on OAuth apps (revokes their
+	// consent grants, disables their service principal).
+	KindOAuthApp = domain.KindOAuthApp
 )
 
 // key joins kind and id, or returns the empty key when id is empty.

@@ -1,6 +1,6 @@
 // Package labstate is the lab tenant's state as the lab tenant
 // (internal/labtenant) decides it and the store keeps it: the simulated
-// devices, users, mailboxes, messages and artifacts, the operations
+// devices, users, mailboxes, messages, OAuth apps and artifacts, the operations
 // carried out on them, and the contract of the storage that applies each
 // operation exactly once. It is a leaf: connectors depend on it and on
 // domain, never on the store.
@@ -22,6 +22,7 @@ type Store interface {
 	LabApplyMailbox(ctx context.Context, req Request, address, name string, decide func(*Mailbox) (Change, error)) (*Operation, error)
 	LabApplyMessage(ctx context.Context, req Request, id, subject string, decide func(*Message) (Change, error)) (*Operation, error)
 	LabApplyArtifact(ctx context.Context, req Request, kind, id, scope string, decide func(*Artifact) (Change, error)) (*Operation, error)
+	LabApplyOAuthApp(ctx context.Context, req Request, appID, name string, decide func(*OAuthApp) (Change, error)) (*Operation, error)
 	// LabSeedState creates or overwrites the seed's objects.
 	LabSeedState(ctx context.Context, seed Seed) error
 }
@@ -114,10 +115,35 @@ type Artifact struct {
 	UpdatedAt time.Time  `json:"updatedAt" db:"updated_at"`
 }
 
+// OAuthApp is a simulated OAuth app: its service principal in the tenant
+// and the permissions granted to it. An app enrolled on first use is
+// enabled and holds grants the lab does not know; a seeded one lists them.
+type OAuthApp struct {
+	AppID          string       `json:"appId" db:"app_id"` // lower case, as in the entity key
+	Name           string       `json:"name" db:"name"`
+	Enabled        bool         `json:"enabled" db:"enabled"`
+	ConsentRevoked bool         `json:"consentRevoked" db:"consent_revoked"`
+	Grants         []OAuthGrant `json:"grants" db:"-"`
+	GrantsJSON     string       `json:"-" db:"grants"`
+	UpdatedAt      time.Time    `json:"updatedAt" db:"updated_at"`
+}
+
+// OAuthGrant is one permission granted to an OAuth app: a delegated
+// permission grant (Graph oAuth2PermissionGrant: a user's or an admin's
+// consent to scopes) or an application permission (an appRoleAssignment).
+type OAuthGrant struct {
+	ID          string `json:"id"`
+	Type        string `json:"type"`                  // delegated or application
+	ConsentType string `json:"consentType,omitempty"` // Principal (one user) or AllPrincipals (admin)
+	Principal   string `json:"principal,omitempty"`   // the consenting user, for Principal
+	Scope       string `json:"scope"`                 // scopes (delegated) or the app role (application)
+}
+
 // Seed is initial lab state: objects to create or overwrite.
 type Seed struct {
-	Devices   []Device  `json:"devices" yaml:"devices"`
-	Users     []User    `json:"users" yaml:"users"`
-	Mailboxes []Mailbox `json:"mailboxes" yaml:"mailboxes"`
-	Messages  []Message `json:"messages" yaml:"messages"`
+	Devices   []Device   `json:"devices" yaml:"devices"`
+	Users     []User     `json:"users" yaml:"users"`
+	Mailboxes []Mailbox  `json:"mailboxes" yaml:"mailboxes"`
+	Messages  []Message  `json:"messages" yaml:"messages"`
+	OAuthApps []OAuthApp `json:"oauthApps" yaml:"oauthApps"`
 }

@@ -1,5 +1,5 @@
 // Package labtenant is AIR's built-in lab tenant: a simulated tenant whose
-// devices, users, mailboxes, messages and indicators keep their state in
+// devices, users, mailboxes, messages, OAuth apps and indicators keep their state in
 // AIR's store, reached through the labstate.Store contract (the package
 // never imports the store). It carries out every remediation type the registry knows,
 // the way a real target does — it remembers each request's idempotency key
@@ -11,7 +11,7 @@
 // in progress", throttle with a Retry-After, or be unavailable, a given
 // number of times per action type. Strict makes it refuse targets it has
 // not been seeded with, as a real tenant answers 404; by default it enrols
-// an unknown device, user, mailbox or message on first use.
+// an unknown device, user, mailbox, message or OAuth app on first use.
 package labtenant
 
 import (
@@ -34,8 +34,8 @@ import (
 // no faults.
 type Tenant struct {
 	Store labstate.Store
-	// Strict refuses (not found) devices, users, mailboxes and messages that
-	// were not seeded.
+	// Strict refuses (not found) devices, users, mailboxes, messages and
+	// OAuth apps that were not seeded.
 	Strict bool
 	// Faults are the misbehaviours to simulate, first match wins.
 	Faults []Fault
@@ -256,6 +256,48 @@ func artifact(target domain.EntityKind, kind, to, done, already string, scope fu
 	}}
 }
 
+// app builds a handler that changes an OAuth app.
+func app(decide func(r request, a *labstate.OAuthApp) (labstate.Change, error)) handler {
+	return handler{target: domain.KindOAuthApp, run: func(ctx context.Context, r request) (*labstate.Operation, error) {
+		return r.t.Store.LabApplyOAuthApp(ctx, r.lab, r.id, r.req.TargetName, func(a *labstate.OAuthApp) (labstate.Change, error) {
+			return decide(r, a)
+		})
+	}}
+}
+
+// revokeConsent empties an app's grants and says what went, the way Graph
+// deletes each delegated grant and app role assignment: an app enrolled on
+// first use holds grants the lab does not know, revoked all the same.
+func revokeConsent(r request, a *labstate.OAuthApp) (labstate.Change, error) {
+	if a.ConsentRevoked && len(a.Grants) == 0 {
+		return same("no consent grants left to revoke")
+	}
+	if len(a.Grants) == 0 {
+		a.ConsentRevoked = true
+		return change("consent grants and app role assignments revoked")
+	}
+	delegated, application := 0, 0
+	var scopes []string
+	for _, g := range a.Grants {
+		if g.Type == "application" {
+			application++
+			continue
+		}
+		delegated++
+		for _, sc := range strings.Fields(g.Scope) {
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+	}
+	a.Grants, a.ConsentRevoked = nil, true
+	res := fmt.Sprintf("%d delegated permission grant(s) and %d app role assignment(s) revoked", delegated, application)
+	if len(scopes) > 0 {
+		res += " (scopes " + strings.Join(scopes, " ") + ")"
+	}
+	return change(res)
+}
+
 func expiry(r request) (*time.Time, error) {
 	s := r.str("expiresIn")
 	if s == "" {
@@ -355,6 +397,22 @@ var handlers = map[string]handler{
 		m.InboxRules = slices.Delete(m.InboxRules, i, i+1)
 		return change("inbox rule " + rule + " removed")
 	}),
+
+	"app.disable": app(func(r request, a *labstate.OAuthApp) (labstate.Change, error) {
+		if !a.Enabled {
+			return same("service principal already disabled")
+		}
+		a.Enabled = false
+		return change("service principal disabled")
+	}),
+	"app.enable": app(func(r request, a *labstate.OAuthApp) (labstate.Change, error) {
+		if a.Enabled {
+			return same("service principal not disabled")
+		}
+		a.Enabled = true
+		return change("service principal enabled")
+	}),
+	"app.revoke_consent": app(revokeConsent),
 
 	"user.disable": user(func(r request, u *labstate.User) (labstate.Change, error) {
 		if !u.Enabled {

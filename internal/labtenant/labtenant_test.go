@@ -18,6 +18,7 @@ import (
 	"github.com/airsoc/air/activities/connectortest"
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/labstate"
 	"github.com/airsoc/air/internal/labtenant"
 	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
@@ -117,6 +118,9 @@ func TestEveryTypeIsExactlyOncePerKey(t *testing.T) {
 			{"user.reset_password", "user:ana@contoso.example", `{}`, "true: password change required at next sign-in", "false: password change already required"},
 			{"user.confirm_compromised", "user:ana@contoso.example", `{}`, "true: confirmed compromised (risk high)", "false: already confirmed compromised"},
 			{"user.dismiss_risk", "user:ana@contoso.example", `{}`, "true: risk dismissed", "false: no risk to dismiss"},
+			{"app.disable", "oauthApp:5e3ce6c0-2b1f-4285-8d4b-75ee78787346", `{}`, "true: service principal disabled", "false: service principal already disabled"},
+			{"app.enable", "oauthApp:5e3ce6c0-2b1f-4285-8d4b-75ee78787346", `{}`, "true: service principal enabled", "false: service principal not disabled"},
+			{"app.revoke_consent", "oauthApp:5e3ce6c0-2b1f-4285-8d4b-75ee78787346", `{}`, "true: consent grants and app role assignments revoked", "false: no consent grants left to revoke"},
 		}
 		covered := map[string]bool{}
 		for _, tt := range tests {
@@ -163,6 +167,10 @@ func TestEveryTypeIsExactlyOncePerKey(t *testing.T) {
 		users, _ := s.LabUsers(ctx)
 		if len(users) != 1 || !users[0].Enabled || users[0].SessionsRevoked != 2 || !users[0].MustChangePassword || users[0].Risk != "dismissed" {
 			t.Errorf("users: %+v", users)
+		}
+		apps, _ := s.LabOAuthApps(ctx)
+		if len(apps) != 1 || !apps[0].Enabled || !apps[0].ConsentRevoked || len(apps[0].Grants) != 0 {
+			t.Errorf("OAuth apps: %+v", apps)
 		}
 		arts, _ := s.LabArtifacts(ctx)
 		if len(arts) != 7 {
@@ -218,6 +226,43 @@ func TestSeedStrictAndMailboxes(t *testing.T) {
 			if domain.KindOf(err) != domain.KindNotFound {
 				t.Errorf("strict %s on %s: got %v, want not found", tt.typ, tt.target, err)
 			}
+		}
+	})
+}
+
+// TestSeededOAuthApp: a seeded app's grants are what revoking its consent
+// names and empties; the seed lower-cases the application id as entity
+// keys do; a strict lab does not know an app it was not given.
+func TestSeededOAuthApp(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		lab := &labtenant.Tenant{Store: s, Strict: true}
+		err := lab.Seed(ctx, store.LabSeed{OAuthApps: []store.LabOAuthApp{{AppID: "5E3CE6C0-2B1F-4285-8D4B-75EE78787346",
+			Name: "Mail Helper", Enabled: true, Grants: []labstate.OAuthGrant{
+				{ID: "g1", Type: "delegated", ConsentType: "Principal", Principal: "ana@contoso.example", Scope: "Mail.Read offline_access"},
+				{ID: "g2", Type: "delegated", ConsentType: "AllPrincipals", Scope: "User.Read Mail.Read"},
+				{ID: "r1", Type: "application", Scope: "Mail.ReadWrite"}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const app = "oauthApp:5e3ce6c0-2b1f-4285-8d4b-75ee78787346"
+		for _, tt := range []struct{ typ, want string }{
+			{"app.disable", "true: service principal disabled"},
+			{"app.revoke_consent", "true: 2 delegated permission grant(s) and 1 app role assignment(s) revoked (scopes Mail.Read offline_access User.Read)"},
+			{"app.enable", "true: service principal enabled"},
+		} {
+			res, err := lab.Execute(ctx, req(tt.typ, app, `{}`, "k/"+tt.typ))
+			if got := fmt.Sprintf("%v: %s", res.Changed, res.Summary); err != nil || got != tt.want {
+				t.Errorf("%s: got %q, %v; want %q", tt.typ, got, err, tt.want)
+			}
+		}
+		apps, err := s.LabOAuthApps(ctx)
+		if err != nil || len(apps) != 1 || apps[0].Name != "Mail Helper" || !apps[0].Enabled || !apps[0].ConsentRevoked || len(apps[0].Grants) != 0 {
+			t.Errorf("apps: %+v, %v", apps, err)
+		}
+		_, err = lab.Execute(ctx, req("app.disable", "oauthApp:00000000-0000-4000-8000-00000000dead", `{}`, "k/unknown"))
+		if domain.KindOf(err) != domain.KindNotFound {
+			t.Errorf("strict app.disable on an unknown app: got %v, want not found", err)
 		}
 	})
 }

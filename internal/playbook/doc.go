@@ -29,8 +29,8 @@
 //
 // Expressions (match, when, for_each, target and the {{ }} templates in with)
 // are expr-lang (https://expr-lang.org) over Env: incident, alerts, and the
-// entity lists devices, users, mailboxes, files, processes, ips, urls and
-// messages; inside a step with for_each, item is the current element, typed
+// entity lists devices, users, mailboxes, files, processes, ips, urls,
+// messages and oauthApps; inside a step with for_each, item is the current element, typed
 // as an entity or an alert; steps.ID is the output of an earlier step; in an
 // error handler, error and failed_step; in a sub-playbook, inputs.NAME. A
 // with value is a YAML literal, or a string with templates: exactly one

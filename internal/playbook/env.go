@@ -40,6 +40,7 @@ type Env struct {
 	IPs       []EntityView `expr:"ips" json:"ips"`
 	URLs      []EntityView `expr:"urls" json:"urls"`
 	Messages  []EntityView `expr:"messages" json:"messages"`
+	OAuthApps []EntityView `expr:"oauthApps" json:"oauthApps"`
 
 	Steps      map[string]StepOutput `expr:"steps" json:"steps,omitempty"`
 	Error      string                `expr:"error" json:"error,omitempty"`
@@ -201,6 +202,11 @@ type EntityView struct {
 	Subject   string `expr:"subject" json:"subject,omitempty"`
 	Sender    string `expr:"sender" json:"sender,omitempty"`
 	Recipient string `expr:"recipient" json:"recipient,omitempty"`
+	// oauthApp: the application (client) id, the service principal's
+	// object id when the evidence gave it, and the publisher.
+	AppID     string `expr:"appId" json:"appId,omitempty"`
+	ObjectID  string `expr:"objectId" json:"objectId,omitempty"`
+	Publisher string `expr:"publisher" json:"publisher,omitempty"`
 
 	Tags []string `expr:"tags" json:"tags"`
 }
@@ -218,6 +224,7 @@ var entityLists = []struct {
 	{domain.KindIP, "ips"},
 	{domain.KindURL, "urls"},
 	{domain.KindMessage, "messages"},
+	{domain.KindOAuthApp, "oauthApps"},
 }
 
 // listOf returns the expression variable holding entities of kind k.
@@ -260,6 +267,8 @@ func entityList(e *Env, k domain.EntityKind) *[]EntityView {
 		return &e.URLs
 	case domain.KindMessage:
 		return &e.Messages
+	case domain.KindOAuthApp:
+		return &e.OAuthApps
 	}
 	return nil
 }
@@ -298,6 +307,9 @@ var attrFields = []struct {
 	{[]string{"subject"}, func(v *EntityView, s string) { v.Subject = s }},
 	{[]string{"p1Sender"}, func(v *EntityView, s string) { v.Sender = s }},
 	{[]string{"recipientEmailAddress"}, func(v *EntityView, s string) { v.Recipient = s }},
+	{[]string{"appId"}, func(v *EntityView, s string) { v.AppID = s }},
+	{[]string{"objectId"}, func(v *EntityView, s string) { v.ObjectID = s }},
+	{[]string{"publisher"}, func(v *EntityView, s string) { v.Publisher = s }},
 }
 
 // NewEnv builds the expression environment from an incident snapshot.

@@ -289,7 +289,7 @@ func TestParseLanguageErrors(t *testing.T) {
 			src: header + "kind: sub\ninputs:\n  device: machine\n  my-input: string\n  n: {type: int, default: many}\n" +
 				"  d: {type: device, default: x}\n  s: {description: no type}\n  f: {type: bool, colour: red}\n",
 			want: []string{
-				`t.yaml:5:11: input device: unknown type "machine", want one of device, user, mailbox, file, process, ip, url, message, string, int, bool, strings`,
+				`t.yaml:5:11: input device: unknown type "machine", want one of device, user, mailbox, file, process, ip, url, message, oauthApp, string, int, bool, strings`,
 				`t.yaml:6:3: input name "my-input": use letters, digits and '_', not starting with a digit (expressions read inputs.my-input)`,
 				`t.yaml:7:27: input n: default must be an integer, got "many"`,
 				`t.yaml:8:30: input d: an entity input has no default`,

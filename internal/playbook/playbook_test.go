@@ -478,7 +478,7 @@ func TestNewEnv(t *testing.T) {
 		t.Errorf("users = %+v", env.Users)
 	}
 	for name, l := range map[string][]EntityView{"mailboxes": env.Mailboxes, "files": env.Files, "processes": env.Processes,
-		"ips": env.IPs, "urls": env.URLs, "messages": env.Messages} {
+		"ips": env.IPs, "urls": env.URLs, "messages": env.Messages, "oauthApps": env.OAuthApps} {
 		if l == nil {
 			t.Errorf("%s is nil, want an empty list", name)
 		}

@@ -168,7 +168,7 @@ func rank(s domain.Severity) int {
 func (s *simulation) playbook(pb *Playbook, env *Env) ([]ActionOutput, error) {
 	env = &Env{Incident: env.Incident, Alerts: env.Alerts, Devices: env.Devices, Users: env.Users, Mailboxes: env.Mailboxes,
 		Files: env.Files, Processes: env.Processes, IPs: env.IPs, URLs: env.URLs, Messages: env.Messages,
-		Steps: map[string]StepOutput{}, inputs: env.inputs}
+		OAuthApps: env.OAuthApps, Steps: map[string]StepOutput{}, inputs: env.inputs}
 	var all []ActionOutput
 	for _, stage := range Stages {
 		for _, st := range pb.Steps(stage) {

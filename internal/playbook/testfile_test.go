@@ -162,7 +162,7 @@ func TestParseTestFileErrors(t *testing.T) {
 				"    expect: {}\n",
 			want: []string{
 				`t.test.yaml:5:17: automation: default: unknown value "most", want one of full, semi-all, semi-core, semi-nontemp, none`,
-				`t.test.yaml:6:16: entity key "host:x": want KIND:ID with KIND one of device, user, mailbox, file, process, ip, url, message`,
+				`t.test.yaml:6:16: entity key "host:x": want KIND:ID with KIND one of device, user, mailbox, file, process, ip, url, message, oauthApp`,
 				`t.test.yaml:6:54: attrs.a must be a string, got a list`,
 				`t.test.yaml:6:60: unknown key "colour", want one of attrs, tags`,
 				`t.test.yaml:7:40: kind says how an action fails: give the error too`,

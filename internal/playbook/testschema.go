@@ -15,7 +15,7 @@ import (
 // playbooks.
 
 var (
-	targetSchema = obj{"type": "string", "pattern": "^[a-z]+:.+$", "examples": []string{"device:dev1", "user:alice@corp.example"}}
+	targetSchema = obj{"type": "string", "pattern": "^[a-zA-Z]+:.+$", "examples": []string{"device:dev1", "user:alice@corp.example"}}
 	stringsList  = obj{"type": "array", "items": obj{"type": "string"}}
 )
 
@@ -32,7 +32,7 @@ var testCaseFields = []field{
 		obj{"type": "array", "minItems": 1, "items": obj{"type": "object"}}},
 	{"incident", "Instead of alerts: incident fields set by hand, with its alerts.", obj{"$ref": "#/$defs/incident"}},
 	{"entities", "Facts alerts do not carry, by entity key (device:dev1, user:alice@corp.example): attrs and tags.",
-		obj{"type": "object", "propertyNames": obj{"pattern": "^[a-z]+:.+$"}, "additionalProperties": obj{"$ref": "#/$defs/facts"}}},
+		obj{"type": "object", "propertyNames": obj{"pattern": "^[a-zA-Z]+:.+$"}, "additionalProperties": obj{"$ref": "#/$defs/facts"}}},
 	{"results", "Mocked outcomes of executed actions; an action none matches succeeds with the result ok.",
 		obj{"type": []string{"array", "null"}, "items": obj{"$ref": "#/$defs/result"}}},
 	{"decisions", "Analyst decisions on pending actions, the first that names an action applies.",

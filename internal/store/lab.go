@@ -23,6 +23,7 @@ type (
 	LabMessage   = labstate.Message
 	LabArtifact  = labstate.Artifact
 	LabSeed      = labstate.Seed
+	LabOAuthApp  = labstate.OAuthApp
 )
 
 var _ labstate.Store = (*Store)(nil)

@@ -317,7 +317,7 @@ func (s *Store) LabSeedState(ctx context.Context, seed LabSeed) error {
 				return fmt.Errorf("message %s: %w", m.ID, err)
 			}
 		}
-		return nil
+		return seedOAuthApps(ctx, tx, seed.OAuthApps, now, exists)
 	})
 	if err != nil {
 		return fmt.Errorf("seed lab tenant: %w", err)

@@ -3,14 +3,19 @@
 // accountEnabled), revoke its sign-in sessions, force a password reset and
 // mark it compromised (the security identityAccounts invokeAction), dismiss
 // its risk (identityProtection riskyUsers/dismiss) and delete an inbox rule;
-// and, through Defender for Office 365's remediate action, soft-delete a
-// delivered message and move it back to the inbox (email.go).
+// through Defender for Office 365's remediate action, soft-delete a
+// delivered message and move it back to the inbox (email.go); and disable
+// and enable an OAuth app's service principal (PATCH /servicePrincipals/{id}
+// with accountEnabled) and revoke every permission granted to it (DELETE
+// each of its oauth2PermissionGrants and of its appRoleAssignments).
 //
 // Graph has no idempotency key either. Enabling and disabling read the
 // account first, so a retry finds the account in the asked state and says
 // it changed nothing; deleting a rule that is gone is the same no-op. The
 // other calls set a state (sessions revoked, password to change, risk high
-// or dismissed) that a repeat leaves as it is.
+// or dismissed) that a repeat leaves as it is. Revoking an app's consent
+// lists what is still granted and deletes it, so a retry deletes what the
+// first attempt left and a repeat finds nothing left and says so.
 //
 // Tokens come from the Microsoft identity platform's client-credentials
 // grant (rest.ClientCredentials with Scope), cached until shortly before
@@ -23,6 +28,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -49,6 +55,7 @@ var types = []string{
 	"user.disable", "user.enable", "user.revoke_sessions", "user.reset_password",
 	"user.confirm_compromised", "user.dismiss_risk", "mailbox.remove_inbox_rule",
 	"email.soft_delete", "email.move_to_inbox",
+	"app.disable", "app.enable", "app.revoke_consent",
 }
 
 // Types lists the action types the connector carries out.
@@ -77,6 +84,12 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 		return c.remediateEmail(ctx, req, params)
 	}
 	kind, id, _ := strings.Cut(string(req.Target), ":")
+	if strings.HasPrefix(req.Type, "app.") {
+		if domain.EntityKind(kind) != domain.KindOAuthApp || id == "" {
+			return remediation.Result{}, domain.Invalid("target", "%s needs an oauthApp target, got %q", req.Type, req.Target)
+		}
+		return c.app(ctx, req.Type, id)
+	}
 	if req.Type == "mailbox.remove_inbox_rule" {
 		if domain.EntityKind(kind) != domain.KindMailbox || id == "" {
 			return remediation.Result{}, domain.Invalid("target", "%s needs a mailbox target, got %q", req.Type, req.Target)
@@ -191,4 +204,152 @@ func (c *Client) removeRule(ctx context.Context, mailbox string, p map[string]an
 		return remediation.Result{Summary: "inbox rule " + rule + " of " + mailbox + " already gone"}, nil
 	}
 	return remediation.Result{}, err
+}
+
+// ServicePrincipal is the part of Graph's servicePrincipal resource (an
+// application's enterprise app in the tenant) AIR reads.
+type ServicePrincipal struct {
+	ID             string `json:"id"`
+	AppID          string `json:"appId"`
+	DisplayName    string `json:"displayName"`
+	AccountEnabled *bool  `json:"accountEnabled"`
+}
+
+const spFields = "id,appId,displayName,accountEnabled"
+
+// appID is an application (client) id: a GUID, the only form AIR puts
+// into a Graph address or filter.
+var appID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// maxPages bounds the pages of a list AIR follows (@odata.nextLink).
+const maxPages = 50
+
+// app disables, enables or revokes the consent of the OAuth app whose
+// application id is id.
+func (c *Client) app(ctx context.Context, actionType, id string) (remediation.Result, error) {
+	if !appID.MatchString(id) {
+		return remediation.Result{}, domain.Invalid("target", "%s needs an application id (a GUID), got %q", actionType, id)
+	}
+	var sp ServicePrincipal
+	if err := c.API.Do(ctx, http.MethodGet, "/v1.0/servicePrincipals(appId='"+id+"')?$select="+spFields, nil, &sp); err != nil {
+		return remediation.Result{}, err
+	}
+	if sp.ID == "" {
+		return remediation.Result{}, fmt.Errorf("graph service principal of app %s: answer has no id", id)
+	}
+	name := sp.DisplayName
+	if name == "" {
+		name = id
+	}
+	path := "/v1.0/servicePrincipals/" + url.PathEscape(sp.ID)
+	if actionType == "app.revoke_consent" {
+		return c.revokeConsent(ctx, &sp, name)
+	}
+	want := actionType == "app.enable"
+	state := map[bool]string{true: "enabled", false: "disabled"}[want]
+	if sp.AccountEnabled != nil && *sp.AccountEnabled == want {
+		return remediation.Result{Summary: "service principal of " + name + " already " + state}, nil
+	}
+	if err := c.API.Do(ctx, http.MethodPatch, path, map[string]any{"accountEnabled": want}, nil); err != nil {
+		return remediation.Result{}, err
+	}
+	return remediation.Result{Summary: "service principal of " + name + " " + state, Changed: true}, nil
+}
+
+// grant is an oAuth2PermissionGrant (delegated permissions) or an
+// appRoleAssignment (application permissions) as AIR reads them.
+type grant struct {
+	ID          string `json:"id"`
+	ConsentType string `json:"consentType"` // AllPrincipals (admin) or Principal (one user)
+	Scope       string `json:"scope"`       // delegated scopes, space-separated
+}
+
+// revokeConsent deletes every delegated permission grant of the app's
+// service principal (GET /oauth2PermissionGrants?$filter=clientId eq
+// '{id}') and every app role assignment it holds (GET
+// /servicePrincipals/{id}/appRoleAssignments). A grant deleted meanwhile
+// (404) is gone, which is what was asked.
+func (c *Client) revokeConsent(ctx context.Context, sp *ServicePrincipal, name string) (remediation.Result, error) {
+	q := url.Values{"$filter": {"clientId eq '" + sp.ID + "'"}}
+	grants, err := c.list(ctx, "/v1.0/oauth2PermissionGrants?"+q.Encode())
+	if err != nil {
+		return remediation.Result{}, err
+	}
+	sppath := "/v1.0/servicePrincipals/" + url.PathEscape(sp.ID)
+	roles, err := c.list(ctx, sppath+"/appRoleAssignments")
+	if err != nil {
+		return remediation.Result{}, err
+	}
+	var scopes []string
+	deleted := 0
+	for _, g := range grants {
+		gone, err := c.delete(ctx, "/v1.0/oauth2PermissionGrants/"+url.PathEscape(g.ID))
+		if err != nil {
+			return remediation.Result{}, err
+		}
+		if !gone {
+			deleted++
+			for _, s := range strings.Fields(g.Scope) {
+				if !slices.Contains(scopes, s) {
+					scopes = append(scopes, s)
+				}
+			}
+		}
+	}
+	assignments := 0
+	for _, r := range roles {
+		gone, err := c.delete(ctx, sppath+"/appRoleAssignments/"+url.PathEscape(r.ID))
+		if err != nil {
+			return remediation.Result{}, err
+		}
+		if !gone {
+			assignments++
+		}
+	}
+	if deleted == 0 && assignments == 0 {
+		return remediation.Result{Summary: name + " holds no consent grants or app role assignments"}, nil
+	}
+	summary := fmt.Sprintf("%s: %d delegated permission grant(s) and %d app role assignment(s) revoked", name, deleted, assignments)
+	if len(scopes) > 0 {
+		summary += " (scopes " + strings.Join(scopes, " ") + ")"
+	}
+	return remediation.Result{Summary: summary, Changed: true}, nil
+}
+
+// list reads every page of a Graph collection, following @odata.nextLink
+// on the same host.
+func (c *Client) list(ctx context.Context, path string) ([]grant, error) {
+	var out []grant
+	for page := 0; path != ""; page++ {
+		if page == maxPages {
+			return nil, fmt.Errorf("graph %s: more than %d pages", path, maxPages)
+		}
+		var p struct {
+			Value    []grant `json:"value"`
+			NextLink string  `json:"@odata.nextLink"`
+		}
+		if err := c.API.Do(ctx, http.MethodGet, path, nil, &p); err != nil {
+			return nil, err
+		}
+		out = append(out, p.Value...)
+		path = ""
+		if p.NextLink != "" {
+			next, ok := strings.CutPrefix(p.NextLink, strings.TrimRight(c.API.BaseURL, "/"))
+			if !ok {
+				return nil, fmt.Errorf("graph: next page %q is not on %s", p.NextLink, c.API.BaseURL)
+			}
+			path = next
+		}
+	}
+	return out, nil
+}
+
+// delete deletes one grant; gone says it was not there any more (404).
+func (c *Client) delete(ctx context.Context, path string) (gone bool, err error) {
+	err = c.API.Do(ctx, http.MethodDelete, path, nil, nil)
+	var se *rest.StatusError
+	if errors.As(err, &se) && se.Status == http.StatusNotFound {
+		return true, nil
+	}
+	return false, err
 }

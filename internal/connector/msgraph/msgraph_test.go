@@ -30,9 +30,18 @@ import (
 // (204), POST /v1.0/security/collaboration/analyzedEmails/remediate
 // (displayName, description, severity, action and analyzedEmails with
 // networkMessageId and recipientEmailAddress required; 202 Accepted with a
-// Location header to the action center, no body); errors as
-// {"error": {"code", "message"}}.
+// Location header to the action center, no body); for OAuth apps GET /v1.0/servicePrincipals(appId='{appId}')
+// (404 Request_ResourceNotFound when the tenant has none), PATCH
+// /v1.0/servicePrincipals/{id} (204), GET /v1.0/oauth2PermissionGrants?
+// $filter=clientId eq '{id}' and GET /v1.0/servicePrincipals/{id}/
+// appRoleAssignments (200 {"value": [...]}, paged with @odata.nextLink),
+// DELETE of each (204, 404 when gone); errors as {"error": {"code",
+// "message"}}.
 type fakeGraph struct {
+	sps    map[string]*sp    // by appId
+	grants map[string]*grant // oauth2PermissionGrants by id
+	roles  map[string]string // appRoleAssignment id → service principal id
+
 	mu      sync.Mutex
 	users   map[string]*user // by UPN
 	rules   map[string]bool  // "mailbox/ruleId"
@@ -43,6 +52,18 @@ type fakeGraph struct {
 	dismiss []string
 }
 
+type sp struct {
+	ID, AppID, Name string
+	Enabled         bool
+}
+
+type grant struct{ ClientID, ConsentType, PrincipalID, Scope string }
+
+const (
+	mailHelperApp = "5e3ce6c0-2b1f-4285-8d4b-75ee78787346"
+	mailHelperSP  = "9a9a9a9a-0000-4000-8000-000000000001"
+)
+
 type user struct {
 	ID, UPN, SID string
 	Enabled      bool
@@ -50,6 +71,13 @@ type user struct {
 
 func newFake() *fakeGraph {
 	return &fakeGraph{bearer: "g-tok", rules: map[string]bool{"ana@contoso.example/rule-7": true},
+		sps: map[string]*sp{mailHelperApp: {ID: mailHelperSP, AppID: mailHelperApp, Name: "Mail Helper", Enabled: true}},
+		grants: map[string]*grant{
+			"g-user":  {ClientID: mailHelperSP, ConsentType: "Principal", PrincipalID: "11111111-2222-3333-4444-555555555555", Scope: "Mail.Read offline_access"},
+			"g-admin": {ClientID: mailHelperSP, ConsentType: "AllPrincipals", Scope: "User.Read"},
+			"g-other": {ClientID: "another-sp", ConsentType: "AllPrincipals", Scope: "Files.Read"},
+		},
+		roles: map[string]string{"ra-1": mailHelperSP, "ra-other": "another-sp"},
 		users: map[string]*user{"ana@contoso.example": {ID: "11111111-2222-3333-4444-555555555555", UPN: "ana@contoso.example",
 			SID: "S-1-5-21-1004336348-1177238915-682003330-512", Enabled: true}}}
 }
@@ -170,6 +198,79 @@ func (f *fakeGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Location", `https://security.microsoft.com/action-center/history?filters={"bulkId":["b-1"]}&tid=contoso`)
 		w.WriteHeader(http.StatusAccepted)
+	case r.Method == http.MethodGet && strings.HasPrefix(p, "/servicePrincipals(appId='"):
+		id := strings.TrimSuffix(strings.TrimPrefix(p, "/servicePrincipals(appId='"), "')")
+		s := f.sps[id]
+		if s == nil {
+			gerr(w, http.StatusNotFound, "Request_ResourceNotFound", "Resource '"+id+"' does not exist or one of its queried reference-property objects are not present.")
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"id": s.ID, "appId": s.AppID, "displayName": s.Name, "accountEnabled": s.Enabled})
+	case r.Method == http.MethodPatch && strings.HasPrefix(p, "/servicePrincipals/"):
+		id := strings.TrimPrefix(p, "/servicePrincipals/")
+		var patch map[string]any
+		if json.Unmarshal(body, &patch) != nil {
+			gerr(w, http.StatusBadRequest, "BadRequest", "Invalid request.")
+			return
+		}
+		for _, s := range f.sps {
+			if s.ID == id {
+				if v, ok := patch["accountEnabled"].(bool); ok {
+					s.Enabled = v
+				}
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		gerr(w, http.StatusNotFound, "Request_ResourceNotFound", "Resource '"+id+"' does not exist.")
+	case r.Method == http.MethodGet && p == "/oauth2PermissionGrants":
+		// One grant a page, sorted by id, so that AIR must follow nextLink.
+		filter := r.URL.Query().Get("$filter")
+		var ids []string
+		for id, g := range f.grants {
+			if filter == "clientId eq '"+g.ClientID+"'" && id > r.URL.Query().Get("$skiptoken") {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		page := map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#oauth2PermissionGrants", "value": []any{}}
+		if len(ids) > 0 {
+			g := f.grants[ids[0]]
+			page["value"] = []any{map[string]any{"id": ids[0], "clientId": g.ClientID, "consentType": g.ConsentType,
+				"principalId": g.PrincipalID, "resourceId": "graph-sp", "scope": g.Scope}}
+		}
+		if len(ids) > 1 {
+			q := url.Values{"$filter": {filter}, "$skiptoken": {ids[0]}}
+			page["@odata.nextLink"] = "http://" + r.Host + "/v1.0/oauth2PermissionGrants?" + q.Encode()
+		}
+		json.NewEncoder(w).Encode(page)
+	case r.Method == http.MethodDelete && strings.HasPrefix(p, "/oauth2PermissionGrants/"):
+		id := strings.TrimPrefix(p, "/oauth2PermissionGrants/")
+		if f.grants[id] == nil {
+			gerr(w, http.StatusNotFound, "Request_ResourceNotFound", "Resource '"+id+"' does not exist.")
+			return
+		}
+		delete(f.grants, id)
+		w.WriteHeader(http.StatusNoContent)
+	case r.Method == http.MethodGet && strings.HasSuffix(p, "/appRoleAssignments"):
+		spID := strings.TrimSuffix(strings.TrimPrefix(p, "/servicePrincipals/"), "/appRoleAssignments")
+		out := []any{}
+		for id, owner := range f.roles {
+			if owner == spID {
+				out = append(out, map[string]any{"id": id, "principalId": spID, "principalType": "ServicePrincipal",
+					"resourceId": "graph-sp", "appRoleId": "810c84a8-4a9e-49e6-bf7d-12d183f40d01"})
+			}
+		}
+		json.NewEncoder(w).Encode(map[string]any{"value": out})
+	case r.Method == http.MethodDelete && strings.Contains(p, "/appRoleAssignments/"):
+		parts := strings.Split(p, "/")
+		id := parts[len(parts)-1]
+		if f.roles[id] != parts[2] {
+			gerr(w, http.StatusNotFound, "Request_ResourceNotFound", "Resource '"+id+"' does not exist.")
+			return
+		}
+		delete(f.roles, id)
+		w.WriteHeader(http.StatusNoContent)
 	default:
 		gerr(w, http.StatusNotFound, "UnknownError", "no route "+r.Method+" "+p)
 	}
@@ -236,6 +337,56 @@ func TestGraphContract(t *testing.T) {
 		{name: "remove a rule that is gone", req: request("mailbox.remove_inbox_rule", "mailbox:ana@contoso.example", `{"ruleId":"rule-8"}`),
 			want: "ok", changed: false, text: "already gone"},
 
+		{name: "disable an app", req: request("app.disable", "oauthApp:"+mailHelperApp, `{}`), want: "ok", changed: true,
+			text: "service principal of Mail Helper disabled",
+			wantCalls: []string{"GET /v1.0/servicePrincipals(appId='" + mailHelperApp + "')",
+				`PATCH /v1.0/servicePrincipals/` + mailHelperSP + ` {"accountEnabled":false}`}},
+		{name: "disable a disabled app is a no-op", req: request("app.disable", "oauthApp:"+mailHelperApp, `{}`),
+			setup: func(f *fakeGraph) { f.sps[mailHelperApp].Enabled = false },
+			want:  "ok", changed: false, text: "already disabled", wantCalls: []string{"GET /v1.0/servicePrincipals"}},
+		{name: "enable an app", req: request("app.enable", "oauthApp:"+mailHelperApp, `{}`),
+			setup: func(f *fakeGraph) { f.sps[mailHelperApp].Enabled = false },
+			want:  "ok", changed: true, wantCalls: []string{"GET", `PATCH /v1.0/servicePrincipals/` + mailHelperSP + ` {"accountEnabled":true}`}},
+		{name: "revoke an app's consent, every page", req: request("app.revoke_consent", "oauthApp:"+mailHelperApp, `{}`),
+			want: "ok", changed: true,
+			text: "Mail Helper: 2 delegated permission grant(s) and 1 app role assignment(s) revoked (scopes User.Read Mail.Read offline_access)",
+			wantCalls: []string{"GET /v1.0/servicePrincipals(appId=", "GET /v1.0/oauth2PermissionGrants", "GET /v1.0/oauth2PermissionGrants",
+				"GET /v1.0/servicePrincipals/" + mailHelperSP + "/appRoleAssignments",
+				"DELETE /v1.0/oauth2PermissionGrants/g-admin", "DELETE /v1.0/oauth2PermissionGrants/g-user",
+				"DELETE /v1.0/servicePrincipals/" + mailHelperSP + "/appRoleAssignments/ra-1"}},
+		{name: "revoke when nothing is granted is a no-op", req: request("app.revoke_consent", "oauthApp:"+mailHelperApp, `{}`),
+			setup: func(f *fakeGraph) {
+				delete(f.grants, "g-user")
+				delete(f.grants, "g-admin")
+				delete(f.roles, "ra-1")
+			},
+			want: "ok", changed: false, text: "Mail Helper holds no consent grants or app role assignments"},
+		{name: "a grant deleted meanwhile counts as gone", req: request("app.revoke_consent", "oauthApp:"+mailHelperApp, `{}`),
+			setup: func(f *fakeGraph) {
+				f.inject = func(r *http.Request) (int, string, string) {
+					if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, "/g-admin") {
+						return http.StatusNotFound, "", `{"error":{"code":"Request_ResourceNotFound","message":"Resource 'g-admin' does not exist."}}`
+					}
+					return 0, "", ""
+				}
+			},
+			want: "ok", changed: true, text: "1 delegated permission grant(s) and 1 app role assignment(s) revoked (scopes Mail.Read offline_access)"},
+		{name: "403 without DelegatedPermissionGrant.ReadWrite.All", req: request("app.revoke_consent", "oauthApp:"+mailHelperApp, `{}`),
+			setup: func(f *fakeGraph) {
+				f.inject = func(r *http.Request) (int, string, string) {
+					if r.Method != http.MethodDelete {
+						return 0, "", ""
+					}
+					return http.StatusForbidden, "", `{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}}`
+				}
+			},
+			want: "fail forbidden", text: "Insufficient privileges"},
+		{name: "404 app not in the tenant", req: request("app.disable", "oauthApp:00000000-0000-4000-8000-00000000dead", `{}`),
+			want: "fail not_found", text: "Request_ResourceNotFound"},
+		{name: "an app id must be a GUID", req: request("app.disable", "oauthApp:x') or true", `{}`),
+			want: "fail invalid", text: "needs an application id"},
+		{name: "a user is not an app", req: request("app.revoke_consent", "user:ana@contoso.example", `{}`),
+			want: "fail invalid", text: "needs an oauthApp target"},
 		{name: "404 user", req: request("user.disable", "user:bob@contoso.example", `{}`),
 			want: "fail not_found", text: "Request_ResourceNotFound"},
 		{name: "401 refused even with a fresh token", req: request("user.revoke_sessions", ana, `{}`),
