@@ -56,21 +56,13 @@ func (p *pages) requestAction(w http.ResponseWriter, r *http.Request) error {
 	body := api.ManualActionBody{Type: strings.TrimSpace(r.PostFormValue("type")),
 		Target: domain.EntityKey(strings.TrimSpace(r.PostFormValue("target"))), Comment: strings.TrimSpace(r.PostFormValue("comment"))}
 	a, err := p.Incidents.RequestAction(r.Context(), pr, id, body)
-	switch k := domain.KindOf(err); {
-	case err == nil:
+	return p.formDone(w, r, back, err, func() string {
 		what := fmt.Sprintf("%s on %s", actions.Label(a.Type), a.TargetName)
 		if a.Status == domain.ActionPending {
-			p.setFlash(w, r, "ok", fmt.Sprintf("Requested %s: it waits for approval (%s).", what, a.Reason))
-		} else {
-			p.setFlash(w, r, "ok", fmt.Sprintf("Requested %s: %s.", what, label(a.Status)))
+			return fmt.Sprintf("Requested %s: it waits for approval (%s).", what, a.Reason)
 		}
-	case k == domain.KindForbidden || k == domain.KindNotFound:
-		return err
-	default:
-		p.setFlash(w, r, "error", "No action taken: "+p.message(err))
-	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
-	return nil
+		return fmt.Sprintf("Requested %s: %s.", what, label(a.Status))
+	}, "No action taken")
 }
 
 // manageAlert changes one alert of the incident from its row (analyst):
@@ -88,13 +80,7 @@ func (p *pages) manageAlert(w http.ResponseWriter, r *http.Request) error {
 	}
 	alertID := r.PathValue("alert")
 	form := r.PostForm
-	changed := func(k string) (string, bool) {
-		if _, ok := form[k]; !ok {
-			return "", false
-		}
-		v := strings.TrimSpace(form.Get(k))
-		return v, v != strings.TrimSpace(form.Get("was-"+k))
-	}
+	changed := edited(form)
 	var ch store.AlertChange
 	if v, ok := changed("status"); ok {
 		s := domain.AlertStatus(v)
@@ -119,16 +105,8 @@ func (p *pages) manageAlert(w http.ResponseWriter, r *http.Request) error {
 		// The alert belongs elsewhere now: say so rather than pretend.
 		back = fmt.Sprintf("/incidents/%d?tab=alerts", a.IncidentID)
 	}
-	switch k := domain.KindOf(err); {
-	case err == nil:
-		p.setFlash(w, r, "ok", fmt.Sprintf("Alert %q: %s.", a.Title, describeAlertChange(&ch)))
-	case k == domain.KindForbidden || k == domain.KindNotFound:
-		return err
-	default:
-		p.setFlash(w, r, "error", "Alert not changed: "+p.message(err))
-	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
-	return nil
+	return p.formDone(w, r, back, err, func() string { return fmt.Sprintf("Alert %q: %s.", a.Title, describeAlertChange(&ch)) },
+		"Alert not changed")
 }
 
 // describeAlertChange says in a few words what an alert change did, in

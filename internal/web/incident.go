@@ -326,13 +326,7 @@ func (p *pages) manage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	form := r.PostForm
-	changed := func(k string) (string, bool) {
-		if _, ok := form[k]; !ok {
-			return "", false
-		}
-		v := strings.TrimSpace(form.Get(k))
-		return v, v != strings.TrimSpace(form.Get("was-"+k))
-	}
+	changed := edited(form)
 	var ch store.IncidentChange
 	if v, ok := changed("displayName"); ok {
 		ch.DisplayName = &v
@@ -374,13 +368,36 @@ func (p *pages) manage(w http.ResponseWriter, r *http.Request) error {
 		err = &domain.Error{Kind: domain.ErrorKind(results[0].Error.Kind), Field: strings.TrimPrefix(results[0].Error.Field, "change."),
 			Message: results[0].Error.Message}
 	}
+	return p.formDone(w, r, back, err, func() string { return fmt.Sprintf("Incident %d: %s.", id, describeChange(&ch)) },
+		fmt.Sprintf("Incident %d not changed", id))
+}
+
+// edited reads a form whose fields each come with the value the page
+// showed ("was-…"): it returns a field's value and whether the person
+// changed it, so that only their changes are sent and a change made
+// meanwhile by someone else to another field stands.
+func edited(form url.Values) func(k string) (string, bool) {
+	return func(k string) (string, bool) {
+		if _, ok := form[k]; !ok {
+			return "", false
+		}
+		v := strings.TrimSpace(form.Get(k))
+		return v, v != strings.TrimSpace(form.Get("was-"+k))
+	}
+}
+
+// formDone ends a form of the incident page: back where it came from, with
+// a flash saying what was done (ok) or why not (failed: the reason). A
+// refusal the page must not pass over — forbidden, not found — is the
+// error page instead.
+func (p *pages) formDone(w http.ResponseWriter, r *http.Request, back string, err error, ok func() string, failed string) error {
 	switch k := domain.KindOf(err); {
 	case err == nil:
-		p.setFlash(w, r, "ok", fmt.Sprintf("Incident %d: %s.", id, describeChange(&ch)))
+		p.setFlash(w, r, "ok", ok())
 	case k == domain.KindForbidden || k == domain.KindNotFound:
 		return err
 	default:
-		p.setFlash(w, r, "error", fmt.Sprintf("Incident %d not changed: %s", id, p.message(err)))
+		p.setFlash(w, r, "error", failed+": "+p.message(err))
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 	return nil
