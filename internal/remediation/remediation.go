@@ -58,3 +58,20 @@ func DecodeParams(raw domain.RawJSON) (map[string]any, error) {
 	}
 	return m, nil
 }
+
+// Marker is the text AIR puts in what it asks a vendor for (a comment, a
+// description, a name): it names the incident and the action, so that a
+// retry can find a request that went through before a crash, and a person
+// reading the vendor's console can find the incident.
+func Marker(incidentID int64, actionID string) string {
+	return fmt.Sprintf("AIR incident %d action %s", incidentID, actionID)
+}
+
+// StringParam returns a string parameter of an action, or def when it is
+// missing, empty or not a string.
+func StringParam(p map[string]any, name, def string) string {
+	if s, ok := p[name].(string); ok && s != "" {
+		return s
+	}
+	return def
+}

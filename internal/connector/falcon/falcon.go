@@ -151,7 +151,7 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 	if !ok {
 		return remediation.Result{}, domain.Errorf(domain.KindInvalid, "crowdstrike falcon cannot carry out %s", req.Type)
 	}
-	if t := str(params, "isolationType", "Full"); req.Type == "device.isolate" && t != "Full" {
+	if t := remediation.StringParam(params, "isolationType", "Full"); req.Type == "device.isolate" && t != "Full" {
 		// Falcon has one kind of containment: everything but the Falcon
 		// cloud (and the policy's allowlist). Doing more than asked is not
 		// AIR's call.
@@ -338,19 +338,6 @@ func resumed(ctx context.Context, aid string) bool {
 	}
 	var detail string
 	return activity.GetHeartbeatDetails(ctx, &detail) == nil && detail == aid
-}
-
-// Marker is the text every AIR IOC description starts with; it names the
-// incident and the action, and finds the IOC again after a crash.
-func Marker(incidentID int64, actionID string) string {
-	return fmt.Sprintf("AIR incident %d action %s", incidentID, actionID)
-}
-
-func str(p map[string]any, name, def string) string {
-	if s, ok := p[name].(string); ok && s != "" {
-		return s
-	}
-	return def
 }
 
 func (c *Client) now() time.Time {

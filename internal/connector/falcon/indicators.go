@@ -1,8 +1,8 @@
 package falcon
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/entity"
 	"github.com/airsoc/air/internal/remediation"
@@ -130,7 +129,7 @@ func (c *Client) indicator(ctx context.Context, req remediation.Request, p map[s
 	if !iocOps[req.Type] {
 		return c.unblock(ctx, existing, typ, value)
 	}
-	marker := Marker(req.IncidentID, req.ActionID)
+	marker := remediation.Marker(req.IncidentID, req.ActionID)
 	caveat := ""
 	if action == "detect" {
 		caveat = "; detect only: Falcon IOCs cannot block domains or IP addresses"
@@ -141,18 +140,18 @@ func (c *Client) indicator(ctx context.Context, req remediation.Request, p map[s
 			return remediation.Result{Summary: fmt.Sprintf("%s %s: IOC %s (%s) created by this action before a retry%s", typ, value, in.ID, in.Action, caveat),
 				Changed: true}, nil
 		case acts(in.Action, action):
-			return remediation.Result{Summary: fmt.Sprintf("%s %s: already %s by IOC %s of %s%s", typ, value, in.Action, in.ID, orUnknown(in.CreatedBy), caveat)}, nil
+			return remediation.Result{Summary: fmt.Sprintf("%s %s: already %s by IOC %s of %s%s", typ, value, in.Action, in.ID, cmp.Or(in.CreatedBy, "someone else"), caveat)}, nil
 		case in.Action == "allow":
 			return remediation.Result{}, domain.Errorf(domain.KindConflict, "falcon IOC %s allows %s %s (created by %s); AIR does not overwrite an allow",
-				in.ID, typ, value, orUnknown(in.CreatedBy))
+				in.ID, typ, value, cmp.Or(in.CreatedBy, "someone else"))
 		}
 	}
 	body := IOC{Type: typ, Value: value, Action: action, Severity: "high", Source: Source, AppliedGlobally: true,
 		Platforms: c.platforms(), Description: marker + " (" + req.Type + ")"}
-	if s := str(p, "comment", ""); s != "" {
+	if s := remediation.StringParam(p, "comment", ""); s != "" {
 		body.Description += ": " + s
 	}
-	if s := str(p, "expiresIn", ""); s != "" {
+	if s := remediation.StringParam(p, "expiresIn", ""); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
 			return remediation.Result{}, domain.Invalid("params.expiresIn", "want a positive Go duration such as 720h, got %q", s)
@@ -194,9 +193,7 @@ func (c *Client) unblock(ctx context.Context, existing []IOC, typ, value string)
 		if !(in.Action == "prevent" || in.Action == "prevent_no_ui" || (in.Action == "detect" && in.Source == Source)) {
 			continue // an allow, someone's detect, an expired IOC: not a block AIR lifts
 		}
-		err := c.API.Do(ctx, http.MethodDelete, "/iocs/entities/indicators/v1?"+url.Values{"ids": {in.ID}}.Encode(), nil, nil)
-		var se *rest.StatusError
-		if err != nil && !(errors.As(err, &se) && se.Status == http.StatusNotFound) {
+		if err := c.API.DeleteGone(ctx, "/iocs/entities/indicators/v1?"+url.Values{"ids": {in.ID}}.Encode()); err != nil {
 			return remediation.Result{}, err
 		}
 		removed = append(removed, in.ID)
@@ -225,11 +222,4 @@ func (c *Client) platforms() []string {
 		return c.Platforms
 	}
 	return DefaultPlatforms
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "someone else"
-	}
-	return s
 }

@@ -1,8 +1,8 @@
 package mde
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/entity"
 	"github.com/airsoc/air/internal/remediation"
@@ -101,7 +100,7 @@ func (c *Client) indicator(ctx context.Context, req remediation.Request, p map[s
 	if err != nil {
 		return remediation.Result{}, err
 	}
-	marker := Marker(req.IncidentID, req.ActionID)
+	marker := remediation.Marker(req.IncidentID, req.ActionID)
 	existing, err := c.indicators(ctx, value, typ)
 	if err != nil {
 		return remediation.Result{}, err
@@ -111,7 +110,7 @@ func (c *Client) indicator(ctx context.Context, req remediation.Request, p map[s
 	}
 	for _, in := range existing {
 		if blocks(in.Action) {
-			how := "already blocked by " + orUnknown(in.CreatedBy)
+			how := "already blocked by " + cmp.Or(in.CreatedBy, "someone else")
 			changed := false
 			if in.ExternalID == marker {
 				how, changed = "blocked by this action before a retry", true
@@ -124,10 +123,10 @@ func (c *Client) indicator(ctx context.Context, req remediation.Request, p map[s
 		Title:       fmt.Sprintf("AIR incident %d: %s", req.IncidentID, req.Type),
 		Description: marker + " (" + req.Type + ")", Severity: "High", ExternalID: marker,
 		RecommendedActions: "Blocked by AIR's automated investigation; see the incident for the evidence."}
-	if s := str(p, "comment", ""); s != "" {
+	if s := remediation.StringParam(p, "comment", ""); s != "" {
 		body.Description += ": " + s
 	}
-	if s := str(p, "expiresIn", ""); s != "" {
+	if s := remediation.StringParam(p, "expiresIn", ""); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
 			return remediation.Result{}, domain.Invalid("params.expiresIn", "want a positive Go duration such as 720h, got %q", s)
@@ -155,9 +154,7 @@ func (c *Client) unblock(ctx context.Context, existing []Indicator, value, typ s
 		if !blocks(in.Action) {
 			continue // an allow or audit indicator is not ours to remove
 		}
-		err := c.API.Do(ctx, http.MethodDelete, "/api/indicators/"+url.PathEscape(in.ID), nil, nil)
-		var se *rest.StatusError
-		if err != nil && !(errors.As(err, &se) && se.Status == http.StatusNotFound) {
+		if err := c.API.DeleteGone(ctx, "/api/indicators/"+url.PathEscape(in.ID)); err != nil {
 			return remediation.Result{}, err
 		}
 		removed = append(removed, in.ID)
@@ -184,11 +181,4 @@ func (c *Client) indicators(ctx context.Context, value, typ string) ([]Indicator
 // the API's older name for a block that also alerts).
 func blocks(action string) bool {
 	return action == "Block" || action == "BlockAndRemediate" || action == "AlertAndBlock"
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "someone else"
-	}
-	return s
 }

@@ -2,6 +2,7 @@ package mde
 
 import (
 	"fmt"
+	"github.com/airsoc/air/internal/remediation"
 	"strings"
 )
 
@@ -39,8 +40,10 @@ func liveResponse(comment, script, args string) map[string]any {
 func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // killArgs and persistenceArgs are the scripts' arguments.
-func killArgs(p map[string]any) string { return fmt.Sprintf("-ProcessId %s", str(p, "processId", "")) }
+func killArgs(p map[string]any) string {
+	return fmt.Sprintf("-ProcessId %s", remediation.StringParam(p, "processId", ""))
+}
 
 func persistenceArgs(p map[string]any) string {
-	return fmt.Sprintf("-Kind %s -Name %s", psQuote(str(p, "kind", "")), psQuote(str(p, "name", "")))
+	return fmt.Sprintf("-Kind %s -Name %s", psQuote(remediation.StringParam(p, "kind", "")), psQuote(remediation.StringParam(p, "name", "")))
 }

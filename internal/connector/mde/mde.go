@@ -119,14 +119,14 @@ type op struct {
 
 var ops = map[string]op{
 	"device.isolate": {"isolate", "Isolate", func(_ *Client, c string, p map[string]any) map[string]any {
-		return map[string]any{"Comment": c, "IsolationType": str(p, "isolationType", "Full")}
+		return map[string]any{"Comment": c, "IsolationType": remediation.StringParam(p, "isolationType", "Full")}
 	}},
 	"device.release":                       {"unisolate", "Unisolate", commentOnly},
 	"device.restrict_app_execution":        {"restrictCodeExecution", "RestrictCodeExecution", commentOnly},
 	"device.unrestrict_app_execution":      {"unrestrictCodeExecution", "UnrestrictCodeExecution", commentOnly},
 	"device.collect_investigation_package": {"collectInvestigationPackage", "CollectInvestigationPackage", commentOnly},
 	"device.run_av_scan": {"runAntiVirusScan", "RunAntiVirusScan", func(_ *Client, c string, p map[string]any) map[string]any {
-		return map[string]any{"Comment": c, "ScanType": str(p, "scanType", "Quick")}
+		return map[string]any{"Comment": c, "ScanType": remediation.StringParam(p, "scanType", "Quick")}
 	}},
 	"file.stop_and_quarantine": {"StopAndQuarantineFile", "StopAndQuarantineFile", func(_ *Client, c string, p map[string]any) map[string]any {
 		return map[string]any{"Comment": c, "Sha1": p["sha1"]}
@@ -175,12 +175,12 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 	if err != nil {
 		return remediation.Result{}, err
 	}
-	if req.Type == "persistence.remove" && (str(params, "kind", "") == "" || str(params, "name", "") == "") {
+	if req.Type == "persistence.remove" && (remediation.StringParam(params, "kind", "") == "" || remediation.StringParam(params, "name", "") == "") {
 		return remediation.Result{}, domain.Invalid("params", "persistence.remove needs kind and name")
 	}
-	marker := Marker(req.IncidentID, req.ActionID)
+	marker := remediation.Marker(req.IncidentID, req.ActionID)
 	comment := marker + " (" + req.Type + ")"
-	if s := str(params, "comment", ""); s != "" {
+	if s := remediation.StringParam(params, "comment", ""); s != "" {
 		comment += ": " + s
 	}
 
@@ -231,12 +231,6 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 		o.path, machine, o.maType)
 }
 
-// Marker is the text every AIR comment starts with; it names the incident
-// and the action, and finds the machine action again after a crash.
-func Marker(incidentID int64, actionID string) string {
-	return fmt.Sprintf("AIR incident %d action %s", incidentID, actionID)
-}
-
 // AlreadyInProgress reports whether err is Defender for Endpoint's
 // 400 "Action is already in progress" (code ActiveRequestAlreadyExists).
 func AlreadyInProgress(err error) bool {
@@ -260,7 +254,7 @@ func (c *Client) machineID(ctx context.Context, req remediation.Request, p map[s
 		}
 		id, p["processId"] = parts[0], parts[1]
 	case domain.KindFile:
-		sha1 := str(p, "sha1", "")
+		sha1 := remediation.StringParam(p, "sha1", "")
 		if sha1 == "" && len(id) == 40 {
 			sha1 = id
 		}
@@ -268,7 +262,7 @@ func (c *Client) machineID(ctx context.Context, req remediation.Request, p map[s
 			return "", domain.Invalid("params.sha1", "%s on defender for endpoint needs the file's sha1 (the target %s is keyed by another hash)", req.Type, req.Target)
 		}
 		p["sha1"] = sha1
-		if id = str(p, "deviceId", ""); id == "" {
+		if id = remediation.StringParam(p, "deviceId", ""); id == "" {
 			return "", domain.Invalid("params.deviceId", "%s on defender for endpoint needs deviceId, the machine the file is on", req.Type)
 		}
 	default:
@@ -422,11 +416,4 @@ func resumeID(ctx context.Context) (id string, joined bool) {
 	}
 	id, joined = strings.CutPrefix(detail, joinedPrefix)
 	return id, joined
-}
-
-func str(p map[string]any, name, def string) string {
-	if s, ok := p[name].(string); ok && s != "" {
-		return s
-	}
-	return def
 }

@@ -102,7 +102,7 @@ func TestMachineActionsContract(t *testing.T) {
 			want: "ok", changed: false, summary: "already in progress: joined machine action ma-1", wantPost: "isolate"},
 		{name: "a post before a crash is found, not repeated", req: request("device.isolate", dev, `{}`),
 			setup: func(f *mdefake.Fake) {
-				f.Add(mdefake.MachineID, "ws-042.corp.example", "Isolate", mde.Marker(12, "3f1c2a9b0d11")+" (device.isolate)", mde.InProgress)
+				f.Add(mdefake.MachineID, "ws-042.corp.example", "Isolate", remediation.Marker(12, "3f1c2a9b0d11")+" (device.isolate)", mde.InProgress)
 			},
 			want: "ok", changed: true, summary: "found after a retry"},
 		{name: "a retry resumes the heartbeat's machine action", req: request("device.isolate", dev, `{}`),

@@ -43,7 +43,7 @@ func (c *Client) remediateEmail(ctx context.Context, req remediation.Request, p 
 		return remediation.Result{}, domain.Invalid("params.mailbox", "want one email address, got %q", recipient)
 	}
 	action := emailActions[req.Type]
-	marker := fmt.Sprintf("AIR incident %d action %s", req.IncidentID, req.ActionID)
+	marker := remediation.Marker(req.IncidentID, req.ActionID)
 	desc := marker + " (" + req.Type + ")"
 	if s, _ := p["comment"].(string); s != "" {
 		desc += ": " + s

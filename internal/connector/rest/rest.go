@@ -98,6 +98,18 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 }
 
 // send makes one exchange: the answer's body, or the *StatusError it
+
+// DeleteGone deletes what path names; a 404 counts as done: an earlier
+// attempt of the same action, or someone else, removed it already.
+func (c *Client) DeleteGone(ctx context.Context, path string) error {
+	err := c.Do(ctx, http.MethodDelete, path, nil, nil)
+	var se *StatusError
+	if errors.As(err, &se) && se.Status == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
+
 // amounts to, or a transport error.
 func (c *Client) send(ctx context.Context, method, path string, payload []byte) ([]byte, *StatusError, error) {
 	if c.Limiter != nil {
