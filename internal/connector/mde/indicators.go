@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/entity"
 	"github.com/airsoc/air/internal/remediation"
@@ -170,11 +171,7 @@ func (c *Client) unblock(ctx context.Context, existing []Indicator, value, typ s
 func (c *Client) indicators(ctx context.Context, value, typ string) ([]Indicator, error) {
 	esc := strings.ReplaceAll(value, "'", "''")
 	q := url.Values{"$filter": {"indicatorValue eq '" + esc + "' and indicatorType eq '" + typ + "'"}}
-	var page struct{ Value []Indicator }
-	if err := c.API.Do(ctx, http.MethodGet, "/api/indicators?"+q.Encode(), nil, &page); err != nil {
-		return nil, err
-	}
-	return page.Value, nil
+	return rest.ListOData[Indicator](ctx, c.API, "/api/indicators?"+q.Encode())
 }
 
 // blocks reports whether an indicator's action blocks (AlertAndBlock is

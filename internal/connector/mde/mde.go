@@ -303,11 +303,7 @@ func isMachineID(s string) bool {
 // the API orders them.
 func (c *Client) list(ctx context.Context, machine, maType string) ([]MachineAction, error) {
 	q := url.Values{"$filter": {"machineId eq '" + machine + "' and type eq '" + maType + "'"}}
-	var page struct{ Value []MachineAction }
-	if err := c.API.Do(ctx, http.MethodGet, "/api/machineactions?"+q.Encode(), nil, &page); err != nil {
-		return nil, err
-	}
-	return page.Value, nil
+	return rest.ListOData[MachineAction](ctx, c.API, "/api/machineactions?"+q.Encode())
 }
 
 // follow polls a machine action until it is final or the attempt's budget

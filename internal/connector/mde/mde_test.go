@@ -105,6 +105,14 @@ func TestMachineActionsContract(t *testing.T) {
 				f.Add(mdefake.MachineID, "ws-042.corp.example", "Isolate", remediation.Marker(12, "3f1c2a9b0d11")+" (device.isolate)", mde.InProgress)
 			},
 			want: "ok", changed: true, summary: "found after a retry"},
+		{name: "a post before a crash is found on a later page", req: request("device.isolate", dev, `{}`),
+			setup: func(f *mdefake.Fake) {
+				f.PageSize = 1
+				f.Add(mdefake.MachineID, "ws-042.corp.example", "Isolate", remediation.Marker(12, "3f1c2a9b0d11")+" (device.isolate)", mde.InProgress)
+				f.Add(mdefake.MachineID, "ws-042.corp.example", "Isolate", "an older one by an analyst", mde.Succeeded)
+				f.Add(mdefake.MachineID, "ws-042.corp.example", "Isolate", "the newest, by an analyst", mde.Succeeded)
+			},
+			want: "ok", changed: true, summary: "found after a retry"},
 		{name: "a retry resumes the heartbeat's machine action", req: request("device.isolate", dev, `{}`),
 			setup: func(f *mdefake.Fake) {
 				f.Add(mdefake.MachineID, "ws-042.corp.example", "Isolate", "AIR…", mde.InProgress)

@@ -221,9 +221,6 @@ const spFields = "id,appId,displayName,accountEnabled"
 // into a Graph address or filter.
 var appID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-// maxPages bounds the pages of a list AIR follows (@odata.nextLink).
-const maxPages = 50
-
 // app disables, enables or revokes the consent of the OAuth app whose
 // application id is id.
 func (c *Client) app(ctx context.Context, actionType, id string) (remediation.Result, error) {
@@ -271,12 +268,12 @@ type grant struct {
 // (404) is gone, which is what was asked.
 func (c *Client) revokeConsent(ctx context.Context, sp *ServicePrincipal, name string) (remediation.Result, error) {
 	q := url.Values{"$filter": {"clientId eq '" + sp.ID + "'"}}
-	grants, err := c.list(ctx, "/v1.0/oauth2PermissionGrants?"+q.Encode())
+	grants, err := rest.ListOData[grant](ctx, c.API, "/v1.0/oauth2PermissionGrants?"+q.Encode())
 	if err != nil {
 		return remediation.Result{}, err
 	}
 	sppath := "/v1.0/servicePrincipals/" + url.PathEscape(sp.ID)
-	roles, err := c.list(ctx, sppath+"/appRoleAssignments")
+	roles, err := rest.ListOData[grant](ctx, c.API, sppath+"/appRoleAssignments")
 	if err != nil {
 		return remediation.Result{}, err
 	}
@@ -314,34 +311,6 @@ func (c *Client) revokeConsent(ctx context.Context, sp *ServicePrincipal, name s
 		summary += " (scopes " + strings.Join(scopes, " ") + ")"
 	}
 	return remediation.Result{Summary: summary, Changed: true}, nil
-}
-
-// list reads every page of a Graph collection, following @odata.nextLink
-// on the same host.
-func (c *Client) list(ctx context.Context, path string) ([]grant, error) {
-	var out []grant
-	for page := 0; path != ""; page++ {
-		if page == maxPages {
-			return nil, fmt.Errorf("graph %s: more than %d pages", path, maxPages)
-		}
-		var p struct {
-			Value    []grant `json:"value"`
-			NextLink string  `json:"@odata.nextLink"`
-		}
-		if err := c.API.Do(ctx, http.MethodGet, path, nil, &p); err != nil {
-			return nil, err
-		}
-		out = append(out, p.Value...)
-		path = ""
-		if p.NextLink != "" {
-			next, ok := strings.CutPrefix(p.NextLink, strings.TrimRight(c.API.BaseURL, "/"))
-			if !ok {
-				return nil, fmt.Errorf("graph: next page %q is not on %s", p.NextLink, c.API.BaseURL)
-			}
-			path = next
-		}
-	}
-	return out, nil
 }
 
 // delete deletes one grant; gone says it was not there any more (404).

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -39,6 +40,9 @@ type Fake struct {
 	Inject func(r *http.Request) (status int, header http.Header, body string)
 	// Slow blocks answers until the request's context ends.
 	Slow bool
+	// PageSize, when above 0, pages the machine action and indicator lists
+	// as the API does past its page size: $skip and an @odata.nextLink.
+	PageSize int
 	// AnyMachine makes a machine looked up by a DNS name it does not know
 	// exist, onboarded on the spot (a tenant with every device onboarded).
 	AnyMachine bool
@@ -140,7 +144,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				out = append(out, a)
 			}
 		}
-		json.NewEncoder(w).Encode(map[string]any{"value": out})
+		page(f, w, r, out)
 	case r.Method == http.MethodGet && actionPath.MatchString(r.URL.Path):
 		id := actionPath.FindStringSubmatch(r.URL.Path)[1]
 		i := slices.IndexFunc(f.Actions, func(a *mde.MachineAction) bool { return a.ID == id })
@@ -263,7 +267,7 @@ func (f *Fake) indicatorRoute(w http.ResponseWriter, r *http.Request) {
 				out = append(out, in)
 			}
 		}
-		json.NewEncoder(w).Encode(map[string]any{"value": out})
+		page(f, w, r, out)
 	case r.Method == http.MethodPost && r.URL.Path == "/api/indicators":
 		var body map[string]any
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
@@ -342,4 +346,20 @@ func liveCommands(v any) bool {
 		}
 	}
 	return true
+}
+
+// page answers a list with one page of it: all of it, or PageSize items
+// from $skip with an @odata.nextLink (absolute, as the API writes it) to
+// the rest.
+func page[T any](f *Fake, w http.ResponseWriter, r *http.Request, all []T) {
+	skip, _ := strconv.Atoi(r.URL.Query().Get("$skip"))
+	skip = min(max(skip, 0), len(all))
+	body := map[string]any{"@odata.context": "https://api.security.microsoft.com/api/$metadata", "value": all[skip:]}
+	if f.PageSize > 0 && len(all)-skip > f.PageSize {
+		body["value"] = all[skip : skip+f.PageSize]
+		q := r.URL.Query()
+		q.Set("$skip", strconv.Itoa(skip+f.PageSize))
+		body["@odata.nextLink"] = "http://" + r.Host + r.URL.Path + "?" + q.Encode()
+	}
+	json.NewEncoder(w).Encode(body)
 }
