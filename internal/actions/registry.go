@@ -102,6 +102,28 @@ func (s *Spec) Risk() string {
 	return "irreversible"
 }
 
+// IrreversibleOn lists the connectors on which a reversible action cannot
+// be undone: they carry it out but not its undo (Defender for Endpoint
+// quarantines a file but restores none; it removes persistence through live
+// response but keeps no copy to restore). Undoing such an action needs
+// another connector, or a person.
+func (s *Spec) IrreversibleOn() []string {
+	if !s.Reversible || s.Undo == "" {
+		return nil
+	}
+	undo, ok := Lookup(s.Undo)
+	if !ok {
+		return slices.Clone(s.Connectors)
+	}
+	var out []string
+	for _, c := range s.Connectors {
+		if !undo.CarriedBy(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // CarriedBy reports whether a connector of the kind can carry the action out.
 func (s *Spec) CarriedBy(kind string) bool { return slices.Contains(s.Connectors, kind) }
 

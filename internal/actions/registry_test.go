@@ -117,3 +117,23 @@ func TestCheckTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestIrreversibleOn: a reversible action is irreversible on a connector
+// that carries it but not its undo, and only there.
+func TestIrreversibleOn(t *testing.T) {
+	t.Parallel()
+	for typ, want := range map[string][]string{
+		"file.stop_and_quarantine": {MDE},
+		"persistence.remove":       {MDE},
+		"device.isolate":           nil,
+		"user.reset_password":      nil, // irreversible everywhere: not a per-connector matter
+	} {
+		s, ok := Lookup(typ)
+		if !ok {
+			t.Fatalf("%s is not registered", typ)
+		}
+		if got := s.IrreversibleOn(); !slices.Equal(got, want) {
+			t.Errorf("%s: irreversible on %v, want %v", typ, got, want)
+		}
+	}
+}

@@ -38,7 +38,11 @@ func actionTypes(_ context.Context, env Env, args []string) error {
 		if target == "" {
 			target = "incident"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Type, target, dash(s.Undo), s.Risk(),
+		risk := s.Risk()
+		if on := s.IrreversibleOn(); len(on) > 0 {
+			risk += " (not on " + strings.Join(on, ",") + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Type, target, dash(s.Undo), risk,
 			dash(strings.Join(s.Connectors, ",")), dash(paramList(s.Params)))
 	}
 	return nil
