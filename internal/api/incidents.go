@@ -277,6 +277,9 @@ type IncidentDetail struct {
 	Comments      []domain.Comment                              `json:"comments"`
 	Activity      []store.AuditEntry                            `json:"activity"`
 	Investigation *workflows.State                              `json:"investigation,omitempty"`
+	// Facts are what analysis steps learned about the entities (intel
+	// matches, organisation prevalence), as GET …/facts serves them.
+	Facts []domain.Fact `json:"facts"`
 }
 
 // Incident returns one incident with its alerts, entities, actions,
@@ -324,6 +327,9 @@ func (s *Server) Incident(ctx context.Context, p *auth.Principal, id int64) (*In
 	}
 	if d.Activity == nil {
 		d.Activity = []store.AuditEntry{}
+	}
+	if d.Facts, err = s.facts(ctx, p, id); err != nil {
+		return nil, err
 	}
 	if s.Engine != nil {
 		if st, err := s.Engine.State(ctx, id); err == nil {

@@ -228,12 +228,25 @@ func (s *Server) listFacts(w http.ResponseWriter, r *http.Request) error {
 	if err := s.incidentInScope(r.Context(), p, id); err != nil {
 		return err
 	}
-	facts, err := s.Store.Facts(r.Context(), id)
+	facts, err := s.facts(r.Context(), p, id)
 	if err != nil {
 		return err
+	}
+	return writeJSON(w, http.StatusOK, FactList{Value: facts})
+}
+
+// facts reads an incident's facts as the principal may see them: without
+// prevalence for a scoped one (it counts across every device group).
+func (s *Server) facts(ctx context.Context, p *auth.Principal, id int64) ([]domain.Fact, error) {
+	facts, err := s.Store.Facts(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	if p != nil && p.Scoped() {
 		facts = slices.DeleteFunc(facts, func(f domain.Fact) bool { return f.Kind == domain.FactPrevalence })
 	}
-	return writeJSON(w, http.StatusOK, FactList{Value: facts})
+	if facts == nil {
+		facts = []domain.Fact{}
+	}
+	return facts, nil
 }

@@ -70,6 +70,8 @@ type entityRow struct {
 	Actions     []domain.Action
 	Pending     int
 	Alerts      int
+	// Facts are what analysis steps learned about it, in words.
+	Facts []factLine
 }
 
 // event is one line of an incident's timeline.
@@ -210,6 +212,11 @@ func entityRows(d *api.IncidentDetail) (rows []entityRow, other []domain.Action)
 	}
 	for i := range rows {
 		rows[i].Remediation = string(d.Remediation[rows[i].Key])
+	}
+	for _, f := range d.Facts {
+		if i, ok := byKey[f.Entity]; ok {
+			rows[i].Facts = append(rows[i].Facts, factOf(f))
+		}
 	}
 	// What needs a decision first, then by verdict.
 	slices.SortStableFunc(rows, func(a, b entityRow) int {

@@ -1,0 +1,40 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/domain"
+)
+
+// TestFactsOnTheIncidentPage: what analysis steps learned shows, in words,
+// under the entity's verdict on the response tab and in the Investigations
+// tab's facts table; a feed name carrying markup stays text.
+func TestFactsOnTheIncidentPage(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	if err := s.st.RecordFacts(context.Background(), s.inc, []domain.Fact{
+		{Entity: "device:ws1", Kind: domain.FactIntelMatch, Source: "intel:" + evil, ObservedAt: at,
+			Value: []byte(`{"feed":"feodo","matches":[{"feed":"feodo","kind":"ip","value":"203.0.113.7","score":90,"family":"emotet"},{"feed":"feodo","kind":"ip","value":"203.0.113.8"}]}`)},
+		{Entity: "device:ws1", Kind: domain.FactPrevalence, Source: "store", ObservedAt: at,
+			Value: []byte(`{"kind":"ip","value":"203.0.113.7","entities":[],"alerts":5,"incidents":2,"devices":3,"users":1,"deviceKeys":[],"incidentIds":[]}`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.signIn(t, auth.Viewer)
+	for _, tab := range []string{"response", "investigations"} {
+		_, page := s.get(t, fmt.Sprintf("/incidents/%d?tab=%s", s.inc, tab))
+		checkPage(t, "the "+tab+" tab", page)
+		for _, want := range []string{"named by feodo: 203.0.113.7 (family emotet, score 90) and 1 more indicator",
+			"seen on 3 devices, 1 user in 2 incidents (5 alerts)"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the %s tab does not say %q", tab, want)
+			}
+		}
+	}
+}
