@@ -260,6 +260,10 @@ type incident struct {
 	eventful workflow.Version
 	// books are the run's compiled playbooks, for side passes.
 	books []*playbook.Playbook
+	// malicious are the entities the evidence calls malicious and nothing
+	// had contained when the last snapshot was read (see uncontained): an
+	// investigation that leaves one so is not benign.
+	malicious []domain.EntityKey
 	// side is set while a side pass runs; sideErr is how it failed; sides
 	// counts the side passes started.
 	side    bool
@@ -515,6 +519,15 @@ func (w *incident) finalState() domain.InvestigationState {
 		}
 	}
 	if remediations == 0 {
+		// SPEC "Facts and verdicts": malicious evidence left uncontained
+		// is never benign.
+		for _, k := range w.malicious {
+			if !slices.ContainsFunc(w.state.Actions, func(a *domain.Action) bool {
+				return a.TargetKey == k && a.Status == domain.ActionSucceeded
+			}) {
+				return domain.InvestigationPartiallyRemediated
+			}
+		}
 		return domain.InvestigationBenign
 	}
 	return domain.InvestigationSuccessfullyRemediated

@@ -615,3 +615,34 @@ func TestPermanentStepFailureFailsTheInvestigation(t *testing.T) {
 		t.Errorf("action: %+v", a)
 	}
 }
+
+// TestMaliciousLeftUncontainedIsNotBenign: an investigation that proposes
+// nothing is benign only if no malicious evidence is left uncontained
+// (SPEC "Facts and verdicts"): a malicious device nothing isolated makes it
+// partiallyRemediated; one the provider reports remediated, or a device
+// reported isolated, is contained; suspicious evidence alone stays benign.
+func TestMaliciousLeftUncontainedIsNotBenign(t *testing.T) {
+	const noteOnly = "name: note-only\nversion: 1\nstages:\n  analysis:\n    - id: note\n      action: incident.comment\n      with: {text: looked}\n"
+	remediated := deviceEvidence(domain.VerdictMalicious)
+	remediated.RemediationStatus = "remediated"
+	isolated := deviceEvidence(domain.VerdictMalicious)
+	isolated.Entity.Attrs["isolationState"] = "Isolated"
+	for _, c := range []struct {
+		name string
+		ev   domain.Evidence
+		want domain.InvestigationState
+	}{
+		{"malicious, nothing contained it", deviceEvidence(domain.VerdictMalicious), domain.InvestigationPartiallyRemediated},
+		{"malicious, remediated by the provider", remediated, domain.InvestigationBenign},
+		{"malicious, the device already isolated", isolated, domain.InvestigationBenign},
+		{"suspicious only", deviceEvidence(domain.VerdictSuspicious), domain.InvestigationBenign},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixtureWith(t, c.ev)
+			f.withBook(noteOnly)
+			if st := f.run(); st.Investigation != c.want || len(st.Actions) != 0 {
+				t.Errorf("got %s with %d actions, want %s with none", st.Investigation, len(st.Actions), c.want)
+			}
+		})
+	}
+}

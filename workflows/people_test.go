@@ -190,8 +190,11 @@ func TestQuestionTimesOutWithDefaultAndReminds(t *testing.T) {
 	if len(subjects) != 4 || strings.HasPrefix(subjects[0], "Reminder") || !strings.HasPrefix(subjects[3], "Reminder") {
 		t.Errorf("sent %q; want the question and 3 reminders", subjects)
 	}
-	if st.Investigation != domain.InvestigationBenign {
-		t.Errorf("final state %s, want benign", st.Investigation)
+	// The device's evidence says malicious and nothing contained it: a
+	// default answer is nobody's verdict, so the investigation is not
+	// benign (SPEC "Facts and verdicts").
+	if st.Investigation != domain.InvestigationPartiallyRemediated {
+		t.Errorf("final state %s, want partiallyRemediated: malicious evidence left uncontained", st.Investigation)
 	}
 }
 

@@ -23,6 +23,9 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 		return fmt.Errorf("load incident: %w", err)
 	}
 	w.settings = snap.Automation
+	if workflow.GetVersion(ctx, truthfulOutcomeVersion, workflow.DefaultVersion, 1) >= 1 {
+		w.malicious = domain.Uncontained(snap.Entities, snap.Alerts)
+	}
 	w.adopt(ctx, snap.Actions)
 	w.adoptQuestions(snap.Questions)
 	w.loaded = true
@@ -147,6 +150,10 @@ type invocation struct {
 // their inputs (the snapshot's Inputs); earlier runs read every input at
 // its default.
 const inputsVersion = "playbook-inputs"
+
+// truthfulOutcomeVersion: runs from it on remember the malicious evidence
+// nothing contained, so that finalState does not call them benign.
+const truthfulOutcomeVersion = "truthful-outcome"
 
 // summaryVersion 1 counts every invocation in a step's output, as plan
 // mode and the docs do: a bookkeeping step that ran is succeeded, a

@@ -102,7 +102,9 @@ func TestAskAnsweredEndToEnd(t *testing.T) {
 	waitFor(t, "the investigation to finish", func() (struct{}, bool) {
 		var d api.IncidentDetail
 		c.do(t, "GET", "/api/v1/incidents/"+itoa(incident), nil, &d)
-		return struct{}{}, d.InvestigationState == domain.InvestigationBenign
+		// The analyst says compromised and the playbook only notes it: the
+		// malicious device is left uncontained, which is not benign.
+		return struct{}{}, d.InvestigationState == domain.InvestigationPartiallyRemediated
 	})
 	recordHistory(t, fmt.Sprintf("127.0.0.1:%d", temporalPort), incident, "ask-answered")
 }

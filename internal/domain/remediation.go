@@ -1,6 +1,9 @@
 package domain
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Remediation is an entity's remediation status (Graph names) as AIR's
 // actions on it leave it, or else as the provider's evidence said: a
@@ -48,6 +51,36 @@ func RemediationOf(entities []Entity, alerts []Alert, acts []Action) map[EntityK
 	out := make(map[EntityKey]RemediationStatus, len(entities))
 	for _, e := range entities {
 		out[e.Key] = Remediation(on[e.Key], evidence[e.Key])
+	}
+	return out
+}
+
+// Uncontained lists the entities the evidence calls malicious that nothing
+// contained already: no provider remediation status says remediated,
+// prevented or blocked, and a device is not reported isolated. An
+// investigation that leaves one of them so is not benign (SPEC "Facts and
+// verdicts"), whatever else it did not need to do.
+func Uncontained(entities []Entity, alerts []Alert) []EntityKey {
+	held := map[EntityKey]bool{}
+	for _, a := range alerts {
+		for _, ev := range a.Evidence {
+			switch ev.RemediationStatus {
+			case "remediated", "prevented", "blocked":
+				if ev.Entity != nil {
+					held[ev.Entity.Key] = true
+				}
+			}
+		}
+	}
+	var out []EntityKey
+	for _, e := range entities {
+		if e.Verdict != VerdictMalicious || held[e.Key] || slices.Contains(out, e.Key) {
+			continue
+		}
+		if e.Kind == KindDevice && strings.EqualFold(e.Attrs["isolationState"], "isolated") {
+			continue
+		}
+		out = append(out, e.Key)
 	}
 	return out
 }
