@@ -93,16 +93,16 @@ type simAction struct {
 }
 
 type simulation struct {
-	t        *testing.T
-	tc       *TestCase
+	t  *testing.T
+	tc *TestCase
 	// malicious are the uncontained malicious entities (domain.Uncontained).
 	malicious []domain.EntityKey
-	settings policy.Settings
-	entities map[domain.EntityKey]domain.Entity
-	tags     []string
-	comments []string
-	actions  []simAction
-	incident map[string]string // the fields case actions set, by Graph name
+	settings  policy.Settings
+	entities  map[domain.EntityKey]domain.Entity
+	tags      []string
+	comments  []string
+	actions   []simAction
+	incident  map[string]string // the fields case actions set, by Graph name
 }
 
 func simulate(t *testing.T, pb *Playbook, tc *TestCase) {
