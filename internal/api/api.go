@@ -140,6 +140,7 @@ func (s *Server) Routes() []Route {
 		{"POST /api/v1/actions/decide", auth.Responder, s.decideMany},
 		{"POST /api/v1/incidents/{id}/actions", auth.Responder, s.requestAction},
 		{"POST /api/v1/incidents/{id}/stop", auth.Responder, s.stopInvestigation},
+		{"POST /api/v1/incidents/{id}/verdicts", auth.Analyst, s.postVerdict},
 		{"GET /api/v1/questions", auth.Viewer, s.listQuestions},
 		{"GET /api/v1/questions/{id}", auth.Viewer, s.getQuestion},
 		{"POST /api/v1/questions/{id}/answer", auth.Analyst, s.answerQuestion},

@@ -237,6 +237,9 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 		}, with(allowed("responder", 201), "scoped", 404)},
 		"POST /api/v1/incidents/{id}/stop": {func(string) req { return req{"/api/v1/incidents/" + inc + "/stop", `{"reason":" "}`} },
 			with(allowed("responder", 400), "scoped", 404)}, // refused for its blank reason: the role and scope checks passed
+		"POST /api/v1/incidents/{id}/verdicts": {func(string) req {
+			return req{"/api/v1/incidents/" + inc + "/verdicts", fmt.Sprintf(`{"entity":%q,"verdict":"suspicious","reason":"matrix"}`, deviceKey)}
+		}, with(allowed("analyst", 200), "scoped", 404)},
 		"GET /api/v1/questions": {func(string) req { return req{"/api/v1/questions?status=all", ""} }, allowed("viewer", 200)},
 		"GET /api/v1/questions/{id}": {func(string) req { return req{"/api/v1/questions/no-such-question", ""} },
 			allowed("viewer", 404)}, // unknown: the role check passed

@@ -81,7 +81,13 @@ type Entity struct {
 	Key     EntityKey  `json:"key"`
 	Kind    EntityKind `json:"kind"`
 	Name    string     `json:"name"`              // display name
-	Verdict Verdict    `json:"verdict,omitempty"` // strongest verdict seen on it
+	Verdict Verdict    `json:"verdict,omitempty"` // AIR's verdict when one was decided, else the provider's
+	// ProviderVerdict is the strongest verdict the alerts' evidence gave,
+	// set beside Verdict when AIR decided another one (Decision).
+	ProviderVerdict Verdict `json:"providerVerdict,omitempty"`
+	// Decision says who decided Verdict in AIR, why and when; nil when the
+	// verdict is the provider's.
+	Decision *VerdictDecision `json:"verdictDecision,omitempty"`
 	// Attrs carries the kind's notable fields: deviceGroup, osPlatform,
 	// hostName, upn, sha256, … Keys are Graph field names.
 	Attrs map[string]string `json:"attrs,omitempty"`
@@ -111,4 +117,14 @@ func StrongerVerdict(a, b Verdict) Verdict {
 		return b
 	}
 	return a
+}
+
+// VerdictDecision is the provenance of a verdict AIR decided on an entity
+// (SPEC "Facts and verdicts"): an analyst's, or a playbook rule's.
+type VerdictDecision struct {
+	// Source is "analyst" (or "rule", for a playbook rule).
+	Source string    `json:"source"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -84,20 +85,32 @@ func (s *Store) IncidentAlerts(ctx context.Context, id int64) ([]domain.Alert, e
 // verdict any of its alerts gave it, sorted by key.
 func (s *Store) IncidentEntities(ctx context.Context, id int64) ([]domain.Entity, error) {
 	var rows []struct {
-		Key     domain.EntityKey  `db:"key"`
-		Kind    domain.EntityKind `db:"kind"`
-		Name    string            `db:"name"`
-		Attrs   string            `db:"attrs"`
-		Verdict domain.Verdict    `db:"verdict"`
+		Key       domain.EntityKey  `db:"key"`
+		Kind      domain.EntityKind `db:"kind"`
+		Name      string            `db:"name"`
+		Attrs     string            `db:"attrs"`
+		Verdict   domain.Verdict    `db:"verdict"`
+		AIR       sql.NullString    `db:"air_verdict"`
+		Source    sql.NullString    `db:"source"`
+		By        sql.NullString    `db:"decided_by"`
+		Reason    sql.NullString    `db:"reason"`
+		DecidedAt sql.NullTime      `db:"decided_at"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT e.key, e.kind, e.name, e.attrs, ie.verdict
+	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT e.key, e.kind, e.name, e.attrs, ie.verdict,
+		v.verdict AS air_verdict, v.source, v.decided_by, v.reason, v.decided_at
 		FROM incident_entities ie JOIN entities e ON e.key = ie.entity_key
+		LEFT JOIN entity_verdicts v ON v.incident_id = ie.incident_id AND v.entity_key = ie.entity_key
 		WHERE ie.incident_id = ? ORDER BY e.key`), id); err != nil {
 		return nil, fmt.Errorf("read entities of incident %d: %w", id, err)
 	}
 	out := make([]domain.Entity, 0, len(rows))
 	for _, r := range rows {
 		e := domain.Entity{Key: r.Key, Kind: r.Kind, Name: r.Name, Verdict: r.Verdict}
+		if r.AIR.Valid {
+			// AIR's verdict wins; the provider's stays beside it.
+			e.ProviderVerdict, e.Verdict = r.Verdict, domain.Verdict(r.AIR.String)
+			e.Decision = &domain.VerdictDecision{Source: r.Source.String, By: r.By.String, Reason: r.Reason.String, At: r.DecidedAt.Time}
+		}
 		if err := json.Unmarshal([]byte(r.Attrs), &e.Attrs); err != nil {
 			return nil, fmt.Errorf("decode attrs of %s: %w", r.Key, err)
 		}

@@ -168,3 +168,27 @@ func alertForm(a domain.Alert, v *view) alertFormView {
 		Classification: cmp.Or(a.Classification, "unknown"), Determination: cmp.Or(a.Determination, "unknown"),
 		Statuses: domain.AlertStatuses, Classifications: domain.Classifications, Determinations: determinationOptions()}
 }
+
+// setVerdict records an analyst's verdict on one of the incident's
+// entities from its row (analyst), through the API's SetVerdict: with a
+// reason, or back to the provider's verdict.
+func (p *pages) setVerdict(w http.ResponseWriter, r *http.Request) error {
+	pr := auth.FromContext(r.Context())
+	id, back, err := incidentForm(r)
+	if err != nil {
+		return err
+	}
+	if err := pr.Require(auth.Analyst); err != nil {
+		return err
+	}
+	body := api.VerdictBody{Entity: domain.EntityKey(strings.TrimSpace(r.PostFormValue("target"))),
+		VerdictChange: store.VerdictChange{Verdict: domain.Verdict(strings.TrimSpace(r.PostFormValue("verdict"))),
+			Reason: strings.TrimSpace(r.PostFormValue("reason"))}}
+	e, err := p.Incidents.SetVerdict(r.Context(), pr, id, body)
+	return p.formDone(w, r, back, err, func() string {
+		if e.Decision == nil {
+			return fmt.Sprintf("%s: back to the provider's verdict, %s.", e.Name, label(cmp.Or(e.Verdict, domain.VerdictUnknown)))
+		}
+		return fmt.Sprintf("%s: %s, by you.", e.Name, label(e.Verdict))
+	}, "Verdict not changed")
+}

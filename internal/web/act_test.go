@@ -128,3 +128,47 @@ func TestAlertRowManage(t *testing.T) {
 		t.Errorf("the alert after its row's form: %s %s/%s %q", a.Status, a.Classification, a.Determination, a.AssignedTo)
 	}
 }
+
+// TestVerdictForm: an analyst decides an entity's verdict from its row on
+// the response tab, with a reason; the page then shows it with who and why
+// and what the provider said; without a reason the flash names it; a
+// viewer gets no form and a 403.
+func TestVerdictForm(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	path := fmt.Sprintf("/incidents/%d?tab=response", s.inc)
+	post := fmt.Sprintf("/incidents/%d/verdicts", s.inc)
+
+	viewer := s.fresh()
+	viewer.signIn(t, auth.Viewer)
+	_, page := viewer.get(t, path)
+	if strings.Contains(page, `action="`+post+`"`) {
+		t.Errorf("a viewer is offered to decide a verdict")
+	}
+	csrf := csrfField.FindStringSubmatch(page)[1]
+	if resp, _ := viewer.post(t, post, url.Values{"csrf": {csrf}, "target": {"device:ws1"}, "verdict": {"noThreatsFound"}, "reason": {"x"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a viewer's verdict: HTTP %d, want 403", resp.StatusCode)
+	}
+
+	s.signIn(t, auth.Analyst)
+	_, page = s.get(t, path)
+	checkPage(t, "the response tab", page)
+	if !strings.Contains(page, `action="`+post+`"`) || !strings.Contains(page, `name="target" value="device:ws1"`) {
+		t.Fatalf("an analyst is not offered the verdict form")
+	}
+	csrf = csrfField.FindStringSubmatch(page)[1]
+	form := url.Values{"csrf": {csrf}, "tab": {"response"}, "target": {"device:ws1"}, "verdict": {"noThreatsFound"}}
+	if _, page := s.post(t, post, form); !strings.Contains(page, "reason") {
+		t.Errorf("a verdict without a reason: want an error naming the reason")
+	}
+	form.Set("reason", "re-imaged, clean scan")
+	_, page = s.post(t, post, form)
+	if k, m := flashOf(page); k != "ok" || !strings.Contains(m, "no threats found, by you") {
+		t.Errorf("the verdict: flash %s %q", k, m)
+	}
+	for _, want := range []string{"analyst <b>analyst</b>", "re-imaged, clean scan", "the provider said malicious"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the response tab after the verdict does not show %q", want)
+		}
+	}
+}

@@ -30,6 +30,10 @@ var incidentFuncs = map[string]any{
 	"rowAct":      rowAct,
 	"rowActForms": rowActForms,
 	"alertForm":   alertForm,
+	// verdicts are the verdicts an analyst decides, strongest first.
+	"verdicts": func() []domain.Verdict {
+		return []domain.Verdict{domain.VerdictMalicious, domain.VerdictSuspicious, domain.VerdictNoThreatsFound}
+	},
 }
 
 // label turns a Graph enum value into words: inProgress → in progress,

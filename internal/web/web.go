@@ -74,6 +74,7 @@ type Incidents interface {
 	StopInvestigation(ctx context.Context, p *auth.Principal, id int64, reason string) (*workflows.State, error)
 	RequestAction(ctx context.Context, p *auth.Principal, id int64, body api.ManualActionBody) (*domain.Action, error)
 	ManageAlert(ctx context.Context, p *auth.Principal, id string, ch store.AlertChange) (*domain.Alert, error)
+	SetVerdict(ctx context.Context, p *auth.Principal, incidentID int64, body api.VerdictBody) (*domain.Entity, error)
 }
 
 // Reviews are the post-incident review and the response figures the
@@ -191,6 +192,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("POST /incidents/{id}/stop", p.session(p.stop))
 	mux.Handle("POST /incidents/{id}/actions", p.session(p.requestAction))
 	mux.Handle("POST /incidents/{id}/alerts/{alert}/manage", p.session(p.manageAlert))
+	mux.Handle("POST /incidents/{id}/verdicts", p.session(p.setVerdict))
 	mux.Handle("GET /incidents/{id}/review", p.session(p.review))
 	mux.Handle("GET /entities/{key}", p.session(p.entity))
 	mux.Handle("GET /entities", p.session(p.findEntity))

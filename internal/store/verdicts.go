@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/airsoc/air/internal/domain"
+)
+
+// VerdictChange is an analyst's verdict on one of an incident's entities:
+// Verdict is malicious, suspicious or noThreatsFound, or "" to go back to
+// the provider's; Reason says why (required for a verdict).
+type VerdictChange struct {
+	Verdict domain.Verdict `json:"verdict"`
+	Reason  string         `json:"reason"`
+}
+
+// Check refuses a verdict AIR does not decide and a verdict without its
+// reason, naming the field.
+func (c VerdictChange) Check() error {
+	switch c.Verdict {
+	case "":
+	case domain.VerdictMalicious, domain.VerdictSuspicious, domain.VerdictNoThreatsFound:
+		if c.Reason == "" {
+			return domain.Invalid("reason", "required: say why the entity is %s (it is audited and shown beside the verdict)", c.Verdict)
+		}
+	default:
+		return domain.Invalid("verdict", "want malicious, suspicious, noThreatsFound, or empty to go back to the provider's verdict; got %q", c.Verdict)
+	}
+	return nil
+}
+
+// SetVerdict records an analyst's verdict on one of the incident's
+// entities (or removes it, back to the provider's), with an audit entry
+// "entity.verdict" from the verdict in effect before to the one after. The
+// entity must be one of the incident's; a merged-away incident is refused
+// as its other changes are.
+func (s *Store) SetVerdict(ctx context.Context, incidentID int64, key domain.EntityKey, ch VerdictChange, actor string) (*domain.Entity, error) {
+	if err := ch.Check(); err != nil {
+		return nil, err
+	}
+	err := s.inIncidentTx(ctx, incidentID, func(tx *sqlx.Tx) error {
+		if _, err := s.lockManaged(ctx, tx, incidentID); err != nil {
+			return err
+		}
+		var before struct {
+			Provider domain.Verdict `db:"verdict"`
+			AIR      *string        `db:"air"`
+		}
+		err := tx.GetContext(ctx, &before, tx.Rebind(`SELECT ie.verdict, v.verdict AS air
+			FROM incident_entities ie LEFT JOIN entity_verdicts v ON v.incident_id = ie.incident_id AND v.entity_key = ie.entity_key
+			WHERE ie.incident_id = ? AND ie.entity_key = ?`), incidentID, key)
+		if isNoRows(err) {
+			return domain.Errorf(domain.KindNotFound, "incident %d has no entity %s", incidentID, key)
+		}
+		if err != nil {
+			return fmt.Errorf("read the verdict of %s: %w", key, err)
+		}
+		was := string(before.Provider)
+		if before.AIR != nil {
+			was = *before.AIR
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM entity_verdicts WHERE incident_id = ? AND entity_key = ?`), incidentID, key); err != nil {
+			return fmt.Errorf("clear the verdict of %s: %w", key, err)
+		}
+		now := utc(time.Now())
+		after := string(before.Provider)
+		if ch.Verdict != "" {
+			after = string(ch.Verdict)
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO entity_verdicts
+				(incident_id, entity_key, verdict, source, decided_by, reason, decided_at) VALUES (?, ?, ?, 'analyst', ?, ?, ?)`),
+				incidentID, key, ch.Verdict, actor, ch.Reason, now); err != nil {
+				return fmt.Errorf("record the verdict of %s: %w", key, err)
+			}
+		}
+		if ch.Reason != "" {
+			after += ": " + ch.Reason
+		}
+		return appendAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Verb: "entity.verdict", Object: string(key),
+			IncidentID: &incidentID, Before: orUnknown(was), After: after})
+	})
+	if err != nil {
+		return nil, err
+	}
+	entities, err := s.IncidentEntities(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range entities {
+		if entities[i].Key == key {
+			return &entities[i], nil
+		}
+	}
+	return nil, domain.Errorf(domain.KindNotFound, "incident %d has no entity %s", incidentID, key)
+}
