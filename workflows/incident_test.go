@@ -631,14 +631,24 @@ func TestMaliciousLeftUncontainedIsNotBenign(t *testing.T) {
 		name string
 		ev   domain.Evidence
 		want domain.InvestigationState
+		// analyst, when set, is an analyst's verdict on the device before
+		// the investigation runs.
+		analyst domain.Verdict
 	}{
-		{"malicious, nothing contained it", deviceEvidence(domain.VerdictMalicious), domain.InvestigationPartiallyRemediated},
-		{"malicious, remediated by the provider", remediated, domain.InvestigationBenign},
-		{"malicious, the device already isolated", isolated, domain.InvestigationBenign},
-		{"suspicious only", deviceEvidence(domain.VerdictSuspicious), domain.InvestigationBenign},
+		{"malicious, nothing contained it", deviceEvidence(domain.VerdictMalicious), domain.InvestigationPartiallyRemediated, ""},
+		{"malicious, but an analyst found no threats", deviceEvidence(domain.VerdictMalicious), domain.InvestigationBenign, domain.VerdictNoThreatsFound},
+		{"malicious, remediated by the provider", remediated, domain.InvestigationBenign, ""},
+		{"malicious, the device already isolated", isolated, domain.InvestigationBenign, ""},
+		{"suspicious only", deviceEvidence(domain.VerdictSuspicious), domain.InvestigationBenign, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixtureWith(t, c.ev)
+			if c.analyst != "" {
+				if _, err := f.store.SetVerdict(context.Background(), f.incident, "device:dev42",
+					store.VerdictChange{Verdict: c.analyst, Reason: "re-imaged"}, "ana"); err != nil {
+					t.Fatal(err)
+				}
+			}
 			f.withBook(noteOnly)
 			if st := f.run(); st.Investigation != c.want || len(st.Actions) != 0 {
 				t.Errorf("got %s with %d actions, want %s with none", st.Investigation, len(st.Actions), c.want)
