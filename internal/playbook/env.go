@@ -154,6 +154,12 @@ type EntityView struct {
 	Kind    string `expr:"kind" json:"kind"`
 	Name    string `expr:"name" json:"name"`
 	Verdict string `expr:"verdict" json:"verdict"`
+	// ProviderVerdict is what the alerts' evidence said and VerdictSource
+	// who decided Verdict: "provider", or "analyst" when an analyst decided
+	// another one in AIR, so that a remediation step can require AIR's
+	// verdict (verdictSource != "provider") rather than the provider's.
+	ProviderVerdict string `expr:"providerVerdict" json:"providerVerdict"`
+	VerdictSource   string `expr:"verdictSource" json:"verdictSource"`
 
 	// device
 	DeviceGroup  string `expr:"deviceGroup" json:"deviceGroup,omitempty"`
@@ -421,6 +427,10 @@ func entityView(e domain.Entity) EntityView {
 	}
 	if v.Verdict == "" {
 		v.Verdict = string(domain.VerdictUnknown)
+	}
+	v.ProviderVerdict, v.VerdictSource = v.Verdict, "provider"
+	if e.Decision != nil {
+		v.ProviderVerdict, v.VerdictSource = cmp.Or(string(e.ProviderVerdict), string(domain.VerdictUnknown)), e.Decision.Source
 	}
 	for _, f := range attrFields {
 		for _, k := range f.keys {

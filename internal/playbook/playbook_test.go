@@ -466,9 +466,9 @@ func TestNewEnv(t *testing.T) {
 		t.Errorf("alert order = %v, want creation order [da1 da2]", got)
 	}
 	wantDevices := []EntityView{
-		{Key: "device:aaa", Kind: "device", Name: "ws-042", Verdict: "malicious", MDEDeviceID: "aaa",
+		{Key: "device:aaa", Kind: "device", Name: "ws-042", Verdict: "malicious", ProviderVerdict: "malicious", VerdictSource: "provider", MDEDeviceID: "aaa",
 			DNSName: "ws-042.corp.example", OSPlatform: "Windows11", DeviceType: "workstation", DeviceGroup: "tier0", Tags: []string{}},
-		{Key: "device:bbb", Kind: "device", Name: "ws-007", Verdict: "noThreatsFound", MDEDeviceID: "bbb",
+		{Key: "device:bbb", Kind: "device", Name: "ws-007", Verdict: "noThreatsFound", ProviderVerdict: "noThreatsFound", VerdictSource: "provider", MDEDeviceID: "bbb",
 			DeviceGroup: "workstations", Tags: []string{}},
 	}
 	if !reflect.DeepEqual(env.Devices, wantDevices) {
@@ -995,5 +995,21 @@ func TestHostileExpressionsAreBounded(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEntityViewVerdictSource: an analyst's verdict is the entity's
+// verdict in expressions, with the provider's beside it and the source
+// named; without one the provider's is both.
+func TestEntityViewVerdictSource(t *testing.T) {
+	t.Parallel()
+	e := domain.Entity{Key: "device:aaa", Kind: domain.KindDevice, Verdict: domain.VerdictNoThreatsFound,
+		ProviderVerdict: domain.VerdictMalicious, Decision: &domain.VerdictDecision{Source: "analyst", By: "ana"}}
+	if v := entityView(e); v.Verdict != "noThreatsFound" || v.ProviderVerdict != "malicious" || v.VerdictSource != "analyst" {
+		t.Errorf("with an analyst's verdict: %s / %s / %s", v.Verdict, v.ProviderVerdict, v.VerdictSource)
+	}
+	e.Decision, e.ProviderVerdict, e.Verdict = nil, "", domain.VerdictSuspicious
+	if v := entityView(e); v.Verdict != "suspicious" || v.ProviderVerdict != "suspicious" || v.VerdictSource != "provider" {
+		t.Errorf("the provider's: %s / %s / %s", v.Verdict, v.ProviderVerdict, v.VerdictSource)
 	}
 }
