@@ -45,12 +45,8 @@ var rowActions = func() map[domain.EntityKind][]rowAction {
 // from its row (responder): through the API's RequestAction, so that it
 // waits for approval like any other, and back to the tab it came from.
 func (p *pages) requestAction(w http.ResponseWriter, r *http.Request) error {
-	pr := auth.FromContext(r.Context())
-	id, back, err := incidentForm(r)
+	pr, id, back, err := incidentForm(r, auth.Responder)
 	if err != nil {
-		return err
-	}
-	if err := pr.Require(auth.Responder); err != nil {
 		return err
 	}
 	body := api.ManualActionBody{Type: strings.TrimSpace(r.PostFormValue("type")),
@@ -70,12 +66,8 @@ func (p *pages) requestAction(w http.ResponseWriter, r *http.Request) error {
 // through the API's ManageAlert. As with the incident's form, only the
 // fields the analyst changed from what the page showed are sent.
 func (p *pages) manageAlert(w http.ResponseWriter, r *http.Request) error {
-	pr := auth.FromContext(r.Context())
-	id, back, err := incidentForm(r)
+	pr, id, back, err := incidentForm(r, auth.Analyst)
 	if err != nil {
-		return err
-	}
-	if err := pr.Require(auth.Analyst); err != nil {
 		return err
 	}
 	alertID := r.PathValue("alert")
@@ -173,12 +165,8 @@ func alertForm(a domain.Alert, v *view) alertFormView {
 // entities from its row (analyst), through the API's SetVerdict: with a
 // reason, or back to the provider's verdict.
 func (p *pages) setVerdict(w http.ResponseWriter, r *http.Request) error {
-	pr := auth.FromContext(r.Context())
-	id, back, err := incidentForm(r)
+	pr, id, back, err := incidentForm(r, auth.Analyst)
 	if err != nil {
-		return err
-	}
-	if err := pr.Require(auth.Analyst); err != nil {
 		return err
 	}
 	body := api.VerdictBody{Entity: domain.EntityKey(strings.TrimSpace(r.PostFormValue("target"))),

@@ -307,29 +307,30 @@ func groupRepeats(evs []event) []event {
 }
 
 // incidentForm reads which incident a form of the incident page acts on,
-// and where to return: the incident, on the tab the form was sent from.
-func incidentForm(r *http.Request) (int64, string, error) {
+// for whom (who must hold role), and where to return: the incident, on the
+// tab the form was sent from.
+func incidentForm(r *http.Request, role auth.Role) (*auth.Principal, int64, string, error) {
+	pr := auth.FromContext(r.Context())
 	id, err := incidentID(r)
 	if err != nil {
-		return 0, "", err
+		return nil, 0, "", err
+	}
+	if err := pr.Require(role); err != nil {
+		return nil, 0, "", err
 	}
 	back := fmt.Sprintf("/incidents/%d", id)
 	if t := r.PostFormValue("tab"); slices.ContainsFunc(incidentTabs, func(x struct{ Key, Label string }) bool { return x.Key == t }) {
 		back += "?tab=" + url.QueryEscape(t)
 	}
-	return id, back, nil
+	return pr, id, back, nil
 }
 
 // manage applies the incident page's forms. Only what the user changed is
 // sent: each field comes with the value the page showed ("was-…"), so
 // that a change made meanwhile by someone else to another field stands.
 func (p *pages) manage(w http.ResponseWriter, r *http.Request) error {
-	pr := auth.FromContext(r.Context())
-	id, back, err := incidentForm(r)
+	pr, id, back, err := incidentForm(r, auth.Analyst)
 	if err != nil {
-		return err
-	}
-	if err := pr.Require(auth.Analyst); err != nil {
 		return err
 	}
 	form := r.PostForm
@@ -459,12 +460,8 @@ func investigating(s domain.InvestigationState) bool {
 // gave, through the API's StopInvestigation (the workflow's stop Update),
 // and returns to the incident with a flash saying what happened.
 func (p *pages) stop(w http.ResponseWriter, r *http.Request) error {
-	pr := auth.FromContext(r.Context())
-	id, back, err := incidentForm(r)
+	pr, id, back, err := incidentForm(r, auth.Responder)
 	if err != nil {
-		return err
-	}
-	if err := pr.Require(auth.Responder); err != nil {
 		return err
 	}
 	st, err := p.Incidents.StopInvestigation(r.Context(), pr, id, r.PostFormValue("reason"))
