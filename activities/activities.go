@@ -81,6 +81,21 @@ type Snapshot struct {
 	// playbook name (LoadInputs); absent when none are set, and in
 	// snapshots recorded before playbooks had inputs.
 	Inputs map[string]map[string]any `json:"inputs,omitempty"`
+	// Facts are what analysis steps learned about the entities so far
+	// (intel matches, prevalence): playbook expressions read them as
+	// item.intel. Absent in snapshots recorded before they were.
+	Facts []domain.Fact `json:"facts,omitempty"`
+}
+
+// LoadFacts reads what analysis steps learned about the incident's
+// entities: the investigation reads them again after its analysis stage,
+// so that the stages after it see this pass's facts.
+func (a *Activities) LoadFacts(ctx context.Context, incidentID int64) ([]domain.Fact, error) {
+	facts, err := a.Store.Facts(ctx, incidentID)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return facts, nil
 }
 
 // LoadIncident reads the incident, its alerts and entities, and the
@@ -130,6 +145,10 @@ func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snaps
 	if err != nil {
 		return nil, err
 	}
+	facts, err := a.Store.Facts(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
 	inputs, err := LoadInputs(ctx, a.Store)
 	if err != nil {
 		return nil, err
@@ -143,6 +162,9 @@ func (a *Activities) LoadIncident(ctx context.Context, incidentID int64) (*Snaps
 	}
 	if len(inputs) > 0 {
 		snap.Inputs = inputs
+	}
+	if len(facts) > 0 {
+		snap.Facts = facts
 	}
 	if a.Enrich != nil {
 		if err := a.Enrich(ctx, snap); err != nil {

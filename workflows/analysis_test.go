@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,5 +83,15 @@ func TestAnalysisRecordsFacts(t *testing.T) {
 	}
 	if len(comments) != 1 || comments[0].Comment != "evil.exe: named by malware, seen on 1 devices in 1 incidents" {
 		t.Errorf("comments = %+v", comments)
+	}
+	// The containment rules read the facts analysis recorded in the same
+	// pass (item.intel): the URL the malware feed names is blocked, the IP
+	// only a known-benign list names is not.
+	var blocked []string
+	for _, a := range st.Actions {
+		blocked = append(blocked, a.Type+" "+string(a.TargetKey))
+	}
+	if want := []string{"url.block url:http://c2.evil.example/gate"}; !slices.Equal(blocked, want) {
+		t.Errorf("actions %q, want %q", blocked, want)
 	}
 }

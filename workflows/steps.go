@@ -39,6 +39,7 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 		}
 	}
 	env := playbook.NewEnv(snap.Incident, snap.Alerts, scoped)
+	playbook.AddFacts(env, snap.Facts)
 	// The tenant's values of the playbooks' inputs come with the snapshot,
 	// so a replay sees what the run saw; runs recorded before inputs read
 	// every input at its default.
@@ -88,10 +89,25 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 				return err
 			}
 		}
+		if stage == playbook.StageAnalysis && workflow.GetVersion(ctx, factsVersion, workflow.DefaultVersion, 1) >= 1 {
+			// What this pass's analysis steps learned, for the rules of the
+			// stages after it (item.intel).
+			var facts []domain.Fact
+			if err := workflow.ExecuteLocalActivity(localCtx(ctx), acts.LoadFacts, w.in.IncidentID).Get(ctx, &facts); err != nil {
+				return fmt.Errorf("load facts: %w", err)
+			}
+			for _, r := range runs {
+				playbook.AddFacts(r.env, facts)
+			}
+		}
 	}
 	w.state.Stage = ""
 	return nil
 }
+
+// factsVersion marks runs that read the facts again after the analysis
+// stage (LoadFacts), so that containment's rules see what analysis found.
+const factsVersion = "facts-after-analysis"
 
 // noteChoice pins the playbooks that run and records the ones that matched
 // but do not, with why (State.NotRun), for the pages and the CLI. It only

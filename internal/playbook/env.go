@@ -1,6 +1,7 @@
 package playbook
 
 import (
+	"encoding/json"
 	"cmp"
 	"slices"
 	"strings"
@@ -160,6 +161,10 @@ type EntityView struct {
 	// verdict (verdictSource != "provider") rather than the provider's.
 	ProviderVerdict string `expr:"providerVerdict" json:"providerVerdict"`
 	VerdictSource   string `expr:"verdictSource" json:"verdictSource"`
+	// Intel is what analysis steps learned of it (its facts): empty until
+	// a file.analyze, ip.analyze or url.analyze step ran on it, and from
+	// the stage after the analysis stage on in the pass that ran it.
+	Intel IntelView `expr:"intel" json:"intel"`
 
 	// device
 	DeviceGroup  string `expr:"deviceGroup" json:"deviceGroup,omitempty"`
@@ -545,4 +550,84 @@ func Summarize(results []ActionOutput) StepOutput {
 		out.Status = StepPartial
 	}
 	return out
+}
+
+// IntelView is an entity's facts as expressions read them: whether a
+// threat-intelligence feed names it (and which, the families, the highest
+// score), whether a known-benign list does, and how often the organisation
+// has seen it. A rule reads them, e.g. item.intel.matched and not
+// item.intel.benign and item.intel.score >= 75.
+type IntelView struct {
+	Matched  bool     `expr:"matched" json:"matched"`
+	Feeds    []string `expr:"feeds" json:"feeds"`
+	Families []string `expr:"families" json:"families"`
+	Score    int      `expr:"score" json:"score"`
+	// Benign: a known-benign list (a MISP warning list) names it, which
+	// weakens a match and is no verdict.
+	Benign bool `expr:"benign" json:"benign"`
+	// Devices, Users, Incidents and Alerts are the organisation
+	// prevalence: how many of each have seen its value in AIR's store.
+	Devices   int `expr:"devices" json:"devices"`
+	Users     int `expr:"users" json:"users"`
+	Incidents int `expr:"incidents" json:"incidents"`
+	Alerts    int `expr:"alerts" json:"alerts"`
+}
+
+// AddFacts puts what analysis steps learned into the entities' views
+// (Intel), by entity key, in place: every list of the environment sees
+// them. Facts of entities the environment does not hold are passed over;
+// a fact value it cannot read adds nothing. (A function, not a method: Env
+// is embedded in the expression environments reflect builds, which allows
+// it no methods.)
+func AddFacts(env *Env, facts []domain.Fact) {
+	if len(facts) == 0 {
+		return
+	}
+	by := map[domain.EntityKey][]domain.Fact{}
+	for _, f := range facts {
+		by[f.Entity] = append(by[f.Entity], f)
+	}
+	for _, list := range [][]EntityView{env.Devices, env.Users, env.Mailboxes, env.Files, env.Processes, env.IPs,
+		env.URLs, env.Messages, env.OAuthApps} {
+		for i := range list {
+			for _, f := range by[domain.EntityKey(list[i].Key)] {
+				list[i].Intel.add(f)
+			}
+		}
+	}
+}
+
+func (v *IntelView) add(f domain.Fact) {
+	switch f.Kind {
+	case domain.FactIntelMatch, domain.FactIntelBenign:
+		var m struct {
+			Feed    string `json:"feed"`
+			Matches []struct {
+				Score  int    `json:"score"`
+				Family string `json:"family"`
+			} `json:"matches"`
+		}
+		if json.Unmarshal(f.Value, &m) != nil {
+			return
+		}
+		if f.Kind == domain.FactIntelBenign {
+			v.Benign = true
+			return
+		}
+		v.Matched = true
+		if m.Feed != "" && !slices.Contains(v.Feeds, m.Feed) {
+			v.Feeds = append(v.Feeds, m.Feed)
+		}
+		for _, x := range m.Matches {
+			v.Score = max(v.Score, x.Score)
+			if x.Family != "" && !slices.Contains(v.Families, x.Family) {
+				v.Families = append(v.Families, x.Family)
+			}
+		}
+	case domain.FactPrevalence:
+		var p struct{ Devices, Users, Incidents, Alerts int }
+		if json.Unmarshal(f.Value, &p) == nil {
+			v.Devices, v.Users, v.Incidents, v.Alerts = p.Devices, p.Users, p.Incidents, p.Alerts
+		}
+	}
 }
