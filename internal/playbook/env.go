@@ -1,8 +1,8 @@
 package playbook
 
 import (
-	"encoding/json"
 	"cmp"
+	"encoding/json"
 	"slices"
 	"strings"
 
