@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,6 +137,31 @@ func TestSharedLimitPrecision(t *testing.T) {
 		}
 		if admitted != 101 {
 			t.Errorf("after 1s: admitted %d in all, want 101", admitted)
+		}
+	})
+}
+
+// TestSharedLimitUnderConcurrency: goroutines of two processes racing on
+// one token admit its burst exactly: a process reserves one batch at a
+// time, and each spends what it reserved before it is refused.
+func TestSharedLimitUnderConcurrency(t *testing.T) {
+	twoProcesses(t, func(t *testing.T, a, b *store.Store) {
+		rt := auth.Rate{PerSecond: 0.001, Burst: 100}
+		ls := []*auth.Limiter{{Rate: rt, Shared: a}, {Rate: rt, Shared: b}}
+		var admitted atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				for range 50 {
+					if ok, _ := ls[i%2].Allow("token:t"); ok {
+						admitted.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if got := admitted.Load(); got != 100 {
+			t.Errorf("admitted %d, want the burst of 100", got)
 		}
 	})
 }
