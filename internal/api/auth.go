@@ -107,13 +107,16 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 	if ok {
 		p, err = s.Auth.Authenticate(r.Context(), secret)
 	}
+	// A failure is charged to the address one at a time (Charge), so that
+	// every API process sees the address's failures at once.
+	allow := s.limiter().Charge
 	key := auth.KeyAPIAuthFailed + ClientAddr(r)
 	if err == nil {
-		key = "token:" + p.TokenID
+		allow, key = s.limiter().Allow, "token:"+p.TokenID
 	} else if !auth.IsUnauthenticated(err) {
 		return nil, err
 	}
-	if allowed, wait := s.limiter().Allow(key); !allowed {
+	if allowed, wait := allow(key); !allowed {
 		return nil, &RateLimitedError{RetryAfter: wait}
 	}
 	return p, err

@@ -92,8 +92,9 @@ type Config struct {
 	// 0600), creating one on first start; Dev sets it to
 	// <DataDir>/admin-token.
 	AdminTokenFile string
-	// RateLimit limits API and page requests per token; the zero value
-	// is 20 a second with bursts of 100.
+	// RateLimit limits API and page requests per token, counted in the
+	// database for every process that shares it; the zero value is 20 a
+	// second with bursts of 100.
 	RateLimit auth.Rate
 	// PlanMaxAlerts and PlanConcurrency bound plan mode (api.Server's
 	// fields of the same names); 0 means 500 alerts and 2 at once.
@@ -370,7 +371,9 @@ func Run(ctx context.Context, cfg Config) error {
 			adminToken = secret
 		}
 	}
-	limiter := &auth.Limiter{Rate: cfg.RateLimit}
+	// The counts live in the database, so that every API process behind a
+	// load balancer enforces one limit per token and one sign-in lockout.
+	limiter := &auth.Limiter{Rate: cfg.RateLimit, Shared: st, Log: log.WithField("component", "limiter")}
 	srv := &api.Server{
 		Store:             st,
 		Ingest:            pipeline,

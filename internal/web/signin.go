@@ -45,22 +45,23 @@ func (p *pages) showSignin(w http.ResponseWriter, r *http.Request, status int, p
 }
 
 // signin exchanges an API token for a page session. Failed attempts count
-// against the caller's address, in a bucket apart from the API's.
+// against the caller's address and the tried secret's first characters,
+// in buckets apart from the API's.
 func (p *pages) signin(w http.ResponseWriter, r *http.Request) error {
 	c, err := r.Cookie(signinCookie)
 	if err != nil || !sameOrigin(r) || !auth.CheckCSRF(c.Value, r.PostFormValue("csrf")) {
 		return p.showSignin(w, r, http.StatusForbidden, "The sign-in form expired; try again.")
 	}
-	// Only failed attempts are charged, to a bucket of their own (not the
+	// Only failed attempts are charged, to buckets of their own (not the
 	// API's failed authentications): analysts behind one proxy share an
 	// address, and signing in with a valid token must keep working for them.
-	failed := auth.KeySignInFailed + api.ClientAddr(r)
-	if blocked, _ := p.limiter.Exhausted(failed); blocked {
+	addr, tried := api.ClientAddr(r), r.PostFormValue("token")
+	if blocked, _ := p.limiter.SignInExhausted(addr, tried); blocked {
 		return p.showSignin(w, r, http.StatusTooManyRequests, "Too many failed attempts; wait a minute and try again.")
 	}
-	secret, pr, err := p.Auth.SignIn(r.Context(), r.PostFormValue("token"))
+	secret, pr, err := p.Auth.SignIn(r.Context(), tried)
 	if auth.IsUnauthenticated(err) {
-		p.limiter.Allow(failed)
+		p.limiter.SignInFailed(addr, tried)
 		return p.showSignin(w, r, http.StatusUnauthorized, "That token is unknown or revoked.")
 	}
 	if err != nil {
