@@ -88,10 +88,14 @@ func newReportFixture(t *testing.T, s *store.Store) *reportFixture {
 		}
 	}
 	ran := func(start, end time.Time) func(*domain.Action) {
-		return func(a *domain.Action) { a.Status, a.StartedAt, a.FinishedAt = domain.ActionSucceeded, at(start), at(end) }
+		return func(a *domain.Action) {
+			a.Status, a.StartedAt, a.FinishedAt = domain.ActionSucceeded, at(start), at(end)
+		}
 	}
 	decide := func(st domain.ActionStatus, by string, when time.Time, comment string) func(*domain.Action) {
-		return func(a *domain.Action) { a.Status, a.DecidedBy, a.DecidedAt, a.DecisionComment = st, by, at(when), comment }
+		return func(a *domain.Action) {
+			a.Status, a.DecidedBy, a.DecidedAt, a.DecisionComment = st, by, at(when), comment
+		}
 	}
 	record(domain.Action{ID: "A1", IncidentID: f.inc[1], Type: "device.isolate", TargetKey: "device:ws1", Status: domain.ActionApproved,
 		DecidedBy: domain.PolicyActor, DecidedAt: at(day(11, 20, 8, 50)), CreatedAt: day(11, 20, 8, 50)}, ran(day(11, 20, 8, 55), day(11, 20, 9, 0)))
