@@ -106,12 +106,8 @@ func printDaily(w io.Writer, d *report.Daily) {
 	}
 	tw.Flush()
 	var sla []string
-	for _, sev := range []string{"high", "medium", "low", "informational", "unknown"} {
-		for s, t := range d.SLA.Acknowledge {
-			if string(s) == sev {
-				sla = append(sla, sev+" "+t.String())
-			}
-		}
+	for _, l := range d.SLA.Lines() {
+		sla = append(sla, string(l.Severity)+" "+l.Within.String())
 	}
 	fmt.Fprintf(w, "\nSLA breaches (time to acknowledge: %s)\n", strings.Join(sla, ", "))
 	fmt.Fprintf(tw, "  OVER BY\tINCIDENT\tSEVERITY\tSLA\tACKNOWLEDGED\tNAME\n")

@@ -18,7 +18,7 @@ type Quarterly struct {
 	// Months are the quarter's months (so far), each with its figures.
 	Months []MonthFigures `json:"months"`
 	// Tactics and Techniques are the MITRE ATT&CK tactics and techniques
-	// the quarter's alerts named most (at most TopN each).
+	// the alerts of the quarter's incidents named most (at most TopN each).
 	Tactics    []TacticCount    `json:"tactics"`
 	Techniques []TechniqueCount `json:"techniques"`
 	// Biggest are the quarter's incidents with the most alerts, then the
@@ -116,8 +116,8 @@ var QuarterlyHow = map[string]string{
 	"timeToContain": "Mean of containment − creation over the incidents whose first containment action succeeded in the month.",
 	"mttr":          "Mean of resolution − creation over the incidents resolved in the month and not reopened since.",
 	"automation":    "Share of the remediation actions started in the month that no person approved (policy did).",
-	"tactics":       "Alerts created in the quarter per category (the MITRE tactic), named by the imported ATT&CK feed where it knows them.",
-	"techniques":    "Alerts created in the quarter naming each MITRE technique, named by the imported ATT&CK feed where it knows them.",
+	"tactics":       "Alerts of the incidents created in the quarter per category (the MITRE tactic), named by the imported ATT&CK feed where it knows them.",
+	"techniques":    "Alerts of the incidents created in the quarter naming each MITRE technique, named by the imported ATT&CK feed where it knows them.",
 	"biggest":       "Incidents created in the quarter with the most alerts, then the highest severity.",
 }
 

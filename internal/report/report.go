@@ -154,6 +154,23 @@ func DefaultSLA() SLA {
 	}}
 }
 
+// SLALine is the SLA of one severity.
+type SLALine struct {
+	Severity domain.Severity `json:"severity"`
+	Within   Duration        `json:"within"`
+}
+
+// Lines are the SLA's times, highest severity first.
+func (s SLA) Lines() []SLALine {
+	var out []SLALine
+	for i := len(domain.Severities) - 1; i >= 0; i-- {
+		if d, ok := s.Acknowledge[domain.Severities[i]]; ok {
+			out = append(out, SLALine{Severity: domain.Severities[i], Within: d})
+		}
+	}
+	return out
+}
+
 // Validate checks the severities and that each time is positive.
 func (s SLA) Validate() error {
 	for sev, d := range s.Acknowledge {

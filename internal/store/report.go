@@ -261,15 +261,17 @@ type AlertKinds struct {
 	Alerts     int    `db:"alerts"`
 }
 
-// AlertKindsIn counts the alerts created in the window by category and
-// list of techniques, for the tactics and techniques a report shows.
+// AlertKindsIn counts the alerts of the incidents created in the window
+// (merged-away ones left out) by category and list of techniques, for the
+// tactics and techniques a report shows.
 func (s *Store) AlertKindsIn(ctx context.Context, w ReportWindow) ([]AlertKinds, error) {
-	cond, args := s.incidentScope("al.incident_id", w.Scope)
-	q := fmt.Sprintf(`SELECT al.category, al.techniques, COUNT(*) AS alerts FROM alerts al
-		WHERE al.created_at >= ? AND al.created_at < ? AND %s
+	cond, args := s.incidentScope("i.id", w.Scope)
+	q := fmt.Sprintf(`SELECT al.category, al.techniques, COUNT(*) AS alerts FROM alerts al JOIN incidents i ON i.id = al.incident_id
+		WHERE i.created_at >= ? AND i.created_at < ? AND i.status <> ? AND %s
 		GROUP BY al.category, al.techniques ORDER BY alerts DESC LIMIT %d`, cond, MaxMetricRows)
 	out := []AlertKinds{}
-	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(q), append([]any{utc(w.Since), utc(w.Until)}, args...)...); err != nil {
+	all := append([]any{utc(w.Since), utc(w.Until), domain.IncidentRedirected}, args...)
+	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(q), all...); err != nil {
 		return nil, fmt.Errorf("count alerts by tactic: %w", err)
 	}
 	return out, nil

@@ -139,8 +139,14 @@ func (p *pages) monthlyReport(w http.ResponseWriter, r *http.Request) error {
 	for _, d := range m.Detectors {
 		det = append(det, report.Count{Label: d.Detector, Count: d.Incidents})
 	}
+	// Rates are drawn against 100 %, not against the largest.
+	rates := bars(append(byType, report.Count{Label: "", Count: 100}), nil)
+	rates = rates[:len(rates)-1]
+	for i := range rates {
+		rates[i].Unit = "%"
+	}
 	p.renderReport(w, r, "report_monthly", "Automation review "+m.Period.Name, pr, &reportView{Monthly: m, Value: m.Period.Name,
-		Charts: map[string][]bar{"automation": bars(byType, nil), "detectors": bars(det, nil)}})
+		Charts: map[string][]bar{"automation": rates, "detectors": bars(det, nil)}})
 	return nil
 }
 
