@@ -80,13 +80,15 @@ func TestReportsInBrowser(t *testing.T) {
 	shot("report-quarterly")
 
 	for what, c := range map[string]struct{ page, want string }{
-		"daily: the script-bearing title as text": {daily, `<script>alert("pwned")</script>`},
-		"daily: a breach":                         {daily, "not yet"},
-		"daily: pending isolation":                {daily, "device.isolate"},
-		"monthly: the approval's reason":          {monthly, "beaconing to a known C2"},
-		"monthly: the SLA change":                 {monthly, "settings:sla"},
-		"quarterly: a tactic":                     {quarterly, "InitialAccess"},
-		"quarterly: month by month":               {quarterly, "Month by month"},
+		// Its incident may be acknowledged within the second: the
+		// quarterly report's biggest incidents list it in any case.
+		"quarterly: the script-bearing title as text": {quarterly, `<script>alert("pwned")</script>`},
+		"daily: a breach":                {daily, "not yet"},
+		"daily: pending isolation":       {daily, "device.isolate"},
+		"monthly: the approval's reason": {monthly, "beaconing to a known C2"},
+		"monthly: the SLA change":        {monthly, "settings:sla"},
+		"quarterly: a tactic":            {quarterly, "InitialAccess"},
+		"quarterly: month by month":      {quarterly, "Month by month"},
 	} {
 		if !strings.Contains(c.page, c.want) {
 			t.Errorf("%s: %q not in\n%.1500s", what, c.want, c.page)
