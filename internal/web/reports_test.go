@@ -60,6 +60,11 @@ func TestReportPages(t *testing.T) {
 		checkPage(t, path, page)
 	}
 
+	// The stylesheet prints reports without the top bar and the picker.
+	if _, css := s.get(t, "/static/air.css"); !strings.Contains(css, "@media print") || !strings.Contains(css, "form.report-pick") {
+		t.Error("air.css has no print stylesheet for the reports")
+	}
+
 	// Scoped to Servers: the site's incident is on a device without a
 	// group, so the scoped viewer's queue is empty.
 	jar, _ := cookiejar.New(nil)
