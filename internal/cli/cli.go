@@ -50,6 +50,7 @@ Commands:
   metrics [--range 30d]           MTTA, MTTR, time to contain, automation rate, pending-time distribution
   reports daily|monthly|quarterly [-date D|-month M|-quarter Q] [-json]
                                   the SOC's reports: open queue and SLA breaches; automation review; CISO figures
+  reports sla [SEVERITY=TIME ...]  the SLA time to acknowledge per severity; pairs (high=1h) replace it (admin)
   actions list [filters]          the action center (default: pending); starter actions list -h for filters
   actions show ID                 show one action
   actions approve ID... [-m TEXT] approve pending actions (several: of one type, in one bulk decision)

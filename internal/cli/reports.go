@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,8 @@ func reports(ctx context.Context, env Env, args []string) error {
 	}
 	kind, param, example := args[0], "", ""
 	switch kind {
+	case "sla":
+		return reportsSLA(ctx, env, args[1:])
 	case "daily":
 		param, example = "date", "the day, YYYY-MM-DD in UTC (default today)"
 	case "monthly":
@@ -29,7 +32,7 @@ func reports(ctx context.Context, env Env, args []string) error {
 	case "quarterly":
 		param, example = "quarter", "the quarter, YYYY-Qn (default this quarter)"
 	default:
-		return usageError{fmt.Sprintf("reports: unknown report %q; want daily, monthly or quarterly", kind)}
+		return usageError{fmt.Sprintf("reports: unknown report %q; want daily, monthly, quarterly or sla", kind)}
 	}
 	fs := newFlags(env, "reports "+kind)
 	period := fs.String(param, "", example)
@@ -204,4 +207,38 @@ func printQuarterly(w io.Writer, q *report.Quarterly) {
 		fmt.Fprintf(tw, "  %d\t%s\t%d\t%s\t%s\n", b.ID, b.Severity, b.AlertCount, b.Status, oneLine(b.DisplayName, 60))
 	}
 	tw.Flush()
+}
+
+// reportsSLA prints the SLA the daily report measures breaches against,
+// or, given SEVERITY=TIME pairs, replaces it (admin).
+func reportsSLA(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "reports sla")
+	pairs, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	var sla report.SLA
+	if len(pairs) == 0 {
+		if _, err := call(ctx, env, http.MethodGet, "/api/v1/settings/sla", nil, &sla); err != nil {
+			return err
+		}
+	} else {
+		body := map[string]map[string]string{"acknowledge": {}}
+		for _, p := range pairs {
+			sev, t, ok := strings.Cut(p, "=")
+			if !ok || sev == "" || t == "" {
+				return usageError{fmt.Sprintf("reports sla: %q is not SEVERITY=TIME (e.g. high=1h)", p)}
+			}
+			body["acknowledge"][sev] = t
+		}
+		b, _ := json.Marshal(body)
+		if _, err := call(ctx, env, http.MethodPut, "/api/v1/settings/sla", b, &sla); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(env.Stdout, "Time to acknowledge, per incident severity:")
+	for _, l := range sla.Lines() {
+		fmt.Fprintf(env.Stdout, "  %-13s %s\n", l.Severity, l.Within)
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/report"
 )
 
@@ -14,7 +15,12 @@ import (
 // incidents created now, as tables and as JSON, and refuses bad periods.
 func TestReportsCommands(t *testing.T) {
 	t.Parallel()
-	env, viewer, _, _, _ := incidentAPI(t)
+	env, viewer, st, _, _ := incidentAPI(t)
+	c, err := (&auth.Service{Store: st}).CreateToken(context.Background(), "test", auth.NewToken{Name: "adam", Role: auth.Admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := c.Secret
 	env.Token = viewer
 	run := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
@@ -49,6 +55,23 @@ func TestReportsCommands(t *testing.T) {
 	}
 	if code, _, errs := run("quarterly", "-quarter", "Q4"); code != 1 || !strings.Contains(errs, "quarter") {
 		t.Errorf("quarterly -quarter Q4: exit %d %q", code, errs)
+	}
+	if code, out, _ := run("sla"); code != 0 || !strings.Contains(out, "  high          1h\n  medium        4h\n  low           24h") {
+		t.Errorf("sla: exit %d\n%s", code, out)
+	}
+	if code, _, errs := run("sla", "high=30m"); code != 1 || !strings.Contains(errs, "admin") {
+		t.Errorf("sla high=30m as a viewer: exit %d %q; want refused", code, errs)
+	}
+	env.Token = admin
+	if code, out, _ := run("sla", "high=30m", "medium=2d"); code != 0 || !strings.Contains(out, "high          30m\n  medium        2d\n") ||
+		strings.Contains(out, "low") {
+		t.Errorf("sla high=30m medium=2d: exit %d\n%s", code, out)
+	}
+	if code, _, errs := run("sla", "high=soon"); code != 1 || !strings.Contains(errs, "soon") {
+		t.Errorf("sla high=soon: exit %d %q", code, errs)
+	}
+	if code, _, _ := run("sla", "high"); code != 2 {
+		t.Errorf("sla high: exit %d, want 2", code)
 	}
 	if code, _, _ := run("weekly"); code != 2 {
 		t.Errorf("reports weekly: exit %d, want 2 (usage)", code)
