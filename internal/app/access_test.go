@@ -255,6 +255,13 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 		"GET /api/v1/incidents/{id}/correlation": {func(string) req { return req{"/api/v1/incidents/" + inc + "/correlation", ""} },
 			with(allowed("viewer", 200), "scoped", 404)},
 		"GET /api/v1/settings/automation": {func(string) req { return req{"/api/v1/settings/automation", ""} }, allowed("viewer", 200)},
+		"GET /api/v1/settings/sla":        {func(string) req { return req{"/api/v1/settings/sla", ""} }, allowed("viewer", 200)},
+		"PUT /api/v1/settings/sla": {func(string) req { return req{"/api/v1/settings/sla", `{"acknowledge":{"high":"30m"}}`} },
+			allowed("admin", 200)},
+		// Scoped callers get their groups' figures: 200 too.
+		"GET /api/v1/reports/daily":     {func(string) req { return req{"/api/v1/reports/daily", ""} }, allowed("viewer", 200)},
+		"GET /api/v1/reports/monthly":   {func(string) req { return req{"/api/v1/reports/monthly", ""} }, allowed("viewer", 200)},
+		"GET /api/v1/reports/quarterly": {func(string) req { return req{"/api/v1/reports/quarterly?quarter=2026-Q1", ""} }, allowed("viewer", 200)},
 		"PUT /api/v1/settings/automation": {func(string) req { return req{"/api/v1/settings/automation", `{"default":"semi-all","fourEyes":true}`} },
 			allowed("admin", 200)},
 		"GET /api/v1/entities/{key}": {func(string) req { return req{"/api/v1/entities/" + string(deviceKey), ""} },

@@ -48,6 +48,9 @@ Commands:
   incidents stop ID -m REASON     stop the running investigation (responder); its pending actions are rejected
   incidents review ID             post-incident review: times to acknowledge, contain, resolve; who decided what
   metrics [--range 30d]           MTTA, MTTR, time to contain, automation rate, pending-time distribution
+  reports daily|monthly|quarterly [-date D|-month M|-quarter Q] [-json]
+                                  the SOC's reports: open queue and SLA breaches; automation review; CISO figures
+  reports sla [SEVERITY=TIME ...]  the SLA time to acknowledge per severity; pairs (high=1h) replace it (admin)
   actions list [filters]          the action center (default: pending); starter actions list -h for filters
   actions show ID                 show one action
   actions approve ID... [-m TEXT] approve pending actions (several: of one type, in one bulk decision)
@@ -157,6 +160,8 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 		return incidents(ctx, env, args[1:])
 	case "metrics":
 		return metrics(ctx, env, args[1:])
+	case "reports":
+		return reports(ctx, env, args[1:])
 	case "intel":
 		return intelCmd(ctx, env, args[1:])
 	case "questions":

@@ -97,8 +97,27 @@ func ComputeMetrics(ctx context.Context, st *store.Store, since, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
+	m.TimeToAcknowledge, m.TimeToContain, m.TimeToResolve = ResponseTimes(times, since, time.Time{})
+	run, err := st.ExecutedActions(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	m.Automation = AutomationOf(run)
+	waits, expired, err := st.PendingSeconds(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	m.Pending = Pending{Stat: Summarise(waits), Expired: expired, Buckets: buckets(waits)}
+	return m, nil
+}
+
+// ResponseTimes computes the time to acknowledge, contain and resolve
+// over the milestones in [since, until) (a zero until: no end) of the
+// incidents given: each measured from the incident's creation, a
+// negative one counted as 0. The dashboard and the reports use it.
+func ResponseTimes(times []store.IncidentTimes, since, until time.Time) (acknowledge, contain, resolve Stat) {
 	var ack, cont, res []float64
-	inWindow := func(t *time.Time) bool { return t != nil && !t.Before(since) }
+	inWindow := func(t *time.Time) bool { return t != nil && !t.Before(since) && (until.IsZero() || t.Before(until)) }
 	for _, it := range times {
 		if inWindow(it.AcknowledgedAt) {
 			ack = append(ack, max(0, it.AcknowledgedAt.Sub(it.CreatedAt).Seconds()))
@@ -110,21 +129,16 @@ func ComputeMetrics(ctx context.Context, st *store.Store, since, now time.Time) 
 			res = append(res, max(0, it.ResolvedAt.Sub(it.CreatedAt).Seconds()))
 		}
 	}
-	m.TimeToAcknowledge, m.TimeToContain, m.TimeToResolve = Summarise(ack), Summarise(cont), Summarise(res)
-	run, err := st.ExecutedActions(ctx, since)
-	if err != nil {
-		return nil, err
-	}
-	m.Automation = Automation{Executed: run.Executed, Automated: run.Automated}
+	return Summarise(ack), Summarise(cont), Summarise(res)
+}
+
+// AutomationOf is the automation rate of the counted actions.
+func AutomationOf(run store.ActionRun) Automation {
+	a := Automation{Executed: run.Executed, Automated: run.Automated}
 	if run.Executed > 0 {
-		m.Automation.Ratio = float64(run.Automated) / float64(run.Executed)
+		a.Ratio = float64(run.Automated) / float64(run.Executed)
 	}
-	waits, expired, err := st.PendingSeconds(ctx, since)
-	if err != nil {
-		return nil, err
-	}
-	m.Pending = Pending{Stat: Summarise(waits), Expired: expired, Buckets: buckets(waits)}
-	return m, nil
+	return a
 }
 
 // Summarise gives the count, mean, median and 90th percentile (nearest

@@ -53,13 +53,18 @@ type ActionRun struct {
 func (s *Store) ExecutedActions(ctx context.Context, since time.Time) (ActionRun, error) {
 	var out ActionRun
 	err := s.db.GetContext(ctx, &out, s.db.Rebind(`SELECT COUNT(*) AS executed,
-		COALESCE(SUM(CASE WHEN decided_by = '' OR decided_by LIKE 'system:%' THEN 1 ELSE 0 END), 0) AS automated
-		FROM actions WHERE started_at IS NOT NULL AND started_at >= ? AND type <> ?`), utc(since), expandScope)
+		COALESCE(SUM(CASE WHEN `+automatedSQL+` THEN 1 ELSE 0 END), 0) AS automated
+		FROM actions a WHERE started_at IS NOT NULL AND started_at >= ? AND type <> ?`), utc(since), expandScope)
 	if err != nil {
 		return out, fmt.Errorf("count executed actions: %w", err)
 	}
 	return out, nil
 }
+
+// automatedSQL is true for an action aliased a that no person decided:
+// policy (or AIR itself) approved it. The automation rate counts these,
+// here and in the reports (ExecutedIn).
+const automatedSQL = `(a.decided_by = '' OR a.decided_by LIKE 'system:%')`
 
 // expandScope is workflows.ExpandScope (the store does not import
 // workflows).

@@ -63,6 +63,9 @@ type bar struct {
 	Count int
 	Width float64
 	Class string
+	// Unit follows the count on the report pages ("%"); empty on the
+	// dashboard.
+	Unit string
 }
 
 func (p *pages) dashboard(w http.ResponseWriter, r *http.Request) error {

@@ -110,6 +110,9 @@ type Server struct {
 	// Notes is the notification delivery history (admins); nil: no
 	// notifications page.
 	Notes Notifications
+	// Reports are the daily, monthly and quarterly reports; nil: no
+	// report pages.
+	Reports Reports
 	// Scope filters the feed for principals scoped to device groups;
 	// with Feed set and Scope nil, scoped principals only hear that
 	// something changed, never what.
@@ -159,9 +162,10 @@ func (s *Server) Handler() (http.Handler, error) {
 	for k, f := range incidentFuncs {
 		funcs[k] = f
 	}
-	for _, name := range []string{"signin", "pending", "history", "error", "queue", "incident", "review", "dashboard", "sources", "notifications", "entity"} {
+	for _, name := range []string{"signin", "pending", "history", "error", "queue", "incident", "review", "dashboard", "sources", "notifications", "entity",
+		"reports", "report_daily", "report_monthly", "report_quarterly"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/filters.html",
-			"templates/parts.html", "templates/story.html", "templates/"+name+".html")
+			"templates/parts.html", "templates/story.html", "templates/reportparts.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse page %s: %w", name, err)
 		}
@@ -198,6 +202,10 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /entities", p.session(p.findEntity))
 	mux.Handle("GET /dashboard", p.session(p.dashboard))
 	mux.Handle("GET /sources", p.session(p.sources))
+	mux.Handle("GET /reports", p.session(p.reports))
+	mux.Handle("GET /reports/daily", p.session(p.dailyReport))
+	mux.Handle("GET /reports/monthly", p.session(p.monthlyReport))
+	mux.Handle("GET /reports/quarterly", p.session(p.quarterlyReport))
 	mux.Handle("GET /notifications", p.session(p.notifications))
 	mux.Handle("POST /notifications/test", p.session(p.testNotification))
 	mux.Handle("GET /live", p.session(p.live))
@@ -370,6 +378,7 @@ type view struct {
 	Dash      *dashView
 	Feeds     *api.SourcesResponse // the sources page
 	Notes     *notesView           // the notifications page
+	Report    *reportView          // the report pages
 
 	// Live is what the page follows on the change feed: "incidents",
 	// "actions" or "incident:<id>"; empty: nothing (the top bar's count

@@ -78,7 +78,7 @@ func newSiteWith(t *testing.T, limiter *auth.Limiter) *site {
 	hub := &events.Hub{}
 	st.SetPublisher(hub)
 	t.Cleanup(hub.Close)
-	h, err := (&web.Server{Center: center, Incidents: center, Reviews: center, Entities: center, Auth: access, Log: log, Limiter: limiter,
+	h, err := (&web.Server{Center: center, Incidents: center, Reviews: center, Reports: center, Entities: center, Auth: access, Log: log, Limiter: limiter,
 		Feed: hub, Scope: center, Notes: center}).Handler()
 	if err != nil {
 		t.Fatal(err)
