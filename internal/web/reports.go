@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"github.com/airsoc/air/internal/actions"
 	"math"
 	"net/http"
 	"net/url"
@@ -134,7 +135,7 @@ func (p *pages) monthlyReport(w http.ResponseWriter, r *http.Request) error {
 	}
 	var byType, det []report.Count
 	for _, l := range m.ByType {
-		byType = append(byType, report.Count{Label: l.Type, Count: int(math.Round(100 * l.Ratio))})
+		byType = append(byType, report.Count{Label: actions.Label(l.Type), Count: int(math.Round(100 * l.Ratio))})
 	}
 	for _, d := range m.Detectors {
 		det = append(det, report.Count{Label: d.Detector, Count: d.Incidents})
