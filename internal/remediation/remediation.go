@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"go.temporal.io/sdk/activity"
+
 	"github.com/airsoc/air/internal/domain"
 )
 
@@ -74,4 +76,34 @@ func StringParam(p map[string]any, name, def string) string {
 		return s
 	}
 	return def
+}
+
+// Heartbeat records detail in the running activity's heartbeat — what this
+// attempt asked the vendor for (a machine action id, a host, a user) — so
+// that a retry after a crash recognises it (Resumed). Outside an activity
+// (tests, tools) it does nothing.
+func Heartbeat(ctx context.Context, detail string) {
+	if activity.IsActivity(ctx) {
+		activity.RecordHeartbeat(ctx, detail)
+	}
+}
+
+// Resumed returns the detail an earlier attempt of this activity left in
+// its heartbeat, if any.
+func Resumed(ctx context.Context) (string, bool) {
+	if !activity.IsActivity(ctx) || !activity.HasHeartbeatDetails(ctx) {
+		return "", false
+	}
+	var detail string
+	if activity.GetHeartbeatDetails(ctx, &detail) != nil {
+		return "", false
+	}
+	return detail, true
+}
+
+// ResumedWith reports whether an earlier attempt of this activity left
+// exactly detail in its heartbeat: it asked the vendor for this.
+func ResumedWith(ctx context.Context, detail string) bool {
+	got, ok := Resumed(ctx)
+	return ok && got == detail
 }

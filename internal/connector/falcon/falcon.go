@@ -42,7 +42,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"go.temporal.io/sdk/activity"
 
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
@@ -166,7 +165,7 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 	if err != nil {
 		return remediation.Result{}, err
 	}
-	asked := resumed(ctx, aid)
+	asked := remediation.ResumedWith(ctx, aid)
 	switch {
 	case asked && (dev.Status == op.pending || dev.Status == op.want):
 		return c.follow(ctx, op, dev, true, "asked by this action before a retry"+note)
@@ -178,7 +177,7 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 		return remediation.Result{}, fmt.Errorf("falcon host %s (%s) is %s; asking for %s now would race it, the next attempt asks again",
 			dev.Hostname, aid, dev.Status, op.action)
 	}
-	heartbeat(ctx, aid)
+	remediation.Heartbeat(ctx, aid)
 	var reply struct {
 		Resources []struct{ ID string } `json:"resources"`
 	}
@@ -288,7 +287,7 @@ func (c *Client) follow(ctx context.Context, op containment, dev Device, changed
 				dev.Hostname, aid, dev.Status, op.want)
 		}
 		if changed {
-			heartbeat(ctx, aid)
+			remediation.Heartbeat(ctx, aid)
 		}
 		if err := rest.SleepContext(pctx, interval); err != nil {
 			if ctx.Err() != nil {
@@ -319,25 +318,6 @@ func (c *Client) follow(ctx context.Context, op containment, dev Device, changed
 		summary += ", " + strings.TrimPrefix(how, " ")
 	}
 	return remediation.Result{Summary: summary, Changed: changed}, nil
-}
-
-// heartbeat records that this attempt asked Falcon to act on the host, so
-// that a retry knows a pending state it finds is its own. Outside an
-// activity (tests, tools) it does nothing.
-func heartbeat(ctx context.Context, aid string) {
-	if activity.IsActivity(ctx) {
-		activity.RecordHeartbeat(ctx, aid)
-	}
-}
-
-// resumed reports whether an earlier attempt of this activity asked Falcon
-// to act on the host.
-func resumed(ctx context.Context, aid string) bool {
-	if !activity.IsActivity(ctx) || !activity.HasHeartbeatDetails(ctx) {
-		return false
-	}
-	var detail string
-	return activity.GetHeartbeatDetails(ctx, &detail) == nil && detail == aid
 }
 
 func (c *Client) now() time.Time {

@@ -43,7 +43,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"go.temporal.io/sdk/activity"
 
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
@@ -205,7 +204,7 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 		if ma.ID == "" {
 			return remediation.Result{}, fmt.Errorf("mde %s on %s: answer has no machine action id", o.path, machine)
 		}
-		heartbeat(ctx, ma.ID)
+		remediation.Heartbeat(ctx, ma.ID)
 		return c.follow(ctx, ma.ID, false, "")
 	}
 	// 4. Someone asked already: join their machine action. Not a live
@@ -223,7 +222,7 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 	}
 	for _, ma := range running {
 		if ma.Status == Pending || ma.Status == InProgress {
-			heartbeat(ctx, joinedPrefix+ma.ID)
+			remediation.Heartbeat(ctx, joinedPrefix+ma.ID)
 			return c.follow(ctx, ma.ID, true, "")
 		}
 	}
@@ -345,9 +344,9 @@ func (c *Client) follow(ctx context.Context, id string, joined bool, how string)
 			return remediation.Result{}, err
 		}
 		if joined {
-			heartbeat(ctx, joinedPrefix+id)
+			remediation.Heartbeat(ctx, joinedPrefix+id)
 		} else {
-			heartbeat(ctx, id)
+			remediation.Heartbeat(ctx, id)
 		}
 		if err == nil && ma.final() {
 			break
@@ -389,25 +388,13 @@ func (c *Client) follow(ctx context.Context, id string, joined bool, how string)
 	return remediation.Result{Summary: summary, Changed: !joined}, nil
 }
 
-// heartbeat records the machine action id in the activity's heartbeat, so
-// that a retry resumes it ("joined:<id>" for one AIR joined). Outside an
-// activity (tests, tools) it does nothing.
-func heartbeat(ctx context.Context, detail string) {
-	if activity.IsActivity(ctx) {
-		activity.RecordHeartbeat(ctx, detail)
-	}
-}
-
 const joinedPrefix = "joined:"
 
 // resumeID returns the machine action a previous attempt left in its
 // heartbeat, and whether AIR had joined it rather than asked for it.
 func resumeID(ctx context.Context) (id string, joined bool) {
-	if !activity.IsActivity(ctx) || !activity.HasHeartbeatDetails(ctx) {
-		return "", false
-	}
-	var detail string
-	if err := activity.GetHeartbeatDetails(ctx, &detail); err != nil {
+	detail, ok := remediation.Resumed(ctx)
+	if !ok {
 		return "", false
 	}
 	id, joined = strings.CutPrefix(detail, joinedPrefix)

@@ -33,8 +33,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/entity"
@@ -138,7 +136,7 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 	if u.TransitioningToStatus != "" {
 		return remediation.Result{}, fmt.Errorf("%s is %s, transitioning to %s; the next attempt acts once it has settled", who, u.Status, u.TransitioningToStatus)
 	}
-	mine := resumed(ctx, req.Type+":"+u.ID)
+	mine := remediation.ResumedWith(ctx, req.Type+":"+u.ID)
 	switch {
 	case o.done != "" && u.Status == o.done && mine:
 		return remediation.Result{Summary: fmt.Sprintf("%s is %s, by this action before a retry", who, u.Status), Changed: true}, nil
@@ -149,7 +147,7 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 	case req.Type == "user.enable" && u.Status != Suspended:
 		return remediation.Result{Summary: fmt.Sprintf("%s is not suspended (status %s), nothing to undo", who, u.Status)}, nil
 	}
-	heartbeat(ctx, req.Type+":"+u.ID)
+	remediation.Heartbeat(ctx, req.Type+":"+u.ID)
 	method := http.MethodPost
 	if req.Type == "user.revoke_sessions" {
 		method = http.MethodDelete
@@ -201,21 +199,4 @@ func (c *Client) user(ctx context.Context, idOrLogin string) (User, error) {
 		return User{}, fmt.Errorf("okta user %s: the answer has no id", idOrLogin)
 	}
 	return u, nil
-}
-
-// heartbeat records that this attempt is about to act on the user, so that
-// a retry knows the state it finds is its own doing. Outside an activity
-// (tests, tools) it does nothing.
-func heartbeat(ctx context.Context, detail string) {
-	if activity.IsActivity(ctx) {
-		activity.RecordHeartbeat(ctx, detail)
-	}
-}
-
-func resumed(ctx context.Context, detail string) bool {
-	if !activity.IsActivity(ctx) || !activity.HasHeartbeatDetails(ctx) {
-		return false
-	}
-	var got string
-	return activity.GetHeartbeatDetails(ctx, &got) == nil && got == detail
 }
