@@ -272,6 +272,28 @@ func (a *Activities) CommentIncident(ctx context.Context, incidentID int64, text
 	return classify(a.Store.AddIncidentComment(ctx, incidentID, text, "system:playbook"))
 }
 
+// VerdictRequest is a rule verdict step's: the entity, the verdict and
+// why, and the playbook and step that decided it.
+type VerdictRequest struct {
+	IncidentID     int64            `json:"incidentId"`
+	Entity         domain.EntityKey `json:"entity"`
+	Verdict        domain.Verdict   `json:"verdict"`
+	Reason         string           `json:"reason"`
+	Playbook, Step string
+}
+
+// SetRuleVerdict records a playbook rule's verdict (the <kind>.set_verdict
+// steps) and returns the verdict in effect afterwards: the rule's, or an
+// analyst's, which stands over it.
+func (a *Activities) SetRuleVerdict(ctx context.Context, req VerdictRequest) (domain.Verdict, error) {
+	e, err := a.Store.SetRuleVerdict(ctx, req.IncidentID, req.Entity,
+		store.VerdictChange{Verdict: req.Verdict, Reason: req.Reason}, req.Playbook, req.Step)
+	if err != nil {
+		return "", classify(err)
+	}
+	return e.Verdict, nil
+}
+
 // HeartbeatEvery is how often ExecuteAction tells Temporal it is alive.
 // The workflow's heartbeat timeout is a few times this, so an execution on a
 // worker that died is retried elsewhere within seconds, not at the

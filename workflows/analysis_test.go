@@ -3,6 +3,8 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -93,5 +95,24 @@ func TestAnalysisRecordsFacts(t *testing.T) {
 	}
 	if want := []string{"url.block url:http://c2.evil.example/gate"}; !slices.Equal(blocked, want) {
 		t.Errorf("actions %q, want %q", blocked, want)
+	}
+	// The rules' verdicts are AIR's, with the playbook and step as their
+	// source, beside the provider's.
+	ents, err := f.store.IncidentEntities(ctx, f.incident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdicts := map[domain.EntityKey]string{}
+	for _, e := range ents {
+		if e.Decision != nil {
+			verdicts[e.Key] = fmt.Sprintf("%s by %s %s: %s", e.Verdict, e.Decision.Source, e.Decision.By, e.Decision.Reason)
+		}
+	}
+	wantVerdicts := map[domain.EntityKey]string{
+		"url:http://c2.evil.example/gate": "malicious by rule analyze-evidence/judge_urls: named by threat intelligence (score 0)",
+		"ip:8.8.8.8":                      "noThreatsFound by rule analyze-evidence/judge_ips: listed as known-benign only",
+	}
+	if !maps.Equal(verdicts, wantVerdicts) {
+		t.Errorf("verdicts %v, want %v", verdicts, wantVerdicts)
 	}
 }

@@ -533,6 +533,20 @@ func (w *incident) finalState() domain.InvestigationState {
 	return domain.InvestigationSuccessfullyRemediated
 }
 
+// verdictChanged follows a verdict decided during the pass: an entity
+// no longer malicious leaves the uncontained ones, one newly malicious
+// joins them, so that finalState judges by the verdict in effect. The
+// playbooks' environments see it from the next pass on.
+func (w *incident) verdictChanged(key domain.EntityKey, v domain.Verdict) {
+	has := slices.Contains(w.malicious, key)
+	switch {
+	case v == domain.VerdictMalicious && !has:
+		w.malicious = append(w.malicious, key)
+	case v != domain.VerdictMalicious && has:
+		w.malicious = slices.DeleteFunc(w.malicious, func(k domain.EntityKey) bool { return k == key })
+	}
+}
+
 func (w *incident) setState(ctx workflow.Context, st domain.InvestigationState) {
 	if w.state.Investigation == st {
 		return

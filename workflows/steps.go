@@ -413,7 +413,7 @@ func (w *incident) runStep(ctx workflow.Context, snap activities.Snapshot, pc *p
 			rec.Outcome = "ran " + step.Use
 			w.state.Steps = append(w.state.Steps, rec)
 		case !step.Spec.Remediation:
-			result, err := w.bookkeeping(ctx, r.pb.Name, step, inv)
+			result, err := w.bookkeeping(ctx, r.pb.Name, r.env, step, inv)
 			if err != nil {
 				return fail(err)
 			}
@@ -654,7 +654,7 @@ func (h *handledElsewhere) Error() string {
 
 // bookkeeping runs a non-remediation step: incident bookkeeping, or evidence
 // analysis of the invocation's target. It returns the step's result line.
-func (w *incident) bookkeeping(ctx workflow.Context, pbName string, step *playbook.Step, inv playbook.Invocation) (string, error) {
+func (w *incident) bookkeeping(ctx workflow.Context, pbName string, env *playbook.Env, step *playbook.Step, inv playbook.Invocation) (string, error) {
 	lctx := localCtx(ctx)
 	action := step.Action
 	switch action {
@@ -664,6 +664,23 @@ func (w *incident) bookkeeping(ctx workflow.Context, pbName string, step *playbo
 	case "incident.comment":
 		text, _ := inv.Args["text"].(string)
 		return "", workflow.ExecuteLocalActivity(lctx, acts.CommentIncident, w.in.IncidentID, text).Get(ctx, nil)
+	case "device.set_verdict", "user.set_verdict", "mailbox.set_verdict", "file.set_verdict", "process.set_verdict",
+		"ip.set_verdict", "url.set_verdict", "message.set_verdict", "oauthApp.set_verdict":
+		// A rule's verdict: recorded with the playbook and step as its
+		// source; an analyst's verdict stands over it. Later stages, and
+		// whether the investigation may end benign, read the verdict in
+		// effect.
+		v, _ := inv.Args["verdict"].(string)
+		reason, _ := inv.Args["reason"].(string)
+		var now domain.Verdict
+		req := activities.VerdictRequest{IncidentID: w.in.IncidentID, Entity: inv.Target, Verdict: domain.Verdict(v), Reason: reason,
+			Playbook: pbName, Step: step.ID}
+		if err := workflow.ExecuteLocalActivity(lctx, acts.SetRuleVerdict, req).Get(ctx, &now); err != nil {
+			return "", err
+		}
+		w.verdictChanged(inv.Target, now)
+		playbook.SetVerdict(env, inv.Target, now)
+		return fmt.Sprintf("%s is %s", inv.TargetName, now), nil
 	case "file.analyze", "ip.analyze", "url.analyze":
 		// The facts are recorded by the activity; the step's result
 		// says what they amount to. The time is the workflow's, so a

@@ -1,6 +1,10 @@
 package actions
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/airsoc/air/internal/domain"
+)
 
 // labels are the action types as an analyst says them; the pages show
 // them, with the identifier beside (in a tooltip) for the API and CLI.
@@ -48,6 +52,18 @@ var labels = map[string]string{
 	"incident.assign":                      "Assign incident",
 	"incident.resolve":                     "Resolve incident",
 }
+
+func init() {
+	// A rule verdict on each kind reads "Decide device verdict".
+	for _, k := range verdictKinds {
+		labels[string(k)+".set_verdict"] = "Decide " + kindWords[k] + " verdict"
+	}
+}
+
+// kindWords are entity kinds as a label says them.
+var kindWords = map[domain.EntityKind]string{domain.KindDevice: "device", domain.KindUser: "user", domain.KindMailbox: "mailbox",
+	domain.KindFile: "file", domain.KindProcess: "process", domain.KindIP: "IP", domain.KindURL: "URL",
+	domain.KindMessage: "email", domain.KindOAuthApp: "OAuth app"}
 
 // Label is an action type in words ("device.isolate" → "Isolate
 // device"). A type without a label is spelled out from its identifier

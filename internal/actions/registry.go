@@ -10,6 +10,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/airsoc/air/internal/domain"
 )
@@ -328,6 +329,29 @@ var registry = []Spec{
 	{Type: "url.analyze", Target: domain.KindURL, Params: []Param{},
 		Doc: "record facts about the URL: threat-intelligence matches of the URL and its host, known-benign listings, organisation prevalence"},
 }
+
+// verdictKinds are the entity kinds a playbook rule can decide a verdict
+// on: a <kind>.set_verdict step each.
+var verdictKinds = []domain.EntityKind{domain.KindDevice, domain.KindUser, domain.KindMailbox, domain.KindFile,
+	domain.KindProcess, domain.KindIP, domain.KindURL, domain.KindMessage, domain.KindOAuthApp}
+
+// verdictParams are a rule verdict's: the verdict and why.
+var verdictParams = []Param{
+	{Name: "verdict", Type: String, Required: true, Enum: []string{"malicious", "suspicious", "noThreatsFound"},
+		Doc: "AIR's verdict on the entity"},
+	{Name: "reason", Type: String, Required: true,
+		Doc: "why, in words, usually naming the facts the rule read; shown beside the verdict and audited"},
+}
+
+func init() {
+	for _, k := range verdictKinds {
+		registry = append(registry, Spec{Type: string(k) + ".set_verdict", Target: k, Params: verdictParams,
+			Doc: "decide AIR's verdict on the " + string(k) + " by the step's rule, recorded with the playbook and step as its source; an analyst's verdict stands over it"})
+	}
+}
+
+// IsVerdict reports whether an action type is a rule verdict step.
+func IsVerdict(actionType string) bool { return strings.HasSuffix(actionType, ".set_verdict") }
 
 var (
 	classification = Param{Name: "classification", Type: String, Required: true, Enum: domain.Classifications,

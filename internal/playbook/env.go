@@ -631,3 +631,22 @@ func (v *IntelView) add(f domain.Fact) {
 		}
 	}
 }
+
+// SetVerdict puts a verdict decided in AIR during a pass into the
+// entity's views, in place, so that the playbook's later steps read it
+// (item.verdict, with verdictSource "rule"; an analyst's verdict, which
+// stands over a rule's, keeps its source).
+func SetVerdict(env *Env, key domain.EntityKey, v domain.Verdict) {
+	for _, list := range [][]EntityView{env.Devices, env.Users, env.Mailboxes, env.Files, env.Processes, env.IPs,
+		env.URLs, env.Messages, env.OAuthApps} {
+		for i := range list {
+			if domain.EntityKey(list[i].Key) != key {
+				continue
+			}
+			list[i].Verdict = string(v)
+			if list[i].VerdictSource != "analyst" {
+				list[i].VerdictSource = "rule"
+			}
+		}
+	}
+}

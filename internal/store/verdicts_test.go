@@ -69,3 +69,42 @@ func TestAnalystVerdict(t *testing.T) {
 		}
 	})
 }
+
+// TestRuleVerdict: a playbook rule's verdict is recorded with the playbook
+// and step as its source and audited once however many passes decide it
+// again; an analyst's verdict stands over a rule's.
+func TestRuleVerdict(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+		r := mustIngest(t, s, store.CorrelationRules{}, alertAt("rv1", t0, domain.SeverityHigh, userEv("bo@corp.example", domain.VerdictSuspicious)))
+		inc, key := r[0].IncidentID, domain.EntityKey("user:bo@corp.example")
+		rule := store.VerdictChange{Verdict: domain.VerdictMalicious, Reason: "signed in from a named C2 address"}
+		for range 2 {
+			e, err := s.SetRuleVerdict(ctx, inc, key, rule, "spray", "judge")
+			if err != nil || e.Verdict != domain.VerdictMalicious || e.Decision == nil || e.Decision.Source != "rule" || e.Decision.By != "spray/judge" {
+				t.Fatalf("the rule's verdict: %+v, %v", e, err)
+			}
+		}
+		audit, err := s.IncidentActivity(ctx, inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, a := range audit {
+			if a.Verb == "entity.verdict" && a.Actor == "system:playbook:spray" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d audit entries for the rule's verdict decided twice, want 1", n)
+		}
+		if _, err := s.SetVerdict(ctx, inc, key, store.VerdictChange{Verdict: domain.VerdictNoThreatsFound, Reason: "her own VPN"}, "ana"); err != nil {
+			t.Fatal(err)
+		}
+		e, err := s.SetRuleVerdict(ctx, inc, key, rule, "spray", "judge")
+		if err != nil || e.Verdict != domain.VerdictNoThreatsFound || e.Decision.Source != "analyst" {
+			t.Errorf("a rule after the analyst: %+v, %v; want the analyst's verdict to stand", e, err)
+		}
+	})
+}
