@@ -84,7 +84,7 @@ func TestReportsInBrowser(t *testing.T) {
 		// quarterly report's biggest incidents list it in any case.
 		"quarterly: the script-bearing title as text": {quarterly, `<script>alert("pwned")</script>`},
 		"daily: a breach":                {daily, "not yet"},
-		"daily: pending isolation":       {daily, "device.isolate"},
+		"daily: pending isolation":       {daily, "Isolate device"},
 		"monthly: the approval's reason": {monthly, "beaconing to a known C2"},
 		"monthly: the SLA change":        {monthly, "settings:sla"},
 		"quarterly: a tactic":            {quarterly, "InitialAccess"},
