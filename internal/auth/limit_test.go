@@ -20,39 +20,11 @@ import (
 
 // twoProcesses runs fn with two stores over one database, as two API
 // processes behind a load balancer hold them: one SQLite file opened
-// twice, and (with TEST_DATABASE_URL) one PostgreSQL schema opened twice.
-func twoProcesses(t *testing.T, fn func(t *testing.T, a, b *store.Store)) {
-	t.Helper()
-	open := func(t *testing.T, dsn string) *store.Store {
-		s, err := store.Open(context.Background(), dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		file := filepath.Join(t.TempDir(), "air.db")
-		a := open(t, file)
-		fn(t, a, open(t, file))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		dsn := storetest.SchemaURL(t)
-		if dsn == "" {
-			t.Skip("TEST_DATABASE_URL not set: PostgreSQL tests skipped")
-		}
-		a := open(t, dsn)
-		fn(t, a, open(t, dsn))
-	})
-}
-
 // TestSharedLimitHoldsAcrossProcesses: a token's requests spread over two
 // processes get one budget, not one each; Retry-After comes from the shared
 // bucket, and the budget refills with the (fake) clock.
 func TestSharedLimitHoldsAcrossProcesses(t *testing.T) {
-	twoProcesses(t, func(t *testing.T, a, b *store.Store) {
+	storetest.EachPair(t, func(t *testing.T, a, b *store.Store) {
 		now := time.Unix(1_800_000_000, 0)
 		clock := func() time.Time { return now }
 		rt := auth.Rate{PerSecond: 0.5, Burst: 20} // Allow reserves 2 at a time
@@ -95,7 +67,7 @@ func TestSharedLimitHoldsAcrossProcesses(t *testing.T) {
 // TestSharedLimitPrecision: with batches of 10, processes stay within the
 // burst plus Batch-1 per process, however their requests interleave.
 func TestSharedLimitPrecision(t *testing.T) {
-	twoProcesses(t, func(t *testing.T, a, b *store.Store) {
+	storetest.EachPair(t, func(t *testing.T, a, b *store.Store) {
 		now := time.Unix(1_800_000_000, 0)
 		rt := auth.Rate{PerSecond: 1, Burst: 100}
 		ls := []*auth.Limiter{
@@ -145,7 +117,7 @@ func TestSharedLimitPrecision(t *testing.T) {
 // one token admit its burst exactly: a process reserves one batch at a
 // time, and each spends what it reserved before it is refused.
 func TestSharedLimitUnderConcurrency(t *testing.T) {
-	twoProcesses(t, func(t *testing.T, a, b *store.Store) {
+	storetest.EachPair(t, func(t *testing.T, a, b *store.Store) {
 		rt := auth.Rate{PerSecond: 0.001, Burst: 100}
 		ls := []*auth.Limiter{{Rate: rt, Shared: a}, {Rate: rt, Shared: b}}
 		var admitted atomic.Int64
@@ -171,7 +143,7 @@ func TestSharedLimitUnderConcurrency(t *testing.T) {
 // prefix from many addresses lock that prefix out; both end with the
 // window.
 func TestSignInLockoutHoldsAcrossProcesses(t *testing.T) {
-	twoProcesses(t, func(t *testing.T, a, b *store.Store) {
+	storetest.EachPair(t, func(t *testing.T, a, b *store.Store) {
 		now := time.Unix(1_800_000_000, 0)
 		clock := func() time.Time { return now }
 		rt := auth.Rate{PerSecond: 0.1, Burst: 5}

@@ -2,45 +2,17 @@ package store_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/store/storetest"
 )
 
 // twoStores runs fn on two stores over one database, as two processes
 // would hold them: one SQLite file opened twice, and (with
-// TEST_DATABASE_URL) one PostgreSQL schema opened twice.
-func twoStores(t *testing.T, fn func(t *testing.T, a, b *store.Store)) {
-	t.Helper()
-	open := func(t *testing.T, dsn string) *store.Store {
-		s, err := store.Open(context.Background(), dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		file := filepath.Join(t.TempDir(), "air.db")
-		a := open(t, file)
-		fn(t, a, open(t, file))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		dsn := postgresSchemaURL(t)
-		if dsn == "" {
-			t.Skip("TEST_DATABASE_URL not set: PostgreSQL tests skipped")
-		}
-		a := open(t, dsn)
-		fn(t, a, open(t, dsn))
-	})
-}
-
 // TestRateLimitTakeIsABucket follows one bucket (2 a second, bursts of 3)
 // through takes, batches, a peek and a prune with a fake clock.
 func TestRateLimitTakeIsABucket(t *testing.T) {
@@ -95,7 +67,7 @@ func TestRateLimitTakeIsABucket(t *testing.T) {
 // one database (two processes) grant the bucket's burst exactly, never a
 // request twice.
 func TestRateLimitTakeAtOnceFromTwoStores(t *testing.T) {
-	twoStores(t, func(t *testing.T, a, b *store.Store) {
+	storetest.EachPair(t, func(t *testing.T, a, b *store.Store) {
 		ctx := context.Background()
 		bucket := store.RateBucket{Interval: time.Hour, Burst: 50}
 		now := time.Now()

@@ -40,6 +40,39 @@ func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	})
 }
 
+// EachPair is Each with two stores over one database, as two processes
+// hold them: one SQLite file opened twice ("sqlite"), and one PostgreSQL
+// schema opened twice, each with its own pool ("postgres").
+func EachPair(t *testing.T, fn func(t *testing.T, a, b *store.Store)) {
+	t.Helper()
+	open := func(t *testing.T, dsn string) *store.Store {
+		s, err := store.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatalf("open %s: %v", dsn, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		file := filepath.Join(t.TempDir(), "air.db")
+		a := open(t, file)
+		fn(t, a, open(t, file))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		dsn := SchemaURL(t)
+		if dsn == "" {
+			if os.Getenv("CI") != "" {
+				t.Fatal("TEST_DATABASE_URL is not set under CI")
+			}
+			t.Skip("TEST_DATABASE_URL not set: PostgreSQL tests skipped")
+		}
+		a := open(t, dsn)
+		fn(t, a, open(t, dsn))
+	})
+}
+
 // SQLite opens a store in a fresh file, closed at the end.
 func SQLite(t testing.TB) *store.Store {
 	t.Helper()
