@@ -580,21 +580,27 @@ type IntelView struct {
 // is embedded in the expression environments reflect builds, which allows
 // it no methods.)
 func AddFacts(env *Env, facts []domain.Fact) {
-	if len(facts) == 0 {
-		return
-	}
-	by := map[domain.EntityKey][]domain.Fact{}
 	for _, f := range facts {
-		by[f.Entity] = append(by[f.Entity], f)
-	}
-	for _, list := range [][]EntityView{env.Devices, env.Users, env.Mailboxes, env.Files, env.Processes, env.IPs,
-		env.URLs, env.Messages, env.OAuthApps} {
-		for i := range list {
-			for _, f := range by[domain.EntityKey(list[i].Key)] {
-				list[i].Intel.add(f)
-			}
+		if v := viewOf(env, f.Entity); v != nil {
+			v.Intel.add(f)
 		}
 	}
+}
+
+// viewOf finds the entity's view in the list of its kind; nil when the
+// environment does not hold it.
+func viewOf(env *Env, key domain.EntityKey) *EntityView {
+	kind, _, _ := strings.Cut(string(key), ":")
+	l := entityList(env, domain.EntityKind(kind))
+	if l == nil {
+		return nil
+	}
+	for i := range *l {
+		if (*l)[i].Key == string(key) {
+			return &(*l)[i]
+		}
+	}
+	return nil
 }
 
 func (v *IntelView) add(f domain.Fact) {
@@ -637,16 +643,12 @@ func (v *IntelView) add(f domain.Fact) {
 // (item.verdict, with verdictSource "rule"; an analyst's verdict, which
 // stands over a rule's, keeps its source).
 func SetVerdict(env *Env, key domain.EntityKey, v domain.Verdict) {
-	for _, list := range [][]EntityView{env.Devices, env.Users, env.Mailboxes, env.Files, env.Processes, env.IPs,
-		env.URLs, env.Messages, env.OAuthApps} {
-		for i := range list {
-			if domain.EntityKey(list[i].Key) != key {
-				continue
-			}
-			list[i].Verdict = string(v)
-			if list[i].VerdictSource != "analyst" {
-				list[i].VerdictSource = "rule"
-			}
-		}
+	view := viewOf(env, key)
+	if view == nil {
+		return
+	}
+	view.Verdict = string(v)
+	if view.VerdictSource != "analyst" {
+		view.VerdictSource = "rule"
 	}
 }
