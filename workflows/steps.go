@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/playbook"
@@ -657,15 +658,7 @@ func (h *handledElsewhere) Error() string {
 func (w *incident) bookkeeping(ctx workflow.Context, pbName string, env *playbook.Env, step *playbook.Step, inv playbook.Invocation) (string, error) {
 	lctx := localCtx(ctx)
 	action := step.Action
-	switch action {
-	case "incident.tag":
-		tags, _ := playbook.Strings(inv.Args["tags"]) // checked at load: a list of strings
-		return "", workflow.ExecuteLocalActivity(lctx, acts.TagIncident, w.in.IncidentID, tags).Get(ctx, nil)
-	case "incident.comment":
-		text, _ := inv.Args["text"].(string)
-		return "", workflow.ExecuteLocalActivity(lctx, acts.CommentIncident, w.in.IncidentID, text).Get(ctx, nil)
-	case "device.set_verdict", "user.set_verdict", "mailbox.set_verdict", "file.set_verdict", "process.set_verdict",
-		"ip.set_verdict", "url.set_verdict", "message.set_verdict", "oauthApp.set_verdict":
+	if actions.IsVerdict(action) {
 		// A rule's verdict: recorded with the playbook and step as its
 		// source; an analyst's verdict stands over it. Later stages, and
 		// whether the investigation may end benign, read the verdict in
@@ -681,6 +674,14 @@ func (w *incident) bookkeeping(ctx workflow.Context, pbName string, env *playboo
 		w.verdictChanged(inv.Target, now)
 		playbook.SetVerdict(env, inv.Target, now)
 		return fmt.Sprintf("%s is %s", inv.TargetName, now), nil
+	}
+	switch action {
+	case "incident.tag":
+		tags, _ := playbook.Strings(inv.Args["tags"]) // checked at load: a list of strings
+		return "", workflow.ExecuteLocalActivity(lctx, acts.TagIncident, w.in.IncidentID, tags).Get(ctx, nil)
+	case "incident.comment":
+		text, _ := inv.Args["text"].(string)
+		return "", workflow.ExecuteLocalActivity(lctx, acts.CommentIncident, w.in.IncidentID, text).Get(ctx, nil)
 	case "file.analyze", "ip.analyze", "url.analyze":
 		// The facts are recorded by the activity; the step's result
 		// says what they amount to. The time is the workflow's, so a
