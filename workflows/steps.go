@@ -690,6 +690,15 @@ func (w *incident) bookkeeping(ctx workflow.Context, pbName string, env *playboo
 		req := activities.AnalyzeRequest{IncidentID: w.in.IncidentID, Keys: []domain.EntityKey{inv.Target}, At: workflow.Now(ctx)}
 		err := workflow.ExecuteLocalActivity(lctx, acts.AnalyzeEntities, req).Get(ctx, &res)
 		return res.Summary, err
+	case "file.hunt", "ip.hunt", "url.hunt":
+		var res activities.HuntResult
+		req := activities.HuntRequest{IncidentID: w.in.IncidentID, Keys: []domain.EntityKey{inv.Target},
+			Playbook: pbName, Step: step.ID, At: workflow.Now(ctx)}
+		if err := workflow.ExecuteLocalActivity(lctx, acts.HuntEntities, req).Get(ctx, &res); err != nil {
+			return "", err
+		}
+		w.found = w.found || len(res.Found) > 0
+		return res.Summary, nil
 	}
 	return "", fmt.Errorf("action %s has no runner in the incident workflow", action)
 }

@@ -328,6 +328,16 @@ var registry = []Spec{
 		Doc: "record facts about the IP: threat-intelligence matches (address and networks), known-benign listings, organisation prevalence"},
 	{Type: "url.analyze", Target: domain.KindURL, Params: []Param{},
 		Doc: "record facts about the URL: threat-intelligence matches of the URL and its host, known-benign listings, organisation prevalence"},
+	// Hunting: look for the entity on other devices in AIR's store; the
+	// devices found become evidence of the investigation (scope expansion
+	// and its approval threshold apply), an open incident holding one is
+	// merged into it.
+	{Type: "file.hunt", Target: domain.KindFile, Params: []Param{},
+		Doc: "find the other devices that saw the file: they join the investigation as suspicious evidence (an open incident holding one is merged into it)"},
+	{Type: "ip.hunt", Target: domain.KindIP, Params: []Param{},
+		Doc: "find the other devices that talked to the IP address: they join the investigation as suspicious evidence (an open incident holding one is merged into it)"},
+	{Type: "url.hunt", Target: domain.KindURL, Params: []Param{},
+		Doc: "find the other devices that reached the URL: they join the investigation as suspicious evidence (an open incident holding one is merged into it)"},
 }
 
 // verdictKinds are the entity kinds a playbook rule can decide a verdict
