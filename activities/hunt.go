@@ -28,6 +28,9 @@ type HuntResult struct {
 	Found   []domain.EntityKey `json:"found"`
 	Merged  []int64            `json:"merged"`
 	Summary string             `json:"summary"`
+	// Suspected are the incident's devices the hunt made suspicious:
+	// with Found, what the investigation's next pass looks at.
+	Suspected []domain.EntityKey `json:"suspected"`
 }
 
 // MaxHuntDevices bounds the devices one hunted entity brings into an
@@ -54,8 +57,9 @@ func (a *Activities) HuntEntities(ctx context.Context, req HuntRequest) (*HuntRe
 	for _, e := range ents {
 		have[e.Key] = true
 	}
-	res := &HuntResult{Found: []domain.EntityKey{}, Merged: []int64{}}
+	res := &HuntResult{Found: []domain.EntityKey{}, Merged: []int64{}, Suspected: []domain.EntityKey{}}
 	var notes []string
+	saw := map[domain.EntityKey]string{} // device → the malicious entity's name it saw
 	step := req.Playbook + "/" + req.Step
 	for _, key := range req.Keys {
 		i := slices.IndexFunc(ents, func(e domain.Entity) bool { return e.Key == key })
@@ -74,6 +78,7 @@ func (a *Activities) HuntEntities(ctx context.Context, req HuntRequest) (*HuntRe
 		var found []domain.EntityKey
 		for _, d := range p.DeviceKeys {
 			if have[d] {
+				saw[d] = fmt.Sprintf("%s %s", e.Kind, e.Name)
 				continue
 			}
 			if len(found) == MaxHuntDevices {
@@ -103,35 +108,46 @@ func (a *Activities) HuntEntities(ctx context.Context, req HuntRequest) (*HuntRe
 				}
 			}
 			have[d] = true
+			saw[d] = fmt.Sprintf("%s %s", e.Kind, e.Name)
 			found = append(found, d)
 		}
 		res.Found = append(res.Found, found...)
 	}
-	if len(res.Found) == 0 {
-		res.Summary = "no other device saw it"
-		if len(notes) > 0 {
-			res.Summary = strings.Join(notes, "; ")
-		}
-		return res, nil
-	}
-	// The verdicts of the devices as they are now, merged alerts included.
-	ents, err = a.Store.IncidentEntities(ctx, req.IncidentID)
-	if err != nil {
-		return nil, classify(err)
-	}
-	for _, e := range ents {
-		if !slices.Contains(res.Found, e.Key) || e.Verdict == domain.VerdictMalicious || e.Verdict == domain.VerdictSuspicious {
-			continue
-		}
-		ch := store.VerdictChange{Verdict: domain.VerdictSuspicious, Reason: "evidence the investigation judged malicious was seen on it"}
-		if _, err := a.Store.SetRuleVerdict(ctx, req.IncidentID, e.Key, ch, req.Playbook, req.Step); err != nil {
+	// Every device of the incident that saw what the hunt looked for —
+	// the one it came from too — is suspect unless its alerts said more,
+	// so that the containment rules of the next pass consider it.
+	if len(saw) > 0 {
+		if ents, err = a.Store.IncidentEntities(ctx, req.IncidentID); err != nil {
 			return nil, classify(err)
 		}
 	}
-	line := fmt.Sprintf("%d other device(s) joined the investigation", len(res.Found))
-	if len(res.Merged) > 0 {
-		line += fmt.Sprintf("; merged incident(s) %v, which held them", res.Merged)
+	for _, e := range ents {
+		what, ok := saw[e.Key]
+		if !ok || e.Verdict == domain.VerdictMalicious || e.Verdict == domain.VerdictSuspicious {
+			continue
+		}
+		ch := store.VerdictChange{Verdict: domain.VerdictSuspicious, Reason: what + ", judged malicious, was seen on it"}
+		v, err := a.Store.SetRuleVerdict(ctx, req.IncidentID, e.Key, ch, req.Playbook, req.Step)
+		if err != nil {
+			return nil, classify(err)
+		}
+		if v.Verdict == domain.VerdictSuspicious {
+			res.Suspected = append(res.Suspected, e.Key)
+		}
 	}
-	res.Summary = strings.Join(append([]string{line}, notes...), "; ")
+	var lines []string
+	if len(res.Found) > 0 {
+		lines = append(lines, fmt.Sprintf("%d other device(s) joined the investigation", len(res.Found)))
+	}
+	if len(res.Merged) > 0 {
+		lines = append(lines, fmt.Sprintf("merged incident(s) %v, which held them", res.Merged))
+	}
+	if len(res.Suspected) > 0 {
+		lines = append(lines, fmt.Sprintf("%d device(s) now suspicious", len(res.Suspected)))
+	}
+	if len(lines) == 0 {
+		lines = append(lines, "no other device saw it")
+	}
+	res.Summary = strings.Join(append(lines, notes...), "; ")
 	return res, nil
 }

@@ -565,6 +565,8 @@ type IntelView struct {
 	// Benign: a known-benign list (a MISP warning list) names it, which
 	// weakens a match and is no verdict.
 	Benign bool `expr:"benign" json:"benign"`
+	// BenignLists name the known-benign lists that list it.
+	BenignLists []string `expr:"benignLists" json:"benignLists"`
 	// Devices, Users, Incidents and Alerts are the organisation
 	// prevalence: how many of each have seen its value in AIR's store.
 	Devices   int `expr:"devices" json:"devices"`
@@ -618,6 +620,9 @@ func (v *IntelView) add(f domain.Fact) {
 		}
 		if f.Kind == domain.FactIntelBenign {
 			v.Benign = true
+			if m.Feed != "" && !slices.Contains(v.BenignLists, m.Feed) {
+				v.BenignLists = append(v.BenignLists, m.Feed)
+			}
 			return
 		}
 		v.Matched = true
