@@ -99,23 +99,7 @@ func (p *pages) dailyReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sev := func(i int) string {
-		if i < len(d.Open.BySeverity) && d.Open.BySeverity[i].Label == string(domain.SeverityHigh) {
-			return "expired"
-		}
-		return ""
-	}
-	age := func(i int) string {
-		switch {
-		case i >= 3:
-			return "expired"
-		case i == 2:
-			return "late"
-		}
-		return ""
-	}
-	p.renderReport(w, r, "report_daily", "Daily report "+d.Period.Name, pr, &reportView{Daily: d, Value: d.Period.Name,
-		Charts: map[string][]bar{"severity": bars(d.Open.BySeverity, sev), "age": bars(d.Open.ByAge, age)}})
+	p.renderReport(w, r, "report_daily", report.Title(domain.ReportDaily, d.Period), pr, dailyView(d))
 	return nil
 }
 
@@ -133,21 +117,7 @@ func (p *pages) monthlyReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var byType, det []report.Count
-	for _, l := range m.ByType {
-		byType = append(byType, report.Count{Label: actions.Label(l.Type), Count: int(math.Round(100 * l.Ratio))})
-	}
-	for _, d := range m.Detectors {
-		det = append(det, report.Count{Label: d.Detector, Count: d.Incidents})
-	}
-	// Rates are drawn against 100 %, not against the largest.
-	rates := bars(append(byType, report.Count{Label: "", Count: 100}), nil)
-	rates = rates[:len(rates)-1]
-	for i := range rates {
-		rates[i].Unit = "%"
-	}
-	p.renderReport(w, r, "report_monthly", "Automation review "+m.Period.Name, pr, &reportView{Monthly: m, Value: m.Period.Name,
-		Charts: map[string][]bar{"automation": rates, "detectors": bars(det, nil)}})
+	p.renderReport(w, r, "report_monthly", report.Title(domain.ReportMonthly, m.Period), pr, monthlyView(m))
 	return nil
 }
 
@@ -165,6 +135,52 @@ func (p *pages) quarterlyReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	p.renderReport(w, r, "report_quarterly", report.Title(domain.ReportQuarterly, q.Period), pr, quarterlyView(q))
+	return nil
+}
+
+// dailyView is the daily report's page: its figures and charts.
+func dailyView(d *report.Daily) *reportView {
+	sev := func(i int) string {
+		if i < len(d.Open.BySeverity) && d.Open.BySeverity[i].Label == string(domain.SeverityHigh) {
+			return "expired"
+		}
+		return ""
+	}
+	age := func(i int) string {
+		switch {
+		case i >= 3:
+			return "expired"
+		case i == 2:
+			return "late"
+		}
+		return ""
+	}
+	return &reportView{Daily: d, Value: d.Period.Name,
+		Charts: map[string][]bar{"severity": bars(d.Open.BySeverity, sev), "age": bars(d.Open.ByAge, age)}}
+}
+
+// monthlyView is the automation review's page.
+func monthlyView(m *report.Monthly) *reportView {
+	var byType, det []report.Count
+	for _, l := range m.ByType {
+		byType = append(byType, report.Count{Label: actions.Label(l.Type), Count: int(math.Round(100 * l.Ratio))})
+	}
+	for _, d := range m.Detectors {
+		det = append(det, report.Count{Label: d.Detector, Count: d.Incidents})
+	}
+	// Rates are drawn against 100 %, not against the largest.
+	rates := bars(append(byType, report.Count{Label: "", Count: 100}), nil)
+	rates = rates[:len(rates)-1]
+	for i := range rates {
+		rates[i].Unit = "%"
+	}
+	return &reportView{Monthly: m, Value: m.Period.Name,
+		Charts: map[string][]bar{"automation": rates, "detectors": bars(det, nil)}}
+}
+
+// quarterlyView is the quarterly report's page.
+func quarterlyView(q *report.Quarterly) *reportView {
 	var incs, tactics, techniques []report.Count
 	for _, m := range q.Months {
 		incs = append(incs, report.Count{Label: m.Period.Name, Count: m.Incidents})
@@ -183,7 +199,6 @@ func (p *pages) quarterlyReport(w http.ResponseWriter, r *http.Request) error {
 		}
 		techniques = append(techniques, report.Count{Label: label, Count: t.Alerts})
 	}
-	p.renderReport(w, r, "report_quarterly", "Quarterly report "+q.Period.Name, pr, &reportView{Quarterly: q, Value: q.Period.Name,
-		Charts: map[string][]bar{"incidents": bars(incs, nil), "tactics": bars(tactics, nil), "techniques": bars(techniques, nil)}})
-	return nil
+	return &reportView{Quarterly: q, Value: q.Period.Name,
+		Charts: map[string][]bar{"incidents": bars(incs, nil), "tactics": bars(tactics, nil), "techniques": bars(techniques, nil)}}
 }

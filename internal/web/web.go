@@ -137,12 +137,8 @@ type pages struct {
 	limiter *auth.Limiter
 }
 
-// Handler parses the embedded templates and returns the pages' handler.
-func (s *Server) Handler() (http.Handler, error) {
-	p := &pages{Server: s, tmpl: map[string]*template.Template{}, limiter: s.Limiter}
-	if p.limiter == nil {
-		p.limiter = &auth.Limiter{}
-	}
+// funcs are the templates' functions.
+func (p *pages) funcs() template.FuncMap {
 	funcs := template.FuncMap{
 		"ago":   p.ago,
 		"ts":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
@@ -162,6 +158,16 @@ func (s *Server) Handler() (http.Handler, error) {
 	for k, f := range incidentFuncs {
 		funcs[k] = f
 	}
+	return funcs
+}
+
+// Handler parses the embedded templates and returns the pages' handler.
+func (s *Server) Handler() (http.Handler, error) {
+	p := &pages{Server: s, tmpl: map[string]*template.Template{}, limiter: s.Limiter}
+	if p.limiter == nil {
+		p.limiter = &auth.Limiter{}
+	}
+	funcs := p.funcs()
 	for _, name := range []string{"signin", "pending", "history", "error", "queue", "incident", "review", "dashboard", "sources", "notifications", "entity",
 		"reports", "report_daily", "report_monthly", "report_quarterly"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/filters.html",
@@ -379,6 +385,7 @@ type view struct {
 	Feeds     *api.SourcesResponse // the sources page
 	Notes     *notesView           // the notifications page
 	Report    *reportView          // the report pages
+	Doc       *docView             // a report as a whole document
 
 	// Live is what the page follows on the change feed: "incidents",
 	// "actions" or "incident:<id>"; empty: nothing (the top bar's count
