@@ -97,3 +97,14 @@ type ReportDelivery struct {
 func ReportDeliveryKey(runID int64) string {
 	return "report-run:" + strconv.FormatInt(runID, 10)
 }
+
+// ReportScheduleState is what Temporal says of a report schedule.
+type ReportScheduleState struct {
+	// Missing: Temporal has no such schedule (AIR re-creates it at start).
+	Missing bool `json:"missing,omitempty"`
+	Paused  bool `json:"paused,omitempty"`
+	// NextRuns are the next run times; RecentRuns the times the last
+	// runs were scheduled for.
+	NextRuns   []time.Time `json:"nextRuns,omitempty"`
+	RecentRuns []time.Time `json:"recentRuns,omitempty"`
+}

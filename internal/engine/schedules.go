@@ -93,29 +93,19 @@ func (e *Engine) TriggerReportSchedule(ctx context.Context, id string) error {
 	return nil
 }
 
-// ReportScheduleState is what Temporal says of a report schedule.
-type ReportScheduleState struct {
-	// Missing: Temporal has no such schedule.
-	Missing bool `json:"missing,omitempty"`
-	Paused  bool `json:"paused,omitempty"`
-	// Next are the next run times; Recent the last runs' scheduled times.
-	Next   []time.Time `json:"nextRuns,omitempty"`
-	Recent []time.Time `json:"recentRuns,omitempty"`
-}
-
 // DescribeReportSchedule reads the Temporal side of a report schedule.
-func (e *Engine) DescribeReportSchedule(ctx context.Context, id string) (*ReportScheduleState, error) {
+func (e *Engine) DescribeReportSchedule(ctx context.Context, id string) (*domain.ReportScheduleState, error) {
 	d, err := e.Client.ScheduleClient().GetHandle(ctx, workflows.ReportScheduleID(id)).Describe(ctx)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		return &ReportScheduleState{Missing: true}, nil
+		return &domain.ReportScheduleState{Missing: true}, nil
 	}
 	if err != nil {
 		return nil, unavailable("describe report schedule "+id, err)
 	}
-	st := &ReportScheduleState{Paused: d.Schedule.State.Paused, Next: d.Info.NextActionTimes}
+	st := &domain.ReportScheduleState{Paused: d.Schedule.State.Paused, NextRuns: d.Info.NextActionTimes}
 	for _, a := range d.Info.RecentActions {
-		st.Recent = append(st.Recent, a.ScheduleTime)
+		st.RecentRuns = append(st.RecentRuns, a.ScheduleTime)
 	}
 	return st, nil
 }

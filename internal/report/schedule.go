@@ -76,20 +76,8 @@ func (r ScheduleRequest) Schedule(hasChannel func(string) bool) (domain.ReportSc
 	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "Local" {
 		return s, domain.Invalid("timeZone", "unknown time zone %q; want an IANA name such as UTC or Europe/Berlin", r.TimeZone)
 	}
-	s.Channels = []string{}
-	for i, ch := range r.Channels {
-		ch = strings.TrimSpace(ch)
-		switch {
-		case ch == "":
-			return s, domain.Invalid(fmt.Sprintf("channels[%d]", i), "empty channel name")
-		case hasChannel == nil:
-			return s, domain.Invalid(fmt.Sprintf("channels[%d]", i), "no notification channels are configured (docs/notifications.md), so %q is none", ch)
-		case !hasChannel(ch):
-			return s, domain.Invalid(fmt.Sprintf("channels[%d]", i), "no notification channel %q is configured", ch)
-		}
-		if !slices.Contains(s.Channels, ch) {
-			s.Channels = append(s.Channels, ch)
-		}
+	if s.Channels, err = CheckChannels(r.Channels, hasChannel); err != nil {
+		return s, err
 	}
 	catchup := DefaultCatchup(r.Kind)
 	if r.CatchupWindow != "" {
@@ -102,6 +90,28 @@ func (r ScheduleRequest) Schedule(hasChannel func(string) bool) (domain.ReportSc
 	}
 	s.CatchupSeconds = int64(catchup / time.Second)
 	return s, nil
+}
+
+// CheckChannels checks notification channel names against the configured
+// ones (hasChannel; nil means none is configured) and returns them without
+// repeats.
+func CheckChannels(names []string, hasChannel func(string) bool) ([]string, error) {
+	out := []string{}
+	for i, ch := range names {
+		ch = strings.TrimSpace(ch)
+		switch {
+		case ch == "":
+			return nil, domain.Invalid(fmt.Sprintf("channels[%d]", i), "empty channel name")
+		case hasChannel == nil:
+			return nil, domain.Invalid(fmt.Sprintf("channels[%d]", i), "no notification channels are configured (docs/notifications.md), so %q is none", ch)
+		case !hasChannel(ch):
+			return nil, domain.Invalid(fmt.Sprintf("channels[%d]", i), "no notification channel %q is configured", ch)
+		}
+		if !slices.Contains(out, ch) {
+			out = append(out, ch)
+		}
+	}
+	return out, nil
 }
 
 // spec is the cron expression of the request's cron or calendar.
