@@ -3,8 +3,8 @@ package api
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
