@@ -23,6 +23,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/airsoc/air/internal/api"
+	"github.com/airsoc/air/internal/cli"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/engine"
 	"github.com/airsoc/air/internal/notify"
@@ -163,6 +164,31 @@ func TestReportScheduleRunsKeepsAndDelivers(t *testing.T) {
 	if len(got) != 1 || !strings.Contains(got[0], "daily report "+run.Period) || !strings.Contains(got[0], fmt.Sprintf("/reports/runs/%d", run.ID)) ||
 		!strings.Contains(got[0], "Open incidents") {
 		t.Errorf("chat got %q, want one message with the summary and the link", got)
+	}
+
+	// The command line: schedules, kept reports, one of them, its page.
+	var out bytes.Buffer
+	env := cli.Env{BaseURL: c.base, Token: c.token, Stdout: &out, Stderr: &out}
+	htmlFile := filepath.Join(t.TempDir(), "report.html")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"reports", "schedule", "list"}, made.ID},
+		{[]string{"reports", "schedule", "add", "monthly", "-hour", "7", "-day", "1", "-channel", "soc-chat"}, `the monthly report at "0 7 1 * *" (UTC), sent to soc-chat`},
+		{[]string{"reports", "schedule", "add", "weekly", "-cron", "0 7 * * 1"}, "kind: unknown report"},
+		{[]string{"reports", "runs", "-kind", "daily"}, run.Period},
+		{[]string{"reports", "run", itoa(run.ID)}, "sent to soc-chat: sent"},
+		{[]string{"reports", "run", itoa(run.ID), "-html", htmlFile}, "saved " + htmlFile},
+	} {
+		out.Reset()
+		cli.Run(ctx, env, tc.args)
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("starter %s: %s, want %q", strings.Join(tc.args, " "), out.String(), tc.want)
+		}
+	}
+	if b, err := os.ReadFile(htmlFile); err != nil || !strings.Contains(string(b), "Daily report · "+run.Period) {
+		t.Errorf("saved page: %v %.200s", err, b)
 	}
 
 	// The kept page, on its own, and its PDF.
