@@ -71,12 +71,63 @@ func (s *Server) hasChannel() func(string) bool {
 
 // noScope refuses principals limited to device groups: a kept report
 // covers every group.
-func noScope(r *http.Request) error {
-	if p := auth.FromContext(r.Context()); p != nil && p.Scoped() {
+func noScope(r *http.Request) error { return keptReader(auth.FromContext(r.Context())) }
+
+// keptReader checks that p may read kept reports: a viewer, not limited
+// to device groups.
+func keptReader(p *auth.Principal) error {
+	if err := p.Require(auth.Viewer); err != nil {
+		return err
+	}
+	if p.Scoped() {
 		return domain.Errorf(domain.KindForbidden, "kept reports cover every device group; your token is limited to %s (read /api/v1/reports/daily and the others instead)",
 			strings.Join(p.Groups, ", "))
 	}
 	return nil
+}
+
+// ReportSchedules lists the report schedules with Temporal's side
+// (viewer role).
+func (s *Server) ReportSchedules(ctx context.Context, p *auth.Principal) ([]ReportScheduleView, error) {
+	if err := p.Require(auth.Viewer); err != nil {
+		return nil, err
+	}
+	list, err := s.Store.ReportSchedules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ReportScheduleView, 0, len(list))
+	for _, rs := range list {
+		out = append(out, s.scheduleView(ctx, rs))
+	}
+	return out, nil
+}
+
+// KeptReports lists kept reports (viewer role, not scoped).
+func (s *Server) KeptReports(ctx context.Context, p *auth.Principal, q store.ReportRunQuery) (*store.ReportRunPage, error) {
+	if err := keptReader(p); err != nil {
+		return nil, err
+	}
+	return s.Store.ReportRuns(ctx, q)
+}
+
+// KeptReport reads a kept report (viewer role, not scoped).
+func (s *Server) KeptReport(ctx context.Context, p *auth.Principal, id int64) (*domain.ReportRun, error) {
+	if err := keptReader(p); err != nil {
+		return nil, err
+	}
+	return s.Store.ReportRun(ctx, id)
+}
+
+// KeptReportPDF prints a kept report's page to PDF (viewer role, not
+// scoped); unavailable when the server has no browser.
+func (s *Server) KeptReportPDF(ctx context.Context, p *auth.Principal, id int64) ([]byte, *domain.ReportRun, error) {
+	run, err := s.KeptReport(ctx, p, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	pdf, err := s.PDF.Print(ctx, []byte(run.HTML))
+	return pdf, run, err
 }
 
 // listReportSchedules answers GET /api/v1/reports/schedules.
@@ -84,13 +135,9 @@ func (s *Server) listReportSchedules(w http.ResponseWriter, r *http.Request) err
 	for k := range r.URL.Query() {
 		return domain.Invalid(k, "unknown parameter; the list takes none")
 	}
-	list, err := s.Store.ReportSchedules(r.Context())
+	out, err := s.ReportSchedules(r.Context(), auth.FromContext(r.Context()))
 	if err != nil {
 		return err
-	}
-	out := make([]ReportScheduleView, 0, len(list))
-	for _, rs := range list {
-		out = append(out, s.scheduleView(r.Context(), rs))
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
@@ -212,7 +259,7 @@ func (s *Server) listReportRuns(w http.ResponseWriter, r *http.Request) error {
 	if rq.Offset, err = intParam(r, "offset", 0, 1<<30); err != nil {
 		return err
 	}
-	page, err := s.Store.ReportRuns(r.Context(), rq)
+	page, err := s.KeptReports(r.Context(), auth.FromContext(r.Context()), rq)
 	if err != nil {
 		return err
 	}
@@ -289,7 +336,7 @@ func (s *Server) getReportRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || id <= 0 {
 		return domain.Invalid("id", "want a kept report's number, got %q", raw)
 	}
-	run, err := s.Store.ReportRun(r.Context(), id)
+	run, err := s.KeptReport(r.Context(), auth.FromContext(r.Context()), id)
 	if err != nil {
 		return err
 	}
@@ -297,7 +344,7 @@ func (s *Server) getReportRun(w http.ResponseWriter, r *http.Request) error {
 	case "", "json":
 		return writeJSON(w, http.StatusOK, run)
 	case "html":
-		writeReportHTML(w, run)
+		WriteReportHTML(w, run)
 		return nil
 	case "pdf":
 		pdf, err := s.PDF.Print(r.Context(), []byte(run.HTML))
@@ -318,10 +365,10 @@ func ReportFileName(run *domain.ReportRun) string {
 	return "air-" + string(run.Kind) + "-" + run.Period + "-" + strconv.FormatInt(run.ID, 10)
 }
 
-// writeReportHTML serves a kept report's page on its own. Its style is
+// WriteReportHTML serves a kept report's page on its own. Its style is
 // inline and it has no script: the policy allows inline style and
 // nothing else, and a sandbox keeps it from acting as AIR's origin.
-func writeReportHTML(w http.ResponseWriter, run *domain.ReportRun) {
+func WriteReportHTML(w http.ResponseWriter, run *domain.ReportRun) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", ReportCSP)
 	w.Header().Set("X-Content-Type-Options", "nosniff")

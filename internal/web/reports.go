@@ -2,14 +2,18 @@ package web
 
 import (
 	"context"
-	"github.com/airsoc/air/internal/actions"
 	"math"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
+	"github.com/airsoc/air/internal/actions"
+	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/report"
+	"github.com/airsoc/air/internal/store"
 )
 
 // Reports are the SOC's daily, monthly and quarterly reports the pages
@@ -19,6 +23,18 @@ type Reports interface {
 	MonthlyReport(ctx context.Context, p *auth.Principal, month string) (*report.Monthly, error)
 	QuarterlyReport(ctx context.Context, p *auth.Principal, quarter string) (*report.Quarterly, error)
 }
+
+// KeptReports are the report schedules and the reports kept; *api.Server
+// is one.
+type KeptReports interface {
+	ReportSchedules(ctx context.Context, p *auth.Principal) ([]api.ReportScheduleView, error)
+	KeptReports(ctx context.Context, p *auth.Principal, q store.ReportRunQuery) (*store.ReportRunPage, error)
+	KeptReport(ctx context.Context, p *auth.Principal, id int64) (*domain.ReportRun, error)
+	KeptReportPDF(ctx context.Context, p *auth.Principal, id int64) ([]byte, *domain.ReportRun, error)
+}
+
+// keptOnPage is how many kept reports the reports page lists.
+const keptOnPage = 20
 
 // reportView is what a report page shows: one of the three reports and
 // its charts.
@@ -30,6 +46,11 @@ type reportView struct {
 	Charts map[string][]bar
 	// Value is the period as asked (for the form).
 	Value string
+	// Schedules and Runs are the report schedules and the latest kept
+	// reports (the reports page); KeptNote says why they are not shown.
+	Schedules []api.ReportScheduleView
+	Runs      *store.ReportRunPage
+	KeptNote  string
 }
 
 // bars turns counts into bars, each as wide as its share of the largest.
@@ -81,8 +102,53 @@ func (p *pages) reports(w http.ResponseWriter, r *http.Request) error {
 	if _, _, err := p.reportsFor(r); err != nil {
 		return err
 	}
-	p.renderReport(w, r, "reports", "Reports", auth.FromContext(r.Context()), &reportView{})
+	pr := auth.FromContext(r.Context())
+	v := &reportView{}
+	if p.Kept != nil {
+		if pr.Scoped() {
+			v.KeptNote = "Kept reports cover every device group; your session is limited to " + strings.Join(pr.Groups, ", ") + "."
+		} else {
+			var err error
+			if v.Schedules, err = p.Kept.ReportSchedules(r.Context(), pr); err != nil {
+				return err
+			}
+			if v.Runs, err = p.Kept.KeptReports(r.Context(), pr, store.ReportRunQuery{Limit: keptOnPage}); err != nil {
+				return err
+			}
+		}
+	}
+	p.renderReport(w, r, "reports", "Reports", pr, v)
 	return nil
+}
+
+// keptReport is GET /reports/runs/{id}: the kept report's page as it was
+// made, or with .pdf its PDF.
+func (p *pages) keptReport(w http.ResponseWriter, r *http.Request) error {
+	if p.Kept == nil {
+		return domain.Errorf(domain.KindNotFound, "no page %s", r.URL.Path)
+	}
+	raw, pdf := strings.CutSuffix(r.PathValue("id"), ".pdf")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return domain.Invalid("id", "want a kept report's number, got %q", raw)
+	}
+	pr := auth.FromContext(r.Context())
+	if !pdf {
+		run, err := p.Kept.KeptReport(r.Context(), pr, id)
+		if err != nil {
+			return err
+		}
+		api.WriteReportHTML(w, run)
+		return nil
+	}
+	b, run, err := p.Kept.KeptReportPDF(r.Context(), pr, id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", `inline; filename="`+api.ReportFileName(run)+`.pdf"`)
+	_, err = w.Write(b)
+	return err
 }
 
 // dailyReport is GET /reports/daily?date=YYYY-MM-DD.

@@ -113,6 +113,9 @@ type Server struct {
 	// Reports are the daily, monthly and quarterly reports; nil: no
 	// report pages.
 	Reports Reports
+	// Kept are the report schedules and kept reports; nil: the reports
+	// page lists none.
+	Kept KeptReports
 	// Scope filters the feed for principals scoped to device groups;
 	// with Feed set and Scope nil, scoped principals only hear that
 	// something changed, never what.
@@ -212,6 +215,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /reports/daily", p.session(p.dailyReport))
 	mux.Handle("GET /reports/monthly", p.session(p.monthlyReport))
 	mux.Handle("GET /reports/quarterly", p.session(p.quarterlyReport))
+	mux.Handle("GET /reports/runs/{id}", p.session(p.keptReport))
 	mux.Handle("GET /notifications", p.session(p.notifications))
 	mux.Handle("POST /notifications/test", p.session(p.testNotification))
 	mux.Handle("GET /live", p.session(p.live))
