@@ -166,6 +166,12 @@ func TestReportScheduleRunsKeepsAndDelivers(t *testing.T) {
 		t.Errorf("chat got %q, want one message with the summary and the link", got)
 	}
 
+	if desc, err := h.Describe(ctx); err == nil && len(desc.Info.RecentActions) > 0 && desc.Info.RecentActions[0].StartWorkflowResult != nil {
+		recordWorkflowHistory(t, fmt.Sprintf("127.0.0.1:%d", port), desc.Info.RecentActions[0].StartWorkflowResult.WorkflowID, "report/daily-run-now-sent")
+	} else if os.Getenv("AIR_RECORD_HISTORIES") != "" {
+		t.Errorf("no recent run to record: %v", err)
+	}
+
 	// The command line: schedules, kept reports, one of them, its page.
 	var out bytes.Buffer
 	env := cli.Env{BaseURL: c.base, Token: c.token, Stdout: &out, Stderr: &out}
