@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
@@ -142,11 +143,17 @@ func (s *Server) listReportSchedules(w http.ResponseWriter, r *http.Request) err
 	return writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
+// describeTimeout bounds asking Temporal about one schedule.
+const describeTimeout = 5 * time.Second
+
 // scheduleView adds Temporal's side; a Temporal that does not answer
 // leaves it out (the list still shows what AIR keeps).
 func (s *Server) scheduleView(ctx context.Context, rs domain.ReportSchedule) ReportScheduleView {
 	v := ReportScheduleView{ReportSchedule: rs}
 	if s.Schedules != nil {
+		// A Temporal that does not answer must not hold the list up.
+		ctx, cancel := context.WithTimeout(ctx, describeTimeout)
+		defer cancel()
 		st, err := s.Schedules.DescribeReportSchedule(ctx, rs.ID)
 		if err != nil {
 			s.Log.WithError(err).WithField("schedule", rs.ID).Warn("describe report schedule")
