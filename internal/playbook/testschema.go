@@ -43,7 +43,7 @@ var testCaseFields = []field{
 		obj{"type": "object", "propertyNames": idSchema, "additionalProperties": answerSchema}},
 	{"inputs", "The tenant's values of the playbook's inputs for the case, by name (as starter playbooks inputs sets them); absent: the defaults.",
 		obj{"type": "object", "propertyNames": obj{"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}}},
-	{"intel", "Threat-intelligence indicators loaded before the case, for analysis steps: {feed, kind: file|ip|domain|url, value, score, family, benign: true for a known-benign list}.",
+	{"intel", "Threat-intelligence indicators loaded before the case, for analysis steps: {feed, kind: file|ip|cidr|domain|url, value, score, family, benign: true for a known-benign list}.",
 		obj{"type": "array", "items": obj{"$ref": "#/$defs/indicator"}}},
 	{"history", "Graph alerts ingested before the case's alerts, in incidents of their own or not: what hunt steps and prevalence find in the store.",
 		obj{"type": "array", "items": obj{"type": "object"}}},
@@ -111,7 +111,7 @@ var testExpectFields = []field{
 
 var testIntelFields = []field{
 	{"feed", "The feed the indicator belongs to.", obj{"type": "string"}},
-	{"kind", "What it names.", obj{"enum": []string{"file", "ip", "domain", "url"}}},
+	{"kind", "What it names.", obj{"enum": []string{"file", "ip", "cidr", "domain", "url"}}},
 	{"value", "The hash, address, domain or URL.", obj{"type": "string"}},
 	{"score", "The feed's score, 0-100.", obj{"type": "integer"}},
 	{"family", "The malware family.", obj{"type": "string"}},
