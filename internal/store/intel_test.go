@@ -14,7 +14,7 @@ import (
 )
 
 // importFeed imports indicators as the feed called name.
-func importFeed(t *testing.T, s *store.Store, name string, benign bool, ins ...intel.Indicator) *store.IntelFeed {
+func importFeed(t testing.TB, s *store.Store, name string, benign bool, ins ...intel.Indicator) *store.IntelFeed {
 	t.Helper()
 	ctx := context.Background()
 	im, err := s.BeginIntelImport(ctx, name)
