@@ -484,6 +484,49 @@ const intelSelect = `SELECT f.name AS feed, f.benign, i.kind, i.value, i.subdoma
 	FROM intel_indicators i JOIN intel_feeds f ON f.import_id = i.import_id
 	WHERE (i.valid_from IS NULL OR i.valid_from <= ?) AND (i.valid_until IS NULL OR i.valid_until > ?)`
 
+// intelLookups are LookupIntel's two queries, prepared once per store on
+// PostgreSQL: lib/pq runs an unprepared query with parameters in two round
+// trips (parse, then bind and execute), a prepared one in one, and the
+// server neither parses nor plans it again. (SQLite prepares in process,
+// for little.)
+type intelLookups struct {
+	ip, values *sqlx.Stmt
+}
+
+func (s *Store) intelLookups(ctx context.Context) (*intelLookups, error) {
+	s.lookupsMu.Lock()
+	defer s.lookupsMu.Unlock()
+	if s.lookups != nil {
+		return s.lookups, nil
+	}
+	ip, err := s.db.PreparexContext(ctx, s.db.Rebind(intelSelect+intelIPWhere))
+	if err != nil {
+		return nil, err
+	}
+	values, err := s.db.PreparexContext(ctx, s.db.Rebind(intelSelect+` AND i.kind = ? AND i.value = ANY(?) ORDER BY f.name, i.value`))
+	if err != nil {
+		ip.Close()
+		return nil, err
+	}
+	s.lookups = &intelLookups{ip: ip, values: values}
+	return s.lookups, nil
+}
+
+func (s *Store) closeIntelLookups() {
+	s.lookupsMu.Lock()
+	defer s.lookupsMu.Unlock()
+	if s.lookups != nil {
+		s.lookups.ip.Close()
+		s.lookups.values.Close()
+		s.lookups = nil
+	}
+}
+
+// intelIPWhere selects an IP's indicators and every network, in one
+// indexed query (a BitmapOr of two ranges of the primary key on
+// PostgreSQL).
+const intelIPWhere = ` AND ((i.kind = 'ip' AND i.value = ?) OR i.kind = 'cidr') ORDER BY f.name, i.kind DESC, i.value`
+
 // LookupIntel returns the indicators of live feeds that match a value of a
 // kind (ip, domain, url or file) at time at, by feed name: an IP matches
 // its address and the networks (cidr) that contain it, a domain matches
@@ -499,13 +542,23 @@ func (s *Store) LookupIntel(ctx context.Context, kind intel.Kind, value string, 
 	if kind == intel.KindDomain {
 		values = intel.ParentDomains(value)
 	}
-	q, args, err := sqlx.In(intelSelect+` AND i.kind = ? AND i.value IN (?) ORDER BY f.name, i.value`, at, at, string(kind), values)
-	if err != nil {
-		return nil, err
-	}
 	var rows []intelRow
-	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
-		return nil, fmt.Errorf("look up %s %s: %w", kind, value, err)
+	if s.dialect == Postgres {
+		st, err := s.intelLookups(ctx)
+		if err == nil {
+			err = st.values.SelectContext(ctx, &rows, at, at, string(kind), pq.Array(values))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up %s %s: %w", kind, value, err)
+		}
+	} else {
+		q, args, err := sqlx.In(intelSelect+` AND i.kind = ? AND i.value IN (?) ORDER BY f.name, i.value`, at, at, string(kind), values)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
+			return nil, fmt.Errorf("look up %s %s: %w", kind, value, err)
+		}
 	}
 	out := []IntelMatch{}
 	for _, r := range rows {
@@ -527,8 +580,15 @@ func (s *Store) lookupIP(ctx context.Context, ip string, at time.Time) ([]IntelM
 		return nil, domain.Invalid("value", "not an IP address: %q", ip)
 	}
 	var rows []intelRow
-	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(intelSelect+` AND ((i.kind = 'ip' AND i.value = ?) OR i.kind = 'cidr')
-		ORDER BY f.name, i.kind DESC, i.value`), at, at, ip); err != nil {
+	if s.dialect == Postgres {
+		st, err := s.intelLookups(ctx)
+		if err == nil {
+			err = st.ip.SelectContext(ctx, &rows, at, at, ip)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up ip %s: %w", ip, err)
+		}
+	} else if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(intelSelect+intelIPWhere), at, at, ip); err != nil {
 		return nil, fmt.Errorf("look up ip %s: %w", ip, err)
 	}
 	out := []IntelMatch{}
