@@ -222,9 +222,7 @@ func (d prevalenceData) ingest(tb testing.TB, s *store.Store) {
 				Attrs: map[string]string{"sha256": f, "md5": f[32:]}}},
 			domain.Evidence{Type: "ipEvidence", Entity: &domain.Entity{Key: domain.EntityKey("ip:" + p), Kind: domain.KindIP, Name: p}},
 			domain.Evidence{Type: "urlEvidence", Entity: &domain.Entity{Key: domain.EntityKey("url:" + u), Kind: domain.KindURL, Name: u}}))
-		// Batches of 200: hosts.go's host-name query fails on SQLite
-		// ("Expression tree is too large") with 500 distinct devices.
-		if len(batch) == 200 || i == d.alerts-1 {
+		if len(batch) == 500 || i == d.alerts-1 {
 			if _, err := s.IngestAlerts(ctx, batch, store.CorrelationRules{}); err != nil {
 				tb.Fatal(err)
 			}
