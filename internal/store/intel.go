@@ -493,6 +493,8 @@ type intelLookups struct {
 	ip, values *sqlx.Stmt
 }
 
+// intelLookups returns the store's look-up statements, preparing them on
+// first use; a failed preparation is tried again by the next look-up.
 func (s *Store) intelLookups(ctx context.Context) (*intelLookups, error) {
 	s.lookupsMu.Lock()
 	defer s.lookupsMu.Unlock()
@@ -512,6 +514,7 @@ func (s *Store) intelLookups(ctx context.Context) (*intelLookups, error) {
 	return s.lookups, nil
 }
 
+// closeIntelLookups closes the look-up statements, if prepared.
 func (s *Store) closeIntelLookups() {
 	s.lookupsMu.Lock()
 	defer s.lookupsMu.Unlock()
