@@ -295,18 +295,27 @@ func (im *IntelImport) Commit(ctx context.Context, feed IntelFeed) (*IntelFeed, 
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO intel_feeds (name, import_id, format, benign, title, description,
+		r, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO intel_feeds (name, import_id, format, benign, title, description,
 				source, indicators, unsupported, skipped, duplicates, techniques, imported_by, imported_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET import_id = excluded.import_id, format = excluded.format,
 				benign = excluded.benign, title = excluded.title, description = excluded.description,
 				source = excluded.source, indicators = excluded.indicators, unsupported = excluded.unsupported,
 				skipped = excluded.skipped, duplicates = excluded.duplicates, techniques = excluded.techniques,
-				imported_by = excluded.imported_by, imported_at = excluded.imported_at`),
+				imported_by = excluded.imported_by, imported_at = excluded.imported_at
+			WHERE intel_feeds.import_id < excluded.import_id`),
 			feed.Name, im.id, feed.Format, feed.Benign, feed.Title, feed.Description, feed.Source, feed.Indicators,
 			feed.Unsupported, feed.Skipped, feed.Duplicates, feed.Techniques, feed.ImportedBy, feed.ImportedAt)
 		if err != nil {
 			return fmt.Errorf("switch feed %q: %w", im.feed, err)
+		}
+		// Two commits of one feed at the same moment on PostgreSQL both
+		// pass liveImport above (neither sees the other's uncommitted
+		// row); the WHERE keeps the later import, whichever commits last.
+		if n, err := r.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return laterImportWon(im.feed)
 		}
 		entry := AuditEntry{At: feed.ImportedAt, Actor: feed.ImportedBy, Verb: "intel.imported", Object: "feed:" + im.feed,
 			After: auditJSON(feedSummary(feed))}
@@ -340,9 +349,15 @@ func liveImport(ctx context.Context, q sqlx.ExtContext, feed string, id int64) (
 	case err != nil:
 		return 0, err
 	case cur > id:
-		return 0, domain.Errorf(domain.KindConflict, "a later import of feed %q finished first; this one is discarded", feed)
+		return 0, laterImportWon(feed)
 	}
 	return cur, nil
+}
+
+// laterImportWon is the conflict of an import that a later one of the same
+// feed overtook.
+func laterImportWon(feed string) error {
+	return domain.Errorf(domain.KindConflict, "a later import of feed %q finished first; this one is discarded", feed)
 }
 
 // Abort discards the import's indicators.
