@@ -530,6 +530,24 @@ func TestShortHostNamesJoinTheirFQDN(t *testing.T) {
 	})
 }
 
+// TestBatchOfManyHostNames ingests one batch naming 600 hosts by short
+// name, one of which is known by its FQDN: looking their names up once
+// failed on SQLite ("Expression tree is too large") from 500 on.
+func TestBatchOfManyHostNames(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		known := mustIngest(t, s, store.CorrelationRules{}, alertAt("fqdn", t0, domain.SeverityLow, host("ws-0599.corp.example")))[0]
+		var batch []*domain.Alert
+		for i := range 600 {
+			batch = append(batch, alertAt(fmt.Sprintf("m%04d", i), t0.Add(time.Minute), domain.SeverityLow, host(fmt.Sprintf("ws-%04d", i))))
+		}
+		got := mustIngest(t, s, store.CorrelationRules{}, batch...)
+		if got[599].IncidentID != known.IncidentID {
+			t.Errorf("ws-0599 by short name went to incident %d, want its FQDN's %d", got[599].IncidentID, known.IncidentID)
+		}
+	})
+}
+
 func TestLongIncidentCountsAnEntityOnce(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)

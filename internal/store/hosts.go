@@ -26,15 +26,21 @@ func (b *batch) unifyHosts(alerts []*domain.Alert) error {
 	}
 	var known []domain.EntityKey
 	err := inChunks(list, func(part []string) error {
-		var conds []string
-		var args []any
+		// The exact keys in one IN and a LIKE a label: SQLite refuses an
+		// expression deeper than 1,000, which two ORed terms a label
+		// reached with 500 labels.
+		likes := make([]string, len(part))
+		args := make([]any, 0, 2*len(part))
+		for i, l := range part {
+			likes[i] = `key LIKE ? ESCAPE '\'`
+			args = append(args, "device:"+l)
+		}
 		for _, l := range part {
-			conds = append(conds, `key = ? OR key LIKE ? ESCAPE '\'`)
-			args = append(args, "device:"+l, "device:"+likeEscape(l)+".%")
+			args = append(args, "device:"+likeEscape(l)+".%")
 		}
 		var keys []string
-		if err := b.tx.SelectContext(b.ctx, &keys, b.tx.Rebind(`SELECT key FROM entities WHERE kind = 'device' AND (`+
-			strings.Join(conds, " OR ")+`)`), args...); err != nil {
+		if err := b.tx.SelectContext(b.ctx, &keys, b.tx.Rebind(`SELECT key FROM entities WHERE kind = 'device' AND (key IN (`+
+			strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")+`) OR `+strings.Join(likes, " OR ")+`)`), args...); err != nil {
 			return fmt.Errorf("find host names: %w", err)
 		}
 		for _, k := range keys {

@@ -14,7 +14,7 @@ import (
 )
 
 // importFeed imports indicators as the feed called name.
-func importFeed(t *testing.T, s *store.Store, name string, benign bool, ins ...intel.Indicator) *store.IntelFeed {
+func importFeed(t testing.TB, s *store.Store, name string, benign bool, ins ...intel.Indicator) *store.IntelFeed {
 	t.Helper()
 	ctx := context.Background()
 	im, err := s.BeginIntelImport(ctx, name)
@@ -295,6 +295,130 @@ func TestFacts(t *testing.T) {
 		}
 		if other, _ := s.Facts(ctx, 8); len(other) != 0 {
 			t.Errorf("another incident's facts = %+v", other)
+		}
+	})
+}
+
+// TestIntelImportLarge imports a feed of several batches (benchIndicator's,
+// with a value named twice across batches and some expired), looks values
+// up, and re-imports an overlapping range over it.
+func TestIntelImportLarge(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const n = 12_345
+		load := func(from, to int) *store.IntelFeed {
+			t.Helper()
+			im, err := s.BeginIntelImport(ctx, "large")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := from; i < to; i++ {
+				if err := im.Add(ctx, benchIndicator(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			again := benchIndicator(from + 3) // named again, batches later: the first stays
+			again.Score, again.Ref = 1000, "again"
+			if err := im.Add(ctx, again); err != nil {
+				t.Fatal(err)
+			}
+			f, err := im.Commit(ctx, store.IntelFeed{Format: intel.FormatList, ImportedBy: "tester"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Indicators != to-from || f.Duplicates != 1 {
+				t.Errorf("feed: %d indicators, %d duplicates; want %d, 1", f.Indicators, f.Duplicates, to-from)
+			}
+			return f
+		}
+		check := func(from, to int) {
+			t.Helper()
+			for _, i := range []int{0, 3, 19, 39, 1234, n / 2, n/2 + 19, n - 1, n + 7, n + n/2 - 1} {
+				in := benchIndicator(i)
+				want := i >= from && i < to && in.ValidAt(benchNow)
+				got, err := s.LookupIntel(ctx, in.Kind, in.Value, benchNow)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (len(got) == 1) != want || len(got) > 1 {
+					t.Errorf("LookupIntel(%s, %s) for indicator %d = %v; want a match: %v", in.Kind, in.Value, i, got, want)
+					continue
+				}
+				if want && (got[0].Score != in.Score || got[0].Ref != in.Ref || got[0].Feed != "large") {
+					t.Errorf("indicator %d: got %+v; want score %d, ref %q", i, got[0], in.Score, in.Ref)
+				}
+			}
+		}
+		load(0, n)
+		check(0, n)
+		if in := benchIndicator(19); in.ValidUntil == nil || !in.ValidUntil.Before(benchNow) {
+			t.Fatalf("indicator 19 should have expired by %s: %+v", benchNow, in) // the checks above rely on it
+		}
+		load(n/2, n+n/2) // replaces the feed: the first half goes
+		check(n/2, n+n/2)
+		if names, err := s.IntelStagingTablesForTest(ctx); err != nil || len(names) != 0 {
+			t.Errorf("staging tables left: %v, %v", names, err)
+		}
+	})
+}
+
+// TestIntelImportOvertaken: an import that a later one of the same feed
+// overtook is refused with a conflict (on PostgreSQL as soon as it writes
+// again, since its staging table went with the later commit), and a
+// staging table that lost its rows (PostgreSQL restarted) fails the import
+// rather than committing part of it.
+func TestIntelImportOvertaken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		a, err := s.BeginIntelImport(ctx, "feed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		importFeed(t, s, "feed", false, intel.Indicator{Kind: intel.KindIP, Value: "192.0.2.1"})
+		var err2 error
+		for i := 0; i < 6000 && err2 == nil; i++ { // more than a batch: a flush
+			err2 = a.Add(ctx, benchIndicator(i))
+		}
+		if err2 == nil {
+			_, err2 = a.Commit(ctx, store.IntelFeed{Format: intel.FormatList, ImportedBy: "tester"})
+		} else {
+			a.Abort(ctx)
+		}
+		if domain.KindOf(err2) != domain.KindConflict {
+			t.Errorf("an overtaken import: %v; want a conflict", err2)
+		}
+		if got, _ := s.LookupIntel(ctx, intel.KindIP, "192.0.2.1", now); len(got) != 1 {
+			t.Errorf("the later import's indicator: %v", got)
+		}
+
+		if s.Dialect() != store.Postgres {
+			return
+		}
+		b, err := s.BeginIntelImport(ctx, "feed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 6000 {
+			if err := b.Add(ctx, benchIndicator(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		names, err := s.IntelStagingTablesForTest(ctx)
+		if err != nil || len(names) != 1 {
+			t.Fatalf("staging tables: %v, %v", names, err)
+		}
+		if err := s.ExecForTest(ctx, `TRUNCATE `+names[0]); err != nil { // as a restart does to an unlogged table
+			t.Fatal(err)
+		}
+		if _, err := b.Commit(ctx, store.IntelFeed{Format: intel.FormatList, ImportedBy: "tester"}); err == nil || !strings.Contains(err.Error(), "staging table holds") {
+			t.Errorf("commit after the staging table lost its rows: %v", err)
+		}
+		if got, _ := s.LookupIntel(ctx, intel.KindIP, "192.0.2.1", now); len(got) != 1 {
+			t.Errorf("the feed changed: %v", got)
+		}
+		if names, err := s.IntelStagingTablesForTest(ctx); err != nil || len(names) != 0 {
+			t.Errorf("staging tables left: %v, %v", names, err)
 		}
 	})
 }

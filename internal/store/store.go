@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/airsoc/air/internal/events"
@@ -45,6 +46,10 @@ type Store struct {
 	db      *sqlx.DB
 	dialect Dialect
 	pub     Publisher
+	// lookups are intel look-up statements, prepared on first use
+	// (PostgreSQL only; see intelLookups).
+	lookupsMu sync.Mutex
+	lookups   *intelLookups
 }
 
 // Publisher hears of the store's changes to incidents and actions once
@@ -120,7 +125,10 @@ func connect(dsn string) (*Store, error) {
 func (s *Store) Dialect() Dialect { return s.dialect }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeIntelLookups()
+	return s.db.Close()
+}
 
 // Ping checks that the database answers; /readyz calls it.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
