@@ -349,6 +349,7 @@ func (v *vendors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.tokens++
+		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3599,"access_token":%q}`, accessToken)
 	case p == "/hook":
 		v.hooks++

@@ -46,6 +46,7 @@ func (d *defender) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.HasSuffix(p, "/oauth2/v2.0/token") {
+		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3599,"access_token":%q}`, accessToken)
 		return
 	}

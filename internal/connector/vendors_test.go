@@ -42,6 +42,7 @@ func TestFalconAndOktaThroughTheRouter(t *testing.T) {
 				fmt.Fprint(w, `{"errors":[{"code":403,"message":"access denied, invalid client"}]}`)
 				return
 			}
+			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusCreated)
 			fmt.Fprint(w, `{"access_token":"falcon-access-1","token_type":"bearer","expires_in":1799}`)
 		case p == "/devices/entities/devices/v2" && r.Header.Get("Authorization") == "Bearer falcon-access-1":

@@ -107,6 +107,7 @@ func (f *fakeGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.tokens++
+		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":%q}`, f.bearer)
 		return
 	}

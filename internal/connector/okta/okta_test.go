@@ -86,6 +86,7 @@ func (f *fakeOkta) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.tokens++
+		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3600,"access_token":"at-%d","scope":"okta.users.manage"}`, f.tokens)
 		return
 	}

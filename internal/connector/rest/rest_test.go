@@ -139,6 +139,7 @@ func TestClientCredentialsCachesAndRenews(t *testing.T) {
 			return
 		}
 		hits++
+		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"token_type": "Bearer", "expires_in": 3599, "access_token": fmt.Sprintf("t%d", hits)})
 	}))
 	defer srv.Close()
@@ -209,6 +210,7 @@ func TestDoRetriesOnceWithAFreshTokenAfter401(t *testing.T) {
 		defer mu.Unlock()
 		if strings.HasSuffix(r.URL.Path, "/token") {
 			issued++
+			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3600,"access_token":"t%d"}`, issued)
 			return
 		}

@@ -2,9 +2,8 @@ package rest
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
 // TokenSource hands out bearer tokens.
@@ -93,64 +94,53 @@ func (c *ClientCredentials) lock() chan struct{} {
 	return c.sem
 }
 
+// acquire asks the token endpoint for a token with
+// golang.org/x/oauth2/clientcredentials (the form, the JSON answer, a
+// string or numeric expires_in), authenticating with the secret or a
+// fresh client assertion, and maps a refusal to a *StatusError as every
+// other vendor answer is.
 func (c *ClientCredentials) acquire(ctx context.Context) (string, time.Duration, error) {
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.ClientID}}
+	params := url.Values{}
+	for k, vs := range c.Extra {
+		params[k] = vs
+	}
+	cfg := clientcredentials.Config{ClientID: c.ClientID, TokenURL: c.TokenURL, EndpointParams: params,
+		AuthStyle: oauth2.AuthStyleInParams}
 	if c.Scope != "" {
-		form.Set("scope", c.Scope)
+		cfg.Scopes = []string{c.Scope}
 	}
 	if c.Assertion != nil {
 		jwt, err := c.Assertion(c.TokenURL)
 		if err != nil {
 			return "", 0, fmt.Errorf("token request for client %s: sign the client assertion: %w", c.ClientID, err)
 		}
-		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-		form.Set("client_assertion", jwt)
+		params.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		params.Set("client_assertion", jwt)
 	} else {
-		form.Set("client_secret", c.Secret.Reveal())
+		cfg.ClientSecret = c.Secret.Reveal()
 	}
-	for k, vs := range c.Extra {
-		form[k] = vs
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.TokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", 0, fmt.Errorf("token request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := httpClient(c.HTTP).Do(req)
-	if err != nil {
-		return "", 0, fmt.Errorf("token request for client %s: %w", c.ClientID, stripURL(err))
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return "", 0, fmt.Errorf("token request for client %s: read answer: %w", c.ClientID, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode >= 300 { // CrowdStrike answers 201
-		se := ErrorFromResponse("oauth", http.MethodPost, "token endpoint (client "+c.ClientID+")", resp, data, c.now())
+	tok, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, httpClient(c.HTTP)))
+	if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok && re.Response != nil {
+		se := ErrorFromResponse("oauth", http.MethodPost, "token endpoint (client "+c.ClientID+")", re.Response, re.Body, c.now())
 		if se.Status == http.StatusBadRequest && (se.Code == "invalid_client" || se.Code == "unauthorized_client") {
 			se.Status = http.StatusUnauthorized // bad credentials: forbidden, not a malformed request
 		}
 		return "", 0, se
 	}
-	var tr struct {
-		AccessToken string          `json:"access_token"`
-		TokenType   string          `json:"token_type"`
-		ExpiresIn   json.RawMessage `json:"expires_in"` // a number, or a string on some endpoints
-	}
-	if err := json.Unmarshal(data, &tr); err != nil || tr.AccessToken == "" {
-		return "", 0, fmt.Errorf("token request for client %s: answer has no access_token", c.ClientID)
-	}
-	if tr.TokenType != "" && !strings.EqualFold(tr.TokenType, "bearer") {
-		return "", 0, fmt.Errorf("token request for client %s: token type %q, want Bearer", c.ClientID, tr.TokenType)
-	}
-	secs := 3600
-	if s := strings.Trim(string(tr.ExpiresIn), `"`); s != "" {
-		if _, err := fmt.Sscan(s, &secs); err != nil || secs <= 0 {
-			secs = 3600
+	if err != nil {
+		if strings.Contains(err.Error(), "missing access_token") {
+			return "", 0, fmt.Errorf("token request for client %s: answer has no access_token", c.ClientID)
 		}
+		return "", 0, fmt.Errorf("token request for client %s: %w", c.ClientID, stripURL(err))
 	}
-	return tr.AccessToken, time.Duration(secs) * time.Second, nil
+	if tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer") {
+		return "", 0, fmt.Errorf("token request for client %s: token type %q, want Bearer", c.ClientID, tok.TokenType)
+	}
+	life := time.Hour // an answer without expires_in
+	if tok.ExpiresIn > 0 {
+		life = time.Duration(tok.ExpiresIn) * time.Second
+	}
+	return tok.AccessToken, life, nil
 }
 
 // StaticToken is a long-lived API token sent with its own scheme (Okta's

@@ -109,6 +109,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}`)
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3599,"access_token":%q}`, f.Token)
 		return
 	}
