@@ -63,8 +63,12 @@ func (c *Client) Lookups(e domain.Entity) []enrich.Lookup {
 		id = u.ID
 		return id, nil
 	}
+	ref := "{id of " + name + "}"
+	if id != "" {
+		ref = id
+	}
 	return []enrich.Lookup{
-		{Kind: domain.FactVendorRiskyUser, Call: "GET /v1.0/identityProtection/riskyUsers/{id of " + name + "}",
+		{Kind: domain.FactVendorRiskyUser, Call: "GET /v1.0/identityProtection/riskyUsers/" + ref,
 			Do: func(ctx context.Context) (any, error) {
 				uid, err := resolve(ctx)
 				if err != nil {
@@ -72,7 +76,7 @@ func (c *Client) Lookups(e domain.Entity) []enrich.Lookup {
 				}
 				return c.riskyUser(ctx, uid)
 			}},
-		{Kind: domain.FactVendorSignIns, Call: "GET /v1.0/auditLogs/signIns?$filter=userId eq '{id of " + name + "}'",
+		{Kind: domain.FactVendorSignIns, Call: "GET /v1.0/auditLogs/signIns?$filter=userId eq '" + ref + "'",
 			Do: func(ctx context.Context) (any, error) {
 				uid, err := resolve(ctx)
 				if err != nil {
