@@ -253,7 +253,9 @@ func TestEnrichmentFailures(t *testing.T) {
 				writeError(w, 403, "Forbidden", "The application does not have any of the required application permissions (File.Read.All)")
 			}},
 		{name: "401 after a fresh token", wantCalls: 2, errorKind: domain.KindForbidden, says: "HTTP 401",
-			answer: func(_ int, w http.ResponseWriter) { writeError(w, 401, "Unauthorized", "Authorization token is invalid") }},
+			answer: func(_ int, w http.ResponseWriter) {
+				writeError(w, 401, "Unauthorized", "Authorization token is invalid")
+			}},
 		{name: "429 then the answer", wantCalls: 2, wantFact: true,
 			answer: func(n int, w http.ResponseWriter) {
 				if n == 1 {
