@@ -175,7 +175,7 @@ func (a *Activities) enrichEntity(ctx context.Context, e domain.Entity, at time.
 		facts = append(facts, r.Facts...)
 		var said []string
 		for _, f := range r.Facts {
-			if s := describeVendorFact(f); s != "" {
+			if s := enrich.Describe(f); s != "" && f.Kind != domain.FactVendorError {
 				said = append(said, s)
 			}
 		}
@@ -195,52 +195,4 @@ func (a *Activities) enrichEntity(ctx context.Context, e domain.Entity, at time.
 		notes = append(notes, en.Vendor()+" "+strings.Join(said, ", "))
 	}
 	return facts, notes, cleared
-}
-
-// describeVendorFact says a vendor fact in a few words, for the step's
-// result line; "" for an error fact (said apart) or a value it cannot read.
-func describeVendorFact(f domain.Fact) string {
-	switch f.Kind {
-	case domain.FactVendorFileStats:
-		var v enrich.FileStats
-		if json.Unmarshal(f.Value, &v) == nil {
-			return fmt.Sprintf("file seen on %d devices in the organisation, %d worldwide", v.OrgPrevalence, v.GlobalPrevalence)
-		}
-	case domain.FactVendorIPStats:
-		var v enrich.IPStats
-		if json.Unmarshal(f.Value, &v) == nil {
-			return fmt.Sprintf("%d devices connected to the address", v.OrgPrevalence)
-		}
-	case domain.FactVendorLoggedOnUsers:
-		var v enrich.LoggedOnUsers
-		if json.Unmarshal(f.Value, &v) == nil {
-			admins := 0
-			for _, u := range v.Users {
-				if u.DomainAdmin {
-					admins++
-				}
-			}
-			return fmt.Sprintf("%d logged-on users (%d domain admins)", len(v.Users), admins)
-		}
-	case domain.FactVendorRelatedAlerts:
-		var v enrich.RelatedAlerts
-		if json.Unmarshal(f.Value, &v) == nil {
-			return fmt.Sprintf("%d related alerts (%d active, %d high)", len(v.Alerts), v.Active, v.HighSeverity)
-		}
-	case domain.FactVendorRiskyUser:
-		var v enrich.RiskyUser
-		if json.Unmarshal(f.Value, &v) == nil {
-			return fmt.Sprintf("user risk %s (%s)", v.RiskLevel, v.RiskState)
-		}
-	case domain.FactVendorSignIns:
-		var v enrich.SignIns
-		if json.Unmarshal(f.Value, &v) == nil {
-			s := fmt.Sprintf("%d recent sign-ins, %d failed", len(v.SignIns), v.Failed)
-			if len(v.Countries) > 0 {
-				s += ", from " + strings.Join(v.Countries, ", ")
-			}
-			return s
-		}
-	}
-	return ""
 }

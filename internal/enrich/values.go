@@ -1,6 +1,13 @@
 package enrich
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/airsoc/air/internal/domain"
+)
 
 // The values of vendor facts. Every vendor that gives a kind gives it in
 // the same shape (the lab tenant as Defender for Endpoint or Graph does),
@@ -112,4 +119,86 @@ type SignIn struct {
 // RiskAtOrAbove reports whether a Graph risk level is low, medium or high.
 func RiskAtOrAbove(level string) bool {
 	return level == "low" || level == "medium" || level == "high"
+}
+
+// Describe says a vendor fact in a few words, for a step's result line and
+// the incident page: "file seen on 3 devices in the organisation, 705012
+// worldwide", "user risk high (atRisk)", "could not tell: …". It returns ""
+// for a fact that is not a vendor's or whose value it cannot read.
+func Describe(f domain.Fact) string {
+	switch f.Kind {
+	case domain.FactVendorFileStats:
+		var v FileStats
+		if json.Unmarshal(f.Value, &v) == nil {
+			s := fmt.Sprintf("file seen on %d devices in the organisation, %d worldwide", v.OrgPrevalence, v.GlobalPrevalence)
+			if v.OrgFirstSeen != nil {
+				s += ", first in the organisation " + v.OrgFirstSeen.UTC().Format("2006-01-02")
+			}
+			return s
+		}
+	case domain.FactVendorIPStats:
+		var v IPStats
+		if json.Unmarshal(f.Value, &v) == nil {
+			return fmt.Sprintf("%d devices connected to the address", v.OrgPrevalence)
+		}
+	case domain.FactVendorLoggedOnUsers:
+		var v LoggedOnUsers
+		if json.Unmarshal(f.Value, &v) == nil {
+			var names, admins []string
+			for _, u := range v.Users {
+				names = append(names, u.Account)
+				if u.DomainAdmin {
+					admins = append(admins, u.Account)
+				}
+			}
+			s := fmt.Sprintf("%d logged-on users", len(v.Users))
+			if len(names) > 0 {
+				s += " (" + strings.Join(names, ", ") + ")"
+			}
+			if len(admins) > 0 {
+				s += ", domain admins " + strings.Join(admins, ", ")
+			}
+			return s
+		}
+	case domain.FactVendorRelatedAlerts:
+		var v RelatedAlerts
+		if json.Unmarshal(f.Value, &v) == nil {
+			s := fmt.Sprintf("%d related alerts (%d active, %d high)", len(v.Alerts), v.Active, v.HighSeverity)
+			if len(v.Alerts) > 0 {
+				s += ", latest: " + v.Alerts[0].Title
+			}
+			return s
+		}
+	case domain.FactVendorRiskyUser:
+		var v RiskyUser
+		if json.Unmarshal(f.Value, &v) == nil {
+			if !v.Listed {
+				return "user risk none (never flagged)"
+			}
+			return fmt.Sprintf("user risk %s (%s, %s)", v.RiskLevel, v.RiskState, v.RiskDetail)
+		}
+	case domain.FactVendorSignIns:
+		var v SignIns
+		if json.Unmarshal(f.Value, &v) == nil {
+			s := fmt.Sprintf("%d recent sign-ins, %d failed, %d risky", len(v.SignIns), v.Failed, v.Risky)
+			if len(v.Countries) > 0 {
+				s += ", from " + strings.Join(v.Countries, ", ")
+			}
+			return s
+		}
+	case domain.FactVendorError:
+		var v ErrorFact
+		if json.Unmarshal(f.Value, &v) == nil && len(v.Failures) > 0 {
+			var why []string
+			for _, x := range v.Failures {
+				w := x.Error
+				if x.TimedOut {
+					w += " (timed out)"
+				}
+				why = append(why, w)
+			}
+			return "could not tell: " + strings.Join(why, "; ")
+		}
+	}
+	return ""
 }
