@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -167,8 +168,21 @@ func (a *Activities) enrichEntity(ctx context.Context, e domain.Entity, at time.
 	if a.Vendors == nil {
 		return nil, nil, nil
 	}
-	for _, en := range a.Vendors.Enrichers(e.Kind) {
-		r := enrich.Run(ctx, en, e, at, a.EnrichOptions)
+	// The vendors are asked at once, each within its budget, so that the
+	// analysis ends within one budget however many enrich the kind.
+	ens := a.Vendors.Enrichers(e.Kind)
+	results := make([]enrich.Result, len(ens))
+	var wg sync.WaitGroup
+	for i, en := range ens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = enrich.Run(ctx, en, e, at, a.EnrichOptions)
+		}()
+	}
+	wg.Wait()
+	for i, en := range ens {
+		r := results[i]
 		if len(r.Facts) == 0 {
 			continue
 		}

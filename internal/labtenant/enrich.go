@@ -87,10 +87,6 @@ func (t *Tenant) Lookups(e domain.Entity) []enrich.Lookup {
 			return s
 		})}
 	case domain.KindDevice:
-		host := strings.ToUpper(strings.SplitN(e.Name, ".", 2)[0])
-		if host == "" {
-			host = "DEVICE"
-		}
 		return []enrich.Lookup{
 			lookup(domain.FactVendorLoggedOnUsers, "logged-on users of "+id, func() any {
 				out := &enrich.LoggedOnUsers{Machine: id, Users: []enrich.LogonUser{{Account: `LAB\user` + fmt.Sprint(n%50), Name: "user" + fmt.Sprint(n%50),
