@@ -155,6 +155,15 @@ func (t *Tenant) Lookups(e domain.Entity) []enrich.Lookup {
 	return nil
 }
 
+// Enrichers makes the lab alone an enrich.Source: it enriches every kind
+// it can (tests and benchmarks that run without a router).
+func (t *Tenant) Enrichers(k domain.EntityKind) []enrich.Enricher {
+	if slices.Contains(EnrichKinds, k) {
+		return []enrich.Enricher{t}
+	}
+	return nil
+}
+
 // EnrichKinds are the entity kinds the lab enriches: a fault of type
 // "enrich.<kind>" or "enrich.*" fails their look-ups.
 var EnrichKinds = []domain.EntityKind{domain.KindFile, domain.KindIP, domain.KindDevice, domain.KindUser}
