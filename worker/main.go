@@ -108,6 +108,7 @@ for a mounted secret):
 	fs.StringVar(&notifyFile, "notify", env("AIR_NOTIFY", ""), "YAML file of notification channels (SMTP, Slack, Teams) and the rules that send to them; see docs/notifications.md (AIR_NOTIFY)")
 	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", env("AIR_ADMIN_TOKEN_FILE", ""), "keep a working admin token in this file (mode 0600), made on first start; -dev defaults to <data>/admin-token (AIR_ADMIN_TOKEN_FILE)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", env("AIR_SECURE_COOKIES", "") == "true", "mark the pages' session cookies Secure, behind a TLS proxy (AIR_SECURE_COOKIES=true)")
+	fs.StringVar(&cfg.Chromium, "chromium", env("AIR_CHROMIUM", ""), "the Chromium that prints kept reports to PDF (AIR_CHROMIUM); empty: chromium on PATH, else no PDF")
 	fs.Float64Var(&cfg.RateLimit.PerSecond, "rate-limit", envFloat("AIR_RATE_LIMIT", 20), "API requests per second per token (bursts of 100), counted in the database for every API process; negative turns limiting off (AIR_RATE_LIMIT)")
 	fs.IntVar(&cfg.PlanMaxAlerts, "plan-max-alerts", envInt("AIR_PLAN_MAX_ALERTS", 0), "inline alerts one plan request may hold; 0: 500 (AIR_PLAN_MAX_ALERTS)")
 	fs.IntVar(&cfg.PlanConcurrency, "plan-concurrency", envInt("AIR_PLAN_CONCURRENCY", 0), "plan evaluations this process runs at once; 0: 2 (AIR_PLAN_CONCURRENCY)")

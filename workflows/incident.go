@@ -278,6 +278,9 @@ type incident struct {
 	// epoch counts what may change a wait step's condition: incident
 	// changes received and alerts joining.
 	epoch int
+	// found is set when a hunt step brought new evidence into the
+	// incident: the investigation runs another pass to look at it.
+	found bool
 	// failing is set when the investigation fails: questions and waits
 	// then end, cancelled.
 	failing string
@@ -336,6 +339,10 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 		// proposed twice. Side passes took some of them already; the
 		// history they made still counts toward continue-as-new.
 		more := w.drainSignals()
+		if w.found {
+			// A hunt step brought evidence: look at it in another pass.
+			w.found, more = false, true
+		}
 		if w.stop != nil || !more && w.sides == sides {
 			break
 		}

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -90,5 +91,35 @@ func TestMergedIncidentIsNotRemediatedTwice(t *testing.T) {
 	i := slices.IndexFunc(p.Steps, func(s plan.Step) bool { return s.Action == "device.isolate" })
 	if i < 0 || p.Steps[i].Outcome != plan.OutcomeCovered || !strings.Contains(p.Steps[i].Reason, isolated[0].ID) {
 		t.Errorf("plan for the bigger incident: %+v", p.Steps)
+	}
+}
+
+// TestMergedAwayIncidentRunsNoPlaybook: an incident merged into another
+// (a hunt found its device) runs no playbook when its workflow next looks:
+// the other's investigation carries on, and the empty shell is neither
+// tagged nor remediated.
+func TestMergedAwayIncidentRunsNoPlaybook(t *testing.T) {
+	f := newFixture(t, domain.VerdictMalicious)
+	ctx := context.Background()
+	at := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	res, err := f.store.IngestAlert(ctx, &domain.Alert{ID: "other-1", Title: "Odd logon", Status: domain.AlertNew,
+		Severity: domain.SeverityLow, Category: "InitialAccess", CreatedDateTime: at, LastUpdateDateTime: at,
+		Evidence: []domain.Evidence{{Type: "deviceEvidence", Entity: &domain.Entity{Key: "device:ws77", Kind: domain.KindDevice, Name: "ws77"}}}},
+		store.CorrelationRules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if merged, err := f.store.MergeFound(ctx, res.IncidentID, f.incident, store.EvidenceLink{IncidentID: res.IncidentID,
+		Entity: "device:dev42", From: "device:ws77", Step: "analyze-evidence/hunt_files", Reason: "test"}); err != nil || !merged {
+		t.Fatalf("merge: %v, %v", merged, err)
+	}
+	st := f.run()
+	if len(st.Actions) != 0 || len(f.actions()) != 0 {
+		t.Errorf("the merged-away incident proposed %+v", st.Actions)
+	}
+	if !slices.ContainsFunc(st.Steps, func(s StepRecord) bool {
+		return s.Step == "merged" && strings.Contains(s.Outcome, fmt.Sprintf("merged into incident %d", res.IncidentID))
+	}) {
+		t.Errorf("steps %+v do not say the incident was merged", st.Steps)
 	}
 }

@@ -35,3 +35,26 @@ func TestReplayRecordedHistories(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayRecordedReportHistories replays the scheduled report runs
+// recorded from the end-to-end test (testdata/report/).
+func TestReplayRecordedReportHistories(t *testing.T) {
+	files, err := filepath.Glob("testdata/report/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no recorded report histories in testdata/report/")
+	}
+	log := logrus.New()
+	log.SetLevel(logrus.WarnLevel)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflow(ReportWorkflow)
+			if err := r.ReplayWorkflowHistoryFromJSONFile(logging.NewTemporal(log), f); err != nil {
+				t.Errorf("replay %s: %v", f, err)
+			}
+		})
+	}
+}

@@ -30,6 +30,16 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	w.adopt(ctx, snap.Actions)
 	w.adoptQuestions(snap.Questions)
 	w.loaded = true
+	if snap.Incident.Status == domain.IncidentRedirected && snap.Incident.RedirectIncidentID != nil &&
+		workflow.GetVersion(ctx, mergedAwayVersion, workflow.DefaultVersion, 1) >= 1 {
+		// Merged into another incident, whose investigation carries on
+		// with this one's alerts and entities and covers its actions: no
+		// playbook runs on the empty shell. Actions already proposed are
+		// still followed to their end.
+		w.noteStep(StepRecord{Playbook: "investigation", Step: "merged", At: workflow.Now(ctx),
+			Outcome: fmt.Sprintf("merged into incident %d, whose investigation carries on", *snap.Incident.RedirectIncidentID)})
+		return nil
+	}
 
 	// Runs recorded before scope tracking existed investigate everything.
 	scoped := snap.Entities
@@ -105,6 +115,10 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	w.state.Stage = ""
 	return nil
 }
+
+// mergedAwayVersion marks runs that run no playbook on an incident merged
+// into another (status redirected): the other's investigation carries on.
+const mergedAwayVersion = "merged-away-rests"
 
 // factsVersion marks runs that read the facts again after the analysis
 // stage (LoadFacts), so that containment's rules see what analysis found.
@@ -690,6 +704,15 @@ func (w *incident) bookkeeping(ctx workflow.Context, pbName string, env *playboo
 		req := activities.AnalyzeRequest{IncidentID: w.in.IncidentID, Keys: []domain.EntityKey{inv.Target}, At: workflow.Now(ctx)}
 		err := workflow.ExecuteLocalActivity(lctx, acts.AnalyzeEntities, req).Get(ctx, &res)
 		return res.Summary, err
+	case "file.hunt", "ip.hunt", "url.hunt":
+		var res activities.HuntResult
+		req := activities.HuntRequest{IncidentID: w.in.IncidentID, Keys: []domain.EntityKey{inv.Target},
+			Playbook: pbName, Step: step.ID, At: workflow.Now(ctx)}
+		if err := workflow.ExecuteLocalActivity(lctx, acts.HuntEntities, req).Get(ctx, &res); err != nil {
+			return "", err
+		}
+		w.found = w.found || len(res.Found) > 0 || len(res.Suspected) > 0
+		return res.Summary, nil
 	}
 	return "", fmt.Errorf("action %s has no runner in the incident workflow", action)
 }

@@ -332,6 +332,16 @@ var registry = []Spec{
 		Doc: "record facts about the device from the connectors that offer them: its logged-on users and its other alerts (Defender for Endpoint); a vendor that fails gives a vendor.error fact and the step goes on"},
 	{Type: "user.analyze", Target: domain.KindUser, Params: []Param{},
 		Doc: "record facts about the user from the connectors that offer them: identity-protection risk and recent sign-ins (Microsoft Graph); a vendor that fails gives a vendor.error fact and the step goes on"},
+	// Hunting: look for the entity on other devices in AIR's store; the
+	// devices found become evidence of the investigation (scope expansion
+	// and its approval threshold apply), an open incident holding one is
+	// merged into it.
+	{Type: "file.hunt", Target: domain.KindFile, Params: []Param{},
+		Doc: "find the other devices that saw the file: they join the investigation as suspicious evidence (an open incident holding one is merged into it)"},
+	{Type: "ip.hunt", Target: domain.KindIP, Params: []Param{},
+		Doc: "find the other devices that talked to the IP address: they join the investigation as suspicious evidence (an open incident holding one is merged into it)"},
+	{Type: "url.hunt", Target: domain.KindURL, Params: []Param{},
+		Doc: "find the other devices that reached the URL: they join the investigation as suspicious evidence (an open incident holding one is merged into it)"},
 }
 
 // verdictKinds are the entity kinds a playbook rule can decide a verdict

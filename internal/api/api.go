@@ -34,6 +34,8 @@ import (
 	"github.com/airsoc/air/internal/ingest"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/printpdf"
+	"github.com/airsoc/air/internal/reportrun"
 	"github.com/airsoc/air/internal/review"
 	"github.com/airsoc/air/internal/sources"
 	"github.com/airsoc/air/internal/store"
@@ -101,6 +103,14 @@ type Server struct {
 	// Notifier sends test notifications and names the configured
 	// channels; nil means none are configured.
 	Notifier Notifier
+	// Schedules keeps report schedules in Temporal; nil: schedules
+	// cannot be made or run (503).
+	Schedules ReportScheduler
+	// Keeper makes and keeps reports on demand; nil: 503.
+	Keeper *reportrun.Keeper
+	// PDF prints kept reports; nil or without a browser: 503 naming the
+	// missing browser.
+	PDF *printpdf.Printer
 }
 
 // Route is one endpoint and the weakest role that may call it.
@@ -130,6 +140,14 @@ func (s *Server) Routes() []Route {
 		{"GET /api/v1/reports/daily", auth.Viewer, s.getDailyReport},
 		{"GET /api/v1/reports/monthly", auth.Viewer, s.getMonthlyReport},
 		{"GET /api/v1/reports/quarterly", auth.Viewer, s.getQuarterlyReport},
+		{"GET /api/v1/reports/schedules", auth.Viewer, s.listReportSchedules},
+		{"POST /api/v1/reports/schedules", auth.Admin, s.postReportSchedule},
+		{"GET /api/v1/reports/schedules/{id}", auth.Viewer, s.getReportSchedule},
+		{"DELETE /api/v1/reports/schedules/{id}", auth.Admin, s.deleteReportSchedule},
+		{"POST /api/v1/reports/schedules/{id}/run", auth.Admin, s.runReportSchedule},
+		{"GET /api/v1/reports/runs", auth.Viewer, s.listReportRuns},
+		{"POST /api/v1/reports/runs", auth.Admin, s.postReportRun},
+		{"GET /api/v1/reports/runs/{id}", auth.Viewer, s.getReportRun},
 		{"GET /metrics", auth.Viewer, s.prometheusMetrics},
 		{"GET /api/v1/incidents/export", auth.Viewer, s.exportIncidents},
 		{"PATCH /api/v1/incidents/{id}", auth.Analyst, s.patchIncident},

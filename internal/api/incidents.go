@@ -280,6 +280,10 @@ type IncidentDetail struct {
 	// Facts are what analysis steps learned about the entities (intel
 	// matches, organisation prevalence), as GET …/facts serves them.
 	Facts []domain.Fact `json:"facts"`
+	// Graph is how the investigation found entities it was not given:
+	// each edge an entity found from another by a hunt step, and the
+	// incident merged in when another one held it.
+	Graph []store.EvidenceLink `json:"graph"`
 }
 
 // Incident returns one incident with its alerts, entities, actions,
@@ -329,6 +333,9 @@ func (s *Server) Incident(ctx context.Context, p *auth.Principal, id int64) (*In
 		d.Activity = []store.AuditEntry{}
 	}
 	if d.Facts, err = s.facts(ctx, p, id); err != nil {
+		return nil, err
+	}
+	if d.Graph, err = s.Store.EvidenceLinks(ctx, id); err != nil {
 		return nil, err
 	}
 	if s.Engine != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/report"
 	"github.com/airsoc/air/internal/review"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
@@ -499,6 +500,14 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"Prevalence", store.Prevalence{}, resp},
 		{"Fact", domain.Fact{}, resp},
 		{"FactList", api.FactList{}, resp},
+		{"ReportCalendar", domain.ReportCalendar{}, req},
+		{"ReportScheduleRequest", report.ScheduleRequest{}, req},
+		{"ReportScheduleState", domain.ReportScheduleState{}, resp},
+		{"ReportSchedule", api.ReportScheduleView{}, resp},
+		{"KeepReportRequest", api.KeepRequest{}, req},
+		{"ReportDelivery", domain.ReportDelivery{}, resp},
+		{"ReportRun", domain.ReportRun{}, resp},
+		{"ReportRunPage", store.ReportRunPage{}, resp},
 	}
 	for _, c := range cases {
 		ref := c.schema
@@ -577,6 +586,7 @@ func TestOpenAPIEnumsAndParameters(t *testing.T) {
 		"listQuestions":     api.QuestionFilters,
 		"listAudit":         api.AuditFilters,
 		"listNotifications": api.NotificationFilters,
+		"listReportRuns":    api.ReportRunFilters,
 		"getMetricsSummary": {"range"},
 	} {
 		key, op := operationByID(t, doc, id)

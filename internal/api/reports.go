@@ -13,15 +13,7 @@ import (
 // SLA returns the tenant's SLA setting, or report.DefaultSLA while none
 // is stored.
 func (s *Server) SLA(ctx context.Context) (report.SLA, error) {
-	var sla report.SLA
-	ok, err := s.Store.Setting(ctx, report.SLAKey, &sla)
-	if err != nil {
-		return sla, err
-	}
-	if !ok {
-		return report.DefaultSLA(), nil
-	}
-	return sla, nil
+	return report.LoadSLA(ctx, s.Store)
 }
 
 // scopeOf is the device groups a principal is limited to (nil: all).

@@ -262,6 +262,23 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 		"GET /api/v1/reports/daily":     {func(string) req { return req{"/api/v1/reports/daily", ""} }, allowed("viewer", 200)},
 		"GET /api/v1/reports/monthly":   {func(string) req { return req{"/api/v1/reports/monthly", ""} }, allowed("viewer", 200)},
 		"GET /api/v1/reports/quarterly": {func(string) req { return req{"/api/v1/reports/quarterly?quarter=2026-Q1", ""} }, allowed("viewer", 200)},
+		"GET /api/v1/reports/schedules": {func(string) req { return req{"/api/v1/reports/schedules", ""} }, allowed("viewer", 200)},
+		"POST /api/v1/reports/schedules": {func(string) req {
+			return req{"/api/v1/reports/schedules", `{"kind":"monthly","calendar":{"dayOfMonth":"1","hour":"7"}}`}
+		},
+			allowed("admin", 201)},
+		"GET /api/v1/reports/schedules/{id}": {func(string) req { return req{"/api/v1/reports/schedules/no-such-schedule", ""} },
+			allowed("viewer", 404)}, // unknown: the role check passed
+		"DELETE /api/v1/reports/schedules/{id}": {func(string) req { return req{"/api/v1/reports/schedules/no-such-schedule", ""} },
+			allowed("admin", 404)},
+		"POST /api/v1/reports/schedules/{id}/run": {func(string) req { return req{"/api/v1/reports/schedules/no-such-schedule/run", ""} },
+			allowed("admin", 404)},
+		// A kept report covers every device group: scoped callers are refused.
+		"GET /api/v1/reports/runs": {func(string) req { return req{"/api/v1/reports/runs", ""} }, with(allowed("viewer", 200), "scoped", 403)},
+		"POST /api/v1/reports/runs": {func(string) req { return req{"/api/v1/reports/runs", `{"kind":"daily"}`} },
+			allowed("admin", 201)},
+		"GET /api/v1/reports/runs/{id}": {func(string) req { return req{"/api/v1/reports/runs/999999", ""} },
+			with(allowed("viewer", 404), "scoped", 403)},
 		"PUT /api/v1/settings/automation": {func(string) req { return req{"/api/v1/settings/automation", `{"default":"semi-all","fourEyes":true}`} },
 			allowed("admin", 200)},
 		"GET /api/v1/entities/{key}": {func(string) req { return req{"/api/v1/entities/" + string(deviceKey), ""} },

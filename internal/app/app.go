@@ -39,7 +39,9 @@ import (
 	"github.com/airsoc/air/internal/notify"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/printpdf"
 	"github.com/airsoc/air/internal/remediation"
+	"github.com/airsoc/air/internal/reportrun"
 	"github.com/airsoc/air/internal/sources"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/web"
@@ -126,6 +128,9 @@ type Config struct {
 	// incident events are still routed (to no one) and incident.notify
 	// steps fail. Give every worker process the same file.
 	Notify *notify.Config
+	// Chromium is the browser that prints kept reports to PDF; empty
+	// means $AIR_CHROMIUM, else chromium on PATH, else no PDF (503).
+	Chromium string
 	// MessageKeyFile holds the key every AIR process shares to sign the
 	// decisions and changes it sends to incident workflows (see
 	// internal/msgauth); Dev makes <DataDir>/message-key on first start,
@@ -348,6 +353,30 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	Register(w, acts)
 	RegisterSources(w, pulled)
+	// Listen before anything runs, so that the address links in reports
+	// sent from now on lead to is known; serving starts below.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	// Reports: documents rendered from the pages' templates, kept in the
+	// store, sent through the notification outbox, printed to PDF by the
+	// system's Chromium when there is one.
+	linkBase := base
+	if cfg.Notify != nil && cfg.Notify.BaseURL != "" {
+		linkBase = cfg.Notify.BaseURL
+	}
+	docs, err := web.NewReportDocuments(linkBase)
+	if err != nil {
+		return err
+	}
+	keeper := &reportrun.Keeper{Store: st, Render: docs, BaseURL: linkBase}
+	if cfg.Notify != nil {
+		keeper.Notify = notifier
+	}
+	RegisterReports(w, keeper)
 	if cfg.Role.runs() {
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
@@ -356,6 +385,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := startSources(ctx, tc, cfg.Sources); err != nil {
 			return err
 		}
+		ensureReportSchedules(ctx, st, eng, log.WithField("component", "reports"))
 		nctx, stopNotify := context.WithCancel(ctx)
 		notified := make(chan struct{})
 		go func() { defer close(notified); notifier.Run(nctx) }()
@@ -391,18 +421,17 @@ func Run(ctx context.Context, cfg Config) error {
 		PlanMaxAlerts:     cfg.PlanMaxAlerts,
 		PlanConcurrency:   cfg.PlanConcurrency,
 		Notifier:          notifier,
+		Schedules:         eng,
+		Keeper:            keeper,
+		PDF:               &printpdf.Printer{Browser: printpdf.Find(cfg.Chromium)},
 		Ready: func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		},
 	}
-	if srv.Pages, err = (&web.Server{Center: srv, Incidents: srv, Reviews: srv, Reports: srv, Entities: srv, Auth: access, Limiter: limiter, SecureCookies: cfg.SecureCookies,
+	if srv.Pages, err = (&web.Server{Center: srv, Incidents: srv, Reviews: srv, Reports: srv, Kept: srv, Entities: srv, Auth: access, Limiter: limiter, SecureCookies: cfg.SecureCookies,
 		Feed: hub, Scope: srv, Notes: srv, Log: log.WithField("component", "pages")}).Handler(); err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	handler := srv.Handler()
 	if !cfg.Role.serves() {
@@ -414,7 +443,6 @@ func Run(ctx context.Context, cfg Config) error {
 	hs.RegisterOnShutdown(hub.Close)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	base := "http://" + ln.Addr().String()
 	banner(cfg, base, books, adminToken)
 	if cfg.Listening != nil {
 		cfg.Listening(base)
@@ -429,6 +457,34 @@ func Run(ctx context.Context, cfg Config) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return hs.Shutdown(sctx)
+}
+
+// RegisterReports registers the scheduled report workflow and its
+// activities on a worker.
+func RegisterReports(w worker.Registry, k *reportrun.Keeper) {
+	w.RegisterWorkflow(workflows.ReportWorkflow)
+	w.RegisterActivity(&reportrun.Activities{Keeper: k})
+}
+
+// ensureReportSchedules re-creates the Temporal schedule of every report
+// schedule AIR keeps that Temporal lacks (a Temporal whose state was lost
+// or replaced); the ones it has are left as they are. A failure is
+// logged, not fatal: the reports on demand work without schedules.
+func ensureReportSchedules(ctx context.Context, st *store.Store, eng *engine.Engine, log logrus.FieldLogger) {
+	list, err := st.ReportSchedules(ctx)
+	if err != nil {
+		log.WithError(err).Warn("read report schedules")
+		return
+	}
+	for _, s := range list {
+		created, err := eng.CreateReportSchedule(ctx, s)
+		switch {
+		case err != nil:
+			log.WithError(err).WithField("schedule", s.ID).Warn("re-create report schedule in Temporal")
+		case created:
+			log.WithField("schedule", s.ID).Info("report schedule was missing in Temporal: re-created")
+		}
+	}
 }
 
 // Register registers the incident workflow and its activities on a worker.

@@ -20,6 +20,14 @@ import (
 // to workflow code that would break a running investigation fails CI.
 func recordHistory(t *testing.T, hostPort string, incident int64, name string) {
 	t.Helper()
+	recordWorkflowHistory(t, hostPort, domain.WorkflowID(incident), name)
+}
+
+// recordWorkflowHistory writes a workflow's history to
+// workflows/testdata/NAME.json (NAME may name a subdirectory) when
+// AIR_RECORD_HISTORIES is set.
+func recordWorkflowHistory(t *testing.T, hostPort, workflowID, name string) {
+	t.Helper()
 	if os.Getenv("AIR_RECORD_HISTORIES") == "" {
 		return
 	}
@@ -28,7 +36,7 @@ func recordHistory(t *testing.T, hostPort string, incident int64, name string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	it := c.GetWorkflowHistory(context.Background(), domain.WorkflowID(incident), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var h historypb.History
 	for it.HasNext() {
 		ev, err := it.Next()

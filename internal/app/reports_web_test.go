@@ -56,6 +56,14 @@ func TestReportsInBrowser(t *testing.T) {
 		t.Fatalf("approve: HTTP %d", code)
 	}
 	time.Sleep(1100 * time.Millisecond) // past the one-second SLA
+	// A schedule and a kept daily report, for the reports page's lists.
+	if code := admin.do(t, "POST", "/api/v1/reports/schedules", []byte(`{"kind":"daily","cron":"0 6 * * *","timeZone":"Europe/Berlin"}`), nil); code != http.StatusCreated {
+		t.Fatalf("schedule: HTTP %d", code)
+	}
+	var kept domain.ReportRun
+	if code := admin.do(t, "POST", "/api/v1/reports/runs", []byte(`{"kind":"daily"}`), &kept); code != http.StatusCreated {
+		t.Fatalf("keep: HTTP %d", code)
+	}
 
 	b := newBrowser(t, browser, admin.base+"/incidents")
 	step, read, shot := b.step, b.read, b.shot
@@ -78,6 +86,13 @@ func TestReportsInBrowser(t *testing.T) {
 	step("quarterly", chromedp.Navigate(admin.base+"/reports/quarterly"), chromedp.WaitVisible(chromedp.CSS("table.grid")))
 	quarterly := read("quarterly", chromedp.Text(chromedp.CSS("main")))
 	shot("report-quarterly")
+	keptLink := `#kept a[href="/reports/runs/` + itoa(kept.ID) + `"]`
+	step("kept reports", chromedp.Navigate(admin.base+"/reports"), chromedp.WaitVisible(chromedp.CSS(keptLink)))
+	lists := read("kept reports", chromedp.Text(chromedp.CSS("main")))
+	shot("reports-kept")
+	step("a kept report", chromedp.Click(chromedp.CSS(keptLink)), chromedp.WaitVisible(chromedp.CSS("body.report-doc table.bars")))
+	keptPage := read("a kept report", chromedp.Text(chromedp.CSS("main")))
+	shot("report-kept")
 
 	for what, c := range map[string]struct{ page, want string }{
 		// Its incident may be acknowledged within the second: the
@@ -89,6 +104,10 @@ func TestReportsInBrowser(t *testing.T) {
 		"monthly: the SLA change":        {monthly, "settings:sla"},
 		"quarterly: a tactic":            {quarterly, "InitialAccess"},
 		"quarterly: month by month":      {quarterly, "Month by month"},
+		"reports: the schedule":          {lists, "0 6 * * * Europe/Berlin"},
+		"kept: the document":             {keptPage, "Kept by AIR"},
+		"kept: its charts":               {keptPage, "Open queue by severity"},
+		"kept: a breach":                 {keptPage, "not yet"},
 	} {
 		if !strings.Contains(c.page, c.want) {
 			t.Errorf("%s: %q not in\n%.1500s", what, c.want, c.page)

@@ -51,6 +51,11 @@ Commands:
   reports daily|monthly|quarterly [-date D|-month M|-quarter Q] [-json]
                                   the SOC's reports: open queue and SLA breaches; automation review; CISO figures
   reports sla [SEVERITY=TIME ...]  the SLA time to acknowledge per severity; pairs (high=1h) replace it (admin)
+  reports schedule list|add KIND (-cron C | -hour H [-minute M -day D -weekday W]) [-tz Z] [-channel N]|delete ID|run ID
+                                  report schedules (Temporal Schedules); each run keeps the period before and sends it (admin)
+  reports runs [-kind K] [-schedule ID]   the kept reports, newest first
+  reports run ID [-json] [-html FILE] [-pdf FILE]   a kept report, or its page or PDF saved to a file
+  reports keep KIND [-period P] [-channel N]        make a report now and keep it (admin)
   actions list [filters]          the action center (default: pending); starter actions list -h for filters
   actions show ID                 show one action
   actions approve ID... [-m TEXT] approve pending actions (several: of one type, in one bulk decision)

@@ -25,6 +25,14 @@ func reports(ctx context.Context, env Env, args []string) error {
 	switch kind {
 	case "sla":
 		return reportsSLA(ctx, env, args[1:])
+	case "schedule", "schedules":
+		return reportsSchedule(ctx, env, args[1:])
+	case "runs":
+		return reportsRuns(ctx, env, args[1:])
+	case "run":
+		return reportsRun(ctx, env, args[1:])
+	case "keep":
+		return reportsKeep(ctx, env, args[1:])
 	case "daily":
 		param, example = "date", "the day, YYYY-MM-DD in UTC (default today)"
 	case "monthly":
@@ -32,7 +40,7 @@ func reports(ctx context.Context, env Env, args []string) error {
 	case "quarterly":
 		param, example = "quarter", "the quarter, YYYY-Qn (default this quarter)"
 	default:
-		return usageError{fmt.Sprintf("reports: unknown report %q; want daily, monthly, quarterly or sla", kind)}
+		return usageError{fmt.Sprintf("reports: unknown report %q; want daily, monthly, quarterly, sla, schedule, runs, run or keep", kind)}
 	}
 	fs := newFlags(env, "reports "+kind)
 	period := fs.String(param, "", example)
@@ -64,15 +72,20 @@ func reports(ctx context.Context, env Env, args []string) error {
 		printJSON(env.Stdout, rep)
 		return nil
 	}
+	printReport(env.Stdout, rep)
+	return nil
+}
+
+// printReport prints a report as tables.
+func printReport(w io.Writer, rep any) {
 	switch r := rep.(type) {
 	case *report.Daily:
-		printDaily(env.Stdout, r)
+		printDaily(w, r)
 	case *report.Monthly:
-		printMonthly(env.Stdout, r)
+		printMonthly(w, r)
 	case *report.Quarterly:
-		printQuarterly(env.Stdout, r)
+		printQuarterly(w, r)
 	}
-	return nil
 }
 
 func printHeader(w io.Writer, title string, p report.Period, scoped bool) {

@@ -571,6 +571,13 @@ type IntelView struct {
 	// Benign: a known-benign list (a MISP warning list) names it, which
 	// weakens a match and is no verdict.
 	Benign bool `expr:"benign" json:"benign"`
+	// BenignLists name the known-benign lists that list it.
+	BenignLists []string `expr:"benignLists" json:"benignLists"`
+	// BenignExact: a known-benign list names this very address, URL or
+	// file hash (a public DNS resolver, a hash known to cause false
+	// positives), not only a network or a domain it falls in (private
+	// and cloud ranges, top domains), which attackers use too.
+	BenignExact bool `expr:"benignExact" json:"benignExact"`
 	// Devices, Users, Incidents and Alerts are the organisation
 	// prevalence: how many of each have seen its value in AIR's store.
 	Devices   int `expr:"devices" json:"devices"`
@@ -616,8 +623,11 @@ func (v *IntelView) add(f domain.Fact) {
 		var m struct {
 			Feed    string `json:"feed"`
 			Matches []struct {
-				Score  int    `json:"score"`
-				Family string `json:"family"`
+				Kind       string `json:"kind"`
+				Value      string `json:"value"`
+				Subdomains bool   `json:"subdomains"`
+				Score      int    `json:"score"`
+				Family     string `json:"family"`
 			} `json:"matches"`
 		}
 		if json.Unmarshal(f.Value, &m) != nil {
@@ -625,6 +635,17 @@ func (v *IntelView) add(f domain.Fact) {
 		}
 		if f.Kind == domain.FactIntelBenign {
 			v.Benign = true
+			if m.Feed != "" && !slices.Contains(v.BenignLists, m.Feed) {
+				v.BenignLists = append(v.BenignLists, m.Feed)
+			}
+			kind, value, _ := strings.Cut(string(f.Entity), ":")
+			for _, x := range m.Matches {
+				switch {
+				case x.Kind == "file" && kind == "file",
+					(x.Kind == "ip" || x.Kind == "url") && x.Kind == kind && strings.EqualFold(x.Value, value) && !x.Subdomains:
+					v.BenignExact = true
+				}
+			}
 			return
 		}
 		v.Matched = true

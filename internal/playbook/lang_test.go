@@ -694,6 +694,24 @@ func TestChoose(t *testing.T) {
 			run: []string{"a"},
 		},
 		{
+			name: "a beside playbook runs with the fallback and beside an exclusive one",
+			files: map[string]string{
+				"s.yaml": "name: s\nversion: 1\norder: 1\nbeside: true\n",
+				"f.yaml": "name: f\nversion: 1\nfallback: true\n",
+			},
+			run: []string{"f", "s"},
+		},
+		{
+			name: "a beside playbook is not left out by an exclusive one",
+			files: map[string]string{
+				"s.yaml": "name: s\nversion: 1\norder: 1\nbeside: true\n",
+				"x.yaml": "name: x\nversion: 1\norder: 5\nexclusive: true\n",
+				"a.yaml": "name: a\nversion: 1\norder: 9\n",
+			},
+			run:  []string{"s", "x"},
+			left: []string{"a: exclusive playbook x runs alone"},
+		},
+		{
 			name: "exclusive among fallbacks",
 			files: map[string]string{
 				"a.yaml": "name: a\nversion: 1\nmatch: len(messages) > 0\n",

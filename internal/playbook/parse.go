@@ -274,8 +274,14 @@ func (l *loader) playbook(src []byte) *Playbook {
 	if n := f.vals["exclusive"]; n != nil {
 		pb.Exclusive, _ = l.boolean(n, "exclusive")
 	}
+	if n := f.vals["beside"]; n != nil {
+		pb.Beside, _ = l.boolean(n, "beside")
+		if k := f.keys["fallback"]; pb.Beside && k != nil && pb.Fallback {
+			l.errorf(k, "a beside playbook runs beside the others; it cannot also be a fallback")
+		}
+	}
 	if sub {
-		for _, key := range []string{"match", "order", "fallback", "exclusive"} {
+		for _, key := range []string{"match", "order", "fallback", "exclusive", "beside"} {
 			if k := f.keys[key]; k != nil {
 				l.errorf(k, "a sub-playbook (kind: sub) takes no %s: it runs only where a step says use: %s", key, pb.Name)
 			}

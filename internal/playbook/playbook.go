@@ -106,6 +106,10 @@ type Playbook struct {
 	// Exclusive playbooks run alone: when one matches, the other playbooks
 	// that match do not run (Select).
 	Exclusive bool
+	// Beside playbooks run beside the others (evidence analysis for every
+	// incident): they do not count as a match that keeps the fallback
+	// playbooks out, and an exclusive playbook does not leave them out.
+	Beside bool
 	// Inputs are what a sub-playbook takes from the step that uses it, or
 	// for a playbook its tenant switches (settable per tenant without
 	// editing the file; each has a default), in file order.
@@ -328,7 +332,10 @@ type Left struct {
 //     else the fallback ones are left out ("another playbook matched");
 //  2. candidates sort by Order, then Name;
 //  3. if any candidate is exclusive, the first exclusive one in that order
-//     runs alone and every other candidate is left out.
+//     runs alone and every other candidate is left out;
+//  4. beside playbooks (beside: true) that match run too, in order with
+//     the others: they neither keep the fallbacks out nor yield to an
+//     exclusive playbook.
 //
 // It is pure and deterministic: safe inside workflow code.
 func Choose(pbs []*Playbook, env *Env) (Choice, error) { return ChooseWith(pbs, env, nil) }
@@ -336,7 +343,7 @@ func Choose(pbs []*Playbook, env *Env) (Choice, error) { return ChooseWith(pbs, 
 // ChooseWith is Choose with the tenant's values of the playbooks' inputs,
 // by playbook name, which their match expressions read.
 func ChooseWith(pbs []*Playbook, env *Env, inputs map[string]map[string]any) (Choice, error) {
-	var matched, fallbacks []*Playbook
+	var matched, fallbacks, beside []*Playbook
 	for _, pb := range pbs {
 		ok, err := pb.MatchesWith(env, inputs[pb.Name])
 		if err != nil {
@@ -346,6 +353,8 @@ func ChooseWith(pbs []*Playbook, env *Env, inputs map[string]map[string]any) (Ch
 		case !ok:
 		case pb.Fallback:
 			fallbacks = append(fallbacks, pb)
+		case pb.Beside:
+			beside = append(beside, pb)
 		default:
 			matched = append(matched, pb)
 		}
@@ -369,6 +378,8 @@ func ChooseWith(pbs []*Playbook, env *Env, inputs map[string]map[string]any) (Ch
 		}
 		matched = []*Playbook{alone}
 	}
+	matched = append(matched, beside...)
+	slices.SortStableFunc(matched, byOrder)
 	c.Run = matched
 	return c, nil
 }

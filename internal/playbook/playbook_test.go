@@ -133,7 +133,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown playbook key",
 			src:  header + "stages: {}\nmatches: true\n",
-			want: []string{`t.yaml:4:1: unknown key "matches", want one of name, version, kind, order, description, match, fallback, exclusive, inputs, stages`},
+			want: []string{`t.yaml:4:1: unknown key "matches", want one of name, version, kind, order, description, match, fallback, exclusive, beside, inputs, stages`},
 		},
 		{
 			name: "unknown stage",

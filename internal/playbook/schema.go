@@ -44,6 +44,8 @@ var playbookFields = []field{
 		obj{"type": "boolean"}},
 	{"exclusive", "true: when the playbook matches an incident it runs alone: the other playbooks that match do not run. When several exclusive playbooks match, the first by order, then name, runs.",
 		obj{"type": "boolean"}},
+	{"beside", "true: the playbook runs beside the others wherever it matches (evidence analysis for every incident): it does not keep fallback playbooks out and an exclusive playbook does not leave it out.",
+		obj{"type": "boolean"}},
 	{"inputs", "Inputs, by name: a sub-playbook's take a type (device, user, mailbox, file, process, ip, url, message, string, int, bool, strings) or {type, default, description}; a playbook's are tenant switches {type: string|int|bool|strings, default, description}, each with a default, set per tenant with starter playbooks inputs. Expressions read them as inputs.NAME.",
 		obj{"type": "object", "propertyNames": obj{"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
 			"additionalProperties": obj{"$ref": "#/$defs/input"}}},

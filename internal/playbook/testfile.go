@@ -17,6 +17,7 @@ import (
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/graph"
+	"github.com/airsoc/air/internal/intel"
 	"github.com/airsoc/air/internal/policy"
 )
 
@@ -71,7 +72,21 @@ type TestCase struct {
 	// are, for diagnostics. CheckInputs checks them against the playbook.
 	Inputs     map[string]any
 	InputsLine int
-	Expect     Expectation
+	// Intel are threat-intelligence indicators loaded before the case,
+	// grouped into feeds by name, for analysis steps to find.
+	Intel []TestIndicator
+	// History are alerts ingested before the case's own (in their own
+	// incidents or not), for hunt steps and prevalence to find.
+	History []json.RawMessage
+	Expect  Expectation
+}
+
+// TestIndicator is one indicator of a test case's intel: the feed it
+// belongs to (a known-benign list when Benign) and the indicator.
+type TestIndicator struct {
+	Feed      string
+	Benign    bool
+	Indicator intel.Indicator
 }
 
 // CheckInputs checks the case's inputs against the tested playbook and
@@ -199,6 +214,9 @@ type Expectation struct {
 	// Answers are the answers the questions must end with, by ask step
 	// id; nil when not checked.
 	Answers map[string][]string
+	// Verdicts are the verdicts entities must end with, by entity key (the
+	// verdict in effect: an analyst's, a rule's, else the provider's).
+	Verdicts map[domain.EntityKey]domain.Verdict
 }
 
 // Absence is what a test case expects not to happen (expect.not): no
@@ -247,6 +265,7 @@ var (
 	testActionKeys   = names(testActionFields)
 	testNotKeys      = names(testNotFields)
 	testNotActKeys   = names(testNotActFields)
+	testIntelKeys    = names(testIntelFields)
 )
 
 // ParseTestFile decodes a playbook test file. file names it in diagnostics
@@ -438,6 +457,16 @@ func (l *loader) testCase(n *yaml.Node) (TestCase, bool) {
 	}
 	if an := f.vals["answers"]; an != nil {
 		tc.Answers = l.answers(an, "answers")
+	}
+	if in := f.vals["intel"]; in != nil {
+		for _, item := range l.list(in, "intel") {
+			if ti, ok := l.testIndicator(item); ok {
+				tc.Intel = append(tc.Intel, ti)
+			}
+		}
+	}
+	if hn := f.vals["history"]; hn != nil {
+		tc.History = l.testAlerts(hn)
 	}
 	if en := f.vals["expect"]; en == nil {
 		l.errorf(n, "test case has no expect: say what the playbook must do")
@@ -770,7 +799,58 @@ func (l *loader) expectation(n *yaml.Node) Expectation {
 	if an := f.vals["answers"]; an != nil {
 		e.Answers = l.answers(an, "expect.answers")
 	}
+	if vn := f.vals["verdicts"]; vn != nil {
+		e.Verdicts = map[domain.EntityKey]domain.Verdict{}
+		if vn.Kind != yaml.MappingNode {
+			l.errorf(vn, "verdicts must be a mapping of entity keys to verdicts, got %s", kindName(vn))
+		}
+		for _, en := range l.namedEntries(vn, "entity key") {
+			if v, ok := l.str(en.val, "verdicts."+en.key.Value); ok {
+				if !slices.Contains(domain.Verdicts, domain.Verdict(v)) {
+					l.errorf(en.val, "verdicts.%s: unknown verdict %q, want one of %v", en.key.Value, v, domain.Verdicts)
+				}
+				e.Verdicts[domain.EntityKey(en.key.Value)] = domain.Verdict(v)
+			}
+		}
+	}
 	return e
+}
+
+// testIndicator reads one indicator of a case's intel.
+func (l *loader) testIndicator(n *yaml.Node) (TestIndicator, bool) {
+	var ti TestIndicator
+	f, ok := l.fields(n, "an intel indicator", testIntelKeys)
+	if !ok {
+		return ti, false
+	}
+	for _, k := range []string{"feed", "kind", "value"} {
+		if f.vals[k] == nil {
+			l.errorf(n, "intel indicator has no %s", k)
+			ok = false
+		}
+	}
+	if !ok {
+		return ti, false
+	}
+	ti.Feed, _ = l.str(f.vals["feed"], "feed")
+	kind, _ := l.str(f.vals["kind"], "kind")
+	value, _ := l.str(f.vals["value"], "value")
+	k, v, err := intel.Normalize(intel.Kind(kind), value)
+	if err != nil {
+		l.errorf(f.vals["value"], "intel: %v", err)
+		return ti, false
+	}
+	ti.Indicator = intel.Indicator{Kind: k, Value: v, Ref: fmt.Sprintf("line %d", n.Line)}
+	if bn := f.vals["benign"]; bn != nil {
+		ti.Benign, _ = l.boolean(bn, "benign")
+	}
+	if sn := f.vals["score"]; sn != nil {
+		ti.Indicator.Score, _ = l.integer(sn, "score")
+	}
+	if fn := f.vals["family"]; fn != nil {
+		ti.Indicator.Family, _ = l.str(fn, "family")
+	}
+	return ti, true
 }
 
 // answers reads a mapping of ask step ids to a choice or a list of them.

@@ -149,7 +149,7 @@ func TestParseTestFileErrors(t *testing.T) {
 				`t.test.yaml:6:5: test case has no alerts: give alerts, or an incident with its alerts`,
 				`t.test.yaml:6:5: test case has no expect: say what the playbook must do`,
 				`t.test.yaml:6:5: duplicate case name "a", first at line 3`,
-				`t.test.yaml:7:5: unknown key "alert", want one of name, automation, alerts, incident, entities, results, decisions, pending, answers, inputs, expect`,
+				`t.test.yaml:7:5: unknown key "alert", want one of name, automation, alerts, incident, entities, results, decisions, pending, answers, inputs, intel, history, expect`,
 			},
 		},
 		{

@@ -43,6 +43,10 @@ var testCaseFields = []field{
 		obj{"type": "object", "propertyNames": idSchema, "additionalProperties": answerSchema}},
 	{"inputs", "The tenant's values of the playbook's inputs for the case, by name (as starter playbooks inputs sets them); absent: the defaults.",
 		obj{"type": "object", "propertyNames": obj{"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}}},
+	{"intel", "Threat-intelligence indicators loaded before the case, for analysis steps: {feed, kind: file|ip|cidr|domain|url, value, score, family, benign: true for a known-benign list}.",
+		obj{"type": "array", "items": obj{"$ref": "#/$defs/indicator"}}},
+	{"history", "Graph alerts ingested before the case's alerts, in incidents of their own or not: what hunt steps and prevalence find in the store.",
+		obj{"type": "array", "items": obj{"type": "object"}}},
 	{"expect", "What the case checks at the end.", obj{"$ref": "#/$defs/expect"}},
 }
 
@@ -103,6 +107,25 @@ var testExpectFields = []field{
 	{"answers", "The answers the questions ended with, by ask step id (a default applied on timeout counts): a choice, or a list of them.",
 		obj{"type": "object", "propertyNames": idSchema, "additionalProperties": answerSchema}},
 	{"incident", "Incident fields at the end, as case actions set them.", obj{"$ref": "#/$defs/expectIncident"}},
+	{"verdicts", "The verdicts entities end with (an analyst's, a rule's, else the provider's), by entity key.",
+		obj{"type": "object", "propertyNames": obj{"pattern": "^[a-zA-Z]+:.+$"}, "additionalProperties": obj{"enum": verdictNames()}}},
+}
+
+var testIntelFields = []field{
+	{"feed", "The feed the indicator belongs to.", obj{"type": "string"}},
+	{"kind", "What it names.", obj{"enum": []string{"file", "ip", "cidr", "domain", "url"}}},
+	{"value", "The hash, address, domain or URL.", obj{"type": "string"}},
+	{"score", "The feed's score, 0-100.", obj{"type": "integer"}},
+	{"family", "The malware family.", obj{"type": "string"}},
+	{"benign", "true: the feed is a known-benign list (a MISP warning list).", obj{"type": "boolean"}},
+}
+
+func verdictNames() []string {
+	out := make([]string, len(domain.Verdicts))
+	for i, v := range domain.Verdicts {
+		out[i] = string(v)
+	}
+	return out
 }
 
 var testExpIncFields = []field{
@@ -176,6 +199,7 @@ func TestSchema() []byte {
 			"expectedAction": def(testActionFields, "type"),
 			"not":            def(testNotFields),
 			"expectIncident": def(testExpIncFields),
+			"indicator":      def(testIntelFields, "feed", "kind", "value"),
 			"notAction":      def(testNotActFields, "type"),
 			"action":         obj{"enum": all},
 			"remediation":    obj{"enum": slices.Clip(remediation)},

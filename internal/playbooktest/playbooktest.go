@@ -34,6 +34,7 @@ import (
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/graph"
+	"github.com/airsoc/air/internal/intel"
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/notify"
 	"github.com/airsoc/air/internal/playbook"
@@ -312,6 +313,18 @@ func runWorkflow(ctx context.Context, st *store.Store, sources []activities.Play
 			return nil, 0, nil, err
 		}
 	}
+	if err := loadIntel(ctx, st, c.Intel); err != nil {
+		return nil, 0, nil, err
+	}
+	for i, raw := range c.History {
+		a, err := graph.DecodeAlert(raw)
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("history alert %d: %w", i, err)
+		}
+		if _, err := st.IngestAlert(ctx, a, store.CorrelationRules{}); err != nil {
+			return nil, 0, nil, err
+		}
+	}
 	var incident int64
 	for i, raw := range c.Alerts {
 		a, err := graph.DecodeAlert(raw)
@@ -490,6 +503,13 @@ func compare(ctx context.Context, st *store.Store, incident int64, state *workfl
 		return c.problems, c.notes, err
 	}
 	c.answers(qs, want.Answers)
+	if want.Verdicts != nil {
+		ents, err := st.IncidentEntities(ctx, incident)
+		if err != nil {
+			return c.problems, c.notes, err
+		}
+		c.verdicts(ents, want.Verdicts)
+	}
 	if opts.Together {
 		entries, err := st.IncidentActivity(ctx, incident)
 		if err != nil {
@@ -775,4 +795,49 @@ func ownerOf(owner map[string]string, name string) string {
 		return o
 	}
 	return name
+}
+
+// loadIntel imports a case's indicators, one feed per name, as
+// starter intel import would.
+func loadIntel(ctx context.Context, st *store.Store, ins []playbook.TestIndicator) error {
+	var feeds []string
+	byFeed := map[string][]playbook.TestIndicator{}
+	for _, in := range ins {
+		if _, ok := byFeed[in.Feed]; !ok {
+			feeds = append(feeds, in.Feed)
+		}
+		byFeed[in.Feed] = append(byFeed[in.Feed], in)
+	}
+	for _, name := range feeds {
+		im, err := st.BeginIntelImport(ctx, name)
+		if err != nil {
+			return err
+		}
+		for _, in := range byFeed[name] {
+			if err := im.Add(ctx, in.Indicator); err != nil {
+				return err
+			}
+		}
+		if _, err := im.Commit(ctx, store.IntelFeed{Format: intel.FormatList, Benign: byFeed[name][0].Benign, ImportedBy: "playbook test"}); err != nil {
+			return fmt.Errorf("intel feed %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// verdicts checks the verdicts the entities ended with.
+func (c *checker) verdicts(ents []domain.Entity, want map[domain.EntityKey]domain.Verdict) {
+	for _, key := range slices.Sorted(maps.Keys(want)) {
+		i := slices.IndexFunc(ents, func(e domain.Entity) bool { return e.Key == key })
+		switch {
+		case i < 0:
+			c.problems = append(c.problems, fmt.Sprintf("verdict of %s: the incident has no such entity", key))
+		case ents[i].Verdict != want[key]:
+			by := "the provider"
+			if d := ents[i].Decision; d != nil {
+				by = fmt.Sprintf("%s %s (%s)", d.Source, d.By, d.Reason)
+			}
+			c.problems = append(c.problems, fmt.Sprintf("verdict of %s is %s (decided by %s), want %s", key, ents[i].Verdict, by, want[key]))
+		}
+	}
 }

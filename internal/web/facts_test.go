@@ -9,6 +9,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/store"
 )
 
 // TestFactsOnTheIncidentPage: what analysis steps learned shows, in words,
@@ -35,6 +36,28 @@ func TestFactsOnTheIncidentPage(t *testing.T) {
 			if !strings.Contains(page, want) {
 				t.Errorf("the %s tab does not say %q", tab, want)
 			}
+		}
+	}
+}
+
+// TestGraphOnTheInvestigationsTab: an entity a hunt step found shows under
+// "Found during the investigation" with where it was found from, the step
+// and the reason.
+func TestGraphOnTheInvestigationsTab(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	ctx := context.Background()
+	if _, err := s.st.AddFoundEvidence(ctx, store.EvidenceLink{IncidentID: s.inc, Entity: "device:ws1", From: "device:ws1",
+		Step: "analyze-evidence/hunt_files", Reason: "file <b>evil.exe</b> (malicious) was also seen on ws1"}); err != nil {
+		t.Fatal(err)
+	}
+	s.signIn(t, auth.Viewer)
+	_, page := s.get(t, fmt.Sprintf("/incidents/%d?tab=investigations", s.inc))
+	checkPage(t, "the investigations tab", page)
+	for _, want := range []string{"Found during the investigation", "analyze-evidence/hunt_files",
+		"file &lt;b&gt;evil.exe&lt;/b&gt; (malicious) was also seen on ws1"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the investigations tab does not say %q", want)
 		}
 	}
 }

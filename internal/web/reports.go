@@ -2,14 +2,18 @@ package web
 
 import (
 	"context"
-	"github.com/airsoc/air/internal/actions"
 	"math"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
+	"github.com/airsoc/air/internal/actions"
+	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/report"
+	"github.com/airsoc/air/internal/store"
 )
 
 // Reports are the SOC's daily, monthly and quarterly reports the pages
@@ -19,6 +23,18 @@ type Reports interface {
 	MonthlyReport(ctx context.Context, p *auth.Principal, month string) (*report.Monthly, error)
 	QuarterlyReport(ctx context.Context, p *auth.Principal, quarter string) (*report.Quarterly, error)
 }
+
+// KeptReports are the report schedules and the reports kept; *api.Server
+// is one.
+type KeptReports interface {
+	ReportSchedules(ctx context.Context, p *auth.Principal) ([]api.ReportScheduleView, error)
+	KeptReports(ctx context.Context, p *auth.Principal, q store.ReportRunQuery) (*store.ReportRunPage, error)
+	KeptReport(ctx context.Context, p *auth.Principal, id int64) (*domain.ReportRun, error)
+	KeptReportPDF(ctx context.Context, p *auth.Principal, id int64) ([]byte, *domain.ReportRun, error)
+}
+
+// keptOnPage is how many kept reports the reports page lists.
+const keptOnPage = 20
 
 // reportView is what a report page shows: one of the three reports and
 // its charts.
@@ -30,6 +46,11 @@ type reportView struct {
 	Charts map[string][]bar
 	// Value is the period as asked (for the form).
 	Value string
+	// Schedules and Runs are the report schedules and the latest kept
+	// reports (the reports page); KeptNote says why they are not shown.
+	Schedules []api.ReportScheduleView
+	Runs      *store.ReportRunPage
+	KeptNote  string
 }
 
 // bars turns counts into bars, each as wide as its share of the largest.
@@ -81,8 +102,53 @@ func (p *pages) reports(w http.ResponseWriter, r *http.Request) error {
 	if _, _, err := p.reportsFor(r); err != nil {
 		return err
 	}
-	p.renderReport(w, r, "reports", "Reports", auth.FromContext(r.Context()), &reportView{})
+	pr := auth.FromContext(r.Context())
+	v := &reportView{}
+	if p.Kept != nil {
+		if pr.Scoped() {
+			v.KeptNote = "Kept reports cover every device group; your session is limited to " + strings.Join(pr.Groups, ", ") + "."
+		} else {
+			var err error
+			if v.Schedules, err = p.Kept.ReportSchedules(r.Context(), pr); err != nil {
+				return err
+			}
+			if v.Runs, err = p.Kept.KeptReports(r.Context(), pr, store.ReportRunQuery{Limit: keptOnPage}); err != nil {
+				return err
+			}
+		}
+	}
+	p.renderReport(w, r, "reports", "Reports", pr, v)
 	return nil
+}
+
+// keptReport is GET /reports/runs/{id}: the kept report's page as it was
+// made, or with .pdf its PDF.
+func (p *pages) keptReport(w http.ResponseWriter, r *http.Request) error {
+	if p.Kept == nil {
+		return domain.Errorf(domain.KindNotFound, "no page %s", r.URL.Path)
+	}
+	raw, pdf := strings.CutSuffix(r.PathValue("id"), ".pdf")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return domain.Invalid("id", "want a kept report's number, got %q", raw)
+	}
+	pr := auth.FromContext(r.Context())
+	if !pdf {
+		run, err := p.Kept.KeptReport(r.Context(), pr, id)
+		if err != nil {
+			return err
+		}
+		api.WriteReportHTML(w, run)
+		return nil
+	}
+	b, run, err := p.Kept.KeptReportPDF(r.Context(), pr, id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", `inline; filename="`+api.ReportFileName(run)+`.pdf"`)
+	_, err = w.Write(b)
+	return err
 }
 
 // dailyReport is GET /reports/daily?date=YYYY-MM-DD.
@@ -99,23 +165,7 @@ func (p *pages) dailyReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sev := func(i int) string {
-		if i < len(d.Open.BySeverity) && d.Open.BySeverity[i].Label == string(domain.SeverityHigh) {
-			return "expired"
-		}
-		return ""
-	}
-	age := func(i int) string {
-		switch {
-		case i >= 3:
-			return "expired"
-		case i == 2:
-			return "late"
-		}
-		return ""
-	}
-	p.renderReport(w, r, "report_daily", "Daily report "+d.Period.Name, pr, &reportView{Daily: d, Value: d.Period.Name,
-		Charts: map[string][]bar{"severity": bars(d.Open.BySeverity, sev), "age": bars(d.Open.ByAge, age)}})
+	p.renderReport(w, r, "report_daily", report.Title(domain.ReportDaily, d.Period), pr, dailyView(d))
 	return nil
 }
 
@@ -133,21 +183,7 @@ func (p *pages) monthlyReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var byType, det []report.Count
-	for _, l := range m.ByType {
-		byType = append(byType, report.Count{Label: actions.Label(l.Type), Count: int(math.Round(100 * l.Ratio))})
-	}
-	for _, d := range m.Detectors {
-		det = append(det, report.Count{Label: d.Detector, Count: d.Incidents})
-	}
-	// Rates are drawn against 100 %, not against the largest.
-	rates := bars(append(byType, report.Count{Label: "", Count: 100}), nil)
-	rates = rates[:len(rates)-1]
-	for i := range rates {
-		rates[i].Unit = "%"
-	}
-	p.renderReport(w, r, "report_monthly", "Automation review "+m.Period.Name, pr, &reportView{Monthly: m, Value: m.Period.Name,
-		Charts: map[string][]bar{"automation": rates, "detectors": bars(det, nil)}})
+	p.renderReport(w, r, "report_monthly", report.Title(domain.ReportMonthly, m.Period), pr, monthlyView(m))
 	return nil
 }
 
@@ -165,6 +201,52 @@ func (p *pages) quarterlyReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	p.renderReport(w, r, "report_quarterly", report.Title(domain.ReportQuarterly, q.Period), pr, quarterlyView(q))
+	return nil
+}
+
+// dailyView is the daily report's page: its figures and charts.
+func dailyView(d *report.Daily) *reportView {
+	sev := func(i int) string {
+		if i < len(d.Open.BySeverity) && d.Open.BySeverity[i].Label == string(domain.SeverityHigh) {
+			return "expired"
+		}
+		return ""
+	}
+	age := func(i int) string {
+		switch {
+		case i >= 3:
+			return "expired"
+		case i == 2:
+			return "late"
+		}
+		return ""
+	}
+	return &reportView{Daily: d, Value: d.Period.Name,
+		Charts: map[string][]bar{"severity": bars(d.Open.BySeverity, sev), "age": bars(d.Open.ByAge, age)}}
+}
+
+// monthlyView is the automation review's page.
+func monthlyView(m *report.Monthly) *reportView {
+	var byType, det []report.Count
+	for _, l := range m.ByType {
+		byType = append(byType, report.Count{Label: actions.Label(l.Type), Count: int(math.Round(100 * l.Ratio))})
+	}
+	for _, d := range m.Detectors {
+		det = append(det, report.Count{Label: d.Detector, Count: d.Incidents})
+	}
+	// Rates are drawn against 100 %, not against the largest.
+	rates := bars(append(byType, report.Count{Label: "", Count: 100}), nil)
+	rates = rates[:len(rates)-1]
+	for i := range rates {
+		rates[i].Unit = "%"
+	}
+	return &reportView{Monthly: m, Value: m.Period.Name,
+		Charts: map[string][]bar{"automation": rates, "detectors": bars(det, nil)}}
+}
+
+// quarterlyView is the quarterly report's page.
+func quarterlyView(q *report.Quarterly) *reportView {
 	var incs, tactics, techniques []report.Count
 	for _, m := range q.Months {
 		incs = append(incs, report.Count{Label: m.Period.Name, Count: m.Incidents})
@@ -183,7 +265,6 @@ func (p *pages) quarterlyReport(w http.ResponseWriter, r *http.Request) error {
 		}
 		techniques = append(techniques, report.Count{Label: label, Count: t.Alerts})
 	}
-	p.renderReport(w, r, "report_quarterly", "Quarterly report "+q.Period.Name, pr, &reportView{Quarterly: q, Value: q.Period.Name,
-		Charts: map[string][]bar{"incidents": bars(incs, nil), "tactics": bars(tactics, nil), "techniques": bars(techniques, nil)}})
-	return nil
+	return &reportView{Quarterly: q, Value: q.Period.Name,
+		Charts: map[string][]bar{"incidents": bars(incs, nil), "tactics": bars(tactics, nil), "techniques": bars(techniques, nil)}}
 }

@@ -113,6 +113,9 @@ type Server struct {
 	// Reports are the daily, monthly and quarterly reports; nil: no
 	// report pages.
 	Reports Reports
+	// Kept are the report schedules and kept reports; nil: the reports
+	// page lists none.
+	Kept KeptReports
 	// Scope filters the feed for principals scoped to device groups;
 	// with Feed set and Scope nil, scoped principals only hear that
 	// something changed, never what.
@@ -137,12 +140,8 @@ type pages struct {
 	limiter *auth.Limiter
 }
 
-// Handler parses the embedded templates and returns the pages' handler.
-func (s *Server) Handler() (http.Handler, error) {
-	p := &pages{Server: s, tmpl: map[string]*template.Template{}, limiter: s.Limiter}
-	if p.limiter == nil {
-		p.limiter = &auth.Limiter{}
-	}
+// funcs are the templates' functions.
+func (p *pages) funcs() template.FuncMap {
 	funcs := template.FuncMap{
 		"ago":   p.ago,
 		"ts":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
@@ -162,6 +161,16 @@ func (s *Server) Handler() (http.Handler, error) {
 	for k, f := range incidentFuncs {
 		funcs[k] = f
 	}
+	return funcs
+}
+
+// Handler parses the embedded templates and returns the pages' handler.
+func (s *Server) Handler() (http.Handler, error) {
+	p := &pages{Server: s, tmpl: map[string]*template.Template{}, limiter: s.Limiter}
+	if p.limiter == nil {
+		p.limiter = &auth.Limiter{}
+	}
+	funcs := p.funcs()
 	for _, name := range []string{"signin", "pending", "history", "error", "queue", "incident", "review", "dashboard", "sources", "notifications", "entity",
 		"reports", "report_daily", "report_monthly", "report_quarterly"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/filters.html",
@@ -206,6 +215,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /reports/daily", p.session(p.dailyReport))
 	mux.Handle("GET /reports/monthly", p.session(p.monthlyReport))
 	mux.Handle("GET /reports/quarterly", p.session(p.quarterlyReport))
+	mux.Handle("GET /reports/runs/{id}", p.session(p.keptReport))
 	mux.Handle("GET /notifications", p.session(p.notifications))
 	mux.Handle("POST /notifications/test", p.session(p.testNotification))
 	mux.Handle("GET /live", p.session(p.live))
@@ -379,6 +389,7 @@ type view struct {
 	Feeds     *api.SourcesResponse // the sources page
 	Notes     *notesView           // the notifications page
 	Report    *reportView          // the report pages
+	Doc       *docView             // a report as a whole document
 
 	// Live is what the page follows on the change feed: "incidents",
 	// "actions" or "incident:<id>"; empty: nothing (the top bar's count

@@ -20,6 +20,7 @@ import (
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/events"
+	"github.com/airsoc/air/internal/reportrun"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/web"
 )
@@ -37,6 +38,8 @@ type site struct {
 	inc int64
 	// hub is the change feed the store publishes to and the pages follow.
 	hub *events.Hub
+	// keeper keeps reports the pages list (no PDF printer).
+	keeper *reportrun.Keeper
 }
 
 // newSite serves the pages over a real store holding an incident whose
@@ -74,11 +77,16 @@ func newSiteWith(t *testing.T, limiter *auth.Limiter) *site {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	access := &auth.Service{Store: st}
-	center := &api.Server{Store: st, Auth: access, Log: log, Limiter: limiter}
+	docs, err := web.NewReportDocuments("https://air.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeper := &reportrun.Keeper{Store: st, Render: docs, BaseURL: "https://air.example"}
+	center := &api.Server{Store: st, Auth: access, Log: log, Limiter: limiter, Keeper: keeper}
 	hub := &events.Hub{}
 	st.SetPublisher(hub)
 	t.Cleanup(hub.Close)
-	h, err := (&web.Server{Center: center, Incidents: center, Reviews: center, Reports: center, Entities: center, Auth: access, Log: log, Limiter: limiter,
+	h, err := (&web.Server{Center: center, Incidents: center, Reviews: center, Reports: center, Kept: center, Entities: center, Auth: access, Log: log, Limiter: limiter,
 		Feed: hub, Scope: center, Notes: center}).Handler()
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +97,7 @@ func newSiteWith(t *testing.T, limiter *auth.Limiter) *site {
 	}
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
-	s := &site{url: hs.URL, tokens: map[auth.Role]string{}, st: st, inc: r.IncidentID, hub: hub}
+	s := &site{url: hs.URL, tokens: map[auth.Role]string{}, st: st, inc: r.IncidentID, hub: hub, keeper: keeper}
 	for _, role := range []auth.Role{auth.Viewer, auth.Analyst, auth.Responder} {
 		c, err := access.CreateToken(ctx, "test", auth.NewToken{Name: string(role), Role: role})
 		if err != nil {

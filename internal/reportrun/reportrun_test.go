@@ -1,0 +1,122 @@
+package reportrun_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/notify"
+	"github.com/airsoc/air/internal/reportrun"
+	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/store/storetest"
+	"github.com/airsoc/air/internal/web"
+	"github.com/airsoc/air/workflows"
+)
+
+// sender records what a channel is sent, or refuses it for good.
+type sender struct {
+	mu     sync.Mutex
+	got    []notify.Outgoing
+	refuse bool
+}
+
+func (s *sender) Send(_ context.Context, m notify.Outgoing) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuse {
+		return &notify.SendError{Permanent: true, Err: errors.New("mailbox does not exist")}
+	}
+	s.got = append(s.got, m)
+	return nil
+}
+
+// TestScheduledRunKeepsOnceAndDeliversPerChannel runs the report
+// activities over a real store, the pages' renderer and the notification
+// service: a run retried keeps one report, for the day before the
+// scheduled time; its message is queued once per channel however often
+// delivery is retried; one channel refusing it is recorded on the run as
+// failed while the other's is sent; a schedule AIR no longer keeps keeps
+// nothing.
+func TestScheduledRunKeepsOnceAndDeliversPerChannel(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		cfg, err := notify.Parse("notify.yaml", []byte("channels:\n  chat: {type: slack, urlEnv: X}\n  mail: {type: slack, urlEnv: X}\n"),
+			notify.Env{Getenv: func(string) string { return "https://hooks.example/x" }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		chat, mail := &sender{}, &sender{refuse: true}
+		log := logrus.New()
+		log.SetOutput(io.Discard)
+		svc := &notify.Service{Store: st, Config: cfg, Log: log, Senders: map[string]notify.Sender{"chat": chat, "mail": mail}}
+		docs, err := web.NewReportDocuments("https://air.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		acts := &reportrun.Activities{Keeper: &reportrun.Keeper{Store: st, Render: docs, Notify: svc, BaseURL: "https://air.example"}}
+		if err := st.CreateReportSchedule(ctx, domain.ReportSchedule{ID: "daily-1", Kind: domain.ReportDaily, Cron: "0 6 * * *", TimeZone: "UTC",
+			Channels: []string{"chat", "mail"}, CatchupSeconds: 86400, CreatedBy: "root"}); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
+		var kept workflows.KeptReport
+		for i := range 2 { // an activity retried after it kept the report
+			k, err := acts.KeepScheduledReport(ctx, workflows.KeepReportInput{ScheduleID: "daily-1", At: at})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.Created != (i == 0) {
+				t.Errorf("attempt %d: created %v", i, k.Created)
+			}
+			kept = k
+		}
+		if kept.Period != "2026-12-04" || kept.Kind != domain.ReportDaily || strings.Join(kept.Channels, ",") != "chat,mail" {
+			t.Errorf("kept %+v, want the daily report of 2026-12-04 for chat and mail", kept)
+		}
+		if page, err := st.ReportRuns(ctx, store.ReportRunQuery{}); err != nil || page.Total != 1 {
+			t.Fatalf("runs: %+v %v, want one", page, err)
+		}
+		for i := range 2 {
+			n, err := acts.DeliverReport(ctx, kept.RunID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[int]int{0: 2, 1: 0}[i]; n != want {
+				t.Errorf("delivery %d queued %d, want %d", i, n, want)
+			}
+		}
+		if _, err := svc.Dispatch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		run, err := st.ReportRun(ctx, kept.RunID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status := map[string]domain.NotificationStatus{}
+		for _, d := range run.Deliveries {
+			status[d.Channel] = d.Status
+		}
+		if status["chat"] != domain.NotificationSent || status["mail"] != domain.NotificationFailed {
+			t.Errorf("deliveries %+v, want chat sent and mail failed", run.Deliveries)
+		}
+		if len(chat.got) != 1 || !strings.Contains(chat.got[0].Text, "https://air.example/reports/runs/") ||
+			!strings.Contains(chat.got[0].Subject, "daily report 2026-12-04") || !strings.Contains(chat.got[0].Text, "SLA breaches: 0") {
+			t.Errorf("chat got %+v", chat.got)
+		}
+		if !strings.Contains(run.HTML, "Daily report · 2026-12-04") || !strings.Contains(run.HTML, `<base href="https://air.example/">`) {
+			t.Errorf("kept page: %.300s", run.HTML)
+		}
+
+		if _, err := acts.KeepScheduledReport(ctx, workflows.KeepReportInput{ScheduleID: "gone", At: at}); err == nil ||
+			!strings.Contains(err.Error(), "no longer kept") {
+			t.Errorf("unknown schedule: %v, want it said", err)
+		}
+	})
+}
