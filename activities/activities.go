@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
@@ -45,6 +46,11 @@ type Activities struct {
 	// directory and tenant facts such as a user's manager or a device's
 	// isolation state. Playbook tests use it to give such facts.
 	Enrich func(ctx context.Context, s *Snapshot) error
+	// Vendors are the connectors that enrich entities in analysis steps
+	// (internal/enrich; the worker's connector.Router); nil asks none.
+	Vendors enrich.Source
+	// EnrichOptions bound each vendor's look-ups about one entity.
+	EnrichOptions enrich.Options
 	// Notifier tells users and analysts of the questions ask steps put,
 	// and reminds them; nil means no channel is configured (see
 	// NotifyQuestion).

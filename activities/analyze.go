@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/intel"
 	"github.com/airsoc/air/internal/store"
 )
@@ -37,12 +41,17 @@ type IntelMatchFact struct {
 }
 
 // AnalyzeEntities gathers facts about the incident's entities named by the
-// request (the file.analyze, ip.analyze and url.analyze steps): which
-// threat-intelligence feeds name each observable of the entity (a known-
-// benign list's match is an intel.benign fact, not a match), and how often
-// the organisation has seen it. It records the facts, one per entity, kind
-// and source, replacing earlier ones, so a retry records nothing twice.
-// Entities without observables (a device, a user) yield no facts.
+// request (the file.analyze, ip.analyze, url.analyze, device.analyze and
+// user.analyze steps): which threat-intelligence feeds name each
+// observable of the entity (a known-benign list's match is an intel.benign
+// fact, not a match), how often the organisation has seen it, and what the
+// connectors that enrich its kind say (Vendors: file and IP statistics, a
+// device's logged-on users and related alerts, a user's risk and recent
+// sign-ins). A vendor that fails or times out gives a vendor.error fact
+// saying so, and the analysis goes on. It records the facts, one per
+// entity, kind and source, replacing earlier ones, so a retry records
+// nothing twice; a vendor that now answers in full clears its earlier
+// vendor.error.
 func (a *Activities) AnalyzeEntities(ctx context.Context, req AnalyzeRequest) (*AnalyzeResult, error) {
 	ents, err := a.Store.IncidentEntities(ctx, req.IncidentID)
 	if err != nil {
@@ -59,9 +68,23 @@ func (a *Activities) AnalyzeEntities(ctx context.Context, req AnalyzeRequest) (*
 		if err != nil {
 			return nil, classify(err)
 		}
+		vfacts, vnotes, cleared := a.enrichEntity(ctx, ents[i], req.At)
+		facts = append(facts, vfacts...)
+		if len(vnotes) > 0 {
+			if note == "" {
+				note = ents[i].Name + ": " + strings.Join(vnotes, "; ")
+			} else {
+				note += "; " + strings.Join(vnotes, "; ")
+			}
+		}
 		res.Facts = append(res.Facts, facts...)
 		if note != "" {
 			notes = append(notes, note)
+		}
+		for _, vendor := range cleared {
+			if err := a.Store.DeleteFact(ctx, req.IncidentID, key, domain.FactVendorError, vendor); err != nil {
+				return nil, classify(err)
+			}
 		}
 	}
 	if err := a.Store.RecordFacts(ctx, req.IncidentID, res.Facts); err != nil {
@@ -135,4 +158,55 @@ func (a *Activities) analyze(ctx context.Context, e domain.Entity, at time.Time)
 	}
 	note += fmt.Sprintf(", seen on %d devices in %d incidents", p.Devices, p.Incidents)
 	return facts, note, nil
+}
+
+// enrichEntity asks every connector that enriches the entity's kind, one
+// after the other, and says in words what each told. It never fails: a
+// vendor's failure is a vendor.error fact. cleared names the vendors that
+// answered every look-up, whose earlier vendor.error no longer holds.
+func (a *Activities) enrichEntity(ctx context.Context, e domain.Entity, at time.Time) (facts []domain.Fact, notes, cleared []string) {
+	if a.Vendors == nil {
+		return nil, nil, nil
+	}
+	// The vendors are asked at once, each within its budget, so that the
+	// analysis ends within one budget however many enrich the kind.
+	ens := a.Vendors.Enrichers(e.Kind)
+	results := make([]enrich.Result, len(ens))
+	var wg sync.WaitGroup
+	for i, en := range ens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = enrich.Run(ctx, en, e, at, a.EnrichOptions)
+		}()
+	}
+	wg.Wait()
+	for i, en := range ens {
+		r := results[i]
+		if len(r.Facts) == 0 {
+			continue
+		}
+		facts = append(facts, r.Facts...)
+		var said []string
+		for _, f := range r.Facts {
+			if s := enrich.Describe(f); s != "" && f.Kind != domain.FactVendorError {
+				said = append(said, s)
+			}
+		}
+		if len(r.Failures) == 0 {
+			cleared = append(cleared, en.Vendor())
+		} else {
+			var why []string
+			for _, f := range r.Failures {
+				why = append(why, f.Error)
+			}
+			said = append(said, "could not tell "+strings.Join(why, "; "))
+			if a.Log != nil {
+				a.Log.WithFields(logrus.Fields{"vendor": en.Vendor(), "entity": e.Key, "failures": len(r.Failures)}).
+					Warn("enrichment failed; recorded as a vendor.error fact")
+			}
+		}
+		notes = append(notes, en.Vendor()+" "+strings.Join(said, ", "))
+	}
+	return facts, notes, cleared
 }

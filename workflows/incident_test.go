@@ -19,6 +19,7 @@ import (
 
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/labtenant"
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/playbook"
@@ -38,6 +39,10 @@ type fixture struct {
 	updates  int // ids of the Updates sent
 	// notifier, when set before withPlaybooks, tells of questions.
 	notifier activities.Notifier
+	// vendors, when set before withPlaybooks, enrich entities in analysis
+	// steps, within enrichOpts.
+	vendors    enrich.Source
+	enrichOpts enrich.Options
 }
 
 func newFixture(t *testing.T, verdict domain.Verdict) *fixture {
@@ -97,7 +102,7 @@ func (f *fixture) withPlaybooks(dir string) {
 	f.env.SetWorkerOptions(WorkerOptions)
 	f.env.RegisterWorkflow(IncidentWorkflow)
 	f.env.RegisterActivity(&activities.Activities{Store: f.store, Executor: &labtenant.Tenant{Store: f.store}, Playbooks: sources, Log: log,
-		Notifier: f.notifier})
+		Notifier: f.notifier, Vendors: f.vendors, EnrichOptions: f.enrichOpts})
 }
 
 // pendingAction queries the running workflow for its one pending action.

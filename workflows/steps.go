@@ -696,7 +696,7 @@ func (w *incident) bookkeeping(ctx workflow.Context, pbName string, env *playboo
 	case "incident.comment":
 		text, _ := inv.Args["text"].(string)
 		return "", workflow.ExecuteLocalActivity(lctx, acts.CommentIncident, w.in.IncidentID, text).Get(ctx, nil)
-	case "file.analyze", "ip.analyze", "url.analyze":
+	case "file.analyze", "ip.analyze", "url.analyze", "device.analyze", "user.analyze":
 		// The facts are recorded by the activity; the step's result
 		// says what they amount to. The time is the workflow's, so a
 		// replay asks about the same moment.

@@ -323,11 +323,15 @@ var registry = []Spec{
 	// Evidence analysis: facts about an entity, recorded with their source
 	// and time; nothing outside AIR changes.
 	{Type: "file.analyze", Target: domain.KindFile, Params: []Param{},
-		Doc: "record facts about the file: threat-intelligence matches of its hashes, known-benign listings, organisation prevalence"},
+		Doc: "record facts about the file: threat-intelligence matches of its hashes, known-benign listings, organisation prevalence, and the vendor's file statistics (Defender for Endpoint's org and global prevalence) where a connector offers them"},
 	{Type: "ip.analyze", Target: domain.KindIP, Params: []Param{},
-		Doc: "record facts about the IP: threat-intelligence matches (address and networks), known-benign listings, organisation prevalence"},
+		Doc: "record facts about the IP: threat-intelligence matches (address and networks), known-benign listings, organisation prevalence, and the vendor's IP statistics where a connector offers them"},
 	{Type: "url.analyze", Target: domain.KindURL, Params: []Param{},
 		Doc: "record facts about the URL: threat-intelligence matches of the URL and its host, known-benign listings, organisation prevalence"},
+	{Type: "device.analyze", Target: domain.KindDevice, Params: []Param{},
+		Doc: "record facts about the device from the connectors that offer them: its logged-on users and its other alerts (Defender for Endpoint); a vendor that fails gives a vendor.error fact and the step goes on"},
+	{Type: "user.analyze", Target: domain.KindUser, Params: []Param{},
+		Doc: "record facts about the user from the connectors that offer them: identity-protection risk and recent sign-ins (Microsoft Graph); a vendor that fails gives a vendor.error fact and the step goes on"},
 	// Hunting: look for the entity on other devices in AIR's store; the
 	// devices found become evidence of the investigation (scope expansion
 	// and its approval threshold apply), an open incident holding one is

@@ -236,14 +236,17 @@ func (s *Server) listFacts(w http.ResponseWriter, r *http.Request) error {
 }
 
 // facts reads an incident's facts as the principal may see them: without
-// prevalence for a scoped one (it counts across every device group).
+// prevalence for a scoped one (it counts across every device group; so do
+// a vendor's file and IP statistics).
 func (s *Server) facts(ctx context.Context, p *auth.Principal, id int64) ([]domain.Fact, error) {
 	facts, err := s.Store.Facts(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if p != nil && p.Scoped() {
-		facts = slices.DeleteFunc(facts, func(f domain.Fact) bool { return f.Kind == domain.FactPrevalence })
+		facts = slices.DeleteFunc(facts, func(f domain.Fact) bool {
+			return f.Kind == domain.FactPrevalence || f.Kind == domain.FactVendorFileStats || f.Kind == domain.FactVendorIPStats
+		})
 	}
 	if facts == nil {
 		facts = []domain.Fact{}

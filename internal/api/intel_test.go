@@ -142,17 +142,19 @@ func TestIncidentFacts(t *testing.T) {
 		if err := f.st.RecordFacts(context.Background(), id, []domain.Fact{
 			{Entity: "ip:198.51.100.1", Kind: domain.FactIntelMatch, Source: "intel:ipsum", Value: domain.RawJSON(`{"feed":"ipsum"}`), ObservedAt: at},
 			{Entity: "ip:198.51.100.1", Kind: domain.FactPrevalence, Source: "store", Value: domain.RawJSON(`{"devices":2}`), ObservedAt: at},
+			{Entity: "ip:198.51.100.1", Kind: domain.FactVendorIPStats, Source: "mde", Value: domain.RawJSON(`{"ip":"198.51.100.1","orgPrevalence":40}`), ObservedAt: at},
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var list api.FactList
 	if resp := f.call("vic", "GET", "/api/v1/incidents/"+itoa(f.inc1)+"/facts", "", &list); resp.StatusCode != http.StatusOK ||
-		len(list.Value) != 2 || list.Value[0].Source != "intel:ipsum" || !list.Value[0].ObservedAt.Equal(at) {
+		len(list.Value) != 3 || list.Value[0].Source != "intel:ipsum" || !list.Value[0].ObservedAt.Equal(at) {
 		t.Errorf("facts: HTTP %d %+v", resp.StatusCode, list)
 	}
 	// sam is scoped to Servers: incident 1 (Workstations) does not exist
-	// for them, and incident 2's prevalence is withheld.
+	// for them, and incident 2's prevalence, the store's and the vendor's,
+	// is withheld.
 	var e errResp
 	if resp := f.call("sam", "GET", "/api/v1/incidents/"+itoa(f.inc1)+"/facts", "", &e); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("scoped, other group: HTTP %d", resp.StatusCode)

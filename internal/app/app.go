@@ -341,6 +341,7 @@ func Run(ctx context.Context, cfg Config) error {
 	acts := &activities.Activities{
 		Store:      st,
 		Executor:   router,
+		Vendors:    router,
 		Playbooks:  pinned,
 		Automation: cfg.Automation,
 		Log:        log.WithField("component", "activities"),

@@ -60,7 +60,7 @@ func TestPlaybooksInputs(t *testing.T) {
 		return ""
 	}
 	code, out, errs := run(analyst, "device-compromise")
-	if code != 0 || !strings.Contains(out, "Playbook device-compromise v3") ||
+	if code != 0 || !strings.Contains(out, "Playbook device-compromise v4") ||
 		!strings.HasPrefix(line(out, "containHosts"), "containHosts bool true - true contain") {
 		t.Fatalf("show: exit %d\n%s%s", code, out, errs)
 	}

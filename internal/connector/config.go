@@ -195,6 +195,12 @@ type LabSettings struct {
 	// SeedFile is a YAML or JSON file of devices, users, mailboxes,
 	// messages and OAuth apps (labstate.Seed) loaded at start.
 	SeedFile string `yaml:"seedFile"`
+	// Enrich makes the lab tenant answer enrichment look-ups (made-up file
+	// and IP statistics, logged-on users, related alerts, user risk and
+	// sign-ins) for the entity kinds no configured vendor connector
+	// enriches. Without it the lab enriches only when no vendor connector
+	// is configured at all (worker -dev, -connectors lab).
+	Enrich bool `yaml:"enrich"`
 }
 
 // Connector names that are not webhooks.
@@ -329,8 +335,8 @@ func (c Config) resolve(env Env) (*resolved, error) {
 	}
 	for i, f := range c.Lab.Faults {
 		at := fmt.Sprintf("lab.faults[%d]", i)
-		if !validPattern(f.Type) {
-			p.add(at+".type", "unknown action type %q, want a remediation action type, a family such as device.* or *", f.Type)
+		if !validPattern(f.Type) && !labtenant.IsEnrichFault(f.Type) {
+			p.add(at+".type", "unknown action type %q, want a remediation action type, a family such as device.* or *, or enrich.* or enrich.<file|ip|device|user> for enrichment", f.Type)
 		}
 		if !slices.Contains(labtenant.Answers, f.Answer) {
 			p.add(at+".answer", "unknown answer %q, want one of %s", f.Answer, strings.Join(labtenant.Answers, ", "))

@@ -38,6 +38,7 @@ import (
 	"github.com/airsoc/air/internal/connector/rest"
 	"github.com/airsoc/air/internal/connector/webhook"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/labstate"
 	"github.com/airsoc/air/internal/labtenant"
 	"github.com/airsoc/air/internal/remediation"
@@ -71,6 +72,8 @@ type Router struct {
 	// elsewhere).
 	Lab *labtenant.Tenant
 	log logrus.FieldLogger
+	// enrichers are the connectors that enrich each entity kind.
+	enrichers map[domain.EntityKind][]enrich.Enricher
 }
 
 // Route is where one action type goes.
@@ -168,6 +171,7 @@ func NewRouter(ctx context.Context, cfg Config, deps Deps) (*Router, error) {
 	for t, rt := range res.routes {
 		r.routes[t] = Route{Type: t, Connector: rt.connector, Kind: kinds[rt.connector], By: rt.by}
 	}
+	r.enrichers = enrichersOf(r.execs, r.Lab, cfg.Lab.Enrich)
 	log.WithField("typesPerConnector", r.summary()).Info("remediation connectors ready")
 	return r, nil
 }
@@ -362,6 +366,45 @@ func (r *Router) Routes() []Route {
 	}
 	slices.SortFunc(out, func(a, b Route) int { return strings.Compare(a.Type, b.Type) })
 	return out
+}
+
+// What each vendor connector enriches (internal/enrich).
+var enrichedKinds = map[string][]domain.EntityKind{
+	NameMDE:   {domain.KindFile, domain.KindIP, domain.KindDevice},
+	NameGraph: {domain.KindUser},
+}
+
+// enrichersOf picks the enrichers of each entity kind: the configured
+// vendor connectors that enrich it; the lab tenant for the kinds none
+// enriches, when no vendor connector is configured at all or the lab is
+// told to (lab.enrich).
+func enrichersOf(execs map[string]remediation.Executor, lab *labtenant.Tenant, labEnrich bool) map[domain.EntityKind][]enrich.Enricher {
+	out := map[domain.EntityKind][]enrich.Enricher{}
+	vendors := 0
+	for _, name := range sortedKeys(enrichedKinds) {
+		en, ok := execs[name].(enrich.Enricher)
+		if !ok {
+			continue
+		}
+		vendors++
+		for _, k := range enrichedKinds[name] {
+			out[k] = append(out[k], en)
+		}
+	}
+	if vendors == 0 || labEnrich {
+		for _, k := range labtenant.EnrichKinds {
+			if len(out[k]) == 0 {
+				out[k] = []enrich.Enricher{lab}
+			}
+		}
+	}
+	return out
+}
+
+// Enrichers are the connectors that enrich entities of kind k, in a fixed
+// order; none when no connector does.
+func (r *Router) Enrichers(k domain.EntityKind) []enrich.Enricher {
+	return slices.Clone(r.enrichers[k])
 }
 
 // summary says in one line how many action types each connector carries.

@@ -131,7 +131,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	w := worker.New(tc, taskQueue, workflows.WorkerOptions)
 	w.RegisterWorkflow(workflows.IncidentWorkflow)
-	w.RegisterActivity(&activities.Activities{Store: st, Executor: &labtenant.Tenant{Store: st}, Playbooks: sources, Log: log})
+	// The lab enriches as it does under worker -dev, so that analysis
+	// steps cost what they cost there.
+	lab := &labtenant.Tenant{Store: st}
+	w.RegisterActivity(&activities.Activities{Store: st, Executor: lab, Vendors: lab, Playbooks: sources, Log: log})
 	w.RegisterWorkflow(BareWorkflow)
 	w.RegisterActivity(noop)
 	if err := w.Start(); err != nil {

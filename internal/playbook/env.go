@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/enrich"
 )
 
 // Env is what playbook expressions see: the incident, its alerts and its
@@ -162,9 +163,14 @@ type EntityView struct {
 	ProviderVerdict string `expr:"providerVerdict" json:"providerVerdict"`
 	VerdictSource   string `expr:"verdictSource" json:"verdictSource"`
 	// Intel is what analysis steps learned of it (its facts): empty until
-	// a file.analyze, ip.analyze or url.analyze step ran on it, and from
+	// a file.analyze, ip.analyze, url.analyze, device.analyze or
+	// user.analyze step ran on it, and from
 	// the stage after the analysis stage on in the pass that ran it.
 	Intel IntelView `expr:"intel" json:"intel"`
+	// Vendor is what connectors told of it (vendor.* facts): empty until a
+	// file.analyze, ip.analyze, device.analyze or user.analyze step asked
+	// them, read as Intel is.
+	Vendor VendorView `expr:"vendor" json:"vendor"`
 
 	// device
 	DeviceGroup  string `expr:"deviceGroup" json:"deviceGroup,omitempty"`
@@ -590,6 +596,7 @@ func AddFacts(env *Env, facts []domain.Fact) {
 	for _, f := range facts {
 		if v := viewOf(env, f.Entity); v != nil {
 			v.Intel.add(f)
+			v.Vendor.add(f)
 		}
 	}
 }
@@ -656,6 +663,106 @@ func (v *IntelView) add(f domain.Fact) {
 		if json.Unmarshal(f.Value, &p) == nil {
 			v.Devices, v.Users, v.Incidents, v.Alerts = p.Devices, p.Users, p.Incidents, p.Alerts
 		}
+	}
+}
+
+// VendorView is what vendor connectors told of an entity (vendor.* facts,
+// docs/intel.md), as expressions read it, e.g. item.vendor.orgPrevalence
+// <= 2 and item.vendor.globalPrevalence < 50 for a rare file, or
+// item.vendor.riskLevel == "high". Numbers are 0 and strings "" until a
+// vendor told them; several vendors telling the same number give the
+// highest.
+type VendorView struct {
+	// Sources are the vendors that told something (mde, graph, lab).
+	Sources []string `expr:"sources" json:"sources"`
+	// Failed are the vendors that could not tell (a vendor.error fact).
+	Failed []string `expr:"failed" json:"failed"`
+	// file, ip: devices of the organisation that saw it (Defender, 30
+	// days), and of the world (files).
+	OrgPrevalence    int   `expr:"orgPrevalence" json:"orgPrevalence"`
+	GlobalPrevalence int64 `expr:"globalPrevalence" json:"globalPrevalence"`
+	// device: the accounts that logged on, whether a domain admin did, and
+	// the vendor's alerts on it (all, unresolved, high severity).
+	LoggedOnUsers      []string `expr:"loggedOnUsers" json:"loggedOnUsers"`
+	DomainAdminLogon   bool     `expr:"domainAdminLogon" json:"domainAdminLogon"`
+	RelatedAlerts      int      `expr:"relatedAlerts" json:"relatedAlerts"`
+	ActiveAlerts       int      `expr:"activeAlerts" json:"activeAlerts"`
+	HighSeverityAlerts int      `expr:"highSeverityAlerts" json:"highSeverityAlerts"`
+	// user: identity-protection risk (Graph riskyUser: riskLevel none,
+	// low, medium, high, hidden; riskState none, atRisk,
+	// confirmedCompromised, remediated, dismissed, confirmedSafe), and the
+	// recent sign-ins: how many, failed, risky, from which countries.
+	RiskLevel     string   `expr:"riskLevel" json:"riskLevel"`
+	RiskState     string   `expr:"riskState" json:"riskState"`
+	RiskDetail    string   `expr:"riskDetail" json:"riskDetail"`
+	SignIns       int      `expr:"signIns" json:"signIns"`
+	FailedSignIns int      `expr:"failedSignIns" json:"failedSignIns"`
+	RiskySignIns  int      `expr:"riskySignIns" json:"riskySignIns"`
+	Countries     []string `expr:"countries" json:"countries"`
+}
+
+// riskRank orders Graph risk levels.
+var riskRank = map[string]int{"none": 1, "hidden": 2, "low": 3, "medium": 4, "high": 5}
+
+func (v *VendorView) add(f domain.Fact) {
+	if !strings.HasPrefix(f.Kind, "vendor.") {
+		return
+	}
+	if f.Kind == domain.FactVendorError {
+		addOnce(&v.Failed, f.Source)
+		return
+	}
+	switch f.Kind {
+	case domain.FactVendorFileStats, domain.FactVendorIPStats:
+		var s struct {
+			OrgPrevalence    int   `json:"orgPrevalence"`
+			GlobalPrevalence int64 `json:"globalPrevalence"`
+		}
+		if json.Unmarshal(f.Value, &s) != nil {
+			return
+		}
+		v.OrgPrevalence, v.GlobalPrevalence = max(v.OrgPrevalence, s.OrgPrevalence), max(v.GlobalPrevalence, s.GlobalPrevalence)
+	case domain.FactVendorLoggedOnUsers:
+		var s enrich.LoggedOnUsers
+		if json.Unmarshal(f.Value, &s) != nil {
+			return
+		}
+		for _, u := range s.Users {
+			addOnce(&v.LoggedOnUsers, u.Account)
+			v.DomainAdminLogon = v.DomainAdminLogon || u.DomainAdmin
+		}
+	case domain.FactVendorRelatedAlerts:
+		var s enrich.RelatedAlerts
+		if json.Unmarshal(f.Value, &s) != nil {
+			return
+		}
+		v.RelatedAlerts, v.ActiveAlerts, v.HighSeverityAlerts = max(v.RelatedAlerts, len(s.Alerts)), max(v.ActiveAlerts, s.Active), max(v.HighSeverityAlerts, s.HighSeverity)
+	case domain.FactVendorRiskyUser:
+		var s enrich.RiskyUser
+		if json.Unmarshal(f.Value, &s) != nil {
+			return
+		}
+		if riskRank[s.RiskLevel] >= riskRank[v.RiskLevel] {
+			v.RiskLevel, v.RiskState, v.RiskDetail = s.RiskLevel, s.RiskState, s.RiskDetail
+		}
+	case domain.FactVendorSignIns:
+		var s enrich.SignIns
+		if json.Unmarshal(f.Value, &s) != nil {
+			return
+		}
+		v.SignIns, v.FailedSignIns, v.RiskySignIns = max(v.SignIns, len(s.SignIns)), max(v.FailedSignIns, s.Failed), max(v.RiskySignIns, s.Risky)
+		for _, c := range s.Countries {
+			addOnce(&v.Countries, c)
+		}
+	default:
+		return
+	}
+	addOnce(&v.Sources, f.Source)
+}
+
+func addOnce(l *[]string, s string) {
+	if s != "" && !slices.Contains(*l, s) {
+		*l = append(*l, s)
 	}
 }
 

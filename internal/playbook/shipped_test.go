@@ -231,6 +231,21 @@ func (s *simulation) step(st *Step, env *Env) (StepOutput, bool, error) {
 			}
 			continue
 		}
+		switch {
+		case strings.HasSuffix(st.Action, ".analyze"):
+			// What the case's vendors answer becomes facts of the entity.
+			var facts []domain.Fact
+			for kind, raw := range s.tc.Entities[inv.Target].Vendor {
+				facts = append(facts, domain.Fact{Entity: inv.Target, Kind: kind, Value: domain.RawJSON(raw), Source: "test"})
+			}
+			AddFacts(env, facts)
+		case actions.IsVerdict(st.Action):
+			v, _ := inv.Args["verdict"].(string)
+			SetVerdict(env, inv.Target, domain.Verdict(v))
+			e := s.entities[inv.Target]
+			e.Verdict = domain.Verdict(v)
+			s.entities[inv.Target] = e
+		}
 		results = append(results, s.invoke(st, inv))
 	}
 	out := Summarize(results)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/graph"
 	"github.com/airsoc/air/internal/intel"
 	"github.com/airsoc/air/internal/policy"
@@ -97,10 +98,42 @@ func (c *TestCase) CheckInputs(pb *Playbook) (InputValues, error) {
 	return pb.CheckInputValues(c.Inputs)
 }
 
-// EntityFacts are attributes and tags a test case adds to an entity.
+// EntityFacts are attributes and tags a test case adds to an entity, and
+// what vendors answer analysis steps about it.
 type EntityFacts struct {
 	Attrs map[string]string
 	Tags  []string
+	// Vendor are the vendor facts analysis steps get, by fact kind
+	// (domain.FactVendor*), as JSON in the kind's shape; a
+	// domain.FactVendorError value makes the vendor fail with its
+	// message.
+	Vendor map[string]json.RawMessage
+}
+
+// vendorTestKinds maps a test file's vendor keys to fact kinds and the
+// shapes their values must decode into.
+var vendorTestKinds = map[string]struct {
+	kind  string
+	shape func() any
+}{
+	"file_stats":      {domain.FactVendorFileStats, func() any { return &enrich.FileStats{} }},
+	"ip_stats":        {domain.FactVendorIPStats, func() any { return &enrich.IPStats{} }},
+	"logged_on_users": {domain.FactVendorLoggedOnUsers, func() any { return &enrich.LoggedOnUsers{} }},
+	"related_alerts":  {domain.FactVendorRelatedAlerts, func() any { return &enrich.RelatedAlerts{} }},
+	"risky_user":      {domain.FactVendorRiskyUser, func() any { return &enrich.RiskyUser{} }},
+	"sign_ins":        {domain.FactVendorSignIns, func() any { return &enrich.SignIns{} }},
+	"error":           {domain.FactVendorError, func() any { return &struct{ Message string }{} }},
+}
+
+// VendorTestKinds lists the keys of an entity's vendor facts in a test
+// file.
+func VendorTestKinds() []string {
+	out := make([]string, 0, len(vendorTestKinds))
+	for k := range vendorTestKinds {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // MockResult is the outcome an executed action gets in a test case.
@@ -588,7 +621,45 @@ func (l *loader) testEntities(n *yaml.Node) map[domain.EntityKey]EntityFacts {
 		if tn := f.vals["tags"]; tn != nil {
 			facts.Tags = l.strs(tn, "tags")
 		}
+		if vn := f.vals["vendor"]; vn != nil {
+			facts.Vendor = l.vendorFacts(vn)
+		}
 		out[domain.EntityKey(key)] = facts
+	}
+	return out
+}
+
+// vendorFacts reads an entity's vendor answers: each key a vendor fact
+// kind, each value in its shape (unknown fields refused, so that a typo
+// does not silently leave a rule unread).
+func (l *loader) vendorFacts(n *yaml.Node) map[string]json.RawMessage {
+	if n.Kind != yaml.MappingNode {
+		l.errorf(n, "vendor must be a mapping of fact kinds (%s) to values, got %s", strings.Join(VendorTestKinds(), ", "), kindName(n))
+		return nil
+	}
+	out := map[string]json.RawMessage{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		vk, ok := vendorTestKinds[k.Value]
+		if !ok {
+			l.errorf(k, "vendor: unknown fact kind %q, want one of %s%s", k.Value, strings.Join(VendorTestKinds(), ", "), suggest(k.Value, VendorTestKinds()))
+			continue
+		}
+		if v.Kind != yaml.MappingNode {
+			l.errorf(v, "vendor.%s must be a mapping, got %s", k.Value, kindName(v))
+			continue
+		}
+		raw, ok := l.toJSON(v, "vendor."+k.Value)
+		if !ok {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(vk.shape()); err != nil {
+			l.errorf(v, "vendor.%s: %v", k.Value, err)
+			continue
+		}
+		out[vk.kind] = raw
 	}
 	return out
 }

@@ -164,12 +164,24 @@ func TestParseTestFileErrors(t *testing.T) {
 				`t.test.yaml:5:17: automation: default: unknown value "most", want one of full, semi-all, semi-core, semi-nontemp, none`,
 				`t.test.yaml:6:16: entity key "host:x": want KIND:ID with KIND one of device, user, mailbox, file, process, ip, url, message, oauthApp`,
 				`t.test.yaml:6:54: attrs.a must be a string, got a list`,
-				`t.test.yaml:6:60: unknown key "colour", want one of attrs, tags`,
+				`t.test.yaml:6:60: unknown key "colour", want one of attrs, tags, vendor`,
 				`t.test.yaml:7:40: kind says how an action fails: give the error too`,
 				`t.test.yaml:7:87: kind: unknown error kind "nope", want one of invalid, not_found, conflict, forbidden, throttled, timeout, failed`,
 				`t.test.yaml:7:129: a result is a success's text; a failing action has an error instead`,
 				`t.test.yaml:8:52: decision must be approve or reject, got "maybe"`,
 				`t.test.yaml:8:60: decision has no action`,
+			},
+		},
+		{
+			name: "vendor facts",
+			src: "playbook: p\ncases:\n  - name: a\n" + alert +
+				"    entities: {\"user:u\": {vendor: {risky_users: {}, risky_user: {riskLevl: high}, sign_ins: [1], error: {message: x}}}, \"device:d\": {vendor: []}}\n" +
+				"    expect: {}\n",
+			want: []string{
+				`t.test.yaml:5:36: vendor: unknown fact kind "risky_users", want one of error, file_stats, ip_stats, logged_on_users, related_alerts, risky_user, sign_ins (did you mean risky_user?)`,
+				`t.test.yaml:5:65: vendor.risky_user: json: unknown field "riskLevl"`,
+				`t.test.yaml:5:93: vendor.sign_ins must be a mapping, got a list`,
+				`t.test.yaml:5:142: vendor must be a mapping of fact kinds (error, file_stats, ip_stats, logged_on_users, related_alerts, risky_user, sign_ins) to values, got a list`,
 			},
 		},
 		{

@@ -31,7 +31,7 @@ var testCaseFields = []field{
 	{"alerts", "Graph alerts (as the ingest API takes them) forming one incident: make them share an entity.",
 		obj{"type": "array", "minItems": 1, "items": obj{"type": "object"}}},
 	{"incident", "Instead of alerts: incident fields set by hand, with its alerts.", obj{"$ref": "#/$defs/incident"}},
-	{"entities", "Facts alerts do not carry, by entity key (device:dev1, user:alice@corp.example): attrs and tags.",
+	{"entities", "Facts alerts do not carry, by entity key (device:dev1, user:alice@corp.example): attrs, tags, and what vendors answer analysis steps.",
 		obj{"type": "object", "propertyNames": obj{"pattern": "^[a-zA-Z]+:.+$"}, "additionalProperties": obj{"$ref": "#/$defs/facts"}}},
 	{"results", "Mocked outcomes of executed actions; an action none matches succeeds with the result ok.",
 		obj{"type": []string{"array", "null"}, "items": obj{"$ref": "#/$defs/result"}}},
@@ -76,6 +76,8 @@ var testEntityFields = []field{
 	{"attrs", "Attributes by name (isolationState, privileged, adminCount, manager, deviceType, …), written as strings or scalars.",
 		obj{"type": "object", "additionalProperties": obj{"type": []string{"string", "number", "boolean"}}}},
 	{"tags", "Tags the entity carries.", stringsList},
+	{"vendor", "What vendor connectors answer when an analysis step (file.analyze, ip.analyze, device.analyze, user.analyze) asks about the entity, by fact kind without its vendor. prefix: file_stats, ip_stats, logged_on_users, related_alerts, risky_user, sign_ins, each in its fact's shape (docs/intel.md), or error to make the vendor fail. The facts' source is test.",
+		obj{"type": "object", "propertyNames": obj{"enum": VendorTestKinds()}, "additionalProperties": obj{"type": "object"}}},
 }
 
 var testResultFields = []field{

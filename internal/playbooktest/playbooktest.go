@@ -12,7 +12,9 @@
 package playbooktest
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -30,6 +32,7 @@ import (
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/caseaction"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/graph"
 	"github.com/airsoc/air/internal/intel"
 	"github.com/airsoc/air/internal/logging"
@@ -169,6 +172,36 @@ func (m mockTarget) Execute(ctx context.Context, req remediation.Request) (remed
 		return remediation.Result{Summary: res, Changed: true}, nil
 	}
 	return remediation.Result{Summary: "ok", Changed: true}, nil
+}
+
+// caseVendors answers analysis steps' enrichment from the case's entities'
+// vendor facts (source "test"): an entity the case gives none for is
+// asked nothing; an error value makes the vendor fail with its message.
+type caseVendors struct{ c *playbook.TestCase }
+
+func (v caseVendors) Enrichers(domain.EntityKind) []enrich.Enricher { return []enrich.Enricher{v} }
+
+func (caseVendors) Vendor() string { return "test" }
+
+func (v caseVendors) Lookups(e domain.Entity) []enrich.Lookup {
+	facts := v.c.Entities[e.Key].Vendor
+	var out []enrich.Lookup
+	for _, kind := range slices.Sorted(maps.Keys(facts)) {
+		if kind == domain.FactVendorError {
+			continue
+		}
+		raw := facts[kind]
+		out = append(out, enrich.Lookup{Kind: kind, Call: "test " + kind, Do: func(context.Context) (any, error) { return raw, nil }})
+	}
+	if raw, ok := facts[domain.FactVendorError]; ok {
+		var m struct{ Message string }
+		_ = json.Unmarshal(raw, &m) // checked when the file was loaded
+		out = append(out, enrich.Lookup{Kind: domain.FactVendorError, Call: "test error",
+			Do: func(context.Context) (any, error) {
+				return nil, domain.Errorf(domain.KindForbidden, "%s", cmp.Or(m.Message, "the vendor failed"))
+			}})
+	}
+	return out
 }
 
 // ownActions carries out, for real on the case's store, the actions AIR
@@ -325,6 +358,7 @@ func runWorkflow(ctx context.Context, st *store.Store, sources []activities.Play
 	env.SetWorkerOptions(workflows.WorkerOptions)
 	env.RegisterWorkflow(workflows.IncidentWorkflow)
 	env.RegisterActivity(&activities.Activities{Store: st, Executor: mockTarget{results: c.Results, cases: ownActions(st)}, Playbooks: sources, Log: log,
+		Vendors: caseVendors{c}, EnrichOptions: enrich.Options{Attempts: 1},
 		Enrich: func(_ context.Context, s *activities.Snapshot) error {
 			s.Entities, missing = c.WithFacts(s.Entities)
 			return nil

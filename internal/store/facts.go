@@ -52,3 +52,14 @@ func (s *Store) Facts(ctx context.Context, incidentID int64) ([]domain.Fact, err
 	}
 	return out, nil
 }
+
+// DeleteFact removes the fact of an entity of one kind and source, if
+// there is one: a vendor.error that a later analysis no longer finds.
+func (s *Store) DeleteFact(ctx context.Context, incidentID int64, entity domain.EntityKey, kind, source string) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM entity_facts WHERE incident_id = ? AND entity_key = ? AND kind = ? AND source = ?`),
+		incidentID, string(entity), kind, source)
+	if err != nil {
+		return fmt.Errorf("delete fact %s of %s: %w", kind, entity, err)
+	}
+	return nil
+}

@@ -296,6 +296,30 @@ func TestFacts(t *testing.T) {
 		if other, _ := s.Facts(ctx, 8); len(other) != 0 {
 			t.Errorf("another incident's facts = %+v", other)
 		}
+		// A vendor's error fact that no longer holds is deleted, and only it:
+		// not the same kind from another vendor, nor another incident's.
+		e := domain.Fact{Entity: "ip:198.51.100.1", Kind: domain.FactVendorError, Source: "mde", Value: domain.RawJSON(`{"vendor":"mde"}`), ObservedAt: t0}
+		g := e
+		g.Source = "graph"
+		if err := s.RecordFacts(ctx, 7, []domain.Fact{e, g}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordFacts(ctx, 8, []domain.Fact{e}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteFact(ctx, 7, e.Entity, domain.FactVendorError, "mde"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteFact(ctx, 7, e.Entity, domain.FactVendorError, "mde"); err != nil { // gone already: no error
+			t.Fatal(err)
+		}
+		got, _ = s.Facts(ctx, 7)
+		if len(got) != 3 || got[2].Kind != domain.FactVendorError || got[2].Source != "graph" {
+			t.Errorf("after the delete: %+v", got)
+		}
+		if other, _ := s.Facts(ctx, 8); len(other) != 1 {
+			t.Errorf("another incident's facts after the delete = %+v", other)
+		}
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -53,6 +54,11 @@ func factOf(f domain.Fact) factLine {
 		}
 		if n := len(m.Matches) - 1; n > 0 {
 			l.Text += fmt.Sprintf(" and %d more %s", n, plural(n, "indicator", "indicators"))
+		}
+	case domain.FactVendorFileStats, domain.FactVendorIPStats, domain.FactVendorLoggedOnUsers, domain.FactVendorRelatedAlerts,
+		domain.FactVendorRiskyUser, domain.FactVendorSignIns, domain.FactVendorError:
+		if s := enrich.Describe(f); s != "" {
+			l.Text = s
 		}
 	case domain.FactPrevalence:
 		var p store.Prevalence

@@ -61,3 +61,28 @@ func TestGraphOnTheInvestigationsTab(t *testing.T) {
 		}
 	}
 }
+
+// TestVendorFactsOnTheIncidentPage: what a vendor connector told, and what
+// it could not, show in words with the vendor as their source.
+func TestVendorFactsOnTheIncidentPage(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	if err := s.st.RecordFacts(context.Background(), s.inc, []domain.Fact{
+		{Entity: "device:ws1", Kind: domain.FactVendorLoggedOnUsers, Source: "mde", ObservedAt: at,
+			Value: []byte(`{"machine":"m1","users":[{"account":"contoso\\user1","name":"user1","domainAdmin":true,"networkOnly":false}]}`)},
+		{Entity: "device:ws1", Kind: domain.FactVendorError, Source: "mde", ObservedAt: at,
+			Value: []byte(`{"vendor":"mde","failures":[{"kind":"vendor.related_alerts","call":"GET /api/machines/m1/alerts","error":"mde GET /api/machines/m1/alerts: HTTP 403 Forbidden: missing Alert.Read.All","errorKind":"forbidden","attempts":1}]}`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.signIn(t, auth.Viewer)
+	_, page := s.get(t, fmt.Sprintf("/incidents/%d?tab=investigations", s.inc))
+	checkPage(t, "the investigations tab", page)
+	for _, want := range []string{`1 logged-on users (contoso\user1), domain admins contoso\user1`,
+		"could not tell: mde GET /api/machines/m1/alerts: HTTP 403 Forbidden: missing Alert.Read.All"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page does not say %q", want)
+		}
+	}
+}

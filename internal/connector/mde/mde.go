@@ -270,6 +270,11 @@ func (c *Client) machineID(ctx context.Context, req remediation.Request, p map[s
 	if id == "" {
 		return "", domain.Invalid("target", "%s needs a device target, got %q", req.Type, req.Target)
 	}
+	return c.resolveMachine(ctx, id)
+}
+
+// resolveMachine returns a machine id as it is, and looks a DNS name up.
+func (c *Client) resolveMachine(ctx context.Context, id string) (string, error) {
 	if isMachineID(id) {
 		return id, nil
 	}
