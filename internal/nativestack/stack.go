@@ -205,7 +205,7 @@ func StartTemporal(t testing.TB, bins Binaries, c *Compose, pg *Postgres) *Tempo
 	for _, k := range []string{"FRONTEND_GRPC_PORT", "FRONTEND_MEMBERSHIP_PORT", "FRONTEND_HTTP_PORT",
 		"HISTORY_GRPC_PORT", "HISTORY_MEMBERSHIP_PORT", "MATCHING_GRPC_PORT", "MATCHING_MEMBERSHIP_PORT",
 		"WORKER_GRPC_PORT", "WORKER_MEMBERSHIP_PORT"} {
-		over[k] = strconv.Itoa(FreePort(t))
+		over[k] = strconv.Itoa(freeLowPort(t))
 	}
 	for k, v := range conn {
 		over[k] = v
@@ -269,6 +269,22 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// freeLowPort returns a free loopback port below 32768: Temporal keeps
+// its membership ports in a PostgreSQL smallint, and the kernel's
+// ephemeral ports (FreePort) lie above.
+func freeLowPort(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port below 32768")
+	return 0
 }
 
 // Proc is a process of the stack, its output in a log file.
