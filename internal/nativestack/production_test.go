@@ -27,7 +27,7 @@ func TestProductionStack(t *testing.T) {
 	s := Start(t)
 	t.Run("walkthrough-with-temporal-restarts", func(t *testing.T) { walkthrough(t, s) })
 	t.Run("scale-out", func(t *testing.T) {
-		r := flood(t, s, floodConfig{incidents: 150, alertsPerIncident: 20, apis: 2, workers: 2, kill: true})
+		r := flood(t, s, floodConfig{incidents: 250, alertsPerIncident: 24, apis: 2, workers: 2, kill: true})
 		t.Logf("scale-out: %d alerts into %d incidents through 2 API processes in %s (%.0f alerts/s, resent %d batches); all %d investigations finished %s after the first alert",
 			r.alerts, r.incidents, r.ingest.Round(time.Millisecond), float64(r.alerts)/r.ingest.Seconds(), r.resent, r.incidents, r.finished.Round(time.Millisecond))
 	})

@@ -179,6 +179,9 @@ type Temporal struct {
 	bin     string
 	env     []string
 	proc    *Proc
+	// owner is the test the server lives as long as: a restart from a
+	// subtest must outlive that subtest.
+	owner testing.TB
 }
 
 // StartTemporal sets Temporal's two databases up with compose's schema
@@ -191,7 +194,7 @@ func StartTemporal(t testing.TB, bins Binaries, c *Compose, pg *Postgres) *Tempo
 	pg.DropOnCleanup(t, conn["DBNAME"], conn["VISIBILITY_DBNAME"])
 	SetUpSchemas(t, bins, c, conn)
 
-	s := &Temporal{bin: bins.TemporalServer}
+	s := &Temporal{bin: bins.TemporalServer, owner: t}
 	over := map[string]string{
 		// The image binds every interface of its container and derives the
 		// broadcast address; here the server keeps to loopback.
@@ -237,7 +240,7 @@ func SetUpSchemas(t testing.TB, bins Binaries, c *Compose, conn map[string]strin
 func (s *Temporal) Start(t testing.TB) {
 	t.Helper()
 	start := time.Now()
-	s.proc = StartProc(t, "temporal", s.bin, []string{"start"}, s.env)
+	s.proc = startProc(t, s.owner, "temporal", s.bin, []string{"start"}, s.env)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for {
@@ -299,7 +302,14 @@ type Proc struct {
 // test ends, and its log's tail is printed if the test failed.
 func StartProc(t testing.TB, name, bin string, args, env []string) *Proc {
 	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), name+"-*.log")
+	return startProc(t, t, name, bin, args, env)
+}
+
+// startProc is StartProc for a process that lives as long as owner, t
+// being the (sub)test that starts it.
+func startProc(t, owner testing.TB, name, bin string, args, env []string) *Proc {
+	t.Helper()
+	f, err := os.CreateTemp(owner.TempDir(), name+"-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +325,7 @@ func StartProc(t testing.TB, name, bin string, args, env []string) *Proc {
 		f.Close()
 		close(p.done)
 	}()
-	t.Cleanup(func() {
+	owner.Cleanup(func() {
 		if !p.Exited() {
 			p.cmd.Process.Signal(syscall.SIGTERM)
 			select {
@@ -325,8 +335,8 @@ func StartProc(t testing.TB, name, bin string, args, env []string) *Proc {
 				<-p.done
 			}
 		}
-		if t.Failed() {
-			t.Logf("%s's log ends:\n%s", name, p.Tail())
+		if owner.Failed() {
+			owner.Logf("%s's log ends:\n%s", name, p.Tail())
 		}
 	})
 	return p
