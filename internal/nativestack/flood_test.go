@@ -60,6 +60,13 @@ func flood(t testing.TB, s *Stack, cfg floodConfig) floodResult {
 		startWorkers()
 	}
 	token := air.Token(t)
+	// Stopped here rather than when the test ends: a benchmark runs many
+	// floods, and their processes would hold PostgreSQL's connections.
+	defer func() {
+		for _, n := range append(apis, workers...) {
+			n.Stop()
+		}
+	}()
 
 	batches := floodBatches(cfg, 25)
 	var acked, resent atomic.Int32

@@ -326,20 +326,27 @@ func startProc(t, owner testing.TB, name, bin string, args, env []string) *Proc 
 		close(p.done)
 	}()
 	owner.Cleanup(func() {
-		if !p.Exited() {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(15 * time.Second):
-				p.cmd.Process.Kill()
-				<-p.done
-			}
-		}
+		p.Stop()
 		if owner.Failed() {
 			owner.Logf("%s's log ends:\n%s", name, p.Tail())
 		}
 	})
 	return p
+}
+
+// Stop asks the process to end (SIGTERM) and waits for it, killing it
+// after 15 s.
+func (p *Proc) Stop() {
+	if p.Exited() {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
 }
 
 // Kill sends SIGKILL and waits for the process to be gone.
