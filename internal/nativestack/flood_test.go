@@ -206,33 +206,11 @@ func checkFlood(t testing.TB, st *store.Store, cfg floodConfig, incs []domain.In
 	if err != nil {
 		t.Fatal(err)
 	}
-	perDevice := map[domain.EntityKey]int{}
-	for _, a := range acts {
-		if a.Status != domain.ActionSucceeded {
-			t.Errorf("action %s on %s: %s", a.ID, a.TargetKey, a.Status)
-		}
-		perDevice[a.TargetKey]++
-	}
-	ops, err := st.LabOperations(ctx)
+	done, noop, err := LabIsolations(ctx, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, noop := map[string]int{}, map[string]int{}
-	for _, op := range ops {
-		done[op.Target]++
-		if !op.Changed {
-			noop[op.Target]++
-		}
-	}
-	for i := range cfg.incidents {
-		dev := fmt.Sprintf("dev%d", i)
-		if n := perDevice[domain.EntityKey("device:"+dev)]; n != 1 {
-			t.Errorf("%s: %d actions, want 1", dev, n)
-		}
-		if done[dev] != 1 || noop[dev] != 0 {
-			t.Errorf("%s: isolated %d times in the lab tenant (%d changed nothing), want exactly once", dev, done[dev], noop[dev])
-		}
-	}
+	CheckOncePerDevice(t, acts, done, noop, cfg.incidents)
 }
 
 // BenchmarkScaleOut measures the native stack's two sides apart. Each
