@@ -205,18 +205,29 @@ func StartTemporal(t testing.TB, bins Binaries, c *Compose, pg *Postgres) *Tempo
 	if err := os.WriteFile(over["DYNAMIC_CONFIG_FILE_PATH"], []byte("{}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"FRONTEND_GRPC_PORT", "FRONTEND_MEMBERSHIP_PORT", "FRONTEND_HTTP_PORT",
-		"HISTORY_GRPC_PORT", "HISTORY_MEMBERSHIP_PORT", "MATCHING_GRPC_PORT", "MATCHING_MEMBERSHIP_PORT",
-		"WORKER_GRPC_PORT", "WORKER_MEMBERSHIP_PORT"} {
-		over[k] = strconv.Itoa(freeLowPort(t))
-	}
 	for k, v := range conn {
 		over[k] = v
 	}
-	s.env = env(c.ServerEnv, over)
-	s.Address = "127.0.0.1:" + over["FRONTEND_GRPC_PORT"]
-	s.Start(t)
-	return s
+	// A port found free may be taken by the time the server binds it
+	// (other processes share the machine): then try other ports.
+	for attempt := 1; ; attempt++ {
+		ports := freeLowPorts(t, 9)
+		for i, k := range []string{"FRONTEND_GRPC_PORT", "FRONTEND_MEMBERSHIP_PORT", "FRONTEND_HTTP_PORT",
+			"HISTORY_GRPC_PORT", "HISTORY_MEMBERSHIP_PORT", "MATCHING_GRPC_PORT", "MATCHING_MEMBERSHIP_PORT",
+			"WORKER_GRPC_PORT", "WORKER_MEMBERSHIP_PORT"} {
+			over[k] = strconv.Itoa(ports[i])
+		}
+		s.env = env(c.ServerEnv, over)
+		s.Address = "127.0.0.1:" + over["FRONTEND_GRPC_PORT"]
+		err := s.start(t)
+		if err == nil {
+			return s
+		}
+		if attempt == 3 || !strings.Contains(s.proc.Tail(), "address already in use") {
+			t.Fatalf("%v\n%s", err, s.proc.Tail())
+		}
+		t.Logf("temporal server: a port was taken, trying others (%v)", err)
+	}
 }
 
 // SetUpSchemas runs compose's temporal-schema script with the Connection
@@ -236,8 +247,16 @@ func SetUpSchemas(t testing.TB, bins Binaries, c *Compose, conn map[string]strin
 	t.Logf("Temporal's schemas set up by compose's script in %s", time.Since(start).Round(100*time.Millisecond))
 }
 
-// Start starts the server (again) and waits until its frontend answers.
+// Start starts the server (again), on the same ports, and waits until
+// its frontend answers.
 func (s *Temporal) Start(t testing.TB) {
+	t.Helper()
+	if err := s.start(t); err != nil {
+		t.Fatalf("%v\n%s", err, s.proc.Tail())
+	}
+}
+
+func (s *Temporal) start(t testing.TB) error {
 	t.Helper()
 	start := time.Now()
 	s.proc = startProc(t, s.owner, "temporal", s.bin, []string{"start"}, s.env)
@@ -253,11 +272,13 @@ func (s *Temporal) Start(t testing.TB) {
 			}
 		}
 		if s.proc.Exited() || ctx.Err() != nil {
-			t.Fatalf("temporal server did not come up: %v\n%s", err, s.proc.Tail())
+			s.proc.Stop()
+			return fmt.Errorf("temporal server did not come up: %w", err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("temporal server on %s answers after %s", s.Address, time.Since(start).Round(100*time.Millisecond))
+	return nil
 }
 
 // Kill kills the server with SIGKILL and waits for it to be gone.
@@ -274,20 +295,29 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// freeLowPort returns a free loopback port below 32768: Temporal keeps
-// its membership ports in a PostgreSQL smallint, and the kernel's
-// ephemeral ports (FreePort) lie above.
-func freeLowPort(t testing.TB) int {
+// freeLowPorts returns n distinct loopback ports below 32768 that nothing
+// listens on now: Temporal keeps its membership ports in a PostgreSQL
+// smallint, and the kernel's ephemeral ports (FreePort) lie above.
+func freeLowPorts(t testing.TB, n int) []int {
 	t.Helper()
-	for range 100 {
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for try := 0; len(ports) < n; try++ {
+		if try == 1000 {
+			t.Fatal("no free ports below 32768")
+		}
 		port := 20000 + rand.IntN(12000)
 		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			l.Close()
-			return port
+			held = append(held, l) // held until all are chosen, so that none repeats
+			ports = append(ports, port)
 		}
 	}
-	t.Fatal("no free port below 32768")
-	return 0
+	return ports
 }
 
 // Proc is a process of the stack, its output in a log file.
