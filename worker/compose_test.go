@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/airsoc/air/internal/nativestack"
 )
 
 // TestComposeStack checks docker-compose.yml for what cannot be run here
@@ -14,11 +16,17 @@ import (
 // the server version go.mod builds natively, Temporal's frontend not
 // published, the other ports on loopback only, the worker non-root with a
 // restart policy, a health check, an admin token and a message key on a
-// volume.
+// volume; and Temporal's schema script and server environment in the form
+// the native production stack runs them (internal/nativestack, which CI
+// runs against PostgreSQL), so that the compose file and the native recipe
+// cannot drift apart.
 func TestComposeStack(t *testing.T) {
 	b, err := os.ReadFile("../docker-compose.yml")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := nativestack.LoadCompose("../docker-compose.yml"); err != nil {
+		t.Errorf("the native stack cannot run compose's Temporal set-up: %v", err)
 	}
 	var c struct {
 		Services map[string]struct {

@@ -21,6 +21,7 @@ import (
 	"github.com/airsoc/air/internal/connector/mde/mdefake"
 	"github.com/airsoc/air/internal/devserver"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/nativestack"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -66,18 +67,7 @@ type labTarget struct{}
 func (labTarget) env() []string { return []string{"AIR_CONNECTORS=lab"} }
 
 func (labTarget) isolations(ctx context.Context, st *store.Store) (done, noop map[string]int, err error) {
-	ops, err := st.LabOperations(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	done, noop = map[string]int{}, map[string]int{}
-	for _, op := range ops {
-		done[op.Target]++
-		if !op.Changed {
-			noop[op.Target]++
-		}
-	}
-	return done, noop, nil
+	return nativestack.LabIsolations(ctx, st)
 }
 
 // mdeTarget is a Defender for Endpoint tenant (mdefake) the worker reaches
@@ -247,30 +237,15 @@ func crashRound(t *testing.T, bin string, rng *rand.Rand, target crashTarget) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	perDevice := map[domain.EntityKey]int{}
-	for _, a := range acts {
-		if a.Status != domain.ActionSucceeded {
-			t.Errorf("action %s on %s: %s", a.ID, a.TargetKey, a.Status)
-		}
-		perDevice[a.TargetKey]++
-	}
 	done, noop, err := target.isolations(ctx, st)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The same check as the scale-out test's on the native stack.
+	nativestack.CheckOncePerDevice(t, acts, done, noop, incidents)
 	total := 0
-	for i := range incidents {
-		dev := fmt.Sprintf("dev%d", i)
-		if n := perDevice[domain.EntityKey("device:"+dev)]; n != 1 {
-			t.Errorf("%s: %d actions, want 1", dev, n)
-		}
-		if n := done[dev]; n != 1 {
-			t.Errorf("%s: isolated %d times at the target, want exactly once", dev, n)
-		}
-		if n := noop[dev]; n != 0 {
-			t.Errorf("%s: %d isolations changed nothing or did not succeed: a second isolation of an isolated device", dev, n)
-		}
-		total += done[dev]
+	for _, n := range done {
+		total += n
 	}
 	t.Logf("%d kills; %d incidents, %d actions, %d isolations at the target", kills, incidents, len(acts), total)
 }

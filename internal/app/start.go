@@ -84,7 +84,7 @@ func ensureNamespace(ctx context.Context, cfg Config, opts client.Options) error
 		return fmt.Errorf("namespace %s: %w", cfg.Namespace, err)
 	}
 	if !missing {
-		return nil
+		return waitServed(ctx, cfg, opts)
 	}
 	err = nc.Register(ctx, &workflowservice.RegisterNamespaceRequest{
 		Namespace:                        cfg.Namespace,
@@ -96,5 +96,45 @@ func ensureNamespace(ctx context.Context, cfg Config, opts client.Options) error
 		return fmt.Errorf("register namespace %s: %w", cfg.Namespace, err)
 	}
 	cfg.Log.Infof("registered Temporal namespace %s (30 days of retention)", cfg.Namespace)
-	return nil
+	return waitServed(ctx, cfg, opts)
+}
+
+// waitServed waits until the frontend serves the namespace. A Temporal
+// server learns of a namespace registered in its database when it
+// refreshes its namespace cache (every 10 s by default): until then it
+// answers "namespace not found" to pollers and to SignalWithStart, and a
+// first start that did not wait would fail its first alerts with 503s.
+// Describe reads the database, so it cannot tell; a listing can.
+func waitServed(ctx context.Context, cfg Config, opts client.Options) error {
+	c, err := client.NewLazyClient(opts)
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", cfg.Namespace, err)
+	}
+	defer c.Close()
+	limit := cfg.StartTimeout
+	if limit <= 0 {
+		limit = 2 * time.Minute
+	}
+	deadline := time.Now().Add(limit)
+	for logged := false; ; {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := c.ListWorkflow(actx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: cfg.Namespace, PageSize: 1})
+		cancel()
+		var denied *serviceerror.PermissionDenied
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &denied):
+			return fmt.Errorf("namespace %s: %w", cfg.Namespace, err)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case time.Now().After(deadline):
+			return fmt.Errorf("namespace %s: Temporal did not serve it within %s: %w", cfg.Namespace, limit, err)
+		}
+		if !logged {
+			cfg.Log.WithError(err).Warnf("waiting for Temporal to serve namespace %s", cfg.Namespace)
+			logged = true
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
