@@ -201,6 +201,11 @@ func StartTemporal(t testing.TB, bins Binaries, c *Compose, pg *Postgres) *Tempo
 		"BIND_ON_IP": "127.0.0.1", "TEMPORAL_BROADCAST_ADDRESS": "127.0.0.1",
 		// The image's default dynamic config path does not exist here.
 		"DYNAMIC_CONFIG_FILE_PATH": filepath.Join(t.TempDir(), "dynamicconfig.yaml"),
+		// Small connection pools: the test shares one PostgreSQL (100
+		// connections by default) with the rest of the suite, run in
+		// parallel packages; the image's defaults (20 and 10 per service)
+		// took 55 of them.
+		"SQL_MAX_CONNS": "6", "SQL_MAX_IDLE_CONNS": "6", "SQL_VIS_MAX_CONNS": "3", "SQL_VIS_MAX_IDLE_CONNS": "3",
 	}
 	if err := os.WriteFile(over["DYNAMIC_CONFIG_FILE_PATH"], []byte("{}\n"), 0o644); err != nil {
 		t.Fatal(err)
