@@ -59,6 +59,7 @@ func (a *Activities) AnalyzeEntities(ctx context.Context, req AnalyzeRequest) (*
 	}
 	res := &AnalyzeResult{Facts: []domain.Fact{}}
 	var notes []string
+	var stale []domain.Fact // vendor.error facts a vendor that now answers clears
 	for _, key := range req.Keys {
 		i := slices.IndexFunc(ents, func(e domain.Entity) bool { return e.Key == key })
 		if i < 0 {
@@ -82,12 +83,10 @@ func (a *Activities) AnalyzeEntities(ctx context.Context, req AnalyzeRequest) (*
 			notes = append(notes, note)
 		}
 		for _, vendor := range cleared {
-			if err := a.Store.DeleteFact(ctx, req.IncidentID, key, domain.FactVendorError, vendor); err != nil {
-				return nil, classify(err)
-			}
+			stale = append(stale, domain.Fact{Entity: key, Kind: domain.FactVendorError, Source: vendor})
 		}
 	}
-	if err := a.Store.RecordFacts(ctx, req.IncidentID, res.Facts); err != nil {
+	if err := a.Store.RecordFacts(ctx, req.IncidentID, res.Facts, stale...); err != nil {
 		return nil, classify(err)
 	}
 	res.Summary = strings.Join(notes, "; ")

@@ -12,12 +12,20 @@ import (
 
 // RecordFacts writes facts about an incident's entities; a fact of the same
 // entity, kind and source replaces the earlier one, so that a retried or
-// repeated analysis step does not pile up copies.
-func (s *Store) RecordFacts(ctx context.Context, incidentID int64, facts []domain.Fact) error {
-	if len(facts) == 0 {
+// repeated analysis step does not pile up copies. The stale facts (by
+// entity, kind and source: a vendor.error that a later analysis no longer
+// finds) are removed in the same transaction, where there are any.
+func (s *Store) RecordFacts(ctx context.Context, incidentID int64, facts []domain.Fact, stale ...domain.Fact) error {
+	if len(facts) == 0 && len(stale) == 0 {
 		return nil
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		for _, f := range stale {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM entity_facts WHERE incident_id = ? AND entity_key = ? AND kind = ? AND source = ?`),
+				incidentID, string(f.Entity), f.Kind, f.Source); err != nil {
+				return fmt.Errorf("delete fact %s of %s: %w", f.Kind, f.Entity, err)
+			}
+		}
 		for _, f := range facts {
 			_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO entity_facts (incident_id, entity_key, kind, source, value, observed_at)
 				VALUES (?, ?, ?, ?, ?, ?)
@@ -51,15 +59,4 @@ func (s *Store) Facts(ctx context.Context, incidentID int64) ([]domain.Fact, err
 			Value: domain.RawJSON(r.Value), ObservedAt: r.ObservedAt.UTC()}
 	}
 	return out, nil
-}
-
-// DeleteFact removes the fact of an entity of one kind and source, if
-// there is one: a vendor.error that a later analysis no longer finds.
-func (s *Store) DeleteFact(ctx context.Context, incidentID int64, entity domain.EntityKey, kind, source string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM entity_facts WHERE incident_id = ? AND entity_key = ? AND kind = ? AND source = ?`),
-		incidentID, string(entity), kind, source)
-	if err != nil {
-		return fmt.Errorf("delete fact %s of %s: %w", kind, entity, err)
-	}
-	return nil
 }
