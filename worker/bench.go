@@ -36,7 +36,7 @@ Flags:
 	fs.Float64Var(&o.Rate, "rate", 5, "new incidents per second in the latency phase")
 	fs.IntVar(&o.Samples, "samples", 100, "alerts measured in the latency phase")
 	fs.StringVar(&o.DatabaseURL, "db", "", "postgres://… to measure on PostgreSQL (default: a SQLite file)")
-	fs.StringVar(&o.Playbooks, "playbooks", "playbooks", "playbook directory")
+	fs.StringVar(&o.Playbooks, "playbooks", "", "playbook directory; empty: the shipped set built into the binary")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "limit per phase")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if help, err := parseBench(fs, args); help || err != nil {

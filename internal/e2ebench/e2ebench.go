@@ -48,7 +48,7 @@ type Options struct {
 	Rate        float64       // new incidents per second in the latency phase; 0 means 5
 	Samples     int           // latency samples; 0 means 100
 	DatabaseURL string        // postgres://… or empty for a SQLite file in a temporary directory
-	Playbooks   string        // playbook directory; empty means ./playbooks
+	Playbooks   string        // playbook directory; empty means the shipped set built into the binary
 	Timeout     time.Duration // per phase; 0 means 5 minutes
 	Progress    io.Writer     // progress lines; nil means none
 }
@@ -81,9 +81,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Samples <= 0 {
 		o.Samples = 100
-	}
-	if o.Playbooks == "" {
-		o.Playbooks = "playbooks"
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
@@ -121,7 +118,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer tc.Close()
-	books, err := playbook.LoadDir(o.Playbooks)
+	books, err := playbook.Load(o.Playbooks)
 	if err != nil {
 		return nil, err
 	}
