@@ -85,8 +85,12 @@ func (a *Activities) HuntEntities(ctx context.Context, req HuntRequest) (*HuntRe
 				notes = append(notes, fmt.Sprintf("%s: more than %d other devices saw it, the first %d joined", e.Name, MaxHuntDevices, MaxHuntDevices))
 				break
 			}
+			name := strings.TrimPrefix(string(d), "device:")
+			if rec, err := a.Store.GetEntity(ctx, d); err == nil && rec.Name != "" {
+				name = rec.Name
+			}
 			link := store.EvidenceLink{IncidentID: req.IncidentID, Entity: d, From: key, Step: step, At: req.At,
-				Reason: fmt.Sprintf("%s %s (%s) was also seen on %s", e.Kind, e.Name, e.Verdict, strings.TrimPrefix(string(d), "device:"))}
+				Reason: fmt.Sprintf("%s %s (%s) was also seen on %s", e.Kind, e.Name, e.Verdict, name)}
 			holders, err := a.Store.OpenIncidentsWith(ctx, d, req.IncidentID)
 			if err != nil {
 				return nil, classify(err)
