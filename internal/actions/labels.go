@@ -42,6 +42,7 @@ var labels = map[string]string{
 	"mailbox.remove_inbox_rule":            "Remove inbox rule",
 	"user.disable":                         "Disable user",
 	"user.enable":                          "Enable user",
+	"user.reset_factors":                   "Reset MFA methods",
 	"user.revoke_sessions":                 "Revoke sign-in sessions",
 	"user.reset_password":                  "Reset password",
 	"user.confirm_compromised":             "Confirm user compromised",

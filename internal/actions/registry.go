@@ -272,6 +272,8 @@ var registry = []Spec{
 		Params: params(Param{Name: "identityProvider", Type: String, Enum: []string{"activeDirectory", "entraID"},
 			Default: "activeDirectory", Doc: "where the account lives (Graph invokeAction identityProvider); Okta ignores it"}),
 		Doc: "force the user to change password at next sign-in"},
+	{Type: "user.reset_factors", Target: domain.KindUser, Remediation: true, Connectors: onAccount, Params: params(),
+		Doc: "remove the user's registered MFA methods (authenticator apps, phones, security keys…) so that they must register again; the password stays"},
 	{Type: "user.confirm_compromised", Target: domain.KindUser, Undo: "user.dismiss_risk", Reversible: true,
 		Remediation: true, Connectors: onUser, Params: params(),
 		Doc: "mark the user compromised (Entra ID risk level high), which triggers risk-based policies"},

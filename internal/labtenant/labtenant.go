@@ -432,6 +432,9 @@ var handlers = map[string]handler{
 		u.SessionsRevoked++
 		return change("sign-in sessions revoked")
 	}),
+	"user.reset_factors": user(func(r request, u *labstate.User) (labstate.Change, error) {
+		return change("MFA methods removed: the user registers again at next sign-in")
+	}),
 	"user.reset_password": user(func(r request, u *labstate.User) (labstate.Change, error) {
 		if u.MustChangePassword {
 			return same("password change already required")

@@ -116,6 +116,7 @@ func TestEveryTypeIsExactlyOncePerKey(t *testing.T) {
 			{"user.enable", "user:ana@contoso.example", `{}`, "true: enabled", "false: already enabled"},
 			{"user.revoke_sessions", "user:ana@contoso.example", `{}`, "true: sign-in sessions revoked", "true: sign-in sessions revoked"},
 			{"user.reset_password", "user:ana@contoso.example", `{}`, "true: password change required at next sign-in", "false: password change already required"},
+			{"user.reset_factors", "user:ana@contoso.example", `{}`, "true: MFA methods removed: the user registers again at next sign-in", "true: MFA methods removed: the user registers again at next sign-in"},
 			{"user.confirm_compromised", "user:ana@contoso.example", `{}`, "true: confirmed compromised (risk high)", "false: already confirmed compromised"},
 			{"user.dismiss_risk", "user:ana@contoso.example", `{}`, "true: risk dismissed", "false: no risk to dismiss"},
 			{"app.disable", "oauthApp:5e3ce6c0-2b1f-4285-8d4b-75ee78787346", `{}`, "true: service principal disabled", "false: service principal already disabled"},

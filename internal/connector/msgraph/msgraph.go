@@ -52,7 +52,7 @@ type Client struct {
 var _ remediation.Executor = (*Client)(nil)
 
 var types = []string{
-	"user.disable", "user.enable", "user.revoke_sessions", "user.reset_password",
+	"user.disable", "user.enable", "user.revoke_sessions", "user.reset_password", "user.reset_factors",
 	"user.confirm_compromised", "user.dismiss_risk", "mailbox.remove_inbox_rule",
 	"email.soft_delete", "email.move_to_inbox",
 	"app.disable", "app.enable", "app.revoke_consent",
@@ -131,6 +131,8 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 		return c.invoke(ctx, u, "forcePasswordReset", provider, "password reset forced at next sign-in")
 	case "user.confirm_compromised":
 		return c.invoke(ctx, u, "markUserAsCompromised", "entraID", "marked compromised")
+	case "user.reset_factors":
+		return c.resetFactors(ctx, u)
 	default: // user.dismiss_risk
 		if err := c.API.Do(ctx, http.MethodPost, "/v1.0/identityProtection/riskyUsers/dismiss",
 			map[string]any{"userIds": []string{u.ID}}, nil); err != nil {

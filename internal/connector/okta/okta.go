@@ -2,7 +2,8 @@
 // API: suspend and unsuspend a user (user.disable, user.enable), clear a
 // user's sessions and OAuth tokens (user.revoke_sessions), and expire a
 // user's password so that it must be changed at the next sign-in
-// (user.reset_password).
+// (user.reset_password), and reset every enrolled factor so that the user
+// enrolls again (user.reset_factors).
 //
 // Okta's lifecycle operations are not idempotent — a repeated suspend of a
 // suspended user is refused — and carry no idempotency key. So Execute
@@ -102,6 +103,8 @@ var (
 			Deprovisioned: "is deactivated (DEPROVISIONED): it has no sessions"}},
 		"user.reset_password": {"lifecycle/expire_password", PasswordExpired, map[string]string{Staged: notActivated, Provisioned: notActivated,
 			Deprovisioned: deactivated}},
+		"user.reset_factors": {"lifecycle/reset_factors", "", map[string]string{Staged: notActivated, Provisioned: notActivated,
+			Deprovisioned: deactivated}},
 	}
 )
 
@@ -172,7 +175,9 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 		return remediation.Result{}, domain.Errorf(domain.KindConflict, "okta refused to %s %s (status %s): %s", verb(req.Type), who, status, se.Message)
 	}
 	if o.done == "" {
-		return remediation.Result{Summary: fmt.Sprintf("%s: every session and OAuth token revoked", who), Changed: true}, nil
+		what := map[string]string{"user.revoke_sessions": "every session and OAuth token revoked",
+			"user.reset_factors": "every enrolled factor reset; the user enrolls again at next sign-in"}[req.Type]
+		return remediation.Result{Summary: fmt.Sprintf("%s: %s", who, what), Changed: true}, nil
 	}
 	after, err := c.user(ctx, u.ID)
 	if err != nil {
@@ -186,7 +191,7 @@ func (c *Client) Execute(ctx context.Context, req remediation.Request) (remediat
 
 func verb(t string) string {
 	return map[string]string{"user.disable": "suspend", "user.enable": "unsuspend", "user.reset_password": "expire the password of",
-		"user.revoke_sessions": "clear the sessions of"}[t]
+		"user.revoke_sessions": "clear the sessions of", "user.reset_factors": "reset the factors of"}[t]
 }
 
 // user reads a user by id or login.

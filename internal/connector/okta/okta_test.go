@@ -159,6 +159,12 @@ func (f *fakeOkta) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		u.Status = okta.PasswordExpired
 		json.NewEncoder(w).Encode(u)
+	case r.Method == http.MethodPost && m[2] == "lifecycle/reset_factors":
+		if u.Status == okta.Deprovisioned || u.Status == okta.Staged {
+			notAllowed()
+			return
+		}
+		fmt.Fprint(w, `{}`)
 	case r.Method == http.MethodDelete && m[2] == "sessions":
 		w.WriteHeader(http.StatusNoContent)
 	default:
@@ -235,8 +241,9 @@ func TestLifecycleContract(t *testing.T) {
 		{"expire a password", "user.reset_password", "user:ana@contoso.example", "", "true okta user ana@contoso.example (00u1) is PASSWORD_EXPIRED (was ACTIVE)", 4},
 		{"already expired", "user.reset_password", "user:flo@contoso.example", "", "false okta user flo@contoso.example (00u6) is already PASSWORD_EXPIRED", 4},
 		{"revoke sessions", "user.revoke_sessions", "user:bo@contoso.example", "", "true okta user bo@contoso.example (00u2): every session and OAuth token revoked", 5},
-		{"an unknown user", "user.disable", "user:zed@contoso.example", "", "fail not_found: okta GET /api/v1/users/zed@contoso.example: HTTP 404 E0000007: Not found", 5},
-		{"a device target", "user.disable", "device:ws-1", "", "fail invalid", 5},
+		{"reset factors", "user.reset_factors", "user:bo@contoso.example", "", "true okta user bo@contoso.example (00u2): every enrolled factor reset", 6},
+		{"an unknown user", "user.disable", "user:zed@contoso.example", "", "fail not_found: okta GET /api/v1/users/zed@contoso.example: HTTP 404 E0000007: Not found", 6},
+		{"a device target", "user.disable", "device:ws-1", "", "fail invalid", 6},
 	}
 	for _, s := range steps {
 		if got := run(c, req(s.typ, s.target), s.resume); !strings.HasPrefix(got, s.want) {
@@ -248,7 +255,7 @@ func TestLifecycleContract(t *testing.T) {
 	}
 	want := []string{"POST /api/v1/users/00u1/lifecycle/suspend?", "POST /api/v1/users/00u1/lifecycle/unsuspend?",
 		"POST /api/v1/users/00u5/lifecycle/suspend?", "POST /api/v1/users/00u1/lifecycle/expire_password?",
-		"DELETE /api/v1/users/00u2/sessions?oauthTokens=true"}
+		"DELETE /api/v1/users/00u2/sessions?oauthTokens=true", "POST /api/v1/users/00u2/lifecycle/reset_factors?"}
 	if strings.Join(f.calls, "\n") != strings.Join(want, "\n") {
 		t.Errorf("calls:\n%s\nwant:\n%s", strings.Join(f.calls, "\n"), strings.Join(want, "\n"))
 	}
