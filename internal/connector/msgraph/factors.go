@@ -15,13 +15,13 @@ import (
 // @odata.type) to their collection under /users/{id}/authentication/. The
 // password is not one of them: user.reset_factors leaves it alone.
 var methodPaths = map[string]string{
-	"#microsoft.graph.microsoftAuthenticatorAuthenticationMethod": "microsoftAuthenticatorMethods",
-	"#microsoft.graph.softwareOathAuthenticationMethod":           "softwareOathMethods",
-	"#microsoft.graph.fido2AuthenticationMethod":                  "fido2Methods",
+	"#microsoft.graph.microsoftAuthenticatorAuthenticationMethod":  "microsoftAuthenticatorMethods",
+	"#microsoft.graph.softwareOathAuthenticationMethod":            "softwareOathMethods",
+	"#microsoft.graph.fido2AuthenticationMethod":                   "fido2Methods",
 	"#microsoft.graph.windowsHelloForBusinessAuthenticationMethod": "windowsHelloForBusinessMethods",
-	"#microsoft.graph.temporaryAccessPassAuthenticationMethod":    "temporaryAccessPassMethods",
-	"#microsoft.graph.emailAuthenticationMethod":                  "emailMethods",
-	"#microsoft.graph.phoneAuthenticationMethod":                  "phoneMethods",
+	"#microsoft.graph.temporaryAccessPassAuthenticationMethod":     "temporaryAccessPassMethods",
+	"#microsoft.graph.emailAuthenticationMethod":                   "emailMethods",
+	"#microsoft.graph.phoneAuthenticationMethod":                   "phoneMethods",
 }
 
 // authMethod is an entry of a user's authentication methods.
