@@ -44,10 +44,11 @@ const MaxHuntDevices = 50
 // each with an edge of the investigation graph saying where it was found
 // from. A device that another open incident holds is not held by two
 // investigations: that incident is merged into this one, with the reason.
-// A device found this way that its alerts did not already call malicious
-// or suspicious becomes suspicious by the step's rule, so that the
-// containment rules of the next pass consider it. Devices already in the
-// incident are skipped, so a retried or repeated hunt finds nothing new.
+// Every device of the incident that saw the entity (the one it came from
+// too) and that its alerts did not already call malicious or suspicious
+// becomes suspicious by the step's rule, so that the containment rules of
+// the next pass consider it. Devices already in the incident are not
+// found again, so a retried or repeated hunt adds nothing twice.
 func (a *Activities) HuntEntities(ctx context.Context, req HuntRequest) (*HuntResult, error) {
 	ents, err := a.Store.IncidentEntities(ctx, req.IncidentID)
 	if err != nil {
@@ -75,10 +76,11 @@ func (a *Activities) HuntEntities(ctx context.Context, req HuntRequest) (*HuntRe
 		if err != nil {
 			return nil, classify(err)
 		}
+		what := fmt.Sprintf("%s %s", e.Kind, e.Name)
 		var found []domain.EntityKey
 		for _, d := range p.DeviceKeys {
 			if have[d] {
-				saw[d] = fmt.Sprintf("%s %s", e.Kind, e.Name)
+				saw[d] = what
 				continue
 			}
 			if len(found) == MaxHuntDevices {
@@ -90,7 +92,7 @@ func (a *Activities) HuntEntities(ctx context.Context, req HuntRequest) (*HuntRe
 				name = rec.Name
 			}
 			link := store.EvidenceLink{IncidentID: req.IncidentID, Entity: d, From: key, Step: step, At: req.At,
-				Reason: fmt.Sprintf("%s %s (%s) was also seen on %s", e.Kind, e.Name, e.Verdict, name)}
+				Reason: fmt.Sprintf("%s (%s) was also seen on %s", what, e.Verdict, name)}
 			holders, err := a.Store.OpenIncidentsWith(ctx, d, req.IncidentID)
 			if err != nil {
 				return nil, classify(err)
@@ -112,7 +114,7 @@ func (a *Activities) HuntEntities(ctx context.Context, req HuntRequest) (*HuntRe
 				}
 			}
 			have[d] = true
-			saw[d] = fmt.Sprintf("%s %s", e.Kind, e.Name)
+			saw[d] = what
 			found = append(found, d)
 		}
 		res.Found = append(res.Found, found...)
