@@ -25,12 +25,15 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/sirupsen/logrus"
+	"go.temporal.io/sdk/client"
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/decode"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/engine"
 	ingestpkg "github.com/airsoc/air/internal/ingest"
+	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -62,6 +65,13 @@ correlation into incidents and the workflow notifications (batched per
 incident, counted by a recording notifier instead of Temporal). It prints
 alerts/s, p50/p99 latency and peak memory per path, and the raw PostgreSQL
 insert rate of the same rows as the ceiling.
+
+The temporal path is the batch path with the notifications really sent:
+SignalWithStart of each incident's investigation on the Temporal frontend
+--temporal names, on a task queue no worker polls (--task-queue), so that
+the figure is ingest plus Temporal's signalling and nothing else:
+
+  starter bench ingest shaw.ndjson.gz --path batch,temporal --temporal 127.0.0.1:7233
 `
 
 // bench runs `starter bench ingest`.
@@ -74,7 +84,10 @@ func bench(ctx context.Context, env Env, args []string) error {
 	kind := fs.String("store", "sqlite", "store to measure: sqlite or postgres")
 	dsn := fs.String("db", "", "PostgreSQL URL (default $TEST_DATABASE_URL); a fresh schema is made and dropped")
 	asJSON := fs.Bool("json", false, "print one JSON object per measured path")
-	paths := fs.String("path", "batch,http", "paths to measure: batch, http or both")
+	paths := fs.String("path", "batch,http", "paths to measure, comma-separated: batch, http, temporal (the batch path signalling Temporal)")
+	temporalAddr := fs.String("temporal", "", "temporal path: the Temporal frontend HOST:PORT (e.g. a worker -dev's 127.0.0.1:7233)")
+	namespace := fs.String("namespace", "default", "temporal path: the Temporal namespace")
+	taskQueue := fs.String("task-queue", "air-bench-ingest", "temporal path: the task queue the investigations are started on; keep it one no worker polls")
 	batchSize := fs.Int("batch", 1000, "alerts per batch on the batch path")
 	workers := fs.Int("workers", 128, "concurrent senders on the HTTP path (many sensors posting one alert each)")
 	repeat := fs.Int("repeat", 1, "batch path: replay the file this many times (ids suffixed, times shifted) for long runs")
@@ -116,20 +129,37 @@ func bench(ctx context.Context, env Env, args []string) error {
 	var results []BenchResult
 	for _, p := range strings.Split(*paths, ",") {
 		p = strings.TrimSpace(p)
-		if p != "batch" && p != "http" {
-			return usageError{fmt.Sprintf("bench ingest: unknown path %q (batch, http)", p)}
+		if p != "batch" && p != "http" && p != "temporal" {
+			return usageError{fmt.Sprintf("bench ingest: unknown path %q (batch, http, temporal)", p)}
 		}
-		st, cleanup, err := benchStore(ctx, *kind, *dsn, p == "batch", *keep)
+		var next ingestpkg.Notifier
+		if p == "temporal" {
+			if *temporalAddr == "" {
+				return usageError{"bench ingest: the temporal path needs --temporal HOST:PORT"}
+			}
+			tc, err := client.Dial(client.Options{HostPort: *temporalAddr, Namespace: *namespace, Logger: logging.NewTemporal(logger)})
+			if err != nil {
+				return fmt.Errorf("bench ingest: Temporal at %s: %w", *temporalAddr, err)
+			}
+			defer tc.Close()
+			next = &engine.Engine{Client: tc, TaskQueue: *taskQueue}
+		}
+		batchLike := p != "http"
+		st, cleanup, err := benchStore(ctx, *kind, *dsn, batchLike, *keep)
 		if err != nil {
 			return err
 		}
 		var r BenchResult
-		if p == "batch" {
-			r, err = benchBatch(ctx, st, logger, file, *batchSize, *repeat)
+		if batchLike {
+			r, err = benchBatch(ctx, st, logger, file, *batchSize, *repeat, next)
+			if p == "temporal" {
+				r.Path = "temporal"
+				r.Included = strings.Replace(r.Included, "(recorded, not sent to Temporal)", "(sent to Temporal: SignalWithStart on a task queue no worker polls)", 1)
+			}
 		} else {
 			r, err = benchHTTP(ctx, st, logger, file, *workers, *httpMax)
 		}
-		if err == nil && p == "batch" && *export != "" {
+		if err == nil && batchLike && *export != "" {
 			err = exportTo(ctx, st, *export)
 		}
 		if err == nil {
@@ -263,11 +293,19 @@ func countIncidents(ctx context.Context, st *store.Store) (int, error) {
 
 // recorder is the workflow side for the benchmark: it counts the signals
 // ingest would send, per incident per batch.
-type recorder struct{ calls, ids atomic.Int64 }
+// recorder counts the workflow notifications, and passes them on to next
+// when there is one (the temporal path).
+type recorder struct {
+	calls, ids atomic.Int64
+	next       ingestpkg.Notifier
+}
 
 func (r *recorder) AlertsJoined(ctx context.Context, incidentID int64, alertIDs []string) error {
 	r.calls.Add(1)
 	r.ids.Add(int64(len(alertIDs)))
+	if r.next != nil {
+		return r.next.AlertsJoined(ctx, incidentID, alertIDs)
+	}
 	return nil
 }
 
@@ -522,7 +560,7 @@ func (q *quarters) add(n int) {
 	}
 }
 
-func benchBatch(ctx context.Context, st *store.Store, log *logrus.Logger, file string, size, repeat int) (BenchResult, error) {
+func benchBatch(ctx context.Context, st *store.Store, log *logrus.Logger, file string, size, repeat int, next ingestpkg.Notifier) (BenchResult, error) {
 	total, err := countItems(file, repeat)
 	if err != nil {
 		return BenchResult{}, err
@@ -532,7 +570,7 @@ func benchBatch(ctx context.Context, st *store.Store, log *logrus.Logger, file s
 		return BenchResult{}, err
 	}
 	defer rd.close()
-	rec := &recorder{}
+	rec := &recorder{next: next}
 	p := &ingestpkg.Pipeline{Store: st, Notifier: rec, Log: log}
 	q := &quarters{total: total}
 	mem := sampleRSS()
