@@ -206,6 +206,13 @@ func (s *Store) ListActions(ctx context.Context, f ActionFilter) ([]domain.Actio
 	return out, nil
 }
 
+// mergedInto is a common table expression, merged (id): the incidents
+// merged into the one its parameter names, directly or through a chain of
+// merges.
+const mergedInto = `WITH RECURSIVE merged (id) AS (
+	SELECT id FROM incidents WHERE redirect_incident_id = ?
+	UNION SELECT i.id FROM incidents i JOIN merged m ON i.redirect_incident_id = m.id)`
+
 // MergedActions returns the actions of the incidents merged into this one
 // (redirected to it, directly or through a chain of merges), oldest first,
 // at most limit of them. The merged incident's investigation proposed
@@ -213,9 +220,7 @@ func (s *Store) ListActions(ctx context.Context, f ActionFilter) ([]domain.Actio
 // remediate the same entity a second time.
 func (s *Store) MergedActions(ctx context.Context, incidentID int64, limit int) ([]domain.Action, error) {
 	out := []domain.Action{}
-	q := fmt.Sprintf(`WITH RECURSIVE merged (id) AS (
-			SELECT id FROM incidents WHERE redirect_incident_id = ?
-			UNION SELECT i.id FROM incidents i JOIN merged m ON i.redirect_incident_id = m.id)
+	q := fmt.Sprintf(mergedInto+`
 		SELECT * FROM actions WHERE incident_id IN (SELECT id FROM merged)
 		ORDER BY created_at, id LIMIT %d`, limit)
 	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(q), incidentID); err != nil {

@@ -144,11 +144,10 @@ func insertLink(ctx context.Context, tx *sqlx.Tx, l EvidenceLink) error {
 // chain of merges).
 func (s *Store) EvidenceLinks(ctx context.Context, incidentID int64) ([]EvidenceLink, error) {
 	out := []EvidenceLink{}
-	err := s.db.SelectContext(ctx, &out, s.db.Rebind(`WITH RECURSIVE merged (id) AS (
-			SELECT CAST(? AS BIGINT)
-			UNION SELECT i.id FROM incidents i JOIN merged m ON i.redirect_incident_id = m.id)
+	err := s.db.SelectContext(ctx, &out, s.db.Rebind(mergedInto+`
 		SELECT incident_id, entity_key, from_key, step, reason, merged_incident, found_at
-		FROM evidence_links WHERE incident_id IN (SELECT id FROM merged) ORDER BY found_at, entity_key`), incidentID)
+		FROM evidence_links WHERE incident_id = ? OR incident_id IN (SELECT id FROM merged)
+		ORDER BY found_at, entity_key`), incidentID, incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("read the evidence graph of incident %d: %w", incidentID, err)
 	}
