@@ -17,6 +17,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/nativestack"
 	"github.com/airsoc/air/internal/policy"
 )
 
@@ -32,7 +33,7 @@ func devService(t *testing.T, cfg Config) (apiClient, string) {
 	done := make(chan error, 1)
 	cfg.Dev, cfg.DataDir, cfg.HTTPAddr = true, dir, "127.0.0.1:0"
 	if cfg.TemporalPort == 0 {
-		cfg.TemporalPort = freePort(t)
+		cfg.TemporalPort = nativestack.FreePort(t)
 	}
 	if cfg.PlaybookDir == "" {
 		cfg.PlaybookDir = "../../playbooks"

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"github.com/airsoc/air/internal/cli"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/ingest"
+	"github.com/airsoc/air/internal/nativestack"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -32,7 +32,7 @@ import (
 // device isolated in the lab tenant → successfullyRemediated.
 func TestEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	temporalPort := freePort(t)
+	temporalPort := nativestack.FreePort(t)
 	c, dir := devService(t, Config{TemporalPort: temporalPort})
 	base := c.base
 	sample, err := os.ReadFile("../graph/testdata/sample-alert.json")
@@ -236,16 +236,6 @@ type recorder struct{ calls []string }
 func (r *recorder) AlertsJoined(_ context.Context, incidentID int64, alertIDs []string) error {
 	r.calls = append(r.calls, itoa(incidentID)+":"+strings.Join(alertIDs, ","))
 	return nil
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // apiClient calls the API with a bearer token.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/nativestack"
 )
 
 // TestCaseActionsEndToEnd runs the service as `worker -dev` does with the
@@ -18,7 +19,7 @@ import (
 // the playbook — actions carried out by AIR's own connector, audited as the
 // playbook — and the device is isolated in the lab tenant.
 func TestCaseActionsEndToEnd(t *testing.T) {
-	temporalPort := freePort(t)
+	temporalPort := nativestack.FreePort(t)
 	c, _ := devService(t, Config{TemporalPort: temporalPort})
 	if code := c.do(t, "PUT", "/api/v1/settings/automation", []byte(`{"default":"full"}`), nil); code != http.StatusOK {
 		t.Fatalf("automation: HTTP %d", code)

@@ -124,7 +124,7 @@ func crashRound(t *testing.T, bin string, rng *rand.Rand, target crashTarget) {
 	defer srv.Stop()
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "air.db")
-	httpPort := freePort(t)
+	httpPort := nativestack.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	// The worker's API needs a token: mint one in its database first.
 	st0, err := store.Open(ctx, dbPath)

@@ -17,6 +17,7 @@ import (
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/cli"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/nativestack"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -49,7 +50,7 @@ func TestAskAnsweredEndToEnd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "ask.yaml"), []byte(askPlaybook), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	temporalPort := freePort(t)
+	temporalPort := nativestack.FreePort(t)
 	c, _ := devService(t, Config{TemporalPort: temporalPort, PlaybookDir: dir})
 	sample, err := os.ReadFile("../graph/testdata/sample-alert.json")
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/airsoc/air/internal/cli"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/engine"
+	"github.com/airsoc/air/internal/nativestack"
 	"github.com/airsoc/air/internal/notify"
 	"github.com/airsoc/air/internal/printpdf"
 	"github.com/airsoc/air/internal/store"
@@ -70,7 +71,7 @@ func TestReportScheduleRunsKeepsAndDelivers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := nativestack.FreePort(t)
 	c, dir := devService(t, Config{TemporalPort: port, Notify: ncfg})
 	tc, err := client.Dial(client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", port), Logger: tlogNoop{}})
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/engine"
 	"github.com/airsoc/air/internal/msgauth"
+	"github.com/airsoc/air/internal/nativestack"
 	"github.com/airsoc/air/internal/review"
 	"github.com/airsoc/air/workflows"
 )
@@ -36,7 +37,7 @@ import (
 // workflow history, in order.
 func TestPostIncidentReview(t *testing.T) {
 	ctx := context.Background()
-	temporalPort := freePort(t)
+	temporalPort := nativestack.FreePort(t)
 	c, dataDir := devService(t, Config{TemporalPort: temporalPort})
 	hostPort := fmt.Sprintf("127.0.0.1:%d", temporalPort)
 	var me auth.Principal
