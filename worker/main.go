@@ -124,6 +124,8 @@ for a mounted secret):
 	fs.IntVar(&cfg.WorkflowCache, "workflow-cache", envInt("AIR_WORKFLOW_CACHE", 0), "investigations kept in memory between their tasks; 0: Temporal's default, 10000; lower it under a container memory limit (docs/performance.md) (AIR_WORKFLOW_CACHE)")
 	fs.IntVar(&cfg.TemporalPort, "dev-temporal-port", envInt("AIR_DEV_TEMPORAL_PORT", 0), "-dev only: the embedded Temporal frontend's port; 0: 7233 (AIR_DEV_TEMPORAL_PORT)")
 	fs.StringVar(&startTimeout, "start-timeout", env("AIR_START_TIMEOUT", "2m"), "how long start-up waits for the database and Temporal, retrying with backoff (AIR_START_TIMEOUT)")
+	var temporalTimeout string
+	fs.StringVar(&temporalTimeout, "temporal-timeout", env("AIR_TEMPORAL_TIMEOUT", "15s"), "how long an API request waits for Temporal (a decision, an investigation's start or signal) before answering 503 (AIR_TEMPORAL_TIMEOUT)")
 	fs.BoolVar(&cfg.CreateNamespace, "create-namespace", env("AIR_CREATE_NAMESPACE", "") == "true", "register the Temporal namespace when it is missing, 30 days of retention (AIR_CREATE_NAMESPACE=true)")
 	fs.StringVar(&logCfg.Format, "log-format", env("AIR_LOG_FORMAT", "text"), "log format: text or json (AIR_LOG_FORMAT)")
 	fs.StringVar(&logCfg.Level, "log-level", env("AIR_LOG_LEVEL", "info"), "log level: debug, info, warn, error (AIR_LOG_LEVEL)")
@@ -146,6 +148,9 @@ for a mounted secret):
 		return err
 	}
 	if cfg.StartTimeout, err = parseDuration("start-timeout", startTimeout); err != nil {
+		return err
+	}
+	if cfg.TemporalTimeout, err = parseDuration("temporal-timeout", temporalTimeout); err != nil {
 		return err
 	}
 	if cfg.ApprovalExpiry, err = parseDuration("approval-expiry", expiry); err != nil {

@@ -242,6 +242,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			retry = rl.RetryAfterSeconds()
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "5") // a dependency is down: a restart takes seconds
 	}
 	writeJSON(w, status, errorBody{Error: detail})
 }
@@ -265,6 +267,10 @@ func (s *Server) describe(path string, err error) (int, ErrorDetail) {
 			Message: fmt.Sprintf("too many requests; retry after %d s", rl.RetryAfterSeconds())}
 	case errors.As(err, &de):
 		return de.Kind.HTTPStatus(), ErrorDetail{Kind: string(de.Kind), Field: de.Field, Message: de.Message}
+	case store.IsUnavailable(err):
+		s.Log.WithError(err).WithField("path", path).Warn("database unavailable")
+		return http.StatusServiceUnavailable, ErrorDetail{Kind: string(domain.KindUnavailable),
+			Message: "the database did not answer: send the request again once /readyz answers 200 (alerts are kept once by id, so a re-sent batch doubles nothing)"}
 	}
 	s.Log.WithError(err).WithField("path", path).Error("request failed")
 	return http.StatusInternalServerError, ErrorDetail{Kind: "internal", Message: "internal error; see the worker's log"}
@@ -286,16 +292,23 @@ func (s *Server) maxBody() int64 {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Store.Ping(r.Context()); err != nil {
+	// A probe must answer while a dependency is down, not wait with the
+	// client libraries' retries until the prober gives up.
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
 		return writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
 	}
 	if s.Ready != nil {
-		if err := s.Ready(r.Context()); err != nil {
+		if err := s.Ready(ctx); err != nil {
 			return writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "temporal unavailable"})
 		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
+
+// readyTimeout bounds each dependency check of /readyz.
+const readyTimeout = 3 * time.Second
 
 // AlertResult is what became of one alert of an ingest request.
 type AlertResult struct {

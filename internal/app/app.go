@@ -111,6 +111,11 @@ type Config struct {
 	// StartTimeout is how long start-up waits for the database and
 	// Temporal to answer, retrying with backoff; 0 means 2 minutes.
 	StartTimeout time.Duration
+	// TemporalTimeout bounds each call to Temporal an API request waits
+	// for (a decision, an investigation's start or signal for new alerts):
+	// past it the request answers 503 instead of hanging while Temporal is
+	// unreachable; 0 means 15 s.
+	TemporalTimeout time.Duration
 	// Role is what this process does: RoleAll (the default) serves the
 	// API and pages and runs workflows and activities; RoleAPI only serves
 	// (starting and signalling workflows); RoleWorker only runs them, with
@@ -325,7 +330,7 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 		}
 	}
-	eng := &engine.Engine{Client: tc, ApprovalExpiry: cfg.ApprovalExpiry, Keys: keys}
+	eng := &engine.Engine{Client: tc, ApprovalExpiry: cfg.ApprovalExpiry, Keys: keys, UpdateTimeout: cfg.TemporalTimeout}
 	pipeline := &ingest.Pipeline{Store: st, Notifier: eng, Log: log.WithField("component", "ingest"), Rules: cfg.Correlation}
 	pulled, err := newSources(ctx, cfg.Sources, st, pipeline, log)
 	if err != nil {

@@ -38,8 +38,9 @@ type Engine struct {
 	// sends them unsigned, for workers that do not check (tests).
 	Keys *msgauth.Keyring
 	// UpdateTimeout bounds a decide, undo or request Update, Temporal's
-	// answer included: past it the call fails as unavailable (HTTP 503)
-	// instead of hanging while Temporal is unreachable. 0 means 15 s.
+	// answer included, and the start-or-signal of an investigation for new
+	// alerts: past it the call fails as unavailable (HTTP 503) instead of
+	// hanging while Temporal is unreachable. 0 means 15 s.
 	UpdateTimeout time.Duration
 	// Now is the signing clock; nil means time.Now.
 	Now func() time.Time
@@ -80,6 +81,9 @@ func (e *Engine) taskQueue() string {
 // still open starts again (a new run) with the new alerts; actions it
 // already recorded are recognised, not proposed twice.
 func (e *Engine) AlertsJoined(ctx context.Context, incidentID int64, alertIDs []string) error {
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, e.updateTimeout())
+	defer cancel()
 	opts := client.StartWorkflowOptions{
 		ID:                    domain.WorkflowID(incidentID),
 		TaskQueue:             e.taskQueue(),
@@ -88,6 +92,10 @@ func (e *Engine) AlertsJoined(ctx context.Context, incidentID int64, alertIDs []
 	_, err := e.Client.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalAlertsAdded,
 		workflows.AlertsAdded{AlertIDs: alertIDs}, opts, workflows.IncidentWorkflow,
 		workflows.IncidentInput{IncidentID: incidentID, ApprovalExpiry: e.ApprovalExpiry})
+	if err != nil && parent.Err() == nil && unreachable(ctx, err) {
+		return domain.Errorf(domain.KindUnavailable, "incident %d: Temporal did not take the new alerts within %s",
+			incidentID, e.updateTimeout())
+	}
 	if err != nil {
 		return fmt.Errorf("signal investigation of incident %d: %w", incidentID, err)
 	}
