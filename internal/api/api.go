@@ -143,6 +143,7 @@ func (s *Server) Routes() []Route {
 		{"GET /api/v1/reports/schedules", auth.Viewer, s.listReportSchedules},
 		{"POST /api/v1/reports/schedules", auth.Admin, s.postReportSchedule},
 		{"GET /api/v1/reports/schedules/{id}", auth.Viewer, s.getReportSchedule},
+		{"PATCH /api/v1/reports/schedules/{id}", auth.Admin, s.patchReportSchedule},
 		{"DELETE /api/v1/reports/schedules/{id}", auth.Admin, s.deleteReportSchedule},
 		{"POST /api/v1/reports/schedules/{id}/run", auth.Admin, s.runReportSchedule},
 		{"GET /api/v1/reports/runs", auth.Viewer, s.listReportRuns},

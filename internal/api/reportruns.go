@@ -22,6 +22,7 @@ import (
 // *engine.Engine is one.
 type ReportScheduler interface {
 	CreateReportSchedule(ctx context.Context, s domain.ReportSchedule) (bool, error)
+	UpdateReportSchedule(ctx context.Context, s domain.ReportSchedule) error
 	DeleteReportSchedule(ctx context.Context, id string) error
 	TriggerReportSchedule(ctx context.Context, id string) error
 	DescribeReportSchedule(ctx context.Context, id string) (*domain.ReportScheduleState, error)
@@ -205,6 +206,38 @@ func (s *Server) postReportSchedule(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, s.scheduleView(r.Context(), rs))
+}
+
+// patchReportSchedule answers PATCH /api/v1/reports/schedules/{id}: the
+// changed schedule is checked, given to Temporal, then kept (audited with
+// both versions). Should keeping fail, Temporal gets the old one back.
+func (s *Server) patchReportSchedule(w http.ResponseWriter, r *http.Request) error {
+	var ch report.ScheduleChange
+	if err := decodeBody(w, r, &ch, true); err != nil {
+		return err
+	}
+	old, err := s.Store.ReportSchedule(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	rs, err := ch.Apply(*old, s.hasChannel())
+	if err != nil {
+		return err
+	}
+	sch, err := s.scheduler()
+	if err != nil {
+		return err
+	}
+	if err := sch.UpdateReportSchedule(r.Context(), rs); err != nil {
+		return err
+	}
+	if err := s.Store.UpdateReportSchedule(r.Context(), rs, principalName(r)); err != nil {
+		if uerr := sch.UpdateReportSchedule(context.WithoutCancel(r.Context()), *old); uerr != nil {
+			s.Log.WithError(uerr).WithField("schedule", rs.ID).Error("report schedule change not kept, and Temporal not given the old one back")
+		}
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), rs))
 }
 
 // deleteReportSchedule answers DELETE /api/v1/reports/schedules/{id}: AIR

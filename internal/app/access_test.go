@@ -270,6 +270,10 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 			allowed("admin", 201)},
 		"GET /api/v1/reports/schedules/{id}": {func(string) req { return req{"/api/v1/reports/schedules/no-such-schedule", ""} },
 			allowed("viewer", 404)}, // unknown: the role check passed
+		"PATCH /api/v1/reports/schedules/{id}": {func(string) req {
+			return req{"/api/v1/reports/schedules/no-such-schedule", `{"timeZone":"Europe/Berlin"}`}
+		},
+			allowed("admin", 404)},
 		"DELETE /api/v1/reports/schedules/{id}": {func(string) req { return req{"/api/v1/reports/schedules/no-such-schedule", ""} },
 			allowed("admin", 404)},
 		"POST /api/v1/reports/schedules/{id}/run": {func(string) req { return req{"/api/v1/reports/schedules/no-such-schedule/run", ""} },

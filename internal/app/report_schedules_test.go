@@ -133,6 +133,56 @@ func TestReportScheduleRunsKeepsAndDelivers(t *testing.T) {
 		t.Errorf("list: %+v", list.Value)
 	}
 
+	// Change it: only what is given changes, in Temporal too, audited.
+	for _, bad := range []struct{ body, field string }{
+		{`{}`, ""},
+		{`{"kind":"monthly"}`, "kind"},
+		{`{"cron":"61 6 * * *"}`, "cron"},
+		{`{"cron":"0 6 * * *","calendar":{"hour":"6"}}`, "cron"},
+		{`{"timeZone":"Mars/Olympus"}`, "timeZone"},
+		{`{"channels":["nobody"]}`, "channels[0]"},
+	} {
+		var e apiError
+		if code := c.do(t, "PATCH", "/api/v1/reports/schedules/"+made.ID, []byte(bad.body), &e); code != http.StatusBadRequest || e.Error.Field != bad.field {
+			t.Errorf("PATCH %s: HTTP %d %+v, want 400 naming %q", bad.body, code, e, bad.field)
+		}
+	}
+	var changed api.ReportScheduleView
+	if code := c.do(t, "PATCH", "/api/v1/reports/schedules/"+made.ID,
+		[]byte(`{"cron":"15 5 * * 1-5","timeZone":"America/New_York","catchupWindow":"2d"}`), &changed); code != http.StatusOK {
+		t.Fatalf("change schedule: HTTP %d %+v", code, changed)
+	}
+	if changed.Cron != "15 5 * * 1-5" || changed.Calendar != nil || changed.TimeZone != "America/New_York" || changed.CatchupSeconds != 2*86400 ||
+		strings.Join(changed.Channels, ",") != "soc-chat" || changed.CreatedBy != "admin" || !changed.CreatedAt.Equal(made.CreatedAt) {
+		t.Errorf("changed %+v", changed.ReportSchedule)
+	}
+	if changed.Temporal == nil || len(changed.Temporal.NextRuns) == 0 {
+		t.Fatalf("Temporal's side after the change: %+v", changed.Temporal)
+	}
+	if next := changed.Temporal.NextRuns[0].In(mustZone(t, "America/New_York")); next.Hour() != 5 || next.Minute() != 15 ||
+		next.Weekday() == time.Saturday || next.Weekday() == time.Sunday {
+		t.Errorf("next run after the change %v, want 05:15 New York time on a weekday", next)
+	}
+	if desc, err := h.Describe(ctx); err != nil || desc.Schedule.Spec.TimeZoneName != "America/New_York" || desc.Schedule.Policy.CatchupWindow != 48*time.Hour ||
+		desc.Schedule.Policy.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_SKIP {
+		t.Errorf("Temporal's schedule after the change: %v %+v", err, desc)
+	}
+	var updated struct{ Value []struct{ Verb, Object, Before, After string } }
+	c.do(t, "GET", "/api/v1/audit?verb=report.schedule.updated", nil, &updated)
+	if len(updated.Value) != 1 || updated.Value[0].Object != "report-schedule:"+made.ID || !strings.Contains(updated.Value[0].Before, "Europe/Berlin") ||
+		!strings.Contains(updated.Value[0].After, "America/New_York") {
+		t.Errorf("audit of the change: %+v", updated.Value)
+	}
+	var back api.ReportScheduleView
+	if code := c.do(t, "PATCH", "/api/v1/reports/schedules/"+made.ID,
+		[]byte(`{"calendar":{"hour":"6","minute":"30"},"timeZone":"Europe/Berlin","catchupWindow":""}`), &back); code != http.StatusOK ||
+		back.Cron != "30 6 * * *" || back.Calendar == nil || back.CatchupSeconds != 86400 {
+		t.Errorf("change back: HTTP %d %+v", code, back.ReportSchedule)
+	}
+	if code := c.do(t, "PATCH", "/api/v1/reports/schedules/no-such", []byte(`{"timeZone":"UTC"}`), nil); code != http.StatusNotFound {
+		t.Errorf("PATCH an unknown schedule: HTTP %d, want 404", code)
+	}
+
 	// Run it now: the daily report of yesterday (UTC) is kept and sent.
 	started := time.Now().UTC()
 	if code := c.do(t, "POST", "/api/v1/reports/schedules/"+made.ID+"/run", nil, nil); code != http.StatusAccepted {
@@ -184,6 +234,8 @@ func TestReportScheduleRunsKeepsAndDelivers(t *testing.T) {
 		{[]string{"reports", "schedule", "list"}, made.ID},
 		{[]string{"reports", "schedule", "add", "monthly", "-hour", "7", "-day", "1", "-channel", "soc-chat"}, `the monthly report at "0 7 1 * *" (UTC), sent to soc-chat`},
 		{[]string{"reports", "schedule", "add", "weekly", "-cron", "0 7 * * 1"}, "kind: unknown report"},
+		{[]string{"reports", "schedule", "edit", made.ID, "-hour", "7", "-tz", "UTC"}, `changed ` + made.ID + `: the daily report at "0 7 * * *" (UTC), sent to soc-chat`},
+		{[]string{"reports", "schedule", "edit", made.ID, "-tz", "Mars/Olympus"}, "timeZone"},
 		{[]string{"reports", "runs", "-kind", "daily"}, run.Period},
 		{[]string{"reports", "run", itoa(run.ID)}, "sent to soc-chat: sent"},
 		{[]string{"reports", "run", itoa(run.ID), "-html", htmlFile}, "saved " + htmlFile},
@@ -258,7 +310,8 @@ func TestReportScheduleRunsKeepsAndDelivers(t *testing.T) {
 			verbs = append(verbs, a.Verb)
 		}
 	}
-	if strings.Join(verbs, ",") != "report.schedule.deleted,report.schedule.created" && strings.Join(verbs, ",") != "report.schedule.created,report.schedule.deleted" {
+	// Newest first: the three changes (API, back, command line) between.
+	if want := "report.schedule.deleted,report.schedule.updated,report.schedule.updated,report.schedule.updated,report.schedule.created"; strings.Join(verbs, ",") != want {
 		t.Errorf("audit of the schedule: %v", verbs)
 	}
 	// The kept report stays.

@@ -52,6 +52,7 @@ Commands:
                                   the SOC's reports: open queue and SLA breaches; automation review; CISO figures
   reports sla [SEVERITY=TIME ...]  the SLA time to acknowledge per severity; pairs (high=1h) replace it (admin)
   reports schedule list|add KIND (-cron C | -hour H [-minute M -day D -weekday W]) [-tz Z] [-channel N]|delete ID|run ID
+  reports schedule edit ID [-cron C | -hour H …] [-tz Z] [-channel N | -no-channels] [-catchup W]   only what is given changes
                                   report schedules (Temporal Schedules); each run keeps the period before and sends it (admin)
   reports runs [-kind K] [-schedule ID]   the kept reports, newest first
   reports run ID [-json] [-html FILE] [-pdf FILE]   a kept report, or its page or PDF saved to a file

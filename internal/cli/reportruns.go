@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -37,16 +38,18 @@ type scheduleView struct {
 	Temporal *domain.ReportScheduleState `json:"temporal"`
 }
 
-// reportsSchedule manages report schedules: list, add, delete, run.
+// reportsSchedule manages report schedules: list, add, edit, delete, run.
 func reportsSchedule(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"reports schedule: want list, add, delete or run"}
+		return usageError{"reports schedule: want list, add, edit, delete or run"}
 	}
 	switch args[0] {
 	case "list":
 		return scheduleList(ctx, env, args[1:])
 	case "add":
 		return scheduleAdd(ctx, env, args[1:])
+	case "edit":
+		return scheduleEdit(ctx, env, args[1:])
 	case "delete", "run":
 		fs := newFlags(env, "reports schedule "+args[0])
 		pos, err := parse(fs, args[1:])
@@ -70,7 +73,7 @@ func reportsSchedule(ctx context.Context, env Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "started a run of %s: starter reports runs -schedule %s\n", pos[0], pos[0])
 		return nil
 	}
-	return usageError{fmt.Sprintf("reports schedule: unknown %q; want list, add, delete or run", args[0])}
+	return usageError{fmt.Sprintf("reports schedule: unknown %q; want list, add, edit, delete or run", args[0])}
 }
 
 func scheduleList(ctx context.Context, env Env, args []string) error {
@@ -135,7 +138,67 @@ func scheduleAdd(ctx context.Context, env Env, args []string) error {
 	if _, err := call(ctx, env, http.MethodPost, "/api/v1/reports/schedules", b, &s); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "scheduled %s: the %s report at %q (%s)", s.ID, s.Kind, s.Cron, s.TimeZone)
+	printSchedule(env, "scheduled", s)
+	return nil
+}
+
+// scheduleEdit changes a schedule: only the flags given change.
+func scheduleEdit(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "reports schedule edit")
+	var cron, tz, catchup string
+	var cal domain.ReportCalendar
+	fs.StringVar(&cron, "cron", "", `run at this cron spec instead (replaces a calendar)`)
+	fs.StringVar(&cal.Minute, "minute", "", "run at this calendar instead (replaces cron): the minute (default 0)")
+	fs.StringVar(&cal.Hour, "hour", "", "the hour (default 0)")
+	fs.StringVar(&cal.DayOfMonth, "day", "", "the day of the month (default any)")
+	fs.StringVar(&cal.Month, "month", "", "the month (default any)")
+	fs.StringVar(&cal.DayOfWeek, "weekday", "", "the day of the week, 0-6 or MON-SUN (default any)")
+	fs.StringVar(&tz, "tz", "", "the IANA time zone the time is in")
+	fs.StringVar(&catchup, "catchup", "", "how late a missed run may still start")
+	var chans listFlag
+	fs.Var(&chans, "channel", "send each run to these channels instead (repeat, or comma-separate)")
+	noChannels := fs.Bool("no-channels", false, "send runs nowhere (keep them only)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"reports schedule edit: want one schedule id, then what to change (-cron, -hour …, -tz, -channel, -no-channels, -catchup)"}
+	}
+	var ch report.ScheduleChange
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "cron":
+			ch.Cron = &cron
+		case "minute", "hour", "day", "month", "weekday":
+			ch.Calendar = &cal
+		case "tz":
+			ch.TimeZone = &tz
+		case "catchup":
+			ch.CatchupWindow = &catchup
+		case "channel":
+			ch.Channels = (*[]string)(&chans)
+		case "no-channels":
+			if *noChannels {
+				ch.Channels = &[]string{}
+			}
+		}
+	})
+	if *noChannels && len(chans) > 0 {
+		return usageError{"reports schedule edit: -channel and -no-channels contradict each other"}
+	}
+	b, _ := json.Marshal(ch)
+	var s scheduleView
+	if _, err := call(ctx, env, http.MethodPatch, "/api/v1/reports/schedules/"+url.PathEscape(pos[0]), b, &s); err != nil {
+		return err
+	}
+	printSchedule(env, "changed", s)
+	return nil
+}
+
+// printSchedule says what a schedule does and when it runs next.
+func printSchedule(env Env, verb string, s scheduleView) {
+	fmt.Fprintf(env.Stdout, "%s %s: the %s report at %q (%s)", verb, s.ID, s.Kind, s.Cron, s.TimeZone)
 	if len(s.Channels) > 0 {
 		fmt.Fprintf(env.Stdout, ", sent to %s", strings.Join(s.Channels, ", "))
 	}
@@ -143,7 +206,6 @@ func scheduleAdd(ctx context.Context, env Env, args []string) error {
 	if s.Temporal != nil && len(s.Temporal.NextRuns) > 0 {
 		fmt.Fprintf(env.Stdout, "next run: %s UTC\n", s.Temporal.NextRuns[0].UTC().Format("2006-01-02 15:04"))
 	}
-	return nil
 }
 
 // reportsRuns lists the kept reports.

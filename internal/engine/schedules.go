@@ -65,6 +65,34 @@ func (e *Engine) CreateReportSchedule(ctx context.Context, s domain.ReportSchedu
 	return false, unavailable("create report schedule "+s.ID, err)
 }
 
+// UpdateReportSchedule gives the Temporal Schedule of s.ID the spec,
+// action and policies of s, keeping its state (paused or not) and its
+// past runs; a schedule Temporal lost is created again.
+func (e *Engine) UpdateReportSchedule(ctx context.Context, s domain.ReportSchedule) error {
+	want := e.scheduleOptions(s)
+	err := e.Client.ScheduleClient().GetHandle(ctx, want.ID).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			sch := in.Description.Schedule
+			sch.Spec = &want.Spec
+			sch.Action = want.Action
+			sch.Policy = &client.SchedulePolicies{Overlap: want.Overlap, CatchupWindow: want.CatchupWindow}
+			return &client.ScheduleUpdate{Schedule: &sch}, nil
+		},
+	})
+	var nf *serviceerror.NotFound
+	var inv *serviceerror.InvalidArgument
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &nf):
+		_, err := e.CreateReportSchedule(ctx, s)
+		return err
+	case errors.As(err, &inv):
+		return domain.Invalid("cron", "Temporal refused the schedule: %s", inv.Message)
+	}
+	return unavailable("update report schedule "+s.ID, err)
+}
+
 // DeleteReportSchedule deletes the Temporal Schedule of AIR's schedule id;
 // one Temporal does not have is no error.
 func (e *Engine) DeleteReportSchedule(ctx context.Context, id string) error {

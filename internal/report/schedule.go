@@ -268,3 +268,51 @@ func Summary(rep any) string {
 	}
 	return b.String()
 }
+
+// ScheduleChange is the body of PATCH /api/v1/reports/schedules/{id}:
+// what to change of a schedule; a field left out keeps its value. Cron
+// replaces a calendar and a calendar replaces cron; the kind cannot change
+// (make a new schedule).
+type ScheduleChange struct {
+	Cron          *string                `json:"cron,omitempty"`
+	Calendar      *domain.ReportCalendar `json:"calendar,omitempty"`
+	TimeZone      *string                `json:"timeZone,omitempty"`
+	Channels      *[]string              `json:"channels,omitempty"`
+	CatchupWindow *string                `json:"catchupWindow,omitempty"`
+}
+
+// Apply returns old changed by c, checked as a new schedule is
+// (Schedule); id, author and creation time stay.
+func (c ScheduleChange) Apply(old domain.ReportSchedule, hasChannel func(string) bool) (domain.ReportSchedule, error) {
+	if c == (ScheduleChange{}) {
+		return old, domain.Invalid("", "nothing to change: give cron, calendar, timeZone, channels or catchupWindow")
+	}
+	req := ScheduleRequest{Kind: old.Kind, Calendar: old.Calendar, TimeZone: old.TimeZone, Channels: old.Channels,
+		CatchupWindow: fmt.Sprintf("%ds", old.CatchupSeconds)}
+	if old.Calendar == nil {
+		req.Cron = old.Cron
+	}
+	switch {
+	case c.Cron != nil && c.Calendar != nil:
+		return old, domain.Invalid("cron", "give cron or calendar, not both")
+	case c.Cron != nil:
+		req.Cron, req.Calendar = *c.Cron, nil
+	case c.Calendar != nil:
+		req.Cron, req.Calendar = "", c.Calendar
+	}
+	if c.TimeZone != nil {
+		req.TimeZone = *c.TimeZone
+	}
+	if c.Channels != nil {
+		req.Channels = *c.Channels
+	}
+	if c.CatchupWindow != nil {
+		req.CatchupWindow = *c.CatchupWindow
+	}
+	s, err := req.Schedule(hasChannel)
+	if err != nil {
+		return old, err
+	}
+	s.ID, s.CreatedBy, s.CreatedAt = old.ID, old.CreatedBy, old.CreatedAt
+	return s, nil
+}

@@ -104,6 +104,43 @@ func (s *Store) ReportSchedule(ctx context.Context, id string) (*domain.ReportSc
 	return &rs, err
 }
 
+// UpdateReportSchedule replaces a report schedule's spec, time zone,
+// channels and catch-up window with rs's and audits it as
+// report.schedule.updated with both versions. An unknown id is not found.
+func (s *Store) UpdateReportSchedule(ctx context.Context, rs domain.ReportSchedule, actor string) error {
+	cal := ""
+	if rs.Calendar != nil {
+		b, err := json.Marshal(rs.Calendar)
+		if err != nil {
+			return err
+		}
+		cal = string(b)
+	}
+	chans, err := json.Marshal(nonNil(rs.Channels))
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var r reportScheduleRow
+		err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT `+reportScheduleColumns+` FROM report_schedules WHERE id = ?`), rs.ID)
+		if isNoRows(err) {
+			return domain.Errorf(domain.KindNotFound, "no report schedule %s", rs.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("read report schedule %s: %w", rs.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE report_schedules SET cron = ?, calendar = ?, time_zone = ?,
+			channels = ?, catchup_secs = ? WHERE id = ?`), rs.Cron, cal, rs.TimeZone, string(chans), rs.CatchupSeconds, rs.ID); err != nil {
+			return fmt.Errorf("update report schedule %s: %w", rs.ID, err)
+		}
+		old, _ := r.schedule()
+		before, _ := json.Marshal(old)
+		after, _ := json.Marshal(rs)
+		return appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "report.schedule.updated",
+			Object: "report-schedule:" + rs.ID, Before: string(before), After: string(after)})
+	})
+}
+
 // DeleteReportSchedule removes a report schedule and audits it as
 // report.schedule.deleted; the reports it made stay. An unknown id is not
 // found.
