@@ -167,7 +167,9 @@ func TestReportScheduleRunsKeepsAndDelivers(t *testing.T) {
 		desc.Schedule.Policy.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_SKIP {
 		t.Errorf("Temporal's schedule after the change: %v %+v", err, desc)
 	}
-	var updated struct{ Value []struct{ Verb, Object, Before, After string } }
+	var updated struct {
+		Value []struct{ Verb, Object, Before, After string }
+	}
 	c.do(t, "GET", "/api/v1/audit?verb=report.schedule.updated", nil, &updated)
 	if len(updated.Value) != 1 || updated.Value[0].Object != "report-schedule:"+made.ID || !strings.Contains(updated.Value[0].Before, "Europe/Berlin") ||
 		!strings.Contains(updated.Value[0].After, "America/New_York") {
