@@ -373,13 +373,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Notify != nil && cfg.Notify.BaseURL != "" {
 		linkBase = cfg.Notify.BaseURL
 	}
+	printer := &printpdf.Printer{Browser: printpdf.Find(cfg.Chromium)}
 	docs, err := web.NewReportDocuments(linkBase)
 	if err != nil {
 		return err
 	}
-	keeper := &reportrun.Keeper{Store: st, Render: docs, BaseURL: linkBase}
+	keeper := &reportrun.Keeper{Store: st, Render: docs, BaseURL: linkBase, PDF: printer}
 	if cfg.Notify != nil {
 		keeper.Notify = notifier
+		notifier.Attach = keeper.Attachments
 	}
 	RegisterReports(w, keeper)
 	if cfg.Role.runs() {
@@ -428,7 +430,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Notifier:          notifier,
 		Schedules:         eng,
 		Keeper:            keeper,
-		PDF:               &printpdf.Printer{Browser: printpdf.Find(cfg.Chromium)},
+		PDF:               printer,
 		Ready: func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err

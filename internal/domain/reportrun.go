@@ -3,6 +3,7 @@ package domain
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -95,7 +96,20 @@ type ReportDelivery struct {
 // ReportDeliveryKey is the notification key of a run's message: one
 // message per run and channel, however often delivery is retried.
 func ReportDeliveryKey(runID int64) string {
-	return "report-run:" + strconv.FormatInt(runID, 10)
+	return reportDeliveryPrefix + strconv.FormatInt(runID, 10)
+}
+
+const reportDeliveryPrefix = "report-run:"
+
+// ReportRunOfKey is the run a ReportDeliveryKey names; false for any
+// other key.
+func ReportRunOfKey(key string) (int64, bool) {
+	n, ok := strings.CutPrefix(key, reportDeliveryPrefix)
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(n, 10, 64)
+	return id, err == nil && id > 0
 }
 
 // ReportScheduleState is what Temporal says of a report schedule.

@@ -132,6 +132,11 @@ type Service struct {
 	Batch, Concurrency int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Attach returns the files to send with the message of key (a kept
+	// report's page and PDF for its report-run key) to channels that
+	// carry files; nil attaches nothing. It is called at each send, so
+	// the files are not kept twice in the outbox.
+	Attach func(ctx context.Context, key string) ([]Attachment, error)
 
 	once    sync.Once
 	senders map[string]Sender
@@ -465,7 +470,16 @@ func (s *Service) deliver(ctx context.Context, n domain.Notification) {
 		err = &SendError{Throttled: true, RetryAfter: s.pausedUntil(n.Channel).Sub(s.now()), Err: errors.New("channel asked to wait (429)")}
 	} else {
 		sctx, cancel := context.WithTimeout(ctx, d.timeout())
-		err = snd.Send(sctx, Outgoing{Key: fmt.Sprintf("%s/%s/%s", n.Key, n.Rule, n.Channel), Subject: n.Subject, Text: n.Text})
+		out := Outgoing{Key: fmt.Sprintf("%s/%s/%s", n.Key, n.Rule, n.Channel), Subject: n.Subject, Text: n.Text}
+		if _, files := snd.(FileSender); files && s.Attach != nil {
+			// A file that cannot be made does not hold the message back:
+			// the text carries the link to what it would have attached.
+			var aerr error
+			if out.Attachments, aerr = s.Attach(sctx, n.Key); aerr != nil {
+				log.WithError(aerr).Warn("some attachments left out")
+			}
+		}
+		err = snd.Send(sctx, out)
 		cancel()
 	}
 	if ctx.Err() != nil {

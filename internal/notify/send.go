@@ -18,6 +18,16 @@ type Outgoing struct {
 	Key     string
 	Subject string
 	Text    string
+	// Attachments go with the message where the channel carries files
+	// (mail); chat channels send the text alone.
+	Attachments []Attachment
+}
+
+// Attachment is a file sent with a message.
+type Attachment struct {
+	Name        string // file name, e.g. "daily-2026-12-04.pdf"
+	ContentType string // e.g. "application/pdf"
+	Data        []byte
 }
 
 // Sender sends messages to one channel. Send returns nil once the channel
@@ -25,6 +35,13 @@ type Outgoing struct {
 // channel said whether trying again can help.
 type Sender interface {
 	Send(ctx context.Context, m Outgoing) error
+}
+
+// FileSender is a Sender that carries Outgoing.Attachments (mail); the
+// others are sent the text alone.
+type FileSender interface {
+	Sender
+	CarriesFiles()
 }
 
 // SendError is a failed send that the channel classified.

@@ -6,10 +6,13 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	"net/smtp"
@@ -149,6 +152,9 @@ func bareAddress(s string) string {
 // auto-responders stay quiet, with a Message-ID derived from the key so
 // that a message sent twice (at least once means it can be) is one
 // message to mail clients that deduplicate.
+// CarriesFiles marks mail as a FileSender.
+func (*SMTP) CarriesFiles() {}
+
 func (s *SMTP) compose(m Outgoing) []byte {
 	var b bytes.Buffer
 	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
@@ -160,17 +166,53 @@ func (s *SMTP) compose(m Outgoing) []byte {
 	header("Message-ID", "<"+hex.EncodeToString(sum[:16])+"@air.notify>")
 	header("Auto-Submitted", "auto-generated")
 	header("MIME-Version", "1.0")
-	header("Content-Type", `text/plain; charset="utf-8"`)
-	header("Content-Transfer-Encoding", "quoted-printable")
-	b.WriteString("\r\n")
-	qp := quotedprintable.NewWriter(&b)
 	text := m.Text
 	if text == "" {
 		text = m.Subject
 	}
-	qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\n", "\r\n")))
-	qp.Close()
+	body := func(w io.Writer) {
+		qp := quotedprintable.NewWriter(w)
+		qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\n", "\r\n")))
+		qp.Close()
+	}
+	textHeader := textproto.MIMEHeader{"Content-Type": {`text/plain; charset="utf-8"`}, "Content-Transfer-Encoding": {"quoted-printable"}}
+	if len(m.Attachments) == 0 {
+		header("Content-Type", textHeader.Get("Content-Type"))
+		header("Content-Transfer-Encoding", "quoted-printable")
+		b.WriteString("\r\n")
+		body(&b)
+		b.WriteString("\r\n")
+		return b.Bytes()
+	}
+	// multipart/mixed: the text, then each file in base64 (RFC 2045/2046),
+	// its name encoded (RFC 2231 via mime.FormatMediaType).
+	mw := multipart.NewWriter(&b)
+	header("Content-Type", mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": mw.Boundary()}))
 	b.WriteString("\r\n")
+	if w, err := mw.CreatePart(textHeader); err == nil {
+		body(w)
+	}
+	for _, a := range m.Attachments {
+		ct := a.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		w, err := mw.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {mime.FormatMediaType(ct, map[string]string{"name": a.Name})},
+			"Content-Disposition":       {mime.FormatMediaType("attachment", map[string]string{"filename": a.Name})},
+			"Content-Transfer-Encoding": {"base64"},
+		})
+		if err != nil {
+			continue
+		}
+		enc := base64.StdEncoding.EncodeToString(a.Data)
+		for len(enc) > 76 { // RFC 2045: lines of at most 76 characters
+			io.WriteString(w, enc[:76]+"\r\n")
+			enc = enc[76:]
+		}
+		io.WriteString(w, enc+"\r\n")
+	}
+	mw.Close()
 	return b.Bytes()
 }
 

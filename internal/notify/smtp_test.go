@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,10 +9,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"io"
 	"math/big"
 	"mime"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
@@ -207,6 +210,80 @@ func TestSMTPDeliversOverSTARTTLS(t *testing.T) {
 	}
 	if got := strings.ReplaceAll(strings.TrimRight(string(body), "\r\n"), "\r\n", "\n"); got != msg.Text {
 		t.Errorf("body:\n%q\nwant\n%q", got, msg.Text)
+	}
+}
+
+// TestSMTPSendsAttachments: a message with files is multipart/mixed — the
+// text first, then each file in base64 with its name and type — and reads
+// back byte for byte through the standard MIME reader.
+func TestSMTPSendsAttachments(t *testing.T) {
+	t.Parallel()
+	ms := startMailServer(t, "air", "s3cret")
+	s := &SMTP{Host: "127.0.0.1", Port: ms.port(t), From: "air@corp.example", To: []string{"ciso@corp.example"},
+		Username: "air", Password: "s3cret", TLS: TLSStartTLS, RootCAs: ms.roots, Hello: "worker.test"}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pdf := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte{0, 0xff, 'x', '\n'}, 100)...)
+	msg := Outgoing{Key: "report-run:7//mail", Subject: "[AIR] quarterly report 2026-Q3", Text: "Incidents: 12\nLink: https://air/reports/runs/7",
+		Attachments: []Attachment{{Name: "quarterly-2026-Q3.html", ContentType: "text/html; charset=utf-8", Data: []byte("<!doctype html><h1>Q3 — café</h1>")},
+			{Name: "quarterly-2026-Q3.pdf", ContentType: "application/pdf", Data: pdf}}}
+	if err := s.Send(ctx, msg); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	got := ms.messages()
+	if len(got) != 1 {
+		t.Fatalf("server received %d messages, want 1", len(got))
+	}
+	parsed, err := mail.ReadMessage(bytes.NewReader(got[0].data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, params, err := mime.ParseMediaType(parsed.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/mixed" {
+		t.Fatalf("Content-Type %q (%v), want multipart/mixed", parsed.Header.Get("Content-Type"), err)
+	}
+	mr := multipart.NewReader(parsed.Body, params["boundary"])
+	var parts []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(p) // multipart decodes quoted-printable itself
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Header.Get("Content-Transfer-Encoding") == "base64" {
+			if data, err = base64.StdEncoding.DecodeString(strings.ReplaceAll(string(data), "\r\n", "")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		parts = append(parts, p.FileName())
+		switch p.FileName() {
+		case "":
+			if got := strings.ReplaceAll(strings.TrimRight(string(data), "\r\n"), "\r\n", "\n"); got != msg.Text {
+				t.Errorf("text part %q, want %q", got, msg.Text)
+			}
+		case "quarterly-2026-Q3.pdf":
+			if !bytes.Equal(data, pdf) || !strings.HasPrefix(p.Header.Get("Content-Type"), "application/pdf") {
+				t.Errorf("PDF part: %d bytes, %q", len(data), p.Header.Get("Content-Type"))
+			}
+		case "quarterly-2026-Q3.html":
+			if string(data) != string(msg.Attachments[0].Data) {
+				t.Errorf("HTML part %q", data)
+			}
+		}
+	}
+	if strings.Join(parts, ",") != ",quarterly-2026-Q3.html,quarterly-2026-Q3.pdf" {
+		t.Errorf("parts %q, want the text then the two files", parts)
+	}
+	for _, line := range strings.Split(string(got[0].data), "\r\n") {
+		if len(line) > 998 {
+			t.Fatalf("a line of %d characters: SMTP allows 998", len(line))
+		}
 	}
 }
 

@@ -55,6 +55,15 @@ type Keeper struct {
 	BaseURL string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// PDF prints a kept page for mail attachments; nil, or one without a
+	// browser, attaches the page alone.
+	PDF Printer
+}
+
+// Printer prints an HTML page to PDF; *printpdf.Printer is one.
+type Printer interface {
+	Available() bool
+	Print(ctx context.Context, html []byte) ([]byte, error)
 }
 
 func (k *Keeper) now() time.Time {
@@ -152,6 +161,32 @@ func (k *Keeper) Deliver(ctx context.Context, id int64) (int, error) {
 	text := report.Summary(rep) + "\nThe whole report: " + k.Link(id) + "\n"
 	return k.Notify.Enqueue(ctx, notify.Message{Key: domain.ReportDeliveryKey(id), Channels: run.Channels,
 		Subject: "AIR " + strings.ToLower(report.Title(run.Kind, per)[:1]) + report.Title(run.Kind, per)[1:], Text: text})
+}
+
+// Attachments are the files a report's message carries to channels that
+// take files (notify.Service.Attach): the kept page, which reads offline
+// (style inline, no script), and its PDF when a browser can print it. Other
+// messages carry none. A PDF that fails to print is left out, the page
+// returned with the reason as the error.
+func (k *Keeper) Attachments(ctx context.Context, key string) ([]notify.Attachment, error) {
+	id, ok := domain.ReportRunOfKey(key)
+	if !ok {
+		return nil, nil
+	}
+	run, err := k.Store.ReportRun(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("air-%s-report-%s", run.Kind, run.Period)
+	files := []notify.Attachment{{Name: name + ".html", ContentType: "text/html; charset=utf-8", Data: []byte(run.HTML)}}
+	if k.PDF != nil && k.PDF.Available() {
+		pdf, err := k.PDF.Print(ctx, []byte(run.HTML))
+		if err != nil {
+			return files, fmt.Errorf("print report %d for mail: %w", id, err)
+		}
+		files = append(files, notify.Attachment{Name: name + ".pdf", ContentType: "application/pdf", Data: pdf})
+	}
+	return files, nil
 }
 
 // decode reads a kept report's figures back.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/notify"
+	"github.com/airsoc/air/internal/printpdf"
+	"github.com/airsoc/air/internal/report"
 	"github.com/airsoc/air/internal/reportrun"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/store/storetest"
@@ -35,6 +38,81 @@ func (s *sender) Send(_ context.Context, m notify.Outgoing) error {
 	}
 	s.got = append(s.got, m)
 	return nil
+}
+
+// mailbox is a sender that takes files, as mail does.
+type mailbox struct{ sender }
+
+func (*mailbox) CarriesFiles() {}
+
+// TestReportMailCarriesThePageAndItsPDF: a kept report's message goes to a
+// channel that takes files with the kept page and its PDF printed by a real
+// Chromium, to a chat channel with its text alone; messages that are not a
+// report's carry nothing.
+func TestReportMailCarriesThePageAndItsPDF(t *testing.T) {
+	st := storetest.SQLite(t)
+	ctx := context.Background()
+	cfg, err := notify.Parse("notify.yaml", []byte("channels:\n  chat: {type: slack, urlEnv: X}\n  mail: {type: slack, urlEnv: X}\n"),
+		notify.Env{Getenv: func(string) string { return "https://hooks.example/x" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat, mail := &sender{}, &mailbox{}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	svc := &notify.Service{Store: st, Config: cfg, Log: log, Senders: map[string]notify.Sender{"chat": chat, "mail": mail}}
+	docs, err := web.NewReportDocuments("https://air.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &reportrun.Keeper{Store: st, Render: docs, Notify: svc, BaseURL: "https://air.example", PDF: &printpdf.Printer{Browser: browser(t)}}
+	svc.Attach = k.Attachments
+	period, err := report.ParseMonth("2026-11", time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _, err := k.Keep(ctx, reportrun.Request{Kind: domain.ReportMonthly, Period: period, Channels: []string{"chat", "mail"}, By: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Deliver(ctx, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Dispatch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(chat.got) != 1 || len(chat.got[0].Attachments) != 0 {
+		t.Errorf("chat got %+v, want the text alone", chat.got)
+	}
+	if len(mail.got) != 1 {
+		t.Fatalf("mail got %d messages", len(mail.got))
+	}
+	files := mail.got[0].Attachments
+	if len(files) != 2 || files[0].Name != "air-monthly-report-2026-11.html" || string(files[0].Data) != run.HTML ||
+		files[1].Name != "air-monthly-report-2026-11.pdf" || files[1].ContentType != "application/pdf" || !strings.HasPrefix(string(files[1].Data), "%PDF-") {
+		names := []string{}
+		for _, f := range files {
+			names = append(names, f.Name+" "+f.ContentType)
+		}
+		t.Errorf("mail's files %v, want the kept page and its PDF", names)
+	}
+	if files, err := k.Attachments(ctx, "incident.created:7"); err != nil || files != nil {
+		t.Errorf("another message's files: %v %v, want none", files, err)
+	}
+}
+
+// browser finds Chromium as the other browser tests do: missing under CI
+// fails, elsewhere skips.
+func browser(t *testing.T) string {
+	t.Helper()
+	if p := printpdf.Find(""); p != "" {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("no Chromium on PATH under CI: install it (apt-get install -y chromium) or set AIR_CHROMIUM")
+	}
+	t.Skip("no Chromium on PATH: the mailed PDF is not tested")
+	return ""
 }
 
 // TestScheduledRunKeepsOnceAndDeliversPerChannel runs the report
