@@ -11,6 +11,7 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -103,7 +104,7 @@ func alertsUpdate(ctx context.Context, env Env, args []string) error {
 	if len(pos) != 1 {
 		return usageError{"alerts update: name one alert id"}
 	}
-	var ch store.AlertChange
+	var ch records.AlertChange
 	set := func(v string) *string {
 		if v == "" {
 			return nil

@@ -12,7 +12,7 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // QueueBenchResult is one measured query of `starter bench queue`.
@@ -116,7 +116,7 @@ func benchQueue(ctx context.Context, env Env, args []string) error {
 				err = srv.ExportIncidents(ctx, admin, q, cw)
 				res.Matches = q.Limit
 			} else {
-				var page *store.IncidentPage
+				var page *records.IncidentPage
 				page, err = srv.Incidents(ctx, admin, q)
 				if page != nil {
 					res.Matches = page.Total

@@ -19,6 +19,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -90,7 +91,7 @@ func TestIncidentsCommands(t *testing.T) {
 		t.Errorf("list filtered: exit %d\n%s", code, out)
 	}
 	code, out, _ = run(env, "list", "--json", "--sort", "id")
-	var page store.IncidentPage
+	var page records.IncidentPage
 	if code != 0 || json.Unmarshal([]byte(out), &page) != nil || page.Total != 2 || page.Value[0].ID != inc1 {
 		t.Errorf("list --json: exit %d %+v\n%s", code, page, out)
 	}
