@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
 	"github.com/airsoc/air/internal/records"
-	"github.com/airsoc/air/internal/store"
 )
 
 // alert ingests an alert on a device of its own (so that it opens an
@@ -28,7 +28,7 @@ func (s *site) alert(t *testing.T, id, title string, sev domain.Severity, device
 		Severity: sev, Category: "Execution", ServiceSource: "microsoftDefenderForEndpoint", CreatedDateTime: now,
 		LastUpdateDateTime: now, Evidence: []domain.Evidence{{Type: "deviceEvidence", Verdict: domain.VerdictSuspicious,
 			Entity: &domain.Entity{Key: domain.EntityKey("device:" + device), Kind: domain.KindDevice, Name: device,
-				Verdict: domain.VerdictSuspicious, Attrs: map[string]string{"deviceGroup": "Workstations"}}}}}, store.CorrelationRules{})
+				Verdict: domain.VerdictSuspicious, Attrs: map[string]string{"deviceGroup": "Workstations"}}}}}, correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestQueueFiltersSortAndPaging(t *testing.T) {
 			CreatedDateTime: now, LastUpdateDateTime: now, Evidence: []domain.Evidence{{Type: "deviceEvidence",
 				Entity: &domain.Entity{Key: domain.EntityKey("device:" + d), Kind: domain.KindDevice, Name: d}}}})
 	}
-	if _, err := s.st.IngestAlerts(context.Background(), batch, store.CorrelationRules{}); err != nil {
+	if _, err := s.st.IngestAlerts(context.Background(), batch, correlate.Rules{}); err != nil {
 		t.Fatal(err)
 	}
 	_, page = s.get(t, "/incidents?severity=low")
