@@ -108,6 +108,11 @@ func (rd *File) Close() {
 // NextRaw returns the next item's bytes, undecoded, moving to the next pass of the
 // file at its end; nil when every pass is done.
 func (rd *File) NextRaw() ([]byte, error) {
+	// Past the last pass the file is closed: reading it again would fail
+	// (an NDJSON file whose last batch came out short asks once more).
+	if rd.pass >= rd.repeat {
+		return nil, nil
+	}
 	for {
 		if rd.items != nil {
 			if len(rd.items) > 0 {
