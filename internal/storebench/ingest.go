@@ -39,7 +39,7 @@ import (
 
 // IngestResult is one measured path of `starter bench ingest`.
 type IngestResult struct {
-	Path              string    `json:"path"`  // batch or http
+	Path              string    `json:"path"`  // batch, http or temporal
 	Store             string    `json:"store"` // sqlite or postgres
 	Alerts            int       `json:"alerts"`
 	Seconds           float64   `json:"seconds"`
@@ -47,8 +47,8 @@ type IngestResult struct {
 	P50Ms             float64   `json:"p50_ms"` // per batch (batch path) or per request (http path)
 	P99Ms             float64   `json:"p99_ms"`
 	PeakRSSMB         float64   `json:"peak_rss_mb"`
-	RSSMBAt           []float64 `json:"rss_mb_at_quarters"` // RSS after 25, 50, 75 and 100 % of the replay
-	CeilingAlertsPerS float64   `json:"ceiling_alerts_per_s"`
+	RSSMBAt           []float64 `json:"rss_mb_at_quarters"`   // RSS after 25, 50, 75 and 100 % of the replay
+	CeilingAlertsPerS float64   `json:"ceiling_alerts_per_s"` // Ceiling's, set by the caller: one figure for every path
 	Incidents         int       `json:"incidents"`
 	Notifications     int64     `json:"notifications"`   // workflow signals (one per incident per batch with a material change)
 	NotifiedAlerts    int64     `json:"notified_alerts"` // alert ids those signals carried
@@ -213,9 +213,8 @@ func openStore(ctx context.Context, kind, dsn string, keepable bool, keep string
 }
 
 // recorder is the workflow side for the benchmark: it counts the signals
-// ingest would send, per incident per batch.
-// recorder counts the workflow notifications, and passes them on to next
-// when there is one (the temporal path).
+// ingest sends, per incident per batch, and passes them on to next when
+// there is one (the temporal path).
 type recorder struct {
 	calls, ids atomic.Int64
 	next       ingestpkg.Notifier
