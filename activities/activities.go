@@ -24,6 +24,7 @@ import (
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 )
@@ -293,7 +294,7 @@ type VerdictRequest struct {
 // analyst's, which stands over it.
 func (a *Activities) SetRuleVerdict(ctx context.Context, req VerdictRequest) (domain.Verdict, error) {
 	e, err := a.Store.SetRuleVerdict(ctx, req.IncidentID, req.Entity,
-		store.VerdictChange{Verdict: req.Verdict, Reason: req.Reason}, req.Playbook, req.Step)
+		records.VerdictChange{Verdict: req.Verdict, Reason: req.Reason}, req.Playbook, req.Step)
 	if err != nil {
 		return "", classify(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/intel"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // AnalyzeRequest asks for facts about some of an incident's entities.
@@ -36,8 +36,8 @@ type AnalyzeResult struct {
 // IntelMatchFact is the value of an intel.match or intel.benign fact: the
 // indicators of one feed that named the entity.
 type IntelMatchFact struct {
-	Feed    string             `json:"feed"`
-	Matches []store.IntelMatch `json:"matches"`
+	Feed    string               `json:"feed"`
+	Matches []records.IntelMatch `json:"matches"`
 }
 
 // AnalyzeEntities gathers facts about the incident's entities named by the

@@ -9,7 +9,7 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // HuntRequest asks to look for some of an incident's entities elsewhere in
@@ -91,7 +91,7 @@ func (a *Activities) HuntEntities(ctx context.Context, req HuntRequest) (*HuntRe
 			if rec, err := a.Store.GetEntity(ctx, d); err == nil && rec.Name != "" {
 				name = rec.Name
 			}
-			link := store.EvidenceLink{IncidentID: req.IncidentID, Entity: d, From: key, Step: step, At: req.At,
+			link := records.EvidenceLink{IncidentID: req.IncidentID, Entity: d, From: key, Step: step, At: req.At,
 				Reason: fmt.Sprintf("%s (%s) was also seen on %s", what, e.Verdict, name)}
 			holders, err := a.Store.OpenIncidentsWith(ctx, d, req.IncidentID)
 			if err != nil {
@@ -132,7 +132,7 @@ func (a *Activities) HuntEntities(ctx context.Context, req HuntRequest) (*HuntRe
 		if !ok || e.Verdict == domain.VerdictMalicious || e.Verdict == domain.VerdictSuspicious {
 			continue
 		}
-		ch := store.VerdictChange{Verdict: domain.VerdictSuspicious, Reason: what + ", judged malicious, was seen on it"}
+		ch := records.VerdictChange{Verdict: domain.VerdictSuspicious, Reason: what + ", judged malicious, was seen on it"}
 		v, err := a.Store.SetRuleVerdict(ctx, req.IncidentID, e.Key, ch, req.Playbook, req.Step)
 		if err != nil {
 			return nil, classify(err)

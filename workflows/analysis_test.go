@@ -19,7 +19,7 @@ import (
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/intel"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // TestAnalysisRecordsFacts runs a playbook whose analysis steps look the
@@ -42,7 +42,7 @@ func TestAnalysisRecordsFacts(t *testing.T) {
 		for _, in := range ins {
 			im.Add(ctx, in)
 		}
-		if _, err := im.Commit(ctx, store.IntelFeed{Format: intel.FormatList, Benign: benign, ImportedBy: "test"}); err != nil {
+		if _, err := im.Commit(ctx, records.IntelFeed{Format: intel.FormatList, Benign: benign, ImportedBy: "test"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,7 +82,7 @@ func TestAnalysisRecordsFacts(t *testing.T) {
 	if err := json.Unmarshal(facts[0].Value, &match); err != nil || len(match.Matches) != 1 || match.Matches[0].Family != "emotet" || match.Matches[0].Value != md5 {
 		t.Errorf("file match fact = %s", facts[0].Value)
 	}
-	var prev store.Prevalence
+	var prev records.Prevalence
 	if err := json.Unmarshal(facts[1].Value, &prev); err != nil || prev.Devices != 1 || prev.Incidents != 1 {
 		t.Errorf("file prevalence fact = %s", facts[1].Value)
 	}

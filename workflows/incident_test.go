@@ -24,6 +24,7 @@ import (
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 )
@@ -650,7 +651,7 @@ func TestMaliciousLeftUncontainedIsNotBenign(t *testing.T) {
 			f := newFixtureWith(t, c.ev)
 			if c.analyst != "" {
 				if _, err := f.store.SetVerdict(context.Background(), f.incident, "device:dev42",
-					store.VerdictChange{Verdict: c.analyst, Reason: "re-imaged"}, "ana"); err != nil {
+					records.VerdictChange{Verdict: c.analyst, Reason: "re-imaged"}, "ana"); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -243,7 +244,7 @@ func TestStopInvestigation(t *testing.T) {
 	if inc.InvestigationState != domain.InvestigationTerminatedByUser {
 		t.Errorf("projected state %s", inc.InvestigationState)
 	}
-	page, err := f.store.QueryAudit(context.Background(), store.AuditQuery{IncidentID: f.incident, Verbs: []string{"investigation.stop"}})
+	page, err := f.store.QueryAudit(context.Background(), records.AuditQuery{IncidentID: f.incident, Verbs: []string{"investigation.stop"}})
 	if err != nil || page.Total != 1 || page.Value[0].Actor != "ana" {
 		t.Errorf("audit of the stop: %+v, %v", page, err)
 	}
@@ -282,7 +283,7 @@ func TestOverlappingPlaybooksMakeOneAction(t *testing.T) {
 	if st.Investigation != domain.InvestigationSuccessfullyRemediated {
 		t.Errorf("state %s", st.Investigation)
 	}
-	page, _ := f.store.QueryAudit(context.Background(), store.AuditQuery{IncidentID: f.incident, Verbs: []string{"action.joined"}})
+	page, _ := f.store.QueryAudit(context.Background(), records.AuditQuery{IncidentID: f.incident, Verbs: []string{"action.joined"}})
 	if page == nil || page.Total != 1 || !strings.Contains(page.Value[0].After, "also proposed by playbook:overlap-b") {
 		t.Errorf("audit of the join: %+v", page)
 	}

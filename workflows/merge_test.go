@@ -13,6 +13,7 @@ import (
 	"github.com/airsoc/air/internal/plan/scratch"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -109,7 +110,7 @@ func TestMergedAwayIncidentRunsNoPlaybook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if merged, err := f.store.MergeFound(ctx, res.IncidentID, f.incident, store.EvidenceLink{IncidentID: res.IncidentID,
+	if merged, err := f.store.MergeFound(ctx, res.IncidentID, f.incident, records.EvidenceLink{IncidentID: res.IncidentID,
 		Entity: "device:dev42", From: "device:ws77", Step: "analyze-evidence/hunt_files", Reason: "test"}); err != nil || !merged {
 		t.Fatalf("merge: %v, %v", merged, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -60,7 +61,7 @@ func (f *fixture) withBook(src string) {
 // openQuestion returns the incident's one open question, from the store.
 func (f *fixture) openQuestion() *domain.Question {
 	f.t.Helper()
-	page, err := f.store.QueryQuestions(context.Background(), store.QuestionQuery{IncidentIDs: []int64{f.incident},
+	page, err := f.store.QueryQuestions(context.Background(), records.QuestionQuery{IncidentIDs: []int64{f.incident},
 		Statuses: []domain.QuestionStatus{domain.QuestionOpen}})
 	if err != nil {
 		f.t.Fatal(err)
@@ -404,7 +405,7 @@ func TestWaitIsMetByAnIncidentChange(t *testing.T) {
 	f.env.RegisterDelayedCallback(func() {
 		tp, det := "truePositive", "malware"
 		if _, _, err := f.store.ManageIncident(context.Background(), f.incident,
-			store.IncidentChange{Classification: &tp, Determination: &det}, "ana"); err != nil {
+			records.IncidentChange{Classification: &tp, Determination: &det}, "ana"); err != nil {
 			t.Fatal(err)
 		}
 		f.env.SignalWorkflow(SignalIncidentChanged, IncidentChange{Field: FieldClassification, To: tp, By: "ana"})

@@ -16,7 +16,7 @@ import (
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/workflows"
 )
 
@@ -42,8 +42,8 @@ var actionFilters = []string{"view", "status", "type", "source", "incidentId", "
 //	newerThan, olderThan       ages such as 90m, 24h, 7d, 2w
 //	sort                       a column, "-" first for descending (default -createdAt)
 //	limit, offset              paging
-func ParseActionQuery(v url.Values, now time.Time) (store.ActionQuery, error) {
-	var q store.ActionQuery
+func ParseActionQuery(v url.Values, now time.Time) (records.ActionQuery, error) {
+	var q records.ActionQuery
 	for name := range v {
 		if !slices.Contains(actionFilters, name) {
 			return q, domain.Invalid(name, "unknown filter; want one of %s", strings.Join(actionFilters, ", "))
@@ -120,12 +120,7 @@ func ParseActionQuery(v url.Values, now time.Time) (store.ActionQuery, error) {
 	q.Sort, q.Desc = "createdAt", true
 	if sort := v.Get("sort"); sort != "" {
 		q.Sort, q.Desc = strings.TrimPrefix(sort, "-"), strings.HasPrefix(sort, "-")
-		if _, ok := store.SortableActionColumns[q.Sort]; !ok {
-			keys := make([]string, 0, len(store.SortableActionColumns))
-			for k := range store.SortableActionColumns {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
+		if keys := records.SortableActionColumns(); !slices.Contains(keys, q.Sort) {
 			return q, domain.Invalid("sort", "cannot sort by %q; want one of %s (prefix - for descending)", q.Sort, strings.Join(keys, ", "))
 		}
 	}
@@ -211,7 +206,7 @@ func parseAge(field, s string) (time.Duration, error) {
 }
 
 // Actions answers an action-center query within the principal's scope.
-func (s *Server) Actions(ctx context.Context, p *auth.Principal, q store.ActionQuery) (*store.ActionPage, error) {
+func (s *Server) Actions(ctx context.Context, p *auth.Principal, q records.ActionQuery) (*records.ActionPage, error) {
 	if err := p.Require(auth.Viewer); err != nil {
 		return nil, err
 	}
@@ -406,7 +401,7 @@ var ActionCSVHeader = []string{"id", "incidentId", "incidentName", "type", "targ
 	"requestedBy", "status", "reason", "decidedBy", "decisionComment", "createdAt", "decidedAt", "startedAt",
 	"finishedAt", "result", "error", "undoOf", "playbook", "playbookVersion", "step"}
 
-func writeActionsCSV(w http.ResponseWriter, rows []store.ActionRow) error {
+func writeActionsCSV(w http.ResponseWriter, rows []records.ActionRow) error {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="actions.csv"`)
 	cw := csv.NewWriter(w)
@@ -641,7 +636,7 @@ func (s *Server) StopInvestigation(ctx context.Context, p *auth.Principal, incid
 	if !p.Scoped() {
 		return st, nil
 	}
-	page, err := s.Store.QueryActions(ctx, store.ActionQuery{IncidentIDs: []int64{incidentID}, Scope: p.Groups, Limit: 1000})
+	page, err := s.Store.QueryActions(ctx, records.ActionQuery{IncidentIDs: []int64{incidentID}, Scope: p.Groups, Limit: 1000})
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // exportAlerts answers GET /api/v1/alerts/export: CSV lines
@@ -105,7 +105,7 @@ func (s *Server) incidentCorrelation(w http.ResponseWriter, r *http.Request) err
 // patchAlert changes one alert as an analyst (PATCH /api/v1/alerts/{id}),
 // through ManageAlert.
 func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request) error {
-	var ch store.AlertChange
+	var ch records.AlertChange
 	if err := decodeBody(w, r, &ch, true); err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request) error {
 // investigation hears of it, and the provider is told where its source
 // writes back. An alert out of the principal's scope is not found. The
 // API and the pages both come here.
-func (s *Server) ManageAlert(ctx context.Context, p *auth.Principal, id string, ch store.AlertChange) (*domain.Alert, error) {
+func (s *Server) ManageAlert(ctx context.Context, p *auth.Principal, id string, ch records.AlertChange) (*domain.Alert, error) {
 	if err := p.Require(auth.Analyst); err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/ingest"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // signals records what the investigations would be told (the Temporal side
@@ -119,7 +119,7 @@ func TestExportMoveAndCorrelation(t *testing.T) {
 		t.Errorf("move unknown alert: HTTP %d, want 404", r.StatusCode)
 	}
 
-	var d store.Derived
+	var d records.Derived
 	if r := f.call("vic", http.MethodGet, "/api/v1/incidents/"+itoa(f.inc2)+"/correlation", "", &d); r.StatusCode != http.StatusOK {
 		t.Fatalf("correlation: HTTP %d", r.StatusCode)
 	}

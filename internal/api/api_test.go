@@ -20,6 +20,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/store/storetest"
 	"github.com/airsoc/air/workflows"
@@ -313,7 +314,7 @@ func TestTokenEndpoints(t *testing.T) {
 	if resp := f.call("adam", "DELETE", "/api/v1/tokens/"+c.Token.ID, "", &e); resp.StatusCode != http.StatusConflict {
 		t.Errorf("revoke twice: HTTP %d %+v, want 409", resp.StatusCode, e)
 	}
-	var audit store.AuditPage
+	var audit records.AuditPage
 	f.call("adam", "GET", "/api/v1/audit?verb=token.&order=asc&object=token:"+c.Token.ID, "", &audit)
 	if audit.Total != 2 || audit.Value[0].Actor != "adam" || audit.Value[1].Verb != "token.revoked" {
 		t.Errorf("audit of the token: %+v", audit)
@@ -334,7 +335,7 @@ func TestActionQueriesAndExport(t *testing.T) {
 		{"newerThan=1d&olderThan=58m30s&sort=createdAt", "iso-ws1 iso-srv1"},
 		{"view=all&limit=2&offset=1", "done-srv1 scan-srv1"},
 	} {
-		var page store.ActionPage
+		var page records.ActionPage
 		if resp := f.call("vic", "GET", "/api/v1/actions?"+tt.query, "", &page); resp.StatusCode != 200 {
 			t.Errorf("%s: HTTP %d", tt.query, resp.StatusCode)
 			continue
@@ -384,7 +385,7 @@ func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 func TestScoping(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, auth.Rate{PerSecond: -1})
-	var page store.ActionPage
+	var page records.ActionPage
 	f.call("sam", "GET", "/api/v1/actions?view=all", "", &page)
 	for _, a := range page.Value {
 		if a.IncidentID != f.inc2 {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 var auditFilters = []string{"actor", "verb", "object", "incidentId", "since", "until", "order", "limit", "offset", "format"}
@@ -21,9 +21,9 @@ var auditFilters = []string{"actor", "verb", "object", "incidentId", "since", "u
 //	since, until         RFC 3339 times or dates
 //	order=asc            oldest first (default newest first)
 //	limit, offset        paging (format=csv allows up to 10000 rows)
-func ParseAuditQuery(r *http.Request) (store.AuditQuery, error) {
+func ParseAuditQuery(r *http.Request) (records.AuditQuery, error) {
 	v := r.URL.Query()
-	var q store.AuditQuery
+	var q records.AuditQuery
 	for name := range v {
 		if !slices.Contains(auditFilters, name) {
 			return q, domain.Invalid(name, "unknown filter; want one of %s", strings.Join(auditFilters, ", "))

@@ -16,7 +16,7 @@ import (
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/plan/scratch"
 	"github.com/airsoc/air/internal/playbook"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // BacktestRequest is the body of POST /api/v1/playbooks/backtest: a
@@ -128,7 +128,7 @@ func (s *Server) backtestPlaybooks(w http.ResponseWriter, r *http.Request) error
 	}
 
 	ctx := r.Context()
-	q := store.IncidentQuery{Statuses: backtestStatuses, Since: resp.Since, Until: resp.Until, Sort: "-id", Offset: req.Offset, Limit: limit}
+	q := records.IncidentQuery{Statuses: backtestStatuses, Since: resp.Since, Until: resp.Until, Sort: "-id", Offset: req.Offset, Limit: limit}
 	if p := auth.FromContext(ctx); p != nil {
 		q.Scope = p.Groups
 	}

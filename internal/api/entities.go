@@ -10,6 +10,7 @@ import (
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/entity"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -27,12 +28,12 @@ type EntityDetail struct {
 	Aliases []EntityAlias `json:"aliases"`
 	// Incidents, Alerts and Actions are the most recent EntityListMax of
 	// each the principal may see; the totals count every one.
-	Incidents     []store.IncidentRow `json:"incidents"`
-	IncidentTotal int                 `json:"incidentTotal"`
-	Alerts        []domain.Alert      `json:"alerts"`
-	AlertTotal    int                 `json:"alertTotal"`
-	Actions       []store.ActionRow   `json:"actions"`
-	ActionTotal   int                 `json:"actionTotal"`
+	Incidents     []records.IncidentRow `json:"incidents"`
+	IncidentTotal int                   `json:"incidentTotal"`
+	Alerts        []domain.Alert        `json:"alerts"`
+	AlertTotal    int                   `json:"alertTotal"`
+	Actions       []records.ActionRow   `json:"actions"`
+	ActionTotal   int                   `json:"actionTotal"`
 }
 
 // EntityAlias is another key of the same entity.
@@ -85,7 +86,7 @@ func (s *Server) Entity(ctx context.Context, p *auth.Principal, key domain.Entit
 	for _, a := range d.Aliases {
 		keys = append(keys, a.Key)
 	}
-	inc, err := s.Store.QueryIncidents(ctx, store.IncidentQuery{EntityKeys: keys, Scope: p.Groups,
+	inc, err := s.Store.QueryIncidents(ctx, records.IncidentQuery{EntityKeys: keys, Scope: p.Groups,
 		Sort: "-lastActivityDateTime", Limit: EntityListMax})
 	if err != nil {
 		return nil, err
@@ -94,12 +95,12 @@ func (s *Server) Entity(ctx context.Context, p *auth.Principal, key domain.Entit
 		return nil, domain.Errorf(domain.KindNotFound, "entity %s not found", key)
 	}
 	d.Incidents, d.IncidentTotal = inc.Value, inc.Total
-	alerts, err := s.Store.EntityAlerts(ctx, store.EntityAlertQuery{Keys: keys, Scope: p.Groups, Limit: EntityListMax})
+	alerts, err := s.Store.EntityAlerts(ctx, records.EntityAlertQuery{Keys: keys, Scope: p.Groups, Limit: EntityListMax})
 	if err != nil {
 		return nil, err
 	}
 	d.Alerts, d.AlertTotal = alerts.Value, alerts.Total
-	acts, err := s.Store.QueryActions(ctx, store.ActionQuery{TargetKeys: keys, Scope: p.Groups, Desc: true, Limit: EntityListMax})
+	acts, err := s.Store.QueryActions(ctx, records.ActionQuery{TargetKeys: keys, Scope: p.Groups, Desc: true, Limit: EntityListMax})
 	if err != nil {
 		return nil, err
 	}

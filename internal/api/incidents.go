@@ -13,6 +13,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
 )
@@ -69,8 +70,8 @@ var incidentRanges = map[string]func(now time.Time) time.Time{
 // the default severity and range. "all" lifts one (status=all&range=all
 // searches every incident ever). An unknown parameter, value or sort
 // column is an invalid error naming the parameter.
-func ParseIncidentQuery(v url.Values, now time.Time) (store.IncidentQuery, error) {
-	var q store.IncidentQuery
+func ParseIncidentQuery(v url.Values, now time.Time) (records.IncidentQuery, error) {
+	var q records.IncidentQuery
 	for name := range v {
 		if !slices.Contains(incidentFilters, name) {
 			return q, domain.Invalid(name, "unknown filter; want one of %s", strings.Join(incidentFilters, ", "))
@@ -185,13 +186,13 @@ func ParseIncidentQuery(v url.Values, now time.Time) (store.IncidentQuery, error
 	}
 	q.Search = strings.TrimSpace(v.Get("search"))
 	if sort := v.Get("sort"); sort != "" {
-		if !slices.Contains(store.SortableIncidentColumns(), strings.TrimPrefix(sort, "-")) {
+		if !slices.Contains(records.SortableIncidentColumns(), strings.TrimPrefix(sort, "-")) {
 			return q, domain.Invalid("sort", "cannot sort by %q; want one of %s (prefix - for descending)",
-				strings.TrimPrefix(sort, "-"), strings.Join(store.SortableIncidentColumns(), ", "))
+				strings.TrimPrefix(sort, "-"), strings.Join(records.SortableIncidentColumns(), ", "))
 		}
 		q.Sort = sort
 	}
-	if q.Limit, err = intValue(v, "limit", 1, store.MaxIncidentPage); err != nil {
+	if q.Limit, err = intValue(v, "limit", 1, records.MaxIncidentPage); err != nil {
 		return q, err
 	}
 	if q.Offset, err = intValue(v, "offset", 0, 1<<30); err != nil {
@@ -202,7 +203,7 @@ func ParseIncidentQuery(v url.Values, now time.Time) (store.IncidentQuery, error
 
 // Incidents answers a queue query within the principal's scope (applied
 // in SQL, before paging).
-func (s *Server) Incidents(ctx context.Context, p *auth.Principal, q store.IncidentQuery) (*store.IncidentPage, error) {
+func (s *Server) Incidents(ctx context.Context, p *auth.Principal, q records.IncidentQuery) (*records.IncidentPage, error) {
 	if err := p.Require(auth.Viewer); err != nil {
 		return nil, err
 	}
@@ -213,7 +214,7 @@ func (s *Server) Incidents(ctx context.Context, p *auth.Principal, q store.Incid
 // ExportIncidents writes the incidents a queue query selects as CSV,
 // IncidentCSVHeader first, streaming every match (q.Limit 0) within the
 // principal's scope.
-func (s *Server) ExportIncidents(ctx context.Context, p *auth.Principal, q store.IncidentQuery, w *csv.Writer) error {
+func (s *Server) ExportIncidents(ctx context.Context, p *auth.Principal, q records.IncidentQuery, w *csv.Writer) error {
 	if err := p.Require(auth.Viewer); err != nil {
 		return err
 	}
@@ -222,7 +223,7 @@ func (s *Server) ExportIncidents(ctx context.Context, p *auth.Principal, q store
 		return err
 	}
 	n := 0
-	err := s.Store.EachIncident(ctx, q, func(r *store.IncidentRow) error {
+	err := s.Store.EachIncident(ctx, q, func(r *records.IncidentRow) error {
 		if err := w.Write(incidentCSVRow(r)); err != nil {
 			return err
 		}
@@ -246,7 +247,7 @@ var IncidentCSVHeader = []string{"id", "displayName", "severity", "status", "pri
 	"firstActivityDateTime", "lastActivityDateTime", "createdDateTime", "lastUpdateDateTime", "lastModifiedBy",
 	"acknowledgedDateTime", "containedDateTime", "resolvedDateTime", "redirectIncidentId"}
 
-func incidentCSVRow(r *store.IncidentRow) []string {
+func incidentCSVRow(r *records.IncidentRow) []string {
 	redirect := ""
 	if r.RedirectIncidentID != nil {
 		redirect = strconv.FormatInt(*r.RedirectIncidentID, 10)
@@ -266,16 +267,16 @@ type IncidentDetail struct {
 	domain.Incident
 	// Derived holds the impacted assets, sources, tactics and the priority
 	// score with its factors.
-	Derived  *store.Derived  `json:"derived"`
-	Alerts   []domain.Alert  `json:"alerts"`
-	Entities []domain.Entity `json:"entities"`
-	Actions  []domain.Action `json:"actions"`
+	Derived  *records.Derived `json:"derived"`
+	Alerts   []domain.Alert   `json:"alerts"`
+	Entities []domain.Entity  `json:"entities"`
+	Actions  []domain.Action  `json:"actions"`
 	// Remediation is each entity's remediation status (Graph names), from
 	// AIR's actions on it or else the provider's evidence
 	// (domain.Remediation).
 	Remediation   map[domain.EntityKey]domain.RemediationStatus `json:"remediationStatus"`
 	Comments      []domain.Comment                              `json:"comments"`
-	Activity      []store.AuditEntry                            `json:"activity"`
+	Activity      []records.AuditEntry                          `json:"activity"`
 	Investigation *workflows.State                              `json:"investigation,omitempty"`
 	// Facts are what analysis steps learned about the entities (intel
 	// matches, organisation prevalence), as GET …/facts serves them.
@@ -283,7 +284,7 @@ type IncidentDetail struct {
 	// Graph is how the investigation found entities it was not given:
 	// each edge an entity found from another by a hunt step, and the
 	// incident merged in when another one held it.
-	Graph []store.EvidenceLink `json:"graph"`
+	Graph []records.EvidenceLink `json:"graph"`
 }
 
 // Incident returns one incident with its alerts, entities, actions,
@@ -310,7 +311,7 @@ func (s *Server) Incident(ctx context.Context, p *auth.Principal, id int64) (*In
 	if d.Entities, err = s.Store.IncidentEntities(ctx, id); err != nil {
 		return nil, err
 	}
-	page, err := s.Store.QueryActions(ctx, store.ActionQuery{IncidentIDs: []int64{id}, Scope: p.Groups,
+	page, err := s.Store.QueryActions(ctx, records.ActionQuery{IncidentIDs: []int64{id}, Scope: p.Groups,
 		Desc: true, Limit: 1000})
 	if err != nil {
 		return nil, err
@@ -330,7 +331,7 @@ func (s *Server) Incident(ctx context.Context, p *auth.Principal, id int64) (*In
 		d.Activity = store.WithoutHiddenActions(d.Activity, d.Actions)
 	}
 	if d.Activity == nil {
-		d.Activity = []store.AuditEntry{}
+		d.Activity = []records.AuditEntry{}
 	}
 	if d.Facts, err = s.facts(ctx, p, id); err != nil {
 		return nil, err
@@ -364,7 +365,7 @@ type IncidentResult struct {
 // ManageIncident applies a change to one incident as the principal
 // (analyst role; an incident outside a scoped principal's groups is not
 // found) and returns it as changed.
-func (s *Server) ManageIncident(ctx context.Context, p *auth.Principal, id int64, ch store.IncidentChange) (*domain.Incident, error) {
+func (s *Server) ManageIncident(ctx context.Context, p *auth.Principal, id int64, ch records.IncidentChange) (*domain.Incident, error) {
 	if err := p.Require(auth.Analyst); err != nil {
 		return nil, err
 	}
@@ -374,7 +375,7 @@ func (s *Server) ManageIncident(ctx context.Context, p *auth.Principal, id int64
 	return s.manageOne(ctx, p, id, ch)
 }
 
-func (s *Server) manageOne(ctx context.Context, p *auth.Principal, id int64, ch store.IncidentChange) (*domain.Incident, error) {
+func (s *Server) manageOne(ctx context.Context, p *auth.Principal, id int64, ch records.IncidentChange) (*domain.Incident, error) {
 	if _, err := s.Store.GetIncident(ctx, id); err != nil {
 		return nil, err
 	}
@@ -394,7 +395,7 @@ func (s *Server) manageOne(ctx context.Context, p *auth.Principal, id int64, ch 
 // up front (a bad change refuses the whole request), then each incident
 // succeeds or fails on its own and the results say which, in the order of
 // ids.
-func (s *Server) ManageIncidents(ctx context.Context, p *auth.Principal, ids []int64, ch store.IncidentChange) ([]IncidentResult, error) {
+func (s *Server) ManageIncidents(ctx context.Context, p *auth.Principal, ids []int64, ch records.IncidentChange) ([]IncidentResult, error) {
 	if err := p.Require(auth.Analyst); err != nil {
 		return nil, err
 	}
@@ -453,7 +454,7 @@ func (s *Server) CommentIncident(ctx context.Context, p *auth.Principal, id int6
 	if strings.TrimSpace(text) == "" {
 		return nil, domain.Invalid("comment", "required: the comment's text")
 	}
-	if _, err := s.ManageIncident(ctx, p, id, store.IncidentChange{Comment: text}); err != nil {
+	if _, err := s.ManageIncident(ctx, p, id, records.IncidentChange{Comment: text}); err != nil {
 		return nil, err
 	}
 	// The comment is stored: a failure to read it back must not make the
@@ -555,7 +556,7 @@ func (s *Server) patchIncident(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var ch store.IncidentChange
+	var ch records.IncidentChange
 	if err := decodeBody(w, r, &ch, true); err != nil {
 		return err
 	}
@@ -593,8 +594,8 @@ func (s *Server) postIncidentComment(w http.ResponseWriter, r *http.Request) err
 
 // BulkIncidentBody is the body of POST /api/v1/incidents/bulk.
 type BulkIncidentBody struct {
-	IDs    []int64              `json:"ids"`
-	Change store.IncidentChange `json:"change"`
+	IDs    []int64                `json:"ids"`
+	Change records.IncidentChange `json:"change"`
 }
 
 // BulkIncidentResponse answers a bulk change: 200 when every incident was

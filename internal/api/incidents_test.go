@@ -15,13 +15,13 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 func TestParseIncidentQuery(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
-	parse := func(raw string) (store.IncidentQuery, error) {
+	parse := func(raw string) (records.IncidentQuery, error) {
 		v, err := url.ParseQuery(raw)
 		if err != nil {
 			t.Fatal(err)
@@ -49,7 +49,7 @@ func TestParseIncidentQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := store.IncidentQuery{
+	want := records.IncidentQuery{
 		Statuses:   []domain.IncidentStatus{"active", "inProgress", "resolved"},
 		Severities: []domain.Severity{"high"}, AssignedTo: []string{"ana", ""}, Tags: []string{"a", "b"},
 		ServiceSources: []string{"microsoftDefenderForEndpoint"}, DetectionSources: []string{"antivirus"},
@@ -97,7 +97,7 @@ func TestParseIncidentQuery(t *testing.T) {
 	}
 }
 
-func withMSS(q store.IncidentQuery, v bool) store.IncidentQuery {
+func withMSS(q records.IncidentQuery, v bool) records.IncidentQuery {
 	q.MultipleServiceSources = &v
 	return q
 }
@@ -105,7 +105,7 @@ func withMSS(q store.IncidentQuery, v bool) store.IncidentQuery {
 func TestIncidentQueueAPI(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, auth.Rate{PerSecond: -1})
-	var page store.IncidentPage
+	var page records.IncidentPage
 	if resp := f.call("vic", "GET", "/api/v1/incidents", "", &page); resp.StatusCode != 200 || page.Total != 2 ||
 		page.Limit != 50 || len(page.Value) != 2 || page.Value[0].ID != f.inc2 {
 		t.Fatalf("default queue: HTTP %d %+v", resp.StatusCode, page)
@@ -130,7 +130,7 @@ func TestIncidentQueueAPI(t *testing.T) {
 	}
 
 	// CSV: header first, every matching row, cells defused.
-	if _, _, err := f.st.ManageIncident(t.Context(), f.inc1, store.IncidentChange{DisplayName: ptr("=cmd|' /C calc'!A0")}, "al"); err != nil {
+	if _, _, err := f.st.ManageIncident(t.Context(), f.inc1, records.IncidentChange{DisplayName: ptr("=cmd|' /C calc'!A0")}, "al"); err != nil {
 		t.Fatal(err)
 	}
 	var body string
@@ -171,7 +171,7 @@ func TestManageIncidentsAPI(t *testing.T) {
 	}
 	// The methods refuse too, whoever calls them (the pages do).
 	viewer := &auth.Principal{Name: "vic", Role: auth.Viewer}
-	if _, err := f.srv.ManageIncidents(t.Context(), viewer, []int64{f.inc1}, store.IncidentChange{Comment: "x"}); domain.KindOf(err) != domain.KindForbidden {
+	if _, err := f.srv.ManageIncidents(t.Context(), viewer, []int64{f.inc1}, records.IncidentChange{Comment: "x"}); domain.KindOf(err) != domain.KindForbidden {
 		t.Errorf("ManageIncidents as viewer: %v", err)
 	}
 	var inc domain.Incident

@@ -10,7 +10,7 @@ import (
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/playbook"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 const containPlaybook = `name: contain
@@ -90,11 +90,11 @@ func TestPlaybookInputs(t *testing.T) {
 	if got.Inputs["containHosts"] != false || got.Effective["containHosts"] != false || got.Effective["queue"] != "tier1" {
 		t.Errorf("after PUT: %+v", got)
 	}
-	page, err := f.st.QueryAudit(t.Context(), store.AuditQuery{Verbs: []string{"settings.changed"}})
+	page, err := f.st.QueryAudit(t.Context(), records.AuditQuery{Verbs: []string{"settings.changed"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(page.Value, func(e store.AuditEntry) bool {
+	if !slices.ContainsFunc(page.Value, func(e records.AuditEntry) bool {
 		return e.Actor == "adam" && e.Object == "settings:playbook-inputs:contain" && e.After == `{"containHosts":false}`
 	}) {
 		t.Errorf("the change is not audited: %+v", page.Value)

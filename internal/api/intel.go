@@ -11,18 +11,18 @@ import (
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // FeedList answers GET /api/v1/intel/feeds.
 type FeedList struct {
-	Value []store.IntelFeed `json:"value"`
+	Value []records.IntelFeed `json:"value"`
 }
 
 // FeedImportResult answers POST /api/v1/intel/feeds: the feed as stored,
 // and what the parser skipped or kept without evaluating.
 type FeedImportResult struct {
-	Feed *store.IntelFeed `json:"feed"`
+	Feed *records.IntelFeed `json:"feed"`
 	// Problems lists bad lines and objects (skipped) and indicators kept
 	// but not evaluated, each with its position; at most 100.
 	Problems []intel.Problem `json:"problems"`
@@ -37,7 +37,7 @@ type IntelLookup struct {
 	At    time.Time  `json:"at"`
 	// Matches are the live feeds' indicators valid at At; known-benign
 	// feeds' matches say benign.
-	Matches []store.IntelMatch `json:"matches"`
+	Matches []records.IntelMatch `json:"matches"`
 }
 
 // feedName is what a feed may be called: it appears in facts and the
@@ -106,7 +106,7 @@ func (s *Server) postIntelFeed(w http.ResponseWriter, r *http.Request) error {
 		}
 		return domain.Invalid("body", "%v", err) // the input as a whole is unusable (truncated, not JSON): say where
 	}
-	feed, err := im.Commit(ctx, store.IntelFeed{Format: res.Format, Benign: res.Benign, Title: res.Name,
+	feed, err := im.Commit(ctx, records.IntelFeed{Format: res.Format, Benign: res.Benign, Title: res.Name,
 		Description: res.Description, Source: source, Unsupported: res.Unsupported, Skipped: res.Skipped,
 		ImportedBy: principalName(r)})
 	if err != nil {

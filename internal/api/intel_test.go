@@ -13,7 +13,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 func gz(t *testing.T, s string) string {
@@ -122,7 +122,7 @@ func TestIntelImportAndLookup(t *testing.T) {
 func TestPrevalenceEndpoint(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, auth.Rate{PerSecond: -1})
-	var p store.Prevalence
+	var p records.Prevalence
 	// The fixture's devices are entities, but prevalence is asked of
 	// files, IPs, domains and URLs: an unseen IP answers zeros.
 	if resp := f.call("vic", "GET", "/api/v1/prevalence?kind=ip&value=198.51.100.1", "", &p); resp.StatusCode != http.StatusOK || p.Alerts != 0 || p.Entities == nil {

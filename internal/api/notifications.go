@@ -11,7 +11,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // Notifier is the notification service the API reaches: its channels and
@@ -30,9 +30,9 @@ var NotificationFilters = []string{"status", "channel", "rule", "incidentId", "k
 //	status, channel, rule   lists (comma-separated or repeated)
 //	incidentId, key         one each
 //	limit, offset           paging (limit 1 to 1000, default 100)
-func ParseNotificationQuery(r *http.Request) (store.NotificationQuery, error) {
+func ParseNotificationQuery(r *http.Request) (records.NotificationQuery, error) {
 	v := r.URL.Query()
-	var q store.NotificationQuery
+	var q records.NotificationQuery
 	for name := range v {
 		if !slices.Contains(NotificationFilters, name) {
 			return q, domain.Invalid(name, "unknown filter; want one of %s", strings.Join(NotificationFilters, ", "))
@@ -68,7 +68,7 @@ func ParseNotificationQuery(r *http.Request) (store.NotificationQuery, error) {
 // Notifications is the delivery history for admins: every message to
 // every channel, with its status, attempts and last error. It names
 // incidents of every device group, so it is for unscoped admins only.
-func (s *Server) Notifications(ctx context.Context, p *auth.Principal, q store.NotificationQuery) (*domain.NotificationPage, error) {
+func (s *Server) Notifications(ctx context.Context, p *auth.Principal, q records.NotificationQuery) (*domain.NotificationPage, error) {
 	if err := p.Require(auth.Admin); err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/report"
 	"github.com/airsoc/air/internal/review"
 	"github.com/airsoc/air/internal/store"
@@ -412,11 +413,11 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"Error", api.ErrorBodyType, resp},
 		{"ErrorDetail", api.ErrorDetail{}, resp},
 		{"Principal", auth.Principal{}, resp},
-		{"Token", store.Token{}, resp},
+		{"Token", records.Token{}, resp},
 		{"TokenRequest", api.TokenRequest{}, req},
 		{"CreatedToken", auth.Created{}, resp},
-		{"AuditEntry", store.AuditEntry{}, resp},
-		{"AuditPage", store.AuditPage{}, resp},
+		{"AuditEntry", records.AuditEntry{}, resp},
+		{"AuditPage", records.AuditPage{}, resp},
 		{"Notification", domain.Notification{}, resp},
 		{"NotificationPage", domain.NotificationPage{}, resp},
 		{"NotificationTestRequest", api.NotificationTestBody{}, req},
@@ -433,14 +434,14 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"EntityAlias", api.EntityAlias{}, resp},
 		{"Incident", domain.Incident{}, resp},
 		{"PriorityFactor", correlate.Factor{}, resp},
-		{"ImpactedAssets", store.ImpactedAssets{}, resp},
-		{"Derived", store.Derived{}, resp},
-		{"IncidentRow", store.IncidentRow{}, resp},
-		{"IncidentPage", store.IncidentPage{}, resp},
+		{"ImpactedAssets", records.ImpactedAssets{}, resp},
+		{"Derived", records.Derived{}, resp},
+		{"IncidentRow", records.IncidentRow{}, resp},
+		{"IncidentPage", records.IncidentPage{}, resp},
 		{"Comment", domain.Comment{}, resp},
 		{"CommentRequest", api.CommentBody{}, req},
 		{"IncidentDetail", api.IncidentDetail{}, resp},
-		{"IncidentChange", store.IncidentChange{}, req},
+		{"IncidentChange", records.IncidentChange{}, req},
 		{"BulkIncidentRequest", api.BulkIncidentBody{}, req},
 		{"IncidentResult", api.IncidentResult{}, resp},
 		{"BulkIncidentResponse", api.BulkIncidentResponse{}, resp},
@@ -449,12 +450,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"#/components/schemas/InvestigationState/properties/steps/items", workflows.StepRecord{}, resp},
 		{"#/components/schemas/InvestigationState/properties/changes/items", workflows.ChangeRecord{}, resp},
 		{"Action", domain.Action{}, resp},
-		{"ActionRow", store.ActionRow{}, resp},
-		{"ActionPage", store.ActionPage{}, resp},
+		{"ActionRow", records.ActionRow{}, resp},
+		{"ActionPage", records.ActionPage{}, resp},
 		{"DecisionRequest", api.DecisionBody{}, req},
 		{"Question", domain.Question{}, resp},
-		{"QuestionRow", store.QuestionRow{}, resp},
-		{"QuestionPage", store.QuestionPage{}, resp},
+		{"QuestionRow", records.QuestionRow{}, resp},
+		{"QuestionPage", records.QuestionPage{}, resp},
 		{"AnswerRequest", api.AnswerBody{}, req},
 		{"#/components/schemas/InvestigationState/properties/waits/items", workflows.WaitRecord{}, resp},
 		{"BulkDecisionRequest", api.BulkDecisionBody{}, req},
@@ -491,13 +492,13 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"PlaybookInputs", api.PlaybookInputs{}, resp},
 		{"#/components/schemas/PlaybookInputs/properties/declared/items", api.InputDecl{}, resp},
 		{"InputsRequest", api.InputsBody{}, req},
-		{"IntelFeed", store.IntelFeed{}, resp},
+		{"IntelFeed", records.IntelFeed{}, resp},
 		{"FeedList", api.FeedList{}, resp},
 		{"IntelProblem", intel.Problem{}, resp},
 		{"FeedImportResult", api.FeedImportResult{}, resp},
-		{"IntelMatch", store.IntelMatch{}, resp},
+		{"IntelMatch", records.IntelMatch{}, resp},
 		{"IntelLookup", api.IntelLookup{}, resp},
-		{"Prevalence", store.Prevalence{}, resp},
+		{"Prevalence", records.Prevalence{}, resp},
 		{"Fact", domain.Fact{}, resp},
 		{"FactList", api.FactList{}, resp},
 		{"ReportCalendar", domain.ReportCalendar{}, req},
@@ -507,7 +508,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"KeepReportRequest", api.KeepRequest{}, req},
 		{"ReportDelivery", domain.ReportDelivery{}, resp},
 		{"ReportRun", domain.ReportRun{}, resp},
-		{"ReportRunPage", store.ReportRunPage{}, resp},
+		{"ReportRunPage", records.ReportRunPage{}, resp},
 	}
 	for _, c := range cases {
 		ref := c.schema
@@ -604,11 +605,7 @@ func TestOpenAPIEnumsAndParameters(t *testing.T) {
 		}
 	}
 
-	var actionSorts []string
-	for k := range store.SortableActionColumns {
-		actionSorts = append(actionSorts, k)
-	}
-	for id, cols := range map[string][]string{"listIncidents": store.SortableIncidentColumns(), "listActions": actionSorts} {
+	for id, cols := range map[string][]string{"listIncidents": records.SortableIncidentColumns(), "listActions": records.SortableActionColumns()} {
 		key, op := operationByID(t, doc, id)
 		for _, p := range parameters(t, doc, key, op) {
 			if p["name"] != "sort" {
@@ -844,7 +841,7 @@ func (n *notifierStub) Test(ctx context.Context, channel, by string, wait time.D
 		Subject: "[AIR] Test notification", Text: by + " asked for a test"}}); err != nil {
 		return nil, err
 	}
-	page, err := n.st.QueryNotifications(ctx, store.NotificationQuery{Key: "test:1"})
+	page, err := n.st.QueryNotifications(ctx, records.NotificationQuery{Key: "test:1"})
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/workflows"
 )
 
@@ -26,8 +26,8 @@ var QuestionFilters = []string{"status", "audience", "incidentId", "limit", "off
 //	audience      analyst or user
 //	incidentId    incident ids
 //	limit, offset paging
-func ParseQuestionQuery(v url.Values) (store.QuestionQuery, error) {
-	var q store.QuestionQuery
+func ParseQuestionQuery(v url.Values) (records.QuestionQuery, error) {
+	var q records.QuestionQuery
 	for name := range v {
 		if !slices.Contains(QuestionFilters, name) {
 			return q, domain.Invalid(name, "unknown filter; want one of %s", strings.Join(QuestionFilters, ", "))
@@ -77,7 +77,7 @@ func ParseQuestionQuery(v url.Values) (store.QuestionQuery, error) {
 
 // Questions lists the questions ask steps put, within the principal's
 // scope.
-func (s *Server) Questions(ctx context.Context, p *auth.Principal, q store.QuestionQuery) (*store.QuestionPage, error) {
+func (s *Server) Questions(ctx context.Context, p *auth.Principal, q records.QuestionQuery) (*records.QuestionPage, error) {
 	if err := p.Require(auth.Viewer); err != nil {
 		return nil, err
 	}

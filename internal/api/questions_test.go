@@ -10,7 +10,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/workflows"
 )
 
@@ -47,7 +47,7 @@ func TestQuestionsListAndAnswer(t *testing.T) {
 	f := newFixture(t, auth.Rate{PerSecond: -1})
 	f.seedQuestions()
 
-	var page store.QuestionPage
+	var page records.QuestionPage
 	if r := f.call("vic", http.MethodGet, "/api/v1/questions", "", &page); r.StatusCode != 200 {
 		t.Fatalf("list: HTTP %d", r.StatusCode)
 	}

@@ -13,9 +13,9 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/report"
 	"github.com/airsoc/air/internal/reportrun"
-	"github.com/airsoc/air/internal/store"
 )
 
 // ReportScheduler keeps report schedules' Temporal Schedules;
@@ -106,7 +106,7 @@ func (s *Server) ReportSchedules(ctx context.Context, p *auth.Principal) ([]Repo
 }
 
 // KeptReports lists kept reports (viewer role, not scoped).
-func (s *Server) KeptReports(ctx context.Context, p *auth.Principal, q store.ReportRunQuery) (*store.ReportRunPage, error) {
+func (s *Server) KeptReports(ctx context.Context, p *auth.Principal, q records.ReportRunQuery) (*records.ReportRunPage, error) {
 	if err := keptReader(p); err != nil {
 		return nil, err
 	}
@@ -288,7 +288,7 @@ func (s *Server) listReportRuns(w http.ResponseWriter, r *http.Request) error {
 			return domain.Invalid(k, "unknown parameter; want one of %s", strings.Join(ReportRunFilters, ", "))
 		}
 	}
-	rq := store.ReportRunQuery{Kind: domain.ReportKind(q.Get("kind")), ScheduleID: q.Get("schedule")}
+	rq := records.ReportRunQuery{Kind: domain.ReportKind(q.Get("kind")), ScheduleID: q.Get("schedule")}
 	if rq.Kind != "" && !rq.Kind.Valid() {
 		return domain.Invalid("kind", "unknown report %q; want daily, monthly or quarterly", rq.Kind)
 	}

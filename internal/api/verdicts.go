@@ -6,7 +6,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // VerdictBody is the body of POST /api/v1/incidents/{id}/verdicts: an
@@ -14,7 +14,7 @@ import (
 // the reason; an empty verdict goes back to the provider's.
 type VerdictBody struct {
 	Entity domain.EntityKey `json:"entity"`
-	store.VerdictChange
+	records.VerdictChange
 }
 
 // SetVerdict records an analyst's verdict on one of the incident's

@@ -18,7 +18,7 @@ import (
 	"github.com/airsoc/air/internal/cli"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/nativestack"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // askPlaybook asks an analyst about the sample alert's device and notes
@@ -61,8 +61,8 @@ func TestAskAnsweredEndToEnd(t *testing.T) {
 		t.Fatalf("ingest: HTTP %d %+v", code, ing)
 	}
 	incident := ing.Results[0].IncidentID
-	q := waitFor(t, "an open question", func() (*store.QuestionRow, bool) {
-		var page store.QuestionPage
+	q := waitFor(t, "an open question", func() (*records.QuestionRow, bool) {
+		var page records.QuestionPage
 		c.do(t, "GET", "/api/v1/questions", nil, &page)
 		if len(page.Value) == 1 {
 			return &page.Value[0], true
@@ -134,13 +134,13 @@ func TestQuestionAnsweredInBrowser(t *testing.T) {
 	if code := admin.do(t, "POST", "/api/v1/alerts", sample, &ing); code != http.StatusOK {
 		t.Fatalf("ingest: HTTP %d", code)
 	}
-	q := waitFor(t, "an open question", func() (store.QuestionRow, bool) {
-		var page store.QuestionPage
+	q := waitFor(t, "an open question", func() (records.QuestionRow, bool) {
+		var page records.QuestionPage
 		admin.do(t, "GET", "/api/v1/questions", nil, &page)
 		if len(page.Value) == 1 {
 			return page.Value[0], true
 		}
-		return store.QuestionRow{}, false
+		return records.QuestionRow{}, false
 	})
 
 	b := newBrowser(t, browser, admin.base+"/actions")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/notify"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -41,7 +42,7 @@ rules:
 			t.Fatal(err)
 		}
 	}
-	page, err := st.QueryNotifications(ctx, store.NotificationQuery{Key: "question:q-1:0"})
+	page, err := st.QueryNotifications(ctx, records.NotificationQuery{Key: "question:q-1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/airsoc/air/internal/nativestack"
 	"github.com/airsoc/air/internal/notify"
 	"github.com/airsoc/air/internal/printpdf"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
 )
@@ -190,8 +191,8 @@ func TestReportScheduleRunsKeepsAndDelivers(t *testing.T) {
 	if code := c.do(t, "POST", "/api/v1/reports/schedules/"+made.ID+"/run", nil, nil); code != http.StatusAccepted {
 		t.Fatalf("run schedule: HTTP %d", code)
 	}
-	runs := waitFor(t, "a kept report", func() (store.ReportRunPage, bool) {
-		var page store.ReportRunPage
+	runs := waitFor(t, "a kept report", func() (records.ReportRunPage, bool) {
+		var page records.ReportRunPage
 		c.do(t, "GET", "/api/v1/reports/runs?schedule="+made.ID, nil, &page)
 		return page, page.Total == 1
 	})
@@ -304,7 +305,7 @@ func TestReportScheduleRunsKeepsAndDelivers(t *testing.T) {
 	if code := c.do(t, "DELETE", "/api/v1/reports/schedules/"+made.ID, nil, &e); code != http.StatusNotFound {
 		t.Errorf("delete again: HTTP %d %+v, want 404", code, e)
 	}
-	var audit struct{ Value []store.AuditEntry }
+	var audit struct{ Value []records.AuditEntry }
 	c.do(t, "GET", "/api/v1/audit?verb=report.schedule.&limit=10", nil, &audit)
 	verbs := []string{}
 	for _, a := range audit.Value {
@@ -330,7 +331,7 @@ func TestReportScheduleRunsKeepsAndDelivers(t *testing.T) {
 	if code := c.do(t, "POST", "/api/v1/reports/runs", []byte(`{"kind":"monthly","period":"2026-13"}`), &e); code != http.StatusBadRequest || e.Error.Field != "period" {
 		t.Errorf("bad period: HTTP %d %+v, want 400 naming period", code, e)
 	}
-	var all store.ReportRunPage
+	var all records.ReportRunPage
 	c.do(t, "GET", "/api/v1/reports/runs", nil, &all)
 	if all.Total != 2 || all.Value[0].ID != demand.ID {
 		t.Errorf("runs: %+v, want the on-demand one first of two", all)

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -84,8 +85,8 @@ type NewToken struct {
 
 // Created is a new token and its secret, which is never shown again.
 type Created struct {
-	Token  *store.Token `json:"token"`
-	Secret string       `json:"secret"`
+	Token  *records.Token `json:"token"`
+	Secret string         `json:"secret"`
 }
 
 // CreateToken makes a token, stores its hash and returns the secret once.
@@ -115,7 +116,7 @@ func (s *Service) CreateToken(ctx context.Context, by string, nt NewToken) (*Cre
 	if name == "" {
 		name = id
 	}
-	t := &store.Token{ID: id, Name: name, Role: string(role), Groups: groups, Hash: Hash(secret),
+	t := &records.Token{ID: id, Name: name, Role: string(role), Groups: groups, Hash: Hash(secret),
 		CreatedBy: by, CreatedAt: s.now().UTC()}
 	if err := s.Store.CreateToken(ctx, t); err != nil {
 		return nil, err
@@ -174,7 +175,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, 
 	return principalOf(t), nil
 }
 
-func principalOf(t *store.Token) *Principal {
+func principalOf(t *records.Token) *Principal {
 	return &Principal{Name: t.Name, Role: Role(t.Role), Groups: []string(t.Groups), TokenID: t.ID}
 }
 

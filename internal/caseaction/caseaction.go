@@ -23,6 +23,7 @@ import (
 	"fmt"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 )
@@ -107,7 +108,7 @@ func Decide(actionType string, params map[string]any, cur *domain.Incident) (sto
 		if sev == cur.Severity {
 			return store.IncidentDecision{Result: "severity already " + string(sev)}, nil
 		}
-		return store.IncidentDecision{Change: &store.IncidentChange{Severity: &sev},
+		return store.IncidentDecision{Change: &records.IncidentChange{Severity: &sev},
 			Result: fmt.Sprintf("severity %s → %s", orNone(string(cur.Severity)), sev)}, nil
 	case Classify:
 		c, d, err := domain.CheckClassification(str("classification"), str("determination"))
@@ -117,7 +118,7 @@ func Decide(actionType string, params map[string]any, cur *domain.Incident) (sto
 		if c == cur.Classification && d == cur.Determination {
 			return store.IncidentDecision{Result: fmt.Sprintf("already classified %s (%s)", c, d)}, nil
 		}
-		return store.IncidentDecision{Change: &store.IncidentChange{Classification: &c, Determination: &d},
+		return store.IncidentDecision{Change: &records.IncidentChange{Classification: &c, Determination: &d},
 			Result: fmt.Sprintf("classified %s (%s), was %s", c, d, orNone(cur.Classification))}, nil
 	case Assign:
 		who, ok := params["assignedTo"].(string)
@@ -137,7 +138,7 @@ func Decide(actionType string, params map[string]any, cur *domain.Incident) (sto
 		if cur.AssignedTo != "" {
 			result += ", was " + cur.AssignedTo
 		}
-		return store.IncidentDecision{Change: &store.IncidentChange{AssignedTo: &who}, Result: result}, nil
+		return store.IncidentDecision{Change: &records.IncidentChange{AssignedTo: &who}, Result: result}, nil
 	case Resolve:
 		c, d, err := domain.CheckClassification(str("classification"), str("determination"))
 		if err != nil {
@@ -151,7 +152,7 @@ func Decide(actionType string, params map[string]any, cur *domain.Incident) (sto
 			return store.IncidentDecision{Result: "already resolved" + by + "; left as it is"}, nil
 		}
 		resolved := domain.IncidentResolved
-		ch := &store.IncidentChange{Status: &resolved, Classification: &c, Determination: &d, ResolvingComment: str("comment")}
+		ch := &records.IncidentChange{Status: &resolved, Classification: &c, Determination: &d, ResolvingComment: str("comment")}
 		return store.IncidentDecision{Change: ch, Result: fmt.Sprintf("resolved as %s (%s)", c, d)}, nil
 	}
 	return store.IncidentDecision{}, domain.Errorf(domain.KindInvalid, "%s is not a case action (want one of %v)", actionType, Types())

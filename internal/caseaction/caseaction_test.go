@@ -11,6 +11,7 @@ import (
 
 	"github.com/airsoc/air/internal/caseaction"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/store/storetest"
@@ -164,7 +165,7 @@ func TestResolveOnceAndLikeAnAnalyst(t *testing.T) {
 		}
 
 		// An analyst reopens it; the activity retries the same action.
-		if _, _, err := s.ManageIncident(ctx, id, store.IncidentChange{Status: ptr(domain.IncidentActive)}, "ana"); err != nil {
+		if _, _, err := s.ManageIncident(ctx, id, records.IncidentChange{Status: ptr(domain.IncidentActive)}, "ana"); err != nil {
 			t.Fatal(err)
 		}
 		res, err = e.Execute(ctx, req)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // defaultToken is AIR_TOKEN, else the dev worker's admin token file.
@@ -120,7 +120,7 @@ func actionsList(ctx context.Context, env Env, args []string) error {
 	if *view != "all" {
 		q.Set("view", *view)
 	}
-	var page store.ActionPage
+	var page records.ActionPage
 	if table, err := listPage(ctx, env, "/api/v1/actions", q, filters, *out, &page); err != nil || !table {
 		return err
 	}

@@ -11,7 +11,8 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
+	"github.com/airsoc/air/internal/storebench"
 )
 
 // alerts runs `starter alerts export|move`.
@@ -52,12 +53,7 @@ func alertsExport(ctx context.Context, env Env, args []string) error {
 	if *db == "" {
 		return callRaw(ctx, env, "/api/v1/alerts/export", w)
 	}
-	st, err := store.Open(ctx, *db)
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer st.Close()
-	return st.ExportAssignments(ctx, w)
+	return storebench.ExportAssignments(ctx, *db, w)
 }
 
 // alertsMove moves an alert to another incident, or a new one.
@@ -103,7 +99,7 @@ func alertsUpdate(ctx context.Context, env Env, args []string) error {
 	if len(pos) != 1 {
 		return usageError{"alerts update: name one alert id"}
 	}
-	var ch store.AlertChange
+	var ch records.AlertChange
 	set := func(v string) *string {
 		if v == "" {
 			return nil

@@ -21,11 +21,11 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/decode"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
-	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/store/storetest"
 )
 
@@ -82,7 +82,7 @@ func backtestAPI(t *testing.T, n int) Env {
 }
 
 // seedDevices stores n incidents, one malicious device each.
-func seedDevices(t testing.TB, st *store.Store, n int) {
+func seedDevices(t testing.TB, st *storetest.Store, n int) {
 	t.Helper()
 	now := time.Now().UTC()
 	for i := range n {
@@ -96,7 +96,7 @@ func seedDevices(t testing.TB, st *store.Store, n int) {
 			Evidence: []domain.Evidence{{Type: "deviceEvidence", Verdict: domain.VerdictMalicious, Entity: &domain.Entity{
 				Key: domain.EntityKey("device:" + dev), Kind: domain.KindDevice, Name: dev, Verdict: domain.VerdictMalicious,
 				Attrs: map[string]string{"deviceGroup": group}}}}}
-		if _, err := st.IngestAlert(context.Background(), a, store.CorrelationRules{}); err != nil {
+		if _, err := st.IngestAlert(context.Background(), a, correlate.Rules{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -197,7 +197,7 @@ func TestPlaybooksBacktest(t *testing.T) {
 // sampleIncidents stores n incidents, each the sample Graph alert (a
 // malicious device and file, a suspicious user and IP) re-keyed to
 // entities of its own so that none correlates with another.
-func sampleIncidents(b testing.TB, st *store.Store, n int) {
+func sampleIncidents(b testing.TB, st *storetest.Store, n int) {
 	b.Helper()
 	raw, err := os.ReadFile("../graph/testdata/sample-alert.json")
 	if err != nil {
@@ -224,7 +224,7 @@ func sampleIncidents(b testing.TB, st *store.Store, n int) {
 		if err != nil || len(problems) > 0 || len(alerts) != 1 {
 			b.Fatalf("alert %d: %v %+v", i, err, problems)
 		}
-		if _, err := st.IngestAlert(context.Background(), alerts[0], store.CorrelationRules{}); err != nil {
+		if _, err := st.IngestAlert(context.Background(), alerts[0], correlate.Rules{}); err != nil {
 			b.Fatal(err)
 		}
 	}

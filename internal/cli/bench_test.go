@@ -15,6 +15,7 @@ import (
 
 	"github.com/airsoc/air/internal/devserver"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/storebench"
 )
 
 // TestBenchIngestTemporalPath: the temporal path sends each incident's
@@ -48,7 +49,7 @@ func TestBenchIngestTemporalPath(t *testing.T) {
 		"--temporal", srv.HostPort(), "--task-queue", "bench-test", file}); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	var r BenchResult
+	var r storebench.IngestResult
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		t.Fatalf("%v: %s", err, out.String())
 	}

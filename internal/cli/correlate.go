@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/correlate"
+	"github.com/airsoc/air/internal/decode"
 	"github.com/airsoc/air/internal/domain"
 )
 
@@ -48,15 +49,15 @@ func correlateCmd(_ context.Context, env Env, args []string) error {
 	if err := rules.Validate(); err != nil {
 		return usageError{"correlate: " + err.Error()}
 	}
-	rd, err := openAlerts(pos[0], 1)
+	rd, err := decode.OpenFile(pos[0], 1)
 	if err != nil {
 		return err
 	}
-	defer rd.close()
+	defer rd.Close()
 	readStart := time.Now()
 	var alerts []*domain.Alert
 	for {
-		part, err := rd.next(10000)
+		part, err := rd.Next(10000)
 		if err != nil {
 			return fmt.Errorf("%s: %w", pos[0], err)
 		}

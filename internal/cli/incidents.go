@@ -14,7 +14,7 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 const incidentsUsage = `starter incidents COMMAND
@@ -83,7 +83,7 @@ var incidentListFlags = []struct{ flag, param, doc string }{
 	{"since", "since", "last updated at or after (RFC 3339 or YYYY-MM-DD; implies --range custom)"},
 	{"until", "until", "last updated before (RFC 3339 or YYYY-MM-DD)"},
 	{"search", "search", "name, id or impacted asset"},
-	{"sort", "sort", "column, - first for descending: " + strings.Join(store.SortableIncidentColumns(), ", ") + " (default -lastUpdateDateTime)"},
+	{"sort", "sort", "column, - first for descending: " + strings.Join(records.SortableIncidentColumns(), ", ") + " (default -lastUpdateDateTime)"},
 	{"limit", "limit", "rows per page (1 to 1000, default 50; csv: every row unless set)"},
 	{"offset", "offset", "rows to skip"},
 }
@@ -128,7 +128,7 @@ func incidentsList(ctx context.Context, env Env, args []string) error {
 	if *out == "csv" {
 		return callRaw(ctx, env, "/api/v1/incidents/export?"+q.Encode(), env.Stdout)
 	}
-	var page store.IncidentPage
+	var page records.IncidentPage
 	if _, err := call(ctx, env, http.MethodGet, "/api/v1/incidents?"+q.Encode(), nil, &page); err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func incidentID(s string) (int64, error) {
 // the comments endpoint), several through one bulk change.
 func incidentsManage(ctx context.Context, env Env, verb string, args []string) error {
 	fs := newFlags(env, "incidents "+verb)
-	var ch store.IncidentChange
+	var ch records.IncidentChange
 	var to, add, remove, msg, class, determ, name *string
 	switch verb {
 	case "assign":

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,21 +17,19 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
+	"github.com/airsoc/air/internal/store/storetest"
 )
 
 // incidentAPI serves the real API over a SQLite store holding two
 // incidents (ws1 in Workstations, high; srv1 in Servers, medium) and
 // returns an Env with an analyst's token, the viewer's and the incidents.
-func incidentAPI(t *testing.T) (env Env, viewer string, st *store.Store, inc1, inc2 int64) {
+func incidentAPI(t *testing.T) (env Env, viewer string, st *storetest.Store, inc1, inc2 int64) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "air.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st = storetest.SQLite(t)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	access := &auth.Service{Store: st}
@@ -56,7 +53,7 @@ func incidentAPI(t *testing.T) (env Env, viewer string, st *store.Store, inc1, i
 			Evidence: []domain.Evidence{{Type: "deviceEvidence", Verdict: domain.VerdictSuspicious, Entity: &domain.Entity{
 				Key: domain.EntityKey("device:" + x.dev), Kind: domain.KindDevice, Name: x.dev,
 				Attrs: map[string]string{"deviceGroup": x.group}}}}}
-		r, err := st.IngestAlert(ctx, a, store.CorrelationRules{})
+		r, err := st.IngestAlert(ctx, a, correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +87,7 @@ func TestIncidentsCommands(t *testing.T) {
 		t.Errorf("list filtered: exit %d\n%s", code, out)
 	}
 	code, out, _ = run(env, "list", "--json", "--sort", "id")
-	var page store.IncidentPage
+	var page records.IncidentPage
 	if code != 0 || json.Unmarshal([]byte(out), &page) != nil || page.Total != 2 || page.Value[0].ID != inc1 {
 		t.Errorf("list --json: exit %d %+v\n%s", code, page, out)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,7 +13,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/playbook"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/store/storetest"
 )
 
 // TestPlaybooksInputs: `playbooks inputs NAME` shows a playbook's tenant
@@ -23,11 +22,7 @@ import (
 func TestPlaybooksInputs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "air.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.SQLite(t)
 	books, err := playbook.LoadDir("../../playbooks")
 	if err != nil {
 		t.Fatal(err)

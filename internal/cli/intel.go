@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/api"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // intelCmd is `starter intel import|list|lookup|delete`. Import sends the
@@ -235,8 +235,8 @@ func intelLookup(ctx context.Context, env Env, args []string) error {
 	}
 	// Prevalence counts across device groups: a scoped token is refused,
 	// and the look-up stands on its own.
-	var prev *store.Prevalence
-	var p store.Prevalence
+	var prev *records.Prevalence
+	var p records.Prevalence
 	if _, err := call(ctx, env, http.MethodGet, "/api/v1/prevalence?"+url.Values{"kind": {pos[0]}, "value": {pos[1]}}.Encode(), nil, &p); err == nil {
 		prev = &p
 	}
@@ -293,7 +293,7 @@ func intelDelete(ctx context.Context, env Env, args []string) error {
 	if len(pos) != 1 {
 		return usageError{"intel delete: name one feed"}
 	}
-	var f store.IntelFeed
+	var f records.IntelFeed
 	if _, err := call(ctx, env, http.MethodDelete, "/api/v1/intel/feeds/"+url.PathEscape(pos[0]), nil, &f); err != nil {
 		return err
 	}

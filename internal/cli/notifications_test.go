@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/store/storetest"
 )
 
 // testNotifier answers a test by the channel's name: "ok" is sent,
@@ -38,11 +37,7 @@ func (testNotifier) Test(_ context.Context, channel, by string, _ time.Duration)
 func TestNotificationsCommands(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "air.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.SQLite(t)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	access := &auth.Service{Store: st}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // questions dispatches `starter questions …`: the questions playbooks'
@@ -47,7 +47,7 @@ func questionsList(ctx context.Context, env Env, args []string) error {
 	if err := checkOutput(*out, "table|json"); err != nil {
 		return err
 	}
-	var page store.QuestionPage
+	var page records.QuestionPage
 	if table, err := listPage(ctx, env, "/api/v1/questions", url.Values{}, filters, *out, &page); err != nil || !table {
 		return err
 	}

@@ -14,8 +14,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/report"
-	"github.com/airsoc/air/internal/store"
 )
 
 // listFlag is a flag that may be given more than once, or once with
@@ -232,7 +232,7 @@ func reportsRuns(ctx context.Context, env Env, args []string) error {
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var page store.ReportRunPage
+	var page records.ReportRunPage
 	if _, err := call(ctx, env, http.MethodGet, path, nil, &page); err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // tokens is `starter tokens create|list|revoke`. It talks to the API as an
@@ -81,7 +81,7 @@ func tokenList(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	var page struct {
-		Value []store.Token `json:"value"`
+		Value []records.Token `json:"value"`
 	}
 	if _, err := call(ctx, env, http.MethodGet, "/api/v1/tokens", nil, &page); err != nil {
 		return err
@@ -123,7 +123,7 @@ func tokenRevoke(ctx context.Context, env Env, args []string) error {
 	if len(pos) != 1 {
 		return usageError{"tokens revoke: name one token id (starter tokens list shows them)"}
 	}
-	var t store.Token
+	var t records.Token
 	if _, err := call(ctx, env, http.MethodDelete, "/api/v1/tokens/"+url.PathEscape(pos[0]), nil, &t); err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func audit(ctx context.Context, env Env, args []string) error {
 	if err := checkOutput(*out, "table|json|csv"); err != nil {
 		return err
 	}
-	var page store.AuditPage
+	var page records.AuditPage
 	if table, err := listPage(ctx, env, "/api/v1/audit", url.Values{}, filters, *out, &page); err != nil || !table {
 		return err
 	}

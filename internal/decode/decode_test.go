@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -332,5 +333,41 @@ func TestOCSFEvidenceMapping(t *testing.T) {
 		if ev.Entity != nil && ev.Entity.Key == "file:0b3e5d7f9a1c2e4f6a8b0c1d3e5f7a9b1c2d3e4f" && ev.Verdict != domain.VerdictMalicious {
 			t.Errorf("file verdict = %s, want malicious (verdict_id 2)", ev.Verdict)
 		}
+	}
+}
+
+// TestFileReadsEveryPassThenNothing: an NDJSON file read in batches that
+// do not divide it gives every alert of every pass, renamed after the
+// first, and then empty batches rather than an error.
+func TestFileReadsEveryPassThenNothing(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "alerts.ndjson")
+	var b strings.Builder
+	for i := range 3 {
+		fmt.Fprintf(&b, `{"@odata.type":"#microsoft.graph.security.alert","id":"f-%d","title":"t","severity":"low","createdDateTime":"2026-12-01T09:00:00Z","lastUpdateDateTime":"2026-12-01T09:00:00Z"}`+"\n", i)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := OpenFile(path, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var ids []string
+	for range 5 {
+		batch, err := rd.Next(2)
+		if err != nil {
+			t.Fatalf("after %v: %v", ids, err)
+		}
+		for _, a := range batch {
+			ids = append(ids, a.ID)
+		}
+	}
+	if want := []string{"f-0", "f-1", "f-2", "f-0-r1", "f-1-r1", "f-2-r1"}; !slices.Equal(ids, want) {
+		t.Errorf("ids %v, want %v", ids, want)
+	}
+	if n, err := CountItems(path, 2); n != 6 || err != nil {
+		t.Errorf("CountItems: %d, %v; want 6", n, err)
 	}
 }

@@ -48,6 +48,7 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/events"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -438,7 +439,7 @@ func (s *Service) Dispatch(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	d := s.Config.Delivery
-	claimed, err := s.Store.ClaimNotifications(ctx, store.NotificationClaim{Token: token, Now: s.now(), Lease: d.lease(),
+	claimed, err := s.Store.ClaimNotifications(ctx, records.NotificationClaim{Token: token, Now: s.now(), Lease: d.lease(),
 		Limit: s.batch(), SkipChannels: s.pausedChannels()})
 	if err != nil || len(claimed) == 0 {
 		return 0, err
@@ -512,26 +513,26 @@ func (s *Service) deliver(ctx context.Context, n domain.Notification) {
 const throttleLimit = 24 * time.Hour
 
 // outcome decides what a send's error means for the message.
-func (s *Service) outcome(n domain.Notification, err error) store.NotificationOutcome {
+func (s *Service) outcome(n domain.Notification, err error) records.NotificationOutcome {
 	now := s.now()
 	d := s.Config.Delivery
 	if err == nil {
-		return store.NotificationOutcome{Status: domain.NotificationSent, At: now}
+		return records.NotificationOutcome{Status: domain.NotificationSent, At: now}
 	}
 	perm, throttled, wait := classify(err)
 	switch {
 	case perm:
-		return store.NotificationOutcome{Status: domain.NotificationFailed, At: now, Error: "permanent: " + err.Error()}
+		return records.NotificationOutcome{Status: domain.NotificationFailed, At: now, Error: "permanent: " + err.Error()}
 	case throttled && now.Sub(n.CreatedAt) < throttleLimit:
 		wait = max(wait, d.backoff())
 		s.pause(n.Channel, now.Add(wait))
-		return store.NotificationOutcome{Status: domain.NotificationQueued, At: now, Next: now.Add(wait),
+		return records.NotificationOutcome{Status: domain.NotificationQueued, At: now, Next: now.Add(wait),
 			Error: err.Error(), Uncount: true}
 	case n.Attempts >= d.attempts():
-		return store.NotificationOutcome{Status: domain.NotificationFailed, At: now,
+		return records.NotificationOutcome{Status: domain.NotificationFailed, At: now,
 			Error: fmt.Sprintf("gave up after %d attempts: %v", n.Attempts, err)}
 	}
-	return store.NotificationOutcome{Status: domain.NotificationQueued, At: now, Next: now.Add(max(d.delay(n.Attempts), wait)),
+	return records.NotificationOutcome{Status: domain.NotificationQueued, At: now, Next: now.Add(max(d.delay(n.Attempts), wait)),
 		Error: err.Error()}
 }
 
@@ -589,7 +590,7 @@ func (s *Service) Test(ctx context.Context, channel, by string, wait time.Durati
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		page, err := s.Store.QueryNotifications(ctx, store.NotificationQuery{Key: key, Limit: 1})
+		page, err := s.Store.QueryNotifications(ctx, records.NotificationQuery{Key: key, Limit: 1})
 		if err != nil {
 			return nil, err
 		}

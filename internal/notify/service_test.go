@@ -17,6 +17,7 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/ingest"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/store/storetest"
@@ -65,7 +66,7 @@ func deviceAlert(id, host, group string, sev domain.Severity, at time.Time) *dom
 			Attrs: map[string]string{"deviceGroup": group}}}}}
 }
 
-func history(t *testing.T, s *store.Store, q store.NotificationQuery) []domain.Notification {
+func history(t *testing.T, s *store.Store, q records.NotificationQuery) []domain.Notification {
 	t.Helper()
 	q.Limit = 1000
 	page, err := s.QueryNotifications(context.Background(), q)
@@ -116,7 +117,7 @@ func TestRouterNotifiesMatchingRulesOnce(t *testing.T) {
 		if read, queued, err := svc.RouteEvents(ctx); err != nil || read != 0 || queued != 0 {
 			t.Fatalf("route again: read %d, queued %d, %v; want nothing", read, queued, err)
 		}
-		got := history(t, st, store.NotificationQuery{})
+		got := history(t, st, records.NotificationQuery{})
 		want := []string{
 			fmt.Sprintf("workstations m incident.created:%d", inc),
 			fmt.Sprintf("workstations s incident.created:%d", inc),
@@ -160,7 +161,7 @@ func TestDispatcherRetriesHonoursRetryAfterAndGivesUp(t *testing.T) {
 		}
 		one := func() domain.Notification {
 			t.Helper()
-			h := history(t, st, store.NotificationQuery{Key: "report:1"})
+			h := history(t, st, records.NotificationQuery{Key: "report:1"})
 			if len(h) != 1 {
 				t.Fatalf("history: %+v", h)
 			}
@@ -196,7 +197,7 @@ func TestDispatcherRetriesHonoursRetryAfterAndGivesUp(t *testing.T) {
 		if n, err := svc2.Dispatch(ctx); err != nil || n != 1 {
 			t.Fatal(n, err)
 		}
-		if h := history(t, st, store.NotificationQuery{Key: "report:2"}); h[0].Status != domain.NotificationFailed || h[0].Attempts != 1 ||
+		if h := history(t, st, records.NotificationQuery{Key: "report:2"}); h[0].Status != domain.NotificationFailed || h[0].Attempts != 1 ||
 			!strings.Contains(h[0].LastError, "invalid_payload") {
 			t.Errorf("after a 400: %+v", h[0])
 		}
@@ -219,7 +220,7 @@ func TestDispatcherRetriesHonoursRetryAfterAndGivesUp(t *testing.T) {
 			}
 			at = at.Add(time.Hour)
 		}
-		if h := history(t, st, store.NotificationQuery{Key: "report:3"}); h[0].Status != domain.NotificationFailed || h[0].Attempts != 3 ||
+		if h := history(t, st, records.NotificationQuery{Key: "report:3"}); h[0].Status != domain.NotificationFailed || h[0].Attempts != 3 ||
 			!strings.Contains(h[0].LastError, "gave up after 3 attempts") {
 			t.Errorf("after 3 failures: %+v", h[0])
 		}
@@ -277,7 +278,7 @@ func TestAClaimThatDiesIsSentByAnother(t *testing.T) {
 		}
 		lease := svc.Config.Delivery.lease()
 		// The dispatcher that dies: it claims, and is never heard of again.
-		if got, err := st.ClaimNotifications(ctx, store.NotificationClaim{Token: "dead", Now: t0, Lease: lease, Limit: 10}); err != nil || len(got) != 1 {
+		if got, err := st.ClaimNotifications(ctx, records.NotificationClaim{Token: "dead", Now: t0, Lease: lease, Limit: 10}); err != nil || len(got) != 1 {
 			t.Fatalf("claim: %v, %v", got, err)
 		}
 		clk.set(t0.Add(lease - time.Second))
@@ -288,13 +289,13 @@ func TestAClaimThatDiesIsSentByAnother(t *testing.T) {
 		if n, err := svc.Dispatch(ctx); err != nil || n != 1 {
 			t.Fatalf("after the lease: %d, %v; want it sent", n, err)
 		}
-		if h := history(t, st, store.NotificationQuery{Key: "k"}); h[0].Status != domain.NotificationSent || h[0].Attempts != 2 {
+		if h := history(t, st, records.NotificationQuery{Key: "k"}); h[0].Status != domain.NotificationSent || h[0].Attempts != 2 {
 			t.Errorf("history: %+v", h[0])
 		}
 		if c := hook.snapshot(); c["orphan"] != 1 {
 			t.Errorf("posts: %v", c)
 		}
-		if ok, _ := st.FinishNotification(ctx, 1, "dead", store.NotificationOutcome{Status: domain.NotificationFailed, At: clk.now()}); ok {
+		if ok, _ := st.FinishNotification(ctx, 1, "dead", records.NotificationOutcome{Status: domain.NotificationFailed, At: clk.now()}); ok {
 			t.Error("the dead claim recorded an outcome after another sent the message")
 		}
 	})
@@ -326,7 +327,7 @@ func TestTwoDispatchersSendEachMessageOnce(t *testing.T) {
 		}
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			sent := history(t, a, store.NotificationQuery{Statuses: []domain.NotificationStatus{domain.NotificationSent}})
+			sent := history(t, a, records.NotificationQuery{Statuses: []domain.NotificationStatus{domain.NotificationSent}})
 			if len(sent) == n {
 				break
 			}
@@ -407,7 +408,7 @@ func TestActionWaitingNotifiesOnceAfterItsDelay(t *testing.T) {
 		if n, err := svc.ScanWaiting(ctx); err != nil || n != 0 {
 			t.Fatalf("scanning again: %d, %v; want nothing new", n, err)
 		}
-		got := history(t, st, store.NotificationQuery{})
+		got := history(t, st, records.NotificationQuery{})
 		if !slices.Equal(keysOf(got), []string{"slow s action.waiting:act0", "slow m action.waiting:act0",
 			"any m action.waiting:act0", "any m action.waiting:act1"}) {
 			t.Fatalf("messages: %v", keysOf(got))
@@ -473,9 +474,9 @@ func TestIngestIsNotBlockedByAHangingChannel(t *testing.T) {
 		}
 		took := time.Since(start)
 		waitFor(t, func() bool {
-			return len(history(t, st, store.NotificationQuery{})) == alerts
+			return len(history(t, st, records.NotificationQuery{})) == alerts
 		})
-		h := history(t, st, store.NotificationQuery{})
+		h := history(t, st, records.NotificationQuery{})
 		sent := 0
 		for _, n := range h {
 			if n.Status != domain.NotificationQueued {
@@ -516,7 +517,7 @@ func TestExecutorQueuesOncePerAction(t *testing.T) {
 		if res, err := ex.Execute(ctx, req); err != nil || res.Changed || !strings.HasPrefix(res.Summary, "already queued") {
 			t.Fatalf("execute again: %+v, %v; want nothing new", res, err)
 		}
-		got := history(t, st, store.NotificationQuery{})
+		got := history(t, st, records.NotificationQuery{})
 		if !slices.Equal(keysOf(got), []string{" s incident.notify:a1b2c3", " m incident.notify:a1b2c3"}) {
 			t.Fatalf("messages: %v", keysOf(got))
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/playbook"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -57,7 +58,7 @@ func TestNotifyStepQueuesOncePerItem(t *testing.T) {
 		if err != nil || len(problems) > 0 || state == nil {
 			t.Fatalf("run %d: %v %v", run, problems, err)
 		}
-		page, err := st.QueryNotifications(ctx, store.NotificationQuery{})
+		page, err := st.QueryNotifications(ctx, records.NotificationQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}

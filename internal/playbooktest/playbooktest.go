@@ -39,6 +39,7 @@ import (
 	"github.com/airsoc/air/internal/notify"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
@@ -696,7 +697,7 @@ func actionProblems(w playbook.ExpectedAction, a domain.Action) []string {
 // joined maps action ids to the "playbook/step"s that proposed the same
 // action again and joined it (the workflow's one action per target),
 // from the incident's activity log.
-func joined(entries []store.AuditEntry) map[string][]string {
+func joined(entries []records.AuditEntry) map[string][]string {
 	out := map[string][]string{}
 	for _, e := range entries {
 		id, ok := strings.CutPrefix(e.Object, "action:")
@@ -818,7 +819,7 @@ func loadIntel(ctx context.Context, st *store.Store, ins []playbook.TestIndicato
 				return err
 			}
 		}
-		if _, err := im.Commit(ctx, store.IntelFeed{Format: intel.FormatList, Benign: byFeed[name][0].Benign, ImportedBy: "playbook test"}); err != nil {
+		if _, err := im.Commit(ctx, records.IntelFeed{Format: intel.FormatList, Benign: byFeed[name][0].Benign, ImportedBy: "playbook test"}); err != nil {
 			return fmt.Errorf("intel feed %s: %w", name, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -103,7 +104,7 @@ func DailyReport(ctx context.Context, st Store, p Period, sla SLA, scope []strin
 
 // BuildDaily computes the daily report from the incidents open at the end
 // of the period (or acknowledged in it) and the actions pending then.
-func BuildDaily(p Period, incs []store.ReportIncident, acts []store.ActionRow, sla SLA, now time.Time) *Daily {
+func BuildDaily(p Period, incs []store.ReportIncident, acts []records.ActionRow, sla SLA, now time.Time) *Daily {
 	at := p.Until
 	d := &Daily{Period: p, At: at, SLA: sla, Breaches: []Breach{}, GeneratedAt: now.UTC(), How: map[string]string{
 		"open": "Incidents created by the report's moment and active or in progress then (resolved later counts as open; " +

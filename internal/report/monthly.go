@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/review"
 	"github.com/airsoc/air/internal/store"
 )
@@ -33,7 +34,7 @@ type Monthly struct {
 	Detectors []Detector `json:"detectors"`
 	// SettingsChanges are the month's configuration changes from the
 	// audit log, oldest first.
-	SettingsChanges []store.AuditEntry `json:"settingsChanges"`
+	SettingsChanges []records.AuditEntry `json:"settingsChanges"`
 	// Suggestions are what the counts support changing.
 	Suggestions []Suggestion      `json:"suggestions"`
 	How         map[string]string `json:"how"`
@@ -143,7 +144,7 @@ func MonthlyReport(ctx context.Context, st Store, p Period, scope []string, now 
 	if len(scope) > 0 {
 		verbs = verbs[:1]
 	}
-	page, err := st.QueryAudit(ctx, store.AuditQuery{Verbs: verbs, Since: p.Since, Until: p.Until, Ascending: true, Limit: MaxListed})
+	page, err := st.QueryAudit(ctx, records.AuditQuery{Verbs: verbs, Since: p.Since, Until: p.Until, Ascending: true, Limit: MaxListed})
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +160,7 @@ type MonthlyFacts struct {
 	Decided   []store.DecidedAction
 	Undone    []store.UndoneAction
 	Detectors []store.DetectorIncident
-	Settings  []store.AuditEntry
+	Settings  []records.AuditEntry
 }
 
 // BuildMonthly computes the monthly review.
@@ -182,7 +183,7 @@ func BuildMonthly(p Period, f MonthlyFacts, now time.Time) *Monthly {
 		m.Undone = []store.UndoneAction{}
 	}
 	if m.SettingsChanges == nil {
-		m.SettingsChanges = []store.AuditEntry{}
+		m.SettingsChanges = []records.AuditEntry{}
 	}
 	m.automation(f.Executed)
 	m.decisions(f.Decided)

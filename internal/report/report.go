@@ -27,13 +27,14 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
 // Store is what the reports read; *store.Store is one.
 type Store interface {
 	OpenAt(ctx context.Context, at, ackSince time.Time, scope []string) ([]store.ReportIncident, error)
-	PendingAt(ctx context.Context, at time.Time, scope []string) ([]store.ActionRow, error)
+	PendingAt(ctx context.Context, at time.Time, scope []string) ([]records.ActionRow, error)
 	ResponseTimesIn(ctx context.Context, w store.ReportWindow) ([]store.IncidentTimes, error)
 	ExecutedIn(ctx context.Context, w store.ReportWindow) ([]store.ExecutedCount, error)
 	DecidedIn(ctx context.Context, w store.ReportWindow) ([]store.DecidedAction, error)
@@ -42,7 +43,7 @@ type Store interface {
 	CountCreated(ctx context.Context, w store.ReportWindow) (int, error)
 	BiggestIn(ctx context.Context, w store.ReportWindow, n int) ([]store.ReportIncident, error)
 	AlertKindsIn(ctx context.Context, w store.ReportWindow) ([]store.AlertKinds, error)
-	QueryAudit(ctx context.Context, q store.AuditQuery) (*store.AuditPage, error)
+	QueryAudit(ctx context.Context, q records.AuditQuery) (*records.AuditPage, error)
 	AttackKnowledge(ctx context.Context, tactics, techniques []string) (*store.Attack, error)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/notify"
 	"github.com/airsoc/air/internal/printpdf"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/report"
 	"github.com/airsoc/air/internal/reportrun"
 	"github.com/airsoc/air/internal/store"
@@ -158,7 +159,7 @@ func TestScheduledRunKeepsOnceAndDeliversPerChannel(t *testing.T) {
 		if kept.Period != "2026-12-04" || kept.Kind != domain.ReportDaily || strings.Join(kept.Channels, ",") != "chat,mail" {
 			t.Errorf("kept %+v, want the daily report of 2026-12-04 for chat and mail", kept)
 		}
-		if page, err := st.ReportRuns(ctx, store.ReportRunQuery{}); err != nil || page.Total != 1 {
+		if page, err := st.ReportRuns(ctx, records.ReportRunQuery{}); err != nil || page.Total != 1 {
 			t.Fatalf("runs: %+v %v, want one", page, err)
 		}
 		for i := range 2 {

@@ -31,6 +31,7 @@ import (
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -80,7 +81,7 @@ type Report struct {
 	// Alerts are the incident's alerts, by activity time.
 	Alerts []AlertLine `json:"alerts"`
 	// ImpactedAssets are the devices, users, mailboxes and apps involved.
-	ImpactedAssets store.ImpactedAssets `json:"impactedAssets"`
+	ImpactedAssets records.ImpactedAssets `json:"impactedAssets"`
 	// Tactics are the MITRE ATT&CK tactics the alerts' categories name, in
 	// kill-chain order; categories that are no tactic (Malware,
 	// SuspiciousActivity...) come last, without an id.
@@ -204,10 +205,10 @@ type History interface {
 type Facts struct {
 	Incident domain.Incident
 	Alerts   []domain.Alert
-	Derived  *store.Derived
+	Derived  *records.Derived
 	Actions  []domain.Action
 	Comments []domain.Comment
-	Activity []store.AuditEntry
+	Activity []records.AuditEntry
 	// Runs are the workflow histories (History.IncidentHistory); empty
 	// when there are none.
 	Runs [][]*historypb.HistoryEvent
@@ -244,7 +245,7 @@ func Load(ctx context.Context, st *store.Store, h History, incidentID int64, sco
 	if f.Derived, err = st.IncidentDerived(ctx, incidentID); err != nil {
 		return nil, err
 	}
-	page, err := st.QueryActions(ctx, store.ActionQuery{IncidentIDs: []int64{incidentID}, Scope: scope,
+	page, err := st.QueryActions(ctx, records.ActionQuery{IncidentIDs: []int64{incidentID}, Scope: scope,
 		Sort: "createdAt", Limit: maxActions})
 	if err != nil {
 		return nil, err
@@ -502,7 +503,7 @@ var watched = []string{"status", "assignedTo", "classification", "determination"
 // incident-changed signals, and from the activity log for those the
 // history lacks (a change whose signal failed, or before the signal
 // existed).
-func (r *Report) changes(activity []store.AuditEntry, h *history) {
+func (r *Report) changes(activity []records.AuditEntry, h *history) {
 	used := make([]bool, len(h.changes))
 	for _, e := range activity {
 		field, ok := strings.CutPrefix(e.Verb, "incident.")
@@ -620,7 +621,7 @@ func (r *Report) milestones(f *Facts, h *history) {
 	r.TimeToResolve = since(res)
 }
 
-func activityWhat(e store.AuditEntry) string {
+func activityWhat(e records.AuditEntry) string {
 	what := strings.TrimPrefix(e.Verb, "incident.")
 	if e.Before != "" || e.After != "" {
 		what += fmt.Sprintf(" %s → %s", orNone(e.Before), orNone(e.After))

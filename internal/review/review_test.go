@@ -17,6 +17,7 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
@@ -111,7 +112,7 @@ func facts(t *testing.T) *Facts {
 			{ID: "a3", Title: "Malware", Severity: domain.SeverityLow, Category: "Malware", CreatedDateTime: t0},
 		},
 		Actions: []domain.Action{iso},
-		Activity: []store.AuditEntry{
+		Activity: []records.AuditEntry{
 			{ID: 1, At: t0.Add(time.Minute), Actor: "system:playbook:device-compromise", Verb: "action.created", Object: "action:iso"},
 			{ID: 2, At: t0.Add(5*time.Minute - time.Millisecond), Actor: "ana", Verb: "incident.status", Before: "active", After: "inProgress"},
 			{ID: 3, At: t0.Add(10 * time.Minute), Actor: "ana", Verb: "action.status", Object: "action:iso", Before: "pending", After: "approved"},
@@ -231,7 +232,7 @@ func TestMilestonesFallBackToTheActivityLog(t *testing.T) {
 func TestAcknowledgementByACommentFirst(t *testing.T) {
 	f := facts(t)
 	f.Runs = histories(t)
-	f.Activity = append([]store.AuditEntry{{ID: 0, At: t0.Add(2 * time.Minute), Actor: "cy", Verb: "incident.comment", After: "looking"}}, f.Activity...)
+	f.Activity = append([]records.AuditEntry{{ID: 0, At: t0.Add(2 * time.Minute), Actor: "cy", Verb: "incident.comment", After: "looking"}}, f.Activity...)
 	r, err := Build(f, t0.Add(2*time.Hour))
 	if err != nil {
 		t.Fatal(err)

@@ -9,28 +9,10 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
-// Token is an API token as stored: its secret is never kept, only the
-// secret's hash.
-type Token struct {
-	ID   string `json:"id" db:"id"`
-	Name string `json:"name" db:"name"`
-	Role string `json:"role" db:"role"`
-	// Groups scopes the token to device groups; empty means every group.
-	Groups     domain.StringList `json:"groups" db:"device_groups"`
-	Hash       string            `json:"-" db:"hash"`
-	CreatedBy  string            `json:"createdBy" db:"created_by"`
-	CreatedAt  time.Time         `json:"createdAt" db:"created_at"`
-	LastUsedAt *time.Time        `json:"lastUsedAt,omitempty" db:"last_used_at"`
-	RevokedAt  *time.Time        `json:"revokedAt,omitempty" db:"revoked_at"`
-	RevokedBy  string            `json:"revokedBy,omitempty" db:"revoked_by"`
-}
-
-// Active reports whether the token still authenticates.
-func (t *Token) Active() bool { return t.RevokedAt == nil }
-
-func tokenSummary(t *Token) string {
+func tokenSummary(t *records.Token) string {
 	s := "role=" + t.Role
 	if len(t.Groups) > 0 {
 		s += " groups=" + strings.Join(t.Groups, ",")
@@ -39,7 +21,7 @@ func tokenSummary(t *Token) string {
 }
 
 // CreateToken stores a new token and audits its creation.
-func (s *Store) CreateToken(ctx context.Context, t *Token) error {
+func (s *Store) CreateToken(ctx context.Context, t *records.Token) error {
 	c := *t
 	c.CreatedAt = utc(c.CreatedAt)
 	if c.Groups == nil {
@@ -59,7 +41,7 @@ func (s *Store) CreateToken(ctx context.Context, t *Token) error {
 			created_by, created_at) VALUES (:id, :name, :role, :device_groups, :hash, :created_by, :created_at)`, &c); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEntry{At: c.CreatedAt, Actor: c.CreatedBy, Verb: "token.created",
+		return appendAudit(ctx, tx, records.AuditEntry{At: c.CreatedAt, Actor: c.CreatedBy, Verb: "token.created",
 			Object: "token:" + c.ID, After: tokenSummary(&c)})
 	})
 	if err != nil {
@@ -70,8 +52,8 @@ func (s *Store) CreateToken(ctx context.Context, t *Token) error {
 
 // TokenByHash returns the token whose secret hashes to hash, revoked or
 // not, or a not-found error.
-func (s *Store) TokenByHash(ctx context.Context, hash string) (*Token, error) {
-	var t Token
+func (s *Store) TokenByHash(ctx context.Context, hash string) (*records.Token, error) {
+	var t records.Token
 	err := s.db.GetContext(ctx, &t, s.db.Rebind(`SELECT * FROM tokens WHERE hash = ?`), hash)
 	if isNoRows(err) {
 		return nil, domain.Errorf(domain.KindNotFound, "no such token")
@@ -83,8 +65,8 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*Token, error) {
 }
 
 // GetToken returns one token by id.
-func (s *Store) GetToken(ctx context.Context, id string) (*Token, error) {
-	var t Token
+func (s *Store) GetToken(ctx context.Context, id string) (*records.Token, error) {
+	var t records.Token
 	err := s.db.GetContext(ctx, &t, s.db.Rebind(`SELECT * FROM tokens WHERE id = ?`), id)
 	if isNoRows(err) {
 		return nil, domain.Errorf(domain.KindNotFound, "token %s not found", id)
@@ -96,8 +78,8 @@ func (s *Store) GetToken(ctx context.Context, id string) (*Token, error) {
 }
 
 // ListTokens returns every token, newest first, revoked ones included.
-func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
-	out := []Token{}
+func (s *Store) ListTokens(ctx context.Context) ([]records.Token, error) {
+	out := []records.Token{}
 	if err := s.db.SelectContext(ctx, &out, `SELECT * FROM tokens ORDER BY created_at DESC, id`); err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -106,8 +88,8 @@ func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken revokes a token and ends its sessions; revoking twice is a
 // conflict.
-func (s *Store) RevokeToken(ctx context.Context, id, by string, at time.Time) (*Token, error) {
-	var t Token
+func (s *Store) RevokeToken(ctx context.Context, id, by string, at time.Time) (*records.Token, error) {
+	var t records.Token
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := tx.GetContext(ctx, &t, tx.Rebind(`SELECT * FROM tokens WHERE id = ?`), id); err != nil {
 			if isNoRows(err) {
@@ -126,7 +108,7 @@ func (s *Store) RevokeToken(ctx context.Context, id, by string, at time.Time) (*
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM sessions WHERE token_id = ?`), id); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEntry{At: at, Actor: by, Verb: "token.revoked", Object: "token:" + id,
+		return appendAudit(ctx, tx, records.AuditEntry{At: at, Actor: by, Verb: "token.revoked", Object: "token:" + id,
 			Before: "active " + tokenSummary(&t), After: "revoked"})
 	})
 	if err != nil {
@@ -149,7 +131,7 @@ func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
 
 // CreateSession stores a page session (by the hash of its secret) for a
 // token, drops expired sessions, and audits the sign-in.
-func (s *Store) CreateSession(ctx context.Context, hash string, t *Token, now, expires time.Time) error {
+func (s *Store) CreateSession(ctx context.Context, hash string, t *records.Token, now, expires time.Time) error {
 	now = utc(now)
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM sessions WHERE expires_at < ?`), now); err != nil {
@@ -159,7 +141,7 @@ func (s *Store) CreateSession(ctx context.Context, hash string, t *Token, now, e
 			VALUES (?, ?, ?, ?)`), hash, t.ID, now, utc(expires)); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEntry{At: now, Actor: t.Name, Verb: "session.created",
+		return appendAudit(ctx, tx, records.AuditEntry{At: now, Actor: t.Name, Verb: "session.created",
 			Object: "token:" + t.ID, After: "signed in to the pages until " + utc(expires).Format(time.RFC3339)})
 	})
 	if err != nil {
@@ -170,8 +152,8 @@ func (s *Store) CreateSession(ctx context.Context, hash string, t *Token, now, e
 
 // SessionToken returns the active token behind an unexpired session, or a
 // not-found error.
-func (s *Store) SessionToken(ctx context.Context, hash string, now time.Time) (*Token, error) {
-	var t Token
+func (s *Store) SessionToken(ctx context.Context, hash string, now time.Time) (*records.Token, error) {
+	var t records.Token
 	err := s.db.GetContext(ctx, &t, s.db.Rebind(`SELECT t.* FROM sessions s JOIN tokens t ON t.id = s.token_id
 		WHERE s.hash = ? AND s.expires_at > ? AND t.revoked_at IS NULL`), hash, utc(now))
 	if isNoRows(err) {
@@ -198,7 +180,7 @@ func (s *Store) DeleteSession(ctx context.Context, hash, actor string, at time.T
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM sessions WHERE hash = ?`), hash); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEntry{At: at, Actor: actor, Verb: "session.ended", Object: "token:" + tokenID,
+		return appendAudit(ctx, tx, records.AuditEntry{At: at, Actor: actor, Verb: "session.ended", Object: "token:" + tokenID,
 			After: "signed out"})
 	})
 	if err != nil {

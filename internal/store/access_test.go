@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -14,7 +15,7 @@ func TestTokensAndSessions(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		now := time.Now().UTC().Truncate(time.Second)
-		tok := &store.Token{ID: "tok_1", Name: "ana", Role: "responder", Groups: domain.StringList{"Workstations"},
+		tok := &records.Token{ID: "tok_1", Name: "ana", Role: "responder", Groups: domain.StringList{"Workstations"},
 			Hash: "h1", CreatedBy: "admin", CreatedAt: now}
 		if err := s.CreateToken(ctx, tok); err != nil {
 			t.Fatal(err)
@@ -56,7 +57,7 @@ func TestTokensAndSessions(t *testing.T) {
 			t.Errorf("revoke unknown: got %v, want not found", err)
 		}
 
-		page, err := s.QueryAudit(ctx, store.AuditQuery{Verbs: []string{"token.", "session."}, Ascending: true})
+		page, err := s.QueryAudit(ctx, records.AuditQuery{Verbs: []string{"token.", "session."}, Ascending: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +78,7 @@ func TestTokensAndSessions(t *testing.T) {
 func TestAuditIsAppendOnly(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		if err := s.CreateToken(ctx, &store.Token{ID: "tok_1", Name: "a", Role: "admin", Hash: "h", CreatedBy: "x", CreatedAt: time.Now()}); err != nil {
+		if err := s.CreateToken(ctx, &records.Token{ID: "tok_1", Name: "a", Role: "admin", Hash: "h", CreatedBy: "x", CreatedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		for _, stmt := range []string{`UPDATE audit SET actor = 'mallory'`, `DELETE FROM audit`} {
@@ -85,7 +86,7 @@ func TestAuditIsAppendOnly(t *testing.T) {
 				t.Errorf("%s: got %v, want the database to refuse (append-only)", stmt, err)
 			}
 		}
-		page, err := s.QueryAudit(ctx, store.AuditQuery{})
+		page, err := s.QueryAudit(ctx, records.AuditQuery{})
 		if err != nil || page.Total != 1 || page.Value[0].Actor != "x" {
 			t.Errorf("audit after refused changes: %+v, %v", page, err)
 		}
@@ -97,7 +98,7 @@ func TestQueryAuditFilters(t *testing.T) {
 		ctx := context.Background()
 		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		for i, who := range []string{"ana", "bob", "ana", "cy"} {
-			tok := &store.Token{ID: "tok_" + string(rune('a'+i)), Name: "token-" + string(rune('a'+i)), Role: "viewer", Hash: "h" + string(rune('a'+i)),
+			tok := &records.Token{ID: "tok_" + string(rune('a'+i)), Name: "token-" + string(rune('a'+i)), Role: "viewer", Hash: "h" + string(rune('a'+i)),
 				CreatedBy: who, CreatedAt: base.Add(time.Duration(i) * time.Hour)}
 			if err := s.CreateToken(ctx, tok); err != nil {
 				t.Fatal(err)
@@ -105,16 +106,16 @@ func TestQueryAuditFilters(t *testing.T) {
 		}
 		tests := []struct {
 			name string
-			q    store.AuditQuery
+			q    records.AuditQuery
 			want []string // objects, in order
 		}{
-			{"newest first", store.AuditQuery{}, []string{"token:tok_d", "token:tok_c", "token:tok_b", "token:tok_a"}},
-			{"by actor", store.AuditQuery{Actors: []string{"ana"}}, []string{"token:tok_c", "token:tok_a"}},
-			{"verb exact", store.AuditQuery{Verbs: []string{"token.created"}, Limit: 1}, []string{"token:tok_d"}},
-			{"verb prefix", store.AuditQuery{Verbs: []string{"token."}, Ascending: true, Offset: 3}, []string{"token:tok_d"}},
-			{"verb no match", store.AuditQuery{Verbs: []string{"action."}}, nil},
-			{"time range", store.AuditQuery{Since: base.Add(time.Hour), Until: base.Add(3 * time.Hour)}, []string{"token:tok_c", "token:tok_b"}},
-			{"object", store.AuditQuery{Object: "token:tok_b"}, []string{"token:tok_b"}},
+			{"newest first", records.AuditQuery{}, []string{"token:tok_d", "token:tok_c", "token:tok_b", "token:tok_a"}},
+			{"by actor", records.AuditQuery{Actors: []string{"ana"}}, []string{"token:tok_c", "token:tok_a"}},
+			{"verb exact", records.AuditQuery{Verbs: []string{"token.created"}, Limit: 1}, []string{"token:tok_d"}},
+			{"verb prefix", records.AuditQuery{Verbs: []string{"token."}, Ascending: true, Offset: 3}, []string{"token:tok_d"}},
+			{"verb no match", records.AuditQuery{Verbs: []string{"action."}}, nil},
+			{"time range", records.AuditQuery{Since: base.Add(time.Hour), Until: base.Add(3 * time.Hour)}, []string{"token:tok_c", "token:tok_b"}},
+			{"object", records.AuditQuery{Object: "token:tok_b"}, []string{"token:tok_b"}},
 		}
 		for _, tt := range tests {
 			page, err := s.QueryAudit(ctx, tt.q)

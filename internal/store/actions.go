@@ -9,6 +9,7 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/events"
+	"github.com/airsoc/air/internal/records"
 )
 
 // RateCap is a guardrail: at most Max actions of one type may run without a
@@ -70,7 +71,7 @@ func (s *Store) RecordAction(ctx context.Context, a *domain.Action, cap *RateCap
 				return err
 			}
 		}
-		return appendAudit(ctx, tx, AuditEntry{At: a.CreatedAt, Actor: ActionActor(a), Verb: "action.created",
+		return appendAudit(ctx, tx, records.AuditEntry{At: a.CreatedAt, Actor: ActionActor(a), Verb: "action.created",
 			Object: "action:" + a.ID, IncidentID: &a.IncidentID, After: string(a.Status) + ": " + a.Reason})
 	})
 	if err != nil {
@@ -149,7 +150,7 @@ func (s *Store) UpdateAction(ctx context.Context, a *domain.Action) error {
 				after += " (" + a.ConnectorNote + ")"
 			}
 		}
-		return appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "action.status", Object: "action:" + a.ID,
+		return appendAudit(ctx, tx, records.AuditEntry{Actor: actor, Verb: "action.status", Object: "action:" + a.ID,
 			IncidentID: &a.IncidentID, Before: string(before), After: after})
 	})
 	if err != nil {

@@ -4,41 +4,14 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
-// ActionQuery selects actions for the action center: filters combine with
-// AND, values inside one filter with OR. The zero value lists every action,
-// newest first, 100 at a time.
-type ActionQuery struct {
-	Statuses    []domain.ActionStatus
-	NotStatuses []domain.ActionStatus // e.g. history: everything but pending
-	Types       []string
-	Sources     []domain.ActionSource
-	IncidentIDs []int64
-	// TargetKeys keeps actions on any of these entities.
-	TargetKeys []domain.EntityKey
-	// DeviceGroups keeps actions on a device of one of these groups, and
-	// actions on other targets whose incident has such a device.
-	DeviceGroups []string
-	DecidedBy    []string
-	// CreatedAfter and CreatedBefore bound the creation time (exclusive,
-	// inclusive); zero means unbounded. Age filters become these.
-	CreatedAfter, CreatedBefore time.Time
-	// Scope limits the answer to a principal's device groups (same rule as
-	// DeviceGroups); empty means unscoped.
-	Scope []string
-	// Sort is a column name from SortableActionColumns; "" means createdAt.
-	Sort string
-	Desc bool
-	// Limit caps the page (0 means 100); Offset skips rows.
-	Limit, Offset int
-}
-
-// SortableActionColumns maps the action center's sort keys to columns.
-var SortableActionColumns = map[string]string{
+// actionSortSQL maps the action center's sort keys
+// (records.SortableActionColumns) to columns.
+var actionSortSQL = map[string]string{
 	"createdAt":  "a.created_at",
 	"decidedAt":  "a.decided_at",
 	"finishedAt": "a.finished_at",
@@ -50,26 +23,12 @@ var SortableActionColumns = map[string]string{
 	"decidedBy":  "a.decided_by",
 }
 
-// ActionRow is an action with what the action center shows beside it.
-type ActionRow struct {
-	domain.Action
-	IncidentName string `json:"incidentName" db:"incident_name"`
-}
-
-// ActionPage is one page of a query's answer and the count of all matches.
-type ActionPage struct {
-	Value  []ActionRow `json:"value"`
-	Total  int         `json:"total"`
-	Limit  int         `json:"limit"`
-	Offset int         `json:"offset"`
-}
-
 // QueryActions returns the page of actions the query selects.
-func (s *Store) QueryActions(ctx context.Context, q ActionQuery) (*ActionPage, error) {
+func (s *Store) QueryActions(ctx context.Context, q records.ActionQuery) (*records.ActionPage, error) {
 	where, args := s.actionWhere(q)
 	col := "a.created_at"
 	if q.Sort != "" {
-		c, ok := SortableActionColumns[q.Sort]
+		c, ok := actionSortSQL[q.Sort]
 		if !ok {
 			return nil, domain.Invalid("sort", "cannot sort by %q", q.Sort)
 		}
@@ -86,7 +45,7 @@ func (s *Store) QueryActions(ctx context.Context, q ActionQuery) (*ActionPage, e
 	if q.Offset < 0 {
 		return nil, domain.Invalid("offset", "want 0 or more, got %d", q.Offset)
 	}
-	page := &ActionPage{Value: []ActionRow{}, Limit: limit, Offset: q.Offset}
+	page := &records.ActionPage{Value: []records.ActionRow{}, Limit: limit, Offset: q.Offset}
 	from := ` FROM actions a JOIN incidents i ON i.id = a.incident_id WHERE ` + where
 	if err := s.db.GetContext(ctx, &page.Total, s.db.Rebind(`SELECT COUNT(*)`+from), args...); err != nil {
 		return nil, fmt.Errorf("count actions: %w", err)
@@ -107,7 +66,7 @@ func (s *Store) ActionInScope(ctx context.Context, id string, groups []string) (
 	if len(groups) == 0 {
 		return true, nil
 	}
-	where, args := s.actionWhere(ActionQuery{Scope: groups})
+	where, args := s.actionWhere(records.ActionQuery{Scope: groups})
 	var n int
 	err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT COUNT(*) FROM actions a WHERE a.id = ? AND `+where),
 		append([]any{id}, args...)...)
@@ -117,7 +76,7 @@ func (s *Store) ActionInScope(ctx context.Context, id string, groups []string) (
 	return n > 0, nil
 }
 
-func (s *Store) actionWhere(q ActionQuery) (string, []any) {
+func (s *Store) actionWhere(q records.ActionQuery) (string, []any) {
 	conds := []string{"1 = 1"}
 	var args []any
 	in := func(col string, vals []any) { whereIn(&conds, &args, col, vals) }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -61,27 +62,27 @@ func TestQueryActions(t *testing.T) {
 		pending := []domain.ActionStatus{domain.ActionPending}
 		tests := []struct {
 			name      string
-			q         store.ActionQuery
+			q         records.ActionQuery
 			want      string // ids in order
 			wantTotal int
 		}{
-			{"default: oldest first by creation", store.ActionQuery{}, "a1 a2 a3 a4", 4},
-			{"newest first", store.ActionQuery{Desc: true}, "a4 a3 a2 a1", 4},
-			{"pending", store.ActionQuery{Statuses: pending}, "a1 a2", 2},
-			{"history", store.ActionQuery{NotStatuses: pending, Desc: true}, "a4 a3", 2},
-			{"type", store.ActionQuery{Types: []string{"device.isolate", "user.disable"}}, "a1 a2 a3", 3},
-			{"source", store.ActionQuery{Sources: []domain.ActionSource{domain.SourceManual}}, "a3", 1},
-			{"incident", store.ActionQuery{IncidentIDs: []int64{inc2}}, "a2 a4", 2},
-			{"decided by", store.ActionQuery{DecidedBy: []string{"bob"}}, "a4", 1},
-			{"time range", store.ActionQuery{CreatedAfter: t0, CreatedBefore: t0.Add(2 * time.Hour)}, "a2 a3", 2},
+			{"default: oldest first by creation", records.ActionQuery{}, "a1 a2 a3 a4", 4},
+			{"newest first", records.ActionQuery{Desc: true}, "a4 a3 a2 a1", 4},
+			{"pending", records.ActionQuery{Statuses: pending}, "a1 a2", 2},
+			{"history", records.ActionQuery{NotStatuses: pending, Desc: true}, "a4 a3", 2},
+			{"type", records.ActionQuery{Types: []string{"device.isolate", "user.disable"}}, "a1 a2 a3", 3},
+			{"source", records.ActionQuery{Sources: []domain.ActionSource{domain.SourceManual}}, "a3", 1},
+			{"incident", records.ActionQuery{IncidentIDs: []int64{inc2}}, "a2 a4", 2},
+			{"decided by", records.ActionQuery{DecidedBy: []string{"bob"}}, "a4", 1},
+			{"time range", records.ActionQuery{CreatedAfter: t0, CreatedBefore: t0.Add(2 * time.Hour)}, "a2 a3", 2},
 			{"device group: device targets by their group, others by their incident's devices",
-				store.ActionQuery{DeviceGroups: []string{"workstations"}}, "a1 a3", 2},
-			{"scope", store.ActionQuery{Scope: []string{"Servers"}}, "a2 a4", 2},
-			{"scope and group disjoint", store.ActionQuery{Scope: []string{"Servers"}, DeviceGroups: []string{"Workstations"}}, "", 0},
-			{"sort by type, then id", store.ActionQuery{Sort: "type"}, "a1 a2 a4 a3", 4},
-			{"sort by decidedAt: undecided last", store.ActionQuery{Sort: "decidedAt"}, "a3 a4 a1 a2", 4},
-			{"sort by decidedAt desc: undecided still last", store.ActionQuery{Sort: "decidedAt", Desc: true}, "a4 a3 a2 a1", 4},
-			{"paging", store.ActionQuery{Limit: 2, Offset: 1}, "a2 a3", 4},
+				records.ActionQuery{DeviceGroups: []string{"workstations"}}, "a1 a3", 2},
+			{"scope", records.ActionQuery{Scope: []string{"Servers"}}, "a2 a4", 2},
+			{"scope and group disjoint", records.ActionQuery{Scope: []string{"Servers"}, DeviceGroups: []string{"Workstations"}}, "", 0},
+			{"sort by type, then id", records.ActionQuery{Sort: "type"}, "a1 a2 a4 a3", 4},
+			{"sort by decidedAt: undecided last", records.ActionQuery{Sort: "decidedAt"}, "a3 a4 a1 a2", 4},
+			{"sort by decidedAt desc: undecided still last", records.ActionQuery{Sort: "decidedAt", Desc: true}, "a4 a3 a2 a1", 4},
+			{"paging", records.ActionQuery{Limit: 2, Offset: 1}, "a2 a3", 4},
 		}
 		for _, tt := range tests {
 			page, err := s.QueryActions(ctx, tt.q)
@@ -96,11 +97,11 @@ func TestQueryActions(t *testing.T) {
 				t.Errorf("%s: got %v (total %d), want %q (total %d)", tt.name, got, page.Total, tt.want, tt.wantTotal)
 			}
 		}
-		page, err := s.QueryActions(ctx, store.ActionQuery{IncidentIDs: []int64{inc1}, Limit: 1})
+		page, err := s.QueryActions(ctx, records.ActionQuery{IncidentIDs: []int64{inc1}, Limit: 1})
 		if err != nil || len(page.Value) != 1 || page.Value[0].IncidentName == "" {
 			t.Errorf("rows carry the incident's name: %+v, %v", page, err)
 		}
-		if _, err := s.QueryActions(ctx, store.ActionQuery{Sort: "params; DROP TABLE actions"}); domain.KindOf(err) != domain.KindInvalid {
+		if _, err := s.QueryActions(ctx, records.ActionQuery{Sort: "params; DROP TABLE actions"}); domain.KindOf(err) != domain.KindInvalid {
 			t.Errorf("unknown sort column: got %v, want invalid", err)
 		}
 

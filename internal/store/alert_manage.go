@@ -9,42 +9,8 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
-
-// AlertChange is what an analyst changes on one alert: the JSON body of
-// PATCH /api/v1/alerts/{id}. Nil pointers and an empty comment leave a
-// field alone.
-type AlertChange struct {
-	Status *domain.AlertStatus `json:"status,omitempty"`
-	// Classification and Determination must fit each other
-	// (domain.CheckClassification); one alone is checked against the
-	// alert's other.
-	Classification *string `json:"classification,omitempty"`
-	Determination  *string `json:"determination,omitempty"`
-	// AssignedTo assigns the alert; "" unassigns.
-	AssignedTo *string `json:"assignedTo,omitempty"`
-	// Comment goes to the incident's activity log, on the alert.
-	Comment string `json:"comment,omitempty"`
-}
-
-// Check validates what can be validated without the alert, naming the
-// field at fault.
-func (ch *AlertChange) Check() error {
-	if ch.Status == nil && ch.Classification == nil && ch.Determination == nil && ch.AssignedTo == nil && ch.Comment == "" {
-		return domain.Invalid("", "nothing to change: set status, classification, determination, assignedTo or comment")
-	}
-	if ch.Status != nil {
-		if _, err := domain.ParseEnum("status", string(*ch.Status), domain.AlertStatuses, false); err != nil {
-			return err
-		}
-	}
-	// The other fields follow an incident's rules: enums, lengths, encoding.
-	if inc := (IncidentChange{Classification: ch.Classification, Determination: ch.Determination,
-		AssignedTo: ch.AssignedTo, Comment: ch.Comment}); !inc.Empty() {
-		return inc.Check()
-	}
-	return nil
-}
 
 // AlertManaged is what ManageAlert did: the alert before and after, and
 // the change it cascaded to the alert's incident (nil when none).
@@ -63,7 +29,7 @@ type AlertManaged struct {
 // reopens the incident (active), and resolving the last alert that was
 // not resolved resolves the incident. An alert of a merged-away incident
 // cannot be changed (it moved with the merge).
-func (s *Store) ManageAlert(ctx context.Context, alertID string, ch AlertChange, actor string) (*AlertManaged, error) {
+func (s *Store) ManageAlert(ctx context.Context, alertID string, ch records.AlertChange, actor string) (*AlertManaged, error) {
 	if err := ch.Check(); err != nil {
 		return nil, err
 	}
@@ -94,9 +60,9 @@ func (s *Store) ManageAlert(ctx context.Context, alertID string, ch AlertChange,
 		}
 		out.Before = a
 		now := utc(time.Now())
-		var audits []AuditEntry
+		var audits []records.AuditEntry
 		audit := func(field, before, after string) {
-			audits = append(audits, AuditEntry{At: now, Actor: actor, Verb: "alert." + field, Object: "alert:" + alertID,
+			audits = append(audits, records.AuditEntry{At: now, Actor: actor, Verb: "alert." + field, Object: "alert:" + alertID,
 				IncidentID: &inc.ID, Before: before, After: after})
 		}
 		if ch.Status != nil && *ch.Status != a.Status {
@@ -176,7 +142,7 @@ func (s *Store) ManageAlert(ctx context.Context, alertID string, ch AlertChange,
 		default:
 			return nil
 		}
-		after, err := s.manageTx(ctx, tx, inc, IncidentChange{Status: &status}, actor)
+		after, err := s.manageTx(ctx, tx, inc, records.IncidentChange{Status: &status}, actor)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -25,13 +26,13 @@ func TestManageAlertAndItsIncident(t *testing.T) {
 
 		// Bad changes name the field, and change nothing.
 		for _, c := range []struct {
-			ch    store.AlertChange
+			ch    records.AlertChange
 			field string
 		}{
-			{store.AlertChange{}, ""},
-			{store.AlertChange{Status: status("closed")}, "status"},
-			{store.AlertChange{Classification: ptr("falsePositive"), Determination: ptr("malware")}, "determination"},
-			{store.AlertChange{Classification: ptr("maybe")}, "classification"},
+			{records.AlertChange{}, ""},
+			{records.AlertChange{Status: status("closed")}, "status"},
+			{records.AlertChange{Classification: ptr("falsePositive"), Determination: ptr("malware")}, "determination"},
+			{records.AlertChange{Classification: ptr("maybe")}, "classification"},
 		} {
 			_, err := s.ManageAlert(ctx, "m1", c.ch, "ana")
 			var de *domain.Error
@@ -39,11 +40,11 @@ func TestManageAlertAndItsIncident(t *testing.T) {
 				t.Errorf("%+v: %v, want invalid naming %q", c.ch, err, c.field)
 			}
 		}
-		if _, err := s.ManageAlert(ctx, "nope", store.AlertChange{Comment: "x"}, "ana"); domain.KindOf(err) != domain.KindNotFound {
+		if _, err := s.ManageAlert(ctx, "nope", records.AlertChange{Comment: "x"}, "ana"); domain.KindOf(err) != domain.KindNotFound {
 			t.Errorf("unknown alert: %v, want not found", err)
 		}
 
-		m, err := s.ManageAlert(ctx, "m1", store.AlertChange{Status: status(domain.AlertResolved), Classification: ptr("truePositive"),
+		m, err := s.ManageAlert(ctx, "m1", records.AlertChange{Status: status(domain.AlertResolved), Classification: ptr("truePositive"),
 			Determination: ptr("malware"), AssignedTo: ptr("ana@corp.example"), Comment: "payload gone"}, "ana")
 		if err != nil {
 			t.Fatal(err)
@@ -63,17 +64,17 @@ func TestManageAlertAndItsIncident(t *testing.T) {
 		}
 		log, _ := s.IncidentActivity(ctx, inc)
 		for _, verb := range []string{"alert.status", "alert.classification", "alert.determination", "alert.assignedTo", "alert.comment"} {
-			if !slices.ContainsFunc(log, func(e store.AuditEntry) bool { return e.Verb == verb && e.Object == "alert:m1" && e.Actor == "ana" }) {
+			if !slices.ContainsFunc(log, func(e records.AuditEntry) bool { return e.Verb == verb && e.Object == "alert:m1" && e.Actor == "ana" }) {
 				t.Errorf("activity lacks %s on alert:m1", verb)
 			}
 		}
 
 		// Resolving the last open alert resolves the incident; reopening one reopens it.
-		m, err = s.ManageAlert(ctx, "m2", store.AlertChange{Status: status(domain.AlertResolved)}, "ana")
+		m, err = s.ManageAlert(ctx, "m2", records.AlertChange{Status: status(domain.AlertResolved)}, "ana")
 		if err != nil || m.IncidentAfter == nil || m.IncidentAfter.Status != domain.IncidentResolved {
 			t.Fatalf("last alert resolved: %v, incident %+v", err, m)
 		}
-		m, err = s.ManageAlert(ctx, "m1", store.AlertChange{Status: status(domain.AlertInProgress)}, "bo")
+		m, err = s.ManageAlert(ctx, "m1", records.AlertChange{Status: status(domain.AlertInProgress)}, "bo")
 		if err != nil || m.IncidentAfter == nil || m.IncidentAfter.Status != domain.IncidentActive || m.After.ResolvedDateTime != nil {
 			t.Fatalf("alert reopened: %v, %+v", err, m)
 		}
@@ -81,7 +82,7 @@ func TestManageAlertAndItsIncident(t *testing.T) {
 			t.Errorf("incident after reopening an alert: %s", sum.Status)
 		}
 		// A classification alone that needs a determination says so.
-		if _, err := s.ManageAlert(ctx, "m2", store.AlertChange{Classification: ptr("falsePositive")}, "ana"); domain.KindOf(err) != domain.KindInvalid {
+		if _, err := s.ManageAlert(ctx, "m2", records.AlertChange{Classification: ptr("falsePositive")}, "ana"); domain.KindOf(err) != domain.KindInvalid {
 			t.Errorf("classification without its determination: %v", err)
 		}
 	})

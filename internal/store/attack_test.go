@@ -5,10 +5,11 @@ import (
 	"testing"
 
 	"github.com/airsoc/air/internal/intel"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
-func importKnowledge(t *testing.T, s *store.Store, name string, k *intel.Knowledge) *store.IntelFeed {
+func importKnowledge(t *testing.T, s *store.Store, name string, k *intel.Knowledge) *records.IntelFeed {
 	t.Helper()
 	ctx := context.Background()
 	im, err := s.BeginIntelImport(ctx, name)
@@ -18,7 +19,7 @@ func importKnowledge(t *testing.T, s *store.Store, name string, k *intel.Knowled
 	if err := im.AddKnowledge(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	f, err := im.Commit(ctx, store.IntelFeed{Format: intel.FormatSTIX, ImportedBy: "tester"})
+	f, err := im.Commit(ctx, records.IntelFeed{Format: intel.FormatSTIX, ImportedBy: "tester"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,22 +10,10 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
-// AuditEntry is one line of the append-only audit log: who did what to
-// which object, when, and the value before and after.
-type AuditEntry struct {
-	ID         int64     `json:"id" db:"id"`
-	At         time.Time `json:"at" db:"at"`
-	Actor      string    `json:"actor" db:"actor"`
-	Verb       string    `json:"verb" db:"verb"`
-	Object     string    `json:"object" db:"object"`
-	IncidentID *int64    `json:"incidentId,omitempty" db:"incident_id"`
-	Before     string    `json:"before,omitempty" db:"before"`
-	After      string    `json:"after,omitempty" db:"after"`
-}
-
-func appendAudit(ctx context.Context, ex sqlx.ExtContext, e AuditEntry) error {
+func appendAudit(ctx context.Context, ex sqlx.ExtContext, e records.AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
@@ -38,8 +26,8 @@ func appendAudit(ctx context.Context, ex sqlx.ExtContext, e AuditEntry) error {
 }
 
 // IncidentActivity returns an incident's activity log, oldest first.
-func (s *Store) IncidentActivity(ctx context.Context, incidentID int64) ([]AuditEntry, error) {
-	var out []AuditEntry
+func (s *Store) IncidentActivity(ctx context.Context, incidentID int64) ([]records.AuditEntry, error) {
+	var out []records.AuditEntry
 	err := s.db.SelectContext(ctx, &out, s.db.Rebind(`SELECT id, at, actor, verb, object, incident_id, before, after
 		FROM audit WHERE incident_id = ? ORDER BY id`), incidentID)
 	if err != nil {
@@ -51,12 +39,12 @@ func (s *Store) IncidentActivity(ctx context.Context, incidentID int64) ([]Audit
 // WithoutHiddenActions drops from an incident's activity log the entries
 // about actions a device-group-scoped reader may not see (visible lists
 // the ones they may), so the log tells them no more than the actions do.
-func WithoutHiddenActions(entries []AuditEntry, visible []domain.Action) []AuditEntry {
+func WithoutHiddenActions(entries []records.AuditEntry, visible []domain.Action) []records.AuditEntry {
 	ids := make(map[string]bool, len(visible))
 	for _, a := range visible {
 		ids[a.ID] = true
 	}
-	return slices.DeleteFunc(entries, func(e AuditEntry) bool {
+	return slices.DeleteFunc(entries, func(e records.AuditEntry) bool {
 		id, ok := strings.CutPrefix(e.Object, "action:")
 		return ok && !ids[id]
 	})

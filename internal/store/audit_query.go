@@ -4,39 +4,15 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
-
-// AuditQuery selects audit entries. The zero value lists the newest 100.
-type AuditQuery struct {
-	Actors []string
-	// Verbs match exactly, or by prefix when they end in "." ("action.").
-	Verbs []string
-	// Object matches exactly ("action:3f1c…", "token:tok_…").
-	Object     string
-	IncidentID int64
-	// Since and Until bound the time (inclusive, exclusive); zero means
-	// unbounded.
-	Since, Until time.Time
-	// Ascending lists oldest first; the default is newest first.
-	Ascending     bool
-	Limit, Offset int // Limit 0 means 100
-}
-
-// AuditPage is one page of audit entries and the count of all matches.
-type AuditPage struct {
-	Value  []AuditEntry `json:"value"`
-	Total  int          `json:"total"`
-	Limit  int          `json:"limit"`
-	Offset int          `json:"offset"`
-}
 
 // QueryAudit reads the audit log. The log is append-only: the store has no
 // method that changes or removes an entry, and the database refuses to
 // (migration 0003 adds triggers).
-func (s *Store) QueryAudit(ctx context.Context, q AuditQuery) (*AuditPage, error) {
+func (s *Store) QueryAudit(ctx context.Context, q records.AuditQuery) (*records.AuditPage, error) {
 	conds := []string{"1 = 1"}
 	var args []any
 	if len(q.Actors) > 0 {
@@ -80,7 +56,7 @@ func (s *Store) QueryAudit(ctx context.Context, q AuditQuery) (*AuditPage, error
 		limit = 100
 	}
 	where := ` FROM audit WHERE ` + strings.Join(conds, " AND ")
-	page := &AuditPage{Value: []AuditEntry{}, Limit: limit, Offset: q.Offset}
+	page := &records.AuditPage{Value: []records.AuditEntry{}, Limit: limit, Offset: q.Offset}
 	if err := s.db.GetContext(ctx, &page.Total, s.db.Rebind(`SELECT COUNT(*)`+where), args...); err != nil {
 		return nil, fmt.Errorf("count audit entries: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
 // batch is one ingest transaction: lock the batch's keys, load the
@@ -39,7 +40,7 @@ type batch struct {
 	alertRows  [][]any
 	pendingRow map[string]int // alert id → index in alertRows
 	alertEnts  map[alertEntKey]domain.Verdict
-	audits     []AuditEntry
+	audits     []records.AuditEntry
 }
 
 type alertEntKey struct {
@@ -442,7 +443,7 @@ func (b *batch) apply(p *correlate.Plan, alerts []*domain.Alert) ([]IngestResult
 			ch := b.recordRows(a, st, &d, false, false)
 			st.full = true
 			b.material(st, ch, &res)
-			b.audits = append(b.audits, AuditEntry{Actor: ingestActor, Verb: "alert.updated", Object: "alert:" + a.ID,
+			b.audits = append(b.audits, records.AuditEntry{Actor: ingestActor, Verb: "alert.updated", Object: "alert:" + a.ID,
 				IncidentID: &st.id, After: string(a.Status) + " " + string(a.Severity) + ": " + a.Title})
 		default:
 			if d.NewIncident {
@@ -456,7 +457,7 @@ func (b *batch) apply(p *correlate.Plan, alerts []*domain.Alert) ([]IngestResult
 			}
 			for _, m := range d.Refused {
 				tid := b.inc(m.Target).id
-				b.audits = append(b.audits, AuditEntry{Actor: "system:correlation", Verb: "incident.merge_refused",
+				b.audits = append(b.audits, records.AuditEntry{Actor: "system:correlation", Verb: "incident.merge_refused",
 					Object: fmt.Sprintf("incident:%d", b.inc(m.Source).id), IncidentID: &tid, After: m.Why})
 			}
 			for _, m := range d.Merges {
@@ -477,7 +478,7 @@ func (b *batch) apply(p *correlate.Plan, alerts []*domain.Alert) ([]IngestResult
 			ch := b.recordRows(a, st, &d, !d.Routine, d.NewIncident)
 			b.material(st, ch, &res)
 			if ch.Material() {
-				b.audits = append(b.audits, AuditEntry{Actor: ingestActor, Verb: "alert.joined", Object: "alert:" + a.ID,
+				b.audits = append(b.audits, records.AuditEntry{Actor: ingestActor, Verb: "alert.joined", Object: "alert:" + a.ID,
 					IncidentID: &st.id, After: string(a.Severity) + ": " + a.Title})
 			}
 		}
@@ -666,7 +667,7 @@ func (b *batch) createIncident(a *domain.Alert, routineKey string, anchor domain
 	if routineKey != "" {
 		after = "active (recurring alerts on " + string(anchor) + ")"
 	}
-	b.audits = append(b.audits, AuditEntry{Actor: "system:correlation", Verb: "incident.created",
+	b.audits = append(b.audits, records.AuditEntry{Actor: "system:correlation", Verb: "incident.created",
 		Object: fmt.Sprintf("incident:%d", id), IncidentID: &id, After: after})
 	return st, nil
 }
@@ -757,11 +758,11 @@ func mergeIncidents(ctx context.Context, tx *sqlx.Tx, target, src int64, actor, 
 		return fmt.Errorf("tag redirected incident: %w", err)
 	}
 	srcObj, dstObj := "incident:"+strconv.FormatInt(src, 10), "incident:"+strconv.FormatInt(target, 10)
-	if err := appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "incident.merged_into", Object: srcObj, IncidentID: &src,
+	if err := appendAudit(ctx, tx, records.AuditEntry{Actor: actor, Verb: "incident.merged_into", Object: srcObj, IncidentID: &src,
 		Before: "active", After: "redirected to " + dstObj + ": " + why}); err != nil {
 		return err
 	}
-	return appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "incident.merged_from", Object: dstObj, IncidentID: &target,
+	return appendAudit(ctx, tx, records.AuditEntry{Actor: actor, Verb: "incident.merged_from", Object: dstObj, IncidentID: &target,
 		After: "took the alerts, entities and tags of " + srcObj + ": " + why})
 }
 
@@ -899,7 +900,7 @@ func (b *batch) resolveByAlerts(st *incState) error {
 		last_modified_by = ? WHERE id = ?`), domain.IncidentResolved, utc(b.now), ingestActor, st.id); err != nil {
 		return fmt.Errorf("resolve incident %d: %w", st.id, err)
 	}
-	b.audits = append(b.audits, AuditEntry{Actor: ingestActor, Verb: "incident.status", Object: fmt.Sprintf("incident:%d", st.id),
+	b.audits = append(b.audits, records.AuditEntry{Actor: ingestActor, Verb: "incident.status", Object: fmt.Sprintf("incident:%d", st.id),
 		IncidentID: &st.id, Before: string(st.status), After: string(domain.IncidentResolved)})
 	st.status = domain.IncidentResolved
 	return nil
@@ -944,7 +945,7 @@ func (b *batch) flush() error {
 		}
 		write = append(write, st)
 		if st.quiet > 0 {
-			b.audits = append(b.audits, AuditEntry{Actor: ingestActor, Verb: "alerts.counted",
+			b.audits = append(b.audits, records.AuditEntry{Actor: ingestActor, Verb: "alerts.counted",
 				Object: fmt.Sprintf("incident:%d", id), IncidentID: &st.id,
 				After: fmt.Sprintf("%d alerts joined without a material change (counted, investigation not signalled)", st.quiet)})
 		}

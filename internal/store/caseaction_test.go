@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -42,7 +43,7 @@ func TestActionConnectors(t *testing.T) {
 			t.Errorf("after it ran: connector %q, note %q", got.Connector, got.ConnectorNote)
 		}
 		log, _ := s.IncidentActivity(ctx, id)
-		if i := slices.IndexFunc(log, func(e store.AuditEntry) bool {
+		if i := slices.IndexFunc(log, func(e records.AuditEntry) bool {
 			return e.Verb == "action.status" && strings.Contains(e.After, "succeeded via soar (mde: not found")
 		}); i < 0 {
 			t.Errorf("activity log does not say which connector carried the action: %+v", log)

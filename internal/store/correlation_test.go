@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -310,7 +311,7 @@ func TestMergeRedirectsTheSmaller(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.ContainsFunc(log, func(e store.AuditEntry) bool { return strings.HasPrefix(e.Verb, "incident.merged") }) {
+			if !slices.ContainsFunc(log, func(e records.AuditEntry) bool { return strings.HasPrefix(e.Verb, "incident.merged") }) {
 				t.Errorf("incident %d's activity log lacks the merge", id)
 			}
 		}
@@ -349,7 +350,7 @@ func TestMoveAlert(t *testing.T) {
 			t.Errorf("destination entities: %+v, want ws9, ws1, eve", ents)
 		}
 		log, _ := s.IncidentActivity(ctx, other.IncidentID)
-		if !slices.ContainsFunc(log, func(e store.AuditEntry) bool { return e.Verb == "alert.moved_in" && e.Actor == "ana" }) {
+		if !slices.ContainsFunc(log, func(e records.AuditEntry) bool { return e.Verb == "alert.moved_in" && e.Actor == "ana" }) {
 			t.Errorf("destination log lacks the move: %+v", log)
 		}
 		if _, _, err := s.MoveAlert(ctx, "nope", 0, "ana"); domain.KindOf(err) != domain.KindNotFound {
@@ -608,7 +609,7 @@ func TestNoMergeAcrossAssignees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(log, func(e store.AuditEntry) bool {
+	if !slices.ContainsFunc(log, func(e records.AuditEntry) bool {
 		return e.Verb == "incident.merge_refused" && strings.Contains(e.After, "assignees")
 	}) {
 		t.Errorf("refusal not in the activity log of %d (a: %d): %+v", link.IncidentID, a.IncidentID, log)

@@ -14,42 +14,8 @@ import (
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/events"
+	"github.com/airsoc/air/internal/records"
 )
-
-// Derived is what AIR derives from an incident's alerts, beside the fields
-// of domain.Incident: impacted assets, sources, tactics and techniques, the
-// priority score with its factors, and the flood counters.
-type Derived struct {
-	IncidentID       int64              `json:"incidentId"`
-	Categories       []string           `json:"categories"`
-	MitreTechniques  []string           `json:"mitreTechniques"`
-	ServiceSources   []string           `json:"serviceSources"`
-	DetectionSources []string           `json:"detectionSources"`
-	ImpactedAssets   ImpactedAssets     `json:"impactedAssets"`
-	ActiveAlerts     int                `json:"activeAlertCount"`
-	PriorityScore    int                `json:"priorityScore"`
-	PriorityFactors  []correlate.Factor `json:"priorityFactors"`
-	SystemTags       []string           `json:"systemTags"`
-	// Routine is set on an incident that gathers the recurring noise of one
-	// entity: the entity's key.
-	Routine string `json:"routine,omitempty"`
-	// QuietAlerts counts alerts that joined without a material change and so
-	// were not signalled to the investigation.
-	QuietAlerts int64 `json:"quietAlerts"`
-}
-
-// ImpactedAssets lists an incident's devices, users, mailboxes and apps by
-// display name (the first 50 of each) with exact counts.
-type ImpactedAssets struct {
-	Devices      []string `json:"devices"`
-	Users        []string `json:"users"`
-	Mailboxes    []string `json:"mailboxes"`
-	Apps         []string `json:"apps"`
-	DeviceCount  int      `json:"deviceCount"`
-	UserCount    int      `json:"userCount"`
-	MailboxCount int      `json:"mailboxCount"`
-	AppCount     int      `json:"appCount"`
-}
 
 func orEmpty(l []string) []string {
 	if l == nil {
@@ -59,7 +25,7 @@ func orEmpty(l []string) []string {
 }
 
 // IncidentDerived returns an incident's derived fields, or a not-found error.
-func (s *Store) IncidentDerived(ctx context.Context, id int64) (*Derived, error) {
+func (s *Store) IncidentDerived(ctx context.Context, id int64) (*records.Derived, error) {
 	var r incidentRow
 	err := s.db.GetContext(ctx, &r, s.db.Rebind(incidentSelect+` WHERE i.id = ?`), id)
 	if isNoRows(err) {
@@ -72,10 +38,10 @@ func (s *Store) IncidentDerived(ctx context.Context, id int64) (*Derived, error)
 }
 
 // derived turns a summary row into the incident's derived fields.
-func (sum *summary) derived(id int64) (*Derived, error) {
-	d := &Derived{IncidentID: id, Categories: orEmpty(sum.Categories), MitreTechniques: orEmpty(sum.Techniques),
+func (sum *summary) derived(id int64) (*records.Derived, error) {
+	d := &records.Derived{IncidentID: id, Categories: orEmpty(sum.Categories), MitreTechniques: orEmpty(sum.Techniques),
 		ServiceSources: orEmpty(sum.ServiceSources), DetectionSources: orEmpty(sum.DetectionSources),
-		ImpactedAssets: ImpactedAssets{Devices: orEmpty(sum.Devices), Users: orEmpty(sum.Users), Mailboxes: orEmpty(sum.Mailboxes),
+		ImpactedAssets: records.ImpactedAssets{Devices: orEmpty(sum.Devices), Users: orEmpty(sum.Users), Mailboxes: orEmpty(sum.Mailboxes),
 			Apps: orEmpty(sum.Apps), DeviceCount: sum.DeviceCount, UserCount: sum.UserCount, MailboxCount: sum.MailboxCount,
 			AppCount: sum.AppCount},
 		ActiveAlerts: sum.ActiveAlerts, PriorityScore: sum.PriorityScore, SystemTags: orEmpty(sum.SystemTags),
@@ -379,11 +345,11 @@ func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor s
 			}
 		}
 		from, dst := "incident:"+strconv.FormatInt(cur.IncidentID, 10), "incident:"+strconv.FormatInt(to, 10)
-		if err := appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "alert.moved_out", Object: "alert:" + alertID,
+		if err := appendAudit(ctx, tx, records.AuditEntry{Actor: actor, Verb: "alert.moved_out", Object: "alert:" + alertID,
 			IncidentID: &cur.IncidentID, Before: from, After: dst}); err != nil {
 			return err
 		}
-		if err := appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "alert.moved_in", Object: "alert:" + alertID,
+		if err := appendAudit(ctx, tx, records.AuditEntry{Actor: actor, Verb: "alert.moved_in", Object: "alert:" + alertID,
 			IncidentID: &to, Before: from, After: dst}); err != nil {
 			return err
 		}
@@ -392,7 +358,7 @@ func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor s
 				now, cur.IncidentID); err != nil {
 				return fmt.Errorf("resolve emptied incident %d: %w", cur.IncidentID, err)
 			}
-			if err := appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "incident.status", Object: from,
+			if err := appendAudit(ctx, tx, records.AuditEntry{Actor: actor, Verb: "incident.status", Object: from,
 				IncidentID: &cur.IncidentID, Before: string(b.incs[cur.IncidentID].status), After: "resolved: no alerts left"}); err != nil {
 				return err
 			}

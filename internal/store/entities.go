@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
 // EntityRecord is an entity as the store keeps it: its key, kind, name and
@@ -115,27 +116,9 @@ func (s *Store) FindEntity(ctx context.Context, kind domain.EntityKind, name str
 	return keys[0], nil
 }
 
-// EntityAlertQuery selects the alerts that name any of some entities.
-type EntityAlertQuery struct {
-	Keys []domain.EntityKey
-	// Scope limits the answer to alerts of incidents with a device in one
-	// of these groups; empty means unscoped.
-	Scope []string
-	// Limit caps the answer, most recent activity first: 0 means 100, at
-	// most 1000.
-	Limit int
-}
-
-// AlertPage is the alerts a query selects, at most its limit, and the
-// count of every match.
-type AlertPage struct {
-	Value []domain.Alert `json:"value"`
-	Total int            `json:"total"`
-}
-
 // EntityAlerts returns the alerts that name any of the query's entities,
 // most recent activity first.
-func (s *Store) EntityAlerts(ctx context.Context, q EntityAlertQuery) (*AlertPage, error) {
+func (s *Store) EntityAlerts(ctx context.Context, q records.EntityAlertQuery) (*records.AlertPage, error) {
 	limit := q.Limit
 	switch {
 	case limit == 0:
@@ -143,7 +126,7 @@ func (s *Store) EntityAlerts(ctx context.Context, q EntityAlertQuery) (*AlertPag
 	case limit < 0 || limit > 1000:
 		return nil, domain.Invalid("limit", "want from 1 to 1000, got %d", limit)
 	}
-	page := &AlertPage{Value: []domain.Alert{}}
+	page := &records.AlertPage{Value: []domain.Alert{}}
 	if len(q.Keys) == 0 {
 		return page, nil
 	}

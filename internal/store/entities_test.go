@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -36,7 +37,7 @@ func TestEntityFilters(t *testing.T) {
 			t.Fatalf("al3 joined incident %d; the test wants a new one", inc1)
 		}
 
-		ids := func(q store.IncidentQuery) []int64 {
+		ids := func(q records.IncidentQuery) []int64 {
 			t.Helper()
 			q.Sort = "-lastActivityDateTime"
 			page, err := s.QueryIncidents(ctx, q)
@@ -49,17 +50,17 @@ func TestEntityFilters(t *testing.T) {
 			}
 			return out
 		}
-		if got, want := ids(store.IncidentQuery{EntityKeys: []domain.EntityKey{"device:ws1"}}), []int64{r3.IncidentID, inc1}; !slices.Equal(got, want) {
+		if got, want := ids(records.IncidentQuery{EntityKeys: []domain.EntityKey{"device:ws1"}}), []int64{r3.IncidentID, inc1}; !slices.Equal(got, want) {
 			t.Errorf("incidents of device:ws1 = %v, want %v", got, want)
 		}
-		if got, want := ids(store.IncidentQuery{EntityKeys: []domain.EntityKey{"device:ws1", "device:srv1"}}), []int64{r3.IncidentID, inc2, inc1}; !slices.Equal(got, want) {
+		if got, want := ids(records.IncidentQuery{EntityKeys: []domain.EntityKey{"device:ws1", "device:srv1"}}), []int64{r3.IncidentID, inc2, inc1}; !slices.Equal(got, want) {
 			t.Errorf("incidents of ws1 or srv1 = %v, want %v", got, want)
 		}
-		if got := ids(store.IncidentQuery{EntityKeys: []domain.EntityKey{"device:srv1"}, Scope: []string{"workstations"}}); len(got) != 0 {
+		if got := ids(records.IncidentQuery{EntityKeys: []domain.EntityKey{"device:srv1"}, Scope: []string{"workstations"}}); len(got) != 0 {
 			t.Errorf("srv1's incidents scoped to Workstations = %v, want none", got)
 		}
 
-		acts := func(q store.ActionQuery) []string {
+		acts := func(q records.ActionQuery) []string {
 			t.Helper()
 			q.Desc = true
 			page, err := s.QueryActions(ctx, q)
@@ -72,17 +73,17 @@ func TestEntityFilters(t *testing.T) {
 			}
 			return out
 		}
-		if got, want := acts(store.ActionQuery{TargetKeys: []domain.EntityKey{"device:srv1"}}), []string{"a4", "a2"}; !slices.Equal(got, want) {
+		if got, want := acts(records.ActionQuery{TargetKeys: []domain.EntityKey{"device:srv1"}}), []string{"a4", "a2"}; !slices.Equal(got, want) {
 			t.Errorf("actions on srv1 = %v, want %v", got, want)
 		}
-		if got := acts(store.ActionQuery{TargetKeys: []domain.EntityKey{"device:srv1"}, Scope: []string{"Workstations"}}); len(got) != 0 {
+		if got := acts(records.ActionQuery{TargetKeys: []domain.EntityKey{"device:srv1"}, Scope: []string{"Workstations"}}); len(got) != 0 {
 			t.Errorf("actions on srv1 scoped to Workstations = %v, want none", got)
 		}
-		if got, want := acts(store.ActionQuery{TargetKeys: []domain.EntityKey{"user:alice@corp.example"}}), []string{"a3"}; !slices.Equal(got, want) {
+		if got, want := acts(records.ActionQuery{TargetKeys: []domain.EntityKey{"user:alice@corp.example"}}), []string{"a3"}; !slices.Equal(got, want) {
 			t.Errorf("actions on alice = %v, want %v", got, want)
 		}
 
-		alerts := func(q store.EntityAlertQuery) ([]string, int) {
+		alerts := func(q records.EntityAlertQuery) ([]string, int) {
 			t.Helper()
 			page, err := s.EntityAlerts(ctx, q)
 			if err != nil {
@@ -94,16 +95,16 @@ func TestEntityFilters(t *testing.T) {
 			}
 			return out, page.Total
 		}
-		if got, n := alerts(store.EntityAlertQuery{Keys: []domain.EntityKey{"device:ws1", "device:ws1.corp.example"}, Limit: 2}); !slices.Equal(got, []string{"al4", "al3"}) || n != 3 {
+		if got, n := alerts(records.EntityAlertQuery{Keys: []domain.EntityKey{"device:ws1", "device:ws1.corp.example"}, Limit: 2}); !slices.Equal(got, []string{"al4", "al3"}) || n != 3 {
 			t.Errorf("alerts of ws1, 2 of them = %v of %d, want [al4 al3] of 3", got, n)
 		}
-		if got, _ := alerts(store.EntityAlertQuery{Keys: []domain.EntityKey{"device:srv1"}, Scope: []string{"Servers"}}); !slices.Equal(got, []string{"al2"}) {
+		if got, _ := alerts(records.EntityAlertQuery{Keys: []domain.EntityKey{"device:srv1"}, Scope: []string{"Servers"}}); !slices.Equal(got, []string{"al2"}) {
 			t.Errorf("alerts of srv1 scoped to Servers = %v, want [al2]", got)
 		}
-		if got, n := alerts(store.EntityAlertQuery{Keys: []domain.EntityKey{"device:srv1"}, Scope: []string{"Workstations"}}); len(got) != 0 || n != 0 {
+		if got, n := alerts(records.EntityAlertQuery{Keys: []domain.EntityKey{"device:srv1"}, Scope: []string{"Workstations"}}); len(got) != 0 || n != 0 {
 			t.Errorf("alerts of srv1 scoped to Workstations = %v (%d), want none", got, n)
 		}
-		if _, err := s.EntityAlerts(ctx, store.EntityAlertQuery{Keys: []domain.EntityKey{"device:ws1"}, Limit: 5000}); domain.KindOf(err) != domain.KindInvalid {
+		if _, err := s.EntityAlerts(ctx, records.EntityAlertQuery{Keys: []domain.EntityKey{"device:ws1"}, Limit: 5000}); domain.KindOf(err) != domain.KindInvalid {
 			t.Errorf("limit 5000: %v, want invalid", err)
 		}
 

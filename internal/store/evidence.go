@@ -8,6 +8,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
 // The investigation graph (migration 0520): entities an investigation found
@@ -15,20 +16,6 @@ import (
 // the way. Which entity to look for, and whether a find joins the incident
 // or merges another, is the investigation's to decide; the store keeps the
 // edges and applies the changes under the locks ingest takes.
-
-// EvidenceLink is one edge of the graph: Entity was found from From by a
-// playbook step.
-type EvidenceLink struct {
-	IncidentID int64            `json:"incidentId" db:"incident_id"`
-	Entity     domain.EntityKey `json:"entity" db:"entity_key"`
-	From       domain.EntityKey `json:"from" db:"from_key"`
-	Step       string           `json:"step" db:"step"` // playbook/step
-	Reason     string           `json:"reason" db:"reason"`
-	// MergedIncident is the open incident that held Entity and was merged
-	// into this one, when there was one.
-	MergedIncident *int64    `json:"mergedIncident,omitempty" db:"merged_incident"`
-	At             time.Time `json:"at" db:"found_at"`
-}
 
 // OpenIncidentsWith returns the open incidents (not resolved, not merged
 // away) other than except whose entities include key, oldest first.
@@ -50,7 +37,7 @@ func (s *Store) OpenIncidentsWith(ctx context.Context, key domain.EntityKey, exc
 // retried step adds nothing twice. The entity joins with an unknown
 // provider verdict (no alert of the incident named it) and its last
 // sighting, so later alerts about it correlate to this incident.
-func (s *Store) AddFoundEvidence(ctx context.Context, link EvidenceLink) (added bool, err error) {
+func (s *Store) AddFoundEvidence(ctx context.Context, link records.EvidenceLink) (added bool, err error) {
 	err = s.inIncidentTx(ctx, link.IncidentID, func(tx *sqlx.Tx) error {
 		if err := s.lockNames(ctx, tx, []string{string(link.Entity)}); err != nil {
 			return err
@@ -76,7 +63,7 @@ func (s *Store) AddFoundEvidence(ctx context.Context, link EvidenceLink) (added 
 			return nil
 		}
 		id := link.IncidentID
-		return appendAudit(ctx, tx, AuditEntry{Actor: "system:investigation", Verb: "investigation.evidence_found",
+		return appendAudit(ctx, tx, records.AuditEntry{Actor: "system:investigation", Verb: "investigation.evidence_found",
 			Object: string(link.Entity), IncidentID: &id, After: link.Reason})
 	})
 	return added, err
@@ -89,7 +76,7 @@ func (s *Store) AddFoundEvidence(ctx context.Context, link EvidenceLink) (added 
 // takes the locks ingest takes on src's entities and detectors, so that a
 // batch correlating meanwhile sees src either before or after. A src
 // merged or resolved meanwhile is left alone (merged false).
-func (s *Store) MergeFound(ctx context.Context, target, src int64, link EvidenceLink) (merged bool, err error) {
+func (s *Store) MergeFound(ctx context.Context, target, src int64, link records.EvidenceLink) (merged bool, err error) {
 	err = s.inIncidentTx(ctx, target, func(tx *sqlx.Tx) error {
 		var names []string
 		if err := tx.SelectContext(ctx, &names, tx.Rebind(`SELECT entity_key FROM incident_entities WHERE incident_id = ?
@@ -125,7 +112,7 @@ func (s *Store) MergeFound(ctx context.Context, target, src int64, link Evidence
 	return merged, err
 }
 
-func insertLink(ctx context.Context, tx *sqlx.Tx, l EvidenceLink) error {
+func insertLink(ctx context.Context, tx *sqlx.Tx, l records.EvidenceLink) error {
 	if l.At.IsZero() {
 		l.At = time.Now()
 	}
@@ -142,8 +129,8 @@ func insertLink(ctx context.Context, tx *sqlx.Tx, l EvidenceLink) error {
 // EvidenceLinks returns the incident's graph edges in the order they were
 // found, with those of the incidents merged into it (directly or through a
 // chain of merges).
-func (s *Store) EvidenceLinks(ctx context.Context, incidentID int64) ([]EvidenceLink, error) {
-	out := []EvidenceLink{}
+func (s *Store) EvidenceLinks(ctx context.Context, incidentID int64) ([]records.EvidenceLink, error) {
+	out := []records.EvidenceLink{}
 	err := s.db.SelectContext(ctx, &out, s.db.Rebind(mergedInto+`
 		SELECT incident_id, entity_key, from_key, step, reason, merged_incident, found_at
 		FROM evidence_links WHERE incident_id = ? OR incident_id IN (SELECT id FROM merged)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -24,12 +25,12 @@ func TestFoundEvidence(t *testing.T) {
 		if first == other || other == lone {
 			t.Fatalf("want three incidents, got %d %d %d", first, other, lone)
 		}
-		if _, _, err := s.ManageIncident(ctx, lone, store.IncidentChange{Status: ptr(domain.IncidentResolved), Classification: ptr("falsePositive"), Determination: ptr("notMalicious")}, "ana"); err != nil {
+		if _, _, err := s.ManageIncident(ctx, lone, records.IncidentChange{Status: ptr(domain.IncidentResolved), Classification: ptr("falsePositive"), Determination: ptr("notMalicious")}, "ana"); err != nil {
 			t.Fatal(err)
 		}
 		from := domain.EntityKey("device:ws1")
 		for range 2 {
-			_, err := s.AddFoundEvidence(ctx, store.EvidenceLink{IncidentID: first, Entity: "device:ws3", From: from,
+			_, err := s.AddFoundEvidence(ctx, records.EvidenceLink{IncidentID: first, Entity: "device:ws3", From: from,
 				Step: "analyze-evidence/hunt_files", Reason: "file evil.exe (malicious) was also seen on ws3"})
 			if err != nil {
 				t.Fatal(err)
@@ -42,7 +43,7 @@ func TestFoundEvidence(t *testing.T) {
 		if held, _ := s.OpenIncidentsWith(ctx, "device:ws3", first); len(held) != 0 {
 			t.Errorf("the resolved incident counts as holding ws3: %v", held)
 		}
-		link := store.EvidenceLink{IncidentID: first, Entity: "device:ws2", From: from, Step: "analyze-evidence/hunt_files",
+		link := records.EvidenceLink{IncidentID: first, Entity: "device:ws2", From: from, Step: "analyze-evidence/hunt_files",
 			Reason: "file evil.exe (malicious) was also seen on ws2, which incident held it: merged"}
 		merged, err := s.MergeFound(ctx, first, other, link)
 		if err != nil || !merged {

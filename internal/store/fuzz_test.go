@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -47,16 +48,16 @@ func FuzzStoreText(f *testing.F) {
 		res, err := st.IngestAlert(ctx, a, store.CorrelationRules{})
 		check("ingest", err, true)
 
-		_, err = st.QueryIncidents(ctx, store.IncidentQuery{Search: s, Tags: []string{s}, Entity: s, Limit: 5})
+		_, err = st.QueryIncidents(ctx, records.IncidentQuery{Search: s, Tags: []string{s}, Entity: s, Limit: 5})
 		check("query incidents", err, true)
-		_, err = st.QueryAudit(ctx, store.AuditQuery{Actors: []string{s}, Limit: 5})
+		_, err = st.QueryAudit(ctx, records.AuditQuery{Actors: []string{s}, Limit: 5})
 		check("query audit", err, true)
 
 		if res.IncidentID != 0 {
 			check("tags", st.AddIncidentTags(ctx, res.IncidentID, []string{s}, "fuzz"), false)
 			check("comment", st.AddIncidentComment(ctx, res.IncidentID, s, "fuzz"), false)
 		}
-		check("token", st.CreateToken(ctx, &store.Token{ID: fmt.Sprintf("tok-%d", n), Name: s, Role: "viewer",
+		check("token", st.CreateToken(ctx, &records.Token{ID: fmt.Sprintf("tok-%d", n), Name: s, Role: "viewer",
 			Hash: fmt.Sprintf("h-%d", n), CreatedBy: "fuzz", CreatedAt: now}), false)
 	})
 }

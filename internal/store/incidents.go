@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
 // IncidentFilter selects incidents for the queue. The zero value lists every
@@ -137,7 +138,7 @@ func (s *Store) SetInvestigationState(ctx context.Context, id int64, state domai
 			state, utc(time.Now()), id); err != nil {
 			return fmt.Errorf("set investigation state of incident %d: %w", id, err)
 		}
-		return appendAudit(ctx, tx, AuditEntry{Actor: "system:investigation", Verb: "investigation.state",
+		return appendAudit(ctx, tx, records.AuditEntry{Actor: "system:investigation", Verb: "investigation.state",
 			Object: fmt.Sprintf("incident:%d", id), IncidentID: &id, Before: string(before), After: string(state)})
 	})
 }
@@ -178,7 +179,7 @@ func (s *Store) AddIncidentTags(ctx context.Context, id int64, tags []string, ac
 		}
 		before, _ := cur.Value()
 		after, _ := next.Value()
-		return appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "incident.tags", Object: fmt.Sprintf("incident:%d", id),
+		return appendAudit(ctx, tx, records.AuditEntry{Actor: actor, Verb: "incident.tags", Object: fmt.Sprintf("incident:%d", id),
 			IncidentID: &id, Before: before.(string), After: after.(string)})
 	})
 }
@@ -191,7 +192,7 @@ func (s *Store) AddIncidentComment(ctx context.Context, id int64, text, actor st
 			VALUES (?, ?, ?, ?)`), id, text, actor, now); err != nil {
 			return fmt.Errorf("comment on incident %d: %w", id, err)
 		}
-		return appendAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Verb: "incident.comment",
+		return appendAudit(ctx, tx, records.AuditEntry{At: now, Actor: actor, Verb: "incident.comment",
 			Object: fmt.Sprintf("incident:%d", id), IncidentID: &id, After: text})
 	})
 }

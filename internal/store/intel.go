@@ -15,38 +15,8 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
+	"github.com/airsoc/air/internal/records"
 )
-
-// IntelFeed is one imported threat-intelligence feed: what it is and what
-// its live import held.
-type IntelFeed struct {
-	Name   string       `json:"name" db:"name"`
-	Format intel.Format `json:"format" db:"format"`
-	// Benign feeds list known-benign values (MISP warning lists); a match
-	// weakens suspicion rather than raising it.
-	Benign      bool   `json:"benign" db:"benign"`
-	Title       string `json:"title,omitempty" db:"title"` // what the feed calls itself
-	Description string `json:"description,omitempty" db:"description"`
-	Source      string `json:"source,omitempty" db:"source"` // the file it came from
-	Indicators  int    `json:"indicators" db:"indicators"`   // stored, unsupported included
-	Unsupported int    `json:"unsupported" db:"unsupported"` // kept as patterns, never matched
-	Skipped     int    `json:"skipped" db:"skipped"`         // bad lines and objects
-	// Duplicates counts values the feed named more than once; the first
-	// occurrence was kept.
-	Duplicates int `json:"duplicates" db:"duplicates"`
-	// Techniques counts the MITRE ATT&CK techniques the feed holds (an
-	// ATT&CK bundle); 0 for indicator feeds.
-	Techniques int       `json:"techniques,omitempty" db:"techniques"`
-	ImportedBy string    `json:"importedBy" db:"imported_by"`
-	ImportedAt time.Time `json:"importedAt" db:"imported_at"`
-}
-
-// IntelMatch is an indicator of a live feed that matched a look-up.
-type IntelMatch struct {
-	Feed   string `json:"feed"`
-	Benign bool   `json:"benign"`
-	intel.Indicator
-}
 
 // intelBatch is how many indicators one flush writes: one COPY into the
 // import's staging table on PostgreSQL, one short transaction on SQLite
@@ -257,7 +227,7 @@ func nullTime(t *time.Time) any {
 // indicators stored and duplicates, and the import time. When another
 // import of the same feed that started later has already committed, Commit
 // refuses with a conflict and discards this one.
-func (im *IntelImport) Commit(ctx context.Context, feed IntelFeed) (*IntelFeed, error) {
+func (im *IntelImport) Commit(ctx context.Context, feed records.IntelFeed) (*records.IntelFeed, error) {
 	// Refuse early what the switch below would refuse, before writing
 	// (on PostgreSQL, moving a million rows) for nothing.
 	if _, err := liveImport(ctx, im.s.db, im.feed, im.id); err != nil {
@@ -284,7 +254,7 @@ func (im *IntelImport) Commit(ctx context.Context, feed IntelFeed) (*IntelFeed, 
 	feed.ImportedAt = utc(time.Now()).Truncate(time.Microsecond)
 	var replaced int64
 	err := im.s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var before IntelFeed
+		var before records.IntelFeed
 		cur, err := liveImport(ctx, tx, im.feed, im.id)
 		if err != nil {
 			return err
@@ -317,7 +287,7 @@ func (im *IntelImport) Commit(ctx context.Context, feed IntelFeed) (*IntelFeed, 
 		} else if n == 0 {
 			return laterImportWon(im.feed)
 		}
-		entry := AuditEntry{At: feed.ImportedAt, Actor: feed.ImportedBy, Verb: "intel.imported", Object: "feed:" + im.feed,
+		entry := records.AuditEntry{At: feed.ImportedAt, Actor: feed.ImportedBy, Verb: "intel.imported", Object: "feed:" + im.feed,
 			After: auditJSON(feedSummary(feed))}
 		if replaced != 0 {
 			entry.Before = auditJSON(feedSummary(before))
@@ -416,7 +386,7 @@ func (s *Store) deleteIndicators(ctx context.Context, importID int64) error {
 }
 
 // feedSummary is what the audit log keeps of a feed.
-func feedSummary(f IntelFeed) map[string]any {
+func feedSummary(f records.IntelFeed) map[string]any {
 	m := map[string]any{"format": f.Format, "benign": f.Benign, "source": f.Source, "indicators": f.Indicators,
 		"skipped": f.Skipped, "unsupported": f.Unsupported}
 	if f.Techniques > 0 {
@@ -434,8 +404,8 @@ const intelFeedColumns = `name, format, benign, title, description, source, indi
 	duplicates, techniques, imported_by, imported_at`
 
 // IntelFeeds lists the imported feeds by name.
-func (s *Store) IntelFeeds(ctx context.Context) ([]IntelFeed, error) {
-	out := []IntelFeed{}
+func (s *Store) IntelFeeds(ctx context.Context) ([]records.IntelFeed, error) {
+	out := []records.IntelFeed{}
 	if err := s.db.SelectContext(ctx, &out, `SELECT `+intelFeedColumns+` FROM intel_feeds ORDER BY name`); err != nil {
 		return nil, fmt.Errorf("list intel feeds: %w", err)
 	}
@@ -444,9 +414,9 @@ func (s *Store) IntelFeeds(ctx context.Context) ([]IntelFeed, error) {
 
 // DeleteIntelFeed removes a feed and its indicators, audited, and returns
 // the feed as it was.
-func (s *Store) DeleteIntelFeed(ctx context.Context, name, actor string) (*IntelFeed, error) {
+func (s *Store) DeleteIntelFeed(ctx context.Context, name, actor string) (*records.IntelFeed, error) {
 	var id int64
-	var before IntelFeed
+	var before records.IntelFeed
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := tx.GetContext(ctx, &before, tx.Rebind(`SELECT `+intelFeedColumns+` FROM intel_feeds WHERE name = ?`), name); err != nil {
 			if isNoRows(err) {
@@ -457,7 +427,7 @@ func (s *Store) DeleteIntelFeed(ctx context.Context, name, actor string) (*Intel
 		if err := tx.GetContext(ctx, &id, tx.Rebind(`DELETE FROM intel_feeds WHERE name = ? RETURNING import_id`), name); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "intel.deleted", Object: "feed:" + name,
+		return appendAudit(ctx, tx, records.AuditEntry{Actor: actor, Verb: "intel.deleted", Object: "feed:" + name,
 			Before: auditJSON(feedSummary(before))})
 	})
 	if err != nil {
@@ -480,8 +450,8 @@ type intelRow struct {
 	ValidUntil sql.NullTime `db:"valid_until"`
 }
 
-func (r intelRow) match() IntelMatch {
-	m := IntelMatch{Feed: r.Feed, Benign: r.Benign, Indicator: intel.Indicator{Kind: intel.Kind(r.Kind), Value: r.Value,
+func (r intelRow) match() records.IntelMatch {
+	m := records.IntelMatch{Feed: r.Feed, Benign: r.Benign, Indicator: intel.Indicator{Kind: intel.Kind(r.Kind), Value: r.Value,
 		Subdomains: r.Subdomains, Score: r.Score, Family: r.Family, Ref: r.Ref}}
 	if r.ValidFrom.Valid {
 		t := r.ValidFrom.Time.UTC()
@@ -551,7 +521,7 @@ const intelIPWhere = ` AND ((i.kind = 'ip' AND i.value = ?) OR i.kind = 'cidr') 
 // itself and the entries for a parent domain that cover subdomains.
 // Expired indicators and those not yet valid do not match. value must be
 // normalised (intel.Normalize).
-func (s *Store) LookupIntel(ctx context.Context, kind intel.Kind, value string, at time.Time) ([]IntelMatch, error) {
+func (s *Store) LookupIntel(ctx context.Context, kind intel.Kind, value string, at time.Time) ([]records.IntelMatch, error) {
 	at = utc(at)
 	if kind == intel.KindIP {
 		return s.lookupIP(ctx, value, at)
@@ -578,7 +548,7 @@ func (s *Store) LookupIntel(ctx context.Context, kind intel.Kind, value string, 
 			return nil, fmt.Errorf("look up %s %s: %w", kind, value, err)
 		}
 	}
-	out := []IntelMatch{}
+	out := []records.IntelMatch{}
 	for _, r := range rows {
 		if kind == intel.KindDomain && r.Value != value && !r.Subdomains {
 			continue
@@ -592,7 +562,7 @@ func (s *Store) LookupIntel(ctx context.Context, kind intel.Kind, value string, 
 // every network, and keeps the networks that contain it. Networks are few
 // (warning lists of cloud and private ranges), so they are checked here
 // rather than indexed by range in SQL.
-func (s *Store) lookupIP(ctx context.Context, ip string, at time.Time) ([]IntelMatch, error) {
+func (s *Store) lookupIP(ctx context.Context, ip string, at time.Time) ([]records.IntelMatch, error) {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		return nil, domain.Invalid("value", "not an IP address: %q", ip)
@@ -609,7 +579,7 @@ func (s *Store) lookupIP(ctx context.Context, ip string, at time.Time) ([]IntelM
 	} else if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(intelSelect+intelIPWhere), at, at, ip); err != nil {
 		return nil, fmt.Errorf("look up ip %s: %w", ip, err)
 	}
-	out := []IntelMatch{}
+	out := []records.IntelMatch{}
 	for _, r := range rows {
 		if r.Kind == string(intel.KindCIDR) {
 			p, err := netip.ParsePrefix(r.Value)

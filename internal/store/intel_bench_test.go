@@ -12,6 +12,7 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/store/storetest"
 )
@@ -81,7 +82,7 @@ func importIndicators(tb testing.TB, s *store.Store, name string, n int, indicat
 			tb.Fatal(err)
 		}
 	}
-	f, err := im.Commit(ctx, store.IntelFeed{Format: intel.FormatList, ImportedBy: "bench"})
+	f, err := im.Commit(ctx, records.IntelFeed{Format: intel.FormatList, ImportedBy: "bench"})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func BenchmarkIntelLookup(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					found := slices.ContainsFunc(ms, func(m store.IntelMatch) bool { return m.Feed == "bench" })
+					found := slices.ContainsFunc(ms, func(m records.IntelMatch) bool { return m.Feed == "bench" })
 					if found != want {
 						b.Fatalf("LookupIntel(%s, %s): matches %v; want a match of feed bench: %v", kind, value, ms, want)
 					}

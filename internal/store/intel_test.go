@@ -10,11 +10,12 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
 // importFeed imports indicators as the feed called name.
-func importFeed(t testing.TB, s *store.Store, name string, benign bool, ins ...intel.Indicator) *store.IntelFeed {
+func importFeed(t testing.TB, s *store.Store, name string, benign bool, ins ...intel.Indicator) *records.IntelFeed {
 	t.Helper()
 	ctx := context.Background()
 	im, err := s.BeginIntelImport(ctx, name)
@@ -26,7 +27,7 @@ func importFeed(t testing.TB, s *store.Store, name string, benign bool, ins ...i
 			t.Fatal(err)
 		}
 	}
-	f, err := im.Commit(ctx, store.IntelFeed{Format: intel.FormatList, Benign: benign, ImportedBy: "tester"})
+	f, err := im.Commit(ctx, records.IntelFeed{Format: intel.FormatList, Benign: benign, ImportedBy: "tester"})
 	if err != nil {
 		t.Fatalf("commit %s: %v", name, err)
 	}
@@ -41,7 +42,7 @@ func at(s string) *time.Time {
 	return &t
 }
 
-func matchFeeds(ms []store.IntelMatch) string {
+func matchFeeds(ms []records.IntelMatch) string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, m.Feed+"/"+string(m.Kind)+":"+m.Value)
@@ -142,7 +143,7 @@ func TestIntelReimportReplaces(t *testing.T) {
 		if got, _ := s.LookupIntel(ctx, intel.KindIP, "192.0.2.1", now); len(got) != 1 {
 			t.Errorf("old feed gone before the new one committed: %v", got)
 		}
-		f, err := im.Commit(ctx, store.IntelFeed{Format: intel.FormatList, ImportedBy: "tester"})
+		f, err := im.Commit(ctx, records.IntelFeed{Format: intel.FormatList, ImportedBy: "tester"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,11 +172,11 @@ func TestIntelReimportReplaces(t *testing.T) {
 		a, _ := s.BeginIntelImport(ctx, "ipsum")
 		b, _ := s.BeginIntelImport(ctx, "ipsum")
 		b.Add(ctx, intel.Indicator{Kind: intel.KindIP, Value: "203.0.113.2"})
-		if _, err := b.Commit(ctx, store.IntelFeed{Format: intel.FormatList, ImportedBy: "b"}); err != nil {
+		if _, err := b.Commit(ctx, records.IntelFeed{Format: intel.FormatList, ImportedBy: "b"}); err != nil {
 			t.Fatal(err)
 		}
 		a.Add(ctx, intel.Indicator{Kind: intel.KindIP, Value: "203.0.113.1"})
-		if _, err := a.Commit(ctx, store.IntelFeed{Format: intel.FormatList, ImportedBy: "a"}); domain.KindOf(err) != domain.KindConflict {
+		if _, err := a.Commit(ctx, records.IntelFeed{Format: intel.FormatList, ImportedBy: "a"}); domain.KindOf(err) != domain.KindConflict {
 			t.Errorf("stale commit: error %v; want a conflict", err)
 		}
 		if got, _ := s.LookupIntel(ctx, intel.KindIP, "203.0.113.2", now); len(got) != 1 {
@@ -191,7 +192,7 @@ func TestIntelReimportReplaces(t *testing.T) {
 		if _, err := s.DeleteIntelFeed(ctx, "ipsum", "tester"); domain.KindOf(err) != domain.KindNotFound {
 			t.Errorf("delete twice: %v; want not found", err)
 		}
-		audit, err := s.QueryAudit(ctx, store.AuditQuery{})
+		audit, err := s.QueryAudit(ctx, records.AuditQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -330,7 +331,7 @@ func TestIntelImportLarge(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		const n = 12_345
-		load := func(from, to int) *store.IntelFeed {
+		load := func(from, to int) *records.IntelFeed {
 			t.Helper()
 			im, err := s.BeginIntelImport(ctx, "large")
 			if err != nil {
@@ -346,7 +347,7 @@ func TestIntelImportLarge(t *testing.T) {
 			if err := im.Add(ctx, again); err != nil {
 				t.Fatal(err)
 			}
-			f, err := im.Commit(ctx, store.IntelFeed{Format: intel.FormatList, ImportedBy: "tester"})
+			f, err := im.Commit(ctx, records.IntelFeed{Format: intel.FormatList, ImportedBy: "tester"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -405,7 +406,7 @@ func TestIntelImportOvertaken(t *testing.T) {
 			err2 = a.Add(ctx, benchIndicator(i))
 		}
 		if err2 == nil {
-			_, err2 = a.Commit(ctx, store.IntelFeed{Format: intel.FormatList, ImportedBy: "tester"})
+			_, err2 = a.Commit(ctx, records.IntelFeed{Format: intel.FormatList, ImportedBy: "tester"})
 		} else {
 			a.Abort(ctx)
 		}
@@ -435,7 +436,7 @@ func TestIntelImportOvertaken(t *testing.T) {
 		if err := s.ExecForTest(ctx, `TRUNCATE `+names[0]); err != nil { // as a restart does to an unlogged table
 			t.Fatal(err)
 		}
-		if _, err := b.Commit(ctx, store.IntelFeed{Format: intel.FormatList, ImportedBy: "tester"}); err == nil || !strings.Contains(err.Error(), "staging table holds") {
+		if _, err := b.Commit(ctx, records.IntelFeed{Format: intel.FormatList, ImportedBy: "tester"}); err == nil || !strings.Contains(err.Error(), "staging table holds") {
 			t.Errorf("commit after the staging table lost its rows: %v", err)
 		}
 		if got, _ := s.LookupIntel(ctx, intel.KindIP, "192.0.2.1", now); len(got) != 1 {

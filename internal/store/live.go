@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
 // AlertSummary is what an investigation knows of an incident's alerts
@@ -135,14 +136,14 @@ func (s *Store) NoteAlsoProposed(ctx context.Context, act *domain.Action, by str
 	defer s.publish(incidentChanged(act.IncidentID), incidentChanged(incidentID))
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		text := fmt.Sprintf("also proposed by %s of incident %d", by, incidentID)
-		if err := appendAudit(ctx, tx, AuditEntry{Actor: by, Verb: "action.joined", Object: "action:" + act.ID,
+		if err := appendAudit(ctx, tx, records.AuditEntry{Actor: by, Verb: "action.joined", Object: "action:" + act.ID,
 			IncidentID: &act.IncidentID, After: text}); err != nil {
 			return err
 		}
 		if incidentID == act.IncidentID {
 			return nil
 		}
-		return appendAudit(ctx, tx, AuditEntry{Actor: by, Verb: "action.joined", Object: "action:" + act.ID,
+		return appendAudit(ctx, tx, records.AuditEntry{Actor: by, Verb: "action.joined", Object: "action:" + act.ID,
 			IncidentID: &incidentID, After: text})
 	})
 }
@@ -150,7 +151,7 @@ func (s *Store) NoteAlsoProposed(ctx context.Context, act *domain.Action, by str
 // AuditInvestigation records a person's act on an investigation as a
 // whole (verb investigation.stop, say) in the audit log.
 func (s *Store) AuditInvestigation(ctx context.Context, incidentID int64, actor, verb, text string) error {
-	if err := appendAudit(ctx, s.db, AuditEntry{Actor: actor, Verb: verb, Object: fmt.Sprintf("incident:%d", incidentID),
+	if err := appendAudit(ctx, s.db, records.AuditEntry{Actor: actor, Verb: verb, Object: fmt.Sprintf("incident:%d", incidentID),
 		IncidentID: &incidentID, After: text}); err != nil {
 		return err
 	}

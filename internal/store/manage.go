@@ -6,137 +6,13 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
-
-// IncidentChange is what an analyst changes on an incident (SPEC §3,
-// Manage): nil pointers and empty strings leave a field alone. It is the
-// JSON body of PATCH /api/v1/incidents/{id}.
-type IncidentChange struct {
-	DisplayName *string `json:"displayName,omitempty"`
-	Description *string `json:"description,omitempty"`
-	// AssignedTo assigns the incident and its alerts; "" unassigns.
-	AssignedTo *string  `json:"assignedTo,omitempty"`
-	AddTags    []string `json:"addTags,omitempty"`
-	RemoveTags []string `json:"removeTags,omitempty"`
-	// Comment is added to the incident's comments.
-	Comment string `json:"comment,omitempty"`
-	// Status active or inProgress reopens a resolved incident; resolved
-	// resolves its active alerts too. redirected is the merge's alone.
-	Status *domain.IncidentStatus `json:"status,omitempty"`
-	// Classification and Determination must fit each other
-	// (domain.CheckClassification); one alone is checked against the
-	// incident's other.
-	Classification *string `json:"classification,omitempty"`
-	Determination  *string `json:"determination,omitempty"`
-	// ResolvingComment goes with status resolved, or alone on an incident
-	// that is resolved (conflict otherwise).
-	ResolvingComment string `json:"resolvingComment,omitempty"`
-	// Severity set by hand stays: ingest no longer derives it.
-	Severity *domain.Severity `json:"severity,omitempty"`
-}
-
-// Limits of an incident change, in bytes.
-const (
-	MaxIncidentName    = 256
-	MaxIncidentText    = 10000 // a description, a comment, a resolving comment
-	MaxTag             = 100
-	MaxTagsPerIncident = 100
-)
-
-// Empty reports whether the change changes nothing.
-func (ch *IncidentChange) Empty() bool {
-	return ch.DisplayName == nil && ch.Description == nil && ch.AssignedTo == nil && len(ch.AddTags) == 0 &&
-		len(ch.RemoveTags) == 0 && ch.Comment == "" && ch.Status == nil && ch.Classification == nil &&
-		ch.Determination == nil && ch.ResolvingComment == "" && ch.Severity == nil
-}
-
-// Check validates what can be validated without the incident, naming the
-// field at fault: enums, lengths, and that a resolving comment comes with
-// status resolved. ManageIncident calls it too.
-func (ch *IncidentChange) Check() error {
-	if ch.Empty() {
-		return domain.Invalid("", "nothing to change: set displayName, description, assignedTo, addTags, removeTags, "+
-			"comment, status, classification, determination, resolvingComment or severity")
-	}
-	text := func(field, v string, max int) error {
-		if len(v) > max {
-			return domain.Invalid(field, "want at most %d bytes, got %d", max, len(v))
-		}
-		if !utf8.ValidString(v) {
-			return domain.Invalid(field, "not valid UTF-8")
-		}
-		return nil
-	}
-	if ch.DisplayName != nil {
-		if strings.TrimSpace(*ch.DisplayName) == "" {
-			return domain.Invalid("displayName", "must not be empty")
-		}
-		if err := text("displayName", *ch.DisplayName, MaxIncidentName); err != nil {
-			return err
-		}
-	}
-	if ch.Description != nil {
-		if err := text("description", *ch.Description, MaxIncidentText); err != nil {
-			return err
-		}
-	}
-	if ch.AssignedTo != nil {
-		if err := text("assignedTo", *ch.AssignedTo, MaxIncidentName); err != nil {
-			return err
-		}
-	}
-	for field, tags := range map[string][]string{"addTags": ch.AddTags, "removeTags": ch.RemoveTags} {
-		for i, t := range tags {
-			f := fmt.Sprintf("%s[%d]", field, i)
-			if strings.TrimSpace(t) == "" {
-				return domain.Invalid(f, "a tag must not be empty")
-			}
-			if err := text(f, t, MaxTag); err != nil {
-				return err
-			}
-		}
-	}
-	if err := text("comment", ch.Comment, MaxIncidentText); err != nil {
-		return err
-	}
-	if err := text("resolvingComment", ch.ResolvingComment, MaxIncidentText); err != nil {
-		return err
-	}
-	if ch.Status != nil {
-		if *ch.Status == domain.IncidentRedirected {
-			return domain.Invalid("status", "redirected is set when incidents merge, not by hand; want active, inProgress or resolved")
-		}
-		if _, err := domain.ParseEnum("status", string(*ch.Status), []domain.IncidentStatus{domain.IncidentActive,
-			domain.IncidentInProgress, domain.IncidentResolved}, false); err != nil {
-			return err
-		}
-	}
-	if ch.ResolvingComment != "" && ch.Status != nil && *ch.Status != domain.IncidentResolved {
-		return domain.Invalid("resolvingComment", "goes with status resolved, or alone on a resolved incident")
-	}
-	if ch.Classification != nil {
-		if _, err := domain.ParseClassification("classification", *ch.Classification); err != nil {
-			return err
-		}
-	}
-	if ch.Determination != nil {
-		if _, err := domain.CanonicalDetermination("determination", *ch.Determination); err != nil {
-			return err
-		}
-	}
-	if ch.Severity != nil {
-		if _, err := domain.ParseEnum("severity", string(*ch.Severity), domain.Severities, false); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // IsHuman reports whether an actor is a person rather than AIR itself
 // (policy, playbooks, the investigation: "system:…").
@@ -152,7 +28,7 @@ func IsHuman(actor string) bool {
 // resolvedDateTime, reopening clears it; the first change by a person
 // stamps acknowledgedDateTime. A merged-away (redirected) incident cannot
 // be managed. It returns the incident before and after.
-func (s *Store) ManageIncident(ctx context.Context, id int64, ch IncidentChange, actor string) (before, after *domain.Incident, err error) {
+func (s *Store) ManageIncident(ctx context.Context, id int64, ch records.IncidentChange, actor string) (before, after *domain.Incident, err error) {
 	if err := ch.Check(); err != nil {
 		return nil, nil, err
 	}
@@ -190,7 +66,7 @@ func (s *Store) lockManaged(ctx context.Context, tx *sqlx.Tx, id int64) (*domain
 
 // manageTx applies a checked change to the locked incident cur inside tx
 // and returns the incident after it.
-func (s *Store) manageTx(ctx context.Context, tx *sqlx.Tx, cur *domain.Incident, ch IncidentChange, actor string) (*domain.Incident, error) {
+func (s *Store) manageTx(ctx context.Context, tx *sqlx.Tx, cur *domain.Incident, ch records.IncidentChange, actor string) (*domain.Incident, error) {
 	id := cur.ID
 	now := utc(time.Now())
 	m := &manage{s: s, ctx: ctx, tx: tx, id: id, actor: actor, now: now}
@@ -256,7 +132,7 @@ type IncidentOperation struct {
 // IncidentDecision is what a case action does to the incident as it is
 // now: the change to apply (nil changes nothing) and the result to record.
 type IncidentDecision struct {
-	Change *IncidentChange
+	Change *records.IncidentChange
 	Result string
 }
 
@@ -324,7 +200,7 @@ type manage struct {
 	now       time.Time
 	sets      []string
 	args      []any
-	audits    []AuditEntry
+	audits    []records.AuditEntry
 	changed   bool
 	recompute bool
 }
@@ -336,7 +212,7 @@ func (m *manage) set(col string, v any) {
 
 func (m *manage) audit(field, before, after string) {
 	m.changed = true
-	m.audits = append(m.audits, AuditEntry{At: m.now, Actor: m.actor, Verb: "incident." + field,
+	m.audits = append(m.audits, records.AuditEntry{At: m.now, Actor: m.actor, Verb: "incident." + field,
 		Object: fmt.Sprintf("incident:%d", m.id), IncidentID: &m.id, Before: before, After: after})
 }
 
@@ -368,7 +244,7 @@ func (m *manage) jsonSet(fields ...string) string {
 	return `json_set(doc, ` + strings.Join(parts, ", ") + `)`
 }
 
-func (m *manage) apply(cur *domain.Incident, ch *IncidentChange) error {
+func (m *manage) apply(cur *domain.Incident, ch *records.IncidentChange) error {
 	ctx, tx := m.ctx, m.tx
 	if ch.DisplayName != nil {
 		name := strings.TrimSpace(*ch.DisplayName)
@@ -409,8 +285,8 @@ func (m *manage) apply(cur *domain.Incident, ch *IncidentChange) error {
 		next = slices.DeleteFunc(next, func(t string) bool {
 			return slices.ContainsFunc(ch.RemoveTags, func(r string) bool { return strings.TrimSpace(r) == t })
 		})
-		if len(next) > MaxTagsPerIncident {
-			return domain.Invalid("addTags", "an incident takes at most %d tags; this would make %d", MaxTagsPerIncident, len(next))
+		if len(next) > records.MaxTagsPerIncident {
+			return domain.Invalid("addTags", "an incident takes at most %d tags; this would make %d", records.MaxTagsPerIncident, len(next))
 		}
 		if !slices.Equal(next, cur.CustomTags) {
 			if next == nil {

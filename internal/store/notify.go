@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
 // Notification storage (migration 0420): the change feed of incidents
@@ -110,28 +111,13 @@ func insertNotifications(ctx context.Context, tx *sqlx.Tx, ns []domain.Notificat
 	return queued, nil
 }
 
-// NotificationClaim asks for due notifications to send.
-type NotificationClaim struct {
-	// Token marks the claim; only its holder may record an outcome.
-	Token string
-	// Now is the time the claim is made at; Lease how long it holds a
-	// row before another dispatcher may take it (a dispatcher that
-	// died mid-send).
-	Now   time.Time
-	Lease time.Duration
-	Limit int
-	// SkipChannels are left alone (a channel that asked to be left in
-	// peace for a while).
-	SkipChannels []string
-}
-
 // ClaimNotifications takes up to c.Limit queued notifications that are
 // due, oldest due first, for c.Token: each one's attempts go up by one and
 // its next attempt moves a lease ahead, so that no other dispatcher takes
 // it unless the lease runs out. Two dispatchers never claim one row at
 // once: on PostgreSQL the rows are locked and skipped by others, and the
 // update checks again that each row is still due; SQLite has one writer.
-func (s *Store) ClaimNotifications(ctx context.Context, c NotificationClaim) ([]domain.Notification, error) {
+func (s *Store) ClaimNotifications(ctx context.Context, c records.NotificationClaim) ([]domain.Notification, error) {
 	if c.Token == "" || c.Lease <= 0 {
 		return nil, domain.Invalid("token", "a claim needs a token and a positive lease")
 	}
@@ -162,21 +148,10 @@ func (s *Store) ClaimNotifications(ctx context.Context, c NotificationClaim) ([]
 const notificationColumns = `id, event_key, rule, channel, incident_id, subject, body, status, attempts, last_error,
 	next_attempt, claim, created_at, updated_at, sent_at`
 
-// NotificationOutcome is what became of one claimed attempt.
-type NotificationOutcome struct {
-	Status domain.NotificationStatus // sent, queued (retry at Next) or failed
-	At     time.Time
-	Next   time.Time // queued: when to try again
-	Error  string
-	// Uncount takes the attempt back (a channel that said "not now",
-	// which says nothing of whether the message can be delivered).
-	Uncount bool
-}
-
 // FinishNotification records the outcome of the attempt that claim holds.
 // It reports false, changing nothing, when the claim no longer holds the
 // row: its lease ran out and another dispatcher took it.
-func (s *Store) FinishNotification(ctx context.Context, id int64, claim string, o NotificationOutcome) (bool, error) {
+func (s *Store) FinishNotification(ctx context.Context, id int64, claim string, o records.NotificationOutcome) (bool, error) {
 	at := utc(o.At)
 	set := `status = ?, last_error = ?, updated_at = ?, claim = ''`
 	args := []any{o.Status, truncate(o.Error, 2000), at}
@@ -210,20 +185,8 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// NotificationQuery selects deliveries for the history. The zero value
-// lists the newest 100.
-type NotificationQuery struct {
-	Statuses   []domain.NotificationStatus
-	Channels   []string
-	Rules      []string
-	IncidentID int64
-	Key        string
-	Limit      int // 0 means 100
-	Offset     int
-}
-
 // QueryNotifications reads the delivery history, newest first.
-func (s *Store) QueryNotifications(ctx context.Context, q NotificationQuery) (*domain.NotificationPage, error) {
+func (s *Store) QueryNotifications(ctx context.Context, q records.NotificationQuery) (*domain.NotificationPage, error) {
 	if q.Offset < 0 {
 		return nil, domain.Invalid("offset", "want 0 or more, got %d", q.Offset)
 	}

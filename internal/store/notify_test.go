@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -25,7 +26,7 @@ func TestIncidentChangesFeedNotifications(t *testing.T) {
 		mustIngest(t, s, store.CorrelationRules{}, alertAt("n2", t0.Add(time.Minute), domain.SeverityHigh, device("ws-1", domain.VerdictMalicious)))
 		// By hand: down (no event), then up again.
 		for _, sev := range []domain.Severity{domain.SeverityMedium, domain.SeverityHigh} {
-			if _, _, err := s.ManageIncident(ctx, inc, store.IncidentChange{Severity: &sev}, "ana"); err != nil {
+			if _, _, err := s.ManageIncident(ctx, inc, records.IncidentChange{Severity: &sev}, "ana"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -102,7 +103,7 @@ func TestNotificationClaimsLeaseAndOutcomes(t *testing.T) {
 		t0 := time.Now().UTC().Truncate(time.Millisecond).Add(time.Millisecond) // PostgreSQL keeps microseconds
 		claim := func(token string, at time.Time, limit int, skip ...string) []domain.Notification {
 			t.Helper()
-			got, err := s.ClaimNotifications(ctx, store.NotificationClaim{Token: token, Now: at, Lease: time.Minute, Limit: limit, SkipChannels: skip})
+			got, err := s.ClaimNotifications(ctx, records.NotificationClaim{Token: token, Now: at, Lease: time.Minute, Limit: limit, SkipChannels: skip})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,23 +126,23 @@ func TestNotificationClaimsLeaseAndOutcomes(t *testing.T) {
 		if len(c) != 2 || c[0].Attempts != 2 {
 			t.Fatalf("after the lease, claim C: %+v; want A's two rows at attempt 2", c)
 		}
-		ok, err := s.FinishNotification(ctx, a[0].ID, "A", store.NotificationOutcome{Status: domain.NotificationSent, At: t0})
+		ok, err := s.FinishNotification(ctx, a[0].ID, "A", records.NotificationOutcome{Status: domain.NotificationSent, At: t0})
 		if err != nil || ok {
 			t.Fatalf("A finishing a row C took: %v, %v; want refused", ok, err)
 		}
 		sentAt := t0.Add(2 * time.Minute)
-		if ok, err := s.FinishNotification(ctx, c[0].ID, "C", store.NotificationOutcome{Status: domain.NotificationSent, At: sentAt}); err != nil || !ok {
+		if ok, err := s.FinishNotification(ctx, c[0].ID, "C", records.NotificationOutcome{Status: domain.NotificationSent, At: sentAt}); err != nil || !ok {
 			t.Fatalf("C finishing: %v, %v", ok, err)
 		}
 		next := t0.Add(10 * time.Minute)
-		if ok, err := s.FinishNotification(ctx, c[1].ID, "C", store.NotificationOutcome{Status: domain.NotificationQueued,
+		if ok, err := s.FinishNotification(ctx, c[1].ID, "C", records.NotificationOutcome{Status: domain.NotificationQueued,
 			At: sentAt, Next: next, Error: "HTTP 500", Uncount: true}); err != nil || !ok {
 			t.Fatalf("C retrying: %v, %v", ok, err)
 		}
-		if ok, _ := s.FinishNotification(ctx, c[0].ID, "C", store.NotificationOutcome{Status: domain.NotificationFailed, At: sentAt}); ok {
+		if ok, _ := s.FinishNotification(ctx, c[0].ID, "C", records.NotificationOutcome{Status: domain.NotificationFailed, At: sentAt}); ok {
 			t.Error("a finished row took a second outcome")
 		}
-		page, err := s.QueryNotifications(ctx, store.NotificationQuery{})
+		page, err := s.QueryNotifications(ctx, records.NotificationQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +204,7 @@ func claimAllOnce(t *testing.T, a, b *store.Store) {
 			defer wg.Done()
 			token := fmt.Sprintf("w%d", w)
 			for {
-				got, err := stores[w%2].ClaimNotifications(context.Background(), store.NotificationClaim{Token: token, Now: now,
+				got, err := stores[w%2].ClaimNotifications(context.Background(), records.NotificationClaim{Token: token, Now: now,
 					Lease: time.Hour, Limit: 7})
 				if err != nil {
 					t.Error(err)
@@ -276,16 +277,16 @@ func TestWaitingActionsAndHistory(t *testing.T) {
 			t.Errorf("another rule still sees act0: got %v", got)
 		}
 
-		page, err := s.QueryNotifications(ctx, store.NotificationQuery{Channels: []string{"teams"}})
+		page, err := s.QueryNotifications(ctx, records.NotificationQuery{Channels: []string{"teams"}})
 		if err != nil || page.Total != 1 || len(page.Value) != 1 || page.Value[0].Channel != "teams" || *page.Value[0].IncidentID != id {
 			t.Fatalf("channel filter: %+v, %v", page, err)
 		}
-		page, err = s.QueryNotifications(ctx, store.NotificationQuery{Statuses: []domain.NotificationStatus{domain.NotificationQueued},
+		page, err = s.QueryNotifications(ctx, records.NotificationQuery{Statuses: []domain.NotificationStatus{domain.NotificationQueued},
 			IncidentID: id, Limit: 1, Offset: 1})
 		if err != nil || page.Total != 2 || len(page.Value) != 1 || page.Value[0].Channel != "mail" {
 			t.Fatalf("second page of the incident's queued messages: %+v, %v", page, err)
 		}
-		if page, err := s.QueryNotifications(ctx, store.NotificationQuery{Statuses: []domain.NotificationStatus{domain.NotificationSent}}); err != nil || page.Total != 0 {
+		if page, err := s.QueryNotifications(ctx, records.NotificationQuery{Statuses: []domain.NotificationStatus{domain.NotificationSent}}); err != nil || page.Total != 0 {
 			t.Errorf("sent filter: %+v, %v", page, err)
 		}
 	})

@@ -11,49 +11,21 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
+	"github.com/airsoc/air/internal/records"
 )
-
-// Prevalence is how widely AIR's own store has seen an observable: the
-// entities that carry it, and the alerts, incidents, devices and users
-// those entities appeared with.
-type Prevalence struct {
-	Kind  intel.Kind `json:"kind"`
-	Value string     `json:"value"`
-	// Entities are the keys that carry the value: the file keyed by it (or
-	// whose other hashes include it), the IP, the URL, or for a domain the
-	// URLs on it and its subdomains.
-	Entities  []domain.EntityKey `json:"entities"`
-	Alerts    int                `json:"alerts"`
-	Incidents int                `json:"incidents"`
-	Devices   int                `json:"devices"`
-	Users     int                `json:"users"`
-	// DeviceKeys and IncidentIDs list up to PrevalenceListMax of them, so
-	// that an investigation can find the same file on another device.
-	DeviceKeys  []domain.EntityKey `json:"deviceKeys"`
-	IncidentIDs []int64            `json:"incidentIds"`
-	FirstSeen   *time.Time         `json:"firstSeen,omitempty"`
-	LastSeen    *time.Time         `json:"lastSeen,omitempty"`
-	// Truncated says the value is carried by more than PrevalenceListMax
-	// entities (a popular domain) and only that many were counted.
-	Truncated bool `json:"truncated,omitempty"`
-}
-
-// PrevalenceListMax bounds the entities, device keys and incident ids a
-// Prevalence reads and lists.
-const PrevalenceListMax = 500
 
 // Prevalence counts how many devices, users, alerts and incidents have
 // seen a value of a kind (file hash, ip, domain, url; normalised as
 // intel.Normalize does), with the first and last time its entities were
 // seen. A value never seen answers zero counts, not an error.
-func (s *Store) Prevalence(ctx context.Context, kind intel.Kind, value string) (*Prevalence, error) {
-	p := &Prevalence{Kind: kind, Value: value, Entities: []domain.EntityKey{}, DeviceKeys: []domain.EntityKey{}, IncidentIDs: []int64{}}
+func (s *Store) Prevalence(ctx context.Context, kind intel.Kind, value string) (*records.Prevalence, error) {
+	p := &records.Prevalence{Kind: kind, Value: value, Entities: []domain.EntityKey{}, DeviceKeys: []domain.EntityKey{}, IncidentIDs: []int64{}}
 	ents, err := s.prevalenceEntities(ctx, kind, value)
 	if err != nil {
 		return nil, fmt.Errorf("prevalence of %s %s: %w", kind, value, err)
 	}
-	if len(ents) > PrevalenceListMax {
-		ents, p.Truncated = ents[:PrevalenceListMax], true
+	if len(ents) > records.PrevalenceListMax {
+		ents, p.Truncated = ents[:records.PrevalenceListMax], true
 	}
 	if len(ents) == 0 {
 		return p, nil
@@ -116,7 +88,7 @@ func (s *Store) prevalenceEntities(ctx context.Context, kind intel.Kind, value s
 	}
 	var ents []seenEntity
 	if err := s.db.SelectContext(ctx, &ents, s.db.Rebind(`SELECT key, first_seen, last_seen FROM entities WHERE `+q+
-		` ORDER BY key LIMIT `+fmt.Sprint(PrevalenceListMax+1)), args...); err != nil {
+		` ORDER BY key LIMIT `+fmt.Sprint(records.PrevalenceListMax+1)), args...); err != nil {
 		return nil, err
 	}
 	if kind == intel.KindDomain {
@@ -162,7 +134,7 @@ func urlOnDomain(key, d string) bool {
 // entities for the kind) the planner could start from every device and
 // user, or read all of alert_entities (4 to 75 ms with 5,000 alerts);
 // PostgreSQL reads an ARRAY(subquery) first, as a value.
-func (s *Store) prevalenceCounts(ctx context.Context, p *Prevalence) error {
+func (s *Store) prevalenceCounts(ctx context.Context, p *records.Prevalence) error {
 	alerts := `IN (SELECT alert_id FROM alert_entities WHERE entity_key IN (?))`
 	if s.dialect == Postgres {
 		alerts = `= ANY(ARRAY(SELECT alert_id FROM alert_entities WHERE entity_key IN (?)))`
@@ -191,12 +163,12 @@ func (s *Store) prevalenceCounts(ctx context.Context, p *Prevalence) error {
 			p.Alerts = int(r.N)
 		case r.What == "incident":
 			p.Incidents++
-			if len(p.IncidentIDs) < PrevalenceListMax {
+			if len(p.IncidentIDs) < records.PrevalenceListMax {
 				p.IncidentIDs = append(p.IncidentIDs, r.N)
 			}
 		case strings.HasPrefix(string(r.Entity), string(domain.KindDevice)+":"):
 			p.Devices++
-			if len(p.DeviceKeys) < PrevalenceListMax {
+			if len(p.DeviceKeys) < records.PrevalenceListMax {
 				p.DeviceKeys = append(p.DeviceKeys, r.Entity)
 			}
 		default:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/events"
+	"github.com/airsoc/air/internal/records"
 )
 
 // RecordQuestion inserts the question unless a row with its id exists, and
@@ -37,7 +38,7 @@ func (s *Store) RecordQuestion(ctx context.Context, q *domain.Question) (*domain
 			return fmt.Errorf("insert: %w", err)
 		}
 		out, inserted = *c, true
-		return appendAudit(ctx, tx, AuditEntry{At: c.CreatedAt, Actor: "system:playbook:" + c.Playbook, Verb: "question.asked",
+		return appendAudit(ctx, tx, records.AuditEntry{At: c.CreatedAt, Actor: "system:playbook:" + c.Playbook, Verb: "question.asked",
 			Object: "question:" + c.ID, IncidentID: &c.IncidentID, After: askedLine(c)})
 	})
 	if err != nil {
@@ -99,7 +100,7 @@ func (s *Store) UpdateQuestion(ctx context.Context, q *domain.Question) error {
 		if c.ClosedAt != nil {
 			at = *c.ClosedAt
 		}
-		return appendAudit(ctx, tx, AuditEntry{At: at, Actor: actor, Verb: "question.status", Object: "question:" + c.ID,
+		return appendAudit(ctx, tx, records.AuditEntry{At: at, Actor: actor, Verb: "question.status", Object: "question:" + c.ID,
 			IncidentID: &cur.IncidentID, Before: string(cur.Status), After: after})
 	})
 	if err != nil {
@@ -136,38 +137,9 @@ func (s *Store) GetQuestion(ctx context.Context, id string) (*domain.Question, e
 	return &q, nil
 }
 
-// QuestionQuery selects questions: filters combine with AND, values inside
-// one with OR. The zero value lists every question, newest first, 100 at a
-// time.
-type QuestionQuery struct {
-	Statuses    []domain.QuestionStatus
-	Audiences   []domain.Audience
-	IncidentIDs []int64
-	// Scope limits the answer to the incidents a principal scoped to these
-	// device groups sees; empty means unscoped.
-	Scope []string
-	// Limit caps the page (0 means 100); Offset skips rows.
-	Limit, Offset int
-}
-
-// QuestionRow is a question with its incident's name.
-type QuestionRow struct {
-	domain.Question
-	IncidentName string `json:"incidentName" db:"incident_name"`
-}
-
-// QuestionPage is one page of a query's answer and the count of all
-// matches.
-type QuestionPage struct {
-	Value  []QuestionRow `json:"value"`
-	Total  int           `json:"total"`
-	Limit  int           `json:"limit"`
-	Offset int           `json:"offset"`
-}
-
 // QueryQuestions returns the page of questions the query selects, newest
 // first.
-func (s *Store) QueryQuestions(ctx context.Context, q QuestionQuery) (*QuestionPage, error) {
+func (s *Store) QueryQuestions(ctx context.Context, q records.QuestionQuery) (*records.QuestionPage, error) {
 	conds := []string{"1 = 1"}
 	var args []any
 	in := func(col string, vals []any) { whereIn(&conds, &args, col, vals) }
@@ -185,7 +157,7 @@ func (s *Store) QueryQuestions(ctx context.Context, q QuestionQuery) (*QuestionP
 	if q.Offset < 0 {
 		return nil, domain.Invalid("offset", "want 0 or more, got %d", q.Offset)
 	}
-	page := &QuestionPage{Value: []QuestionRow{}, Limit: limit, Offset: q.Offset}
+	page := &records.QuestionPage{Value: []records.QuestionRow{}, Limit: limit, Offset: q.Offset}
 	from := ` FROM questions q JOIN incidents i ON i.id = q.incident_id WHERE ` + strings.Join(conds, " AND ")
 	if err := s.db.GetContext(ctx, &page.Total, s.db.Rebind(`SELECT COUNT(*)`+from), args...); err != nil {
 		return nil, fmt.Errorf("count questions: %w", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -40,7 +41,7 @@ func TestQuestionsRecordAnswerAndList(t *testing.T) {
 			t.Errorf("second record: %+v, %v; want the first kept", got, err)
 		}
 
-		page, err := s.QueryQuestions(ctx, store.QuestionQuery{Statuses: []domain.QuestionStatus{domain.QuestionOpen}})
+		page, err := s.QueryQuestions(ctx, records.QuestionQuery{Statuses: []domain.QuestionStatus{domain.QuestionOpen}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +53,7 @@ func TestQuestionsRecordAnswerAndList(t *testing.T) {
 			scope []string
 			want  int
 		}{{"in scope", []string{"workstations"}, 1}, {"out of scope", []string{"Servers"}, 0}} {
-			page, err := s.QueryQuestions(ctx, store.QuestionQuery{Scope: c.scope})
+			page, err := s.QueryQuestions(ctx, records.QuestionQuery{Scope: c.scope})
 			if err != nil || page.Total != c.want {
 				t.Errorf("%s: %d questions (%v), want %d", c.name, page.Total, err, c.want)
 			}
@@ -72,7 +73,7 @@ func TestQuestionsRecordAnswerAndList(t *testing.T) {
 			got.ClosedAt == nil || !got.ClosedAt.Equal(closed) || got.Reminders != 1 {
 			t.Errorf("answered question read back as %+v", got)
 		}
-		page, err = s.QueryQuestions(ctx, store.QuestionQuery{Statuses: []domain.QuestionStatus{domain.QuestionOpen}})
+		page, err = s.QueryQuestions(ctx, records.QuestionQuery{Statuses: []domain.QuestionStatus{domain.QuestionOpen}})
 		if err != nil || page.Total != 0 {
 			t.Errorf("open questions after the answer: %d, %v", page.Total, err)
 		}

@@ -4,97 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
-
-// IncidentQuery selects incidents for the queue (SPEC §3): filters combine
-// with AND, the values inside one filter with OR. The zero value lists
-// every incident, last updated first, 50 at a time; the queue's defaults
-// (open, high to low severity, last week) are api.ParseIncidentQuery's.
-type IncidentQuery struct {
-	Statuses   []domain.IncidentStatus
-	Severities []domain.Severity
-	// AssignedTo matches the assignee exactly; "" matches unassigned.
-	AssignedTo []string
-	// Tags match custom or system tags.
-	Tags                                         []string
-	ServiceSources, DetectionSources, Categories []string
-	// Classifications and Determinations take canonical names
-	// (domain.CanonicalDetermination resolves aliases).
-	Classifications, Determinations []string
-	InvestigationStates             []domain.InvestigationState
-	// DeviceGroups keeps incidents with a device in one of these groups.
-	DeviceGroups []string
-	// Entity keeps incidents with this entity: its key (device:ws-042) or
-	// its name, without regard to case.
-	Entity string
-	// EntityKeys keeps incidents with any of these entities, by exact key
-	// (the entity page: an entity and its aliases).
-	EntityKeys []domain.EntityKey
-	// MultipleServiceSources, when set, keeps incidents whose alerts came
-	// from more than one service source (true) or from one at most (false).
-	MultipleServiceSources *bool
-	// Since and Until bound lastUpdateDateTime (inclusive, exclusive); zero
-	// means unbounded.
-	Since, Until time.Time
-	// Search matches the incident's name (substring), its id (exactly), or
-	// an impacted asset (a name starting with it, or an entity key), all
-	// without regard to case.
-	Search string
-	// Sort is a column's JSON name from SortableIncidentColumns, "-" first
-	// for descending; "" means "-lastUpdateDateTime". The id breaks ties in
-	// the same direction, so that pages never overlap.
-	Sort string
-	// Offset skips rows; Limit caps the page: 0 means 50, at most 1000
-	// (EachIncident: 0 means every row).
-	Offset, Limit int
-	// Scope limits the answer to a principal's device groups (the rule of
-	// DeviceGroups), in SQL, before the limit; nil means unscoped.
-	Scope []string
-}
-
-// Paging limits of QueryIncidents.
-const (
-	DefaultIncidentPage = 50
-	MaxIncidentPage     = 1000
-)
-
-// IncidentRow is an incident as the queue shows it: the incident and what
-// AIR derived from its alerts (the JSON names of Derived).
-type IncidentRow struct {
-	domain.Incident
-	PriorityScore    int                `json:"priorityScore"`
-	PriorityFactors  []correlate.Factor `json:"priorityFactors"`
-	ServiceSources   []string           `json:"serviceSources"`
-	DetectionSources []string           `json:"detectionSources"`
-	Categories       []string           `json:"categories"`
-	MitreTechniques  []string           `json:"mitreTechniques"`
-	ImpactedAssets   ImpactedAssets     `json:"impactedAssets"`
-	ActiveAlerts     int                `json:"activeAlertCount"`
-	SystemTags       []string           `json:"systemTags"`
-}
-
-// IncidentPage is one page of the queue and the count of every match.
-type IncidentPage struct {
-	Value  []IncidentRow `json:"value"`
-	Total  int           `json:"total"`
-	Offset int           `json:"offset"`
-	Limit  int           `json:"limit"`
-}
 
 // severityRankSQL orders severities by rank, not by name; migration 0007
 // indexes the same expression.
 const severityRankSQL = `(CASE i.severity WHEN 'high' THEN 4 WHEN 'medium' THEN 3 WHEN 'low' THEN 2 WHEN 'informational' THEN 1 ELSE 0 END)`
 
-// incidentSortSQL maps the queue's sort keys (JSON names) to SQL.
+// incidentSortSQL maps the queue's sort keys
+// (records.SortableIncidentColumns) to SQL.
 var incidentSortSQL = map[string]string{
 	"id":                    "i.id",
 	"displayName":           "i.display_name",
@@ -110,16 +34,6 @@ var incidentSortSQL = map[string]string{
 	"classification":        "i.classification",
 	"determination":         "i.determination",
 	"investigationState":    "i.investigation_state",
-}
-
-// SortableIncidentColumns lists the queue's sort keys, sorted.
-func SortableIncidentColumns() []string {
-	out := make([]string, 0, len(incidentSortSQL))
-	for k := range incidentSortSQL {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // incidentColumns are the incidents columns domain.Incident holds, named
@@ -148,12 +62,12 @@ type queueRow struct {
 	Sum summary `db:"q"`
 }
 
-func (r *queueRow) row() (IncidentRow, error) {
+func (r *queueRow) row() (records.IncidentRow, error) {
 	d, err := r.Sum.derived(r.ID)
 	if err != nil {
-		return IncidentRow{}, err
+		return records.IncidentRow{}, err
 	}
-	out := IncidentRow{Incident: r.Incident, PriorityScore: d.PriorityScore, PriorityFactors: d.PriorityFactors,
+	out := records.IncidentRow{Incident: r.Incident, PriorityScore: d.PriorityScore, PriorityFactors: d.PriorityFactors,
 		ServiceSources: d.ServiceSources, DetectionSources: d.DetectionSources, Categories: d.Categories,
 		MitreTechniques: d.MitreTechniques, ImpactedAssets: d.ImpactedAssets, ActiveAlerts: d.ActiveAlerts,
 		SystemTags: d.SystemTags}
@@ -165,19 +79,19 @@ func (r *queueRow) row() (IncidentRow, error) {
 
 // QueryIncidents returns the page of the queue the query selects and the
 // count of every match. Filters, scope, sort and paging all run in SQL.
-func (s *Store) QueryIncidents(ctx context.Context, q IncidentQuery) (*IncidentPage, error) {
+func (s *Store) QueryIncidents(ctx context.Context, q records.IncidentQuery) (*records.IncidentPage, error) {
 	limit := q.Limit
 	switch {
 	case limit == 0:
-		limit = DefaultIncidentPage
-	case limit < 0 || limit > MaxIncidentPage:
-		return nil, domain.Invalid("limit", "want from 1 to %d, got %d", MaxIncidentPage, limit)
+		limit = records.DefaultIncidentPage
+	case limit < 0 || limit > records.MaxIncidentPage:
+		return nil, domain.Invalid("limit", "want from 1 to %d, got %d", records.MaxIncidentPage, limit)
 	}
 	where, args, order, err := s.incidentSQL(q)
 	if err != nil {
 		return nil, err
 	}
-	page := &IncidentPage{Value: []IncidentRow{}, Offset: q.Offset, Limit: limit}
+	page := &records.IncidentPage{Value: []records.IncidentRow{}, Offset: q.Offset, Limit: limit}
 	if err := s.db.GetContext(ctx, &page.Total, s.db.Rebind(`SELECT COUNT(*)`+queueFrom+where), args...); err != nil {
 		return nil, fmt.Errorf("count incidents: %w", err)
 	}
@@ -205,7 +119,7 @@ func (s *Store) QueryIncidents(ctx context.Context, q IncidentQuery) (*IncidentP
 // EachIncident calls fn with every incident the query selects, in its
 // order, streaming from the database (for CSV export): Limit 0 means every
 // row. fn's error stops the walk and is returned.
-func (s *Store) EachIncident(ctx context.Context, q IncidentQuery, fn func(*IncidentRow) error) error {
+func (s *Store) EachIncident(ctx context.Context, q records.IncidentQuery, fn func(*records.IncidentRow) error) error {
 	if q.Limit < 0 {
 		return domain.Invalid("limit", "want 0 or more, got %d", q.Limit)
 	}
@@ -253,7 +167,7 @@ func jsonElem(v string) string {
 }
 
 // incidentSQL builds the WHERE and ORDER BY clauses of a queue query.
-func (s *Store) incidentSQL(q IncidentQuery) (where string, args []any, order string, err error) {
+func (s *Store) incidentSQL(q records.IncidentQuery) (where string, args []any, order string, err error) {
 	if q.Offset < 0 {
 		return "", nil, "", domain.Invalid("offset", "want 0 or more, got %d", q.Offset)
 	}
@@ -364,7 +278,7 @@ func (s *Store) incidentSQL(q IncidentQuery) (where string, args []any, order st
 	col, ok := incidentSortSQL[key]
 	if !ok {
 		return "", nil, "", domain.Invalid("sort", "cannot sort by %q; want one of %s (prefix - for descending)",
-			key, strings.Join(SortableIncidentColumns(), ", "))
+			key, strings.Join(records.SortableIncidentColumns(), ", "))
 	}
 	dir := "ASC"
 	if desc {
@@ -395,14 +309,14 @@ func (s *Store) getIncidentTx(ctx context.Context, tx *sqlx.Tx, id int64, lock b
 // ExplainIncidentQuery returns the database's plan of a queue query's count
 // and page (EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite),
 // for `starter bench queue --explain` and for choosing indexes.
-func (s *Store) ExplainIncidentQuery(ctx context.Context, q IncidentQuery) (string, error) {
+func (s *Store) ExplainIncidentQuery(ctx context.Context, q records.IncidentQuery) (string, error) {
 	where, args, order, err := s.incidentSQL(q)
 	if err != nil {
 		return "", err
 	}
 	limit := q.Limit
 	if limit == 0 {
-		limit = DefaultIncidentPage
+		limit = records.DefaultIncidentPage
 	}
 	prefix := `EXPLAIN (ANALYZE, BUFFERS) `
 	if s.dialect == SQLite {

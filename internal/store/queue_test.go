@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -52,16 +53,16 @@ func seedQueue(t *testing.T, s *store.Store) queueFixture {
 			}
 		}
 	}
-	manage := func(id int64, ch store.IncidentChange) {
+	manage := func(id int64, ch records.IncidentChange) {
 		t.Helper()
 		if _, _, err := s.ManageIncident(ctx, id, ch, "ana"); err != nil {
 			t.Fatalf("manage %d: %v", id, err)
 		}
 	}
-	manage(f.a, store.IncidentChange{AssignedTo: ptr("ana"), AddTags: []string{"vip"}, Classification: ptr("truePositive"),
+	manage(f.a, records.IncidentChange{AssignedTo: ptr("ana"), AddTags: []string{"vip"}, Classification: ptr("truePositive"),
 		Determination: ptr("malware")})
-	manage(f.b, store.IncidentChange{Status: ptr(domain.IncidentInProgress)})
-	manage(f.d, store.IncidentChange{Status: ptr(domain.IncidentResolved)})
+	manage(f.b, records.IncidentChange{Status: ptr(domain.IncidentInProgress)})
+	manage(f.d, records.IncidentChange{Status: ptr(domain.IncidentResolved)})
 	if err := s.SetInvestigationState(ctx, f.b, domain.InvestigationRunning); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func seedQueue(t *testing.T, s *store.Store) queueFixture {
 
 func ptr[T any](v T) *T { return &v }
 
-func ids(p *store.IncidentPage) []int64 {
+func ids(p *records.IncidentPage) []int64 {
 	out := []int64{}
 	for _, r := range p.Value {
 		out = append(out, r.ID)
@@ -85,41 +86,41 @@ func TestQueryIncidentsFilters(t *testing.T) {
 		now := time.Now()
 		for _, tc := range []struct {
 			name string
-			q    store.IncidentQuery
+			q    records.IncidentQuery
 			want []int64
 		}{
-			{"everything", store.IncidentQuery{}, []int64{f.a, f.b, f.c, f.d}},
-			{"status", store.IncidentQuery{Statuses: []domain.IncidentStatus{domain.IncidentActive}}, []int64{f.a, f.c}},
-			{"statuses", store.IncidentQuery{Statuses: []domain.IncidentStatus{domain.IncidentInProgress, domain.IncidentResolved}}, []int64{f.b, f.d}},
-			{"severity", store.IncidentQuery{Severities: []domain.Severity{domain.SeverityHigh, domain.SeverityMedium}}, []int64{f.a, f.b}},
-			{"assigned", store.IncidentQuery{AssignedTo: []string{"ana"}}, []int64{f.a}},
-			{"unassigned", store.IncidentQuery{AssignedTo: []string{""}}, []int64{f.b, f.c, f.d}},
-			{"tag", store.IncidentQuery{Tags: []string{"vip", "nope"}}, []int64{f.a}},
-			{"tag is a whole element", store.IncidentQuery{Tags: []string{"vi"}}, []int64{}},
-			{"service source", store.IncidentQuery{ServiceSources: []string{"microsoftDefenderForOffice365"}}, []int64{f.c}},
-			{"detection source", store.IncidentQuery{DetectionSources: []string{"antivirus"}}, []int64{f.b}},
-			{"category", store.IncidentQuery{Categories: []string{"CredentialAccess"}}, []int64{f.a}},
-			{"category is exact on both databases", store.IncidentQuery{Categories: []string{"credentialaccess"}}, []int64{}},
-			{"tag is exact on both databases", store.IncidentQuery{Tags: []string{"VIP"}}, []int64{}},
-			{"classification", store.IncidentQuery{Classifications: []string{"truePositive"}}, []int64{f.a}},
-			{"determination", store.IncidentQuery{Determinations: []string{"malware", "phishing"}}, []int64{f.a}},
-			{"investigation state", store.IncidentQuery{InvestigationStates: []domain.InvestigationState{domain.InvestigationRunning}}, []int64{f.b}},
-			{"device group, any case", store.IncidentQuery{DeviceGroups: []string{"SERVERS"}}, []int64{f.b}},
-			{"entity by key", store.IncidentQuery{Entity: "device:ws-a"}, []int64{f.a}},
-			{"entity by name, any case", store.IncidentQuery{Entity: "WS-D"}, []int64{f.d}},
-			{"multiple service sources", store.IncidentQuery{MultipleServiceSources: ptr(true)}, []int64{f.c}},
-			{"one service source", store.IncidentQuery{MultipleServiceSources: ptr(false)}, []int64{f.a, f.b, f.d}},
-			{"since the future", store.IncidentQuery{Since: now.Add(time.Hour)}, []int64{}},
-			{"until the past", store.IncidentQuery{Until: now.Add(-time.Hour)}, []int64{}},
-			{"last hour", store.IncidentQuery{Since: now.Add(-time.Hour), Until: now.Add(time.Hour)}, []int64{f.a, f.b, f.c, f.d}},
-			{"search name", store.IncidentQuery{Search: "lsass MEMORY"}, []int64{f.a}},
-			{"search id", store.IncidentQuery{Search: fmt.Sprint(f.c)}, []int64{f.c}},
-			{"search #id", store.IncidentQuery{Search: fmt.Sprintf("#%d", f.b)}, []int64{f.b}},
-			{"search asset prefix", store.IncidentQuery{Search: "SRV"}, []int64{f.b}},
-			{"search user", store.IncidentQuery{Search: "carol@"}, []int64{f.c}},
-			{"search entity key", store.IncidentQuery{Search: "device:ws-d"}, []int64{f.d}},
-			{"search wildcard is literal", store.IncidentQuery{Search: "%"}, []int64{}},
-			{"combined", store.IncidentQuery{Statuses: []domain.IncidentStatus{domain.IncidentActive, domain.IncidentInProgress},
+			{"everything", records.IncidentQuery{}, []int64{f.a, f.b, f.c, f.d}},
+			{"status", records.IncidentQuery{Statuses: []domain.IncidentStatus{domain.IncidentActive}}, []int64{f.a, f.c}},
+			{"statuses", records.IncidentQuery{Statuses: []domain.IncidentStatus{domain.IncidentInProgress, domain.IncidentResolved}}, []int64{f.b, f.d}},
+			{"severity", records.IncidentQuery{Severities: []domain.Severity{domain.SeverityHigh, domain.SeverityMedium}}, []int64{f.a, f.b}},
+			{"assigned", records.IncidentQuery{AssignedTo: []string{"ana"}}, []int64{f.a}},
+			{"unassigned", records.IncidentQuery{AssignedTo: []string{""}}, []int64{f.b, f.c, f.d}},
+			{"tag", records.IncidentQuery{Tags: []string{"vip", "nope"}}, []int64{f.a}},
+			{"tag is a whole element", records.IncidentQuery{Tags: []string{"vi"}}, []int64{}},
+			{"service source", records.IncidentQuery{ServiceSources: []string{"microsoftDefenderForOffice365"}}, []int64{f.c}},
+			{"detection source", records.IncidentQuery{DetectionSources: []string{"antivirus"}}, []int64{f.b}},
+			{"category", records.IncidentQuery{Categories: []string{"CredentialAccess"}}, []int64{f.a}},
+			{"category is exact on both databases", records.IncidentQuery{Categories: []string{"credentialaccess"}}, []int64{}},
+			{"tag is exact on both databases", records.IncidentQuery{Tags: []string{"VIP"}}, []int64{}},
+			{"classification", records.IncidentQuery{Classifications: []string{"truePositive"}}, []int64{f.a}},
+			{"determination", records.IncidentQuery{Determinations: []string{"malware", "phishing"}}, []int64{f.a}},
+			{"investigation state", records.IncidentQuery{InvestigationStates: []domain.InvestigationState{domain.InvestigationRunning}}, []int64{f.b}},
+			{"device group, any case", records.IncidentQuery{DeviceGroups: []string{"SERVERS"}}, []int64{f.b}},
+			{"entity by key", records.IncidentQuery{Entity: "device:ws-a"}, []int64{f.a}},
+			{"entity by name, any case", records.IncidentQuery{Entity: "WS-D"}, []int64{f.d}},
+			{"multiple service sources", records.IncidentQuery{MultipleServiceSources: ptr(true)}, []int64{f.c}},
+			{"one service source", records.IncidentQuery{MultipleServiceSources: ptr(false)}, []int64{f.a, f.b, f.d}},
+			{"since the future", records.IncidentQuery{Since: now.Add(time.Hour)}, []int64{}},
+			{"until the past", records.IncidentQuery{Until: now.Add(-time.Hour)}, []int64{}},
+			{"last hour", records.IncidentQuery{Since: now.Add(-time.Hour), Until: now.Add(time.Hour)}, []int64{f.a, f.b, f.c, f.d}},
+			{"search name", records.IncidentQuery{Search: "lsass MEMORY"}, []int64{f.a}},
+			{"search id", records.IncidentQuery{Search: fmt.Sprint(f.c)}, []int64{f.c}},
+			{"search #id", records.IncidentQuery{Search: fmt.Sprintf("#%d", f.b)}, []int64{f.b}},
+			{"search asset prefix", records.IncidentQuery{Search: "SRV"}, []int64{f.b}},
+			{"search user", records.IncidentQuery{Search: "carol@"}, []int64{f.c}},
+			{"search entity key", records.IncidentQuery{Search: "device:ws-d"}, []int64{f.d}},
+			{"search wildcard is literal", records.IncidentQuery{Search: "%"}, []int64{}},
+			{"combined", records.IncidentQuery{Statuses: []domain.IncidentStatus{domain.IncidentActive, domain.IncidentInProgress},
 				DeviceGroups: []string{"Workstations", "Servers"}}, []int64{f.a, f.b}},
 		} {
 			tc.q.Sort = "id"
@@ -139,7 +140,7 @@ func TestQueryIncidentsSortPageScope(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		f := seedQueue(t, s)
-		q := func(q store.IncidentQuery) *store.IncidentPage {
+		q := func(q records.IncidentQuery) *records.IncidentPage {
 			t.Helper()
 			p, err := s.QueryIncidents(ctx, q)
 			if err != nil {
@@ -159,12 +160,12 @@ func TestQueryIncidentsSortPageScope(t *testing.T) {
 			{"assignedTo", []int64{f.b, f.c, f.d, f.a}},
 			{"status", []int64{f.a, f.c, f.b, f.d}}, // active < inProgress < resolved
 		} {
-			if got := ids(q(store.IncidentQuery{Sort: tc.sort})); !slices.Equal(got, tc.want) {
+			if got := ids(q(records.IncidentQuery{Sort: tc.sort})); !slices.Equal(got, tc.want) {
 				t.Errorf("sort %s: got %v, want %v", tc.sort, got, tc.want)
 			}
 		}
 		// Priority: non-increasing scores, and the scores are the derived ones.
-		p := q(store.IncidentQuery{Sort: "-priorityScore"})
+		p := q(records.IncidentQuery{Sort: "-priorityScore"})
 		for i, r := range p.Value {
 			d, err := s.IncidentDerived(ctx, r.ID)
 			if err != nil {
@@ -182,38 +183,38 @@ func TestQueryIncidentsSortPageScope(t *testing.T) {
 			t.Errorf("fixture scores all equal (%d): the sort is not tested", p.Value[0].PriorityScore)
 		}
 		// The row carries the derived fields.
-		a := q(store.IncidentQuery{Search: "ws-a"}).Value
+		a := q(records.IncidentQuery{Search: "ws-a"}).Value
 		if len(a) != 1 || !slices.Equal(a[0].ImpactedAssets.Devices, []string{"ws-a"}) || a[0].ImpactedAssets.UserCount != 1 ||
 			!slices.Equal(a[0].Categories, []string{"CredentialAccess"}) || a[0].ActiveAlerts != 1 || a[0].AssignedTo != "ana" {
 			t.Errorf("row of a: %+v", a)
 		}
 
 		// Paging.
-		p1 := q(store.IncidentQuery{Sort: "id", Limit: 3})
-		p2 := q(store.IncidentQuery{Sort: "id", Limit: 3, Offset: 3})
-		p3 := q(store.IncidentQuery{Sort: "id", Limit: 3, Offset: 4})
+		p1 := q(records.IncidentQuery{Sort: "id", Limit: 3})
+		p2 := q(records.IncidentQuery{Sort: "id", Limit: 3, Offset: 3})
+		p3 := q(records.IncidentQuery{Sort: "id", Limit: 3, Offset: 4})
 		if !slices.Equal(ids(p1), []int64{f.a, f.b, f.c}) || !slices.Equal(ids(p2), []int64{f.d}) || len(p3.Value) != 0 ||
 			p1.Total != 4 || p2.Total != 4 || p3.Total != 4 || p1.Limit != 3 || p2.Offset != 3 {
 			t.Errorf("pages: %v %v %v, totals %d %d %d", ids(p1), ids(p2), ids(p3), p1.Total, p2.Total, p3.Total)
 		}
-		if d := q(store.IncidentQuery{}); d.Limit != store.DefaultIncidentPage {
-			t.Errorf("default limit %d, want %d", d.Limit, store.DefaultIncidentPage)
+		if d := q(records.IncidentQuery{}); d.Limit != records.DefaultIncidentPage {
+			t.Errorf("default limit %d, want %d", d.Limit, records.DefaultIncidentPage)
 		}
 
 		// Scope applies before the limit: the one Servers incident is found
 		// although three others were updated later.
-		sc := q(store.IncidentQuery{Sort: "id", Limit: 1, Scope: []string{"servers"}})
+		sc := q(records.IncidentQuery{Sort: "id", Limit: 1, Scope: []string{"servers"}})
 		if !slices.Equal(ids(sc), []int64{f.b}) || sc.Total != 1 {
 			t.Errorf("scoped to Servers, limit 1: %v (total %d), want [%d]", ids(sc), sc.Total, f.b)
 		}
-		if sc := q(store.IncidentQuery{Scope: []string{"Nowhere"}}); sc.Total != 0 {
+		if sc := q(records.IncidentQuery{Scope: []string{"Nowhere"}}); sc.Total != 0 {
 			t.Errorf("scoped to an unknown group: %v", ids(sc))
 		}
 
 		for _, bad := range []struct {
-			q     store.IncidentQuery
+			q     records.IncidentQuery
 			field string
-		}{{store.IncidentQuery{Sort: "nope"}, "sort"}, {store.IncidentQuery{Limit: 1001}, "limit"}, {store.IncidentQuery{Offset: -1}, "offset"}} {
+		}{{records.IncidentQuery{Sort: "nope"}, "sort"}, {records.IncidentQuery{Limit: 1001}, "limit"}, {records.IncidentQuery{Offset: -1}, "offset"}} {
 			_, err := s.QueryIncidents(ctx, bad.q)
 			var de *domain.Error
 			if !errors.As(err, &de) || de.Kind != domain.KindInvalid || de.Field != bad.field {
@@ -223,7 +224,7 @@ func TestQueryIncidentsSortPageScope(t *testing.T) {
 
 		// EachIncident streams every match in order, or the first Limit.
 		var got []int64
-		if err := s.EachIncident(ctx, store.IncidentQuery{Sort: "-id"}, func(r *store.IncidentRow) error {
+		if err := s.EachIncident(ctx, records.IncidentQuery{Sort: "-id"}, func(r *records.IncidentRow) error {
 			got = append(got, r.ID)
 			return nil
 		}); err != nil || !slices.Equal(got, []int64{f.d, f.c, f.b, f.a}) {
@@ -231,7 +232,7 @@ func TestQueryIncidentsSortPageScope(t *testing.T) {
 		}
 		got = nil
 		stop := errors.New("stop")
-		err := s.EachIncident(ctx, store.IncidentQuery{Sort: "id", Limit: 2, Scope: []string{"Workstations"}}, func(r *store.IncidentRow) error {
+		err := s.EachIncident(ctx, records.IncidentQuery{Sort: "id", Limit: 2, Scope: []string{"Workstations"}}, func(r *records.IncidentRow) error {
 			got = append(got, r.ID)
 			if len(got) == 5 {
 				return stop
@@ -244,13 +245,13 @@ func TestQueryIncidentsSortPageScope(t *testing.T) {
 	})
 }
 
-func activityVerbs(t *testing.T, s *store.Store, id int64) map[string]store.AuditEntry {
+func activityVerbs(t *testing.T, s *store.Store, id int64) map[string]records.AuditEntry {
 	t.Helper()
 	log, err := s.IncidentActivity(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]store.AuditEntry{}
+	out := map[string]records.AuditEntry{}
 	for _, e := range log {
 		out[e.Verb] = e
 	}
@@ -264,7 +265,7 @@ func TestManageIncident(t *testing.T) {
 		res := mustIngest(t, s, store.CorrelationRules{}, alertAt("m1", t0, domain.SeverityMedium, groupDevice("ws-m", "Workstations")),
 			alertAt("m2", t0.Add(time.Minute), domain.SeverityLow, groupDevice("ws-m", "Workstations")))
 		id := res[0].IncidentID
-		manage := func(ch store.IncidentChange, actor string) *domain.Incident {
+		manage := func(ch records.IncidentChange, actor string) *domain.Incident {
 			t.Helper()
 			_, after, err := s.ManageIncident(ctx, id, ch, actor)
 			if err != nil {
@@ -277,11 +278,11 @@ func TestManageIncident(t *testing.T) {
 		}
 
 		// Automation changes do not acknowledge; a person's first does.
-		inc := manage(store.IncidentChange{AddTags: []string{"auto"}}, "system:playbook:triage")
+		inc := manage(records.IncidentChange{AddTags: []string{"auto"}}, "system:playbook:triage")
 		if inc.AcknowledgedDateTime != nil || inc.LastModifiedBy != "system:playbook:triage" {
 			t.Errorf("after automation: acknowledged %v, last modified by %q", inc.AcknowledgedDateTime, inc.LastModifiedBy)
 		}
-		inc = manage(store.IncidentChange{DisplayName: ptr("  Ransomware on ws-m "), AssignedTo: ptr("ana"),
+		inc = manage(records.IncidentChange{DisplayName: ptr("  Ransomware on ws-m "), AssignedTo: ptr("ana"),
 			Classification: ptr("truePositive"), Determination: ptr("compromisedUser"), Comment: "looking"}, "ana")
 		if inc.DisplayName != "Ransomware on ws-m" || inc.AssignedTo != "ana" || inc.Determination != "compromisedAccount" ||
 			inc.Classification != "truePositive" || inc.AcknowledgedDateTime == nil || inc.LastModifiedBy != "ana" {
@@ -323,12 +324,12 @@ func TestManageIncident(t *testing.T) {
 		}
 
 		// A tag to remove is trimmed like one to add.
-		if inc := manage(store.IncidentChange{AddTags: []string{"spare"}, RemoveTags: []string{" auto "}}, "ana"); !slices.Equal(inc.CustomTags, domain.StringList{"spare"}) {
+		if inc := manage(records.IncidentChange{AddTags: []string{"spare"}, RemoveTags: []string{" auto "}}, "ana"); !slices.Equal(inc.CustomTags, domain.StringList{"spare"}) {
 			t.Errorf("tags after removing \" auto \": %q, want the removal trimmed like the addition", inc.CustomTags)
 		}
 
 		// Set by hand, name and severity survive ingest.
-		manage(store.IncidentChange{Severity: ptr(domain.SeverityLow)}, "ana")
+		manage(records.IncidentChange{Severity: ptr(domain.SeverityLow)}, "ana")
 		mustIngest(t, s, store.CorrelationRules{}, alertAt("m3", t0.Add(2*time.Minute), domain.SeverityHigh, groupDevice("ws-m", "Workstations")))
 		inc, _ = s.GetIncident(ctx, id)
 		if inc.DisplayName != "Ransomware on ws-m" || inc.Severity != domain.SeverityLow || inc.AlertCount != 3 {
@@ -341,21 +342,21 @@ func TestManageIncident(t *testing.T) {
 
 		// Bad pairs and statuses name their field and change nothing.
 		for _, bad := range []struct {
-			ch    store.IncidentChange
+			ch    records.IncidentChange
 			field string
 		}{
-			{store.IncidentChange{Determination: ptr("notMalicious")}, "determination"},                                  // a falsePositive one on truePositive
-			{store.IncidentChange{Classification: ptr("falsePositive")}, "determination"},                                // a new classification needs its determination
-			{store.IncidentChange{Classification: ptr("falsePositive"), Determination: ptr("malware")}, "determination"}, // does not fit
-			{store.IncidentChange{Classification: ptr("bogus"), Determination: ptr("other")}, "classification"},
-			{store.IncidentChange{Determination: ptr("bogus")}, "determination"},
-			{store.IncidentChange{Status: ptr(domain.IncidentStatus("closed"))}, "status"},
-			{store.IncidentChange{Status: ptr(domain.IncidentRedirected)}, "status"},
-			{store.IncidentChange{Severity: ptr(domain.Severity("severe"))}, "severity"},
-			{store.IncidentChange{Status: ptr(domain.IncidentActive), ResolvingComment: "done"}, "resolvingComment"},
-			{store.IncidentChange{DisplayName: ptr(" ")}, "displayName"},
-			{store.IncidentChange{AddTags: []string{"ok", ""}}, "addTags[1]"},
-			{store.IncidentChange{}, ""},
+			{records.IncidentChange{Determination: ptr("notMalicious")}, "determination"},                                  // a falsePositive one on truePositive
+			{records.IncidentChange{Classification: ptr("falsePositive")}, "determination"},                                // a new classification needs its determination
+			{records.IncidentChange{Classification: ptr("falsePositive"), Determination: ptr("malware")}, "determination"}, // does not fit
+			{records.IncidentChange{Classification: ptr("bogus"), Determination: ptr("other")}, "classification"},
+			{records.IncidentChange{Determination: ptr("bogus")}, "determination"},
+			{records.IncidentChange{Status: ptr(domain.IncidentStatus("closed"))}, "status"},
+			{records.IncidentChange{Status: ptr(domain.IncidentRedirected)}, "status"},
+			{records.IncidentChange{Severity: ptr(domain.Severity("severe"))}, "severity"},
+			{records.IncidentChange{Status: ptr(domain.IncidentActive), ResolvingComment: "done"}, "resolvingComment"},
+			{records.IncidentChange{DisplayName: ptr(" ")}, "displayName"},
+			{records.IncidentChange{AddTags: []string{"ok", ""}}, "addTags[1]"},
+			{records.IncidentChange{}, ""},
 		} {
 			_, _, err := s.ManageIncident(ctx, id, bad.ch, "ana")
 			var de *domain.Error
@@ -369,17 +370,17 @@ func TestManageIncident(t *testing.T) {
 		// Aliases, and a fitting pair.
 		for alias, canon := range map[string][2]string{"clean": {"falsePositive", "notMalicious"},
 			"insufficientData": {"falsePositive", "notEnoughDataToValidate"}, "confirmedUserActivity": {"informationalExpectedActivity", "confirmedActivity"}} {
-			inc := manage(store.IncidentChange{Classification: ptr(canon[0]), Determination: ptr(alias)}, "ana")
+			inc := manage(records.IncidentChange{Classification: ptr(canon[0]), Determination: ptr(alias)}, "ana")
 			if inc.Classification != canon[0] || inc.Determination != canon[1] {
 				t.Errorf("alias %s: stored %s/%s, want %s/%s", alias, inc.Classification, inc.Determination, canon[0], canon[1])
 			}
 		}
-		if inc := manage(store.IncidentChange{Classification: ptr("unknown")}, "ana"); inc.Determination != "unknown" {
+		if inc := manage(records.IncidentChange{Classification: ptr("unknown")}, "ana"); inc.Determination != "unknown" {
 			t.Errorf("classification unknown: determination %q, want unknown", inc.Determination)
 		}
 
 		// Resolve: the active alerts resolve with it; reopen clears the time.
-		inc = manage(store.IncidentChange{Status: ptr(domain.IncidentResolved), ResolvingComment: "reimaged"}, "ana")
+		inc = manage(records.IncidentChange{Status: ptr(domain.IncidentResolved), ResolvingComment: "reimaged"}, "ana")
 		if inc.Status != domain.IncidentResolved || inc.ResolvingComment != "reimaged" || inc.ResolvedDateTime == nil {
 			t.Errorf("resolved: %+v", inc)
 		}
@@ -395,32 +396,32 @@ func TestManageIncident(t *testing.T) {
 		if e := activityVerbs(t, s, id)["incident.alerts.status"]; !strings.Contains(e.After, "3 active alerts resolved") {
 			t.Errorf("alert cascade in the log: %+v", e)
 		}
-		resolved := store.IncidentQuery{Statuses: []domain.IncidentStatus{domain.IncidentResolved}}
+		resolved := records.IncidentQuery{Statuses: []domain.IncidentStatus{domain.IncidentResolved}}
 		if p, _ := s.QueryIncidents(ctx, resolved); p.Total != 1 {
 			t.Errorf("resolved incidents: %d", p.Total)
 		}
 		// A resolving comment alone edits a resolved incident's ...
-		if inc = manage(store.IncidentChange{ResolvingComment: "reimaged twice"}, "ana"); inc.ResolvingComment != "reimaged twice" ||
+		if inc = manage(records.IncidentChange{ResolvingComment: "reimaged twice"}, "ana"); inc.ResolvingComment != "reimaged twice" ||
 			inc.Status != domain.IncidentResolved {
 			t.Errorf("resolving comment edited: %+v", inc)
 		}
-		inc = manage(store.IncidentChange{Status: ptr(domain.IncidentActive)}, "ana")
+		inc = manage(records.IncidentChange{Status: ptr(domain.IncidentActive)}, "ana")
 		if inc.Status != domain.IncidentActive || inc.ResolvedDateTime != nil || inc.ResolvingComment != "reimaged twice" {
 			t.Errorf("reopened: status %s, resolved at %v, resolving comment %q", inc.Status, inc.ResolvedDateTime, inc.ResolvingComment)
 		}
 		// ... and does not resolve one reopened meanwhile.
-		if _, _, err := s.ManageIncident(ctx, id, store.IncidentChange{ResolvingComment: "stale form"}, "bob"); domain.KindOf(err) != domain.KindConflict {
+		if _, _, err := s.ManageIncident(ctx, id, records.IncidentChange{ResolvingComment: "stale form"}, "bob"); domain.KindOf(err) != domain.KindConflict {
 			t.Errorf("a resolving comment on a reopened incident: %v, want a conflict", err)
 		}
 		// A change to the same value is no change.
 		before := len(activityVerbs(t, s, id))
-		if inc := manage(store.IncidentChange{AssignedTo: ptr("ana")}, "bob"); inc.LastModifiedBy != "ana" {
+		if inc := manage(records.IncidentChange{AssignedTo: ptr("ana")}, "bob"); inc.LastModifiedBy != "ana" {
 			t.Errorf("a no-op change recorded bob")
 		}
 		if after := len(activityVerbs(t, s, id)); after != before {
 			t.Errorf("a no-op change logged something")
 		}
-		if _, _, err := s.ManageIncident(ctx, 999999, store.IncidentChange{Comment: "x"}, "ana"); domain.KindOf(err) != domain.KindNotFound {
+		if _, _, err := s.ManageIncident(ctx, 999999, records.IncidentChange{Comment: "x"}, "ana"); domain.KindOf(err) != domain.KindNotFound {
 			t.Errorf("unknown incident: %v", err)
 		}
 	})
@@ -435,7 +436,7 @@ func TestManageRedirectedIncidentConflicts(t *testing.T) {
 		if len(link.Merged) != 1 || link.Merged[0] != small.IncidentID {
 			t.Fatalf("no merge: %+v", link)
 		}
-		_, _, err := s.ManageIncident(context.Background(), small.IncidentID, store.IncidentChange{Comment: "x"}, "ana")
+		_, _, err := s.ManageIncident(context.Background(), small.IncidentID, records.IncidentChange{Comment: "x"}, "ana")
 		if domain.KindOf(err) != domain.KindConflict || !strings.Contains(err.Error(), fmt.Sprintf("merged into incident %d", link.IncidentID)) {
 			t.Errorf("managing a redirected incident: %v, want a conflict naming %d", err, link.IncidentID)
 		}

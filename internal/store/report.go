@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
 // ReportWindow bounds what a report reads: times in [Since, Until), and,
@@ -88,13 +89,13 @@ func (s *Store) OpenAt(ctx context.Context, at, ackSince time.Time, scope []stri
 // PendingAt returns the actions waiting for a decision at a moment —
 // created by then and pending still, or decided only after it — oldest
 // first, with their incident's name.
-func (s *Store) PendingAt(ctx context.Context, at time.Time, scope []string) ([]ActionRow, error) {
+func (s *Store) PendingAt(ctx context.Context, at time.Time, scope []string) ([]records.ActionRow, error) {
 	cond, args := s.actionScope(scope)
 	q := fmt.Sprintf(`SELECT a.*, i.display_name AS incident_name FROM actions a JOIN incidents i ON i.id = a.incident_id
 		WHERE a.created_at <= ? AND (a.status = ? OR a.decided_at > ?) AND %s
 		ORDER BY a.created_at, a.id LIMIT %d`, cond, MaxMetricRows)
 	t := utc(at)
-	out := []ActionRow{}
+	out := []records.ActionRow{}
 	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(q), append([]any{t, domain.ActionPending, t}, args...)...); err != nil {
 		return nil, fmt.Errorf("read pending actions: %w", err)
 	}
@@ -150,7 +151,7 @@ func (s *Store) ExecutedIn(ctx context.Context, w ReportWindow) ([]ExecutedCount
 // DecidedAction is an action a person decided, or that expired, with its
 // target's device group.
 type DecidedAction struct {
-	ActionRow
+	records.ActionRow
 	DeviceGroup string `json:"deviceGroup" db:"device_group"`
 }
 
@@ -175,7 +176,7 @@ func (s *Store) DecidedIn(ctx context.Context, w ReportWindow) ([]DecidedAction,
 
 // UndoneAction is an action undone, and the undo that did it.
 type UndoneAction struct {
-	ActionRow
+	records.ActionRow
 	UndoID     string    `json:"undoId" db:"undo_id"`
 	UndoneBy   string    `json:"undoneBy" db:"undone_by"`
 	UndoneAt   time.Time `json:"undoneAt" db:"undone_at"`

@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
 // reportScheduleRow is a report_schedules row: the JSON columns as text.
@@ -68,7 +69,7 @@ func (s *Store) CreateReportSchedule(ctx context.Context, rs domain.ReportSchedu
 			return fmt.Errorf("write report schedule %s: %w", rs.ID, err)
 		}
 		after, _ := json.Marshal(rs)
-		return appendAudit(ctx, tx, AuditEntry{At: rs.CreatedAt, Actor: rs.CreatedBy, Verb: "report.schedule.created",
+		return appendAudit(ctx, tx, records.AuditEntry{At: rs.CreatedAt, Actor: rs.CreatedBy, Verb: "report.schedule.created",
 			Object: "report-schedule:" + rs.ID, After: string(after)})
 	})
 }
@@ -136,7 +137,7 @@ func (s *Store) UpdateReportSchedule(ctx context.Context, rs domain.ReportSchedu
 		old, _ := r.schedule()
 		before, _ := json.Marshal(old)
 		after, _ := json.Marshal(rs)
-		return appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "report.schedule.updated",
+		return appendAudit(ctx, tx, records.AuditEntry{Actor: actor, Verb: "report.schedule.updated",
 			Object: "report-schedule:" + rs.ID, Before: string(before), After: string(after)})
 	})
 }
@@ -159,7 +160,7 @@ func (s *Store) DeleteReportSchedule(ctx context.Context, id, actor string) erro
 		}
 		rs, _ := r.schedule()
 		before, _ := json.Marshal(rs)
-		return appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "report.schedule.deleted",
+		return appendAudit(ctx, tx, records.AuditEntry{Actor: actor, Verb: "report.schedule.deleted",
 			Object: "report-schedule:" + id, Before: string(before)})
 	})
 }
@@ -217,25 +218,8 @@ func (s *Store) AddReportRun(ctx context.Context, key string, run domain.ReportR
 	return id, created, err
 }
 
-// ReportRunQuery selects kept reports, newest first.
-type ReportRunQuery struct {
-	Kind       domain.ReportKind // "" means every kind
-	ScheduleID string            // "" means any
-	Limit      int               // 0 means 100
-	Offset     int
-}
-
-// ReportRunPage is one page of kept reports (without their HTML and data)
-// and how many there are in all.
-type ReportRunPage struct {
-	Value  []domain.ReportRun `json:"value"`
-	Total  int                `json:"total"`
-	Limit  int                `json:"limit"`
-	Offset int                `json:"offset"`
-}
-
 // ReportRuns lists kept reports, newest first, without their HTML and data.
-func (s *Store) ReportRuns(ctx context.Context, q ReportRunQuery) (*ReportRunPage, error) {
+func (s *Store) ReportRuns(ctx context.Context, q records.ReportRunQuery) (*records.ReportRunPage, error) {
 	if q.Offset < 0 {
 		return nil, domain.Invalid("offset", "want 0 or more, got %d", q.Offset)
 	}
@@ -252,7 +236,7 @@ func (s *Store) ReportRuns(ctx context.Context, q ReportRunQuery) (*ReportRunPag
 		where += ` AND schedule_id = ?`
 		args = append(args, q.ScheduleID)
 	}
-	page := &ReportRunPage{Value: []domain.ReportRun{}, Limit: limit, Offset: q.Offset}
+	page := &records.ReportRunPage{Value: []domain.ReportRun{}, Limit: limit, Offset: q.Offset}
 	if err := s.db.GetContext(ctx, &page.Total, s.db.Rebind(`SELECT COUNT(*)`+where), args...); err != nil {
 		return nil, fmt.Errorf("count report runs: %w", err)
 	}

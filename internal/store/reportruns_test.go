@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -53,11 +54,11 @@ func TestReportSchedulesAndRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		page, err := s.ReportRuns(ctx, store.ReportRunQuery{})
+		page, err := s.ReportRuns(ctx, records.ReportRunQuery{})
 		if err != nil || page.Total != 2 || page.Value[0].ID != mid || page.Value[1].ID != id || page.Value[0].HTML != "" || page.Value[0].Data != nil {
 			t.Errorf("list: %+v %v, want the monthly first, without page or figures", page, err)
 		}
-		for _, q := range []store.ReportRunQuery{{Kind: domain.ReportDaily}, {ScheduleID: "daily-1"}} {
+		for _, q := range []records.ReportRunQuery{{Kind: domain.ReportDaily}, {ScheduleID: "daily-1"}} {
 			if p, err := s.ReportRuns(ctx, q); err != nil || p.Total != 1 || p.Value[0].ID != id {
 				t.Errorf("list %+v: %+v %v", q, p, err)
 			}
@@ -90,7 +91,7 @@ func TestReportSchedulesAndRuns(t *testing.T) {
 		if _, err := s.ReportRun(ctx, id); err != nil {
 			t.Errorf("the run is gone with its schedule: %v", err)
 		}
-		audit, err := s.QueryAudit(ctx, store.AuditQuery{Verbs: []string{"report.schedule."}, Limit: 10})
+		audit, err := s.QueryAudit(ctx, records.AuditQuery{Verbs: []string{"report.schedule."}, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

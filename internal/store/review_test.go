@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -69,10 +70,10 @@ func TestMetricQueries(t *testing.T) {
 		record(domain.Action{ID: "waiting", Type: "device.isolate", Status: domain.ActionPending})
 
 		prog, res2 := domain.IncidentInProgress, domain.IncidentResolved
-		if _, _, err := s.ManageIncident(ctx, inc, store.IncidentChange{Status: &prog}, "ana"); err != nil {
+		if _, _, err := s.ManageIncident(ctx, inc, records.IncidentChange{Status: &prog}, "ana"); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.ManageIncident(ctx, inc, store.IncidentChange{Status: &res2}, "ana"); err != nil {
+		if _, _, err := s.ManageIncident(ctx, inc, records.IncidentChange{Status: &res2}, "ana"); err != nil {
 			t.Fatal(err)
 		}
 

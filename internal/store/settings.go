@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
 // Setting reads the JSON setting stored under key into out and reports
@@ -68,7 +69,7 @@ func (s *Store) PutSetting(ctx context.Context, key string, value any, actor str
 			updated_at = excluded.updated_at, updated_by = excluded.updated_by`), key, string(b), now, actor); err != nil {
 			return fmt.Errorf("write setting %s: %w", key, err)
 		}
-		return appendAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Verb: "settings.changed", Object: "settings:" + key,
+		return appendAudit(ctx, tx, records.AuditEntry{At: now, Actor: actor, Verb: "settings.changed", Object: "settings:" + key,
 			Before: before, After: string(b)})
 	})
 }
@@ -119,6 +120,6 @@ func (s *Store) SetEntityTags(ctx context.Context, key domain.EntityKey, tags []
 		}
 		b, _ := json.Marshal(before)
 		a, _ := json.Marshal(after)
-		return appendAudit(ctx, tx, AuditEntry{Actor: actor, Verb: "entity.tags", Object: string(key), Before: string(b), After: string(a)})
+		return appendAudit(ctx, tx, records.AuditEntry{Actor: actor, Verb: "entity.tags", Object: string(key), Before: string(b), After: string(a)})
 	})
 }

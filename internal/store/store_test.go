@@ -12,6 +12,7 @@ import (
 	_ "github.com/lib/pq"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/store/storetest"
 )
@@ -387,7 +388,7 @@ func TestIncidentResolvesWhenEveryAlertIs(t *testing.T) {
 			t.Fatalf("every alert resolved: %+v, %v; want the incident resolved by system:ingest", inc, err)
 		}
 		log, err := s.IncidentActivity(ctx, first.IncidentID)
-		if err != nil || !slices.ContainsFunc(log, func(e store.AuditEntry) bool {
+		if err != nil || !slices.ContainsFunc(log, func(e records.AuditEntry) bool {
 			return e.Verb == "incident.status" && e.Before == "active" && e.After == "resolved" && e.Actor == "system:ingest"
 		}) {
 			t.Errorf("activity log lacks the resolution: %+v, %v", log, err)

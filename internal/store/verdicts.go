@@ -8,37 +8,15 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
-
-// VerdictChange is an analyst's verdict on one of an incident's entities:
-// Verdict is malicious, suspicious or noThreatsFound, or "" to go back to
-// the provider's; Reason says why (required for a verdict).
-type VerdictChange struct {
-	Verdict domain.Verdict `json:"verdict"`
-	Reason  string         `json:"reason"`
-}
-
-// Check refuses a verdict AIR does not decide and a verdict without its
-// reason, naming the field.
-func (c VerdictChange) Check() error {
-	switch c.Verdict {
-	case "":
-	case domain.VerdictMalicious, domain.VerdictSuspicious, domain.VerdictNoThreatsFound:
-		if c.Reason == "" {
-			return domain.Invalid("reason", "required: say why the entity is %s (it is audited and shown beside the verdict)", c.Verdict)
-		}
-	default:
-		return domain.Invalid("verdict", "want malicious, suspicious, noThreatsFound, or empty to go back to the provider's verdict; got %q", c.Verdict)
-	}
-	return nil
-}
 
 // SetVerdict records an analyst's verdict on one of the incident's
 // entities (or removes it, back to the provider's), with an audit entry
 // "entity.verdict" from the verdict in effect before to the one after. The
 // entity must be one of the incident's; a merged-away incident is refused
 // as its other changes are.
-func (s *Store) SetVerdict(ctx context.Context, incidentID int64, key domain.EntityKey, ch VerdictChange, actor string) (*domain.Entity, error) {
+func (s *Store) SetVerdict(ctx context.Context, incidentID int64, key domain.EntityKey, ch records.VerdictChange, actor string) (*domain.Entity, error) {
 	return s.decideVerdict(ctx, incidentID, key, ch, VerdictByAnalyst, actor, actor)
 }
 
@@ -54,7 +32,7 @@ const (
 // the rule's is then not recorded, and the entity comes back with the
 // analyst's. The same verdict and reason decided again (the next pass)
 // records nothing.
-func (s *Store) SetRuleVerdict(ctx context.Context, incidentID int64, key domain.EntityKey, ch VerdictChange, playbook, step string) (*domain.Entity, error) {
+func (s *Store) SetRuleVerdict(ctx context.Context, incidentID int64, key domain.EntityKey, ch records.VerdictChange, playbook, step string) (*domain.Entity, error) {
 	if ch.Verdict == "" {
 		return nil, domain.Invalid("verdict", "a rule decides a verdict: malicious, suspicious or noThreatsFound")
 	}
@@ -63,7 +41,7 @@ func (s *Store) SetRuleVerdict(ctx context.Context, incidentID int64, key domain
 
 // decideVerdict records a verdict from source, audited as actor and
 // decided by by.
-func (s *Store) decideVerdict(ctx context.Context, incidentID int64, key domain.EntityKey, ch VerdictChange, source, actor, by string) (*domain.Entity, error) {
+func (s *Store) decideVerdict(ctx context.Context, incidentID int64, key domain.EntityKey, ch records.VerdictChange, source, actor, by string) (*domain.Entity, error) {
 	if err := ch.Check(); err != nil {
 		return nil, err
 	}
@@ -111,7 +89,7 @@ func (s *Store) decideVerdict(ctx context.Context, incidentID int64, key domain.
 		if ch.Reason != "" {
 			after += ": " + ch.Reason
 		}
-		return appendAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Verb: "entity.verdict", Object: string(key),
+		return appendAudit(ctx, tx, records.AuditEntry{At: now, Actor: actor, Verb: "entity.verdict", Object: string(key),
 			IncidentID: &incidentID, Before: orUnknown(was), After: after})
 	})
 	if err != nil {

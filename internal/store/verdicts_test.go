@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -21,22 +22,22 @@ func TestAnalystVerdict(t *testing.T) {
 		inc, key := r[0].IncidentID, domain.EntityKey("user:ana@corp.example")
 
 		for _, c := range []struct {
-			ch    store.VerdictChange
+			ch    records.VerdictChange
 			field string
 		}{
-			{store.VerdictChange{Verdict: "evil", Reason: "x"}, "verdict"},
-			{store.VerdictChange{Verdict: domain.VerdictNoThreatsFound}, "reason"},
+			{records.VerdictChange{Verdict: "evil", Reason: "x"}, "verdict"},
+			{records.VerdictChange{Verdict: domain.VerdictNoThreatsFound}, "reason"},
 		} {
 			var de *domain.Error
 			if _, err := s.SetVerdict(ctx, inc, key, c.ch, "ana"); !asDomain(err, &de) || de.Field != c.field {
 				t.Errorf("%+v: %v, want invalid naming %q", c.ch, err, c.field)
 			}
 		}
-		if _, err := s.SetVerdict(ctx, inc, "user:nobody@corp.example", store.VerdictChange{Verdict: domain.VerdictSuspicious, Reason: "x"}, "ana"); domain.KindOf(err) != domain.KindNotFound {
+		if _, err := s.SetVerdict(ctx, inc, "user:nobody@corp.example", records.VerdictChange{Verdict: domain.VerdictSuspicious, Reason: "x"}, "ana"); domain.KindOf(err) != domain.KindNotFound {
 			t.Errorf("an entity of no incident: %v, want not found", err)
 		}
 
-		e, err := s.SetVerdict(ctx, inc, key, store.VerdictChange{Verdict: domain.VerdictNoThreatsFound, Reason: "travel confirmed with her manager"}, "ana")
+		e, err := s.SetVerdict(ctx, inc, key, records.VerdictChange{Verdict: domain.VerdictNoThreatsFound, Reason: "travel confirmed with her manager"}, "ana")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +65,7 @@ func TestAnalystVerdict(t *testing.T) {
 			t.Errorf("no entity.verdict audit entry from malicious to noThreatsFound: %+v", audit)
 		}
 		// Withdrawn: the provider's verdict again.
-		if e, err = s.SetVerdict(ctx, inc, key, store.VerdictChange{}, "ana"); err != nil || e.Verdict != domain.VerdictMalicious || e.Decision != nil {
+		if e, err = s.SetVerdict(ctx, inc, key, records.VerdictChange{}, "ana"); err != nil || e.Verdict != domain.VerdictMalicious || e.Decision != nil {
 			t.Errorf("withdrawn: %+v, %v; want the provider's malicious", e, err)
 		}
 	})
@@ -79,7 +80,7 @@ func TestRuleVerdict(t *testing.T) {
 		t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 		r := mustIngest(t, s, store.CorrelationRules{}, alertAt("rv1", t0, domain.SeverityHigh, userEv("bo@corp.example", domain.VerdictSuspicious)))
 		inc, key := r[0].IncidentID, domain.EntityKey("user:bo@corp.example")
-		rule := store.VerdictChange{Verdict: domain.VerdictMalicious, Reason: "signed in from a named C2 address"}
+		rule := records.VerdictChange{Verdict: domain.VerdictMalicious, Reason: "signed in from a named C2 address"}
 		for range 2 {
 			e, err := s.SetRuleVerdict(ctx, inc, key, rule, "spray", "judge")
 			if err != nil || e.Verdict != domain.VerdictMalicious || e.Decision == nil || e.Decision.Source != "rule" || e.Decision.By != "spray/judge" {
@@ -99,7 +100,7 @@ func TestRuleVerdict(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%d audit entries for the rule's verdict decided twice, want 1", n)
 		}
-		if _, err := s.SetVerdict(ctx, inc, key, store.VerdictChange{Verdict: domain.VerdictNoThreatsFound, Reason: "her own VPN"}, "ana"); err != nil {
+		if _, err := s.SetVerdict(ctx, inc, key, records.VerdictChange{Verdict: domain.VerdictNoThreatsFound, Reason: "her own VPN"}, "ana"); err != nil {
 			t.Fatal(err)
 		}
 		e, err := s.SetRuleVerdict(ctx, inc, key, rule, "spray", "judge")

@@ -10,7 +10,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // rowAction is an action an analyst can take from an entity's row: a
@@ -73,7 +73,7 @@ func (p *pages) manageAlert(w http.ResponseWriter, r *http.Request) error {
 	alertID := r.PathValue("alert")
 	form := r.PostForm
 	changed := edited(form)
-	var ch store.AlertChange
+	var ch records.AlertChange
 	if v, ok := changed("status"); ok {
 		s := domain.AlertStatus(v)
 		ch.Status = &s
@@ -87,7 +87,7 @@ func (p *pages) manageAlert(w http.ResponseWriter, r *http.Request) error {
 		ch.AssignedTo = &v
 	}
 	ch.Comment = strings.TrimSpace(form.Get("comment"))
-	if ch == (store.AlertChange{}) {
+	if ch == (records.AlertChange{}) {
 		p.setFlash(w, r, "error", "Nothing changed on the alert.")
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return nil
@@ -103,12 +103,12 @@ func (p *pages) manageAlert(w http.ResponseWriter, r *http.Request) error {
 
 // describeAlertChange says in a few words what an alert change did, in
 // the incident change's words.
-func describeAlertChange(ch *store.AlertChange) string {
+func describeAlertChange(ch *records.AlertChange) string {
 	var parts []string
 	if ch.Status != nil {
 		parts = append(parts, "status "+label(*ch.Status))
 	}
-	rest := describeChange(&store.IncidentChange{Classification: ch.Classification, Determination: ch.Determination,
+	rest := describeChange(&records.IncidentChange{Classification: ch.Classification, Determination: ch.Determination,
 		AssignedTo: ch.AssignedTo, Comment: ch.Comment})
 	if rest != "" {
 		parts = append(parts, rest)
@@ -170,7 +170,7 @@ func (p *pages) setVerdict(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body := api.VerdictBody{Entity: domain.EntityKey(strings.TrimSpace(r.PostFormValue("target"))),
-		VerdictChange: store.VerdictChange{Verdict: domain.Verdict(strings.TrimSpace(r.PostFormValue("verdict"))),
+		VerdictChange: records.VerdictChange{Verdict: domain.Verdict(strings.TrimSpace(r.PostFormValue("verdict"))),
 			Reason: strings.TrimSpace(r.PostFormValue("reason"))}}
 	e, err := p.Incidents.SetVerdict(r.Context(), pr, id, body)
 	return p.formDone(w, r, back, err, func() string {

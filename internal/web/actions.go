@@ -12,7 +12,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // filterValues are the filter form's current values.
@@ -24,7 +24,7 @@ type option struct{ Value, Label string }
 
 // row is one action as a list shows it.
 type row struct {
-	store.ActionRow
+	records.ActionRow
 	Undoable bool
 }
 
@@ -101,7 +101,7 @@ func (p *pages) list(w http.ResponseWriter, r *http.Request, nav, title string, 
 		v.Rows = append(v.Rows, row{ActionRow: a, Undoable: api.Undoable(&a.Action)})
 	}
 	if nav == "pending" {
-		if v.Questions, err = p.questionsFor(r, store.QuestionQuery{Statuses: []domain.QuestionStatus{domain.QuestionOpen}}, ""); err != nil {
+		if v.Questions, err = p.questionsFor(r, records.QuestionQuery{Statuses: []domain.QuestionStatus{domain.QuestionOpen}}, ""); err != nil {
 			return err
 		}
 	}

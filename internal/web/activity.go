@@ -3,7 +3,7 @@ package web
 import (
 	"strings"
 
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // activityLine is an activity-log entry as a person reads it: who, in
@@ -35,7 +35,7 @@ var fieldNames = map[string]string{
 }
 
 // activity turns an audit entry into an activityLine.
-func activity(e store.AuditEntry) activityLine {
+func activity(e records.AuditEntry) activityLine {
 	l := activityLine{Who: actorName(e.Actor), From: pretty(e.Before), To: pretty(e.After)}
 	enumish := func() { l.From, l.To = label(l.From), label(l.To) }
 	switch e.Verb {

@@ -4,36 +4,36 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 func TestActivityIsWrittenForPeople(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		e    store.AuditEntry
+		e    records.AuditEntry
 		want activityLine
 	}{
-		{store.AuditEntry{Actor: "system:investigation", Verb: "investigation.state", Before: "running", After: "pendingApproval"},
+		{records.AuditEntry{Actor: "system:investigation", Verb: "investigation.state", Before: "running", After: "pendingApproval"},
 			activityLine{"AIR investigation", "Investigation", "running", "pending approval"}},
-		{store.AuditEntry{Actor: "system:playbook:contain-device", Verb: "action.created", After: "pending: semi-all"},
+		{records.AuditEntry{Actor: "system:playbook:contain-device", Verb: "action.created", After: "pending: semi-all"},
 			activityLine{"Playbook contain-device", "Proposed an action:", "", "pending: semi-all"}},
-		{store.AuditEntry{Actor: "ana", Verb: "action.status", Before: "pending", After: "approved: contain it"},
+		{records.AuditEntry{Actor: "ana", Verb: "action.status", Before: "pending", After: "approved: contain it"},
 			activityLine{"ana", "Action", "pending", "approved: contain it"}},
-		{store.AuditEntry{Actor: "ana", Verb: "incident.assignedTo", Before: "", After: "ana"},
+		{records.AuditEntry{Actor: "ana", Verb: "incident.assignedTo", Before: "", After: "ana"},
 			activityLine{"ana", "Changed the assignee", "", "ana"}},
-		{store.AuditEntry{Actor: "ana", Verb: "incident.status", Before: "active", After: "inProgress"},
+		{records.AuditEntry{Actor: "ana", Verb: "incident.status", Before: "active", After: "inProgress"},
 			activityLine{"ana", "Changed the status", "active", "in progress"}},
-		{store.AuditEntry{Actor: "system:playbook:p", Verb: "incident.tags", Before: "[]", After: `["vip"]`},
+		{records.AuditEntry{Actor: "system:playbook:p", Verb: "incident.tags", Before: "[]", After: `["vip"]`},
 			activityLine{"Playbook p", "Changed the tags", "(none)", "vip"}},
-		{store.AuditEntry{Actor: "system:correlation", Verb: "incident.created", After: "active"},
+		{records.AuditEntry{Actor: "system:correlation", Verb: "incident.created", After: "active"},
 			activityLine{"AIR correlation", "Opened the incident", "", ""}},
-		{store.AuditEntry{Actor: "rita", Verb: "investigation.stop", After: "pentest"},
+		{records.AuditEntry{Actor: "rita", Verb: "investigation.stop", After: "pentest"},
 			activityLine{"rita", "Stopped the investigation:", "", "pentest"}},
-		{store.AuditEntry{Actor: "ana", Verb: "alert.classification", Object: "alert:da1", Before: "unknown", After: "truePositive"},
+		{records.AuditEntry{Actor: "ana", Verb: "alert.classification", Object: "alert:da1", Before: "unknown", After: "truePositive"},
 			activityLine{"ana", "Changed the classification of alert da1", "unknown", "true positive"}},
-		{store.AuditEntry{Actor: "ana", Verb: "alert.assignedTo", Object: "alert:da1", After: "bob"},
+		{records.AuditEntry{Actor: "ana", Verb: "alert.assignedTo", Object: "alert:da1", After: "bob"},
 			activityLine{"ana", "Changed the assignee of alert da1", "", "bob"}},
-		{store.AuditEntry{Actor: "ana", Verb: "alert.comment", Object: "alert:da1", After: "web shell confirmed"},
+		{records.AuditEntry{Actor: "ana", Verb: "alert.comment", Object: "alert:da1", After: "web shell confirmed"},
 			activityLine{"ana", "Commented on alert da1:", "", "web shell confirmed"}},
 	} {
 		if got := activity(tt.e); got != tt.want {

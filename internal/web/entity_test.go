@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
 )
 
 // TestEntityPage opens the page of a device named in two incidents, under
@@ -27,7 +27,7 @@ func TestEntityPage(t *testing.T) {
 		Severity: domain.SeverityMedium, Category: "LateralMovement", CreatedDateTime: later, LastUpdateDateTime: later,
 		Evidence: []domain.Evidence{{Type: "deviceEvidence", Entity: &domain.Entity{Key: "device:ws1.corp.example",
 			Kind: domain.KindDevice, Name: "WS1.corp.example", Attrs: map[string]string{"deviceGroup": "Workstations", "osPlatform": evil}}}}},
-		store.CorrelationRules{})
+		correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/enrich"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // factLine is a fact as the incident page shows it: what was learned, in
@@ -28,7 +28,7 @@ func factOf(f domain.Fact) factLine {
 	case domain.FactIntelMatch, domain.FactIntelBenign:
 		var m struct {
 			Feed    string
-			Matches []store.IntelMatch
+			Matches []records.IntelMatch
 		}
 		if json.Unmarshal(f.Value, &m) != nil || len(m.Matches) == 0 {
 			return l
@@ -61,7 +61,7 @@ func factOf(f domain.Fact) factLine {
 			l.Text = s
 		}
 	case domain.FactPrevalence:
-		var p store.Prevalence
+		var p records.Prevalence
 		if json.Unmarshal(f.Value, &p) != nil {
 			return l
 		}
@@ -72,7 +72,7 @@ func factOf(f domain.Fact) factLine {
 			l.Text += fmt.Sprintf(", first %s, last %s", p.FirstSeen.UTC().Format("2006-01-02 15:04"), p.LastSeen.UTC().Format("2006-01-02 15:04"))
 		}
 		if p.Truncated {
-			l.Text += fmt.Sprintf(" (counted over the first %d entities)", store.PrevalenceListMax)
+			l.Text += fmt.Sprintf(" (counted over the first %d entities)", records.PrevalenceListMax)
 		}
 	}
 	return l

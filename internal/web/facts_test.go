@@ -9,7 +9,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // TestFactsOnTheIncidentPage: what analysis steps learned shows, in words,
@@ -47,7 +47,7 @@ func TestGraphOnTheInvestigationsTab(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
 	ctx := context.Background()
-	if _, err := s.st.AddFoundEvidence(ctx, store.EvidenceLink{IncidentID: s.inc, Entity: "device:ws1", From: "device:ws1",
+	if _, err := s.st.AddFoundEvidence(ctx, records.EvidenceLink{IncidentID: s.inc, Entity: "device:ws1", From: "device:ws1",
 		Step: "analyze-evidence/hunt_files", Reason: "file <b>evil.exe</b> (malicious) was also seen on ws1"}); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // incidentTabs are the incident page's tabs, in order: one link each
@@ -35,7 +35,7 @@ type tab struct {
 // incidentView is what the incident page shows.
 type incidentView struct {
 	*api.IncidentDetail
-	Derived  store.Derived
+	Derived  records.Derived
 	Tab      string
 	Tabs     []tab
 	Timeline []event
@@ -55,7 +55,7 @@ type incidentView struct {
 	Resolved   bool
 	Manage     manageForm
 	// Activity is the activity log, newest first.
-	Activity []store.AuditEntry
+	Activity []records.AuditEntry
 	// Questions are the incident's questions, open ones with their
 	// answer forms.
 	Questions *questionsView
@@ -148,7 +148,7 @@ func (p *pages) incident(w http.ResponseWriter, r *http.Request) error {
 	v.CanStop = pr.Role.AtLeast(auth.Responder) && !v.Redirected && investigating(d.InvestigationState)
 	v.Activity = slices.Clone(d.Activity)
 	slices.Reverse(v.Activity)
-	if v.Questions, err = p.questionsFor(r, store.QuestionQuery{IncidentIDs: []int64{id}}, v.Back); err != nil {
+	if v.Questions, err = p.questionsFor(r, records.QuestionQuery{IncidentIDs: []int64{id}}, v.Back); err != nil {
 		return err
 	}
 	p.render(w, r, http.StatusOK, "incident", &view{Title: fmt.Sprintf("#%d %s", d.ID, d.DisplayName), Nav: "incidents", Live: fmt.Sprintf("incident:%d", d.ID),
@@ -335,7 +335,7 @@ func (p *pages) manage(w http.ResponseWriter, r *http.Request) error {
 	}
 	form := r.PostForm
 	changed := edited(form)
-	var ch store.IncidentChange
+	var ch records.IncidentChange
 	if v, ok := changed("displayName"); ok {
 		ch.DisplayName = &v
 	}
@@ -412,7 +412,7 @@ func (p *pages) formDone(w http.ResponseWriter, r *http.Request, back string, er
 }
 
 // describeChange says in a few words what a change did, for the flash.
-func describeChange(ch *store.IncidentChange) string {
+func describeChange(ch *records.IncidentChange) string {
 	var parts []string
 	if ch.DisplayName != nil {
 		parts = append(parts, "renamed")

@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // alert ingests an alert on a device of its own (so that it opens an
@@ -27,14 +28,14 @@ func (s *site) alert(t *testing.T, id, title string, sev domain.Severity, device
 		Severity: sev, Category: "Execution", ServiceSource: "microsoftDefenderForEndpoint", CreatedDateTime: now,
 		LastUpdateDateTime: now, Evidence: []domain.Evidence{{Type: "deviceEvidence", Verdict: domain.VerdictSuspicious,
 			Entity: &domain.Entity{Key: domain.EntityKey("device:" + device), Kind: domain.KindDevice, Name: device,
-				Verdict: domain.VerdictSuspicious, Attrs: map[string]string{"deviceGroup": "Workstations"}}}}}, store.CorrelationRules{})
+				Verdict: domain.VerdictSuspicious, Attrs: map[string]string{"deviceGroup": "Workstations"}}}}}, correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r.IncidentID
 }
 
-func (s *site) change(t *testing.T, id int64, ch store.IncidentChange) {
+func (s *site) change(t *testing.T, id int64, ch records.IncidentChange) {
 	t.Helper()
 	if _, _, err := s.st.ManageIncident(context.Background(), id, ch, "rita"); err != nil {
 		t.Fatal(err)
@@ -95,8 +96,8 @@ func TestQueueFiltersSortAndPaging(t *testing.T) {
 	info := s.alert(t, "q-info", "Informational thing", domain.SeverityInformational, "ws-info")
 	med := s.alert(t, "q-med", "Medium thing", domain.SeverityMedium, "ws-med")
 	resolved, name := domain.IncidentResolved, "Low thing"
-	s.change(t, med, store.IncidentChange{Status: &resolved})
-	s.change(t, low, store.IncidentChange{DisplayName: &name})
+	s.change(t, med, records.IncidentChange{Status: &resolved})
+	s.change(t, low, records.IncidentChange{DisplayName: &name})
 
 	page := s.signIn(t, auth.Viewer)
 	checkPage(t, "the queue", page)
@@ -187,7 +188,7 @@ func TestQueueFiltersSortAndPaging(t *testing.T) {
 			CreatedDateTime: now, LastUpdateDateTime: now, Evidence: []domain.Evidence{{Type: "deviceEvidence",
 				Entity: &domain.Entity{Key: domain.EntityKey("device:" + d), Kind: domain.KindDevice, Name: d}}}})
 	}
-	if _, err := s.st.IngestAlerts(context.Background(), batch, store.CorrelationRules{}); err != nil {
+	if _, err := s.st.IngestAlerts(context.Background(), batch, correlate.Rules{}); err != nil {
 		t.Fatal(err)
 	}
 	_, page = s.get(t, "/incidents?severity=low")
@@ -332,7 +333,7 @@ func TestManageIncidents(t *testing.T) {
 func TestIncidentTabs(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
-	s.change(t, s.inc, store.IncidentChange{Comment: evil})
+	s.change(t, s.inc, records.IncidentChange{Comment: evil})
 	s.signIn(t, auth.Responder)
 	base := fmt.Sprintf("/incidents/%d", s.inc)
 	for _, tt := range []struct{ tab, want string }{
@@ -391,7 +392,7 @@ func TestReviewAndDashboard(t *testing.T) {
 		t.Errorf("review of an open incident: HTTP %d, want 409 saying why", resp.StatusCode)
 	}
 	resolved, c, d := domain.IncidentResolved, "truePositive", "compromisedAccount"
-	s.change(t, s.inc, store.IncidentChange{Status: &resolved, Classification: &c, Determination: &d, ResolvingComment: evil})
+	s.change(t, s.inc, records.IncidentChange{Status: &resolved, Classification: &c, Determination: &d, ResolvingComment: evil})
 	resp, page := s.get(t, path)
 	if !strings.Contains(page, "starter intel import enterprise-attack.json") {
 		t.Error("review without ATT&CK: it does not say how to import it")
@@ -407,7 +408,7 @@ func TestReviewAndDashboard(t *testing.T) {
 		Description: "Dump " + evil, Mitigations: []intel.Mitigation{{ID: "M1043", Name: "Credential Access Protection"}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := im.Commit(ctx, store.IntelFeed{Format: intel.FormatSTIX, ImportedBy: "adam"}); err != nil {
+	if _, err := im.Commit(ctx, records.IntelFeed{Format: intel.FormatSTIX, ImportedBy: "adam"}); err != nil {
 		t.Fatal(err)
 	}
 	resp, page = s.get(t, path)

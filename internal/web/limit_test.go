@@ -13,14 +13,13 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
-	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/internal/store/storetest"
 	"github.com/airsoc/air/internal/web"
 )
 
 // apiProcess serves the API and the pages over st with a limiter of its
 // own counting in st, as one `worker -role api` process does.
-func apiProcess(t *testing.T, st *store.Store, rt auth.Rate) *site {
+func apiProcess(t *testing.T, st *storetest.Store, rt auth.Rate) *site {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -44,7 +43,7 @@ func apiProcess(t *testing.T, st *store.Store, rt auth.Rate) *site {
 // lock the address out in the other (before, each process had its own).
 func TestLimitsHoldAcrossAPIProcesses(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	storetest.Each(t, func(t *testing.T, st *storetest.Store) {
 		rt := auth.Rate{PerSecond: 0.001, Burst: 3}
 		p1, p2 := apiProcess(t, st, rt), apiProcess(t, st, rt)
 		c, err := (&auth.Service{Store: st}).CreateToken(context.Background(), "test", auth.NewToken{Name: "vic", Role: auth.Viewer})

@@ -10,7 +10,7 @@ import (
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/events"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // Feed is the change feed the pages follow; *events.Hub is one.
@@ -109,7 +109,7 @@ func (p *pages) pendingCount(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (p *pages) countPending(ctx context.Context, pr *auth.Principal) (int, error) {
-	page, err := p.Center.Actions(ctx, pr, store.ActionQuery{Statuses: []domain.ActionStatus{domain.ActionPending}, Limit: 1})
+	page, err := p.Center.Actions(ctx, pr, records.ActionQuery{Statuses: []domain.ActionStatus{domain.ActionPending}, Limit: 1})
 	if err != nil {
 		return 0, err
 	}

@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/events"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/store/storetest"
 )
 
 // stream opens GET /live with the site's session and returns the change
@@ -52,14 +53,14 @@ func (s *site) stream(t *testing.T) <-chan events.Event {
 	return out
 }
 
-func ingestOn(t *testing.T, st *store.Store, id, host, group string) int64 {
+func ingestOn(t *testing.T, st *storetest.Store, id, host, group string) int64 {
 	t.Helper()
 	now := time.Now()
 	r, err := st.IngestAlert(context.Background(), &domain.Alert{ID: id, Title: "Web shell dropped on " + host,
 		Status: domain.AlertNew, Severity: domain.SeverityHigh, Category: "Persistence", ServiceSource: "microsoftDefenderForEndpoint",
 		CreatedDateTime: now, LastUpdateDateTime: now, Evidence: []domain.Evidence{{Type: "deviceEvidence",
 			Verdict: domain.VerdictMalicious, Entity: &domain.Entity{Key: domain.EntityKey("device:" + host), Kind: domain.KindDevice,
-				Name: host, Verdict: domain.VerdictMalicious, Attrs: map[string]string{"deviceGroup": group}}}}}, store.CorrelationRules{})
+				Name: host, Verdict: domain.VerdictMalicious, Attrs: map[string]string{"deviceGroup": group}}}}}, correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}

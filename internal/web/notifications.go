@@ -11,13 +11,13 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // Notifications is the notification delivery history and the test
 // message the pages drive; *api.Server is one. Both are for admins.
 type Notifications interface {
-	Notifications(ctx context.Context, p *auth.Principal, q store.NotificationQuery) (*domain.NotificationPage, error)
+	Notifications(ctx context.Context, p *auth.Principal, q records.NotificationQuery) (*domain.NotificationPage, error)
 	NotificationChannels() []string
 	TestNotification(ctx context.Context, p *auth.Principal, channel string) (*domain.Notification, error)
 }

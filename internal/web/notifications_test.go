@@ -11,7 +11,7 @@ import (
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // TestNotificationsPageIsForAdmins: the delivery history lists each
@@ -79,10 +79,10 @@ func TestNotificationsPageIsForAdmins(t *testing.T) {
 	}
 }
 
-func storeClaim() store.NotificationClaim {
-	return store.NotificationClaim{Token: "page-test", Now: time.Now().Add(time.Second), Lease: time.Minute, Limit: 10}
+func storeClaim() records.NotificationClaim {
+	return records.NotificationClaim{Token: "page-test", Now: time.Now().Add(time.Second), Lease: time.Minute, Limit: 10}
 }
 
-func failed(msg string) store.NotificationOutcome {
-	return store.NotificationOutcome{Status: domain.NotificationFailed, At: time.Now(), Error: msg}
+func failed(msg string) records.NotificationOutcome {
+	return records.NotificationOutcome{Status: domain.NotificationFailed, At: time.Now(), Error: msg}
 }

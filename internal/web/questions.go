@@ -8,13 +8,13 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // questionsView is a list of questions with the answer forms a page shows
 // (the action center: the open ones; an incident: its own).
 type questionsView struct {
-	Rows []store.QuestionRow
+	Rows []records.QuestionRow
 	// CanAnswer offers the forms: analysts and above answer.
 	CanAnswer bool
 	CSRF      string
@@ -23,7 +23,7 @@ type questionsView struct {
 
 // questionsFor lists the questions q selects that the principal may see,
 // for a page.
-func (p *pages) questionsFor(r *http.Request, q store.QuestionQuery, back string) (*questionsView, error) {
+func (p *pages) questionsFor(r *http.Request, q records.QuestionQuery, back string) (*questionsView, error) {
 	pr := auth.FromContext(r.Context())
 	q.Limit = pageSize
 	page, err := p.Center.Questions(r.Context(), pr, q)

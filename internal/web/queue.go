@@ -13,13 +13,13 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/records"
 )
 
 // queueView is what the incident queue shows.
 type queueView struct {
 	Form    queueForm
-	Rows    []store.IncidentRow
+	Rows    []records.IncidentRow
 	Page    pager
 	Columns []column
 	// Export is the CSV link: the same filters, every row.
@@ -269,7 +269,7 @@ func sortText(sort string) string {
 // severity filter leaves out, so that the queue says what it hides (the
 // default, high to low, leaves out informational and unknown ones, which
 // the dashboard counts).
-func (p *pages) hiddenBySeverity(r *http.Request, q store.IncidentQuery, links url.Values) (*hiddenNote, error) {
+func (p *pages) hiddenBySeverity(r *http.Request, q records.IncidentQuery, links url.Values) (*hiddenNote, error) {
 	if len(q.Severities) == 0 {
 		return nil, nil
 	}
@@ -350,7 +350,7 @@ func (p *pages) manageMany(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return nil
 	}
-	var ch store.IncidentChange
+	var ch records.IncidentChange
 	form := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
 	if v := form("assignedTo"); v != "" {
 		if v == "unassigned" {

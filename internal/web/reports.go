@@ -12,8 +12,8 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/report"
-	"github.com/airsoc/air/internal/store"
 )
 
 // Reports are the SOC's daily, monthly and quarterly reports the pages
@@ -28,7 +28,7 @@ type Reports interface {
 // is one.
 type KeptReports interface {
 	ReportSchedules(ctx context.Context, p *auth.Principal) ([]api.ReportScheduleView, error)
-	KeptReports(ctx context.Context, p *auth.Principal, q store.ReportRunQuery) (*store.ReportRunPage, error)
+	KeptReports(ctx context.Context, p *auth.Principal, q records.ReportRunQuery) (*records.ReportRunPage, error)
 	KeptReport(ctx context.Context, p *auth.Principal, id int64) (*domain.ReportRun, error)
 	KeptReportPDF(ctx context.Context, p *auth.Principal, id int64) ([]byte, *domain.ReportRun, error)
 }
@@ -49,7 +49,7 @@ type reportView struct {
 	// Schedules and Runs are the report schedules and the latest kept
 	// reports (the reports page); KeptNote says why they are not shown.
 	Schedules []api.ReportScheduleView
-	Runs      *store.ReportRunPage
+	Runs      *records.ReportRunPage
 	KeptNote  string
 }
 
@@ -112,7 +112,7 @@ func (p *pages) reports(w http.ResponseWriter, r *http.Request) error {
 			if v.Schedules, err = p.Kept.ReportSchedules(r.Context(), pr); err != nil {
 				return err
 			}
-			if v.Runs, err = p.Kept.KeptReports(r.Context(), pr, store.ReportRunQuery{Limit: keptOnPage}); err != nil {
+			if v.Runs, err = p.Kept.KeptReports(r.Context(), pr, records.ReportRunQuery{Limit: keptOnPage}); err != nil {
 				return err
 			}
 		}

@@ -42,8 +42,8 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/review"
-	"github.com/airsoc/air/internal/store"
 	"github.com/airsoc/air/workflows"
 )
 
@@ -55,11 +55,11 @@ var staticFS embed.FS
 
 // Center is the action center the pages drive; *api.Server is one.
 type Center interface {
-	Actions(ctx context.Context, p *auth.Principal, q store.ActionQuery) (*store.ActionPage, error)
+	Actions(ctx context.Context, p *auth.Principal, q records.ActionQuery) (*records.ActionPage, error)
 	Decide(ctx context.Context, p *auth.Principal, id string, d domain.Decision, comment, paramsHash string) (*domain.Action, error)
 	DecideMany(ctx context.Context, p *auth.Principal, ids []string, d domain.Decision, comment string) ([]api.BulkResult, error)
 	Undo(ctx context.Context, p *auth.Principal, id, comment string) (*domain.Action, error)
-	Questions(ctx context.Context, p *auth.Principal, q store.QuestionQuery) (*store.QuestionPage, error)
+	Questions(ctx context.Context, p *auth.Principal, q records.QuestionQuery) (*records.QuestionPage, error)
 	Answer(ctx context.Context, p *auth.Principal, id string, body api.AnswerBody) (*domain.Question, error)
 }
 
@@ -67,13 +67,13 @@ type Center interface {
 // pages drive; *api.Server is one. The pages parse the queue's filters
 // with api.ParseIncidentQuery, so that they filter as the API does.
 type Incidents interface {
-	Incidents(ctx context.Context, p *auth.Principal, q store.IncidentQuery) (*store.IncidentPage, error)
-	ExportIncidents(ctx context.Context, p *auth.Principal, q store.IncidentQuery, w *csv.Writer) error
+	Incidents(ctx context.Context, p *auth.Principal, q records.IncidentQuery) (*records.IncidentPage, error)
+	ExportIncidents(ctx context.Context, p *auth.Principal, q records.IncidentQuery, w *csv.Writer) error
 	Incident(ctx context.Context, p *auth.Principal, id int64) (*api.IncidentDetail, error)
-	ManageIncidents(ctx context.Context, p *auth.Principal, ids []int64, ch store.IncidentChange) ([]api.IncidentResult, error)
+	ManageIncidents(ctx context.Context, p *auth.Principal, ids []int64, ch records.IncidentChange) ([]api.IncidentResult, error)
 	StopInvestigation(ctx context.Context, p *auth.Principal, id int64, reason string) (*workflows.State, error)
 	RequestAction(ctx context.Context, p *auth.Principal, id int64, body api.ManualActionBody) (*domain.Action, error)
-	ManageAlert(ctx context.Context, p *auth.Principal, id string, ch store.AlertChange) (*domain.Alert, error)
+	ManageAlert(ctx context.Context, p *auth.Principal, id string, ch records.AlertChange) (*domain.Alert, error)
 	SetVerdict(ctx context.Context, p *auth.Principal, incidentID int64, body api.VerdictBody) (*domain.Entity, error)
 }
 

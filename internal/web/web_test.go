@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,10 +17,11 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/events"
 	"github.com/airsoc/air/internal/reportrun"
-	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/store/storetest"
 	"github.com/airsoc/air/internal/web"
 )
 
@@ -33,7 +33,7 @@ type site struct {
 	tokens map[auth.Role]string
 	// scoped is a viewer token scoped to a device group.
 	scoped string
-	st     *store.Store
+	st     *storetest.Store
 	// inc is the incident of the script-bearing alert and action.
 	inc int64
 	// hub is the change feed the store publishes to and the pages follow.
@@ -54,17 +54,13 @@ func newSite(t *testing.T) *site {
 func newSiteWith(t *testing.T, limiter *auth.Limiter) *site {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "air.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.SQLite(t)
 	now := time.Now()
 	r, err := st.IngestAlert(ctx, &domain.Alert{ID: "a1", Title: evil, Status: domain.AlertNew, Severity: domain.SeverityHigh,
 		Category: "CredentialAccess", MitreTechniques: []string{"T1003.001"}, ServiceSource: "microsoftDefenderForEndpoint",
 		CreatedDateTime: now, LastUpdateDateTime: now, Evidence: []domain.Evidence{{Type: "deviceEvidence",
 			Verdict: domain.VerdictMalicious, Entity: &domain.Entity{Key: "device:ws1", Kind: domain.KindDevice, Name: "ws1",
-				Verdict: domain.VerdictMalicious}}}}, store.CorrelationRules{})
+				Verdict: domain.VerdictMalicious}}}}, correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,13 @@ import (
 	"github.com/airsoc/air/internal/store"
 )
 
+// Store is the store these helpers open. The tests of internal/cli and
+// internal/web, which seed a real store and read it back, name it here:
+// they reach the store through this package alone, and their own imports
+// hold to the rule that commands and pages never import internal/store
+// (internal/records' TestCommandsAndPagesDoNotImportTheStore).
+type Store = store.Store
+
 // Each runs fn as a parallel subtest on a fresh SQLite store ("sqlite") and
 // a fresh PostgreSQL schema ("postgres"), which is skipped when
 // TEST_DATABASE_URL is unset (and fails under CI).

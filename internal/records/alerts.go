@@ -1,0 +1,58 @@
+package records
+
+import (
+	"github.com/airsoc/air/internal/domain"
+)
+
+// AlertChange is what an analyst changes on one alert: the JSON body of
+// PATCH /api/v1/alerts/{id}. Nil pointers and an empty comment leave a
+// field alone.
+type AlertChange struct {
+	Status *domain.AlertStatus `json:"status,omitempty"`
+	// Classification and Determination must fit each other
+	// (domain.CheckClassification); one alone is checked against the
+	// alert's other.
+	Classification *string `json:"classification,omitempty"`
+	Determination  *string `json:"determination,omitempty"`
+	// AssignedTo assigns the alert; "" unassigns.
+	AssignedTo *string `json:"assignedTo,omitempty"`
+	// Comment goes to the incident's activity log, on the alert.
+	Comment string `json:"comment,omitempty"`
+}
+
+// Check validates what can be validated without the alert, naming the
+// field at fault.
+func (ch *AlertChange) Check() error {
+	if ch.Status == nil && ch.Classification == nil && ch.Determination == nil && ch.AssignedTo == nil && ch.Comment == "" {
+		return domain.Invalid("", "nothing to change: set status, classification, determination, assignedTo or comment")
+	}
+	if ch.Status != nil {
+		if _, err := domain.ParseEnum("status", string(*ch.Status), domain.AlertStatuses, false); err != nil {
+			return err
+		}
+	}
+	// The other fields follow an incident's rules: enums, lengths, encoding.
+	if inc := (IncidentChange{Classification: ch.Classification, Determination: ch.Determination,
+		AssignedTo: ch.AssignedTo, Comment: ch.Comment}); !inc.Empty() {
+		return inc.Check()
+	}
+	return nil
+}
+
+// EntityAlertQuery selects the alerts that name any of some entities.
+type EntityAlertQuery struct {
+	Keys []domain.EntityKey
+	// Scope limits the answer to alerts of incidents with a device in one
+	// of these groups; empty means unscoped.
+	Scope []string
+	// Limit caps the answer, most recent activity first: 0 means 100, at
+	// most 1000.
+	Limit int
+}
+
+// AlertPage is the alerts a query selects, at most its limit, and the
+// count of every match.
+type AlertPage struct {
+	Value []domain.Alert `json:"value"`
+	Total int            `json:"total"`
+}
