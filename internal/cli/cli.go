@@ -254,7 +254,7 @@ func do(env Env, client *http.Client, req *http.Request, out any) (int, error) {
 	}
 	if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
 		if wait, ok := retryAfter(resp); ok {
-			return resp.StatusCode, &retryAfterError{wait: wait, msg: e.Error.Message}
+			return resp.StatusCode, &retryAfterError{wait: wait, msg: fmt.Sprintf("%s (%d): %s", e.Error.Kind, resp.StatusCode, e.Error.Message)}
 		}
 		if resp.StatusCode == http.StatusUnauthorized && env.Token == "" {
 			e.Error.Message += "; set AIR_TOKEN (or run worker -dev here, which keeps an admin token in .air/admin-token)"
