@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/correlate"
@@ -22,9 +23,12 @@ const EntityListMax = 100
 // GET /api/v1/entities/{key} answers and the entity page shows.
 type EntityDetail struct {
 	store.EntityRecord
-	// Aliases are the other keys of the same device (correlate.HostAliases):
-	// its FQDN or short host name, or its Defender device id. Their
-	// incidents, alerts and actions are listed with the entity's own.
+	// Aliases are the other keys of the same device or user: its FQDN or
+	// short host name, or its Defender device id (correlate.HostAliases),
+	// and the identifiers alerts named together with it — MDE id, FQDN,
+	// host name, IP, UPN, SID, DOMAIN\account, Entra object id
+	// (store.EntityAliases). Their incidents, alerts and actions are listed
+	// with the entity's own.
 	Aliases []EntityAlias `json:"aliases"`
 	// Incidents, Alerts and Actions are the most recent EntityListMax of
 	// each the principal may see; the totals count every one.
@@ -40,8 +44,18 @@ type EntityDetail struct {
 type EntityAlias struct {
 	Key  domain.EntityKey `json:"key"`
 	Name string           `json:"name"`
-	// Why says how it is the same: "short host name", "FQDN" or "device id".
+	// Why says what the alias is: "short host name", "FQDN" or "device id"
+	// for host names that match; for an identifier named together with the
+	// entity, entity.What's word ("MDE id", "IP", "UPN", "SID", "account",
+	// "Entra object id", …).
 	Why string `json:"why"`
+	// AlertID is the first alert that named the two together; FirstSeen and
+	// LastSeen the first and last such alert's activity. An IP stands for
+	// the device only within correlate.IPAliasWindow of them. Empty for a
+	// host name that matches.
+	AlertID   string     `json:"alertId,omitempty"`
+	FirstSeen *time.Time `json:"firstSeen,omitempty"`
+	LastSeen  *time.Time `json:"lastSeen,omitempty"`
 }
 
 // ParseEntityKey checks that s is an entity key AIR makes, "<kind>:<id>"
@@ -108,9 +122,33 @@ func (s *Server) Entity(ctx context.Context, p *auth.Principal, key domain.Entit
 	return d, nil
 }
 
-// entityAliases finds a device's other keys: the devices stored under its
-// host labels that correlate.HostAliases calls the same.
+// entityAliases finds an entity's other keys: the devices stored under its
+// host labels that correlate.HostAliases calls the same, then the
+// identifiers alerts named together with it.
 func (s *Server) entityAliases(ctx context.Context, e domain.Entity) ([]EntityAlias, error) {
+	out, err := s.hostAliases(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	named, err := s.Store.EntityAliases(ctx, e.Key)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range named {
+		if r.Key == e.Key || slices.ContainsFunc(out, func(a EntityAlias) bool { return a.Key == r.Key }) {
+			continue
+		}
+		_, id, _ := entity.Split(r.Key)
+		first, last := r.First, r.Last
+		out = append(out, EntityAlias{Key: r.Key, Name: id, Why: entity.What(r.Key), AlertID: r.Alert,
+			FirstSeen: &first, LastSeen: &last})
+	}
+	return out, nil
+}
+
+// hostAliases finds a device's other host keys: the devices stored under
+// its host labels that correlate.HostAliases calls the same.
+func (s *Server) hostAliases(ctx context.Context, e domain.Entity) ([]EntityAlias, error) {
 	out := []EntityAlias{}
 	names := correlate.HostNames(e)
 	if len(names) == 0 {

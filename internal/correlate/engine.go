@@ -93,13 +93,16 @@ type State struct {
 	Recent   map[string]map[domain.EntityKey]Hit
 	Routine  map[string]int64 // routine key → its open incident (absent or 0: none)
 	Activity map[int64]map[int64]int
-	// Aliases: a key also finds the sightings of these keys (an FQDN its
-	// unique short host name).
-	Aliases map[domain.EntityKey][]domain.EntityKey
+	// Aliases: a key also finds the sightings of these keys and, through
+	// them, of its whole identity (aliases.go): an FQDN its unique short
+	// host name (UnifyHosts), a Defender device id the FQDN an alert named
+	// with it, a UPN its SID. LoadAliases and AddAlias fill it.
+	Aliases map[domain.EntityKey][]Alias
 
 	lastRef int64 // provisional ids of new incidents: -1, -2, …
 
 	dirtySight  map[IncKey]bool
+	dirtyAlias  map[[2]domain.EntityKey]bool
 	newBuckets  map[Profile]map[int64]bool
 	dirtyRecent map[string]map[domain.EntityKey]bool
 	newAct      map[int64]map[int64]int
@@ -110,7 +113,7 @@ func NewState() *State {
 	return &State{Existing: map[string]Prev{}, Incidents: map[int64]*Incident{}, Known: map[IncKey]*Seen{},
 		ByKey: map[domain.EntityKey][]*Seen{}, OpenN: map[domain.EntityKey]int{}, Buckets: map[Profile]map[int64]bool{},
 		Recent: map[string]map[domain.EntityKey]Hit{}, Routine: map[string]int64{}, Activity: map[int64]map[int64]int{},
-		Aliases: map[domain.EntityKey][]domain.EntityKey{}}
+		Aliases: map[domain.EntityKey][]Alias{}}
 }
 
 // AddSighting records an open incident's sighting; candidate says whether
@@ -203,6 +206,9 @@ type Plan struct {
 	Buckets   []BucketRow
 	Recent    []RecentRow
 	Activity  []ActivityRow
+	// Aliases are the alias pairs the batch's evidence named, both
+	// directions, with their times widened by what was known.
+	Aliases []AliasRow
 }
 
 // BucketRow, RecentRow and ActivityRow are state rows to write.
@@ -254,6 +260,7 @@ func (r Rules) usable(in *Incident) bool {
 // the engine's working copy, not stored anywhere by Run).
 func (r Rules) Run(s *State, alerts []*domain.Alert) (*Plan, error) {
 	s.dirtySight, s.newBuckets = map[IncKey]bool{}, map[Profile]map[int64]bool{}
+	s.dirtyAlias = map[[2]domain.EntityKey]bool{}
 	s.dirtyRecent, s.newAct = map[string]map[domain.EntityKey]bool{}, map[int64]map[int64]int{}
 	p := &Plan{Decisions: make([]Decision, 0, len(alerts))}
 	for _, a := range alerts {
@@ -264,6 +271,7 @@ func (r Rules) Run(s *State, alerts []*domain.Alert) (*Plan, error) {
 		p.Decisions = append(p.Decisions, d)
 	}
 	r.rows(s, p)
+	s.aliasRows(p)
 	return p, nil
 }
 
@@ -281,6 +289,7 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 			return d, nil
 		}
 		d.Outcome = Updated
+		s.recordAliases(a)
 		d.Reasons = append(d.Reasons, fmt.Sprintf("newer version of an alert of incident %d", in.ID))
 		s.Existing[a.ID] = Prev{Incident: in.ID, LastUpdate: a.LastUpdateDateTime}
 		s.record(a, in, &d, false)
@@ -289,6 +298,9 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 
 	d.Outcome = Created
 	t := a.ActivityTime().UTC()
+	// Before linking: the alert that names an MDE id and an FQDN together
+	// is the one that joins their incidents.
+	s.recordAliases(a)
 	links := r.LinkKeys(a, func(k domain.EntityKey) int { return s.OpenN[k] })
 	anchor := Anchor(a, links)
 	det := Detector(a)
@@ -304,6 +316,7 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 
 	var cands []Candidate
 	why := map[int64]string{}
+	via := map[int64]string{} // how an alias led to the incident
 	addCand := func(id int64, reason string) error {
 		in, err := s.incident(id)
 		if err != nil {
@@ -322,16 +335,23 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 		return nil
 	}
 	for _, k := range links {
-		for _, seen := range s.sightings(k) {
-			in, err := s.incident(seen.IncidentID)
+		for _, f := range s.sightings(r, k, t) {
+			in, err := s.incident(f.IncidentID)
 			if err != nil {
 				return d, err
 			}
 			adv := Advances(a.Category, in.MaxTactic)
-			if !r.Joins(routine, t, seen.Sighting, adv) {
+			if !r.Joins(routine, t, f.Sighting, adv) {
 				continue
 			}
-			if err := addCand(in.ID, linkReason(routine, adv, k, seen, t, a.Category)); err != nil {
+			reason := linkReason(routine, adv, k, f.Seen, t, a.Category)
+			if f.Via != "" {
+				reason = fmt.Sprintf("%s, as %s (%s)", reason, f.Key, f.Via)
+				if _, ok := via[in.ID]; !ok {
+					via[in.ID] = f.Via
+				}
+			}
+			if err := addCand(in.ID, reason); err != nil {
 				return d, err
 			}
 		}
@@ -413,7 +433,11 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 				continue
 			}
 			// The smaller is the source (Choose picked the biggest as target).
-			d.Merges = append(d.Merges, Merge{Target: target.ID, Source: src.ID, Why: "alert " + a.ID + " links both"})
+			mw := "alert " + a.ID + " links both"
+			if v := joinVia(via[src.ID], via[target.ID]); v != "" {
+				mw += ": " + v
+			}
+			d.Merges = append(d.Merges, Merge{Target: target.ID, Source: src.ID, Why: mw})
 			d.Reasons = append(d.Reasons, fmt.Sprintf("merged incident %d into %d: %s", src.ID, target.ID, why[src.ID]))
 			s.merge(target, src)
 		}
@@ -535,19 +559,6 @@ func (s *State) create(p *Plan, t time.Time, routineKey string) *Incident {
 	s.Incidents[in.ID] = in
 	p.Created = append(p.Created, in.ID)
 	return in
-}
-
-// sightings returns the candidate sightings of a key and of its aliases.
-func (s *State) sightings(k domain.EntityKey) []*Seen {
-	al := s.Aliases[k]
-	if len(al) == 0 {
-		return s.ByKey[k]
-	}
-	out := slices.Clone(s.ByKey[k])
-	for _, a := range al {
-		out = append(out, s.ByKey[a]...)
-	}
-	return out
 }
 
 // bucketsBefore counts the distinct buckets of a profile that precede t's

@@ -47,9 +47,10 @@ func HostLabels(alerts []*domain.Alert) map[string]bool {
 }
 
 // UnifyHosts rewrites the alerts' short device keys to their unique FQDN
-// and records FQDN → short aliases; known are the device keys already
-// stored under the alerts' labels.
-func UnifyHosts(alerts []*domain.Alert, known []domain.EntityKey, aliases map[domain.EntityKey][]domain.EntityKey) {
+// and records FQDN → short aliases in the state (aliases without an
+// alert: the name alone makes them one); known are the device keys
+// already stored under the alerts' labels.
+func UnifyHosts(alerts []*domain.Alert, known []domain.EntityKey, s *State) {
 	labels := HostLabels(alerts)
 	if len(labels) == 0 {
 		return
@@ -104,10 +105,7 @@ func UnifyHosts(alerts []*domain.Alert, known []domain.EntityKey, aliases map[do
 				continue
 			}
 			if len(fqdns[l]) == 1 && shorts[l] {
-				short := domain.EntityKey("device:" + l)
-				if !slices.Contains(aliases[e.Key], short) {
-					aliases[e.Key] = append(aliases[e.Key], short)
-				}
+				s.AddAlias(e.Key, Alias{Key: domain.EntityKey("device:" + l)})
 			}
 		}
 	}

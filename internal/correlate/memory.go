@@ -31,7 +31,8 @@ type Memory struct {
 	activity  map[int64]map[int64]int
 	routine   map[string]int64
 	hosts     map[string][]domain.EntityKey // short label → device keys seen
-	active    map[int64]int                 // unresolved alerts per incident
+	aliases   map[domain.EntityKey][]Alias
+	active    map[int64]int // unresolved alerts per incident
 	lastID    int64
 	// Explained keeps each alert's decision (with real incident ids).
 	Explained map[string]Decision
@@ -51,7 +52,8 @@ func NewMemory(r Rules) *Memory {
 		sightings: map[domain.EntityKey]map[int64]*Seen{}, incKeys: map[int64][]domain.EntityKey{},
 		buckets: map[domain.EntityKey]map[string]map[int64]bool{}, recent: map[string]map[domain.EntityKey]Hit{},
 		activity: map[int64]map[int64]int{}, routine: map[string]int64{}, hosts: map[string][]domain.EntityKey{},
-		active: map[int64]int{}, Explained: map[string]Decision{}}
+		aliases: map[domain.EntityKey][]Alias{},
+		active:  map[int64]int{}, Explained: map[string]Decision{}}
 }
 
 // Ingest correlates alerts in batches and returns their decisions with
@@ -126,7 +128,7 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 	for l := range labels {
 		known = append(known, m.hosts[l]...)
 	}
-	UnifyHosts(alerts, known, s.Aliases)
+	UnifyHosts(alerts, known, s)
 
 	keySet := map[domain.EntityKey]bool{}
 	detSet := map[string]bool{}
@@ -137,9 +139,6 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 		}
 		for _, k := range AllKeys(a) {
 			keySet[k] = true
-			for _, al := range s.Aliases[k] {
-				keySet[al] = true
-			}
 		}
 		detSet[Detector(a)] = true
 		t := a.ActivityTime()
@@ -149,6 +148,23 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 		if t.After(maxT) {
 			maxT = t
 		}
+	}
+	more, err := s.LoadAliases(AliasFrontier(keySet, alerts), func(keys []domain.EntityKey) ([]AliasRow, error) {
+		var rows []AliasRow
+		for _, k := range keys {
+			for _, al := range m.aliases[k] {
+				if row := (AliasRow{Of: k, Alias: al}); row.MayHold(minT) {
+					rows = append(rows, row)
+				}
+			}
+		}
+		return rows, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range more {
+		keySet[k] = true
 	}
 	from := minT.Add(-r.WindowOrDefault()).UTC()
 	for k := range keySet {
@@ -300,6 +316,14 @@ func (m *Memory) apply(p *Plan, alerts []*domain.Alert) []Decision {
 			continue
 		}
 		mergeSeen(cur, seen)
+	}
+	for _, row := range p.Aliases { // final values: replace
+		list := m.aliases[row.Of]
+		if i := slices.IndexFunc(list, func(al Alias) bool { return al.Key == row.Key }); i >= 0 {
+			list[i] = row.Alias
+		} else {
+			m.aliases[row.Of] = append(list, row.Alias)
+		}
 	}
 	for _, b := range p.Buckets {
 		byDet := m.buckets[b.Anchor]

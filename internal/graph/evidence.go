@@ -66,6 +66,9 @@ func deviceEntity(o *object) *domain.Entity {
 	a.set("riskScore", o.str("riskScore"))
 	a.set("healthStatus", o.str("healthStatus"))
 	a.set("lastIpAddress", o.str("lastIpAddress"))
+	// The addresses the device had when the alert was raised: aliases of
+	// it at that time (entity.Names).
+	a.set("ipInterfaces", strings.Join(o.strs("ipInterfaces"), ","))
 	return &domain.Entity{
 		Key:   entity.Device(mde, dns, host),
 		Kind:  domain.KindDevice,

@@ -211,7 +211,8 @@ func TestDecodeFixture(t *testing.T) {
 		{domain.KindDevice, "ws-042.corp.example", domain.VerdictMalicious, map[string]string{
 			"mdeDeviceId": "2f48b784b5c4d3c0e1a9b8f7c6d5e4f3a2b1c0d9", "deviceDnsName": "ws-042.corp.example",
 			"hostName": "WS-042", "deviceGroup": "Workstations", "osPlatform": "Windows11", "riskScore": "high",
-			"healthStatus": "active", "lastIpAddress": "10.20.4.42"}},
+			"healthStatus": "active", "lastIpAddress": "10.20.4.42",
+			"ipInterfaces": "10.20.4.42,fe80::1c2b:3d4e:5f60:7182,127.0.0.1,::1"}},
 		{domain.KindUser, "alice@corp.example", domain.VerdictSuspicious, map[string]string{
 			"upn": "alice@corp.example", "accountName": "alice", "domainName": "CORP",
 			"sid": "S-1-5-21-2127521184-1604012920-1887927527-1107", "azureAdUserId": "7d3e9b52-1a4c-4f8e-b6d0-3c2a5e9f8b17",

@@ -121,6 +121,11 @@ func (b *batch) lock(alerts []*domain.Alert) error {
 			names = append(names, string(k))
 		}
 	}
+	// The aliases the batch records: a batch that finds a key's aliases
+	// waits for the one that writes them.
+	for _, k := range correlate.AliasKeys(alerts) {
+		names = append(names, string(k))
+	}
 	return b.s.lockNames(b.ctx, b.tx, names)
 }
 
@@ -134,9 +139,6 @@ func (b *batch) load(alerts []*domain.Alert) error {
 		ids = append(ids, a.ID)
 		for _, k := range allKeys(a) {
 			keySet[k] = true
-			for _, al := range b.st.Aliases[k] {
-				keySet[al] = true
-			}
 		}
 		detSet[correlate.Detector(a)] = true
 		t := a.ActivityTime()
@@ -146,6 +148,15 @@ func (b *batch) load(alerts []*domain.Alert) error {
 		if t.After(maxT) {
 			maxT = t
 		}
+	}
+	more, err := b.st.LoadAliases(correlate.AliasFrontier(keySet, alerts), func(keys []domain.EntityKey) ([]correlate.AliasRow, error) {
+		return readAliases(b.ctx, b.tx, keys, minT)
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range more {
+		keySet[k] = true
 	}
 	keys := make([]string, 0, len(keySet))
 	for k := range keySet {
@@ -159,7 +170,7 @@ func (b *batch) load(alerts []*domain.Alert) error {
 	slices.Sort(dets)
 
 	incIDs := map[int64]bool{}
-	err := inChunks(ids, func(part []string) error {
+	err = inChunks(ids, func(part []string) error {
 		var rows []struct {
 			ID         string    `db:"id"`
 			IncidentID int64     `db:"incident_id"`
@@ -848,6 +859,21 @@ func (b *batch) flushRows() error {
 		})
 		if err := insertRows(b.ctx, b.tx, "incident_entities", "incident_id, entity_key, verdict, last_seen, last_notable",
 			`ON CONFLICT (incident_id, entity_key) DO UPDATE SET `+sightingMerge, rows); err != nil {
+			return err
+		}
+	}
+	if len(p.Aliases) > 0 {
+		rows := make([][]any, len(p.Aliases))
+		for i, r := range p.Aliases {
+			rows[i] = []any{r.Of, r.Key, r.Alert, utc(r.First), utc(r.Last)}
+		}
+		// The plan's times are final (widened by what was loaded); the CASEs
+		// keep a concurrent writer's wider ones.
+		if err := insertRows(b.ctx, b.tx, "entity_aliases", "entity_key, alias_key, alert_id, first_seen, last_seen",
+			`ON CONFLICT (entity_key, alias_key) DO UPDATE SET
+			alert_id = CASE WHEN excluded.first_seen < entity_aliases.first_seen THEN excluded.alert_id ELSE entity_aliases.alert_id END,
+			first_seen = CASE WHEN excluded.first_seen < entity_aliases.first_seen THEN excluded.first_seen ELSE entity_aliases.first_seen END,
+			last_seen = CASE WHEN excluded.last_seen > entity_aliases.last_seen THEN excluded.last_seen ELSE entity_aliases.last_seen END`, rows); err != nil {
 			return err
 		}
 	}

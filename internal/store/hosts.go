@@ -51,6 +51,6 @@ func (b *batch) unifyHosts(alerts []*domain.Alert) error {
 	if err != nil {
 		return err
 	}
-	correlate.UnifyHosts(alerts, known, b.st.Aliases)
+	correlate.UnifyHosts(alerts, known, b.st)
 	return nil
 }

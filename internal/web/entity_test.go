@@ -108,3 +108,28 @@ func TestStoryTab(t *testing.T) {
 		}
 	}
 }
+
+// TestEntityPageNamedAliases: a user named by UPN and SID in one alert
+// shows the SID on the UPN's page, with the alert that named both.
+func TestEntityPageNamedAliases(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	now := time.Now()
+	if _, err := s.st.IngestAlert(context.Background(), &domain.Alert{ID: "a-user", Title: "Sign-in", Status: domain.AlertNew,
+		Severity: domain.SeverityMedium, CreatedDateTime: now, LastUpdateDateTime: now,
+		Evidence: []domain.Evidence{{Type: "userEvidence", Entity: &domain.Entity{Key: "user:alice@corp.example",
+			Kind: domain.KindUser, Name: "alice@corp.example", Attrs: map[string]string{"upn": "alice@corp.example", "sid": "S-1-5-21-7-1104"}}}}},
+		store.CorrelationRules{}); err != nil {
+		t.Fatal(err)
+	}
+	s.signIn(t, auth.Viewer)
+	resp, page := s.get(t, "/entities/user:alice@corp.example")
+	if resp.StatusCode != 200 {
+		t.Fatalf("entity page: HTTP %d\n%.2000s", resp.StatusCode, page)
+	}
+	for _, want := range []string{`href="/entities/user:S-1-5-21-7-1104"`, "SID, named together in alert <code>a-user</code>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("entity page lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,427 @@
+package correlate
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/entity"
+)
+
+// One identity per device and per user (issue #15). Products name the
+// same host by its Defender device id, its FQDN, its short or NetBIOS name
+// or its IP, and the same person by UPN, SID, DOMAIN\account or Entra
+// object id; alerts are keyed by one of them (entity.Device, entity.User),
+// so two products' alerts about one machine arrive under two keys. An
+// evidence item that names two identifiers together is proof that they
+// are one device or user: the engine records the pair (an alias, with the
+// alert that named both and when) and a key then also finds the sightings
+// of its aliases, transitively. Keys themselves never change, so stored
+// data and recorded histories stay valid.
+//
+// What does not link:
+//   - an IP stands for a device only at that time: within IPAliasWindow of
+//     the alerts that named them together (DHCP leases, VPN pools);
+//   - a weak identifier (an IP, a short host name) stands for a device only
+//     while every device it was named with is one identity: an IP named
+//     with two devices is a DHCP pool, NAT or proxy, a short name named
+//     with two MDE ids is two machines in two domains. Weak identifiers are
+//     never a bridge from one identity to another;
+//   - entity.AliasIP keeps public, loopback and link-local addresses out;
+//   - an alias that is stop-listed, of a kind that does not link or too
+//     common to link (Rules.Common) is not followed, as for any key.
+
+// IPAliasWindow is how long before the first and after the last alert
+// that named a device and a private IP together the IP still stands for
+// that device.
+const IPAliasWindow = 24 * time.Hour
+
+// ipPartnersCap: once this many devices were named with one IP within the
+// window, more are not recorded. Such an IP is shared and links nothing
+// anyway; the cap bounds what a NAT gateway's address costs.
+const ipPartnersCap = 4
+
+// maxIdentity bounds the keys one key's identity expands to; a real device
+// or user has a handful.
+const maxIdentity = 32
+
+// aliasRounds is how many times LoadAliases follows the pairs it read.
+const aliasRounds = 3
+
+// Alias says that a key names the same device or user as another one.
+type Alias struct {
+	Key domain.EntityKey
+	// Alert is the first alert that named both together; empty when a short
+	// host name was unified with its only FQDN (UnifyHosts).
+	Alert string
+	// First and Last are the activity times of the first and last alert
+	// that named both; zero for a unified host name.
+	First, Last time.Time
+}
+
+// AliasRow is one alias of a key: a row to write (both directions are) or
+// as read.
+type AliasRow struct {
+	Of domain.EntityKey
+	Alias
+}
+
+// timed reports whether a pair holds only around the alerts that named it:
+// a pair with an IP.
+func timed(a, b domain.EntityKey) bool {
+	return kindOf(a) == domain.KindIP || kindOf(b) == domain.KindIP
+}
+
+func kindOf(k domain.EntityKey) domain.EntityKind {
+	kind, _, _ := entity.Split(k)
+	return kind
+}
+
+// weak identifiers may stand for several devices: an IP, a short host name.
+func weak(k domain.EntityKey) bool {
+	w := entity.What(k)
+	return w == "IP" || w == "host name"
+}
+
+// holds reports whether the pair (of, al) stands at t.
+func (al Alias) holds(of domain.EntityKey, t time.Time) bool {
+	if !timed(of, al.Key) || al.First.IsZero() {
+		return true
+	}
+	return !t.Before(al.First.Add(-IPAliasWindow)) && !t.After(al.Last.Add(IPAliasWindow))
+}
+
+// MayHold reports whether the pair can still stand for an alert at or
+// after since: what loaders read.
+func (r AliasRow) MayHold(since time.Time) bool {
+	return !timed(r.Of, r.Key) || r.Last.IsZero() || !r.Last.Add(IPAliasWindow).Before(since)
+}
+
+// AliasPairs returns the pairs an alert's evidence names together: each
+// device or user evidence item's key with each other identifier it
+// carries (entity.Names), at the alert's activity time. Pairs go from the
+// key outwards, so a key is never an IP.
+func AliasPairs(a *domain.Alert) []AliasRow {
+	var out []AliasRow
+	t := a.ActivityTime().UTC()
+	for _, ev := range a.Evidence {
+		if ev.Entity == nil {
+			continue
+		}
+		names := entity.Names(*ev.Entity)
+		for _, n := range names[min(1, len(names)):] {
+			row := AliasRow{Of: names[0].Key, Alias: Alias{Key: n.Key, Alert: a.ID, First: t, Last: t}}
+			if !slices.ContainsFunc(out, func(o AliasRow) bool { return o.Of == row.Of && o.Key == row.Key }) {
+				out = append(out, row)
+			}
+		}
+	}
+	return out
+}
+
+// AliasKeys returns the keys the alerts name besides their evidence keys:
+// the aliases they record, which a batch locks and loads with its keys.
+func AliasKeys(alerts []*domain.Alert) []domain.EntityKey {
+	var out []domain.EntityKey
+	for _, a := range alerts {
+		for _, p := range AliasPairs(a) {
+			if !slices.Contains(out, p.Key) {
+				out = append(out, p.Key)
+			}
+		}
+	}
+	return out
+}
+
+// AliasFrontier returns the keys whose aliases a batch loads: its keys of
+// kinds that have aliases (devices, users, IPs) and the aliases its alerts
+// name, sorted.
+func AliasFrontier(keys map[domain.EntityKey]bool, alerts []*domain.Alert) []domain.EntityKey {
+	var out []domain.EntityKey
+	for k := range keys {
+		if kind := kindOf(k); kind == domain.KindDevice || kind == domain.KindUser || kind == domain.KindIP {
+			out = append(out, k)
+		}
+	}
+	for _, k := range AliasKeys(alerts) {
+		if !keys[k] {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// AddAlias records that of is also known as al (one direction), widening
+// the times of a pair already known. It reports whether it changed.
+func (s *State) AddAlias(of domain.EntityKey, al Alias) bool {
+	list := s.Aliases[of]
+	for i := range list {
+		cur := &list[i]
+		if cur.Key != al.Key {
+			continue
+		}
+		changed := false
+		if !al.First.IsZero() && (cur.First.IsZero() || al.First.Before(cur.First)) {
+			cur.First, cur.Alert, changed = al.First, al.Alert, true
+		}
+		if al.Last.After(cur.Last) {
+			cur.Last, changed = al.Last, true
+		}
+		if cur.Alert == "" && al.Alert != "" {
+			cur.Alert, changed = al.Alert, true
+		}
+		return changed
+	}
+	s.Aliases[of] = append(list, al)
+	return true
+}
+
+// LoadAliases adds the stored aliases of keys to the state and follows
+// them for aliasRounds rounds, so that a key finds its whole identity (an
+// MDE id its FQDN, that FQDN's short name…) and a weak identifier the
+// other devices named with it. read returns the rows whose Of is one of
+// the keys it is given (rows that cannot hold any more may be left out,
+// AliasRow.MayHold). It returns the keys whose sightings the batch needs
+// besides its own: keys and every key the aliases name, sorted.
+func (s *State) LoadAliases(keys []domain.EntityKey, read func([]domain.EntityKey) ([]AliasRow, error)) ([]domain.EntityKey, error) {
+	asked := map[domain.EntityKey]bool{}
+	next := slices.Clone(keys)
+	for round := 0; round < aliasRounds && len(next) > 0; round++ {
+		var ask []domain.EntityKey
+		for _, k := range next {
+			if !asked[k] {
+				asked[k] = true
+				ask = append(ask, k)
+			}
+		}
+		slices.Sort(ask)
+		rows, err := read(ask)
+		if err != nil {
+			return nil, err
+		}
+		next = next[:0]
+		for _, r := range rows {
+			s.AddAlias(r.Of, r.Alias)
+			if !asked[r.Key] {
+				next = append(next, r.Key)
+			}
+		}
+	}
+	out := slices.Clone(keys)
+	for k, list := range s.Aliases {
+		out = append(out, k)
+		for _, al := range list {
+			out = append(out, al.Key)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// recordAliases notes the alert's pairs in the state, for this alert and
+// the batch's later ones, and for the plan to write.
+func (s *State) recordAliases(a *domain.Alert) {
+	t := a.ActivityTime().UTC()
+	for _, p := range AliasPairs(a) {
+		if kindOf(p.Key) == domain.KindIP && s.ipShared(p.Key, p.Of, t) {
+			continue
+		}
+		if s.AddAlias(p.Of, p.Alias) {
+			s.dirtyAlias[[2]domain.EntityKey{p.Of, p.Key}] = true
+		}
+		if s.AddAlias(p.Key, Alias{Key: p.Of, Alert: p.Alert, First: p.First, Last: p.Last}) {
+			s.dirtyAlias[[2]domain.EntityKey{p.Key, p.Of}] = true
+		}
+	}
+}
+
+// ipShared reports whether an IP was already named with ipPartnersCap
+// devices other than dev around t.
+func (s *State) ipShared(ip, dev domain.EntityKey, t time.Time) bool {
+	n := 0
+	for _, al := range s.Aliases[ip] {
+		if al.Key != dev && al.holds(ip, t) {
+			n++
+		}
+	}
+	return n >= ipPartnersCap
+}
+
+// found is a sighting a key finds, and, when it was found through an
+// alias, how the key and the sighting's key are one identity.
+type found struct {
+	*Seen
+	Via string
+}
+
+// sightings returns the candidate sightings of a key and of its identity
+// at t: the keys its aliases name, transitively (identity).
+func (s *State) sightings(r Rules, k domain.EntityKey, t time.Time) []found {
+	var out []found
+	for _, seen := range s.ByKey[k] {
+		out = append(out, found{Seen: seen})
+	}
+	for _, id := range s.identity(r, k, t) {
+		for _, seen := range s.ByKey[id.Key] {
+			out = append(out, found{Seen: seen, Via: id.Via})
+		}
+	}
+	return out
+}
+
+// identityKey is a key of the same identity and the chain of aliases
+// that makes it so, in words ("" for a unified host name, which links
+// without a word as it always has).
+type identityKey struct {
+	Key domain.EntityKey
+	Via string
+}
+
+// identity returns the other keys of k's device or user at t, breadth
+// first, at most maxIdentity. Weak identifiers are followed only while
+// they stand for one identity (oneIdentity) and never beyond: an IP leads
+// from a firewall alert to its device, not from one device to another.
+func (s *State) identity(r Rules, k domain.EntityKey, t time.Time) []identityKey {
+	if len(s.Aliases[k]) == 0 {
+		return nil
+	}
+	type node struct {
+		key domain.EntityKey
+		via string
+	}
+	visited := map[domain.EntityKey]bool{k: true}
+	queue := []node{{k, ""}}
+	var out []identityKey
+	for len(queue) > 0 && len(out) < maxIdentity {
+		n := queue[0]
+		queue = queue[1:]
+		if n.key != k && weak(n.key) {
+			continue
+		}
+		if weak(n.key) && !s.oneIdentity(n.key, t) {
+			continue
+		}
+		for _, al := range s.Aliases[n.key] {
+			if visited[al.Key] || !al.holds(n.key, t) || !r.Links(kindOf(al.Key)) || r.Stopped(al.Key) ||
+				r.Common(s.OpenN[al.Key]) {
+				continue
+			}
+			if weak(al.Key) && !s.oneIdentity(al.Key, t) {
+				continue
+			}
+			visited[al.Key] = true
+			via := n.via
+			if al.Alert != "" {
+				via = joinVia(via, describeAlias(n.key, al))
+			}
+			out = append(out, identityKey{al.Key, via})
+			queue = append(queue, node{al.Key, via})
+			if len(out) == maxIdentity {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// oneIdentity reports whether every device a weak identifier was named
+// with around t (IPs aside: a host has several) is one device, joined by
+// strong aliases. A short name named with nothing but IPs is its own
+// identity.
+func (s *State) oneIdentity(w domain.EntityKey, t time.Time) bool {
+	var partners []domain.EntityKey
+	for _, al := range s.Aliases[w] {
+		if al.holds(w, t) && kindOf(al.Key) != domain.KindIP {
+			partners = append(partners, al.Key)
+		}
+	}
+	if len(partners) <= 1 {
+		return len(partners) == 1 || kindOf(w) != domain.KindIP
+	}
+	// Partners must all be reached from the first through strong aliases.
+	reached := map[domain.EntityKey]bool{partners[0]: true}
+	queue := []domain.EntityKey{partners[0]}
+	for len(queue) > 0 && len(reached) < maxIdentity {
+		n := queue[0]
+		queue = queue[1:]
+		for _, al := range s.Aliases[n] {
+			if !reached[al.Key] && !weak(al.Key) && !weak(n) {
+				reached[al.Key] = true
+				queue = append(queue, al.Key)
+			}
+		}
+	}
+	for _, p := range partners[1:] {
+		if !reached[p] {
+			return false
+		}
+	}
+	return true
+}
+
+func joinVia(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// describeAlias says in SOC terms why of and al are one: "device 3f2a…
+// (MDE id) is ws-042.corp.example (FQDN) — named together in alert X".
+func describeAlias(of domain.EntityKey, al Alias) string {
+	kind, id, _ := entity.Split(of)
+	_, other, _ := entity.Split(al.Key)
+	s := fmt.Sprintf("%s %s (%s) is %s (%s) — named together in alert %s", kind, id, entity.What(of), other,
+		entity.What(al.Key), al.Alert)
+	if timed(of, al.Key) {
+		s += fmt.Sprintf(" (an IP only within %.0f h of such alerts)", IPAliasWindow.Hours())
+	}
+	return s
+}
+
+// aliasRows fills the plan's alias rows from the dirty pairs, in a stable
+// order.
+func (s *State) aliasRows(p *Plan) {
+	for pair := range s.dirtyAlias {
+		for _, al := range s.Aliases[pair[0]] {
+			if al.Key == pair[1] {
+				p.Aliases = append(p.Aliases, AliasRow{Of: pair[0], Alias: al})
+			}
+		}
+	}
+	slices.SortFunc(p.Aliases, func(x, y AliasRow) int {
+		if c := strings.Compare(string(x.Of), string(y.Of)); c != 0 {
+			return c
+		}
+		return strings.Compare(string(x.Key), string(y.Key))
+	})
+}
+
+// Identity returns what the state's aliases make of k, whatever the time,
+// for people to read (the entity page): every pair reachable from k,
+// weak identifiers (IPs, short names) as leaves as correlation treats
+// them, each key once, breadth first, at most maxIdentity. Of is the key
+// the pair was named with.
+func (s *State) Identity(k domain.EntityKey) []AliasRow {
+	visited := map[domain.EntityKey]bool{k: true}
+	queue := []domain.EntityKey{k}
+	var out []AliasRow
+	for len(queue) > 0 && len(out) < maxIdentity {
+		n := queue[0]
+		queue = queue[1:]
+		if n != k && weak(n) {
+			continue
+		}
+		for _, al := range s.Aliases[n] {
+			if !visited[al.Key] && len(out) < maxIdentity {
+				visited[al.Key] = true
+				out = append(out, AliasRow{Of: n, Alias: al})
+				queue = append(queue, al.Key)
+			}
+		}
+	}
+	return out
+}
