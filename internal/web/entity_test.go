@@ -119,7 +119,7 @@ func TestEntityPageNamedAliases(t *testing.T) {
 		Severity: domain.SeverityMedium, CreatedDateTime: now, LastUpdateDateTime: now,
 		Evidence: []domain.Evidence{{Type: "userEvidence", Entity: &domain.Entity{Key: "user:alice@corp.example",
 			Kind: domain.KindUser, Name: "alice@corp.example", Attrs: map[string]string{"upn": "alice@corp.example", "sid": "S-1-5-21-7-1104"}}}}},
-		store.CorrelationRules{}); err != nil {
+		correlate.Rules{}); err != nil {
 		t.Fatal(err)
 	}
 	s.signIn(t, auth.Viewer)
