@@ -14,6 +14,8 @@
 //     by default every kind but registry keys and cloud apps, which every
 //     machine shares), minus the stop-list and minus keys already seen in
 //     more than Rules.CommonAfter open incidents (too common to link on).
+//     A link key also finds the sightings of its aliases: the other
+//     identifiers of the same device or user (aliases.go).
 //  2. Routine noise: a detector that keeps firing on the same entity in many
 //     distinct time buckets (Rules.RoutineBuckets buckets of
 //     Rules.RoutineBucket within Rules.RoutineWindow) is background noise.
