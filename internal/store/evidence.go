@@ -109,6 +109,14 @@ func (s *Store) MergeFound(ctx context.Context, target, src int64, link Evidence
 		if cur.Status == domain.IncidentRedirected || cur.Status == domain.IncidentResolved {
 			return nil
 		}
+		// A hunt never merges an exercise's incident and a real one.
+		exT, err := exerciseOf(ctx, tx, target)
+		if err != nil {
+			return err
+		}
+		if exS, err := exerciseOf(ctx, tx, src); err != nil || exS != exT {
+			return err
+		}
 		if err := mergeIncidents(ctx, tx, target, src, "system:investigation", link.Reason); err != nil {
 			return err
 		}
