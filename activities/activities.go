@@ -325,6 +325,15 @@ func (a *Activities) ExecuteAction(ctx context.Context, req remediation.Request)
 			}
 		}
 	}()
+	if a.Store != nil {
+		// Read at every attempt: an incident never changes exercise, so a
+		// retried attempt routes where the first did.
+		ex, err := a.Store.IncidentExercise(ctx, req.IncidentID)
+		if err != nil {
+			return remediation.Result{}, classify(err)
+		}
+		req.Exercise = ex
+	}
 	res, err := a.Executor.Execute(ctx, req)
 	if err != nil {
 		log.WithError(err).Warn("remediation failed")
