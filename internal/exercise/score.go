@@ -268,3 +268,23 @@ func count(c *domain.ActionCounts, a Action) {
 func Automated(decidedBy string) bool {
 	return decidedBy == "" || strings.HasPrefix(decidedBy, "system:")
 }
+
+// Score puts an exercise's figures together from what the store recorded.
+func Score(e domain.Exercise, alerts []Replayed, incidents map[int64]IncidentTimes, actions []Action) domain.ExerciseScore {
+	labels, assign := map[string]Label{}, map[string]int64{}
+	for _, a := range alerts {
+		labels[a.ID] = a.Label
+		if a.Incident != 0 {
+			assign[a.ID] = a.Incident
+		}
+	}
+	return domain.ExerciseScore{Exercise: e, Grouping: Grouping(labels, assign), Phases: Phases(alerts, incidents), Actions: Actions(actions)}
+}
+
+// AlertID is the id an alert of a scenario is stored under in an exercise:
+// the scenario's own, prefixed by the exercise, so that replaying a
+// scenario twice makes two exercises' alerts rather than updates of the
+// first, and no exercise alert is taken for a real one.
+func AlertID(exercise int64, id string) string {
+	return "x" + strconv.FormatInt(exercise, 10) + "-" + id
+}
