@@ -429,7 +429,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		},
 	}
-	if srv.Pages, err = (&web.Server{Center: srv, Incidents: srv, Reviews: srv, Reports: srv, Kept: srv, Entities: srv, Auth: access, Limiter: limiter, SecureCookies: cfg.SecureCookies,
+	if srv.Pages, err = (&web.Server{Center: srv, Incidents: srv, Reviews: srv, Reports: srv, Kept: srv, Exercises: srv, Entities: srv, Auth: access, Limiter: limiter, SecureCookies: cfg.SecureCookies,
 		Feed: hub, Scope: srv, Notes: srv, Log: log.WithField("component", "pages")}).Handler(); err != nil {
 		return err
 	}
