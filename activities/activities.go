@@ -49,6 +49,9 @@ type Activities struct {
 	// Vendors are the connectors that enrich entities in analysis steps
 	// (internal/enrich; the worker's connector.Router); nil asks none.
 	Vendors enrich.Source
+	// LabVendors enrich an exercise's entities instead of Vendors (the
+	// worker's lab tenant); nil: Vendors enrich those too.
+	LabVendors enrich.Source
 	// EnrichOptions bound each vendor's look-ups about one entity.
 	EnrichOptions enrich.Options
 	// Notifier tells users and analysts of the questions ask steps put,

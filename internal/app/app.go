@@ -342,6 +342,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Store:      st,
 		Executor:   router,
 		Vendors:    router,
+		LabVendors: router.Lab,
 		Playbooks:  pinned,
 		Automation: cfg.Automation,
 		Log:        log.WithField("component", "activities"),

@@ -25,7 +25,8 @@ import (
 // Defender for Endpoint (mdefake): the exercise's incidents stay out of
 // the queue and apart from a real incident on the same user, an approved
 // isolation of an exercise device goes to the lab tenant and never to
-// Defender, and the score counts it. With Chromium present the score page
+// Defender (nor does the analysis ask Defender about it), and the score
+// counts it. With Chromium present the score page
 // is opened too (AIR_SCREENSHOTS=1 saves docs/screenshots/exercise-score.png).
 func TestExerciseEndToEnd(t *testing.T) {
 	fake := mdefake.New()
@@ -106,6 +107,16 @@ func TestExerciseEndToEnd(t *testing.T) {
 	fake.Mu.Unlock()
 	if calls != 0 {
 		t.Errorf("Defender for Endpoint got %d machine actions from an exercise, want none", calls)
+	}
+	// The analysis asked the lab, not Defender, about the exercise's device.
+	var facts api.FactList
+	admin.do(t, "GET", "/api/v1/incidents/"+itoa(isolate.IncidentID)+"/facts", nil, &facts)
+	bySource := map[string]int{}
+	for _, f := range facts.Value {
+		bySource[f.Source]++
+	}
+	if bySource["mde"] != 0 || bySource["lab"] == 0 {
+		t.Errorf("facts about the exercise's entities by source: %v; want the lab's, none of Defender's", bySource)
 	}
 
 	sc := waitFor(t, "the score counting the approval", func() (domain.ExerciseScore, bool) {
