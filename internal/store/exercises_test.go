@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,7 @@ func TestExerciseLeavesRealFiguresAlone(t *testing.T) {
 			Open    []store.ReportIncident
 			Kinds   []store.AlertKinds
 			Run     store.ActionRun
+			Export  string
 		}
 		read := func() figures {
 			var f figures
@@ -100,6 +102,9 @@ func TestExerciseLeavesRealFiguresAlone(t *testing.T) {
 			require.NoError(t, err)
 			f.Run, err = s.ExecutedActions(ctx, w.Since)
 			require.NoError(t, err)
+			var csv strings.Builder
+			require.NoError(t, s.ExportAssignments(ctx, &csv))
+			f.Export = csv.String()
 			return f
 		}
 		before := read()
