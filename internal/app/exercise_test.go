@@ -56,6 +56,7 @@ func TestExerciseEndToEnd(t *testing.T) {
 		"--speed", "300", "--name", "drill"}); code != 0 {
 		t.Fatalf("starter exercise run: exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
+	t.Logf("starter exercise run:\n%s%s", errOut.String(), out.String())
 	for _, want := range []string{"Exercise 1: drill", "phase_f1", "initial_access", "credential_access", "lateral_movement"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("starter exercise run printed no %q:\n%s", want, out.String())
