@@ -30,18 +30,21 @@ func TestExerciseLeavesReportsAlone(t *testing.T) {
 		}
 		_, err := s.IngestAlerts(ctx, []*domain.Alert{alert("real-1", "ws-1", 0)}, store.CorrelationRules{})
 		require.NoError(t, err)
-		day, err := report.ParseDate("", now)
+		// Made a minute on, so that what this test stores is inside the
+		// periods (a period under way ends when its report is made).
+		at := now.Add(time.Minute)
+		day, err := report.ParseDate("", at)
 		require.NoError(t, err)
-		month, err := report.ParseMonth("", now)
+		month, err := report.ParseMonth("", at)
 		require.NoError(t, err)
-		quarter, err := report.ParseQuarter("", now)
+		quarter, err := report.ParseQuarter("", at)
 		require.NoError(t, err)
 		read := func() string {
-			d, err := report.DailyReport(ctx, s, day, report.DefaultSLA(), nil, now)
+			d, err := report.DailyReport(ctx, s, day, report.DefaultSLA(), nil, at)
 			require.NoError(t, err)
-			m, err := report.MonthlyReport(ctx, s, month, nil, now)
+			m, err := report.MonthlyReport(ctx, s, month, nil, at)
 			require.NoError(t, err)
-			q, err := report.QuarterlyReport(ctx, s, quarter, nil, now)
+			q, err := report.QuarterlyReport(ctx, s, quarter, nil, at)
 			require.NoError(t, err)
 			b, err := json.Marshal([]any{d, m, q})
 			require.NoError(t, err)
