@@ -31,13 +31,16 @@ type EvidenceLink struct {
 }
 
 // OpenIncidentsWith returns the open incidents (not resolved, not merged
-// away) other than except whose entities include key, oldest first.
+// away) other than except whose entities include key, oldest first: those
+// of except's exercise only, or real ones for a real incident, so that a
+// hunt never reaches across an exercise.
 func (s *Store) OpenIncidentsWith(ctx context.Context, key domain.EntityKey, except int64) ([]int64, error) {
 	var ids []int64
 	err := s.db.SelectContext(ctx, &ids, s.db.Rebind(`SELECT DISTINCT ie.incident_id FROM incident_entities ie
 		JOIN incidents i ON i.id = ie.incident_id
 		WHERE ie.entity_key = ? AND ie.incident_id <> ? AND i.status NOT IN ('resolved', 'redirected')
-		ORDER BY ie.incident_id`), key, except)
+			AND COALESCE(i.exercise_id, 0) = COALESCE((SELECT xe.exercise_id FROM incidents xe WHERE xe.id = ?), 0)
+		ORDER BY ie.incident_id`), key, except, except)
 	if err != nil {
 		return nil, fmt.Errorf("open incidents with %s: %w", key, err)
 	}

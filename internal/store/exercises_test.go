@@ -48,6 +48,19 @@ func TestExerciseAlertsCorrelateApart(t *testing.T) {
 			require.Equal(t, want, got, "exercise of %s's incident", id)
 		}
 
+		// A hunt from the exercise's incident neither finds nor merges the
+		// real one holding the same device.
+		found, err := s.OpenIncidentsWith(ctx, "device:ws-7", inc["x1-a"])
+		require.NoError(t, err)
+		require.Empty(t, found, "the exercise's hunt found real or other exercises' incidents")
+		found, err = s.OpenIncidentsWith(ctx, "device:ws-7", inc["real-1"])
+		require.NoError(t, err)
+		require.Empty(t, found, "a real hunt found exercise incidents")
+		merged, err := s.MergeFound(ctx, inc["x1-a"], inc["real-1"], store.EvidenceLink{IncidentID: inc["x1-a"],
+			Entity: "device:ws-7", From: "device:ws-7", Step: "hunt/find", Reason: "same device"})
+		require.NoError(t, err)
+		require.False(t, merged, "a real incident merged into an exercise's")
+
 		_, _, err = s.MoveAlert(ctx, "x1-b", inc["real-1"], "rita")
 		require.Equal(t, domain.KindConflict, domain.KindOf(err), "moving an exercise alert into a real incident: %v", err)
 		to, created, err := s.MoveAlert(ctx, "x1-b", 0, "rita")
