@@ -50,6 +50,9 @@ type Activities struct {
 	// Vendors are the connectors that enrich entities in analysis steps
 	// (internal/enrich; the worker's connector.Router); nil asks none.
 	Vendors enrich.Source
+	// LabVendors enrich an exercise's entities instead of Vendors (the
+	// worker's lab tenant); nil: Vendors enrich those too.
+	LabVendors enrich.Source
 	// EnrichOptions bound each vendor's look-ups about one entity.
 	EnrichOptions enrich.Options
 	// Notifier tells users and analysts of the questions ask steps put,
@@ -326,6 +329,15 @@ func (a *Activities) ExecuteAction(ctx context.Context, req remediation.Request)
 			}
 		}
 	}()
+	if a.Store != nil {
+		// Read at every attempt: an incident never changes exercise, so a
+		// retried attempt routes where the first did.
+		ex, err := a.Store.IncidentExercise(ctx, req.IncidentID)
+		if err != nil {
+			return remediation.Result{}, classify(err)
+		}
+		req.Exercise = ex
+	}
 	res, err := a.Executor.Execute(ctx, req)
 	if err != nil {
 		log.WithError(err).Warn("remediation failed")

@@ -57,6 +57,18 @@ func (a *Activities) AnalyzeEntities(ctx context.Context, req AnalyzeRequest) (*
 	if err != nil {
 		return nil, classify(err)
 	}
+	vendors := a.Vendors
+	if a.LabVendors != nil {
+		// An exercise's entities are a replay's: the lab tenant tells
+		// about them, never a vendor (docs/secops.md).
+		ex, err := a.Store.IncidentExercise(ctx, req.IncidentID)
+		if err != nil {
+			return nil, classify(err)
+		}
+		if ex != 0 {
+			vendors = a.LabVendors
+		}
+	}
 	res := &AnalyzeResult{Facts: []domain.Fact{}}
 	var notes []string
 	var stale []domain.Fact // vendor.error facts a vendor that now answers clears
@@ -69,7 +81,7 @@ func (a *Activities) AnalyzeEntities(ctx context.Context, req AnalyzeRequest) (*
 		if err != nil {
 			return nil, classify(err)
 		}
-		vfacts, vnotes, cleared := a.enrichEntity(ctx, ents[i], req.At)
+		vfacts, vnotes, cleared := a.enrichEntity(ctx, vendors, ents[i], req.At)
 		facts = append(facts, vfacts...)
 		if len(vnotes) > 0 {
 			if note == "" {
@@ -163,13 +175,13 @@ func (a *Activities) analyze(ctx context.Context, e domain.Entity, at time.Time)
 // after the other, and says in words what each told. It never fails: a
 // vendor's failure is a vendor.error fact. cleared names the vendors that
 // answered every look-up, whose earlier vendor.error no longer holds.
-func (a *Activities) enrichEntity(ctx context.Context, e domain.Entity, at time.Time) (facts []domain.Fact, notes, cleared []string) {
-	if a.Vendors == nil {
+func (a *Activities) enrichEntity(ctx context.Context, vendors enrich.Source, e domain.Entity, at time.Time) (facts []domain.Fact, notes, cleared []string) {
+	if vendors == nil {
 		return nil, nil, nil
 	}
 	// The vendors are asked at once, each within its budget, so that the
 	// analysis ends within one budget however many enrich the kind.
-	ens := a.Vendors.Enrichers(e.Kind)
+	ens := vendors.Enrichers(e.Kind)
 	results := make([]enrich.Result, len(ens))
 	var wg sync.WaitGroup
 	for i, en := range ens {

@@ -190,6 +190,12 @@ func (s *Server) Routes() []Route {
 		{"GET /api/v1/intel/lookup", auth.Viewer, s.lookupIntel},
 		{"GET /api/v1/prevalence", auth.Viewer, s.getPrevalence},
 		{"GET /api/v1/incidents/{id}/facts", auth.Viewer, s.listFacts},
+		{"GET /api/v1/exercises", auth.Viewer, s.listExercises},
+		{"POST /api/v1/exercises", auth.Admin, s.postExercise},
+		{"GET /api/v1/exercises/{id}", auth.Viewer, s.getExercise},
+		{"GET /api/v1/exercises/{id}/score", auth.Viewer, s.getExerciseScore},
+		{"POST /api/v1/exercises/{id}/alerts", auth.Admin, s.postExerciseAlerts},
+		{"POST /api/v1/exercises/{id}/finish", auth.Admin, s.finishExercise},
 		// Webhook sources authenticate with an HMAC of the body, not a token.
 		{"POST /api/v1/sources/{name}/alerts", "", s.pushAlerts},
 	}
@@ -341,15 +347,19 @@ func (s *Server) postAlerts(w http.ResponseWriter, r *http.Request) error {
 	if p := auth.FromContext(r.Context()); p != nil && p.Scoped() {
 		return domain.Errorf(domain.KindForbidden, "ingest correlates across every device group; a token scoped to some may not send alerts")
 	}
-	return s.ingestBody(w, r, http.MaxBytesReader(w, r.Body, s.maxBody()), nil)
+	return s.ingestBody(w, r, http.MaxBytesReader(w, r.Body, s.maxBody()), 0, nil)
 }
 
-// ingestBody decodes, stores and correlates a body of alerts and answers
-// per item; stored, when set, learns the ids of the alerts stored.
-func (s *Server) ingestBody(w http.ResponseWriter, r *http.Request, body io.Reader, stored func(ctx context.Context, ids []string) error) error {
+// ingestBody decodes, stores and correlates a body of alerts into an
+// exercise (0: real alerts) and answers per item; stored, when set, learns
+// the ids of the alerts stored.
+func (s *Server) ingestBody(w http.ResponseWriter, r *http.Request, body io.Reader, exercise int64, stored func(ctx context.Context, ids []string) error) error {
 	alerts, problems, err := decode.Decode(body)
 	if err != nil {
 		return err
+	}
+	for _, a := range alerts {
+		a.Exercise = exercise
 	}
 	// Map accepted alerts back to their batch index.
 	bad := map[int]bool{}

@@ -509,6 +509,17 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"ReportDelivery", domain.ReportDelivery{}, resp},
 		{"ReportRun", domain.ReportRun{}, resp},
 		{"ReportRunPage", records.ReportRunPage{}, resp},
+		{"Exercise", domain.Exercise{}, resp},
+		{"ExerciseList", api.ExerciseList{}, resp},
+		{"ExerciseDetail", api.ExerciseDetail{}, resp},
+		{"ExerciseRequest", api.ExerciseBody{}, req},
+		{"ExerciseAlert", domain.ExerciseAlert{}, req},
+		{"ExerciseAlertsRequest", api.ExerciseAlertsBody{}, req},
+		{"ExerciseScore", domain.ExerciseScore{}, resp},
+		{"GroupingScore", domain.GroupingScore{}, resp},
+		{"PhaseScore", domain.PhaseScore{}, resp},
+		{"ExerciseActions", domain.ExerciseAction{}, resp},
+		{"#/components/schemas/ExerciseActions/properties/byType/items", domain.TypeActionCounts{}, resp},
 	}
 	for _, c := range cases {
 		ref := c.schema

@@ -112,7 +112,7 @@ func (s *Server) pushAlerts(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, http.StatusUnauthorized, errorBody{Error: ErrorDetail{Kind: "unauthenticated",
 			Field: sources.SignatureHeader, Message: err.Error()}})
 	}
-	return s.ingestBody(w, r, bytes.NewReader(body), func(ctx context.Context, ids []string) error {
+	return s.ingestBody(w, r, bytes.NewReader(body), 0, func(ctx context.Context, ids []string) error {
 		return s.Store.SetAlertSource(ctx, name, ids)
 	})
 }

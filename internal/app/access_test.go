@@ -284,6 +284,19 @@ func TestEveryEndpointWithEveryRole(t *testing.T) {
 			allowed("admin", 201)},
 		"GET /api/v1/reports/runs/{id}": {func(string) req { return req{"/api/v1/reports/runs/999999", ""} },
 			with(allowed("viewer", 404), "scoped", 403)},
+		// An exercise spans every device group: scoped callers are refused.
+		"GET /api/v1/exercises": {func(string) req { return req{"/api/v1/exercises", ""} }, with(allowed("viewer", 200), "scoped", 403)},
+		"POST /api/v1/exercises": {func(who string) req { return req{"/api/v1/exercises", `{"name":"drill-` + who + `","speed":60}`} },
+			allowed("admin", 201)},
+		"GET /api/v1/exercises/{id}": {func(string) req { return req{"/api/v1/exercises/999999", ""} },
+			with(allowed("viewer", 404), "scoped", 403)},
+		"GET /api/v1/exercises/{id}/score": {func(string) req { return req{"/api/v1/exercises/999999/score", ""} },
+			with(allowed("viewer", 404), "scoped", 403)},
+		"POST /api/v1/exercises/{id}/alerts": {func(string) req {
+			return req{"/api/v1/exercises/999999/alerts", `{"alerts":[{"label":"attack","phase":"x","alert":{"id":"a"}}]}`}
+		}, allowed("admin", 404)},
+		"POST /api/v1/exercises/{id}/finish": {func(string) req { return req{"/api/v1/exercises/999999/finish", ""} },
+			allowed("admin", 404)},
 		"PUT /api/v1/settings/automation": {func(string) req { return req{"/api/v1/settings/automation", `{"default":"semi-all","fourEyes":true}`} },
 			allowed("admin", 200)},
 		"GET /api/v1/entities/{key}": {func(string) req { return req{"/api/v1/entities/" + string(deviceKey), ""} },

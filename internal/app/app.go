@@ -347,6 +347,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Store:      st,
 		Executor:   router,
 		Vendors:    router,
+		LabVendors: router.Lab,
 		Playbooks:  pinned,
 		Automation: cfg.Automation,
 		Log:        log.WithField("component", "activities"),
@@ -436,7 +437,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		},
 	}
-	if srv.Pages, err = (&web.Server{Center: srv, Incidents: srv, Reviews: srv, Reports: srv, Kept: srv, Entities: srv, Auth: access, Limiter: limiter, SecureCookies: cfg.SecureCookies,
+	if srv.Pages, err = (&web.Server{Center: srv, Incidents: srv, Reviews: srv, Reports: srv, Kept: srv, Exercises: srv, Entities: srv, Auth: access, Limiter: limiter, SecureCookies: cfg.SecureCookies,
 		Feed: hub, Scope: srv, Notes: srv, Log: log.WithField("component", "pages")}).Handler(); err != nil {
 		return err
 	}

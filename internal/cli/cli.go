@@ -67,6 +67,10 @@ Commands:
                                   the questions playbooks ask (open ones by default)
   questions answer ID CHOICE [CHOICE…] [-m NOTE]
                                   answer a question (analyst); several choices for one that takes several
+  exercise run SCENARIO [--speed N | --real-time] [--name NAME] [--limit N]
+                                  replay a labelled attack scenario (AIT NAME.ndjson.gz beside NAME.labels.csv.gz,
+                                  or a scenario file) as a breach exercise (admin), then print its score
+  exercise list|show ID|score ID  the exercises; one with its incidents; its score (docs/secops.md)
   tokens create --role ROLE [--groups G,...] [--name NAME]
                                   make an API token (admin); its secret is shown once
   tokens list                     list tokens (admin)
@@ -172,6 +176,8 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 		return intelCmd(ctx, env, args[1:])
 	case "questions":
 		return questions(ctx, env, args[1:])
+	case "exercise", "exercises":
+		return exerciseCmd(ctx, env, args[1:])
 	case "actions":
 		if len(args) < 2 {
 			return usageError{args[0] + ": missing subcommand"}

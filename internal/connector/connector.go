@@ -195,6 +195,18 @@ func (r *Router) Execute(ctx context.Context, req remediation.Request) (remediat
 			return remediation.Result{}, err
 		}
 	}
+	if req.Exercise != 0 && rt.Kind != actions.AIR {
+		// An exercise's remediation never reaches a vendor: the attack is
+		// a replay, the devices and users in it are real. AIR's own case
+		// actions act on the exercise's incident and stay where they are.
+		r.log.WithFields(logrus.Fields{"action": req.ActionID, "type": req.Type, "exercise": req.Exercise}).
+			Debug("routing an exercise's remediation to the lab tenant")
+		res, err := r.Lab.Execute(ctx, req)
+		if err == nil {
+			res.Connector = NameLab
+		}
+		return res, err
+	}
 	if len(req.Connectors) > 0 {
 		return r.fallback(ctx, req)
 	}

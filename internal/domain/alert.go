@@ -32,6 +32,10 @@ type Alert struct {
 	ResolvedDateTime      *time.Time      `json:"resolvedDateTime,omitempty"`
 	Evidence              []Evidence      `json:"evidence,omitempty"`
 	Raw                   json.RawMessage `json:"-"`
+	// Exercise is the breach exercise the alert was replayed into (0: a
+	// real alert). Only the exercise API sets it, never a provider's
+	// document; the store correlates each exercise's alerts apart.
+	Exercise int64 `json:"-"`
 }
 
 // ActivityTime is when the alert's activity happened, for correlation windows:

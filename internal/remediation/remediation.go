@@ -34,6 +34,11 @@ type Request struct {
 	// Connectors are the playbook step's connectors in order of
 	// preference; empty means the tenant's routes decide.
 	Connectors []string `json:"connectors,omitempty"`
+	// Exercise is the breach exercise the incident belongs to (0: a real
+	// incident). The ExecuteAction activity sets it from the store, never
+	// the workflow (histories stay as they were); the router then sends
+	// the remediation to the lab tenant whatever its routes say.
+	Exercise int64 `json:"exercise,omitempty"`
 }
 
 // Result is what the target reported.

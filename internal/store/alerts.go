@@ -89,8 +89,14 @@ func (s *Store) IngestAlerts(ctx context.Context, alerts []*domain.Alert, rules 
 		}
 	}
 	out := make([]IngestResult, 0, len(alerts))
-	for start := 0; start < len(alerts); start += maxBatch {
-		part := alerts[start:min(start+maxBatch, len(alerts))]
+	for start, end := 0, 0; start < len(alerts); start = end {
+		// A batch holds one exercise's alerts (or only real ones): the
+		// batch loads the correlation state of that exercise alone.
+		end = start + 1
+		for end < len(alerts) && end-start < maxBatch && alerts[end].Exercise == alerts[start].Exercise {
+			end++
+		}
+		part := alerts[start:end]
 		var res []IngestResult
 		var err error
 		for attempt := 0; ; attempt++ {
@@ -117,6 +123,7 @@ func (s *Store) ingestBatch(ctx context.Context, alerts []*domain.Alert, rules C
 	var results []IngestResult
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		b := newBatch(ctx, s, tx, rules)
+		b.exercise = alerts[0].Exercise
 		if err := b.unifyHosts(alerts); err != nil {
 			return err
 		}

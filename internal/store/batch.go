@@ -29,6 +29,11 @@ type batch struct {
 	tx    *sqlx.Tx
 	rules CorrelationRules
 	now   time.Time
+	// exercise is the breach exercise whose alerts this batch holds (0:
+	// real alerts). The batch sees only that exercise's incidents and
+	// detector history, so exercise alerts never join a real incident nor
+	// real ones an exercise's, while the engine stays unaware of exercises.
+	exercise int64
 
 	st   *correlate.State
 	plan *correlate.Plan
@@ -112,6 +117,31 @@ func newBatch(ctx context.Context, s *Store, tx *sqlx.Tx, rules CorrelationRules
 
 func allKeys(a *domain.Alert) []domain.EntityKey { return correlate.AllKeys(a) }
 
+// sameExercise is the condition keeping the incidents aliased i to the
+// batch's exercise (real ones for a real batch); its argument is
+// b.exercise.
+const sameExercise = `COALESCE(i.exercise_id, 0) = ?`
+
+// det is the name a detector is stored under in the batch's detector
+// history: an exercise's detectors are kept apart by a prefix, so that an
+// exercise's replayed scanner neither makes a real alert look like routine
+// noise nor joins a real campaign.
+func (b *batch) det(d string) string {
+	if b.exercise == 0 {
+		return d
+	}
+	return "exercise:" + strconv.FormatInt(b.exercise, 10) + ":" + d
+}
+
+// undet is det's inverse: the detector's name, and whether the stored
+// name belongs to the batch's exercise (or, for a real batch, to none).
+func (b *batch) undet(stored string) (string, bool) {
+	if b.exercise == 0 {
+		return stored, !strings.HasPrefix(stored, "exercise:")
+	}
+	return strings.CutPrefix(stored, b.det(""))
+}
+
 // lock takes the batch's locks: every alert id, entity key and detector.
 func (b *batch) lock(alerts []*domain.Alert) error {
 	var names []string
@@ -165,7 +195,7 @@ func (b *batch) load(alerts []*domain.Alert) error {
 	slices.Sort(keys)
 	dets := make([]string, 0, len(detSet))
 	for d := range detSet {
-		dets = append(dets, d)
+		dets = append(dets, b.det(d))
 	}
 	slices.Sort(dets)
 
@@ -206,8 +236,8 @@ func (b *batch) load(alerts []*domain.Alert) error {
 		q := `SELECT ie.incident_id, ie.entity_key, ie.verdict, ie.last_seen, ie.last_notable, COALESCE(s.routine_key, '') AS routine_key
 			FROM incident_entities ie JOIN incidents i ON i.id = ie.incident_id
 			LEFT JOIN incident_summary s ON s.incident_id = ie.incident_id
-			WHERE ie.entity_key IN (` + placeholders(len(part)) + `) AND i.status IN ('active', 'inProgress')`
-		if err := b.tx.SelectContext(b.ctx, &rows, b.tx.Rebind(q), anySlice(part)...); err != nil {
+			WHERE ie.entity_key IN (` + placeholders(len(part)) + `) AND i.status IN ('active', 'inProgress') AND ` + sameExercise
+		if err := b.tx.SelectContext(b.ctx, &rows, b.tx.Rebind(q), append(anySlice(part), b.exercise)...); err != nil {
 			return fmt.Errorf("read incident entities: %w", err)
 		}
 		for _, r := range rows {
@@ -242,7 +272,8 @@ func (b *batch) load(alerts []*domain.Alert) error {
 				return fmt.Errorf("read recent detectors: %w", err)
 			}
 			for _, r := range rows {
-				b.st.AddRecent(r.Detector, domain.EntityKey(r.Key), correlate.Hit{Inc: r.IncidentID, At: r.LastSeen.UTC()})
+				d, _ := b.undet(r.Detector)
+				b.st.AddRecent(d, domain.EntityKey(r.Key), correlate.Hit{Inc: r.IncidentID, At: r.LastSeen.UTC()})
 				incIDs[r.IncidentID] = true
 			}
 			return nil
@@ -266,8 +297,8 @@ func (b *batch) load(alerts []*domain.Alert) error {
 				return fmt.Errorf("read detector buckets: %w", err)
 			}
 			for _, r := range rows {
-				if detSet[r.Detector] {
-					b.st.AddBucket(correlate.Profile{Anchor: domain.EntityKey(r.Key), Detector: r.Detector}, r.Bucket)
+				if d, ours := b.undet(r.Detector); ours && detSet[d] {
+					b.st.AddBucket(correlate.Profile{Anchor: domain.EntityKey(r.Key), Detector: d}, r.Bucket)
 				}
 			}
 			return nil
@@ -283,9 +314,9 @@ func (b *batch) load(alerts []*domain.Alert) error {
 				ID  int64  `db:"id"`
 			}
 			q := `SELECT s.routine_key, MAX(s.incident_id) AS id FROM incident_summary s JOIN incidents i ON i.id = s.incident_id
-				WHERE s.routine_key IN (` + placeholders(len(part)) + `) AND i.status IN ('active', 'inProgress')
+				WHERE s.routine_key IN (` + placeholders(len(part)) + `) AND i.status IN ('active', 'inProgress') AND ` + sameExercise + `
 				GROUP BY s.routine_key`
-			if err := b.tx.SelectContext(b.ctx, &rows, b.tx.Rebind(q), anySlice(part)...); err != nil {
+			if err := b.tx.SelectContext(b.ctx, &rows, b.tx.Rebind(q), append(anySlice(part), b.exercise)...); err != nil {
 				return fmt.Errorf("find routine incidents: %w", err)
 			}
 			for _, r := range rows {
@@ -309,7 +340,7 @@ func (b *batch) load(alerts []*domain.Alert) error {
 		}
 		if err := b.tx.SelectContext(b.ctx, &rows, b.tx.Rebind(`SELECT a.incident_id, a.bucket, a.notable
 			FROM incident_activity a JOIN incidents i ON i.id = a.incident_id
-			WHERE a.bucket >= ? AND a.bucket <= ? AND i.status IN ('active', 'inProgress')`), from, to); err != nil {
+			WHERE a.bucket >= ? AND a.bucket <= ? AND i.status IN ('active', 'inProgress') AND `+sameExercise), from, to, b.exercise); err != nil {
 			return fmt.Errorf("read incident activity: %w", err)
 		}
 		for _, r := range rows {
@@ -647,9 +678,13 @@ func (b *batch) createIncident(a *domain.Alert, routineKey string, anchor domain
 		name = "Recurring alerts on " + entityName(a, anchor)
 	}
 	q := `INSERT INTO incidents (display_name, severity, status, investigation_state,
-			first_activity, last_activity, created_at, updated_at)
-		VALUES (?, ?, 'active', 'queued', ?, ?, ?, ?)`
-	args := []any{name, a.Severity, t, t, b.now, b.now}
+			first_activity, last_activity, created_at, updated_at, exercise_id)
+		VALUES (?, ?, 'active', 'queued', ?, ?, ?, ?, ?)`
+	var exercise any // NULL for a real incident
+	if b.exercise != 0 {
+		exercise = b.exercise
+	}
+	args := []any{name, a.Severity, t, t, b.now, b.now, exercise}
 	var id int64
 	if b.s.dialect == Postgres {
 		if err := b.tx.GetContext(b.ctx, &id, b.tx.Rebind(q+" RETURNING id"), args...); err != nil {
@@ -880,7 +915,7 @@ func (b *batch) flushRows() error {
 	if len(p.Buckets) > 0 {
 		rows := make([][]any, len(p.Buckets))
 		for i, r := range p.Buckets {
-			rows[i] = []any{r.Anchor, r.Detector, r.Bucket}
+			rows[i] = []any{r.Anchor, b.det(r.Detector), r.Bucket}
 		}
 		if err := insertRows(b.ctx, b.tx, "detector_buckets", "entity_key, detector, bucket",
 			`ON CONFLICT (entity_key, detector, bucket) DO NOTHING`, rows); err != nil {
@@ -906,7 +941,7 @@ func (b *batch) flushRows() error {
 	if len(p.Recent) > 0 {
 		rows := make([][]any, len(p.Recent))
 		for i, r := range p.Recent {
-			rows[i] = []any{r.Detector, r.Key, b.realID(r.Inc), utc(r.At)}
+			rows[i] = []any{b.det(r.Detector), r.Key, b.realID(r.Inc), utc(r.At)}
 		}
 		if err := insertRows(b.ctx, b.tx, "detector_recent", "detector, entity_key, incident_id, last_seen",
 			`ON CONFLICT (detector, entity_key) DO UPDATE SET incident_id = excluded.incident_id,

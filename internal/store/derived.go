@@ -301,6 +301,11 @@ func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor s
 			return fmt.Errorf("decode stored alert %q: %w", alertID, err)
 		}
 		b := newBatch(ctx, s, tx, CorrelationRules{})
+		// An exercise's alert stays among its exercise's incidents (a new
+		// one is the exercise's too); a real one among real ones.
+		if b.exercise, err = exerciseOf(ctx, tx, cur.IncidentID); err != nil {
+			return err
+		}
 		if to == 0 {
 			st, err := b.createIncident(&a, "", "")
 			if err != nil {
@@ -318,6 +323,11 @@ func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor s
 			}
 			if !status.Open() {
 				return domain.Errorf(domain.KindConflict, "incident %d is %s: alerts can only move to an open incident", to, status)
+			}
+			if ex, err := exerciseOf(ctx, tx, to); err != nil {
+				return err
+			} else if ex != b.exercise {
+				return domain.Errorf(domain.KindConflict, "incident %d and alert %q are not of the same exercise: exercise alerts stay apart from real ones", to, alertID)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE alerts SET incident_id = ? WHERE id = ?`), to, alertID); err != nil {
@@ -378,11 +388,13 @@ func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor s
 	return dest, created, nil
 }
 
-// ExportAssignments writes every alert's incident as CSV lines
+// ExportAssignments writes every real alert's incident as CSV lines
 // "alert_id,incident_id", header first, in alert id order — the grouping
 // that correlation produced, for scoring it against ground truth.
 func (s *Store) ExportAssignments(ctx context.Context, w io.Writer) error {
-	rows, err := s.db.QueryxContext(ctx, `SELECT id, incident_id FROM alerts ORDER BY id`)
+	// Exercises are scored on their own (docs/secops.md): their alerts
+	// would only blur a real grouping's figures.
+	rows, err := s.db.QueryxContext(ctx, `SELECT id, incident_id FROM alerts WHERE `+notExercise("alerts.incident_id")+` ORDER BY id`)
 	if err != nil {
 		return fmt.Errorf("export assignments: %w", err)
 	}

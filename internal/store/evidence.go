@@ -18,13 +18,16 @@ import (
 // edges and applies the changes under the locks ingest takes.
 
 // OpenIncidentsWith returns the open incidents (not resolved, not merged
-// away) other than except whose entities include key, oldest first.
+// away) other than except whose entities include key, oldest first: those
+// of except's exercise only, or real ones for a real incident, so that a
+// hunt never reaches across an exercise.
 func (s *Store) OpenIncidentsWith(ctx context.Context, key domain.EntityKey, except int64) ([]int64, error) {
 	var ids []int64
 	err := s.db.SelectContext(ctx, &ids, s.db.Rebind(`SELECT DISTINCT ie.incident_id FROM incident_entities ie
 		JOIN incidents i ON i.id = ie.incident_id
 		WHERE ie.entity_key = ? AND ie.incident_id <> ? AND i.status NOT IN ('resolved', 'redirected')
-		ORDER BY ie.incident_id`), key, except)
+			AND COALESCE(i.exercise_id, 0) = COALESCE((SELECT xe.exercise_id FROM incidents xe WHERE xe.id = ?), 0)
+		ORDER BY ie.incident_id`), key, except, except)
 	if err != nil {
 		return nil, fmt.Errorf("open incidents with %s: %w", key, err)
 	}
@@ -95,6 +98,14 @@ func (s *Store) MergeFound(ctx context.Context, target, src int64, link records.
 		}
 		if cur.Status == domain.IncidentRedirected || cur.Status == domain.IncidentResolved {
 			return nil
+		}
+		// A hunt never merges an exercise's incident and a real one.
+		exT, err := exerciseOf(ctx, tx, target)
+		if err != nil {
+			return err
+		}
+		if exS, err := exerciseOf(ctx, tx, src); err != nil || exS != exT {
+			return err
 		}
 		if err := mergeIncidents(ctx, tx, target, src, "system:investigation", link.Reason); err != nil {
 			return err

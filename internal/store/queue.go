@@ -266,9 +266,10 @@ func (s *Store) incidentSQL(q records.IncidentQuery) (where string, args []any, 
 			args = append(args, lowerAll(groups)...)
 		}
 	}
-	if len(conds) > 0 {
-		where = ` WHERE ` + strings.Join(conds, " AND ")
-	}
+	// The queue is the real SOC's: exercises' incidents are on their
+	// exercise's page (docs/secops.md).
+	conds = append(conds, `i.exercise_id IS NULL`)
+	where = ` WHERE ` + strings.Join(conds, " AND ")
 
 	sort := q.Sort
 	if sort == "" {

@@ -19,23 +19,23 @@ type ReportWindow struct {
 }
 
 // incidentScope is the condition and arguments that keep the incidents
-// whose id is the SQL expression idExpr to the window's scope ("1 = 1"
-// unscoped).
+// whose id is the SQL expression idExpr to the window's scope, and leave
+// exercises' incidents out: reports are about real incidents.
 func (s *Store) incidentScope(idExpr string, scope []string) (string, []any) {
 	if len(scope) == 0 {
-		return "1 = 1", nil
+		return notExercise(idExpr), nil
 	}
-	return s.incidentInGroupsSQL(idExpr, len(scope)), lowerAll(scope)
+	return notExercise(idExpr) + ` AND ` + s.incidentInGroupsSQL(idExpr, len(scope)), lowerAll(scope)
 }
 
 // actionScope is the condition and arguments that keep the actions aliased
-// a to the scope.
+// a to the scope, and leave exercises' actions out.
 func (s *Store) actionScope(scope []string) (string, []any) {
 	if len(scope) == 0 {
-		return "1 = 1", nil
+		return notExercise("a.incident_id"), nil
 	}
 	g := lowerAll(scope)
-	return s.actionInGroupsSQL(len(scope)), append(append([]any{}, g...), g...)
+	return notExercise("a.incident_id") + ` AND ` + s.actionInGroupsSQL(len(scope)), append(append([]any{}, g...), g...)
 }
 
 // deviceGroupOf is the SQL for the device group of the entity aliased e

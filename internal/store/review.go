@@ -31,7 +31,7 @@ func (s *Store) ResponseTimes(ctx context.Context, since time.Time) ([]IncidentT
 	out := []IncidentTimes{}
 	t := utc(since)
 	err := s.db.SelectContext(ctx, &out, s.db.Rebind(fmt.Sprintf(`SELECT id, created_at, acknowledged_at, contained_at, resolved_at
-		FROM incidents WHERE acknowledged_at >= ? OR contained_at >= ? OR resolved_at >= ?
+		FROM incidents WHERE (acknowledged_at >= ? OR contained_at >= ? OR resolved_at >= ?) AND exercise_id IS NULL
 		ORDER BY id DESC LIMIT %d`, MaxMetricRows)), t, t, t)
 	if err != nil {
 		return nil, fmt.Errorf("read response times: %w", err)
@@ -54,7 +54,7 @@ func (s *Store) ExecutedActions(ctx context.Context, since time.Time) (ActionRun
 	var out ActionRun
 	err := s.db.GetContext(ctx, &out, s.db.Rebind(`SELECT COUNT(*) AS executed,
 		COALESCE(SUM(CASE WHEN `+automatedSQL+` THEN 1 ELSE 0 END), 0) AS automated
-		FROM actions a WHERE started_at IS NOT NULL AND started_at >= ? AND type <> ?`), utc(since), expandScope)
+		FROM actions a WHERE started_at IS NOT NULL AND started_at >= ? AND type <> ? AND `+notExercise("a.incident_id")), utc(since), expandScope)
 	if err != nil {
 		return out, fmt.Errorf("count executed actions: %w", err)
 	}
@@ -92,8 +92,8 @@ func (s *Store) PendingSeconds(ctx context.Context, since time.Time) (secs []flo
 		Secs    float64 `db:"secs"`
 		Expired bool    `db:"expired"`
 	}
-	q := fmt.Sprintf(`SELECT %s AS secs, status = ? AS expired FROM actions WHERE %s AND decided_at >= ?
-		ORDER BY decided_at DESC LIMIT %d`, s.pendingSeconds(), pendingWaited, MaxMetricRows)
+	q := fmt.Sprintf(`SELECT %s AS secs, status = ? AS expired FROM actions WHERE %s AND decided_at >= ? AND %s
+		ORDER BY decided_at DESC LIMIT %d`, s.pendingSeconds(), pendingWaited, notExercise("actions.incident_id"), MaxMetricRows)
 	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), domain.ActionExpired, domain.PolicyActor, utc(since)); err != nil {
 		return nil, 0, fmt.Errorf("read pending times: %w", err)
 	}
@@ -126,7 +126,8 @@ func (s *Store) PendingHistogram(ctx context.Context, bounds []float64) (*Histog
 	for _, b := range bounds {
 		fmt.Fprintf(&cols, `, COALESCE(SUM(CASE WHEN secs <= %g THEN 1 ELSE 0 END), 0)`, b)
 	}
-	q := fmt.Sprintf(`SELECT %s FROM (SELECT %s AS secs FROM actions WHERE %s) t`, cols.String(), expr, pendingWaited)
+	q := fmt.Sprintf(`SELECT %s FROM (SELECT %s AS secs FROM actions WHERE %s AND %s) t`, cols.String(), expr, pendingWaited,
+		notExercise("actions.incident_id"))
 	row := s.db.QueryRowxContext(ctx, s.db.Rebind(q), domain.PolicyActor)
 	h := &Histogram{Bounds: bounds, Counts: make([]uint64, len(bounds))}
 	dest := []any{&h.Count, &h.Sum}
@@ -146,18 +147,20 @@ type StatusCounts struct {
 	Alerts    map[string]int64 `json:"alerts"`
 }
 
-// CountByStatus counts incidents, actions and alerts by status.
+// CountByStatus counts incidents, actions and alerts by status, those of
+// exercises left out.
 func (s *Store) CountByStatus(ctx context.Context) (*StatusCounts, error) {
 	out := &StatusCounts{}
 	for _, t := range []struct {
-		table string
-		into  *map[string]int64
-	}{{"incidents", &out.Incidents}, {"actions", &out.Actions}, {"alerts", &out.Alerts}} {
+		table, real string
+		into        *map[string]int64
+	}{{"incidents", "exercise_id IS NULL", &out.Incidents}, {"actions", notExercise("actions.incident_id"), &out.Actions},
+		{"alerts", notExercise("alerts.incident_id"), &out.Alerts}} {
 		var rows []struct {
 			Status string `db:"status"`
 			N      int64  `db:"n"`
 		}
-		if err := s.db.SelectContext(ctx, &rows, `SELECT status, COUNT(*) AS n FROM `+t.table+` GROUP BY status`); err != nil {
+		if err := s.db.SelectContext(ctx, &rows, `SELECT status, COUNT(*) AS n FROM `+t.table+` WHERE `+t.real+` GROUP BY status`); err != nil {
 			return nil, fmt.Errorf("count %s by status: %w", t.table, err)
 		}
 		m := map[string]int64{}

@@ -116,6 +116,8 @@ type Server struct {
 	// Kept are the report schedules and kept reports; nil: the reports
 	// page lists none.
 	Kept KeptReports
+	// Exercises are the breach exercises; nil: their pages are not found.
+	Exercises Exercises
 	// Scope filters the feed for principals scoped to device groups;
 	// with Feed set and Scope nil, scoped principals only hear that
 	// something changed, never what.
@@ -143,12 +145,13 @@ type pages struct {
 // funcs are the templates' functions.
 func (p *pages) funcs() template.FuncMap {
 	funcs := template.FuncMap{
-		"ago":   p.ago,
-		"ts":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-		"join":  strings.Join,
-		"short": func(id string) string { return id[:min(len(id), 10)] },
-		"when":  p.when,
-		"open":  questionOpen,
+		"ago":     p.ago,
+		"ts":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"join":    strings.Join,
+		"seconds": seconds,
+		"short":   func(id string) string { return id[:min(len(id), 10)] },
+		"when":    p.when,
+		"open":    questionOpen,
 		// entityURL links an entity key to its page; assetLinks a
 		// queue's impacted assets to the entity look-up.
 		"entityURL":  entityURL,
@@ -172,7 +175,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	}
 	funcs := p.funcs()
 	for _, name := range []string{"signin", "pending", "history", "error", "queue", "incident", "review", "dashboard", "sources", "notifications", "entity",
-		"reports", "report_daily", "report_monthly", "report_quarterly"} {
+		"reports", "report_daily", "report_monthly", "report_quarterly", "exercises"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/filters.html",
 			"templates/parts.html", "templates/story.html", "templates/reportparts.html", "templates/"+name+".html")
 		if err != nil {
@@ -216,6 +219,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /reports/monthly", p.session(p.monthlyReport))
 	mux.Handle("GET /reports/quarterly", p.session(p.quarterlyReport))
 	mux.Handle("GET /reports/runs/{id}", p.session(p.keptReport))
+	mux.Handle("GET /exercises", p.session(p.exercises))
+	mux.Handle("GET /exercises/{id}", p.session(p.exercise))
 	mux.Handle("GET /notifications", p.session(p.notifications))
 	mux.Handle("POST /notifications/test", p.session(p.testNotification))
 	mux.Handle("GET /live", p.session(p.live))
@@ -390,6 +395,7 @@ type view struct {
 	Notes     *notesView           // the notifications page
 	Report    *reportView          // the report pages
 	Doc       *docView             // a report as a whole document
+	Exercises *exercisesView       // the exercises pages
 
 	// Live is what the page follows on the change feed: "incidents",
 	// "actions" or "incident:<id>"; empty: nothing (the top bar's count
