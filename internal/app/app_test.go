@@ -243,6 +243,13 @@ type apiClient struct{ base, token string }
 
 func (c apiClient) do(t *testing.T, method, path string, body []byte, out any) int {
 	t.Helper()
+	return c.send(t, method, path, body, out).StatusCode
+}
+
+// send is do returning the whole response, for its headers; out is
+// decoded from its body, which is read and closed.
+func (c apiClient) send(t *testing.T, method, path string, body []byte, out any) *http.Response {
+	t.Helper()
 	url := c.base + path
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
@@ -262,7 +269,7 @@ func (c apiClient) do(t *testing.T, method, path string, body []byte, out any) i
 			t.Fatalf("%s %s: HTTP %d, body not JSON: %s", method, url, resp.StatusCode, data)
 		}
 	}
-	return resp.StatusCode
+	return resp
 }
 
 // waitFor polls cond until it holds or a minute passes.

@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -125,7 +124,7 @@ func TestFaultMatrix(t *testing.T) {
 	pg.cut()
 	expectReady(t, c, "database unavailable")
 	var fail struct{ Error api.ErrorDetail }
-	r := send(t, c, "POST", "/api/v1/alerts", first, &fail)
+	r := c.send(t, "POST", "/api/v1/alerts", first, &fail)
 	if r.StatusCode != http.StatusServiceUnavailable || fail.Error.Kind != "unavailable" ||
 		!strings.Contains(fail.Error.Message, "database") || !strings.Contains(fail.Error.Message, "send the request again") ||
 		r.Header.Get("Retry-After") == "" {
@@ -140,7 +139,7 @@ func TestFaultMatrix(t *testing.T) {
 	tmp.cut()
 	expectReady(t, c, "temporal unavailable")
 	var partial api.IngestResponse
-	r = send(t, c, "POST", "/api/v1/alerts", second, &partial)
+	r = c.send(t, "POST", "/api/v1/alerts", second, &partial)
 	if r.StatusCode != http.StatusServiceUnavailable || partial.Accepted != 1 || len(partial.Results) != 1 ||
 		!strings.Contains(partial.Warning, "send them again") {
 		t.Fatalf("ingest with Temporal down: %d %+v", r.StatusCode, partial)
@@ -160,7 +159,7 @@ func TestFaultMatrix(t *testing.T) {
 	// During a decision, Temporal down: 503; the approval sent again once
 	// Temporal is back is carried out.
 	tmp.cut()
-	r = send(t, c, "POST", "/api/v1/actions/"+firstAction+"/approve", []byte(`{"comment":"go"}`), &fail)
+	r = c.send(t, "POST", "/api/v1/actions/"+firstAction+"/approve", []byte(`{"comment":"go"}`), &fail)
 	if r.StatusCode != http.StatusServiceUnavailable || fail.Error.Kind != "unavailable" {
 		t.Errorf("approve with Temporal down: %d %+v", r.StatusCode, fail.Error)
 	}
@@ -172,7 +171,7 @@ func TestFaultMatrix(t *testing.T) {
 
 	// During a decision, database down: 503; sent again, carried out.
 	pg.cut()
-	r = send(t, c, "POST", "/api/v1/actions/"+secondAction+"/approve", []byte(`{"comment":"go"}`), &fail)
+	r = c.send(t, "POST", "/api/v1/actions/"+secondAction+"/approve", []byte(`{"comment":"go"}`), &fail)
 	if r.StatusCode != http.StatusServiceUnavailable || fail.Error.Kind != "unavailable" {
 		t.Errorf("approve with the database down: %d %+v", r.StatusCode, fail.Error)
 	}
@@ -226,28 +225,6 @@ func unrelatedAlert(sample []byte) []byte {
 	).Replace(string(sample)))
 }
 
-// send is apiClient.do that also returns the response, for its headers.
-func send(t *testing.T, c apiClient, method, path string, body []byte, out any) *http.Response {
-	t.Helper()
-	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: HTTP %d, body not JSON: %s", method, path, resp.StatusCode, data)
-		}
-	}
-	return resp
-}
-
 // expectReady checks /readyz answers 503 naming the missing dependency.
 func expectReady(t *testing.T, c apiClient, status string) {
 	t.Helper()
@@ -264,7 +241,7 @@ func resendUntilAccepted(t *testing.T, c apiClient, alert []byte) int64 {
 	t.Helper()
 	return waitFor(t, "the resent alert to be accepted", func() (int64, bool) {
 		var res api.IngestResponse
-		r := send(t, c, "POST", "/api/v1/alerts", alert, &res)
+		r := c.send(t, "POST", "/api/v1/alerts", alert, &res)
 		if r.StatusCode != http.StatusOK || len(res.Results) != 1 {
 			time.Sleep(500 * time.Millisecond)
 			return 0, false

@@ -41,6 +41,25 @@ func (s *sender) Send(_ context.Context, m notify.Outgoing) error {
 	return nil
 }
 
+// newKeeper keeps reports in st and delivers them through a notification
+// service whose channels "chat" and "mail" are the senders given.
+func newKeeper(t *testing.T, st *store.Store, chat, mail notify.Sender) *reportrun.Keeper {
+	t.Helper()
+	cfg, err := notify.Parse("notify.yaml", []byte("channels:\n  chat: {type: slack, urlEnv: X}\n  mail: {type: slack, urlEnv: X}\n"),
+		notify.Env{Getenv: func(string) string { return "https://hooks.example/x" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	svc := &notify.Service{Store: st, Config: cfg, Log: log, Senders: map[string]notify.Sender{"chat": chat, "mail": mail}}
+	docs, err := web.NewReportDocuments("https://air.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &reportrun.Keeper{Store: st, Render: docs, Notify: svc, BaseURL: "https://air.example"}
+}
+
 // mailbox is a sender that takes files, as mail does.
 type mailbox struct{ sender }
 
@@ -53,20 +72,10 @@ func (*mailbox) CarriesFiles() {}
 func TestReportMailCarriesThePageAndItsPDF(t *testing.T) {
 	st := storetest.SQLite(t)
 	ctx := context.Background()
-	cfg, err := notify.Parse("notify.yaml", []byte("channels:\n  chat: {type: slack, urlEnv: X}\n  mail: {type: slack, urlEnv: X}\n"),
-		notify.Env{Getenv: func(string) string { return "https://hooks.example/x" }})
-	if err != nil {
-		t.Fatal(err)
-	}
 	chat, mail := &sender{}, &mailbox{}
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	svc := &notify.Service{Store: st, Config: cfg, Log: log, Senders: map[string]notify.Sender{"chat": chat, "mail": mail}}
-	docs, err := web.NewReportDocuments("https://air.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := &reportrun.Keeper{Store: st, Render: docs, Notify: svc, BaseURL: "https://air.example", PDF: &printpdf.Printer{Browser: browser(t)}}
+	k := newKeeper(t, st, chat, mail)
+	k.PDF = &printpdf.Printer{Browser: browser(t)}
+	svc := k.Notify.(*notify.Service)
 	svc.Attach = k.Attachments
 	period, err := report.ParseMonth("2026-11", time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
 	if err != nil {
@@ -126,20 +135,10 @@ func browser(t *testing.T) string {
 func TestScheduledRunKeepsOnceAndDeliversPerChannel(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		cfg, err := notify.Parse("notify.yaml", []byte("channels:\n  chat: {type: slack, urlEnv: X}\n  mail: {type: slack, urlEnv: X}\n"),
-			notify.Env{Getenv: func(string) string { return "https://hooks.example/x" }})
-		if err != nil {
-			t.Fatal(err)
-		}
 		chat, mail := &sender{}, &sender{refuse: true}
-		log := logrus.New()
-		log.SetOutput(io.Discard)
-		svc := &notify.Service{Store: st, Config: cfg, Log: log, Senders: map[string]notify.Sender{"chat": chat, "mail": mail}}
-		docs, err := web.NewReportDocuments("https://air.example")
-		if err != nil {
-			t.Fatal(err)
-		}
-		acts := &reportrun.Activities{Keeper: &reportrun.Keeper{Store: st, Render: docs, Notify: svc, BaseURL: "https://air.example"}}
+		k := newKeeper(t, st, chat, mail)
+		svc := k.Notify.(*notify.Service)
+		acts := &reportrun.Activities{Keeper: k}
 		if err := st.CreateReportSchedule(ctx, domain.ReportSchedule{ID: "daily-1", Kind: domain.ReportDaily, Cron: "0 6 * * *", TimeZone: "UTC",
 			Channels: []string{"chat", "mail"}, CatchupSeconds: 86400, CreatedBy: "root"}); err != nil {
 			t.Fatal(err)

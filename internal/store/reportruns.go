@@ -37,18 +37,24 @@ func (r reportScheduleRow) schedule() (domain.ReportSchedule, error) {
 
 const reportScheduleColumns = `id, kind, cron, calendar, time_zone, channels, catchup_secs, created_by, created_at`
 
-// CreateReportSchedule stores a report schedule and audits it as
-// report.schedule.created. An id already taken is a conflict.
-func (s *Store) CreateReportSchedule(ctx context.Context, rs domain.ReportSchedule) error {
-	cal := ""
+// scheduleJSON is a schedule's JSON columns: its calendar ("" when given
+// as cron) and its channels.
+func scheduleJSON(rs domain.ReportSchedule) (cal, chans string, err error) {
 	if rs.Calendar != nil {
 		b, err := json.Marshal(rs.Calendar)
 		if err != nil {
-			return err
+			return "", "", err
 		}
 		cal = string(b)
 	}
-	chans, err := json.Marshal(nonNil(rs.Channels))
+	b, err := json.Marshal(nonNil(rs.Channels))
+	return cal, string(b), err
+}
+
+// CreateReportSchedule stores a report schedule and audits it as
+// report.schedule.created. An id already taken is a conflict.
+func (s *Store) CreateReportSchedule(ctx context.Context, rs domain.ReportSchedule) error {
+	cal, chans, err := scheduleJSON(rs)
 	if err != nil {
 		return err
 	}
@@ -64,7 +70,7 @@ func (s *Store) CreateReportSchedule(ctx context.Context, rs domain.ReportSchedu
 			return domain.Errorf(domain.KindConflict, "report schedule %s exists", rs.ID)
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO report_schedules (`+reportScheduleColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), rs.ID, rs.Kind, rs.Cron, cal, rs.TimeZone, string(chans),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), rs.ID, rs.Kind, rs.Cron, cal, rs.TimeZone, chans,
 			rs.CatchupSeconds, rs.CreatedBy, utc(rs.CreatedAt)); err != nil {
 			return fmt.Errorf("write report schedule %s: %w", rs.ID, err)
 		}
@@ -109,15 +115,7 @@ func (s *Store) ReportSchedule(ctx context.Context, id string) (*domain.ReportSc
 // channels and catch-up window with rs's and audits it as
 // report.schedule.updated with both versions. An unknown id is not found.
 func (s *Store) UpdateReportSchedule(ctx context.Context, rs domain.ReportSchedule, actor string) error {
-	cal := ""
-	if rs.Calendar != nil {
-		b, err := json.Marshal(rs.Calendar)
-		if err != nil {
-			return err
-		}
-		cal = string(b)
-	}
-	chans, err := json.Marshal(nonNil(rs.Channels))
+	cal, chans, err := scheduleJSON(rs)
 	if err != nil {
 		return err
 	}
@@ -131,7 +129,7 @@ func (s *Store) UpdateReportSchedule(ctx context.Context, rs domain.ReportSchedu
 			return fmt.Errorf("read report schedule %s: %w", rs.ID, err)
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE report_schedules SET cron = ?, calendar = ?, time_zone = ?,
-			channels = ?, catchup_secs = ? WHERE id = ?`), rs.Cron, cal, rs.TimeZone, string(chans), rs.CatchupSeconds, rs.ID); err != nil {
+			channels = ?, catchup_secs = ? WHERE id = ?`), rs.Cron, cal, rs.TimeZone, chans, rs.CatchupSeconds, rs.ID); err != nil {
 			return fmt.Errorf("update report schedule %s: %w", rs.ID, err)
 		}
 		old, _ := r.schedule()
