@@ -1,8 +1,8 @@
 package correlate
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -365,20 +365,57 @@ func (m *Memory) apply(p *Plan, alerts []*domain.Alert) []Decision {
 	return out
 }
 
-// realIDs rewrites provisional incident ids in reasons ("incident -3").
+// realIDs rewrites provisional incident ids in reasons ("incident -3",
+// "into -3") to the ids they were given. It reads each number whole, so
+// -3 never rewrites part of -30, and leaves reasons without one as they are.
 func realIDs(reasons []string, real map[int64]int64) []string {
 	if len(real) == 0 {
 		return reasons
 	}
-	out := make([]string, len(reasons))
+	var out []string
 	for i, r := range reasons {
-		for ref, id := range real {
-			r = strings.ReplaceAll(r, fmt.Sprintf("incident %d", ref), fmt.Sprintf("incident %d", id))
-			r = strings.ReplaceAll(r, fmt.Sprintf("into %d", ref), fmt.Sprintf("into %d", id))
+		if !strings.Contains(r, " -") {
+			continue
 		}
-		out[i] = r
+		if out == nil {
+			out = slices.Clone(reasons)
+		}
+		for _, prefix := range []string{"incident -", "into -"} {
+			out[i] = rewriteRefs(out[i], prefix, real)
+		}
+	}
+	if out == nil {
+		return reasons
 	}
 	return out
+}
+
+// rewriteRefs replaces each prefix+N in r whose -N real maps.
+func rewriteRefs(r, prefix string, real map[int64]int64) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(r, prefix)
+		if i < 0 {
+			if b.Len() == 0 {
+				return r
+			}
+			b.WriteString(r)
+			return b.String()
+		}
+		j := i + len(prefix)
+		for j < len(r) && r[j] >= '0' && r[j] <= '9' {
+			j++
+		}
+		n, err := strconv.ParseInt(r[i+len(prefix):j], 10, 64)
+		id, ok := real[-n]
+		b.WriteString(r[:i])
+		if err == nil && ok {
+			b.WriteString(prefix[:len(prefix)-1] + strconv.FormatInt(id, 10))
+		} else {
+			b.WriteString(r[i:j])
+		}
+		r = r[j:]
+	}
 }
 
 func mergeSeen(dst, src *Seen) {
