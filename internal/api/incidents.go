@@ -285,6 +285,9 @@ type IncidentDetail struct {
 	// each edge an entity found from another by a hunt step, and the
 	// incident merged in when another one held it.
 	Graph []records.EvidenceLink `json:"graph"`
+	// ExerciseID is the breach exercise the incident belongs to; absent
+	// for a real incident (docs/secops.md).
+	ExerciseID int64 `json:"exerciseId,omitempty"`
 }
 
 // Incident returns one incident with its alerts, entities, actions,
@@ -302,6 +305,9 @@ func (s *Server) Incident(ctx context.Context, p *auth.Principal, id int64) (*In
 		return nil, err
 	}
 	d := &IncidentDetail{Incident: *inc}
+	if d.ExerciseID, err = s.Store.IncidentExercise(ctx, id); err != nil {
+		return nil, err
+	}
 	if d.Derived, err = s.Store.IncidentDerived(ctx, id); err != nil {
 		return nil, err
 	}
