@@ -18,6 +18,7 @@ import (
 	"github.com/airsoc/air/internal/connector"
 	"github.com/airsoc/air/internal/connector/mde/mdefake"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 )
 
 // TestExerciseEndToEnd runs `starter exercise run` on the shipped example
@@ -83,11 +84,15 @@ func TestExerciseEndToEnd(t *testing.T) {
 	// The device-compromise playbook proposes isolating ws-310; semi-all
 	// makes it wait. Approve it: the lab carries it out, not Defender.
 	isolate := waitFor(t, "a pending isolation in the exercise", func() (domain.Action, bool) {
-		var page struct{ Value []domain.Action }
+		var page records.ActionPage
 		admin.do(t, "GET", "/api/v1/actions?view=pending&type=device.isolate", nil, &page)
 		for _, a := range page.Value {
 			if slices.Contains(d.IncidentIDs, a.IncidentID) {
-				return a, true
+				// The action center marks it as a drill.
+				if a.ExerciseID != 1 {
+					t.Errorf("the exercise's pending action says exercise %d, want 1", a.ExerciseID)
+				}
+				return a.Action, true
 			}
 		}
 		return domain.Action{}, false

@@ -39,6 +39,9 @@ type ActionQuery struct {
 type ActionRow struct {
 	domain.Action
 	IncidentName string `json:"incidentName" db:"incident_name"`
+	// ExerciseID is the breach exercise the action's incident belongs to,
+	// so that an analyst deciding it knows it is a drill; 0 for real work.
+	ExerciseID int64 `json:"exerciseId,omitempty" db:"exercise_id"`
 }
 
 // ActionPage is one page of a query's answer and the count of all matches.

@@ -52,7 +52,7 @@ func (s *Store) QueryActions(ctx context.Context, q records.ActionQuery) (*recor
 	}
 	// NULLs (not yet decided or finished) sort last both ways, in both
 	// dialects; the id breaks ties so that pages do not overlap.
-	sql := `SELECT a.*, i.display_name AS incident_name` + from +
+	sql := `SELECT a.*, i.display_name AS incident_name, COALESCE(i.exercise_id, 0) AS exercise_id` + from +
 		fmt.Sprintf(` ORDER BY (%s IS NULL), %s %s, a.id %s LIMIT %d OFFSET %d`, col, col, dir, dir, limit, q.Offset)
 	if err := s.db.SelectContext(ctx, &page.Value, s.db.Rebind(sql), args...); err != nil {
 		return nil, fmt.Errorf("query actions: %w", err)
