@@ -81,25 +81,20 @@ func (e *Engine) taskQueue() string {
 // still open starts again (a new run) with the new alerts; actions it
 // already recorded are recognised, not proposed twice.
 func (e *Engine) AlertsJoined(ctx context.Context, incidentID int64, alertIDs []string) error {
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, e.updateTimeout())
-	defer cancel()
 	opts := client.StartWorkflowOptions{
 		ID:                    domain.WorkflowID(incidentID),
 		TaskQueue:             e.taskQueue(),
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 	}
-	_, err := e.Client.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalAlertsAdded,
-		workflows.AlertsAdded{AlertIDs: alertIDs}, opts, workflows.IncidentWorkflow,
-		workflows.IncidentInput{IncidentID: incidentID, ApprovalExpiry: e.ApprovalExpiry})
-	if err != nil && parent.Err() == nil && unreachable(ctx, err) {
-		return domain.Errorf(domain.KindUnavailable, "incident %d: Temporal did not take the new alerts within %s",
-			incidentID, e.updateTimeout())
-	}
-	if err != nil {
-		return fmt.Errorf("signal investigation of incident %d: %w", incidentID, err)
-	}
-	return nil
+	return e.bounded(ctx, incidentID, "new alerts", "", func(ctx context.Context) error {
+		_, err := e.Client.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalAlertsAdded,
+			workflows.AlertsAdded{AlertIDs: alertIDs}, opts, workflows.IncidentWorkflow,
+			workflows.IncidentInput{IncidentID: incidentID, ApprovalExpiry: e.ApprovalExpiry})
+		if err != nil {
+			return fmt.Errorf("signal investigation of incident %d: %w", incidentID, err)
+		}
+		return nil
+	})
 }
 
 // IncidentChanged tells the incident's investigation that a person changed
@@ -191,24 +186,24 @@ func (e *Engine) Stop(ctx context.Context, incidentID int64, req workflows.StopR
 	if err := e.sign(workflows.UpdateStop, incidentID, &req); err != nil {
 		return nil, err
 	}
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, e.updateTimeout())
-	defer cancel()
 	var st workflows.State
-	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   domain.WorkflowID(incidentID),
-		UpdateName:   workflows.UpdateStop,
-		Args:         []any{req},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
+	err := e.bounded(ctx, incidentID, "stop", "; reload before trying again", func(ctx context.Context) error {
+		h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID:   domain.WorkflowID(incidentID),
+			UpdateName:   workflows.UpdateStop,
+			Args:         []any{req},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err == nil {
+			err = h.Get(ctx, &st)
+		}
+		return err
 	})
-	if err == nil {
-		err = h.Get(ctx, &st)
-	}
 	switch {
 	case err == nil:
 		return &st, nil
-	case parent.Err() == nil && unreachable(ctx, err):
-		return nil, domain.Errorf(domain.KindUnavailable, "incident %d: Temporal did not take the stop within %s; reload before trying again", incidentID, e.updateTimeout())
+	case domain.KindOf(err) == domain.KindUnavailable:
+		return nil, err
 	}
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
@@ -223,14 +218,22 @@ func (e *Engine) Stop(ctx context.Context, incidentID int64, req workflows.StopR
 // UpdateTimeout: the SDK retries an unreachable frontend for as long as
 // the context lets it. The outcome is decoded into out.
 func (e *Engine) update(ctx context.Context, incidentID int64, name, subject string, arg, out any) error {
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, e.updateTimeout())
+	return e.bounded(ctx, incidentID, name, "; it may still be applied when Temporal is back: reload before trying again",
+		func(ctx context.Context) error { return e.sendUpdate(ctx, incidentID, name, subject, arg, out) })
+}
+
+// bounded runs call with ctx bounded by UpdateTimeout, because the SDK
+// retries an unreachable frontend for as long as the context lets it.
+// When Temporal could not be reached in time (and the caller had not
+// given up first), the error is unavailable (HTTP 503), naming what
+// Temporal did not take; then says what the caller should do next.
+func (e *Engine) bounded(ctx context.Context, incidentID int64, what, then string, call func(context.Context) error) error {
+	bctx, cancel := context.WithTimeout(ctx, e.updateTimeout())
 	defer cancel()
-	err := e.sendUpdate(ctx, incidentID, name, subject, arg, out)
-	if err != nil && parent.Err() == nil && unreachable(ctx, err) {
-		return domain.Errorf(domain.KindUnavailable,
-			"incident %d: Temporal did not take the %s within %s; it may still be applied when Temporal is back: reload before trying again",
-			incidentID, name, e.updateTimeout())
+	err := call(bctx)
+	if err != nil && ctx.Err() == nil && unreachable(bctx, err) {
+		return domain.Errorf(domain.KindUnavailable, "incident %d: Temporal did not take the %s within %s%s",
+			incidentID, what, e.updateTimeout(), then)
 	}
 	return err
 }

@@ -14,9 +14,9 @@ import (
 )
 
 // TestDecisionsAnswerUnavailableWhenTemporalIsDown: with the frontend
-// unreachable, decide, undo and stop give up after UpdateTimeout with an
-// unavailable error (the API's 503) instead of hanging while the SDK
-// retries.
+// unreachable, decide, undo, stop and the signal of new alerts give up
+// after UpdateTimeout with an unavailable error (the API's 503) instead of
+// hanging while the SDK retries.
 func TestDecisionsAnswerUnavailableWhenTemporalIsDown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,6 +38,16 @@ func TestDecisionsAnswerUnavailableWhenTemporalIsDown(t *testing.T) {
 		"undo": func() error {
 			_, err := e.Undo(context.Background(), 1, workflows.UndoRequest{ActionID: "a1", By: "ana", Role: domain.RoleResponder})
 			return err
+		},
+		"stop": func() error {
+			st, err := e.Stop(context.Background(), 1, workflows.StopRequest{Reason: "drill", By: "ana", Role: domain.RoleResponder})
+			if st != nil {
+				t.Errorf("stop: a state %+v beside the error", st)
+			}
+			return err
+		},
+		"new alerts": func() error {
+			return e.AlertsJoined(context.Background(), 1, []string{"al-1"})
 		},
 	} {
 		done := make(chan error, 1)
