@@ -37,13 +37,7 @@ import (
 // dependency is back and the client resends, nothing was lost and no
 // remediation ran twice.
 func TestFaultMatrix(t *testing.T) {
-	dsn := storetest.SchemaURL(t)
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_DATABASE_URL is unset: the fault matrix needs PostgreSQL")
-		}
-		t.Skip("TEST_DATABASE_URL is unset")
-	}
+	dsn := storetest.PostgresURL(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv, err := devserver.Start(ctx, devserver.Config{})

@@ -36,14 +36,7 @@ func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		s := Postgres(t)
-		if s == nil {
-			if os.Getenv("CI") != "" {
-				t.Fatal("TEST_DATABASE_URL is not set under CI")
-			}
-			t.Skip("TEST_DATABASE_URL not set: PostgreSQL tests skipped")
-		}
-		fn(t, s)
+		fn(t, open(t, PostgresURL(t)))
 	})
 }
 
@@ -52,14 +45,6 @@ func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 // schema opened twice, each with its own pool ("postgres").
 func EachPair(t *testing.T, fn func(t *testing.T, a, b *store.Store)) {
 	t.Helper()
-	open := func(t *testing.T, dsn string) *store.Store {
-		s, err := store.Open(context.Background(), dsn)
-		if err != nil {
-			t.Fatalf("open %s: %v", dsn, err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		file := filepath.Join(t.TempDir(), "air.db")
@@ -68,13 +53,7 @@ func EachPair(t *testing.T, fn func(t *testing.T, a, b *store.Store)) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		dsn := SchemaURL(t)
-		if dsn == "" {
-			if os.Getenv("CI") != "" {
-				t.Fatal("TEST_DATABASE_URL is not set under CI")
-			}
-			t.Skip("TEST_DATABASE_URL not set: PostgreSQL tests skipped")
-		}
+		dsn := PostgresURL(t)
 		a := open(t, dsn)
 		fn(t, a, open(t, dsn))
 	})
@@ -83,12 +62,7 @@ func EachPair(t *testing.T, fn func(t *testing.T, a, b *store.Store)) {
 // SQLite opens a store in a fresh file, closed at the end.
 func SQLite(t testing.TB) *store.Store {
 	t.Helper()
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "air.db"))
-	if err != nil {
-		t.Fatalf("open sqlite: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return open(t, filepath.Join(t.TempDir(), "air.db"))
 }
 
 // Postgres opens a store in a schema of its own, dropped at the end, or
@@ -99,12 +73,33 @@ func Postgres(t testing.TB) *store.Store {
 	if dsn == "" {
 		return nil
 	}
+	return open(t, dsn)
+}
+
+// open opens the store at dsn, closed when the test ends.
+func open(t testing.TB, dsn string) *store.Store {
+	t.Helper()
 	s, err := store.Open(context.Background(), dsn)
 	if err != nil {
-		t.Fatalf("open postgres: %v", err)
+		t.Fatalf("open %s: %v", dsn, err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// PostgresURL is SchemaURL for a test that needs PostgreSQL: without
+// TEST_DATABASE_URL it skips the test, and fails it under CI, where a
+// skipped path would pass unseen.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	dsn := SchemaURL(t)
+	if dsn == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("TEST_DATABASE_URL is not set under CI")
+		}
+		t.Skip("TEST_DATABASE_URL not set: PostgreSQL tests skipped")
+	}
+	return dsn
 }
 
 // SchemaURL makes a fresh PostgreSQL schema, dropped at the end, and
