@@ -108,20 +108,30 @@ func scheduleList(ctx context.Context, env Env, args []string) error {
 	return tw.Flush()
 }
 
+// scheduleFlags are the flags that say when a schedule runs and where its
+// runs go, shared by add and edit.
+type scheduleFlags struct {
+	cron, tz, catchup string
+	cal               domain.ReportCalendar
+	chans             listFlag
+}
+
+func (f *scheduleFlags) define(fs *flag.FlagSet) {
+	fs.StringVar(&f.cron, "cron", "", `when, as cron: "MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK" (e.g. "0 6 * * *"; replaces a calendar)`)
+	fs.StringVar(&f.cal.Minute, "minute", "", "when, as a calendar (replaces cron): the minute (default 0)")
+	fs.StringVar(&f.cal.Hour, "hour", "", "the hour (default 0)")
+	fs.StringVar(&f.cal.DayOfMonth, "day", "", "the day of the month (default any)")
+	fs.StringVar(&f.cal.Month, "month", "", "the month (default any)")
+	fs.StringVar(&f.cal.DayOfWeek, "weekday", "", "the day of the week, 0-6 or MON-SUN (default any)")
+	fs.StringVar(&f.tz, "tz", "", "the IANA time zone the time is in (a new schedule: UTC)")
+	fs.StringVar(&f.catchup, "catchup", "", "how late a missed run may still start (a new schedule: 1d for daily, 7d otherwise)")
+	fs.Var(&f.chans, "channel", "a notification channel to send each run to (repeat, or comma-separate)")
+}
+
 func scheduleAdd(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "reports schedule add")
-	req := report.ScheduleRequest{}
-	var cal domain.ReportCalendar
-	fs.StringVar(&req.Cron, "cron", "", `when, as cron: "MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK" (e.g. "0 6 * * *")`)
-	fs.StringVar(&cal.Minute, "minute", "", "when, as a calendar: the minute (default 0)")
-	fs.StringVar(&cal.Hour, "hour", "", "the hour (default 0)")
-	fs.StringVar(&cal.DayOfMonth, "day", "", "the day of the month (default any)")
-	fs.StringVar(&cal.Month, "month", "", "the month (default any)")
-	fs.StringVar(&cal.DayOfWeek, "weekday", "", "the day of the week, 0-6 or MON-SUN (default any)")
-	fs.StringVar(&req.TimeZone, "tz", "", "the IANA time zone the time is in (default UTC)")
-	fs.StringVar(&req.CatchupWindow, "catchup", "", "how late a missed run may still start (default 1d for daily, 7d otherwise)")
-	var chans listFlag
-	fs.Var(&chans, "channel", "a notification channel to send each run to (repeat, or comma-separate)")
+	var f scheduleFlags
+	f.define(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -129,9 +139,9 @@ func scheduleAdd(ctx context.Context, env Env, args []string) error {
 	if len(pos) != 1 {
 		return usageError{"reports schedule add: want the report: daily, monthly or quarterly"}
 	}
-	req.Kind, req.Channels = domain.ReportKind(pos[0]), chans
-	if cal != (domain.ReportCalendar{}) {
-		req.Calendar = &cal
+	req := report.ScheduleRequest{Kind: domain.ReportKind(pos[0]), Cron: f.cron, TimeZone: f.tz, CatchupWindow: f.catchup, Channels: f.chans}
+	if f.cal != (domain.ReportCalendar{}) {
+		req.Calendar = &f.cal
 	}
 	b, _ := json.Marshal(req)
 	var s scheduleView
@@ -145,18 +155,8 @@ func scheduleAdd(ctx context.Context, env Env, args []string) error {
 // scheduleEdit changes a schedule: only the flags given change.
 func scheduleEdit(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "reports schedule edit")
-	var cron, tz, catchup string
-	var cal domain.ReportCalendar
-	fs.StringVar(&cron, "cron", "", `run at this cron spec instead (replaces a calendar)`)
-	fs.StringVar(&cal.Minute, "minute", "", "run at this calendar instead (replaces cron): the minute (default 0)")
-	fs.StringVar(&cal.Hour, "hour", "", "the hour (default 0)")
-	fs.StringVar(&cal.DayOfMonth, "day", "", "the day of the month (default any)")
-	fs.StringVar(&cal.Month, "month", "", "the month (default any)")
-	fs.StringVar(&cal.DayOfWeek, "weekday", "", "the day of the week, 0-6 or MON-SUN (default any)")
-	fs.StringVar(&tz, "tz", "", "the IANA time zone the time is in")
-	fs.StringVar(&catchup, "catchup", "", "how late a missed run may still start")
-	var chans listFlag
-	fs.Var(&chans, "channel", "send each run to these channels instead (repeat, or comma-separate)")
+	var f scheduleFlags
+	f.define(fs)
 	noChannels := fs.Bool("no-channels", false, "send runs nowhere (keep them only)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -166,25 +166,25 @@ func scheduleEdit(ctx context.Context, env Env, args []string) error {
 		return usageError{"reports schedule edit: want one schedule id, then what to change (-cron, -hour …, -tz, -channel, -no-channels, -catchup)"}
 	}
 	var ch report.ScheduleChange
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
+	fs.Visit(func(given *flag.Flag) {
+		switch given.Name {
 		case "cron":
-			ch.Cron = &cron
+			ch.Cron = &f.cron
 		case "minute", "hour", "day", "month", "weekday":
-			ch.Calendar = &cal
+			ch.Calendar = &f.cal
 		case "tz":
-			ch.TimeZone = &tz
+			ch.TimeZone = &f.tz
 		case "catchup":
-			ch.CatchupWindow = &catchup
+			ch.CatchupWindow = &f.catchup
 		case "channel":
-			ch.Channels = (*[]string)(&chans)
+			ch.Channels = (*[]string)(&f.chans)
 		case "no-channels":
 			if *noChannels {
 				ch.Channels = &[]string{}
 			}
 		}
 	})
-	if *noChannels && len(chans) > 0 {
+	if *noChannels && len(f.chans) > 0 {
 		return usageError{"reports schedule edit: -channel and -no-channels contradict each other"}
 	}
 	b, _ := json.Marshal(ch)

@@ -1,7 +1,6 @@
 package exercise
 
 import (
-	"bufio"
 	"compress/gzip"
 	"encoding/csv"
 	"encoding/json"
@@ -15,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/airsoc/air/internal/decode"
 	"github.com/airsoc/air/internal/domain"
 )
 
@@ -119,7 +119,7 @@ func loadAIT(alerts, stem string) (*Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := openMaybeGzip(alerts)
+	f, err := decode.OpenFile(alerts, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -129,28 +129,26 @@ func loadAIT(alerts, stem string) (*Scenario, error) {
 		step Step
 	}
 	var all []timed
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for line := 1; sc.Scan(); line++ {
-		b := sc.Bytes()
-		if len(strings.TrimSpace(string(b))) == 0 {
-			continue
+	for item := 1; ; item++ {
+		b, err := f.NextRaw()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", alerts, err)
+		}
+		if b == nil {
+			break
 		}
 		var head struct {
 			ID      string    `json:"id"`
 			Created time.Time `json:"createdDateTime"`
 		}
 		if err := json.Unmarshal(b, &head); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", alerts, line, err)
+			return nil, fmt.Errorf("%s: alert %d: %w", alerts, item, err)
 		}
 		l, ok := labels[head.ID]
 		if !ok {
-			return nil, fmt.Errorf("%s:%d: alert %q has no label", alerts, line, head.ID)
+			return nil, fmt.Errorf("%s: alert %d: %q has no label", alerts, item, head.ID)
 		}
-		all = append(all, timed{head.Created, Step{Label: l, Alert: slices.Clone(b)}})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", alerts, err)
+		all = append(all, timed{head.Created, Step{Label: l, Alert: b}})
 	}
 	if len(all) == 0 {
 		return nil, fmt.Errorf("%s: no alerts", alerts)

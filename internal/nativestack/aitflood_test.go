@@ -1,9 +1,7 @@
 package nativestack
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -23,6 +21,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/airsoc/air/internal/decode"
 )
 
 // BenchmarkAITFlood replays a labelled AIT scenario (real IDS and host
@@ -51,7 +51,7 @@ func BenchmarkAITFlood(b *testing.B) {
 			b.Fatalf("AIR_AIT_REPEAT=%q: want a positive count", v)
 		}
 	}
-	lines, err := readLines(file)
+	lines, err := readItems(file)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -162,36 +162,26 @@ func BenchmarkAITFlood(b *testing.B) {
 	}
 }
 
-// readLines reads an NDJSON file (gzip when .gz) into its lines.
-func readLines(path string) ([][]byte, error) {
-	f, err := os.Open(path)
+// readItems reads an alert file's items, undecoded (the API decodes them).
+func readItems(path string) ([][]byte, error) {
+	f, err := decode.OpenFile(path, 1)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var r = bufio.NewReaderSize(f, 1<<20)
-	var sc *bufio.Scanner
-	if strings.HasSuffix(path, ".gz") {
-		gz, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		sc = bufio.NewScanner(gz)
-	} else {
-		sc = bufio.NewScanner(r)
-	}
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	var out [][]byte
-	for sc.Scan() {
-		if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 {
-			out = append(out, bytes.Clone(l))
+	for {
+		raw, err := f.NextRaw()
+		if raw == nil || err != nil {
+			return out, err
 		}
+		out = append(out, raw)
 	}
-	return out, sc.Err()
 }
 
 // shiftAlert is a Graph alert for pass p: id suffixed, its times moved p×30
-// days on.
+// days on — decode.File's passes, done on the bytes the client sends
+// rather than on decoded alerts.
 func shiftAlert(t testing.TB, line []byte, p int) []byte {
 	if p == 0 {
 		return line
