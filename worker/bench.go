@@ -69,7 +69,7 @@ func benchFlood(args []string) error {
 
 Starts this worker with -dev as a child process, floods it through HTTP
 ingest with generated alerts (a few hundred devices hit by a few noisy
-detectors), and prints per round: alerts/s, incidents, workflow signals,
+detectors) or with an alert file replayed (-file), and prints per round: alerts/s, incidents, workflow signals,
 the worker's peak and final RSS, its Go heap split between AIR and the
 embedded Temporal server, and the largest incident workflow history
 (docs/performance.md).
@@ -80,6 +80,7 @@ Flags:
 	}
 	var o floodbench.Options
 	fs.IntVar(&o.Alerts, "alerts", 500_000, "alerts per round")
+	fs.StringVar(&o.File, "file", "", "replay this alert file (Graph, OCSF or Sentinel; NDJSON, array; .gz) each round instead of a generated flood; later rounds get new ids and times")
 	fs.IntVar(&o.Devices, "devices", 300, "devices hit (about one incident each)")
 	fs.IntVar(&o.Detectors, "detectors", 5, "noisy detectors")
 	fs.IntVar(&o.Rounds, "rounds", 1, "replays of the flood with new ids (memory should stay flat from one to the next)")

@@ -371,3 +371,47 @@ func TestFileReadsEveryPassThenNothing(t *testing.T) {
 		t.Errorf("CountItems: %d, %v; want 6", n, err)
 	}
 }
+
+// TestShiftRawMatchesFilePasses: a replay that posts raw items (ShiftRaw)
+// gives each pass the same ids and times as File gives the decoded alerts,
+// and a raw item without a string id is refused, not posted as is.
+func TestShiftRawMatchesFilePasses(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "alerts.ndjson")
+	line := `{"@odata.type":"#microsoft.graph.security.alert","id":"s-1","title":"t","severity":"low","createdDateTime":"2026-12-01T09:00:00Z","lastUpdateDateTime":"2026-12-01T09:05:00.5Z","firstActivityDateTime":"2026-12-01T08:59:00Z"}`
+	if err := os.WriteFile(path, []byte(line+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	items, err := ReadItems(path)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("ReadItems: %d items, %v", len(items), err)
+	}
+	rd, err := OpenFile(path, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	decoded, err := rd.Next(3)
+	if err != nil || len(decoded) != 3 {
+		t.Fatalf("Next: %d alerts, %v", len(decoded), err)
+	}
+	for pass, want := range decoded {
+		raw, err := ShiftRaw(items[0], pass)
+		if err != nil {
+			t.Fatalf("pass %d: %v", pass, err)
+		}
+		got, _, derr := Item(raw)
+		if derr != nil {
+			t.Fatalf("pass %d: %s does not decode: %v", pass, raw, derr)
+		}
+		if got.ID != want.ID || !got.CreatedDateTime.Equal(want.CreatedDateTime) ||
+			!got.LastUpdateDateTime.Equal(want.LastUpdateDateTime) || !got.FirstActivityDateTime.Equal(*want.FirstActivityDateTime) {
+			t.Errorf("pass %d: raw gives %s %s %s %s, File gives %s %s %s %s", pass,
+				got.ID, got.CreatedDateTime, got.LastUpdateDateTime, got.FirstActivityDateTime,
+				want.ID, want.CreatedDateTime, want.LastUpdateDateTime, want.FirstActivityDateTime)
+		}
+	}
+	if _, err := ShiftRaw([]byte(`{"id":7}`), 1); err == nil {
+		t.Error("ShiftRaw took a numeric id")
+	}
+}

@@ -152,8 +152,8 @@ func (rd *File) shifted(raw []byte) (*domain.Alert, error) {
 		return nil, derr
 	}
 	if rd.pass > 0 {
-		a.ID += "-r" + strconv.Itoa(rd.pass)
-		d := time.Duration(rd.pass) * 30 * 24 * time.Hour
+		a.ID += passSuffix(rd.pass)
+		d := time.Duration(rd.pass) * passShift
 		a.CreatedDateTime = a.CreatedDateTime.Add(d)
 		a.LastUpdateDateTime = a.LastUpdateDateTime.Add(d)
 		for _, p := range []**time.Time{&a.FirstActivityDateTime, &a.LastActivityDateTime, &a.ResolvedDateTime} {
@@ -165,6 +165,38 @@ func (rd *File) shifted(raw []byte) (*domain.Alert, error) {
 	}
 	rd.decoded++
 	return a, nil
+}
+
+// passShift is how far each pass of a replay after the first moves an
+// alert's times: past any scenario's span, so the passes do not overlap.
+const passShift = 30 * 24 * time.Hour
+
+func passSuffix(pass int) string { return "-r" + strconv.Itoa(pass) }
+
+// ShiftRaw is an item's bytes as pass p of a replay gives them (pass 0
+// unchanged), for replays that post the raw JSON: the same new id and
+// times as File gives a decoded alert of that pass.
+func ShiftRaw(raw []byte, pass int) ([]byte, error) {
+	if pass == 0 {
+		return raw, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	id, ok := m["id"].(string)
+	if !ok {
+		return nil, errors.New("id: missing or not a string")
+	}
+	m["id"] = id + passSuffix(pass)
+	for _, k := range []string{"createdDateTime", "lastUpdateDateTime", "firstActivityDateTime", "lastActivityDateTime", "resolvedDateTime"} {
+		if v, ok := m[k].(string); ok {
+			if at, err := time.Parse(time.RFC3339Nano, v); err == nil {
+				m[k] = at.Add(time.Duration(pass) * passShift).Format(time.RFC3339Nano)
+			}
+		}
+	}
+	return json.Marshal(m)
 }
 
 // Next returns up to n decoded alerts; none when every pass is done.
@@ -185,6 +217,24 @@ func (rd *File) Next(n int) ([]*domain.Alert, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// ReadItems reads every item of an alert file, undecoded (for a client
+// that posts them: the API decodes them).
+func ReadItems(path string) ([][]byte, error) {
+	rd, err := OpenFile(path, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	var out [][]byte
+	for {
+		raw, err := rd.NextRaw()
+		if raw == nil || err != nil {
+			return out, err
+		}
+		out = append(out, raw)
+	}
 }
 
 // CountItems counts the items of repeat passes over an alert file

@@ -41,7 +41,6 @@ type Config struct {
 	DatabaseFile string
 	// FrontendPort is the gRPC port clients dial; 0 picks a free one.
 	FrontendPort int
-	// UIPort is unused today; Temporal's web UI is a separate program.
 	// Namespace is created at start when missing; empty means "default".
 	Namespace string
 	// Logger receives the server's own logs; nil discards them.
@@ -51,6 +50,14 @@ type Config struct {
 	// system workers use TLS.CertFile as their client certificate.
 	TLS *TLSFiles
 }
+
+// sqliteTuning are the pragmas of the embedded server's SQLite file: a
+// write-ahead log (readers do not wait for the writer, a commit appends
+// instead of rewriting pages), fsync at checkpoints only (a crash of the
+// machine may lose the last commits, not corrupt the file: -dev's
+// contract), and a wait instead of "database is locked" when the schema
+// tool and the server meet.
+var sqliteTuning = map[string]string{"journal_mode": "wal", "synchronous": "normal", "busy_timeout": "10000"}
 
 // TLSFiles are PEM files: the CA that signs both ends, and the server's
 // certificate (valid for 127.0.0.1, usable for client auth too) and key.
@@ -96,8 +103,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		sqlCfg.DatabaseName = fmt.Sprintf("air-%d", rand.Int64())
 	} else {
 		sqlCfg.ConnectAttributes["mode"] = "rwc"
-		sqlCfg.ConnectAttributes["_journal_mode"] = "wal"
-		sqlCfg.ConnectAttributes["_synchronous"] = "normal"
+		// Temporal's SQLite plugin turns every attribute that is not a
+		// URI parameter into a pragma under its own name: "journal_mode",
+		// not the mattn-style "_journal_mode" (that one is an unknown
+		// pragma, which SQLite ignores without a word, leaving a rollback
+		// journal with a full fsync on every commit).
+		for k, v := range sqliteTuning {
+			sqlCfg.ConnectAttributes[k] = v
+		}
 		if err := os.MkdirAll(filepath.Dir(cfg.DatabaseFile), 0o755); err != nil {
 			return nil, fmt.Errorf("create temporal state directory: %w", err)
 		}

@@ -32,12 +32,15 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/airsoc/air/internal/decode"
 )
 
 // Options configure a run; zero values take the defaults shown.
 type Options struct {
 	Worker        string        // the worker binary; empty means this executable
-	Alerts        int           // alerts per round; 0 means 500,000
+	Alerts        int           // alerts per round; 0 means 500,000 (ignored with File)
+	File          string        // replay this alert file each round instead of a generated flood
 	Devices       int           // devices (about one incident each); 0 means 300
 	Detectors     int           // noisy detectors; 0 means 5
 	Rounds        int           // replays of the flood with new ids; 0 means 1
@@ -104,6 +107,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		o.Worker = exe
 	}
+	var items [][]byte
+	if o.File != "" {
+		var err error
+		if items, err = decode.ReadItems(o.File); err != nil {
+			return nil, fmt.Errorf("read %s: %w", o.File, err)
+		}
+		if len(items) == 0 {
+			return nil, fmt.Errorf("%s holds no alerts", o.File)
+		}
+		o.Alerts = len(items)
+	}
 	dir, err := os.MkdirTemp("", "air-flood-")
 	if err != nil {
 		return nil, err
@@ -142,7 +156,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{o: o, base: base, token: strings.TrimSpace(string(token)), pid: cmd.Process.Pid, http: &http.Client{Timeout: 5 * time.Minute}}
+	b := &bench{o: o, items: items, base: base, token: strings.TrimSpace(string(token)), pid: cmd.Process.Pid, http: &http.Client{Timeout: 5 * time.Minute}}
 	tc, err := client.Dial(client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", temporalPort), Logger: quiet{}})
 	if err != nil {
 		return nil, err
@@ -164,6 +178,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 type bench struct {
 	o     Options
+	items [][]byte // the file replayed, or nil for a generated flood
 	base  string
 	token string
 	pid   int
@@ -232,7 +247,12 @@ func (b *bench) round(ctx context.Context, tc client.Client, r int) (*Round, err
 	}
 	epoch := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC).Add(time.Duration(r) * 72 * time.Hour)
 	for i := range b.o.Alerts {
-		batch = append(batch, b.alert(r, i, epoch))
+		a, err := b.next(r, i, epoch)
+		if err != nil {
+			close(stop)
+			return nil, err
+		}
+		batch = append(batch, a)
 		if len(batch) == b.o.Batch {
 			if err := flush(); err != nil {
 				close(stop)
@@ -276,6 +296,19 @@ func (b *bench) round(ctx context.Context, tc client.Client, r int) (*Round, err
 		out.MaxHistoryBytes = max(out.MaxHistoryBytes, info.GetHistorySizeBytes())
 	}
 	return out, nil
+}
+
+// next is the i-th alert of round r: the file's, moved to the round's pass
+// (new id, times 30 days on per round), or a generated one.
+func (b *bench) next(r, i int, epoch time.Time) (json.RawMessage, error) {
+	if b.items == nil {
+		return b.alert(r, i, epoch), nil
+	}
+	raw, err := decode.ShiftRaw(b.items[i], r)
+	if err != nil {
+		return nil, fmt.Errorf("%s item %d: %w", b.o.File, i+1, err)
+	}
+	return raw, nil
 }
 
 // alert makes the i-th alert of round r: device i mod Devices, detector i

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -51,7 +50,7 @@ func BenchmarkAITFlood(b *testing.B) {
 			b.Fatalf("AIR_AIT_REPEAT=%q: want a positive count", v)
 		}
 	}
-	lines, err := readItems(file)
+	lines, err := decode.ReadItems(file)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -108,7 +107,11 @@ func BenchmarkAITFlood(b *testing.B) {
 					if j > 0 {
 						buf.WriteString(",\n")
 					}
-					buf.Write(shiftAlert(b, l, p))
+					shifted, err := decode.ShiftRaw(l, p)
+					if err != nil {
+						b.Fatalf("%s item %d: %v", file, i+j, err)
+					}
+					buf.Write(shifted)
 				}
 				buf.WriteByte(']')
 				select {
@@ -160,49 +163,6 @@ func BenchmarkAITFlood(b *testing.B) {
 			n.Stop()
 		}
 	}
-}
-
-// readItems reads an alert file's items, undecoded (the API decodes them).
-func readItems(path string) ([][]byte, error) {
-	f, err := decode.OpenFile(path, 1)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out [][]byte
-	for {
-		raw, err := f.NextRaw()
-		if raw == nil || err != nil {
-			return out, err
-		}
-		out = append(out, raw)
-	}
-}
-
-// shiftAlert is a Graph alert for pass p: id suffixed, its times moved p×30
-// days on — decode.File's passes, done on the bytes the client sends
-// rather than on decoded alerts.
-func shiftAlert(t testing.TB, line []byte, p int) []byte {
-	if p == 0 {
-		return line
-	}
-	var m map[string]any
-	if err := json.Unmarshal(line, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["id"] = fmt.Sprint(m["id"]) + "-r" + strconv.Itoa(p)
-	for _, k := range []string{"createdDateTime", "lastUpdateDateTime", "firstActivityDateTime", "lastActivityDateTime"} {
-		if v, ok := m[k].(string); ok {
-			if at, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				m[k] = at.Add(time.Duration(p) * 30 * 24 * time.Hour).Format(time.RFC3339Nano)
-			}
-		}
-	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 type historyStats struct {
