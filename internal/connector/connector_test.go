@@ -26,6 +26,7 @@ import (
 	"github.com/airsoc/air/activities/connectortest"
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/connector"
+	"github.com/airsoc/air/internal/connector/exo"
 	"github.com/airsoc/air/internal/connector/falcon"
 	"github.com/airsoc/air/internal/connector/mde"
 	"github.com/airsoc/air/internal/connector/msgraph"
@@ -279,7 +280,7 @@ func TestRoutesResolveMostSpecificFirst(t *testing.T) {
 func TestRegistryMatchesConnectors(t *testing.T) {
 	t.Parallel()
 	impl := map[string][]string{actions.MDE: mde.Types(), actions.Graph: msgraph.Types(), actions.Lab: labtenant.Types(),
-		actions.Falcon: falcon.Types(), actions.Okta: okta.Types()}
+		actions.Falcon: falcon.Types(), actions.Okta: okta.Types(), actions.EXO: exo.Types()}
 	for _, s := range actions.All() {
 		for kind, types := range impl {
 			has := false
