@@ -146,8 +146,8 @@ var (
 	onDevice = []string{Lab, MDE, Webhook}
 	onUser   = []string{Lab, Graph, Webhook}
 	// onMessage: Graph carries email remediation (Defender for Office 365).
-	onMessage  = onUser
-	onApp      = []string{Lab, Graph, Webhook}
+	onMessage = onUser
+	onApp     = []string{Lab, Graph, Webhook}
 	// noVendorAPI are the undos no vendor API AIR knows carries out:
 	// Defender for Endpoint restores no quarantined file and keeps no copy
 	// of the persistence it removed, so only the lab and the SOC's own
