@@ -45,6 +45,7 @@ const (
 	Graph   = "graph"   // Microsoft Graph (users, identity protection, mail rules)
 	Falcon  = "falcon"  // CrowdStrike Falcon (host containment, custom IOCs)
 	Okta    = "okta"    // Okta (user lifecycle, sessions, passwords)
+	EXO     = "exo"     // Exchange Online admin API (tenant allow/block list, mailbox forwarding)
 	Webhook = "webhook" // a signed webhook to the SOC's own automation
 	// AIR is AIR itself: case actions (severity, classification,
 	// assignment, resolution) change AIR's own incident through the same
@@ -54,7 +55,7 @@ const (
 )
 
 // ConnectorKinds lists every connector kind in a stable order.
-var ConnectorKinds = []string{Lab, MDE, Graph, Falcon, Okta, Webhook, AIR}
+var ConnectorKinds = []string{Lab, MDE, Graph, Falcon, Okta, EXO, Webhook, AIR}
 
 // IsConnectorKind reports whether name is a connector kind (not a
 // configured connector's own name, such as a webhook's).
@@ -145,9 +146,14 @@ var (
 	onDevice = []string{Lab, MDE, Webhook}
 	onUser   = []string{Lab, Graph, Webhook}
 	// onMessage: Graph carries email remediation (Defender for Office 365).
-	onMessage  = onUser
-	onApp      = []string{Lab, Graph, Webhook}
-	everywhere = []string{Lab, Webhook}
+	onMessage = onUser
+	onApp     = []string{Lab, Graph, Webhook}
+	// noVendorAPI are the undos no vendor API AIR knows carries out:
+	// Defender for Endpoint restores no quarantined file and keeps no copy
+	// of the persistence it removed, so only the lab and the SOC's own
+	// automation (a webhook) can. No shipped playbook uses them (a test
+	// in internal/playbook keeps it so).
+	noVendorAPI = []string{Lab, Webhook}
 	// indicators are blocks Defender for Endpoint carries as custom
 	// indicators and Falcon as custom IOCs.
 	indicators = []string{Lab, MDE, Falcon, Webhook}
@@ -157,6 +163,9 @@ var (
 	// state to confirm or dismiss).
 	onAccount  = []string{Lab, Graph, Okta, Webhook}
 	onIncident = []string{AIR}
+	// onExchange are what Exchange Online's cmdlets carry: the tenant
+	// allow/block list and a mailbox's forwarding.
+	onExchange = []string{Lab, EXO, Webhook}
 )
 
 func params(p ...Param) []Param { return append(p, comment) }
@@ -203,7 +212,7 @@ var registry = []Spec{
 		Remediation: true, Connectors: onDevice, Params: params(deviceID, sha1),
 		Doc: "stop every process running the file and quarantine it"},
 	{Type: "file.release_quarantine", Target: domain.KindFile, Undo: "file.stop_and_quarantine", Reversible: true,
-		Remediation: true, Connectors: everywhere, Params: params(deviceID, sha1),
+		Remediation: true, Connectors: noVendorAPI, Params: params(deviceID, sha1),
 		Doc: "restore a quarantined file"},
 	{Type: "process.kill", Target: domain.KindProcess, Remediation: true, Connectors: onDevice, Params: params(),
 		Doc: "terminate a running process"},
@@ -211,7 +220,7 @@ var registry = []Spec{
 		Remediation: true, Connectors: onDevice, Params: params(persistenceKind, persistenceName),
 		Doc: "remove a persistence mechanism (registry key or value, scheduled task, service) from a device"},
 	{Type: "persistence.restore", Target: domain.KindDevice, Undo: "persistence.remove", Reversible: true,
-		Remediation: true, Connectors: everywhere, Params: params(persistenceKind, persistenceName),
+		Remediation: true, Connectors: noVendorAPI, Params: params(persistenceKind, persistenceName),
 		Doc: "restore a removed persistence mechanism"},
 
 	// Email.
@@ -225,10 +234,10 @@ var registry = []Spec{
 		Params: params(Param{Name: "mailbox", Type: String, Doc: "the recipient mailbox; empty for every one"}),
 		Doc:    "move a message back to the inbox"},
 	{Type: "email.block_sender", Target: domain.KindMailbox, Undo: "email.unblock_sender", Reversible: true,
-		Remediation: true, Connectors: everywhere, Params: params(expiresIn),
+		Remediation: true, Connectors: onExchange, Params: params(expiresIn),
 		Doc: "block mail from a sender address tenant-wide"},
 	{Type: "email.unblock_sender", Target: domain.KindMailbox, Undo: "email.block_sender", Reversible: true,
-		Remediation: true, Connectors: everywhere, Params: params(),
+		Remediation: true, Connectors: onExchange, Params: params(),
 		Doc: "lift a sender block"},
 	{Type: "url.block", Target: domain.KindURL, Undo: "url.unblock", Reversible: true, Remediation: true,
 		Connectors: indicators, Params: params(expiresIn),
@@ -251,7 +260,7 @@ var registry = []Spec{
 
 	// Mailboxes.
 	{Type: "mailbox.disable_external_forwarding", Target: domain.KindMailbox, Remediation: true,
-		Connectors: everywhere, Params: params(),
+		Connectors: onExchange, Params: params(),
 		Doc: "stop a mailbox forwarding mail outside the organisation"},
 	{Type: "mailbox.remove_inbox_rule", Target: domain.KindMailbox, Remediation: true,
 		Connectors: []string{Lab, Graph, Webhook},

@@ -36,7 +36,7 @@ type Config struct {
 	// Tenant names the tenant in logs.
 	Tenant string `yaml:"tenant"`
 	// Routes maps an action type, a family ("device.*") or "*" to a
-	// connector name: "lab", "mde", "graph", "falcon", "okta" or a webhook's name. The most
+	// connector name: "lab", "mde", "graph", "falcon", "okta", "exo" or a webhook's name. The most
 	// specific route wins; action types no route covers go to the lab.
 	Routes map[string]string `yaml:"routes"`
 	// MDE configures the Defender for Endpoint connector, named "mde".
@@ -47,6 +47,8 @@ type Config struct {
 	Falcon *FalconSettings `yaml:"falcon"`
 	// Okta configures the Okta connector, named "okta".
 	Okta *OktaSettings `yaml:"okta"`
+	// EXO configures the Exchange Online connector, named "exo".
+	EXO *EXOSettings `yaml:"exo"`
 	// Webhooks configures signed webhooks by name.
 	Webhooks map[string]WebhookSettings `yaml:"webhooks"`
 	// Lab configures the built-in lab tenant, named "lab".
@@ -99,6 +101,27 @@ type GraphSettings struct {
 	Credentials `yaml:",inline"`
 	// BaseURL is Graph without the version; empty means https://graph.microsoft.com.
 	BaseURL string `yaml:"baseURL"`
+	// Timeout bounds one HTTP exchange; 0 means 30s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// EXOSettings configures Exchange Online: an app registration with the
+// Office 365 Exchange Online application permission Exchange.ManageAsApp
+// (admin-consented) whose service principal holds an Exchange role that
+// includes the cmdlets (Security Administrator for the tenant allow/block
+// list, Exchange Administrator or the Mail Recipients role for
+// Set-Mailbox).
+type EXOSettings struct {
+	Credentials `yaml:",inline"`
+	// Organization is the tenant's initial domain, e.g.
+	// contoso.onmicrosoft.com: requests are anchored on its system mailbox.
+	Organization string `yaml:"organization"`
+	// BaseURL is Exchange Online without the path; empty means
+	// https://outlook.office365.com (set it for national clouds).
+	BaseURL string `yaml:"baseURL"`
+	// RateLimit is calls per minute; 0 means 60. Give each of N workers
+	// 1/N of it.
+	RateLimit int `yaml:"rateLimit"`
 	// Timeout bounds one HTTP exchange; 0 means 30s.
 	Timeout time.Duration `yaml:"timeout"`
 }
@@ -212,6 +235,8 @@ const (
 	// connectors.
 	NameFalcon = "falcon"
 	NameOkta   = "okta"
+	// NameEXO is the Exchange Online connector.
+	NameEXO = "exo"
 	// NameAIR carries out the actions AIR takes on itself (case actions);
 	// routes cannot send other types to it, nor its types elsewhere.
 	NameAIR = "air"
@@ -265,6 +290,7 @@ func (c Config) Validate(env Env) error {
 // resolved per action type.
 type resolved struct {
 	mdeSecret, graphSecret rest.Secret
+	exoSecret              rest.Secret
 	falconSecret           rest.Secret
 	okta                   rest.TokenSource // an SSWS token or private_key_jwt client credentials
 	webhookSecrets         map[string]rest.Secret
@@ -309,10 +335,14 @@ func (c Config) resolve(env Env) (*resolved, error) {
 		kinds[NameOkta] = actions.Okta
 		r.okta = c.Okta.check(&p, env)
 	}
+	if c.EXO != nil {
+		kinds[NameEXO] = actions.EXO
+		r.exoSecret = c.EXO.check(&p, env)
+	}
 	for _, name := range sortedKeys(c.Webhooks) {
 		w := c.Webhooks[name]
 		at := fmt.Sprintf("webhooks[%q]", name)
-		if _, taken := kinds[name]; taken || name == NameMDE || name == NameGraph || name == NameAIR || name == NameFalcon || name == NameOkta {
+		if _, taken := kinds[name]; taken || name == NameMDE || name == NameGraph || name == NameAIR || name == NameFalcon || name == NameOkta || name == NameEXO {
 			p.add(at, "%q is a built-in connector's name; name the webhook otherwise", name)
 			continue
 		}
@@ -370,7 +400,7 @@ func (c Config) resolve(env Env) (*resolved, error) {
 		}
 		if _, ok := kinds[name]; !ok {
 			switch name {
-			case NameMDE, NameGraph, NameFalcon, NameOkta:
+			case NameMDE, NameGraph, NameFalcon, NameOkta, NameEXO:
 				p.add(at, "connector %q is not configured: add a connectors.%s section", name, name)
 			default:
 				p.add(at, "unknown connector %q, want one of %s", name, strings.Join(names, ", "))
@@ -446,6 +476,21 @@ func (cr Credentials) check(p *problems, at string, env Env) rest.Secret {
 		checkURL(p, at+".authority", cr.Authority, false)
 	}
 	return secret(p, at, "clientSecretEnv", "clientSecretFile", cr.ClientSecretEnv, cr.ClientSecretFile, env)
+}
+
+func (s EXOSettings) check(p *problems, env Env) rest.Secret {
+	sec := s.Credentials.check(p, "exo", env)
+	switch {
+	case s.Organization == "":
+		p.add("exo.organization", "required (the tenant's initial domain, e.g. contoso.onmicrosoft.com)")
+	case strings.ContainsAny(s.Organization, "/@ :") || !strings.Contains(s.Organization, "."):
+		p.add("exo.organization", "want a domain such as contoso.onmicrosoft.com, got %q", s.Organization)
+	}
+	checkURL(p, "exo.baseURL", s.BaseURL, false)
+	if s.RateLimit < 0 || s.Timeout < 0 {
+		p.add("exo.rateLimit", "the rate limit and timeout must not be negative")
+	}
+	return sec
 }
 
 func (s FalconSettings) check(p *problems, env Env) rest.Secret {

@@ -1,7 +1,8 @@
 // Package connector routes each remediation to the system that carries it
 // out: Microsoft Defender for Endpoint (internal/connector/mde), Microsoft
 // Graph (internal/connector/msgraph), CrowdStrike Falcon
-// (internal/connector/falcon), Okta (internal/connector/okta), a signed webhook
+// (internal/connector/falcon), Okta (internal/connector/okta), Exchange
+// Online (internal/connector/exo), a signed webhook
 // (internal/connector/webhook) or the built-in lab tenant
 // (internal/labtenant). A SOC rarely runs everything through one vendor, so
 // the choice is per action type and comes from configuration (Config),
@@ -31,6 +32,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/airsoc/air/internal/actions"
+	"github.com/airsoc/air/internal/connector/exo"
 	"github.com/airsoc/air/internal/connector/falcon"
 	"github.com/airsoc/air/internal/connector/mde"
 	"github.com/airsoc/air/internal/connector/msgraph"
@@ -79,8 +81,8 @@ type Router struct {
 // Route is where one action type goes.
 type Route struct {
 	Type      string `json:"type"`
-	Connector string `json:"connector"` // its name: lab, mde, graph, falcon, okta or a webhook's
-	Kind      string `json:"kind"`      // lab, mde, graph, falcon, okta, webhook
+	Connector string `json:"connector"` // its name: lab, mde, graph, falcon, okta, exo or a webhook's
+	Kind      string `json:"kind"`      // lab, mde, graph, falcon, okta, exo, webhook
 	By        string `json:"by"`        // the route that chose it; "" for the default
 }
 
@@ -161,6 +163,15 @@ func NewRouter(ctx context.Context, cfg Config, deps Deps) (*Router, error) {
 			HTTP: httpClient(deps.HTTP, s.Timeout), Token: res.okta,
 			Limiter: rest.NewLimiter(rest.Window{Calls: or(s.RateLimit, okta.Limits[0].Calls), Per: time.Minute}),
 			Log:     log.WithField("connector", NameOkta)}}
+	}
+	if s := cfg.EXO; s != nil {
+		kinds[NameEXO] = actions.EXO
+		r.execs[NameEXO] = &exo.Client{API: &rest.Client{Vendor: "exo", BaseURL: orStr(s.BaseURL, exo.DefaultBaseURL),
+			HTTP:    httpClient(deps.HTTP, s.Timeout),
+			Token:   tokenSource(s.Credentials, res.exoSecret, exo.Scope, deps, log),
+			Limiter: rest.NewLimiter(rest.Window{Calls: or(s.RateLimit, exo.DefaultRateLimit), Per: time.Minute}),
+			Log:     log.WithField("connector", NameEXO)},
+			TenantID: s.TenantID, Organization: s.Organization}
 	}
 	for name, s := range cfg.Webhooks {
 		kinds[name] = actions.Webhook

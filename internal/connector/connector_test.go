@@ -26,6 +26,7 @@ import (
 	"github.com/airsoc/air/activities/connectortest"
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/connector"
+	"github.com/airsoc/air/internal/connector/exo"
 	"github.com/airsoc/air/internal/connector/falcon"
 	"github.com/airsoc/air/internal/connector/mde"
 	"github.com/airsoc/air/internal/connector/msgraph"
@@ -78,6 +79,19 @@ func TestConfigValidationNamesTheSetting(t *testing.T) {
 			Graph:    &connector.GraphSettings{Credentials: connector.Credentials{TenantID: "t", ClientID: "c", ClientSecretFile: "/run/secrets/graph"}},
 			Webhooks: map[string]connector.WebhookSettings{"soar": {URL: "https://soar.example/hooks/air", SecretEnv: "AIR_HOOK"}},
 		}},
+		{name: "exchange online", cfg: connector.Config{
+			Routes: map[string]string{"email.block_sender": "exo", "email.unblock_sender": "exo", "mailbox.disable_external_forwarding": "exo"},
+			EXO: &connector.EXOSettings{Credentials: connector.Credentials{TenantID: "t", ClientID: "c", ClientSecretFile: "/run/secrets/graph"},
+				Organization: "contoso.onmicrosoft.com"}}},
+		{name: "exchange online without its organization", cfg: connector.Config{
+			Routes: map[string]string{"email.*": "exo"},
+			EXO:    &connector.EXOSettings{Credentials: creds, BaseURL: "outlook.office365.com", RateLimit: -1}},
+			want: []string{"connectors.exo.organization: required (the tenant's initial domain",
+				`connectors.exo.baseURL: want an absolute http or https URL, got "outlook.office365.com"`,
+				"connectors.exo.rateLimit: the rate limit and timeout must not be negative",
+				`connectors.routes["email.*"]: exo (exo) cannot carry out email.move_to_inbox, which only lab, graph, webhook can`}},
+		{name: "exchange online route without its section", cfg: connector.Config{Routes: map[string]string{"email.block_sender": "exo"}},
+			want: []string{`connectors.routes["email.block_sender"]: connector "exo" is not configured: add a connectors.exo section`}},
 		{name: "typo in a connector name", cfg: connector.Config{Routes: map[string]string{"device.isolate": "mdee"}},
 			want: []string{`connectors.routes["device.isolate"]: unknown connector "mdee", want one of lab`}},
 		{name: "route to an unconfigured vendor", cfg: connector.Config{Routes: map[string]string{"user.disable": "graph"}},
@@ -279,7 +293,7 @@ func TestRoutesResolveMostSpecificFirst(t *testing.T) {
 func TestRegistryMatchesConnectors(t *testing.T) {
 	t.Parallel()
 	impl := map[string][]string{actions.MDE: mde.Types(), actions.Graph: msgraph.Types(), actions.Lab: labtenant.Types(),
-		actions.Falcon: falcon.Types(), actions.Okta: okta.Types()}
+		actions.Falcon: falcon.Types(), actions.Okta: okta.Types(), actions.EXO: exo.Types()}
 	for _, s := range actions.All() {
 		for kind, types := range impl {
 			has := false

@@ -30,7 +30,7 @@ func TestStepConnectors(t *testing.T) {
 		{"listed twice", step("device.isolate", "      connectors: [mde, mde]\n"),
 			[]string{"t.yaml:8:25: connector mde is listed twice"}},
 		{"not a name", step("device.isolate", "      connectors: [\"Some EDR\"]\n"),
-			[]string{`t.yaml:8:20: connector "Some EDR": want a connector kind (lab, mde, graph, falcon, okta, webhook, air) or a configured webhook's name (lower-case letters, digits, '-' and '_')`}},
+			[]string{`t.yaml:8:20: connector "Some EDR": want a connector kind (lab, mde, graph, falcon, okta, exo, webhook, air) or a configured webhook's name (lower-case letters, digits, '-' and '_')`}},
 		{"not a list", step("device.isolate", "      connectors: mde\n"),
 			[]string{"t.yaml:8:19: connectors must be a list of connector names in order of preference, got \"mde\""}},
 		{"bookkeeping", header + "stages:\n  triage:\n    - id: s\n      action: incident.tag\n      with: {tags: [x]}\n      connectors: [lab]\n",

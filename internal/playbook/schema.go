@@ -70,7 +70,7 @@ var stepFields = []field{
 		obj{"enum": []string{ApprovalAuto, ApprovalRequired, ApprovalPolicy}}},
 	{"timeout", "How long one invocation may run, as a Go duration (30s, 5m, 1h); the workflow's default when absent.", durationSchema},
 	{"retry", "How a failed invocation is tried again.", obj{"$ref": "#/$defs/retry"}},
-	{"connectors", "The connectors the step's actions go through, in order of preference: connector kinds (lab, mde, graph, falcon, okta, webhook, air) or configured connectors' names (a webhook's). The next is tried only when one is not configured or answers that the target is unknown to it or that AIR may not act; never after a timeout or an unclear failure. Each must carry the action type. Remediation actions only; absent: the tenant's routes decide.",
+	{"connectors", "The connectors the step's actions go through, in order of preference: connector kinds (lab, mde, graph, falcon, okta, exo, webhook, air) or configured connectors' names (a webhook's). The next is tried only when one is not configured or answers that the target is unknown to it or that AIR may not act; never after a timeout or an unclear failure. Each must carry the action type. Remediation actions only; absent: the tenant's routes decide.",
 		obj{"type": "array", "items": obj{"type": "string", "pattern": "^[a-z][a-z0-9_-]*$"}, "minItems": 1, "maxItems": MaxConnectors, "uniqueItems": true}},
 	{"on_error", "What a failure does: fail (default) stops the playbook, continue goes on, or the id of a handler step of this playbook to run.",
 		obj{"type": "string", "anyOf": []obj{{"enum": []string{OnErrorFail, OnErrorContinue}}, idSchema}}},

@@ -523,3 +523,40 @@ func asksPeople(pb *Playbook) bool {
 	}
 	return false
 }
+
+// TestShippedPlaybooksNeedNoLabOnlyTypes: every remediation a shipped
+// playbook runs can be carried out by a vendor connector, not only by the
+// lab tenant or a webhook to the SOC's own automation (issue #18: a
+// shipped playbook must work in a tenant with vendor connectors alone).
+// Undos are not playbook steps: file.release_quarantine and
+// persistence.restore stay lab/webhook-only because no vendor API
+// restores what Defender for Endpoint quarantined or removed
+// (docs/connectors.md, "Known limits").
+func TestShippedPlaybooksNeedNoLabOnlyTypes(t *testing.T) {
+	t.Parallel()
+	pbs, err := LoadDir(shippedDir)
+	if err != nil {
+		t.Fatalf("LoadDir: %v", err)
+	}
+	checked := 0
+	for _, pb := range pbs {
+		for _, steps := range pb.Stages {
+			for _, st := range steps {
+				if st.Spec == nil || !st.Spec.Remediation || st.Spec.CaseAction() {
+					continue
+				}
+				checked++
+				vendors := slices.DeleteFunc(slices.Clone(st.Spec.Connectors), func(k string) bool {
+					return k == actions.Lab || k == actions.Webhook
+				})
+				if len(vendors) == 0 {
+					t.Errorf("%s step %s: %s is carried only by %s; give it a vendor connector or drop it from the shipped playbook",
+						pb.Name, st.ID, st.Action, strings.Join(st.Spec.Connectors, ", "))
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no remediation steps found in the shipped playbooks")
+	}
+}

@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 
@@ -68,6 +69,14 @@ type Client struct {
 // decodes a 2xx answer into out (ignored when nil or the answer is empty).
 // A 401 is retried once with a fresh token.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	return c.DoWith(ctx, method, path, nil, body, out)
+}
+
+// DoWith is Do with further request headers, for APIs that route or
+// dispatch on them (Exchange Online's X-CmdletName and X-AnchorMailbox).
+// They cannot replace Authorization, Accept or Content-Type, which the
+// client owns.
+func (c *Client) DoWith(ctx context.Context, method, path string, header http.Header, body, out any) error {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -76,7 +85,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		data, se, err := c.send(ctx, method, path, payload)
+		data, se, err := c.send(ctx, method, path, header, payload)
 		if err != nil {
 			return err
 		}
@@ -111,7 +120,7 @@ func (c *Client) DeleteGone(ctx context.Context, path string) error {
 }
 
 // amounts to, or a transport error.
-func (c *Client) send(ctx context.Context, method, path string, payload []byte) ([]byte, *StatusError, error) {
+func (c *Client) send(ctx context.Context, method, path string, header http.Header, payload []byte) ([]byte, *StatusError, error) {
 	if c.Limiter != nil {
 		if err := c.Limiter.Wait(ctx); err != nil {
 			return nil, nil, fmt.Errorf("%s %s %s: wait for the rate limiter: %w", c.Vendor, method, path, err)
@@ -124,6 +133,9 @@ func (c *Client) send(ctx context.Context, method, path string, payload []byte) 
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, rd)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s %s %s: %w", c.Vendor, method, path, err)
+	}
+	for k, vs := range header {
+		req.Header[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
 	}
 	req.Header.Set("Accept", "application/json")
 	if payload != nil {
@@ -215,6 +227,11 @@ type StatusError struct {
 	Status               int
 	Code                 string // the vendor's error code (ResourceNotFound, invalid_client, …)
 	Message              string
+	// Details are the messages of a Microsoft error's details
+	// ({"error": {"code", "message", "details": [{"code", "target",
+	// "message"}]}}), where Exchange Online's admin API puts what the
+	// cmdlet said while its message is only "Error executing cmdlet".
+	Details []string
 	// RetryAfter is the vendor's Retry-After (429, 503), or DefaultRetryAfter
 	// for a 429 without one.
 	RetryAfter time.Duration
@@ -234,6 +251,9 @@ func (e *StatusError) Error() string {
 	}
 	if e.Message != "" {
 		b.WriteString(": " + e.Message)
+	}
+	for _, d := range e.Details {
+		b.WriteString("; " + d)
 	}
 	if e.RetryAfter > 0 {
 		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
@@ -298,11 +318,19 @@ func ErrorFromResponse(vendor, method, path string, resp *http.Response, body []
 		} `json:"errorCauses"`
 	}
 	if json.Unmarshal(body, &ms) == nil {
-		var inner struct{ Code, Message string }
+		var inner struct {
+			Code, Message string
+			Details       []struct{ Message string }
+		}
 		var code string
 		switch {
 		case json.Unmarshal(ms.Error, &inner) == nil && (inner.Code != "" || inner.Message != ""):
 			e.Code, e.Message = inner.Code, inner.Message
+			for _, d := range inner.Details {
+				if m := strings.TrimSpace(d.Message); m != "" && m != inner.Message {
+					e.Details = append(e.Details, clip(m))
+				}
+			}
 		case json.Unmarshal(ms.Error, &code) == nil:
 			e.Code, e.Message = code, firstLine(ms.Desc)
 		case len(ms.Errors) > 0:
@@ -330,9 +358,7 @@ func ErrorFromResponse(vendor, method, path string, resp *http.Response, body []
 	if e.Message == "" && e.Code == "" {
 		e.Message = strings.ToLower(http.StatusText(resp.StatusCode))
 	}
-	if len(e.Message) > 300 {
-		e.Message = e.Message[:300] + "…"
-	}
+	e.Message = clip(e.Message)
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), now)
 		if e.RetryAfter == 0 && resp.StatusCode == http.StatusTooManyRequests {
@@ -414,6 +440,18 @@ func quotaExhausted(h http.Header, now time.Time) time.Duration {
 		}
 	}
 	return 0
+}
+
+// clip bounds a vendor's message at 300 bytes, cut at a rune boundary.
+func clip(s string) string {
+	if len(s) <= 300 {
+		return s
+	}
+	i := 300
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 func firstLine(s string) string {

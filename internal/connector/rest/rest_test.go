@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -230,5 +231,31 @@ func TestDoRetriesOnceWithAFreshTokenAfter401(t *testing.T) {
 	}
 	if issued != 2 || calls != 2 {
 		t.Errorf("tokens issued %d, calls %d; want 2 and 2", issued, calls)
+	}
+}
+
+// TestDoWithHeadersAndDetails: DoWith sends the caller's headers but keeps
+// the ones the client owns, and an error's details (Exchange Online's
+// cmdlet errors) are kept in order after its message.
+func TestDoWithHeadersAndDetails(t *testing.T) {
+	t.Parallel()
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"error":{"code":"BadRequest","message":"Error executing cmdlet","details":[{"code":"Context","message":"Ex1|Some.Exception|first"},{"message":"Error executing cmdlet"},{"message":"second"}]}}`)
+	}))
+	defer srv.Close()
+	c := &rest.Client{Vendor: "exo", BaseURL: srv.URL}
+	err := c.DoWith(context.Background(), http.MethodPost, "/x", http.Header{"X-Cmdletname": {"Get-Mailbox"}, "Accept": {"text/plain"}}, map[string]int{"a": 1}, nil)
+	if got.Get("X-CmdletName") != "Get-Mailbox" || got.Get("Accept") != "application/json" || got.Get("Content-Type") != "application/json" {
+		t.Errorf("headers %v", got)
+	}
+	var se *rest.StatusError
+	if !errors.As(err, &se) || !slices.Equal(se.Details, []string{"Ex1|Some.Exception|first", "second"}) {
+		t.Fatalf("got %#v", err)
+	}
+	if want := "exo POST /x: HTTP 400 BadRequest: Error executing cmdlet; Ex1|Some.Exception|first; second"; err.Error() != want {
+		t.Errorf("got %q, want %q", err.Error(), want)
 	}
 }
