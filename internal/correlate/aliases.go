@@ -250,81 +250,83 @@ func (s *State) ipShared(ip, dev domain.EntityKey, t time.Time) bool {
 	return n >= ipPartnersCap
 }
 
-// found is a sighting a key finds, and, when it was found through an
-// alias, how the key and the sighting's key are one identity.
-type found struct {
-	*Seen
-	Via string
-}
-
-// sightings returns the candidate sightings of a key and of its identity
-// at t: the keys its aliases name, transitively (identity).
-func (s *State) sightings(r Rules, k domain.EntityKey, t time.Time) []found {
-	var out []found
-	for _, seen := range s.ByKey[k] {
-		out = append(out, found{Seen: seen})
-	}
-	for _, id := range s.identity(r, k, t) {
-		for _, seen := range s.ByKey[id.Key] {
-			out = append(out, found{Seen: seen, Via: id.Via})
-		}
-	}
-	return out
-}
-
-// identityKey is a key of the same identity and the chain of aliases
-// that makes it so, in words ("" for a unified host name, which links
-// without a word as it always has).
+// identityKey is a key of the same identity and how it was reached: from
+// the key of entry parent (-1: the key asked about) through the alias al.
+// The chain in words (via) is built only when a reason needs it.
 type identityKey struct {
-	Key domain.EntityKey
-	Via string
+	Key    domain.EntityKey
+	parent int
+	of     domain.EntityKey
+	al     *Alias
+	// hasVia: some alias of the chain was named by an alert, so via is
+	// not empty ("" for unified host names, which link without a word as
+	// they always have).
+	hasVia bool
+}
+
+// via returns the chain of aliases that makes ids[i] one identity with
+// the key asked about, in words.
+func via(ids []identityKey, i int) string {
+	id := ids[i]
+	v := ""
+	if id.parent >= 0 {
+		v = via(ids, id.parent)
+	}
+	if id.al.Alert != "" {
+		v = joinVia(v, describeAlias(id.of, *id.al))
+	}
+	return v
 }
 
 // identity returns the other keys of k's device or user at t, breadth
 // first, at most maxIdentity. Weak identifiers are followed only while
 // they stand for one identity (oneIdentity) and never beyond: an IP leads
 // from a firewall alert to its device, not from one device to another.
+// The result reuses the state's buffer: it is valid until the next call.
 func (s *State) identity(r Rules, k domain.EntityKey, t time.Time) []identityKey {
 	if len(s.Aliases[k]) == 0 {
 		return nil
 	}
-	type node struct {
-		key domain.EntityKey
-		via string
-	}
-	visited := map[domain.EntityKey]bool{k: true}
-	queue := []node{{k, ""}}
-	var out []identityKey
-	for len(queue) > 0 && len(out) < maxIdentity {
-		n := queue[0]
-		queue = queue[1:]
-		if n.key != k && weak(n.key) {
+	// The queue is k, then out in order; visited is k and out.
+	out := s.idBuf[:0]
+	for qi := -1; qi < len(out) && len(out) < maxIdentity; qi++ {
+		key := k
+		if qi >= 0 {
+			key = out[qi].Key
+			if weak(key) {
+				continue
+			}
+		} else if weak(key) && !s.oneIdentity(key, t) {
 			continue
 		}
-		if weak(n.key) && !s.oneIdentity(n.key, t) {
-			continue
-		}
-		for _, al := range s.Aliases[n.key] {
-			if visited[al.Key] || !al.holds(n.key, t) || !r.Links(kindOf(al.Key)) || r.Stopped(al.Key) ||
+		list := s.Aliases[key]
+		for i := range list {
+			al := &list[i]
+			if al.Key == k || visitedKey(out, al.Key) || !al.holds(key, t) || !r.Links(kindOf(al.Key)) || r.Stopped(al.Key) ||
 				r.Common(s.OpenN[al.Key]) {
 				continue
 			}
 			if weak(al.Key) && !s.oneIdentity(al.Key, t) {
 				continue
 			}
-			visited[al.Key] = true
-			via := n.via
-			if al.Alert != "" {
-				via = joinVia(via, describeAlias(n.key, al))
-			}
-			out = append(out, identityKey{al.Key, via})
-			queue = append(queue, node{al.Key, via})
+			out = append(out, identityKey{Key: al.Key, parent: qi, of: key, al: al,
+				hasVia: al.Alert != "" || qi >= 0 && out[qi].hasVia})
 			if len(out) == maxIdentity {
 				break
 			}
 		}
 	}
+	s.idBuf = out
 	return out
+}
+
+func visitedKey(ids []identityKey, k domain.EntityKey) bool {
+	for i := range ids {
+		if ids[i].Key == k {
+			return true
+		}
+	}
+	return false
 }
 
 // oneIdentity reports whether every device a weak identifier was named

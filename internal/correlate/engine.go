@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,6 +101,12 @@ type State struct {
 	Aliases map[domain.EntityKey][]Alias
 
 	lastRef int64 // provisional ids of new incidents: -1, -2, …
+
+	// Scratch buffers of place, reused from alert to alert.
+	cands  []cand
+	plain  []Candidate
+	others []domain.EntityKey
+	idBuf  []identityKey
 
 	dirtySight  map[IncKey]bool
 	dirtyAlias  map[[2]domain.EntityKey]bool
@@ -314,45 +321,70 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 	}
 	d.Routine = routine
 
-	var cands []Candidate
-	why := map[int64]string{}
-	via := map[int64]string{} // how an alias led to the incident
-	addCand := func(id int64, reason string) error {
+	// Candidates, each with the reason it was found for (the first one)
+	// and how an alias led to it (the first alias chain in words). Reasons
+	// are written only for the candidates they describe.
+	cands := s.cands[:0]
+	defer func() { s.cands = cands[:0] }()
+	// candidate resolves id and says whether it becomes a new candidate
+	// (usable, not a noise incident, not one already), and which one it is
+	// (-1: none).
+	candidate := func(id int64) (*Incident, int, bool, error) {
 		in, err := s.incident(id)
 		if err != nil {
-			return err
+			return nil, -1, false, err
 		}
 		if !r.usable(in) || in.RoutineKey != "" {
-			return nil
+			return in, -1, false, nil
 		}
-		for _, c := range cands {
-			if c.IncidentID == in.ID {
-				return nil
+		for i := range cands {
+			if cands[i].IncidentID == in.ID {
+				return in, i, false, nil
 			}
 		}
-		cands = append(cands, Candidate{IncidentID: in.ID, Alerts: in.Alerts})
-		why[in.ID] = reason
-		return nil
+		return in, -1, true, nil
 	}
 	for _, k := range links {
-		for _, f := range s.sightings(r, k, t) {
-			in, err := s.incident(f.IncidentID)
+		ids := s.identity(r, k, t)
+		direct := s.ByKey[k]
+		for j, n := -1, 0; ; n++ {
+			// The key's own sightings, then each identity key's.
+			for n >= len(direct) {
+				j, n = j+1, 0
+				if j >= len(ids) {
+					break
+				}
+				direct = s.ByKey[ids[j].Key]
+			}
+			if j >= len(ids) {
+				break
+			}
+			seen := direct[n]
+			in, err := s.incident(seen.IncidentID)
 			if err != nil {
 				return d, err
 			}
 			adv := Advances(a.Category, in.MaxTactic)
-			if !r.Joins(routine, t, f.Sighting, adv) {
+			if !r.Joins(routine, t, seen.Sighting, adv) {
 				continue
 			}
-			reason := linkReason(routine, adv, k, f.Seen, t, a.Category)
-			if f.Via != "" {
-				reason = fmt.Sprintf("%s, as %s (%s)", reason, f.Key, f.Via)
-				if _, ok := via[in.ID]; !ok {
-					via[in.ID] = f.Via
-				}
-			}
-			if err := addCand(in.ID, reason); err != nil {
+			hasVia := j >= 0 && ids[j].hasVia
+			c, at, add, err := candidate(in.ID)
+			if err != nil {
 				return d, err
+			}
+			if add {
+				reason := linkReason(routine, adv, k, seen, t, a.Category)
+				nc := cand{Candidate: Candidate{IncidentID: c.ID, Alerts: c.Alerts}}
+				if hasVia {
+					nc.via = via(ids, j)
+					nc.why = fmt.Sprintf("%s, as %s (%s)", reason, seen.Key, nc.via)
+				} else {
+					nc.why = reason
+				}
+				cands = append(cands, nc)
+			} else if hasVia && at >= 0 && cands[at].via == "" {
+				cands[at].via = via(ids, j)
 			}
 		}
 	}
@@ -360,20 +392,26 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 	// detected" are shared by unrelated detections.
 	campaign := strings.TrimSpace(a.DetectorID)
 	if burst := r.BurstOrDefault(); !routine && burst > 0 && anchor != "" && campaign != "" {
-		others := make([]domain.EntityKey, 0, len(s.Recent[campaign]))
-		for other := range s.Recent[campaign] {
-			others = append(others, other)
+		hits := s.Recent[campaign]
+		others := s.others[:0]
+		for other, hit := range hits {
+			if other != anchor && absDur(t.Sub(hit.At)) <= burst {
+				others = append(others, other)
+			}
 		}
 		slices.Sort(others) // map order must not decide the reasons' order
 		for _, other := range others {
-			hit := s.Recent[campaign][other]
-			if other != anchor && absDur(t.Sub(hit.At)) <= burst {
-				reason := fmt.Sprintf("campaign: detector %q fired on %s %s apart", campaign, other, absDur(t.Sub(hit.At)))
-				if err := addCand(hit.Inc, reason); err != nil {
-					return d, err
-				}
+			hit := hits[other]
+			c, _, add, err := candidate(hit.Inc)
+			if err != nil {
+				return d, err
+			}
+			if add {
+				cands = append(cands, cand{Candidate: Candidate{IncidentID: c.ID, Alerts: c.Alerts},
+					why: fmt.Sprintf("campaign: detector %q fired on %s %s apart", campaign, other, absDur(t.Sub(hit.At)))})
 			}
 		}
+		s.others = others[:0]
 	}
 	if len(cands) == 0 && !routine && r.StormGapOrDefault() > 0 {
 		from, to := r.StormWindow(t)
@@ -401,22 +439,36 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 			}
 		}
 		if best != nil {
-			cands = append(cands, Candidate{IncidentID: best.ID, Alerts: best.Alerts})
-			why[best.ID] = fmt.Sprintf("attack under way: incident %d has %d notable alerts within %s and nothing else links",
-				best.ID, bestN, r.StormGapOrDefault())
+			cands = append(cands, cand{Candidate: Candidate{IncidentID: best.ID, Alerts: best.Alerts},
+				why: fmt.Sprintf("attack under way: incident %d has %d notable alerts within %s and nothing else links",
+					best.ID, bestN, r.StormGapOrDefault())})
 		}
 	}
-	slices.SortFunc(cands, func(x, y Candidate) int { return cmpID(x.IncidentID, y.IncidentID) })
 
 	var target *Incident
 	if len(cands) > 0 {
-		id, others := Choose(cands)
+		slices.SortFunc(cands, func(x, y cand) int { return cmpID(x.IncidentID, y.IncidentID) })
+		plain := s.plain[:0]
+		for _, c := range cands {
+			plain = append(plain, c.Candidate)
+		}
+		s.plain = plain[:0]
+		id, others := Choose(plain)
 		in, err := s.incident(id)
 		if err != nil {
 			return d, err
 		}
 		target = in
-		d.Reasons = append(d.Reasons, fmt.Sprintf("joined incident %d: %s", in.ID, why[in.ID]))
+		whyOf := func(id int64) *cand {
+			for i := range cands {
+				if cands[i].IncidentID == id {
+					return &cands[i]
+				}
+			}
+			return &cand{}
+		}
+		tc := whyOf(in.ID)
+		d.Reasons = append(d.Reasons, "joined incident "+strconv.FormatInt(in.ID, 10)+": "+tc.why)
 		for _, o := range others {
 			src, err := s.incident(o)
 			if err != nil {
@@ -425,20 +477,21 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 			if src.ID == target.ID {
 				continue
 			}
+			sc := whyOf(src.ID)
 			ok, no := CanMerge(target.mergeSide(), src.mergeSide())
 			if !ok {
 				d.Refused = append(d.Refused, Merge{Target: target.ID, Source: src.ID,
 					Why: fmt.Sprintf("alert %s links incident %d: %s", a.ID, src.ID, no)})
-				d.Reasons = append(d.Reasons, fmt.Sprintf("also links incident %d (%s), not merged: %s", src.ID, why[src.ID], no))
+				d.Reasons = append(d.Reasons, fmt.Sprintf("also links incident %d (%s), not merged: %s", src.ID, sc.why, no))
 				continue
 			}
 			// The smaller is the source (Choose picked the biggest as target).
 			mw := "alert " + a.ID + " links both"
-			if v := joinVia(via[src.ID], via[target.ID]); v != "" {
+			if v := joinVia(sc.via, tc.via); v != "" {
 				mw += ": " + v
 			}
 			d.Merges = append(d.Merges, Merge{Target: target.ID, Source: src.ID, Why: mw})
-			d.Reasons = append(d.Reasons, fmt.Sprintf("merged incident %d into %d: %s", src.ID, target.ID, why[src.ID]))
+			d.Reasons = append(d.Reasons, fmt.Sprintf("merged incident %d into %d: %s", src.ID, target.ID, sc.why))
 			s.merge(target, src)
 		}
 	}
@@ -503,6 +556,13 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 		}
 	}
 	return d, nil
+}
+
+// cand is a candidate incident, the reason it was found for and how an
+// alias led to it ("" for none).
+type cand struct {
+	Candidate
+	why, via string
 }
 
 // cmpID orders incident ids by age: stored ones by id, then the ones a
