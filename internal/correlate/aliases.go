@@ -154,6 +154,41 @@ func AliasFrontier(keys map[domain.EntityKey]bool, alerts []*domain.Alert) []dom
 	return out
 }
 
+// AliasFrontier is the package's AliasFrontier for a batch that this
+// state will run: it reads each alert's pairs once and keeps them for
+// Run (recordAliases), where the package function would read them again.
+// The alerts must not change in between (UnifyHosts runs before).
+func (s *State) AliasFrontier(keys map[domain.EntityKey]bool, alerts []*domain.Alert) []domain.EntityKey {
+	var out []domain.EntityKey
+	for k := range keys {
+		if kind := kindOf(k); kind == domain.KindDevice || kind == domain.KindUser || kind == domain.KindIP {
+			out = append(out, k)
+		}
+	}
+	s.pairAlerts, s.pairs = alerts, make([][]AliasRow, len(alerts))
+	named := map[domain.EntityKey]bool{}
+	for i, a := range alerts {
+		s.pairs[i] = AliasPairs(a)
+		for _, p := range s.pairs[i] {
+			if !keys[p.Key] && !named[p.Key] {
+				named[p.Key] = true
+				out = append(out, p.Key)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// alertPairs returns AliasPairs(a), as AliasFrontier read them when a is
+// the alert at the index Run is placing.
+func (s *State) alertPairs(a *domain.Alert) []AliasRow {
+	if i := s.placing; i >= 0 && i < len(s.pairAlerts) && s.pairAlerts[i] == a {
+		return s.pairs[i]
+	}
+	return AliasPairs(a)
+}
+
 // AddAlias records that of is also known as al (one direction), widening
 // the times of a pair already known. It reports whether it changed.
 func (s *State) AddAlias(of domain.EntityKey, al Alias) bool {
@@ -224,8 +259,12 @@ func (s *State) LoadAliases(keys []domain.EntityKey, read func([]domain.EntityKe
 // recordAliases notes the alert's pairs in the state, for this alert and
 // the batch's later ones, and for the plan to write.
 func (s *State) recordAliases(a *domain.Alert) {
+	pairs := s.alertPairs(a)
+	if len(pairs) == 0 {
+		return
+	}
 	t := a.ActivityTime().UTC()
-	for _, p := range AliasPairs(a) {
+	for _, p := range pairs {
 		if kindOf(p.Key) == domain.KindIP && s.ipShared(p.Key, p.Of, t) {
 			continue
 		}
@@ -334,7 +373,8 @@ func visitedKey(ids []identityKey, k domain.EntityKey) bool {
 // strong aliases. A short name named with nothing but IPs is its own
 // identity.
 func (s *State) oneIdentity(w domain.EntityKey, t time.Time) bool {
-	var partners []domain.EntityKey
+	partners := s.partners[:0]
+	defer func() { s.partners = partners[:0] }()
 	for _, al := range s.Aliases[w] {
 		if al.holds(w, t) && kindOf(al.Key) != domain.KindIP {
 			partners = append(partners, al.Key)
@@ -343,21 +383,20 @@ func (s *State) oneIdentity(w domain.EntityKey, t time.Time) bool {
 	if len(partners) <= 1 {
 		return len(partners) == 1 || kindOf(w) != domain.KindIP
 	}
-	// Partners must all be reached from the first through strong aliases.
-	reached := map[domain.EntityKey]bool{partners[0]: true}
-	queue := []domain.EntityKey{partners[0]}
-	for len(queue) > 0 && len(reached) < maxIdentity {
-		n := queue[0]
-		queue = queue[1:]
+	// Partners must all be reached from the first through strong aliases
+	// (reached, in order, is the queue).
+	reached := append(s.reached[:0], partners[0])
+	defer func() { s.reached = reached[:0] }()
+	for qi := 0; qi < len(reached) && len(reached) < maxIdentity; qi++ {
+		n := reached[qi]
 		for _, al := range s.Aliases[n] {
-			if !reached[al.Key] && !weak(al.Key) && !weak(n) {
-				reached[al.Key] = true
-				queue = append(queue, al.Key)
+			if !slices.Contains(reached, al.Key) && !weak(al.Key) && !weak(n) {
+				reached = append(reached, al.Key)
 			}
 		}
 	}
 	for _, p := range partners[1:] {
-		if !reached[p] {
+		if !slices.Contains(reached, p) {
 			return false
 		}
 	}

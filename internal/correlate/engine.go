@@ -107,6 +107,16 @@ type State struct {
 	plain  []Candidate
 	others []domain.EntityKey
 	idBuf  []identityKey
+	// oneIdentity's.
+	partners, reached []domain.EntityKey
+	// keys and verdicts of the alert record is noting.
+	recKeys     []domain.EntityKey
+	recVerdicts []domain.Verdict
+	// The batch's alias pairs, read once by AliasFrontier (alertPairs),
+	// and the index of the alert Run is placing (-1: none).
+	pairAlerts []*domain.Alert
+	pairs      [][]AliasRow
+	placing    int
 
 	dirtySight  map[IncKey]bool
 	dirtyAlias  map[[2]domain.EntityKey]bool
@@ -120,7 +130,7 @@ func NewState() *State {
 	return &State{Existing: map[string]Prev{}, Incidents: map[int64]*Incident{}, Known: map[IncKey]*Seen{},
 		ByKey: map[domain.EntityKey][]*Seen{}, OpenN: map[domain.EntityKey]int{}, Buckets: map[Profile]map[int64]bool{},
 		Recent: map[string]map[domain.EntityKey]Hit{}, Routine: map[string]int64{}, Activity: map[int64]map[int64]int{},
-		Aliases: map[domain.EntityKey][]Alias{}}
+		Aliases: map[domain.EntityKey][]Alias{}, placing: -1}
 }
 
 // AddSighting records an open incident's sighting; candidate says whether
@@ -270,7 +280,9 @@ func (r Rules) Run(s *State, alerts []*domain.Alert) (*Plan, error) {
 	s.dirtyAlias = map[[2]domain.EntityKey]bool{}
 	s.dirtyRecent, s.newAct = map[string]map[domain.EntityKey]bool{}, map[int64]map[int64]int{}
 	p := &Plan{Decisions: make([]Decision, 0, len(alerts))}
-	for _, a := range alerts {
+	defer func() { s.placing = -1 }()
+	for i, a := range alerts {
+		s.placing = i
 		d, err := r.place(s, p, a)
 		if err != nil {
 			return nil, fmt.Errorf("correlate alert %q: %w", a.ID, err)
@@ -311,13 +323,14 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 	links := r.LinkKeys(a, func(k domain.EntityKey) int { return s.OpenN[k] })
 	anchor := Anchor(a, links)
 	det := Detector(a)
-	routine := false
+	routine, before := false, 0
 	if anchor != "" {
-		routine = r.Routine(s.bucketsBefore(r, Profile{anchor, det}, t))
+		before = s.bucketsBefore(r, Profile{anchor, det}, t)
+		routine = r.Routine(before)
 	}
 	if routine {
 		d.Reasons = append(d.Reasons, fmt.Sprintf("routine: %q fired on %s in %d earlier 10-minute buckets within %s",
-			det, anchor, s.bucketsBefore(r, Profile{anchor, det}, t), r.RoutineWindowOrDefault()))
+			det, anchor, before, r.RoutineWindowOrDefault()))
 	}
 	d.Routine = routine
 
@@ -640,20 +653,23 @@ func (s *State) record(a *domain.Alert, in *Incident, d *Decision, notable bool)
 	if a.Category != "" && !slices.Contains(in.Categories, a.Category) {
 		d.NewTactic = true
 	}
-	verdicts := map[domain.EntityKey]domain.Verdict{}
-	var order []domain.EntityKey
+	// The alert's keys in evidence order, each with its strongest verdict.
+	order, verdicts := s.recKeys[:0], s.recVerdicts[:0]
 	for _, ev := range a.Evidence {
 		e := ev.Entity
 		if e == nil || e.Key == "" {
 			continue
 		}
-		if _, ok := verdicts[e.Key]; !ok {
-			order = append(order, e.Key)
+		if i := slices.Index(order, e.Key); i >= 0 {
+			verdicts[i] = domain.StrongerVerdict(verdicts[i], OrUnknown(e.Verdict))
+			continue
 		}
-		verdicts[e.Key] = domain.StrongerVerdict(verdicts[e.Key], OrUnknown(e.Verdict))
+		order = append(order, e.Key)
+		verdicts = append(verdicts, domain.StrongerVerdict("", OrUnknown(e.Verdict)))
 	}
-	for _, k := range order {
-		v := verdicts[k]
+	s.recKeys, s.recVerdicts = order[:0], verdicts[:0]
+	for i, k := range order {
+		v := verdicts[i]
 		ik := IncKey{in.ID, k}
 		seen, ok := s.Known[ik]
 		if !ok {

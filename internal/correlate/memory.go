@@ -31,6 +31,7 @@ type Memory struct {
 	activity  map[int64]map[int64]int
 	routine   map[string]int64
 	hosts     map[string][]domain.EntityKey // short label → device keys seen
+	hostSeen  map[domain.EntityKey]bool     // keys apply has noted in hosts (or that are no host)
 	aliases   map[domain.EntityKey][]Alias
 	active    map[int64]int // unresolved alerts per incident
 	lastID    int64
@@ -52,7 +53,7 @@ func NewMemory(r Rules) *Memory {
 		sightings: map[domain.EntityKey]map[int64]*Seen{}, incKeys: map[int64][]domain.EntityKey{},
 		buckets: map[domain.EntityKey]map[string]map[int64]bool{}, recent: map[string]map[domain.EntityKey]Hit{},
 		activity: map[int64]map[int64]int{}, routine: map[string]int64{}, hosts: map[string][]domain.EntityKey{},
-		aliases: map[domain.EntityKey][]Alias{},
+		aliases: map[domain.EntityKey][]Alias{}, hostSeen: map[domain.EntityKey]bool{},
 		active:  map[int64]int{}, Explained: map[string]Decision{}}
 }
 
@@ -66,6 +67,9 @@ func (m *Memory) Ingest(alerts []*domain.Alert) ([]Decision, error) {
 	n := m.Batch
 	if n <= 0 {
 		n = 1000
+	}
+	if len(m.alerts) == 0 && len(m.Explained) == 0 { // sized once, not grown alert by alert
+		m.alerts, m.Explained = make(map[string]memAlert, len(alerts)), make(map[string]Decision, len(alerts))
 	}
 	out := make([]Decision, 0, len(alerts))
 	for start := 0; start < len(alerts); start += n {
@@ -149,7 +153,7 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 			maxT = t
 		}
 	}
-	more, err := s.LoadAliases(AliasFrontier(keySet, alerts), func(keys []domain.EntityKey) ([]AliasRow, error) {
+	more, err := s.LoadAliases(s.AliasFrontier(keySet, alerts), func(keys []domain.EntityKey) ([]AliasRow, error) {
 		var rows []AliasRow
 		for _, k := range keys {
 			for _, al := range m.aliases[k] {
@@ -291,7 +295,12 @@ func (m *Memory) apply(p *Plan, alerts []*domain.Alert) []Decision {
 		d.Reasons = realIDs(d.Reasons, real)
 		out[i] = d
 		m.Explained[a.ID] = d
-		for _, k := range AllKeys(a) {
+		for _, ev := range a.Evidence {
+			if ev.Entity == nil || ev.Entity.Key == "" || m.hostSeen[ev.Entity.Key] {
+				continue
+			}
+			k := ev.Entity.Key
+			m.hostSeen[k] = true
 			if h, ok := HostKey(k); ok {
 				l := entity.ShortHost(h)
 				if !slices.Contains(m.hosts[l], k) {
