@@ -341,7 +341,7 @@ func (s *State) identity(r Rules, k domain.EntityKey, t time.Time) []identityKey
 		list := s.Aliases[key]
 		for i := range list {
 			al := &list[i]
-			if al.Key == k || visitedKey(out, al.Key) || !al.holds(key, t) || !r.Links(kindOf(al.Key)) || r.Stopped(al.Key) ||
+			if al.Key == k || visitedKey(out, al.Key) || !al.holds(key, t) || !r.Links(kindOf(al.Key)) || len(r.StopList) > 0 && r.Stopped(al.Key) ||
 				r.Common(s.OpenN[al.Key]) {
 				continue
 			}

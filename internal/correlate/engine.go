@@ -107,6 +107,11 @@ type State struct {
 	plain  []Candidate
 	others []domain.EntityKey
 	idBuf  []identityKey
+	// routineWindow is the routine window in words, for reasons.
+	routineWindow string
+	// counted caches bucketsBefore per profile for one pair of first and
+	// current buckets; AddBucket drops a profile's entry.
+	counted map[Profile]bucketCount
 	// oneIdentity's.
 	partners, reached []domain.EntityKey
 	// keys and verdicts of the alert record is noting.
@@ -145,6 +150,7 @@ func (s *State) AddSighting(seen *Seen, candidate bool) {
 
 // AddBucket records that a detector fired on an anchor in a bucket.
 func (s *State) AddBucket(p Profile, bucket int64) {
+	delete(s.counted, p)
 	m := s.Buckets[p]
 	if m == nil {
 		m = map[int64]bool{}
@@ -281,6 +287,8 @@ func (r Rules) Run(s *State, alerts []*domain.Alert) (*Plan, error) {
 	s.dirtyRecent, s.newAct = map[string]map[domain.EntityKey]bool{}, map[int64]map[int64]int{}
 	p := &Plan{Decisions: make([]Decision, 0, len(alerts))}
 	defer func() { s.placing = -1 }()
+	clear(s.counted) // Buckets may have been filled directly since
+
 	for i, a := range alerts {
 		s.placing = i
 		d, err := r.place(s, p, a)
@@ -329,8 +337,12 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 		routine = r.Routine(before)
 	}
 	if routine {
-		d.Reasons = append(d.Reasons, fmt.Sprintf("routine: %q fired on %s in %d earlier 10-minute buckets within %s",
-			det, anchor, before, r.RoutineWindowOrDefault()))
+		if s.routineWindow == "" {
+			s.routineWindow = r.RoutineWindowOrDefault().String()
+		}
+		// fmt's "routine: %q fired on %s in %d earlier 10-minute buckets within %s", without fmt.
+		d.Reasons = append(d.Reasons, "routine: "+strconv.Quote(det)+" fired on "+string(anchor)+" in "+
+			strconv.Itoa(before)+" earlier 10-minute buckets within "+s.routineWindow)
 	}
 	d.Routine = routine
 
@@ -357,6 +369,7 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 		}
 		return in, -1, true, nil
 	}
+	rank := TacticRank(a.Category)
 	for _, k := range links {
 		ids := s.identity(r, k, t)
 		direct := s.ByKey[k]
@@ -377,7 +390,7 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 			if err != nil {
 				return d, err
 			}
-			adv := Advances(a.Category, in.MaxTactic)
+			adv := rank > 0 && in.MaxTactic > 0 && rank > in.MaxTactic // Advances(a.Category, in.MaxTactic)
 			if !r.Joins(routine, t, seen.Sighting, adv) {
 				continue
 			}
@@ -521,7 +534,7 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 			gap := r.RoutineGapOrDefault()
 			if r.usable(in) && !t.Before(in.First.Add(-gap)) && !t.After(in.Last.Add(gap)) {
 				target = in
-				d.Reasons = append(d.Reasons, fmt.Sprintf("joined the recurring-noise incident %d of %s", in.ID, anchor))
+				d.Reasons = append(d.Reasons, "joined the recurring-noise incident "+strconv.FormatInt(in.ID, 10)+" of "+string(anchor))
 			}
 		}
 		if target == nil {
@@ -638,13 +651,27 @@ func (s *State) create(p *Plan, t time.Time, routineKey string) *Incident {
 // bucket within the routine window.
 func (s *State) bucketsBefore(r Rules, pk Profile, t time.Time) int {
 	first, cur := r.FirstBucket(t), r.Bucket(t)
+	if c, ok := s.counted[pk]; ok && c.first == first && c.cur == cur {
+		return c.n
+	}
 	n := 0
 	for bk := range s.Buckets[pk] {
 		if bk >= first && bk < cur {
 			n++
 		}
 	}
+	if s.counted == nil {
+		s.counted = map[Profile]bucketCount{}
+	}
+	s.counted[pk] = bucketCount{first, cur, n}
 	return n
+}
+
+// bucketCount is what bucketsBefore counted for a profile between two
+// buckets.
+type bucketCount struct {
+	first, cur int64
+	n          int
 }
 
 // record notes the alert's entities against its incident.

@@ -54,7 +54,7 @@ func NewMemory(r Rules) *Memory {
 		buckets: map[domain.EntityKey]map[string]map[int64]bool{}, recent: map[string]map[domain.EntityKey]Hit{},
 		activity: map[int64]map[int64]int{}, routine: map[string]int64{}, hosts: map[string][]domain.EntityKey{},
 		aliases: map[domain.EntityKey][]Alias{}, hostSeen: map[domain.EntityKey]bool{},
-		active:  map[int64]int{}, Explained: map[string]Decision{}}
+		active: map[int64]int{}, Explained: map[string]Decision{}}
 }
 
 // Ingest correlates alerts in batches and returns their decisions with
