@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/entity"
 )
 
 // Memory runs the engine with its whole state in memory: plan mode and
@@ -32,6 +31,7 @@ type Memory struct {
 	routine   map[string]int64
 	hosts     map[string][]domain.EntityKey // short label → device keys seen
 	hostSeen  map[domain.EntityKey]bool     // keys apply has noted in hosts (or that are no host)
+	hostNames map[domain.EntityKey]hostName // what HostKey and ShortHost make of each key seen
 	aliases   map[domain.EntityKey][]Alias
 	active    map[int64]int // unresolved alerts per incident
 	lastID    int64
@@ -54,7 +54,8 @@ func NewMemory(r Rules) *Memory {
 		buckets: map[domain.EntityKey]map[string]map[int64]bool{}, recent: map[string]map[domain.EntityKey]Hit{},
 		activity: map[int64]map[int64]int{}, routine: map[string]int64{}, hosts: map[string][]domain.EntityKey{},
 		aliases: map[domain.EntityKey][]Alias{}, hostSeen: map[domain.EntityKey]bool{},
-		active: map[int64]int{}, Explained: map[string]Decision{}}
+		hostNames: map[domain.EntityKey]hostName{},
+		active:    map[int64]int{}, Explained: map[string]Decision{}}
 }
 
 // Ingest correlates alerts in batches and returns their decisions with
@@ -111,6 +112,16 @@ func (m *Memory) Incidents() int {
 	return n
 }
 
+// hostName remembers plainHostName of each key.
+func (m *Memory) hostName(k domain.EntityKey) hostName {
+	n, ok := m.hostNames[k]
+	if !ok {
+		n = plainHostName(k)
+		m.hostNames[k] = n
+	}
+	return n
+}
+
 func (m *Memory) final(id int64) int64 {
 	for hops := 0; hops < 100; hops++ {
 		in := m.incidents[id]
@@ -127,12 +138,12 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 	s := NewState()
 	s.Incidents = m.incidents // shared: the engine's changes are the apply
 	// Host names, as the store does before its locks.
-	labels := HostLabels(alerts)
+	labels := hostLabels(alerts, m.hostName)
 	var known []domain.EntityKey
 	for l := range labels {
 		known = append(known, m.hosts[l]...)
 	}
-	UnifyHosts(alerts, known, s)
+	unifyHosts(alerts, known, s, labels, m.hostName)
 
 	keySet := map[domain.EntityKey]bool{}
 	detSet := map[string]bool{}
@@ -301,8 +312,8 @@ func (m *Memory) apply(p *Plan, alerts []*domain.Alert) []Decision {
 			}
 			k := ev.Entity.Key
 			m.hostSeen[k] = true
-			if h, ok := HostKey(k); ok {
-				l := entity.ShortHost(h)
+			if n := m.hostName(k); n.ok {
+				l := n.label
 				if !slices.Contains(m.hosts[l], k) {
 					m.hosts[l] = append(m.hosts[l], k)
 				}
@@ -383,7 +394,7 @@ func realIDs(reasons []string, real map[int64]int64) []string {
 	}
 	var out []string
 	for i, r := range reasons {
-		if !strings.Contains(r, " -") {
+		if !strings.Contains(r, "incident -") && !strings.Contains(r, "into -") {
 			continue
 		}
 		if out == nil {
