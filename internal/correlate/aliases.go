@@ -2,6 +2,8 @@ package correlate
 
 import (
 	"fmt"
+	"hash/maphash"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -103,14 +105,18 @@ func (r AliasRow) MayHold(since time.Time) bool {
 // device or user evidence item's key with each other identifier it
 // carries (entity.Names), at the alert's activity time. Pairs go from the
 // key outwards, so a key is never an IP.
-func AliasPairs(a *domain.Alert) []AliasRow {
+func AliasPairs(a *domain.Alert) []AliasRow { return aliasPairs(a, nil) }
+
+// aliasPairs is AliasPairs with the names of an entity from memo (nil:
+// entity.Names each time).
+func aliasPairs(a *domain.Alert, memo *namesMemo) []AliasRow {
 	var out []AliasRow
 	t := a.ActivityTime().UTC()
 	for _, ev := range a.Evidence {
 		if ev.Entity == nil {
 			continue
 		}
-		names := entity.Names(*ev.Entity)
+		names := memo.names(ev.Entity)
 		for _, n := range names[min(1, len(names)):] {
 			row := AliasRow{Of: names[0].Key, Alias: Alias{Key: n.Key, Alert: a.ID, First: t, Last: t}}
 			if !slices.ContainsFunc(out, func(o AliasRow) bool { return o.Of == row.Of && o.Key == row.Key }) {
@@ -168,7 +174,7 @@ func (s *State) AliasFrontier(keys map[domain.EntityKey]bool, alerts []*domain.A
 	s.pairAlerts, s.pairs = alerts, make([][]AliasRow, len(alerts))
 	named := map[domain.EntityKey]bool{}
 	for i, a := range alerts {
-		s.pairs[i] = AliasPairs(a)
+		s.pairs[i] = aliasPairs(a, s.namesMemo)
 		for _, p := range s.pairs[i] {
 			if !keys[p.Key] && !named[p.Key] {
 				named[p.Key] = true
@@ -186,7 +192,59 @@ func (s *State) alertPairs(a *domain.Alert) []AliasRow {
 	if i := s.placing; i >= 0 && i < len(s.pairAlerts) && s.pairAlerts[i] == a {
 		return s.pairs[i]
 	}
-	return AliasPairs(a)
+	return aliasPairs(a, s.namesMemo)
+}
+
+// namesMemo remembers entity.Names of the entities seen, by content (kind,
+// key, display name and every attribute — all that Names can read but a
+// verdict), so that the thousandth alert on a host does not work its names
+// out again. Memory keeps one across batches.
+type namesMemo struct {
+	seed maphash.Seed
+	m    map[namesKey][]namesEntry
+}
+
+type namesKey struct {
+	kind  domain.EntityKind
+	key   domain.EntityKey
+	name  string
+	attrs uint64 // order-free hash of the attributes
+}
+
+type namesEntry struct {
+	attrs map[string]string
+	names []entity.Name
+}
+
+func newNamesMemo() *namesMemo {
+	return &namesMemo{seed: maphash.MakeSeed(), m: map[namesKey][]namesEntry{}}
+}
+
+// names returns entity.Names(*e), remembered (the result is shared: read
+// only).
+func (nm *namesMemo) names(e *domain.Entity) []entity.Name {
+	if nm == nil || e.Kind != domain.KindDevice && e.Kind != domain.KindUser {
+		return entity.Names(*e) // other kinds have none: nothing to remember
+	}
+	var sum uint64
+	var h maphash.Hash
+	h.SetSeed(nm.seed)
+	for k, v := range e.Attrs {
+		h.Reset()
+		h.WriteString(k)
+		h.WriteByte(0)
+		h.WriteString(v)
+		sum += h.Sum64()
+	}
+	key := namesKey{e.Kind, e.Key, e.Name, sum}
+	for _, en := range nm.m[key] {
+		if maps.Equal(en.attrs, e.Attrs) {
+			return en.names
+		}
+	}
+	names := entity.Names(*e)
+	nm.m[key] = append(nm.m[key], namesEntry{e.Attrs, names})
+	return names
 }
 
 // AddAlias records that of is also known as al (one direction), widening

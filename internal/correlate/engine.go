@@ -121,6 +121,7 @@ type State struct {
 	// and the index of the alert Run is placing (-1: none).
 	pairAlerts []*domain.Alert
 	pairs      [][]AliasRow
+	namesMemo  *namesMemo // nil: entity.Names each time
 	placing    int
 
 	dirtySight  map[IncKey]bool

@@ -32,6 +32,7 @@ type Memory struct {
 	hosts     map[string][]domain.EntityKey // short label → device keys seen
 	hostSeen  map[domain.EntityKey]bool     // keys apply has noted in hosts (or that are no host)
 	hostNames map[domain.EntityKey]hostName // what HostKey and ShortHost make of each key seen
+	names     *namesMemo                    // entity.Names of the entities seen
 	aliases   map[domain.EntityKey][]Alias
 	active    map[int64]int // unresolved alerts per incident
 	lastID    int64
@@ -136,6 +137,10 @@ func (m *Memory) final(id int64) int64 {
 func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 	r := m.Rules
 	s := NewState()
+	if m.names == nil {
+		m.names = newNamesMemo()
+	}
+	s.namesMemo = m.names
 	s.Incidents = m.incidents // shared: the engine's changes are the apply
 	// Host names, as the store does before its locks.
 	labels := hostLabels(alerts, m.hostName)
