@@ -2,6 +2,8 @@ package correlate
 
 import (
 	"fmt"
+	"hash/maphash"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -103,14 +105,18 @@ func (r AliasRow) MayHold(since time.Time) bool {
 // device or user evidence item's key with each other identifier it
 // carries (entity.Names), at the alert's activity time. Pairs go from the
 // key outwards, so a key is never an IP.
-func AliasPairs(a *domain.Alert) []AliasRow {
+func AliasPairs(a *domain.Alert) []AliasRow { return aliasPairs(a, nil) }
+
+// aliasPairs is AliasPairs with the names of an entity from memo (nil:
+// entity.Names each time).
+func aliasPairs(a *domain.Alert, memo *namesMemo) []AliasRow {
 	var out []AliasRow
 	t := a.ActivityTime().UTC()
 	for _, ev := range a.Evidence {
 		if ev.Entity == nil {
 			continue
 		}
-		names := entity.Names(*ev.Entity)
+		names := memo.names(ev.Entity)
 		for _, n := range names[min(1, len(names)):] {
 			row := AliasRow{Of: names[0].Key, Alias: Alias{Key: n.Key, Alert: a.ID, First: t, Last: t}}
 			if !slices.ContainsFunc(out, func(o AliasRow) bool { return o.Of == row.Of && o.Key == row.Key }) {
@@ -152,6 +158,93 @@ func AliasFrontier(keys map[domain.EntityKey]bool, alerts []*domain.Alert) []dom
 	}
 	slices.Sort(out)
 	return out
+}
+
+// AliasFrontier is the package's AliasFrontier for a batch that this
+// state will run: it reads each alert's pairs once and keeps them for
+// Run (recordAliases), where the package function would read them again.
+// The alerts must not change in between (UnifyHosts runs before).
+func (s *State) AliasFrontier(keys map[domain.EntityKey]bool, alerts []*domain.Alert) []domain.EntityKey {
+	var out []domain.EntityKey
+	for k := range keys {
+		if kind := kindOf(k); kind == domain.KindDevice || kind == domain.KindUser || kind == domain.KindIP {
+			out = append(out, k)
+		}
+	}
+	s.pairAlerts, s.pairs = alerts, make([][]AliasRow, len(alerts))
+	named := map[domain.EntityKey]bool{}
+	for i, a := range alerts {
+		s.pairs[i] = aliasPairs(a, s.namesMemo)
+		for _, p := range s.pairs[i] {
+			if !keys[p.Key] && !named[p.Key] {
+				named[p.Key] = true
+				out = append(out, p.Key)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// alertPairs returns AliasPairs(a), as AliasFrontier read them when a is
+// the alert at the index Run is placing.
+func (s *State) alertPairs(a *domain.Alert) []AliasRow {
+	if i := s.placing; i >= 0 && i < len(s.pairAlerts) && s.pairAlerts[i] == a {
+		return s.pairs[i]
+	}
+	return aliasPairs(a, s.namesMemo)
+}
+
+// namesMemo remembers entity.Names of the entities seen, by content (kind,
+// key, display name and every attribute — all that Names can read but a
+// verdict), so that the thousandth alert on a host does not work its names
+// out again. Memory keeps one across batches.
+type namesMemo struct {
+	seed maphash.Seed
+	m    map[namesKey][]namesEntry
+}
+
+type namesKey struct {
+	kind  domain.EntityKind
+	key   domain.EntityKey
+	name  string
+	attrs uint64 // order-free hash of the attributes
+}
+
+type namesEntry struct {
+	attrs map[string]string
+	names []entity.Name
+}
+
+func newNamesMemo() *namesMemo {
+	return &namesMemo{seed: maphash.MakeSeed(), m: map[namesKey][]namesEntry{}}
+}
+
+// names returns entity.Names(*e), remembered (the result is shared: read
+// only).
+func (nm *namesMemo) names(e *domain.Entity) []entity.Name {
+	if nm == nil || e.Kind != domain.KindDevice && e.Kind != domain.KindUser {
+		return entity.Names(*e) // other kinds have none: nothing to remember
+	}
+	var sum uint64
+	var h maphash.Hash
+	h.SetSeed(nm.seed)
+	for k, v := range e.Attrs {
+		h.Reset()
+		h.WriteString(k)
+		h.WriteByte(0)
+		h.WriteString(v)
+		sum += h.Sum64()
+	}
+	key := namesKey{e.Kind, e.Key, e.Name, sum}
+	for _, en := range nm.m[key] {
+		if maps.Equal(en.attrs, e.Attrs) {
+			return en.names
+		}
+	}
+	names := entity.Names(*e)
+	nm.m[key] = append(nm.m[key], namesEntry{e.Attrs, names})
+	return names
 }
 
 // AddAlias records that of is also known as al (one direction), widening
@@ -224,8 +317,12 @@ func (s *State) LoadAliases(keys []domain.EntityKey, read func([]domain.EntityKe
 // recordAliases notes the alert's pairs in the state, for this alert and
 // the batch's later ones, and for the plan to write.
 func (s *State) recordAliases(a *domain.Alert) {
+	pairs := s.alertPairs(a)
+	if len(pairs) == 0 {
+		return
+	}
 	t := a.ActivityTime().UTC()
-	for _, p := range AliasPairs(a) {
+	for _, p := range pairs {
 		if kindOf(p.Key) == domain.KindIP && s.ipShared(p.Key, p.Of, t) {
 			continue
 		}
@@ -250,81 +347,83 @@ func (s *State) ipShared(ip, dev domain.EntityKey, t time.Time) bool {
 	return n >= ipPartnersCap
 }
 
-// found is a sighting a key finds, and, when it was found through an
-// alias, how the key and the sighting's key are one identity.
-type found struct {
-	*Seen
-	Via string
-}
-
-// sightings returns the candidate sightings of a key and of its identity
-// at t: the keys its aliases name, transitively (identity).
-func (s *State) sightings(r Rules, k domain.EntityKey, t time.Time) []found {
-	var out []found
-	for _, seen := range s.ByKey[k] {
-		out = append(out, found{Seen: seen})
-	}
-	for _, id := range s.identity(r, k, t) {
-		for _, seen := range s.ByKey[id.Key] {
-			out = append(out, found{Seen: seen, Via: id.Via})
-		}
-	}
-	return out
-}
-
-// identityKey is a key of the same identity and the chain of aliases
-// that makes it so, in words ("" for a unified host name, which links
-// without a word as it always has).
+// identityKey is a key of the same identity and how it was reached: from
+// the key of entry parent (-1: the key asked about) through the alias al.
+// The chain in words (via) is built only when a reason needs it.
 type identityKey struct {
-	Key domain.EntityKey
-	Via string
+	Key    domain.EntityKey
+	parent int
+	of     domain.EntityKey
+	al     *Alias
+	// hasVia: some alias of the chain was named by an alert, so via is
+	// not empty ("" for unified host names, which link without a word as
+	// they always have).
+	hasVia bool
+}
+
+// via returns the chain of aliases that makes ids[i] one identity with
+// the key asked about, in words.
+func via(ids []identityKey, i int) string {
+	id := ids[i]
+	v := ""
+	if id.parent >= 0 {
+		v = via(ids, id.parent)
+	}
+	if id.al.Alert != "" {
+		v = joinVia(v, describeAlias(id.of, *id.al))
+	}
+	return v
 }
 
 // identity returns the other keys of k's device or user at t, breadth
 // first, at most maxIdentity. Weak identifiers are followed only while
 // they stand for one identity (oneIdentity) and never beyond: an IP leads
 // from a firewall alert to its device, not from one device to another.
+// The result reuses the state's buffer: it is valid until the next call.
 func (s *State) identity(r Rules, k domain.EntityKey, t time.Time) []identityKey {
 	if len(s.Aliases[k]) == 0 {
 		return nil
 	}
-	type node struct {
-		key domain.EntityKey
-		via string
-	}
-	visited := map[domain.EntityKey]bool{k: true}
-	queue := []node{{k, ""}}
-	var out []identityKey
-	for len(queue) > 0 && len(out) < maxIdentity {
-		n := queue[0]
-		queue = queue[1:]
-		if n.key != k && weak(n.key) {
+	// The queue is k, then out in order; visited is k and out.
+	out := s.idBuf[:0]
+	for qi := -1; qi < len(out) && len(out) < maxIdentity; qi++ {
+		key := k
+		if qi >= 0 {
+			key = out[qi].Key
+			if weak(key) {
+				continue
+			}
+		} else if weak(key) && !s.oneIdentity(key, t) {
 			continue
 		}
-		if weak(n.key) && !s.oneIdentity(n.key, t) {
-			continue
-		}
-		for _, al := range s.Aliases[n.key] {
-			if visited[al.Key] || !al.holds(n.key, t) || !r.Links(kindOf(al.Key)) || r.Stopped(al.Key) ||
+		list := s.Aliases[key]
+		for i := range list {
+			al := &list[i]
+			if al.Key == k || visitedKey(out, al.Key) || !al.holds(key, t) || !r.Links(kindOf(al.Key)) || len(r.StopList) > 0 && r.Stopped(al.Key) ||
 				r.Common(s.OpenN[al.Key]) {
 				continue
 			}
 			if weak(al.Key) && !s.oneIdentity(al.Key, t) {
 				continue
 			}
-			visited[al.Key] = true
-			via := n.via
-			if al.Alert != "" {
-				via = joinVia(via, describeAlias(n.key, al))
-			}
-			out = append(out, identityKey{al.Key, via})
-			queue = append(queue, node{al.Key, via})
+			out = append(out, identityKey{Key: al.Key, parent: qi, of: key, al: al,
+				hasVia: al.Alert != "" || qi >= 0 && out[qi].hasVia})
 			if len(out) == maxIdentity {
 				break
 			}
 		}
 	}
+	s.idBuf = out
 	return out
+}
+
+func visitedKey(ids []identityKey, k domain.EntityKey) bool {
+	for i := range ids {
+		if ids[i].Key == k {
+			return true
+		}
+	}
+	return false
 }
 
 // oneIdentity reports whether every device a weak identifier was named
@@ -332,7 +431,8 @@ func (s *State) identity(r Rules, k domain.EntityKey, t time.Time) []identityKey
 // strong aliases. A short name named with nothing but IPs is its own
 // identity.
 func (s *State) oneIdentity(w domain.EntityKey, t time.Time) bool {
-	var partners []domain.EntityKey
+	partners := s.partners[:0]
+	defer func() { s.partners = partners[:0] }()
 	for _, al := range s.Aliases[w] {
 		if al.holds(w, t) && kindOf(al.Key) != domain.KindIP {
 			partners = append(partners, al.Key)
@@ -341,21 +441,20 @@ func (s *State) oneIdentity(w domain.EntityKey, t time.Time) bool {
 	if len(partners) <= 1 {
 		return len(partners) == 1 || kindOf(w) != domain.KindIP
 	}
-	// Partners must all be reached from the first through strong aliases.
-	reached := map[domain.EntityKey]bool{partners[0]: true}
-	queue := []domain.EntityKey{partners[0]}
-	for len(queue) > 0 && len(reached) < maxIdentity {
-		n := queue[0]
-		queue = queue[1:]
+	// Partners must all be reached from the first through strong aliases
+	// (reached, in order, is the queue).
+	reached := append(s.reached[:0], partners[0])
+	defer func() { s.reached = reached[:0] }()
+	for qi := 0; qi < len(reached) && len(reached) < maxIdentity; qi++ {
+		n := reached[qi]
 		for _, al := range s.Aliases[n] {
-			if !reached[al.Key] && !weak(al.Key) && !weak(n) {
-				reached[al.Key] = true
-				queue = append(queue, al.Key)
+			if !slices.Contains(reached, al.Key) && !weak(al.Key) && !weak(n) {
+				reached = append(reached, al.Key)
 			}
 		}
 	}
 	for _, p := range partners[1:] {
-		if !reached[p] {
+		if !slices.Contains(reached, p) {
 			return false
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,6 +102,28 @@ type State struct {
 
 	lastRef int64 // provisional ids of new incidents: -1, -2, …
 
+	// Scratch buffers of place, reused from alert to alert.
+	cands  []cand
+	plain  []Candidate
+	others []domain.EntityKey
+	idBuf  []identityKey
+	// routineWindow is the routine window in words, for reasons.
+	routineWindow string
+	// counted caches bucketsBefore per profile for one pair of first and
+	// current buckets; AddBucket drops a profile's entry.
+	counted map[Profile]bucketCount
+	// oneIdentity's.
+	partners, reached []domain.EntityKey
+	// keys and verdicts of the alert record is noting.
+	recKeys     []domain.EntityKey
+	recVerdicts []domain.Verdict
+	// The batch's alias pairs, read once by AliasFrontier (alertPairs),
+	// and the index of the alert Run is placing (-1: none).
+	pairAlerts []*domain.Alert
+	pairs      [][]AliasRow
+	namesMemo  *namesMemo // nil: entity.Names each time
+	placing    int
+
 	dirtySight  map[IncKey]bool
 	dirtyAlias  map[[2]domain.EntityKey]bool
 	newBuckets  map[Profile]map[int64]bool
@@ -113,7 +136,7 @@ func NewState() *State {
 	return &State{Existing: map[string]Prev{}, Incidents: map[int64]*Incident{}, Known: map[IncKey]*Seen{},
 		ByKey: map[domain.EntityKey][]*Seen{}, OpenN: map[domain.EntityKey]int{}, Buckets: map[Profile]map[int64]bool{},
 		Recent: map[string]map[domain.EntityKey]Hit{}, Routine: map[string]int64{}, Activity: map[int64]map[int64]int{},
-		Aliases: map[domain.EntityKey][]Alias{}}
+		Aliases: map[domain.EntityKey][]Alias{}, placing: -1}
 }
 
 // AddSighting records an open incident's sighting; candidate says whether
@@ -128,6 +151,7 @@ func (s *State) AddSighting(seen *Seen, candidate bool) {
 
 // AddBucket records that a detector fired on an anchor in a bucket.
 func (s *State) AddBucket(p Profile, bucket int64) {
+	delete(s.counted, p)
 	m := s.Buckets[p]
 	if m == nil {
 		m = map[int64]bool{}
@@ -263,7 +287,11 @@ func (r Rules) Run(s *State, alerts []*domain.Alert) (*Plan, error) {
 	s.dirtyAlias = map[[2]domain.EntityKey]bool{}
 	s.dirtyRecent, s.newAct = map[string]map[domain.EntityKey]bool{}, map[int64]map[int64]int{}
 	p := &Plan{Decisions: make([]Decision, 0, len(alerts))}
-	for _, a := range alerts {
+	defer func() { s.placing = -1 }()
+	clear(s.counted) // Buckets may have been filled directly since
+
+	for i, a := range alerts {
+		s.placing = i
 		d, err := r.place(s, p, a)
 		if err != nil {
 			return nil, fmt.Errorf("correlate alert %q: %w", a.ID, err)
@@ -304,55 +332,86 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 	links := r.LinkKeys(a, func(k domain.EntityKey) int { return s.OpenN[k] })
 	anchor := Anchor(a, links)
 	det := Detector(a)
-	routine := false
+	routine, before := false, 0
 	if anchor != "" {
-		routine = r.Routine(s.bucketsBefore(r, Profile{anchor, det}, t))
+		before = s.bucketsBefore(r, Profile{anchor, det}, t)
+		routine = r.Routine(before)
 	}
 	if routine {
-		d.Reasons = append(d.Reasons, fmt.Sprintf("routine: %q fired on %s in %d earlier 10-minute buckets within %s",
-			det, anchor, s.bucketsBefore(r, Profile{anchor, det}, t), r.RoutineWindowOrDefault()))
+		if s.routineWindow == "" {
+			s.routineWindow = r.RoutineWindowOrDefault().String()
+		}
+		// fmt's "routine: %q fired on %s in %d earlier 10-minute buckets within %s", without fmt.
+		d.Reasons = append(d.Reasons, "routine: "+strconv.Quote(det)+" fired on "+string(anchor)+" in "+
+			strconv.Itoa(before)+" earlier 10-minute buckets within "+s.routineWindow)
 	}
 	d.Routine = routine
 
-	var cands []Candidate
-	why := map[int64]string{}
-	via := map[int64]string{} // how an alias led to the incident
-	addCand := func(id int64, reason string) error {
+	// Candidates, each with the reason it was found for (the first one)
+	// and how an alias led to it (the first alias chain in words). Reasons
+	// are written only for the candidates they describe.
+	cands := s.cands[:0]
+	defer func() { s.cands = cands[:0] }()
+	// candidate resolves id and says whether it becomes a new candidate
+	// (usable, not a noise incident, not one already), and which one it is
+	// (-1: none).
+	candidate := func(id int64) (*Incident, int, bool, error) {
 		in, err := s.incident(id)
 		if err != nil {
-			return err
+			return nil, -1, false, err
 		}
 		if !r.usable(in) || in.RoutineKey != "" {
-			return nil
+			return in, -1, false, nil
 		}
-		for _, c := range cands {
-			if c.IncidentID == in.ID {
-				return nil
+		for i := range cands {
+			if cands[i].IncidentID == in.ID {
+				return in, i, false, nil
 			}
 		}
-		cands = append(cands, Candidate{IncidentID: in.ID, Alerts: in.Alerts})
-		why[in.ID] = reason
-		return nil
+		return in, -1, true, nil
 	}
+	rank := TacticRank(a.Category)
 	for _, k := range links {
-		for _, f := range s.sightings(r, k, t) {
-			in, err := s.incident(f.IncidentID)
+		ids := s.identity(r, k, t)
+		direct := s.ByKey[k]
+		for j, n := -1, 0; ; n++ {
+			// The key's own sightings, then each identity key's.
+			for n >= len(direct) {
+				j, n = j+1, 0
+				if j >= len(ids) {
+					break
+				}
+				direct = s.ByKey[ids[j].Key]
+			}
+			if j >= len(ids) {
+				break
+			}
+			seen := direct[n]
+			in, err := s.incident(seen.IncidentID)
 			if err != nil {
 				return d, err
 			}
-			adv := Advances(a.Category, in.MaxTactic)
-			if !r.Joins(routine, t, f.Sighting, adv) {
+			adv := rank > 0 && in.MaxTactic > 0 && rank > in.MaxTactic // Advances(a.Category, in.MaxTactic)
+			if !r.Joins(routine, t, seen.Sighting, adv) {
 				continue
 			}
-			reason := linkReason(routine, adv, k, f.Seen, t, a.Category)
-			if f.Via != "" {
-				reason = fmt.Sprintf("%s, as %s (%s)", reason, f.Key, f.Via)
-				if _, ok := via[in.ID]; !ok {
-					via[in.ID] = f.Via
-				}
-			}
-			if err := addCand(in.ID, reason); err != nil {
+			hasVia := j >= 0 && ids[j].hasVia
+			c, at, add, err := candidate(in.ID)
+			if err != nil {
 				return d, err
+			}
+			if add {
+				reason := linkReason(routine, adv, k, seen, t, a.Category)
+				nc := cand{Candidate: Candidate{IncidentID: c.ID, Alerts: c.Alerts}}
+				if hasVia {
+					nc.via = via(ids, j)
+					nc.why = fmt.Sprintf("%s, as %s (%s)", reason, seen.Key, nc.via)
+				} else {
+					nc.why = reason
+				}
+				cands = append(cands, nc)
+			} else if hasVia && at >= 0 && cands[at].via == "" {
+				cands[at].via = via(ids, j)
 			}
 		}
 	}
@@ -360,20 +419,26 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 	// detected" are shared by unrelated detections.
 	campaign := strings.TrimSpace(a.DetectorID)
 	if burst := r.BurstOrDefault(); !routine && burst > 0 && anchor != "" && campaign != "" {
-		others := make([]domain.EntityKey, 0, len(s.Recent[campaign]))
-		for other := range s.Recent[campaign] {
-			others = append(others, other)
+		hits := s.Recent[campaign]
+		others := s.others[:0]
+		for other, hit := range hits {
+			if other != anchor && absDur(t.Sub(hit.At)) <= burst {
+				others = append(others, other)
+			}
 		}
 		slices.Sort(others) // map order must not decide the reasons' order
 		for _, other := range others {
-			hit := s.Recent[campaign][other]
-			if other != anchor && absDur(t.Sub(hit.At)) <= burst {
-				reason := fmt.Sprintf("campaign: detector %q fired on %s %s apart", campaign, other, absDur(t.Sub(hit.At)))
-				if err := addCand(hit.Inc, reason); err != nil {
-					return d, err
-				}
+			hit := hits[other]
+			c, _, add, err := candidate(hit.Inc)
+			if err != nil {
+				return d, err
+			}
+			if add {
+				cands = append(cands, cand{Candidate: Candidate{IncidentID: c.ID, Alerts: c.Alerts},
+					why: fmt.Sprintf("campaign: detector %q fired on %s %s apart", campaign, other, absDur(t.Sub(hit.At)))})
 			}
 		}
+		s.others = others[:0]
 	}
 	if len(cands) == 0 && !routine && r.StormGapOrDefault() > 0 {
 		from, to := r.StormWindow(t)
@@ -401,22 +466,36 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 			}
 		}
 		if best != nil {
-			cands = append(cands, Candidate{IncidentID: best.ID, Alerts: best.Alerts})
-			why[best.ID] = fmt.Sprintf("attack under way: incident %d has %d notable alerts within %s and nothing else links",
-				best.ID, bestN, r.StormGapOrDefault())
+			cands = append(cands, cand{Candidate: Candidate{IncidentID: best.ID, Alerts: best.Alerts},
+				why: fmt.Sprintf("attack under way: incident %d has %d notable alerts within %s and nothing else links",
+					best.ID, bestN, r.StormGapOrDefault())})
 		}
 	}
-	slices.SortFunc(cands, func(x, y Candidate) int { return cmpID(x.IncidentID, y.IncidentID) })
 
 	var target *Incident
 	if len(cands) > 0 {
-		id, others := Choose(cands)
+		slices.SortFunc(cands, func(x, y cand) int { return cmpID(x.IncidentID, y.IncidentID) })
+		plain := s.plain[:0]
+		for _, c := range cands {
+			plain = append(plain, c.Candidate)
+		}
+		s.plain = plain[:0]
+		id, others := Choose(plain)
 		in, err := s.incident(id)
 		if err != nil {
 			return d, err
 		}
 		target = in
-		d.Reasons = append(d.Reasons, fmt.Sprintf("joined incident %d: %s", in.ID, why[in.ID]))
+		whyOf := func(id int64) *cand {
+			for i := range cands {
+				if cands[i].IncidentID == id {
+					return &cands[i]
+				}
+			}
+			return &cand{}
+		}
+		tc := whyOf(in.ID)
+		d.Reasons = append(d.Reasons, "joined incident "+strconv.FormatInt(in.ID, 10)+": "+tc.why)
 		for _, o := range others {
 			src, err := s.incident(o)
 			if err != nil {
@@ -425,20 +504,21 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 			if src.ID == target.ID {
 				continue
 			}
+			sc := whyOf(src.ID)
 			ok, no := CanMerge(target.mergeSide(), src.mergeSide())
 			if !ok {
 				d.Refused = append(d.Refused, Merge{Target: target.ID, Source: src.ID,
 					Why: fmt.Sprintf("alert %s links incident %d: %s", a.ID, src.ID, no)})
-				d.Reasons = append(d.Reasons, fmt.Sprintf("also links incident %d (%s), not merged: %s", src.ID, why[src.ID], no))
+				d.Reasons = append(d.Reasons, fmt.Sprintf("also links incident %d (%s), not merged: %s", src.ID, sc.why, no))
 				continue
 			}
 			// The smaller is the source (Choose picked the biggest as target).
 			mw := "alert " + a.ID + " links both"
-			if v := joinVia(via[src.ID], via[target.ID]); v != "" {
+			if v := joinVia(sc.via, tc.via); v != "" {
 				mw += ": " + v
 			}
 			d.Merges = append(d.Merges, Merge{Target: target.ID, Source: src.ID, Why: mw})
-			d.Reasons = append(d.Reasons, fmt.Sprintf("merged incident %d into %d: %s", src.ID, target.ID, why[src.ID]))
+			d.Reasons = append(d.Reasons, fmt.Sprintf("merged incident %d into %d: %s", src.ID, target.ID, sc.why))
 			s.merge(target, src)
 		}
 	}
@@ -455,7 +535,7 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 			gap := r.RoutineGapOrDefault()
 			if r.usable(in) && !t.Before(in.First.Add(-gap)) && !t.After(in.Last.Add(gap)) {
 				target = in
-				d.Reasons = append(d.Reasons, fmt.Sprintf("joined the recurring-noise incident %d of %s", in.ID, anchor))
+				d.Reasons = append(d.Reasons, "joined the recurring-noise incident "+strconv.FormatInt(in.ID, 10)+" of "+string(anchor))
 			}
 		}
 		if target == nil {
@@ -503,6 +583,13 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 		}
 	}
 	return d, nil
+}
+
+// cand is a candidate incident, the reason it was found for and how an
+// alias led to it ("" for none).
+type cand struct {
+	Candidate
+	why, via string
 }
 
 // cmpID orders incident ids by age: stored ones by id, then the ones a
@@ -565,13 +652,27 @@ func (s *State) create(p *Plan, t time.Time, routineKey string) *Incident {
 // bucket within the routine window.
 func (s *State) bucketsBefore(r Rules, pk Profile, t time.Time) int {
 	first, cur := r.FirstBucket(t), r.Bucket(t)
+	if c, ok := s.counted[pk]; ok && c.first == first && c.cur == cur {
+		return c.n
+	}
 	n := 0
 	for bk := range s.Buckets[pk] {
 		if bk >= first && bk < cur {
 			n++
 		}
 	}
+	if s.counted == nil {
+		s.counted = map[Profile]bucketCount{}
+	}
+	s.counted[pk] = bucketCount{first, cur, n}
 	return n
+}
+
+// bucketCount is what bucketsBefore counted for a profile between two
+// buckets.
+type bucketCount struct {
+	first, cur int64
+	n          int
 }
 
 // record notes the alert's entities against its incident.
@@ -580,20 +681,23 @@ func (s *State) record(a *domain.Alert, in *Incident, d *Decision, notable bool)
 	if a.Category != "" && !slices.Contains(in.Categories, a.Category) {
 		d.NewTactic = true
 	}
-	verdicts := map[domain.EntityKey]domain.Verdict{}
-	var order []domain.EntityKey
+	// The alert's keys in evidence order, each with its strongest verdict.
+	order, verdicts := s.recKeys[:0], s.recVerdicts[:0]
 	for _, ev := range a.Evidence {
 		e := ev.Entity
 		if e == nil || e.Key == "" {
 			continue
 		}
-		if _, ok := verdicts[e.Key]; !ok {
-			order = append(order, e.Key)
+		if i := slices.Index(order, e.Key); i >= 0 {
+			verdicts[i] = domain.StrongerVerdict(verdicts[i], OrUnknown(e.Verdict))
+			continue
 		}
-		verdicts[e.Key] = domain.StrongerVerdict(verdicts[e.Key], OrUnknown(e.Verdict))
+		order = append(order, e.Key)
+		verdicts = append(verdicts, domain.StrongerVerdict("", OrUnknown(e.Verdict)))
 	}
-	for _, k := range order {
-		v := verdicts[k]
+	s.recKeys, s.recVerdicts = order[:0], verdicts[:0]
+	for i, k := range order {
+		v := verdicts[i]
 		ik := IncKey{in.ID, k}
 		seen, ok := s.Known[ik]
 		if !ok {

@@ -34,12 +34,34 @@ func HostKey(k domain.EntityKey) (string, bool) {
 }
 
 // HostLabels returns the short host labels the alerts' device keys use.
-func HostLabels(alerts []*domain.Alert) map[string]bool {
+func HostLabels(alerts []*domain.Alert) map[string]bool { return hostLabels(alerts, plainHostName) }
+
+// hostName is what HostKey and entity.ShortHost make of a key: its host
+// part and short label, when it is a device key that names a host.
+type hostName struct {
+	host, label string
+	ok          bool
+}
+
+func plainHostName(k domain.EntityKey) hostName {
+	h, ok := HostKey(k)
+	if !ok {
+		return hostName{}
+	}
+	return hostName{h, entity.ShortHost(h), true}
+}
+
+// hostLabels is HostLabels with the host names of keys from name (which
+// Memory remembers rather than works out again for each alert).
+func hostLabels(alerts []*domain.Alert, name func(domain.EntityKey) hostName) map[string]bool {
 	labels := map[string]bool{}
 	for _, a := range alerts {
-		for _, k := range AllKeys(a) {
-			if h, ok := HostKey(k); ok {
-				labels[entity.ShortHost(h)] = true
+		for _, ev := range a.Evidence {
+			if ev.Entity == nil || ev.Entity.Key == "" {
+				continue
+			}
+			if n := name(ev.Entity.Key); n.ok {
+				labels[n.label] = true
 			}
 		}
 	}
@@ -51,22 +73,28 @@ func HostLabels(alerts []*domain.Alert) map[string]bool {
 // alert: the name alone makes them one); known are the device keys
 // already stored under the alerts' labels.
 func UnifyHosts(alerts []*domain.Alert, known []domain.EntityKey, s *State) {
-	labels := HostLabels(alerts)
+	unifyHosts(alerts, known, s, HostLabels(alerts), plainHostName)
+}
+
+// unifyHosts is UnifyHosts given the alerts' labels (HostLabels) and the
+// host names of keys.
+func unifyHosts(alerts []*domain.Alert, known []domain.EntityKey, s *State, labels map[string]bool,
+	name func(domain.EntityKey) hostName) {
 	if len(labels) == 0 {
 		return
 	}
 	fqdns := map[string]map[domain.EntityKey]bool{} // label → FQDN keys
 	shorts := map[string]bool{}                     // labels known as a short key
 	note := func(k domain.EntityKey) {
-		h, ok := HostKey(k)
-		if !ok {
+		n := name(k)
+		if !n.ok {
 			return
 		}
-		l := entity.ShortHost(h)
+		l := n.label
 		if !labels[l] {
 			return
 		}
-		if strings.Contains(h, ".") {
+		if strings.Contains(n.host, ".") {
 			if fqdns[l] == nil {
 				fqdns[l] = map[domain.EntityKey]bool{}
 			}
@@ -79,8 +107,10 @@ func UnifyHosts(alerts []*domain.Alert, known []domain.EntityKey, s *State) {
 		note(k)
 	}
 	for _, a := range alerts {
-		for _, k := range AllKeys(a) {
-			note(k)
+		for _, ev := range a.Evidence {
+			if ev.Entity != nil && ev.Entity.Key != "" {
+				note(ev.Entity.Key)
+			}
 		}
 	}
 	for _, a := range alerts {
@@ -89,12 +119,12 @@ func UnifyHosts(alerts []*domain.Alert, known []domain.EntityKey, s *State) {
 			if e == nil {
 				continue
 			}
-			h, ok := HostKey(e.Key)
-			if !ok {
+			n := name(e.Key)
+			if !n.ok {
 				continue
 			}
-			l := entity.ShortHost(h)
-			if !strings.Contains(h, ".") {
+			l := n.label
+			if !strings.Contains(n.host, ".") {
 				if len(fqdns[l]) == 1 {
 					for f := range fqdns[l] {
 						c := *e

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/entity"
 )
 
 // Memory runs the engine with its whole state in memory: plan mode and
@@ -31,6 +30,9 @@ type Memory struct {
 	activity  map[int64]map[int64]int
 	routine   map[string]int64
 	hosts     map[string][]domain.EntityKey // short label → device keys seen
+	hostSeen  map[domain.EntityKey]bool     // keys apply has noted in hosts (or that are no host)
+	hostNames map[domain.EntityKey]hostName // what HostKey and ShortHost make of each key seen
+	names     *namesMemo                    // entity.Names of the entities seen
 	aliases   map[domain.EntityKey][]Alias
 	active    map[int64]int // unresolved alerts per incident
 	lastID    int64
@@ -52,8 +54,9 @@ func NewMemory(r Rules) *Memory {
 		sightings: map[domain.EntityKey]map[int64]*Seen{}, incKeys: map[int64][]domain.EntityKey{},
 		buckets: map[domain.EntityKey]map[string]map[int64]bool{}, recent: map[string]map[domain.EntityKey]Hit{},
 		activity: map[int64]map[int64]int{}, routine: map[string]int64{}, hosts: map[string][]domain.EntityKey{},
-		aliases: map[domain.EntityKey][]Alias{},
-		active:  map[int64]int{}, Explained: map[string]Decision{}}
+		aliases: map[domain.EntityKey][]Alias{}, hostSeen: map[domain.EntityKey]bool{},
+		hostNames: map[domain.EntityKey]hostName{},
+		active:    map[int64]int{}, Explained: map[string]Decision{}}
 }
 
 // Ingest correlates alerts in batches and returns their decisions with
@@ -66,6 +69,9 @@ func (m *Memory) Ingest(alerts []*domain.Alert) ([]Decision, error) {
 	n := m.Batch
 	if n <= 0 {
 		n = 1000
+	}
+	if len(m.alerts) == 0 && len(m.Explained) == 0 { // sized once, not grown alert by alert
+		m.alerts, m.Explained = make(map[string]memAlert, len(alerts)), make(map[string]Decision, len(alerts))
 	}
 	out := make([]Decision, 0, len(alerts))
 	for start := 0; start < len(alerts); start += n {
@@ -107,6 +113,16 @@ func (m *Memory) Incidents() int {
 	return n
 }
 
+// hostName remembers plainHostName of each key.
+func (m *Memory) hostName(k domain.EntityKey) hostName {
+	n, ok := m.hostNames[k]
+	if !ok {
+		n = plainHostName(k)
+		m.hostNames[k] = n
+	}
+	return n
+}
+
 func (m *Memory) final(id int64) int64 {
 	for hops := 0; hops < 100; hops++ {
 		in := m.incidents[id]
@@ -121,14 +137,18 @@ func (m *Memory) final(id int64) int64 {
 func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 	r := m.Rules
 	s := NewState()
+	if m.names == nil {
+		m.names = newNamesMemo()
+	}
+	s.namesMemo = m.names
 	s.Incidents = m.incidents // shared: the engine's changes are the apply
 	// Host names, as the store does before its locks.
-	labels := HostLabels(alerts)
+	labels := hostLabels(alerts, m.hostName)
 	var known []domain.EntityKey
 	for l := range labels {
 		known = append(known, m.hosts[l]...)
 	}
-	UnifyHosts(alerts, known, s)
+	unifyHosts(alerts, known, s, labels, m.hostName)
 
 	keySet := map[domain.EntityKey]bool{}
 	detSet := map[string]bool{}
@@ -149,7 +169,7 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 			maxT = t
 		}
 	}
-	more, err := s.LoadAliases(AliasFrontier(keySet, alerts), func(keys []domain.EntityKey) ([]AliasRow, error) {
+	more, err := s.LoadAliases(s.AliasFrontier(keySet, alerts), func(keys []domain.EntityKey) ([]AliasRow, error) {
 		var rows []AliasRow
 		for _, k := range keys {
 			for _, al := range m.aliases[k] {
@@ -291,9 +311,14 @@ func (m *Memory) apply(p *Plan, alerts []*domain.Alert) []Decision {
 		d.Reasons = realIDs(d.Reasons, real)
 		out[i] = d
 		m.Explained[a.ID] = d
-		for _, k := range AllKeys(a) {
-			if h, ok := HostKey(k); ok {
-				l := entity.ShortHost(h)
+		for _, ev := range a.Evidence {
+			if ev.Entity == nil || ev.Entity.Key == "" || m.hostSeen[ev.Entity.Key] {
+				continue
+			}
+			k := ev.Entity.Key
+			m.hostSeen[k] = true
+			if n := m.hostName(k); n.ok {
+				l := n.label
 				if !slices.Contains(m.hosts[l], k) {
 					m.hosts[l] = append(m.hosts[l], k)
 				}
@@ -374,7 +399,7 @@ func realIDs(reasons []string, real map[int64]int64) []string {
 	}
 	var out []string
 	for i, r := range reasons {
-		if !strings.Contains(r, " -") {
+		if !strings.Contains(r, "incident -") && !strings.Contains(r, "into -") {
 			continue
 		}
 		if out == nil {

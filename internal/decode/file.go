@@ -144,16 +144,26 @@ func (rd *File) NextRaw() ([]byte, error) {
 	}
 }
 
-// shifted returns the item for the current pass: later passes get a new id
-// and times moved past the file's span, so that they are new alerts.
+// shifted returns the item for the current pass (shift).
 func (rd *File) shifted(raw []byte) (*domain.Alert, error) {
+	a, err := shift(raw, rd.pass)
+	if err != nil {
+		return nil, err
+	}
+	rd.decoded++
+	return a, nil
+}
+
+// shift decodes an item of a pass: later passes get a new id and times
+// moved past the file's span, so that they are new alerts.
+func shift(raw []byte, pass int) (*domain.Alert, error) {
 	a, _, derr := Item(raw)
 	if derr != nil {
 		return nil, derr
 	}
-	if rd.pass > 0 {
-		a.ID += passSuffix(rd.pass)
-		d := time.Duration(rd.pass) * passShift
+	if pass > 0 {
+		a.ID += passSuffix(pass)
+		d := time.Duration(pass) * passShift
 		a.CreatedDateTime = a.CreatedDateTime.Add(d)
 		a.LastUpdateDateTime = a.LastUpdateDateTime.Add(d)
 		for _, p := range []**time.Time{&a.FirstActivityDateTime, &a.LastActivityDateTime, &a.ResolvedDateTime} {
@@ -163,7 +173,6 @@ func (rd *File) shifted(raw []byte) (*domain.Alert, error) {
 			}
 		}
 	}
-	rd.decoded++
 	return a, nil
 }
 
