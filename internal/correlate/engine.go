@@ -340,11 +340,10 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 			if err != nil {
 				return d, err
 			}
-			adv := Advances(a.Category, in.MaxTactic)
-			if !r.Joins(routine, t, f.Sighting, adv) {
+			reason, ok := r.link(s, a, k, f, in, t, routine) // story.go
+			if !ok {
 				continue
 			}
-			reason := linkReason(routine, adv, k, f.Seen, t, a.Category)
 			if f.Via != "" {
 				reason = fmt.Sprintf("%s, as %s (%s)", reason, f.Key, f.Via)
 				if _, ok := via[in.ID]; !ok {
@@ -533,17 +532,6 @@ func joinKeys(keys []domain.EntityKey) string {
 	return strings.Join(s, ", ")
 }
 
-func linkReason(routine, advances bool, k domain.EntityKey, seen *Seen, t time.Time, category string) string {
-	switch {
-	case routine:
-		return fmt.Sprintf("routine alert while the incident is hot on %s (notable alert %s away)", k, absDur(t.Sub(seen.LastNotable)))
-	case advances:
-		return fmt.Sprintf("same %s seen %s away, and %s is later in the kill chain than the incident's tactics", k,
-			absDur(t.Sub(seen.LastSeen)), category)
-	}
-	return fmt.Sprintf("same %s seen %s away", k, absDur(t.Sub(seen.LastSeen)))
-}
-
 func (s *State) markRecent(det string, k domain.EntityKey) {
 	if s.dirtyRecent[det] == nil {
 		s.dirtyRecent[det] = map[domain.EntityKey]bool{}
@@ -592,6 +580,7 @@ func (s *State) record(a *domain.Alert, in *Incident, d *Decision, notable bool)
 		}
 		verdicts[e.Key] = domain.StrongerVerdict(verdicts[e.Key], OrUnknown(e.Verdict))
 	}
+	host := AlertHost(a)
 	for _, k := range order {
 		v := verdicts[k]
 		ik := IncKey{in.ID, k}
@@ -615,6 +604,7 @@ func (s *State) record(a *domain.Alert, in *Incident, d *Decision, notable bool)
 		if notable && t.After(seen.LastNotable) {
 			seen.LastNotable = t
 		}
+		noteStory(seen, host, KeyRole(a, k), t)
 		s.dirtySight[ik] = true
 	}
 	if in.Alerts == 0 && in.First.IsZero() || t.Before(in.First) {
@@ -648,6 +638,7 @@ func (s *State) merge(target, src *Incident) {
 		delete(s.Known, k)
 		tk := IncKey{target.ID, k.Key}
 		if ts, ok := s.Known[tk]; ok {
+			mergeStory(ts, seen)
 			if seen.LastSeen.After(ts.LastSeen) {
 				ts.LastSeen = seen.LastSeen
 			}
