@@ -1,0 +1,36 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/store"
+)
+
+func ipRole(ip string, roles ...string) domain.Evidence {
+	return domain.Evidence{Type: "ipEvidence", Verdict: domain.VerdictUnknown, Roles: roles, Entity: &domain.Entity{
+		Key: domain.EntityKey("ip:" + ip), Kind: domain.KindIP, Name: ip}}
+}
+
+// TestPivotAcrossBatches: the roles and device of a sighting are stored,
+// so that a later batch's alert whose source was an earlier incident's
+// destination, on another host, links it (correlate/story.go).
+func TestPivotAcrossBatches(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	attacked := det(alertAt("a1", t0, domain.SeverityHigh, host("web01"), ipRole("203.0.113.9", "attacker"),
+		ipRole("10.0.0.5", "destination")), "dump", "CredentialAccess")
+	moved := func(rules store.CorrelationRules, tactic string) {
+		forEachStore(t, func(t *testing.T, s *store.Store) {
+			a := mustIngest(t, s, rules, attacked)[0]
+			b := mustIngest(t, s, rules, det(alertAt("a2", t0.Add(3*time.Hour), domain.SeverityHigh, host("db01"),
+				ipRole("10.0.0.5", "source"), ipRole("10.0.0.9", "destination")), "psexec", tactic))[0]
+			if (a.IncidentID == b.IncidentID) != (rules.Pivot >= 0 && tactic != "Execution") {
+				t.Errorf("pivot %v, %s: a1 in %d, a2 in %d", rules.Pivot, tactic, a.IncidentID, b.IncidentID)
+			}
+		})
+	}
+	moved(store.CorrelationRules{}, "CredentialAccess") // the same tactic: not earlier
+	moved(store.CorrelationRules{}, "Execution") // earlier in the kill chain
+	moved(store.CorrelationRules{Pivot: -1}, "CredentialAccess")
+}
