@@ -31,6 +31,6 @@ func TestPivotAcrossBatches(t *testing.T) {
 		})
 	}
 	moved(store.CorrelationRules{}, "CredentialAccess") // the same tactic: not earlier
-	moved(store.CorrelationRules{}, "Execution") // earlier in the kill chain
+	moved(store.CorrelationRules{}, "Execution")        // earlier in the kill chain
 	moved(store.CorrelationRules{Pivot: -1}, "CredentialAccess")
 }
