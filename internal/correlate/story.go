@@ -302,3 +302,23 @@ func mergeStory(dst, src *Seen) {
 		dst.Host = src.Host
 	}
 }
+
+// JoinReason returns why a created alert joined an existing incident, for
+// the incident's activity log ("same source ip:10.0.0.5 seen 4m0s earlier
+// on device:web01, lateral movement after credential access"), with the
+// plan's provisional incident ids rewritten by real; "" when it opened an
+// incident or was not created.
+func JoinReason(d Decision, real map[int64]int64) string {
+	if d.Outcome != Created || d.NewIncident {
+		return ""
+	}
+	for _, r := range realIDs(d.Reasons, real) {
+		if rest, ok := strings.CutPrefix(r, "joined "); ok {
+			if _, why, ok := strings.Cut(rest, ": "); ok && strings.HasPrefix(rest, "incident ") {
+				return why
+			}
+			return rest // "the recurring-noise incident 7 of device:x"
+		}
+	}
+	return ""
+}

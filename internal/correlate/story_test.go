@@ -249,3 +249,26 @@ func TestStories(t *testing.T) {
 		}
 	}
 }
+
+func TestJoinReason(t *testing.T) {
+	t.Parallel()
+	real := map[int64]int64{-2: 42}
+	tests := []struct {
+		d    Decision
+		want string
+	}{
+		{Decision{Outcome: Created, Reasons: []string{"joined incident 7: same ip:10.0.0.5 seen 4m0s earlier",
+			"merged incident 8 into 7: same user:bob"}}, "same ip:10.0.0.5 seen 4m0s earlier"},
+		{Decision{Outcome: Created, Reasons: []string{"joined incident 7: attack under way: incident -2 has 600 notable alerts"}},
+			"attack under way: incident 42 has 600 notable alerts"},
+		{Decision{Outcome: Created, Reasons: []string{`routine: "x" fired…`, "joined the recurring-noise incident 3 of device:a"}},
+			"the recurring-noise incident 3 of device:a"},
+		{Decision{Outcome: Created, NewIncident: true, Reasons: []string{"opened a new incident: no entity that links"}}, ""},
+		{Decision{Outcome: Updated, Reasons: []string{"newer version of an alert of incident 7"}}, ""},
+	}
+	for _, tt := range tests {
+		if got := JoinReason(tt.d, real); got != tt.want {
+			t.Errorf("JoinReason(%q) = %q, want %q", tt.d.Reasons, got, tt.want)
+		}
+	}
+}

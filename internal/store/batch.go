@@ -524,8 +524,12 @@ func (b *batch) apply(p *correlate.Plan, alerts []*domain.Alert) ([]IngestResult
 			ch := b.recordRows(a, st, &d, !d.Routine, d.NewIncident)
 			b.material(st, ch, &res)
 			if ch.Material() {
+				what := string(a.Severity) + ": " + a.Title
+				if why := correlate.JoinReason(d, b.real); why != "" {
+					what += " — joined: " + why // correlate/story.go
+				}
 				b.audits = append(b.audits, records.AuditEntry{Actor: ingestActor, Verb: "alert.joined", Object: "alert:" + a.ID,
-					IncidentID: &st.id, After: string(a.Severity) + ": " + a.Title})
+					IncidentID: &st.id, After: what})
 			}
 		}
 		results[i] = res

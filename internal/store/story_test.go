@@ -1,10 +1,13 @@
 package store_test
 
 import (
+	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -25,8 +28,21 @@ func TestPivotAcrossBatches(t *testing.T) {
 			a := mustIngest(t, s, rules, attacked)[0]
 			b := mustIngest(t, s, rules, det(alertAt("a2", t0.Add(3*time.Hour), domain.SeverityHigh, host("db01"),
 				ipRole("10.0.0.5", "source"), ipRole("10.0.0.9", "destination")), "psexec", tactic))[0]
-			if (a.IncidentID == b.IncidentID) != (rules.Pivot >= 0 && tactic != "Execution") {
+			pivots := rules.Pivot >= 0 && tactic != "Execution"
+			if (a.IncidentID == b.IncidentID) != pivots {
 				t.Errorf("pivot %v, %s: a1 in %d, a2 in %d", rules.Pivot, tactic, a.IncidentID, b.IncidentID)
+			}
+			if !pivots {
+				return
+			}
+			log, err := s.IncidentActivity(context.Background(), a.IncidentID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "high: alert a2 — joined: pivot: ip:10.0.0.5 was the destination in the incident on device:web01 3h0m0s " +
+				"earlier and is the source here on device:db01 — the attacker moved from there; still credential access"
+			if !slices.ContainsFunc(log, func(e records.AuditEntry) bool { return e.Verb == "alert.joined" && e.After == want }) {
+				t.Errorf("activity log %+v, want alert.joined %q", log, want)
 			}
 		})
 	}
