@@ -28,20 +28,20 @@
 //     its link keys within Rules.LinkGap — extended to Rules.Window when
 //     the alert advances the incident's kill chain (a later MITRE tactic
 //     than any the incident has), because attacks progress slowly and
-//     noise does not progress at all.
-//  4. Pivots (story.go): a key that was the destination or target in an
-//     earlier incident and is the source in a later alert on another host
-//     links them within Rules.Pivot — the attacker moved from there — but
-//     only in kill-chain order, only for a key that was the target in one
-//     open incident, and never for a key too common to link.
-//  5. Campaigns: the same detection rule (detectorId; titles are too
+//     noise does not progress at all. Pivots (story.go) also link: a key
+//     that was the destination or target in an earlier incident and is
+//     the source in a later alert on another host joins them within
+//     Rules.Pivot — the attacker moved from there — but only in kill-chain
+//     order, only for a key that was the target in one open incident, and
+//     never for a key too common to link.
+//  4. Campaigns: the same detection rule (detectorId; titles are too
 //     generic) firing as a notable alert on different entities within
 //     Rules.Burst (a scan, a spray, an outbreak) links them.
-//  6. Attacks under way: a notable alert linked to nothing else joins a big
+//  5. Attacks under way: a notable alert linked to nothing else joins a big
 //     incident with notable activity within Rules.StormGap (time
 //     proximity without a shared entity, only during a storm).
-//  7. Caps: an incident with Rules.MaxAlerts alerts takes no more.
-//  8. Several candidates: the alert joins the biggest (then the oldest);
+//  6. Caps: an incident with Rules.MaxAlerts alerts takes no more.
+//  7. Several candidates: the alert joins the biggest (then the oldest);
 //     the others merge into it where SPEC's merge rules allow.
 package correlate
 
