@@ -98,10 +98,11 @@ for a mounted secret):
 	fs.IntVar(&cfg.Correlation.CommonAfter, "correlation-common-after", envInt("AIR_CORRELATION_COMMON_AFTER", 0), "a key seen in more open incidents than this stops linking; 0: 25, negative: never (AIR_CORRELATION_COMMON_AFTER)")
 	fs.IntVar(&cfg.Correlation.MaxAlerts, "correlation-max-alerts", envInt("AIR_CORRELATION_MAX_ALERTS", 0), "alerts an incident takes before new ones open another; 0: the default cap (AIR_CORRELATION_MAX_ALERTS)")
 	fs.StringVar(&window, "correlation-window", env("AIR_CORRELATION_WINDOW", "24h"), "how far apart related alerts may be to share an incident (AIR_CORRELATION_WINDOW)")
-	var linkGap, burst, stormGap string
+	var linkGap, burst, stormGap, pivot string
 	fs.StringVar(&linkGap, "correlation-link-gap", env("AIR_CORRELATION_LINK_GAP", "1h"), "how close in time an alert must be to an incident's sighting of a shared entity, unless it advances the kill chain; set it to the window for plain window correlation (AIR_CORRELATION_LINK_GAP)")
 	fs.StringVar(&burst, "correlation-burst", env("AIR_CORRELATION_BURST", "1m"), "the same detection rule firing on different entities this close together is one campaign; off disables (AIR_CORRELATION_BURST)")
 	fs.StringVar(&stormGap, "correlation-storm-gap", env("AIR_CORRELATION_STORM_GAP", "40m"), "a lone alert joins an attack under way with notable activity this recent; off disables (AIR_CORRELATION_STORM_GAP)")
+	fs.StringVar(&pivot, "correlation-pivot", env("AIR_CORRELATION_PIVOT", "24h"), "a destination of an incident that becomes the source of an alert on another host this soon after, not earlier in the kill chain, links them (a pivot); off disables (AIR_CORRELATION_PIVOT)")
 	fs.IntVar(&cfg.Correlation.RoutineBuckets, "correlation-routine-buckets", envInt("AIR_CORRELATION_ROUTINE_BUCKETS", 0), "a detector firing on an entity in this many distinct 10-minute buckets within 24 h is routine noise; 0: 3, negative: no routine detection (AIR_CORRELATION_ROUTINE_BUCKETS)")
 	fs.StringVar(&sourcesFile, "sources", env("AIR_SOURCES", ""), "YAML or JSON file of the providers AIR pulls alerts from (Graph, Sentinel, Defender, CrowdStrike, Okta, simulated) and webhook sources; see docs/sources.md (AIR_SOURCES)")
 	fs.StringVar(&connectors, "connectors", env("AIR_CONNECTORS", ""), "YAML or JSON file routing remediations to Defender for Endpoint, Graph, webhooks or the lab tenant, or \"lab\" to send all to the simulated lab tenant; required without -dev, where unset means the lab (AIR_CONNECTORS)")
@@ -166,6 +167,9 @@ for a mounted secret):
 		return err
 	}
 	if cfg.Correlation.StormGap, err = parseSwitch("correlation-storm-gap", stormGap); err != nil {
+		return err
+	}
+	if cfg.Correlation.Pivot, err = parseSwitch("correlation-pivot", pivot); err != nil {
 		return err
 	}
 	known := []domain.EntityKind{domain.KindDevice, domain.KindUser, domain.KindMailbox, domain.KindFile, domain.KindProcess,

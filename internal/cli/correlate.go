@@ -37,6 +37,7 @@ func correlateCmd(_ context.Context, env Env, args []string) error {
 	linkGap := fs.Duration("link-gap", 0, "time proximity for a shared entity (0: default 1h)")
 	burst := fs.Duration("burst", 0, "campaign burst (0: default 1m; negative: off)")
 	stormGap := fs.Duration("storm-gap", 0, "attack-under-way gap (0: default 40m; negative: off)")
+	pivot := fs.Duration("pivot", 0, "pivot window: a destination that becomes a source on another host (0: default 24h; negative: off)")
 	commonAfter := fs.Int("common-after", 0, "too common to link after this many open incidents (0: default 25; negative: off)")
 	routineBuckets := fs.Int("routine-buckets", 0, "routine after this many buckets (0: default 3; negative: off)")
 	decoders := fs.Int("decoders", 2, "goroutines that decode while one reads and one correlates (0: one per CPU, at most 4)")
@@ -47,7 +48,7 @@ func correlateCmd(_ context.Context, env Env, args []string) error {
 	if len(pos) != 1 {
 		return usageError{"correlate: name one alert file"}
 	}
-	rules := correlate.Rules{Window: *window, LinkGap: *linkGap, Burst: *burst, StormGap: *stormGap,
+	rules := correlate.Rules{Window: *window, LinkGap: *linkGap, Burst: *burst, StormGap: *stormGap, Pivot: *pivot,
 		CommonAfter: *commonAfter, RoutineBuckets: *routineBuckets}
 	if err := rules.Validate(); err != nil {
 		return usageError{"correlate: " + err.Error()}

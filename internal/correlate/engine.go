@@ -392,16 +392,17 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 				return d, err
 			}
 			adv := rank > 0 && in.MaxTactic > 0 && rank > in.MaxTactic // Advances(a.Category, in.MaxTactic)
-			if !r.Joins(routine, t, seen.Sighting, adv) {
+			hasVia := j >= 0 && ids[j].hasVia
+			kind := r.link(s, a, k, seen, !hasVia, in, t, routine, adv) // story.go
+			if kind == noLink {
 				continue
 			}
-			hasVia := j >= 0 && ids[j].hasVia
 			c, at, add, err := candidate(in.ID)
 			if err != nil {
 				return d, err
 			}
 			if add {
-				reason := linkReason(routine, adv, k, seen, t, a.Category)
+				reason := kind.reason(routine, k, seen, a, t, in.MaxTactic)
 				nc := cand{Candidate: Candidate{IncidentID: c.ID, Alerts: c.Alerts}}
 				if hasVia {
 					nc.via = via(ids, j)
@@ -620,17 +621,6 @@ func joinKeys(keys []domain.EntityKey) string {
 	return strings.Join(s, ", ")
 }
 
-func linkReason(routine, advances bool, k domain.EntityKey, seen *Seen, t time.Time, category string) string {
-	switch {
-	case routine:
-		return fmt.Sprintf("routine alert while the incident is hot on %s (notable alert %s away)", k, absDur(t.Sub(seen.LastNotable)))
-	case advances:
-		return fmt.Sprintf("same %s seen %s away, and %s is later in the kill chain than the incident's tactics", k,
-			absDur(t.Sub(seen.LastSeen)), category)
-	}
-	return fmt.Sprintf("same %s seen %s away", k, absDur(t.Sub(seen.LastSeen)))
-}
-
 func (s *State) markRecent(det string, k domain.EntityKey) {
 	if s.dirtyRecent[det] == nil {
 		s.dirtyRecent[det] = map[domain.EntityKey]bool{}
@@ -695,6 +685,7 @@ func (s *State) record(a *domain.Alert, in *Incident, d *Decision, notable bool)
 		order = append(order, e.Key)
 		verdicts = append(verdicts, domain.StrongerVerdict("", OrUnknown(e.Verdict)))
 	}
+	host := AlertHost(a)
 	s.recKeys, s.recVerdicts = order[:0], verdicts[:0]
 	for i, k := range order {
 		v := verdicts[i]
@@ -719,6 +710,7 @@ func (s *State) record(a *domain.Alert, in *Incident, d *Decision, notable bool)
 		if notable && t.After(seen.LastNotable) {
 			seen.LastNotable = t
 		}
+		noteStory(seen, host, KeyRole(a, k), t)
 		s.dirtySight[ik] = true
 	}
 	if in.Alerts == 0 && in.First.IsZero() || t.Before(in.First) {
@@ -752,6 +744,7 @@ func (s *State) merge(target, src *Incident) {
 		delete(s.Known, k)
 		tk := IncKey{target.ID, k.Key}
 		if ts, ok := s.Known[tk]; ok {
+			mergeStory(ts, seen)
 			if seen.LastSeen.After(ts.LastSeen) {
 				ts.LastSeen = seen.LastSeen
 			}

@@ -444,6 +444,7 @@ func rewriteRefs(r, prefix string, real map[int64]int64) string {
 }
 
 func mergeSeen(dst, src *Seen) {
+	mergeStory(dst, src)
 	dst.Verdict = domain.StrongerVerdict(dst.Verdict, src.Verdict)
 	if src.LastSeen.After(dst.LastSeen) {
 		dst.LastSeen = src.LastSeen

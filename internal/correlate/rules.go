@@ -28,7 +28,12 @@
 //     its link keys within Rules.LinkGap — extended to Rules.Window when
 //     the alert advances the incident's kill chain (a later MITRE tactic
 //     than any the incident has), because attacks progress slowly and
-//     noise does not progress at all.
+//     noise does not progress at all. Pivots (story.go) also link: a key
+//     that was the destination or target in an earlier incident and is
+//     the source in a later alert on another host joins them within
+//     Rules.Pivot — the attacker moved from there — but only in kill-chain
+//     order, only for a key that was the target in one open incident, and
+//     never for a key too common to link.
 //  4. Campaigns: the same detection rule (detectorId; titles are too
 //     generic) firing as a notable alert on different entities within
 //     Rules.Burst (a scan, a spray, an outbreak) links them.
@@ -100,6 +105,12 @@ type Rules struct {
 	// its own. Defaults: 40 minutes, 500; a negative StormGap disables.
 	StormGap    time.Duration
 	StormAlerts int
+	// Pivot is how long after an incident saw a key as a destination or
+	// target a later alert that has the same key as its source, on another
+	// host and not earlier in the kill chain, still joins it (story.go):
+	// the attacker moved from there. 0 means 24 hours (never more than
+	// Window); negative disables.
+	Pivot time.Duration
 }
 
 // DefaultKinds are the entity kinds that link by default: all but the ones
@@ -271,6 +282,11 @@ type Sighting struct {
 	IncidentID  int64
 	LastSeen    time.Time // last alert naming the entity
 	LastNotable time.Time // last notable (not routine) alert naming it; zero for none
+	// Roles are the roles the incident's alerts gave the entity (source,
+	// destination), Host the device of the last alert that named it: what
+	// a story across hosts reads (story.go). Zero when unknown.
+	Roles Role
+	Host  domain.EntityKey
 }
 
 func absDur(d time.Duration) time.Duration {

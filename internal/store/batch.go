@@ -228,12 +228,15 @@ func (b *batch) load(alerts []*domain.Alert) error {
 			Verdict     domain.Verdict `db:"verdict"`
 			LastSeen    time.Time      `db:"last_seen"`
 			LastNotable sql.NullTime   `db:"last_notable"`
+			Roles       int            `db:"roles"`
+			Host        string         `db:"host"`
 			Routine     string         `db:"routine_key"`
 		}
 		// Every open incident's sighting is read, so that "new entity" (a
 		// material change, an impacted asset) is exact; only those within
 		// the window are candidates and count towards "too common".
-		q := `SELECT ie.incident_id, ie.entity_key, ie.verdict, ie.last_seen, ie.last_notable, COALESCE(s.routine_key, '') AS routine_key
+		q := `SELECT ie.incident_id, ie.entity_key, ie.verdict, ie.last_seen, ie.last_notable, ie.roles, ie.host,
+				COALESCE(s.routine_key, '') AS routine_key
 			FROM incident_entities ie JOIN incidents i ON i.id = ie.incident_id
 			LEFT JOIN incident_summary s ON s.incident_id = ie.incident_id
 			WHERE ie.entity_key IN (` + placeholders(len(part)) + `) AND i.status IN ('active', 'inProgress') AND ` + sameExercise
@@ -242,7 +245,8 @@ func (b *batch) load(alerts []*domain.Alert) error {
 		}
 		for _, r := range rows {
 			seen := &correlate.Seen{Key: domain.EntityKey(r.Key), Verdict: r.Verdict,
-				Sighting: correlate.Sighting{IncidentID: r.IncidentID, LastSeen: r.LastSeen.UTC()}}
+				Sighting: correlate.Sighting{IncidentID: r.IncidentID, LastSeen: r.LastSeen.UTC(),
+					Roles: correlate.Role(r.Roles), Host: domain.EntityKey(r.Host)}}
 			if r.LastNotable.Valid {
 				seen.LastNotable = r.LastNotable.Time.UTC()
 			}
@@ -520,8 +524,12 @@ func (b *batch) apply(p *correlate.Plan, alerts []*domain.Alert) ([]IngestResult
 			ch := b.recordRows(a, st, &d, !d.Routine, d.NewIncident)
 			b.material(st, ch, &res)
 			if ch.Material() {
+				what := string(a.Severity) + ": " + a.Title
+				if why := correlate.JoinReason(d, b.real); why != "" {
+					what += " — joined: " + why // correlate/story.go
+				}
 				b.audits = append(b.audits, records.AuditEntry{Actor: ingestActor, Verb: "alert.joined", Object: "alert:" + a.ID,
-					IncidentID: &st.id, After: string(a.Severity) + ": " + a.Title})
+					IncidentID: &st.id, After: what})
 			}
 		}
 		results[i] = res
@@ -759,8 +767,8 @@ func mergeIncidents(ctx context.Context, tx *sqlx.Tx, target, src int64, actor, 
 		args []any
 	}{
 		{`UPDATE alerts SET incident_id = ? WHERE incident_id = ?`, []any{target, src}},
-		{`INSERT INTO incident_entities (incident_id, entity_key, verdict, last_seen, last_notable)
-			SELECT ?, entity_key, verdict, last_seen, last_notable FROM incident_entities WHERE incident_id = ?
+		{`INSERT INTO incident_entities (incident_id, entity_key, verdict, last_seen, last_notable, roles, host)
+			SELECT ?, entity_key, verdict, last_seen, last_notable, roles, host FROM incident_entities WHERE incident_id = ?
 			ON CONFLICT (incident_id, entity_key) DO UPDATE SET ` + sightingMerge, []any{target, src}},
 		{`DELETE FROM incident_entities WHERE incident_id = ?`, []any{src}},
 		{`UPDATE detector_recent SET incident_id = ? WHERE incident_id = ?`, []any{target, src}},
@@ -818,7 +826,10 @@ var sightingMerge = `verdict = CASE WHEN ` + verdictRankSQL("excluded.verdict") 
 	` THEN excluded.verdict ELSE incident_entities.verdict END,
 	last_seen = CASE WHEN excluded.last_seen > incident_entities.last_seen THEN excluded.last_seen ELSE incident_entities.last_seen END,
 	last_notable = CASE WHEN incident_entities.last_notable IS NULL OR excluded.last_notable > incident_entities.last_notable
-		THEN COALESCE(excluded.last_notable, incident_entities.last_notable) ELSE incident_entities.last_notable END`
+		THEN COALESCE(excluded.last_notable, incident_entities.last_notable) ELSE incident_entities.last_notable END,
+	roles = incident_entities.roles | excluded.roles,
+	host = CASE WHEN excluded.host <> '' AND (incident_entities.host = '' OR excluded.last_seen >= incident_entities.last_seen)
+		THEN excluded.host ELSE incident_entities.host END`
 
 func verdictRankSQL(col string) string {
 	return `(CASE ` + col + ` WHEN 'malicious' THEN 3 WHEN 'suspicious' THEN 2 WHEN 'noThreatsFound' THEN 1 ELSE 0 END)`
@@ -884,7 +895,7 @@ func (b *batch) flushRows() error {
 			if !s.LastNotable.IsZero() {
 				notable = utc(s.LastNotable)
 			}
-			rows = append(rows, []any{b.realID(s.IncidentID), s.Key, s.Verdict, utc(s.LastSeen), notable})
+			rows = append(rows, []any{b.realID(s.IncidentID), s.Key, s.Verdict, utc(s.LastSeen), notable, int(s.Roles), string(s.Host)})
 		}
 		slices.SortFunc(rows, func(x, y []any) int {
 			if c := cmp.Compare(x[0].(int64), y[0].(int64)); c != 0 {
@@ -892,7 +903,7 @@ func (b *batch) flushRows() error {
 			}
 			return strings.Compare(string(x[1].(domain.EntityKey)), string(y[1].(domain.EntityKey)))
 		})
-		if err := insertRows(b.ctx, b.tx, "incident_entities", "incident_id, entity_key, verdict, last_seen, last_notable",
+		if err := insertRows(b.ctx, b.tx, "incident_entities", "incident_id, entity_key, verdict, last_seen, last_notable, roles, host",
 			`ON CONFLICT (incident_id, entity_key) DO UPDATE SET `+sightingMerge, rows); err != nil {
 			return err
 		}
