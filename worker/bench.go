@@ -69,10 +69,10 @@ func benchFlood(args []string) error {
 
 Starts this worker with -dev as a child process, floods it through HTTP
 ingest with generated alerts (a few hundred devices hit by a few noisy
-detectors) or with an alert file replayed (-file), and prints per round: alerts/s, incidents, workflow signals,
-the worker's peak and final RSS, its Go heap split between AIR and the
-embedded Temporal server, and the largest incident workflow history
-(docs/performance.md).
+detectors) or with an alert file replayed (-file), and prints per round:
+alerts/s, incidents, workflow signals, the worker's peak and final RSS,
+its Go heap split between AIR and the embedded Temporal server, and the
+largest incident workflow history (docs/performance.md).
 
 Flags:
 `)

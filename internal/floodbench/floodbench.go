@@ -94,7 +94,32 @@ type Round struct {
 type Result struct {
 	Store         string  `json:"store"`
 	WorkflowCache int     `json:"workflow_cache"`
+	IdleRSSMB     float64 `json:"idle_rss_mb"` // the worker's RSS once healthy, before the flood
 	Rounds        []Round `json:"rounds"`
+}
+
+// GrowthPer100k is how much the worker's resident memory grew per 100,000
+// alerts once warm: from the end of the first round to the end of the
+// last (from idle with one round). It is the figure the regression guard
+// bounds: the leaks of issue #19 grew it by 700–800 MB, while a warm
+// worker's caches and workflows are already in place after a round.
+func (r *Result) GrowthPer100k() float64 {
+	if len(r.Rounds) == 0 {
+		return 0
+	}
+	from, alerts := r.IdleRSSMB, 0
+	for i, x := range r.Rounds {
+		if i > 0 || len(r.Rounds) == 1 {
+			alerts += x.Alerts
+		}
+	}
+	if len(r.Rounds) > 1 {
+		from = r.Rounds[0].FinalRSSMB
+	}
+	if alerts == 0 {
+		return 0
+	}
+	return (r.Rounds[len(r.Rounds)-1].FinalRSSMB - from) / float64(alerts) * 100_000
 }
 
 // Run starts the worker, floods it, and stops it.
@@ -162,7 +187,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer tc.Close()
-	res := &Result{Store: "sqlite", WorkflowCache: o.WorkflowCache}
+	res := &Result{Store: "sqlite", WorkflowCache: o.WorkflowCache, IdleRSSMB: rssMB(cmd.Process.Pid)}
 	if o.DatabaseURL != "" {
 		res.Store = "postgres"
 	}
@@ -436,7 +461,7 @@ func (r *Result) String() string {
 	if r.WorkflowCache > 0 {
 		cache = strconv.Itoa(r.WorkflowCache)
 	}
-	fmt.Fprintf(&b, "worker -dev on %s, workflow cache %s\n", r.Store, cache)
+	fmt.Fprintf(&b, "worker -dev on %s, workflow cache %s, idle RSS %.0f MB\n", r.Store, cache, r.IdleRSSMB)
 	fmt.Fprintf(&b, "%-6s %9s %8s %9s %8s %9s %9s %9s %10s %10s %10s\n", "round", "alerts", "alerts/s", "incidents", "signals",
 		"peak RSS", "final RSS", "AIR heap", "Temporal", "max hist", "max hist")
 	fmt.Fprintf(&b, "%-6s %9s %8s %9s %8s %9s %9s %9s %10s %10s %10s\n", "", "", "", "", "", "MB", "MB", "MB", "heap MB", "events", "KiB")
@@ -444,6 +469,7 @@ func (r *Result) String() string {
 		fmt.Fprintf(&b, "%-6d %9d %8.0f %9d %8d %9.0f %9.0f %9.0f %10.0f %10d %10d\n", i+1, x.Alerts, x.AlertsPerS, x.Incidents,
 			x.Signals, x.PeakRSSMB, x.FinalRSSMB, x.HeapAIRMB, x.HeapServerMB, x.MaxHistoryEvts, x.MaxHistoryBytes/1024)
 	}
+	fmt.Fprintf(&b, "RSS growth once warm (round 1 to the last; from idle with one round): %.0f MB per 100,000 alerts\n", r.GrowthPer100k())
 	return b.String()
 }
 
