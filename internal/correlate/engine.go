@@ -391,7 +391,7 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 			if err != nil {
 				return d, err
 			}
-			adv := rank > 0 && in.MaxTactic > 0 && rank > in.MaxTactic // Advances(a.Category, in.MaxTactic)
+			adv := RankAdvances(rank, in.MaxTactic)
 			hasVia := j >= 0 && ids[j].hasVia
 			kind := r.link(s, a, k, seen, !hasVia, in, t, routine, adv) // story.go
 			if kind == noLink {

@@ -359,8 +359,12 @@ func TacticRank(category string) int {
 // Advances reports whether a category moves an incident whose furthest
 // tactic has rank maxRank further along the kill chain.
 func Advances(category string, maxRank int) bool {
-	r := TacticRank(category)
-	return r > 0 && maxRank > 0 && r > maxRank
+	return RankAdvances(TacticRank(category), maxRank)
+}
+
+// RankAdvances is Advances for a tactic rank already known (TacticRank).
+func RankAdvances(rank, maxRank int) bool {
+	return rank > 0 && maxRank > 0 && rank > maxRank
 }
 
 // Candidate is an open incident an alert may join.

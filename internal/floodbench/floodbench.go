@@ -107,14 +107,13 @@ func (r *Result) GrowthPer100k() float64 {
 	if len(r.Rounds) == 0 {
 		return 0
 	}
-	from, alerts := r.IdleRSSMB, 0
-	for i, x := range r.Rounds {
-		if i > 0 || len(r.Rounds) == 1 {
-			alerts += x.Alerts
-		}
-	}
+	from, counted := r.IdleRSSMB, r.Rounds
 	if len(r.Rounds) > 1 {
-		from = r.Rounds[0].FinalRSSMB
+		from, counted = r.Rounds[0].FinalRSSMB, r.Rounds[1:]
+	}
+	alerts := 0
+	for _, x := range counted {
+		alerts += x.Alerts
 	}
 	if alerts == 0 {
 		return 0

@@ -64,3 +64,22 @@ func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestGrowthPer100k: growth is counted from the first round's end over the
+// later rounds' alerts, and from idle when there is one round.
+func TestGrowthPer100k(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		r    Result
+		want float64
+	}{
+		{"none", Result{IdleRSSMB: 200}, 0},
+		{"one round from idle", Result{IdleRSSMB: 200, Rounds: []Round{{Alerts: 50_000, FinalRSSMB: 300}}}, 200},
+		{"warm rounds", Result{IdleRSSMB: 200, Rounds: []Round{{Alerts: 50_000, FinalRSSMB: 300},
+			{Alerts: 25_000, FinalRSSMB: 310}, {Alerts: 25_000, FinalRSSMB: 320}}}, 40},
+	} {
+		if got := tt.r.GrowthPer100k(); got != tt.want {
+			t.Errorf("%s: %v MB per 100k, want %v", tt.name, got, tt.want)
+		}
+	}
+}
