@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/store"
 )
@@ -38,7 +39,7 @@ func TestSnapshotStaysBoundedUnderAFlood(t *testing.T) {
 				CreatedDateTime: at, LastUpdateDateTime: at, Evidence: []domain.Evidence{{Type: "deviceEvidence", Verdict: domain.VerdictSuspicious,
 					Entity: &domain.Entity{Key: "device:flood-1", Kind: domain.KindDevice, Name: "flood-1"}}}})
 		}
-		res, err := st.IngestAlerts(ctx, batch, store.CorrelationRules{MaxAlerts: n * 2})
+		res, err := st.IngestAlerts(ctx, batch, correlate.Rules{MaxAlerts: n * 2})
 		if err != nil {
 			t.Fatal(err)
 		}

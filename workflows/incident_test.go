@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/labtenant"
@@ -73,7 +74,7 @@ func newFixtureWith(t *testing.T, evidence ...domain.Evidence) *fixture {
 		ID: "alert-1", Title: "Malware on ws-042", Status: domain.AlertNew, Severity: domain.SeverityHigh,
 		Category: "Execution", CreatedDateTime: now, LastUpdateDateTime: now,
 		Evidence: evidence,
-	}, store.CorrelationRules{})
+	}, correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,7 +539,7 @@ func TestLargeScopeExpansionWaitsForApproval(t *testing.T) {
 				at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 				r, err := f.store.IngestAlert(context.Background(), &domain.Alert{ID: "alert-2", Title: "Worm", Status: domain.AlertNew,
 					Severity: domain.SeverityHigh, Category: "LateralMovement", CreatedDateTime: at, LastUpdateDateTime: at, Evidence: ev},
-					store.CorrelationRules{})
+					correlate.Rules{})
 				if err != nil || r.IncidentID != f.incident {
 					t.Fatalf("second alert: %+v, %v", r, err)
 				}

@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/records"
@@ -303,7 +304,7 @@ func TestActionsAcrossIncidentsAndUndoConflict(t *testing.T) {
 		ID: "alert-other", Title: "Malware again on ws-042", Status: domain.AlertNew, Severity: domain.SeverityHigh,
 		Category: "Execution", CreatedDateTime: now, LastUpdateDateTime: now,
 		Evidence: []domain.Evidence{deviceEvidence(domain.VerdictMalicious)},
-	}, store.CorrelationRules{StopList: []string{"device:*"}})
+	}, correlate.Rules{StopList: []string{"device:*"}})
 	if err != nil || res.IncidentID == first {
 		t.Fatalf("second incident: %+v, %v", res, err)
 	}
@@ -431,7 +432,7 @@ func TestAlertsJoiningWhileAnActionWaitsAreAnalysed(t *testing.T) {
 		now := time.Date(2026, 5, 1, 9, 30, 0, 0, time.UTC)
 		res, err := f.store.IngestAlert(context.Background(), &domain.Alert{ID: "alert-lateral", Title: "Lateral movement to ws-077",
 			Status: domain.AlertNew, Severity: domain.SeverityHigh, Category: "LateralMovement", CreatedDateTime: now, LastUpdateDateTime: now,
-			Evidence: []domain.Evidence{deviceEvidence(domain.VerdictMalicious), second}}, store.CorrelationRules{})
+			Evidence: []domain.Evidence{deviceEvidence(domain.VerdictMalicious), second}}, correlate.Rules{})
 		if err != nil || res.IncidentID != f.incident {
 			t.Fatalf("the lateral-movement alert did not join: %+v, %v", res, err)
 		}

@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/plan/scratch"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/records"
-	"github.com/airsoc/air/internal/store"
 )
 
 // TestMergedIncidentIsNotRemediatedTwice: an incident whose device was
@@ -53,7 +53,7 @@ func TestMergedIncidentIsNotRemediatedTwice(t *testing.T) {
 		at := now.Add(time.Duration(i) * time.Minute)
 		res, err := f.store.IngestAlert(ctx, &domain.Alert{ID: "bob-" + string(rune('a'+i)), Title: "Odd sign-in by bob",
 			Status: domain.AlertNew, Severity: domain.SeverityMedium, Category: "InitialAccess", CreatedDateTime: at,
-			LastUpdateDateTime: at, Evidence: ev}, store.CorrelationRules{})
+			LastUpdateDateTime: at, Evidence: ev}, correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +106,7 @@ func TestMergedAwayIncidentRunsNoPlaybook(t *testing.T) {
 	res, err := f.store.IngestAlert(ctx, &domain.Alert{ID: "other-1", Title: "Odd logon", Status: domain.AlertNew,
 		Severity: domain.SeverityLow, Category: "InitialAccess", CreatedDateTime: at, LastUpdateDateTime: at,
 		Evidence: []domain.Evidence{{Type: "deviceEvidence", Entity: &domain.Entity{Key: "device:ws77", Kind: domain.KindDevice, Name: "ws77"}}}},
-		store.CorrelationRules{})
+		correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,10 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/records"
-	"github.com/airsoc/air/internal/store"
 )
 
 // askBook is a playbook whose containment depends on an analyst's answer.
@@ -344,7 +344,7 @@ stages:
 			Attrs: map[string]string{"deviceGroup": "Workstations", "mdeDeviceId": "dev77", "osPlatform": "Windows11"}}}
 		res, err := f.store.IngestAlert(context.Background(), &domain.Alert{ID: "alert-2", Title: "Lateral movement",
 			Status: domain.AlertNew, Severity: domain.SeverityHigh, Category: "LateralMovement", CreatedDateTime: now,
-			LastUpdateDateTime: now, Evidence: []domain.Evidence{deviceEvidence(domain.VerdictMalicious), second}}, store.CorrelationRules{})
+			LastUpdateDateTime: now, Evidence: []domain.Evidence{deviceEvidence(domain.VerdictMalicious), second}}, correlate.Rules{})
 		if err != nil || res.IncidentID != f.incident {
 			t.Fatalf("second alert: %+v, %v", res, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/store"
@@ -64,7 +65,7 @@ func interleave(t *testing.T, seed uint64) {
 				res, err := f.store.IngestAlert(context.Background(), &domain.Alert{ID: id, Title: "More malware on ws-042",
 					Status: domain.AlertNew, Severity: domain.SeverityHigh, Category: "Execution",
 					CreatedDateTime: now, LastUpdateDateTime: now, Evidence: []domain.Evidence{deviceEvidence(domain.VerdictMalicious)}},
-					store.CorrelationRules{})
+					correlate.Rules{})
 				if err != nil {
 					t.Errorf("ingest: %v", err)
 					return

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/airsoc/air/activities"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/logging"
 	"github.com/airsoc/air/internal/sources"
@@ -68,12 +69,12 @@ func TestSourceLoopLosesAndDoublesNothingWhenAPollDies(t *testing.T) {
 	created := map[string]int{}
 	stored := 0
 	ingest := func(ctx context.Context, alerts []*domain.Alert) error {
-		res, err := st.IngestAlerts(ctx, alerts, store.CorrelationRules{})
+		res, err := st.IngestAlerts(ctx, alerts, correlate.Rules{})
 		if err != nil {
 			return err
 		}
 		for _, r := range res {
-			if r.Outcome == store.Created {
+			if r.Outcome == correlate.Created {
 				created[r.AlertID]++
 			}
 		}

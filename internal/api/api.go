@@ -28,6 +28,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/decode"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/graph"
@@ -319,11 +320,11 @@ const readyTimeout = 3 * time.Second
 
 // AlertResult is what became of one alert of an ingest request.
 type AlertResult struct {
-	Index       int           `json:"index"`
-	ID          string        `json:"id"`
-	Outcome     store.Outcome `json:"outcome"`
-	IncidentID  int64         `json:"incidentId"`
-	NewIncident bool          `json:"newIncident,omitempty"`
+	Index       int               `json:"index"`
+	ID          string            `json:"id"`
+	Outcome     correlate.Outcome `json:"outcome"`
+	IncidentID  int64             `json:"incidentId"`
+	NewIncident bool              `json:"newIncident,omitempty"`
 	// UnknownEvidence lists evidence types kept verbatim but not understood.
 	UnknownEvidence []string `json:"unknownEvidence,omitempty"`
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -128,11 +129,11 @@ func (f *fixture) seed() {
 		return &domain.Alert{ID: id, Title: "alert " + id, Status: domain.AlertNew, Severity: domain.SeverityHigh,
 			Category: "Execution", CreatedDateTime: now, LastUpdateDateTime: now, Evidence: ev}
 	}
-	r1, err := f.st.IngestAlert(ctx, alert("al1", dev("ws1", "Workstations")), store.CorrelationRules{})
+	r1, err := f.st.IngestAlert(ctx, alert("al1", dev("ws1", "Workstations")), correlate.Rules{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	r2, err := f.st.IngestAlert(ctx, alert("al2", dev("srv1", "Servers")), store.CorrelationRules{})
+	r2, err := f.st.IngestAlert(ctx, alert("al2", dev("srv1", "Servers")), correlate.Rules{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -428,7 +429,7 @@ func TestScoping(t *testing.T) {
 	}
 	r, err := f.st.IngestAlert(ctx, &domain.Alert{ID: "mixed", Title: "mixed", Status: domain.AlertNew, Severity: domain.SeverityHigh,
 		Category: "Execution", CreatedDateTime: now, LastUpdateDateTime: now,
-		Evidence: []domain.Evidence{ev("ws7", "Workstations"), ev("srv7", "Servers")}}, store.CorrelationRules{})
+		Evidence: []domain.Evidence{ev("ws7", "Workstations"), ev("srv7", "Servers")}}, correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
 )
 
 // TestEntityRoute holds GET /api/v1/entities/{key}: the entity with its
@@ -25,7 +25,7 @@ func TestEntityRoute(t *testing.T) {
 	r, err := f.st.IngestAlert(ctx, &domain.Alert{ID: "al-fqdn", Title: "later", Status: domain.AlertNew, Severity: domain.SeverityLow,
 		Category: "Execution", CreatedDateTime: later, LastUpdateDateTime: later, Evidence: []domain.Evidence{{Type: "deviceEvidence",
 			Entity: &domain.Entity{Key: "device:ws1.corp.example", Kind: domain.KindDevice, Name: "WS1.corp.example",
-				Attrs: map[string]string{"deviceGroup": "Workstations"}}}}}, store.CorrelationRules{})
+				Attrs: map[string]string{"deviceGroup": "Workstations"}}}}}, correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/auth"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
 )
 
 // TestManualActionTargets checks that a manual action names one of its
@@ -29,7 +29,7 @@ func TestManualActionTargets(t *testing.T) {
 	now := time.Now()
 	res, err := f.st.IngestAlert(context.Background(), &domain.Alert{ID: "mixed", Title: "mixed", Status: domain.AlertNew,
 		Severity: domain.SeverityHigh, Category: "Execution", CreatedDateTime: now, LastUpdateDateTime: now,
-		Evidence: []domain.Evidence{dev("srv2", "Servers"), dev("ws9", "Workstations"), user}}, store.CorrelationRules{})
+		Evidence: []domain.Evidence{dev("srv2", "Servers"), dev("ws9", "Workstations"), user}}, correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/cli"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/ingest"
 	"github.com/airsoc/air/internal/nativestack"
@@ -43,7 +44,7 @@ func TestEndToEnd(t *testing.T) {
 	if code := c.do(t, "POST", "/api/v1/alerts", sample, &ing); code != http.StatusOK {
 		t.Fatalf("ingest: HTTP %d %+v", code, ing)
 	}
-	if len(ing.Results) != 1 || ing.Results[0].Outcome != store.Created || !ing.Results[0].NewIncident {
+	if len(ing.Results) != 1 || ing.Results[0].Outcome != correlate.Created || !ing.Results[0].NewIncident {
 		t.Fatalf("ingest result: %+v", ing)
 	}
 	incident := ing.Results[0].IncidentID
@@ -51,7 +52,7 @@ func TestEndToEnd(t *testing.T) {
 	// The same alert again: one alert, one incident.
 	var again api.IngestResponse
 	c.do(t, "POST", "/api/v1/alerts", sample, &again)
-	if len(again.Results) != 1 || again.Results[0].Outcome != store.Unchanged || again.Results[0].IncidentID != incident {
+	if len(again.Results) != 1 || again.Results[0].Outcome != correlate.Unchanged || again.Results[0].IncidentID != incident {
 		t.Errorf("re-ingest: got %+v, want unchanged in incident %d", again.Results, incident)
 	}
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/airsoc/air/internal/api"
 	"github.com/airsoc/air/internal/cli"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
-	"github.com/airsoc/air/internal/store"
 )
 
 // TestStopInvestigation: a responder stops a running investigation through
@@ -25,7 +25,7 @@ func TestStopInvestigation(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ing api.IngestResponse
-	if code := c.do(t, "POST", "/api/v1/alerts", sample, &ing); code != http.StatusOK || len(ing.Results) != 1 || ing.Results[0].Outcome != store.Created {
+	if code := c.do(t, "POST", "/api/v1/alerts", sample, &ing); code != http.StatusOK || len(ing.Results) != 1 || ing.Results[0].Outcome != correlate.Created {
 		t.Fatalf("ingest: HTTP %d %+v", code, ing)
 	}
 	inc := itoa(ing.Results[0].IncidentID)

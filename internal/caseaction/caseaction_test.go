@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/caseaction"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/remediation"
@@ -86,7 +87,7 @@ func incident(t *testing.T, s *store.Store, prefix string) int64 {
 			Category: "Discovery", CreatedDateTime: now, LastUpdateDateTime: now,
 			Evidence: []domain.Evidence{{Type: "deviceEvidence", Verdict: domain.VerdictSuspicious, Entity: &domain.Entity{
 				Key: domain.EntityKey("device:" + prefix), Kind: domain.KindDevice, Name: prefix}}},
-		}, store.CorrelationRules{})
+		}, correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +233,7 @@ func TestCaseActionsApplyOnce(t *testing.T) {
 		// by hand does.
 		if _, err := s.IngestAlert(ctx, &domain.Alert{ID: "ws7-low", Title: "More", Status: domain.AlertNew, Severity: domain.SeverityLow,
 			CreatedDateTime: time.Now(), LastUpdateDateTime: time.Now(), Evidence: []domain.Evidence{{Type: "deviceEvidence",
-				Entity: &domain.Entity{Key: "device:ws7", Kind: domain.KindDevice, Name: "ws7"}}}}, store.CorrelationRules{}); err != nil {
+				Entity: &domain.Entity{Key: "device:ws7", Kind: domain.KindDevice, Name: "ws7"}}}}, correlate.Rules{}); err != nil {
 			t.Fatal(err)
 		}
 		if inc, _ := s.GetIncident(ctx, id); inc.Severity != domain.SeverityHigh {

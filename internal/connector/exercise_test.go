@@ -14,9 +14,9 @@ import (
 
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/connector"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/remediation"
-	"github.com/airsoc/air/internal/store"
 )
 
 // TestExerciseRemediationGoesToTheLab routes device.* to Defender for
@@ -51,7 +51,7 @@ func TestExerciseRemediationGoesToTheLab(t *testing.T) {
 			Evidence: []domain.Evidence{{Type: "deviceEvidence", Verdict: domain.VerdictMalicious, Entity: &domain.Entity{
 				Key: "device:" + known, Kind: domain.KindDevice, Name: "ws-1", Verdict: domain.VerdictMalicious}}}}
 	}
-	res, err := st.IngestAlerts(ctx, []*domain.Alert{alert("real", 0), alert("x1-drill", ex.ID)}, store.CorrelationRules{})
+	res, err := st.IngestAlerts(ctx, []*domain.Alert{alert("real", 0), alert("x1-drill", ex.ID)}, correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}

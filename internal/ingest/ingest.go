@@ -22,7 +22,9 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -36,7 +38,7 @@ type Notifier interface {
 type Pipeline struct {
 	Store    *store.Store
 	Notifier Notifier
-	Rules    store.CorrelationRules
+	Rules    correlate.Rules
 	Log      logrus.FieldLogger
 	// Coalesce bounds how many alerts of concurrent small requests go into
 	// one transaction; 0 means 500; 1 turns coalescing off.
@@ -53,7 +55,7 @@ type Pipeline struct {
 // submission is one caller's alerts waiting to be stored.
 type submission struct {
 	alerts  []*domain.Alert
-	results []store.IngestResult
+	results []records.IngestResult
 	err     error
 	done    chan struct{} // closed when results and err are set
 	lead    chan struct{} // closed when this caller must flush for the others
@@ -74,7 +76,7 @@ func (p *Pipeline) coalesce() int {
 // another's). Notification failures are returned after every alert was
 // stored: the store remembers the unacknowledged change, and the next alert
 // of that incident (or the same alerts sent again) retries it.
-func (p *Pipeline) Ingest(ctx context.Context, alerts []*domain.Alert) ([]store.IngestResult, error) {
+func (p *Pipeline) Ingest(ctx context.Context, alerts []*domain.Alert) ([]records.IngestResult, error) {
 	if len(alerts) == 0 {
 		return nil, nil
 	}
@@ -219,7 +221,7 @@ func (e *notifyError) Error() string {
 	return fmt.Sprintf("alerts stored, but the investigations of incidents %v could not be started or signalled: send them again", e.incidents)
 }
 
-func touches(results []store.IngestResult, incidents []int64) bool {
+func touches(results []records.IngestResult, incidents []int64) bool {
 	for _, r := range results {
 		if slices.Contains(incidents, r.IncidentID) {
 			return true
@@ -230,7 +232,7 @@ func touches(results []store.IngestResult, incidents []int64) bool {
 
 // notify sends one notification per incident with a material change,
 // naming its material alerts, and acknowledges it in the store.
-func (p *Pipeline) notify(ctx context.Context, results []store.IngestResult) *notifyError {
+func (p *Pipeline) notify(ctx context.Context, results []records.IngestResult) *notifyError {
 	joined := map[int64][]string{}
 	seq := map[int64]int64{}
 	var order []int64

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/ingest"
 	"github.com/airsoc/air/internal/records"
@@ -98,7 +99,7 @@ func TestRouterNotifiesMatchingRulesOnce(t *testing.T) {
 			Rule{Name: "servers", On: []string{OnIncidentCreated}, DeviceGroups: []string{"servers"}, Channels: []string{"m"}},
 		)}
 		t0 := time.Now().UTC().Add(-time.Hour)
-		res, err := st.IngestAlerts(ctx, []*domain.Alert{deviceAlert("a1", "ws-1", "Workstations", domain.SeverityLow, t0)}, store.CorrelationRules{})
+		res, err := st.IngestAlerts(ctx, []*domain.Alert{deviceAlert("a1", "ws-1", "Workstations", domain.SeverityLow, t0)}, correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +109,7 @@ func TestRouterNotifiesMatchingRulesOnce(t *testing.T) {
 		}
 		// The same device, a higher severity: the incident escalates.
 		if _, err := st.IngestAlerts(ctx, []*domain.Alert{deviceAlert("a2", "ws-1", "Workstations", domain.SeverityHigh, t0.Add(time.Minute))},
-			store.CorrelationRules{}); err != nil {
+			correlate.Rules{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, queued, err := svc.RouteEvents(ctx); err != nil || queued != 1 {
@@ -384,7 +385,7 @@ func TestActionWaitingNotifiesOnceAfterItsDelay(t *testing.T) {
 		var incs []int64
 		for i, sev := range []domain.Severity{domain.SeverityHigh, domain.SeverityLow} {
 			res, err := st.IngestAlerts(ctx, []*domain.Alert{deviceAlert(fmt.Sprintf("w%d", i), fmt.Sprintf("ws-%d", i), "Workstations", sev, t0)},
-				store.CorrelationRules{})
+				correlate.Rules{})
 			if err != nil {
 				t.Fatal(err)
 			}

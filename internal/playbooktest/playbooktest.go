@@ -31,6 +31,7 @@ import (
 	"github.com/airsoc/air/activities"
 	"github.com/airsoc/air/internal/actions"
 	"github.com/airsoc/air/internal/caseaction"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/enrich"
 	"github.com/airsoc/air/internal/graph"
@@ -322,7 +323,7 @@ func runWorkflow(ctx context.Context, st *store.Store, sources []activities.Play
 		if err != nil {
 			return nil, 0, nil, fmt.Errorf("history alert %d: %w", i, err)
 		}
-		if _, err := st.IngestAlert(ctx, a, store.CorrelationRules{}); err != nil {
+		if _, err := st.IngestAlert(ctx, a, correlate.Rules{}); err != nil {
 			return nil, 0, nil, err
 		}
 	}
@@ -332,7 +333,7 @@ func runWorkflow(ctx context.Context, st *store.Store, sources []activities.Play
 		if err != nil {
 			return nil, 0, nil, fmt.Errorf("alert %d: %w", i, err)
 		}
-		r, err := st.IngestAlert(ctx, a, store.CorrelationRules{})
+		r, err := st.IngestAlert(ctx, a, correlate.Rules{})
 		if err != nil {
 			return nil, 0, nil, err
 		}

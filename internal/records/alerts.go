@@ -1,6 +1,7 @@
 package records
 
 import (
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 )
 
@@ -55,4 +56,25 @@ type EntityAlertQuery struct {
 type AlertPage struct {
 	Value []domain.Alert `json:"value"`
 	Total int            `json:"total"`
+}
+
+// IngestResult reports what became of one alert.
+type IngestResult struct {
+	AlertID     string            `json:"id"`
+	Outcome     correlate.Outcome `json:"outcome"`
+	IncidentID  int64             `json:"incidentId"`
+	NewIncident bool              `json:"newIncident,omitempty"`
+	// Notify says the incident's investigation must hear of this alert: it
+	// made a material change (a new incident, new entities, a higher
+	// severity, a new tactic), an earlier material change was never
+	// acknowledged (MarkNotified), or the investigation never started — so
+	// a re-sent alert retries a failed start. Alerts that change nothing
+	// material are only counted in the store (incident_summary.quiet_alerts):
+	// a 100,000-alert flood costs the workflow one signal, not 100,000.
+	Notify bool `json:"-"`
+	// NotifySeq is the incident's material-change sequence number as of this
+	// alert; pass it to MarkNotified once the investigation heard of it.
+	NotifySeq int64 `json:"-"`
+	// Merged lists incidents this alert caused to be merged into IncidentID.
+	Merged []int64 `json:"merged,omitempty"`
 }

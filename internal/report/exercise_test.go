@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/report"
@@ -29,7 +30,7 @@ func TestExerciseLeavesReportsAlone(t *testing.T) {
 				Evidence: []domain.Evidence{{Type: "deviceEvidence", Verdict: domain.VerdictMalicious, Entity: &domain.Entity{
 					Key: domain.EntityKey("device:" + device), Kind: domain.KindDevice, Name: device, Verdict: domain.VerdictMalicious}}}}
 		}
-		_, err := s.IngestAlerts(ctx, []*domain.Alert{alert("real-1", "ws-1", 0)}, store.CorrelationRules{})
+		_, err := s.IngestAlerts(ctx, []*domain.Alert{alert("real-1", "ws-1", 0)}, correlate.Rules{})
 		require.NoError(t, err)
 		// Made a minute on, so that what this test stores is inside the
 		// periods (a period under way ends when its report is made).
@@ -55,7 +56,7 @@ func TestExerciseLeavesReportsAlone(t *testing.T) {
 
 		ex, err := s.CreateExercise(ctx, "drill", "", 60, "admin")
 		require.NoError(t, err)
-		res, err := s.IngestAlerts(ctx, []*domain.Alert{alert("x1-a", "ws-1", ex.ID), alert("x1-b", "ws-2", ex.ID)}, store.CorrelationRules{})
+		res, err := s.IngestAlerts(ctx, []*domain.Alert{alert("x1-a", "ws-1", ex.ID), alert("x1-b", "ws-2", ex.ID)}, correlate.Rules{})
 		require.NoError(t, err)
 		who := "rita"
 		_, _, err = s.ManageIncident(ctx, res[0].IncidentID, records.IncidentChange{AssignedTo: &who, Comment: "drill"}, who)

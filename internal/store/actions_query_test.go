@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -28,11 +29,11 @@ func seedActionCenter(t *testing.T, s *store.Store, t0 time.Time) (inc1, inc2 in
 	}
 	user := domain.Evidence{Type: "userEvidence", Verdict: domain.VerdictSuspicious, Entity: &domain.Entity{
 		Key: "user:alice@corp.example", Kind: domain.KindUser, Name: "alice@corp.example", Verdict: domain.VerdictSuspicious}}
-	r1, err := s.IngestAlert(ctx, alertAt("al1", t0, domain.SeverityHigh, dev("ws1", "Workstations"), user), store.CorrelationRules{})
+	r1, err := s.IngestAlert(ctx, alertAt("al1", t0, domain.SeverityHigh, dev("ws1", "Workstations"), user), correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := s.IngestAlert(ctx, alertAt("al2", t0, domain.SeverityHigh, dev("srv1", "Servers")), store.CorrelationRules{})
+	r2, err := s.IngestAlert(ctx, alertAt("al2", t0, domain.SeverityHigh, dev("srv1", "Servers")), correlate.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}

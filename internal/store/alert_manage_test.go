@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -15,7 +16,7 @@ func TestManageAlertAndItsIncident(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-		r := mustIngest(t, s, store.CorrelationRules{}, alertAt("m1", t0, domain.SeverityHigh, host("ws1")),
+		r := mustIngest(t, s, correlate.Rules{}, alertAt("m1", t0, domain.SeverityHigh, host("ws1")),
 			alertAt("m2", t0, domain.SeverityLow, host("ws1")))
 		inc := r[0].IncidentID
 		if r[1].IncidentID != inc {

@@ -15,42 +15,8 @@ import (
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/events"
+	"github.com/airsoc/air/internal/records"
 )
-
-// Outcome says what ingesting an alert did.
-type Outcome string
-
-// Outcomes.
-const (
-	Created   Outcome = "created"   // a new alert
-	Updated   Outcome = "updated"   // a newer version of a known alert
-	Unchanged Outcome = "unchanged" // the same or an older version: ignored
-)
-
-// CorrelationRules configure how alerts join incidents; see package
-// correlate for the rules. The zero value is the default (24-hour window).
-type CorrelationRules = correlate.Rules
-
-// IngestResult reports what became of one alert.
-type IngestResult struct {
-	AlertID     string  `json:"id"`
-	Outcome     Outcome `json:"outcome"`
-	IncidentID  int64   `json:"incidentId"`
-	NewIncident bool    `json:"newIncident,omitempty"`
-	// Notify says the incident's investigation must hear of this alert: it
-	// made a material change (a new incident, new entities, a higher
-	// severity, a new tactic), an earlier material change was never
-	// acknowledged (MarkNotified), or the investigation never started — so
-	// a re-sent alert retries a failed start. Alerts that change nothing
-	// material are only counted in the store (incident_summary.quiet_alerts):
-	// a 100,000-alert flood costs the workflow one signal, not 100,000.
-	Notify bool `json:"-"`
-	// NotifySeq is the incident's material-change sequence number as of this
-	// alert; pass it to MarkNotified once the investigation heard of it.
-	NotifySeq int64 `json:"-"`
-	// Merged lists incidents this alert caused to be merged into IncidentID.
-	Merged []int64 `json:"merged,omitempty"`
-}
 
 // maxBatch bounds how many alerts one transaction takes; IngestAlerts cuts
 // longer slices. It keeps lock sets and statements of a sensible size.
@@ -58,10 +24,10 @@ const maxBatch = 1000
 
 // IngestAlert upserts one alert and places it in an incident; it is
 // IngestAlerts with a batch of one.
-func (s *Store) IngestAlert(ctx context.Context, a *domain.Alert, rules CorrelationRules) (IngestResult, error) {
+func (s *Store) IngestAlert(ctx context.Context, a *domain.Alert, rules correlate.Rules) (records.IngestResult, error) {
 	res, err := s.IngestAlerts(ctx, []*domain.Alert{a}, rules)
 	if err != nil {
-		return IngestResult{}, err
+		return records.IngestResult{}, err
 	}
 	return res[0], nil
 }
@@ -79,7 +45,7 @@ func (s *Store) IngestAlert(ctx context.Context, a *domain.Alert, rules Correlat
 // arriving at once never open two incidents. PostgreSQL may still report a
 // deadlock between two batches that merge the same incidents from opposite
 // sides; such a batch is retried, so callers do not see it.
-func (s *Store) IngestAlerts(ctx context.Context, alerts []*domain.Alert, rules CorrelationRules) ([]IngestResult, error) {
+func (s *Store) IngestAlerts(ctx context.Context, alerts []*domain.Alert, rules correlate.Rules) ([]records.IngestResult, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
@@ -88,7 +54,7 @@ func (s *Store) IngestAlerts(ctx context.Context, alerts []*domain.Alert, rules 
 			return nil, domain.Invalid(fmt.Sprintf("alerts[%d].id", i), "required")
 		}
 	}
-	out := make([]IngestResult, 0, len(alerts))
+	out := make([]records.IngestResult, 0, len(alerts))
 	for start, end := 0, 0; start < len(alerts); start = end {
 		// A batch holds one exercise's alerts (or only real ones): the
 		// batch loads the correlation state of that exercise alone.
@@ -97,7 +63,7 @@ func (s *Store) IngestAlerts(ctx context.Context, alerts []*domain.Alert, rules 
 			end++
 		}
 		part := alerts[start:end]
-		var res []IngestResult
+		var res []records.IngestResult
 		var err error
 		for attempt := 0; ; attempt++ {
 			res, err = s.ingestBatch(ctx, part, rules)
@@ -119,8 +85,8 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
-func (s *Store) ingestBatch(ctx context.Context, alerts []*domain.Alert, rules CorrelationRules) ([]IngestResult, error) {
-	var results []IngestResult
+func (s *Store) ingestBatch(ctx context.Context, alerts []*domain.Alert, rules correlate.Rules) ([]records.IngestResult, error) {
+	var results []records.IngestResult
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		b := newBatch(ctx, s, tx, rules)
 		b.exercise = alerts[0].Exercise
@@ -162,7 +128,7 @@ func (s *Store) ingestBatch(ctx context.Context, alerts []*domain.Alert, rules C
 // ingestEvents are the incident changes a committed batch made, one per
 // incident: new ones marked Created, merged-away ones too. Alerts that
 // changed nothing publish nothing.
-func ingestEvents(results []IngestResult) []events.Event {
+func ingestEvents(results []records.IngestResult) []events.Event {
 	var out []events.Event
 	at := map[int64]int{}
 	add := func(id int64, created bool) {
@@ -174,7 +140,7 @@ func ingestEvents(results []IngestResult) []events.Event {
 		out = append(out, events.Event{Kind: events.Incident, IncidentID: id, Created: created})
 	}
 	for _, r := range results {
-		if r.Outcome == Unchanged || r.IncidentID == 0 {
+		if r.Outcome == correlate.Unchanged || r.IncidentID == 0 {
 			continue
 		}
 		add(r.IncidentID, r.NewIncident)

@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/entity"
+	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
 )
 
@@ -31,9 +33,9 @@ func TestAliasesMergeIncidents(t *testing.T) {
 			return domain.Evidence{Type: "deviceEvidence", Entity: &domain.Entity{Key: entity.Device(mdeID, dns, ""),
 				Kind: domain.KindDevice, Name: dns, Attrs: at}}
 		}
-		ingest := func(a *domain.Alert) store.IngestResult {
+		ingest := func(a *domain.Alert) records.IngestResult {
 			t.Helper()
-			r, err := s.IngestAlert(ctx, a, store.CorrelationRules{})
+			r, err := s.IngestAlert(ctx, a, correlate.Rules{})
 			if err != nil {
 				t.Fatal(err)
 			}

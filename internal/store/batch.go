@@ -27,7 +27,7 @@ type batch struct {
 	ctx   context.Context
 	s     *Store
 	tx    *sqlx.Tx
-	rules CorrelationRules
+	rules correlate.Rules
 	now   time.Time
 	// exercise is the breach exercise whose alerts this batch holds (0:
 	// real alerts). The batch sees only that exercise's incidents and
@@ -108,7 +108,7 @@ type summary struct {
 // stay exact.
 const maxAssetNames = 50
 
-func newBatch(ctx context.Context, s *Store, tx *sqlx.Tx, rules CorrelationRules) *batch {
+func newBatch(ctx context.Context, s *Store, tx *sqlx.Tx, rules correlate.Rules) *batch {
 	return &batch{ctx: ctx, s: s, tx: tx, rules: rules, now: time.Now().UTC(),
 		st: correlate.NewState(), incs: map[int64]*incState{}, real: map[int64]int64{},
 		entityRows: map[domain.EntityKey][]any{}, pendingRow: map[string]int{},
@@ -468,11 +468,11 @@ func (b *batch) final(id int64) int64 {
 
 // apply carries out the engine's plan: it opens incidents, merges, and
 // queues the alerts' rows and derived fields, alert by alert.
-func (b *batch) apply(p *correlate.Plan, alerts []*domain.Alert) ([]IngestResult, error) {
-	results := make([]IngestResult, len(alerts))
+func (b *batch) apply(p *correlate.Plan, alerts []*domain.Alert) ([]records.IngestResult, error) {
+	results := make([]records.IngestResult, len(alerts))
 	for i, d := range p.Decisions {
 		a := alerts[i]
-		res := IngestResult{AlertID: a.ID, Outcome: Outcome(d.Outcome)}
+		res := records.IngestResult{AlertID: a.ID, Outcome: d.Outcome}
 		switch d.Outcome {
 		case correlate.Unchanged:
 			st := b.inc(d.Incident)
@@ -662,7 +662,7 @@ func addAsset(st *incState, e *domain.Entity) {
 
 // material decides whether the investigation hears of the alert, and
 // counts it when it does not.
-func (b *batch) material(st *incState, ch correlate.Change, res *IngestResult) {
+func (b *batch) material(st *incState, ch correlate.Change, res *records.IngestResult) {
 	if ch.Material() {
 		st.materialSeq++
 		res.Notify = true

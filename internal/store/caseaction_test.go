@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -20,7 +21,7 @@ func TestActionConnectors(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
-		id := mustIngest(t, s, store.CorrelationRules{}, alertAt("c1", t0, domain.SeverityHigh, host("ws-c")))[0].IncidentID
+		id := mustIngest(t, s, correlate.Rules{}, alertAt("c1", t0, domain.SeverityHigh, host("ws-c")))[0].IncidentID
 		a := &domain.Action{ID: "act1", IncidentID: id, Type: "device.isolate", TargetKey: "device:ws-c", TargetName: "ws-c",
 			Status: domain.ActionApproved, Playbook: "p", PlaybookVersion: 1, Step: "s", Params: []byte(`{}`),
 			Source: domain.SourceAutomated, RequestedBy: "playbook:p", Reason: "r", IdempotencyKey: "k1", CreatedAt: t0,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -33,7 +34,7 @@ func det(a *domain.Alert, detector, category string) *domain.Alert {
 	return a
 }
 
-func mustIngest(t *testing.T, s *store.Store, rules store.CorrelationRules, alerts ...*domain.Alert) []store.IngestResult {
+func mustIngest(t *testing.T, s *store.Store, rules correlate.Rules, alerts ...*domain.Alert) []records.IngestResult {
 	t.Helper()
 	res, err := s.IngestAlerts(context.Background(), alerts, rules)
 	if err != nil {
@@ -55,7 +56,7 @@ func TestFloodSignalsOnlyMaterialChanges(t *testing.T) {
 		alerts[1000].Severity = domain.SeverityHigh
 		alerts[2000].Evidence = append(alerts[2000].Evidence, userEv("eve@corp.example", domain.VerdictSuspicious))
 		alerts[2500].Category = "CredentialAccess"
-		res := mustIngest(t, s, store.CorrelationRules{}, alerts...)
+		res := mustIngest(t, s, correlate.Rules{}, alerts...)
 		var notify []string
 		inc := res[0].IncidentID
 		for _, r := range res {
@@ -87,7 +88,7 @@ func TestFloodSignalsOnlyMaterialChanges(t *testing.T) {
 		if err := s.MarkNotified(ctx, inc, res[len(res)-1].NotifySeq); err != nil {
 			t.Fatal(err)
 		}
-		more := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("scan-late", t0.Add(5*time.Minute), domain.SeverityLow, host("web1")), "scanner", "Discovery"))
+		more := mustIngest(t, s, correlate.Rules{}, det(alertAt("scan-late", t0.Add(5*time.Minute), domain.SeverityLow, host("web1")), "scanner", "Discovery"))
 		if more[0].Notify || more[0].IncidentID != inc {
 			t.Errorf("quiet alert after acknowledgement: %+v, want joined %d without notify", more[0], inc)
 		}
@@ -97,9 +98,9 @@ func TestFloodSignalsOnlyMaterialChanges(t *testing.T) {
 func TestUnacknowledgedChangeIsRetried(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-		first := mustIngest(t, s, store.CorrelationRules{}, alertAt("a1", t0, domain.SeverityLow, host("ws1")))
+		first := mustIngest(t, s, correlate.Rules{}, alertAt("a1", t0, domain.SeverityLow, host("ws1")))
 		// The signal failed (no MarkNotified): the next quiet alert retries it.
-		again := mustIngest(t, s, store.CorrelationRules{}, alertAt("a2", t0.Add(time.Minute), domain.SeverityLow, host("ws1")))
+		again := mustIngest(t, s, correlate.Rules{}, alertAt("a2", t0.Add(time.Minute), domain.SeverityLow, host("ws1")))
 		if !again[0].Notify || again[0].IncidentID != first[0].IncidentID {
 			t.Errorf("got %+v, want a retried notification for incident %d", again[0], first[0].IncidentID)
 		}
@@ -110,16 +111,16 @@ func TestUpsertUpdatesStatusSeverityEvidence(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-		r := mustIngest(t, s, store.CorrelationRules{}, alertAt("x", t0, domain.SeverityLow, host("ws1")))[0]
+		r := mustIngest(t, s, correlate.Rules{}, alertAt("x", t0, domain.SeverityLow, host("ws1")))[0]
 		upd := alertAt("x", t0, domain.SeverityHigh, host("ws1"), userEv("bob@corp.example", domain.VerdictMalicious))
 		upd.Status, upd.LastUpdateDateTime = domain.AlertResolved, t0.Add(time.Hour)
-		got := mustIngest(t, s, store.CorrelationRules{}, upd)[0]
-		if got.Outcome != store.Updated || !got.Notify {
+		got := mustIngest(t, s, correlate.Rules{}, upd)[0]
+		if got.Outcome != correlate.Updated || !got.Notify {
 			t.Fatalf("update: got %+v, want updated and notified (higher severity, new entity)", got)
 		}
 		old := alertAt("x", t0, domain.SeverityInformational)
 		old.LastUpdateDateTime = t0.Add(30 * time.Minute)
-		if o := mustIngest(t, s, store.CorrelationRules{}, old)[0]; o.Outcome != store.Unchanged {
+		if o := mustIngest(t, s, correlate.Rules{}, old)[0]; o.Outcome != correlate.Unchanged {
 			t.Errorf("older update: got %s, want unchanged", o.Outcome)
 		}
 		alerts, err := s.IncidentAlerts(ctx, r.IncidentID)
@@ -149,7 +150,7 @@ func TestRoutineNoiseKeptApart(t *testing.T) {
 			alerts = append(alerts, det(alertAt(fmt.Sprintf("av-%02d", i), t0.Add(time.Duration(i)*40*time.Minute),
 				domain.SeverityInformational, host("mail1")), "antivirus-update", ""))
 		}
-		res := mustIngest(t, s, store.CorrelationRules{}, alerts...)
+		res := mustIngest(t, s, correlate.Rules{}, alerts...)
 		routineInc := res[20].IncidentID
 		for i := 5; i < 24; i++ {
 			if res[i].IncidentID != routineInc {
@@ -157,17 +158,17 @@ func TestRoutineNoiseKeptApart(t *testing.T) {
 			}
 		}
 		// An attack alert on mail1 in the middle of the noise opens its own incident...
-		attack := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("atk", t0.Add(10*time.Hour+5*time.Minute), domain.SeverityHigh, host("mail1")), "webshell", "Persistence"))[0]
+		attack := mustIngest(t, s, correlate.Rules{}, det(alertAt("atk", t0.Add(10*time.Hour+5*time.Minute), domain.SeverityHigh, host("mail1")), "webshell", "Persistence"))[0]
 		if attack.IncidentID == routineInc {
 			t.Errorf("attack alert joined the routine-noise incident %d", routineInc)
 		}
 		// ...a routine alert during the attack joins the attack (hot), not the noise...
-		during := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("av-hot", t0.Add(10*time.Hour+7*time.Minute), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
+		during := mustIngest(t, s, correlate.Rules{}, det(alertAt("av-hot", t0.Add(10*time.Hour+7*time.Minute), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
 		if during.IncidentID != attack.IncidentID {
 			t.Errorf("routine alert during the attack went to %d, want the attack's incident %d", during.IncidentID, attack.IncidentID)
 		}
 		// ...and once the attack is cold again, the noise goes back to its incident.
-		later := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("av-later", t0.Add(10*time.Hour+30*time.Minute), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
+		later := mustIngest(t, s, correlate.Rules{}, det(alertAt("av-later", t0.Add(10*time.Hour+30*time.Minute), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
 		if later.IncidentID != routineInc {
 			t.Errorf("routine alert after the attack went to %d, want the routine incident %d", later.IncidentID, routineInc)
 		}
@@ -180,7 +181,7 @@ func TestRoutineNoiseKeptApart(t *testing.T) {
 			t.Errorf("routine incident name: %q, %v", inc.DisplayName, err)
 		}
 		// After an hour of silence the noise opens a new noise incident.
-		quiet := mustIngest(t, s, store.CorrelationRules{}, det(alertAt("av-next-day", t0.Add(20*time.Hour), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
+		quiet := mustIngest(t, s, correlate.Rules{}, det(alertAt("av-next-day", t0.Add(20*time.Hour), domain.SeverityInformational, host("mail1")), "antivirus-update", ""))[0]
 		if quiet.IncidentID == routineInc {
 			t.Errorf("noise after hours of silence joined the old noise incident %d", routineInc)
 		}
@@ -191,55 +192,55 @@ func TestCorrelationRules(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name   string
-		rules  store.CorrelationRules
+		rules  correlate.Rules
 		alerts []*domain.Alert
 		same   [][2]int // pairs of alert indexes that must share an incident
 		apart  [][2]int // pairs that must not
 	}{
-		{"shared entity within the gap links", store.CorrelationRules{},
+		{"shared entity within the gap links", correlate.Rules{},
 			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1")), alertAt("b", t0.Add(50*time.Minute), domain.SeverityLow, host("ws1"))},
 			[][2]int{{0, 1}}, nil},
-		{"beyond the gap does not", store.CorrelationRules{},
+		{"beyond the gap does not", correlate.Rules{},
 			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1")), alertAt("b", t0.Add(3*time.Hour), domain.SeverityLow, host("ws1"))},
 			nil, [][2]int{{0, 1}}},
-		{"a later tactic links within the window", store.CorrelationRules{},
+		{"a later tactic links within the window", correlate.Rules{},
 			[]*domain.Alert{det(alertAt("a", t0, domain.SeverityLow, host("ws1")), "d1", "InitialAccess"),
 				det(alertAt("b", t0.Add(5*time.Hour), domain.SeverityLow, host("ws1")), "d2", "LateralMovement")},
 			[][2]int{{0, 1}}, nil},
-		{"link gap set to the window", store.CorrelationRules{LinkGap: 24 * time.Hour},
+		{"link gap set to the window", correlate.Rules{LinkGap: 24 * time.Hour},
 			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1")), alertAt("b", t0.Add(20*time.Hour), domain.SeverityLow, host("ws1"))},
 			[][2]int{{0, 1}}, nil},
-		{"window bounds everything", store.CorrelationRules{Window: time.Hour, LinkGap: 24 * time.Hour},
+		{"window bounds everything", correlate.Rules{Window: time.Hour, LinkGap: 24 * time.Hour},
 			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1")), alertAt("b", t0.Add(2*time.Hour), domain.SeverityLow, host("ws1"))},
 			nil, [][2]int{{0, 1}}},
-		{"stop-listed key does not link", store.CorrelationRules{StopList: []string{"device:dc1"}},
+		{"stop-listed key does not link", correlate.Rules{StopList: []string{"device:dc1"}},
 			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("dc1")), alertAt("b", t0.Add(time.Minute), domain.SeverityLow, host("dc1"))},
 			nil, [][2]int{{0, 1}}},
-		{"kinds: only users link", store.CorrelationRules{Kinds: []domain.EntityKind{domain.KindUser}},
+		{"kinds: only users link", correlate.Rules{Kinds: []domain.EntityKind{domain.KindUser}},
 			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1")), alertAt("b", t0.Add(time.Minute), domain.SeverityLow, host("ws1"))},
 			nil, [][2]int{{0, 1}}},
-		{"cap opens a new incident", store.CorrelationRules{MaxAlerts: 2},
+		{"cap opens a new incident", correlate.Rules{MaxAlerts: 2},
 			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1")), alertAt("b", t0, domain.SeverityLow, host("ws1")),
 				alertAt("c", t0, domain.SeverityLow, host("ws1"))},
 			[][2]int{{0, 1}}, [][2]int{{0, 2}}},
-		{"a key in too many incidents stops linking", store.CorrelationRules{CommonAfter: 2, MaxAlerts: 1},
+		{"a key in too many incidents stops linking", correlate.Rules{CommonAfter: 2, MaxAlerts: 1},
 			[]*domain.Alert{alertAt("a", t0, domain.SeverityLow, host("ws1"), host("gw")), alertAt("b", t0, domain.SeverityLow, host("ws2"), host("gw")),
 				alertAt("c", t0, domain.SeverityLow, host("ws3"), host("gw")), alertAt("d", t0, domain.SeverityLow, host("ws4"), host("gw"))},
 			nil, [][2]int{{0, 3}, {1, 3}, {2, 3}}},
-		{"one detector on two hosts at once is a campaign", store.CorrelationRules{},
+		{"one detector on two hosts at once is a campaign", correlate.Rules{},
 			[]*domain.Alert{det(alertAt("a", t0, domain.SeverityLow, host("ws1")), "nmap", "Discovery"),
 				det(alertAt("b", t0.Add(20*time.Second), domain.SeverityLow, host("ws2")), "nmap", "Discovery")},
 			[][2]int{{0, 1}}, nil},
-		{"an attack under way takes a first-time detection next door", store.CorrelationRules{StormAlerts: 5},
+		{"an attack under way takes a first-time detection next door", correlate.Rules{StormAlerts: 5},
 			append(storm(t0, "web1", 6), det(alertAt("cpu", t0.Add(10*time.Minute), domain.SeverityLow, host("monitor")), "cpu-anomaly", "")),
 			[][2]int{{0, 6}}, nil},
-		{"storms can be turned off", store.CorrelationRules{StormAlerts: 5, StormGap: -1},
+		{"storms can be turned off", correlate.Rules{StormAlerts: 5, StormGap: -1},
 			append(storm(t0, "web1", 6), det(alertAt("cpu", t0.Add(10*time.Minute), domain.SeverityLow, host("monitor")), "cpu-anomaly", "")),
 			nil, [][2]int{{0, 6}}},
-		{"no storm, no time-only link", store.CorrelationRules{StormAlerts: 50},
+		{"no storm, no time-only link", correlate.Rules{StormAlerts: 50},
 			append(storm(t0, "web1", 6), det(alertAt("cpu", t0.Add(10*time.Minute), domain.SeverityLow, host("monitor")), "cpu-anomaly", "")),
 			nil, [][2]int{{0, 6}}},
-		{"campaigns can be turned off", store.CorrelationRules{Burst: -1},
+		{"campaigns can be turned off", correlate.Rules{Burst: -1},
 			[]*domain.Alert{det(alertAt("a", t0, domain.SeverityLow, host("ws1")), "nmap", "Discovery"),
 				det(alertAt("b", t0.Add(20*time.Second), domain.SeverityLow, host("ws2")), "nmap", "Discovery")},
 			nil, [][2]int{{0, 1}}},
@@ -278,12 +279,12 @@ func TestMergeRedirectsTheSmaller(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-		big := mustIngest(t, s, store.CorrelationRules{}, alertAt("a1", t0, domain.SeverityLow, host("ws1")), alertAt("a2", t0, domain.SeverityLow, host("ws1")))
-		small := mustIngest(t, s, store.CorrelationRules{}, alertAt("b1", t0, domain.SeverityLow, userEv("bob@corp.example", domain.VerdictUnknown)))
+		big := mustIngest(t, s, correlate.Rules{}, alertAt("a1", t0, domain.SeverityLow, host("ws1")), alertAt("a2", t0, domain.SeverityLow, host("ws1")))
+		small := mustIngest(t, s, correlate.Rules{}, alertAt("b1", t0, domain.SeverityLow, userEv("bob@corp.example", domain.VerdictUnknown)))
 		if err := s.AddIncidentTags(ctx, small[0].IncidentID, []string{"vip"}, "ana"); err != nil {
 			t.Fatal(err)
 		}
-		link := mustIngest(t, s, store.CorrelationRules{}, alertAt("c1", t0.Add(time.Minute), domain.SeverityMedium, host("ws1"), userEv("bob@corp.example", domain.VerdictUnknown)))[0]
+		link := mustIngest(t, s, correlate.Rules{}, alertAt("c1", t0.Add(time.Minute), domain.SeverityMedium, host("ws1"), userEv("bob@corp.example", domain.VerdictUnknown)))[0]
 		target, source := big[0].IncidentID, small[0].IncidentID
 		if link.IncidentID != target || !slices.Equal(link.Merged, []int64{source}) {
 			t.Fatalf("linking alert: %+v; want incident %d with %d merged into it", link, target, source)
@@ -316,7 +317,7 @@ func TestMergeRedirectsTheSmaller(t *testing.T) {
 			}
 		}
 		// Later alerts of the source's entities go to the target.
-		late := mustIngest(t, s, store.CorrelationRules{}, alertAt("d1", t0.Add(2*time.Minute), domain.SeverityLow, userEv("bob@corp.example", domain.VerdictUnknown)))[0]
+		late := mustIngest(t, s, correlate.Rules{}, alertAt("d1", t0.Add(2*time.Minute), domain.SeverityLow, userEv("bob@corp.example", domain.VerdictUnknown)))[0]
 		if late.IncidentID != target {
 			t.Errorf("alert on the merged entity went to %d, want %d", late.IncidentID, target)
 		}
@@ -327,9 +328,9 @@ func TestMoveAlert(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-		r := mustIngest(t, s, store.CorrelationRules{}, alertAt("a1", t0, domain.SeverityHigh, host("ws1")),
+		r := mustIngest(t, s, correlate.Rules{}, alertAt("a1", t0, domain.SeverityHigh, host("ws1")),
 			alertAt("a2", t0, domain.SeverityLow, host("ws1"), userEv("eve@corp.example", domain.VerdictUnknown)))
-		other := mustIngest(t, s, store.CorrelationRules{}, alertAt("z", t0, domain.SeverityLow, host("ws9")))[0]
+		other := mustIngest(t, s, correlate.Rules{}, alertAt("z", t0, domain.SeverityLow, host("ws9")))[0]
 		to, created, err := s.MoveAlert(ctx, "a1", 0, "ana")
 		if err != nil || !created || to == r[0].IncidentID {
 			t.Fatalf("move to new: %d, %v, %v", to, created, err)
@@ -370,7 +371,7 @@ func TestDerivedFields(t *testing.T) {
 		a.MitreTechniques = []string{"T1566"}
 		b := det(alertAt("b", t0.Add(time.Hour+30*time.Minute), domain.SeverityHigh, host("ws1")), "d2", "LateralMovement")
 		b.ServiceSource, b.MitreTechniques = "microsoftDefenderForIdentity", []string{"T1021"}
-		r := mustIngest(t, s, store.CorrelationRules{}, a, b)
+		r := mustIngest(t, s, correlate.Rules{}, a, b)
 		if r[0].IncidentID != r[1].IncidentID {
 			t.Fatalf("kill-chain progression split: %d, %d", r[0].IncidentID, r[1].IncidentID)
 		}
@@ -417,7 +418,7 @@ func TestConcurrentIngestersOnPostgres(t *testing.T) {
 	const rounds = 20
 	for round := range rounds {
 		var wg sync.WaitGroup
-		res := make([][]store.IngestResult, 2)
+		res := make([][]records.IngestResult, 2)
 		errs := make([]error, 2)
 		for w, st := range []*store.Store{first, second} {
 			wg.Go(func() {
@@ -433,7 +434,7 @@ func TestConcurrentIngestersOnPostgres(t *testing.T) {
 					}
 					batch = append(batch, a)
 				}
-				res[w], errs[w] = st.IngestAlerts(ctx, batch, store.CorrelationRules{})
+				res[w], errs[w] = st.IngestAlerts(ctx, batch, correlate.Rules{})
 			})
 		}
 		wg.Wait()
@@ -496,12 +497,12 @@ func TestShortHostNamesJoinTheirFQDN(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-		short := mustIngest(t, s, store.CorrelationRules{}, alertAt("s1", t0, domain.SeverityLow, host("ws-042")))[0]
-		fqdn := mustIngest(t, s, store.CorrelationRules{}, alertAt("f1", t0.Add(time.Minute), domain.SeverityLow, host("ws-042.corp.example")))[0]
+		short := mustIngest(t, s, correlate.Rules{}, alertAt("s1", t0, domain.SeverityLow, host("ws-042")))[0]
+		fqdn := mustIngest(t, s, correlate.Rules{}, alertAt("f1", t0.Add(time.Minute), domain.SeverityLow, host("ws-042.corp.example")))[0]
 		if fqdn.IncidentID != short.IncidentID {
 			t.Errorf("FQDN alert in incident %d, short-name alert in %d: one device", fqdn.IncidentID, short.IncidentID)
 		}
-		again := mustIngest(t, s, store.CorrelationRules{}, alertAt("s2", t0.Add(2*time.Minute), domain.SeverityLow, host("ws-042")))[0]
+		again := mustIngest(t, s, correlate.Rules{}, alertAt("s2", t0.Add(2*time.Minute), domain.SeverityLow, host("ws-042")))[0]
 		if again.IncidentID != short.IncidentID {
 			t.Errorf("short-name alert after the FQDN is known went to %d, want %d", again.IncidentID, short.IncidentID)
 		}
@@ -517,8 +518,8 @@ func TestShortHostNamesJoinTheirFQDN(t *testing.T) {
 			t.Errorf("entities %v lack the FQDN", keys)
 		}
 		// A second domain makes the short name ambiguous: it links to neither.
-		mustIngest(t, s, store.CorrelationRules{}, alertAt("l1", t0.Add(3*time.Hour), domain.SeverityLow, host("ws-042.lab.example")))
-		amb := mustIngest(t, s, store.CorrelationRules{}, alertAt("s3", t0.Add(3*time.Hour+time.Minute), domain.SeverityLow, host("ws-042")))[0]
+		mustIngest(t, s, correlate.Rules{}, alertAt("l1", t0.Add(3*time.Hour), domain.SeverityLow, host("ws-042.lab.example")))
+		amb := mustIngest(t, s, correlate.Rules{}, alertAt("s3", t0.Add(3*time.Hour+time.Minute), domain.SeverityLow, host("ws-042")))[0]
 		alerts, err := s.IncidentAlerts(ctx, amb.IncidentID)
 		if err != nil {
 			t.Fatal(err)
@@ -537,12 +538,12 @@ func TestShortHostNamesJoinTheirFQDN(t *testing.T) {
 func TestBatchOfManyHostNames(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-		known := mustIngest(t, s, store.CorrelationRules{}, alertAt("fqdn", t0, domain.SeverityLow, host("ws-0599.corp.example")))[0]
+		known := mustIngest(t, s, correlate.Rules{}, alertAt("fqdn", t0, domain.SeverityLow, host("ws-0599.corp.example")))[0]
 		var batch []*domain.Alert
 		for i := range 600 {
 			batch = append(batch, alertAt(fmt.Sprintf("m%04d", i), t0.Add(time.Minute), domain.SeverityLow, host(fmt.Sprintf("ws-%04d", i))))
 		}
-		got := mustIngest(t, s, store.CorrelationRules{}, batch...)
+		got := mustIngest(t, s, correlate.Rules{}, batch...)
 		if got[599].IncidentID != known.IncidentID {
 			t.Errorf("ws-0599 by short name went to incident %d, want its FQDN's %d", got[599].IncidentID, known.IncidentID)
 		}
@@ -552,11 +553,11 @@ func TestBatchOfManyHostNames(t *testing.T) {
 func TestLongIncidentCountsAnEntityOnce(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-		var last store.IngestResult
+		var last records.IngestResult
 		// Recurring noise on one host for 40 hours, one batch per alert: the
 		// noise incident outlives the 24-hour window.
 		for i := range 60 {
-			last = mustIngest(t, s, store.CorrelationRules{}, det(alertAt(fmt.Sprintf("n%02d", i), t0.Add(time.Duration(i)*40*time.Minute),
+			last = mustIngest(t, s, correlate.Rules{}, det(alertAt(fmt.Sprintf("n%02d", i), t0.Add(time.Duration(i)*40*time.Minute),
 				domain.SeverityLow, host("mail1")), "dovecot", ""))[0]
 			if i < 59 && last.Notify { // the pipeline acknowledges what it signalled
 				if err := s.MarkNotified(context.Background(), last.IncidentID, last.NotifySeq); err != nil {
@@ -586,8 +587,8 @@ func TestNoMergeAcrossAssignees(t *testing.T) {
 	}
 	defer s.Close()
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	a := mustIngest(t, s, store.CorrelationRules{}, alertAt("a1", t0, domain.SeverityLow, host("ws1")))[0]
-	b := mustIngest(t, s, store.CorrelationRules{}, alertAt("b1", t0, domain.SeverityLow, userEv("bob@corp.example", domain.VerdictUnknown)))[0]
+	a := mustIngest(t, s, correlate.Rules{}, alertAt("a1", t0, domain.SeverityLow, host("ws1")))[0]
+	b := mustIngest(t, s, correlate.Rules{}, alertAt("b1", t0, domain.SeverityLow, userEv("bob@corp.example", domain.VerdictUnknown)))[0]
 	// Someone assigns one of them (the management API is not this test's).
 	db, err := sqlx.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
@@ -597,7 +598,7 @@ func TestNoMergeAcrossAssignees(t *testing.T) {
 	if _, err := db.Exec(`UPDATE incidents SET assigned_to = 'ana' WHERE id = ?`, b.IncidentID); err != nil {
 		t.Fatal(err)
 	}
-	link := mustIngest(t, s, store.CorrelationRules{}, alertAt("c1", t0.Add(time.Minute), domain.SeverityLow, host("ws1"), userEv("bob@corp.example", domain.VerdictUnknown)))[0]
+	link := mustIngest(t, s, correlate.Rules{}, alertAt("c1", t0.Add(time.Minute), domain.SeverityLow, host("ws1"), userEv("bob@corp.example", domain.VerdictUnknown)))[0]
 	if len(link.Merged) != 0 {
 		t.Fatalf("merged %v across different assignees", link.Merged)
 	}

@@ -300,7 +300,7 @@ func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor s
 		if err := json.Unmarshal([]byte(cur.Doc), &a); err != nil {
 			return fmt.Errorf("decode stored alert %q: %w", alertID, err)
 		}
-		b := newBatch(ctx, s, tx, CorrelationRules{})
+		b := newBatch(ctx, s, tx, correlate.Rules{})
 		// An exercise's alert stays among its exercise's incidents (a new
 		// one is the exercise's too); a real one among real ones.
 		if b.exercise, err = exerciseOf(ctx, tx, cur.IncidentID); err != nil {

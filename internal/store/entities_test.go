@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -25,12 +26,12 @@ func TestEntityFilters(t *testing.T) {
 			return domain.Evidence{Type: "deviceEvidence", Entity: &domain.Entity{Key: domain.EntityKey(key), Kind: domain.KindDevice,
 				Name: name, Attrs: map[string]string{"deviceGroup": group}}}
 		}
-		r3, err := s.IngestAlert(ctx, alertAt("al3", t0.Add(96*time.Hour), domain.SeverityLow, dev("device:ws1", "ws1", "Workstations")), store.CorrelationRules{})
+		r3, err := s.IngestAlert(ctx, alertAt("al3", t0.Add(96*time.Hour), domain.SeverityLow, dev("device:ws1", "ws1", "Workstations")), correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.IngestAlert(ctx, alertAt("al4", t0.Add(200*time.Hour), domain.SeverityLow,
-			dev("device:ws1.corp.example", "WS1.corp.example", "Workstations")), store.CorrelationRules{}); err != nil {
+			dev("device:ws1.corp.example", "WS1.corp.example", "Workstations")), correlate.Rules{}); err != nil {
 			t.Fatal(err)
 		}
 		if r3.IncidentID == inc1 {

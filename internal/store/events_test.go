@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/events"
 	"github.com/airsoc/air/internal/store"
@@ -30,14 +31,14 @@ func TestStorePublishesCommittedChanges(t *testing.T) {
 			}
 		}
 
-		r, err := s.IngestAlert(ctx, alertAt("ev1", time.Now(), domain.SeverityHigh, device("ws-ev", domain.VerdictMalicious)), store.CorrelationRules{})
+		r, err := s.IngestAlert(ctx, alertAt("ev1", time.Now(), domain.SeverityHigh, device("ws-ev", domain.VerdictMalicious)), correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if e := next("ingest"); e.Kind != events.Incident || e.IncidentID != r.IncidentID || !e.Created {
 			t.Errorf("ingest published %+v, want incident %d created", e, r.IncidentID)
 		}
-		if _, err := s.IngestAlert(ctx, alertAt("ev1", time.Now().Add(-time.Hour), domain.SeverityHigh), store.CorrelationRules{}); err != nil {
+		if _, err := s.IngestAlert(ctx, alertAt("ev1", time.Now().Add(-time.Hour), domain.SeverityHigh), correlate.Rules{}); err != nil {
 			t.Fatal(err)
 		}
 		a := &domain.Action{ID: "ev-act", IncidentID: r.IncidentID, Playbook: "p", PlaybookVersion: 1, Step: "isolate",

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -19,9 +20,9 @@ func TestFoundEvidence(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-		first := mustIngest(t, s, store.CorrelationRules{}, alertAt("fe1", t0, domain.SeverityHigh, host("ws1")))[0].IncidentID
-		other := mustIngest(t, s, store.CorrelationRules{}, alertAt("fe2", t0.Add(-240*time.Hour), domain.SeverityLow, host("ws2")))[0].IncidentID
-		lone := mustIngest(t, s, store.CorrelationRules{}, alertAt("fe3", t0.Add(-480*time.Hour), domain.SeverityLow, host("ws3")))[0].IncidentID
+		first := mustIngest(t, s, correlate.Rules{}, alertAt("fe1", t0, domain.SeverityHigh, host("ws1")))[0].IncidentID
+		other := mustIngest(t, s, correlate.Rules{}, alertAt("fe2", t0.Add(-240*time.Hour), domain.SeverityLow, host("ws2")))[0].IncidentID
+		lone := mustIngest(t, s, correlate.Rules{}, alertAt("fe3", t0.Add(-480*time.Hour), domain.SeverityLow, host("ws3")))[0].IncidentID
 		if first == other || other == lone {
 			t.Fatalf("want three incidents, got %d %d %d", first, other, lone)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/exercise"
 	"github.com/airsoc/air/internal/records"
@@ -31,7 +32,7 @@ func TestExerciseAlertsCorrelateApart(t *testing.T) {
 			a.Exercise = ex
 			return a
 		}
-		res := mustIngest(t, s, store.CorrelationRules{},
+		res := mustIngest(t, s, correlate.Rules{},
 			mk("real-1", 0, 0), mk("x1-a", ex1.ID, 1), mk("x1-b", ex1.ID, 2), mk("x2-a", ex2.ID, 3), mk("real-2", 0, 4), mk("x1-c", ex1.ID, 5))
 		inc := map[string]int64{}
 		for _, r := range res {
@@ -87,7 +88,7 @@ func TestExerciseLeavesRealFiguresAlone(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		now := time.Now().UTC()
-		mustIngest(t, s, store.CorrelationRules{}, alertAt("real-1", now.Add(-time.Hour), domain.SeverityHigh, host("ws-1")))
+		mustIngest(t, s, correlate.Rules{}, alertAt("real-1", now.Add(-time.Hour), domain.SeverityHigh, host("ws-1")))
 		w := store.ReportWindow{Since: now.Add(-24 * time.Hour), Until: now.Add(time.Hour)}
 		type figures struct {
 			Queue   int
@@ -128,7 +129,7 @@ func TestExerciseLeavesRealFiguresAlone(t *testing.T) {
 		require.NoError(t, err)
 		a := alertAt("x-1", now.Add(-30*time.Minute), domain.SeverityHigh, host("ws-9"))
 		a.Exercise = ex.ID
-		res := mustIngest(t, s, store.CorrelationRules{}, a)
+		res := mustIngest(t, s, correlate.Rules{}, a)
 		assigned := "rita"
 		_, _, err = s.ManageIncident(ctx, res[0].IncidentID, records.IncidentChange{AssignedTo: &assigned}, "rita")
 		require.NoError(t, err)
@@ -145,7 +146,7 @@ func TestExerciseFacts(t *testing.T) {
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 		a := alertAt("x-1", t0, domain.SeverityHigh, host("ws-3"))
 		a.Exercise = ex.ID
-		res := mustIngest(t, s, store.CorrelationRules{}, a)
+		res := mustIngest(t, s, correlate.Rules{}, a)
 		sent := time.Now().UTC().Truncate(time.Second)
 		require.NoError(t, s.RecordExerciseAlerts(ctx, ex.ID, []store.ExerciseAlert{
 			{AlertID: "x-1", Label: exercise.Label{Label: "attack", Phase: "initial"}, SentAt: sent},

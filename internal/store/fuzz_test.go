@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -45,7 +46,7 @@ func FuzzStoreText(f *testing.F) {
 			CreatedDateTime: now, LastUpdateDateTime: now, Evidence: []domain.Evidence{{Type: "userEvidence",
 				Verdict: domain.VerdictSuspicious, Entity: &domain.Entity{Key: domain.EntityKey(fmt.Sprintf("user:fz-%d", n)),
 					Kind: domain.KindUser, Name: s, Attrs: map[string]string{"upn": s}}}}}
-		res, err := st.IngestAlert(ctx, a, store.CorrelationRules{})
+		res, err := st.IngestAlert(ctx, a, correlate.Rules{})
 		check("ingest", err, true)
 
 		_, err = st.QueryIncidents(ctx, records.IncidentQuery{Search: s, Tags: []string{s}, Entity: s, Limit: 5})

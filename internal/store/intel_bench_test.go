@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
 	"github.com/airsoc/air/internal/records"
@@ -224,7 +225,7 @@ func (d prevalenceData) ingest(tb testing.TB, s *store.Store) {
 			domain.Evidence{Type: "ipEvidence", Entity: &domain.Entity{Key: domain.EntityKey("ip:" + p), Kind: domain.KindIP, Name: p}},
 			domain.Evidence{Type: "urlEvidence", Entity: &domain.Entity{Key: domain.EntityKey("url:" + u), Kind: domain.KindURL, Name: u}}))
 		if len(batch) == 500 || i == d.alerts-1 {
-			if _, err := s.IngestAlerts(ctx, batch, store.CorrelationRules{}); err != nil {
+			if _, err := s.IngestAlerts(ctx, batch, correlate.Rules{}); err != nil {
 				tb.Fatal(err)
 			}
 			batch = batch[:0]

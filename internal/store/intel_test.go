@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/intel"
 	"github.com/airsoc/air/internal/records"
@@ -227,7 +228,7 @@ func TestPrevalence(t *testing.T) {
 			// Days later, outside the correlation window: another incident.
 			alertAt("p3", t0.Add(72*time.Hour), domain.SeverityLow, device("ws-3", domain.VerdictUnknown), file, url2),
 		} {
-			if _, err := s.IngestAlert(ctx, a, store.CorrelationRules{}); err != nil {
+			if _, err := s.IngestAlert(ctx, a, correlate.Rules{}); err != nil {
 				t.Fatalf("ingest %d: %v", i, err)
 			}
 		}

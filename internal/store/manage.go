@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/actions"
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 )
@@ -104,7 +105,7 @@ func (s *Store) manageTx(ctx context.Context, tx *sqlx.Tx, cur *domain.Incident,
 // priority) from its alerts as they are in tx and writes them; it returns
 // the incident's state, nil for an incident that does not exist.
 func (s *Store) rederive(ctx context.Context, tx *sqlx.Tx, id int64, now time.Time) (*incState, error) {
-	b := newBatch(ctx, s, tx, CorrelationRules{})
+	b := newBatch(ctx, s, tx, correlate.Rules{})
 	if err := b.loadIncidents([]int64{id}); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -20,10 +21,10 @@ func TestIncidentChangesFeedNotifications(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Now().UTC().Add(-time.Hour)
-		r1 := mustIngest(t, s, store.CorrelationRules{}, alertAt("n1", t0, domain.SeverityLow, device("ws-1", domain.VerdictSuspicious)))
+		r1 := mustIngest(t, s, correlate.Rules{}, alertAt("n1", t0, domain.SeverityLow, device("ws-1", domain.VerdictSuspicious)))
 		inc := r1[0].IncidentID
 		// Same device, higher severity: the incident escalates.
-		mustIngest(t, s, store.CorrelationRules{}, alertAt("n2", t0.Add(time.Minute), domain.SeverityHigh, device("ws-1", domain.VerdictMalicious)))
+		mustIngest(t, s, correlate.Rules{}, alertAt("n2", t0.Add(time.Minute), domain.SeverityHigh, device("ws-1", domain.VerdictMalicious)))
 		// By hand: down (no event), then up again.
 		for _, sev := range []domain.Severity{domain.SeverityMedium, domain.SeverityHigh} {
 			if _, _, err := s.ManageIncident(ctx, inc, records.IncidentChange{Severity: &sev}, "ana"); err != nil {
@@ -235,7 +236,7 @@ func claimAllOnce(t *testing.T, a, b *store.Store) {
 func TestWaitingActionsAndHistory(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		r, err := s.IngestAlert(ctx, alertAt("w1", time.Now(), domain.SeverityHigh, device("ws-9", domain.VerdictMalicious)), store.CorrelationRules{})
+		r, err := s.IngestAlert(ctx, alertAt("w1", time.Now(), domain.SeverityHigh, device("ws-9", domain.VerdictMalicious)), correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -19,7 +20,7 @@ func TestQuestionsRecordAnswerAndList(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
-		r, err := s.IngestAlert(ctx, alertAt("q1", t0, domain.SeverityHigh, device("ws-q", domain.VerdictMalicious)), store.CorrelationRules{})
+		r, err := s.IngestAlert(ctx, alertAt("q1", t0, domain.SeverityHigh, device("ws-q", domain.VerdictMalicious)), correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -45,7 +46,7 @@ func seedQueue(t *testing.T, s *store.Store) queueFixture {
 		id *int64
 		as []*domain.Alert
 	}{{&f.a, []*domain.Alert{a}}, {&f.b, []*domain.Alert{b}}, {&f.c, []*domain.Alert{c1, c2}}, {&f.d, []*domain.Alert{d}}} {
-		res := mustIngest(t, s, store.CorrelationRules{}, x.as...)
+		res := mustIngest(t, s, correlate.Rules{}, x.as...)
 		*x.id = res[0].IncidentID
 		for _, r := range res[1:] {
 			if r.IncidentID != *x.id {
@@ -262,7 +263,7 @@ func TestManageIncident(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Now().Add(-time.Hour).UTC()
-		res := mustIngest(t, s, store.CorrelationRules{}, alertAt("m1", t0, domain.SeverityMedium, groupDevice("ws-m", "Workstations")),
+		res := mustIngest(t, s, correlate.Rules{}, alertAt("m1", t0, domain.SeverityMedium, groupDevice("ws-m", "Workstations")),
 			alertAt("m2", t0.Add(time.Minute), domain.SeverityLow, groupDevice("ws-m", "Workstations")))
 		id := res[0].IncidentID
 		manage := func(ch records.IncidentChange, actor string) *domain.Incident {
@@ -330,7 +331,7 @@ func TestManageIncident(t *testing.T) {
 
 		// Set by hand, name and severity survive ingest.
 		manage(records.IncidentChange{Severity: ptr(domain.SeverityLow)}, "ana")
-		mustIngest(t, s, store.CorrelationRules{}, alertAt("m3", t0.Add(2*time.Minute), domain.SeverityHigh, groupDevice("ws-m", "Workstations")))
+		mustIngest(t, s, correlate.Rules{}, alertAt("m3", t0.Add(2*time.Minute), domain.SeverityHigh, groupDevice("ws-m", "Workstations")))
 		inc, _ = s.GetIncident(ctx, id)
 		if inc.DisplayName != "Ransomware on ws-m" || inc.Severity != domain.SeverityLow || inc.AlertCount != 3 {
 			t.Errorf("after a high alert joined: name %q, severity %s, %d alerts; want the hand-set name and low",
@@ -430,9 +431,9 @@ func TestManageIncident(t *testing.T) {
 func TestManageRedirectedIncidentConflicts(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-		mustIngest(t, s, store.CorrelationRules{}, alertAt("r1", t0, domain.SeverityLow, host("ws1")), alertAt("r2", t0, domain.SeverityLow, host("ws1")))
-		small := mustIngest(t, s, store.CorrelationRules{}, alertAt("r3", t0, domain.SeverityLow, userEv("bob@corp.example", domain.VerdictUnknown)))[0]
-		link := mustIngest(t, s, store.CorrelationRules{}, alertAt("r4", t0.Add(time.Minute), domain.SeverityLow, host("ws1"), userEv("bob@corp.example", domain.VerdictUnknown)))[0]
+		mustIngest(t, s, correlate.Rules{}, alertAt("r1", t0, domain.SeverityLow, host("ws1")), alertAt("r2", t0, domain.SeverityLow, host("ws1")))
+		small := mustIngest(t, s, correlate.Rules{}, alertAt("r3", t0, domain.SeverityLow, userEv("bob@corp.example", domain.VerdictUnknown)))[0]
+		link := mustIngest(t, s, correlate.Rules{}, alertAt("r4", t0.Add(time.Minute), domain.SeverityLow, host("ws1"), userEv("bob@corp.example", domain.VerdictUnknown)))[0]
 		if len(link.Merged) != 1 || link.Merged[0] != small.IncidentID {
 			t.Fatalf("no merge: %+v", link)
 		}
@@ -447,7 +448,7 @@ func TestActionsAcknowledgeAndContain(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
-		id := mustIngest(t, s, store.CorrelationRules{}, alertAt("x1", t0, domain.SeverityHigh, groupDevice("ws-x", "Workstations")))[0].IncidentID
+		id := mustIngest(t, s, correlate.Rules{}, alertAt("x1", t0, domain.SeverityHigh, groupDevice("ws-x", "Workstations")))[0].IncidentID
 		rec := func(aid, typ string, st domain.ActionStatus, by string) *domain.Action {
 			t.Helper()
 			a := &domain.Action{ID: aid, IncidentID: id, Type: typ, TargetKey: "device:ws-x", TargetName: "ws-x", Status: st,

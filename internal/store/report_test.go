@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/report"
 	"github.com/airsoc/air/internal/store"
@@ -49,7 +50,7 @@ func newReportFixture(t *testing.T, s *store.Store) *reportFixture {
 		a := &domain.Alert{ID: id, Title: title, DetectorID: detector, Category: category, MitreTechniques: techniques,
 			Status: domain.AlertNew, Severity: sev, ServiceSource: "microsoftDefenderForEndpoint",
 			CreatedDateTime: at, LastUpdateDateTime: at, Evidence: []domain.Evidence{ev}}
-		r, err := s.IngestAlert(ctx, a, store.CorrelationRules{})
+		r, err := s.IngestAlert(ctx, a, correlate.Rules{})
 		if err != nil {
 			t.Fatalf("ingest %s: %v", id, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -20,7 +21,7 @@ func TestMetricQueries(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		start := time.Now().UTC()
-		res, err := s.IngestAlert(ctx, alertAt("m1", start, domain.SeverityHigh, device("ws-m1", domain.VerdictMalicious)), store.CorrelationRules{})
+		res, err := s.IngestAlert(ctx, alertAt("m1", start, domain.SeverityHigh, device("ws-m1", domain.VerdictMalicious)), correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}

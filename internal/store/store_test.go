@@ -11,6 +11,7 @@ import (
 
 	_ "github.com/lib/pq"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -43,16 +44,16 @@ func TestIngestCorrelatesByEntityWithinWindow(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-		ingest := func(a *domain.Alert) store.IngestResult {
+		ingest := func(a *domain.Alert) records.IngestResult {
 			t.Helper()
-			r, err := s.IngestAlert(ctx, a, store.CorrelationRules{})
+			r, err := s.IngestAlert(ctx, a, correlate.Rules{})
 			if err != nil {
 				t.Fatalf("ingest %s: %v", a.ID, err)
 			}
 			return r
 		}
 		first := ingest(alertAt("a1", t0, domain.SeverityMedium, device("ws1", domain.VerdictSuspicious)))
-		if first.Outcome != store.Created || !first.NewIncident {
+		if first.Outcome != correlate.Created || !first.NewIncident {
 			t.Fatalf("first alert: got %+v, want created in a new incident", first)
 		}
 		same := ingest(alertAt("a2", t0.Add(time.Hour), domain.SeverityHigh, device("ws1", domain.VerdictMalicious), device("ws2", domain.VerdictUnknown)))
@@ -101,24 +102,24 @@ func TestIngestUpsertsByIDAndLastUpdate(t *testing.T) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 		a := alertAt("x", t0, domain.SeverityLow, device("ws1", domain.VerdictUnknown))
-		r1, err := s.IngestAlert(ctx, a, store.CorrelationRules{})
+		r1, err := s.IngestAlert(ctx, a, correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := s.IngestAlert(ctx, a, store.CorrelationRules{})
-		if err != nil || again.Outcome != store.Unchanged || again.IncidentID != r1.IncidentID {
+		again, err := s.IngestAlert(ctx, a, correlate.Rules{})
+		if err != nil || again.Outcome != correlate.Unchanged || again.IncidentID != r1.IncidentID {
 			t.Fatalf("same alert again: got %+v, %v; want unchanged in incident %d", again, err, r1.IncidentID)
 		}
 		newer := alertAt("x", t0, domain.SeverityHigh, device("ws1", domain.VerdictMalicious))
 		newer.LastUpdateDateTime = t0.Add(time.Minute)
-		up, err := s.IngestAlert(ctx, newer, store.CorrelationRules{})
-		if err != nil || up.Outcome != store.Updated {
+		up, err := s.IngestAlert(ctx, newer, correlate.Rules{})
+		if err != nil || up.Outcome != correlate.Updated {
 			t.Fatalf("newer version: got %+v, %v; want updated", up, err)
 		}
 		older := alertAt("x", t0, domain.SeverityInformational)
 		older.LastUpdateDateTime = t0.Add(-time.Minute)
-		old, err := s.IngestAlert(ctx, older, store.CorrelationRules{})
-		if err != nil || old.Outcome != store.Unchanged {
+		old, err := s.IngestAlert(ctx, older, correlate.Rules{})
+		if err != nil || old.Outcome != correlate.Unchanged {
 			t.Fatalf("older version: got %+v, %v; want unchanged", old, err)
 		}
 		inc, err := s.GetIncident(ctx, r1.IncidentID)
@@ -140,12 +141,12 @@ func TestConcurrentIngestOpensOneIncident(t *testing.T) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 		var wg sync.WaitGroup
-		results := make([]store.IngestResult, 8)
+		results := make([]records.IngestResult, 8)
 		errs := make([]error, 8)
 		for i := range 8 {
 			wg.Go(func() {
 				a := alertAt(fmt.Sprintf("c%d", i), t0, domain.SeverityMedium, device("shared", domain.VerdictUnknown))
-				results[i], errs[i] = s.IngestAlert(ctx, a, store.CorrelationRules{})
+				results[i], errs[i] = s.IngestAlert(ctx, a, correlate.Rules{})
 			})
 		}
 		wg.Wait()
@@ -163,7 +164,7 @@ func TestConcurrentIngestOpensOneIncident(t *testing.T) {
 func TestActionsRecordOnceAndUpdate(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		r, err := s.IngestAlert(ctx, alertAt("a", time.Now(), domain.SeverityHigh, device("ws1", domain.VerdictMalicious)), store.CorrelationRules{})
+		r, err := s.IngestAlert(ctx, alertAt("a", time.Now(), domain.SeverityHigh, device("ws1", domain.VerdictMalicious)), correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,7 +242,7 @@ func TestLabIsolationIsExactlyOncePerKey(t *testing.T) {
 func TestInvestigationStateProjection(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		r, err := s.IngestAlert(ctx, alertAt("a", time.Now(), domain.SeverityHigh), store.CorrelationRules{})
+		r, err := s.IngestAlert(ctx, alertAt("a", time.Now(), domain.SeverityHigh), correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +262,7 @@ func TestInvestigationStateProjection(t *testing.T) {
 func TestRateGuardrailHoldsBackAutomation(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		r, err := s.IngestAlert(ctx, alertAt("a", time.Now(), domain.SeverityHigh, device("ws1", domain.VerdictMalicious)), store.CorrelationRules{})
+		r, err := s.IngestAlert(ctx, alertAt("a", time.Now(), domain.SeverityHigh, device("ws1", domain.VerdictMalicious)), correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,7 +328,7 @@ func TestMergedActionsFollowTheMerge(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		now := time.Now().UTC()
-		small, err := s.IngestAlert(ctx, alertAt("m1", now, domain.SeverityHigh, device("ws1", domain.VerdictMalicious)), store.CorrelationRules{})
+		small, err := s.IngestAlert(ctx, alertAt("m1", now, domain.SeverityHigh, device("ws1", domain.VerdictMalicious)), correlate.Rules{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,10 +338,10 @@ func TestMergedActionsFollowTheMerge(t *testing.T) {
 		if _, err := s.RecordAction(ctx, a, nil); err != nil {
 			t.Fatal(err)
 		}
-		var big store.IngestResult
+		var big records.IngestResult
 		for i, ev := range [][]domain.Evidence{{device("ws2", domain.VerdictSuspicious)}, {device("ws2", domain.VerdictSuspicious)},
 			{device("ws2", domain.VerdictSuspicious), device("ws1", domain.VerdictMalicious)}} {
-			r, err := s.IngestAlert(ctx, alertAt(fmt.Sprint("m", i+2), now.Add(time.Duration(i+1)*time.Minute), domain.SeverityMedium, ev...), store.CorrelationRules{})
+			r, err := s.IngestAlert(ctx, alertAt(fmt.Sprint("m", i+2), now.Add(time.Duration(i+1)*time.Minute), domain.SeverityMedium, ev...), correlate.Rules{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -363,9 +364,9 @@ func TestIncidentResolvesWhenEveryAlertIs(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Now().UTC().Add(-time.Hour)
-		ingest := func(a *domain.Alert) store.IngestResult {
+		ingest := func(a *domain.Alert) records.IngestResult {
 			t.Helper()
-			r, err := s.IngestAlert(ctx, a, store.CorrelationRules{})
+			r, err := s.IngestAlert(ctx, a, correlate.Rules{})
 			if err != nil {
 				t.Fatal(err)
 			}

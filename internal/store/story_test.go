@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -23,7 +24,7 @@ func TestPivotAcrossBatches(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	attacked := det(alertAt("a1", t0, domain.SeverityHigh, host("web01"), ipRole("203.0.113.9", "attacker"),
 		ipRole("10.0.0.5", "destination")), "dump", "CredentialAccess")
-	moved := func(rules store.CorrelationRules, tactic string) {
+	moved := func(rules correlate.Rules, tactic string) {
 		forEachStore(t, func(t *testing.T, s *store.Store) {
 			a := mustIngest(t, s, rules, attacked)[0]
 			b := mustIngest(t, s, rules, det(alertAt("a2", t0.Add(3*time.Hour), domain.SeverityHigh, host("db01"),
@@ -46,7 +47,7 @@ func TestPivotAcrossBatches(t *testing.T) {
 			}
 		})
 	}
-	moved(store.CorrelationRules{}, "CredentialAccess") // the same tactic: not earlier
-	moved(store.CorrelationRules{}, "Execution")        // earlier in the kill chain
-	moved(store.CorrelationRules{Pivot: -1}, "CredentialAccess")
+	moved(correlate.Rules{}, "CredentialAccess") // the same tactic: not earlier
+	moved(correlate.Rules{}, "Execution")        // earlier in the kill chain
+	moved(correlate.Rules{Pivot: -1}, "CredentialAccess")
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/records"
 	"github.com/airsoc/air/internal/store"
@@ -18,7 +19,7 @@ func TestAnalystVerdict(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-		r := mustIngest(t, s, store.CorrelationRules{}, alertAt("v1", t0, domain.SeverityHigh, userEv("ana@corp.example", domain.VerdictMalicious)))
+		r := mustIngest(t, s, correlate.Rules{}, alertAt("v1", t0, domain.SeverityHigh, userEv("ana@corp.example", domain.VerdictMalicious)))
 		inc, key := r[0].IncidentID, domain.EntityKey("user:ana@corp.example")
 
 		for _, c := range []struct {
@@ -46,7 +47,7 @@ func TestAnalystVerdict(t *testing.T) {
 			t.Errorf("after the analyst's verdict: %+v (%+v)", e, e.Decision)
 		}
 		// More evidence from the provider does not overwrite it.
-		mustIngest(t, s, store.CorrelationRules{}, alertAt("v2", t0.Add(time.Minute), domain.SeverityHigh, userEv("ana@corp.example", domain.VerdictMalicious)))
+		mustIngest(t, s, correlate.Rules{}, alertAt("v2", t0.Add(time.Minute), domain.SeverityHigh, userEv("ana@corp.example", domain.VerdictMalicious)))
 		ents, err := s.IncidentEntities(ctx, inc)
 		if err != nil || len(ents) != 1 || ents[0].Verdict != domain.VerdictNoThreatsFound {
 			t.Errorf("after another alert: %+v, %v; want the analyst's verdict", ents, err)
@@ -78,7 +79,7 @@ func TestRuleVerdict(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-		r := mustIngest(t, s, store.CorrelationRules{}, alertAt("rv1", t0, domain.SeverityHigh, userEv("bo@corp.example", domain.VerdictSuspicious)))
+		r := mustIngest(t, s, correlate.Rules{}, alertAt("rv1", t0, domain.SeverityHigh, userEv("bo@corp.example", domain.VerdictSuspicious)))
 		inc, key := r[0].IncidentID, domain.EntityKey("user:bo@corp.example")
 		rule := records.VerdictChange{Verdict: domain.VerdictMalicious, Reason: "signed in from a named C2 address"}
 		for range 2 {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/policy"
@@ -31,7 +32,7 @@ func Incidents(ctx context.Context, alerts []*domain.Alert, settings policy.Sett
 	defer st.Close()
 	var ids []int64
 	for _, a := range alerts {
-		r, err := st.IngestAlert(ctx, a, store.CorrelationRules{})
+		r, err := st.IngestAlert(ctx, a, correlate.Rules{})
 		if err != nil {
 			return nil, err
 		}
