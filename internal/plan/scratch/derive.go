@@ -411,6 +411,9 @@ func (c *correlation) incidentAlerts(id int64) ([]domain.Alert, error) {
 // nor verdicts decided in AIR).
 func (c *correlation) entitiesOf(id int64) ([]domain.Entity, error) {
 	ents := c.incidentEntities(id, func(x, y domain.Entity) int { return strings.Compare(string(x.Key), string(y.Key)) })
+	if ents == nil {
+		ents = []domain.Entity{} // as the store reads none
+	}
 	for i := range ents {
 		if err := json.Unmarshal(c.entities[ents[i].Key].attrs, &ents[i].Attrs); err != nil {
 			return nil, fmt.Errorf("decode attrs of %s: %w", ents[i].Key, err)
