@@ -279,9 +279,6 @@ func handBuilt() []*domain.Alert {
 		ev(domain.KindMailbox, "bob@corp.example", "Bob", domain.VerdictNoThreatsFound, map[string]string{"primaryAddress": "bob@corp.example"})))
 	add(alert("b2", m(6), domain.SeverityHigh, "Inbox rule created", "Persistence", user("bob@corp.example", domain.VerdictSuspicious),
 		ev(domain.KindMailbox, "bob@corp.example", "Bob Builder", domain.VerdictUnknown, map[string]string{"primaryAddress": "bob@corp.example", "displayName": "Bob"})))
-	// A link: the device and the user in one alert merges B into A or A into B.
-	add(alert("c1", m(22), domain.SeverityHigh, "Lateral movement", "LateralMovement", dev("d1", "ws-001", domain.VerdictUnknown),
-		user("bob@corp.example", domain.VerdictMalicious), ev("cloudApp", "app-9", "Dropbox", domain.VerdictUnknown, nil)))
 	// An update of a1 (newer: resolved, higher) and an older version of b1 (ignored).
 	up := alert("a1", m(20), domain.SeverityHigh, "Suspicious PowerShell", "Execution", dev("d1", "ws-001", domain.VerdictMalicious))
 	up.Status, up.LastUpdateDateTime = domain.AlertResolved, m(40)
@@ -289,6 +286,9 @@ func handBuilt() []*domain.Alert {
 	old := alert("b1", m(5), domain.SeverityInformational, "Unusual sign-in (old)", "InitialAccess", user("bob@corp.example", domain.VerdictUnknown))
 	old.LastUpdateDateTime = m(1)
 	add(old)
+	// A link: the device and the user in one alert merges B into A or A into B.
+	add(alert("c1", m(22), domain.SeverityHigh, "Lateral movement", "LateralMovement", dev("d1", "ws-001", domain.VerdictUnknown),
+		user("bob@corp.example", domain.VerdictMalicious), ev("cloudApp", "app-9", "Dropbox", domain.VerdictUnknown, nil)))
 	// Incident D: one alert, later resolved by its provider.
 	add(alert("d1", m(30), domain.SeverityLow, "Adware", "Execution", dev("d9", "kiosk-9", domain.VerdictNoThreatsFound)))
 	res := alert("d1", m(30), domain.SeverityLow, "Adware", "Execution", dev("d9", "kiosk-9", domain.VerdictNoThreatsFound))
