@@ -11,7 +11,7 @@ import (
 	"github.com/airsoc/air/internal/correlate"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/plan"
-	"github.com/airsoc/air/internal/plan/scratch"
+	"github.com/airsoc/air/internal/plan/stored"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/policy"
 	"github.com/airsoc/air/internal/records"
@@ -81,7 +81,7 @@ func TestMergedIncidentIsNotRemediatedTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := scratch.Load(ctx, f.store, bigger, policy.Settings{Default: policy.SemiAll})
+	in, err := stored.Load(ctx, f.store, bigger, policy.Settings{Default: policy.SemiAll})
 	if err != nil {
 		t.Fatal(err)
 	}

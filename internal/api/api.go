@@ -78,8 +78,8 @@ type Server struct {
 	// PlanMaxAlerts caps the inline alerts of one plan request (413
 	// beyond); 0 means 500. PlanConcurrency caps the plan evaluations this
 	// process runs at once (429 beyond, Retry-After 1); 0 means 2. A plan
-	// correlates in a scratch database and evaluates every playbook: a
-	// viewer must not be able to occupy the process's cores with it.
+	// correlates in memory and evaluates every playbook: a viewer must not
+	// be able to occupy the process's cores with it.
 	PlanMaxAlerts   int
 	PlanConcurrency int
 

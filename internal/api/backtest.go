@@ -14,7 +14,7 @@ import (
 	"github.com/airsoc/air/internal/auth"
 	"github.com/airsoc/air/internal/domain"
 	"github.com/airsoc/air/internal/plan"
-	"github.com/airsoc/air/internal/plan/scratch"
+	"github.com/airsoc/air/internal/plan/stored"
 	"github.com/airsoc/air/internal/playbook"
 	"github.com/airsoc/air/internal/records"
 )
@@ -80,7 +80,7 @@ var backtestStatuses = []domain.IncidentStatus{domain.IncidentActive, domain.Inc
 // backtestPlaybooks plans each stored incident of the window with the
 // loaded playbooks and with the candidate set, and reports the
 // differences. It changes nothing. Incidents are planned as their alerts
-// make them, without the actions they recorded (scratch.LoadFresh).
+// make them, without the actions they recorded (stored.LoadFresh).
 func (s *Server) backtestPlaybooks(w http.ResponseWriter, r *http.Request) error {
 	release, err := s.planSlot()
 	if err != nil {
@@ -150,7 +150,7 @@ func (s *Server) backtestPlaybooks(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	load := func(ctx context.Context, id int64) (*plan.Incident, error) {
-		in, err := scratch.LoadFresh(ctx, s.Store, id, settings)
+		in, err := stored.LoadFresh(ctx, s.Store, id, settings)
 		if err != nil {
 			return nil, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/airsoc/air/internal/graph"
 	"github.com/airsoc/air/internal/plan"
 	"github.com/airsoc/air/internal/plan/scratch"
+	"github.com/airsoc/air/internal/plan/stored"
 )
 
 // PlanRequest is the body of POST /api/v1/playbooks/plan: an incident of
@@ -68,7 +69,7 @@ func (s *Server) planPlaybooks(w http.ResponseWriter, r *http.Request) error {
 		if err := s.incidentInScope(ctx, auth.FromContext(ctx), req.IncidentID); err != nil {
 			return err
 		}
-		in, err := scratch.Load(ctx, s.Store, req.IncidentID, settings)
+		in, err := stored.Load(ctx, s.Store, req.IncidentID, settings)
 		if err != nil {
 			return err
 		}

@@ -109,7 +109,7 @@ func playbooksPlan(ctx context.Context, env Env, args []string) error {
 }
 
 // planInputs reads the incidents to plan: alerts from a file, correlated in
-// a scratch store, or an incident (and the tenant's settings) from the API.
+// memory, or an incident (and the tenant's settings) from the API.
 func planInputs(ctx context.Context, env Env, incident, level string) ([]plan.Incident, error) {
 	if id, err := strconv.ParseInt(incident, 10, 64); err == nil {
 		if _, statErr := os.Stat(incident); statErr != nil {

@@ -99,6 +99,21 @@ func (m *Memory) IncidentOf(alertID string) int64 {
 	return m.final(a.incident)
 }
 
+// Sightings returns copies of an incident's sightings — the entities it
+// has seen, with the strongest verdict its alerts gave each (the store's
+// incident_entities rows) — in the order it first saw them. An unknown
+// incident, or one merged away, has none.
+func (m *Memory) Sightings(id int64) []Seen {
+	keys := m.incKeys[id]
+	out := make([]Seen, 0, len(keys))
+	for _, k := range keys {
+		if s := m.sightings[k][id]; s != nil {
+			out = append(out, *s)
+		}
+	}
+	return out
+}
+
 // AlertIDs returns every alert id, in the order first seen.
 func (m *Memory) AlertIDs() []string { return m.order }
 

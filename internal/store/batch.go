@@ -78,35 +78,24 @@ type summary struct {
 	Techniques       domain.StringList `db:"techniques"`
 	ServiceSources   domain.StringList `db:"service_sources"`
 	DetectionSources domain.StringList `db:"detection_sources"`
-	Devices          domain.StringList `db:"devices"`
-	Users            domain.StringList `db:"users"`
-	Mailboxes        domain.StringList `db:"mailboxes"`
-	Apps             domain.StringList `db:"apps"`
-	DeviceCount      int               `db:"device_count"`
-	UserCount        int               `db:"user_count"`
-	MailboxCount     int               `db:"mailbox_count"`
-	AppCount         int               `db:"app_count"`
-	MaliciousCount   int               `db:"malicious_count"`
-	ActiveAlerts     int               `db:"active_alerts"`
-	MaxTactic        int               `db:"max_tactic"`
-	PriorityScore    int               `db:"priority_score"`
-	PriorityFactors  string            `db:"priority_factors"`
-	SystemTags       domain.StringList `db:"system_tags"`
-	SeverityManual   bool              `db:"severity_manual"`
-	NameManual       bool              `db:"name_manual"`
-	LastNotable      *time.Time        `db:"last_notable"`
-	QuietAlerts      int64             `db:"quiet_alerts"`
-	MaterialSeq      int64             `db:"material_seq"`
-	NotifiedSeq      int64             `db:"notified_seq"`
+	domain.Assets
+	MaliciousCount  int               `db:"malicious_count"`
+	ActiveAlerts    int               `db:"active_alerts"`
+	MaxTactic       int               `db:"max_tactic"`
+	PriorityScore   int               `db:"priority_score"`
+	PriorityFactors string            `db:"priority_factors"`
+	SystemTags      domain.StringList `db:"system_tags"`
+	SeverityManual  bool              `db:"severity_manual"`
+	NameManual      bool              `db:"name_manual"`
+	LastNotable     *time.Time        `db:"last_notable"`
+	QuietAlerts     int64             `db:"quiet_alerts"`
+	MaterialSeq     int64             `db:"material_seq"`
+	NotifiedSeq     int64             `db:"notified_seq"`
 	// Headline is the distinct titles of the most severe alerts (of
 	// severity rank HeadlineRank); the generated name starts with them.
 	Headline     domain.StringList `db:"headline"`
 	HeadlineRank int               `db:"headline_rank"`
 }
-
-// maxAssetNames bounds the impacted-asset names kept per kind; the counts
-// stay exact.
-const maxAssetNames = 50
 
 func newBatch(ctx context.Context, s *Store, tx *sqlx.Tx, rules correlate.Rules) *batch {
 	return &batch{ctx: ctx, s: s, tx: tx, rules: rules, now: time.Now().UTC(),
@@ -628,37 +617,11 @@ func (b *batch) recordRows(a *domain.Alert, st *incState, d *correlate.Decision,
 	return ch
 }
 
-func addUnique(list domain.StringList, v string) domain.StringList {
-	if v == "" || slices.Contains(list, v) {
-		return list
-	}
-	out := append(list, v)
-	slices.Sort(out)
-	return out
-}
+func addUnique(list domain.StringList, v string) domain.StringList { return domain.AddSorted(list, v) }
 
 // addAsset counts an entity among the incident's impacted assets the first
 // time the incident sees it.
-func addAsset(st *incState, e *domain.Entity) {
-	var names *domain.StringList
-	var n *int
-	switch e.Kind {
-	case domain.KindDevice:
-		names, n = &st.sum.Devices, &st.sum.DeviceCount
-	case domain.KindUser:
-		names, n = &st.sum.Users, &st.sum.UserCount
-	case domain.KindMailbox:
-		names, n = &st.sum.Mailboxes, &st.sum.MailboxCount
-	case "cloudApp", "oauthApp":
-		names, n = &st.sum.Apps, &st.sum.AppCount
-	default:
-		return
-	}
-	*n++
-	if len(*names) < maxAssetNames {
-		*names = addUnique(*names, e.Name)
-	}
-}
+func addAsset(st *incState, e *domain.Entity) { st.sum.Assets.Add(e.Kind, e.Name) }
 
 // material decides whether the investigation hears of the alert, and
 // counts it when it does not.
@@ -681,10 +644,7 @@ func (b *batch) material(st *incState, ch correlate.Change, res *records.IngestR
 // its routine key and a name that says so.
 func (b *batch) createIncident(a *domain.Alert, routineKey string, anchor domain.EntityKey) (*incState, error) {
 	t := utc(a.ActivityTime())
-	name := a.Title
-	if routineKey != "" {
-		name = "Recurring alerts on " + entityName(a, anchor)
-	}
+	name := domain.NewIncidentName(a, routineKey != "", anchor)
 	q := `INSERT INTO incidents (display_name, severity, status, investigation_state,
 			first_activity, last_activity, created_at, updated_at, exercise_id)
 		VALUES (?, ?, 'active', 'queued', ?, ?, ?, ?, ?)`
@@ -724,15 +684,6 @@ func (b *batch) createIncident(a *domain.Alert, routineKey string, anchor domain
 	b.audits = append(b.audits, records.AuditEntry{Actor: "system:correlation", Verb: "incident.created",
 		Object: fmt.Sprintf("incident:%d", id), IncidentID: &id, After: after})
 	return st, nil
-}
-
-func entityName(a *domain.Alert, key domain.EntityKey) string {
-	for _, ev := range a.Evidence {
-		if ev.Entity != nil && ev.Entity.Key == key && ev.Entity.Name != "" {
-			return ev.Entity.Name
-		}
-	}
-	return string(key)
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -143,24 +143,7 @@ func recomputeSummary(ctx context.Context, tx *sqlx.Tx, st *incState) error {
 		if e.Verdict == domain.VerdictMalicious {
 			sum.MaliciousCount++
 		}
-		var names *domain.StringList
-		var n *int
-		switch e.Kind {
-		case domain.KindDevice:
-			names, n = &sum.Devices, &sum.DeviceCount
-		case domain.KindUser:
-			names, n = &sum.Users, &sum.UserCount
-		case domain.KindMailbox:
-			names, n = &sum.Mailboxes, &sum.MailboxCount
-		case "cloudApp", "oauthApp":
-			names, n = &sum.Apps, &sum.AppCount
-		default:
-			continue
-		}
-		*n++
-		if len(*names) < maxAssetNames {
-			*names = addUnique(*names, e.Name)
-		}
+		sum.Assets.Add(e.Kind, e.Name)
 	}
 	var notable time.Time
 	err := tx.GetContext(ctx, &notable, tx.Rebind(`SELECT last_notable FROM incident_entities
@@ -196,7 +179,7 @@ func writeIncidents(ctx context.Context, tx *sqlx.Tx, sts []*incState, now time.
 	for _, st := range sts {
 		sum := &st.sum
 		if !sum.NameManual && sum.RoutineKey == "" {
-			st.displayName = generatedName(sum)
+			st.displayName = domain.GeneratedName(sum.Headline, sum.Assets, sum.Categories, sum.ServiceSources)
 		}
 		score, factors := correlate.Priority(correlate.PriorityInput{Severity: st.severity, Tactics: sum.Categories,
 			MaliciousEntities: sum.MaliciousCount, Devices: sum.DeviceCount, Users: sum.UserCount, Mailboxes: sum.MailboxCount,
@@ -513,26 +496,4 @@ func (s *Store) IncidentCounts(ctx context.Context) (total, open int, err error)
 		return 0, 0, fmt.Errorf("count incidents: %w", err)
 	}
 	return c.Total, c.Open, nil
-}
-
-// generatedName is an incident's name from what happened: its headline
-// (the most severe alerts' titles) and its main asset — a device, else a
-// user, a mailbox or an app — or, without titles, its tactics and scope.
-func generatedName(sum *summary) string {
-	asset, more, kind := "", 0, ""
-	for _, a := range []struct {
-		names domain.StringList
-		n     int
-		kind  string
-	}{{sum.Devices, sum.DeviceCount, "device"}, {sum.Users, sum.UserCount, "user"},
-		{sum.Mailboxes, sum.MailboxCount, "mailbox"}, {sum.Apps, sum.AppCount, "app"}} {
-		if len(a.names) > 0 {
-			asset, more, kind = a.names[0], a.n-1, a.kind
-			break
-		}
-	}
-	if name := domain.IncidentTitle(sum.Headline, asset, more, kind); name != "" {
-		return name
-	}
-	return domain.IncidentName(sum.Categories, sum.DeviceCount, sum.UserCount, sum.ServiceSources)
 }
