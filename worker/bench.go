@@ -23,9 +23,10 @@ func benchE2E(args []string) error {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: worker bench e2e [flags]
 
-Measures alert-to-remediation on an embedded Temporal server: incidents/s
-through the whole engine against a bare workflow's ceiling on the same
-server, and per-alert latency (docs/performance.md).
+Measures alert-to-remediation on an embedded Temporal server (or the one
+-temporal names): incidents/s through the whole engine against a bare
+workflow's ceiling on the same server, and per-alert latency
+(docs/performance.md).
 
 Flags:
 `)
@@ -38,6 +39,8 @@ Flags:
 	fs.StringVar(&o.DatabaseURL, "db", "", "postgres://… to measure on PostgreSQL (default: a SQLite file)")
 	fs.StringVar(&o.Playbooks, "playbooks", "", "playbook directory; empty: the shipped set built into the binary")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "limit per phase")
+	fs.StringVar(&o.Temporal, "temporal", "", "host:port of a running Temporal server to measure on (default: an embedded file-backed one)")
+	fs.StringVar(&o.Namespace, "namespace", "", "with -temporal: a registered namespace of the run's own (its workflows are named incident-N, as real investigations)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if help, err := parseBench(fs, args); help || err != nil {
 		return err

@@ -51,6 +51,11 @@ type Options struct {
 	Playbooks   string        // playbook directory; empty means the shipped set built into the binary
 	Timeout     time.Duration // per phase; 0 means 5 minutes
 	Progress    io.Writer     // progress lines; nil means none
+	// Temporal is the frontend (host:port) of a running Temporal server to
+	// measure on, instead of the embedded file-backed one; Namespace, which
+	// must then be given and registered, is where the run's workflows go
+	// (one of their own: they are named incident-N as real investigations).
+	Temporal, Namespace string
 }
 
 // Result is what a run measured.
@@ -96,12 +101,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	say("starting the file-backed Temporal dev server in %s", dir)
-	srv, err := devserver.Start(ctx, devserver.Config{DatabaseFile: filepath.Join(dir, "temporal.db"), Logger: tlog.NewNoopLogger()})
+	hostPort, storage, stopServer, err := temporalServer(ctx, o, dir, say)
 	if err != nil {
 		return nil, err
 	}
-	defer srv.Stop()
+	defer stopServer()
 	dsn := o.DatabaseURL
 	if dsn == "" {
 		dsn = filepath.Join(dir, "air.db")
@@ -113,7 +117,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer st.Close()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	tc, err := client.Dial(client.Options{HostPort: srv.HostPort(), Logger: logging.NewTemporal(log)})
+	tc, err := client.Dial(client.Options{HostPort: hostPort, Namespace: o.Namespace, Logger: logging.NewTemporal(log)})
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +145,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	eng := &engine.Engine{Client: tc, TaskQueue: taskQueue}
 	pipe := &ingest.Pipeline{Store: st, Notifier: eng, Log: log}
 
-	res := &Result{Store: string(st.Dialect()), Incidents: o.Incidents, TemporalStorage: "sqlite file"}
+	res := &Result{Store: string(st.Dialect()), Incidents: o.Incidents, TemporalStorage: storage}
 
 	// 1. Throughput: every incident auto-remediated (automation full).
 	if err := st.PutSetting(ctx, activities.SettingsKey, policy.Settings{Default: policy.Full}, "bench"); err != nil {
@@ -205,6 +209,24 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.PendingP99Ms = ms(lat[min(len(lat)-1, len(lat)*99/100)])
 	res.PendingMaxMs = ms(lat[len(lat)-1])
 	return res, nil
+}
+
+// temporalServer is the server a run measures on: the one o names, or an
+// embedded file-backed one started in dir (stop stops it).
+func temporalServer(ctx context.Context, o Options, dir string, say func(string, ...any)) (hostPort, storage string, stop func(), err error) {
+	if o.Temporal != "" {
+		if o.Namespace == "" {
+			return "", "", nil, fmt.Errorf("a namespace of the run's own is required with a Temporal server (%s): its workflows are named as real investigations", o.Temporal)
+		}
+		say("measuring on the Temporal server at %s, namespace %s", o.Temporal, o.Namespace)
+		return o.Temporal, "server at " + o.Temporal, func() {}, nil
+	}
+	say("starting the file-backed Temporal dev server in %s", dir)
+	srv, err := devserver.Start(ctx, devserver.Config{DatabaseFile: filepath.Join(dir, "temporal.db"), Logger: tlog.NewNoopLogger()})
+	if err != nil {
+		return "", "", nil, err
+	}
+	return srv.HostPort(), "sqlite file", func() { srv.Stop() }, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -2,6 +2,7 @@ package e2ebench
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -33,4 +34,14 @@ func TestRunSmall(t *testing.T) {
 		t.Errorf("result: %+v", r)
 	}
 	t.Log(r.String())
+}
+
+// TestRunOnAServerNeedsANamespace: measuring on a running Temporal server
+// without a namespace of the run's own is refused before anything starts,
+// since its workflows are named as real investigations are.
+func TestRunOnAServerNeedsANamespace(t *testing.T) {
+	_, err := Run(context.Background(), Options{Temporal: "127.0.0.1:1", Playbooks: "../../playbooks"})
+	if err == nil || !strings.Contains(err.Error(), "namespace") {
+		t.Fatalf("got %v, want an error naming the namespace", err)
+	}
 }
