@@ -170,33 +170,33 @@ func splitObjects(body []byte) ([]item, *domain.Error) {
 // pageOrAlert tells a Graph page ({"value": [...]}) from a single alert;
 // alerts have no "value" property.
 func pageOrAlert(doc json.RawMessage) ([]item, *domain.Error) {
-	// doc was read by a json.Decoder, so it is valid JSON: cut it in one pass.
-	top, ok := splitObject(doc)
-	if !ok {
+	// doc was read by a json.Decoder, so it is valid JSON and nests no
+	// deeper than encoding/json allows.
+	var d document
+	if !d.parse(doc, jsonMaxDepth) || d.kind(0) != "object" {
 		// Let the item decoder explain what is wrong with it.
 		return []item{{raw: doc}}, nil
 	}
-	value, ok := top["value"]
-	if !ok {
+	value := d.member(0, "value")
+	if value < 0 {
 		return []item{{raw: doc}}, nil
 	}
-	switch jsonKind(value) {
+	switch d.kind(value) {
 	case "null":
 		return nil, nil
 	case "array":
 	default:
-		return nil, domain.Invalid("value", "want an array of alerts in a Graph page, got %s", jsonKind(value))
+		return nil, domain.Invalid("value", "want an array of alerts in a Graph page, got %s", d.kind(value))
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(value, &elems); err != nil {
-		return nil, domain.Invalid("value", "invalid JSON: %v", err)
-	}
-	items := make([]item, len(elems))
-	for i, e := range elems {
-		items[i] = item{raw: e}
+	items := []item{}
+	for _, e := range d.elements(value) {
+		items = append(items, item{raw: d.text(e)})
 	}
 	return items, nil
 }
+
+// jsonMaxDepth is how deeply encoding/json lets a document nest.
+const jsonMaxDepth = 10000
 
 // splitLines reads NDJSON: one item per non-blank line, a line that is not
 // JSON being an item with an error.
