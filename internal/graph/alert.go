@@ -3,7 +3,6 @@ package graph
 import (
 	"encoding/json"
 	"errors"
-	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,7 +33,7 @@ func decodeAlert(raw []byte) (*domain.Alert, string, *domain.Error) {
 		id, err := refusal(raw)
 		return nil, id, err
 	}
-	o, err := newObject(d, 0, "", &firstError{})
+	o, err := newObject(d, 0, nil, "", -1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -82,8 +81,8 @@ func decodeAlert(raw []byte) (*domain.Alert, string, *domain.Error) {
 		a.LastUpdateDateTime = *updated
 	}
 
-	for i, ev := range o.array("evidence", "an array") {
-		e, ok := decodeEvidence(o, ev, "evidence["+strconv.Itoa(i)+"]")
+	for i, ev := range d.elements(o.array("evidence", "an array")) {
+		e, ok := decodeEvidence(o, ev, i)
 		if !ok {
 			break
 		}
@@ -125,11 +124,11 @@ func idOf(raw []byte) string {
 	return id
 }
 
-// decodeEvidence decodes one evidence item, the value at tape index n,
+// decodeEvidence decodes evidence item i, the value at tape index n,
 // recording any problem on parent (whose first problem is the alert's). It
 // reports false when the item is not an object.
-func decodeEvidence(parent *object, n int, path string) (domain.Evidence, bool) {
-	eo, err := newObject(parent.doc, n, path, parent.errs)
+func decodeEvidence(parent *object, n, i int) (domain.Evidence, bool) {
+	eo, err := newObject(parent.doc, n, parent, "evidence", i)
 	if err != nil {
 		parent.fail(err)
 		return domain.Evidence{}, false
@@ -153,29 +152,53 @@ func decodeEvidence(parent *object, n int, path string) (domain.Evidence, bool) 
 // problem, so the first problem anywhere in an alert is the alert's.
 type object struct {
 	doc  *document
-	at   int    // tape index of the object
-	path string // JSON path of the object, "" at the top
+	at   int // tape index of the object
 	errs *firstError
+	// Where the object is, for problems: field name of parent, element
+	// index of that field when it is an array (else -1); parent nil at the
+	// top. The path is spelled out only when a problem names it.
+	parent *object
+	name   string
+	index  int
 }
 
 type firstError struct {
 	err *domain.Error
 }
 
-// newObject reads the value at tape index n of d, found at path, as an
-// object, recording problems in errs.
-func newObject(d *document, n int, path string, errs *firstError) (*object, *domain.Error) {
+// newObject reads the value at tape index n of d as an object found at
+// parent's field name (element index of it, unless -1); parent nil makes
+// it the top of a document with a fresh problem record.
+func newObject(d *document, n int, parent *object, name string, index int) (*object, *domain.Error) {
+	o := &object{doc: d, at: n, parent: parent, name: name, index: index}
 	if k := d.kind(n); k != "object" {
-		return nil, domain.Invalid(path, "want an object, got %s", k)
+		return nil, domain.Invalid(o.path(), "want an object, got %s", k)
 	}
-	return &object{doc: d, at: n, path: path, errs: errs}, nil
+	if parent != nil {
+		o.errs = parent.errs
+	} else {
+		o.errs = &firstError{}
+	}
+	return o, nil
+}
+
+// path is the object's JSON path, "" at the top ("evidence[2].userAccount").
+func (o *object) path() string {
+	if o.parent == nil {
+		return ""
+	}
+	p := o.parent.field(o.name)
+	if o.index >= 0 {
+		p += "[" + strconv.Itoa(o.index) + "]"
+	}
+	return p
 }
 
 func (o *object) field(name string) string {
-	if o.path == "" {
-		return name
+	if p := o.path(); p != "" {
+		return p + "." + name
 	}
-	return o.path + "." + name
+	return name
 }
 
 func (o *object) fail(err *domain.Error) {
@@ -237,7 +260,7 @@ func (o *object) int(name string) (n int64, ok bool) {
 // null element reads as "", as encoding/json reads it.
 func (o *object) strs(name string) []string {
 	var out []string
-	for i, e := range o.array(name, "an array of strings") {
+	for i, e := range o.doc.elements(o.array(name, "an array of strings")) {
 		s, ok := o.doc.string(e)
 		if !ok {
 			o.fail(domain.Invalid(o.field(name)+"["+strconv.Itoa(i)+"]", "want a string, got %s", o.doc.kind(e)))
@@ -248,16 +271,16 @@ func (o *object) strs(name string) []string {
 	return out
 }
 
-// array yields the index and tape index of each element of an array field,
-// recording a problem (want names what the field should be) when it is
-// not an array; missing and null have none.
-func (o *object) array(name, want string) iter.Seq2[int, int] {
+// array returns the tape index of an array field, or -1 when it is
+// missing or null or, recorded as a problem (want says what the field
+// should be), not an array.
+func (o *object) array(name, want string) int {
 	v := o.value(name)
 	if v >= 0 && o.doc.kind(v) != "array" {
 		o.wrongType(name, want, v)
-		v = -1
+		return -1
 	}
-	return o.doc.elements(v)
+	return v
 }
 
 // object reads a nested object; missing and null read as nil.
@@ -266,7 +289,7 @@ func (o *object) object(name string) *object {
 	if v < 0 {
 		return nil
 	}
-	sub, err := newObject(o.doc, v, o.field(name), o.errs)
+	sub, err := newObject(o.doc, v, o, name, -1)
 	if err != nil {
 		o.wrongType(name, "an object", v)
 		return nil
@@ -303,6 +326,16 @@ const unknownFutureValue = "unknownFutureValue"
 // a value outside allowed is a problem naming the field and the allowed
 // values.
 func enum[T ~string](o *object, name string, allowed []T, def T) T {
+	// The usual case, an allowed value as plain text, costs no copy.
+	if v := o.value(name); v >= 0 {
+		if b, ok := o.doc.plain(v); ok && len(b) > 0 && string(b) != unknownFutureValue {
+			for _, a := range allowed {
+				if string(b) == string(a) {
+					return a
+				}
+			}
+		}
+	}
 	s := o.str(name)
 	if s == "" || s == unknownFutureValue {
 		return def

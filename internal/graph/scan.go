@@ -25,10 +25,11 @@ type document struct {
 // An object's node is followed by its members, each a key node then the
 // value's nodes; an array's node is followed by its elements' nodes.
 type node struct {
-	start, end int // raw[start:end] is the value's text
-	next       int  // tape index just past the value and all it contains
-	escaped    bool // strings only: holds a backslash escape
-	nonASCII   bool // strings only: holds a byte ≥ 0x80
+	start, end int    // raw[start:end] is the value's text
+	next       int    // tape index just past the value and all it contains
+	fp         uint32 // keys only: fingerprint of the key as it reads, 0 when it needs unescaping
+	escaped    bool   // strings only: holds a backslash escape
+	nonASCII   bool   // strings only: holds a byte ≥ 0x80
 }
 
 // parse reads raw as one JSON value nesting at most limit levels. It
@@ -144,7 +145,11 @@ func (d *document) key(i int) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	d.tape[at].end, d.tape[at].next = end, at+1
+	k := &d.tape[at]
+	k.end, k.next = end, at+1
+	if !k.escaped && !k.nonASCII {
+		k.fp = fingerprint(string(d.raw[k.start+1 : k.end-1]))
+	}
 	i = skipWS(d.raw, end)
 	if i >= len(d.raw) || d.raw[i] != ':' {
 		return 0, false
@@ -157,6 +162,12 @@ func (d *document) key(i int) (int, bool) {
 func (d *document) str(i int) (int, bool) {
 	raw, n := d.raw, &d.tape[len(d.tape)-1]
 	for j := i + 1; j < len(raw); j++ {
+		for j < len(raw) && plainByte[raw[j]] {
+			j++
+		}
+		if j >= len(raw) {
+			break
+		}
 		switch c := raw[j]; {
 		case c == '"':
 			return j + 1, true
@@ -177,11 +188,29 @@ func (d *document) str(i int) (int, bool) {
 			}
 		case c < 0x20:
 			return 0, false
-		case c >= utf8.RuneSelf:
+		default: // c >= utf8.RuneSelf
 			n.nonASCII = true
 		}
 	}
 	return 0, false
+}
+
+// plainByte tells the bytes a string holds as they are: not its closing
+// quote, an escape, a control character or part of a multi-byte rune.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// fingerprint sums up a key for member's scan: its length and three of
+// its bytes, enough to tell apart nearly any two keys of an object.
+func fingerprint(key string) uint32 {
+	if key == "" {
+		return 0
+	}
+	return uint32(len(key))<<24 | uint32(key[0])<<16 | uint32(key[len(key)/2])<<8 | uint32(key[len(key)-1])
 }
 
 func isHex(c byte) bool {
@@ -277,12 +306,14 @@ func (d *document) elements(arr int) iter.Seq2[int, int] {
 }
 
 // member returns the tape index of the value of an object's member named
-// name, or -1; of repeated keys the last counts, as in encoding/json.
+// name, or -1; of repeated keys the last counts, as in encoding/json. It
+// is the decoder's inner loop: the keys' fingerprints rule out nearly
+// every other member before any bytes are compared.
 func (d *document) member(obj int, name string) int {
-	found := -1
-	for k, v := range d.members(obj) {
-		if d.keyIs(k, name) {
-			found = v
+	found, fp := -1, fingerprint(name)
+	for k, end := obj+1, d.tape[obj].next; k < end; k = d.tape[k+1].next {
+		if t := d.tape[k].fp; (t == fp || t == 0) && d.keyIs(k, name) {
+			found = k + 1
 		}
 	}
 	return found
@@ -297,17 +328,28 @@ func (d *document) keyIs(k int, name string) bool {
 	return ok && s == name
 }
 
+// plain returns the body of the string at tape index n when it reads as
+// it is (no escapes, ASCII): a value to compare without copying it.
+func (d *document) plain(n int) ([]byte, bool) {
+	t := &d.tape[n]
+	if d.raw[t.start] != '"' || t.escaped || t.nonASCII {
+		return nil, false
+	}
+	return d.raw[t.start+1 : t.end-1], true
+}
+
 // string reads the value at tape index n as encoding/json reads one into
 // a string: a string unescaped, null as "", anything else not at all (ok
 // false). Strings without escapes, in valid UTF-8 — nearly all in an
 // alert — are copied as they are; others are left to encoding/json, which
 // also replaces bytes that are not UTF-8.
-func (d *document) string(n int) (s string, ok bool) {
+func (d *document) string(n int) (string, bool) {
 	t := &d.tape[n]
 	text := d.raw[t.start:t.end]
 	if text[0] == '"' && !t.escaped && (!t.nonASCII || utf8.Valid(text)) {
 		return string(text[1 : len(text)-1]), true
 	}
+	var s string
 	err := json.Unmarshal(text, &s)
 	return s, err == nil
 }
