@@ -201,7 +201,10 @@ const jsonMaxDepth = 10000
 // splitLines reads NDJSON: one item per non-blank line, a line that is not
 // JSON being an item with an error.
 func splitLines(body []byte) []item {
-	var items []item
+	var (
+		items []item
+		d     document // one parse at a time: its buffers serve every line
+	)
 	for n, rest := 1, body; len(rest) > 0; n++ {
 		line, tail, _ := bytes.Cut(rest, []byte{'\n'})
 		rest = tail
@@ -209,12 +212,13 @@ func splitLines(body []byte) []item {
 		if len(line) == 0 {
 			continue
 		}
-		var v json.RawMessage
-		if err := json.Unmarshal(line, &v); err != nil {
-			items = append(items, item{err: lineError(n, line, err)})
+		if !d.parse(line, jsonMaxDepth) {
+			// encoding/json says what is wrong, as it always has.
+			var v json.RawMessage
+			items = append(items, item{err: lineError(n, line, json.Unmarshal(line, &v))})
 			continue
 		}
-		items = append(items, item{raw: bytes.Clone(line)})
+		items = append(items, item{raw: line})
 	}
 	return items
 }
@@ -301,22 +305,10 @@ func jsonKind(v []byte) string {
 // is cheap and safe on any bytes, valid JSON or not.
 func tooDeep(b []byte, limit int) int {
 	depth := 0
-	inString, escaped := false, false
-	for i, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
 		case '"':
-			inString = true
+			i = stringClose(b, i+1)
 		case '{', '[':
 			depth++
 			if depth > limit {
@@ -329,6 +321,22 @@ func tooDeep(b []byte, limit int) int {
 		}
 	}
 	return -1
+}
+
+// stringClose returns the index of the quote that closes the string whose
+// text starts at b[i] (len(b) when none does), stepping over escapes.
+func stringClose(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			return i
+		case '\\':
+			i += 2
+		default:
+			i++
+		}
+	}
+	return len(b)
 }
 
 // UnknownEvidenceTypes returns the distinct evidence types of a that this
@@ -371,6 +379,7 @@ type Item struct {
 // Split cuts a body into its items the way Decode does — one object, an
 // array, a page {"value": [...]} or NDJSON — without decoding them, so that
 // a caller can decode each item in a format of its choosing (OCSF, Sentinel).
+// An item's Raw may share body's bytes: do not change body while using it.
 // Its error is a *domain.Error of kind invalid saying where the body as a
 // whole is broken.
 func Split(body []byte) ([]Item, error) {

@@ -67,3 +67,48 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTooDeep checks tooDeep against the plain state machine it was
+// first written as, on any bytes.
+func FuzzTooDeep(f *testing.F) {
+	for _, s := range []string{`[[["]]]"]]]`, `{"a":"\"[["}`, `"\\"[[`, `]]][[[`, `"\`, `[\"[`} {
+		f.Add([]byte(s), 2)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, limit int) {
+		if got, want := tooDeep(b, limit), tooDeepByByte(b, limit); got != want {
+			t.Fatalf("tooDeep(%q, %d) = %d, want %d", b, limit, got, want)
+		}
+	})
+}
+
+func tooDeepByByte(b []byte, limit int) int {
+	depth := 0
+	inString, escaped := false, false
+	for i, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth > limit {
+				return i
+			}
+		case '}', ']':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	return -1
+}
