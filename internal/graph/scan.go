@@ -45,77 +45,85 @@ func (d *document) parse(raw []byte, limit int) bool {
 // Containers are parsed without recursion, their open nodes on d.stack, so
 // the depth of the Go stack does not grow with the document's.
 func (d *document) value(i, limit int) (int, bool) {
-	raw := d.raw
 	for {
-		if i >= len(raw) {
+		var opened, more, ok bool
+		if i, opened, ok = d.open(i, limit); !ok {
 			return 0, false
 		}
-		at := len(d.tape)
-		d.tape = append(d.tape, node{start: i})
-		var ok bool
-		switch c := raw[i]; c {
-		case '{', '[':
-			if len(d.stack) >= limit {
-				return 0, false
-			}
-			d.stack = append(d.stack, at)
-			i = skipWS(raw, i+1)
-			switch {
-			case i < len(raw) && raw[i] == closer(c):
-				i, ok = d.close(i), true
-			case c == '[':
-				continue // to the first element
-			default:
-				if i, ok = d.key(i); !ok {
-					return 0, false
-				}
-				continue // to the first member's value
-			}
-		case '"':
-			i, ok = d.str(i)
-		case 't':
-			i, ok = literal(raw, i, "true")
-		case 'f':
-			i, ok = literal(raw, i, "false")
-		case 'n':
-			i, ok = literal(raw, i, "null")
-		default:
-			i, ok = number(raw, i)
+		if opened {
+			continue // to the container's first value
 		}
-		if !ok {
-			return 0, false
-		}
-		if c := raw[d.tape[at].start]; c != '{' && c != '[' {
-			d.tape[at].end, d.tape[at].next = i, at+1
-		}
-		// After a value: the next member or element, or the end of one or
-		// more containers.
-		for {
-			if len(d.stack) == 0 {
-				return i, true
-			}
-			open := raw[d.tape[d.stack[len(d.stack)-1]].start]
-			i = skipWS(raw, i)
-			if i >= len(raw) {
-				return 0, false
-			}
-			switch raw[i] {
-			case ',':
-				i = skipWS(raw, i+1)
-				if open == '{' {
-					if i, ok = d.key(i); !ok {
-						return 0, false
-					}
-				}
-			case closer(open):
-				i = d.close(i)
-				continue
-			default:
-				return 0, false
-			}
-			break
+		if i, more, ok = d.after(i); !ok || !more {
+			return i, ok
 		}
 	}
+}
+
+// open parses the value at raw[i:] when it is a scalar or an empty
+// container, returning the index just after it; of any other container it
+// parses the opening (and the first key) and reports opened, returning the
+// index of the first value inside.
+func (d *document) open(i, limit int) (next int, opened, ok bool) {
+	raw := d.raw
+	if i >= len(raw) {
+		return 0, false, false
+	}
+	at := len(d.tape)
+	d.tape = append(d.tape, node{start: i, next: at + 1})
+	switch c := raw[i]; c {
+	case '{', '[':
+		if len(d.stack) >= limit {
+			return 0, false, false
+		}
+		d.stack = append(d.stack, at)
+		i = skipWS(raw, i+1)
+		switch {
+		case i < len(raw) && raw[i] == closer(c):
+			return d.close(i), false, true
+		case c == '[':
+			return i, true, true
+		}
+		i, ok = d.key(i)
+		return i, true, ok
+	case '"':
+		i, ok = d.str(i)
+	case 't':
+		i, ok = literal(raw, i, "true")
+	case 'f':
+		i, ok = literal(raw, i, "false")
+	case 'n':
+		i, ok = literal(raw, i, "null")
+	default:
+		i, ok = number(raw, i)
+	}
+	d.tape[at].end = i
+	return i, false, ok
+}
+
+// after reads what follows a complete value at raw[i:]: the closing of
+// any containers it completes and, when more follows in an open one, the
+// comma (and the next key), returning the index of the next value. Done
+// (more false) is the end of the document's value.
+func (d *document) after(i int) (next int, more, ok bool) {
+	raw := d.raw
+	for len(d.stack) > 0 {
+		open := raw[d.tape[d.stack[len(d.stack)-1]].start]
+		i = skipWS(raw, i)
+		switch {
+		case i >= len(raw):
+			return 0, false, false
+		case raw[i] == closer(open):
+			i = d.close(i)
+		case raw[i] == ',' && open == '[':
+			return skipWS(raw, i+1), true, true
+		case raw[i] == ',':
+			i, ok = d.key(skipWS(raw, i+1))
+			return i, true, ok
+		default:
+			return 0, false, false
+		}
+	}
+	return i, false, true
 }
 
 func closer(open byte) byte {
