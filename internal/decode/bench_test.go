@@ -121,3 +121,20 @@ func BenchmarkFile(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "alerts/s")
 }
+
+// BenchmarkDecodeNDJSON decodes the shaw scenario as one NDJSON body with
+// Decode, as the ingest API receives it: splitting and decoding, ns/alert.
+func BenchmarkDecodeNDJSON(b *testing.B) {
+	body := bytes.Join(aitLines(b, aitFile(b, "shaw")), []byte{'\n'})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		alerts, problems, err := Decode(bytes.NewReader(body))
+		if err != nil || len(problems) > 0 {
+			b.Fatal(err, problems)
+		}
+		n += len(alerts)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/alert")
+}

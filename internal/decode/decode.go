@@ -46,8 +46,8 @@ const (
 // parse, and confirms with a parse of the top-level keys only when one is
 // there.
 func Sniff(raw []byte) Format {
-	hasClass := bytes.Contains(raw, []byte(`"class_uid"`))
-	hasSentinel := bytes.Contains(raw, []byte(`"SystemAlertId"`)) || bytes.Contains(raw, []byte(`"SecurityAlert"`))
+	hasClass := containsAround(raw, []byte(`"class_uid"`), '_')
+	hasSentinel := containsAround(raw, []byte(`"SystemAlertId"`), 'S') || containsAround(raw, []byte(`"SecurityAlert"`), 'S')
 	if !hasClass && !hasSentinel {
 		return Graph
 	}
@@ -66,6 +66,28 @@ func Sniff(raw []byte) Format {
 		return Sentinel
 	}
 	return Graph
+}
+
+// containsAround is bytes.Contains(s, sep), found from the occurrences of
+// sep's first byte rare rather than of sep[0]. bytes.Index stops at every
+// occurrence of sep[0], a quote for the keys Sniff looks for, found all
+// over JSON; those keys have a byte that alerts seldom hold.
+func containsAround(s, sep []byte, rare byte) bool {
+	at := bytes.IndexByte(sep, rare)
+	if at < 0 {
+		return bytes.Contains(s, sep)
+	}
+	for i := at; i < len(s); i++ {
+		j := bytes.IndexByte(s[i:], rare)
+		if j < 0 {
+			return false
+		}
+		i += j
+		if start := i - at; start+len(sep) <= len(s) && bytes.Equal(s[start:start+len(sep)], sep) {
+			return true
+		}
+	}
+	return false
 }
 
 // Decode reads a body of alerts in any accepted shape and format. It keeps
@@ -119,7 +141,7 @@ func Item(raw []byte) (*domain.Alert, string, *domain.Error) {
 	// A NUL can reach a decoded string only through an escape, perhaps
 	// escaped again inside a JSON string (Sentinel's Entities): only items
 	// with the text u0000 somewhere pay for the walk.
-	if err == nil && bytes.Contains(raw, []byte("u0000")) {
+	if err == nil && containsAround(raw, []byte("u0000"), 'u') {
 		if field, ok := nulValue(reflect.ValueOf(a), ""); ok {
 			return nil, strings.ReplaceAll(id, "\x00", ""), nulError(field)
 		}

@@ -415,3 +415,31 @@ func TestShiftRawMatchesFilePasses(t *testing.T) {
 		t.Error("ShiftRaw took a numeric id")
 	}
 }
+
+func TestContainsAround(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		s, sep string
+		rare   byte
+	}{
+		{`{"class_uid":2004}`, `"class_uid"`, '_'},
+		{`{"a_b":"class_uid","c":"_"}`, `"class_uid"`, '_'},
+		{`"class_uid"`, `"class_uid"`, '_'},
+		{`"class_uid`, `"class_uid"`, '_'},
+		{`class_uid"`, `"class_uid"`, '_'},
+		{`_"class_uid"_`, `"class_uid"`, '_'},
+		{`{"S":"SS","SystemAlertId":"x"}`, `"SystemAlertId"`, 'S'},
+		{`{"S":"SS","SystemAlertI":"x"}`, `"SystemAlertId"`, 'S'},
+		{`S`, `"SecurityAlert"`, 'S'},
+		{``, `u0000`, 'u'},
+		{`uu0000`, `u0000`, 'u'},
+		{`u000u0000`, `u0000`, 'u'},
+		{`u000`, `u0000`, 'u'},
+		{`abc`, `b`, 'x'}, // rare not in sep: plain bytes.Contains
+	}
+	for _, tt := range tests {
+		if got, want := containsAround([]byte(tt.s), []byte(tt.sep), tt.rare), strings.Contains(tt.s, tt.sep); got != want {
+			t.Errorf("containsAround(%q, %q, %q) = %v, want %v", tt.s, tt.sep, tt.rare, got, want)
+		}
+	}
+}

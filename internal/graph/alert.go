@@ -1,14 +1,13 @@
 package graph
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/airsoc/air/internal/domain"
 )
@@ -28,10 +27,13 @@ func DecodeAlert(raw json.RawMessage) (*domain.Alert, error) {
 // decodeAlert is DecodeAlert that also returns the alert's id when it could
 // be read, for the caller's Problem, and a typed error.
 func decodeAlert(raw []byte) (*domain.Alert, string, *domain.Error) {
-	if off := tooDeep(raw, maxDepth); off >= 0 {
-		return nil, idOf(raw), domain.Invalid("", "alert nests deeper than %d levels at %s", maxDepth, where(raw, off))
+	d := documents.Get().(*document)
+	defer documents.Put(d)
+	if !d.parse(raw, maxDepth) {
+		id, err := refusal(raw)
+		return nil, id, err
 	}
-	o, err := newObject(raw, "", &firstError{valid: json.Valid(raw)})
+	o, err := newObject(d, 0, nil, "", -1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -79,8 +81,8 @@ func decodeAlert(raw []byte) (*domain.Alert, string, *domain.Error) {
 		a.LastUpdateDateTime = *updated
 	}
 
-	for i, ev := range o.array("evidence") {
-		e, ok := decodeEvidence(o, ev, "evidence["+strconv.Itoa(i)+"]")
+	for i, ev := range d.elements(o.array("evidence", "an array")) {
+		e, ok := decodeEvidence(o, ev, i)
 		if !ok {
 			break
 		}
@@ -91,6 +93,21 @@ func decodeAlert(raw []byte) (*domain.Alert, string, *domain.Error) {
 		return nil, a.ID, err
 	}
 	return a, a.ID, nil
+}
+
+// documents recycles the parse buffers of decodeAlert, which keeps nothing
+// of them: every string it returns is a copy.
+var documents = sync.Pool{New: func() any { return new(document) }}
+
+// refusal explains why parse refused an alert, as encoding/json and
+// tooDeep see it: nested too deeply (a problem that names the alert's id
+// when it can be read), else not JSON.
+func refusal(raw []byte) (string, *domain.Error) {
+	if off := tooDeep(raw, maxDepth); off >= 0 {
+		return idOf(raw), domain.Invalid("", "alert nests deeper than %d levels at %s", maxDepth, where(raw, off))
+	}
+	var m map[string]json.RawMessage
+	return "", domain.Invalid("", "invalid JSON: %v", json.Unmarshal(raw, &m))
 }
 
 // idOf returns the id of a document that is refused before decoding, so that
@@ -107,11 +124,11 @@ func idOf(raw []byte) string {
 	return id
 }
 
-// decodeEvidence decodes one evidence item, recording any problem on parent
-// (whose first problem is the alert's). It reports false when the item is
-// not an object.
-func decodeEvidence(parent *object, raw json.RawMessage, path string) (domain.Evidence, bool) {
-	eo, err := newObject(raw, path, parent.errs)
+// decodeEvidence decodes evidence item i, the value at tape index n,
+// recording any problem on parent (whose first problem is the alert's). It
+// reports false when the item is not an object.
+func decodeEvidence(parent *object, n, i int) (domain.Evidence, bool) {
+	eo, err := newObject(parent.doc, n, parent, "evidence", i)
 	if err != nil {
 		parent.fail(err)
 		return domain.Evidence{}, false
@@ -129,58 +146,59 @@ func decodeEvidence(parent *object, raw json.RawMessage, path string) (domain.Ev
 	return ev, true
 }
 
-// object reads the fields of one JSON object, remembering the first problem
-// so that decoding code can read every field without checking each one.
-// Nested objects share their document's problem, so the first problem
-// anywhere in an alert is the alert's.
+// object reads the fields of one JSON object of a parsed document,
+// remembering the first problem so that decoding code can read every field
+// without checking each one. Nested objects share their document's
+// problem, so the first problem anywhere in an alert is the alert's.
 type object struct {
-	m    map[string]json.RawMessage
-	path string // JSON path of the object, "" at the top
+	doc  *document
+	at   int // tape index of the object
 	errs *firstError
+	// Where the object is, for problems: field name of parent, element
+	// index of that field when it is an array (else -1); parent nil at the
+	// top. The path is spelled out only when a problem names it.
+	parent *object
+	name   string
+	index  int
 }
 
 type firstError struct {
-	err   *domain.Error
-	valid bool // the document passed json.Valid: parts may be cut without re-validation
+	err *domain.Error
 }
 
-// newObject parses raw as a JSON object found at path, recording problems in
-// errs (a fresh record when nil).
-func newObject(raw []byte, path string, errs *firstError) (*object, *domain.Error) {
-	if errs != nil && errs.valid {
-		switch jsonKind(raw) {
-		case "null":
-			return nil, domain.Invalid(path, "want an object, got null")
-		case "object":
-			if m, ok := splitObject(raw); ok {
-				return &object{m: m, path: path, errs: errs}, nil
-			}
-		default:
-			return nil, domain.Invalid(path, "want an object, got %s", jsonKind(raw))
-		}
+// newObject reads the value at tape index n of d as an object found at
+// parent's field name (element index of it, unless -1); parent nil makes
+// it the top of a document with a fresh problem record.
+func newObject(d *document, n int, parent *object, name string, index int) (*object, *domain.Error) {
+	o := &object{doc: d, at: n, parent: parent, name: name, index: index}
+	if k := d.kind(n); k != "object" {
+		return nil, domain.Invalid(o.path(), "want an object, got %s", k)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return nil, domain.Invalid(path, "want an object, got %s", jsonKind(raw))
-		}
-		return nil, domain.Invalid(path, "invalid JSON: %v", err)
+	if parent != nil {
+		o.errs = parent.errs
+	} else {
+		o.errs = &firstError{}
 	}
-	if m == nil {
-		return nil, domain.Invalid(path, "want an object, got null")
+	return o, nil
+}
+
+// path is the object's JSON path, "" at the top ("evidence[2].userAccount").
+func (o *object) path() string {
+	if o.parent == nil {
+		return ""
 	}
-	if errs == nil {
-		errs = &firstError{}
+	p := o.parent.field(o.name)
+	if o.index >= 0 {
+		p += "[" + strconv.Itoa(o.index) + "]"
 	}
-	return &object{m: m, path: path, errs: errs}, nil
+	return p
 }
 
 func (o *object) field(name string) string {
-	if o.path == "" {
-		return name
+	if p := o.path(); p != "" {
+		return p + "." + name
 	}
-	return o.path + "." + name
+	return name
 }
 
 func (o *object) fail(err *domain.Error) {
@@ -192,98 +210,60 @@ func (o *object) fail(err *domain.Error) {
 // failed returns the first problem recorded in the document, if any.
 func (o *object) failed() *domain.Error { return o.errs.err }
 
-// value returns a field's raw value, or nil when it is missing or null.
-func (o *object) value(name string) json.RawMessage {
-	v, ok := o.m[name]
-	if !ok || jsonKind(v) == "null" {
-		return nil
+// value returns the tape index of a field's value, or -1 when it is missing
+// or null.
+func (o *object) value(name string) int {
+	v := o.doc.member(o.at, name)
+	if v < 0 || o.doc.kind(v) == "null" {
+		return -1
 	}
 	return v
 }
 
 // wrongType records that a field holds the wrong JSON type.
-func (o *object) wrongType(name, want string, v json.RawMessage) {
-	o.fail(domain.Invalid(o.field(name), "want %s, got %s", want, jsonKind(v)))
+func (o *object) wrongType(name, want string, v int) {
+	o.fail(domain.Invalid(o.field(name), "want %s, got %s", want, o.doc.kind(v)))
 }
 
 // str reads a string field; missing and null read as "".
 func (o *object) str(name string) string {
 	v := o.value(name)
-	if v == nil {
+	if v < 0 {
 		return ""
 	}
-	if s, ok := plainString(v); ok {
-		return s
-	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
+	s, ok := o.doc.string(v)
+	if !ok {
 		o.wrongType(name, "a string", v)
 		return ""
 	}
 	return s
 }
 
-// plainString reads a JSON string that needs no unescaping — no backslash,
-// no control character, valid UTF-8, as nearly every string in an alert —
-// without a second parse of the bytes. Other strings take the slow path.
-func plainString(v []byte) (string, bool) {
-	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-		return "", false
-	}
-	body := v[1 : len(v)-1]
-	for _, c := range body {
-		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
-			if c >= 0x80 && utf8.Valid(body) && !bytes.ContainsAny(body, "\\\"") && !hasControl(body) {
-				return string(body), true
-			}
-			return "", false
-		}
-	}
-	return string(body), true
-}
-
-func hasControl(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 {
-			return true
-		}
-	}
-	return false
-}
-
 // int reads an integer field (Graph's Int64 is a JSON number); ok is false
 // when it is missing or null.
 func (o *object) int(name string) (n int64, ok bool) {
 	v := o.value(name)
-	if v == nil {
+	if v < 0 {
 		return 0, false
 	}
-	if err := json.Unmarshal(v, &n); err != nil {
+	// encoding/json reads an int64 with strconv.ParseInt too, and refuses
+	// every other JSON value.
+	n, err := strconv.ParseInt(string(o.doc.text(v)), 10, 64)
+	if err != nil {
 		o.wrongType(name, "an integer", v)
 		return 0, false
 	}
 	return n, true
 }
 
-// strs reads an array of strings; missing, null and empty read as nil.
+// strs reads an array of strings; missing, null and empty read as nil. A
+// null element reads as "", as encoding/json reads it.
 func (o *object) strs(name string) []string {
-	v := o.value(name)
-	if v == nil {
-		return nil
-	}
-	elems := o.elements(name, "an array of strings", v)
-	if elems == nil {
-		return nil
-	}
 	var out []string
-	for i, e := range elems {
-		if s, ok := plainString(e); ok {
-			out = append(out, s)
-			continue
-		}
-		var s string
-		if err := json.Unmarshal(e, &s); err != nil {
-			o.fail(domain.Invalid(o.field(name)+"["+strconv.Itoa(i)+"]", "want a string, got %s", jsonKind(e)))
+	for i, e := range o.doc.elements(o.array(name, "an array of strings")) {
+		s, ok := o.doc.string(e)
+		if !ok {
+			o.fail(domain.Invalid(o.field(name)+"["+strconv.Itoa(i)+"]", "want a string, got %s", o.doc.kind(e)))
 			return nil
 		}
 		out = append(out, s)
@@ -291,47 +271,27 @@ func (o *object) strs(name string) []string {
 	return out
 }
 
-// array reads an array of anything; missing and null read as nil.
-func (o *object) array(name string) []json.RawMessage {
+// array returns the tape index of an array field, or -1 when it is
+// missing or null or, recorded as a problem (want says what the field
+// should be), not an array.
+func (o *object) array(name, want string) int {
 	v := o.value(name)
-	if v == nil {
-		return nil
-	}
-	return o.elements(name, "an array", v)
-}
-
-// elements cuts an array value, recording a problem when it is not one.
-func (o *object) elements(name, want string, v json.RawMessage) []json.RawMessage {
-	if o.errs.valid {
-		if jsonKind(v) != "array" {
-			o.wrongType(name, want, v)
-			return nil
-		}
-		if elems, ok := splitArray(v); ok {
-			return elems
-		}
-	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(v, &elems); err != nil {
+	if v >= 0 && o.doc.kind(v) != "array" {
 		o.wrongType(name, want, v)
-		return nil
+		return -1
 	}
-	return elems
+	return v
 }
 
 // object reads a nested object; missing and null read as nil.
 func (o *object) object(name string) *object {
 	v := o.value(name)
-	if v == nil {
+	if v < 0 {
 		return nil
 	}
-	if jsonKind(v) != "object" {
-		o.wrongType(name, "an object", v)
-		return nil
-	}
-	sub, err := newObject(v, o.field(name), o.errs)
+	sub, err := newObject(o.doc, v, o, name, -1)
 	if err != nil {
-		o.fail(err)
+		o.wrongType(name, "an object", v)
 		return nil
 	}
 	return sub
@@ -366,6 +326,16 @@ const unknownFutureValue = "unknownFutureValue"
 // a value outside allowed is a problem naming the field and the allowed
 // values.
 func enum[T ~string](o *object, name string, allowed []T, def T) T {
+	// The usual case, an allowed value as plain text, costs no copy.
+	if v := o.value(name); v >= 0 {
+		if b, ok := o.doc.plain(v); ok && len(b) > 0 && string(b) != unknownFutureValue {
+			for _, a := range allowed {
+				if string(b) == string(a) {
+					return a
+				}
+			}
+		}
+	}
 	s := o.str(name)
 	if s == "" || s == unknownFutureValue {
 		return def

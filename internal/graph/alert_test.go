@@ -41,6 +41,15 @@ func TestDecodeAlertDefaults(t *testing.T) {
 		{"values kept", `{"id":"a","severity":"informational","status":"resolved","classification":"truePositive","determination":"malware","assignedTo":"bob@corp.example","mitreTechniques":["T1059.001","T1204"]}`,
 			domain.SeverityInformational, domain.AlertResolved, "truePositive", "malware", "bob@corp.example", []string{"T1059.001", "T1204"}},
 		{"in progress", `{"id":"a","status":"inProgress","severity":"medium"}`, domain.SeverityMedium, domain.AlertInProgress, "", "", "", nil},
+		// Read as encoding/json reads them: the last of repeated keys,
+		// escapes in keys and values, null elements as "", bytes that are
+		// not UTF-8 as U+FFFD.
+		{"repeated key: the last counts", `{"id":"a","severity":"severe","severity":"high","status":"new","status":null}`,
+			domain.SeverityHigh, domain.AlertNew, "", "", "", nil},
+		{"escapes", `{"\u0069d":"a","severity":"h\u0069gh","classific\u0061tion":"tab\there","mitreTechniques":["T\u00e9",null]}`,
+			domain.SeverityHigh, domain.AlertNew, "tab\there", "", "", []string{"T\u00e9", ""}},
+		{"not UTF-8", "{\"id\":\"a\",\"assignedTo\":\"b\xffo\xc3b\",\"mitreTechniques\":[\"\xe9\"]}",
+			domain.SeverityUnknown, domain.AlertNew, "", "", "b\uFFFDo\uFFFDb", []string{"\uFFFD"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -309,10 +318,24 @@ func TestDecodeAlertErrors(t *testing.T) {
 		{"process id", ev(`{"@odata.type":"#microsoft.graph.security.processEvidence","processId":"4780"}`), "evidence[0].processId", "want an integer, got string"},
 		{"process id fraction", ev(`{"@odata.type":"#microsoft.graph.security.processEvidence","processId":1.5}`), "evidence[0].processId", "want an integer, got number"},
 		{"process time", ev(`{"@odata.type":"#microsoft.graph.security.processEvidence","processId":1,"processCreationDateTime":"now"}`), "evidence[0].processCreationDateTime", "RFC 3339"},
+		{"repeated key: the last counts", `{"id":"a","severity":"high","severity":"severe"}`, "severity", `unknown value "severe"`},
+		{"escaped enum", `{"id":"a","status":"n\u0065wish"}`, "status", `unknown value "newish"`},
+		{"second evidence's nested field", `{"id":"a","evidence":[{},{"@odata.type":"#microsoft.graph.security.userEvidence","userAccount":{"accountName":[]}}]}`,
+			"evidence[1].userAccount.accountName", "want a string, got array"},
+		{"sender", ev(`{"@odata.type":"#microsoft.graph.security.analyzedMessageEvidence","p1Sender":{"emailAddress":1}}`), "evidence[0].p1Sender.emailAddress", "want a string, got number"},
+		{"process id overflow", ev(`{"@odata.type":"#microsoft.graph.security.processEvidence","processId":99999999999999999999}`), "evidence[0].processId", "want an integer, got number"},
+		{"process id exponent", ev(`{"@odata.type":"#microsoft.graph.security.processEvidence","processId":1e3}`), "evidence[0].processId", "want an integer, got number"},
 		{"first problem wins", `{"severity":"severe","status":"closed"}`, "id", "required"},
 		{"array", `[]`, "", "want an object, got array"},
 		{"null", `null`, "", "want an object, got null"},
-		{"not json", `{"id":`, "", "invalid JSON"},
+		{"not json", `{"id":`, "", "invalid JSON: unexpected end of JSON input"},
+		{"bad literal", `{"id":"a","title":nul}`, "", "invalid JSON: invalid character '}' in literal null (expecting 'l')"},
+		{"bad escape", `{"id":"a","title":"\x"}`, "", `invalid JSON: invalid character 'x' in string escape code`},
+		{"control character", "{\"id\":\"a\",\"title\":\"a\tb\"}", "", `invalid JSON: invalid character '\t' in string literal`},
+		{"trailing comma", `{"id":"a",}`, "", "invalid JSON: invalid character '}' looking for beginning of object key string"},
+		{"leading zero", `{"id":"a","n":01}`, "", "invalid JSON: invalid character '1' after object key:value pair"},
+		{"after the object", `{"id":"a"} x`, "", "invalid JSON: invalid character 'x' after top-level value"},
+		{"too deep and broken", `{"id":"a","x":` + strings.Repeat("[", maxDepth) + `}`, "", "alert nests deeper than 64 levels at byte offset 77"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -204,10 +204,10 @@ func urlEntity(o *object) *domain.Entity {
 // address string is accepted too.
 func sender(o *object, name string) string {
 	v := o.value(name)
-	if v == nil {
+	if v < 0 {
 		return ""
 	}
-	if jsonKind(v) == "string" {
+	if o.doc.kind(v) == "string" {
 		return o.str(name)
 	}
 	s := o.object(name)

@@ -170,38 +170,41 @@ func splitObjects(body []byte) ([]item, *domain.Error) {
 // pageOrAlert tells a Graph page ({"value": [...]}) from a single alert;
 // alerts have no "value" property.
 func pageOrAlert(doc json.RawMessage) ([]item, *domain.Error) {
-	// doc was read by a json.Decoder, so it is valid JSON: cut it in one pass.
-	top, ok := splitObject(doc)
-	if !ok {
+	// doc was read by a json.Decoder, so it is valid JSON and nests no
+	// deeper than encoding/json allows.
+	var d document
+	if !d.parse(doc, jsonMaxDepth) || d.kind(0) != "object" {
 		// Let the item decoder explain what is wrong with it.
 		return []item{{raw: doc}}, nil
 	}
-	value, ok := top["value"]
-	if !ok {
+	value := d.member(0, "value")
+	if value < 0 {
 		return []item{{raw: doc}}, nil
 	}
-	switch jsonKind(value) {
+	switch d.kind(value) {
 	case "null":
 		return nil, nil
 	case "array":
 	default:
-		return nil, domain.Invalid("value", "want an array of alerts in a Graph page, got %s", jsonKind(value))
+		return nil, domain.Invalid("value", "want an array of alerts in a Graph page, got %s", d.kind(value))
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(value, &elems); err != nil {
-		return nil, domain.Invalid("value", "invalid JSON: %v", err)
-	}
-	items := make([]item, len(elems))
-	for i, e := range elems {
-		items[i] = item{raw: e}
+	items := []item{}
+	for _, e := range d.elements(value) {
+		items = append(items, item{raw: d.text(e)})
 	}
 	return items, nil
 }
 
+// jsonMaxDepth is how deeply encoding/json lets a document nest.
+const jsonMaxDepth = 10000
+
 // splitLines reads NDJSON: one item per non-blank line, a line that is not
 // JSON being an item with an error.
 func splitLines(body []byte) []item {
-	var items []item
+	var (
+		items []item
+		d     document // one parse at a time: its buffers serve every line
+	)
 	for n, rest := 1, body; len(rest) > 0; n++ {
 		line, tail, _ := bytes.Cut(rest, []byte{'\n'})
 		rest = tail
@@ -209,12 +212,13 @@ func splitLines(body []byte) []item {
 		if len(line) == 0 {
 			continue
 		}
-		var v json.RawMessage
-		if err := json.Unmarshal(line, &v); err != nil {
-			items = append(items, item{err: lineError(n, line, err)})
+		if !d.parse(line, jsonMaxDepth) {
+			// encoding/json says what is wrong, as it always has.
+			var v json.RawMessage
+			items = append(items, item{err: lineError(n, line, json.Unmarshal(line, &v))})
 			continue
 		}
-		items = append(items, item{raw: bytes.Clone(line)})
+		items = append(items, item{raw: line})
 	}
 	return items
 }
@@ -301,22 +305,10 @@ func jsonKind(v []byte) string {
 // is cheap and safe on any bytes, valid JSON or not.
 func tooDeep(b []byte, limit int) int {
 	depth := 0
-	inString, escaped := false, false
-	for i, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
 		case '"':
-			inString = true
+			i = stringClose(b, i+1)
 		case '{', '[':
 			depth++
 			if depth > limit {
@@ -329,6 +321,22 @@ func tooDeep(b []byte, limit int) int {
 		}
 	}
 	return -1
+}
+
+// stringClose returns the index of the quote that closes the string whose
+// text starts at b[i] (len(b) when none does), stepping over escapes.
+func stringClose(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			return i
+		case '\\':
+			i += 2
+		default:
+			i++
+		}
+	}
+	return len(b)
 }
 
 // UnknownEvidenceTypes returns the distinct evidence types of a that this
@@ -371,6 +379,7 @@ type Item struct {
 // Split cuts a body into its items the way Decode does — one object, an
 // array, a page {"value": [...]} or NDJSON — without decoding them, so that
 // a caller can decode each item in a format of its choosing (OCSF, Sentinel).
+// An item's Raw may share body's bytes: do not change body while using it.
 // Its error is a *domain.Error of kind invalid saying where the body as a
 // whole is broken.
 func Split(body []byte) ([]Item, error) {
