@@ -525,7 +525,7 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 	}
 	newInc := false
 	if target == nil && routine {
-		rk := string(anchor) // one noise incident per entity, whatever the detector
+		rk := NoiseKey(anchor, a.ProductName)
 		if id := s.Routine[rk]; id != 0 {
 			in, err := s.incident(id)
 			if err != nil {

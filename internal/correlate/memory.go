@@ -167,6 +167,7 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 
 	keySet := map[domain.EntityKey]bool{}
 	detSet := map[string]bool{}
+	products := map[string]bool{}
 	var minT, maxT time.Time
 	for _, a := range alerts {
 		if p, ok := m.alerts[a.ID]; ok {
@@ -176,6 +177,7 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 			keySet[k] = true
 		}
 		detSet[Detector(a)] = true
+		products[a.ProductName] = true
 		t := a.ActivityTime()
 		if minT.IsZero() || t.Before(minT) {
 			minT = t
@@ -235,8 +237,11 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 					}
 				}
 			}
-			if id := m.routine[string(k)]; id != 0 && m.incidents[id].Status.Open() {
-				s.Routine[string(k)] = id
+			for product := range products {
+				rk := NoiseKey(k, product)
+				if id := m.routine[rk]; id != 0 && m.incidents[id].Status.Open() {
+					s.Routine[rk] = id
+				}
 			}
 		}
 	}

@@ -244,6 +244,19 @@ func Detector(a *domain.Alert) string {
 	return strings.TrimSpace(firstNonEmpty(a.DetectorID, a.Title))
 }
 
+// NoiseKey names the recurring-noise incident of an entity's routine alerts
+// from one product. A sensor's noise is triaged and tuned in that sensor, so
+// each product's noise on an entity is an incident of its own: an IDS's DNS
+// flood on a host does not bury the host agent's noise, nor the agent's
+// copies of those IDS alerts the flood. Alerts that name no product share
+// the entity's key.
+func NoiseKey(anchor domain.EntityKey, product string) string {
+	if product = strings.TrimSpace(product); product == "" {
+		return string(anchor)
+	}
+	return string(anchor) + " from " + product
+}
+
 func firstNonEmpty(vs ...string) string {
 	for _, v := range vs {
 		if v != "" {

@@ -1,5 +1,7 @@
 package domain
 
+import "strings"
+
 import "slices"
 
 // MaxAssetNames bounds the impacted-asset names an incident keeps per kind;
@@ -81,7 +83,9 @@ func GeneratedName(headline []string, assets Assets, categories, sources []strin
 // NewIncidentName is the name of an incident an alert opens, until its
 // derived fields rename it: the alert's title, or for a recurring-noise
 // incident "Recurring alerts on" its anchor entity (the name the alert's
-// evidence gives it, else its key).
+// evidence gives it, else its key), "Recurring <product> alerts on" it
+// when the alert names its product (each product's noise on an entity is
+// an incident of its own: correlate.NoiseKey).
 func NewIncidentName(a *Alert, routine bool, anchor EntityKey) string {
 	if !routine {
 		return a.Title
@@ -92,6 +96,9 @@ func NewIncidentName(a *Alert, routine bool, anchor EntityKey) string {
 			name = ev.Entity.Name
 			break
 		}
+	}
+	if product := strings.TrimSpace(a.ProductName); product != "" {
+		return "Recurring " + product + " alerts on " + name
 	}
 	return "Recurring alerts on " + name
 }

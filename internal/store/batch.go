@@ -153,9 +153,11 @@ func (b *batch) load(alerts []*domain.Alert) error {
 	ids := make([]string, 0, len(alerts))
 	keySet := map[domain.EntityKey]bool{}
 	detSet := map[string]bool{}
+	products := map[string]bool{}
 	minT, maxT := time.Time{}, time.Time{}
 	for _, a := range alerts {
 		ids = append(ids, a.ID)
+		products[a.ProductName] = true
 		for _, k := range allKeys(a) {
 			keySet[k] = true
 		}
@@ -299,9 +301,17 @@ func (b *batch) load(alerts []*domain.Alert) error {
 		if err != nil {
 			return err
 		}
-		// The open recurring-noise incident of each key (a routine alert's
-		// anchor is one of its keys).
-		err = inChunks(keys, func(part []string) error {
+		// The open recurring-noise incident of each key and product (a
+		// routine alert's anchor is one of its keys).
+		noise := make([]string, 0, len(keys)*len(products))
+		for _, k := range keys {
+			for product := range products {
+				noise = append(noise, correlate.NoiseKey(domain.EntityKey(k), product))
+			}
+		}
+		slices.Sort(noise)
+		noise = slices.Compact(noise)
+		err = inChunks(noise, func(part []string) error {
 			var rows []struct {
 				Key string `db:"routine_key"`
 				ID  int64  `db:"id"`

@@ -188,6 +188,40 @@ func TestRoutineNoiseKeptApart(t *testing.T) {
 	})
 }
 
+// TestNoiseKeptApartPerProduct: two sensors' routine noise on one host —
+// an IDS flooding DNS alerts and the host agent relaying them — fills two
+// recurring-noise incidents, one per product, each named after its
+// product; alerts that name no product keep the host's shared one.
+func TestNoiseKeptApartPerProduct(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		from := func(a *domain.Alert, product string) *domain.Alert { a.ProductName = product; return a }
+		var alerts []*domain.Alert
+		for i := range 12 {
+			at := t0.Add(time.Duration(i) * 25 * time.Minute)
+			alerts = append(alerts,
+				from(det(alertAt(fmt.Sprintf("ids-%02d", i), at, domain.SeverityInformational, host("share1")), "dns-biz-query", ""), "Suricata"),
+				from(det(alertAt(fmt.Sprintf("hids-%02d", i), at.Add(time.Second), domain.SeverityInformational, host("share1")), "ids-event", ""), "Wazuh"),
+				det(alertAt(fmt.Sprintf("plain-%02d", i), at.Add(2*time.Second), domain.SeverityInformational, host("share1")), "cron-noise", ""))
+		}
+		res := mustIngest(t, s, correlate.Rules{}, alerts...)
+		last := len(res) - 3
+		ids, hids, plain := res[last].IncidentID, res[last+1].IncidentID, res[last+2].IncidentID
+		if ids == hids || ids == plain || hids == plain {
+			t.Fatalf("noise incidents: Suricata %d, Wazuh %d, no product %d: want three", ids, hids, plain)
+		}
+		for id, want := range map[int64]string{ids: "device:share1 from Suricata", hids: "device:share1 from Wazuh", plain: "device:share1"} {
+			d, err := s.IncidentDerived(context.Background(), id)
+			if err != nil || d.Routine != want {
+				t.Errorf("incident %d: routine %q (%v), want %q", id, d.Routine, err, want)
+			}
+		}
+		if inc, err := s.GetIncident(context.Background(), ids); err != nil || inc.DisplayName != "Recurring Suricata alerts on share1" {
+			t.Errorf("Suricata noise incident name: %q, %v", inc.DisplayName, err)
+		}
+	})
+}
+
 func TestCorrelationRules(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
