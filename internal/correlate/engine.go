@@ -539,6 +539,15 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 				d.Reasons = append(d.Reasons, "joined the recurring-noise incident "+strconv.FormatInt(in.ID, 10)+" of "+string(anchor))
 			}
 		}
+		if target == nil && campaign != "" {
+			// A detector firing on another entity's noise within the burst
+			// (two sensors seeing the same traffic): that noise is this one.
+			if partner := r.noisePartners(s, anchor, campaign, t); len(partner) > 0 {
+				target = partner[0].in
+				s.Routine[rk] = target.ID
+				d.Reasons = append(d.Reasons, "joined the recurring-noise incident "+strconv.FormatInt(target.ID, 10)+": "+partner[0].why)
+			}
+		}
 		if target == nil {
 			target, newInc = s.create(p, t, rk), true
 			s.Routine[rk] = target.ID
@@ -553,6 +562,9 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 		} else {
 			d.Reasons = append(d.Reasons, "opened a new incident: no open incident saw "+joinKeys(links)+" close enough in time")
 		}
+	}
+	if routine && !newInc && target.RoutineKey != "" && campaign != "" {
+		target = r.noiseCampaign(s, &d, target, anchor, campaign, t)
 	}
 	d.Incident, d.NewIncident = target.ID, newInc
 	s.Existing[a.ID] = Prev{Incident: target.ID, LastUpdate: a.LastUpdateDateTime}
@@ -576,6 +588,13 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 			}
 			s.newBuckets[pk][bk] = true
 		}
+		if campaign != "" && routine && target.RoutineKey != "" && r.BurstOrDefault() > 0 {
+			nk := NoiseDetector(campaign)
+			if h, ok := s.Recent[nk][anchor]; !ok || !t.Before(h.At) || h.Inc != target.ID {
+				s.AddRecent(nk, anchor, Hit{Inc: target.ID, At: t})
+				s.markRecent(nk, anchor)
+			}
+		}
 		if campaign != "" && !routine && r.BurstOrDefault() > 0 {
 			if h, ok := s.Recent[campaign][anchor]; !ok || !t.Before(h.At) || h.Inc != target.ID {
 				s.AddRecent(campaign, anchor, Hit{Inc: target.ID, At: t})
@@ -584,6 +603,67 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 		}
 	}
 	return d, nil
+}
+
+// NoiseDetector is the name under which a detector's routine hits are
+// remembered for noise campaigns, apart from its notable hits.
+func NoiseDetector(detector string) string { return "noise:" + detector }
+
+// noisePartner is another entity's open recurring-noise incident where
+// the same detection rule fired within the burst, and why it is one.
+type noisePartner struct {
+	in  *Incident
+	why string
+}
+
+// noisePartners lists, by entity, the open recurring-noise incidents of
+// other entities where the detection rule fired within the burst of t: two
+// sensors seeing the same traffic, one detector on many hosts at once.
+func (r Rules) noisePartners(s *State, anchor domain.EntityKey, campaign string, t time.Time) []noisePartner {
+	burst := r.BurstOrDefault()
+	if burst <= 0 {
+		return nil
+	}
+	hits := s.Recent[NoiseDetector(campaign)]
+	var out []noisePartner
+	for other, hit := range hits {
+		if other == anchor || absDur(t.Sub(hit.At)) > burst {
+			continue
+		}
+		in, err := s.incident(hit.Inc)
+		if err != nil || !r.usable(in) || in.RoutineKey == "" {
+			continue
+		}
+		out = append(out, noisePartner{in, "noise campaign: detector " + strconv.Quote(campaign) + " fired on " +
+			string(other) + " " + absDur(t.Sub(hit.At)).String() + " apart"})
+	}
+	// Map order must not decide: the oldest incident first.
+	slices.SortFunc(out, func(x, y noisePartner) int { return cmpID(x.in.ID, y.in.ID) })
+	return out
+}
+
+// noiseCampaign merges the alert's recurring-noise incident (an existing
+// one) with its noise partners, the smaller into the bigger, and returns
+// the incident the alert is in afterwards.
+func (r Rules) noiseCampaign(s *State, d *Decision, target *Incident, anchor domain.EntityKey, campaign string, t time.Time) *Incident {
+	for _, p := range r.noisePartners(s, anchor, campaign, t) {
+		src, _ := s.incident(p.in.ID) // an earlier merge may have redirected it
+		if src == nil || src.ID == target.ID || !r.usable(src) {
+			continue
+		}
+		into, from := target, src
+		if from.Alerts > into.Alerts || from.Alerts == into.Alerts && cmpID(from.ID, into.ID) < 0 {
+			into, from = from, into
+		}
+		if ok, _ := CanMerge(into.mergeSide(), from.mergeSide()); !ok {
+			continue
+		}
+		d.Merges = append(d.Merges, Merge{Target: into.ID, Source: from.ID, Why: p.why})
+		d.Reasons = append(d.Reasons, fmt.Sprintf("merged recurring-noise incident %d into %d: %s", from.ID, into.ID, p.why))
+		s.merge(into, from)
+		target = into
+	}
+	return target
 }
 
 // cand is a candidate incident, the reason it was found for and how an

@@ -217,9 +217,11 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 	if burst := r.BurstOrDefault(); burst > 0 {
 		since := minT.Add(-burst)
 		for det := range detSet {
-			for k, h := range m.recent[det] {
-				if !h.At.Before(since) {
-					s.AddRecent(det, k, h)
+			for _, d := range []string{det, NoiseDetector(det)} {
+				for k, h := range m.recent[d] {
+					if !h.At.Before(since) {
+						s.AddRecent(d, k, h)
+					}
 				}
 			}
 		}
@@ -239,7 +241,7 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 			}
 			for product := range products {
 				rk := NoiseKey(k, product)
-				if id := m.routine[rk]; id != 0 && m.incidents[id].Status.Open() {
+				if id := m.routine[rk]; id != 0 && m.incidents[m.final(id)].Status.Open() {
 					s.Routine[rk] = id
 				}
 			}

@@ -184,9 +184,9 @@ func (b *batch) load(alerts []*domain.Alert) error {
 		keys = append(keys, string(k))
 	}
 	slices.Sort(keys)
-	dets := make([]string, 0, len(detSet))
+	dets := make([]string, 0, 2*len(detSet))
 	for d := range detSet {
-		dets = append(dets, b.det(d))
+		dets = append(dets, b.det(d), b.det(correlate.NoiseDetector(d)))
 	}
 	slices.Sort(dets)
 
@@ -301,8 +301,9 @@ func (b *batch) load(alerts []*domain.Alert) error {
 		if err != nil {
 			return err
 		}
-		// The open recurring-noise incident of each key and product (a
-		// routine alert's anchor is one of its keys).
+		// The latest recurring-noise incident of each key and product (a
+		// routine alert's anchor is one of its keys), open or merged into
+		// another by a noise campaign: the engine follows the redirect.
 		noise := make([]string, 0, len(keys)*len(products))
 		for _, k := range keys {
 			for product := range products {
@@ -317,7 +318,7 @@ func (b *batch) load(alerts []*domain.Alert) error {
 				ID  int64  `db:"id"`
 			}
 			q := `SELECT s.routine_key, MAX(s.incident_id) AS id FROM incident_summary s JOIN incidents i ON i.id = s.incident_id
-				WHERE s.routine_key IN (` + placeholders(len(part)) + `) AND i.status IN ('active', 'inProgress') AND ` + sameExercise + `
+				WHERE s.routine_key IN (` + placeholders(len(part)) + `) AND i.status IN ('active', 'inProgress', 'redirected') AND ` + sameExercise + `
 				GROUP BY s.routine_key`
 			if err := b.tx.SelectContext(b.ctx, &rows, b.tx.Rebind(q), append(anySlice(part), b.exercise)...); err != nil {
 				return fmt.Errorf("find routine incidents: %w", err)

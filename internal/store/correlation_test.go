@@ -222,6 +222,50 @@ func TestNoiseKeptApartPerProduct(t *testing.T) {
 	})
 }
 
+// TestNoiseCampaignJoinsSensors: two network sensors see the same DNS
+// flood, each firing the same rule within the same seconds: their noise is
+// one recurring-noise incident (the first sensor's), whether the second
+// sensor's noise starts after the first's or both had their own incident
+// before the rule fired on both within the burst. Another rule's noise on
+// the second sensor stays apart.
+func TestNoiseCampaignJoinsSensors(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		ids := func(id, sensor string, at time.Time, rule string) *domain.Alert {
+			a := det(alertAt(id, at, domain.SeverityInformational, host(sensor)), rule, "")
+			a.ProductName = "Suricata"
+			return a
+		}
+		var alerts []*domain.Alert
+		for i := range 8 { // sensor-a alone: routine after three buckets
+			alerts = append(alerts, ids(fmt.Sprintf("a-%02d", i), "sensor-a", t0.Add(time.Duration(i)*25*time.Minute), "dns-biz-query"))
+		}
+		for i := range 8 { // sensor-b's own routine rule, hours before the flood reaches it
+			alerts = append(alerts, ids(fmt.Sprintf("b-own-%02d", i), "sensor-b", t0.Add(time.Duration(i)*25*time.Minute), "tls-chatter"))
+		}
+		for i := range 8 { // then the flood on both, seconds apart
+			at := t0.Add(4*time.Hour + time.Duration(i)*25*time.Minute)
+			alerts = append(alerts, ids(fmt.Sprintf("a-flood-%02d", i), "sensor-a", at, "dns-biz-query"),
+				ids(fmt.Sprintf("b-flood-%02d", i), "sensor-b", at.Add(2*time.Second), "dns-biz-query"))
+		}
+		res := mustIngest(t, s, correlate.Rules{}, alerts...)
+		final := func(i int) int64 {
+			id, err := s.AlertIncident(context.Background(), res[i].AlertID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		last := len(res) - 1
+		if a, b := final(last-1), final(last); a != b {
+			t.Errorf("the flood on sensor-a is in %d, on sensor-b in %d: want one noise incident", a, b)
+		}
+		if a, own := final(7), final(15); a == own {
+			t.Errorf("sensor-b's other rule joined the flood's noise incident %d", a)
+		}
+	})
+}
+
 func TestCorrelationRules(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
