@@ -203,9 +203,11 @@ type Decision struct {
 	// one opened by this plan); later merges of the plan may redirect it.
 	Incident    int64
 	NewIncident bool
-	// RoutineKey and Anchor name a new recurring-noise incident.
+	// RoutineKey and Anchor name a new recurring-noise incident; Flood
+	// says it is one flooding detector's (FloodBuckets).
 	RoutineKey string
 	Anchor     domain.EntityKey
+	Flood      bool
 	Routine    bool // the alert is routine noise on its anchor
 	Merges     []Merge
 	Refused    []Merge
@@ -525,7 +527,11 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 	}
 	newInc := false
 	if target == nil && routine {
-		rk := NoiseKey(anchor, a.ProductName)
+		flood := before >= FloodBuckets
+		rk := NoiseKey(anchor, a.ProductName, "")
+		if flood {
+			rk = NoiseKey(anchor, a.ProductName, det)
+		}
 		if id := s.Routine[rk]; id != 0 {
 			in, err := s.incident(id)
 			if err != nil {
@@ -551,8 +557,12 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 		if target == nil {
 			target, newInc = s.create(p, t, rk), true
 			s.Routine[rk] = target.ID
-			d.RoutineKey, d.Anchor = rk, anchor
-			d.Reasons = append(d.Reasons, fmt.Sprintf("opened a recurring-noise incident for %s", anchor))
+			d.RoutineKey, d.Anchor, d.Flood = rk, anchor, flood
+			if flood {
+				d.Reasons = append(d.Reasons, fmt.Sprintf("opened a recurring-noise incident for %q on %s: it floods it (%d buckets)", det, anchor, before))
+			} else {
+				d.Reasons = append(d.Reasons, fmt.Sprintf("opened a recurring-noise incident for %s", anchor))
+			}
 		}
 	}
 	if target == nil {

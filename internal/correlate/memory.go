@@ -167,7 +167,6 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 
 	keySet := map[domain.EntityKey]bool{}
 	detSet := map[string]bool{}
-	products := map[string]bool{}
 	var minT, maxT time.Time
 	for _, a := range alerts {
 		if p, ok := m.alerts[a.ID]; ok {
@@ -177,7 +176,6 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 			keySet[k] = true
 		}
 		detSet[Detector(a)] = true
-		products[a.ProductName] = true
 		t := a.ActivityTime()
 		if minT.IsZero() || t.Before(minT) {
 			minT = t
@@ -239,8 +237,9 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 					}
 				}
 			}
-			for product := range products {
-				rk := NoiseKey(k, product)
+		}
+		for _, a := range alerts {
+			for _, rk := range NoiseKeys(a) {
 				if id := m.routine[rk]; id != 0 && m.incidents[m.final(id)].Status.Open() {
 					s.Routine[rk] = id
 				}

@@ -245,17 +245,39 @@ func Detector(a *domain.Alert) string {
 }
 
 // NoiseKey names the recurring-noise incident of an entity's routine alerts
-// from one product. A sensor's noise is triaged and tuned in that sensor, so
-// each product's noise on an entity is an incident of its own: an IDS's DNS
-// flood on a host does not bury the host agent's noise, nor the agent's
-// copies of those IDS alerts the flood. Alerts that name no product share
-// the entity's key.
-func NoiseKey(anchor domain.EntityKey, product string) string {
-	if product = strings.TrimSpace(product); product == "" {
-		return string(anchor)
+// from one product, or of one flooding detector (detector non-empty). A
+// sensor's noise is triaged and tuned in that sensor, so each product's
+// noise on an entity is an incident of its own: an IDS's alerts on a host
+// do not bury the host agent's noise, nor the agent's relayed copies of
+// them. A detector that floods the entity (FloodBuckets) is the one thing
+// to tune there, so it gets an incident of its own. Alerts that name no
+// product share the entity's key.
+func NoiseKey(anchor domain.EntityKey, product, detector string) string {
+	k := string(anchor)
+	if product = strings.TrimSpace(product); product != "" {
+		k += " from " + product
 	}
-	return string(anchor) + " from " + product
+	if detector != "" {
+		k += ": " + detector
+	}
+	return k
 }
+
+// NoiseKeys are the recurring-noise incidents an alert may join: per
+// product and per detector, on each of its entities (the anchor is one).
+func NoiseKeys(a *domain.Alert) []string {
+	keys := AllKeys(a)
+	det := Detector(a)
+	out := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		out = append(out, NoiseKey(k, a.ProductName, ""), NoiseKey(k, a.ProductName, det))
+	}
+	return out
+}
+
+// FloodBuckets is when a routine detector floods its entity: it fired in
+// that many routine buckets (six hours' worth) of the routine window.
+const FloodBuckets = 36
 
 func firstNonEmpty(vs ...string) string {
 	for _, v := range vs {

@@ -1,8 +1,10 @@
 package domain
 
-import "strings"
-
-import "slices"
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // MaxAssetNames bounds the impacted-asset names an incident keeps per kind;
 // the counts stay exact.
@@ -84,9 +86,10 @@ func GeneratedName(headline []string, assets Assets, categories, sources []strin
 // derived fields rename it: the alert's title, or for a recurring-noise
 // incident "Recurring alerts on" its anchor entity (the name the alert's
 // evidence gives it, else its key), "Recurring <product> alerts on" it
-// when the alert names its product (each product's noise on an entity is
-// an incident of its own: correlate.NoiseKey).
-func NewIncidentName(a *Alert, routine bool, anchor EntityKey) string {
+// when the alert names its product, and "Recurring "<title>" on" it for a
+// detector that floods it (each product's noise on an entity, and each
+// flooding detector's, is an incident of its own: correlate.NoiseKey).
+func NewIncidentName(a *Alert, routine, flood bool, anchor EntityKey) string {
 	if !routine {
 		return a.Title
 	}
@@ -96,6 +99,9 @@ func NewIncidentName(a *Alert, routine bool, anchor EntityKey) string {
 			name = ev.Entity.Name
 			break
 		}
+	}
+	if flood && a.Title != "" {
+		return "Recurring " + strconv.Quote(a.Title) + " on " + name
 	}
 	if product := strings.TrimSpace(a.ProductName); product != "" {
 		return "Recurring " + product + " alerts on " + name

@@ -153,11 +153,9 @@ func (b *batch) load(alerts []*domain.Alert) error {
 	ids := make([]string, 0, len(alerts))
 	keySet := map[domain.EntityKey]bool{}
 	detSet := map[string]bool{}
-	products := map[string]bool{}
 	minT, maxT := time.Time{}, time.Time{}
 	for _, a := range alerts {
 		ids = append(ids, a.ID)
-		products[a.ProductName] = true
 		for _, k := range allKeys(a) {
 			keySet[k] = true
 		}
@@ -301,14 +299,13 @@ func (b *batch) load(alerts []*domain.Alert) error {
 		if err != nil {
 			return err
 		}
-		// The latest recurring-noise incident of each key and product (a
-		// routine alert's anchor is one of its keys), open or merged into
-		// another by a noise campaign: the engine follows the redirect.
-		noise := make([]string, 0, len(keys)*len(products))
-		for _, k := range keys {
-			for product := range products {
-				noise = append(noise, correlate.NoiseKey(domain.EntityKey(k), product))
-			}
+		// The latest recurring-noise incident of each of the alerts' noise
+		// keys (a routine alert's anchor is one of its entities), open or
+		// merged into another by a noise campaign: the engine follows the
+		// redirect.
+		var noise []string
+		for _, a := range alerts {
+			noise = append(noise, correlate.NoiseKeys(a)...)
 		}
 		slices.Sort(noise)
 		noise = slices.Compact(noise)
@@ -493,7 +490,7 @@ func (b *batch) apply(p *correlate.Plan, alerts []*domain.Alert) ([]records.Inge
 				IncidentID: &st.id, After: string(a.Status) + " " + string(a.Severity) + ": " + a.Title})
 		default:
 			if d.NewIncident {
-				st, err := b.createIncident(a, d.RoutineKey, d.Anchor)
+				st, err := b.createIncident(a, &d)
 				if err != nil {
 					return nil, err
 				}
@@ -653,9 +650,10 @@ func (b *batch) material(st *incState, ch correlate.Change, res *records.IngestR
 
 // createIncident opens an incident for the alert; a routine incident carries
 // its routine key and a name that says so.
-func (b *batch) createIncident(a *domain.Alert, routineKey string, anchor domain.EntityKey) (*incState, error) {
+func (b *batch) createIncident(a *domain.Alert, d *correlate.Decision) (*incState, error) {
+	routineKey, anchor := d.RoutineKey, d.Anchor
 	t := utc(a.ActivityTime())
-	name := domain.NewIncidentName(a, routineKey != "", anchor)
+	name := domain.NewIncidentName(a, routineKey != "", d.Flood, anchor)
 	q := `INSERT INTO incidents (display_name, severity, status, investigation_state,
 			first_activity, last_activity, created_at, updated_at, exercise_id)
 		VALUES (?, ?, 'active', 'queued', ?, ?, ?, ?, ?)`

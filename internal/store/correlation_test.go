@@ -266,6 +266,50 @@ func TestNoiseCampaignJoinsSensors(t *testing.T) {
 	})
 }
 
+// TestFloodGetsItsOwnNoiseIncident: a detector that fires in every
+// 10-minute bucket for more than six hours floods its host; from then on
+// its alerts fill a recurring-noise incident of their own, named after it,
+// apart from the same product's other noise on that host.
+func TestFloodGetsItsOwnNoiseIncident(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		ids := func(id string, at time.Time, rule string) *domain.Alert {
+			a := det(alertAt(id, at, domain.SeverityInformational, host("share1")), rule, "")
+			a.ProductName, a.Title = "Suricata", "ET INFO Observed DNS Query to .biz TLD"
+			if rule != "dns-biz-query" {
+				a.Title = "ET POLICY APT User-Agent"
+			}
+			return a
+		}
+		var alerts []*domain.Alert
+		for i := range 48 { // eight hours, every ten minutes
+			at := t0.Add(time.Duration(i) * 10 * time.Minute)
+			alerts = append(alerts, ids(fmt.Sprintf("flood-%02d", i), at, "dns-biz-query"))
+			if i%4 == 0 {
+				alerts = append(alerts, ids(fmt.Sprintf("apt-%02d", i), at.Add(time.Second), "apt-user-agent"))
+			}
+		}
+		res := mustIngest(t, s, correlate.Rules{}, alerts...)
+		flood, other := res[len(res)-1].IncidentID, int64(0) // the last flood alert's, the last APT alert's
+		for _, r := range res {
+			if strings.HasPrefix(r.AlertID, "apt-") {
+				other = r.IncidentID
+			}
+		}
+		if flood == other {
+			t.Fatalf("the flood and the host's other Suricata noise share incident %d", flood)
+		}
+		inc, err := s.GetIncident(context.Background(), flood)
+		if err != nil || inc.DisplayName != `Recurring "ET INFO Observed DNS Query to .biz TLD" on share1` {
+			t.Errorf("flood incident name: %q, %v", inc.DisplayName, err)
+		}
+		d, err := s.IncidentDerived(context.Background(), flood)
+		if err != nil || d.Routine != "device:share1 from Suricata: dns-biz-query" {
+			t.Errorf("flood incident: routine %q, %v", d.Routine, err)
+		}
+	})
+}
+
 func TestCorrelationRules(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	tests := []struct {

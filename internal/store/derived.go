@@ -290,7 +290,7 @@ func (s *Store) MoveAlert(ctx context.Context, alertID string, to int64, actor s
 			return err
 		}
 		if to == 0 {
-			st, err := b.createIncident(&a, "", "")
+			st, err := b.createIncident(&a, &correlate.Decision{})
 			if err != nil {
 				return err
 			}

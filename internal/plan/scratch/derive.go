@@ -156,7 +156,7 @@ func (c *correlation) create(a *domain.Alert, d correlate.Decision) error {
 		return fmt.Errorf("the engine opened incident %d twice", d.Incident)
 	}
 	t := a.ActivityTime().UTC()
-	c.incs[d.Incident] = &incident{id: d.Incident, name: domain.NewIncidentName(a, d.RoutineKey != "", d.Anchor),
+	c.incs[d.Incident] = &incident{id: d.Incident, name: domain.NewIncidentName(a, d.RoutineKey != "", d.Flood, d.Anchor),
 		routine: d.RoutineKey != "", severity: a.Severity, status: domain.IncidentActive, first: t, last: t}
 	c.created = append(c.created, d.Incident)
 	return nil
