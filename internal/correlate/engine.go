@@ -122,6 +122,7 @@ type State struct {
 	pairAlerts []*domain.Alert
 	pairs      [][]AliasRow
 	namesMemo  *namesMemo // nil: entity.Names each time
+	noise      noiseNames // NoiseKey's answers
 	placing    int
 
 	dirtySight  map[IncKey]bool
@@ -136,7 +137,7 @@ func NewState() *State {
 	return &State{Existing: map[string]Prev{}, Incidents: map[int64]*Incident{}, Known: map[IncKey]*Seen{},
 		ByKey: map[domain.EntityKey][]*Seen{}, OpenN: map[domain.EntityKey]int{}, Buckets: map[Profile]map[int64]bool{},
 		Recent: map[string]map[domain.EntityKey]Hit{}, Routine: map[string]int64{}, Activity: map[int64]map[int64]int{},
-		Aliases: map[domain.EntityKey][]Alias{}, placing: -1}
+		Aliases: map[domain.EntityKey][]Alias{}, noise: noiseNames{}, placing: -1}
 }
 
 // AddSighting records an open incident's sighting; candidate says whether
@@ -528,9 +529,9 @@ func (r Rules) place(s *State, p *Plan, a *domain.Alert) (Decision, error) {
 	newInc := false
 	if target == nil && routine {
 		flood := before >= FloodBuckets
-		rk := NoiseKey(anchor, a.ProductName, "")
+		rk := s.noise.key(anchor, a.ProductName, "")
 		if flood {
-			rk = NoiseKey(anchor, a.ProductName, det)
+			rk = s.noise.key(anchor, a.ProductName, det)
 		}
 		if id := s.Routine[rk]; id != 0 {
 			in, err := s.incident(id)

@@ -33,6 +33,7 @@ type Memory struct {
 	hostSeen  map[domain.EntityKey]bool     // keys apply has noted in hosts (or that are no host)
 	hostNames map[domain.EntityKey]hostName // what HostKey and ShortHost make of each key seen
 	names     *namesMemo                    // entity.Names of the entities seen
+	noise     noiseNames                    // NoiseKey's answers
 	aliases   map[domain.EntityKey][]Alias
 	active    map[int64]int // unresolved alerts per incident
 	lastID    int64
@@ -156,6 +157,10 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 		m.names = newNamesMemo()
 	}
 	s.namesMemo = m.names
+	if m.noise == nil {
+		m.noise = noiseNames{}
+	}
+	s.noise = m.noise         // kept from batch to batch
 	s.Incidents = m.incidents // shared: the engine's changes are the apply
 	// Host names, as the store does before its locks.
 	labels := hostLabels(alerts, m.hostName)
@@ -238,8 +243,10 @@ func (m *Memory) batch(alerts []*domain.Alert) ([]Decision, error) {
 				}
 			}
 		}
+		var rks []string
 		for _, a := range alerts {
-			for _, rk := range NoiseKeys(a) {
+			rks = m.noise.keys(a, rks[:0])
+			for _, rk := range rks {
 				if id := m.routine[rk]; id != 0 && m.incidents[m.final(id)].Status.Open() {
 					s.Routine[rk] = id
 				}
