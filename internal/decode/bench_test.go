@@ -1,10 +1,7 @@
 package decode
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,29 +22,12 @@ func aitFile(b *testing.B, name string) string {
 	return path
 }
 
-// aitLines returns the NDJSON lines of a scenario, unzipped.
+// aitLines returns the items of a scenario, unzipped (ReadItems).
 func aitLines(b *testing.B, path string) [][]byte {
 	b.Helper()
-	f, err := os.Open(path)
+	lines, err := ReadItems(path)
 	if err != nil {
 		b.Fatal(err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	body, err := io.ReadAll(gz)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var lines [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 {
-			lines = append(lines, bytes.Clone(l))
-		}
 	}
 	return lines
 }
