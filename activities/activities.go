@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -28,13 +29,6 @@ import (
 	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
 )
-
-// PlaybookSource is a playbook as the worker loaded it; the workflow pins
-// the sources it is given in its history.
-type PlaybookSource struct {
-	File   string `json:"file"`
-	Source []byte `json:"source"`
-}
 
 // Activities holds the activities' dependencies.
 type Activities struct {
@@ -59,6 +53,11 @@ type Activities struct {
 	// and reminds them; nil means no channel is configured (see
 	// NotifyQuestion).
 	Notifier Notifier
+
+	// pack packs Playbooks once, for LoadPlaybooks.
+	pack    sync.Once
+	packed  []PlaybookSource
+	packErr error
 }
 
 // Snapshot is what the workflow knows of its incident at one moment.
@@ -227,9 +226,11 @@ func (a *Activities) settings(ctx context.Context) (policy.Settings, error) {
 	return s, nil
 }
 
-// LoadPlaybooks returns the playbooks the worker loaded at start.
+// LoadPlaybooks returns the playbooks the worker loaded at start, packed
+// (see PackPlaybooks) once per worker.
 func (a *Activities) LoadPlaybooks(ctx context.Context) ([]PlaybookSource, error) {
-	return a.Playbooks, nil
+	a.pack.Do(func() { a.packed, a.packErr = PackPlaybooks(a.Playbooks) })
+	return a.packed, a.packErr
 }
 
 // RecordAction writes a proposed action into the action center and returns

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -42,11 +43,23 @@ Flags:
 	fs.StringVar(&o.Temporal, "temporal", "", "host:port of a running Temporal server to measure on (default: an embedded file-backed one)")
 	fs.StringVar(&o.Namespace, "namespace", "", "with -temporal: a registered namespace of the run's own (its workflows are named incident-N, as real investigations)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write this process's CPU profile of the run to `file` (go tool pprof)")
 	if help, err := parseBench(fs, args); help || err != nil {
 		return err
 	}
 	if !*asJSON {
 		o.Progress = os.Stderr
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

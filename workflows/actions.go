@@ -156,7 +156,7 @@ func (w *incident) execute(ctx workflow.Context, a *domain.Action) error {
 		return w.resolvedByPlaybook(ctx, a)
 	}
 	if a.Status == domain.ActionSucceeded && res.Changed && strings.HasPrefix(string(a.TargetKey), "incident:") &&
-		workflow.GetVersion(ctx, waitSeesChanges, workflow.DefaultVersion, 1) == 1 {
+		w.version(ctx, waitSeesChanges) == 1 {
 		// A case action changed the incident (severity, classification,
 		// assignment): wait steps check their condition again, as after a
 		// change by hand.

@@ -118,7 +118,7 @@ func (w *incident) authentic(ctx workflow.Context, ch IncidentChange) bool {
 	if keys == nil {
 		return true // a worker without the Authenticator (workflow unit tests)
 	}
-	if workflow.GetVersion(ctx, versionSignedChanges, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if w.version(ctx, versionSignedChanges) == workflow.DefaultVersion {
 		return true // recorded before changes were signed
 	}
 	if err := verify(keys, SignalIncidentChanged, workflow.GetInfo(ctx).WorkflowExecution.ID, ch, time.Time{}, 0); err != nil {

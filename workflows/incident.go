@@ -269,6 +269,9 @@ type incident struct {
 	side    bool
 	sideErr error
 	sides   int
+	// baseline is the run's baselineVersion: from 1 on, every change it
+	// covers is in force without a marker of its own (see version).
+	baseline workflow.Version
 	// people is the run's peopleVersion: ask and wait steps run.
 	people workflow.Version
 	// followed marks the questions whose follower runs in this run.
@@ -296,9 +299,10 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 		followed: map[string]bool{}, waits: map[string]*condWait{},
 		state: State{IncidentID: in.IncidentID, Investigation: domain.InvestigationQueued, SeenAlerts: in.SeenAlerts}}
 	w.log = log.With(workflow.GetLogger(ctx), "IncidentID", in.IncidentID)
-	w.live = workflow.GetVersion(ctx, liveVersion, workflow.DefaultVersion, 1)
-	w.eventful = workflow.GetVersion(ctx, eventfulVersion, workflow.DefaultVersion, 1)
-	w.people = workflow.GetVersion(ctx, peopleVersion, workflow.DefaultVersion, 1)
+	w.baseline = workflow.GetVersion(ctx, baselineVersion, workflow.DefaultVersion, 1)
+	w.live = w.version(ctx, liveVersion)
+	w.eventful = w.version(ctx, eventfulVersion)
+	w.people = w.version(ctx, peopleVersion)
 	if err := w.register(ctx); err != nil {
 		return nil, err
 	}
@@ -315,6 +319,10 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 	var sources []activities.PlaybookSource
 	if err := workflow.ExecuteLocalActivity(localCtx(ctx), acts.LoadPlaybooks).Get(ctx, &sources); err != nil {
 		return w.fail(ctx, fmt.Errorf("load playbooks: %w", err))
+	}
+	sources, err := activities.UnpackPlaybooks(sources)
+	if err != nil {
+		return w.fail(ctx, err)
 	}
 	set := make([]playbook.Source, len(sources))
 	for i, src := range sources {
@@ -381,6 +389,27 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (*State, error) {
 	w.drainChanges(ctx)
 	w.log.Info("investigation finished", "state", w.state.Investigation)
 	return &w.state, nil
+}
+
+// baselineVersion marks runs started by code that knows every change
+// guarded before it: liveVersion, eventfulVersion, peopleVersion,
+// truthfulOutcomeVersion, mergedAwayVersion, scopeVersion, inputsVersion,
+// summaryVersion, factsVersion, waitSeesChanges and versionSignedChanges.
+// Such a run records this one version marker and takes each of those as
+// version 1. Before it, a new run recorded a marker per change, and
+// Temporal turned each into a search-attribute upsert, a visibility write:
+// nine per investigation, a sixth of its history. Runs recorded before it
+// find no baseline marker and read each change's own, as they did.
+//
+// A change made after it is guarded with workflow.GetVersion as usual.
+const baselineVersion = "baseline-2026-12"
+
+// version is the run's version of a change baselineVersion covers.
+func (w *incident) version(ctx workflow.Context, changeID string) workflow.Version {
+	if w.baseline >= 1 {
+		return 1
+	}
+	return workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1)
 }
 
 // listenChanges records incident changes as they arrive, in a coroutine

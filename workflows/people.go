@@ -404,7 +404,7 @@ func (w *incident) awaitCondition(ctx workflow.Context, c *condWait, step *playb
 		env = playbook.Refresh(env, playbook.NewEnv(snap.Incident, snap.Alerts, inScope(snap)))
 		return nil
 	}
-	if w.epoch > 0 && workflow.GetVersion(ctx, waitSeesChanges, workflow.DefaultVersion, 1) == 1 {
+	if w.epoch > 0 && w.version(ctx, waitSeesChanges) == 1 {
 		if err := refresh(); err != nil {
 			return err
 		}

@@ -24,14 +24,14 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 		return fmt.Errorf("load incident: %w", err)
 	}
 	w.settings = snap.Automation
-	if workflow.GetVersion(ctx, truthfulOutcomeVersion, workflow.DefaultVersion, 1) >= 1 {
+	if w.version(ctx, truthfulOutcomeVersion) >= 1 {
 		w.malicious = domain.Uncontained(snap.Entities, snap.Alerts)
 	}
 	w.adopt(ctx, snap.Actions)
 	w.adoptQuestions(snap.Questions)
 	w.loaded = true
 	if snap.Incident.Status == domain.IncidentRedirected && snap.Incident.RedirectIncidentID != nil &&
-		workflow.GetVersion(ctx, mergedAwayVersion, workflow.DefaultVersion, 1) >= 1 {
+		w.version(ctx, mergedAwayVersion) >= 1 {
 		// Merged into another incident, whose investigation carries on
 		// with this one's alerts and entities and covers its actions: no
 		// playbook runs on the empty shell. Actions already proposed are
@@ -43,7 +43,7 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 
 	// Runs recorded before scope tracking existed investigate everything.
 	scoped := snap.Entities
-	if workflow.GetVersion(ctx, "investigation-scope", workflow.DefaultVersion, 1) >= 1 {
+	if w.version(ctx, scopeVersion) >= 1 {
 		var err error
 		if scoped, err = w.scope(ctx, snap); err != nil {
 			return err
@@ -55,7 +55,7 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	// so a replay sees what the run saw; runs recorded before inputs read
 	// every input at its default.
 	var tenant map[string]map[string]any
-	inputs := workflow.GetVersion(ctx, inputsVersion, workflow.DefaultVersion, 1)
+	inputs := w.version(ctx, inputsVersion)
 	if inputs >= 1 {
 		tenant = snap.Inputs
 	}
@@ -74,7 +74,7 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	}
 	pc := plan.NewContext(snap.Incident, snap.Entities, snap.Automation)
 	pc.Merged = snap.MergedActions
-	summary := workflow.GetVersion(ctx, summaryVersion, workflow.DefaultVersion, 1)
+	summary := w.version(ctx, summaryVersion)
 	runs := make([]*pbRun, len(selected))
 	for i, pb := range selected {
 		penv := env
@@ -100,7 +100,7 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 				return err
 			}
 		}
-		if stage == playbook.StageAnalysis && workflow.GetVersion(ctx, factsVersion, workflow.DefaultVersion, 1) >= 1 {
+		if stage == playbook.StageAnalysis && w.version(ctx, factsVersion) >= 1 {
 			// What this pass's analysis steps learned, for the rules of the
 			// stages after it (item.intel).
 			var facts []domain.Fact
@@ -115,6 +115,10 @@ func (w *incident) investigate(ctx workflow.Context, books []*playbook.Playbook,
 	w.state.Stage = ""
 	return nil
 }
+
+// scopeVersion marks runs that track the investigation's scope: runs
+// recorded before it investigate every entity.
+const scopeVersion = "investigation-scope"
 
 // mergedAwayVersion marks runs that run no playbook on an incident merged
 // into another (status redirected): the other's investigation carries on.
