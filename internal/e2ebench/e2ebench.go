@@ -153,10 +153,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	say("throughput: %d incidents from alert to finished investigation (automation full)", o.Incidents)
 	t0 := time.Now()
-	if err := ingestAll(ctx, pipe, "tp", o.Incidents); err != nil {
+	incidents, err := ingestAll(ctx, pipe, "tp", o.Incidents)
+	if err != nil {
 		return nil, err
 	}
-	if err := waitFinished(ctx, st, o.Incidents, o.Timeout, say); err != nil {
+	if err := waitFinished(ctx, tc, st, incidents, o.Timeout, say); err != nil {
 		return nil, err
 	}
 	res.IncidentsPerS = float64(o.Incidents) / time.Since(t0).Seconds()
@@ -165,12 +166,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	// 2. Ceiling: the same number of bare workflows with as many no-op
-	// activities (all but one local), started the same way.
+	// activities (all but one local), started the same way — as many at
+	// a time as alerts are ingested, each starter going on to the next
+	// once its workflow started — and waited for the same way.
 	say("ceiling: %d bare workflows with %d no-op activities each", o.Incidents, res.Activities)
 	t0 = time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, o.Incidents)
-	sem := make(chan struct{}, ingesters) // started as incidents are: as many at a time
+	runs := make([]client.WorkflowRun, o.Incidents)
+	sem := make(chan struct{}, ingesters)
 	for i := range o.Incidents {
 		sem <- struct{}{}
 		wg.Go(func() {
@@ -178,13 +182,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			run, err := tc.SignalWithStartWorkflow(ctx, fmt.Sprintf("bare-%d", i), workflows.SignalAlertsAdded,
 				workflows.AlertsAdded{AlertIDs: []string{"x"}},
 				client.StartWorkflowOptions{TaskQueue: taskQueue}, BareWorkflow, res.Activities)
-			if err == nil {
-				err = run.Get(ctx, nil)
-			}
 			if err != nil {
 				errs <- err
+				return
 			}
+			runs[i] = run
 		})
+	}
+	wg.Wait()
+	for _, run := range runs {
+		if run != nil {
+			wg.Go(func() {
+				if err := run.Get(ctx, nil); err != nil {
+					errs <- err
+				}
+			})
+		}
 	}
 	wg.Wait()
 	close(errs)
@@ -245,22 +258,31 @@ func alert(prefix string, i int) *domain.Alert {
 			Verdict: domain.VerdictMalicious, Attrs: map[string]string{"mdeDeviceId": dev, "osPlatform": "Windows11"}}}}}
 }
 
-func ingestAll(ctx context.Context, pipe *ingest.Pipeline, prefix string, n int) error {
+// ingestAll ingests n alerts, each opening an incident, and returns the
+// incidents.
+func ingestAll(ctx context.Context, pipe *ingest.Pipeline, prefix string, n int) ([]int64, error) {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
+	incidents := make([]int64, n)
 	sem := make(chan struct{}, ingesters)
 	for i := range n {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if _, err := pipe.Ingest(ctx, []*domain.Alert{alert(prefix, i)}); err != nil {
-				errs <- err
+			r, err := pipe.Ingest(ctx, []*domain.Alert{alert(prefix, i)})
+			if err == nil && len(r) != 1 {
+				err = fmt.Errorf("ingest of alert %d answered %d results", i, len(r))
 			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			incidents[i] = r[0].IncidentID
 		})
 	}
 	wg.Wait()
 	close(errs)
-	return <-errs
+	return incidents, <-errs
 }
 
 // ingesters is how many alerts (or bare workflows) are sent at a time.
@@ -291,33 +313,47 @@ func countActivities(ctx context.Context, tc client.Client, st *store.Store) (in
 	return n, nil
 }
 
-// waitFinished waits until n investigations succeeded.
-func waitFinished(ctx context.Context, st *store.Store, n int, timeout time.Duration, say func(string, ...any)) error {
-	deadline := time.Now().Add(timeout)
-	last := -1
-	for {
-		incs, err := st.ListIncidents(ctx, store.IncidentFilter{Limit: 1000})
-		if err != nil {
-			return err
-		}
-		done := 0
-		for _, inc := range incs {
-			if inc.InvestigationState == domain.InvestigationSuccessfullyRemediated {
-				done++
+// waitFinished waits until the incidents' investigations completed, as
+// the ceiling waits for its bare workflows (Temporal tells each waiter;
+// nothing polls the store meanwhile), then checks in the store that each
+// one remediated its incident.
+func waitFinished(ctx context.Context, tc client.Client, st *store.Store, incidents []int64, timeout time.Duration, say func(string, ...any)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	done := 0
+	for _, id := range incidents {
+		wg.Go(func() {
+			err := tc.GetWorkflow(ctx, domain.WorkflowID(id), "").Get(ctx, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("investigation of incident %d: %w", id, err)
 			}
-		}
-		if done != last && done%50 == 0 {
-			say("  %d/%d finished", done, n)
-			last = done
-		}
-		if done >= n {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d investigations finished within %s", done, n, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
+			if done++; done%50 == 0 {
+				say("  %d/%d finished", done, len(incidents))
+			}
+		})
 	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	incs, err := st.ListIncidents(ctx, store.IncidentFilter{Limit: len(incidents)})
+	if err != nil {
+		return err
+	}
+	for _, inc := range incs {
+		if inc.InvestigationState != domain.InvestigationSuccessfullyRemediated {
+			return fmt.Errorf("incident %d ended %s, not %s", inc.ID, inc.InvestigationState, domain.InvestigationSuccessfullyRemediated)
+		}
+	}
+	if len(incs) != len(incidents) {
+		return fmt.Errorf("%d incidents in the store, %d ingested", len(incs), len(incidents))
+	}
+	return nil
 }
 
 // pendingLatency ingests o.Samples alerts at o.Rate per second and measures,
