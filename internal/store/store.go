@@ -6,21 +6,15 @@
 // All SQL lives here. Exported methods own their transaction; unexported
 // helpers take a sqlx.ExtContext so that one helper serves inside or outside
 // a transaction. Migrations are embedded, versioned .sql files, one set per
-// dialect, applied in order at Open.
+// dialect, applied at Open by goose (migrate.go).
 package store
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"path"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,9 +22,6 @@ import (
 	"github.com/airsoc/air/internal/events"
 	"github.com/jmoiron/sqlx"
 )
-
-//go:embed migrations
-var migrations embed.FS
 
 // Dialect names the database behind a Store.
 type Dialect string
@@ -132,116 +123,6 @@ func (s *Store) Close() error {
 
 // Ping checks that the database answers; /readyz calls it.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
-
-// migrate applies, in order, every embedded migration newer than the
-// database's version, each in its own transaction.
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	dir := path.Join("migrations", string(s.dialect))
-	files, err := fs.ReadDir(migrations, dir)
-	if err != nil {
-		return fmt.Errorf("read migrations: %w", err)
-	}
-	sort.Slice(files, func(i, j int) bool { return files[i].Name() < files[j].Name() })
-	// Every applied version is remembered, not only the highest: a
-	// migration written on one branch with a lower number than another's
-	// still runs when both land.
-	var applied []int
-	if err := s.db.SelectContext(ctx, &applied, `SELECT version FROM schema_migrations`); err != nil {
-		return fmt.Errorf("read schema versions: %w", err)
-	}
-	if err := uniqueVersions(files); err != nil {
-		return err
-	}
-	for _, f := range files {
-		name := f.Name()
-		v, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a version number", name)
-		}
-		if slices.Contains(applied, v) {
-			continue
-		}
-		body, err := migrations.ReadFile(path.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-			if s.dialect == Postgres {
-				// Two processes starting at once must not both migrate.
-				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(4242)`); err != nil {
-					return err
-				}
-				var again int
-				if err := tx.GetContext(ctx, &again, tx.Rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v); err != nil {
-					return err
-				}
-				if again > 0 {
-					return nil
-				}
-			}
-			for _, stmt := range splitStatements(string(body)) {
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("%w\n%s", err, stmt)
-				}
-			}
-			_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`),
-				v, time.Now().UTC().Format(time.RFC3339))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("apply migration %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// uniqueVersions refuses two migration files with one version number: the
-// runner remembers versions, so the second would be skipped silently (two
-// branches that each add "0008_…" would land one of them unapplied).
-func uniqueVersions(files []fs.DirEntry) error {
-	seen := map[string]string{}
-	for _, f := range files {
-		v, _, _ := strings.Cut(f.Name(), "_")
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a version number", f.Name())
-		}
-		key := strconv.Itoa(n)
-		if other, ok := seen[key]; ok {
-			return fmt.Errorf("migrations %s and %s share version %d: renumber one", other, f.Name(), n)
-		}
-		seen[key] = f.Name()
-	}
-	return nil
-}
-
-// splitStatements splits a migration on semicolons that end a line; the
-// migrations hold no semicolons inside literals.
-func splitStatements(body string) []string {
-	var out []string
-	var cur strings.Builder
-	for _, line := range strings.Split(body, "\n") {
-		if i := strings.Index(line, "--"); i >= 0 {
-			line = line[:i]
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-		if strings.HasSuffix(strings.TrimSpace(line), ";") {
-			if stmt := strings.TrimSpace(cur.String()); stmt != ";" {
-				out = append(out, stmt)
-			}
-			cur.Reset()
-		}
-	}
-	if stmt := strings.TrimSpace(cur.String()); stmt != "" {
-		out = append(out, stmt)
-	}
-	return out
-}
 
 // inTx runs fn in a transaction, committing when it returns nil. A panic
 // in fn rolls the transaction back before it goes on up: a handler that
