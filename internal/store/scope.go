@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
-	"github.com/jmoiron/sqlx"
 
 	"github.com/airsoc/air/internal/domain"
 )
@@ -22,13 +22,18 @@ func (s *Store) InvestigationScope(ctx context.Context, incidentID int64) ([]dom
 
 // AddToScope adds entity keys to the incident's investigation scope.
 func (s *Store) AddToScope(ctx context.Context, incidentID int64, keys []domain.EntityKey) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO investigation_scope (incident_id, entity_key)
-				VALUES (?, ?) ON CONFLICT (incident_id, entity_key) DO NOTHING`), incidentID, k); err != nil {
-				return fmt.Errorf("add %s to scope of incident %d: %w", k, incidentID, err)
-			}
-		}
+	if len(keys) == 0 {
 		return nil
-	})
+	}
+	// One statement, so one round trip and no explicit transaction.
+	q := `INSERT INTO investigation_scope (incident_id, entity_key) VALUES ` +
+		strings.Repeat("(?, ?), ", len(keys)-1) + `(?, ?) ON CONFLICT (incident_id, entity_key) DO NOTHING`
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		args = append(args, incidentID, k)
+	}
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(q), args...); err != nil {
+		return fmt.Errorf("add %d entities to scope of incident %d: %w", len(keys), incidentID, err)
+	}
+	return nil
 }

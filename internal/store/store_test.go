@@ -253,8 +253,45 @@ func TestInvestigationStateProjection(t *testing.T) {
 		if err != nil || inc.InvestigationState != domain.InvestigationPendingApproval {
 			t.Fatalf("got %+v, %v", inc, err)
 		}
+		// The same state again changes nothing and audits nothing.
+		if err := s.SetInvestigationState(ctx, r.IncidentID, domain.InvestigationPendingApproval); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetInvestigationState(ctx, r.IncidentID, domain.InvestigationBenign); err != nil {
+			t.Fatal(err)
+		}
+		log, err := s.IncidentActivity(ctx, r.IncidentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var changes []string
+		for _, e := range log {
+			if e.Verb == "investigation.state" {
+				changes = append(changes, e.Actor+" "+e.Object+" "+e.Before+" → "+e.After)
+			}
+		}
+		want := []string{
+			fmt.Sprintf("system:investigation incident:%d %s → %s", r.IncidentID, domain.InvestigationQueued, domain.InvestigationPendingApproval),
+			fmt.Sprintf("system:investigation incident:%d %s → %s", r.IncidentID, domain.InvestigationPendingApproval, domain.InvestigationBenign),
+		}
+		if !slices.Equal(changes, want) {
+			t.Errorf("audited state changes:\n%s\nwant\n%s", strings.Join(changes, "\n"), strings.Join(want, "\n"))
+		}
 		if err := s.SetInvestigationState(ctx, 999, domain.InvestigationRunning); domain.KindOf(err) != domain.KindNotFound {
 			t.Errorf("unknown incident: got %v, want not found", err)
+		}
+		// Scope: several keys at once, again without duplicates.
+		keys := []domain.EntityKey{"device:a", "user:b"}
+		for range 2 {
+			if err := s.AddToScope(ctx, r.IncidentID, keys); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.AddToScope(ctx, r.IncidentID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.InvestigationScope(ctx, r.IncidentID); err != nil || !slices.Equal(got, keys) {
+			t.Errorf("scope = %v, %v; want %v", got, err, keys)
 		}
 	})
 }
