@@ -56,6 +56,10 @@ type Options struct {
 	// must then be given and registered, is where the run's workflows go
 	// (one of their own: they are named incident-N as real investigations).
 	Temporal, Namespace string
+	// Phase, when set, is called as each measurement starts ("throughput",
+	// "ceiling", "latency") and when the run ends ("end"), for a caller
+	// that accounts resources per phase.
+	Phase func(name string)
 }
 
 // Result is what a run measured.
@@ -89,6 +93,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
+	}
+	phase := func(name string) {
+		if o.Phase != nil {
+			o.Phase(name)
+		}
 	}
 	say := func(format string, args ...any) {
 		if o.Progress != nil {
@@ -152,6 +161,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	say("throughput: %d incidents from alert to finished investigation (automation full)", o.Incidents)
+	phase("throughput")
 	t0 := time.Now()
 	incidents, err := ingestAll(ctx, pipe, "tp", o.Incidents)
 	if err != nil {
@@ -170,6 +180,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// a time as alerts are ingested, each starter going on to the next
 	// once its workflow started — and waited for the same way.
 	say("ceiling: %d bare workflows with %d no-op activities each", o.Incidents, res.Activities)
+	phase("ceiling")
 	t0 = time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, o.Incidents)
@@ -212,6 +223,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	say("latency: %d alerts at %.1f new incidents/s until their action is pending (automation semi-all)", o.Samples, o.Rate)
+	phase("latency")
 	lat, err := pendingLatency(ctx, pipe, st, o)
 	if err != nil {
 		return nil, err
@@ -221,6 +233,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.PendingP50Ms = ms(lat[len(lat)/2])
 	res.PendingP99Ms = ms(lat[min(len(lat)-1, len(lat)*99/100)])
 	res.PendingMaxMs = ms(lat[len(lat)-1])
+	phase("end")
 	return res, nil
 }
 
