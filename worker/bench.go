@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"syscall"
 	"time"
 
 	"github.com/airsoc/air/internal/e2ebench"
 	"github.com/airsoc/air/internal/floodbench"
+	"github.com/airsoc/air/internal/profile"
 )
 
 // benchE2E runs `worker bench e2e`: the whole engine in this process on the
@@ -50,17 +50,11 @@ Flags:
 	if !*asJSON {
 		o.Progress = os.Stderr
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := profile.CPU(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r, err := e2ebench.Run(ctx, o)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"runtime/pprof"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -16,6 +15,7 @@ import (
 	"github.com/airsoc/air/internal/engine"
 	ingestpkg "github.com/airsoc/air/internal/ingest"
 	"github.com/airsoc/air/internal/logging"
+	"github.com/airsoc/air/internal/profile"
 	"github.com/airsoc/air/internal/storebench"
 )
 
@@ -76,17 +76,11 @@ func bench(ctx context.Context, env Env, args []string) error {
 	}
 	logger := logrus.New()
 	logger.SetOutput(io.Discard)
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := profile.CPU(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 
 	var results []storebench.IngestResult
 	for _, p := range strings.Split(*paths, ",") {
