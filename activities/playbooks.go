@@ -3,9 +3,11 @@ package activities
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // PlaybookSource is a playbook as the worker loaded it; the workflow pins
@@ -49,11 +51,42 @@ func PackPlaybooks(set []PlaybookSource) ([]PlaybookSource, error) {
 // UnpackPlaybooks returns the playbooks of a set LoadPlaybooks returned:
 // the packed set's, or the set itself as histories recorded before
 // packing hold it.
+//
+// A worker unpacks the same set for every investigation it starts or
+// replays, so it remembers the last few it unpacked (by their packed
+// bytes); the sets it returns are shared and must not be changed.
 func UnpackPlaybooks(set []PlaybookSource) ([]PlaybookSource, error) {
 	if len(set) != 1 || set[0].Packed == nil {
 		return set, nil
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(set[0].Packed))
+	key := sha256.Sum256(set[0].Packed)
+	unpacked.Lock()
+	out, ok := unpacked.sets[key]
+	unpacked.Unlock()
+	if ok {
+		return out, nil
+	}
+	out, err := unpack(set[0].Packed)
+	if err != nil {
+		return nil, err
+	}
+	unpacked.Lock()
+	if len(unpacked.sets) >= 8 {
+		clear(unpacked.sets)
+	}
+	unpacked.sets[key] = out
+	unpacked.Unlock()
+	return out, nil
+}
+
+// unpacked remembers the sets UnpackPlaybooks unpacked.
+var unpacked = struct {
+	sync.Mutex
+	sets map[[sha256.Size]byte][]PlaybookSource
+}{sets: map[[sha256.Size]byte][]PlaybookSource{}}
+
+func unpack(packed []byte) ([]PlaybookSource, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(packed))
 	if err != nil {
 		return nil, fmt.Errorf("unpack playbooks: %w", err)
 	}

@@ -38,6 +38,11 @@ func TestPackPlaybooksRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, set) {
 		t.Errorf("unpacked set differs from the packed one")
 	}
+	// The second time comes from the worker's memory, the same set.
+	again, err := UnpackPlaybooks(recorded)
+	if err != nil || !reflect.DeepEqual(again, set) || &again[0] != &got[0] {
+		t.Errorf("unpacking the same set again: %v, shared %v", err, err == nil && &again[0] == &got[0])
+	}
 }
 
 func TestUnpackPlaybooksLegacyAndDamaged(t *testing.T) {
