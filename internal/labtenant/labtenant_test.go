@@ -3,17 +3,10 @@ package labtenant_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"
 
 	"github.com/airsoc/air/activities/connectortest"
 	"github.com/airsoc/air/internal/actions"
@@ -22,54 +15,8 @@ import (
 	"github.com/airsoc/air/internal/labtenant"
 	"github.com/airsoc/air/internal/remediation"
 	"github.com/airsoc/air/internal/store"
+	"github.com/airsoc/air/internal/store/storetest"
 )
-
-// forEachStore runs fn on a fresh SQLite store and, when TEST_DATABASE_URL
-// is set, on a fresh PostgreSQL schema: the lab's state is AIR's store.
-func forEachStore(t *testing.T, fn func(t *testing.T, s *store.Store)) {
-	t.Helper()
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "air.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		fn(t, s)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		base := os.Getenv("TEST_DATABASE_URL")
-		if base == "" {
-			if os.Getenv("CI") != "" {
-				t.Fatal("TEST_DATABASE_URL is not set under CI")
-			}
-			t.Skip("TEST_DATABASE_URL not set")
-		}
-		schema := fmt.Sprintf("lab_%d_%d", time.Now().UnixNano(), rand.IntN(1e6))
-		admin, err := sqlx.Open("postgres", base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			admin.Close()
-		})
-		u, _ := url.Parse(base)
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		s, err := store.Open(context.Background(), u.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		fn(t, s)
-	})
-}
 
 func req(typ, target, params, key string) remediation.Request {
 	return remediation.Request{ActionID: "a", IncidentID: 1, Type: typ, Target: domain.EntityKey(target),
@@ -81,7 +28,7 @@ func req(typ, target, params, key string) remediation.Request {
 // with a new key (a second request: the target is already in the asked
 // state where the type has one).
 func TestEveryTypeIsExactlyOncePerKey(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *store.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		lab := &labtenant.Tenant{Store: s}
 		sha := strings.Repeat("ab", 32)
@@ -186,7 +133,7 @@ func TestEveryTypeIsExactlyOncePerKey(t *testing.T) {
 }
 
 func TestSeedStrictAndMailboxes(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *store.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		lab := &labtenant.Tenant{Store: s, Strict: true}
 		err := lab.Seed(ctx, store.LabSeed{
@@ -235,7 +182,7 @@ func TestSeedStrictAndMailboxes(t *testing.T) {
 // names and empties; the seed lower-cases the application id as entity
 // keys do; a strict lab does not know an app it was not given.
 func TestSeededOAuthApp(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *store.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		lab := &labtenant.Tenant{Store: s, Strict: true}
 		err := lab.Seed(ctx, store.LabSeed{OAuthApps: []store.LabOAuthApp{{AppID: "5E3CE6C0-2B1F-4285-8D4B-75EE78787346",
@@ -269,7 +216,7 @@ func TestSeededOAuthApp(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *store.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		lab := &labtenant.Tenant{Store: s}
 		for _, tt := range []struct{ typ, target, params, want string }{
 			{"device.isolate", "user:ana", `{}`, "target: device.isolate needs a device target"},
@@ -292,7 +239,7 @@ func TestBadRequests(t *testing.T) {
 // TestFaultsAnswerLikeVendors checks the lab's bad days, through the
 // activity, so that each is the outcome a vendor's answer would be.
 func TestFaultsAnswerLikeVendors(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *store.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		lab := &labtenant.Tenant{Store: s, Faults: []labtenant.Fault{
 			{Type: "device.isolate", Answer: labtenant.Throttled, Times: 2, RetryAfter: 4 * time.Second},
 			{Type: "device.*", Answer: labtenant.InProgress, Times: 1},
@@ -329,7 +276,7 @@ func TestFaultsAnswerLikeVendors(t *testing.T) {
 // TestConcurrentRequestsOneEffect: the same key from two workers at once
 // (a retry racing the original) records one operation.
 func TestConcurrentRequestsOneEffect(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s *store.Store) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		lab := &labtenant.Tenant{Store: s}
 		var wg sync.WaitGroup
 		errs := make(chan error, 8)
