@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/airsoc/air/internal/e2ebench"
+	"github.com/airsoc/air/internal/engine"
 	"github.com/airsoc/air/internal/floodbench"
 	"github.com/airsoc/air/internal/profile"
 )
@@ -42,6 +43,7 @@ Flags:
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "limit per phase")
 	fs.StringVar(&o.Temporal, "temporal", "", "host:port of a running Temporal server to measure on (default: an embedded file-backed one)")
 	fs.StringVar(&o.Namespace, "namespace", "", "with -temporal: a registered namespace of the run's own (its workflows are named incident-N, as real investigations)")
+	fs.StringVar(&o.Compression, "temporal-compression", engine.CompressionNone, "gRPC compression of the calls to Temporal, as the worker's flag: none or gzip")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write this process's CPU profile of the run to `file` (go tool pprof)")
 	if help, err := parseBench(fs, args); help || err != nil {

@@ -120,6 +120,7 @@ for a mounted secret):
 	fs.StringVar(&cfg.TemporalTLS.ServerName, "temporal-tls-server-name", env("AIR_TEMPORAL_TLS_SERVER_NAME", ""), "name to check in the frontend's certificate, when it differs from the -temporal host (AIR_TEMPORAL_TLS_SERVER_NAME)")
 	fs.StringVar(&cfg.TemporalTLS.APIKeyFile, "temporal-api-key-file", env("AIR_TEMPORAL_API_KEY_FILE", ""), "file holding an API key for Temporal (Temporal Cloud or a frontend with an authorizer); implies TLS (AIR_TEMPORAL_API_KEY_FILE)")
 	fs.BoolVar(&cfg.TemporalTLS.Insecure, "insecure-temporal", env("AIR_INSECURE_TEMPORAL", "") == "true", "allow a Temporal frontend off loopback without mTLS or an API key; anyone who reaches it can forge workflow messages (AIR_INSECURE_TEMPORAL=true)")
+	fs.StringVar(&cfg.TemporalCompression, "temporal-compression", env("AIR_TEMPORAL_COMPRESSION", "none"), "gRPC compression of the calls to Temporal: none, or gzip for a frontend across a slow or metered link; gzip costs CPU on both sides (docs/deployment.md) (AIR_TEMPORAL_COMPRESSION)")
 	var role string
 	fs.StringVar(&role, "role", env("AIR_ROLE", "all"), "what this process does: all, api (serve the API and pages; start and signal workflows) or worker (run workflows and activities; only /healthz and /readyz on -http) (AIR_ROLE)")
 	fs.IntVar(&cfg.WorkflowCache, "workflow-cache", envInt("AIR_WORKFLOW_CACHE", 0), "investigations kept in memory between their tasks; 0: Temporal's default, 10000; lower it under a container memory limit (docs/performance.md) (AIR_WORKFLOW_CACHE)")

@@ -108,6 +108,9 @@ type Config struct {
 	Sources sources.Config
 	// TemporalTLS authenticates AIR to the Temporal frontend without Dev.
 	TemporalTLS TemporalTLS
+	// TemporalCompression is the gRPC compression of the calls to
+	// Temporal: engine.CompressionNone (the default) or CompressionGzip.
+	TemporalCompression string
 	// StartTimeout is how long start-up waits for the database and
 	// Temporal to answer, retrying with backoff; 0 means 2 minutes.
 	StartTimeout time.Duration
@@ -173,6 +176,9 @@ func (c *Config) defaults() error {
 	case RoleAll, RoleAPI, RoleWorker:
 	default:
 		return fmt.Errorf("role %q: want all, api or worker", c.Role)
+	}
+	if _, err := engine.Compression(c.TemporalCompression); err != nil {
+		return err
 	}
 	if c.Dev && c.Role != RoleAll {
 		return errors.New("-role api and -role worker share one Temporal and one database: use them without -dev")
@@ -301,6 +307,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Namespace: cfg.Namespace,
 		Logger:    logging.NewTemporal(log.WithField("component", "temporal")),
 	}
+	opts.ConnectionOptions.GrpcCompression, _ = engine.Compression(cfg.TemporalCompression) // checked by defaults
 	if !cfg.Dev {
 		if err := cfg.TemporalTLS.apply(&opts); err != nil {
 			return err

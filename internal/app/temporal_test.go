@@ -63,6 +63,10 @@ func TestTemporalTransportCheck(t *testing.T) {
 	if err := cfg.defaults(); err == nil || !strings.Contains(err.Error(), "-connectors lab") {
 		t.Errorf("production config without connectors: %v, want refused naming -connectors lab", err)
 	}
+	cfg = Config{Dev: true, TemporalCompression: "brotli"}
+	if err := cfg.defaults(); err == nil || !strings.Contains(err.Error(), `temporal compression "brotli"`) {
+		t.Errorf("unknown -temporal-compression: %v, want refused naming it", err)
+	}
 }
 
 // TestTemporalRefusesClientsWithoutCertificate runs a Temporal frontend

@@ -93,7 +93,10 @@ func bench(ctx context.Context, env Env, args []string) error {
 			if *temporalAddr == "" {
 				return usageError{"bench ingest: the temporal path needs --temporal HOST:PORT"}
 			}
-			tc, err := client.Dial(client.Options{HostPort: *temporalAddr, Namespace: *namespace, Logger: logging.NewTemporal(logger)})
+			// The compression a worker uses by default (-temporal-compression).
+			compression, _ := engine.Compression(engine.CompressionNone)
+			tc, err := client.Dial(client.Options{HostPort: *temporalAddr, Namespace: *namespace, Logger: logging.NewTemporal(logger),
+				ConnectionOptions: client.ConnectionOptions{GrpcCompression: compression}})
 			if err != nil {
 				return fmt.Errorf("bench ingest: Temporal at %s: %w", *temporalAddr, err)
 			}

@@ -56,6 +56,10 @@ type Options struct {
 	// must then be given and registered, is where the run's workflows go
 	// (one of their own: they are named incident-N as real investigations).
 	Temporal, Namespace string
+	// Compression is the gRPC compression of the calls to Temporal, as
+	// the worker's -temporal-compression; empty means the worker's
+	// default, none.
+	Compression string
 	// Phase, when set, is called as each measurement starts ("throughput",
 	// "ceiling", "latency") and when the run ends ("end"), for a caller
 	// that accounts resources per phase.
@@ -126,7 +130,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer st.Close()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	tc, err := client.Dial(client.Options{HostPort: hostPort, Namespace: o.Namespace, Logger: logging.NewTemporal(log)})
+	compression, err := engine.Compression(o.Compression)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := client.Dial(client.Options{HostPort: hostPort, Namespace: o.Namespace, Logger: logging.NewTemporal(log),
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: compression}})
 	if err != nil {
 		return nil, err
 	}

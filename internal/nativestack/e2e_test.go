@@ -19,6 +19,8 @@ import (
 // and is stopped; the measurement runs in this process. It also reports
 // the processor time of the stack's processes per incident and per bare
 // workflow (SampleCPU): steadier than the rates on a shared machine.
+// AIR_TEMPORAL_COMPRESSION=gzip measures with the SDK's default compression
+// instead of the worker's (none).
 //
 //	TEST_DATABASE_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' \
 //	  go test ./internal/nativestack -run '^$' -bench E2E -benchtime 3x -timeout 30m -v
@@ -33,7 +35,7 @@ func BenchmarkE2E(b *testing.B) {
 		}
 		cpu := map[string]CPU{}
 		r, err := e2ebench.Run(context.Background(), e2ebench.Options{Temporal: s.Temporal.Address, Namespace: air.Namespace,
-			DatabaseURL: air.DB, Playbooks: moduleRoot(b) + "/playbooks", Progress: os.Stderr,
+			Compression: os.Getenv("AIR_TEMPORAL_COMPRESSION"), DatabaseURL: air.DB, Playbooks: moduleRoot(b) + "/playbooks", Progress: os.Stderr,
 			Phase: func(name string) { cpu[name] = s.SampleCPU(strings.TrimPrefix(u.Path, "/")) }})
 		if err != nil {
 			b.Fatal(err)
