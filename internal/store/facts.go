@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -19,6 +20,25 @@ func (s *Store) RecordFacts(ctx context.Context, incidentID int64, facts []domai
 	if len(facts) == 0 && len(stale) == 0 {
 		return nil
 	}
+	if len(facts) <= factsPerStatement && len(stale) <= factsPerStatement {
+		// One statement, so one round trip and no explicit transaction: a
+		// DELETE of the stale facts, an upsert of the new ones, or on
+		// PostgreSQL both, the DELETE in a WITH clause. An analysis step
+		// records facts and clears a vendor's error each time it runs.
+		switch {
+		case len(stale) == 0:
+			return upsertFacts(ctx, s.db, incidentID, facts, "", nil)
+		case len(facts) == 0:
+			q, args := deleteFacts(incidentID, stale)
+			if _, err := s.db.ExecContext(ctx, s.db.Rebind(q), args...); err != nil {
+				return fmt.Errorf("clear %d facts of incident %d: %w", len(stale), incidentID, err)
+			}
+			return nil
+		case s.dialect == Postgres && !sameFacts(stale, facts):
+			q, args := deleteFacts(incidentID, stale)
+			return upsertFacts(ctx, s.db, incidentID, facts, "WITH stale AS ("+q+") ", args)
+		}
+	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		for _, f := range stale {
 			if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM entity_facts WHERE incident_id = ? AND entity_key = ? AND kind = ? AND source = ?`),
@@ -26,17 +46,79 @@ func (s *Store) RecordFacts(ctx context.Context, incidentID int64, facts []domai
 				return fmt.Errorf("delete fact %s of %s: %w", f.Kind, f.Entity, err)
 			}
 		}
-		for _, f := range facts {
-			_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO entity_facts (incident_id, entity_key, kind, source, value, observed_at)
-				VALUES (?, ?, ?, ?, ?, ?)
-				ON CONFLICT (incident_id, entity_key, kind, source) DO UPDATE SET value = excluded.value, observed_at = excluded.observed_at`),
-				incidentID, string(f.Entity), f.Kind, f.Source, string(f.Value), utc(f.ObservedAt))
-			if err != nil {
-				return fmt.Errorf("record fact %s of %s: %w", f.Kind, f.Entity, err)
+		return upsertFacts(ctx, tx, incidentID, facts, "", nil)
+	})
+}
+
+// deleteFacts is a DELETE of an incident's facts with the entity, kind and
+// source of those given.
+func deleteFacts(incidentID int64, facts []domain.Fact) (string, []any) {
+	args := make([]any, 0, 1+3*len(facts))
+	args = append(args, incidentID)
+	for _, f := range facts {
+		args = append(args, string(f.Entity), f.Kind, f.Source)
+	}
+	return `DELETE FROM entity_facts WHERE incident_id = ? AND (entity_key, kind, source) IN (VALUES ` +
+		strings.Repeat("(?, ?, ?), ", len(facts)-1) + `(?, ?, ?))`, args
+}
+
+// sameFacts reports whether a fact of a names the entity, kind and source
+// of one of b: one statement must not both delete and write a row.
+func sameFacts(a, b []domain.Fact) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x.Entity == y.Entity && x.Kind == y.Kind && x.Source == y.Source {
+				return true
 			}
 		}
+	}
+	return false
+}
+
+// factsPerStatement bounds the facts one INSERT writes, six parameters
+// each, well under either database's limit on parameters.
+const factsPerStatement = 500
+
+// upsertFacts writes facts, factsPerStatement to a statement; with
+// and its arguments, when given, precede the first. Of facts with the same
+// entity, kind and source the last is written: one statement may not
+// update a row twice.
+func upsertFacts(ctx context.Context, ex sqlx.ExtContext, incidentID int64, facts []domain.Fact, with string, withArgs []any) error {
+	type id struct {
+		entity       domain.EntityKey
+		kind, source string
+	}
+	last := make(map[id]int, len(facts))
+	for i, f := range facts {
+		last[id{f.Entity, f.Kind, f.Source}] = i
+	}
+	args := append(make([]any, 0, len(withArgs)+6*min(len(last), factsPerStatement)), withArgs...)
+	flush := func() error {
+		n := (len(args) - len(withArgs)) / 6
+		if n == 0 {
+			return nil
+		}
+		q := with + `INSERT INTO entity_facts (incident_id, entity_key, kind, source, value, observed_at) VALUES ` +
+			strings.Repeat("(?, ?, ?, ?, ?, ?), ", n-1) + `(?, ?, ?, ?, ?, ?)
+			ON CONFLICT (incident_id, entity_key, kind, source) DO UPDATE SET value = excluded.value, observed_at = excluded.observed_at`
+		if _, err := ex.ExecContext(ctx, ex.Rebind(q), args...); err != nil {
+			return fmt.Errorf("record %d facts of incident %d: %w", n, incidentID, err)
+		}
+		args, with, withArgs = args[:0], "", nil
 		return nil
-	})
+	}
+	for i, f := range facts {
+		if last[id{f.Entity, f.Kind, f.Source}] != i {
+			continue
+		}
+		args = append(args, incidentID, string(f.Entity), f.Kind, f.Source, string(f.Value), utc(f.ObservedAt))
+		if len(args)-len(withArgs) == 6*factsPerStatement {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
 }
 
 // Facts returns what analysis learned about an incident's entities, by

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -445,6 +446,58 @@ func TestIntelImportOvertaken(t *testing.T) {
 		}
 		if names, err := s.IntelStagingTablesForTest(ctx); err != nil || len(names) != 0 {
 			t.Errorf("staging tables left: %v, %v", names, err)
+		}
+	})
+}
+
+// TestRecordFactsMany: one call with more facts than one statement
+// takes records them all, and of two facts with the same entity, kind and
+// source in one call the later one holds.
+func TestRecordFactsMany(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		var facts []domain.Fact
+		for i := range 1201 {
+			facts = append(facts, domain.Fact{Entity: domain.EntityKey(fmt.Sprintf("ip:10.0.%d.%d", i/256, i%256)), Kind: domain.FactPrevalence,
+				Source: "store", Value: domain.RawJSON(fmt.Sprintf(`{"devices":%d}`, i)), ObservedAt: t0})
+		}
+		facts = append(facts, domain.Fact{Entity: "ip:10.0.0.0", Kind: domain.FactPrevalence, Source: "store", Value: domain.RawJSON(`{"devices":99}`), ObservedAt: t0})
+		if err := s.RecordFacts(ctx, 7, facts); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Facts(ctx, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1201 {
+			t.Fatalf("recorded %d facts, want 1201", len(got))
+		}
+		if got[0].Entity != "ip:10.0.0.0" || string(got[0].Value) != `{"devices":99}` {
+			t.Errorf("first fact = %+v, want the later of the two for ip:10.0.0.0", got[0])
+		}
+		// New facts and a stale one cleared in one call; and a stale fact
+		// written again in the same call holds.
+		vendorErr := domain.Fact{Entity: "ip:10.0.0.1", Kind: domain.FactVendorError, Source: "mde", Value: domain.RawJSON(`{}`), ObservedAt: t0}
+		if err := s.RecordFacts(ctx, 8, []domain.Fact{vendorErr}); err != nil {
+			t.Fatal(err)
+		}
+		stats := domain.Fact{Entity: "ip:10.0.0.1", Kind: "vendor.stats", Source: "mde", Value: domain.RawJSON(`{"n":1}`), ObservedAt: t0}
+		if err := s.RecordFacts(ctx, 8, []domain.Fact{stats}, vendorErr); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Facts(ctx, 8); len(got) != 1 || got[0].Kind != "vendor.stats" {
+			t.Errorf("after clearing the vendor's error: %+v, want only its statistics", got)
+		}
+		vendorErr.Value = domain.RawJSON(`{"again":true}`)
+		if err := s.RecordFacts(ctx, 8, []domain.Fact{vendorErr}, vendorErr); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Facts(ctx, 8); len(got) != 2 || got[0].Kind != domain.FactVendorError || string(got[0].Value) != `{"again":true}` {
+			t.Errorf("a fact cleared and written in one call: %+v, want it written", got)
+		}
+		if got, _ := s.Facts(ctx, 7); len(got) != 1201 {
+			t.Errorf("incident 7 has %d facts after incident 8's changes, want 1201", len(got))
 		}
 	})
 }

@@ -210,6 +210,123 @@ func TestActionsRecordOnceAndUpdate(t *testing.T) {
 		if !sawDecision {
 			t.Errorf("activity log lacks the approval: %+v", log)
 		}
+		if err := s.UpdateAction(ctx, &domain.Action{ID: "nope", IncidentID: r.IncidentID, Status: domain.ActionRunning}); domain.KindOf(err) != domain.KindNotFound {
+			t.Errorf("updating a missing action: got %v, want not found", err)
+		}
+	})
+}
+
+// TestUpdateActionLifecycle walks actions through their statuses and
+// checks what each update leaves: the audit entries (who, from, to, with
+// the decision's comment and the connector), the incident's first
+// acknowledgement (a person's decision, not policy's) and containment (a
+// containment action's success, not another's), and nothing audited for
+// an update that keeps the status.
+func TestUpdateActionLifecycle(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+		at := func(d time.Duration) *time.Time { x := t0.Add(d); return &x }
+		r, err := s.IngestAlert(ctx, alertAt("a", t0, domain.SeverityHigh, device("ws1", domain.VerdictMalicious)), correlate.Rules{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		times := func() store.IncidentTimes {
+			t.Helper()
+			ts, err := s.ResponseTimes(ctx, t0.Add(-24*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range ts {
+				if x.ID == r.IncidentID {
+					return x
+				}
+			}
+			return store.IncidentTimes{}
+		}
+		record := func(id, typ string, st domain.ActionStatus, by string) *domain.Action {
+			a := &domain.Action{ID: id, IncidentID: r.IncidentID, Playbook: "p", PlaybookVersion: 1, Step: id, Type: typ,
+				TargetKey: "device:ws1", TargetName: "ws1", Source: domain.SourceAutomated, Status: st, DecidedBy: by,
+				CreatedAt: t0, IdempotencyKey: id}
+			if _, err := s.RecordAction(ctx, a, nil); err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		update := func(a *domain.Action, f func(a *domain.Action)) {
+			t.Helper()
+			f(a)
+			if err := s.UpdateAction(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Policy approves a scan that runs and succeeds: no acknowledgement,
+		// and a scan contains nothing.
+		scan := record("scan", "device.run_av_scan", domain.ActionApproved, domain.PolicyActor)
+		update(scan, func(a *domain.Action) { a.Status, a.StartedAt = domain.ActionRunning, at(time.Minute) })
+		update(scan, func(a *domain.Action) {
+			a.Status, a.FinishedAt, a.Result, a.Connector = domain.ActionSucceeded, at(2*time.Minute), "scanned", "lab"
+		})
+		if x := times(); x.AcknowledgedAt != nil || x.ContainedAt != nil {
+			t.Errorf("after the policy's scan: acknowledged %v, contained %v; want neither", x.AcknowledgedAt, x.ContainedAt)
+		}
+		// A person approves an isolation with a comment; it runs, the same
+		// status is written again, and it succeeds through a connector.
+		iso := record("iso", "device.isolate", domain.ActionPending, "")
+		update(iso, func(a *domain.Action) {
+			a.Status, a.DecidedBy, a.DecidedAt, a.DecisionComment = domain.ActionApproved, "ana", at(3*time.Minute), "contain it"
+		})
+		update(iso, func(a *domain.Action) { a.Status, a.StartedAt = domain.ActionRunning, at(4*time.Minute) })
+		update(iso, func(a *domain.Action) { a.Reason = "still running" })
+		update(iso, func(a *domain.Action) {
+			a.Status, a.FinishedAt, a.Connector, a.ConnectorNote = domain.ActionSucceeded, at(5*time.Minute), "mde", "machine action 42"
+		})
+		x := times()
+		if x.AcknowledgedAt == nil || !x.AcknowledgedAt.Equal(t0.Add(3*time.Minute)) {
+			t.Errorf("acknowledged at %v, want the decision's time %v", x.AcknowledgedAt, t0.Add(3*time.Minute))
+		}
+		if x.ContainedAt == nil || !x.ContainedAt.Equal(t0.Add(5*time.Minute)) {
+			t.Errorf("contained at %v, want the isolation's finish %v", x.ContainedAt, t0.Add(5*time.Minute))
+		}
+		// A second person's decision and a second containment move neither.
+		again := record("again", "device.isolate", domain.ActionPending, "")
+		update(again, func(a *domain.Action) {
+			a.Status, a.DecidedBy, a.DecidedAt = domain.ActionApproved, "bob", at(6*time.Minute)
+		})
+		update(again, func(a *domain.Action) { a.Status, a.FinishedAt = domain.ActionSucceeded, at(7*time.Minute) })
+		if y := times(); !y.AcknowledgedAt.Equal(*x.AcknowledgedAt) || !y.ContainedAt.Equal(*x.ContainedAt) {
+			t.Errorf("later decision and containment moved the first ones: %+v", y)
+		}
+		got, err := s.GetAction(ctx, "iso")
+		if err != nil || got.Status != domain.ActionSucceeded || got.Reason != "still running" || got.DecisionComment != "contain it" ||
+			got.Connector != "mde" || got.ConnectorNote != "machine action 42" || got.FinishedAt == nil || !got.FinishedAt.Equal(t0.Add(5*time.Minute)) {
+			t.Errorf("stored isolation = %+v, %v", got, err)
+		}
+		log, err := s.IncidentActivity(ctx, r.IncidentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var changes []string
+		for _, e := range log {
+			if e.Verb == "action.status" {
+				if e.IncidentID == nil || *e.IncidentID != r.IncidentID {
+					t.Errorf("audit entry %+v not on incident %d", e, r.IncidentID)
+				}
+				changes = append(changes, e.Actor+" "+e.Object+" "+e.Before+" → "+e.After)
+			}
+		}
+		want := []string{
+			"system:investigation action:scan approved → running",
+			"system:investigation action:scan running → succeeded via lab",
+			"ana action:iso pending → approved: contain it",
+			"system:investigation action:iso approved → running",
+			"system:investigation action:iso running → succeeded via mde (machine action 42)",
+			"bob action:again pending → approved",
+			"system:investigation action:again approved → succeeded",
+		}
+		if !slices.Equal(changes, want) {
+			t.Errorf("audited status changes:\n%s\nwant\n%s", strings.Join(changes, "\n"), strings.Join(want, "\n"))
+		}
 	})
 }
 
@@ -430,6 +547,66 @@ func TestIncidentResolvesWhenEveryAlertIs(t *testing.T) {
 			return e.Verb == "incident.status" && e.Before == "active" && e.After == "resolved" && e.Actor == "system:ingest"
 		}) {
 			t.Errorf("activity log lacks the resolution: %+v, %v", log, err)
+		}
+	})
+}
+
+// TestAddIncidentTags: tags are added once each, in order, with an audit
+// entry per change and none for a change that adds nothing; writers at
+// the same time all get their tag in; an unknown incident is not found.
+func TestAddIncidentTags(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		r, err := s.IngestAlert(ctx, alertAt("a", time.Now(), domain.SeverityHigh), correlate.Rules{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tags := range [][]string{{"vip", "ransomware"}, {"vip"}, {"", "ransomware", "lateral"}} {
+			if err := s.AddIncidentTags(ctx, r.IncidentID, tags, "ana"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Go(func() {
+				errs[i] = s.AddIncidentTags(ctx, r.IncidentID, []string{fmt.Sprintf("t%d", i)}, "system:playbook:p")
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("writer %d: %v", i, err)
+			}
+		}
+		inc, err := s.GetIncident(ctx, r.IncidentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []string(inc.CustomTags)
+		if len(got) != 11 || !slices.Equal(got[:3], []string{"vip", "ransomware", "lateral"}) {
+			t.Errorf("tags = %v, want vip, ransomware, lateral and t0…t7", got)
+		}
+		for i := range 8 {
+			if !slices.Contains(got, fmt.Sprintf("t%d", i)) {
+				t.Errorf("tag t%d lost: %v", i, got)
+			}
+		}
+		log, err := s.IncidentActivity(ctx, r.IncidentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var changes []string
+		for _, e := range log {
+			if e.Verb == "incident.tags" {
+				changes = append(changes, e.Actor+" "+e.Before+" → "+e.After)
+			}
+		}
+		if len(changes) != 10 || changes[0] != `ana [] → ["vip","ransomware"]` || changes[1] != `ana ["vip","ransomware"] → ["vip","ransomware","lateral"]` {
+			t.Errorf("audited tag changes:\n%s", strings.Join(changes, "\n"))
+		}
+		if err := s.AddIncidentTags(ctx, 999999, []string{"x"}, "ana"); domain.KindOf(err) != domain.KindNotFound {
+			t.Errorf("unknown incident: %v, want not found", err)
 		}
 	})
 }
