@@ -192,11 +192,18 @@ func (c guardedConn) IsValid() bool {
 
 // pqConnector and sqliteDriver are the two drivers, guarded.
 func pqConnector(dsn string) (driver.Connector, error) {
+	dsn, prepare, err := preparedStatements(dsn)
+	if err != nil {
+		return nil, err
+	}
 	c, err := pq.NewConnector(withBinaryParameters(dsn))
 	if err != nil {
 		return nil, err
 	}
-	return guardedConnector{c}, nil
+	if !prepare {
+		return guardedConnector{c}, nil
+	}
+	return guardedConnector{preparingConnector{c}}, nil
 }
 
 var sqliteDriver = guardedDriver{&sqlite.Driver{}}

@@ -1,6 +1,10 @@
 package store
 
-import "context"
+import (
+	"context"
+
+	"github.com/jmoiron/sqlx"
+)
 
 // IntelStagingTablesForTest lists the intel import staging tables that
 // exist (PostgreSQL; none on SQLite).
@@ -13,3 +17,9 @@ func (s *Store) IntelStagingTablesForTest(ctx context.Context) ([]string, error)
 		WHERE table_schema = current_schema() AND table_name LIKE 'intel\_staging\_%' ORDER BY table_name`)
 	return names, err
 }
+
+// DBForTest is the store's connection pool.
+func (s *Store) DBForTest() *sqlx.DB { return s.db }
+
+// MaxPreparedForTest is how many statements a connection keeps prepared.
+const MaxPreparedForTest = maxPrepared
