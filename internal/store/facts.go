@@ -15,35 +15,29 @@ import (
 // entity, kind and source replaces the earlier one, so that a retried or
 // repeated analysis step does not pile up copies. The stale facts (by
 // entity, kind and source: a vendor.error that a later analysis no longer
-// finds) are removed in the same transaction, where there are any.
+// finds) are removed in the same statement or transaction.
 func (s *Store) RecordFacts(ctx context.Context, incidentID int64, facts []domain.Fact, stale ...domain.Fact) error {
 	if len(facts) == 0 && len(stale) == 0 {
 		return nil
 	}
 	if len(facts) <= factsPerStatement && len(stale) <= factsPerStatement {
-		// One statement, so one round trip and no explicit transaction: a
-		// DELETE of the stale facts, an upsert of the new ones, or on
-		// PostgreSQL both, the DELETE in a WITH clause. An analysis step
-		// records facts and clears a vendor's error each time it runs.
+		// One statement, so one round trip and no explicit transaction: an
+		// upsert of the new facts, on PostgreSQL with the DELETE of the
+		// stale ones in a WITH clause. An analysis step records facts and
+		// clears a vendor's error each time it runs.
 		switch {
 		case len(stale) == 0:
 			return upsertFacts(ctx, s.db, incidentID, facts, "", nil)
-		case len(facts) == 0:
-			q, args := deleteFacts(incidentID, stale)
-			if _, err := s.db.ExecContext(ctx, s.db.Rebind(q), args...); err != nil {
-				return fmt.Errorf("clear %d facts of incident %d: %w", len(stale), incidentID, err)
-			}
-			return nil
-		case s.dialect == Postgres && !sameFacts(stale, facts):
+		case s.dialect == Postgres && len(facts) > 0 && !sameFacts(stale, facts):
 			q, args := deleteFacts(incidentID, stale)
 			return upsertFacts(ctx, s.db, incidentID, facts, "WITH stale AS ("+q+") ", args)
 		}
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		for _, f := range stale {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM entity_facts WHERE incident_id = ? AND entity_key = ? AND kind = ? AND source = ?`),
-				incidentID, string(f.Entity), f.Kind, f.Source); err != nil {
-				return fmt.Errorf("delete fact %s of %s: %w", f.Kind, f.Entity, err)
+		if len(stale) > 0 {
+			q, args := deleteFacts(incidentID, stale)
+			if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+				return fmt.Errorf("clear %d facts of incident %d: %w", len(stale), incidentID, err)
 			}
 		}
 		return upsertFacts(ctx, tx, incidentID, facts, "", nil)
