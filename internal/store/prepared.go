@@ -140,39 +140,37 @@ func replanned(err error) bool {
 }
 
 func (c *preparedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	st, err := c.stmt(ctx, query, args)
-	if err != nil {
-		return nil, err
-	}
-	if st != nil {
-		res, err := st.(driver.StmtExecContext).ExecContext(ctx, args)
-		if err == nil || !replanned(err) {
-			return res, err
-		}
-		c.forget(query)
-		if c.inTx {
-			return nil, err
-		}
-	}
-	return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+	return run(ctx, c, query, args,
+		func(st driver.Stmt) (driver.Result, error) { return st.(driver.StmtExecContext).ExecContext(ctx, args) },
+		func() (driver.Result, error) { return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args) })
 }
 
 func (c *preparedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return run(ctx, c, query, args,
+		func(st driver.Stmt) (driver.Rows, error) { return st.(driver.StmtQueryContext).QueryContext(ctx, args) },
+		func() (driver.Rows, error) { return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args) })
+}
+
+// run runs query by its prepared statement when the connection keeps one,
+// else unnamed.
+func run[T any](ctx context.Context, c *preparedConn, query string, args []driver.NamedValue,
+	prepared func(driver.Stmt) (T, error), unnamed func() (T, error)) (T, error) {
 	st, err := c.stmt(ctx, query, args)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
 	if st != nil {
-		rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, args)
+		out, err := prepared(st)
 		if err == nil || !replanned(err) {
-			return rows, err
+			return out, err
 		}
 		c.forget(query)
 		if c.inTx {
-			return nil, err
+			return out, err
 		}
 	}
-	return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+	return unnamed()
 }
 
 func (c *preparedConn) CheckNamedValue(nv *driver.NamedValue) error {
