@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"net/url"
 	"reflect"
 	"strings"
@@ -192,11 +193,11 @@ func (c guardedConn) IsValid() bool {
 
 // pqConnector and sqliteDriver are the two drivers, guarded.
 func pqConnector(dsn string) (driver.Connector, error) {
-	dsn, prepare, err := preparedStatements(dsn)
+	dsn, prepare, err := pqURL(dsn)
 	if err != nil {
 		return nil, err
 	}
-	c, err := pq.NewConnector(withBinaryParameters(dsn))
+	c, err := pq.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -217,21 +218,40 @@ type dsnConnector struct {
 func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.d.Open(c.dsn) }
 func (c dsnConnector) Driver() driver.Driver                        { return c.d }
 
-// withBinaryParameters turns lib/pq's binary_parameters on unless the URL
-// says otherwise: a query then travels with its parameters in one round
-// trip instead of two (prepare, then execute). An investigation's store
-// work is some sixty short statements, so the round trips are much of
-// what it costs PostgreSQL and the worker (docs/deployment.md).
-func withBinaryParameters(dsn string) string {
+// pqURL is the database URL as lib/pq gets it, and whether its
+// connections keep statements prepared (preparedConn).
+//
+// It turns lib/pq's binary_parameters on unless the URL says otherwise: a
+// query then travels with its parameters in one round trip instead of two
+// (prepare, then execute). An investigation's store work is some fifty
+// short statements, so the round trips are much of what it costs
+// PostgreSQL and the worker (docs/deployment.md).
+//
+// It reads and removes prepared_statements (AIR's parameter, not
+// PostgreSQL's): on, the default, or off for a connection pooler that
+// shares server connections between clients per transaction and so loses
+// named statements (PgBouncer in transaction mode before 1.21, or without
+// max_prepared_statements).
+func pqURL(dsn string) (string, bool, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return dsn // pq.NewConnector says what is wrong with it
+		return dsn, true, nil // pq.NewConnector says what is wrong with it
 	}
 	q := u.Query()
-	if q.Has("binary_parameters") {
-		return dsn
+	if !q.Has("binary_parameters") {
+		q.Set("binary_parameters", "yes")
 	}
-	q.Set("binary_parameters", "yes")
+	prepare := true
+	if q.Has("prepared_statements") {
+		switch v := q.Get("prepared_statements"); v {
+		case "on":
+		case "off":
+			prepare = false
+		default:
+			return "", false, fmt.Errorf("database URL: prepared_statements=%q: want on or off", v)
+		}
+		q.Del("prepared_statements")
+	}
 	u.RawQuery = q.Encode()
-	return u.String()
+	return u.String(), prepare, nil
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"fmt"
-	"net/url"
 
 	"github.com/lib/pq"
 )
@@ -23,32 +21,6 @@ import (
 // and plan. Texts run once (an IN list of a size not seen again) are never
 // prepared; a connection keeps at most maxPrepared statements, closing the
 // least recently used.
-
-// preparedStatements reads and removes the URL's prepared_statements
-// parameter (AIR's, not PostgreSQL's): on (the default) or off, for a
-// connection pooler that shares server connections between clients
-// per transaction and so loses named statements (PgBouncer in transaction
-// mode before 1.21, or without max_prepared_statements).
-func preparedStatements(dsn string) (string, bool, error) {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return dsn, true, nil // pq.NewConnector says what is wrong with it
-	}
-	q := u.Query()
-	if !q.Has("prepared_statements") {
-		return dsn, true, nil
-	}
-	v := q.Get("prepared_statements")
-	q.Del("prepared_statements")
-	u.RawQuery = q.Encode()
-	switch v {
-	case "on":
-		return u.String(), true, nil
-	case "off":
-		return u.String(), false, nil
-	}
-	return "", false, fmt.Errorf("database URL: prepared_statements=%q: want on or off", v)
-}
 
 // maxPrepared bounds the statements one connection keeps prepared, and
 // maxSeen the texts it remembers having run once.
